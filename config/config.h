@@ -1,0 +1,123 @@
+/* Configuration of orchestratord and orch-worker, parsed once from YAML
+ * (libyaml) into immutable structs. Nothing else in the code base sees YAML.
+ *
+ * Errors name the file, the line and column, and the key, e.g.
+ *   config/orchestrator.yaml:12:3: unknown key "heartbeat.intervl"
+ * Environment overrides (applied after the file, before validation):
+ *   ORCH_DATABASE_URL, ORCH_WORKER_ENDPOINT, ORCH_CLIENT_ENDPOINT, ORCH_EVENT_ENDPOINT,
+ *   ORCH_WORKER_ENDPOINTS (comma separated, worker side), ORCH_LOG_LEVEL,
+ *   ORCH_MEILI_API_KEY, ORCH_OLLAMA_URL, ORCH_MEILI_URL. */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Per-queue job policy; "defaults" holds the values every queue inherits. */
+typedef struct {
+    char *name;            /* NULL for the defaults entry */
+    int priority;          /* 0..9, default 5 */
+    int max_attempts;      /* >= 1, default 5 */
+    int64_t timeout_ms;    /* per attempt, default 300000 (5m) */
+    int64_t backoff_base_ms; /* default 1000 */
+    int64_t backoff_max_ms;  /* default 300000 */
+} queue_policy_t;
+
+typedef struct {
+    /* database: */
+    char *db_url;               /* libpq conninfo or URI; ORCH_DATABASE_URL; or from db_url_file */
+    int64_t db_reconnect_max_ms; /* default 5000 */
+    /* listen: */
+    char *listen_workers; /* default tcp://127.0.0.1:5555 */
+    char *listen_clients; /* default tcp://127.0.0.1:5556 */
+    char *listen_events;  /* default tcp://127.0.0.1:5557 */
+    /* heartbeat: */
+    int64_t heartbeat_interval_ms; /* default 1000 */
+    int heartbeat_liveness;        /* default 3 */
+    /* limits: */
+    size_t max_payload_bytes;  /* default 1048576 */
+    size_t max_message_bytes;  /* default 16777216 */
+    size_t max_batch_jobs;     /* default 10000 */
+    /* scheduler: */
+    int ready_window;          /* jobs kept in memory per (queue, type) lane, default 4096 */
+    int refill_batch;          /* rows per refill query, default 1024 */
+    int max_commit_jobs;       /* state changes per group commit, default 20000 */
+    /* defaults: and queues: */
+    queue_policy_t defaults;
+    queue_policy_t *queues;
+    size_t nqueues;
+    int log_level;             /* log_level_t */
+} orch_config_t;
+
+typedef struct {
+    char *url;            /* default http://127.0.0.1:11434; ORCH_OLLAMA_URL */
+    char *model;          /* default nomic-embed-text */
+    int batch_size;       /* texts per request, default 32 */
+    int64_t timeout_ms;   /* per HTTP request, default 30000 */
+    char *database_url;   /* where vectors go; default: ORCH_DATABASE_URL */
+} embed_config_t;
+
+typedef struct {
+    char *url;            /* default http://127.0.0.1:7700; ORCH_MEILI_URL */
+    char *api_key;        /* ORCH_MEILI_API_KEY, or read from api_key_file; never logged */
+    char *api_key_file;
+    size_t max_request_bytes; /* split payloads above this, default 10485760 */
+    int64_t timeout_ms;       /* per HTTP request, default 30000 */
+    int64_t poll_initial_ms;  /* task polling backoff start, default 50 */
+    int64_t poll_max_ms;      /* default 2000 */
+} index_config_t;
+
+typedef struct {
+    char *database_url;   /* default: ORCH_DATABASE_URL */
+    int64_t retention_ms; /* ops kept after compaction, default 24h */
+} compact_config_t;
+
+typedef struct {
+    char **allowed_roots; /* paths a payload may point under */
+    size_t nallowed_roots;
+    char *database_url;   /* records + scratch restores; default: ORCH_DATABASE_URL */
+    char *bin_dir;        /* PostgreSQL client tools, default /usr/lib/postgresql/15/bin */
+    int64_t timeout_ms;   /* per tool run, default 600000 */
+} backup_config_t;
+
+typedef struct {
+    bool enabled;
+    int slots; /* per-type slot limit; 0 = no limit beyond worker slots */
+} handler_toggle_t;
+
+typedef struct {
+    char *name;                 /* default "<hostname>-<pid>" */
+    char **endpoints;           /* coordinator worker endpoints, failover order */
+    size_t nendpoints;
+    int slots;                  /* default 4 */
+    char **queues;              /* default ["default"] */
+    size_t nqueues;
+    int64_t heartbeat_interval_ms; /* default 1000 */
+    int heartbeat_liveness;        /* default 3 */
+    int64_t reconnect_min_ms;      /* default 250 */
+    int64_t reconnect_max_ms;      /* default 32000 */
+    int64_t drain_timeout_ms;      /* SIGTERM: wait this long for running jobs, default 30000 */
+    size_t max_message_bytes;      /* default 16777216 */
+    int log_level;
+    /* handlers: each section enables a handler; the built-in test handlers
+     * noop, sleep and fail are enabled unless disabled. */
+    handler_toggle_t h_noop, h_sleep, h_fail, h_embed, h_index, h_compact, h_backup;
+    embed_config_t embed;
+    index_config_t index;
+    compact_config_t compact;
+    backup_config_t backup;
+} worker_config_t;
+
+/* Loads path (NULL: built-in defaults only), applies environment overrides,
+ * validates. Returns 0 and a complete config (caller owns) or ORCH_ECONFIG
+ * with a message in err naming file:line:column and key. */
+int orch_config_load(const char *path, orch_config_t **out, char *err, size_t errlen);
+void orch_config_destroy(orch_config_t **cfg);
+/* The policy for queue name: its own entry or the defaults. Borrowed. */
+const queue_policy_t *orch_config_policy(const orch_config_t *cfg, const char *queue);
+
+int worker_config_load(const char *path, worker_config_t **out, char *err, size_t errlen);
+void worker_config_destroy(worker_config_t **cfg);
+
+#endif
