@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config git procps psmisc
   libzmq3-dev libpq-dev libyaml-dev libcurl4-openssl-dev
   libcmocka-dev libjansson-dev libmicrohttpd-dev
-  postgresql postgresql-contrib python3
+  postgresql postgresql-contrib python3 python3-zmq clang
 )
 
 missing=()
