@@ -1,0 +1,282 @@
+/* SUBMIT bodies: {"jobs":[job, ...]}, validated all-or-nothing. Each job's
+ * payload is serialised exactly once here, because the coordinator stores
+ * the text as it is. */
+#include "clock.h"
+#include "orch_error.h"
+#include "proto.h"
+#include "proto_field.h"
+#include "xalloc.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_MAX_ATTEMPTS 1000
+#define S_MAX_DEPENDS 1000
+#define S_IDEM_MAX 255
+/* delay_ms * 1000 added to the wall clock must stay far from overflow:
+ * 2^53 microseconds is about 285 years. */
+#define S_DELAY_MAX_MS INT64_C(9007199254740)
+
+static const char *const s_job_keys[] = {
+    "queue",     "type",     "priority",   "payload", "max_attempts", "timeout_ms",
+    "idempotency_key", "run_at_us", "delay_ms", "depends_on", NULL,
+};
+
+static int s_depends(const proto_fctx_t *c, const json_t *job, const proto_limits_t *lim,
+                     proto_jobspec_t *out)
+{
+    const json_t *arr = json_object_get(job, "depends_on");
+    if (!arr)
+        return 0;
+    size_t cnt = json_array_size(arr);
+    if (!json_is_array(arr) || cnt > S_MAX_DEPENDS)
+        return proto_ffail(c, ORCH_EPROTO, "depends_on", "must be an array of at most %d job ids",
+                           S_MAX_DEPENDS);
+    if (cnt == 0)
+        return 0;
+    int64_t *deps = xmalloc(cnt * sizeof *deps);
+    int64_t minref = lim->max_batch_jobs >= (size_t)INT64_MAX ? -INT64_MAX
+                                                              : -(int64_t)lim->max_batch_jobs;
+    for (size_t i = 0; i < cnt; i++) {
+        const json_t *e = json_array_get(arr, i);
+        json_int_t v = json_is_integer(e) ? json_integer_value(e) : 0;
+        if (v == 0 || v < minref) {
+            char field[48];
+            snprintf(field, sizeof field, "depends_on[%zu]", i);
+            free(deps);
+            return proto_ffail(c, ORCH_EPROTO, field,
+                               "must be a job id >= 1 or a batch reference -1..%" PRId64, minref);
+        }
+        deps[i] = (int64_t)v;
+    }
+    out->depends_on = deps;
+    out->ndepends = cnt;
+    return 0;
+}
+
+static int s_schedule(const proto_fctx_t *c, const json_t *job, proto_jobspec_t *out)
+{
+    int64_t v = 0;
+    int rc_at = proto_fint(c, job, "run_at_us", 1, INT64_MAX, false, &out->run_at_us);
+    if (rc_at < 0)
+        return rc_at;
+    int rc = proto_fint(c, job, "delay_ms", 0, S_DELAY_MAX_MS, false, &v);
+    if (rc < 0)
+        return rc;
+    if (rc == 1 && rc_at == 1)
+        return proto_ffail(c, ORCH_EPROTO, NULL, "run_at_us and delay_ms cannot both be set");
+    /* The one impure step: a relative delay becomes an absolute time when
+     * the request is parsed, so it counts from receipt. */
+    if (rc == 1 && v > 0)
+        out->run_at_us = clock_real_us() + v * 1000;
+    return 0;
+}
+
+static int s_payload(const proto_fctx_t *c, const json_t *job, const proto_limits_t *lim,
+                     proto_jobspec_t *out)
+{
+    const json_t *p = json_object_get(job, "payload");
+    if (!p) {
+        out->payload = xstrdup("{}");
+        out->payload_len = 2;
+        return 0;
+    }
+    if (!json_is_object(p))
+        return proto_ffail(c, ORCH_EPROTO, "payload", "must be a json object");
+    int rc = proto_fdump(p, JSON_COMPACT, lim->max_payload_bytes, &out->payload,
+                         &out->payload_len);
+    if (rc == ORCH_ETOOBIG)
+        return proto_ffail(c, rc, "payload", "serialised size exceeds the limit of %zu bytes",
+                           lim->max_payload_bytes);
+    if (rc < 0)
+        return proto_ffail(c, ORCH_EPROTO, "payload", "cannot be serialised");
+    return 0;
+}
+
+/* Numeric options: each optional, range-checked. */
+static int s_options(const proto_fctx_t *c, const json_t *job, proto_jobspec_t *out)
+{
+    int64_t v;
+    int rc = proto_fint(c, job, "priority", 0, PROTO_MAX_PRIORITY, false, &v);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        out->priority = (int)v;
+    rc = proto_fint(c, job, "max_attempts", 1, S_MAX_ATTEMPTS, false, &v);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        out->max_attempts = (int)v;
+    rc = proto_fint(c, job, "timeout_ms", 1, INT32_MAX, false, &out->timeout_ms);
+    return rc < 0 ? rc : 0;
+}
+
+static int s_jobspec(const proto_fctx_t *c, const json_t *job, const proto_limits_t *lim,
+                     proto_jobspec_t *out)
+{
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    out->priority = -1;
+    if (!json_is_object(job))
+        return proto_ffail(c, ORCH_EPROTO, NULL, "job must be a json object");
+    if ((rc = proto_fkeys(c, job, s_job_keys, false)) < 0 ||
+        (rc = proto_fname(c, job, "queue", true, &out->queue)) < 0 ||
+        (rc = proto_fname(c, job, "type", true, &out->type)) < 0 ||
+        (rc = s_options(c, job, out)) < 0 ||
+        (rc = proto_fstr(c, job, "idempotency_key", 1, S_IDEM_MAX, false, false,
+                         &out->idempotency_key)) < 0 ||
+        (rc = s_schedule(c, job, out)) < 0 || (rc = s_depends(c, job, lim, out)) < 0 ||
+        (rc = s_payload(c, job, lim, out)) < 0) {
+        proto_jobspec_fini(out);
+        out->priority = -1;
+        return rc;
+    }
+    return 0;
+}
+
+int proto_jobspec_parse(const json_t *job, const proto_limits_t *lim, proto_jobspec_t *out,
+                        char *err, size_t errlen)
+{
+    proto_limits_t def;
+    proto_fctx_t c = {.err = err, .errlen = errlen};
+
+    if (!lim) {
+        proto_limits_default(&def);
+        lim = &def;
+    }
+    return s_jobspec(&c, job, lim, out);
+}
+
+void proto_jobspec_fini(proto_jobspec_t *s)
+{
+    if (!s)
+        return;
+    free(s->queue);
+    free(s->type);
+    free(s->payload);
+    free(s->idempotency_key);
+    free(s->depends_on);
+    memset(s, 0, sizeof *s);
+}
+
+void proto_jobspecs_free(proto_jobspec_t *specs, size_t n)
+{
+    if (!specs)
+        return;
+    for (size_t i = 0; i < n; i++)
+        proto_jobspec_fini(&specs[i]);
+    free(specs);
+}
+
+/* References to jobs of the same batch must point inside it, not at the job
+ * itself, and must not form a cycle (those jobs would wait forever). */
+static int s_batch_refs(proto_jobspec_t *specs, size_t n, char *err, size_t errlen,
+                        size_t *nedges)
+{
+    *nedges = 0;
+    for (size_t i = 0; i < n; i++) {
+        proto_fctx_t c = {.err = err, .errlen = errlen, .list = "jobs", .idx = i};
+        for (size_t j = 0; j < specs[i].ndepends; j++) {
+            int64_t d = specs[i].depends_on[j];
+            if (d > 0)
+                continue;
+            char field[48];
+            snprintf(field, sizeof field, "depends_on[%zu]", j);
+            if ((uint64_t)-d > n)
+                return proto_ffail(&c, ORCH_EPROTO, field,
+                                   "refers to job %" PRId64 " of a batch of %zu", -d, n);
+            if ((size_t)-d == i + 1)
+                return proto_ffail(&c, ORCH_EPROTO, field, "a job cannot depend on itself");
+            (*nedges)++;
+        }
+    }
+    return 0;
+}
+
+/* Kahn's algorithm over the in-batch edges (dependency -> dependent):
+ * whatever is never released sits on or behind a cycle. */
+static int s_batch_cycles(const proto_jobspec_t *specs, size_t n, size_t nedges, char *err,
+                          size_t errlen)
+{
+    size_t *indeg = xcalloc(n, sizeof *indeg);
+    size_t *start = xcalloc(n + 1, sizeof *start);
+    size_t *edges = xmalloc(nedges * sizeof *edges);
+    size_t *queue = xmalloc(n * sizeof *queue);
+    size_t qh = 0, qt = 0;
+
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < specs[i].ndepends; j++)
+            if (specs[i].depends_on[j] < 0) {
+                start[(size_t)-specs[i].depends_on[j]]++; /* out-degree of dep, 1-based */
+                indeg[i]++;
+            }
+    for (size_t k = 1; k <= n; k++)
+        start[k] += start[k - 1];
+    /* start[k] is now the end of k-1's slice; fill backwards. */
+    for (size_t i = n; i-- > 0;)
+        for (size_t j = specs[i].ndepends; j-- > 0;)
+            if (specs[i].depends_on[j] < 0)
+                edges[--start[(size_t)-specs[i].depends_on[j]]] = i;
+    for (size_t i = 0; i < n; i++)
+        if (indeg[i] == 0)
+            queue[qt++] = i;
+    while (qh < qt) {
+        size_t u = queue[qh++];
+        /* u's dependents are edges[start[u+1] .. start[u+2]) after the fill. */
+        size_t lo = start[u + 1], hi = u + 2 <= n ? start[u + 2] : nedges;
+        for (size_t e = lo; e < hi; e++)
+            if (--indeg[edges[e]] == 0)
+                queue[qt++] = edges[e];
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && qt < n; i++) {
+        if (indeg[i] > 0) {
+            proto_fctx_t c = {.err = err, .errlen = errlen, .list = "jobs", .idx = i};
+            rc = proto_ffail(&c, ORCH_EPROTO, "depends_on", "dependency cycle within the batch");
+            break;
+        }
+    }
+    free(indeg);
+    free(start);
+    free(edges);
+    free(queue);
+    return rc;
+}
+
+int proto_submit_parse(const json_t *body, const proto_limits_t *lim, proto_jobspec_t **out,
+                       size_t *n, char *err, size_t errlen)
+{
+    proto_limits_t def;
+    const json_t *arr = NULL;
+    size_t nedges = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (!lim) {
+        proto_limits_default(&def);
+        lim = &def;
+    }
+    int rc = proto_fjobs(body, lim, &arr, err, errlen);
+    if (rc < 0)
+        return rc;
+    size_t cnt = json_array_size(arr);
+    proto_jobspec_t *specs = xcalloc(cnt, sizeof *specs);
+    for (size_t i = 0; i < cnt && rc == 0; i++) {
+        proto_fctx_t c = {.err = err, .errlen = errlen, .list = "jobs", .idx = i};
+        rc = s_jobspec(&c, json_array_get(arr, i), lim, &specs[i]);
+    }
+    if (rc == 0)
+        rc = s_batch_refs(specs, cnt, err, errlen, &nedges);
+    if (rc == 0 && nedges > 0)
+        rc = s_batch_cycles(specs, cnt, nedges, err, errlen);
+    if (rc < 0) {
+        proto_jobspecs_free(specs, cnt);
+        return rc;
+    }
+    *out = specs;
+    *n = cnt;
+    return 0;
+}
