@@ -1,0 +1,259 @@
+/* orchestratord's configuration: the key table, the `queues:` list with its
+ * inheritance from `defaults:`, and the checks that span several keys. */
+#include "config.h"
+#include "cfgtab.h"
+#include "orch_error.h"
+#include "xalloc.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OFF(field) offsetof(orch_config_t, field)
+#define DEF(field) (offsetof(orch_config_t, defaults) + offsetof(queue_policy_t, field))
+#define QOFF(field) offsetof(queue_policy_t, field)
+
+/* Ranges shared by `defaults:` and every `queues:` entry. */
+#define R_PRIORITY 0, 9
+#define R_ATTEMPTS 1, 1000
+#define R_TIMEOUT 100, 30LL * 86400000
+#define R_BACKOFF 1, 7LL * 86400000
+
+static int s_parse_queues(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
+
+static const cfgtab_key_t s_keys[] = {
+    {"database.url", CFGTAB_STRING, OFF(db_url), 0, NULL, 0, 0,
+     CFGTAB_SECRET | CFGTAB_NULLABLE, "ORCH_DATABASE_URL", NULL, NULL},
+    {"database.url_file", CFGTAB_STRING, OFF(db_url_file), 0, NULL, 0, 0, CFGTAB_NULLABLE, NULL,
+     NULL, NULL},
+    {"database.reconnect_max", CFGTAB_DURATION, OFF(db_reconnect_max_ms), 0, "5s", 10,
+     3600000, 0, NULL, NULL, NULL},
+    {"listen.workers", CFGTAB_STRING, OFF(listen_workers), 0, "tcp://127.0.0.1:5555", 0, 0, 0,
+     "ORCH_WORKER_ENDPOINT", cfgtab_check_endpoint, NULL},
+    {"listen.clients", CFGTAB_STRING, OFF(listen_clients), 0, "tcp://127.0.0.1:5556", 0, 0, 0,
+     "ORCH_CLIENT_ENDPOINT", cfgtab_check_endpoint, NULL},
+    {"listen.events", CFGTAB_STRING, OFF(listen_events), 0, "tcp://127.0.0.1:5557", 0, 0, 0,
+     "ORCH_EVENT_ENDPOINT", cfgtab_check_endpoint, NULL},
+    {"heartbeat.interval", CFGTAB_DURATION, OFF(heartbeat_interval_ms), 0, "1s", 10, 600000, 0,
+     NULL, NULL, NULL},
+    {"heartbeat.liveness", CFGTAB_INT, OFF(heartbeat_liveness), 0, "3", 1, 100, 0, NULL, NULL,
+     NULL},
+    {"limits.max_payload_bytes", CFGTAB_SIZE, OFF(max_payload_bytes), 0, "1MiB", 1024, 1LL << 30,
+     0, NULL, NULL, NULL},
+    {"limits.max_message_bytes", CFGTAB_SIZE, OFF(max_message_bytes), 0, "16MiB", 4096,
+     1LL << 30, 0, NULL, NULL, NULL},
+    {"limits.max_batch_jobs", CFGTAB_COUNT, OFF(max_batch_jobs), 0, "10000", 1, 1000000, 0, NULL,
+     NULL, NULL},
+    {"scheduler.ready_window", CFGTAB_INT, OFF(ready_window), 0, "4096", 16, 1000000, 0, NULL,
+     NULL, NULL},
+    {"scheduler.refill_batch", CFGTAB_INT, OFF(refill_batch), 0, "1024", 1, 1000000, 0, NULL,
+     NULL, NULL},
+    {"scheduler.max_commit_jobs", CFGTAB_INT, OFF(max_commit_jobs), 0, "20000", 1, 1000000, 0,
+     NULL, NULL, NULL},
+    {"defaults.priority", CFGTAB_INT, DEF(priority), 0, "5", R_PRIORITY, 0, NULL, NULL, NULL},
+    {"defaults.max_attempts", CFGTAB_INT, DEF(max_attempts), 0, "5", R_ATTEMPTS, 0, NULL, NULL,
+     NULL},
+    {"defaults.timeout", CFGTAB_DURATION, DEF(timeout_ms), 0, "5m", R_TIMEOUT, 0, NULL, NULL,
+     NULL},
+    {"defaults.backoff_base", CFGTAB_DURATION, DEF(backoff_base_ms), 0, "1s", R_BACKOFF, 0, NULL,
+     NULL, NULL},
+    {"defaults.backoff_max", CFGTAB_DURATION, DEF(backoff_max_ms), 0, "5m", R_BACKOFF, 0, NULL,
+     NULL, NULL},
+    {"queues", CFGTAB_CUSTOM, 0, 0, NULL, 0, 0, 0, NULL, NULL, s_parse_queues},
+    {"log.level", CFGTAB_LOGLEVEL, OFF(log_level), 0, "info", 0, 0, 0, "ORCH_LOG_LEVEL", NULL,
+     NULL},
+};
+#define NKEYS (sizeof s_keys / sizeof s_keys[0])
+
+/* One `queues:` entry; "name" must stay first (it is not inherited). */
+static const cfgtab_key_t s_qkeys[] = {
+    {"name", CFGTAB_STRING, QOFF(name), 0, NULL, 0, 0, 0, NULL, cfgtab_check_name, NULL},
+    {"priority", CFGTAB_INT, QOFF(priority), 0, NULL, R_PRIORITY, 0, NULL, NULL, NULL},
+    {"max_attempts", CFGTAB_INT, QOFF(max_attempts), 0, NULL, R_ATTEMPTS, 0, NULL, NULL, NULL},
+    {"timeout", CFGTAB_DURATION, QOFF(timeout_ms), 0, NULL, R_TIMEOUT, 0, NULL, NULL, NULL},
+    {"backoff_base", CFGTAB_DURATION, QOFF(backoff_base_ms), 0, NULL, R_BACKOFF, 0, NULL, NULL,
+     NULL},
+    {"backoff_max", CFGTAB_DURATION, QOFF(backoff_max_ms), 0, NULL, R_BACKOFF, 0, NULL, NULL,
+     NULL},
+};
+#define NQKEYS (sizeof s_qkeys / sizeof s_qkeys[0])
+
+/* Parse-time state: where each queue entry and its keys were. */
+typedef struct {
+    cfgtab_pos_t (*qpos)[NQKEYS];
+    yaml_node_t **qnode;
+} s_load_t;
+
+static int s_parse_queue(cfgtab_t *ct, yaml_node_t *item, orch_config_t *cfg, size_t i)
+{
+    s_load_t *ld = ct->user;
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "queues[%zu].", i);
+    if (item->type != YAML_MAPPING_NODE)
+        return cfgtab_fail_at(ct, item, "\"queues[%zu]\": expected a mapping with a name", i);
+    cfgtab_scope_t scope = {s_qkeys, NQKEYS, &cfg->queues[i], ld->qpos[i], prefix};
+    int rc = cfgtab_walk(ct, item, &scope);
+    if (rc < 0)
+        return rc;
+    if (!cfg->queues[i].name)
+        return cfgtab_fail_at(ct, item, "\"queues[%zu]\": missing required key \"name\"", i);
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(cfg->queues[j].name, cfg->queues[i].name) == 0)
+            return cfgtab_fail(ct, &scope, "name", "queue \"%s\" is already defined",
+                               cfg->queues[i].name);
+    return 0;
+}
+
+static int s_parse_queues(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base)
+{
+    orch_config_t *cfg = base;
+    s_load_t *ld = ct->user;
+    if (node->type == YAML_SCALAR_NODE && node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+        !node->data.scalar.value[0])
+        return 0; /* `queues:` with nothing under it */
+    if (node->type != YAML_SEQUENCE_NODE)
+        return cfgtab_fail_at(ct, node, "\"%s\": expected a list of mappings", display);
+    size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    cfg->queues = xcalloc(n ? n : 1, sizeof *cfg->queues);
+    ld->qpos = xcalloc(n ? n : 1, sizeof *ld->qpos);
+    ld->qnode = xcalloc(n ? n : 1, sizeof *ld->qnode);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = yaml_document_get_node(&ct->doc, node->data.sequence.items.start[i]);
+        ld->qnode[i] = item;
+        cfg->nqueues = i + 1; /* so destroy frees what the failing entry holds */
+        int rc = s_parse_queue(ct, item, cfg, i);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Fills what each queue left unspecified from `defaults:`. Runs after the
+ * whole file, since `defaults:` may come after `queues:`. */
+static void s_inherit(orch_config_t *cfg, const s_load_t *ld)
+{
+    for (size_t i = 0; i < cfg->nqueues; i++)
+        for (size_t k = 1; k < NQKEYS; k++)
+            if (ld->qpos[i][k].line == 0)
+                cfgtab_copy(&s_qkeys[k], &cfg->queues[i], &cfg->defaults);
+}
+
+static int s_check_backoff(cfgtab_t *ct, const cfgtab_scope_t *scope, const queue_policy_t *p)
+{
+    if (p->backoff_max_ms >= p->backoff_base_ms)
+        return 0;
+    char base[32];
+    cfgtab_fmt_duration(p->backoff_base_ms, base, sizeof base);
+    /* blame the key this entry set; an inherited value has no position */
+    const char *key = cfgtab_is_set(scope, "backoff_max") || !cfgtab_is_set(scope, "backoff_base")
+                          ? "backoff_max"
+                          : "backoff_base";
+    if (strcmp(key, "backoff_max") == 0)
+        return cfgtab_fail(ct, scope, key, "must be at least backoff_base (%s)", base);
+    char max[32];
+    cfgtab_fmt_duration(p->backoff_max_ms, max, sizeof max);
+    return cfgtab_fail(ct, scope, key, "must not exceed backoff_max (%s)", max);
+}
+
+static int s_validate(cfgtab_t *ct, orch_config_t *cfg, const s_load_t *ld)
+{
+    const cfgtab_scope_t *root = &ct->root;
+    cfgtab_scope_t dscope = {s_qkeys, NQKEYS, &cfg->defaults, NULL, "defaults."};
+    cfgtab_pos_t dpos[NQKEYS] = {{0}};
+    for (size_t k = 1; k < NQKEYS; k++) {
+        char path[64];
+        snprintf(path, sizeof path, "defaults.%s", s_qkeys[k].path);
+        dpos[k] = root->pos[cfgtab_find(root, path)];
+    }
+    dscope.pos = dpos;
+    int rc = s_check_backoff(ct, &dscope, &cfg->defaults);
+    for (size_t i = 0; rc == 0 && i < cfg->nqueues; i++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "queues[%zu].", i);
+        cfgtab_scope_t qscope = {s_qkeys, NQKEYS, &cfg->queues[i], ld->qpos[i], prefix};
+        rc = s_check_backoff(ct, &qscope, &cfg->queues[i]);
+    }
+    if (rc == 0 && cfg->max_payload_bytes > cfg->max_message_bytes) {
+        const char *key = cfgtab_is_set(root, "limits.max_payload_bytes")
+                              ? "limits.max_payload_bytes"
+                              : "limits.max_message_bytes";
+        rc = cfgtab_fail(ct, root, key,
+                         "limits.max_payload_bytes (%zu) must not exceed "
+                         "limits.max_message_bytes (%zu)",
+                         cfg->max_payload_bytes, cfg->max_message_bytes);
+    }
+    return rc;
+}
+
+/* database.url and database.url_file: one or the other in the file; the
+ * environment wins over both (and then the file is not read). */
+static int s_resolve_db_url(cfgtab_t *ct, orch_config_t *cfg, bool both_in_file)
+{
+    const cfgtab_scope_t *root = &ct->root;
+    if (both_in_file && cfg->db_url && cfg->db_url_file)
+        return cfgtab_fail(ct, root, "database.url_file",
+                           "cannot be combined with database.url: set one of them");
+    if (cfg->db_url || !cfg->db_url_file)
+        return 0;
+    return cfgtab_read_secret(ct, root, "database.url_file", cfg->db_url_file, &cfg->db_url);
+}
+
+static int s_load(cfgtab_t *ct, const char *path, orch_config_t *cfg, s_load_t *ld)
+{
+    int rc = cfgtab_read(ct, path);
+    if (rc < 0)
+        return rc;
+    s_inherit(cfg, ld);
+    bool both = cfgtab_is_set(&ct->root, "database.url") &&
+                cfgtab_is_set(&ct->root, "database.url_file");
+    if ((rc = cfgtab_apply_env(ct)) < 0)
+        return rc;
+    if ((rc = s_resolve_db_url(ct, cfg, both)) < 0)
+        return rc;
+    return s_validate(ct, cfg, ld);
+}
+
+int orch_config_load(const char *path, orch_config_t **out, char *err, size_t errlen)
+{
+    orch_config_t *cfg = xcalloc(1, sizeof *cfg);
+    cfgtab_pos_t pos[NKEYS];
+    memset(pos, 0, sizeof pos);
+    cfgtab_scope_t root = {s_keys, NKEYS, cfg, pos, ""};
+    s_load_t ld = {NULL, NULL};
+    cfgtab_t ct;
+    cfgtab_init(&ct, &root, err, errlen);
+    ct.user = &ld;
+    int rc = s_load(&ct, path, cfg, &ld);
+    cfgtab_fini(&ct);
+    free(ld.qpos);
+    free(ld.qnode);
+    if (rc < 0) {
+        orch_config_destroy(&cfg);
+        *out = NULL;
+        return rc;
+    }
+    *out = cfg;
+    return 0;
+}
+
+void orch_config_destroy(orch_config_t **cfgp)
+{
+    if (!cfgp || !*cfgp)
+        return;
+    orch_config_t *cfg = *cfgp;
+    cfgtab_free(s_keys, NKEYS, cfg);
+    for (size_t i = 0; i < cfg->nqueues; i++)
+        free(cfg->queues[i].name);
+    free(cfg->queues);
+    free(cfg);
+    *cfgp = NULL;
+}
+
+const queue_policy_t *orch_config_policy(const orch_config_t *cfg, const char *queue)
+{
+    for (size_t i = 0; queue && i < cfg->nqueues; i++)
+        if (strcmp(cfg->queues[i].name, queue) == 0)
+            return &cfg->queues[i];
+    return &cfg->defaults;
+}

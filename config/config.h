@@ -48,6 +48,7 @@ typedef struct {
     queue_policy_t *queues;
     size_t nqueues;
     int log_level;             /* log_level_t */
+    char *db_url_file;         /* database.url_file as configured, or NULL */
 } orch_config_t;
 
 typedef struct {
