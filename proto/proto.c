@@ -158,6 +158,26 @@ static const char *s_type_name(const json_t *v)
     return "unknown";
 }
 
+/* jansson quotes the offending input in its message ("near '...'"), raw:
+ * escape anything that is not printable ASCII so that the text stays valid
+ * UTF-8 for a JSON reply and harmless in a log line. */
+static void s_printable(char *dst, size_t dstlen, const char *src)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)src; *p && o + 5 <= dstlen; p++) {
+        if (*p >= 0x20 && *p < 0x7f) {
+            dst[o++] = (char)*p;
+        } else {
+            dst[o++] = '\\';
+            dst[o++] = 'x';
+            dst[o++] = hex[*p >> 4];
+            dst[o++] = hex[*p & 15];
+        }
+    }
+    dst[o] = '\0';
+}
+
 static int s_parse_body(const proto_limits_t *lim, const proto_frame_t *f, json_t **body,
                         char *err, size_t errlen)
 {
@@ -170,9 +190,11 @@ static int s_parse_body(const proto_limits_t *lim, const proto_frame_t *f, json_
         return 0;
     }
     json_error_t jerr;
-    json_t *v = json_loadb(f->data, f->size, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *v = json_loadb(f->data, f->size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!v) {
-        proto_errf(err, errlen, "body is not valid json: %s at line %d column %d", jerr.text,
+        char text[sizeof jerr.text * 4];
+        s_printable(text, sizeof text, jerr.text);
+        proto_errf(err, errlen, "body is not valid json: %s at line %d column %d", text,
                    jerr.line, jerr.column);
         return ORCH_EPROTO;
     }
@@ -200,7 +222,9 @@ int proto_decode(const proto_limits_t *lim, proto_kind_t kind, const proto_frame
         proto_errf(err, errlen, "unknown protocol kind %d", (int)kind);
         return ORCH_EINVAL;
     }
-    if (nframes != PROTO_NFRAMES || !frames) {
+    if (!frames)
+        nframes = 0;
+    if (nframes != PROTO_NFRAMES) {
         proto_errf(err, errlen, "expected %d frames after the envelope, got %zu", PROTO_NFRAMES,
                    nframes);
         return ORCH_EPROTO;
