@@ -85,13 +85,13 @@ int cfgtab_fail(cfgtab_t *ct, const cfgtab_scope_t *scope, const char *path, con
     return ORCH_ECONFIG;
 }
 
-/* Quotes a value for a message: printable ASCII only, at most 40 bytes. */
+/* Quotes a value for a message: printable ASCII only, at most 80 bytes. */
 static void s_quote(const char *text, char *buf, size_t len)
 {
     size_t o = 0;
     buf[o++] = '"';
     for (size_t i = 0; text[i] && o + 5 < len; i++) {
-        if (i == 40) {
+        if (i == 80) {
             memcpy(buf + o, "...", 3);
             o += 3;
             break;
@@ -259,6 +259,16 @@ static void s_free_list(const cfgtab_key_t *k, void *base)
     *count = 0;
 }
 
+/* Index of the first element equal to an earlier one, or -1. */
+static long s_list_dup(char *const *list, size_t count)
+{
+    for (size_t i = 1; i < count; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(list[i], list[j]) == 0)
+                return (long)i;
+    return -1;
+}
+
 static const char *s_check_string(const cfgtab_key_t *k, const char *text)
 {
     if (!*text)
@@ -330,8 +340,12 @@ static int s_set_list_text(const cfgtab_key_t *k, void *base, const char *text, 
             break;
         p = end ? end + 1 : p + len;
     }
-    if (!*bad && ((int64_t)count < k->min || (int64_t)count > k->max))
-        *bad = "a list of the right length";
+    if (!*bad && (int64_t)count < k->min)
+        *bad = "a longer list";
+    if (!*bad && (int64_t)count > k->max)
+        *bad = "a shorter list";
+    if (!*bad && s_list_dup(list, count) >= 0)
+        *bad = "a list without repeated elements";
     if (*bad) {
         for (size_t i = 0; i < count; i++)
             free(list[i]);
@@ -441,7 +455,7 @@ static const char *s_node_kind(const yaml_node_t *node)
     }
 }
 
-static bool s_is_null(const yaml_node_t *node)
+bool cfgtab_is_null(const yaml_node_t *node)
 {
     if (node->type != YAML_SCALAR_NODE || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return false;
@@ -460,7 +474,7 @@ static void s_record(const cfgtab_scope_t *scope, int idx, const yaml_node_t *no
 static int s_bad_value(cfgtab_t *ct, const yaml_node_t *node, const cfgtab_key_t *k,
                        const char *display, const char *bad)
 {
-    char expect[160], got[64];
+    char expect[160], got[96];
     if (bad)
         snprintf(expect, sizeof expect, "%s", bad);
     else
@@ -468,7 +482,7 @@ static int s_bad_value(cfgtab_t *ct, const yaml_node_t *node, const cfgtab_key_t
     if (node->type != YAML_SCALAR_NODE)
         return cfgtab_fail_at(ct, node, "\"%s\": expected %s, got %s", display, expect,
                               s_node_kind(node));
-    if (s_is_null(node))
+    if (cfgtab_is_null(node))
         return cfgtab_fail_at(ct, node, "\"%s\": expected %s, got null", display, expect);
     if (k->flags & CFGTAB_SECRET)
         return cfgtab_fail_at(ct, node, "\"%s\": expected %s", display, expect);
@@ -489,7 +503,7 @@ static int s_set_list_node(cfgtab_t *ct, yaml_node_t *node, const cfgtab_key_t *
     for (size_t i = 0; i < n && rc == 0; i++) {
         yaml_node_t *item = yaml_document_get_node(&ct->doc, node->data.sequence.items.start[i]);
         const char *bad = NULL;
-        if (item->type != YAML_SCALAR_NODE || s_is_null(item) ||
+        if (item->type != YAML_SCALAR_NODE || cfgtab_is_null(item) ||
             (bad = s_check_string(k, (const char *)item->data.scalar.value)) != NULL) {
             char elem[CFGTAB_PATH_MAX + 16];
             snprintf(elem, sizeof elem, "%s[%zu]", display, i);
@@ -506,6 +520,10 @@ static int s_set_list_node(cfgtab_t *ct, yaml_node_t *node, const cfgtab_key_t *
             rc = cfgtab_fail_at(ct, node, "\"%s\": expected %lld..%lld elements, got %zu",
                                 display, (long long)k->min, (long long)k->max, count);
     }
+    long dup = rc == 0 ? s_list_dup(list, count) : -1;
+    if (dup >= 0)
+        rc = cfgtab_fail_at(ct, yaml_document_get_node(&ct->doc, node->data.sequence.items.start[dup]),
+                            "\"%s[%ld]\": repeats an earlier element", display, dup);
     if (rc < 0) {
         for (size_t i = 0; i < count; i++)
             free(list[i]);
@@ -525,7 +543,7 @@ static int s_set_node(cfgtab_t *ct, yaml_node_t *node, const cfgtab_scope_t *sco
     s_record(scope, idx, node);
     switch (k->type) {
     case CFGTAB_SECTION: {
-        if (node->type != YAML_MAPPING_NODE && !s_is_null(node))
+        if (node->type != YAML_MAPPING_NODE && !cfgtab_is_null(node))
             return s_bad_value(ct, node, k, display, NULL);
         *(bool *)((char *)scope->base + k->off) = true;
         if (node->type != YAML_MAPPING_NODE)
@@ -541,14 +559,16 @@ static int s_set_node(cfgtab_t *ct, yaml_node_t *node, const cfgtab_scope_t *sco
     default:
         break;
     }
-    if (node->type == YAML_SCALAR_NODE && s_is_null(node) && (k->flags & CFGTAB_NULLABLE)) {
+    if (node->type == YAML_SCALAR_NODE && cfgtab_is_null(node) && (k->flags & CFGTAB_NULLABLE)) {
         char **field = (char **)((char *)scope->base + k->off);
         free(*field);
         *field = NULL;
+        /* null means "not configured": an ENV_DEFAULT variable still fills it */
+        memset(&scope->pos[idx], 0, sizeof scope->pos[idx]);
         return 0;
     }
     const char *bad = NULL;
-    if (node->type != YAML_SCALAR_NODE || s_is_null(node) ||
+    if (node->type != YAML_SCALAR_NODE || cfgtab_is_null(node) ||
         s_set_scalar(k, scope->base, (const char *)node->data.scalar.value, &bad) < 0)
         return s_bad_value(ct, node, k, display, bad);
     return 0;
@@ -579,7 +599,7 @@ static int s_walk_pair(cfgtab_t *ct, yaml_node_t *map, yaml_node_pair_t *pair,
     char path[CFGTAB_PATH_MAX], display[CFGTAB_PATH_MAX * 2];
     snprintf(path, sizeof path, "%s%s", rel, name);
     snprintf(display, sizeof display, "%s%s", scope->prefix, path);
-    char shown[64];
+    char shown[96];
     s_quote(display, shown, sizeof shown);
     int rc = s_check_duplicate(ct, map, pair, display);
     if (rc < 0)
@@ -590,7 +610,7 @@ static int s_walk_pair(cfgtab_t *ct, yaml_node_t *map, yaml_node_pair_t *pair,
     if (idx >= 0)
         return s_set_node(ct, value, scope, idx, display);
     if (plain && s_is_prefix(scope, path)) {
-        if (s_is_null(value))
+        if (cfgtab_is_null(value))
             return 0;
         if (value->type != YAML_MAPPING_NODE)
             return cfgtab_fail_at(ct, value, "\"%s\": expected a mapping, got %s", display,
@@ -753,7 +773,7 @@ int cfgtab_read(cfgtab_t *ct, const char *path)
     if (rc < 0)
         return rc;
     yaml_node_t *root = yaml_document_get_root_node(&ct->doc);
-    if (!root || s_is_null(root))
+    if (!root || cfgtab_is_null(root))
         return 0; /* an empty file: all defaults */
     if (root->type != YAML_MAPPING_NODE)
         return cfgtab_fail_at(ct, root, "top level must be a mapping, got %s", s_node_kind(root));
@@ -774,7 +794,7 @@ int cfgtab_apply_env(cfgtab_t *ct)
             continue;
         const char *bad = NULL;
         if (s_set_text(k, scope->base, v, &bad) < 0) {
-            char expect[160], got[64];
+            char expect[160], got[96];
             if (bad)
                 snprintf(expect, sizeof expect, "%s", bad);
             else

@@ -84,6 +84,8 @@ int cfgtab_read(cfgtab_t *ct, const char *path);
 /* Applies the root table's environment overrides. 0 or ORCH_ECONFIG. */
 int cfgtab_apply_env(cfgtab_t *ct);
 /* Walks mapping node into scope (used by custom hooks for nested tables). */
+/* A plain empty, "~" or "null" scalar. */
+bool cfgtab_is_null(const yaml_node_t *node);
 int cfgtab_walk(cfgtab_t *ct, yaml_node_t *map, const cfgtab_scope_t *scope);
 void cfgtab_defaults(const cfgtab_scope_t *scope);
 /* Frees every string and list the table owns in base. */

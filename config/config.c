@@ -82,7 +82,6 @@ static const cfgtab_key_t s_qkeys[] = {
 /* Parse-time state: where each queue entry and its keys were. */
 typedef struct {
     cfgtab_pos_t (*qpos)[NQKEYS];
-    yaml_node_t **qnode;
 } s_load_t;
 
 static int s_parse_queue(cfgtab_t *ct, yaml_node_t *item, orch_config_t *cfg, size_t i)
@@ -109,18 +108,16 @@ static int s_parse_queues(cfgtab_t *ct, yaml_node_t *node, const char *display, 
 {
     orch_config_t *cfg = base;
     s_load_t *ld = ct->user;
-    if (node->type == YAML_SCALAR_NODE && node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-        !node->data.scalar.value[0])
+    if (cfgtab_is_null(node))
         return 0; /* `queues:` with nothing under it */
     if (node->type != YAML_SEQUENCE_NODE)
-        return cfgtab_fail_at(ct, node, "\"%s\": expected a list of mappings", display);
+        return cfgtab_fail_at(ct, node, "\"%s\": expected a list of mappings, got %s", display,
+                              node->type == YAML_MAPPING_NODE ? "a mapping" : "a scalar");
     size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
     cfg->queues = xcalloc(n ? n : 1, sizeof *cfg->queues);
     ld->qpos = xcalloc(n ? n : 1, sizeof *ld->qpos);
-    ld->qnode = xcalloc(n ? n : 1, sizeof *ld->qnode);
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *item = yaml_document_get_node(&ct->doc, node->data.sequence.items.start[i]);
-        ld->qnode[i] = item;
         cfg->nqueues = i + 1; /* so destroy frees what the failing entry holds */
         int rc = s_parse_queue(ct, item, cfg, i);
         if (rc < 0)
@@ -220,14 +217,13 @@ int orch_config_load(const char *path, orch_config_t **out, char *err, size_t er
     cfgtab_pos_t pos[NKEYS];
     memset(pos, 0, sizeof pos);
     cfgtab_scope_t root = {s_keys, NKEYS, cfg, pos, ""};
-    s_load_t ld = {NULL, NULL};
+    s_load_t ld = {NULL};
     cfgtab_t ct;
     cfgtab_init(&ct, &root, err, errlen);
     ct.user = &ld;
     int rc = s_load(&ct, path, cfg, &ld);
     cfgtab_fini(&ct);
     free(ld.qpos);
-    free(ld.qnode);
     if (rc < 0) {
         orch_config_destroy(&cfg);
         *out = NULL;

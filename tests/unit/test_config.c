@@ -1,0 +1,987 @@
+/* Unit tests of config/: defaults, the example files, every error class with
+ * its file:line:column and key, environment overrides, secrets kept out of
+ * messages, durations and sizes, queue policy inheritance. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "log.h"
+#include "orch_error.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char s_dir[64];       /* per-run temporary directory */
+static char s_path[256];     /* the last file written by s_write */
+static char s_err[512];
+
+static const char *s_env_vars[] = {
+    "ORCH_DATABASE_URL", "ORCH_WORKER_ENDPOINT", "ORCH_CLIENT_ENDPOINT", "ORCH_EVENT_ENDPOINT",
+    "ORCH_WORKER_ENDPOINTS", "ORCH_LOG_LEVEL", "ORCH_OLLAMA_URL", "ORCH_MEILI_URL",
+    "ORCH_MEILI_API_KEY",
+};
+
+/* ---- helpers ----------------------------------------------------------- */
+
+#define assert_contains(hay, needle)                                                               \
+    do {                                                                                           \
+        if (!strstr((hay), (needle))) {                                                            \
+            print_error("expected \"%s\" in \"%s\"\n", (needle), (hay));                           \
+            fail();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+#define assert_lacks(hay, needle)                                                                  \
+    do {                                                                                           \
+        if (strstr((hay), (needle))) {                                                             \
+            print_error("did not expect \"%s\" in \"%s\"\n", (needle), (hay));                     \
+            fail();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+static int s_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static int s_setup_group(void **state)
+{
+    (void)state;
+    snprintf(s_dir, sizeof s_dir, "/tmp/test_config.XXXXXX");
+    return mkdtemp(s_dir) ? 0 : -1;
+}
+
+static int s_teardown_group(void **state)
+{
+    (void)state;
+    return nftw(s_dir, s_rm, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static int s_setup(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof s_env_vars / sizeof s_env_vars[0]; i++)
+        unsetenv(s_env_vars[i]);
+    s_err[0] = '\0';
+    return 0;
+}
+
+/* Writes text to name inside the temporary directory; returns its path. */
+static const char *s_write(const char *name, const char *text)
+{
+    snprintf(s_path, sizeof s_path, "%s/%s", s_dir, name);
+    FILE *f = fopen(s_path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return s_path;
+}
+
+/* The repository root: ORCH_SOURCE_DIR (set by CTest) or derived from this file. */
+static void s_src(const char *rel, char *buf, size_t len)
+{
+    const char *root = getenv("ORCH_SOURCE_DIR");
+    if (root) {
+        snprintf(buf, len, "%s/%s", root, rel);
+        return;
+    }
+    const char *me = __FILE__;
+    const char *cut = strstr(me, "tests/unit/test_config.c");
+    snprintf(buf, len, "%.*s%s", cut ? (int)(cut - me) : 0, me, rel);
+}
+
+/* Loads yaml as an orchestrator config; returns the rc, cfg in *out. */
+static int s_orch(const char *yaml, orch_config_t **out)
+{
+    const char *path = s_write("orch.yaml", yaml);
+    return orch_config_load(path, out, s_err, sizeof s_err);
+}
+
+static int s_worker(const char *yaml, worker_config_t **out)
+{
+    const char *path = s_write("worker.yaml", yaml);
+    return worker_config_load(path, out, s_err, sizeof s_err);
+}
+
+/* Expects yaml to fail with exactly "<file>:<where>" followed by msg. */
+static void s_orch_fails(const char *yaml, const char *where_msg)
+{
+    orch_config_t *cfg = (orch_config_t *)0x1;
+    assert_int_equal(s_orch(yaml, &cfg), ORCH_ECONFIG);
+    assert_null(cfg);
+    char expect[512];
+    snprintf(expect, sizeof expect, "%s:%s", s_path, where_msg);
+    assert_string_equal(s_err, expect);
+}
+
+static void s_worker_fails(const char *yaml, const char *where_msg)
+{
+    worker_config_t *cfg = (worker_config_t *)0x1;
+    assert_int_equal(s_worker(yaml, &cfg), ORCH_ECONFIG);
+    assert_null(cfg);
+    char expect[512];
+    snprintf(expect, sizeof expect, "%s:%s", s_path, where_msg);
+    assert_string_equal(s_err, expect);
+}
+
+/* ---- defaults ---------------------------------------------------------- */
+
+/* Every default except the queue list, which the example file fills. */
+static void s_assert_orch_scalars(const orch_config_t *c)
+{
+    assert_null(c->db_url);
+    assert_null(c->db_url_file);
+    assert_int_equal(c->db_reconnect_max_ms, 5000);
+    assert_string_equal(c->listen_workers, "tcp://127.0.0.1:5555");
+    assert_string_equal(c->listen_clients, "tcp://127.0.0.1:5556");
+    assert_string_equal(c->listen_events, "tcp://127.0.0.1:5557");
+    assert_int_equal(c->heartbeat_interval_ms, 1000);
+    assert_int_equal(c->heartbeat_liveness, 3);
+    assert_int_equal(c->max_payload_bytes, 1048576);
+    assert_int_equal(c->max_message_bytes, 16777216);
+    assert_int_equal(c->max_batch_jobs, 10000);
+    assert_int_equal(c->ready_window, 4096);
+    assert_int_equal(c->refill_batch, 1024);
+    assert_int_equal(c->max_commit_jobs, 20000);
+    assert_null(c->defaults.name);
+    assert_int_equal(c->defaults.priority, 5);
+    assert_int_equal(c->defaults.max_attempts, 5);
+    assert_int_equal(c->defaults.timeout_ms, 300000);
+    assert_int_equal(c->defaults.backoff_base_ms, 1000);
+    assert_int_equal(c->defaults.backoff_max_ms, 300000);
+    assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+}
+
+static void s_assert_orch_defaults(const orch_config_t *c)
+{
+    s_assert_orch_scalars(c);
+    assert_int_equal(c->nqueues, 0);
+    assert_null(c->queues);
+}
+
+static void test_orch_defaults(void **state)
+{
+    (void)state;
+    orch_config_t *cfg = NULL;
+    assert_int_equal(orch_config_load(NULL, &cfg, s_err, sizeof s_err), 0);
+    s_assert_orch_defaults(cfg);
+    assert_ptr_equal(orch_config_policy(cfg, "anything"), &cfg->defaults);
+    assert_ptr_equal(orch_config_policy(cfg, NULL), &cfg->defaults);
+    orch_config_destroy(&cfg);
+    assert_null(cfg);
+    orch_config_destroy(&cfg); /* NULL is fine */
+    orch_config_destroy(NULL);
+}
+
+static void test_empty_files_are_defaults(void **state)
+{
+    (void)state;
+    static const char *empties[] = {"", "# only a comment\n", "---\n", "---\n...\n", "~\n"};
+    for (size_t i = 0; i < sizeof empties / sizeof empties[0]; i++) {
+        orch_config_t *cfg = NULL;
+        assert_int_equal(s_orch(empties[i], &cfg), 0);
+        s_assert_orch_defaults(cfg);
+        orch_config_destroy(&cfg);
+        worker_config_t *w = NULL;
+        assert_int_equal(s_worker(empties[i], &w), 0);
+        assert_int_equal(w->slots, 4);
+        worker_config_destroy(&w);
+    }
+}
+
+static void test_worker_defaults(void **state)
+{
+    (void)state;
+    worker_config_t *c = NULL;
+    assert_int_equal(worker_config_load(NULL, &c, s_err, sizeof s_err), 0);
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, "-%ld", (long)getpid());
+    size_t n = strlen(c->name), m = strlen(suffix);
+    assert_true(n > m && n <= 64);
+    assert_string_equal(c->name + n - m, suffix);
+    assert_int_equal(c->nendpoints, 1);
+    assert_string_equal(c->endpoints[0], "tcp://127.0.0.1:5555");
+    assert_int_equal(c->slots, 4);
+    assert_int_equal(c->nqueues, 1);
+    assert_string_equal(c->queues[0], "default");
+    assert_int_equal(c->heartbeat_interval_ms, 1000);
+    assert_int_equal(c->heartbeat_liveness, 3);
+    assert_int_equal(c->reconnect_min_ms, 250);
+    assert_int_equal(c->reconnect_max_ms, 32000);
+    assert_int_equal(c->drain_timeout_ms, 30000);
+    assert_int_equal(c->max_message_bytes, 16777216);
+    assert_int_equal(c->log_level, LOG_LEVEL_INFO);
+    assert_true(c->h_noop.enabled && c->h_sleep.enabled && c->h_fail.enabled);
+    assert_false(c->h_embed.enabled || c->h_index.enabled || c->h_compact.enabled ||
+                 c->h_backup.enabled);
+    assert_int_equal(c->h_noop.slots, 0);
+    assert_string_equal(c->embed.url, "http://127.0.0.1:11434");
+    assert_string_equal(c->embed.model, "nomic-embed-text");
+    assert_int_equal(c->embed.batch_size, 32);
+    assert_int_equal(c->embed.timeout_ms, 30000);
+    assert_null(c->embed.database_url);
+    assert_string_equal(c->index.url, "http://127.0.0.1:7700");
+    assert_null(c->index.api_key);
+    assert_null(c->index.api_key_file);
+    assert_int_equal(c->index.max_request_bytes, 10485760);
+    assert_int_equal(c->index.timeout_ms, 30000);
+    assert_int_equal(c->index.poll_initial_ms, 50);
+    assert_int_equal(c->index.poll_max_ms, 2000);
+    assert_null(c->compact.database_url);
+    assert_int_equal(c->compact.retention_ms, 86400000);
+    assert_int_equal(c->backup.nallowed_roots, 0);
+    assert_null(c->backup.database_url);
+    assert_string_equal(c->backup.bin_dir, "/usr/lib/postgresql/15/bin");
+    assert_int_equal(c->backup.timeout_ms, 600000);
+    worker_config_destroy(&c);
+    assert_null(c);
+    worker_config_destroy(NULL);
+}
+
+
+/* ---- example files ----------------------------------------------------- */
+
+static void test_example_orchestrator_loads(void **state)
+{
+    (void)state;
+    char path[512];
+    s_src("config/orchestrator.yaml", path, sizeof path);
+    orch_config_t *cfg = NULL;
+    int rc = orch_config_load(path, &cfg, s_err, sizeof s_err);
+    if (rc)
+        print_error("%s\n", s_err);
+    assert_int_equal(rc, 0);
+    /* the example spells out the built-in defaults */
+    s_assert_orch_scalars(cfg);
+    assert_int_equal(cfg->nqueues, 3);
+    const queue_policy_t *p = orch_config_policy(cfg, "embeddings");
+    assert_string_equal(p->name, "embeddings");
+    assert_int_equal(p->priority, 6);
+    assert_int_equal(p->timeout_ms, 120000);
+    assert_int_equal(p->backoff_max_ms, 600000);
+    assert_int_equal(p->max_attempts, 5);      /* inherited */
+    assert_int_equal(p->backoff_base_ms, 1000); /* inherited */
+    p = orch_config_policy(cfg, "maintenance");
+    assert_int_equal(p->max_attempts, 3);
+    assert_int_equal(p->timeout_ms, 3600000);
+    orch_config_destroy(&cfg);
+}
+
+static void test_example_worker_loads(void **state)
+{
+    (void)state;
+    char path[512];
+    s_src("config/worker.yaml", path, sizeof path);
+    worker_config_t *cfg = NULL;
+    int rc = worker_config_load(path, &cfg, s_err, sizeof s_err);
+    if (rc)
+        print_error("%s\n", s_err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(cfg->nendpoints, 1);
+    assert_string_equal(cfg->endpoints[0], "tcp://127.0.0.1:5555");
+    assert_int_equal(cfg->slots, 4);
+    assert_true(cfg->h_noop.enabled && cfg->h_sleep.enabled && cfg->h_fail.enabled);
+    assert_false(cfg->h_embed.enabled || cfg->h_index.enabled || cfg->h_compact.enabled ||
+                 cfg->h_backup.enabled);
+    worker_config_destroy(&cfg);
+}
+
+/* The commented-out handler sections of worker.yaml, uncommented, load too
+ * (with ORCH_DATABASE_URL filling the database_url keys). */
+static void test_example_worker_handlers_uncommented(void **state)
+{
+    (void)state;
+    char path[512], line[512];
+    s_src("config/worker.yaml", path, sizeof path);
+    FILE *in = fopen(path, "r");
+    assert_non_null(in);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    bool on = false;
+    while (fgets(line, sizeof line, in)) {
+        if (strncmp(line, "  # embed:", 10) == 0)
+            on = true;
+        if (on && strncmp(line, "  # ", 4) == 0)
+            fprintf(out, "  %s", line + 4);
+        else if (on && strncmp(line, "  #", 3) == 0)
+            fputs("\n", out);
+        else
+            fputs(line, out);
+    }
+    fclose(in);
+    fclose(out);
+    setenv("ORCH_DATABASE_URL", "postgresql:///orch?host=/tmp", 1);
+    worker_config_t *cfg = NULL;
+    int rc = s_worker(text, &cfg);
+    free(text);
+    if (rc)
+        print_error("%s\n", s_err);
+    assert_int_equal(rc, 0);
+    assert_true(cfg->h_embed.enabled && cfg->h_index.enabled && cfg->h_compact.enabled &&
+                cfg->h_backup.enabled);
+    assert_int_equal(cfg->h_compact.slots, 1);
+    assert_string_equal(cfg->embed.database_url, "postgresql:///orch?host=/tmp");
+    assert_string_equal(cfg->compact.database_url, "postgresql:///orch?host=/tmp");
+    assert_string_equal(cfg->backup.database_url, "postgresql:///orch?host=/tmp");
+    assert_int_equal(cfg->backup.nallowed_roots, 1);
+    assert_string_equal(cfg->backup.allowed_roots[0], "/var/backups/postgresql");
+    assert_null(cfg->index.api_key);
+    worker_config_destroy(&cfg);
+}
+
+/* ---- error classes ----------------------------------------------------- */
+
+static void test_error_unknown_key(void **state)
+{
+    (void)state;
+    s_orch_fails("log:\n  level: info\nheartbeat:\n  intervl: 1s\n",
+                 "4:3: unknown key \"heartbeat.intervl\"");
+    s_orch_fails("databse:\n  url: x\n", "1:1: unknown key \"databse\"");
+    /* a dotted key is not a shorthand for nesting */
+    s_orch_fails("heartbeat.interval: 1s\n", "1:1: unknown key \"heartbeat.interval\"");
+    /* a leaf is not a section */
+    s_orch_fails("log:\n  level:\n    x: 1\n",
+                 "3:5: \"log.level\": expected one of debug, info, warn, error, got a mapping");
+    s_orch_fails("queues:\n  - name: a\n    prio: 1\n", "3:5: unknown key \"queues[0].prio\"");
+    s_worker_fails("handlers:\n  ollama: {}\n", "2:3: unknown key \"handlers.ollama\"");
+    s_worker_fails("handlers:\n  embed:\n    modle: x\n",
+                   "3:5: unknown key \"handlers.embed.modle\"");
+}
+
+static void test_error_wrong_type(void **state)
+{
+    (void)state;
+    s_worker_fails("worker:\n  name: w1\n  queues: [a]\n  slots: many\n",
+                   "4:10: \"worker.slots\": expected an integer 1..1024, got \"many\"");
+    s_worker_fails("worker:\n  slots: [1]\n",
+                   "2:10: \"worker.slots\": expected an integer 1..1024, got a list");
+    s_worker_fails("worker:\n  slots:\n",
+                   "2:9: \"worker.slots\": expected an integer 1..1024, got null");
+    s_worker_fails("worker:\n  endpoints: tcp://127.0.0.1:1\n",
+                   "2:14: \"worker.endpoints\": expected a list of strings, got a scalar");
+    s_worker_fails("worker: [1, 2]\n", "1:9: \"worker\": expected a mapping, got a list");
+    s_worker_fails("handlers:\n  noop: {enabled: maybe}\n",
+                   "2:19: \"handlers.noop.enabled\": expected true or false, got \"maybe\"");
+    s_worker_fails("handlers:\n  embed: yes\n",
+                   "2:10: \"handlers.embed\": expected a mapping, got \"yes\"");
+    s_orch_fails("log: {level: loud}\n",
+                 "1:14: \"log.level\": expected one of debug, info, warn, error, got \"loud\"");
+    s_orch_fails("heartbeat:\n  interval: fast\n",
+                 "2:13: \"heartbeat.interval\": expected a duration 10ms..10m (e.g. \"250ms\", "
+                 "\"30s\", \"5m\"), got \"fast\"");
+    s_orch_fails("limits:\n  max_message_bytes: 1MB\n",
+                 "2:22: \"limits.max_message_bytes\": expected a size 4KiB..1GiB (bytes, or "
+                 "e.g. \"512KiB\", \"16MiB\"), got \"1MB\"");
+    s_orch_fails("listen:\n  workers: 127.0.0.1:5555\n",
+                 "2:12: \"listen.workers\": expected a ZeroMQ endpoint (tcp://host:port, "
+                 "ipc://path or inproc://name), got \"127.0.0.1:5555\"");
+    s_orch_fails("listen:\n  workers: \"\"\n",
+                 "2:12: \"listen.workers\": expected a non-empty string, got \"\"");
+    s_orch_fails("queues: {name: a}\n",
+                 "1:9: \"queues\": expected a list of mappings, got a mapping");
+    s_orch_fails("queues:\n  - default\n", "2:5: \"queues[0]\": expected a mapping with a name");
+    s_orch_fails("? [a]\n: 1\n", "1:3: expected a plain key, got a list");
+}
+
+static void test_error_out_of_range(void **state)
+{
+    (void)state;
+    s_orch_fails("heartbeat:\n  liveness: 0\n",
+                 "2:13: \"heartbeat.liveness\": expected an integer 1..100, got \"0\"");
+    s_orch_fails("heartbeat:\n  liveness: 101\n",
+                 "2:13: \"heartbeat.liveness\": expected an integer 1..100, got \"101\"");
+    s_orch_fails("scheduler:\n  ready_window: 15\n",
+                 "2:17: \"scheduler.ready_window\": expected an integer 16..1000000, got \"15\"");
+    s_orch_fails("defaults:\n  priority: 10\n",
+                 "2:13: \"defaults.priority\": expected an integer 0..9, got \"10\"");
+    s_orch_fails("defaults:\n  max_attempts: 0\n",
+                 "2:17: \"defaults.max_attempts\": expected an integer 1..1000, got \"0\"");
+    s_orch_fails("queues:\n  - {name: q, priority: -1}\n",
+                 "2:25: \"queues[0].priority\": expected an integer 0..9, got \"-1\"");
+    s_orch_fails("queues:\n  - name: \"no spaces\"\n",
+                 "2:11: \"queues[0].name\": expected a name of 1..64 characters "
+                 "[A-Za-z0-9_.:-], got \"no spaces\"");
+    s_worker_fails("worker:\n  slots: 1025\n",
+                   "2:10: \"worker.slots\": expected an integer 1..1024, got \"1025\"");
+    s_worker_fails("worker:\n  slots: 99999999999999999999\n",
+                   "2:10: \"worker.slots\": expected an integer 1..1024, got "
+                   "\"99999999999999999999\"");
+    s_worker_fails("worker:\n  endpoints: []\n",
+                   "2:14: \"worker.endpoints\": expected 1..64 elements, got 0");
+    s_worker_fails("worker:\n  queues: [a, b, a]\n",
+                   "2:18: \"worker.queues[2]\": repeats an earlier element");
+    s_worker_fails("handlers:\n  backup_verify:\n    allowed_roots: [var/backups]\n",
+                   "3:21: \"handlers.backup_verify.allowed_roots[0]\": expected an absolute "
+                   "path, got \"var/backups\"");
+}
+
+static void test_error_duplicate_key(void **state)
+{
+    (void)state;
+    s_orch_fails("listen:\n  workers: tcp://a:1\nlisten:\n  clients: tcp://a:2\n",
+                 "3:1: duplicate key \"listen\"");
+    s_orch_fails("heartbeat:\n  interval: 1s\n  liveness: 3\n  interval: 2s\n",
+                 "4:3: duplicate key \"heartbeat.interval\"");
+    s_orch_fails("queues:\n  - {name: a, priority: 1, priority: 2}\n",
+                 "2:28: duplicate key \"queues[0].priority\"");
+    s_orch_fails("queues:\n  - name: a\n  - name: b\n  - name: a\n",
+                 "4:11: \"queues[2].name\": queue \"a\" is already defined");
+}
+
+static void test_error_structure(void **state)
+{
+    (void)state;
+    s_orch_fails("- a\n- b\n", "1:1: top level must be a mapping, got a list");
+    s_orch_fails("just a string\n", "1:1: top level must be a mapping, got a scalar");
+    s_orch_fails("log:\n  level: info\n  x: y: z\n",
+                 "3:7: invalid YAML: mapping values are not allowed in this context");
+    s_orch_fails("log: [info\n", "2:1: invalid YAML: did not find expected ',' or ']'");
+    s_orch_fails("log:\n\tlevel: info\n",
+                 "2:1: invalid YAML: found character that cannot start any token");
+    s_orch_fails("log: {level: info}\n---\nlog: {level: warn}\n",
+                 "3:1: expected a single YAML document");
+    s_orch_fails("queues:\n  - priority: 1\n", "2:5: \"queues[0]\": missing required key \"name\"");
+}
+
+static void test_error_cannot_open(void **state)
+{
+    (void)state;
+    orch_config_t *cfg = (orch_config_t *)0x1;
+    assert_int_equal(orch_config_load("x.yaml", &cfg, s_err, sizeof s_err), ORCH_ECONFIG);
+    assert_null(cfg);
+    assert_string_equal(s_err, "cannot open \"x.yaml\": No such file or directory");
+    worker_config_t *w = (worker_config_t *)0x1;
+    assert_int_equal(worker_config_load("/nonexistent/w.yaml", &w, s_err, sizeof s_err),
+                     ORCH_ECONFIG);
+    assert_null(w);
+    assert_string_equal(s_err, "cannot open \"/nonexistent/w.yaml\": No such file or directory");
+    /* a directory opens but cannot be read */
+    assert_int_equal(orch_config_load(s_dir, &cfg, s_err, sizeof s_err), ORCH_ECONFIG);
+    assert_contains(s_err, s_dir);
+    /* no err buffer is fine */
+    assert_int_equal(orch_config_load("x.yaml", &cfg, NULL, 0), ORCH_ECONFIG);
+}
+
+static void test_error_cross_field(void **state)
+{
+    (void)state;
+    s_orch_fails("limits:\n  max_message_bytes: 64KiB\n  max_payload_bytes: 128KiB\n",
+                 "3:22: \"limits.max_payload_bytes\": limits.max_payload_bytes (131072) must not "
+                 "exceed limits.max_message_bytes (65536)");
+    /* the payload limit left at its default: blame the key the file set */
+    s_orch_fails("limits:\n  max_message_bytes: 64KiB\n",
+                 "2:22: \"limits.max_message_bytes\": limits.max_payload_bytes (1048576) must "
+                 "not exceed limits.max_message_bytes (65536)");
+    s_orch_fails("defaults:\n  backoff_base: 1m\n  backoff_max: 30s\n",
+                 "3:16: \"defaults.backoff_max\": must be at least backoff_base (1m)");
+    s_orch_fails("defaults:\n  backoff_base: 10m\n",
+                 "2:17: \"defaults.backoff_base\": must not exceed backoff_max (5m)");
+    /* a queue raising its base above the inherited cap */
+    s_orch_fails("queues:\n  - name: q\n    backoff_base: 10m\n",
+                 "3:19: \"queues[0].backoff_base\": must not exceed backoff_max (5m)");
+    s_worker_fails("worker:\n  reconnect_min: 1m\n  reconnect_max: 30s\n",
+                   "3:18: \"worker.reconnect_max\": must be at least worker.reconnect_min (1m)");
+    s_worker_fails("handlers:\n  index:\n    poll_initial: 5s\n",
+                   "3:19: \"handlers.index.poll_initial\": must not exceed "
+                   "handlers.index.poll_max (2s)");
+    s_worker_fails("handlers:\n  embed: {}\n",
+                   " \"handlers.embed.database_url\": required when the embed handler is "
+                   "enabled (or set ORCH_DATABASE_URL)");
+    s_worker_fails("handlers:\n  compact:\n",
+                   " \"handlers.compact.database_url\": required when the compact handler is "
+                   "enabled (or set ORCH_DATABASE_URL)");
+    s_worker_fails("handlers:\n  backup_verify: {database_url: \"dbname=x\"}\n",
+                   " \"handlers.backup_verify.allowed_roots\": at least one root is required "
+                   "when the backup_verify handler is enabled");
+    s_worker_fails("handlers:\n  index:\n    api_key: k\n    api_key_file: key.txt\n",
+                   "4:19: \"handlers.index.api_key_file\": cannot be combined with "
+                   "handlers.index.api_key: set one of them");
+    s_orch_fails("database:\n  url: dbname=x\n  url_file: url.txt\n",
+                 "3:13: \"database.url_file\": cannot be combined with database.url: set one "
+                 "of them");
+}
+
+/* ---- environment ------------------------------------------------------- */
+
+static void test_env_orch(void **state)
+{
+    (void)state;
+    setenv("ORCH_DATABASE_URL", "postgresql://u@h/db", 1);
+    setenv("ORCH_WORKER_ENDPOINT", "ipc:///tmp/w.sock", 1);
+    setenv("ORCH_CLIENT_ENDPOINT", "tcp://0.0.0.0:6000", 1);
+    setenv("ORCH_EVENT_ENDPOINT", "inproc://events", 1);
+    setenv("ORCH_LOG_LEVEL", "debug", 1);
+    orch_config_t *cfg = NULL;
+    assert_int_equal(s_orch("database: {url: dbname=file}\nlisten: {workers: tcp://a:1}\n"
+                            "log: {level: error}\n",
+                            &cfg),
+                     0);
+    assert_string_equal(cfg->db_url, "postgresql://u@h/db");
+    assert_string_equal(cfg->listen_workers, "ipc:///tmp/w.sock");
+    assert_string_equal(cfg->listen_clients, "tcp://0.0.0.0:6000");
+    assert_string_equal(cfg->listen_events, "inproc://events");
+    assert_int_equal(cfg->log_level, LOG_LEVEL_DEBUG);
+    orch_config_destroy(&cfg);
+    /* defaults only still applies the environment */
+    assert_int_equal(orch_config_load(NULL, &cfg, s_err, sizeof s_err), 0);
+    assert_string_equal(cfg->db_url, "postgresql://u@h/db");
+    assert_int_equal(cfg->log_level, LOG_LEVEL_DEBUG);
+    orch_config_destroy(&cfg);
+    /* empty counts as unset */
+    setenv("ORCH_LOG_LEVEL", "", 1);
+    setenv("ORCH_DATABASE_URL", "", 1);
+    assert_int_equal(orch_config_load(NULL, &cfg, s_err, sizeof s_err), 0);
+    assert_null(cfg->db_url);
+    assert_int_equal(cfg->log_level, LOG_LEVEL_INFO);
+    orch_config_destroy(&cfg);
+}
+
+static void test_env_invalid(void **state)
+{
+    (void)state;
+    orch_config_t *cfg = (orch_config_t *)0x1;
+    setenv("ORCH_LOG_LEVEL", "loud", 1);
+    assert_int_equal(orch_config_load(NULL, &cfg, s_err, sizeof s_err), ORCH_ECONFIG);
+    assert_null(cfg);
+    assert_string_equal(s_err,
+                        "ORCH_LOG_LEVEL: expected one of debug, info, warn, error, got \"loud\"");
+    unsetenv("ORCH_LOG_LEVEL");
+    setenv("ORCH_CLIENT_ENDPOINT", "localhost:5556", 1);
+    assert_int_equal(s_orch("log: {level: warn}\n", &cfg), ORCH_ECONFIG);
+    assert_contains(s_err, "ORCH_CLIENT_ENDPOINT: expected a ZeroMQ endpoint");
+    unsetenv("ORCH_CLIENT_ENDPOINT");
+
+    worker_config_t *w = (worker_config_t *)0x1;
+    setenv("ORCH_WORKER_ENDPOINTS", "tcp://a:1,,tcp://b:2", 1);
+    assert_int_equal(worker_config_load(NULL, &w, s_err, sizeof s_err), ORCH_ECONFIG);
+    assert_null(w);
+    assert_string_equal(s_err, "ORCH_WORKER_ENDPOINTS: expected a non-empty string, got "
+                               "\"tcp://a:1,,tcp://b:2\"");
+    setenv("ORCH_WORKER_ENDPOINTS", "tcp://a:1,tcp://a:1", 1);
+    assert_int_equal(worker_config_load(NULL, &w, s_err, sizeof s_err), ORCH_ECONFIG);
+    assert_contains(s_err, "ORCH_WORKER_ENDPOINTS: expected a list without repeated elements");
+    unsetenv("ORCH_WORKER_ENDPOINTS");
+    setenv("ORCH_MEILI_URL", "meili:7700", 1);
+    assert_int_equal(worker_config_load(NULL, &w, s_err, sizeof s_err), ORCH_ECONFIG);
+    assert_string_equal(s_err, "ORCH_MEILI_URL: expected an http:// or https:// URL");
+}
+
+static void test_env_worker(void **state)
+{
+    (void)state;
+    setenv("ORCH_WORKER_ENDPOINTS", " tcp://10.0.0.1:5555 , tcp://10.0.0.2:5555", 1);
+    setenv("ORCH_OLLAMA_URL", "http://ollama:11434", 1);
+    setenv("ORCH_MEILI_URL", "https://meili.example", 1);
+    setenv("ORCH_MEILI_API_KEY", "env-key", 1);
+    setenv("ORCH_DATABASE_URL", "dbname=envdb", 1);
+    setenv("ORCH_LOG_LEVEL", "warn", 1);
+    worker_config_t *c = NULL;
+    int rc = s_worker("worker:\n  endpoints: [tcp://file:1]\n"
+                      "handlers:\n"
+                      "  embed: {url: \"http://file:1\"}\n"
+                      "  index: {api_key: file-key}\n"
+                      "  compact: {database_url: \"dbname=filedb\"}\n",
+                      &c);
+    if (rc)
+        print_error("%s\n", s_err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(c->nendpoints, 2);
+    assert_string_equal(c->endpoints[0], "tcp://10.0.0.1:5555");
+    assert_string_equal(c->endpoints[1], "tcp://10.0.0.2:5555");
+    assert_string_equal(c->embed.url, "http://ollama:11434");
+    assert_string_equal(c->index.url, "https://meili.example");
+    assert_string_equal(c->index.api_key, "env-key");
+    /* ORCH_DATABASE_URL is only the default of the handlers' database_url */
+    assert_string_equal(c->embed.database_url, "dbname=envdb");
+    assert_string_equal(c->compact.database_url, "dbname=filedb");
+    assert_string_equal(c->backup.database_url, "dbname=envdb");
+    assert_int_equal(c->log_level, LOG_LEVEL_WARN);
+    assert_true(c->h_embed.enabled && c->h_index.enabled && c->h_compact.enabled);
+    assert_false(c->h_backup.enabled);
+    worker_config_destroy(&c);
+}
+
+/* ---- secrets ----------------------------------------------------------- */
+
+static void test_secrets_not_in_messages(void **state)
+{
+    (void)state;
+    orch_config_t *o = NULL;
+    worker_config_t *w = NULL;
+    /* an error elsewhere in a file holding a password */
+    assert_int_equal(s_orch("database:\n  url: postgresql://app:hunter2@db/orch\n"
+                            "heartbeat: {liveness: 0}\n",
+                            &o),
+                     ORCH_ECONFIG);
+    assert_contains(s_err, "heartbeat.liveness");
+    assert_lacks(s_err, "hunter2");
+    /* the secret itself malformed */
+    assert_int_equal(s_orch("database:\n  url: [postgresql://app:hunter2@db/orch]\n", &o),
+                     ORCH_ECONFIG);
+    assert_contains(s_err, "\"database.url\": expected a non-empty string, got a list");
+    assert_lacks(s_err, "hunter2");
+    assert_int_equal(s_worker("handlers:\n  index: {api_key: [hunter2]}\n", &w), ORCH_ECONFIG);
+    assert_contains(s_err, "\"handlers.index.api_key\"");
+    assert_lacks(s_err, "hunter2");
+    assert_int_equal(s_worker("handlers:\n  embed: {url: \"ftp://u:hunter2@h\"}\n", &w),
+                     ORCH_ECONFIG);
+    assert_string_equal(s_err + strlen(s_path),
+                        ":2:16: \"handlers.embed.url\": expected an http:// or https:// URL");
+    assert_int_equal(s_worker("handlers:\n  index:\n    api_key: hunter2\n"
+                              "    api_key_file: /k\n",
+                              &w),
+                     ORCH_ECONFIG);
+    assert_lacks(s_err, "hunter2");
+    setenv("ORCH_OLLAMA_URL", "ftp://u:hunter2@h", 1);
+    assert_int_equal(worker_config_load(NULL, &w, s_err, sizeof s_err), ORCH_ECONFIG);
+    assert_contains(s_err, "ORCH_OLLAMA_URL");
+    assert_lacks(s_err, "hunter2");
+    unsetenv("ORCH_OLLAMA_URL");
+    /* a key file that fails to load: the path, never the content */
+    s_write("bad_key.txt", "   \n\t\n");
+    assert_int_equal(s_worker("handlers:\n  index: {api_key_file: bad_key.txt}\n", &w),
+                     ORCH_ECONFIG);
+    assert_contains(s_err, "\"handlers.index.api_key_file\": ");
+    assert_contains(s_err, "bad_key.txt\" is empty");
+}
+
+static void test_secret_files(void **state)
+{
+    (void)state;
+    char fixtures[512], path[600];
+    s_src("tests/unit/configs", fixtures, sizeof fixtures);
+    /* relative *_file paths are taken from the config file's directory */
+    snprintf(path, sizeof path, "%s/orch_url_file.yaml", fixtures);
+    orch_config_t *o = NULL;
+    int rc = orch_config_load(path, &o, s_err, sizeof s_err);
+    if (rc)
+        print_error("%s\n", s_err);
+    assert_int_equal(rc, 0);
+    assert_string_equal(o->db_url, "postgresql://orch:s3cret@db.internal/orch");
+    assert_string_equal(o->db_url_file, "db_url.txt");
+    orch_config_destroy(&o);
+    /* ORCH_DATABASE_URL wins; the file is then not read */
+    setenv("ORCH_DATABASE_URL", "dbname=env", 1);
+    assert_int_equal(s_orch("database: {url_file: /nonexistent/url}\n", &o), 0);
+    assert_string_equal(o->db_url, "dbname=env");
+    orch_config_destroy(&o);
+    unsetenv("ORCH_DATABASE_URL");
+    s_orch_fails("database:\n  url_file: /nonexistent/url\n",
+                 "2:13: \"database.url_file\": cannot open \"/nonexistent/url\": No such file "
+                 "or directory");
+
+    snprintf(path, sizeof path, "%s/worker_all.yaml", fixtures);
+    worker_config_t *w = NULL;
+    rc = worker_config_load(path, &w, s_err, sizeof s_err);
+    if (rc)
+        print_error("%s\n", s_err);
+    assert_int_equal(rc, 0);
+    assert_string_equal(w->index.api_key, "masterKey-123");
+    assert_string_equal(w->index.api_key_file, "meili_key.txt");
+    worker_config_destroy(&w);
+    /* the key file of a disabled handler is not read */
+    assert_int_equal(s_worker("handlers:\n  index: {enabled: false, api_key_file: /nope}\n", &w),
+                     0);
+    assert_null(w->index.api_key);
+    worker_config_destroy(&w);
+}
+
+/* A fixture that sets every key of the worker file. */
+static void test_worker_fixture_all_keys(void **state)
+{
+    (void)state;
+    char path[600];
+    s_src("tests/unit/configs/worker_all.yaml", path, sizeof path);
+    worker_config_t *c = NULL;
+    assert_int_equal(worker_config_load(path, &c, s_err, sizeof s_err), 0);
+    assert_string_equal(c->name, "w-1");
+    assert_int_equal(c->nendpoints, 2);
+    assert_string_equal(c->endpoints[1], "ipc:///run/orch/workers.sock");
+    assert_int_equal(c->slots, 16);
+    assert_int_equal(c->nqueues, 2);
+    assert_string_equal(c->queues[1], "bulk");
+    assert_int_equal(c->heartbeat_interval_ms, 500);
+    assert_int_equal(c->heartbeat_liveness, 5);
+    assert_int_equal(c->reconnect_min_ms, 100);
+    assert_int_equal(c->reconnect_max_ms, 10000);
+    assert_int_equal(c->drain_timeout_ms, 60000);
+    assert_int_equal(c->max_message_bytes, 8 << 20);
+    assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
+    assert_false(c->h_noop.enabled);
+    assert_true(c->h_sleep.enabled);
+    assert_int_equal(c->h_sleep.slots, 2);
+    assert_true(c->h_fail.enabled);
+    assert_true(c->h_embed.enabled);
+    assert_int_equal(c->h_embed.slots, 4);
+    assert_string_equal(c->embed.url, "http://127.0.0.1:11500");
+    assert_string_equal(c->embed.model, "all-minilm");
+    assert_int_equal(c->embed.batch_size, 64);
+    assert_int_equal(c->embed.timeout_ms, 10000);
+    assert_string_equal(c->embed.database_url, "dbname=vectors");
+    assert_true(c->h_index.enabled);
+    assert_string_equal(c->index.url, "http://127.0.0.1:7800");
+    assert_int_equal(c->index.max_request_bytes, 512 << 10);
+    assert_int_equal(c->index.timeout_ms, 5000);
+    assert_int_equal(c->index.poll_initial_ms, 20);
+    assert_int_equal(c->index.poll_max_ms, 1000);
+    assert_false(c->h_compact.enabled); /* section present but disabled */
+    assert_string_equal(c->compact.database_url, "dbname=crdt");
+    assert_int_equal(c->compact.retention_ms, 2 * 3600000);
+    assert_true(c->h_backup.enabled);
+    assert_int_equal(c->backup.nallowed_roots, 2);
+    assert_string_equal(c->backup.allowed_roots[0], "/srv/backups");
+    assert_string_equal(c->backup.database_url, "dbname=scratch");
+    assert_string_equal(c->backup.bin_dir, "/usr/lib/postgresql/16/bin");
+    assert_int_equal(c->backup.timeout_ms, 86400000);
+    worker_config_destroy(&c);
+}
+
+/* ---- durations and sizes ----------------------------------------------- */
+
+static void test_durations(void **state)
+{
+    (void)state;
+    static const struct { const char *text; int64_t ms; } ok[] = {
+        {"250ms", 250}, {"30s", 30000}, {"5m", 300000}, {"2h", 7200000},
+        {"1d", 86400000}, {"1500", 1500}, {"\"1500\"", 1500}, {"'10s'", 10000},
+        {"0ms", 0}, {"007s", 7000},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char yaml[128];
+        snprintf(yaml, sizeof yaml, "worker:\n  drain_timeout: %s\n", ok[i].text);
+        worker_config_t *c = NULL;
+        int rc = s_worker(yaml, &c);
+        if (rc)
+            print_error("%s: %s\n", ok[i].text, s_err);
+        assert_int_equal(rc, 0);
+        assert_int_equal(c->drain_timeout_ms, ok[i].ms);
+        worker_config_destroy(&c);
+    }
+    static const char *bad[] = {"1.5s", "-1s", "s", "10 s", "1w", "5M", "1S", "ms",
+                                "99999999999999999999d", "9999999999999999d", "2d", "+5s", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char yaml[128];
+        snprintf(yaml, sizeof yaml, "worker:\n  drain_timeout: \"%s\"\n", bad[i]);
+        worker_config_t *c = (worker_config_t *)0x1;
+        assert_int_equal(s_worker(yaml, &c), ORCH_ECONFIG);
+        assert_null(c);
+        assert_contains(s_err, ":2:18: \"worker.drain_timeout\": expected a duration 0ms..1d");
+    }
+    /* below the minimum */
+    s_orch_fails("heartbeat: {interval: 5ms}\n",
+                 "1:23: \"heartbeat.interval\": expected a duration 10ms..10m (e.g. \"250ms\", "
+                 "\"30s\", \"5m\"), got \"5ms\"");
+}
+
+static void test_sizes(void **state)
+{
+    (void)state;
+    static const struct { const char *text; size_t bytes; } ok[] = {
+        {"4096", 4096}, {"512KiB", 512 << 10}, {"1MiB", 1 << 20}, {"16MiB", 16 << 20},
+        {"1GiB", 1 << 30}, {"\"65536\"", 65536}, {"8192B", 8192},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char yaml[128];
+        snprintf(yaml, sizeof yaml,
+                 "limits:\n  max_message_bytes: %s\n  max_payload_bytes: 1KiB\n", ok[i].text);
+        orch_config_t *c = NULL;
+        int rc = s_orch(yaml, &c);
+        if (rc)
+            print_error("%s: %s\n", ok[i].text, s_err);
+        assert_int_equal(rc, 0);
+        assert_int_equal(c->max_message_bytes, ok[i].bytes);
+        orch_config_destroy(&c);
+    }
+    static const char *bad[] = {"1MB", "1mib", "1.5MiB", "-1", "1 MiB", "2GiB", "4095", "0",
+                                "KiB", "99999999999999999999", "9999999999999GiB", "0x1000"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char yaml[128];
+        snprintf(yaml, sizeof yaml, "limits:\n  max_message_bytes: \"%s\"\n", bad[i]);
+        orch_config_t *c = (orch_config_t *)0x1;
+        assert_int_equal(s_orch(yaml, &c), ORCH_ECONFIG);
+        assert_null(c);
+        assert_contains(s_err, ":2:22: \"limits.max_message_bytes\": expected a size 4KiB..1GiB");
+    }
+    /* counts take no unit */
+    s_orch_fails("limits:\n  max_batch_jobs: 10KiB\n",
+                 "2:19: \"limits.max_batch_jobs\": expected an integer 1..1000000, got \"10KiB\"");
+}
+
+static void test_bools(void **state)
+{
+    (void)state;
+    static const struct { const char *text; bool v; } cases[] = {
+        {"true", true}, {"false", false}, {"yes", true}, {"no", false}, {"on", true},
+        {"off", false}, {"True", true}, {"FALSE", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char yaml[128];
+        snprintf(yaml, sizeof yaml, "handlers:\n  sleep: {enabled: %s}\n", cases[i].text);
+        worker_config_t *c = NULL;
+        assert_int_equal(s_worker(yaml, &c), 0);
+        assert_int_equal(c->h_sleep.enabled, cases[i].v);
+        worker_config_destroy(&c);
+    }
+    s_worker_fails("handlers:\n  sleep: {enabled: 1}\n",
+                   "2:20: \"handlers.sleep.enabled\": expected true or false, got \"1\"");
+}
+
+/* ---- queues and handlers ----------------------------------------------- */
+
+static void test_queue_inheritance(void **state)
+{
+    (void)state;
+    /* defaults: after queues: still applies to them */
+    orch_config_t *c = NULL;
+    int rc = s_orch("queues:\n"
+                    "  - name: fast\n"
+                    "    priority: 1\n"
+                    "    backoff_max: 1m\n"
+                    "  - name: plain\n"
+                    "  - {name: \"q:with.odd-chars_1\", max_attempts: 1, timeout: 10s,"
+                    " backoff_base: 2s, backoff_max: 2s}\n"
+                    "defaults:\n"
+                    "  priority: 7\n"
+                    "  max_attempts: 9\n"
+                    "  timeout: 1h\n"
+                    "  backoff_base: 500ms\n"
+                    "  backoff_max: 2h\n",
+                    &c);
+    if (rc)
+        print_error("%s\n", s_err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(c->nqueues, 3);
+    const queue_policy_t *p = orch_config_policy(c, "fast");
+    assert_ptr_equal(p, &c->queues[0]);
+    assert_string_equal(p->name, "fast");
+    assert_int_equal(p->priority, 1);
+    assert_int_equal(p->max_attempts, 9);
+    assert_int_equal(p->timeout_ms, 3600000);
+    assert_int_equal(p->backoff_base_ms, 500);
+    assert_int_equal(p->backoff_max_ms, 60000);
+    p = orch_config_policy(c, "plain");
+    assert_ptr_equal(p, &c->queues[1]);
+    assert_int_equal(p->priority, 7);
+    assert_int_equal(p->max_attempts, 9);
+    assert_int_equal(p->timeout_ms, 3600000);
+    assert_int_equal(p->backoff_base_ms, 500);
+    assert_int_equal(p->backoff_max_ms, 7200000);
+    p = orch_config_policy(c, "q:with.odd-chars_1");
+    assert_ptr_equal(p, &c->queues[2]);
+    assert_int_equal(p->priority, 7);
+    assert_int_equal(p->max_attempts, 1);
+    assert_int_equal(p->timeout_ms, 10000);
+    assert_int_equal(p->backoff_base_ms, 2000);
+    assert_int_equal(p->backoff_max_ms, 2000);
+    /* an unknown queue gets the defaults */
+    p = orch_config_policy(c, "other");
+    assert_ptr_equal(p, &c->defaults);
+    assert_null(p->name);
+    assert_int_equal(p->priority, 7);
+    assert_int_equal(p->backoff_max_ms, 7200000);
+    assert_ptr_equal(orch_config_policy(c, "Fast"), &c->defaults); /* names are exact */
+    orch_config_destroy(&c);
+    /* an empty list and a null are no queues */
+    assert_int_equal(s_orch("queues: []\n", &c), 0);
+    assert_int_equal(c->nqueues, 0);
+    orch_config_destroy(&c);
+    assert_int_equal(s_orch("queues:\n", &c), 0);
+    assert_int_equal(c->nqueues, 0);
+    orch_config_destroy(&c);
+}
+
+static void test_handler_sections(void **state)
+{
+    (void)state;
+    worker_config_t *c = NULL;
+    setenv("ORCH_DATABASE_URL", "dbname=x", 1);
+    /* a section enables; enabled: false in it disables; a null section enables */
+    int rc = s_worker("handlers:\n"
+                      "  noop: {enabled: false}\n"
+                      "  embed:\n"
+                      "  index: {slots: 3}\n"
+                      "  compact: {enabled: false}\n",
+                      &c);
+    if (rc)
+        print_error("%s\n", s_err);
+    assert_int_equal(rc, 0);
+    assert_false(c->h_noop.enabled);
+    assert_true(c->h_sleep.enabled && c->h_fail.enabled);
+    assert_true(c->h_embed.enabled);
+    assert_true(c->h_index.enabled);
+    assert_int_equal(c->h_index.slots, 3);
+    assert_false(c->h_compact.enabled);
+    assert_false(c->h_backup.enabled);
+    worker_config_destroy(&c);
+    s_worker_fails("handlers:\n  fail: {slots: 2000}\n",
+                   "2:17: \"handlers.fail.slots\": expected an integer 0..1024, got \"2000\"");
+    s_worker_fails("handlers:\n  noop: {}\n  noop: {}\n", "3:3: duplicate key \"handlers.noop\"");
+}
+
+/* Anchors and aliases are plain YAML; they must not confuse the walk. */
+static void test_yaml_features(void **state)
+{
+    (void)state;
+    orch_config_t *c = NULL;
+    int rc = s_orch("x-policy: &p {priority: 2, max_attempts: 4}\n", &c);
+    assert_int_equal(rc, ORCH_ECONFIG); /* no extension keys */
+    assert_contains(s_err, "1:1: unknown key \"x-policy\"");
+    rc = s_orch("defaults: &d\n  priority: 2\nqueues:\n  - name: a\n    priority: 3\n", &c);
+    assert_int_equal(rc, 0);
+    assert_int_equal(orch_config_policy(c, "a")->priority, 3);
+    orch_config_destroy(&c);
+    rc = s_orch("listen:\n  workers: &ep tcp://h:1\n  clients: *ep\n", &c);
+    assert_int_equal(rc, 0);
+    assert_string_equal(c->listen_clients, "tcp://h:1");
+    orch_config_destroy(&c);
+    rc = s_orch("log: {level: !!str debug}\n", &c);
+    assert_int_equal(rc, 0);
+    assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
+    orch_config_destroy(&c);
+    /* a truncated error buffer is still terminated */
+    char small[16];
+    rc = orch_config_load(s_write("o2.yaml", "nope: 1\n"), &c, small, sizeof small);
+    assert_int_equal(rc, ORCH_ECONFIG);
+    assert_int_equal(strlen(small), sizeof small - 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_orch_defaults, s_setup),
+        cmocka_unit_test_setup(test_empty_files_are_defaults, s_setup),
+        cmocka_unit_test_setup(test_worker_defaults, s_setup),
+        cmocka_unit_test_setup(test_example_orchestrator_loads, s_setup),
+        cmocka_unit_test_setup(test_example_worker_loads, s_setup),
+        cmocka_unit_test_setup(test_example_worker_handlers_uncommented, s_setup),
+        cmocka_unit_test_setup(test_error_unknown_key, s_setup),
+        cmocka_unit_test_setup(test_error_wrong_type, s_setup),
+        cmocka_unit_test_setup(test_error_out_of_range, s_setup),
+        cmocka_unit_test_setup(test_error_duplicate_key, s_setup),
+        cmocka_unit_test_setup(test_error_structure, s_setup),
+        cmocka_unit_test_setup(test_error_cannot_open, s_setup),
+        cmocka_unit_test_setup(test_error_cross_field, s_setup),
+        cmocka_unit_test_setup(test_env_orch, s_setup),
+        cmocka_unit_test_setup(test_env_invalid, s_setup),
+        cmocka_unit_test_setup(test_env_worker, s_setup),
+        cmocka_unit_test_setup(test_secrets_not_in_messages, s_setup),
+        cmocka_unit_test_setup(test_secret_files, s_setup),
+        cmocka_unit_test_setup(test_worker_fixture_all_keys, s_setup),
+        cmocka_unit_test_setup(test_durations, s_setup),
+        cmocka_unit_test_setup(test_sizes, s_setup),
+        cmocka_unit_test_setup(test_bools, s_setup),
+        cmocka_unit_test_setup(test_queue_inheritance, s_setup),
+        cmocka_unit_test_setup(test_handler_sections, s_setup),
+        cmocka_unit_test_setup(test_yaml_features, s_setup),
+    };
+    return cmocka_run_group_tests(tests, s_setup_group, s_teardown_group);
+}
