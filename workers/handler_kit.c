@@ -1,0 +1,73 @@
+#include "handler_kit.h"
+
+#include "clock.h"
+
+#include <string.h>
+#include <time.h>
+
+int64_t handler_kit_remaining_ms(const handler_ctx_t *ctx)
+{
+    if (ctx->deadline_mono_ms <= 0)
+        return INT64_MAX;
+    int64_t left = ctx->deadline_mono_ms - clock_mono_ms();
+    return left > 0 ? left : 0;
+}
+
+static bool s_cancelled(const handler_ctx_t *ctx)
+{
+    return ctx->cancelled && atomic_load(ctx->cancelled);
+}
+
+bool handler_kit_must_stop(handler_ctx_t *ctx, const char *step, handler_status_t *status,
+                           handler_error_t *err)
+{
+    if (s_cancelled(ctx)) {
+        handler_error_set(err, "cancelled during %s", step);
+        *status = HANDLER_CANCELLED;
+        return true;
+    }
+    if (handler_kit_remaining_ms(ctx) == 0) {
+        handler_error_set(err, "deadline passed during %s", step);
+        *status = HANDLER_RETRY;
+        return true;
+    }
+    return false;
+}
+
+bool handler_kit_sleep(handler_ctx_t *ctx, int64_t ms)
+{
+    int64_t end = clock_mono_ms() + ms;
+    for (;;) {
+        if (s_cancelled(ctx) || handler_kit_remaining_ms(ctx) == 0)
+            return false;
+        int64_t left = end - clock_mono_ms();
+        if (left <= 0)
+            return true;
+        int64_t step = left < 50 ? left : 50;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int64_t handler_kit_budget_ms(const handler_ctx_t *ctx, int64_t limit_ms)
+{
+    int64_t left = handler_kit_remaining_ms(ctx);
+    int64_t b = limit_ms < left ? limit_ms : left;
+    return b > 0 ? b : 1;
+}
+
+bool handler_kit_opt_string(const json_t *obj, const char *key, size_t max_len, const char **out,
+                            handler_error_t *err)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max_len) {
+        handler_error_set(err, "payload field \"%s\" must be a string of 1..%zu bytes", key,
+                          max_len);
+        return false;
+    }
+    *out = json_string_value(v);
+    return true;
+}
