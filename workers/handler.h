@@ -61,4 +61,17 @@ void handler_error_set(handler_error_t *err, const char *fmt, ...)
 /* Convenience: ctx->progress if set. */
 void handler_progress(handler_ctx_t *ctx, int percent, const char *message);
 
+/* ---- extensions used by orch-worker (workers/handler_registry.c) ---- */
+
+/* The config section of a built-in handler type (noop -> h_noop, ...,
+ * backup_verify -> h_backup), or NULL for a type without one. Borrowed from
+ * cfg. */
+const handler_toggle_t *handler_toggle(const worker_config_t *cfg, const char *type);
+/* Whether cfg enables type: its toggle's "enabled"; a registered type
+ * without a config section is enabled (nothing can switch it off). */
+bool handler_enabled(const worker_config_t *cfg, const char *type);
+/* Note on handler_progress: call it from the thread that runs the handler
+ * (the slot thread owns the socket progress travels on). The worker forwards
+ * at most ~10 reports per second per job and drops the ones in between. */
+
 #endif

@@ -1,0 +1,642 @@
+/* orch-worker's main thread: lifecycle, the poll loop, and the coordinator
+ * connection (HELLO/WELCOME, heartbeats, liveness, reconnect with backoff
+ * and failover, drain). The job side is in worker_jobs.c.
+ *
+ * Threads (STYLE rule 10): this thread owns the coordinator DEALER and an
+ * inproc ROUTER; each slot thread owns a DEALER connected to that ROUTER.
+ * Jobs go out and outcomes come back as messages on those sockets, which
+ * also hand over the job record (slot.h). The only memory both sides touch
+ * is each slot's atomic cancel flag. */
+#include "clock.h"
+#include "log.h"
+#include "orch_error.h"
+#include "proto_io.h"
+#include "worker_internal.h"
+#include "xalloc.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define WORKER_COORD_BATCH 256       /* coordinator messages handled per loop turn */
+#define WORKER_READY_TIMEOUT_MS 10000 /* slot threads must say READY within this */
+#define WORKER_BYE_LINGER_MS 1000    /* how long exit may wait to deliver BYE */
+#define WORKER_POLL_MAX_MS 3600000
+
+static void s_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void s_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- construction ---- */
+
+static int s_add_type(worker_t *w, const handler_t *h)
+{
+    for (size_t i = 0; i < w->ntypes; i++) {
+        if (w->types[i].h == h)
+            return 0;
+    }
+    const handler_toggle_t *tog = handler_toggle(w->cfg, h->name);
+    w->types[w->ntypes++] = (wtype_t){.h = h, .limit = tog ? tog->slots : 0};
+    return 0;
+}
+
+static int s_resolve_types(worker_t *w, const char *const *names, size_t n, char *err,
+                           size_t errlen)
+{
+    size_t nall = 0;
+    while (handler_all()[nall])
+        nall++;
+    w->types = xcalloc(nall + 1, sizeof *w->types);
+    for (size_t i = 0; i < n; i++) {
+        const handler_t *h = handler_find(names[i]);
+        if (!h) {
+            s_err(err, errlen, "unknown job type \"%s\"", names[i]);
+            return ORCH_EINVAL;
+        }
+        s_add_type(w, h);
+    }
+    for (size_t i = 0; n == 0 && i < nall; i++) {
+        if (handler_enabled(w->cfg, handler_all()[i]->name))
+            s_add_type(w, handler_all()[i]);
+    }
+    if (w->ntypes == 0) {
+        s_err(err, errlen, "no job types enabled (enable a handler in the config or use --types)");
+        return ORCH_ECONFIG;
+    }
+    return 0;
+}
+
+static int s_init_handlers(worker_t *w, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < w->ntypes; i++) {
+        wtype_t *t = &w->types[i];
+        if (!t->h->init)
+            continue;
+        handler_error_t herr = {{0}};
+        int rc = t->h->init(w->cfg, &t->state, &herr);
+        if (rc != 0) {
+            s_err(err, errlen, "handler \"%s\": %s", t->h->name,
+                  herr.message[0] ? herr.message : orch_strerror(rc));
+            return rc < 0 ? rc : ORCH_ECONFIG;
+        }
+        t->inited = true;
+    }
+    return 0;
+}
+
+/* Waits until every slot thread has connected and said READY, so the
+ * ROUTER can route to all of them from the first job on. */
+static int s_wait_ready(worker_t *w, char *err, size_t errlen)
+{
+    int64_t until = clock_mono_ms() + WORKER_READY_TIMEOUT_MS;
+    for (int ready = 0; ready < w->nslots;) {
+        zmq_pollitem_t it = {w->router, 0, ZMQ_POLLIN, 0};
+        int64_t left = until - clock_mono_ms();
+        if (left <= 0 || (zmq_poll(&it, 1, (long)left) < 0 && zmq_errno() != EINTR)) {
+            s_err(err, errlen, "slot threads did not start (%d of %d ready)", ready, w->nslots);
+            return ORCH_EIO;
+        }
+        unsigned char id[16];
+        char kind;
+        while (zmq_recv(w->router, id, sizeof id, ZMQ_DONTWAIT) >= 0) {
+            if (zmq_recv(w->router, &kind, 1, 0) == 1 && kind == SLOT_MSG_READY)
+                ready++;
+        }
+    }
+    return 0;
+}
+
+static int s_start_slots(worker_t *w, char *err, size_t errlen)
+{
+    char ep[64];
+    int on = 1, zero = 0;
+    w->zctx = zmq_ctx_new();
+    if (!w->zctx)
+        goto fail;
+    /* inproc needs no I/O thread; every slot and the router count as sockets */
+    zmq_ctx_set(w->zctx, ZMQ_IO_THREADS, 0);
+    zmq_ctx_set(w->zctx, ZMQ_MAX_SOCKETS, w->nslots + 8);
+    w->router = zmq_socket(w->zctx, ZMQ_ROUTER);
+    snprintf(ep, sizeof ep, "inproc://orch-worker-%p", (void *)w);
+    if (!w->router || zmq_setsockopt(w->router, ZMQ_ROUTER_MANDATORY, &on, sizeof on) != 0 ||
+        zmq_setsockopt(w->router, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_bind(w->router, ep) != 0)
+        goto fail;
+    w->ws = xcalloc((size_t)w->nslots, sizeof *w->ws);
+    w->free_idx = xcalloc((size_t)w->nslots, sizeof *w->free_idx);
+    w->start = xcalloc((size_t)w->nslots, sizeof *w->start);
+    for (int i = 0; i < w->nslots; i++) {
+        w->ws[i].slot = slot_new(w->zctx, ep, i, w->cfg);
+        if (!w->ws[i].slot) {
+            s_err(err, errlen, "could not start slot thread %d", i);
+            return ORCH_EIO;
+        }
+        w->free_idx[w->nfree++] = w->nslots - 1 - i; /* slot 0 on top */
+    }
+    return s_wait_ready(w, err, errlen);
+fail:
+    s_err(err, errlen, "could not set up slot sockets: %s", zmq_strerror(zmq_errno()));
+    return ORCH_EIO;
+}
+
+static int s_open_pipe(worker_t *w, char *err, size_t errlen)
+{
+    if (pipe2(w->sigpipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        s_err(err, errlen, "could not create stop pipe: %s", strerror(errno));
+        w->sigpipe[0] = w->sigpipe[1] = -1;
+        return ORCH_EIO;
+    }
+    return 0;
+}
+
+static void s_set_name(worker_t *w)
+{
+    if (w->cfg->name && w->cfg->name[0]) {
+        snprintf(w->name, sizeof w->name, "%s", w->cfg->name);
+        return;
+    }
+    char host[64] = "worker";
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "worker");
+    host[sizeof host - 1] = '\0';
+    snprintf(w->name, sizeof w->name, "%.40s-%ld", host, (long)getpid());
+    for (char *p = w->name; *p; p++) {
+        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-", *p))
+            *p = '_';
+    }
+}
+
+worker_t *worker_new(const worker_config_t *cfg, const char *const *types, size_t ntypes,
+                     char *err, size_t errlen)
+{
+    if (!cfg || cfg->slots < 1 || cfg->slots > 1024 || cfg->nendpoints == 0 ||
+        cfg->nqueues == 0 || cfg->heartbeat_interval_ms < 1 || cfg->heartbeat_liveness < 1) {
+        s_err(err, errlen, "invalid worker configuration (slots 1..1024, at least one endpoint "
+                           "and one queue, positive heartbeat settings)");
+        return NULL;
+    }
+    worker_t *w = xcalloc(1, sizeof *w);
+    w->cfg = cfg;
+    w->nslots = cfg->slots;
+    w->sigpipe[0] = w->sigpipe[1] = -1;
+    proto_limits_default(&w->lim);
+    if (cfg->max_message_bytes > 0)
+        w->lim.max_body_bytes = cfg->max_message_bytes;
+    w->max_out = w->lim.max_body_bytes;
+    w->done = resultq_new("DONE");
+    w->fail = resultq_new("FAIL");
+    strbuf_init(&w->out);
+    s_set_name(w);
+    w->ioctx = zmq_ctx_new();
+    if (!w->ioctx) {
+        s_err(err, errlen, "could not create a ZeroMQ context: %s", zmq_strerror(zmq_errno()));
+        worker_destroy(&w);
+        return NULL;
+    }
+    if (s_resolve_types(w, types, ntypes, err, errlen) != 0 ||
+        s_init_handlers(w, err, errlen) != 0 || s_start_slots(w, err, errlen) != 0 ||
+        s_open_pipe(w, err, errlen) != 0) {
+        worker_destroy(&w);
+        return NULL;
+    }
+    return w;
+}
+
+void worker_destroy(worker_t **pw)
+{
+    worker_t *w = pw ? *pw : NULL;
+    if (!w)
+        return;
+    if (w->coord)
+        zmq_close(w->coord);
+    if (w->ioctx)
+        zmq_ctx_term(w->ioctx);
+    /* Stop the slots: running handlers see their cancel flag, and shutting
+     * the context down makes every blocking receive or send in a slot
+     * thread return ETERM, so each thread ends once its handler returns. */
+    for (int i = 0; w->ws && i < w->nslots; i++) {
+        if (w->ws[i].slot)
+            atomic_store(slot_cancel_flag(w->ws[i].slot), true);
+    }
+    if (w->zctx)
+        zmq_ctx_shutdown(w->zctx);
+    for (int i = 0; w->ws && i < w->nslots; i++)
+        slot_destroy(&w->ws[i].slot);
+    if (w->router)
+        zmq_close(w->router);
+    if (w->zctx)
+        zmq_ctx_term(w->zctx);
+    for (size_t i = 0; i < w->ntypes; i++) {
+        if (w->types[i].inited && w->types[i].h->fini)
+            w->types[i].h->fini(w->types[i].state);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (w->sigpipe[i] >= 0)
+            close(w->sigpipe[i]);
+    }
+    resultq_destroy(&w->done);
+    resultq_destroy(&w->fail);
+    strbuf_fini(&w->out);
+    free(w->types);
+    free(w->ws);
+    free(w->free_idx);
+    free(w->start);
+    free(w);
+    *pw = NULL;
+}
+
+const char *worker_name(const worker_t *w)
+{
+    return w->name;
+}
+
+void worker_stop(worker_t *w)
+{
+    if (!w || w->sigpipe[1] < 0)
+        return;
+    int saved = errno; /* may run inside a signal handler */
+    ssize_t n = write(w->sigpipe[1], "s", 1);
+    (void)n;
+    errno = saved;
+}
+
+/* ---- coordinator connection ---- */
+
+static const char *s_endpoint(const worker_t *w)
+{
+    return w->cfg->endpoints[w->ep];
+}
+
+int worker_send(worker_t *w, const char *cmd, const char *body, size_t len)
+{
+    if (!w->coord)
+        return ORCH_EIO;
+    if (proto_send(w->coord, NULL, PROTO_WORKER_V1, cmd, body, len) != 0) {
+        LOG_WARN("could not send to the coordinator command=%s error=\"%s\"", cmd,
+                 zmq_strerror(zmq_errno()));
+        return ORCH_EIO;
+    }
+    w->last_send = w->now;
+    return 0;
+}
+
+static void s_add_ref(json_t *arr, int64_t id, int attempt)
+{
+    json_array_append_new(arr, json_pack("{s:I, s:i}", "id", (json_int_t)id, "attempt", attempt));
+}
+
+/* running: every job whose outcome the coordinator has not received yet,
+ * finished ones included, so that it keeps them attached to us instead of
+ * retrying them before our DONE/FAIL arrives. */
+static json_t *s_running(const worker_t *w)
+{
+    json_t *running = json_array();
+    for (int i = 0; i < w->nslots; i++) {
+        if (w->ws[i].state != WS_FREE)
+            s_add_ref(running, w->ws[i].job_id, w->ws[i].attempt);
+    }
+    const resultq_t *qs[2] = {w->done, w->fail};
+    for (int k = 0; k < 2; k++) {
+        const proto_jobref_t *refs = resultq_refs(qs[k]);
+        for (size_t i = 0; i < resultq_count(qs[k]); i++)
+            s_add_ref(running, refs[i].id, refs[i].attempt);
+    }
+    return running;
+}
+
+static void s_send_hello(worker_t *w)
+{
+    const worker_config_t *cfg = w->cfg;
+    json_t *queues = json_array(), *types = json_array();
+    for (size_t i = 0; i < cfg->nqueues; i++)
+        json_array_append_new(queues, json_string(cfg->queues[i]));
+    for (size_t i = 0; i < w->ntypes; i++)
+        json_array_append_new(types, json_string(w->types[i].h->name));
+    json_t *running = s_running(w);
+    size_t nrunning = json_array_size(running);
+    json_t *body = json_pack("{s:s, s:s, s:o, s:o, s:i, s:o}", "name", w->name, "version",
+                             WORKER_VERSION, "queues", queues, "types", types, "slots", w->nslots,
+                             "running", running);
+    if (proto_send_json(w->coord, NULL, PROTO_WORKER_V1, "HELLO", body) == 0)
+        w->last_send = w->now;
+    else
+        LOG_WARN("could not send HELLO endpoint=%s error=\"%s\"", s_endpoint(w),
+                 zmq_strerror(zmq_errno()));
+    json_decref(body);
+    w->conn = CONN_HELLO;
+    LOG_INFO("registering endpoint=%s name=%s slots=%d running=%zu", s_endpoint(w), w->name,
+             w->nslots, nrunning);
+}
+
+static void s_close_coord(worker_t *w, int linger_ms)
+{
+    if (w->coord) {
+        zmq_setsockopt(w->coord, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
+        zmq_close(w->coord);
+    }
+    w->coord = NULL;
+    w->conn = CONN_IDLE;
+}
+
+static void s_schedule_reconnect(worker_t *w)
+{
+    w->reconnect_at = w->now + w->backoff_ms;
+    size_t from = w->ep;
+    w->ep = (w->ep + 1) % w->cfg->nendpoints;
+    if (w->ep != from)
+        LOG_INFO("failing over from=%s to=%s in_ms=%" PRId64, w->cfg->endpoints[from],
+                 s_endpoint(w), w->backoff_ms);
+    else
+        LOG_INFO("reconnecting endpoint=%s in_ms=%" PRId64, s_endpoint(w), w->backoff_ms);
+    w->backoff_ms = w->backoff_ms * 2 < w->cfg->reconnect_max_ms ? w->backoff_ms * 2
+                                                                  : w->cfg->reconnect_max_ms;
+}
+
+static void s_lost(worker_t *w, const char *why)
+{
+    LOG_INFO("coordinator lost endpoint=%s reason=\"%s\" running=%d", s_endpoint(w), why, w->busy);
+    s_close_coord(w, 0); /* whatever is still queued is stale now */
+    s_schedule_reconnect(w);
+}
+
+static void s_connect(worker_t *w)
+{
+    const worker_config_t *cfg = w->cfg;
+    int zero = 0;
+    int64_t maxmsg = (int64_t)w->lim.max_body_bytes + 4096;
+    void *s = zmq_socket(w->ioctx, ZMQ_DEALER);
+    /* SNDTIMEO 0: a send never blocks the loop; SNDHWM 0: what we send is
+     * bounded by the coordinator's credit, so never drop it for a full queue */
+    if (!s || zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(s, ZMQ_SNDTIMEO, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        zmq_connect(s, s_endpoint(w)) != 0) {
+        LOG_WARN("could not connect endpoint=%s error=\"%s\"", s_endpoint(w),
+                 zmq_strerror(zmq_errno()));
+        if (s)
+            zmq_close(s);
+        s_schedule_reconnect(w);
+        return;
+    }
+    LOG_INFO("connecting endpoint=%s", s_endpoint(w));
+    w->coord = s;
+    w->last_recv = w->now; /* liveness counts from the connect */
+    w->hb_ms = cfg->heartbeat_interval_ms;
+    w->liveness = cfg->heartbeat_liveness;
+    w->max_out = w->lim.max_body_bytes;
+    s_send_hello(w);
+}
+
+static void s_on_welcome(worker_t *w, const json_t *body)
+{
+    json_t *hb = json_object_get(body, "heartbeat_ms");
+    json_t *lv = json_object_get(body, "liveness");
+    json_t *mm = json_object_get(body, "max_message_bytes");
+    /* the coordinator's heartbeat settings win: it declares us lost by them */
+    if (json_is_integer(hb) && json_integer_value(hb) >= 10 && json_integer_value(hb) <= 600000)
+        w->hb_ms = json_integer_value(hb);
+    if (json_is_integer(lv) && json_integer_value(lv) >= 1 && json_integer_value(lv) <= 100)
+        w->liveness = (int)json_integer_value(lv);
+    if (json_is_integer(mm) && json_integer_value(mm) >= 4096 &&
+        (uint64_t)json_integer_value(mm) < w->lim.max_body_bytes)
+        w->max_out = (size_t)json_integer_value(mm);
+    if (w->conn != CONN_READY)
+        LOG_INFO("registered endpoint=%s name=%s heartbeat_ms=%" PRId64 " liveness=%d",
+                 s_endpoint(w), w->name, w->hb_ms, w->liveness);
+    w->conn = CONN_READY;
+    w->backoff_ms = w->cfg->reconnect_min_ms;
+    if (w->draining)
+        worker_send(w, "BYE", "{\"drain\":true}", 14);
+}
+
+static void s_on_error(worker_t *w, const json_t *body)
+{
+    const char *code = json_string_value(json_object_get(body, "code"));
+    const char *msg = json_string_value(json_object_get(body, "message"));
+    if (code && strcmp(code, "reconnect") == 0) {
+        LOG_INFO("coordinator asks to register again endpoint=%s message=\"%s\"", s_endpoint(w),
+                 msg ? msg : "");
+        s_send_hello(w);
+        return;
+    }
+    LOG_WARN("coordinator error code=\"%s\" message=\"%s\"", code ? code : "",
+             msg ? msg : "");
+}
+
+static void s_dispatch(worker_t *w, proto_rawmsg_t *m)
+{
+    proto_frame_t f[PROTO_MAX_PARTS];
+    size_t nf = proto_rawmsg_frames(m, f, PROTO_MAX_PARTS);
+    int cmd = 0;
+    json_t *body = NULL;
+    char err[256];
+    if (m->too_many) {
+        LOG_WARN("dropping a message from the coordinator with too many frames");
+        return;
+    }
+    if (proto_decode(&w->lim, PROTO_KIND_WORKER, f, nf, &cmd, &body, err, sizeof err) != 0) {
+        LOG_WARN("dropping a malformed message from the coordinator error=\"%s\"", err);
+        return;
+    }
+    switch (cmd) {
+    case PROTO_W_JOB:
+        worker_on_jobs(w, body); /* takes body */
+        return;
+    case PROTO_W_CANCEL: worker_on_cancel(w, body); break;
+    case PROTO_W_WELCOME: s_on_welcome(w, body); break;
+    case PROTO_W_ERROR: s_on_error(w, body); break;
+    case PROTO_W_HEARTBEAT: break;
+    default:
+        LOG_WARN("dropping unexpected command=%s from the coordinator", proto_wcmd_name(cmd));
+    }
+    json_decref(body);
+}
+
+static void s_on_coord(worker_t *w)
+{
+    for (int k = 0; k < WORKER_COORD_BATCH && w->coord && !w->quit; k++) {
+        proto_rawmsg_t m;
+        int rc = proto_recv_raw(w->coord, ZMQ_DONTWAIT, false, &m);
+        if (rc == ORCH_EUNAVAIL)
+            return;
+        if (rc != 0) {
+            LOG_WARN("could not receive from the coordinator error=\"%s\"",
+                     zmq_strerror(zmq_errno()));
+            return;
+        }
+        w->last_recv = w->now; /* any message proves the coordinator alive */
+        s_dispatch(w, &m);
+        proto_rawmsg_close(&m);
+    }
+}
+
+/* Sends the queued outcomes once per loop turn: everything that finished
+ * since the last poll goes out as one DONE and one FAIL. */
+static void s_flush(worker_t *w)
+{
+    if (w->conn != CONN_READY)
+        return;
+    resultq_t *qs[2] = {w->done, w->fail};
+    for (int k = 0; k < 2; k++) {
+        if (resultq_count(qs[k]) == 0)
+            continue;
+        int rc = resultq_flush(qs[k], w->coord, w->lim.max_batch_jobs, w->max_out);
+        if (rc > 0)
+            w->last_send = w->now;
+        else if (rc < 0)
+            LOG_WARN("could not send results to the coordinator error=\"%s\"",
+                     zmq_strerror(zmq_errno()));
+    }
+}
+
+/* ---- stopping ---- */
+
+static void s_finish(worker_t *w, const char *why)
+{
+    s_flush(w);
+    if (w->conn != CONN_IDLE)
+        worker_send(w, "BYE", "{}", 2);
+    size_t unsent = resultq_count(w->done) + resultq_count(w->fail);
+    if (w->busy > 0 || unsent > 0)
+        LOG_WARN("stopping now reason=\"%s\" running=%d unsent_results=%zu", why, w->busy,
+                 unsent);
+    else
+        LOG_INFO("stopped name=%s", w->name);
+    w->exit_rc = w->busy > 0 ? ORCH_ETIMEOUT : 0;
+    w->quit = true;
+}
+
+static void s_start_drain(worker_t *w)
+{
+    w->draining = true;
+    w->drain_deadline = w->now + w->cfg->drain_timeout_ms;
+    LOG_INFO("draining name=%s running=%d drain_timeout_ms=%" PRId64, w->name, w->busy,
+             w->cfg->drain_timeout_ms);
+    if (w->conn == CONN_READY)
+        worker_send(w, "BYE", "{\"drain\":true}", 14);
+}
+
+static void s_on_signal(worker_t *w)
+{
+    char buf[64];
+    ssize_t n;
+    int requests = 0;
+    while ((n = read(w->sigpipe[0], buf, sizeof buf)) > 0)
+        requests += (int)n;
+    for (int k = 0; k < requests && !w->quit; k++) {
+        if (!w->draining)
+            s_start_drain(w);
+        else
+            s_finish(w, "second stop request");
+    }
+}
+
+static void s_check_drained(worker_t *w)
+{
+    if (w->draining && !w->quit && w->busy == 0 && resultq_count(w->done) == 0 &&
+        resultq_count(w->fail) == 0)
+        s_finish(w, "drained");
+}
+
+/* ---- the loop ---- */
+
+static void s_timers(worker_t *w)
+{
+    if (w->now >= w->next_deadline)
+        worker_check_deadlines(w);
+    if (w->conn == CONN_IDLE) {
+        if (w->now >= w->reconnect_at)
+            s_connect(w);
+    } else if (w->now - w->last_recv >= w->hb_ms * w->liveness) {
+        s_lost(w, w->conn == CONN_READY ? "no message within liveness" : "no WELCOME");
+    } else if (w->conn == CONN_READY && w->now - w->last_send >= w->hb_ms) {
+        worker_send(w, "HEARTBEAT", "{}", 2);
+    }
+    if (w->draining && !w->quit && w->now >= w->drain_deadline)
+        s_finish(w, "drain timeout");
+}
+
+static long s_poll_timeout(const worker_t *w)
+{
+    int64_t due = w->next_deadline;
+    if (w->conn == CONN_IDLE) {
+        due = w->reconnect_at < due ? w->reconnect_at : due;
+    } else {
+        int64_t lost = w->last_recv + w->hb_ms * w->liveness;
+        due = lost < due ? lost : due;
+        if (w->conn == CONN_READY && w->last_send + w->hb_ms < due)
+            due = w->last_send + w->hb_ms;
+    }
+    if (w->draining && w->drain_deadline < due)
+        due = w->drain_deadline;
+    if (due == INT64_MAX)
+        return -1;
+    int64_t left = due - clock_mono_ms();
+    return left <= 0 ? 0 : left > WORKER_POLL_MAX_MS ? WORKER_POLL_MAX_MS : (long)left;
+}
+
+static void s_turn(worker_t *w)
+{
+    zmq_pollitem_t items[3] = {
+        {NULL, w->sigpipe[0], ZMQ_POLLIN, 0},
+        {w->router, 0, ZMQ_POLLIN, 0},
+        {w->coord, 0, ZMQ_POLLIN, 0},
+    };
+    void *coord = w->coord;
+    int rc = zmq_poll(items, coord ? 3 : 2, s_poll_timeout(w));
+    if (rc < 0 && zmq_errno() != EINTR) {
+        LOG_ERROR("poll failed error=\"%s\"", zmq_strerror(zmq_errno()));
+        w->exit_rc = ORCH_EIO;
+        w->quit = true;
+        return;
+    }
+    w->now = clock_mono_ms();
+    if (rc > 0 && items[0].revents)
+        s_on_signal(w);
+    if (rc > 0 && items[1].revents && !w->quit)
+        worker_on_slots(w);
+    if (rc > 0 && coord && coord == w->coord && items[2].revents && !w->quit)
+        s_on_coord(w);
+    if (w->quit)
+        return;
+    s_timers(w);
+    if (w->quit)
+        return;
+    s_flush(w);
+    s_check_drained(w);
+}
+
+int worker_run(worker_t *w)
+{
+    const worker_config_t *cfg = w->cfg;
+    w->now = clock_mono_ms();
+    w->backoff_ms = cfg->reconnect_min_ms > 0 ? cfg->reconnect_min_ms : 1;
+    w->reconnect_at = w->now;
+    w->next_deadline = INT64_MAX;
+    w->hb_ms = cfg->heartbeat_interval_ms;
+    w->liveness = cfg->heartbeat_liveness;
+    LOG_INFO("worker starting name=%s version=%s slots=%d types=%zu queues=%zu endpoints=%zu",
+             w->name, WORKER_VERSION, w->nslots, w->ntypes, cfg->nqueues, cfg->nendpoints);
+    while (!w->quit)
+        s_turn(w);
+    /* give BYE (and the last results) a bounded chance to leave */
+    s_close_coord(w, WORKER_BYE_LINGER_MS);
+    zmq_ctx_term(w->ioctx);
+    w->ioctx = NULL;
+    return w->exit_rc;
+}

@@ -1,0 +1,101 @@
+/* Private to worker.c and worker_jobs.c: the worker's state. Everything in
+ * here belongs to the main thread; slot threads see only their slot_job_t
+ * (handed over by message) and their cancel flag (slot.h). */
+#ifndef WORKER_INTERNAL_H
+#define WORKER_INTERNAL_H
+
+#include "handler.h"
+#include "proto.h"
+#include "resultq.h"
+#include "slot.h"
+#include "strbuf.h"
+#include "worker.h"
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum { WS_FREE = 0, WS_RUNNING, WS_PARKED } wslot_state_t;
+
+/* Why the main thread set a slot's cancel flag; decides how the outcome is
+ * reported. */
+typedef enum { WHY_NONE = 0, WHY_CANCEL, WHY_TIMEOUT } wslot_why_t;
+
+/* The main thread's view of one slot. A PARKED job holds a slot (it counts
+ * against the credit the coordinator gave) but waits for its type's
+ * handlers.<type>.slots limit; its slot thread has not been told yet. */
+typedef struct {
+    slot_t *slot;
+    wslot_state_t state;
+    int type;            /* index into worker->types */
+    int64_t job_id;
+    int attempt;
+    int64_t timeout_ms;  /* 0: none */
+    int64_t deadline;    /* clock_mono_ms(); INT64_MAX: none */
+    wslot_why_t why;
+    uint64_t seq;        /* arrival order, to unpark first-come first-served */
+} wslot_t;
+
+typedef struct {
+    const handler_t *h;
+    void *state;  /* from init() */
+    bool inited;
+    int limit;    /* handlers.<type>.slots; 0: none */
+    int running;  /* RUNNING slots of this type */
+    int parked;   /* PARKED slots of this type */
+} wtype_t;
+
+typedef enum { CONN_IDLE = 0, CONN_HELLO, CONN_READY } wconn_t;
+
+struct worker {
+    const worker_config_t *cfg;
+    char name[PROTO_NAME_MAX + 1];
+    wtype_t *types;
+    size_t ntypes;
+    proto_limits_t lim;
+    size_t max_out;     /* largest message we send: min(config, WELCOME) */
+
+    /* slots */
+    void *zctx;         /* inproc only: main <-> slot threads */
+    void *router;       /* main's end; slot i has routing id slot_id_encode(i) */
+    wslot_t *ws;
+    int nslots;
+    int *free_idx;      /* stack of free slot indices: reuses the warmest thread */
+    int nfree;
+    int busy;           /* RUNNING + PARKED */
+    int *start;         /* slots to send RUN once the JOB body is released */
+    int nstart;
+    uint64_t seq;
+    int64_t next_deadline; /* earliest attempt deadline not yet acted on, or later */
+
+    /* coordinator connection */
+    void *ioctx;        /* separate context: closing it flushes BYE without waiting for slots */
+    void *coord;        /* DEALER, NULL while CONN_IDLE */
+    wconn_t conn;
+    size_t ep;          /* index of the current endpoint */
+    int64_t backoff_ms;
+    int64_t reconnect_at;
+    int64_t last_send, last_recv;
+    int64_t hb_ms;
+    int liveness;
+    resultq_t *done, *fail;
+    strbuf_t out;       /* scratch for PROGRESS bodies */
+
+    /* stopping */
+    int sigpipe[2];
+    bool draining;
+    int64_t drain_deadline;
+    bool quit;
+    int exit_rc;
+
+    int64_t now;        /* clock_mono_ms() at the start of the loop turn */
+};
+
+/* worker_jobs.c: the job side of the loop. */
+void worker_on_jobs(worker_t *w, json_t *body); /* takes body */
+void worker_on_cancel(worker_t *w, const json_t *body);
+void worker_on_slots(worker_t *w);
+void worker_check_deadlines(worker_t *w);
+/* Sends *body as cmd on the coordinator socket, counting it as a heartbeat.
+ * Returns 0 or ORCH_EIO (logged). In worker.c. */
+int worker_send(worker_t *w, const char *cmd, const char *body, size_t len);
+
+#endif
