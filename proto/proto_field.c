@@ -219,10 +219,13 @@ typedef struct {
     bool over;
 } s_dump_t;
 
+/* Refusal is sticky: jansson ignores the callback's result for object keys
+ * and carries on, so a refused key would otherwise vanish from the text
+ * while the dump still reports success. */
 static int s_dump_cb(const char *buffer, size_t size, void *data)
 {
     s_dump_t *d = data;
-    if (size > d->limit - d->len) {
+    if (d->over || size > d->limit - d->len) {
         d->over = true;
         return -1;
     }
@@ -242,7 +245,7 @@ int proto_fdump(const json_t *v, size_t flags, size_t limit, char **out, size_t 
 {
     s_dump_t d = {.buf = xmalloc(64), .cap = 64, .limit = limit};
 
-    if (json_dump_callback(v, s_dump_cb, &d, flags) != 0) {
+    if (json_dump_callback(v, s_dump_cb, &d, flags) != 0 || d.over) {
         free(d.buf);
         return d.over ? ORCH_ETOOBIG : ORCH_EINVAL;
     }

@@ -48,7 +48,10 @@ static bool s_utf8_ok(const char *s)
 
 static void s_check_json_text(const char *text, size_t len, bool object)
 {
-    json_t *v = json_loadb(text, len, object ? 0 : JSON_DECODE_ANY, NULL);
+    json_error_t e;
+    json_t *v = json_loadb(text, len, object ? 0 : JSON_DECODE_ANY, &e);
+    if (!v)
+        fprintf(stderr, "fuzz_proto: cannot parse back %.200s: %s\n", text, e.text);
     CHECK(v != NULL);
     CHECK(!object || json_is_object(v));
     json_decref(v);

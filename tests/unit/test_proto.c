@@ -741,6 +741,14 @@ static void test_submit_payload_limit(void **state)
     expect_err(proto_submit_parse(b, &lim, &s, &n, err, sizeof err), ORCH_ETOOBIG, err,
                "jobs[0].payload: serialised size exceeds the limit of 10 bytes");
     json_decref(b);
+
+    /* an oversized object key (jansson ignores the writer's refusal for
+     * keys; found by fuzzing) is still refused, never silently dropped */
+    lim.max_payload_bytes = 16;
+    b = s_json("{\"jobs\":[{" JOB_OK ",\"payload\":{\"kkkkkkkkkkkkkkkkkkkkkkkk\":\"v\"}}]}");
+    expect_err(proto_submit_parse(b, &lim, &s, &n, err, sizeof err), ORCH_ETOOBIG, err,
+               "jobs[0].payload: serialised size exceeds the limit of 16 bytes");
+    json_decref(b);
 }
 
 static void test_jobspec_standalone(void **state)
