@@ -598,27 +598,34 @@ static int s_globals(s_ctx_t *ctx)
     return 0;
 }
 
+static int s_dispatch(s_ctx_t *ctx)
+{
+    if (ctx->args->help) {
+        ctl_usage(ctx->out);
+        return CTL_EXIT_OK;
+    }
+    if (!ctx->args->command)
+        return s_usage_error(ctx, "missing command");
+    int rc = s_globals(ctx);
+    for (size_t i = 0; rc == 0 && i < sizeof s_handlers / sizeof *s_handlers; i++) {
+        if (strcmp(s_handlers[i].name, ctx->args->command) == 0)
+            return s_handlers[i].run(ctx);
+    }
+    return rc;
+}
+
 int ctl_run(int argc, char **argv, FILE *in, FILE *out, FILE *err)
 {
     ctl_args_t args;
     char why[512];
     s_ctx_t ctx = {.args = &args, .in = in, .out = out, .err = err};
-    if (ctl_args_parse(argc, argv, &args, why, sizeof why) != 0)
-        return s_usage_error(&ctx, "%s", why);
-    if (args.help) {
-        ctl_usage(out);
-        return CTL_EXIT_OK;
-    }
-    if (!args.command)
-        return s_usage_error(&ctx, "missing command");
-    int rc = s_globals(&ctx);
-    for (size_t i = 0; rc == 0 && i < sizeof s_handlers / sizeof *s_handlers; i++) {
-        if (strcmp(s_handlers[i].name, args.command) == 0) {
-            rc = s_handlers[i].run(&ctx);
-            break;
-        }
-    }
+    int rc = ctl_args_parse(argc, argv, &args, why, sizeof why) != 0
+                 ? s_usage_error(&ctx, "%s", why)
+                 : s_dispatch(&ctx);
     ctl_client_destroy(&ctx.client);
-    fflush(out);
+    /* Ids that never reached the terminal or file were not reported: a
+     * script must not take a silent write failure for success. */
+    if ((fflush(out) != 0 || ferror(out)) && rc == CTL_EXIT_OK)
+        rc = s_error(&ctx, "could not write the output: %s", strerror(errno));
     return rc;
 }

@@ -1,4 +1,5 @@
 #include "ctl_format.h"
+#include "clock.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
@@ -101,6 +102,21 @@ static char *s_time_us(const json_t *v)
     if (!gmtime_r(&secs, &tm) || strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         return ctl_format_value(v);
     return xstrdup(buf);
+}
+
+/* Last contact: "last_seen_us" per PROTOCOL.md; a coordinator that sends
+ * only "idle_ms" (time since then) gets it converted the same way. */
+static char *s_last_seen(const json_t *w)
+{
+    const json_t *seen = json_object_get(w, "last_seen_us");
+    const json_t *idle = json_object_get(w, "idle_ms");
+    if (!seen && json_is_integer(idle)) {
+        json_t *at = json_integer(clock_real_us() - json_integer_value(idle) * 1000);
+        char *text = s_time_us(at);
+        json_decref(at);
+        return text;
+    }
+    return s_time_us(seen);
 }
 
 /* ---- tables ---- */
@@ -348,7 +364,7 @@ void ctl_format_workers(FILE *out, const json_t *workers)
         row[4] = s_join(json_object_get(w, "queues"));
         row[5] = s_join(json_object_get(w, "types"));
         row[6] = s_time_us(json_object_get(w, "connected_at_us"));
-        row[7] = s_time_us(json_object_get(w, "last_seen_us"));
+        row[7] = s_last_seen(w);
     }
     s_table_print(out, &t);
     s_table_fini(&t);

@@ -24,7 +24,9 @@ void ctl_format_jobs(FILE *out, const json_t *jobs);
 void ctl_format_stats(FILE *out, const json_t *queues);
 
 /* `workers`: a table NAME SLOTS RUNNING DRAINING QUEUES TYPES CONNECTED
- * LAST_SEEN; times in UTC. */
+ * LAST_SEEN; times in UTC to the second. LAST_SEEN comes from last_seen_us,
+ * or from idle_ms (milliseconds since the last message) when only that is
+ * sent. */
 void ctl_format_workers(FILE *out, const json_t *workers);
 
 /* One value as text: strings escaped, numbers, true/false, objects and

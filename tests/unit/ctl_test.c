@@ -13,6 +13,7 @@
 
 #include "ctl.h"
 #include "ctl_batch.h"
+#include "clock.h"
 #include "ctl_format.h"
 #include "orch_error.h"
 #include "proto.h"
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -403,6 +405,25 @@ static void test_help(void **state)
         assert_string_equal(r.err, "");
         result_free(&r);
     }
+}
+
+/* Output that could not be written is a failure, not a silent success. */
+static void test_output_write_error(void **state)
+{
+    (void)state;
+    FILE *full = fopen("/dev/full", "w");
+    if (!full)
+        skip();
+    char *errtext = NULL;
+    size_t errlen = 0;
+    FILE *err = open_memstream(&errtext, &errlen);
+    char *argv[] = {"orchctl", "--help", NULL};
+    int rc = ctl_run(2, argv, stdin, full, err);
+    fclose(err);
+    fclose(full);
+    assert_int_equal(rc, CTL_EXIT_ERROR);
+    assert_string_equal(errtext, "orchctl: could not write the output: No space left on device\n");
+    free(errtext);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -914,6 +935,43 @@ static void test_workers_output(void **state)
     result_free(&r);
 }
 
+static void s_utc(int64_t us, char *buf, size_t len)
+{
+    time_t secs = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* A coordinator that sends idle_ms instead of last_seen_us: the last
+ * contact is now minus idle, shown like any other time. */
+static void test_workers_idle_ms(void **state)
+{
+    (void)state;
+    json_t *workers = json_loads("[{\"name\":\"w\",\"queues\":[],\"types\":[\"t\"],\"slots\":1,"
+                                 "\"running\":0,\"connected_at_us\":0,\"idle_ms\":86400000,"
+                                 "\"draining\":false}]",
+                                 0, NULL);
+    assert_non_null(workers);
+    char *text = NULL;
+    size_t len = 0;
+    int64_t before = clock_real_us() - INT64_C(86400000) * 1000;
+    FILE *out = open_memstream(&text, &len);
+    ctl_format_workers(out, workers);
+    fclose(out);
+    int64_t after = clock_real_us() - INT64_C(86400000) * 1000;
+    char t0[32], t1[32], row0[160], row1[160];
+    s_utc(before, t0, sizeof t0);
+    s_utc(after, t1, sizeof t1);
+    snprintf(row0, sizeof row0, "w         1        0  no        -       t      1970-01-01T00:00:00Z  %s\n", t0);
+    snprintf(row1, sizeof row1, "w         1        0  no        -       t      1970-01-01T00:00:00Z  %s\n", t1);
+    const char *row = strchr(text, '\n') + 1;
+    if (strcmp(row, row0) != 0 && strcmp(row, row1) != 0)
+        fail_msg("got \"%s\", expected \"%s\"", row, row0);
+    free(text);
+    json_decref(workers);
+}
+
 static void test_action_output(void **state)
 {
     (void)state;
@@ -1058,6 +1116,7 @@ int main(void)
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_payload_too_large),
         cmocka_unit_test(test_help),
+        cmocka_unit_test(test_output_write_error),
         cmocka_unit_test(test_submit_single_request),
         cmocka_unit_test(test_submit_minimal_request),
         cmocka_unit_test(test_endpoint_from_environment),
@@ -1075,6 +1134,7 @@ int main(void)
         cmocka_unit_test(test_list_output),
         cmocka_unit_test(test_stats_output),
         cmocka_unit_test(test_workers_output),
+        cmocka_unit_test(test_workers_idle_ms),
         cmocka_unit_test(test_action_output),
         cmocka_unit_test(test_format_value),
         cmocka_unit_test(test_server_error),
