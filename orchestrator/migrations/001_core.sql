@@ -1,10 +1,9 @@
 -- Core job state. The coordinator is the only writer of jobs and job_events;
 -- every state change and its audit row are written in one transaction.
 
--- Job ids are handed out by the coordinator from blocks of this sequence,
--- so submissions need no round trip per job.
-CREATE SEQUENCE job_id_blocks INCREMENT BY 4096 START WITH 1;
-
+-- Job ids are allocated by the (single active) coordinator in memory,
+-- starting after max(id) at recovery: ids of batches that never committed
+-- were never acknowledged, so reusing them is safe and costs no round trip.
 CREATE TABLE jobs (
     id              bigint PRIMARY KEY,
     queue           text NOT NULL,
@@ -13,6 +12,8 @@ CREATE TABLE jobs (
     state           text NOT NULL CHECK (state IN ('waiting', 'scheduled', 'queued', 'running',
                                                     'succeeded', 'dead', 'cancelled')),
     attempt         integer NOT NULL DEFAULT 0,
+    -- attempts used before the last operator retry: the budget counts from here
+    attempt_base    integer NOT NULL DEFAULT 0,
     max_attempts    integer NOT NULL,
     timeout_ms      bigint NOT NULL,
     payload         json NOT NULL,

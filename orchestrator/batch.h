@@ -1,0 +1,68 @@
+/* One group commit's worth of state changes: the jobs whose rows change,
+ * their audit events, and the replies that may be sent only once the
+ * transaction has committed. The loop fills one batch while the previous
+ * one is in flight. */
+#ifndef BATCH_H
+#define BATCH_H
+
+#include "job.h"
+#include "proto_io.h"
+#include "strbuf.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    job_t *job;
+    bool insert; /* no committed row yet */
+} batch_write_t;
+
+typedef struct {
+    int64_t job_id;
+    int64_t at_us;
+    const char *event; /* static string */
+    int attempt;
+    char *worker;      /* owned, may be NULL */
+    char *detail;      /* owned JSON text, may be NULL */
+    const char *queue; /* borrowed: for the event stream */
+    const char *type;  /* borrowed */
+    int state;         /* job state after the event */
+} batch_event_t;
+
+typedef struct {
+    proto_envelope_t env;
+    char *body; /* owned */
+    size_t len;
+    int64_t req_job_id; /* for replies that depend on the commit's outcome */
+} batch_ack_t;
+
+typedef struct {
+    batch_write_t *writes;
+    size_t nwrites, capwrites;
+    batch_event_t *events;
+    size_t nevents, capevents;
+    batch_ack_t *acks;
+    size_t nacks, capacks;
+    size_t extra_statements; /* refills, cancels, ... queued with this batch */
+} batch_t;
+
+void batch_init(batch_t *b);
+/* Frees owned memory; unpinning jobs is the caller's business. */
+void batch_fini(batch_t *b);
+void batch_reset(batch_t *b);
+bool batch_empty(const batch_t *b);
+
+/* Adds the job to the write set once per batch and pins it. */
+void batch_touch(batch_t *b, job_t *job);
+/* detail: JSON text or NULL (copied). worker copied. */
+void batch_event(batch_t *b, const job_t *job, int64_t job_id, const char *event, int attempt,
+                 const char *worker, const char *detail);
+/* Reply sent after commit (body owned by the batch). */
+void batch_ack(batch_t *b, const proto_envelope_t *env, char *body, size_t len);
+
+/* Serialises the write set and events into the STORE_SQL_WRITE parameters
+ * (38 array literals). params[i] point into bufs; bufs must be initialised
+ * by the caller and outlive the send. Clears each job's dirty flag. */
+void batch_build_write(batch_t *b, strbuf_t *bufs, const char **params);
+
+#endif

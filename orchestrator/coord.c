@@ -1,0 +1,328 @@
+#include "clock.h"
+#include "coord_internal.h"
+#include "log.h"
+#include "orch_error.h"
+#include "query.h"
+#include "xalloc.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define COORD_MAX_MSGS_PER_TURN 4096
+
+double coord_rand01(coord_t *c)
+{
+    /* xorshift64*: jitter only, not security */
+    c->rng ^= c->rng >> 12;
+    c->rng ^= c->rng << 25;
+    c->rng ^= c->rng >> 27;
+    return (double)((c->rng * 2685821657736338717ULL) >> 11) / (double)(1ULL << 53);
+}
+
+const queue_policy_t *coord_policy(coord_t *c, const char *queue)
+{
+    return orch_config_policy(c->cfg, queue);
+}
+
+void coord_job_set_state(coord_t *c, job_t *job, int state)
+{
+    (void)c;
+    if (job->lane) {
+        job->lane->queue->counts[job->state]--;
+        job->lane->queue->counts[state]++;
+    }
+    job->state = (uint8_t)state;
+}
+
+/* A job stays in memory while it is in a lane, running, waiting on a timer,
+ * or pinned by a batch. */
+static bool s_job_resident(const job_t *job)
+{
+    if (job->pins > 0 || job->in_lane)
+        return true;
+    return job->state == JOB_RUNNING || job->state == JOB_SCHEDULED || job->state == JOB_WAITING;
+}
+
+void coord_job_release(coord_t *c, job_t *job)
+{
+    if (s_job_resident(job))
+        return;
+    jobmap_remove(c->jobs, job->id);
+    job_destroy(&job);
+}
+
+void coord_push_ready(coord_t *c, job_t *job)
+{
+    if (job->in_lane || job->state != JOB_QUEUED)
+        return;
+    job_t *evicted = NULL;
+    readyq_push(c->rq, job->lane, job, &evicted);
+    if (evicted)
+        coord_job_release(c, evicted);
+    coord_job_release(c, job);
+}
+
+static void s_fail_acks(coord_t *c, batch_t *b, const char *reason)
+{
+    for (size_t i = 0; i < b->nacks; i++)
+        coord_reply(c, &b->acks[i].env, PROTO_STATUS_UNAVAILABLE, NULL,
+                    "\"error\":\"could not commit: %s; the request was not applied, retry later\"",
+                    reason);
+}
+
+static void s_fail_ops(coord_t *c, op_t *ops, const char *reason)
+{
+    while (ops) {
+        op_t *next = ops->next;
+        if (ops->has_env)
+            coord_reply(c, &ops->env, PROTO_STATUS_UNAVAILABLE, ops->req,
+                        "\"error\":\"could not commit: %s; retry later\"", reason);
+        op_free(ops);
+        ops = next;
+    }
+}
+
+static void s_collect(job_t *job, void *arg)
+{
+    job_t ***cursor = arg;
+    *(*cursor)++ = job;
+}
+
+/* Drops every job from memory; PostgreSQL is the truth we reload from. */
+static void s_forget_jobs(coord_t *c)
+{
+    size_t n = jobmap_count(c->jobs);
+    job_t **all = xmalloc((n ? n : 1) * sizeof *all);
+    job_t **cursor = all;
+    jobmap_foreach(c->jobs, s_collect, &cursor);
+    jobmap_clear(c->jobs);
+    readyq_destroy(&c->rq);
+    c->rq = readyq_new(c->cfg->ready_window);
+    for (size_t i = 0; i < n; i++)
+        job_destroy(&all[i]);
+    free(all);
+    timerheap_clear(c->timers);
+    for (size_t i = 0; i < c->nworkers; i++) {
+        c->workers[i]->nlanes = 0;
+        c->workers[i]->lanes_version = (size_t)-1;
+        strbuf_reset(&c->workers[i]->outbox);
+        c->workers[i]->outbox_jobs = 0;
+    }
+}
+
+void coord_go_down(coord_t *c, const char *reason)
+{
+    if (c->mode == COORD_DOWN)
+        return;
+    LOG_ERROR("database unavailable, refusing submissions until it is back reason=\"%s\"", reason);
+    snprintf(c->down_reason, sizeof c->down_reason, "%s", reason);
+    s_fail_acks(c, &c->inflight, reason);
+    s_fail_acks(c, &c->cur, reason);
+    batch_reset(&c->inflight);
+    batch_reset(&c->cur);
+    c->inflight_active = false;
+    s_fail_ops(c, c->inflight_ops, reason);
+    s_fail_ops(c, c->ops_head, reason);
+    c->inflight_ops = c->ops_head = c->ops_tail = NULL;
+    c->nops = 0;
+    s_forget_jobs(c);
+    store_disconnect(c->store);
+    c->mode = COORD_DOWN;
+    c->reconnect_delay_ms = 100;
+    c->reconnect_at_ms = clock_mono_ms() + c->reconnect_delay_ms;
+}
+
+static void s_try_connect(coord_t *c)
+{
+    if (store_connect(c->store) == ORCH_OK && coord_recover(c) == ORCH_OK) {
+        c->mode = COORD_UP;
+        c->down_reason[0] = '\0';
+        LOG_INFO("database connected, coordinator up jobs_in_memory=%zu lanes=%zu",
+                 jobmap_count(c->jobs), readyq_nlanes(c->rq));
+        return;
+    }
+    if (strcmp(c->down_reason, store_errmsg(c->store)) != 0)
+        LOG_ERROR("%s (retrying in %lld ms)", store_errmsg(c->store),
+                  (long long)c->reconnect_delay_ms);
+    snprintf(c->down_reason, sizeof c->down_reason, "%s", store_errmsg(c->store));
+    s_forget_jobs(c);
+    store_disconnect(c->store);
+    c->reconnect_at_ms = clock_mono_ms() + c->reconnect_delay_ms;
+    c->reconnect_delay_ms *= 2;
+    if (c->reconnect_delay_ms > c->cfg->db_reconnect_max_ms)
+        c->reconnect_delay_ms = c->cfg->db_reconnect_max_ms;
+}
+
+static void *s_bind(coord_t *c, int type, const char *endpoint, char *err, size_t errlen)
+{
+    void *s = zmq_socket(c->zctx, type);
+    int zero = 0, hwm = 1000000, one = 1;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (type == ZMQ_ROUTER) {
+        /* a reconnecting worker with the same identity takes over */
+        zmq_setsockopt(s, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+        int64_t maxmsg = (int64_t)c->cfg->max_message_bytes + 4096;
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    }
+    if (zmq_bind(s, endpoint) != 0) {
+        snprintf(err, errlen, "could not bind \"%s\": %s", endpoint, zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
+{
+    if (!cfg->db_url) {
+        snprintf(err, errlen, "no database configured: set database.url or ORCH_DATABASE_URL");
+        return NULL;
+    }
+    coord_t *c = xcalloc(1, sizeof *c);
+    c->cfg = cfg;
+    proto_limits_default(&c->limits);
+    c->limits.max_body_bytes = cfg->max_message_bytes;
+    c->limits.max_payload_bytes = cfg->max_payload_bytes;
+    c->limits.max_batch_jobs = cfg->max_batch_jobs;
+    c->rng = (uint64_t)clock_real_us() | 1;
+    c->store = store_new(cfg->db_url);
+    c->rq = readyq_new(cfg->ready_window);
+    c->jobs = jobmap_new();
+    c->timers = timerheap_new();
+    batch_init(&c->cur);
+    batch_init(&c->inflight);
+    for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
+        strbuf_init(&c->bufs[i]);
+    c->zctx = zmq_ctx_new();
+    c->mode = COORD_DOWN;
+    c->reconnect_delay_ms = 100;
+    if (!(c->wsock = s_bind(c, ZMQ_ROUTER, cfg->listen_workers, err, errlen)) ||
+        !(c->csock = s_bind(c, ZMQ_ROUTER, cfg->listen_clients, err, errlen)) ||
+        !(c->pub = s_bind(c, ZMQ_PUB, cfg->listen_events, err, errlen)) ||
+        !(c->qpipe = s_bind(c, ZMQ_PAIR, QUERY_PIPE_ENDPOINT, err, errlen))) {
+        coord_destroy(&c);
+        return NULL;
+    }
+    c->query = query_start(c->zctx, cfg->db_url);
+    return c;
+}
+
+void coord_destroy(coord_t **cp)
+{
+    if (!cp || !*cp)
+        return;
+    coord_t *c = *cp;
+    if (c->query)
+        query_stop((query_t **)&c->query, c->qpipe);
+    coord_workers_destroy(c, false);
+    s_fail_ops(c, c->inflight_ops, "shutting down");
+    s_fail_ops(c, c->ops_head, "shutting down");
+    batch_fini(&c->cur);
+    batch_fini(&c->inflight);
+    s_forget_jobs(c);
+    readyq_destroy(&c->rq);
+    jobmap_destroy(&c->jobs);
+    timerheap_destroy(&c->timers);
+    store_destroy(&c->store);
+    for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
+        strbuf_fini(&c->bufs[i]);
+    const void *socks[] = {c->wsock, c->csock, c->pub, c->qpipe};
+    for (int i = 0; i < 4; i++)
+        if (socks[i])
+            zmq_close((void *)socks[i]);
+    if (c->zctx)
+        zmq_ctx_term(c->zctx);
+    free(c->workers);
+    free(c);
+    *cp = NULL;
+}
+
+void coord_stop(coord_t *c)
+{
+    c->stop_requested = 1;
+}
+
+static bool s_has_work_to_flush(const coord_t *c)
+{
+    return !batch_empty(&c->cur) || c->ops_head;
+}
+
+static long s_poll_timeout(coord_t *c, int64_t now)
+{
+    if (c->mode == COORD_UP && !c->inflight_active && s_has_work_to_flush(c))
+        return 0;
+    int64_t next = c->next_cron_ms;
+    int64_t t = coord_next_timer_ms(c);
+    if (t >= 0 && t < next)
+        next = t;
+    if (c->mode == COORD_DOWN && c->reconnect_at_ms < next)
+        next = c->reconnect_at_ms;
+    return next <= now ? 0 : (long)(next - now);
+}
+
+static void s_turn(coord_t *c)
+{
+    int64_t now = clock_mono_ms();
+    zmq_pollitem_t items[4] = {
+        {c->wsock, 0, ZMQ_POLLIN, 0},
+        {c->csock, 0, ZMQ_POLLIN, 0},
+        {c->qpipe, 0, ZMQ_POLLIN, 0},
+        {NULL, store_socket(c->store), 0, 0},
+    };
+    int nitems = 3;
+    if (c->inflight_active && store_socket(c->store) >= 0) {
+        items[3].events = (short)(ZMQ_POLLIN | (store_wants_write(c->store) ? ZMQ_POLLOUT : 0));
+        nitems = 4;
+    }
+    if (zmq_poll(items, nitems, s_poll_timeout(c, now)) < 0 && errno != EINTR)
+        LOG_WARN("poll failed error=\"%s\"", zmq_strerror(errno));
+    if (nitems == 4 && items[3].revents)
+        coord_on_store_io(c);
+    if (items[0].revents & ZMQ_POLLIN)
+        coord_on_worker_message(c);
+    if (items[1].revents & ZMQ_POLLIN)
+        coord_on_client_message(c);
+    if (items[2].revents & ZMQ_POLLIN)
+        coord_on_query_reply(c);
+    now = clock_mono_ms();
+    if (c->mode == COORD_UP)
+        coord_run_timers(c, now);
+    if (now >= c->next_cron_ms) {
+        coord_worker_cron(c, now);
+        int64_t step = c->cfg->heartbeat_interval_ms / 4;
+        c->next_cron_ms = now + (step < 10 ? 10 : step > 250 ? 250 : step);
+    }
+    if (c->mode == COORD_DOWN && !c->stopping && now >= c->reconnect_at_ms)
+        s_try_connect(c);
+    if (c->mode == COORD_UP) {
+        coord_dispatch(c);
+        coord_request_refills(c);
+        if (!c->inflight_active && s_has_work_to_flush(c))
+            coord_flush(c);
+    }
+}
+
+int coord_run(coord_t *c)
+{
+    LOG_INFO("coordinator listening workers=%s clients=%s events=%s", c->cfg->listen_workers,
+             c->cfg->listen_clients, c->cfg->listen_events);
+    c->next_cron_ms = clock_mono_ms();
+    c->reconnect_at_ms = 0;
+    for (;;) {
+        if (c->stop_requested && !c->stopping) {
+            LOG_INFO("shutting down: no new submissions, flushing pending commits");
+            c->stopping = true;
+        }
+        if (c->stopping && (c->mode == COORD_DOWN ||
+                            (!c->inflight_active && !s_has_work_to_flush(c))))
+            break;
+        s_turn(c);
+    }
+    LOG_INFO("coordinator stopped commits=%llu changes=%llu", (unsigned long long)c->commits,
+             (unsigned long long)c->committed_changes);
+    return ORCH_OK;
+}

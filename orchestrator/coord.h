@@ -1,0 +1,23 @@
+/* orchestratord's coordinator: one thread, one zmq_poll loop over the
+ * worker and client ROUTER sockets, the query thread's pipe and the
+ * PostgreSQL socket, plus the timer heap. Every state change of a loop turn
+ * goes into one group commit; replies wait for it. */
+#ifndef COORD_H
+#define COORD_H
+
+#include "config.h"
+
+typedef struct coord coord_t;
+typedef struct worker worker_t;
+
+/* Binds the sockets and starts the query thread; the database is
+ * connected by coord_run (and reconnected with backoff). cfg is borrowed
+ * and must outlive the coordinator. Returns NULL with err filled. */
+coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen);
+void coord_destroy(coord_t **c);
+/* Runs until coord_stop; returns 0 after a clean shutdown. */
+int coord_run(coord_t *c);
+/* Async-signal-safe: asks the loop to stop accepting, flush and exit. */
+void coord_stop(coord_t *c);
+
+#endif

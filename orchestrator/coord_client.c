@@ -1,0 +1,375 @@
+/* The client side of the coordinator: submissions, cancel, retry, queue
+ * pause, and the read-only requests (answered from memory, or by the query
+ * thread from PostgreSQL). Replies to changes wait for the group commit. */
+#include "clock.h"
+#include "coord_internal.h"
+#include "log.h"
+#include "orch_error.h"
+#include "query.h"
+#include "xalloc.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *s_reply_body(int status, const char *req, const char *fmt, va_list ap, size_t *len)
+{
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "{\"status\":%d", status);
+    if (fmt && *fmt) {
+        strbuf_putc(&sb, ',');
+        va_list cp;
+        va_copy(cp, ap);
+        int n = vsnprintf(NULL, 0, fmt, cp);
+        va_end(cp);
+        if (n > 0) {
+            strbuf_reserve(&sb, (size_t)n);
+            vsnprintf(sb.data + sb.len, (size_t)n + 1, fmt, ap);
+            sb.len += (size_t)n;
+        }
+    }
+    if (req) {
+        strbuf_puts(&sb, ",\"req\":");
+        strbuf_puts(&sb, req);
+    }
+    strbuf_putc(&sb, '}');
+    *len = sb.len;
+    return strbuf_detach(&sb);
+}
+
+void coord_reply(coord_t *c, const proto_envelope_t *env, int status, const char *req,
+                 const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t len;
+    char *body = s_reply_body(status, req, fmt, ap, &len);
+    va_end(ap);
+    proto_send(c->csock, env, PROTO_CLIENT_V1, "REPLY", body, len);
+    free(body);
+}
+
+/* Reply after the commit of the batch being filled. */
+static void s_ack(coord_t *c, const proto_envelope_t *env, const char *req, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void s_ack(coord_t *c, const proto_envelope_t *env, const char *req, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t len;
+    char *body = s_reply_body(PROTO_STATUS_OK, req, fmt, ap, &len);
+    va_end(ap);
+    batch_ack(&c->cur, env, body, len);
+}
+
+/* Error text is JSON-escaped into the reply. */
+static void s_error(coord_t *c, const proto_envelope_t *env, int status, const char *req,
+                    const char *msg)
+{
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_put_json_string(&sb, msg, strlen(msg));
+    coord_reply(c, env, status, req, "\"error\":%s", sb.data);
+    strbuf_fini(&sb);
+}
+
+static bool s_can_change(coord_t *c, const proto_envelope_t *env, const char *req)
+{
+    if (c->stopping) {
+        s_error(c, env, PROTO_STATUS_UNAVAILABLE, req, "coordinator is shutting down");
+        return false;
+    }
+    if (c->mode != COORD_UP) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "database unavailable: %s; retry later",
+                 c->down_reason[0] ? c->down_reason : "connecting");
+        s_error(c, env, PROTO_STATUS_UNAVAILABLE, req, msg);
+        return false;
+    }
+    return true;
+}
+
+static job_t *s_new_job(coord_t *c, proto_jobspec_t *s, int64_t now_us)
+{
+    const queue_policy_t *p = coord_policy(c, s->queue);
+    job_t *job = job_new(++c->next_id);
+    job->lane = readyq_lane(c->rq, s->queue, s->type, true);
+    job->priority = (uint8_t)(s->priority >= 0 ? s->priority : p->priority);
+    job->max_attempts = s->max_attempts > 0 ? s->max_attempts : p->max_attempts;
+    job->timeout_ms = s->timeout_ms > 0 ? s->timeout_ms : p->timeout_ms;
+    job->payload = s->payload;
+    s->payload = NULL;
+    job->created_us = now_us;
+    int state = JOB_QUEUED;
+    if (s->run_at_us > now_us) {
+        state = JOB_SCHEDULED;
+        job->run_at_us = s->run_at_us;
+        coord_arm_timer(c, job, TIMER_JOB_RETRY,
+                        clock_mono_ms() + (s->run_at_us - now_us + 999) / 1000);
+    }
+    job->state = (uint8_t)state;
+    job->lane->queue->counts[state]++;
+    jobmap_put(c->jobs, job);
+    batch_touch(&c->cur, job);
+    batch_event(&c->cur, job, job->id, "submitted", 0, NULL, NULL);
+    return job;
+}
+
+static void s_on_submit(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
+{
+    if (!s_can_change(c, env, req))
+        return;
+    proto_jobspec_t *specs = NULL;
+    size_t n = 0;
+    char err[512];
+    int rc = proto_submit_parse(body, &c->limits, &specs, &n, err, sizeof err);
+    if (rc != ORCH_OK) {
+        s_error(c, env, rc == ORCH_ETOOBIG ? PROTO_STATUS_TOO_LARGE : PROTO_STATUS_BAD_REQUEST, req,
+                err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (specs[i].ndepends || specs[i].idempotency_key) {
+            snprintf(err, sizeof err, "jobs[%zu]: %s is not supported by this coordinator yet", i,
+                     specs[i].ndepends ? "depends_on" : "idempotency_key");
+            s_error(c, env, PROTO_STATUS_BAD_REQUEST, req, err);
+            proto_jobspecs_free(specs, n);
+            return;
+        }
+    }
+    strbuf_t ids;
+    strbuf_init(&ids);
+    strbuf_puts(&ids, "\"ids\":[");
+    int64_t now_us = clock_real_us();
+    for (size_t i = 0; i < n; i++) {
+        job_t *job = s_new_job(c, &specs[i], now_us);
+        if (i)
+            strbuf_putc(&ids, ',');
+        strbuf_put_i64(&ids, job->id);
+    }
+    strbuf_putc(&ids, ']');
+    s_ack(c, env, req, "%s", ids.data);
+    strbuf_fini(&ids);
+    proto_jobspecs_free(specs, n);
+}
+
+static bool s_get_id(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body,
+                     int64_t *id)
+{
+    json_t *v = json_object_get(body, "id");
+    if (!json_is_integer(v) || json_integer_value(v) < 1) {
+        s_error(c, env, PROTO_STATUS_BAD_REQUEST, req, "id: must be an integer >= 1");
+        return false;
+    }
+    *id = json_integer_value(v);
+    return true;
+}
+
+static void s_cancel_now(coord_t *c, job_t *job, const char *reason)
+{
+    if (job->in_lane)
+        lane_unlink(job->lane, job);
+    job->timer_gen++;
+    job_set_str(&job->error, xstrdup(reason));
+    job->finished_us = clock_real_us();
+    coord_job_set_state(c, job, JOB_CANCELLED);
+    batch_touch(&c->cur, job);
+    batch_event(&c->cur, job, job->id, "cancelled", job->attempt, NULL,
+                "{\"reason\":\"cancelled by operator\"}");
+    coord_job_release(c, job);
+}
+
+static op_t *s_op(op_kind_t kind, const proto_envelope_t *env, const char *req, int64_t id)
+{
+    op_t *op = xcalloc(1, sizeof *op);
+    op->kind = kind;
+    op->has_env = true;
+    op->env = *env;
+    op->req = req ? xstrdup(req) : NULL;
+    op->job_id = id;
+    char buf[24];
+    snprintf(buf, sizeof buf, "%lld", (long long)id);
+    op->params[0] = xstrdup(buf);
+    op->nparams = 1;
+    return op;
+}
+
+static void s_on_cancel(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
+{
+    int64_t id;
+    if (!s_get_id(c, env, req, body, &id) || !s_can_change(c, env, req))
+        return;
+    job_t *job = jobmap_get(c->jobs, id);
+    if (!job) {
+        op_t *op = s_op(OP_CANCEL, env, req, id);
+        op->params[1] = xstrdup("cancelled by operator");
+        op->nparams = 2;
+        coord_queue_op(c, op);
+        return;
+    }
+    if (job_state_terminal(job->state)) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "cannot cancel job %lld: it is already %s", (long long)id,
+                 job_state_name(job->state));
+        s_error(c, env, PROTO_STATUS_CONFLICT, req, msg);
+        return;
+    }
+    if (job->state == JOB_RUNNING) {
+        job->cancel_requested = true;
+        coord_send_cancel(c, job, "cancelled by operator");
+        coord_reply(c, env, PROTO_STATUS_OK, req, "\"state\":\"running\",\"cancel_requested\":true");
+        return;
+    }
+    s_cancel_now(c, job, "cancelled by operator");
+    s_ack(c, env, req, "\"state\":\"cancelled\"");
+}
+
+static void s_on_retry(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
+{
+    int64_t id;
+    if (!s_get_id(c, env, req, body, &id) || !s_can_change(c, env, req))
+        return;
+    job_t *job = jobmap_get(c->jobs, id);
+    if (!job) {
+        coord_queue_op(c, s_op(OP_RETRY, env, req, id));
+        return;
+    }
+    if (job->state != JOB_DEAD && job->state != JOB_CANCELLED) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "cannot retry job %lld: it is %s (only dead or cancelled jobs)",
+                 (long long)id, job_state_name(job->state));
+        s_error(c, env, PROTO_STATUS_CONFLICT, req, msg);
+        return;
+    }
+    job->attempt_base = job->attempt;
+    job_set_str(&job->result, NULL);
+    job_set_str(&job->error, NULL);
+    job->finished_us = 0;
+    job->cancel_requested = false;
+    coord_job_set_state(c, job, JOB_QUEUED);
+    batch_touch(&c->cur, job);
+    batch_event(&c->cur, job, job->id, "retried", job->attempt, NULL, NULL);
+    s_ack(c, env, req, "\"state\":\"queued\"");
+    coord_push_ready(c, job);
+}
+
+static void s_on_pause(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body,
+                       bool paused)
+{
+    const char *name = json_string_value(json_object_get(body, "queue"));
+    if (!name || !proto_name_valid(name)) {
+        s_error(c, env, PROTO_STATUS_BAD_REQUEST, req,
+                "queue: must be a name of 1..64 characters [A-Za-z0-9_.:-]");
+        return;
+    }
+    if (!s_can_change(c, env, req))
+        return;
+    readyq_queue(c->rq, name, true)->paused = paused;
+    op_t *op = s_op(OP_PAUSE, env, req, 0);
+    free(op->params[0]);
+    op->params[0] = xstrdup(name);
+    op->params[1] = xstrdup(paused ? "true" : "false");
+    op->nparams = 2;
+    op->flag = paused;
+    coord_queue_op(c, op);
+    LOG_INFO("queue %s queue=%s", paused ? "paused" : "resumed", name);
+}
+
+static void s_on_stats(coord_t *c, const proto_envelope_t *env, const char *req)
+{
+    json_t *queues = json_object();
+    for (size_t i = 0; i < readyq_nqueues(c->rq); i++) {
+        queue_t *q = readyq_queue_at(c->rq, i);
+        json_t *o = json_object();
+        for (int s = 0; s < JOB_STATE_COUNT; s++)
+            json_object_set_new(o, job_state_name(s), json_integer(q->counts[s]));
+        json_object_set_new(o, "paused", json_boolean(q->paused));
+        json_object_set_new(queues, q->name, o);
+    }
+    char *text = json_dumps(queues, JSON_COMPACT);
+    json_decref(queues);
+    coord_reply(c, env, PROTO_STATUS_OK, req, "\"queues\":%s,\"database\":\"%s\"", text,
+                c->mode == COORD_UP ? "up" : "down");
+    free(text);
+}
+
+static void s_on_workers(coord_t *c, const proto_envelope_t *env, const char *req)
+{
+    char *text = coord_workers_json(c);
+    coord_reply(c, env, PROTO_STATUS_OK, req, "\"workers\":%s", text);
+    free(text);
+}
+
+static void s_dispatch_cmd(coord_t *c, const proto_envelope_t *env, int cmd, json_t *body,
+                           const char *req)
+{
+    switch (cmd) {
+    case PROTO_C_SUBMIT: s_on_submit(c, env, req, body); break;
+    case PROTO_C_CANCEL: s_on_cancel(c, env, req, body); break;
+    case PROTO_C_RETRY: s_on_retry(c, env, req, body); break;
+    case PROTO_C_PAUSE: s_on_pause(c, env, req, body, true); break;
+    case PROTO_C_RESUME: s_on_pause(c, env, req, body, false); break;
+    case PROTO_C_STATS: s_on_stats(c, env, req); break;
+    case PROTO_C_WORKERS: s_on_workers(c, env, req); break;
+    case PROTO_C_GET:
+    case PROTO_C_LIST:
+        if (query_forward(c->qpipe, env, cmd, body) != ORCH_OK)
+            s_error(c, env, PROTO_STATUS_INTERNAL, req, "could not reach the query thread");
+        break;
+    default: s_error(c, env, PROTO_STATUS_BAD_REQUEST, req, "unexpected command for a client");
+    }
+}
+
+static void s_handle(coord_t *c, proto_rawmsg_t *m)
+{
+    proto_envelope_t env;
+    proto_envelope_from(m, &env);
+    if (m->env_len == 0)
+        return;
+    if (m->too_many) {
+        s_error(c, &env, PROTO_STATUS_BAD_REQUEST, NULL,
+                "malformed message: expected 3 frames (protocol, command, body)");
+        return;
+    }
+    proto_frame_t frames[PROTO_MAX_PARTS];
+    size_t nf = proto_rawmsg_frames(m, frames, PROTO_MAX_PARTS);
+    int cmd = 0;
+    json_t *body = NULL;
+    char err[512];
+    int rc = proto_decode(&c->limits, PROTO_KIND_CLIENT, frames, nf, &cmd, &body, err, sizeof err);
+    if (rc != ORCH_OK) {
+        s_error(c, &env, rc == ORCH_ETOOBIG ? PROTO_STATUS_TOO_LARGE : PROTO_STATUS_BAD_REQUEST,
+                NULL, err);
+        return;
+    }
+    json_t *reqv = json_object_get(body, "req");
+    char *req = reqv ? json_dumps(reqv, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    s_dispatch_cmd(c, &env, cmd, body, req);
+    free(req);
+    json_decref(body);
+}
+
+void coord_on_client_message(coord_t *c)
+{
+    for (int i = 0; i < 4096; i++) {
+        proto_rawmsg_t m;
+        if (proto_recv_raw(c->csock, ZMQ_DONTWAIT, true, &m) != ORCH_OK)
+            break;
+        s_handle(c, &m);
+        proto_rawmsg_close(&m);
+    }
+}
+
+void coord_on_query_reply(coord_t *c)
+{
+    for (int i = 0; i < 256; i++) {
+        proto_envelope_t env;
+        char *body = NULL;
+        size_t len = 0;
+        if (query_recv_reply(c->qpipe, &env, &body, &len) != ORCH_OK)
+            break;
+        proto_send(c->csock, &env, PROTO_CLIENT_V1, "REPLY", body, len);
+        free(body);
+    }
+}

@@ -1,0 +1,308 @@
+/* Group commit: everything a loop turn changed goes to PostgreSQL in one
+ * pipeline (one implicit transaction): the batch write, plus refills of
+ * lanes running low and the odd operator statement. Replies wait for the
+ * Sync. A failed commit takes the coordinator down to reload from
+ * PostgreSQL, which is the truth. */
+#include "clock.h"
+#include "coord_internal.h"
+#include "log.h"
+#include "orch_error.h"
+#include "xalloc.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+static op_t s_write_marker = {.kind = OP_WRITE};
+
+/* A 200 reply for op's client, sent when the in-flight pipeline commits. */
+static void s_ack_op(coord_t *c, op_t *op, const char *fields)
+{
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_puts(&sb, "{\"status\":200");
+    if (fields) {
+        strbuf_putc(&sb, ',');
+        strbuf_puts(&sb, fields);
+    }
+    if (op->req) {
+        strbuf_puts(&sb, ",\"req\":");
+        strbuf_puts(&sb, op->req);
+    }
+    strbuf_putc(&sb, '}');
+    size_t len = sb.len;
+    batch_ack(&c->inflight, &op->env, strbuf_detach(&sb), len);
+    op->has_env = false;
+}
+
+void op_free(op_t *op)
+{
+    if (!op)
+        return;
+    for (int i = 0; i < 6; i++)
+        free(op->params[i]);
+    free(op->req);
+    free(op);
+}
+
+void coord_queue_op(coord_t *c, op_t *op)
+{
+    op->next = NULL;
+    if (c->ops_tail)
+        c->ops_tail->next = op;
+    else
+        c->ops_head = op;
+    c->ops_tail = op;
+    c->nops++;
+}
+
+void coord_request_refills(coord_t *c)
+{
+    size_t n = readyq_nlanes(c->rq);
+    int window = readyq_window(c->rq);
+    int limit = c->cfg->refill_batch < window / 2 ? c->cfg->refill_batch : window / 2;
+    if (limit < 1)
+        limit = 1;
+    for (size_t i = 0; i < n; i++) {
+        lane_t *l = readyq_lane_at(c->rq, i);
+        if (!lane_wants_refill(c->rq, l))
+            continue;
+        op_t *op = xcalloc(1, sizeof *op);
+        op->kind = OP_REFILL;
+        op->lane = l;
+        op->epoch = l->epoch;
+        op->limit = limit;
+        char a[24], b[24], d[24];
+        snprintf(a, sizeof a, "%d", l->bound_priority);
+        snprintf(b, sizeof b, "%lld", (long long)l->bound_id);
+        snprintf(d, sizeof d, "%d", limit);
+        op->params[0] = xstrdup(l->queue->name);
+        op->params[1] = xstrdup(l->type);
+        op->params[2] = xstrdup(a);
+        op->params[3] = xstrdup(b);
+        op->params[4] = xstrdup(d);
+        op->nparams = 5;
+        l->refill_inflight = true;
+        coord_queue_op(c, op);
+    }
+}
+
+static const char *s_stmt(op_kind_t k)
+{
+    switch (k) {
+    case OP_REFILL: return STORE_STMT_REFILL;
+    case OP_CANCEL: return STORE_STMT_CANCEL;
+    case OP_RETRY: return STORE_STMT_RETRY;
+    case OP_PAUSE: return STORE_STMT_PAUSE;
+    case OP_WORKER: return STORE_STMT_WORKER;
+    default: return STORE_STMT_WRITE;
+    }
+}
+
+void coord_flush(coord_t *c)
+{
+    if (c->inflight_active || c->mode != COORD_UP)
+        return;
+    batch_t tmp = c->inflight;
+    c->inflight = c->cur;
+    c->cur = tmp;
+    batch_reset(&c->cur);
+    c->inflight_ops = c->ops_head;
+    c->ops_head = c->ops_tail = NULL;
+    c->nops = 0;
+    int rc = ORCH_OK;
+    if (c->inflight.nwrites || c->inflight.nevents) {
+        const char *params[STORE_WRITE_NPARAMS];
+        batch_build_write(&c->inflight, c->bufs, params);
+        rc = store_pipeline_add(c->store, STORE_STMT_WRITE, STORE_WRITE_NPARAMS, params,
+                                &s_write_marker);
+    }
+    for (op_t *op = c->inflight_ops; op && rc == ORCH_OK; op = op->next)
+        rc = store_pipeline_add(c->store, s_stmt(op->kind), op->nparams,
+                                (const char *const *)op->params, op);
+    c->inflight_active = true;
+    if (rc == ORCH_OK)
+        rc = store_pipeline_send(c->store);
+    if (rc != ORCH_OK)
+        coord_go_down(c, store_errmsg(c->store));
+}
+
+/* ---- results of the pipeline's statements ---- */
+
+static void s_refill_result(coord_t *c, op_t *op, PGresult *res)
+{
+    lane_t *l = op->lane;
+    if (!res || l->epoch != op->epoch) {
+        /* an eviction moved the bound meanwhile: this page may skip jobs */
+        l->refill_inflight = false;
+        return;
+    }
+    int rows = PQntuples(res);
+    int lastp = rows ? atoi(PQgetvalue(res, rows - 1, 3)) : 0;
+    int64_t lasti = rows ? atoll(PQgetvalue(res, rows - 1, 0)) : 0;
+    lane_refill_done(l, rows, rows >= op->limit, lastp, lasti);
+    for (int i = 0; i < rows; i++) {
+        int64_t id = atoll(PQgetvalue(res, i, 0));
+        if (jobmap_get(c->jobs, id))
+            continue;
+        job_t *job = coord_job_from_row(c, res, i);
+        jobmap_put(c->jobs, job);
+        coord_push_ready(c, job);
+    }
+}
+
+static void s_cancel_result(coord_t *c, op_t *op, PGresult *res)
+{
+    int cancelled = atoi(PQgetvalue(res, 0, 0));
+    const char *prior = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
+    if (cancelled) {
+        queue_t *q = readyq_queue(c->rq, PQgetvalue(res, 0, 2), true);
+        int st = job_state_parse(prior);
+        if (st >= 0)
+            q->counts[st]--;
+        q->counts[JOB_CANCELLED]++;
+        job_t *job = jobmap_get(c->jobs, op->job_id);
+        if (job && job->state == JOB_QUEUED) {
+            /* a refill loaded it meanwhile: drop the stale copy (counted above) */
+            if (job->in_lane)
+                lane_unlink(job->lane, job);
+            job->state = JOB_CANCELLED;
+            coord_job_release(c, job);
+        }
+        s_ack_op(c, op, "\"state\":\"cancelled\"");
+        return;
+    }
+    char msg[160];
+    int status = prior ? PROTO_STATUS_CONFLICT : PROTO_STATUS_NOT_FOUND;
+    if (prior)
+        snprintf(msg, sizeof msg, "\"error\":\"cannot cancel job %lld: it is already %s\"",
+                 (long long)op->job_id, prior);
+    else
+        snprintf(msg, sizeof msg, "\"error\":\"job %lld not found\"", (long long)op->job_id);
+    coord_reply(c, &op->env, status, op->req, "%s", msg);
+    op->has_env = false;
+}
+
+static void s_retry_result(coord_t *c, op_t *op, PGresult *res)
+{
+    int prior_col = PQnfields(res) - 1;
+    const char *prior = PQgetisnull(res, 0, prior_col) ? NULL : PQgetvalue(res, 0, prior_col);
+    if (PQgetisnull(res, 0, 0)) {
+        char msg[160];
+        if (prior)
+            snprintf(msg, sizeof msg,
+                     "\"error\":\"cannot retry job %lld: it is %s (only dead or cancelled jobs)\"",
+                     (long long)op->job_id, prior);
+        else
+            snprintf(msg, sizeof msg, "\"error\":\"job %lld not found\"", (long long)op->job_id);
+        coord_reply(c, &op->env, prior ? PROTO_STATUS_CONFLICT : PROTO_STATUS_NOT_FOUND, op->req,
+                    "%s", msg);
+        op->has_env = false;
+        return;
+    }
+    job_t *job = coord_job_from_row(c, res, 0);
+    int st = job_state_parse(prior);
+    if (st >= 0)
+        job->lane->queue->counts[st]--;
+    job->lane->queue->counts[JOB_QUEUED]++;
+    jobmap_put(c->jobs, job);
+    coord_push_ready(c, job);
+    s_ack_op(c, op, "\"state\":\"queued\"");
+}
+
+static void s_on_result(void *arg, void *item, PGresult *res, const char *error)
+{
+    coord_t *c = arg;
+    op_t *op = item;
+    if (op == &s_write_marker)
+        return;
+    if (!res) {
+        if (op->kind == OP_REFILL)
+            op->lane->refill_inflight = false;
+        (void)error;
+        return;
+    }
+    switch (op->kind) {
+    case OP_REFILL: s_refill_result(c, op, res); break;
+    case OP_CANCEL: s_cancel_result(c, op, res); break;
+    case OP_RETRY: s_retry_result(c, op, res); break;
+    case OP_PAUSE: s_ack_op(c, op, op->flag ? "\"paused\":true" : "\"paused\":false"); break;
+    default: break;
+    }
+    if (op->kind == OP_CANCEL || op->kind == OP_RETRY)
+        op->has_env = false;
+}
+
+/* ---- the commit itself ---- */
+
+static void s_publish(coord_t *c, const batch_t *b)
+{
+    strbuf_t sb;
+    strbuf_init(&sb);
+    for (size_t i = 0; i < b->nevents; i++) {
+        const batch_event_t *e = &b->events[i];
+        if (!e->queue || e->state < 0)
+            continue;
+        strbuf_reset(&sb);
+        strbuf_printf(&sb, "{\"id\":%lld,\"queue\":", (long long)e->job_id);
+        strbuf_put_json_string(&sb, e->queue, strlen(e->queue));
+        strbuf_puts(&sb, ",\"type\":");
+        strbuf_put_json_string(&sb, e->type, strlen(e->type));
+        strbuf_printf(&sb, ",\"event\":\"%s\",\"state\":\"%s\",\"attempt\":%d,\"at_us\":%lld",
+                      e->event, job_state_name(e->state), e->attempt, (long long)e->at_us);
+        if (e->worker) {
+            strbuf_puts(&sb, ",\"worker\":");
+            strbuf_put_json_string(&sb, e->worker, strlen(e->worker));
+        }
+        strbuf_putc(&sb, '}');
+        zmq_send(c->pub, e->queue, strlen(e->queue), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_send(c->pub, PROTO_EVENT_V1, strlen(PROTO_EVENT_V1), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_send(c->pub, sb.data, sb.len, ZMQ_DONTWAIT);
+    }
+    strbuf_fini(&sb);
+}
+
+static void s_committed(coord_t *c)
+{
+    batch_t *b = &c->inflight;
+    c->commits++;
+    c->committed_changes += b->nwrites;
+    for (size_t i = 0; i < b->nacks; i++)
+        proto_send(c->csock, &b->acks[i].env, PROTO_CLIENT_V1, "REPLY", b->acks[i].body,
+                   b->acks[i].len);
+    s_publish(c, b);
+    for (size_t i = 0; i < b->nwrites; i++) {
+        job_t *job = b->writes[i].job;
+        job->pins--;
+        /* a new job becomes dispatchable only once its row is durable */
+        if (b->writes[i].insert && job->state == JOB_QUEUED)
+            coord_push_ready(c, job);
+        else
+            coord_job_release(c, job);
+    }
+    for (op_t *op = c->inflight_ops; op;) {
+        op_t *next = op->next;
+        op_free(op);
+        op = next;
+    }
+    c->inflight_ops = NULL;
+    batch_reset(b);
+    c->inflight_active = false;
+}
+
+static void s_on_sync(void *arg, bool ok, const char *error)
+{
+    coord_t *c = arg;
+    if (ok) {
+        s_committed(c);
+        return;
+    }
+    char reason[600];
+    snprintf(reason, sizeof reason, "%s", error ? error : "commit failed");
+    coord_go_down(c, reason);
+}
+
+void coord_on_store_io(coord_t *c)
+{
+    store_pipeline_poll(c->store, s_on_result, s_on_sync, c);
+}

@@ -1,0 +1,131 @@
+/* Credit-based dispatch: each worker with free slots gets the most urgent
+ * ready jobs of the lanes it serves. The dispatch is sent at once and its
+ * state change rides in the next group commit: a coordinator crash before
+ * that commit leaves the job queued in PostgreSQL, and the worker's HELLO
+ * re-attaches it (see coord_reattach_worker), so nothing runs unrecorded
+ * for longer than a restart. */
+#include "clock.h"
+#include "coord_internal.h"
+#include "log.h"
+#include "xalloc.h"
+#include <stdlib.h>
+#include <string.h>
+
+static bool s_serves(char **names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
+void coord_worker_lanes_refresh(coord_t *c, worker_t *w)
+{
+    size_t total = readyq_nlanes(c->rq);
+    if (w->lanes_version == total)
+        return;
+    free(w->lanes);
+    w->lanes = xmalloc((total ? total : 1) * sizeof *w->lanes);
+    w->nlanes = 0;
+    for (size_t i = 0; i < total; i++) {
+        lane_t *l = readyq_lane_at(c->rq, i);
+        if (s_serves(w->queues, w->nqueues, l->queue->name) && s_serves(w->types, w->ntypes, l->type))
+            w->lanes[w->nlanes++] = l;
+    }
+    w->lanes_version = total;
+}
+
+static job_t *s_best(worker_t *w)
+{
+    job_t *best = NULL;
+    for (size_t i = 0; i < w->nlanes; i++) {
+        lane_t *l = w->lanes[i];
+        if (l->queue->paused)
+            continue;
+        job_t *j = lane_peek(l);
+        if (j && (!best || readyq_key_cmp(j->priority, j->id, best->priority, best->id) < 0))
+            best = j;
+    }
+    return best;
+}
+
+static void s_append_job(worker_t *w, const job_t *job)
+{
+    strbuf_t *o = &w->outbox;
+    if (w->outbox_jobs == 0) {
+        strbuf_reset(o);
+        strbuf_puts(o, "{\"jobs\":[");
+    } else {
+        strbuf_putc(o, ',');
+    }
+    strbuf_puts(o, "{\"id\":");
+    strbuf_put_i64(o, job->id);
+    strbuf_puts(o, ",\"attempt\":");
+    strbuf_put_i64(o, job->attempt);
+    strbuf_puts(o, ",\"queue\":");
+    strbuf_put_json_string(o, job->lane->queue->name, strlen(job->lane->queue->name));
+    strbuf_puts(o, ",\"type\":");
+    strbuf_put_json_string(o, job->lane->type, strlen(job->lane->type));
+    strbuf_puts(o, ",\"payload\":");
+    strbuf_puts(o, job->payload);
+    strbuf_puts(o, ",\"timeout_ms\":");
+    strbuf_put_i64(o, job->timeout_ms);
+    strbuf_putc(o, '}');
+    w->outbox_jobs++;
+}
+
+static void s_assign(coord_t *c, worker_t *w, job_t *job, int64_t now_real, int64_t now_mono)
+{
+    lane_unlink(job->lane, job);
+    job->attempt++;
+    job->worker = w;
+    if (!job->worker_name || strcmp(job->worker_name, w->name) != 0)
+        job_set_str(&job->worker_name, xstrdup(w->name));
+    job->started_us = now_real;
+    job->progress = -1;
+    job->cancel_requested = false;
+    coord_job_set_state(c, job, JOB_RUNNING);
+    w->leases[w->nleases++] = (proto_jobref_t){job->id, job->attempt};
+    coord_arm_timer(c, job, TIMER_JOB_DEADLINE, now_mono + job->timeout_ms);
+    batch_touch(&c->cur, job);
+    batch_event(&c->cur, job, job->id, "started", job->attempt, w->name, NULL);
+    s_append_job(w, job);
+}
+
+static void s_flush_outbox(coord_t *c, worker_t *w)
+{
+    if (w->outbox_jobs == 0)
+        return;
+    strbuf_puts(&w->outbox, "]}");
+    if (proto_send(c->wsock, &w->env, PROTO_WORKER_V1, "JOB", w->outbox.data, w->outbox.len) == 0)
+        w->last_sent_ms = clock_mono_ms();
+    else
+        LOG_WARN("could not send JOB worker=%s jobs=%d", w->name, w->outbox_jobs);
+    w->outbox_jobs = 0;
+    strbuf_reset(&w->outbox);
+}
+
+void coord_dispatch(coord_t *c)
+{
+    if (c->stopping || c->nworkers == 0)
+        return;
+    int64_t now_real = clock_real_us(), now_mono = clock_mono_ms();
+    /* round robin over workers, one job each per pass, so slots fill evenly */
+    bool progress = true;
+    while (progress) {
+        progress = false;
+        for (size_t i = 0; i < c->nworkers; i++) {
+            worker_t *w = c->workers[i];
+            if (w->draining || w->nleases >= w->slots)
+                continue;
+            coord_worker_lanes_refresh(c, w);
+            job_t *job = s_best(w);
+            if (!job)
+                continue;
+            s_assign(c, w, job, now_real, now_mono);
+            progress = true;
+        }
+    }
+    for (size_t i = 0; i < c->nworkers; i++)
+        s_flush_outbox(c, c->workers[i]);
+}

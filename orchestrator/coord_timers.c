@@ -1,0 +1,69 @@
+/* Timers of the coordinator: attempt deadlines, retry backoffs and orphans
+ * left by a restart, all in one min-heap (STYLE.md rule 11). */
+#include "clock.h"
+#include "coord_internal.h"
+#include "log.h"
+#include <stdio.h>
+
+void coord_arm_timer(coord_t *c, job_t *job, timer_kind_t kind, int64_t due_ms)
+{
+    job->timer_gen++;
+    timerheap_push(c->timers, (timer_entry_t){.due_ms = due_ms, .job_id = job->id,
+                                              .gen = job->timer_gen, .kind = (uint8_t)kind});
+}
+
+int64_t coord_next_timer_ms(coord_t *c)
+{
+    timer_entry_t e;
+    return timerheap_peek(c->timers, &e) ? e.due_ms : -1;
+}
+
+static void s_retry_due(coord_t *c, job_t *job)
+{
+    if (job->state != JOB_SCHEDULED)
+        return;
+    coord_job_set_state(c, job, JOB_QUEUED);
+    batch_touch(&c->cur, job);
+    batch_event(&c->cur, job, job->id, "queued", job->attempt, NULL, NULL);
+    coord_push_ready(c, job);
+}
+
+static void s_deadline(coord_t *c, job_t *job)
+{
+    if (job->state != JOB_RUNNING)
+        return;
+    LOG_WARN("attempt timed out job=%lld attempt=%d worker=%s timeout_ms=%lld",
+             (long long)job->id, job->attempt, job->worker_name ? job->worker_name : "-",
+             (long long)job->timeout_ms);
+    coord_send_cancel(c, job, "attempt timed out");
+    char msg[96];
+    snprintf(msg, sizeof msg, "attempt timed out after %lld ms", (long long)job->timeout_ms);
+    coord_attempt_failed(c, job, "timeout", msg, false);
+}
+
+static void s_orphan(coord_t *c, job_t *job)
+{
+    if (job->state != JOB_RUNNING || job->worker)
+        return;
+    LOG_WARN("running job not re-attached by any worker after restart job=%lld attempt=%d",
+             (long long)job->id, job->attempt);
+    coord_attempt_failed(c, job, "lost", "worker did not come back after coordinator restart",
+                         false);
+}
+
+void coord_run_timers(coord_t *c, int64_t now_ms)
+{
+    timer_entry_t e;
+    while (timerheap_peek(c->timers, &e) && e.due_ms <= now_ms) {
+        timerheap_pop(c->timers, &e);
+        job_t *job = jobmap_get(c->jobs, e.job_id);
+        if (!job || job->timer_gen != e.gen)
+            continue;
+        switch (e.kind) {
+        case TIMER_JOB_RETRY: s_retry_due(c, job); break;
+        case TIMER_JOB_DEADLINE: s_deadline(c, job); break;
+        case TIMER_JOB_ORPHAN: s_orphan(c, job); break;
+        default: break;
+        }
+    }
+}

@@ -1,0 +1,538 @@
+/* The worker side of the coordinator: registration, results with fencing,
+ * heartbeats and liveness, leases (the slots a worker has busy). */
+#include "backoff.h"
+#include "clock.h"
+#include "coord_internal.h"
+#include "log.h"
+#include "orch_error.h"
+#include "xalloc.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static worker_t *s_by_env(coord_t *c, const proto_envelope_t *env)
+{
+    for (size_t i = 0; i < c->nworkers; i++) {
+        worker_t *w = c->workers[i];
+        if (w->env.id_len == env->id_len && memcmp(w->env.id, env->id, env->id_len) == 0)
+            return w;
+    }
+    return NULL;
+}
+
+worker_t *coord_worker_by_name(coord_t *c, const char *name)
+{
+    for (size_t i = 0; i < c->nworkers; i++)
+        if (strcmp(c->workers[i]->name, name) == 0)
+            return c->workers[i];
+    return NULL;
+}
+
+static void s_send(coord_t *c, worker_t *w, const char *cmd, const char *body)
+{
+    if (proto_send(c->wsock, &w->env, PROTO_WORKER_V1, cmd, body, strlen(body)) == ORCH_OK)
+        w->last_sent_ms = clock_mono_ms();
+}
+
+static void s_worker_free(worker_t *w)
+{
+    free(w->name);
+    free(w->version);
+    for (size_t i = 0; i < w->nqueues; i++)
+        free(w->queues[i]);
+    for (size_t i = 0; i < w->ntypes; i++)
+        free(w->types[i]);
+    free(w->queues);
+    free(w->types);
+    free(w->leases);
+    free(w->lanes);
+    strbuf_fini(&w->outbox);
+    free(w);
+}
+
+static void s_worker_remove(coord_t *c, worker_t *w)
+{
+    for (size_t i = 0; i < c->nworkers; i++) {
+        if (c->workers[i] == w) {
+            c->workers[i] = c->workers[--c->nworkers];
+            break;
+        }
+    }
+    s_worker_free(w);
+}
+
+void coord_workers_destroy(coord_t *c, bool tell_reconnect)
+{
+    for (size_t i = 0; i < c->nworkers; i++) {
+        if (tell_reconnect)
+            s_send(c, c->workers[i], "ERROR", "{\"code\":\"reconnect\",\"message\":\"please register again\"}");
+        s_worker_free(c->workers[i]);
+    }
+    c->nworkers = 0;
+}
+
+void coord_lease_drop(worker_t *w, int64_t id, int attempt)
+{
+    for (int i = 0; i < w->nleases; i++) {
+        if (w->leases[i].id == id && w->leases[i].attempt == attempt) {
+            w->leases[i] = w->leases[--w->nleases];
+            return;
+        }
+    }
+}
+
+static void s_detail(strbuf_t *sb, const char *cause, const char *error, int64_t retry_in_ms)
+{
+    strbuf_reset(sb);
+    strbuf_puts(sb, "{\"cause\":");
+    strbuf_put_json_string(sb, cause, strlen(cause));
+    if (error) {
+        strbuf_puts(sb, ",\"error\":");
+        strbuf_put_json_string(sb, error, strlen(error));
+    }
+    if (retry_in_ms >= 0)
+        strbuf_printf(sb, ",\"retry_in_ms\":%lld", (long long)retry_in_ms);
+    strbuf_putc(sb, '}');
+}
+
+void coord_send_cancel(coord_t *c, job_t *job, const char *reason)
+{
+    if (!job->worker)
+        return;
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "{\"id\":%lld,\"attempt\":%d,\"reason\":", (long long)job->id, job->attempt);
+    strbuf_put_json_string(&sb, reason, strlen(reason));
+    strbuf_putc(&sb, '}');
+    s_send(c, job->worker, "CANCEL", sb.data);
+    strbuf_fini(&sb);
+}
+
+void coord_attempt_failed(coord_t *c, job_t *job, const char *cause, const char *error,
+                          bool permanent)
+{
+    job->worker = NULL;
+    job->timer_gen++; /* the attempt's deadline no longer applies */
+    job_set_str(&job->error, xstrdup(error ? error : "unknown error"));
+    strbuf_t sb;
+    strbuf_init(&sb);
+    const char *event;
+    if (job->cancel_requested) {
+        event = "cancelled";
+        coord_job_set_state(c, job, JOB_CANCELLED);
+        job->finished_us = clock_real_us();
+        s_detail(&sb, "cancel", error, -1);
+    } else if (permanent || job_attempts_used(job) >= job->max_attempts) {
+        event = "dead";
+        coord_job_set_state(c, job, JOB_DEAD);
+        job->finished_us = clock_real_us();
+        s_detail(&sb, cause, error, -1);
+    } else {
+        const queue_policy_t *p = coord_policy(c, job->lane->queue->name);
+        int64_t delay = backoff_delay_ms(job_attempts_used(job), p->backoff_base_ms,
+                                         p->backoff_max_ms, coord_rand01(c));
+        event = cause;
+        coord_job_set_state(c, job, JOB_SCHEDULED);
+        job->run_at_us = clock_real_us() + delay * 1000;
+        coord_arm_timer(c, job, TIMER_JOB_RETRY, clock_mono_ms() + delay);
+        s_detail(&sb, cause, error, delay);
+    }
+    batch_touch(&c->cur, job);
+    batch_event(&c->cur, job, job->id, event, job->attempt, job->worker_name, sb.data);
+    strbuf_fini(&sb);
+    coord_job_release(c, job);
+}
+
+/* Every attempt the worker still holds goes back through the retry policy. */
+static void s_worker_lost(coord_t *c, worker_t *w, const char *why)
+{
+    LOG_WARN("worker lost worker=%s reason=\"%s\" jobs=%d", w->name, why, w->nleases);
+    for (int i = 0; i < w->nleases; i++) {
+        job_t *job = jobmap_get(c->jobs, w->leases[i].id);
+        if (job && job->state == JOB_RUNNING && job->worker == w &&
+            job->attempt == w->leases[i].attempt)
+            coord_attempt_failed(c, job, "lost", why, false);
+    }
+    s_worker_remove(c, w);
+}
+
+static void s_stale(coord_t *c, job_t *job, int64_t id, int attempt, const char *worker,
+                    const char *why)
+{
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_puts(&sb, "{\"reason\":");
+    strbuf_put_json_string(&sb, why, strlen(why));
+    if (job)
+        strbuf_printf(&sb, ",\"current_attempt\":%d,\"current_state\":\"%s\"", job->attempt,
+                      job_state_name(job->state));
+    strbuf_putc(&sb, '}');
+    LOG_INFO("ignored stale result job=%lld attempt=%d worker=%s reason=\"%s\"", (long long)id,
+             attempt, worker, why);
+    batch_event(&c->cur, job, id, "stale_result", attempt, worker, sb.data);
+    strbuf_fini(&sb);
+}
+
+/* Fencing: a result counts only from the worker and attempt holding the job. */
+static job_t *s_fenced(coord_t *c, worker_t *w, int64_t id, int attempt)
+{
+    job_t *job = jobmap_get(c->jobs, id);
+    if (job && job->state == JOB_RUNNING && job->worker == w && job->attempt == attempt)
+        return job;
+    const char *why = !job ? "job is not running"
+                      : job->state != JOB_RUNNING ? "job is no longer running"
+                      : job->attempt != attempt   ? "a newer attempt holds the job"
+                                                  : "another worker holds the job";
+    s_stale(c, job, id, attempt, w->name, why);
+    return NULL;
+}
+
+static void s_on_done(coord_t *c, worker_t *w, proto_result_t *r)
+{
+    coord_lease_drop(w, r->id, r->attempt);
+    job_t *job = s_fenced(c, w, r->id, r->attempt);
+    if (!job)
+        return;
+    job->worker = NULL;
+    job->timer_gen++;
+    job_set_str(&job->result, r->result);
+    r->result = NULL;
+    job->finished_us = clock_real_us();
+    job->progress = 100;
+    coord_job_set_state(c, job, JOB_SUCCEEDED);
+    w->jobs_done++;
+    batch_touch(&c->cur, job);
+    batch_event(&c->cur, job, job->id, "succeeded", job->attempt, w->name, NULL);
+    coord_job_release(c, job);
+}
+
+static void s_on_fail(coord_t *c, worker_t *w, proto_result_t *r)
+{
+    coord_lease_drop(w, r->id, r->attempt);
+    job_t *job = s_fenced(c, w, r->id, r->attempt);
+    if (!job)
+        return;
+    if (r->cancelled && job->cancel_requested) {
+        coord_attempt_failed(c, job, "cancel", r->error, true);
+        return;
+    }
+    coord_attempt_failed(c, job, "failed", r->error, r->permanent);
+}
+
+static void s_on_results(coord_t *c, worker_t *w, const proto_envelope_t *env, int cmd,
+                         json_t *body)
+{
+    proto_result_t *rs = NULL;
+    size_t n = 0;
+    char err[256];
+    if (proto_results_parse(cmd, body, &c->limits, &rs, &n, err, sizeof err) != ORCH_OK) {
+        LOG_WARN("dropped malformed %s worker=%s error=\"%s\"", proto_wcmd_name(cmd),
+                 w ? w->name : "unknown", err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (c->mode != COORD_UP) {
+            /* cannot be recorded now; the attempt is retried after recovery */
+            if (w)
+                coord_lease_drop(w, rs[i].id, rs[i].attempt);
+            LOG_WARN("dropped result while the database is down job=%lld attempt=%d",
+                     (long long)rs[i].id, rs[i].attempt);
+        } else if (!w)
+            s_stale(c, jobmap_get(c->jobs, rs[i].id), rs[i].id, rs[i].attempt, NULL,
+                    "result from an unregistered connection");
+        else if (cmd == PROTO_W_DONE)
+            s_on_done(c, w, &rs[i]);
+        else
+            s_on_fail(c, w, &rs[i]);
+    }
+    proto_results_free(rs, n);
+    if (!w)
+        proto_send(c->wsock, env, PROTO_WORKER_V1, "ERROR",
+                   "{\"code\":\"reconnect\",\"message\":\"unknown worker, send HELLO\"}", 63);
+}
+
+static bool s_in_running(const proto_hello_t *h, int64_t id, int attempt)
+{
+    for (size_t i = 0; i < h->nrunning; i++)
+        if (h->running[i].id == id && h->running[i].attempt == attempt)
+            return true;
+    return false;
+}
+
+/* A worker that registers again (reconnect, or a restart under the same
+ * name) replaces its old registration: attempts it still runs move over,
+ * the others are lost. */
+static void s_retire(coord_t *c, worker_t *old, worker_t *w, const proto_hello_t *h)
+{
+    for (int i = 0; i < old->nleases; i++) {
+        job_t *job = jobmap_get(c->jobs, old->leases[i].id);
+        if (!job || job->worker != old || job->attempt != old->leases[i].attempt)
+            continue;
+        if (s_in_running(h, job->id, job->attempt))
+            job->worker = w;
+        else if (c->mode == COORD_UP)
+            coord_attempt_failed(c, job, "lost", "worker registered again without this job", false);
+        else
+            job->worker = NULL;
+    }
+    s_worker_remove(c, old);
+}
+
+static void s_attach(coord_t *c, worker_t *w, job_t *job, int attempt)
+{
+    bool was_queued = job->state == JOB_QUEUED;
+    if (was_queued) {
+        /* dispatched just before a coordinator crash, never committed */
+        if (job->in_lane)
+            lane_unlink(job->lane, job);
+        job->attempt = attempt;
+        job->started_us = clock_real_us();
+        coord_job_set_state(c, job, JOB_RUNNING);
+    }
+    bool changed = was_queued || job->worker != w;
+    job->worker = w;
+    job_set_str(&job->worker_name, xstrdup(w->name));
+    coord_arm_timer(c, job, TIMER_JOB_DEADLINE, clock_mono_ms() + job->timeout_ms);
+    if (changed) {
+        batch_touch(&c->cur, job);
+        batch_event(&c->cur, job, job->id, "reattached", attempt, w->name, NULL);
+        LOG_INFO("job re-attached job=%lld attempt=%d worker=%s", (long long)job->id, attempt,
+                 w->name);
+    }
+}
+
+/* Matches the attempts a worker reports running against the jobs. */
+void coord_reattach_worker(coord_t *c, worker_t *w)
+{
+    for (int i = 0; i < w->nleases; i++) {
+        int64_t id = w->leases[i].id;
+        int attempt = w->leases[i].attempt;
+        job_t *job = jobmap_get(c->jobs, id);
+        bool ok = false;
+        if (job && job->state == JOB_RUNNING && job->attempt == attempt &&
+            (job->worker == w ||
+             (!job->worker && (!job->worker_name || strcmp(job->worker_name, w->name) == 0))))
+            ok = true;
+        if (job && job->state == JOB_QUEUED && attempt == job->attempt + 1)
+            ok = true;
+        if (ok) {
+            s_attach(c, w, job, attempt);
+            continue;
+        }
+        strbuf_t sb;
+        strbuf_init(&sb);
+        strbuf_printf(&sb, "{\"id\":%lld,\"attempt\":%d,\"reason\":\"attempt no longer holds the job\"}",
+                      (long long)id, attempt);
+        s_send(c, w, "CANCEL", sb.data);
+        strbuf_fini(&sb);
+    }
+}
+
+static char *s_pg_array(char **items, size_t n)
+{
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_putc(&sb, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strbuf_putc(&sb, ',');
+        strbuf_put_pg_array_elem(&sb, items[i]);
+    }
+    strbuf_putc(&sb, '}');
+    return strbuf_detach(&sb);
+}
+
+static void s_record_worker(coord_t *c, worker_t *w, const char *state)
+{
+    if (c->mode != COORD_UP)
+        return;
+    op_t *op = xcalloc(1, sizeof *op);
+    op->kind = OP_WORKER;
+    op->params[0] = xstrdup(w->name);
+    op->params[1] = w->version ? xstrdup(w->version) : NULL;
+    op->params[2] = s_pg_array(w->queues, w->nqueues);
+    op->params[3] = s_pg_array(w->types, w->ntypes);
+    char slots[16];
+    snprintf(slots, sizeof slots, "%d", w->slots);
+    op->params[4] = xstrdup(slots);
+    op->params[5] = xstrdup(state);
+    op->nparams = 6;
+    coord_queue_op(c, op);
+}
+
+static void s_on_hello(coord_t *c, const proto_envelope_t *env, json_t *body)
+{
+    proto_hello_t h = {0};
+    char err[256];
+    if (proto_hello_parse(body, &h, err, sizeof err) != ORCH_OK) {
+        LOG_WARN("dropped malformed HELLO error=\"%s\"", err);
+        proto_hello_fini(&h);
+        return;
+    }
+    worker_t *w = xcalloc(1, sizeof *w);
+    w->name = h.name;
+    w->version = h.version;
+    w->queues = h.queues;
+    w->nqueues = h.nqueues;
+    w->types = h.types;
+    w->ntypes = h.ntypes;
+    w->slots = h.slots;
+    w->env = *env;
+    w->connected_us = clock_real_us();
+    w->last_seen_ms = clock_mono_ms();
+    w->lanes_version = (size_t)-1;
+    strbuf_init(&w->outbox);
+    w->leases = xcalloc((size_t)h.slots + h.nrunning, sizeof *w->leases);
+    for (size_t i = 0; i < h.nrunning; i++)
+        w->leases[w->nleases++] = h.running[i];
+    worker_t *old = s_by_env(c, env);
+    if (!old)
+        old = coord_worker_by_name(c, w->name);
+    if (old)
+        s_retire(c, old, w, &h);
+    free(h.running);
+    c->workers = xrealloc(c->workers, (c->nworkers + 1) * sizeof *c->workers);
+    c->workers[c->nworkers++] = w;
+    char welcome[160];
+    snprintf(welcome, sizeof welcome,
+             "{\"heartbeat_ms\":%lld,\"liveness\":%d,\"max_message_bytes\":%zu}",
+             (long long)c->cfg->heartbeat_interval_ms, c->cfg->heartbeat_liveness,
+             c->cfg->max_message_bytes);
+    s_send(c, w, "WELCOME", welcome);
+    LOG_INFO("worker registered worker=%s slots=%d queues=%zu types=%zu running=%d%s", w->name,
+             w->slots, w->nqueues, w->ntypes, w->nleases, old ? " replaced=yes" : "");
+    if (c->mode == COORD_UP)
+        coord_reattach_worker(c, w);
+    s_record_worker(c, w, "connected");
+}
+
+static void s_on_progress(coord_t *c, worker_t *w, json_t *body)
+{
+    proto_progress_t p = {0};
+    char err[256];
+    if (proto_progress_parse(body, &p, err, sizeof err) != ORCH_OK) {
+        LOG_WARN("dropped malformed PROGRESS worker=%s error=\"%s\"", w->name, err);
+    } else {
+        job_t *job = jobmap_get(c->jobs, p.id);
+        if (job && job->state == JOB_RUNNING && job->worker == w && job->attempt == p.attempt &&
+            job->progress != p.percent) {
+            job->progress = p.percent;
+            batch_touch(&c->cur, job);
+        }
+    }
+    proto_progress_fini(&p);
+}
+
+static void s_on_bye(coord_t *c, worker_t *w, json_t *body)
+{
+    json_t *drain = json_object_get(body, "drain");
+    if (json_is_true(drain)) {
+        w->draining = true;
+        LOG_INFO("worker draining worker=%s running=%d", w->name, w->nleases);
+        s_record_worker(c, w, "draining");
+        return;
+    }
+    LOG_INFO("worker left worker=%s running=%d", w->name, w->nleases);
+    s_record_worker(c, w, "left");
+    if (c->mode == COORD_UP)
+        s_worker_lost(c, w, "worker left");
+    else
+        s_worker_remove(c, w);
+}
+
+static void s_handle(coord_t *c, proto_rawmsg_t *m)
+{
+    proto_envelope_t env;
+    proto_envelope_from(m, &env);
+    if (m->too_many || m->env_len != 1) {
+        LOG_WARN("dropped worker message with %s", m->too_many ? "too many frames" : "a bad envelope");
+        return;
+    }
+    proto_frame_t frames[PROTO_MAX_PARTS];
+    size_t nf = proto_rawmsg_frames(m, frames, PROTO_MAX_PARTS);
+    int cmd = 0;
+    json_t *body = NULL;
+    char err[256];
+    if (proto_decode(&c->limits, PROTO_KIND_WORKER, frames, nf, &cmd, &body, err, sizeof err)) {
+        LOG_WARN("dropped malformed worker message error=\"%s\"", err);
+        return;
+    }
+    worker_t *w = s_by_env(c, &env);
+    if (w)
+        w->last_seen_ms = clock_mono_ms();
+    switch (cmd) {
+    case PROTO_W_HELLO: s_on_hello(c, &env, body); break;
+    case PROTO_W_DONE:
+    case PROTO_W_FAIL: s_on_results(c, w, &env, cmd, body); break;
+    case PROTO_W_PROGRESS:
+        if (w)
+            s_on_progress(c, w, body);
+        break;
+    case PROTO_W_HEARTBEAT:
+        if (!w)
+            proto_send(c->wsock, &env, PROTO_WORKER_V1, "ERROR",
+                       "{\"code\":\"reconnect\",\"message\":\"unknown worker, send HELLO\"}", 63);
+        break;
+    case PROTO_W_BYE:
+        if (w)
+            s_on_bye(c, w, body);
+        break;
+    default:
+        LOG_WARN("dropped worker message with unexpected command=%s", proto_wcmd_name(cmd));
+    }
+    json_decref(body);
+}
+
+void coord_on_worker_message(coord_t *c)
+{
+    for (int i = 0; i < 4096; i++) {
+        proto_rawmsg_t m;
+        if (proto_recv_raw(c->wsock, ZMQ_DONTWAIT, true, &m) != ORCH_OK)
+            break;
+        s_handle(c, &m);
+        proto_rawmsg_close(&m);
+    }
+}
+
+void coord_worker_cron(coord_t *c, int64_t now_ms)
+{
+    int64_t ivl = c->cfg->heartbeat_interval_ms;
+    int64_t dead_after = ivl * c->cfg->heartbeat_liveness;
+    for (size_t i = 0; i < c->nworkers;) {
+        worker_t *w = c->workers[i];
+        if (now_ms - w->last_seen_ms > dead_after) {
+            char why[96];
+            snprintf(why, sizeof why, "no heartbeat for %lld ms", (long long)(now_ms - w->last_seen_ms));
+            if (c->mode == COORD_UP)
+                s_worker_lost(c, w, why);
+            else
+                s_worker_remove(c, w);
+            continue; /* the array was compacted: same index holds another worker */
+        }
+        if (now_ms - w->last_sent_ms >= ivl)
+            s_send(c, w, "HEARTBEAT", "{}");
+        i++;
+    }
+}
+
+char *coord_workers_json(coord_t *c)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < c->nworkers; i++) {
+        worker_t *w = c->workers[i];
+        json_t *q = json_array(), *t = json_array();
+        for (size_t k = 0; k < w->nqueues; k++)
+            json_array_append_new(q, json_string(w->queues[k]));
+        for (size_t k = 0; k < w->ntypes; k++)
+            json_array_append_new(t, json_string(w->types[k]));
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s?, s:o, s:o, s:i, s:i, s:I, s:I, s:b, s:I}", "name", w->name,
+                           "version", w->version, "queues", q, "types", t, "slots", w->slots,
+                           "running", w->nleases, "connected_at_us", (json_int_t)w->connected_us,
+                           "idle_ms", (json_int_t)(clock_mono_ms() - w->last_seen_ms),
+                           "draining", w->draining, "jobs_done", (json_int_t)w->jobs_done));
+    }
+    char *s = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return s;
+}

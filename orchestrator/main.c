@@ -1,0 +1,91 @@
+/* orchestratord: parses arguments and configuration, runs the coordinator
+ * until SIGTERM or SIGINT. */
+#include "config.h"
+#include "coord.h"
+#include "log.h"
+#include "orch_error.h"
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ORCH_VERSION "0.1.0"
+
+static coord_t *s_coord;
+
+static void s_on_signal(int sig)
+{
+    (void)sig;
+    if (s_coord)
+        coord_stop(s_coord);
+}
+
+static void s_usage(FILE *out)
+{
+    fprintf(out, "usage: orchestratord [-c FILE] [--check-config] [--log-level LEVEL] [--version]\n"
+                 "  -c, --config FILE   configuration file (default: built-in defaults)\n"
+                 "  --check-config      validate the configuration and exit\n"
+                 "  --log-level LEVEL   debug, info, warn or error (overrides the file)\n"
+                 "environment: ORCH_DATABASE_URL, ORCH_WORKER_ENDPOINT, ORCH_CLIENT_ENDPOINT,\n"
+                 "  ORCH_EVENT_ENDPOINT, ORCH_LOG_LEVEL\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL, *level = NULL;
+    bool check = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && i + 1 < argc)
+            path = argv[++i];
+        else if (!strcmp(a, "--log-level") && i + 1 < argc)
+            level = argv[++i];
+        else if (!strcmp(a, "--check-config"))
+            check = true;
+        else if (!strcmp(a, "--version")) {
+            printf("orchestratord %s\n", ORCH_VERSION);
+            return 0;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            s_usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "orchestratord: unknown or incomplete argument \"%s\"\n", a);
+            s_usage(stderr);
+            return 2;
+        }
+    }
+    orch_config_t *cfg = NULL;
+    char err[1024];
+    if (orch_config_load(path, &cfg, err, sizeof err) != ORCH_OK) {
+        fprintf(stderr, "orchestratord: %s\n", err);
+        return 2;
+    }
+    log_level_t lvl = (log_level_t)cfg->log_level;
+    if (level && log_parse_level(level, &lvl) != ORCH_OK) {
+        fprintf(stderr, "orchestratord: --log-level: expected debug, info, warn or error, got \"%s\"\n", level);
+        orch_config_destroy(&cfg);
+        return 2;
+    }
+    log_init("orchestratord", lvl);
+    if (check) {
+        printf("configuration ok\n");
+        orch_config_destroy(&cfg);
+        return 0;
+    }
+    s_coord = coord_new(cfg, err, sizeof err);
+    if (!s_coord) {
+        LOG_ERROR("cannot start: %s", err);
+        orch_config_destroy(&cfg);
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int rc = coord_run(s_coord);
+    coord_destroy(&s_coord);
+    orch_config_destroy(&cfg);
+    return rc == ORCH_OK ? 0 : 1;
+}

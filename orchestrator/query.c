@@ -1,0 +1,282 @@
+#include "query.h"
+#include "log.h"
+#include "orch_error.h"
+#include "proto.h"
+#include "strbuf.h"
+#include "xalloc.h"
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define QUERY_JOB_JSON                                                                             \
+    "json_build_object('id', id, 'queue', queue, 'type', type, 'priority', priority,"             \
+    " 'state', state, 'attempt', attempt, 'max_attempts', max_attempts + attempt_base,"           \
+    " 'payload', payload, 'result', result, 'error', error, 'worker', worker,"                    \
+    " 'progress', progress, 'timeout_ms', timeout_ms, 'idempotency_key', idempotency_key,"        \
+    " 'run_at', run_at, 'created_at', created_at, 'started_at', started_at,"                      \
+    " 'finished_at', finished_at, 'updated_at', updated_at)"
+
+#define QUERY_SQL_GET "SELECT " QUERY_JOB_JSON "::text FROM jobs WHERE id = $1::bigint"
+#define QUERY_SQL_HISTORY                                                                          \
+    "SELECT coalesce(json_agg(json_build_object('at', at, 'event', event, 'attempt', attempt,"    \
+    " 'worker', worker, 'detail', detail) ORDER BY id), '[]'::json)::text"                        \
+    " FROM job_events WHERE job_id = $1::bigint"
+#define QUERY_SQL_LIST                                                                             \
+    "SELECT coalesce(json_agg(j ORDER BY (j->>'id')::bigint DESC), '[]'::json)::text FROM ("     \
+    " SELECT " QUERY_JOB_JSON " AS j FROM jobs"                                                    \
+    " WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR queue = $2)"                \
+    " ORDER BY id DESC LIMIT $3::int) s"
+
+struct query {
+    pthread_t thread;
+    void *zctx;
+    char *conninfo;
+};
+
+static char *s_error_body(int status, const char *msg)
+{
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "{\"status\":%d,\"error\":", status);
+    strbuf_put_json_string(&sb, msg, strlen(msg));
+    strbuf_putc(&sb, '}');
+    return strbuf_detach(&sb);
+}
+
+static char *s_db_error(PGconn *conn, PGresult *r)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "could not query the database: %s",
+             r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+    for (char *p = msg; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    return s_error_body(PROTO_STATUS_UNAVAILABLE, msg);
+}
+
+/* The caller checks the status. */
+static PGresult *s_exec(PGconn *conn, const char *sql, int n, const char *const *v)
+{
+    return PQexecParams(conn, sql, n, NULL, v, NULL, NULL, 0);
+}
+
+static void s_append_req(strbuf_t *sb, const json_t *body)
+{
+    json_t *req = json_object_get(body, "req");
+    if (!req)
+        return;
+    char *t = json_dumps(req, JSON_COMPACT | JSON_ENCODE_ANY);
+    strbuf_puts(sb, ",\"req\":");
+    strbuf_puts(sb, t);
+    free(t);
+}
+
+static char *s_get(PGconn *conn, const json_t *body)
+{
+    json_t *idv = json_object_get(body, "id");
+    if (!json_is_integer(idv) || json_integer_value(idv) < 1)
+        return s_error_body(PROTO_STATUS_BAD_REQUEST, "id: must be an integer >= 1");
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)json_integer_value(idv));
+    const char *v[1] = {id};
+    PGresult *r = s_exec(conn, QUERY_SQL_GET, 1, v);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        char *e = s_db_error(conn, r);
+        PQclear(r);
+        return e;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        char msg[64];
+        snprintf(msg, sizeof msg, "job %s not found", id);
+        return s_error_body(PROTO_STATUS_NOT_FOUND, msg);
+    }
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_puts(&sb, "{\"status\":200,\"job\":");
+    strbuf_puts(&sb, PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (json_is_true(json_object_get(body, "history"))) {
+        r = s_exec(conn, QUERY_SQL_HISTORY, 1, v);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            strbuf_fini(&sb);
+            char *e = s_db_error(conn, r);
+            PQclear(r);
+            return e;
+        }
+        strbuf_puts(&sb, ",\"history\":");
+        strbuf_puts(&sb, PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
+    s_append_req(&sb, body);
+    strbuf_putc(&sb, '}');
+    return strbuf_detach(&sb);
+}
+
+static char *s_list(PGconn *conn, const json_t *body)
+{
+    json_t *st = json_object_get(body, "state"), *q = json_object_get(body, "queue");
+    json_t *lim = json_object_get(body, "limit");
+    static const char *states[] = {"waiting", "scheduled", "queued", "running",
+                                   "succeeded", "dead", "cancelled"};
+    if (st) {
+        bool ok = false;
+        for (int i = 0; json_is_string(st) && i < 7; i++)
+            ok = ok || strcmp(json_string_value(st), states[i]) == 0;
+        if (!ok)
+            return s_error_body(PROTO_STATUS_BAD_REQUEST,
+                                "state: must be one of waiting, scheduled, queued, running, "
+                                "succeeded, dead, cancelled");
+    }
+    if (q && (!json_is_string(q) || !proto_name_valid(json_string_value(q))))
+        return s_error_body(PROTO_STATUS_BAD_REQUEST,
+                            "queue: must be a name of 1..64 characters [A-Za-z0-9_.:-]");
+    json_int_t limit = 100;
+    if (lim) {
+        if (!json_is_integer(lim) || json_integer_value(lim) < 1 ||
+            json_integer_value(lim) > 10000)
+            return s_error_body(PROTO_STATUS_BAD_REQUEST, "limit: must be an integer 1..10000");
+        limit = json_integer_value(lim);
+    }
+    char lbuf[24];
+    snprintf(lbuf, sizeof lbuf, "%lld", (long long)limit);
+    const char *v[3] = {st ? json_string_value(st) : NULL, q ? json_string_value(q) : NULL, lbuf};
+    PGresult *r = s_exec(conn, QUERY_SQL_LIST, 3, v);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        char *e = s_db_error(conn, r);
+        PQclear(r);
+        return e;
+    }
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_puts(&sb, "{\"status\":200,\"jobs\":");
+    strbuf_puts(&sb, PQgetvalue(r, 0, 0));
+    PQclear(r);
+    s_append_req(&sb, body);
+    strbuf_putc(&sb, '}');
+    return strbuf_detach(&sb);
+}
+
+char *query_answer(void *pgconn, int cmd, const json_t *body)
+{
+    PGconn *conn = pgconn;
+    if (cmd == PROTO_C_GET)
+        return s_get(conn, body);
+    if (cmd == PROTO_C_LIST)
+        return s_list(conn, body);
+    return s_error_body(PROTO_STATUS_BAD_REQUEST, "unexpected command for the query thread");
+}
+
+static PGconn *s_ensure_conn(struct query *q, PGconn *conn)
+{
+    if (conn && PQstatus(conn) == CONNECTION_OK)
+        return conn;
+    if (conn)
+        PQfinish(conn);
+    conn = PQconnectdb(q->conninfo);
+    if (PQstatus(conn) == CONNECTION_OK)
+        PQclear(PQexec(conn, "SET application_name = 'orchestratord-query'"));
+    return conn;
+}
+
+static void *s_thread(void *arg)
+{
+    struct query *q = arg;
+    void *pipe = zmq_socket(q->zctx, ZMQ_PAIR);
+    zmq_connect(pipe, QUERY_PIPE_ENDPOINT);
+    PGconn *conn = NULL;
+    for (;;) {
+        zmq_msg_t env, cmd, body;
+        zmq_msg_init(&env);
+        zmq_msg_init(&cmd);
+        zmq_msg_init(&body);
+        if (zmq_msg_recv(&env, pipe, 0) < 0)
+            break;
+        if (zmq_msg_size(&env) == 0) { /* stop */
+            zmq_msg_close(&env);
+            break;
+        }
+        zmq_msg_recv(&cmd, pipe, 0);
+        zmq_msg_recv(&body, pipe, 0);
+        json_t *j = json_loadb(zmq_msg_data(&body), zmq_msg_size(&body), 0, NULL);
+        int c = 0;
+        if (zmq_msg_size(&cmd) == sizeof c)
+            memcpy(&c, zmq_msg_data(&cmd), sizeof c);
+        conn = s_ensure_conn(q, conn);
+        char *reply = PQstatus(conn) == CONNECTION_OK
+                          ? query_answer(conn, c, j)
+                          : s_db_error(conn, NULL);
+        json_decref(j);
+        zmq_send(pipe, zmq_msg_data(&env), zmq_msg_size(&env), ZMQ_SNDMORE);
+        zmq_send(pipe, reply, strlen(reply), 0);
+        free(reply);
+        zmq_msg_close(&env);
+        zmq_msg_close(&cmd);
+        zmq_msg_close(&body);
+    }
+    if (conn)
+        PQfinish(conn);
+    zmq_close(pipe);
+    return NULL;
+}
+
+query_t *query_start(void *zctx, const char *conninfo)
+{
+    struct query *q = xcalloc(1, sizeof *q);
+    q->zctx = zctx;
+    q->conninfo = xstrdup(conninfo);
+    if (pthread_create(&q->thread, NULL, s_thread, q) != 0) {
+        LOG_ERROR("could not start the query thread");
+        free(q->conninfo);
+        free(q);
+        return NULL;
+    }
+    return q;
+}
+
+void query_stop(query_t **qp, void *pipe)
+{
+    if (!qp || !*qp)
+        return;
+    zmq_send(pipe, "", 0, 0);
+    pthread_join((*qp)->thread, NULL);
+    free((*qp)->conninfo);
+    free(*qp);
+    *qp = NULL;
+}
+
+int query_forward(void *pipe, const proto_envelope_t *env, int cmd, const json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    if (!text)
+        return ORCH_EINVAL;
+    int rc = ORCH_OK;
+    if (zmq_send(pipe, env, sizeof *env, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(pipe, &cmd, sizeof cmd, ZMQ_SNDMORE) < 0 ||
+        zmq_send(pipe, text, strlen(text), 0) < 0)
+        rc = ORCH_EIO;
+    free(text);
+    return rc;
+}
+
+int query_recv_reply(void *pipe, proto_envelope_t *env, char **body, size_t *len)
+{
+    zmq_msg_t e, b;
+    zmq_msg_init(&e);
+    if (zmq_msg_recv(&e, pipe, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&e);
+        return ORCH_EUNAVAIL;
+    }
+    zmq_msg_init(&b);
+    zmq_msg_recv(&b, pipe, 0);
+    if (zmq_msg_size(&e) == sizeof *env)
+        memcpy(env, zmq_msg_data(&e), sizeof *env);
+    *len = zmq_msg_size(&b);
+    *body = xstrndup(zmq_msg_data(&b), *len);
+    zmq_msg_close(&e);
+    zmq_msg_close(&b);
+    return ORCH_OK;
+}

@@ -1,0 +1,223 @@
+#include "readyq.h"
+#include "xalloc.h"
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct readyq {
+    int window;
+    queue_t **queues;
+    size_t nqueues;
+    lane_t **lanes;
+    size_t nlanes;
+};
+
+readyq_t *readyq_new(int window)
+{
+    readyq_t *rq = xcalloc(1, sizeof *rq);
+    rq->window = window > 0 ? window : 4096;
+    return rq;
+}
+
+void readyq_destroy(readyq_t **rqp)
+{
+    if (!rqp || !*rqp)
+        return;
+    readyq_t *rq = *rqp;
+    for (size_t i = 0; i < rq->nlanes; i++) {
+        lane_t *l = rq->lanes[i];
+        for (int p = 0; p < READYQ_PRIORITIES; p++)
+            for (job_t *j = l->head[p]; j; j = j->next)
+                j->in_lane = false;
+        free(l->type);
+        free(l);
+    }
+    for (size_t i = 0; i < rq->nqueues; i++) {
+        free(rq->queues[i]->name);
+        free(rq->queues[i]->lanes);
+        free(rq->queues[i]);
+    }
+    free(rq->lanes);
+    free(rq->queues);
+    free(rq);
+    *rqp = NULL;
+}
+
+int readyq_window(const readyq_t *rq)
+{
+    return rq->window;
+}
+
+queue_t *readyq_queue(readyq_t *rq, const char *name, bool create)
+{
+    for (size_t i = 0; i < rq->nqueues; i++)
+        if (strcmp(rq->queues[i]->name, name) == 0)
+            return rq->queues[i];
+    if (!create)
+        return NULL;
+    queue_t *q = xcalloc(1, sizeof *q);
+    q->name = xstrdup(name);
+    rq->queues = xrealloc(rq->queues, (rq->nqueues + 1) * sizeof *rq->queues);
+    rq->queues[rq->nqueues++] = q;
+    return q;
+}
+
+lane_t *readyq_lane(readyq_t *rq, const char *queue, const char *type, bool create)
+{
+    queue_t *q = readyq_queue(rq, queue, create);
+    if (!q)
+        return NULL;
+    for (size_t i = 0; i < q->nlanes; i++)
+        if (strcmp(q->lanes[i]->type, type) == 0)
+            return q->lanes[i];
+    if (!create)
+        return NULL;
+    lane_t *l = xcalloc(1, sizeof *l);
+    l->queue = q;
+    l->type = xstrdup(type);
+    l->index = rq->nlanes;
+    q->lanes = xrealloc(q->lanes, (q->nlanes + 1) * sizeof *q->lanes);
+    q->lanes[q->nlanes++] = l;
+    rq->lanes = xrealloc(rq->lanes, (rq->nlanes + 1) * sizeof *rq->lanes);
+    rq->lanes[rq->nlanes++] = l;
+    return l;
+}
+
+size_t readyq_nlanes(const readyq_t *rq)
+{
+    return rq->nlanes;
+}
+
+lane_t *readyq_lane_at(const readyq_t *rq, size_t i)
+{
+    return i < rq->nlanes ? rq->lanes[i] : NULL;
+}
+
+size_t readyq_nqueues(const readyq_t *rq)
+{
+    return rq->nqueues;
+}
+
+queue_t *readyq_queue_at(const readyq_t *rq, size_t i)
+{
+    return i < rq->nqueues ? rq->queues[i] : NULL;
+}
+
+int readyq_key_cmp(int pa, int64_t ia, int pb, int64_t ib)
+{
+    if (pa != pb)
+        return pa < pb ? -1 : 1;
+    if (ia != ib)
+        return ia < ib ? -1 : 1;
+    return 0;
+}
+
+/* Inserts keeping ids ascending within the priority: new jobs append in
+ * O(1); a retried job with an old id walks back from the tail. */
+static void s_link(lane_t *l, job_t *job)
+{
+    int p = job->priority;
+    job_t *after = l->tail[p];
+    while (after && after->id > job->id)
+        after = after->prev;
+    job->prev = after;
+    job->next = after ? after->next : l->head[p];
+    if (job->next)
+        job->next->prev = job;
+    else
+        l->tail[p] = job;
+    if (after)
+        after->next = job;
+    else
+        l->head[p] = job;
+    l->nonempty |= (uint16_t)(1u << p);
+    l->count++;
+    job->in_lane = true;
+}
+
+void lane_unlink(lane_t *l, job_t *job)
+{
+    assert(job->in_lane && job->lane == l);
+    int p = job->priority;
+    if (job->prev)
+        job->prev->next = job->next;
+    else
+        l->head[p] = job->next;
+    if (job->next)
+        job->next->prev = job->prev;
+    else
+        l->tail[p] = job->prev;
+    if (!l->head[p])
+        l->nonempty &= (uint16_t) ~(1u << p);
+    job->prev = job->next = NULL;
+    job->in_lane = false;
+    l->count--;
+}
+
+static job_t *s_least_urgent(const lane_t *l)
+{
+    for (int p = READYQ_PRIORITIES - 1; p >= 0; p--)
+        if (l->tail[p])
+            return l->tail[p];
+    return NULL;
+}
+
+static void s_set_bound_to_max(lane_t *l)
+{
+    job_t *max = s_least_urgent(l);
+    l->bound_priority = max ? max->priority : -1;
+    l->bound_id = max ? max->id : 0;
+}
+
+readyq_push_result_t readyq_push(readyq_t *rq, lane_t *l, job_t *job, job_t **evicted)
+{
+    *evicted = NULL;
+    if (l->overflow &&
+        readyq_key_cmp(job->priority, job->id, l->bound_priority, l->bound_id) > 0)
+        return READYQ_NOT_KEPT;
+    s_link(l, job);
+    if (l->count > rq->window) {
+        job_t *victim = s_least_urgent(l);
+        lane_unlink(l, victim);
+        l->overflow = true;
+        l->epoch++;
+        s_set_bound_to_max(l);
+        if (victim == job)
+            return READYQ_NOT_KEPT;
+        *evicted = victim;
+    }
+    return READYQ_KEPT;
+}
+
+job_t *lane_peek(const lane_t *l)
+{
+    if (!l->nonempty)
+        return NULL;
+    return l->head[__builtin_ctz(l->nonempty)];
+}
+
+bool lane_wants_refill(const readyq_t *rq, const lane_t *l)
+{
+    return l->overflow && !l->refill_inflight && l->count <= rq->window / 2;
+}
+
+void lane_mark_overflow(lane_t *l)
+{
+    l->overflow = true;
+    l->epoch++;
+    s_set_bound_to_max(l);
+}
+
+void lane_refill_done(lane_t *l, int rows, bool full_page, int last_priority, int64_t last_id)
+{
+    l->refill_inflight = false;
+    if (!full_page) {
+        l->overflow = false;
+        return;
+    }
+    if (rows > 0 &&
+        readyq_key_cmp(last_priority, last_id, l->bound_priority, l->bound_id) > 0) {
+        l->bound_priority = last_priority;
+        l->bound_id = last_id;
+    }
+}

@@ -1,0 +1,84 @@
+/* The in-memory ready index: queues, and per (queue, type) lanes holding a
+ * bounded window of the most urgent queued jobs, ordered by priority (0
+ * first) then job id (FIFO).
+ *
+ * Window invariant, per lane: when `overflow` is set, PostgreSQL may hold
+ * queued jobs of this lane that are not in memory, and every one of them has
+ * a key (priority, id) greater than `bound`; every job in memory has a key
+ * <= bound. A refill loads the next keys after `bound`. Any eviction bumps
+ * `epoch`, which invalidates a refill that was issued before it. */
+#ifndef READYQ_H
+#define READYQ_H
+
+#include "job.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define READYQ_PRIORITIES 10
+
+typedef struct queue queue_t;
+
+struct queue {
+    char *name;
+    bool paused;
+    int64_t counts[JOB_STATE_COUNT]; /* jobs per state, all of PostgreSQL + memory */
+    const void *policy;              /* queue_policy_t, borrowed from config */
+    lane_t **lanes;
+    size_t nlanes;
+};
+
+struct lane {
+    queue_t *queue;
+    char *type;
+    job_t *head[READYQ_PRIORITIES];
+    job_t *tail[READYQ_PRIORITIES];
+    uint16_t nonempty;       /* bit p set when priority p has jobs */
+    int count;               /* jobs in memory */
+    bool overflow;
+    int bound_priority;
+    int64_t bound_id;
+    uint32_t epoch;
+    bool refill_inflight;
+    uint32_t refill_epoch;
+    size_t index;            /* position in readyq's lane array */
+};
+
+typedef struct readyq readyq_t;
+
+readyq_t *readyq_new(int window);
+/* Frees queues and lanes; jobs still linked are unlinked, not freed. */
+void readyq_destroy(readyq_t **rq);
+int readyq_window(const readyq_t *rq);
+
+queue_t *readyq_queue(readyq_t *rq, const char *name, bool create);
+lane_t *readyq_lane(readyq_t *rq, const char *queue, const char *type, bool create);
+size_t readyq_nlanes(const readyq_t *rq);
+lane_t *readyq_lane_at(const readyq_t *rq, size_t i);
+size_t readyq_nqueues(const readyq_t *rq);
+queue_t *readyq_queue_at(const readyq_t *rq, size_t i);
+
+typedef enum {
+    READYQ_KEPT = 0,    /* linked in memory */
+    READYQ_NOT_KEPT = 1 /* lives only in PostgreSQL until a refill */
+} readyq_push_result_t;
+
+/* Offers a committed, queued job to its lane. If keeping it overflows the
+ * window, the least urgent job is unlinked and returned in *evicted (the
+ * caller drops it from memory; it is committed as queued). */
+readyq_push_result_t readyq_push(readyq_t *rq, lane_t *lane, job_t *job, job_t **evicted);
+/* Most urgent job of the lane, or NULL. */
+job_t *lane_peek(const lane_t *lane);
+void lane_unlink(lane_t *lane, job_t *job);
+/* True when the lane runs low and PostgreSQL may hold more. */
+bool lane_wants_refill(const readyq_t *rq, const lane_t *lane);
+/* Marks a lane as possibly having queued jobs in PostgreSQL beyond memory
+ * (recovery): bound is set to the largest key in memory. */
+void lane_mark_overflow(lane_t *lane);
+/* Applies a refill answer: rows loaded (already pushed) and whether the
+ * query returned a full page (more may follow). last_* = key of last row. */
+void lane_refill_done(lane_t *lane, int rows, bool full_page, int last_priority, int64_t last_id);
+/* Compares keys: negative when a is more urgent than b. */
+int readyq_key_cmp(int pa, int64_t ia, int pb, int64_t ib);
+
+#endif

@@ -1,0 +1,331 @@
+#include "store.h"
+#include "log.h"
+#include "migrations.h"
+#include "orch_error.h"
+#include "store_sql.h"
+#include "xalloc.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STORE_MAX_ITEMS 4096
+
+struct store {
+    char *conninfo;
+    PGconn *conn;
+    char errmsg[512];
+    bool in_flight;       /* a pipeline was sent and its Sync not yet seen */
+    bool building;        /* statements queued, Sync not sent yet */
+    bool wants_write;
+    bool aborted;         /* a statement of the in-flight pipeline failed */
+    void *items[STORE_MAX_ITEMS];
+    size_t nitems;        /* statements in the current pipeline */
+    size_t next_item;     /* next statement whose result we expect */
+};
+
+static void s_set_error(store_t *s, const char *what, const char *detail)
+{
+    char clean[400];
+    snprintf(clean, sizeof clean, "%s", detail ? detail : "");
+    /* libpq messages end with a newline; keep one line */
+    for (char *p = clean; *p; p++)
+        if (*p == '\n')
+            *p = (p[1] ? ' ' : '\0');
+    snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what, clean);
+}
+
+store_t *store_new(const char *conninfo)
+{
+    store_t *s = xcalloc(1, sizeof *s);
+    s->conninfo = xstrdup(conninfo ? conninfo : "");
+    return s;
+}
+
+void store_destroy(store_t **sp)
+{
+    if (!sp || !*sp)
+        return;
+    store_disconnect(*sp);
+    free((*sp)->conninfo);
+    free(*sp);
+    *sp = NULL;
+}
+
+const char *store_errmsg(const store_t *s)
+{
+    return s->errmsg;
+}
+
+PGconn *store_conn(store_t *s)
+{
+    return s->conn;
+}
+
+bool store_connected(const store_t *s)
+{
+    return s->conn && PQstatus(s->conn) == CONNECTION_OK;
+}
+
+void store_disconnect(store_t *s)
+{
+    if (s->conn)
+        PQfinish(s->conn);
+    s->conn = NULL;
+    s->in_flight = s->building = s->wants_write = false;
+    s->nitems = s->next_item = 0;
+}
+
+static bool s_exec_ok(store_t *s, const char *sql, const char *what)
+{
+    PGresult *r = PQexec(s->conn, sql);
+    ExecStatusType st = PQresultStatus(r);
+    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    if (!ok)
+        s_set_error(s, what, PQresultErrorMessage(r));
+    PQclear(r);
+    return ok;
+}
+
+static bool s_migrate_one(store_t *s, const migration_t *m)
+{
+    char ver[16];
+    snprintf(ver, sizeof ver, "%d", m->version);
+    const char *p1[1] = {ver};
+    PGresult *r =
+        PQexecParams(s->conn, "SELECT 1 FROM schema_migrations WHERE version = $1::int", 1, NULL,
+                     p1, NULL, NULL, 0);
+    bool applied = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
+    PQclear(r);
+    if (applied)
+        return true;
+    if (!s_exec_ok(s, "BEGIN", "could not begin migration"))
+        return false;
+    char what[128];
+    snprintf(what, sizeof what, "could not apply migration \"%s\"", m->name);
+    if (!s_exec_ok(s, m->sql, what)) {
+        s_exec_ok(s, "ROLLBACK", "rollback");
+        return false;
+    }
+    const char *p2[2] = {ver, m->name};
+    r = PQexecParams(s->conn, "INSERT INTO schema_migrations (version, name) VALUES ($1::int, $2)",
+                     2, NULL, p2, NULL, NULL, 0);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        s_set_error(s, what, PQresultErrorMessage(r));
+    PQclear(r);
+    if (!ok || !s_exec_ok(s, "COMMIT", what)) {
+        s_exec_ok(s, "ROLLBACK", "rollback");
+        return false;
+    }
+    LOG_INFO("migration applied version=%d name=%s", m->version, m->name);
+    return true;
+}
+
+/* Serialised by an advisory lock so coordinators starting together never
+ * apply the same migration twice. */
+static int s_migrate(store_t *s)
+{
+    if (!s_exec_ok(s,
+                   "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"
+                   " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+                   "could not create \"schema_migrations\""))
+        return ORCH_EDB;
+    if (!s_exec_ok(s, "SELECT pg_advisory_lock(7400001)", "could not lock migrations"))
+        return ORCH_EDB;
+    bool ok = true;
+    for (const migration_t *m = migrations; ok && m->name; m++)
+        ok = s_migrate_one(s, m);
+    s_exec_ok(s, "SELECT pg_advisory_unlock(7400001)", "unlock");
+    return ok ? ORCH_OK : ORCH_EDB;
+}
+
+static int s_prepare(store_t *s, const char *name, const char *sql)
+{
+    PGresult *r = PQprepare(s->conn, name, sql, 0, NULL);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) {
+        char what[96];
+        snprintf(what, sizeof what, "could not prepare \"%s\"", name);
+        s_set_error(s, what, PQresultErrorMessage(r));
+    }
+    PQclear(r);
+    return ok ? ORCH_OK : ORCH_EDB;
+}
+
+static int s_prepare_all(store_t *s)
+{
+    /* array parameters make custom plans useless; plan once */
+    if (!s_exec_ok(s, "SET plan_cache_mode = force_generic_plan", "could not set plan cache mode"))
+        return ORCH_EDB;
+    if (s_prepare(s, STORE_STMT_WRITE, STORE_SQL_WRITE) ||
+        s_prepare(s, STORE_STMT_REFILL, STORE_SQL_REFILL) ||
+        s_prepare(s, STORE_STMT_CANCEL, STORE_SQL_CANCEL) ||
+        s_prepare(s, STORE_STMT_RETRY, STORE_SQL_RETRY) ||
+        s_prepare(s, STORE_STMT_PAUSE, STORE_SQL_PAUSE) ||
+        s_prepare(s, STORE_STMT_WORKER, STORE_SQL_WORKER))
+        return ORCH_EDB;
+    return ORCH_OK;
+}
+
+int store_connect(store_t *s)
+{
+    store_disconnect(s);
+    s->conn = PQconnectdb(s->conninfo);
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        s_set_error(s, "could not connect to database", PQerrorMessage(s->conn));
+        store_disconnect(s);
+        return ORCH_EDB;
+    }
+    if (!s_exec_ok(s, "SET application_name = 'orchestratord'", "could not configure session") ||
+        s_migrate(s) || s_prepare_all(s)) {
+        store_disconnect(s);
+        return ORCH_EDB;
+    }
+    s->errmsg[0] = '\0';
+    return ORCH_OK;
+}
+
+PGresult *store_query(store_t *s, const char *sql, int nparams, const char *const *values)
+{
+    if (!store_connected(s) || s->in_flight || s->building) {
+        snprintf(s->errmsg, sizeof s->errmsg, "database connection is not available");
+        return NULL;
+    }
+    PGresult *r = PQexecParams(s->conn, sql, nparams, NULL, values, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        s_set_error(s, "query failed", PQresultErrorMessage(r));
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+bool store_pipeline_busy(const store_t *s)
+{
+    return s->in_flight;
+}
+
+int store_socket(const store_t *s)
+{
+    return s->conn ? PQsocket(s->conn) : -1;
+}
+
+bool store_wants_write(const store_t *s)
+{
+    return s->wants_write;
+}
+
+int store_pipeline_add(store_t *s, const char *stmt, int nparams, const char *const *values,
+                       void *item)
+{
+    if (!store_connected(s) || s->in_flight || s->nitems >= STORE_MAX_ITEMS)
+        return ORCH_EUNAVAIL;
+    if (!s->building) {
+        if (PQenterPipelineMode(s->conn) != 1 || PQsetnonblocking(s->conn, 1) != 0) {
+            s_set_error(s, "could not enter pipeline mode", PQerrorMessage(s->conn));
+            return ORCH_EDB;
+        }
+        s->building = true;
+        s->nitems = s->next_item = 0;
+    }
+    if (PQsendQueryPrepared(s->conn, stmt, nparams, values, NULL, NULL, 0) != 1) {
+        s_set_error(s, "could not send statement", PQerrorMessage(s->conn));
+        return ORCH_EDB;
+    }
+    s->items[s->nitems++] = item;
+    return ORCH_OK;
+}
+
+static void s_flush(store_t *s)
+{
+    int f = PQflush(s->conn);
+    s->wants_write = f == 1;
+    if (f < 0)
+        s_set_error(s, "could not send to database", PQerrorMessage(s->conn));
+}
+
+int store_pipeline_send(store_t *s)
+{
+    if (!s->building)
+        return ORCH_EINVAL;
+    if (PQpipelineSync(s->conn) != 1) {
+        s_set_error(s, "could not sync pipeline", PQerrorMessage(s->conn));
+        return ORCH_EDB;
+    }
+    s->building = false;
+    s->in_flight = true;
+    s_flush(s);
+    return ORCH_OK;
+}
+
+/* Fails every statement still expected and the pipeline itself. */
+static void s_fail_all(store_t *s, store_result_fn on_result, store_sync_fn on_sync, void *arg)
+{
+    char err[512];
+    snprintf(err, sizeof err, "%s", s->errmsg[0] ? s->errmsg : "database connection lost");
+    for (; s->next_item < s->nitems; s->next_item++)
+        on_result(arg, s->items[s->next_item], NULL, err);
+    store_disconnect(s);
+    on_sync(arg, false, err);
+}
+
+static bool s_handle_result(store_t *s, PGresult *r, store_result_fn on_result, void *arg,
+                            bool *aborted)
+{
+    ExecStatusType st = PQresultStatus(r);
+    if (s->next_item >= s->nitems)
+        return false;
+    void *item = s->items[s->next_item];
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+        on_result(arg, item, r, NULL);
+    } else {
+        if (st != PGRES_PIPELINE_ABORTED)
+            s_set_error(s, "statement failed", PQresultErrorMessage(r));
+        *aborted = true;
+        on_result(arg, item, NULL, s->errmsg);
+    }
+    return true;
+}
+
+void store_pipeline_poll(store_t *s, store_result_fn on_result, store_sync_fn on_sync, void *arg)
+{
+    if (!s->conn || !s->in_flight)
+        return;
+    if (s->wants_write)
+        s_flush(s);
+    if (PQconsumeInput(s->conn) != 1) {
+        s_set_error(s, "lost connection to database", PQerrorMessage(s->conn));
+        s_fail_all(s, on_result, on_sync, arg);
+        s->aborted = false;
+        return;
+    }
+    while (!PQisBusy(s->conn)) {
+        PGresult *r = PQgetResult(s->conn);
+        if (!r) {
+            /* end of one statement's results: advance to the next */
+            s->next_item++;
+            continue;
+        }
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            bool ok = !s->aborted && s->next_item >= s->nitems;
+            s->aborted = false;
+            s->in_flight = false;
+            s->nitems = s->next_item = 0;
+            PQexitPipelineMode(s->conn);
+            on_sync(arg, ok, ok ? NULL : s->errmsg);
+            return;
+        }
+        if (PQresultStatus(r) == PGRES_FATAL_ERROR && PQstatus(s->conn) != CONNECTION_OK) {
+            s_set_error(s, "lost connection to database", PQresultErrorMessage(r));
+            PQclear(r);
+            s_fail_all(s, on_result, on_sync, arg);
+            s->aborted = false;
+            return;
+        }
+        if (!s_handle_result(s, r, on_result, arg, &s->aborted))
+            LOG_WARN("unexpected pipeline result status=%s", PQresStatus(PQresultStatus(r)));
+        PQclear(r);
+    }
+}

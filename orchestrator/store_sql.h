@@ -1,0 +1,95 @@
+/* The coordinator's prepared statements. Every value travels as a
+ * parameter; batches travel as PostgreSQL array literals unnested in SQL,
+ * so one statement writes a whole loop turn. Timestamps are wall-clock
+ * microseconds since the epoch. */
+#ifndef STORE_SQL_H
+#define STORE_SQL_H
+
+#define STORE_US_TO_TS(col) "(timestamptz 'epoch' + (" col ") * interval '1 microsecond')"
+
+/* $1..$19 new jobs, $20..$32 changed jobs, $33..$38 audit events. */
+#define STORE_SQL_WRITE                                                                            \
+    "WITH ins AS ("                                                                                \
+    " INSERT INTO jobs (id, queue, type, priority, state, attempt, attempt_base, max_attempts,"    \
+    "  timeout_ms, payload, result, error, worker, progress, idempotency_key, run_at, created_at," \
+    "  started_at, finished_at)"                                                                   \
+    " SELECT u.id, u.queue, u.type, u.priority, u.state, u.attempt, u.attempt_base,"               \
+    "  u.max_attempts, u.timeout_ms, u.payload::json, u.result::json, u.error, u.worker,"          \
+    "  u.progress, u.ikey, " STORE_US_TO_TS("u.run_at") ", " STORE_US_TO_TS("u.created_at") ","    \
+    "  " STORE_US_TO_TS("u.started_at") ", " STORE_US_TO_TS("u.finished_at")                        \
+    " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[],"         \
+    "  $7::int[], $8::int[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[],"    \
+    "  $14::int[], $15::text[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[])"       \
+    "  AS u(id, queue, type, priority, state, attempt, attempt_base, max_attempts, timeout_ms,"    \
+    "  payload, result, error, worker, progress, ikey, run_at, created_at, started_at,"            \
+    "  finished_at)"                                                                               \
+    "), upd AS ("                                                                                  \
+    " UPDATE jobs j SET state = u.state, attempt = u.attempt, attempt_base = u.attempt_base,"      \
+    "  max_attempts = u.max_attempts, result = u.result::json, error = u.error,"                  \
+    "  worker = u.worker, progress = u.progress, run_at = " STORE_US_TO_TS("u.run_at") ","         \
+    "  started_at = " STORE_US_TO_TS("u.started_at") ","                                           \
+    "  finished_at = " STORE_US_TO_TS("u.finished_at") ", priority = u.priority,"                  \
+    "  updated_at = now()"                                                                         \
+    " FROM unnest($20::bigint[], $21::text[], $22::int[], $23::int[], $24::int[], $25::text[],"    \
+    "  $26::text[], $27::text[], $28::int[], $29::bigint[], $30::bigint[], $31::bigint[],"         \
+    "  $32::int[])"                                                                                \
+    "  AS u(id, state, attempt, attempt_base, max_attempts, result, error, worker, progress,"      \
+    "  run_at, started_at, finished_at, priority)"                                                 \
+    " WHERE j.id = u.id"                                                                           \
+    "), ev AS ("                                                                                   \
+    " INSERT INTO job_events (job_id, at, event, attempt, worker, detail)"                         \
+    " SELECT e.job_id, " STORE_US_TO_TS("e.at") ", e.event, e.attempt, e.worker, e.detail::json"   \
+    " FROM unnest($33::bigint[], $34::bigint[], $35::text[], $36::int[], $37::text[],"             \
+    "  $38::text[]) AS e(job_id, at, event, attempt, worker, detail)"                              \
+    ") SELECT 1"
+#define STORE_WRITE_NPARAMS 38
+
+#define STORE_JOB_COLUMNS                                                                          \
+    "id, queue, type, priority, state, attempt, attempt_base, max_attempts, timeout_ms,"          \
+    " payload::text, idempotency_key,"                                                             \
+    " (extract(epoch from created_at) * 1000000)::bigint,"                                         \
+    " (extract(epoch from run_at) * 1000000)::bigint, worker,"                                     \
+    " (extract(epoch from started_at) * 1000000)::bigint"
+
+/* Next page of queued jobs of a lane after the window bound. */
+#define STORE_SQL_REFILL                                                                           \
+    "SELECT " STORE_JOB_COLUMNS " FROM jobs"                                                       \
+    " WHERE queue = $1 AND type = $2 AND state = 'queued' AND (priority, id) > ($3::int, $4::bigint)" \
+    " ORDER BY priority, id LIMIT $5"
+
+/* Cancel of a job that is not in memory. Answers (cancelled, prior state). */
+#define STORE_SQL_CANCEL                                                                           \
+    "WITH c AS (UPDATE jobs SET state = 'cancelled', finished_at = now(), updated_at = now(),"     \
+    "  error = $2 WHERE id = $1 AND state IN ('waiting', 'scheduled', 'queued')"                   \
+    "  RETURNING id, attempt, queue, state),"                                                      \
+    " e AS (INSERT INTO job_events (job_id, at, event, attempt, detail)"                           \
+    "  SELECT id, now(), 'cancelled', attempt, json_build_object('reason', $2::text) FROM c)"      \
+    " SELECT (SELECT count(*) FROM c), (SELECT state FROM jobs WHERE id = $1),"                    \
+    "  (SELECT queue FROM jobs WHERE id = $1)"
+
+/* Operator retry of a dead or cancelled job not in memory: back to queued
+ * with a fresh attempt budget. Answers the job row (empty when not allowed)
+ * and, separately, the prior state. */
+#define STORE_SQL_RETRY                                                                            \
+    "WITH prior AS (SELECT state FROM jobs WHERE id = $1),"                                        \
+    " r AS (UPDATE jobs SET state = 'queued', attempt_base = attempt, result = NULL, error = NULL," \
+    "  finished_at = NULL, worker = NULL, progress = NULL, updated_at = now()"                    \
+    "  WHERE id = $1 AND state IN ('dead', 'cancelled') RETURNING " STORE_JOB_COLUMNS "),"         \
+    " e AS (INSERT INTO job_events (job_id, at, event, attempt, detail)"                           \
+    "  SELECT id, now(), 'retried', attempt, json_build_object('from', (SELECT state FROM prior))"  \
+    "  FROM r)"                                                                                    \
+    " SELECT r.*, (SELECT state FROM prior) FROM (SELECT 1) one LEFT JOIN r ON true"
+
+#define STORE_SQL_PAUSE                                                                            \
+    "INSERT INTO queues (name, paused, updated_at) VALUES ($1, $2::boolean, now())"                \
+    " ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused, updated_at = now()"
+
+#define STORE_SQL_WORKER                                                                           \
+    "INSERT INTO workers (name, version, queues, types, slots, state, connected_at, last_seen_at)" \
+    " VALUES ($1, $2, $3::text[], $4::text[], $5::int, $6, now(), now())"                          \
+    " ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, queues = EXCLUDED.queues,"      \
+    "  types = EXCLUDED.types, slots = EXCLUDED.slots, state = EXCLUDED.state,"                    \
+    "  connected_at = CASE WHEN EXCLUDED.state = 'connected' THEN now()"                           \
+    "  ELSE workers.connected_at END, last_seen_at = now()"
+
+#endif
