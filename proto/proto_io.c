@@ -167,6 +167,8 @@ static size_t s_header(zmq_msg_t *parts, const proto_envelope_t *env, const char
 int proto_send(void *sock, const proto_envelope_t *env, const char *proto, const char *cmd,
                const char *body, size_t body_len)
 {
+    if (env && env->id_len > sizeof env->id)
+        return ORCH_EINVAL;
     zmq_msg_t parts[S_MAX_SEND_PARTS];
     size_t n = s_header(parts, env, proto, cmd);
     s_msg_copy(&parts[n++], body, body_len);
@@ -199,6 +201,8 @@ static int s_buf_cb(const char *buffer, size_t size, void *data)
 int proto_send_json(void *sock, const proto_envelope_t *env, const char *proto, const char *cmd,
                     const json_t *body)
 {
+    if (env && env->id_len > sizeof env->id)
+        return ORCH_EINVAL;
     s_buf_t b = {.buf = xmalloc(256), .cap = 256};
     if (!body || json_dump_callback(body, s_buf_cb, &b, JSON_COMPACT) != 0) {
         free(b.buf);

@@ -196,6 +196,26 @@ static int s_batch_refs(proto_jobspec_t *specs, size_t n, char *err, size_t errl
     return 0;
 }
 
+/* After Kahn's algorithm, every job left (indeg > 0) waits on another job
+ * left; following such dependencies n times must end on a cycle, which
+ * names a better culprit than a job merely queued behind one. */
+static size_t s_on_cycle(const proto_jobspec_t *specs, size_t n, const size_t *indeg)
+{
+    size_t u = 0;
+    while (indeg[u] == 0)
+        u++;
+    for (size_t step = 0; step < n; step++) {
+        for (size_t j = 0; j < specs[u].ndepends; j++) {
+            int64_t d = specs[u].depends_on[j];
+            if (d < 0 && indeg[(size_t)-d - 1] > 0) {
+                u = (size_t)-d - 1;
+                break;
+            }
+        }
+    }
+    return u;
+}
+
 /* Kahn's algorithm over the in-batch edges (dependency -> dependent):
  * whatever is never released sits on or behind a cycle. */
 static int s_batch_cycles(const proto_jobspec_t *specs, size_t n, size_t nedges, char *err,
@@ -232,12 +252,10 @@ static int s_batch_cycles(const proto_jobspec_t *specs, size_t n, size_t nedges,
                 queue[qt++] = edges[e];
     }
     int rc = 0;
-    for (size_t i = 0; i < n && qt < n; i++) {
-        if (indeg[i] > 0) {
-            proto_fctx_t c = {.err = err, .errlen = errlen, .list = "jobs", .idx = i};
-            rc = proto_ffail(&c, ORCH_EPROTO, "depends_on", "dependency cycle within the batch");
-            break;
-        }
+    if (qt < n) {
+        proto_fctx_t c = {.err = err, .errlen = errlen, .list = "jobs"};
+        c.idx = s_on_cycle(specs, n, indeg);
+        rc = proto_ffail(&c, ORCH_EPROTO, "depends_on", "dependency cycle within the batch");
     }
     free(indeg);
     free(start);

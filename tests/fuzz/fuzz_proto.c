@@ -80,6 +80,43 @@ static void s_hello(const json_t *body)
     proto_hello_fini(&h);
 }
 
+/* Reference check, quadratic and obviously right: repeatedly release jobs
+ * whose in-batch dependencies are all released. */
+static bool s_acyclic(const proto_jobspec_t *s, size_t n)
+{
+    bool *done = calloc(n, sizeof *done);
+    size_t left = n;
+    for (bool progress = true; progress && left > 0;) {
+        progress = false;
+        for (size_t i = 0; i < n; i++) {
+            bool ready = !done[i];
+            for (size_t j = 0; ready && j < s[i].ndepends; j++)
+                if (s[i].depends_on[j] < 0 && !done[(size_t)-s[i].depends_on[j] - 1])
+                    ready = false;
+            if (ready) {
+                done[i] = true;
+                left--;
+                progress = true;
+            }
+        }
+    }
+    free(done);
+    return left == 0;
+}
+
+/* A batch refused for a cycle must have one: parse the jobs one by one
+ * (which skips the batch checks) and run the reference check. */
+static void s_check_cycle(const json_t *body, const proto_limits_t *lim)
+{
+    const json_t *arr = json_object_get(body, "jobs");
+    size_t n = json_array_size(arr);
+    proto_jobspec_t *s = calloc(n, sizeof *s);
+    for (size_t i = 0; i < n; i++)
+        CHECK(proto_jobspec_parse(json_array_get(arr, i), lim, &s[i], NULL, 0) == 0);
+    CHECK(!s_acyclic(s, n));
+    proto_jobspecs_free(s, n);
+}
+
 static void s_submit(const json_t *body, const proto_limits_t *lim)
 {
     char err[ERRLEN] = "";
@@ -89,6 +126,10 @@ static void s_submit(const json_t *body, const proto_limits_t *lim)
     if (rc != 0) {
         s_check_err(rc, err);
         CHECK(s == NULL && n == 0);
+        static const char cyc[] = ".depends_on: dependency cycle within the batch";
+        size_t len = strlen(err);
+        if (len >= sizeof cyc - 1 && strcmp(err + len - (sizeof cyc - 1), cyc) == 0)
+            s_check_cycle(body, lim);
         return;
     }
     CHECK(n >= 1 && n <= lim->max_batch_jobs);
@@ -110,6 +151,7 @@ static void s_submit(const json_t *body, const proto_limits_t *lim)
             CHECK(d > 0 || ((uint64_t)-d <= n && (size_t)-d != i + 1));
         }
     }
+    CHECK(s_acyclic(s, n));
     /* proto_jobspec_parse on the same job objects must agree */
     const json_t *arr = json_object_get(body, "jobs");
     proto_jobspec_t one;

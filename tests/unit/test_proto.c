@@ -593,10 +593,14 @@ static void test_submit_invalid(void **state)
         {"{\"jobs\":[{" JOB_OK "},{" JOB_OK ",\"depends_on\":[-1,-2]}]}", ORCH_EPROTO,
          "jobs[1].depends_on[1]: a job cannot depend on itself"},
         {"{\"jobs\":[{" JOB_OK ",\"depends_on\":[-2]},{" JOB_OK ",\"depends_on\":[-1]}]}",
-         ORCH_EPROTO, "depends_on: dependency cycle within the batch"},
+         ORCH_EPROTO, "jobs[0].depends_on: dependency cycle within the batch"},
         {"{\"jobs\":[{" JOB_OK "},{" JOB_OK ",\"depends_on\":[-3]},{" JOB_OK
          ",\"depends_on\":[-4]},{" JOB_OK ",\"depends_on\":[-2,-1]}]}",
          ORCH_EPROTO, "dependency cycle within the batch"},
+        /* jobs[0] only waits behind the cycle of jobs[1] and jobs[2] */
+        {"{\"jobs\":[{" JOB_OK ",\"depends_on\":[-2]},{" JOB_OK ",\"depends_on\":[-3]},{" JOB_OK
+         ",\"depends_on\":[-2]}]}",
+         ORCH_EPROTO, "jobs[1].depends_on: dependency cycle within the batch"},
         {"{\"jobs\":[{" JOB_OK ",\"payload\":[]}]}", ORCH_EPROTO,
          "jobs[0].payload: must be a json object"},
         {"{\"jobs\":[{" JOB_OK ",\"payload\":\"{}\"}]}", ORCH_EPROTO,
@@ -1353,6 +1357,8 @@ static void test_io_send_json_invalid(void **state)
     assert_int_equal(proto_send_json(s->dealer, NULL, PROTO_WORKER_V1, "HEARTBEAT", scalar),
                      ORCH_EINVAL);
     json_decref(scalar);
+    proto_envelope_t bad = {.id_len = 300};
+    assert_int_equal(proto_send(s->router, &bad, PROTO_WORKER_V1, "JOB", "{}", 2), ORCH_EINVAL);
     /* nothing was sent by the failed calls */
     proto_rawmsg_t m;
     assert_int_equal(proto_recv_raw(s->router, ZMQ_DONTWAIT, true, &m), ORCH_EUNAVAIL);
