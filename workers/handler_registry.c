@@ -10,11 +10,19 @@
 extern const handler_t handler_noop;
 extern const handler_t handler_sleep;
 extern const handler_t handler_fail;
+extern const handler_t handler_embed;
+extern const handler_t handler_index;
+extern const handler_t handler_compact;
+extern const handler_t handler_backup_verify;
 
 static const handler_t *const s_builtins[] = {
     &handler_noop,
     &handler_sleep,
     &handler_fail,
+    &handler_embed,
+    &handler_index,
+    &handler_compact,
+    &handler_backup_verify,
     NULL,
 };
 
