@@ -79,7 +79,7 @@ class Failure(Exception):
 
 class State:
     def __init__(self, args):
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # send_json counts statuses under it too
         self.args = args
         self.indexes = {}  # uid -> {"primaryKey": str|None, "docs": {id: doc}, "createdAt"}
         self.tasks = {}    # uid -> task dict (+ private "_apply" callable)

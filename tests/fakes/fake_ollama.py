@@ -62,7 +62,7 @@ def vector(model, text, dim):
 
 class State:
     def __init__(self, args):
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # send_json counts statuses under it too
         self.args = args
         self.models = set(m.strip() for m in args.models.split(",") if m.strip())
         self.reset()
