@@ -26,8 +26,8 @@ typedef enum {
 } cfgtab_type_t;
 
 enum {
-    CFGTAB_SECRET = 1 << 0,   /* never echo the value in a message */
-    CFGTAB_NULLABLE = 1 << 1, /* a YAML null (empty, ~, null) leaves the key unset */
+    CFGTAB_SECRET = 1 << 0,      /* never echo the value in a message */
+    CFGTAB_NULLABLE = 1 << 1,    /* a YAML null (empty, ~, null) leaves the key unset */
     CFGTAB_ENV_DEFAULT = 1 << 2, /* env only fills the key when the file did not set it */
 };
 
@@ -41,14 +41,14 @@ typedef struct {
 } cfgtab_pos_t;
 
 struct cfgtab_key {
-    const char *path;  /* dotted path relative to the scope, e.g. "heartbeat.interval" */
+    const char *path; /* dotted path relative to the scope, e.g. "heartbeat.interval" */
     cfgtab_type_t type;
-    size_t off;        /* field offset in the scope's struct */
-    size_t count_off;  /* CFGTAB_STRLIST: offset of the size_t element count */
-    const char *def;   /* default as text (lists: comma separated); NULL: none */
-    int64_t min, max;  /* range of INT, DURATION, SIZE; element count of STRLIST */
+    size_t off;       /* field offset in the scope's struct */
+    size_t count_off; /* CFGTAB_STRLIST: offset of the size_t element count */
+    const char *def;  /* default as text (lists: comma separated); NULL: none */
+    int64_t min, max; /* range of INT, DURATION, SIZE; element count of STRLIST */
     unsigned flags;
-    const char *env;   /* overriding environment variable, or NULL */
+    const char *env; /* overriding environment variable, or NULL */
     /* Extra check of a string (or each list element): NULL when fine, else
      * what was expected, e.g. "a ZeroMQ endpoint (tcp://host:port or ipc://path)". */
     const char *(*check)(const char *s);
@@ -56,12 +56,71 @@ struct cfgtab_key {
     int (*custom)(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
 };
 
+/* Table rows, one macro per type, so a table reads as key, field, default,
+ * range or validator, environment variable. */
+#define CFGTAB_K_STR(p, o, d, fl, e, chk)                                                          \
+    {                                                                                              \
+        .path = (p), .type = CFGTAB_STRING, .off = (o), .def = (d), .flags = (fl), .env = (e),     \
+        .check = (chk)                                                                             \
+    }
+#define CFGTAB_K_INT_(p, o, d, lo, hi)                                                             \
+    {                                                                                              \
+        .path = (p), .type = CFGTAB_INT, .off = (o), .def = (d), .min = (lo), .max = (hi)          \
+    }
+#define CFGTAB_K_COUNT_(p, o, d, lo, hi)                                                           \
+    {                                                                                              \
+        .path = (p), .type = CFGTAB_COUNT, .off = (o), .def = (d), .min = (lo), .max = (hi)        \
+    }
+#define CFGTAB_K_DUR_(p, o, d, lo, hi)                                                             \
+    {                                                                                              \
+        .path = (p), .type = CFGTAB_DURATION, .off = (o), .def = (d), .min = (lo), .max = (hi)     \
+    }
+#define CFGTAB_K_SIZE_(p, o, d, lo, hi)                                                            \
+    {                                                                                              \
+        .path = (p), .type = CFGTAB_SIZE, .off = (o), .def = (d), .min = (lo), .max = (hi)         \
+    }
+/* The range may be one macro expanding to "lo, hi". */
+#define CFGTAB_K_INT(p, o, d, ...) CFGTAB_K_INT_(p, o, d, __VA_ARGS__)
+#define CFGTAB_K_COUNT(p, o, d, ...) CFGTAB_K_COUNT_(p, o, d, __VA_ARGS__)
+#define CFGTAB_K_DUR(p, o, d, ...) CFGTAB_K_DUR_(p, o, d, __VA_ARGS__)
+#define CFGTAB_K_SIZE(p, o, d, ...) CFGTAB_K_SIZE_(p, o, d, __VA_ARGS__)
+#define CFGTAB_K_BOOL(p, o, d)                                                                     \
+    {                                                                                              \
+        .path = (p), .type = CFGTAB_BOOL, .off = (o), .def = (d)                                   \
+    }
+#define CFGTAB_K_LEVEL(p, o, d, e)                                                                 \
+    {                                                                                              \
+        .path = (p), .type = CFGTAB_LOGLEVEL, .off = (o), .def = (d), .env = (e)                   \
+    }
+#define CFGTAB_K_LIST(p, o, co, d, lo, hi, e, chk)                                                 \
+    {                                                                                              \
+        .path = (p), .type = CFGTAB_STRLIST, .off = (o), .count_off = (co), .def = (d),            \
+        .min = (lo), .max = (hi), .env = (e), .check = (chk)                                       \
+    }
+#define CFGTAB_K_SECTION(p, o)                                                                     \
+    {                                                                                              \
+        .path = (p), .type = CFGTAB_SECTION, .off = (o)                                            \
+    }
+#define CFGTAB_K_CUSTOM(p, fn)                                                                     \
+    {                                                                                              \
+        .path = (p), .type = CFGTAB_CUSTOM, .custom = (fn)                                         \
+    }
+
+/* Durations in milliseconds and sizes in bytes, for ranges. */
+#define CFGTAB_SEC 1000LL
+#define CFGTAB_MINUTE (60 * CFGTAB_SEC)
+#define CFGTAB_HOUR (60 * CFGTAB_MINUTE)
+#define CFGTAB_DAY (24 * CFGTAB_HOUR)
+#define CFGTAB_KIB 1024LL
+#define CFGTAB_MIB (1024 * CFGTAB_KIB)
+#define CFGTAB_GIB (1024 * CFGTAB_MIB)
+
 /* One table applied to one struct. */
 typedef struct {
     const cfgtab_key_t *keys;
     size_t nkeys;
     void *base;
-    cfgtab_pos_t *pos; /* nkeys entries, zeroed by the caller */
+    cfgtab_pos_t *pos;  /* nkeys entries, zeroed by the caller */
     const char *prefix; /* display prefix for messages, "" at the top, "queues[0]." below */
 } cfgtab_scope_t;
 
@@ -100,8 +159,8 @@ bool cfgtab_is_set(const cfgtab_scope_t *scope, const char *path);
 /* Formats an error about key path of scope at where it was set (the file
  * position, the environment variable, or nothing for a default) and returns
  * ORCH_ECONFIG. */
-int cfgtab_fail(cfgtab_t *ct, const cfgtab_scope_t *scope, const char *path, const char *fmt,
-                ...) __attribute__((format(printf, 4, 5)));
+int cfgtab_fail(cfgtab_t *ct, const cfgtab_scope_t *scope, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Formats an error at a node ("file:line:col: ") and returns ORCH_ECONFIG. */
 int cfgtab_fail_at(cfgtab_t *ct, const yaml_node_t *node, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -112,6 +171,22 @@ void cfgtab_fmt_duration(int64_t ms, char *buf, size_t len);
  * the config file's directory. The content never appears in a message. */
 int cfgtab_read_secret(cfgtab_t *ct, const cfgtab_scope_t *scope, const char *path_key,
                        const char *file, char **out);
+
+/* ---- values (cfgtab_value.c) ---- */
+/* Sets key in base from text: a scalar, or a comma separated list. On
+ * failure returns ORCH_EINVAL, base unchanged, and *bad is the validator's
+ * wording of what was expected (NULL: use cfgtab_expect). */
+int cfgtab_set_text(const cfgtab_key_t *k, void *base, const char *text, const char **bad);
+int cfgtab_set_scalar(const cfgtab_key_t *k, void *base, const char *text, const char **bad);
+/* NULL when text suits the string key k, else what was expected. */
+const char *cfgtab_check_string(const cfgtab_key_t *k, const char *text);
+/* What key k accepts, e.g. "an integer 1..1024". */
+void cfgtab_expect(const cfgtab_key_t *k, char *buf, size_t len);
+/* A value quoted for a message: printable ASCII, at most 80 bytes kept. */
+void cfgtab_quote(const char *text, char *buf, size_t len);
+void cfgtab_free_list(const cfgtab_key_t *k, void *base);
+/* Index of the first element equal to an earlier one, or -1. */
+long cfgtab_list_dup(char *const *list, size_t count);
 
 /* Validators for cfgtab_key_t.check. */
 const char *cfgtab_check_endpoint(const char *s);

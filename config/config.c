@@ -17,66 +17,54 @@
 /* Ranges shared by `defaults:` and every `queues:` entry. */
 #define R_PRIORITY 0, 9
 #define R_ATTEMPTS 1, 1000
-#define R_TIMEOUT 100, 30LL * 86400000
-#define R_BACKOFF 1, 7LL * 86400000
+#define R_TIMEOUT 100, 30 * CFGTAB_DAY
+#define R_BACKOFF 1, 7 * CFGTAB_DAY
 
 static int s_parse_queues(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
 
+#define SECRET_URL (CFGTAB_SECRET | CFGTAB_NULLABLE)
+
+/* clang-format off */
 static const cfgtab_key_t s_keys[] = {
-    {"database.url", CFGTAB_STRING, OFF(db_url), 0, NULL, 0, 0,
-     CFGTAB_SECRET | CFGTAB_NULLABLE, "ORCH_DATABASE_URL", NULL, NULL},
-    {"database.url_file", CFGTAB_STRING, OFF(db_url_file), 0, NULL, 0, 0, CFGTAB_NULLABLE, NULL,
-     NULL, NULL},
-    {"database.reconnect_max", CFGTAB_DURATION, OFF(db_reconnect_max_ms), 0, "5s", 10,
-     3600000, 0, NULL, NULL, NULL},
-    {"listen.workers", CFGTAB_STRING, OFF(listen_workers), 0, "tcp://127.0.0.1:5555", 0, 0, 0,
-     "ORCH_WORKER_ENDPOINT", cfgtab_check_endpoint, NULL},
-    {"listen.clients", CFGTAB_STRING, OFF(listen_clients), 0, "tcp://127.0.0.1:5556", 0, 0, 0,
-     "ORCH_CLIENT_ENDPOINT", cfgtab_check_endpoint, NULL},
-    {"listen.events", CFGTAB_STRING, OFF(listen_events), 0, "tcp://127.0.0.1:5557", 0, 0, 0,
-     "ORCH_EVENT_ENDPOINT", cfgtab_check_endpoint, NULL},
-    {"heartbeat.interval", CFGTAB_DURATION, OFF(heartbeat_interval_ms), 0, "1s", 10, 600000, 0,
-     NULL, NULL, NULL},
-    {"heartbeat.liveness", CFGTAB_INT, OFF(heartbeat_liveness), 0, "3", 1, 100, 0, NULL, NULL,
-     NULL},
-    {"limits.max_payload_bytes", CFGTAB_SIZE, OFF(max_payload_bytes), 0, "1MiB", 1024, 1LL << 30,
-     0, NULL, NULL, NULL},
-    {"limits.max_message_bytes", CFGTAB_SIZE, OFF(max_message_bytes), 0, "16MiB", 4096,
-     1LL << 30, 0, NULL, NULL, NULL},
-    {"limits.max_batch_jobs", CFGTAB_COUNT, OFF(max_batch_jobs), 0, "10000", 1, 1000000, 0, NULL,
-     NULL, NULL},
-    {"scheduler.ready_window", CFGTAB_INT, OFF(ready_window), 0, "4096", 16, 1000000, 0, NULL,
-     NULL, NULL},
-    {"scheduler.refill_batch", CFGTAB_INT, OFF(refill_batch), 0, "1024", 1, 1000000, 0, NULL,
-     NULL, NULL},
-    {"scheduler.max_commit_jobs", CFGTAB_INT, OFF(max_commit_jobs), 0, "20000", 1, 1000000, 0,
-     NULL, NULL, NULL},
-    {"defaults.priority", CFGTAB_INT, DEF(priority), 0, "5", R_PRIORITY, 0, NULL, NULL, NULL},
-    {"defaults.max_attempts", CFGTAB_INT, DEF(max_attempts), 0, "5", R_ATTEMPTS, 0, NULL, NULL,
-     NULL},
-    {"defaults.timeout", CFGTAB_DURATION, DEF(timeout_ms), 0, "5m", R_TIMEOUT, 0, NULL, NULL,
-     NULL},
-    {"defaults.backoff_base", CFGTAB_DURATION, DEF(backoff_base_ms), 0, "1s", R_BACKOFF, 0, NULL,
-     NULL, NULL},
-    {"defaults.backoff_max", CFGTAB_DURATION, DEF(backoff_max_ms), 0, "5m", R_BACKOFF, 0, NULL,
-     NULL, NULL},
-    {"queues", CFGTAB_CUSTOM, 0, 0, NULL, 0, 0, 0, NULL, NULL, s_parse_queues},
-    {"log.level", CFGTAB_LOGLEVEL, OFF(log_level), 0, "info", 0, 0, 0, "ORCH_LOG_LEVEL", NULL,
-     NULL},
+    CFGTAB_K_STR("database.url", OFF(db_url), NULL, SECRET_URL, "ORCH_DATABASE_URL", NULL),
+    CFGTAB_K_STR("database.url_file", OFF(db_url_file), NULL, CFGTAB_NULLABLE, NULL, NULL),
+    CFGTAB_K_DUR("database.reconnect_max", OFF(db_reconnect_max_ms), "5s", 10, CFGTAB_HOUR),
+    CFGTAB_K_STR("listen.workers", OFF(listen_workers), "tcp://127.0.0.1:5555", 0,
+                 "ORCH_WORKER_ENDPOINT", cfgtab_check_endpoint),
+    CFGTAB_K_STR("listen.clients", OFF(listen_clients), "tcp://127.0.0.1:5556", 0,
+                 "ORCH_CLIENT_ENDPOINT", cfgtab_check_endpoint),
+    CFGTAB_K_STR("listen.events", OFF(listen_events), "tcp://127.0.0.1:5557", 0,
+                 "ORCH_EVENT_ENDPOINT", cfgtab_check_endpoint),
+    CFGTAB_K_DUR("heartbeat.interval", OFF(heartbeat_interval_ms), "1s", 10, 10 * CFGTAB_MINUTE),
+    CFGTAB_K_INT("heartbeat.liveness", OFF(heartbeat_liveness), "3", 1, 100),
+    CFGTAB_K_SIZE("limits.max_payload_bytes", OFF(max_payload_bytes), "1MiB", CFGTAB_KIB,
+                  CFGTAB_GIB),
+    CFGTAB_K_SIZE("limits.max_message_bytes", OFF(max_message_bytes), "16MiB", 4 * CFGTAB_KIB,
+                  CFGTAB_GIB),
+    CFGTAB_K_COUNT("limits.max_batch_jobs", OFF(max_batch_jobs), "10000", 1, 1000000),
+    CFGTAB_K_INT("scheduler.ready_window", OFF(ready_window), "4096", 16, 1000000),
+    CFGTAB_K_INT("scheduler.refill_batch", OFF(refill_batch), "1024", 1, 1000000),
+    CFGTAB_K_INT("scheduler.max_commit_jobs", OFF(max_commit_jobs), "20000", 1, 1000000),
+    CFGTAB_K_INT("defaults.priority", DEF(priority), "5", R_PRIORITY),
+    CFGTAB_K_INT("defaults.max_attempts", DEF(max_attempts), "5", R_ATTEMPTS),
+    CFGTAB_K_DUR("defaults.timeout", DEF(timeout_ms), "5m", R_TIMEOUT),
+    CFGTAB_K_DUR("defaults.backoff_base", DEF(backoff_base_ms), "1s", R_BACKOFF),
+    CFGTAB_K_DUR("defaults.backoff_max", DEF(backoff_max_ms), "5m", R_BACKOFF),
+    CFGTAB_K_CUSTOM("queues", s_parse_queues),
+    CFGTAB_K_LEVEL("log.level", OFF(log_level), "info", "ORCH_LOG_LEVEL"),
 };
 #define NKEYS (sizeof s_keys / sizeof s_keys[0])
 
 /* One `queues:` entry; "name" must stay first (it is not inherited). */
 static const cfgtab_key_t s_qkeys[] = {
-    {"name", CFGTAB_STRING, QOFF(name), 0, NULL, 0, 0, 0, NULL, cfgtab_check_name, NULL},
-    {"priority", CFGTAB_INT, QOFF(priority), 0, NULL, R_PRIORITY, 0, NULL, NULL, NULL},
-    {"max_attempts", CFGTAB_INT, QOFF(max_attempts), 0, NULL, R_ATTEMPTS, 0, NULL, NULL, NULL},
-    {"timeout", CFGTAB_DURATION, QOFF(timeout_ms), 0, NULL, R_TIMEOUT, 0, NULL, NULL, NULL},
-    {"backoff_base", CFGTAB_DURATION, QOFF(backoff_base_ms), 0, NULL, R_BACKOFF, 0, NULL, NULL,
-     NULL},
-    {"backoff_max", CFGTAB_DURATION, QOFF(backoff_max_ms), 0, NULL, R_BACKOFF, 0, NULL, NULL,
-     NULL},
+    CFGTAB_K_STR("name", QOFF(name), NULL, 0, NULL, cfgtab_check_name),
+    CFGTAB_K_INT("priority", QOFF(priority), NULL, R_PRIORITY),
+    CFGTAB_K_INT("max_attempts", QOFF(max_attempts), NULL, R_ATTEMPTS),
+    CFGTAB_K_DUR("timeout", QOFF(timeout_ms), NULL, R_TIMEOUT),
+    CFGTAB_K_DUR("backoff_base", QOFF(backoff_base_ms), NULL, R_BACKOFF),
+    CFGTAB_K_DUR("backoff_max", QOFF(backoff_max_ms), NULL, R_BACKOFF),
 };
+/* clang-format on */
 #define NQKEYS (sizeof s_qkeys / sizeof s_qkeys[0])
 
 /* Parse-time state: where each queue entry and its keys were. */
@@ -202,8 +190,8 @@ static int s_load(cfgtab_t *ct, const char *path, orch_config_t *cfg, s_load_t *
     if (rc < 0)
         return rc;
     s_inherit(cfg, ld);
-    bool both = cfgtab_is_set(&ct->root, "database.url") &&
-                cfgtab_is_set(&ct->root, "database.url_file");
+    bool both =
+        cfgtab_is_set(&ct->root, "database.url") && cfgtab_is_set(&ct->root, "database.url_file");
     if ((rc = cfgtab_apply_env(ct)) < 0)
         return rc;
     if ((rc = s_resolve_db_url(ct, cfg, both)) < 0)

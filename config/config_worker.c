@@ -16,79 +16,77 @@
 
 /* A handler's section, its `enabled` flag and its `slots` limit. */
 #define HANDLER_KEYS(name, h, on)                                                                  \
-    {"handlers." name, CFGTAB_SECTION, HOFF(h, enabled), 0, NULL, 0, 0, 0, NULL, NULL, NULL},      \
-        {"handlers." name ".enabled", CFGTAB_BOOL, HOFF(h, enabled), 0, on, 0, 0, 0, NULL, NULL,   \
-         NULL},                                                                                    \
-        {"handlers." name ".slots", CFGTAB_INT, HOFF(h, slots), 0, "0", 0, 1024, 0, NULL, NULL,    \
-         NULL}
+    CFGTAB_K_SECTION("handlers." name, HOFF(h, enabled)),                                          \
+        CFGTAB_K_BOOL("handlers." name ".enabled", HOFF(h, enabled), on),                          \
+        CFGTAB_K_INT("handlers." name ".slots", HOFF(h, slots), "0", 0, 1024)
 
-#define SECRET_URL (CFGTAB_SECRET | CFGTAB_NULLABLE | CFGTAB_ENV_DEFAULT)
+/* ORCH_DATABASE_URL fills these only when the file leaves them unset. */
+#define DB_URL (CFGTAB_SECRET | CFGTAB_NULLABLE | CFGTAB_ENV_DEFAULT)
+/* URLs may carry credentials: never echoed. */
+#define HTTP_URL CFGTAB_SECRET
 
+/* clang-format off */
 static const cfgtab_key_t s_keys[] = {
-    {"worker.name", CFGTAB_STRING, OFF(name), 0, NULL, 0, 0, 0, NULL, cfgtab_check_name, NULL},
-    {"worker.endpoints", CFGTAB_STRLIST, OFF(endpoints), OFF(nendpoints), "tcp://127.0.0.1:5555",
-     1, 64, 0, "ORCH_WORKER_ENDPOINTS", cfgtab_check_endpoint, NULL},
-    {"worker.slots", CFGTAB_INT, OFF(slots), 0, "4", 1, 1024, 0, NULL, NULL, NULL},
-    {"worker.queues", CFGTAB_STRLIST, OFF(queues), OFF(nqueues), "default", 1, 1024, 0, NULL,
-     cfgtab_check_name, NULL},
-    {"worker.heartbeat_interval", CFGTAB_DURATION, OFF(heartbeat_interval_ms), 0, "1s", 10,
-     600000, 0, NULL, NULL, NULL},
-    {"worker.heartbeat_liveness", CFGTAB_INT, OFF(heartbeat_liveness), 0, "3", 1, 100, 0, NULL,
-     NULL, NULL},
-    {"worker.reconnect_min", CFGTAB_DURATION, OFF(reconnect_min_ms), 0, "250ms", 1, 3600000, 0,
-     NULL, NULL, NULL},
-    {"worker.reconnect_max", CFGTAB_DURATION, OFF(reconnect_max_ms), 0, "32s", 1, 86400000, 0,
-     NULL, NULL, NULL},
-    {"worker.drain_timeout", CFGTAB_DURATION, OFF(drain_timeout_ms), 0, "30s", 0, 86400000, 0,
-     NULL, NULL, NULL},
-    {"worker.max_message_bytes", CFGTAB_SIZE, OFF(max_message_bytes), 0, "16MiB", 4096,
-     1LL << 30, 0, NULL, NULL, NULL},
-    {"log.level", CFGTAB_LOGLEVEL, OFF(log_level), 0, "info", 0, 0, 0, "ORCH_LOG_LEVEL", NULL,
-     NULL},
+    CFGTAB_K_STR("worker.name", OFF(name), NULL, 0, NULL, cfgtab_check_name),
+    CFGTAB_K_LIST("worker.endpoints", OFF(endpoints), OFF(nendpoints), "tcp://127.0.0.1:5555", 1,
+                  64, "ORCH_WORKER_ENDPOINTS", cfgtab_check_endpoint),
+    CFGTAB_K_INT("worker.slots", OFF(slots), "4", 1, 1024),
+    CFGTAB_K_LIST("worker.queues", OFF(queues), OFF(nqueues), "default", 1, 1024, NULL,
+                  cfgtab_check_name),
+    CFGTAB_K_DUR("worker.heartbeat_interval", OFF(heartbeat_interval_ms), "1s", 10,
+                 10 * CFGTAB_MINUTE),
+    CFGTAB_K_INT("worker.heartbeat_liveness", OFF(heartbeat_liveness), "3", 1, 100),
+    CFGTAB_K_DUR("worker.reconnect_min", OFF(reconnect_min_ms), "250ms", 1, CFGTAB_HOUR),
+    CFGTAB_K_DUR("worker.reconnect_max", OFF(reconnect_max_ms), "32s", 1, CFGTAB_DAY),
+    CFGTAB_K_DUR("worker.drain_timeout", OFF(drain_timeout_ms), "30s", 0, CFGTAB_DAY),
+    CFGTAB_K_SIZE("worker.max_message_bytes", OFF(max_message_bytes), "16MiB", 4 * CFGTAB_KIB,
+                  CFGTAB_GIB),
+    CFGTAB_K_LEVEL("log.level", OFF(log_level), "info", "ORCH_LOG_LEVEL"),
+
     HANDLER_KEYS("noop", h_noop, "true"),
     HANDLER_KEYS("sleep", h_sleep, "true"),
     HANDLER_KEYS("fail", h_fail, "true"),
+
     HANDLER_KEYS("embed", h_embed, "false"),
-    {"handlers.embed.url", CFGTAB_STRING, OFF(embed.url), 0, "http://127.0.0.1:11434", 0, 0,
-     CFGTAB_SECRET, "ORCH_OLLAMA_URL", cfgtab_check_http_url, NULL},
-    {"handlers.embed.model", CFGTAB_STRING, OFF(embed.model), 0, "nomic-embed-text", 0, 0, 0,
-     NULL, NULL, NULL},
-    {"handlers.embed.batch_size", CFGTAB_INT, OFF(embed.batch_size), 0, "32", 1, 4096, 0, NULL,
-     NULL, NULL},
-    {"handlers.embed.timeout", CFGTAB_DURATION, OFF(embed.timeout_ms), 0, "30s", 100, 3600000, 0,
-     NULL, NULL, NULL},
-    {"handlers.embed.database_url", CFGTAB_STRING, OFF(embed.database_url), 0, NULL, 0, 0,
-     SECRET_URL, "ORCH_DATABASE_URL", NULL, NULL},
+    CFGTAB_K_STR("handlers.embed.url", OFF(embed.url), "http://127.0.0.1:11434", HTTP_URL,
+                 "ORCH_OLLAMA_URL", cfgtab_check_http_url),
+    CFGTAB_K_STR("handlers.embed.model", OFF(embed.model), "nomic-embed-text", 0, NULL, NULL),
+    CFGTAB_K_INT("handlers.embed.batch_size", OFF(embed.batch_size), "32", 1, 4096),
+    CFGTAB_K_DUR("handlers.embed.timeout", OFF(embed.timeout_ms), "30s", 100, CFGTAB_HOUR),
+    CFGTAB_K_STR("handlers.embed.database_url", OFF(embed.database_url), NULL, DB_URL,
+                 "ORCH_DATABASE_URL", NULL),
+
     HANDLER_KEYS("index", h_index, "false"),
-    {"handlers.index.url", CFGTAB_STRING, OFF(index.url), 0, "http://127.0.0.1:7700", 0, 0,
-     CFGTAB_SECRET, "ORCH_MEILI_URL", cfgtab_check_http_url, NULL},
-    {"handlers.index.api_key", CFGTAB_STRING, OFF(index.api_key), 0, NULL, 0, 0,
-     CFGTAB_SECRET | CFGTAB_NULLABLE, "ORCH_MEILI_API_KEY", NULL, NULL},
-    {"handlers.index.api_key_file", CFGTAB_STRING, OFF(index.api_key_file), 0, NULL, 0, 0,
-     CFGTAB_NULLABLE, NULL, NULL, NULL},
-    {"handlers.index.max_request_bytes", CFGTAB_SIZE, OFF(index.max_request_bytes), 0, "10MiB",
-     1024, 1LL << 30, 0, NULL, NULL, NULL},
-    {"handlers.index.timeout", CFGTAB_DURATION, OFF(index.timeout_ms), 0, "30s", 100, 3600000, 0,
-     NULL, NULL, NULL},
-    {"handlers.index.poll_initial", CFGTAB_DURATION, OFF(index.poll_initial_ms), 0, "50ms", 1,
-     60000, 0, NULL, NULL, NULL},
-    {"handlers.index.poll_max", CFGTAB_DURATION, OFF(index.poll_max_ms), 0, "2s", 1, 600000, 0,
-     NULL, NULL, NULL},
+    CFGTAB_K_STR("handlers.index.url", OFF(index.url), "http://127.0.0.1:7700", HTTP_URL,
+                 "ORCH_MEILI_URL", cfgtab_check_http_url),
+    CFGTAB_K_STR("handlers.index.api_key", OFF(index.api_key), NULL,
+                 CFGTAB_SECRET | CFGTAB_NULLABLE, "ORCH_MEILI_API_KEY", NULL),
+    CFGTAB_K_STR("handlers.index.api_key_file", OFF(index.api_key_file), NULL, CFGTAB_NULLABLE,
+                 NULL, NULL),
+    CFGTAB_K_SIZE("handlers.index.max_request_bytes", OFF(index.max_request_bytes), "10MiB",
+                  CFGTAB_KIB, CFGTAB_GIB),
+    CFGTAB_K_DUR("handlers.index.timeout", OFF(index.timeout_ms), "30s", 100, CFGTAB_HOUR),
+    CFGTAB_K_DUR("handlers.index.poll_initial", OFF(index.poll_initial_ms), "50ms", 1,
+                 CFGTAB_MINUTE),
+    CFGTAB_K_DUR("handlers.index.poll_max", OFF(index.poll_max_ms), "2s", 1, 10 * CFGTAB_MINUTE),
+
     HANDLER_KEYS("compact", h_compact, "false"),
-    {"handlers.compact.database_url", CFGTAB_STRING, OFF(compact.database_url), 0, NULL, 0, 0,
-     SECRET_URL, "ORCH_DATABASE_URL", NULL, NULL},
-    {"handlers.compact.retention", CFGTAB_DURATION, OFF(compact.retention_ms), 0, "24h", 0,
-     365LL * 86400000, 0, NULL, NULL, NULL},
+    CFGTAB_K_STR("handlers.compact.database_url", OFF(compact.database_url), NULL, DB_URL,
+                 "ORCH_DATABASE_URL", NULL),
+    CFGTAB_K_DUR("handlers.compact.retention", OFF(compact.retention_ms), "24h", 0,
+                 365 * CFGTAB_DAY),
+
     HANDLER_KEYS("backup_verify", h_backup, "false"),
-    {"handlers.backup_verify.allowed_roots", CFGTAB_STRLIST, OFF(backup.allowed_roots),
-     OFF(backup.nallowed_roots), NULL, 0, 64, 0, NULL, cfgtab_check_abs_path, NULL},
-    {"handlers.backup_verify.database_url", CFGTAB_STRING, OFF(backup.database_url), 0, NULL, 0,
-     0, SECRET_URL, "ORCH_DATABASE_URL", NULL, NULL},
-    {"handlers.backup_verify.bin_dir", CFGTAB_STRING, OFF(backup.bin_dir), 0,
-     "/usr/lib/postgresql/15/bin", 0, 0, 0, NULL, cfgtab_check_abs_path, NULL},
-    {"handlers.backup_verify.timeout", CFGTAB_DURATION, OFF(backup.timeout_ms), 0, "10m", 1000,
-     86400000, 0, NULL, NULL, NULL},
+    CFGTAB_K_LIST("handlers.backup_verify.allowed_roots", OFF(backup.allowed_roots),
+                  OFF(backup.nallowed_roots), NULL, 0, 64, NULL, cfgtab_check_abs_path),
+    CFGTAB_K_STR("handlers.backup_verify.database_url", OFF(backup.database_url), NULL, DB_URL,
+                 "ORCH_DATABASE_URL", NULL),
+    CFGTAB_K_STR("handlers.backup_verify.bin_dir", OFF(backup.bin_dir),
+                 "/usr/lib/postgresql/15/bin", 0, NULL, cfgtab_check_abs_path),
+    CFGTAB_K_DUR("handlers.backup_verify.timeout", OFF(backup.timeout_ms), "10m", CFGTAB_SEC,
+                 CFGTAB_DAY),
 };
+/* clang-format on */
 #define NKEYS (sizeof s_keys / sizeof s_keys[0])
 
 /* "<hostname>-<pid>", cut to a valid protocol name. */
@@ -163,8 +161,8 @@ static int s_resolve_api_key(cfgtab_t *ct, worker_config_t *cfg, bool both_in_fi
                            "cannot be combined with handlers.index.api_key: set one of them");
     if (cfg->index.api_key || !cfg->index.api_key_file || !cfg->h_index.enabled)
         return 0;
-    return cfgtab_read_secret(ct, &ct->root, "handlers.index.api_key_file",
-                              cfg->index.api_key_file, &cfg->index.api_key);
+    return cfgtab_read_secret(ct, &ct->root, "handlers.index.api_key_file", cfg->index.api_key_file,
+                              &cfg->index.api_key);
 }
 
 static int s_load(cfgtab_t *ct, const char *path, worker_config_t *cfg)

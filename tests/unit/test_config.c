@@ -18,14 +18,14 @@
 #include <string.h>
 #include <unistd.h>
 
-static char s_dir[64];       /* per-run temporary directory */
-static char s_path[256];     /* the last file written by s_write */
+static char s_dir[64];   /* per-run temporary directory */
+static char s_path[256]; /* the last file written by s_write */
 static char s_err[512];
 
 static const char *s_env_vars[] = {
-    "ORCH_DATABASE_URL", "ORCH_WORKER_ENDPOINT", "ORCH_CLIENT_ENDPOINT", "ORCH_EVENT_ENDPOINT",
-    "ORCH_WORKER_ENDPOINTS", "ORCH_LOG_LEVEL", "ORCH_OLLAMA_URL", "ORCH_MEILI_URL",
-    "ORCH_MEILI_API_KEY",
+    "ORCH_DATABASE_URL",   "ORCH_WORKER_ENDPOINT",  "ORCH_CLIENT_ENDPOINT",
+    "ORCH_EVENT_ENDPOINT", "ORCH_WORKER_ENDPOINTS", "ORCH_LOG_LEVEL",
+    "ORCH_OLLAMA_URL",     "ORCH_MEILI_URL",        "ORCH_MEILI_API_KEY",
 };
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -246,7 +246,6 @@ static void test_worker_defaults(void **state)
     worker_config_destroy(NULL);
 }
 
-
 /* ---- example files ----------------------------------------------------- */
 
 static void test_example_orchestrator_loads(void **state)
@@ -267,7 +266,7 @@ static void test_example_orchestrator_loads(void **state)
     assert_int_equal(p->priority, 6);
     assert_int_equal(p->timeout_ms, 120000);
     assert_int_equal(p->backoff_max_ms, 600000);
-    assert_int_equal(p->max_attempts, 5);      /* inherited */
+    assert_int_equal(p->max_attempts, 5);       /* inherited */
     assert_int_equal(p->backoff_base_ms, 1000); /* inherited */
     p = orch_config_policy(cfg, "maintenance");
     assert_int_equal(p->max_attempts, 3);
@@ -750,10 +749,12 @@ static void test_worker_fixture_all_keys(void **state)
 static void test_durations(void **state)
 {
     (void)state;
-    static const struct { const char *text; int64_t ms; } ok[] = {
-        {"250ms", 250}, {"30s", 30000}, {"5m", 300000}, {"2h", 7200000},
-        {"1d", 86400000}, {"1500", 1500}, {"\"1500\"", 1500}, {"'10s'", 10000},
-        {"0ms", 0}, {"007s", 7000},
+    static const struct {
+        const char *text;
+        int64_t ms;
+    } ok[] = {
+        {"250ms", 250}, {"30s", 30000},     {"5m", 300000},   {"2h", 7200000}, {"1d", 86400000},
+        {"1500", 1500}, {"\"1500\"", 1500}, {"'10s'", 10000}, {"0ms", 0},      {"007s", 7000},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         char yaml[128];
@@ -766,8 +767,19 @@ static void test_durations(void **state)
         assert_int_equal(c->drain_timeout_ms, ok[i].ms);
         worker_config_destroy(&c);
     }
-    static const char *bad[] = {"1.5s", "-1s", "s", "10 s", "1w", "5M", "1S", "ms",
-                                "99999999999999999999d", "9999999999999999d", "2d", "+5s", ""};
+    static const char *bad[] = {"1.5s",
+                                "-1s",
+                                "s",
+                                "10 s",
+                                "1w",
+                                "5M",
+                                "1S",
+                                "ms",
+                                "99999999999999999999d",
+                                "9999999999999999d",
+                                "2d",
+                                "+5s",
+                                ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char yaml[128];
         snprintf(yaml, sizeof yaml, "worker:\n  drain_timeout: \"%s\"\n", bad[i]);
@@ -785,14 +797,17 @@ static void test_durations(void **state)
 static void test_sizes(void **state)
 {
     (void)state;
-    static const struct { const char *text; size_t bytes; } ok[] = {
-        {"4096", 4096}, {"512KiB", 512 << 10}, {"1MiB", 1 << 20}, {"16MiB", 16 << 20},
-        {"1GiB", 1 << 30}, {"\"65536\"", 65536}, {"8192B", 8192},
+    static const struct {
+        const char *text;
+        size_t bytes;
+    } ok[] = {
+        {"4096", 4096},    {"512KiB", 512 << 10}, {"1MiB", 1 << 20}, {"16MiB", 16 << 20},
+        {"1GiB", 1 << 30}, {"\"65536\"", 65536},  {"8192B", 8192},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         char yaml[128];
-        snprintf(yaml, sizeof yaml,
-                 "limits:\n  max_message_bytes: %s\n  max_payload_bytes: 1KiB\n", ok[i].text);
+        snprintf(yaml, sizeof yaml, "limits:\n  max_message_bytes: %s\n  max_payload_bytes: 1KiB\n",
+                 ok[i].text);
         orch_config_t *c = NULL;
         int rc = s_orch(yaml, &c);
         if (rc)
@@ -801,8 +816,18 @@ static void test_sizes(void **state)
         assert_int_equal(c->max_message_bytes, ok[i].bytes);
         orch_config_destroy(&c);
     }
-    static const char *bad[] = {"1MB", "1mib", "1.5MiB", "-1", "1 MiB", "2GiB", "4095", "0",
-                                "KiB", "99999999999999999999", "9999999999999GiB", "0x1000"};
+    static const char *bad[] = {"1MB",
+                                "1mib",
+                                "1.5MiB",
+                                "-1",
+                                "1 MiB",
+                                "2GiB",
+                                "4095",
+                                "0",
+                                "KiB",
+                                "99999999999999999999",
+                                "9999999999999GiB",
+                                "0x1000"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char yaml[128];
         snprintf(yaml, sizeof yaml, "limits:\n  max_message_bytes: \"%s\"\n", bad[i]);
@@ -819,9 +844,12 @@ static void test_sizes(void **state)
 static void test_bools(void **state)
 {
     (void)state;
-    static const struct { const char *text; bool v; } cases[] = {
-        {"true", true}, {"false", false}, {"yes", true}, {"no", false}, {"on", true},
-        {"off", false}, {"True", true}, {"FALSE", false},
+    static const struct {
+        const char *text;
+        bool v;
+    } cases[] = {
+        {"true", true}, {"false", false}, {"yes", true},  {"no", false},
+        {"on", true},   {"off", false},   {"True", true}, {"FALSE", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char yaml[128];
