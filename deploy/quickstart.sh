@@ -97,18 +97,16 @@ orchctl() { "$BIN/orchctl" "$@"; }
 # HOOK for later job types (embed, index, compact, backup_verify): print
 # extra JSON lines, one job each, to submit with the demo batch. It may also
 # start what those jobs need (fakes of Ollama and Meilisearch, a backup to
-# verify) and add handler sections to the workers' config in worker_config.
+# verify); enable their handlers in worker_config.
 demo_extra_jobs() {
     :
 }
 
-# The worker's config: config/worker.yaml with the worker's name. HOOK: the
-# extension for more handlers can append a handlers: section here.
+# The config file the workers run with. HOOK: the extension for more
+# handlers can write a copy of config/worker.yaml with their sections enabled
+# under var/run/ and return its path here.
 worker_config() {
-    local name=$1 out=$RUNDIR/$1.yaml
-    sed "/^worker:[[:space:]]*\$/a\\  name: $name" "$ROOT/config/worker.yaml" >"$out"
-    grep -q "^  name: $name\$" "$out" || die "could not set the worker name in $out"
-    echo "$out"
+    echo "$ROOT/config/worker.yaml"
 }
 
 submit_demo() {
@@ -235,7 +233,7 @@ cmd_start() {
             continue
         fi
         start_daemon "$w" "$LOGDIR/$w.log" \
-            env ORCH_DATABASE_URL="$url" "$BIN/orch-worker" -c "$(worker_config "$w")"
+            env ORCH_DATABASE_URL="$url" "$BIN/orch-worker" -c "$(worker_config)" --name "$w"
         say "started $w (pid $(cat "$RUNDIR/$w.pid"), log $LOGDIR/$w.log)"
     done
 

@@ -360,8 +360,11 @@ class Cluster:
         return self.workers[name]
 
     def worker_names(self):
-        r = self.orchctl("workers")
-        return [w.get("name") for w in r.get("workers", [])]
+        r = self.orchctl("workers")  # --json: the array of worker objects
+        if isinstance(r, dict):
+            r = r.get("workers", [])
+        check(isinstance(r, list), "orchctl workers returned %r" % (r,))
+        return [w.get("name") for w in r]
 
     def wait_worker(self, name, timeout=60):
         def registered():
@@ -407,8 +410,14 @@ class Cluster:
     def dump_logs(self, lines=80):
         procs = ([self.coordinator] if self.coordinator else []) + list(self.workers.values())
         for p in procs:
+            text = p.log_text().splitlines()
+            # A sanitizer report is long; its head (the stack) matters most.
+            first = next((i for i, line in enumerate(text) if SANITIZER_RE.search(line)), None)
+            if first is not None:
+                sys.stderr.write("\n---- sanitizer report of %s ----\n" % p.name)
+                sys.stderr.write("\n".join(text[max(0, first - 5):first + 40]) + "\n")
             sys.stderr.write("\n---- last %d lines of %s (%s) ----\n" % (lines, p.name, p.log_path))
-            sys.stderr.write(p.log_tail(lines) + "\n")
+            sys.stderr.write("\n".join(text[-lines:]) + "\n")
         pglog = os.path.join(self.pgdir, "postgresql.log")
         if os.path.exists(pglog):
             with open(pglog, "rb") as f:
@@ -485,7 +494,7 @@ class Cluster:
         return r["ids"][0]
 
     def stats(self):
-        """orchctl stats: {queue: {state: count, ..., paused}}."""
+        """orchctl --json stats: {queue: {state: count, ..., paused}}."""
         r = self.orchctl("stats")
         check(isinstance(r, dict), "orchctl stats returned %r" % r)
         return r.get("queues", r)
