@@ -202,7 +202,7 @@ coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
     c->reconnect_delay_ms = 100;
     if (!(c->wsock = s_bind(c, ZMQ_ROUTER, cfg->listen_workers, err, errlen)) ||
         !(c->csock = s_bind(c, ZMQ_ROUTER, cfg->listen_clients, err, errlen)) ||
-        !(c->pub = s_bind(c, ZMQ_PUB, cfg->listen_events, err, errlen)) ||
+        !(c->pub = s_bind(c, ZMQ_XPUB, cfg->listen_events, err, errlen)) ||
         !(c->qpipe = s_bind(c, ZMQ_PAIR, QUERY_PIPE_ENDPOINT, err, errlen))) {
         coord_destroy(&c);
         return NULL;
@@ -246,6 +246,20 @@ void coord_stop(coord_t *c)
     c->stop_requested = 1;
 }
 
+/* The event socket is an XPUB so we learn whether anyone listens: with no
+ * subscriber, state changes are not serialised for the stream at all. */
+static void s_on_subscription(coord_t *c)
+{
+    char buf[256];
+    int n;
+    while ((n = zmq_recv(c->pub, buf, sizeof buf, ZMQ_DONTWAIT)) > 0) {
+        if (buf[0] == 1)
+            c->subscribers++;
+        else if (buf[0] == 0 && c->subscribers > 0)
+            c->subscribers--;
+    }
+}
+
 static bool s_has_work_to_flush(const coord_t *c)
 {
     return !batch_empty(&c->cur) || c->ops_head;
@@ -267,21 +281,24 @@ static long s_poll_timeout(coord_t *c, int64_t now)
 static void s_turn(coord_t *c)
 {
     int64_t now = clock_mono_ms();
-    zmq_pollitem_t items[4] = {
+    zmq_pollitem_t items[5] = {
         {c->wsock, 0, ZMQ_POLLIN, 0},
         {c->csock, 0, ZMQ_POLLIN, 0},
         {c->qpipe, 0, ZMQ_POLLIN, 0},
+        {c->pub, 0, ZMQ_POLLIN, 0},
         {NULL, store_socket(c->store), 0, 0},
     };
-    int nitems = 3;
+    int nitems = 4;
     if (c->inflight_active && store_socket(c->store) >= 0) {
-        items[3].events = (short)(ZMQ_POLLIN | (store_wants_write(c->store) ? ZMQ_POLLOUT : 0));
-        nitems = 4;
+        items[4].events = (short)(ZMQ_POLLIN | (store_wants_write(c->store) ? ZMQ_POLLOUT : 0));
+        nitems = 5;
     }
     if (zmq_poll(items, nitems, s_poll_timeout(c, now)) < 0 && errno != EINTR)
         LOG_WARN("poll failed error=\"%s\"", zmq_strerror(errno));
-    if (nitems == 4 && items[3].revents)
+    if (nitems == 5 && items[4].revents)
         coord_on_store_io(c);
+    if (items[3].revents & ZMQ_POLLIN)
+        s_on_subscription(c);
     if (items[0].revents & ZMQ_POLLIN)
         coord_on_worker_message(c);
     if (items[1].revents & ZMQ_POLLIN)

@@ -237,6 +237,8 @@ static void s_on_result(void *arg, void *item, PGresult *res, const char *error)
 
 static void s_publish(coord_t *c, const batch_t *b)
 {
+    if (c->subscribers == 0)
+        return;
     strbuf_t sb;
     strbuf_init(&sb);
     for (size_t i = 0; i < b->nevents; i++) {

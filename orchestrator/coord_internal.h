@@ -74,7 +74,8 @@ struct coord {
     void *zctx;
     void *wsock;   /* ROUTER, workers */
     void *csock;   /* ROUTER, clients */
-    void *pub;     /* PUB, events */
+    void *pub;     /* XPUB, events */
+    int subscribers; /* live subscriptions on pub */
     void *qpipe;   /* PAIR to the query thread */
     void *query;   /* query_t */
     store_t *store;

@@ -25,13 +25,13 @@ struct store {
 
 static void s_set_error(store_t *s, const char *what, const char *detail)
 {
-    char clean[400];
+    char clean[380];
     snprintf(clean, sizeof clean, "%s", detail ? detail : "");
     /* libpq messages end with a newline; keep one line */
     for (char *p = clean; *p; p++)
         if (*p == '\n')
             *p = (p[1] ? ' ' : '\0');
-    snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what, clean);
+    snprintf(s->errmsg, sizeof s->errmsg, "%.120s: %s", what, clean);
 }
 
 store_t *store_new(const char *conninfo)
