@@ -30,7 +30,7 @@
 typedef struct {
     void *ctx;
     void *sock;
-    char ep[128];
+    char ep[256];
     unsigned char id[256]; /* routing id of the last peer heard from */
     size_t id_len;
 } fake_t;
