@@ -355,19 +355,24 @@ int cfgtab_read_secret(cfgtab_t *ct, const cfgtab_scope_t *scope, const char *pa
     else
         snprintf(full, sizeof full, "%s", file);
     char *buf = NULL;
+    size_t n = 0;
     char msg[1024];
-    cfgtab_t tmp = *ct;
+    cfgtab_t tmp = *ct; /* s_slurp's message, then prefixed with the key */
     tmp.err = msg;
     tmp.errlen = sizeof msg;
-    if (s_slurp(&tmp, "", full, CFGTAB_MAX_SECRET, &buf, NULL) < 0)
+    if (s_slurp(&tmp, "", full, CFGTAB_MAX_SECRET, &buf, &n) < 0)
         return cfgtab_fail(ct, scope, path_key, "%s", msg);
+    if (memchr(buf, '\0', n)) {
+        free(buf);
+        return cfgtab_fail(ct, scope, path_key, "\"%s\" contains a NUL byte", full);
+    }
     char *start = buf;
     while (isspace((unsigned char)*start))
         start++;
     size_t len = strlen(start);
     while (len && isspace((unsigned char)start[len - 1]))
         len--;
-    if (len == 0 || memchr(start, '\0', len)) {
+    if (len == 0) {
         free(buf);
         return cfgtab_fail(ct, scope, path_key, "\"%s\" is empty", full);
     }

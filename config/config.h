@@ -6,7 +6,9 @@
  * Environment overrides (applied after the file, before validation):
  *   ORCH_DATABASE_URL, ORCH_WORKER_ENDPOINT, ORCH_CLIENT_ENDPOINT, ORCH_EVENT_ENDPOINT,
  *   ORCH_WORKER_ENDPOINTS (comma separated, worker side), ORCH_LOG_LEVEL,
- *   ORCH_MEILI_API_KEY, ORCH_OLLAMA_URL, ORCH_MEILI_URL. */
+ *   ORCH_MEILI_API_KEY, ORCH_OLLAMA_URL, ORCH_MEILI_URL.
+ * On the worker, ORCH_DATABASE_URL is only the default of the handlers'
+ * database_url keys. Every key, type, default and range: docs/config.md. */
 #ifndef CONFIG_H
 #define CONFIG_H
 

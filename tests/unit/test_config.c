@@ -449,6 +449,9 @@ static void test_error_structure(void **state)
     s_orch_fails("log: {level: info}\n---\nlog: {level: warn}\n",
                  "3:1: expected a single YAML document");
     s_orch_fails("queues:\n  - priority: 1\n", "2:5: \"queues[0]\": missing required key \"name\"");
+    s_orch_fails("log:\n  level: \xff\xfe\n", "2:10: invalid YAML: invalid leading UTF-8 octet");
+    s_orch_fails("log:\n  level: a\x01b\n",
+                 "2:11: invalid YAML: control characters are not allowed");
 }
 
 static void test_error_cannot_open(void **state)
@@ -651,6 +654,15 @@ static void test_secrets_not_in_messages(void **state)
                      ORCH_ECONFIG);
     assert_contains(s_err, "\"handlers.index.api_key_file\": ");
     assert_contains(s_err, "bad_key.txt\" is empty");
+    const char *nul_path = s_write("nul_key.txt", "");
+    FILE *f = fopen(nul_path, "wb");
+    assert_non_null(f);
+    fwrite("hunter2\0x\n", 1, 10, f);
+    fclose(f);
+    assert_int_equal(s_worker("handlers:\n  index: {api_key_file: nul_key.txt}\n", &w),
+                     ORCH_ECONFIG);
+    assert_contains(s_err, "nul_key.txt\" contains a NUL byte");
+    assert_lacks(s_err, "hunter2");
 }
 
 static void test_secret_files(void **state)
@@ -982,6 +994,113 @@ static void test_yaml_features(void **state)
     assert_int_equal(strlen(small), sizeof small - 1);
 }
 
+/* Deterministic mutations of the example files: every outcome is a config
+ * or ORCH_ECONFIG with a message that starts with the file name; never a
+ * crash, a leak or undefined behaviour (the tests run under ASan/UBSan). */
+static uint64_t s_rng = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t s_next(void)
+{
+    s_rng ^= s_rng << 13;
+    s_rng ^= s_rng >> 7;
+    s_rng ^= s_rng << 17;
+    return s_rng;
+}
+
+static char *s_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *buf = malloc(1 << 16);
+    assert_non_null(buf);
+    *len = fread(buf, 1, (1 << 16) - 1, f);
+    fclose(f);
+    buf[*len] = '\0';
+    return buf;
+}
+
+static void s_mutate(char *buf, size_t *len, size_t cap)
+{
+    static const char specials[] = ":-[]{},#&*!|>'\"%@` \n\t~?0123456789.";
+    int edits = 1 + (int)(s_next() % 4);
+    for (int e = 0; e<edits && * len> 0; e++) {
+        size_t at = (size_t)(s_next() % *len);
+        switch (s_next() % 4) {
+        case 0: /* replace */
+            buf[at] = specials[s_next() % (sizeof specials - 1)];
+            break;
+        case 1: /* delete */
+            memmove(buf + at, buf + at + 1, *len - at);
+            (*len)--;
+            break;
+        case 2: /* insert */
+            if (*len + 1 < cap) {
+                memmove(buf + at + 1, buf + at, *len - at + 1);
+                buf[at] = specials[s_next() % (sizeof specials - 1)];
+                (*len)++;
+            }
+            break;
+        default: /* truncate */
+            *len = at;
+            buf[at] = '\0';
+            break;
+        }
+    }
+}
+
+static void s_fuzz_file(const char *rel, bool worker)
+{
+    char src[512];
+    s_src(rel, src, sizeof src);
+    size_t orig_len = 0;
+    char *orig = s_slurp(src, &orig_len);
+    char *buf = malloc(1 << 16);
+    assert_non_null(buf);
+    int ok = 0, bad = 0;
+    for (int i = 0; i < 600; i++) {
+        size_t len = orig_len;
+        memcpy(buf, orig, orig_len + 1);
+        s_mutate(buf, &len, 1 << 16);
+        const char *path = s_write(worker ? "fuzz_w.yaml" : "fuzz_o.yaml", buf);
+        int rc;
+        if (worker) {
+            worker_config_t *c = (worker_config_t *)0x1;
+            rc = worker_config_load(path, &c, s_err, sizeof s_err);
+            assert_true(rc == 0 ? c != NULL : c == NULL);
+            worker_config_destroy(&c);
+        } else {
+            orch_config_t *c = (orch_config_t *)0x1;
+            rc = orch_config_load(path, &c, s_err, sizeof s_err);
+            assert_true(rc == 0 ? c != NULL : c == NULL);
+            orch_config_destroy(&c);
+        }
+        if (rc == 0) {
+            ok++;
+            continue;
+        }
+        bad++;
+        assert_int_equal(rc, ORCH_ECONFIG);
+        if (strncmp(s_err, path, strlen(path)) != 0) {
+            print_error("message without the file name: %s\n", s_err);
+            fail();
+        }
+    }
+    /* the mutations exercise both outcomes */
+    assert_true(ok > 0 && bad > 0);
+    free(buf);
+    free(orig);
+}
+
+static void test_mutated_files(void **state)
+{
+    (void)state;
+    setenv("ORCH_DATABASE_URL", "dbname=x", 1);
+    s_fuzz_file("config/orchestrator.yaml", false);
+    s_fuzz_file("config/worker.yaml", true);
+    s_write("meili_key.txt", "k\n"); /* worker_all.yaml's api_key_file, relative */
+    s_fuzz_file("tests/unit/configs/worker_all.yaml", true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1010,6 +1129,7 @@ int main(void)
         cmocka_unit_test_setup(test_queue_inheritance, s_setup),
         cmocka_unit_test_setup(test_handler_sections, s_setup),
         cmocka_unit_test_setup(test_yaml_features, s_setup),
+        cmocka_unit_test_setup(test_mutated_files, s_setup),
     };
     return cmocka_run_group_tests(tests, s_setup_group, s_teardown_group);
 }
