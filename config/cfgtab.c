@@ -24,6 +24,8 @@ static int s_walk(cfgtab_t *ct, yaml_node_t *map, const cfgtab_scope_t *scope, c
 /* ---- messages ---------------------------------------------------------- */
 
 static int s_vfail(cfgtab_t *ct, const char *where, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static int s_vfail(cfgtab_t *ct, const char *where, const char *fmt, va_list ap)
 {
     if (!ct->err || ct->errlen == 0)
         return ORCH_ECONFIG;
