@@ -259,6 +259,10 @@ static void test_decode_bad_json(void **state)
     int c = 0;
     rc = s_decode3(NULL, PROTO_KIND_WORKER, "ORCHW1", "HELLO", "{}\0", 3, &c, &b, err);
     expect_err(rc, ORCH_EPROTO, err, "body is not valid json");
+    /* jansson quotes the bad input; raw control bytes are escaped */
+    rc = s_decode_body(PROTO_KIND_WORKER, "HELLO", "{\"a\":\x01}", &b, err);
+    expect_err(rc, ORCH_EPROTO, err, "invalid token near '\\x01' at line 1 column 6");
+    assert_null(strchr(err, '\x01'));
 }
 
 static void test_decode_body_not_object(void **state)
@@ -468,7 +472,8 @@ static void test_submit_valid(void **state)
     char err[ERRLEN] = "";
     json_t *b = s_json(
         "{\"req\":{\"any\":[1]},\"jobs\":["
-        "{\"queue\":\"default\",\"type\":\"embed\",\"priority\":0,\"payload\":{\"text\":\"caf\xc3\xa9\","
+        "{\"queue\":\"default\",\"type\":\"embed\",\"priority\":0,"
+        "\"payload\":{\"text\":\"caf\xc3\xa9\","
         "\"n\":[1, 2.5, null, true]},\"max_attempts\":1000,\"timeout_ms\":2147483647,"
         "\"idempotency_key\":\"k-1\",\"run_at_us\":1700000000000000,\"depends_on\":[101,-2]},"
         "{\"queue\":\"q\",\"type\":\"t\"},"
@@ -943,7 +948,8 @@ static void test_jobs_valid(void **state)
 {
     (void)state;
     char err[ERRLEN] = "";
-    json_t *b = s_json("{\"jobs\":[{\"id\":42,\"attempt\":1,\"queue\":\"default\",\"type\":\"noop\","
+    json_t *b = s_json("{\"jobs\":[{\"id\":42,\"attempt\":1,\"queue\":\"default\","
+                       "\"type\":\"noop\","
                        "\"payload\":{\"a\":1},\"timeout_ms\":300000},{\"id\":43,\"attempt\":2,"
                        "\"queue\":\"q\",\"type\":\"t\",\"timeout_ms\":1}]}");
     proto_job_t *j = NULL;
@@ -1027,7 +1033,7 @@ static void test_progress(void **state)
     proto_progress_fini(NULL);
     json_decref(b);
 
-    b = s_json("{\"id\":42,\"attempt\":1,\"percent\":100}");
+    b = s_json("{\"id\":42,\"attempt\":1,\"percent\":100,\"req\":[1]}");
     assert_int_equal(proto_progress_parse(b, &p, err, sizeof err), 0);
     assert_null(p.message);
     assert_int_equal(p.percent, 100);
