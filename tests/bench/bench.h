@@ -19,6 +19,7 @@ typedef struct {
     const char *worker_ep;   /* --worker, tcp://127.0.0.1:5555 */
     int producers;           /* enqueue: producer threads */
     int batch;               /* enqueue: jobs per SUBMIT */
+    int pipeline;            /* enqueue, e2e: SUBMITs in flight per producer (1 = peers) */
     int slots;               /* drain / e2e / latency: worker slots in total */
     int64_t n;               /* jobs per run */
     double rate;             /* latency: offered jobs/s */

@@ -35,9 +35,11 @@ static void s_usage(FILE *f)
     fprintf(f,
         "usage: orch-bench MODE [options]\n"
         "modes:\n"
-        "  enqueue --producers P --n N [--batch B]   P producers, one request in flight each\n"
+        "  enqueue --producers P --n N [--batch B] [--pipeline D]\n"
+        "                                            P producers, D requests in flight each (1)\n"
         "  drain --n N --slots S [--real-workers]    prefilled backlog, consumers timed\n"
-        "  e2e --n N --slots S [--real-workers]      one producer and the consumers at once\n"
+        "  e2e --n N --slots S [--real-workers] [--pipeline D]\n"
+        "                                            one producer and the consumers at once\n"
         "  latency --rate R --seconds T --slots S    open-loop submit -> JOB arrival latency\n"
         "  rss-backlog --n N                         N queued jobs, nobody consuming: coordinator RSS\n"
         "  all [--reps K] [--n N] [--seconds T]      the standard matrix, then a markdown table\n"
@@ -55,13 +57,14 @@ static void s_usage(FILE *f)
         "  --out FILE         also append the JSON lines to FILE\n");
 }
 
-enum { O_CLIENT = 256, O_WORKER, O_PRODUCERS, O_BATCH, O_N, O_SLOTS, O_RATE, O_SECONDS,
+enum { O_CLIENT = 256, O_WORKER, O_PRODUCERS, O_BATCH, O_PIPELINE, O_N, O_SLOTS, O_RATE, O_SECONDS,
        O_WARMUP, O_REAL, O_WBIN, O_WARG, O_PID, O_NORESET, O_MAXS, O_STATSI, O_REPS, O_LABEL,
        O_OUT, O_HELP };
 
 static const struct option s_longopts[] = {
     {"client", required_argument, NULL, O_CLIENT}, {"worker", required_argument, NULL, O_WORKER},
     {"producers", required_argument, NULL, O_PRODUCERS}, {"batch", required_argument, NULL, O_BATCH},
+    {"pipeline", required_argument, NULL, O_PIPELINE},
     {"n", required_argument, NULL, O_N}, {"slots", required_argument, NULL, O_SLOTS},
     {"rate", required_argument, NULL, O_RATE}, {"seconds", required_argument, NULL, O_SECONDS},
     {"warmup", required_argument, NULL, O_WARMUP}, {"real-workers", no_argument, NULL, O_REAL},
@@ -101,6 +104,7 @@ static void s_defaults(s_cli_t *cli)
     o->worker_ep = "tcp://127.0.0.1:5555";
     o->producers = 1;
     o->batch = 1;
+    o->pipeline = 1;
     o->slots = 4;
     o->n = 50000;
     o->rate = 1000;
@@ -131,6 +135,7 @@ static void s_option(s_cli_t *cli, int c, const char *name)
     case O_WORKER: o->worker_ep = optarg; break;
     case O_PRODUCERS: o->producers = (int)s_num(name, optarg, 1, 256); break;
     case O_BATCH: o->batch = (int)s_num(name, optarg, 1, 10000); break;
+    case O_PIPELINE: o->pipeline = (int)s_num(name, optarg, 1, 100000); break;
     case O_N: o->n = (int64_t)s_num(name, optarg, 1, 1e9); cli->n_set = true; break;
     case O_SLOTS: o->slots = (int)s_num(name, optarg, 1, 4096); cli->slots_set = true; break;
     case O_RATE: o->rate = s_num(name, optarg, 1, 1e6); break;
@@ -157,26 +162,21 @@ static void s_option(s_cli_t *cli, int c, const char *name)
     }
 }
 
+/* The mode is the one non-option argument; options may come before or
+ * after it (getopt_long permutes). */
 static void s_parse(s_cli_t *cli, int argc, char **argv)
 {
     s_defaults(cli);
-    if (argc < 2 || argv[1][0] == '-') {
-        if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-            s_usage(stdout);
-            exit(0);
-        }
-        s_usage(stderr);
-        exit(2);
-    }
-    cli->mode = argv[1];
-    optind = 2;
     int c, idx = 0;
     while ((c = getopt_long(argc, argv, "h", s_longopts, &idx)) != -1)
         s_option(cli, c == 'h' ? O_HELP : c, c >= O_CLIENT ? s_longopts[idx].name : "?");
-    if (optind < argc) {
-        fprintf(stderr, "orch-bench: unexpected argument \"%s\"\n", argv[optind]);
+    if (optind != argc - 1) {
+        fprintf(stderr, optind == argc ? "orch-bench: no mode given\n"
+                                       : "orch-bench: more than one mode given\n");
+        s_usage(stderr);
         exit(2);
     }
+    cli->mode = argv[optind];
     cli->wargs[cli->nwargs] = NULL;
     cli->o.worker_args = cli->wargs;
 }
@@ -213,16 +213,20 @@ static int s_run(const bench_opts_t *o, const char *mode, bench_result_t *res)
 
 typedef struct {
     const char *mode;
-    int producers, batch, slots;
+    int producers, batch, pipeline, slots;
     double rate;
 } s_point_t;
 
-/* The standard matrix: the peers' points (../shared/peers/run_*.sh). */
+/* The standard matrix: the peers' points (../shared/peers/run_*.sh), plus
+ * two pipelined points (a DEALER client may keep requests in flight; the
+ * peers' clients never do) that show what the group commit does with
+ * concurrent requests. */
 static const s_point_t s_matrix[] = {
-    {"enqueue", 1, 1, 0, 0},    {"enqueue", 4, 1, 0, 0}, {"enqueue", 1, 1000, 0, 0},
-    {"drain", 0, 0, 4, 0},      {"drain", 0, 0, 8, 0},   {"drain", 0, 0, 16, 0},
-    {"e2e", 0, 0, 4, 0},        {"e2e", 0, 0, 8, 0},     {"latency", 0, 0, 4, 200},
-    {"latency", 0, 0, 4, 1000}, {"latency", 0, 0, 4, 10000},
+    {"enqueue", 1, 1, 1, 0, 0},   {"enqueue", 4, 1, 1, 0, 0}, {"enqueue", 1, 1000, 1, 0, 0},
+    {"enqueue", 1, 1, 100, 0, 0}, {"drain", 0, 0, 1, 4, 0},   {"drain", 0, 0, 1, 8, 0},
+    {"drain", 0, 0, 1, 16, 0},    {"e2e", 0, 0, 1, 4, 0},     {"e2e", 0, 0, 1, 8, 0},
+    {"e2e", 0, 0, 100, 8, 0},     {"latency", 0, 0, 1, 4, 200},
+    {"latency", 0, 0, 1, 4, 1000}, {"latency", 0, 0, 1, 4, 10000},
 };
 
 static int s_all(const s_cli_t *cli)
@@ -236,6 +240,7 @@ static int s_all(const s_cli_t *cli)
         bench_opts_t o = cli->o;
         o.producers = p->producers ? p->producers : 1;
         o.batch = p->batch ? p->batch : 1;
+        o.pipeline = p->pipeline;
         o.slots = p->slots ? p->slots : o.slots;
         o.rate = p->rate;
         o.n = cli->n_set ? cli->o.n : 50000;

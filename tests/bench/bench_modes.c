@@ -106,6 +106,7 @@ typedef struct {
     const char *queue;
     int64_t count;      /* jobs this producer submits */
     int batch;
+    int pipeline;       /* requests in flight */
     int64_t deadline_ns;
     atomic_int *ready, *go;
     bench_client_t *client;
@@ -121,6 +122,37 @@ static void s_producer_fail(s_producer_t *p, int rc)
     snprintf(p->err, sizeof p->err, "%s", bench_client_errmsg(p->client));
 }
 
+/* Submits p->count jobs keeping up to p->pipeline requests in flight (1:
+ * the peers' strict request -> reply). Replies come in request order and
+ * every request but the last holds a full batch, so the k-th reply
+ * acknowledges min(batch, what is left) jobs. */
+static int s_produce(s_producer_t *p, const strbuf_t *full, const strbuf_t *rest)
+{
+    int64_t sent = 0;
+    int inflight = 0, rc = ORCH_OK;
+    while (rc == ORCH_OK && p->submitted < p->count) {
+        while (rc == ORCH_OK && inflight < p->pipeline && sent < p->count) {
+            bool is_full = p->count - sent >= p->batch;
+            const strbuf_t *b = is_full ? full : rest;
+            rc = bench_client_send(p->client, "SUBMIT", b->data, b->len);
+            sent += is_full ? p->batch : p->count - sent;
+            inflight++;
+        }
+        json_t *reply = NULL;
+        if (rc == ORCH_OK)
+            rc = bench_client_recv(p->client, p->deadline_ns, &reply);
+        int64_t k = p->count - p->submitted < p->batch ? p->count - p->submitted : p->batch;
+        if (rc == ORCH_OK)
+            rc = bench_client_check_submit(p->client, reply, (size_t)k);
+        json_decref(reply);
+        if (rc == ORCH_OK) {
+            p->submitted += k;
+            inflight--;
+        }
+    }
+    return rc;
+}
+
 static void *s_producer_run(void *arg)
 {
     s_producer_t *p = arg;
@@ -131,21 +163,14 @@ static void *s_producer_run(void *arg)
     bench_jobs_body(&rest, p->queue, (size_t)(p->count % p->batch), S_NOOP_PAYLOAD);
     int rc = s_warm_up(p->client, p->deadline_ns);
     atomic_fetch_add(p->ready, 1);
-    if (rc != ORCH_OK)
-        s_producer_fail(p, rc);
     while (rc == ORCH_OK && !atomic_load(p->go))
         s_sleep_ns(100000);
     p->t0 = clock_mono_ns();
-    while (rc == ORCH_OK && p->submitted < p->count) {
-        const strbuf_t *b = p->count - p->submitted >= p->batch ? &full : &rest;
-        int64_t k = b == &full ? p->batch : p->count - p->submitted;
-        rc = bench_client_submit(p->client, b->data, b->len, (size_t)k, p->deadline_ns);
-        if (rc != ORCH_OK)
-            s_producer_fail(p, rc);
-        else
-            p->submitted += k;
-    }
+    if (rc == ORCH_OK)
+        rc = s_produce(p, &full, &rest);
     p->t1 = clock_mono_ns();
+    if (rc != ORCH_OK)
+        s_producer_fail(p, rc);
     strbuf_fini(&full);
     strbuf_fini(&rest);
     return NULL;
@@ -166,8 +191,8 @@ static int s_producers_start(const bench_opts_t *o, s_producers_t *ps, int nprod
     atomic_init(&ps->go, 0);
     for (int i = 0; i < nprod; i++) {
         s_producer_t *p = &ps->p[i];
-        *p = (s_producer_t){.o = o, .queue = queue, .batch = batch, .deadline_ns = deadline_ns,
-                            .ready = &ps->ready, .go = &ps->go};
+        *p = (s_producer_t){.o = o, .queue = queue, .batch = batch, .pipeline = o->pipeline,
+                            .deadline_ns = deadline_ns, .ready = &ps->ready, .go = &ps->go};
         p->count = n / nprod + (i < n % nprod ? 1 : 0);
         p->client = bench_client_new(o->client_ep);
         if (!p->client)
@@ -211,14 +236,27 @@ static int s_producers_join(s_producers_t *ps, bench_result_t *res, int64_t *t0,
 
 /* ---------------------------------------------------------------- enqueue */
 
+/* "batch B", "pipeline D": how the producers differ from the peers' one
+ * job per request, one request in flight. */
+static void s_pipeline_variant(const bench_opts_t *o, bench_result_t *res)
+{
+    size_t len = strlen(res->variant);
+    if (o->batch > 1)
+        len += (size_t)snprintf(res->variant + len, sizeof res->variant - len, "%sbatch %d",
+                                len ? ", " : "", o->batch);
+    if (o->pipeline > 1 && len < sizeof res->variant)
+        snprintf(res->variant + len, sizeof res->variant - len, "%spipeline %d", len ? ", " : "",
+                 o->pipeline);
+    json_object_set_new(res->params, "pipeline", json_integer(o->pipeline));
+}
+
 int bench_enqueue(const bench_opts_t *o, bench_result_t *res)
 {
     char queue[PROTO_NAME_MAX + 1];
     bench_queue_name(queue, sizeof queue, "enqueue", o->n);
     res->n = o->n;
     res->concurrency = o->producers;
-    if (o->batch > 1)
-        snprintf(res->variant, sizeof res->variant, "batch %d", o->batch);
+    s_pipeline_variant(o, res);
     json_object_set_new(res->params, "producers", json_integer(o->producers));
     json_object_set_new(res->params, "batch", json_integer(o->batch));
     json_object_set_new(res->params, "queue", json_string(queue));
@@ -381,6 +419,7 @@ int bench_e2e(const bench_opts_t *o, bench_result_t *res)
     }
     s_consumers_t cs;
     int rc = s_consumers_start(o, &cs, queue, false, o->n, res);
+    s_pipeline_variant(o, res);
     if (rc == ORCH_OK && cs.threads && bench_workers_wait_welcome(cs.threads, deadline) != ORCH_OK) {
         rc = ORCH_ETIMEOUT;
         bench_result_fail(res, "workers got no WELCOME from %s within %.0f s", o->worker_ep,
@@ -618,34 +657,17 @@ int bench_latency(const bench_opts_t *o, bench_result_t *res)
 static int s_backlog_submit(bench_client_t *c, const char *queue, int64_t n, int64_t deadline,
                             int64_t *acked)
 {
-    strbuf_t sb;
-    strbuf_init(&sb);
-    bench_jobs_body(&sb, queue, BENCH_PREFILL_BATCH, S_NOOP_PAYLOAD);
-    int64_t sent = 0;
-    int inflight = 0, rc = ORCH_OK;
-    *acked = 0;
-    while (rc == ORCH_OK && *acked < n) {
-        while (inflight < S_BACKLOG_PIPELINE && sent < n) {
-            int64_t k = n - sent < BENCH_PREFILL_BATCH ? n - sent : BENCH_PREFILL_BATCH;
-            if (k != BENCH_PREFILL_BATCH)
-                bench_jobs_body(&sb, queue, (size_t)k, S_NOOP_PAYLOAD);
-            rc = bench_client_send(c, "SUBMIT", sb.data, sb.len);
-            sent += k;
-            inflight++;
-        }
-        json_t *reply = NULL;
-        if (rc == ORCH_OK)
-            rc = bench_client_recv(c, deadline, &reply);
-        int64_t k = n - *acked < BENCH_PREFILL_BATCH ? n - *acked : BENCH_PREFILL_BATCH;
-        if (rc == ORCH_OK)
-            rc = bench_client_check_submit(c, reply, (size_t)k);
-        json_decref(reply);
-        if (rc == ORCH_OK) {
-            *acked += k;
-            inflight--;
-        }
-    }
-    strbuf_fini(&sb);
+    s_producer_t p = {.queue = queue, .count = n, .batch = BENCH_PREFILL_BATCH,
+                      .pipeline = S_BACKLOG_PIPELINE, .deadline_ns = deadline, .client = c};
+    strbuf_t full, rest;
+    strbuf_init(&full);
+    strbuf_init(&rest);
+    bench_jobs_body(&full, queue, BENCH_PREFILL_BATCH, S_NOOP_PAYLOAD);
+    bench_jobs_body(&rest, queue, (size_t)(n % BENCH_PREFILL_BATCH), S_NOOP_PAYLOAD);
+    int rc = s_produce(&p, &full, &rest);
+    *acked = p.submitted;
+    strbuf_fini(&full);
+    strbuf_fini(&rest);
     return rc;
 }
 

@@ -23,19 +23,21 @@ static void s_child(const bench_opts_t *o, const char *queue, int slots)
     size_t extra = 0;
     while (o->worker_args && o->worker_args[extra])
         extra++;
-    const char **argv = xcalloc(6 + extra + 1, sizeof *argv);
+    const char **argv = xcalloc(11 + extra + 1, sizeof *argv);
     size_t k = 0;
     argv[k++] = o->worker_bin;
     argv[k++] = "--slots";
     argv[k++] = slots_s;
     argv[k++] = "--queues";
     argv[k++] = queue;
+    argv[k++] = "--types";
+    argv[k++] = "noop";
+    argv[k++] = "--endpoint";
+    argv[k++] = o->worker_ep;
+    argv[k++] = "--log-level";
+    argv[k++] = "warn";
     for (size_t i = 0; i < extra; i++)
-        argv[k++] = o->worker_args[i];
-    setenv("ORCH_WORKER_ENDPOINT", o->worker_ep, 1);
-    setenv("ORCH_WORKER_ENDPOINTS", o->worker_ep, 1);
-    if (!getenv("ORCH_LOG_LEVEL"))
-        setenv("ORCH_LOG_LEVEL", "warn", 1);
+        argv[k++] = o->worker_args[i]; /* later flags override earlier ones */
     execv(o->worker_bin, (char *const *)argv);
     fprintf(stderr, "orch-bench: could not run \"%s\": %s\n", o->worker_bin, strerror(errno));
     _exit(127);

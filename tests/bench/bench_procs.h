@@ -8,8 +8,8 @@ typedef struct bench_procs bench_procs_t;
 
 /* Spawns min(slots, BENCH_MAX_WORKER_CONNS) orch-worker processes, the
  * slots spread as for in-process workers, each run as
- *   <worker_bin> --slots K --queues <queue> [worker_args...]
- * with ORCH_WORKER_ENDPOINT(S) set to o->worker_ep and ORCH_LOG_LEVEL=warn.
+ *   <worker_bin> --slots K --queues <queue> --types noop --endpoint <worker_ep>
+ *                --log-level warn [worker_args...]
  * Returns NULL (and prints why) if a process could not be started. */
 bench_procs_t *bench_procs_spawn(const bench_opts_t *o, const char *queue, int slots);
 /* How many of them have already exited (a crash or a usage error). */
