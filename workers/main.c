@@ -2,6 +2,7 @@
  * worker loop (worker.c) until SIGTERM/SIGINT. Exit codes: 0 after a stop,
  * 1 when the worker cannot start, 2 for a usage or config error. */
 #include "config.h"
+#include "handler.h"
 #include "log.h"
 #include "orch_error.h"
 #include "worker.h"
@@ -58,6 +59,17 @@ int main(int argc, char **argv)
         return s_usage_error(err);
     }
     worker_args_apply(&args, cfg);
+    for (size_t i = 0; i < args.ntypes; i++) {
+        if (!handler_enabled(cfg, args.types[i])) {
+            /* --types narrows what the config enables; it does not enable */
+            snprintf(err, sizeof err,
+                     "--types: job type \"%s\" is not enabled in the config (handlers.%s)",
+                     args.types[i], args.types[i]);
+            worker_args_fini(&args);
+            worker_config_destroy(&cfg);
+            return s_usage_error(err);
+        }
+    }
     log_init("orch-worker", (log_level_t)cfg->log_level);
 
     worker_t *w = worker_new(cfg, (const char *const *)args.types, args.ntypes, err, sizeof err);

@@ -67,6 +67,11 @@ static int s_resolve_types(worker_t *w, const char *const *names, size_t n, char
             s_err(err, errlen, "unknown job type \"%s\"", names[i]);
             return ORCH_EINVAL;
         }
+        if (!handler_enabled(w->cfg, h->name)) {
+            s_err(err, errlen, "job type \"%s\" is not enabled in the config (handlers.%s)",
+                  h->name, h->name);
+            return ORCH_EINVAL;
+        }
         s_add_type(w, h);
     }
     for (size_t i = 0; n == 0 && i < nall; i++) {

@@ -17,9 +17,9 @@
 
 typedef struct worker worker_t;
 
-/* Creates the worker: resolves the job types it serves (types[0..ntypes)
- * when ntypes > 0, each of which must be a registered handler; otherwise
- * every handler cfg enables), calls each handler's init() once, starts
+/* Creates the worker: resolves the job types it serves (every handler cfg
+ * enables, or when ntypes > 0 only types[0..ntypes), each of which must be
+ * registered and enabled), calls each handler's init() once, starts
  * cfg->slots slot threads. cfg is borrowed and must outlive the worker.
  * Returns NULL with a one-line message in err. */
 worker_t *worker_new(const worker_config_t *cfg, const char *const *types, size_t ntypes,

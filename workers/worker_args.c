@@ -20,7 +20,7 @@ static const char s_usage[] =
     "      --name NAME       name announced to the coordinator (default <hostname>-<pid>)\n"
     "      --slots N         jobs run at once, 1..1024 (default 4)\n"
     "      --queues a,b      queues served (default: default)\n"
-    "      --types a,b       serve only these job types (default: every enabled handler)\n"
+    "      --types a,b       serve only these of the enabled job types (default: all)\n"
     "      --endpoint E      coordinator endpoint, tcp://host:port or ipc://path; repeat\n"
     "                        for failover, tried in order (default tcp://127.0.0.1:5555)\n"
     "      --log-level L     debug, info, warn or error (default info)\n"

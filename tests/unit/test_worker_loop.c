@@ -285,6 +285,13 @@ static void test_types_restricted(void **state)
     const char *bad[] = {"noop", "nope"};
     assert_null(worker_new(fx->cfg, bad, 2, err, sizeof err));
     assert_string_equal(err, "unknown job type \"nope\"");
+    const char *disabled[] = {"embed"}; /* registered, not enabled by the defaults */
+    assert_null(worker_new(fx->cfg, disabled, 1, err, sizeof err));
+    assert_string_equal(err, "job type \"embed\" is not enabled in the config (handlers.embed)");
+    fx->cfg->h_noop.enabled = false;
+    const char *off[] = {"noop"};
+    assert_null(worker_new(fx->cfg, off, 1, err, sizeof err));
+    fx->cfg->h_noop.enabled = true;
     const char *types[] = {"sleep"};
     fx->w = worker_new(fx->cfg, types, 1, err, sizeof err);
     assert_non_null(fx->w);
