@@ -21,6 +21,7 @@ struct slot {
     pthread_t thread;
     bool started;
     atomic_bool cancel;
+    atomic_uint handover; /* see slot_job_publish */
     slot_job_t job;
     /* slot-thread private */
     void *sock;
@@ -47,6 +48,16 @@ int slot_id_decode(const void *id, size_t len)
 slot_job_t *slot_job(slot_t *slot)
 {
     return &slot->job;
+}
+
+void slot_job_publish(slot_t *slot)
+{
+    atomic_fetch_add_explicit(&slot->handover, 1, memory_order_release);
+}
+
+void slot_job_take(slot_t *slot)
+{
+    (void)atomic_load_explicit(&slot->handover, memory_order_acquire);
 }
 
 atomic_bool *slot_cancel_flag(slot_t *slot)
@@ -160,7 +171,9 @@ static void *s_thread(void *arg)
         }
         if (n != 1 || cmd != SLOT_MSG_RUN)
             break;
+        slot_job_take(slot);
         s_run_job(slot);
+        slot_job_publish(slot);
         kind = SLOT_MSG_DONE;
         if (zmq_send(slot->sock, &kind, 1, 0) < 0)
             break;
@@ -176,6 +189,7 @@ slot_t *slot_new(void *zctx, const char *endpoint, int index, const worker_confi
     slot->cfg = cfg;
     snprintf(slot->endpoint, sizeof slot->endpoint, "%s", endpoint);
     atomic_init(&slot->cancel, false);
+    atomic_init(&slot->handover, 0);
     strbuf_init(&slot->job.result);
     /* The socket is created and connected here, on the owner's thread, and
      * used only by the slot thread from then on (the thread start orders it). */

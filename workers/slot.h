@@ -63,6 +63,13 @@ void slot_destroy(slot_t **slot);
 
 /* The record; the main thread may touch it only while the slot is idle. */
 slot_job_t *slot_job(slot_t *slot);
+/* The handover of the record, made explicit: the sender calls publish just
+ * before its message (RUN or DONE), the receiver calls take just after it.
+ * The inproc message already orders the writes; this release/acquire pair
+ * states it in the C memory model and lets ThreadSanitizer, which cannot
+ * see inside libzmq, check it. */
+void slot_job_publish(slot_t *slot);
+void slot_job_take(slot_t *slot);
 /* The cancel flag: main thread stores, handler loads. */
 atomic_bool *slot_cancel_flag(slot_t *slot);
 /* Encodes/decodes the routing id of slot index. */

@@ -47,6 +47,7 @@ static void s_send_run(worker_t *w, int i)
     unsigned char id[SLOT_ID_LEN];
     const char run = SLOT_MSG_RUN;
     slot_id_encode(i, id);
+    slot_job_publish(w->ws[i].slot);
     if (zmq_send(w->router, id, sizeof id, ZMQ_SNDMORE) == (int)sizeof id &&
         zmq_send(w->router, &run, 1, 0) == 1)
         return;
@@ -292,6 +293,7 @@ void worker_on_slots(worker_t *w)
         if (len < 1 || i < 0 || i >= w->nslots)
             continue;
         if (m.kind == SLOT_MSG_DONE && w->ws[i].state == WS_RUNNING) {
+            slot_job_take(w->ws[i].slot);
             s_report(w, &w->ws[i], slot_job(w->ws[i].slot));
             s_release(w, i);
         } else if (m.kind == SLOT_MSG_PROGRESS &&
