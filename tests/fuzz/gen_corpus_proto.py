@@ -80,6 +80,10 @@ SEEDS = {
     "bad_not_object": c("SUBMIT", "[1,2]"),
     "bad_cycle": c("SUBMIT", {"jobs": [dict(JOB, depends_on=[-2]), dict(JOB, depends_on=[-1])]}),
     "bad_field": c("SUBMIT", {"jobs": [dict(JOB, prio=1)]}),
+    "deep_result": w("DONE", '{"jobs":[{"id":1,"attempt":1,"result":%s%s}]}'
+                     % ("[" * 2000, "]" * 2000)),
+    "bad_too_deep": w("DONE", '{"jobs":[{"id":1,"attempt":1,"result":%s%s}]}'
+                      % ("[" * 2100, "]" * 2100)),
     "bad_utf8": w("FAIL", b'{"jobs":[{"id":1,"attempt":1,"error":"\xc3"}]}'),
 }
 
