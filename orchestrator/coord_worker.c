@@ -34,6 +34,13 @@ static void s_send(coord_t *c, worker_t *w, const char *cmd, const char *body)
         w->last_sent_ms = clock_mono_ms();
 }
 
+/* Tells a connection we do not know to register (again). */
+static void s_send_reconnect(coord_t *c, const proto_envelope_t *env)
+{
+    static const char body[] = "{\"code\":\"reconnect\",\"message\":\"unknown worker, send HELLO\"}";
+    proto_send(c->wsock, env, PROTO_WORKER_V1, "ERROR", body, sizeof body - 1);
+}
+
 static void s_worker_free(worker_t *w)
 {
     free(w->name);
@@ -247,8 +254,7 @@ static void s_on_results(coord_t *c, worker_t *w, const proto_envelope_t *env, i
     }
     proto_results_free(rs, n);
     if (!w)
-        proto_send(c->wsock, env, PROTO_WORKER_V1, "ERROR",
-                   "{\"code\":\"reconnect\",\"message\":\"unknown worker, send HELLO\"}", 63);
+        s_send_reconnect(c, env);
 }
 
 static bool s_in_running(const proto_hello_t *h, int64_t id, int attempt)
@@ -470,8 +476,7 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m)
         break;
     case PROTO_W_HEARTBEAT:
         if (!w)
-            proto_send(c->wsock, &env, PROTO_WORKER_V1, "ERROR",
-                       "{\"code\":\"reconnect\",\"message\":\"unknown worker, send HELLO\"}", 63);
+            s_send_reconnect(c, &env);
         break;
     case PROTO_W_BYE:
         if (w)

@@ -36,33 +36,6 @@ struct query {
     char *conninfo;
 };
 
-static char *s_error_body(int status, const char *msg)
-{
-    strbuf_t sb;
-    strbuf_init(&sb);
-    strbuf_printf(&sb, "{\"status\":%d,\"error\":", status);
-    strbuf_put_json_string(&sb, msg, strlen(msg));
-    strbuf_putc(&sb, '}');
-    return strbuf_detach(&sb);
-}
-
-static char *s_db_error(PGconn *conn, PGresult *r)
-{
-    char msg[512];
-    snprintf(msg, sizeof msg, "could not query the database: %s",
-             r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
-    for (char *p = msg; *p; p++)
-        if (*p == '\n')
-            *p = ' ';
-    return s_error_body(PROTO_STATUS_UNAVAILABLE, msg);
-}
-
-/* The caller checks the status. */
-static PGresult *s_exec(PGconn *conn, const char *sql, int n, const char *const *v)
-{
-    return PQexecParams(conn, sql, n, NULL, v, NULL, NULL, 0);
-}
-
 static void s_append_req(strbuf_t *sb, const json_t *body)
 {
     json_t *req = json_object_get(body, "req");
@@ -74,17 +47,46 @@ static void s_append_req(strbuf_t *sb, const json_t *body)
     free(t);
 }
 
+static char *s_error_body(const json_t *body, int status, const char *msg)
+{
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "{\"status\":%d,\"error\":", status);
+    strbuf_put_json_string(&sb, msg, strlen(msg));
+    s_append_req(&sb, body);
+    strbuf_putc(&sb, '}');
+    return strbuf_detach(&sb);
+}
+
+static char *s_db_error(const json_t *body, PGconn *conn, PGresult *r)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "could not query the database: %s",
+             r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+    for (char *p = msg; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    return s_error_body(body, PROTO_STATUS_UNAVAILABLE, msg);
+}
+
+/* The caller checks the status. */
+static PGresult *s_exec(PGconn *conn, const char *sql, int n, const char *const *v)
+{
+    return PQexecParams(conn, sql, n, NULL, v, NULL, NULL, 0);
+}
+
+
 static char *s_get(PGconn *conn, const json_t *body)
 {
     json_t *idv = json_object_get(body, "id");
     if (!json_is_integer(idv) || json_integer_value(idv) < 1)
-        return s_error_body(PROTO_STATUS_BAD_REQUEST, "id: must be an integer >= 1");
+        return s_error_body(body, PROTO_STATUS_BAD_REQUEST, "id: must be an integer >= 1");
     char id[24];
     snprintf(id, sizeof id, "%lld", (long long)json_integer_value(idv));
     const char *v[1] = {id};
     PGresult *r = s_exec(conn, QUERY_SQL_GET, 1, v);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        char *e = s_db_error(conn, r);
+        char *e = s_db_error(body, conn, r);
         PQclear(r);
         return e;
     }
@@ -92,7 +94,7 @@ static char *s_get(PGconn *conn, const json_t *body)
         PQclear(r);
         char msg[64];
         snprintf(msg, sizeof msg, "job %s not found", id);
-        return s_error_body(PROTO_STATUS_NOT_FOUND, msg);
+        return s_error_body(body, PROTO_STATUS_NOT_FOUND, msg);
     }
     strbuf_t sb;
     strbuf_init(&sb);
@@ -103,7 +105,7 @@ static char *s_get(PGconn *conn, const json_t *body)
         r = s_exec(conn, QUERY_SQL_HISTORY, 1, v);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             strbuf_fini(&sb);
-            char *e = s_db_error(conn, r);
+            char *e = s_db_error(body, conn, r);
             PQclear(r);
             return e;
         }
@@ -127,18 +129,18 @@ static char *s_list(PGconn *conn, const json_t *body)
         for (int i = 0; json_is_string(st) && i < 7; i++)
             ok = ok || strcmp(json_string_value(st), states[i]) == 0;
         if (!ok)
-            return s_error_body(PROTO_STATUS_BAD_REQUEST,
+            return s_error_body(body, PROTO_STATUS_BAD_REQUEST,
                                 "state: must be one of waiting, scheduled, queued, running, "
                                 "succeeded, dead, cancelled");
     }
     if (q && (!json_is_string(q) || !proto_name_valid(json_string_value(q))))
-        return s_error_body(PROTO_STATUS_BAD_REQUEST,
+        return s_error_body(body, PROTO_STATUS_BAD_REQUEST,
                             "queue: must be a name of 1..64 characters [A-Za-z0-9_.:-]");
     json_int_t limit = 100;
     if (lim) {
         if (!json_is_integer(lim) || json_integer_value(lim) < 1 ||
             json_integer_value(lim) > 10000)
-            return s_error_body(PROTO_STATUS_BAD_REQUEST, "limit: must be an integer 1..10000");
+            return s_error_body(body, PROTO_STATUS_BAD_REQUEST, "limit: must be an integer 1..10000");
         limit = json_integer_value(lim);
     }
     char lbuf[24];
@@ -146,7 +148,7 @@ static char *s_list(PGconn *conn, const json_t *body)
     const char *v[3] = {st ? json_string_value(st) : NULL, q ? json_string_value(q) : NULL, lbuf};
     PGresult *r = s_exec(conn, QUERY_SQL_LIST, 3, v);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        char *e = s_db_error(conn, r);
+        char *e = s_db_error(body, conn, r);
         PQclear(r);
         return e;
     }
@@ -167,7 +169,7 @@ char *query_answer(void *pgconn, int cmd, const json_t *body)
         return s_get(conn, body);
     if (cmd == PROTO_C_LIST)
         return s_list(conn, body);
-    return s_error_body(PROTO_STATUS_BAD_REQUEST, "unexpected command for the query thread");
+    return s_error_body(body, PROTO_STATUS_BAD_REQUEST, "unexpected command for the query thread");
 }
 
 static PGconn *s_ensure_conn(struct query *q, PGconn *conn)
@@ -208,7 +210,7 @@ static void *s_thread(void *arg)
         conn = s_ensure_conn(q, conn);
         char *reply = PQstatus(conn) == CONNECTION_OK
                           ? query_answer(conn, c, j)
-                          : s_db_error(conn, NULL);
+                          : s_db_error(j, conn, NULL);
         json_decref(j);
         zmq_send(pipe, zmq_msg_data(&env), zmq_msg_size(&env), ZMQ_SNDMORE);
         zmq_send(pipe, reply, strlen(reply), 0);
