@@ -25,23 +25,47 @@ MAX_PAYLOAD = 16384
 MAX_BATCH = 100
 
 
-def expect_error(cl, frames, statuses, what, mentions=()):
-    cl.send_frames(frames)
-    # A leading empty frame reads as a REQ delimiter, which the reply echoes.
-    r = cl.reply(allow_delimiter=frames[0] == b"")
-    check(r["status"] in statuses, "%s: status %r (%r), expected one of %r"
-          % (what, r["status"], r.get("error"), statuses))
-    err = r.get("error")
-    check(isinstance(err, str) and err.strip(), "%s: reply without an error text: %r" % (what, r))
-    for word in mentions:
-        check(word.lower() in err.lower(), "%s: error %r does not mention %r" % (what, err, word))
-    return r
+class Cases:
+    """Runs independent cases and collects every violation, so one run
+    reports all of them; stops at once if the coordinator died."""
+
+    def __init__(self, c):
+        self.c = c
+        self.problems = []
+        self.cl = harness.Client(c.client_endpoint)
+
+    def soft(self, what, fn):
+        try:
+            return fn()
+        except harness.TestFailure as e:
+            self.problems.append(str(e) if str(e).startswith(what) else "%s: %s" % (what, e))
+            check(self.c.coordinator.alive(), "orchestratord died during %r; earlier problems: %r"
+                  % (what, self.problems))
+            # a late reply must not be read as the answer to the next request
+            self.cl.close()
+            self.cl = harness.Client(self.c.client_endpoint)
+            return None
+
+    def expect_error(self, frames, statuses, what, mentions=()):
+        def run():
+            self.cl.send_frames(frames)
+            # A leading empty frame reads as a REQ delimiter, which the reply echoes.
+            r = self.cl.reply(allow_delimiter=frames[0] == b"")
+            check(r["status"] in statuses, "%s: status %r (%r), expected one of %r"
+                  % (what, r["status"], r.get("error"), statuses))
+            err = r.get("error")
+            check(isinstance(err, str) and err.strip(),
+                  "%s: reply without an error text: %r" % (what, r))
+            for word in mentions:
+                check(word.lower() in err.lower(),
+                      "%s: error %r does not mention %r" % (what, err, word))
+            return r
+        return self.soft(what, run)
 
 
-def client_garbage(c):
+def client_garbage(c, g):
     rng = random.Random(7)
-    cl = harness.Client(c.client_endpoint)
-    ok = cl.request("STATS", {})
+    ok = g.cl.request("STATS", {})
     check(ok["status"] == 200, "STATS before the garbage: %r" % ok)
 
     # Random bytes, one to four frames of them.
@@ -50,41 +74,41 @@ def client_garbage(c):
                   for _ in range(rng.randint(1, 4))]
         if len(frames) == 3 and frames[0] == b"ORCHC1":
             continue
-        expect_error(cl, frames, (400,), "random frames #%d" % n)
+        g.expect_error(frames, (400,), "random frames #%d" % n)
     # Wrong frame counts.
-    expect_error(cl, [b"ORCHC1"], (400,), "one frame")
-    expect_error(cl, [b"ORCHC1", b"STATS"], (400,), "two frames")
-    expect_error(cl, [b"ORCHC1", b"STATS", b"{}", b"{}"], (400,), "four frames")
-    expect_error(cl, [b"ORCHC1", b"STATS", b"{}"] + [b"x"] * 50, (400,), "53 frames")
-    expect_error(cl, [b""], (400,), "one empty frame")
+    g.expect_error([b"ORCHC1"], (400,), "one frame")
+    g.expect_error([b"ORCHC1", b"STATS"], (400,), "two frames")
+    g.expect_error([b"ORCHC1", b"STATS", b"{}", b"{}"], (400,), "four frames")
+    g.expect_error([b"ORCHC1", b"STATS", b"{}"] + [b"x"] * 50, (400,), "53 frames")
+    g.expect_error([b""], (400,), "one empty frame")
     # Wrong protocol.
-    expect_error(cl, [b"ORCHW1", b"STATS", b"{}"], (400,), "worker protocol on the client socket")
-    expect_error(cl, [b"ORCHC9", b"STATS", b"{}"], (400,), "unknown protocol version")
-    expect_error(cl, [b"HTTP/1.1", b"GET", b"{}"], (400,), "not our protocol")
+    g.expect_error([b"ORCHW1", b"STATS", b"{}"], (400,), "worker protocol on the client socket")
+    g.expect_error([b"ORCHC9", b"STATS", b"{}"], (400,), "unknown protocol version")
+    g.expect_error([b"HTTP/1.1", b"GET", b"{}"], (400,), "not our protocol")
     # Unknown commands.
-    expect_error(cl, [b"ORCHC1", b"FROBNICATE", b"{}"], (400,), "unknown command")
-    expect_error(cl, [b"ORCHC1", b"stats", b"{}"], (400,), "lower-case command")
-    expect_error(cl, [b"ORCHC1", b"", b"{}"], (400,), "empty command")
-    expect_error(cl, [b"ORCHC1", b"HELLO", b"{}"], (400,), "worker command on the client socket")
+    g.expect_error([b"ORCHC1", b"FROBNICATE", b"{}"], (400,), "unknown command")
+    g.expect_error([b"ORCHC1", b"stats", b"{}"], (400,), "lower-case command")
+    g.expect_error([b"ORCHC1", b"", b"{}"], (400,), "empty command")
+    g.expect_error([b"ORCHC1", b"HELLO", b"{}"], (400,), "worker command on the client socket")
     # Oversized frames.
-    expect_error(cl, [b"ORCHC1", b"S" * 17, b"{}"], (400, 413), "17-byte command frame")
-    expect_error(cl, [b"ORCHC1" * 50, b"STATS", b"{}"], (400, 413), "300-byte protocol frame")
+    g.expect_error([b"ORCHC1", b"S" * 17, b"{}"], (400, 413), "17-byte command frame")
+    g.expect_error([b"ORCHC1" * 50, b"STATS", b"{}"], (400, 413), "300-byte protocol frame")
     # Just above the body limit.
     big = json.dumps({"jobs": [{"queue": "default", "type": "noop",
                                 "payload": {"pad": "x" * (MAX_MESSAGE + 100)}}]}).encode()
-    expect_error(cl, [b"ORCHC1", b"SUBMIT", big], (413,), "body just above max_message_bytes")
-    expect_error(cl, [b"ORCHC1", b"STATS", b" " * (MAX_MESSAGE + 1)], (413,),
+    g.expect_error([b"ORCHC1", b"SUBMIT", big], (413,), "body just above max_message_bytes")
+    g.expect_error([b"ORCHC1", b"STATS", b" " * (MAX_MESSAGE + 1)], (413,),
                  "whitespace body just above max_message_bytes")
     payload = json.dumps({"jobs": [{"queue": "default", "type": "noop",
                                     "payload": {"pad": "x" * (MAX_PAYLOAD + 100)}}]}).encode()
     check(len(payload) < MAX_MESSAGE, "test bug: payload case exceeds the message limit")
-    expect_error(cl, [b"ORCHC1", b"SUBMIT", payload], (413,), "payload above max_payload_bytes")
+    g.expect_error([b"ORCHC1", b"SUBMIT", payload], (413,), "payload above max_payload_bytes")
     batch = json.dumps({"jobs": [{"queue": "default", "type": "noop"}] * (MAX_BATCH + 1)})
-    expect_error(cl, [b"ORCHC1", b"SUBMIT", batch.encode()], (413,), "batch above max_batch_jobs")
+    g.expect_error([b"ORCHC1", b"SUBMIT", batch.encode()], (413,), "batch above max_batch_jobs")
     # Bodies that are not a JSON object.
     for body in (b"", b"{", b"{\"jobs\": [}", b"not json", b"[]", b"42", b"\"str\"", b"null",
                  b"\xff\xfe\xfd", b"{\"jobs\":[{\"queue\":\"\xff\"}]}", b"{}{}"):
-        expect_error(cl, [b"ORCHC1", b"SUBMIT", body], (400,), "SUBMIT body %r" % body[:20])
+        g.expect_error([b"ORCHC1", b"SUBMIT", body], (400,), "SUBMIT body %r" % body[:20])
     # Valid JSON, wrong shapes and types.
     cases = [
         ({"jobs": "x"}, None),
@@ -105,32 +129,40 @@ def client_garbage(c):
         ({"jobs": [{"queue": "default", "type": "noop", "timeout_ms": -1}]}, "jobs[0].timeout_ms"),
     ]
     for body, field in cases:
-        expect_error(cl, [b"ORCHC1", b"SUBMIT", json.dumps(body).encode()], (400,),
+        g.expect_error([b"ORCHC1", b"SUBMIT", json.dumps(body).encode()], (400,),
                      "SUBMIT %s" % json.dumps(body)[:80], (field,) if field else ())
     for cmd, body in ((b"GET", {"id": "abc"}), (b"GET", {}), (b"GET", {"id": -1}),
                       (b"CANCEL", {"id": None}),
                       (b"RETRY", {"id": [1]}), (b"LIST", {"limit": 0}),
                       (b"LIST", {"limit": 10001}), (b"LIST", {"state": "sleeping"}),
                       (b"PAUSE", {}), (b"PAUSE", {"queue": 7}), (b"RESUME", {"queue": ""})):
-        expect_error(cl, [b"ORCHC1", cmd, json.dumps(body).encode()], (400,),
+        g.expect_error([b"ORCHC1", cmd, json.dumps(body).encode()], (400,),
                      "%s %s" % (cmd.decode(), json.dumps(body)))
-    nf = cl.request("GET", {"id": 987654321})
-    check(nf["status"] == 404, "GET of an unknown job: %r, expected 404" % nf)
-    # "req" is echoed, also with a non-200 status.
-    r = cl.request("STATS", {"req": {"n": 1}})
-    check(r["status"] == 200 and r.get("req") == {"n": 1}, "req not echoed: %r" % r)
-    r = cl.request("GET", {"id": 987654322, "req": "abc-1"})
-    check(r["status"] == 404 and r.get("req") == "abc-1", "req not echoed on a 404: %r" % r)
+    def not_found():
+        nf = g.cl.request("GET", {"id": 987654321})
+        check(nf["status"] == 404, "GET of an unknown job: %r, expected 404" % nf)
+    g.soft("GET unknown", not_found)
 
-    ok = cl.request("STATS", {})
-    check(ok["status"] == 200, "STATS after the garbage: %r" % ok)
+    # "req" is echoed, also with a non-200 status.
+    def echo_ok():
+        r = g.cl.request("STATS", {"req": {"n": 1}})
+        check(r["status"] == 200 and r.get("req") == {"n": 1}, "req not echoed: %r" % r)
+    g.soft("req echo", echo_ok)
+
+    def echo_404():
+        r = g.cl.request("GET", {"id": 987654322, "req": "abc-1"})
+        check(r["status"] == 404 and r.get("req") == "abc-1", "req not echoed on a 404: %r" % r)
+    g.soft("req echo on 404", echo_404)
+
+    def stats_ok(when):
+        ok = g.cl.request("STATS", {})
+        check(ok["status"] == 200, "STATS %s: %r" % (when, ok))
+    stats_ok("after the garbage")
 
     # Far above the body limit (16x): PROTOCOL.md still promises a 413.
     huge = b"{\"pad\":\"" + b"x" * (MAX_MESSAGE * 16) + b"\"}"
-    expect_error(cl, [b"ORCHC1", b"STATS", huge], (413,), "body 16x max_message_bytes")
-    ok = cl.request("STATS", {})
-    check(ok["status"] == 200, "STATS after the huge body: %r" % ok)
-    cl.close()
+    g.expect_error([b"ORCHC1", b"STATS", huge], (413,), "body 16x max_message_bytes")
+    stats_ok("after the huge body")
 
     # A REQ socket adds an empty delimiter frame; it is a valid client too.
     ctx = zmq.Context.instance()
@@ -149,7 +181,7 @@ def client_garbage(c):
     req.close(0)
 
 
-def worker_garbage(c):
+def worker_garbage(c, g):
     rng = random.Random(11)
     ctx = zmq.Context.instance()
     w = ctx.socket(zmq.DEALER)
@@ -197,27 +229,40 @@ def worker_garbage(c):
     w.close(0)
 
     # A result from a connection the coordinator does not know: ERROR reconnect.
-    u = ctx.socket(zmq.DEALER)
-    u.setsockopt(zmq.LINGER, 0)
-    u.connect(c.worker_endpoint)
-    u.send_multipart([b"ORCHW1", b"DONE", json.dumps(
-        {"jobs": [{"id": 987654321, "attempt": 1, "result": {}}]}).encode()])
-    check(u.poll(10000), "no answer to a DONE from an unregistered DEALER")
-    frames = u.recv_multipart()
-    check(len(frames) == 3 and frames[:2] == [b"ORCHW1", b"ERROR"]
-          and json.loads(frames[2]).get("code") == "reconnect",
-          "a DONE from an unregistered DEALER got %r, expected ERROR {\"code\":\"reconnect\"}"
-          % [f[:200] for f in frames])
-    u.close(0)
+    def reconnect():
+        u = ctx.socket(zmq.DEALER)
+        u.setsockopt(zmq.LINGER, 0)
+        u.connect(c.worker_endpoint)
+        try:
+            u.send_multipart([b"ORCHW1", b"DONE", json.dumps(
+                {"jobs": [{"id": 987654321, "attempt": 1, "result": {}}]}).encode()])
+            check(u.poll(10000), "no answer to a DONE from an unregistered DEALER")
+            frames = u.recv_multipart()
+            body = None
+            if len(frames) == 3:
+                try:
+                    body = json.loads(frames[2])
+                except ValueError:
+                    pass
+            check(len(frames) == 3 and frames[:2] == [b"ORCHW1", b"ERROR"]
+                  and isinstance(body, dict) and body.get("code") == "reconnect",
+                  "a DONE from an unregistered DEALER got %r, expected ERROR "
+                  "{\"code\":\"reconnect\"}" % [f[:200] for f in frames])
+        finally:
+            u.close(0)
+    g.soft("DONE from an unregistered DEALER", reconnect)
 
-    names = c.worker_names()
-    bogus = [n for n in names if n and n.startswith("bogus")]
-    check(not bogus, "invalid HELLOs registered workers: %r" % bogus)
+    def no_bogus():
+        bogus = [n for n in c.worker_names() if n and n.startswith("bogus")]
+        check(not bogus, "invalid HELLOs registered workers: %r" % bogus)
+    g.soft("bogus workers", no_bogus)
 
 
 def test(c):
-    client_garbage(c)
-    worker_garbage(c)
+    g = Cases(c)
+    client_garbage(c, g)
+    worker_garbage(c, g)
+    check(not g.problems, "%d protocol violations:\n  %s" % (len(g.problems), "\n  ".join(g.problems)))
     check(c.coordinator.alive(), "orchestratord died")
     c.start_worker("w1", slots=2)
     job = c.submit_one(type="noop", payload={"after": "garbage"})
