@@ -179,11 +179,14 @@ static void s_env_free(char **envp)
 
 /* Runs bin_dir/tool with argv; fills detail.exit_code. Returns HANDLER_OK
  * when the tool ran to an exit (any code, in *exit_code). */
-static handler_status_t s_tool(s_job_t *job, const char *tool, char *const argv[],
+static handler_status_t s_tool(s_job_t *job, const char *tool, char *argv[],
                                toolrun_result_t *res, handler_error_t *err)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", job->cfg->bin_dir, tool);
+    /* argv[0] is the full path: PostgreSQL tools locate their siblings
+     * (pg_verifybackup runs pg_waldump) from it, not from PATH */
+    argv[0] = path;
     int64_t limit = job->cfg->timeout_ms > 0 ? job->cfg->timeout_ms : 600000;
     int64_t budget = handler_kit_budget_ms(job->ctx, limit);
     char msg[512];
