@@ -73,7 +73,7 @@ def test(c):
     # 1. a fresh base backup verifies
     good = os.path.join(root, "base-good")
     run([os.path.join(bindir, "pg_basebackup"), "-d", c.db_url, "-D", good, "-Fp", "-Xs",
-         "--manifest-checksums=SHA256", "--no-sync"])
+         "--manifest-checksums=SHA256", "--checkpoint=fast", "--no-sync"])
     job = run_job(c, {"kind": "basebackup", "path": good})
     check(job["state"] == "succeeded", "good backup ended %s: %s" % (job["state"], job["error"]))
     check(job["result"]["ok"] is True and job["result"]["detail"]["exit_code"] == 0,
