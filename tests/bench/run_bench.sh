@@ -10,13 +10,15 @@
 #   --reps K         repetitions of every point (default 3, like the peers)
 #   --n N            jobs per enqueue/drain/e2e run (default 50000)
 #   --seconds T      latency run length (default 10)
+#   --max-seconds S  time box of one run (default 120): a run that needs longer
+#                    reports the rate over what it committed ("partial")
 #   --backlog-n N    jobs queued for the RSS check (default 1000000; 0 skips it)
 #   --ipc            ipc:// endpoints instead of tcp://127.0.0.1 (the peers used TCP)
 #   --port-base P    tcp ports P (workers), P+1 (clients), P+2 (events); default 25555
 #   --no-real-workers  skip the two points with orch-worker processes
-#   --with-peers     then run the peer harness (../shared/peers) for the same
-#                    points: beanstalkd (4 durability modes) and gearmand with
-#                    its PostgreSQL queue, synchronous_commit on
+#   --with-peers     then run (a copy of) the peer harness ../shared/peers for
+#                    the same points: beanstalkd (4 durability modes) and
+#                    gearmand with its PostgreSQL queue, synchronous_commit on
 #   --rev REV        build git revision REV (exported with git archive into the
 #                    work directory) instead of the working tree
 #   --no-build       use the binaries already in build-bench/bin as they are
@@ -28,15 +30,16 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PEERS=$(cd "$ROOT/.." && pwd)/shared/peers
 BUILD=$ROOT/build-bench
 RESULTS=$ROOT/tests/bench/results
-REPS=3 N=50000 LAT_SECONDS=10 BACKLOG_N=1000000 IPC=0 PORT_BASE=25555
+REPS=3 N=50000 LAT_SECONDS=10 MAX_SECONDS=120 BACKLOG_N=1000000 IPC=0 PORT_BASE=25555
 REAL=1 WITH_PEERS=0 SKIP_DEPS=0 KEEP=0 REV="" NO_BUILD=0
 
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --reps) REPS=$2; shift ;;
         --n) N=$2; shift ;;
         --seconds) LAT_SECONDS=$2; shift ;;
+        --max-seconds) MAX_SECONDS=$2; shift ;;
         --backlog-n) BACKLOG_N=$2; shift ;;
         --ipc) IPC=1 ;;
         --port-base) PORT_BASE=$2; shift ;;
@@ -66,7 +69,9 @@ WORK=$(mktemp -d /tmp/orch-bench.XXXXXX)
 chmod 0755 "$WORK"
 COORD_PID=""
 
-cleanup() {
+# Stops what this script started, by pid (orchestratord) and by data
+# directory (our PostgreSQL cluster).
+stop_system() {
     set +e
     if [ -n "$COORD_PID" ] && kill -0 "$COORD_PID" 2>/dev/null; then
         kill -TERM "$COORD_PID"
@@ -74,7 +79,14 @@ cleanup() {
         kill -0 "$COORD_PID" 2>/dev/null && kill -KILL "$COORD_PID"
         wait "$COORD_PID" 2>/dev/null
     fi
+    COORD_PID=""
     "$ROOT/deploy/pgdev.sh" stop "$WORK/pg" >/dev/null 2>&1
+    [ -x "$WORK/peers/pg_cluster.sh" ] && PGBENCH_DIR=$WORK/peers-pg "$WORK/peers/pg_cluster.sh" stop >/dev/null 2>&1
+    set -e
+}
+
+cleanup() {
+    stop_system
     if [ "$KEEP" = 1 ]; then
         echo "run_bench: work directory kept: $WORK" >&2
     else
@@ -175,7 +187,7 @@ kill -0 "$COORD_PID" 2>/dev/null || { echo "run_bench: orchestratord exited:" >&
 cat "$MACHINE" >&2
 
 BENCH=("$BIN/orch-bench" --client "$CEP" --worker "$WEP" --coord-pid "$COORD_PID"
-       --label sync_commit_on --max-seconds 300)
+       --label sync_commit_on --max-seconds "$MAX_SECONDS")
 STATUS=0
 
 say "orch-bench all: $REPS rep(s), n=$N, latency ${LAT_SECONDS}s"
@@ -201,11 +213,12 @@ echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$MACHINE"
 
 say "stopping orchestratord and PostgreSQL"
 grep -E 'level=(error|warn)' "$WORK/orchestratord.log" | grep -v 'worker lost' | tail -n 5 >&2 || true
-cleanup
-trap - EXIT
+stop_system
 
 if [ "$WITH_PEERS" = 1 ]; then
-    say "peer harness ($PEERS), $REPS rep(s)"
+    # A private copy of the harness: its results, logs and PostgreSQL cluster
+    # stay in the work directory (../shared is read-only for us).
+    say "peer harness (copy of $PEERS), $REPS rep(s)"
     missing=""
     command -v beanstalkd >/dev/null || missing="$missing beanstalkd"
     command -v gearmand >/dev/null || missing="$missing gearman-job-server"
@@ -213,12 +226,13 @@ if [ "$WITH_PEERS" = 1 ]; then
         echo "run_bench: the peers need:$missing (apt-get install -y beanstalkd gearman-job-server gearman-tools); skipping them" >&2
         STATUS=1
     else
-        before_b=$(cat "$PEERS/results/beanstalkd.jsonl" 2>/dev/null | wc -l)
-        before_g=$(cat "$PEERS/results/gearman.jsonl" 2>/dev/null | wc -l)
-        (cd "$PEERS" && ./run_beanstalkd.sh "$REPS") || STATUS=1
-        (cd "$PEERS" && ./run_gearman.sh "$REPS" pg_sync_on) || STATUS=1
-        { tail -n +"$((before_b + 1))" "$PEERS/results/beanstalkd.jsonl" 2>/dev/null
-          tail -n +"$((before_g + 1))" "$PEERS/results/gearman.jsonl" 2>/dev/null; } >"$OUT_PEERS"
+        mkdir -p "$WORK/peers"
+        cp "$PEERS"/*.py "$PEERS"/*.sh "$WORK/peers/"
+        export PGBENCH_DIR=$WORK/peers-pg
+        (cd "$WORK/peers" && ./run_beanstalkd.sh "$REPS") || STATUS=1
+        (cd "$WORK/peers" && ./run_gearman.sh "$REPS" pg_sync_on) || STATUS=1
+        cat "$WORK/peers/results/"*.jsonl >"$OUT_PEERS" 2>/dev/null || true
+        stop_system
     fi
 fi
 
