@@ -5,7 +5,9 @@
 - a second run skips unchanged texts: the fake receives only changed/new ones;
 - an unknown model ends the job dead at once with Ollama's message;
 - a 503 "server busy" is retried and the job then succeeds;
-- a bad payload ends dead without calling Ollama.
+- a bad payload ends dead without calling Ollama;
+- cancelling a job aborts its HTTP request;
+- with Ollama down, the connection errors are retried up to max_attempts.
 """
 import hashlib
 import os
@@ -52,7 +54,7 @@ def parse_vector(text):
 
 
 def test(c):
-    ollama = Fake("ollama", c.tmp, ["--dim", str(DIM)])
+    ollama = Fake("ollama", c.tmp, ["--dim", str(DIM), "--slow", "120"])
     c.start_worker("w1", slots=2, config={"handlers": {"embed": {
         "enabled": True, "url": ollama.url, "model": MODEL, "batch_size": 2,
         "timeout": "10s", "database_url": c.db_url}}})
@@ -119,7 +121,19 @@ def test(c):
                                                           job["error"]))
     check(texts_seen(ollama) == before, "a bad payload reached Ollama")
 
-    # 7. Ollama down: retryable (connection refused), job dead only after max_attempts
+    # 7. cancelling a job stuck in a slow request stops it (the request is aborted)
+    sent = ollama.get("/_fake/stats")[1]["embed_requests"]
+    job_id = c.submit([{"queue": "default", "type": "embed", "max_attempts": 3,
+                        "payload": {"model": "slow", "items": items({"s1": "slow text"})}}])[0]
+    c.wait_state(job_id, "running")
+    harness.wait_for(lambda: ollama.get("/_fake/stats")[1]["embed_requests"] > sent,
+                     30, "the slow request to reach the fake")
+    c.orchctl("cancel", job_id)
+    c.wait_terminal([job_id], timeout=60)
+    job = c.job(job_id)
+    check(job["state"] == "cancelled", "cancelled slow job ended %s: %s" % (job["state"], job["error"]))
+
+    # 8. Ollama down: retryable (connection refused), job dead only after max_attempts
     ollama.stop()
     job = run_job(c, {"items": items({"z1": "nobody listens"})}, max_attempts=2)
     check(job["state"] == "dead" and job["attempt"] == 2,
