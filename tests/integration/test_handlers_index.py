@@ -5,7 +5,8 @@
 - update merges (PUT), delete removes by id;
 - a document without the primary key: the call answers 202, the task fails
   with missing_document_id, the job ends dead at once;
-- a wrong API key (403 invalid_api_key) ends dead, and the key is in no log
+- a wrong API key (403 invalid_api_key) or none (401
+  missing_authorization_header) ends dead, and the key is in no log
   or error; 413 payload_too_large ends dead;
 - an injected 500 is retried and the job then succeeds;
 - a task canceled on the Meilisearch side ends dead (documented choice).
@@ -53,6 +54,7 @@ def test(c):
     c.start_worker("good", queues=("good",), config=index_cfg(meili.url, MASTER_KEY, 1024))
     c.start_worker("badkey", queues=("badkey",), config=index_cfg(meili.url, WRONG_KEY, 1024))
     c.start_worker("big", queues=("big",), config=index_cfg(meili.url, MASTER_KEY, 1 << 20))
+    c.start_worker("nokey", queues=("nokey",), config=index_cfg(meili.url, None, 1024))
 
     # 1. add 40 documents (about 2.4 KB): several requests of at most 1024 bytes
     docs = [{"id": i, "title": "movie number %d" % i, "year": 1990 + i} for i in range(40)]
@@ -98,6 +100,13 @@ def test(c):
           "wrong key: %s after %s attempts" % (job["state"], job["attempt"]))
     check("invalid_api_key" in (job["error"] or "") and "403" in job["error"],
           "error %r" % job["error"])
+
+    # no key at all: 401 missing_authorization_header, dead at once
+    job = run_job(c, "nokey", {"index": "movies", "action": "add", "documents": [{"id": 98}]},
+                  max_attempts=5)
+    check(job["state"] == "dead" and job["attempt"] == 1
+          and "missing_authorization_header" in (job["error"] or "") and "401" in job["error"],
+          "no key: %s after %s attempts: %r" % (job["state"], job["attempt"], job["error"]))
 
     # 5. payload too large for the server: 413, dead
     job = run_job(c, "big", {"index": "movies", "action": "add",
