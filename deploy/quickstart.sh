@@ -119,31 +119,24 @@ submit_demo() {
     say "accepted job ids $(head -n 1 "$RUNDIR/demo_ids.txt")..$(tail -n 1 "$RUNDIR/demo_ids.txt")"
 }
 
-# One line of totals per queue from `orchctl --json stats` on stdin; exit
-# status 0 when nothing is waiting, scheduled, queued or running.
-STATS_PY='
+# Exit status 0 when `orchctl --json stats` on stdin (the queues object) shows nothing waiting,
+# scheduled, queued or running.
+IDLE_PY='
 import json, sys
-r = json.load(sys.stdin)
-qs = r.get("queues", r)
-active = 0
-for name in sorted(qs):
-    q = qs[name]
-    parts = " ".join("%s=%s" % (k, q.get(k, 0)) for k in
-                     ("queued", "running", "scheduled", "waiting", "succeeded", "dead", "cancelled"))
-    print("  %-12s %s%s" % (name, parts, " (paused)" if q.get("paused") else ""))
-    active += sum(q.get(k, 0) for k in ("queued", "running", "scheduled", "waiting"))
+qs = json.load(sys.stdin)
+active = sum(q.get(k, 0) for q in qs.values() if isinstance(q, dict)
+             for k in ("queued", "running", "scheduled", "waiting"))
 sys.exit(0 if active == 0 else 3)
 '
 
 show_progress() {
-    local i json rc
+    local i json
     for ((i = 1; i <= 60; i++)); do
         sleep 1
-        json=$(orchctl --json stats 2>&1) || { say "orchctl stats failed: $json"; continue; }
         echo "after ${i}s:"
-        rc=0
-        "$PYTHON" -c "$STATS_PY" <<<"$json" || rc=$?
-        if [ "$rc" -eq 0 ]; then
+        orchctl stats || { say "orchctl stats failed"; continue; }
+        json=$(orchctl --json stats 2>/dev/null) || continue
+        if "$PYTHON" -c "$IDLE_PY" <<<"$json"; then
             return 0
         fi
     done

@@ -30,7 +30,6 @@ Only the Python standard library and Debian's python3-zmq are used.
 """
 
 import atexit
-import ctypes
 import json
 import os
 import re
@@ -90,19 +89,17 @@ def wait_for(predicate, timeout=60.0, what="condition", interval=0.1):
 
 # ---- processes ----
 
-_libc = None
+# The children get SIGKILL if the test process dies, so even a SIGKILLed
+# test leaves no daemons behind. setpriv (util-linux) sets the signal and
+# execs the daemon, so the pid is the daemon's; subprocess's preexec_fn would
+# do the same but is unsafe while other threads run (test_core_coord_crash).
+# The signal fires when the *thread* that started the process exits: start
+# daemons from the main thread.
+SETPRIV = shutil.which("setpriv")
 
 
-def _die_with_parent():
-    """preexec_fn: the child gets SIGKILL if the test process dies, so even
-    a SIGKILLed test leaves no daemons behind."""
-    global _libc
-    try:
-        if _libc is None:
-            _libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+def _with_pdeathsig(argv):
+    return [SETPRIV, "--pdeathsig", "KILL", "--"] + list(argv) if SETPRIV else list(argv)
 
 
 class Proc:
@@ -122,9 +119,8 @@ class Proc:
         with open(self.log_path, "ab") as f:
             f.write(("==== harness: starting %s: %s\n" % (self.name, " ".join(self.argv))).encode())
             f.flush()
-            self.popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=f,
-                                          stderr=subprocess.STDOUT, env=self.env,
-                                          preexec_fn=_die_with_parent)
+            self.popen = subprocess.Popen(_with_pdeathsig(self.argv), stdin=subprocess.DEVNULL,
+                                          stdout=f, stderr=subprocess.STDOUT, env=self.env)
         self.expect_death = False
 
     @property
@@ -497,7 +493,7 @@ class Cluster:
         """orchctl --json stats: {queue: {state: count, ..., paused}}."""
         r = self.orchctl("stats")
         check(isinstance(r, dict), "orchctl stats returned %r" % r)
-        return r.get("queues", r)
+        return r  # the queues object, as docs/orchctl.md documents
 
     # -- SQL --
 
