@@ -256,6 +256,7 @@ class Cluster:
         self.pg_started = False
         self.db_url = None
         self.cleaned = False
+        self.watchdog = None
         self.env = dict(os.environ)
         # Sanitizer findings must fail (deploy/test.sh sets these too).
         self.env.setdefault("ASAN_OPTIONS", "halt_on_error=1:detect_leaks=1:print_stacktrace=1")
@@ -271,6 +272,7 @@ class Cluster:
     def start(self, coordinator=True):
         for b in ("orchestratord", "orchctl"):
             check(os.access(self.bin(b), os.X_OK), "binary %s not built" % self.bin(b))
+        self._start_watchdog()
         self._pgdev("init")
         self._pgdev("start")
         self.pg_started = True
@@ -280,6 +282,20 @@ class Cluster:
             f.write(to_yaml(self.coord_config) + "\n")
         if coordinator:
             self.start_coordinator()
+
+    def _start_watchdog(self):
+        """PostgreSQL daemonizes, so no death signal reaches it: a detached
+        shell waits for this test process to end and then stops the cluster
+        and removes the directory, in case the test was SIGKILLed (a CTest
+        timeout). After a normal cleanup it finds nothing to do; cleanup()
+        ends it anyway."""
+        script = ('while kill -0 "$1" 2>/dev/null; do sleep 1; done; '
+                  'bash "$2" stop "$3" >/dev/null 2>&1; [ "$5" = 1 ] || rm -rf -- "$4"')
+        self.watchdog = subprocess.Popen(
+            ["sh", "-c", script, "orch-test-watchdog", str(os.getpid()), PGDEV, self.pgdir,
+             self.tmp, "1" if os.environ.get("ORCH_TEST_KEEP") == "1" else "0"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
 
     def _pgdev(self, action):
         r = subprocess.run(["bash", PGDEV, action, self.pgdir], stdin=subprocess.DEVNULL,
@@ -435,6 +451,9 @@ class Cluster:
             sys.stderr.write("harness: kept %s\n" % self.tmp)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.watchdog is not None and self.watchdog.poll() is None:
+            self.watchdog.kill()
+            self.watchdog.wait(10)
 
     # -- orchctl --
 
