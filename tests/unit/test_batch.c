@@ -1,0 +1,737 @@
+/* Unit tests of the group-commit batch (orchestrator/batch.c): write set
+ * deduplication and pins, insert/update classification, events and acks
+ * owning their copies, reset, and batch_build_write's 38 array literals for
+ * STORE_SQL_WRITE: exact text for a hand-made batch (NULLs, quoting of
+ * quotes, backslashes, commas, braces and the word NULL, JSON payloads),
+ * and random batches read back with a reference array literal parser.
+ * Also job.c's helpers, whose state names the batch writes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "batch.h"
+#include "clock.h"
+#include "job.h"
+#include "readyq.h"
+#include "store_sql.h"
+#include "strbuf.h"
+#include "xalloc.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- fixture: a ready index for job->lane, 38 buffers ---- */
+
+typedef struct {
+    readyq_t *rq;
+    lane_t *l1, *l2;
+    strbuf_t bufs[STORE_WRITE_NPARAMS];
+    const char *params[STORE_WRITE_NPARAMS];
+    batch_t b;
+} fx_t;
+
+static int s_setup(void **state)
+{
+    fx_t *f = calloc(1, sizeof *f);
+    f->rq = readyq_new(16);
+    f->l1 = readyq_lane(f->rq, "default", "echo", true);
+    f->l2 = readyq_lane(f->rq, "q,1", "t\"x", true);
+    for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
+        strbuf_init(&f->bufs[i]);
+    batch_init(&f->b);
+    *state = f;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    fx_t *f = *state;
+    batch_fini(&f->b);
+    for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
+        strbuf_fini(&f->bufs[i]);
+    readyq_destroy(&f->rq);
+    free(f);
+    return 0;
+}
+
+static job_t *s_job(lane_t *lane, int64_t id, int state, bool in_pg)
+{
+    job_t *j = job_new(id);
+    j->lane = lane;
+    j->state = (uint8_t)state;
+    j->in_pg = in_pg;
+    return j;
+}
+
+/* Expected literals are written with ' for " and / for \ so they stay
+ * readable; the strings under test contain neither ' nor /. */
+static char *s_lit(const char *spec)
+{
+    char *s = xstrdup(spec);
+    for (char *p = s; *p; p++)
+        if (*p == '\'')
+            *p = '"';
+        else if (*p == '/')
+            *p = '\\';
+    return s;
+}
+
+static void s_expect_param(const fx_t *f, int i, const char *spec)
+{
+    char *want = s_lit(spec);
+    if (strcmp(f->params[i], want) != 0)
+        fail_msg("param $%d:\n got  %s\n want %s", i + 1, f->params[i], want);
+    free(want);
+}
+
+/* ---- reference parser of array literals (PostgreSQL's array_in rules) ---- */
+
+static bool s_pg_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int s_pg_fail(char **elems, int n, char *cur)
+{
+    free(cur);
+    for (int i = 0; i < n; i++)
+        free(elems[i]);
+    return -1;
+}
+
+/* Returns the element count or -1; elems[i] malloc'd, NULL for a null. */
+static int s_pg_parse(const char *lit, char **elems, int max)
+{
+    const char *p = lit;
+    int n = 0;
+    if (*p++ != '{')
+        return -1;
+    if (*p == '}')
+        return p[1] == '\0' ? 0 : -1;
+    for (;;) {
+        if (n == max)
+            return s_pg_fail(elems, n, NULL);
+        while (s_pg_space(*p))
+            p++;
+        char *e = malloc(strlen(p) + 1);
+        size_t len = 0;
+        bool quoted = *p == '"', escaped = false;
+        if (quoted) {
+            p++;
+            while (*p && *p != '"') {
+                if (*p == '\\' && !*++p)
+                    return s_pg_fail(elems, n, e);
+                e[len++] = *p++;
+            }
+            if (*p++ != '"')
+                return s_pg_fail(elems, n, e);
+        } else {
+            size_t keep = 0;
+            while (*p && *p != ',' && *p != '}' && *p != '{' && *p != '"') {
+                if (*p == '\\') {
+                    escaped = true;
+                    if (!*++p)
+                        return s_pg_fail(elems, n, e);
+                    e[len++] = *p++;
+                    keep = len;
+                    continue;
+                }
+                e[len++] = *p;
+                if (!s_pg_space(*p++))
+                    keep = len;
+            }
+            len = keep;
+            if (len == 0)
+                return s_pg_fail(elems, n, e);
+        }
+        e[len] = '\0';
+        if (!quoted && !escaped && strcasecmp(e, "NULL") == 0) {
+            free(e);
+            e = NULL;
+        }
+        elems[n++] = e;
+        while (s_pg_space(*p))
+            p++;
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p == '}' && p[1] == '\0')
+            return n;
+        return s_pg_fail(elems, n, NULL);
+    }
+}
+
+/* ---- write set ---- */
+
+static void test_init_empty(void **state)
+{
+    fx_t *f = *state;
+    assert_true(batch_empty(&f->b));
+    assert_int_equal(f->b.nwrites, 0);
+    assert_int_equal(f->b.nevents, 0);
+    assert_int_equal(f->b.nacks, 0);
+    f->b.extra_statements = 1; /* a refill alone makes the batch worth sending */
+    assert_false(batch_empty(&f->b));
+    batch_reset(&f->b);
+    assert_true(batch_empty(&f->b));
+    assert_int_equal(f->b.extra_statements, 0);
+}
+
+static void test_touch_dedup_and_pins(void **state)
+{
+    fx_t *f = *state;
+    job_t *a = s_job(f->l1, 1, JOB_QUEUED, false);
+    job_t *b = s_job(f->l1, 2, JOB_RUNNING, true);
+    batch_touch(&f->b, a);
+    batch_touch(&f->b, a);
+    batch_touch(&f->b, b);
+    batch_touch(&f->b, a);
+    batch_touch(&f->b, b);
+    assert_int_equal(f->b.nwrites, 2);
+    assert_false(batch_empty(&f->b));
+    assert_ptr_equal(f->b.writes[0].job, a);
+    assert_true(f->b.writes[0].insert); /* no committed row yet */
+    assert_ptr_equal(f->b.writes[1].job, b);
+    assert_false(f->b.writes[1].insert);
+    assert_true(a->dirty);
+    assert_true(b->dirty);
+    assert_int_equal(a->pins, 1);
+    assert_int_equal(b->pins, 1);
+
+    /* building clears dirty and marks rows as existing; pins stay (released at commit) */
+    batch_build_write(&f->b, f->bufs, f->params);
+    assert_false(a->dirty);
+    assert_false(b->dirty);
+    assert_true(a->in_pg);
+    assert_true(b->in_pg);
+    assert_int_equal(a->pins, 1);
+    assert_int_equal(b->pins, 1);
+
+    /* the next batch (while this one is in flight) takes them again, as updates */
+    batch_t next;
+    batch_init(&next);
+    batch_touch(&next, a);
+    batch_touch(&next, a);
+    assert_int_equal(next.nwrites, 1);
+    assert_false(next.writes[0].insert);
+    assert_int_equal(a->pins, 2);
+    assert_true(a->dirty);
+    batch_fini(&next);
+    job_destroy(&a);
+    job_destroy(&b);
+}
+
+static void test_touch_many(void **state)
+{
+    fx_t *f = *state;
+    enum { N = 1000 };
+    job_t *jobs[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i] = s_job(f->l1, i + 1, JOB_QUEUED, i % 3 == 0);
+        batch_touch(&f->b, jobs[i]);
+        batch_touch(&f->b, jobs[i / 2]); /* already in: no-op */
+    }
+    assert_int_equal(f->b.nwrites, N);
+    for (int i = 0; i < N; i++) {
+        assert_ptr_equal(f->b.writes[i].job, jobs[i]);
+        assert_int_equal(f->b.writes[i].insert, i % 3 != 0);
+        assert_int_equal(jobs[i]->pins, 1);
+    }
+    size_t cap = f->b.capwrites;
+    batch_reset(&f->b);
+    assert_true(batch_empty(&f->b));
+    assert_int_equal(f->b.capwrites, cap); /* storage kept for the next turn */
+    for (int i = 0; i < N; i++)
+        job_destroy(&jobs[i]);
+}
+
+/* ---- events and acks ---- */
+
+static void test_event_copies(void **state)
+{
+    fx_t *f = *state;
+    job_t *j = s_job(f->l2, 9, JOB_RUNNING, true);
+    char worker[] = "worker-1";
+    char detail[] = "{\"reason\":\"x\"}";
+    int64_t before = clock_real_us();
+    batch_event(&f->b, j, 9, "started", 3, worker, detail);
+    int64_t after = clock_real_us();
+    /* the caller's buffers may change or go away */
+    memset(worker, 'Z', sizeof worker - 1);
+    memset(detail, 'Z', sizeof detail - 1);
+    assert_int_equal(f->b.nevents, 1);
+    batch_event_t *e = &f->b.events[0];
+    assert_int_equal(e->job_id, 9);
+    assert_string_equal(e->event, "started");
+    assert_int_equal(e->attempt, 3);
+    assert_string_equal(e->worker, "worker-1");
+    assert_string_equal(e->detail, "{\"reason\":\"x\"}");
+    assert_ptr_equal(e->queue, f->l2->queue->name); /* borrowed from the lane */
+    assert_ptr_equal(e->type, f->l2->type);
+    assert_int_equal(e->state, JOB_RUNNING);
+    assert_true(e->at_us >= before && e->at_us <= after);
+
+    /* without a job (e.g. a job known only to PostgreSQL) */
+    batch_event(&f->b, NULL, 77, "cancelled", 0, NULL, NULL);
+    e = &f->b.events[1];
+    assert_int_equal(e->job_id, 77);
+    assert_null(e->worker);
+    assert_null(e->detail);
+    assert_null(e->queue);
+    assert_null(e->type);
+    assert_int_equal(e->state, -1);
+    /* a job without a lane */
+    job_t *orphan = job_new(78);
+    batch_event(&f->b, orphan, 78, "queued", 0, NULL, NULL);
+    assert_null(f->b.events[2].queue);
+    assert_int_equal(f->b.events[2].state, JOB_WAITING);
+    assert_false(batch_empty(&f->b));
+    /* events alone do not pin or dirty the job */
+    assert_int_equal(j->pins, 0);
+    assert_false(j->dirty);
+    assert_int_equal(f->b.nwrites, 0);
+    batch_reset(&f->b); /* frees the copies: LeakSanitizer checks */
+    assert_int_equal(f->b.nevents, 0);
+    assert_true(batch_empty(&f->b));
+    job_destroy(&j);
+    job_destroy(&orphan);
+}
+
+static void test_acks(void **state)
+{
+    fx_t *f = *state;
+    proto_envelope_t env;
+    memset(&env, 0, sizeof env);
+    memcpy(env.id, "\x00\x01peer", 6);
+    env.id_len = 6;
+    env.delimiter = true;
+    for (int i = 0; i < 300; i++) {
+        char *body = xmalloc(32);
+        int n = snprintf(body, 32, "{\"n\":%d}", i);
+        env.id[6] = (unsigned char)i;
+        batch_ack(&f->b, &env, body, (size_t)n);
+    }
+    /* the envelope was copied: later changes of the caller's copy do not leak in */
+    memset(&env, 0xee, sizeof env);
+    assert_int_equal(f->b.nacks, 300);
+    assert_false(batch_empty(&f->b));
+    for (int i = 0; i < 300; i++) {
+        batch_ack_t *a = &f->b.acks[i];
+        char want[32];
+        int n = snprintf(want, sizeof want, "{\"n\":%d}", i);
+        assert_int_equal(a->len, (size_t)n);
+        assert_string_equal(a->body, want);
+        assert_int_equal(a->env.id_len, 6);
+        assert_memory_equal(a->env.id, "\x00\x01peer", 6);
+        assert_int_equal(a->env.id[6], (unsigned char)i);
+        assert_true(a->env.delimiter);
+        assert_int_equal(a->req_job_id, 0);
+    }
+    batch_reset(&f->b); /* bodies freed: LeakSanitizer checks */
+    assert_int_equal(f->b.nacks, 0);
+    assert_true(batch_empty(&f->b));
+}
+
+/* ---- batch_build_write ---- */
+
+static void test_build_empty(void **state)
+{
+    fx_t *f = *state;
+    strbuf_puts(&f->bufs[0], "stale content from a previous turn");
+    batch_build_write(&f->b, f->bufs, f->params);
+    for (int i = 0; i < STORE_WRITE_NPARAMS; i++) {
+        assert_string_equal(f->params[i], "{}");
+        assert_ptr_equal(f->params[i], f->bufs[i].data);
+    }
+}
+
+static void test_build_exact(void **state)
+{
+    fx_t *f = *state;
+    /* a new queued job: unset timestamps, unknown progress, JSON payload
+     * with escaped quotes and a backslash, an idempotency key with a comma,
+     * braces and the word NULL */
+    job_t *a = s_job(f->l1, 42, JOB_QUEUED, false);
+    a->priority = 3;
+    a->max_attempts = 5;
+    a->timeout_ms = 30000;
+    a->payload = xstrdup("{\"msg\":\"hi \\\"x\\\"\",\"p\":\"a\\\\b\"}");
+    a->idempotency_key = xstrdup("k,{1} NULL");
+    a->created_us = 1700000000000000;
+    /* a finished job already in PostgreSQL */
+    job_t *b = s_job(f->l1, 7, JOB_SUCCEEDED, true);
+    b->priority = 9;
+    b->attempt = 2;
+    b->attempt_base = 1;
+    b->max_attempts = 3;
+    b->result = xstrdup("{\"v\":\"NULL\"}");
+    b->worker_name = xstrdup("w1");
+    b->progress = 100;
+    b->run_at_us = 5;
+    b->started_us = 6;
+    b->finished_us = 7;
+    /* a second new job, in a lane whose names need quoting; the error is
+     * the string NULL, the worker name is full of special characters */
+    job_t *c = s_job(f->l2, 43, JOB_SCHEDULED, false);
+    c->attempt = 1;
+    c->max_attempts = 1;
+    c->payload = xstrdup("{}");
+    c->error = xstrdup("NULL");
+    c->worker_name = xstrdup("w \"1\" \\ ,}{");
+    c->progress = 0;
+    c->run_at_us = 1700000000000001;
+    c->created_us = 1700000000000000;
+
+    batch_touch(&f->b, a);
+    batch_touch(&f->b, b);
+    batch_touch(&f->b, c);
+    batch_event(&f->b, a, 42, "submitted", 0, NULL, NULL);
+    batch_event(&f->b, b, 7, "succeeded", 2, "w1", "{\"ms\":12,\"note\":\"a,b\"}");
+    f->b.events[0].at_us = 1700000000000002; /* the clock is not under test */
+    f->b.events[1].at_us = 1700000000000003;
+
+    batch_build_write(&f->b, f->bufs, f->params);
+
+    /* $1..$19: the inserts, in touch order (a, c) */
+    s_expect_param(f, 0, "{42,43}");
+    s_expect_param(f, 1, "{'default','q,1'}");
+    s_expect_param(f, 2, "{'echo','t/'x'}");
+    s_expect_param(f, 3, "{3,0}");
+    s_expect_param(f, 4, "{'queued','scheduled'}");
+    s_expect_param(f, 5, "{0,1}");
+    s_expect_param(f, 6, "{0,0}");
+    s_expect_param(f, 7, "{5,1}");
+    s_expect_param(f, 8, "{30000,0}");
+    s_expect_param(f, 9, "{'{/'msg/':/'hi ///'x///'/',/'p/':/'a////b/'}','{}'}");
+    s_expect_param(f, 10, "{NULL,NULL}");
+    s_expect_param(f, 11, "{NULL,'NULL'}");
+    s_expect_param(f, 12, "{NULL,'w /'1/' // ,}{'}");
+    s_expect_param(f, 13, "{NULL,0}");
+    s_expect_param(f, 14, "{'k,{1} NULL',NULL}");
+    s_expect_param(f, 15, "{NULL,1700000000000001}");
+    s_expect_param(f, 16, "{1700000000000000,1700000000000000}");
+    s_expect_param(f, 17, "{NULL,NULL}");
+    s_expect_param(f, 18, "{NULL,NULL}");
+    /* $20..$32: the update (b) */
+    s_expect_param(f, 19, "{7}");
+    s_expect_param(f, 20, "{'succeeded'}");
+    s_expect_param(f, 21, "{2}");
+    s_expect_param(f, 22, "{1}");
+    s_expect_param(f, 23, "{3}");
+    s_expect_param(f, 24, "{'{/'v/':/'NULL/'}'}");
+    s_expect_param(f, 25, "{NULL}");
+    s_expect_param(f, 26, "{'w1'}");
+    s_expect_param(f, 27, "{100}");
+    s_expect_param(f, 28, "{5}");
+    s_expect_param(f, 29, "{6}");
+    s_expect_param(f, 30, "{7}");
+    s_expect_param(f, 31, "{9}");
+    /* $33..$38: the events */
+    s_expect_param(f, 32, "{42,7}");
+    s_expect_param(f, 33, "{1700000000000002,1700000000000003}");
+    s_expect_param(f, 34, "{'submitted','succeeded'}");
+    s_expect_param(f, 35, "{0,2}");
+    s_expect_param(f, 36, "{NULL,'w1'}");
+    s_expect_param(f, 37, "{NULL,'{/'ms/':12,/'note/':/'a,b/'}'}");
+    for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
+        assert_ptr_equal(f->params[i], f->bufs[i].data);
+
+    /* and the text reads back as the original strings */
+    char *el[2];
+    assert_int_equal(s_pg_parse(f->params[9], el, 2), 2);
+    assert_string_equal(el[0], a->payload);
+    assert_string_equal(el[1], "{}");
+    free(el[0]);
+    free(el[1]);
+    assert_int_equal(s_pg_parse(f->params[12], el, 2), 2);
+    assert_null(el[0]);
+    assert_string_equal(el[1], c->worker_name);
+    free(el[1]);
+    assert_int_equal(s_pg_parse(f->params[11], el, 2), 2);
+    assert_null(el[0]);
+    assert_string_equal(el[1], "NULL"); /* the string, not a null */
+    free(el[1]);
+
+    job_t *all[] = {a, b, c};
+    for (int i = 0; i < 3; i++) {
+        assert_false(all[i]->dirty);
+        assert_true(all[i]->in_pg);
+        assert_int_equal(all[i]->pins, 1);
+    }
+
+    /* building again gives the same text: buffers are reset, not appended */
+    char *first[STORE_WRITE_NPARAMS];
+    for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
+        first[i] = xstrdup(f->params[i]);
+    batch_build_write(&f->b, f->bufs, f->params);
+    for (int i = 0; i < STORE_WRITE_NPARAMS; i++) {
+        assert_string_equal(f->params[i], first[i]);
+        free(first[i]);
+    }
+    job_destroy(&a);
+    job_destroy(&b);
+    job_destroy(&c);
+}
+
+static void test_build_updates_only(void **state)
+{
+    fx_t *f = *state;
+    job_t *j = s_job(f->l1, -5, JOB_DEAD, true);
+    j->error = xstrdup("boom, \"bad\" {x} \\n");
+    j->progress = -1;
+    batch_touch(&f->b, j);
+    batch_build_write(&f->b, f->bufs, f->params);
+    for (int i = 0; i < 19; i++)
+        assert_string_equal(f->params[i], "{}");
+    for (int i = 32; i < STORE_WRITE_NPARAMS; i++)
+        assert_string_equal(f->params[i], "{}");
+    s_expect_param(f, 19, "{-5}");
+    s_expect_param(f, 20, "{'dead'}");
+    s_expect_param(f, 25, "{'boom, /'bad/' {x} //n'}");
+    s_expect_param(f, 27, "{NULL}");
+    s_expect_param(f, 28, "{NULL}");
+    job_destroy(&j);
+}
+
+/* ---- job.c: the state names the batch writes, owned string fields ---- */
+
+static void test_job_helpers(void **state)
+{
+    (void)state;
+    /* the names must match the CHECK constraint of jobs.state in 001_core.sql */
+    static const char *const names[JOB_STATE_COUNT] = {
+        "waiting", "scheduled", "queued", "running", "succeeded", "dead", "cancelled",
+    };
+    for (int s = 0; s < JOB_STATE_COUNT; s++) {
+        assert_string_equal(job_state_name(s), names[s]);
+        assert_int_equal(job_state_parse(names[s]), s);
+        assert_int_equal(job_state_terminal(s),
+                         s == JOB_SUCCEEDED || s == JOB_DEAD || s == JOB_CANCELLED);
+    }
+    assert_string_equal(job_state_name(-1), "unknown");
+    assert_string_equal(job_state_name(JOB_STATE_COUNT), "unknown");
+    assert_int_equal(job_state_parse("Queued"), -1);
+    assert_int_equal(job_state_parse(""), -1);
+    assert_int_equal(job_state_parse(NULL), -1);
+    assert_int_equal(job_state_parse("unknown"), -1);
+
+    job_t *j = job_new(5);
+    assert_int_equal(j->id, 5);
+    assert_int_equal(j->progress, -1); /* unknown, written as NULL */
+    assert_int_equal(j->state, JOB_WAITING);
+    assert_null(j->lane);
+    assert_false(j->in_pg || j->dirty || j->in_lane);
+    job_set_str(&j->error, xstrdup("first"));
+    job_set_str(&j->error, xstrdup("second")); /* frees the first: LeakSanitizer checks */
+    assert_string_equal(j->error, "second");
+    job_set_str(&j->error, NULL);
+    assert_null(j->error);
+    j->payload = xstrdup("{}");
+    j->result = xstrdup("1");
+    j->worker_name = xstrdup("w");
+    j->idempotency_key = xstrdup("k");
+    j->attempt = 7;
+    j->attempt_base = 4;
+    assert_int_equal(job_attempts_used(j), 3);
+    job_destroy(&j); /* frees every owned string */
+    assert_null(j);
+    job_destroy(&j);
+    job_destroy(NULL);
+}
+
+/* ---- random batches read back ---- */
+
+static uint64_t s_rng;
+static uint64_t s_next(void)
+{
+    uint64_t z = (s_rng += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static char *s_rand_str(void)
+{
+    static const char alphabet[] = "\"\\,{}() \tNULLnul1x\n:'";
+    uint64_t r = s_next();
+    if (r % 5 == 0)
+        return NULL;
+    if (r % 5 == 1)
+        return xstrdup((r >> 8) % 2 ? "NULL" : "");
+    size_t len = (size_t)((r >> 8) % 12);
+    char *s = xmalloc(len + 1);
+    for (size_t i = 0; i < len; i++)
+        s[i] = alphabet[s_next() % (sizeof alphabet - 1)];
+    s[len] = '\0';
+    return s;
+}
+
+static int64_t s_rand_ts(void)
+{
+    return s_next() % 3 == 0 ? 0 : (int64_t)(s_next() % 4000000000000000ULL) + 1;
+}
+
+/* Element e of param i must read as the string s (NULL = null). */
+static void s_check_str(char **el, int i, int e, const char *s)
+{
+    bool ok = s ? el[e] && strcmp(el[e], s) == 0 : el[e] == NULL;
+    if (!ok)
+        fail_msg("param $%d element %d: got %s, want %s", i + 1, e, el[e] ? el[e] : "NULL",
+                 s ? s : "NULL");
+}
+
+/* Element e must read as the integer v, or as null when is_null. */
+static void s_check_int(char **el, int i, int e, int64_t v, bool is_null)
+{
+    if (is_null) {
+        if (el[e])
+            fail_msg("param $%d element %d: got %s, want NULL", i + 1, e, el[e]);
+        return;
+    }
+    char want[32];
+    snprintf(want, sizeof want, "%lld", (long long)v);
+    s_check_str(el, i, e, want);
+}
+
+static void test_build_random_roundtrip(void **state)
+{
+    fx_t *f = *state;
+    s_rng = 31337;
+    enum { MAXJ = 40 };
+    char **el = xmalloc(2 * MAXJ * sizeof *el);
+    for (int iter = 0; iter < 300; iter++) {
+        int nj = (int)(s_next() % MAXJ) + 1;
+        job_t *jobs[MAXJ];
+        int nins = 0, nupd = 0;
+        for (int k = 0; k < nj; k++) {
+            job_t *j = s_job(s_next() % 2 ? f->l1 : f->l2, (int64_t)(s_next() >> 1),
+                             (int)(s_next() % JOB_STATE_COUNT), s_next() % 2);
+            j->priority = (uint8_t)(s_next() % 10);
+            j->attempt = (int)(s_next() % 10);
+            j->attempt_base = (int)(s_next() % 3);
+            j->max_attempts = (int)(s_next() % 10) + 1;
+            j->timeout_ms = (int64_t)(s_next() % 100000);
+            j->payload = s_rand_str();
+            j->result = s_rand_str();
+            j->error = s_rand_str();
+            j->worker_name = s_rand_str();
+            j->idempotency_key = s_rand_str();
+            j->progress = (int)(s_next() % 102) - 1;
+            j->run_at_us = s_rand_ts();
+            j->created_us = s_rand_ts();
+            j->started_us = s_rand_ts();
+            j->finished_us = s_rand_ts();
+            jobs[k] = j;
+            batch_touch(&f->b, j);
+            if (j->in_pg)
+                nupd++;
+            else
+                nins++;
+            char *w = s_rand_str(), *d = s_rand_str();
+            batch_event(&f->b, j, j->id, "progress", j->attempt, w, d);
+            free(w);
+            free(d);
+        }
+        batch_build_write(&f->b, f->bufs, f->params);
+        for (int i = 0; i < STORE_WRITE_NPARAMS; i++) {
+            int want = i < 19 ? nins : i < 32 ? nupd : nj;
+            int n = s_pg_parse(f->params[i], el, 2 * MAXJ);
+            if (n != want)
+                fail_msg("iteration %d: param $%d has %d elements, want %d: %s", iter, i + 1, n,
+                         want, f->params[i]);
+            int ins = 0, upd = 0;
+            for (int k = 0; k < nj; k++) {
+                const job_t *j = jobs[k];
+                const batch_write_t *w = &f->b.writes[k];
+                assert_ptr_equal(w->job, j);
+                if (i >= 32) {
+                    const batch_event_t *e = &f->b.events[k];
+                    switch (i) {
+                    case 32: s_check_int(el, i, k, e->job_id, false); break;
+                    case 33: s_check_int(el, i, k, e->at_us, false); break;
+                    case 34: s_check_str(el, i, k, "progress"); break;
+                    case 35: s_check_int(el, i, k, e->attempt, false); break;
+                    case 36: s_check_str(el, i, k, e->worker); break;
+                    default: s_check_str(el, i, k, e->detail); break;
+                    }
+                } else if (w->insert && i < 19) {
+                    int e = ins;
+                    switch (i) {
+                    case 0: s_check_int(el, i, e, j->id, false); break;
+                    case 1: s_check_str(el, i, e, j->lane->queue->name); break;
+                    case 2: s_check_str(el, i, e, j->lane->type); break;
+                    case 3: s_check_int(el, i, e, j->priority, false); break;
+                    case 4: s_check_str(el, i, e, job_state_name(j->state)); break;
+                    case 5: s_check_int(el, i, e, j->attempt, false); break;
+                    case 6: s_check_int(el, i, e, j->attempt_base, false); break;
+                    case 7: s_check_int(el, i, e, j->max_attempts, false); break;
+                    case 8: s_check_int(el, i, e, j->timeout_ms, false); break;
+                    case 9: s_check_str(el, i, e, j->payload); break;
+                    case 10: s_check_str(el, i, e, j->result); break;
+                    case 11: s_check_str(el, i, e, j->error); break;
+                    case 12: s_check_str(el, i, e, j->worker_name); break;
+                    case 13: s_check_int(el, i, e, j->progress, j->progress < 0); break;
+                    case 14: s_check_str(el, i, e, j->idempotency_key); break;
+                    case 15: s_check_int(el, i, e, j->run_at_us, j->run_at_us == 0); break;
+                    case 16: s_check_int(el, i, e, j->created_us, j->created_us == 0); break;
+                    case 17: s_check_int(el, i, e, j->started_us, j->started_us == 0); break;
+                    default: s_check_int(el, i, e, j->finished_us, j->finished_us == 0); break;
+                    }
+                } else if (!w->insert && i >= 19) {
+                    int e = upd;
+                    switch (i) {
+                    case 19: s_check_int(el, i, e, j->id, false); break;
+                    case 20: s_check_str(el, i, e, job_state_name(j->state)); break;
+                    case 21: s_check_int(el, i, e, j->attempt, false); break;
+                    case 22: s_check_int(el, i, e, j->attempt_base, false); break;
+                    case 23: s_check_int(el, i, e, j->max_attempts, false); break;
+                    case 24: s_check_str(el, i, e, j->result); break;
+                    case 25: s_check_str(el, i, e, j->error); break;
+                    case 26: s_check_str(el, i, e, j->worker_name); break;
+                    case 27: s_check_int(el, i, e, j->progress, j->progress < 0); break;
+                    case 28: s_check_int(el, i, e, j->run_at_us, j->run_at_us == 0); break;
+                    case 29: s_check_int(el, i, e, j->started_us, j->started_us == 0); break;
+                    case 30: s_check_int(el, i, e, j->finished_us, j->finished_us == 0); break;
+                    default: s_check_int(el, i, e, j->priority, false); break;
+                    }
+                }
+                if (w->insert)
+                    ins++;
+                else
+                    upd++;
+            }
+            for (int k = 0; k < n; k++)
+                free(el[k]);
+        }
+        for (int k = 0; k < nj; k++) {
+            assert_false(jobs[k]->dirty);
+            assert_true(jobs[k]->in_pg);
+            job_destroy(&jobs[k]);
+        }
+        batch_reset(&f->b);
+    }
+    free(el);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_init_empty, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_touch_dedup_and_pins, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_touch_many, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_event_copies, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_acks, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_build_empty, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_build_exact, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_build_updates_only, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_build_random_roundtrip, s_setup, s_teardown),
+        cmocka_unit_test(test_job_helpers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
