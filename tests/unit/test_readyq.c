@@ -948,8 +948,6 @@ static void s_model_run(uint64_t seed, int window, int page, int prios, int step
         default: s_model_refill_answer(m); break;
         }
         s_model_check(m, step);
-        if (getenv("MODEL_TRACE") && step % 400 == 399)
-            print_message("step %d ndb=%d count=%d overflow=%d\n", step, m->ndb, m->l->count, m->l->overflow);
         if (m->ndb > m->max_db)
             m->max_db = m->ndb;
         if (m->ndb == 0 && !m->l->overflow)
