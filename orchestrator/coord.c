@@ -165,7 +165,10 @@ static void *s_bind(coord_t *c, int type, const char *endpoint, char *err, size_
     if (type == ZMQ_ROUTER) {
         /* a reconnecting worker with the same identity takes over */
         zmq_setsockopt(s, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
-        int64_t maxmsg = (int64_t)c->cfg->max_message_bytes + 4096;
+        /* The protocol limit is answered with 413; this transport cap, 4x
+         * higher, drops the connection so a hostile peer cannot make us
+         * buffer arbitrarily large messages. */
+        int64_t maxmsg = 4 * (int64_t)c->cfg->max_message_bytes + 4096;
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     }
     if (zmq_bind(s, endpoint) != 0) {

@@ -143,8 +143,11 @@ static void s_refill_result(coord_t *c, op_t *op, PGresult *res)
     lane_refill_done(l, rows, rows >= op->limit, lastp, lasti);
     for (int i = 0; i < rows; i++) {
         int64_t id = atoll(PQgetvalue(res, i, 0));
-        if (jobmap_get(c->jobs, id))
+        job_t *known = jobmap_get(c->jobs, id);
+        if (known) {
+            coord_push_ready(c, known); /* resident but refused earlier */
             continue;
+        }
         job_t *job = coord_job_from_row(c, res, i);
         jobmap_put(c->jobs, job);
         coord_push_ready(c, job);
@@ -276,8 +279,11 @@ static void s_committed(coord_t *c)
     for (size_t i = 0; i < b->nwrites; i++) {
         job_t *job = b->writes[i].job;
         job->pins--;
-        /* a new job becomes dispatchable only once its row is durable */
-        if (b->writes[i].insert && job->state == JOB_QUEUED)
+        /* A new job becomes dispatchable only once its row is durable. A job
+         * requeued before this commit may have been refused by a lane in
+         * overflow, and a refill could not see it yet: offer it again now
+         * that its queued row is visible (no-op when already linked). */
+        if (job->state == JOB_QUEUED && !job->in_lane)
             coord_push_ready(c, job);
         else
             coord_job_release(c, job);
