@@ -9,6 +9,7 @@ succeed. Submissions that fail during the outage are fine.
 """
 import json
 import os
+import random
 import sys
 import threading
 import time
@@ -21,9 +22,10 @@ BATCH = 50
 
 
 class Submitter(threading.Thread):
-    def __init__(self, c):
+    def __init__(self, c, batch):
         super().__init__(daemon=True)
         self.c = c
+        self.batch = batch
         self.acked = []
         self.failures = 0
         self.rounds = 0
@@ -49,7 +51,7 @@ class Submitter(threading.Thread):
                     stdin = "".join(json.dumps({"queue": "default", "type": "noop",
                                                 "priority": (n + i) % 10,
                                                 "payload": {"round": n, "i": i}}) + "\n"
-                                    for i in range(BATCH))
+                                    for i in range(self.batch))
                 rc, out, _ = self.c.orchctl(*args, check=False, json_out=False, timeout="2s",
                                             stdin=stdin)
                 self.acked += self._ids(out)
@@ -64,27 +66,41 @@ class Submitter(threading.Thread):
 def test(c):
     c.start_worker("w1", slots=4)
     c.start_worker("w2", slots=4)
-    sub = Submitter(c)
-    sub.start()
+    # Two submitters with different batch sizes, so that the kill lands
+    # while requests are in flight.
+    subs = [Submitter(c, BATCH), Submitter(c, BATCH * 8)]
+    for s in subs:
+        s.start()
+
+    def acked():
+        return sum(len(s.acked) for s in subs)
+
+    def failed():
+        return next((s.error for s in subs if s.error), None)
     try:
-        harness.wait_for(lambda: len(sub.acked) >= 1000 or sub.error, 120,
-                         "1000 acknowledged jobs before the crash")
-        check(sub.error is None, "submitter failed: %r" % sub.error)
-        before = len(sub.acked)
+        harness.wait_for(lambda: acked() >= 2000 or failed(), 120,
+                         "2000 acknowledged jobs before the crash")
+        check(failed() is None, "submitter failed: %r" % failed())
+        time.sleep(random.uniform(0, 0.3))
+        before = acked()
         c.kill_coordinator()
         harness.log("coordinator killed after %d acknowledged jobs" % before)
         time.sleep(1.0)  # submissions fail or wait during the outage
         c.start_coordinator()
-        harness.wait_for(lambda: len(sub.acked) >= before + 500 or sub.error, 120,
-                         "500 more acknowledged jobs after the restart")
+        harness.wait_for(lambda: acked() >= before + 1000 or failed(), 120,
+                         "1000 more acknowledged jobs after the restart")
     finally:
-        sub.stop_flag.set()
-        sub.join(60)
-    check(not sub.is_alive(), "submitter thread did not stop")
-    check(sub.error is None, "submitter failed: %r" % sub.error)
-    acked = sub.acked
+        for s in subs:
+            s.stop_flag.set()
+        for s in subs:
+            s.join(60)
+    check(not any(s.is_alive() for s in subs), "submitter thread did not stop")
+    check(failed() is None, "submitter failed: %r" % failed())
+    acked = [i for s in subs for i in s.acked]
+    rounds = sum(s.rounds for s in subs)
+    failures = sum(s.failures for s in subs)
     harness.log("%d jobs acknowledged in %d rounds, %d failed rounds"
-                % (len(acked), sub.rounds, sub.failures))
+                % (len(acked), rounds, failures))
     check(len(set(acked)) == len(acked), "an id was acknowledged twice")
 
     states = c.wait_terminal(acked, timeout=180, what="every acknowledged job to finish")
