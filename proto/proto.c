@@ -19,7 +19,7 @@ static const char *const s_wcmds[] = {
 };
 static const char *const s_ccmds[] = {
     NULL,    "SUBMIT", "GET",   "LIST",    "CANCEL", "RETRY",
-    "PAUSE", "RESUME", "STATS", "WORKERS", "REPLY",
+    "PAUSE", "RESUME", "STATS", "WORKERS", "REPLY", "QUEUES", "SCHEDULES",
 };
 #define S_NWCMDS (sizeof s_wcmds / sizeof s_wcmds[0])
 #define S_NCCMDS (sizeof s_ccmds / sizeof s_ccmds[0])

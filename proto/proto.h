@@ -51,6 +51,8 @@ typedef enum {
     PROTO_C_STATS,
     PROTO_C_WORKERS,
     PROTO_C_REPLY,
+    PROTO_C_QUEUES,
+    PROTO_C_SCHEDULES,
 } proto_ccmd_t;
 
 /* Reply status codes (HTTP-like so they read the same in every language). */
