@@ -28,12 +28,17 @@ const queue_policy_t *coord_policy(coord_t *c, const char *queue)
 
 void coord_job_set_state(coord_t *c, job_t *job, int state)
 {
-    (void)c;
     if (job->lane) {
         job->lane->queue->counts[job->state]--;
         job->lane->queue->counts[state]++;
     }
+    bool was_terminal = job_state_terminal(job->state);
     job->state = (uint8_t)state;
+    if (job_state_terminal(state) && !was_terminal) {
+        if (job->lane)
+            coord_queue_finished(c, job->lane->queue, clock_mono_ms());
+        coord_deps_notify(c, job->id, state);
+    }
 }
 
 /* A job stays in memory while it is in a lane, running, waiting on a timer,
@@ -42,13 +47,16 @@ static bool s_job_resident(const job_t *job)
 {
     if (job->pins > 0 || job->in_lane)
         return true;
-    return job->state == JOB_RUNNING || job->state == JOB_SCHEDULED || job->state == JOB_WAITING;
+    if (job->state == JOB_SCHEDULED)
+        return job->timer_armed;
+    return job->state == JOB_RUNNING || job->state == JOB_WAITING;
 }
 
 void coord_job_release(coord_t *c, job_t *job)
 {
     if (s_job_resident(job))
         return;
+    coord_key_unregister(c, job);
     jobmap_remove(c->jobs, job->id);
     job_destroy(&job);
 }
@@ -90,9 +98,12 @@ static void s_collect(job_t *job, void *arg)
     *(*cursor)++ = job;
 }
 
-/* Drops every job from memory; PostgreSQL is the truth we reload from. */
+/* Drops every job from memory; PostgreSQL is the truth we reload from.
+ * The batches are emptied first: they pin jobs about to be freed. */
 static void s_forget_jobs(coord_t *c)
 {
+    s_fail_acks(c, &c->cur, c->down_reason[0] ? c->down_reason : "database unavailable");
+    batch_reset(&c->cur);
     size_t n = jobmap_count(c->jobs);
     job_t **all = xmalloc((n ? n : 1) * sizeof *all);
     job_t **cursor = all;
@@ -104,6 +115,7 @@ static void s_forget_jobs(coord_t *c)
         job_destroy(&all[i]);
     free(all);
     timerheap_clear(c->timers);
+    coord_deps_forget(c);
     for (size_t i = 0; i < c->nworkers; i++) {
         c->workers[i]->nlanes = 0;
         c->workers[i]->lanes_version = (size_t)-1;
@@ -196,6 +208,8 @@ coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
     c->rq = readyq_new(cfg->ready_window);
     c->jobs = jobmap_new();
     c->timers = timerheap_new();
+    c->depindex = i64map_new();
+    c->keys = strmap_new();
     batch_init(&c->cur);
     batch_init(&c->inflight);
     for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
@@ -229,6 +243,10 @@ void coord_destroy(coord_t **cp)
     s_forget_jobs(c);
     readyq_destroy(&c->rq);
     jobmap_destroy(&c->jobs);
+    coord_deps_forget(c);
+    i64map_destroy(&c->depindex);
+    strmap_destroy(&c->keys);
+    coord_schedules_forget(c);
     timerheap_destroy(&c->timers);
     store_destroy(&c->store);
     for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
@@ -276,6 +294,14 @@ static long s_poll_timeout(coord_t *c, int64_t now)
     int64_t t = coord_next_timer_ms(c);
     if (t >= 0 && t < next)
         next = t;
+    if (c->mode == COORD_UP) {
+        t = coord_schedules_next_ms(c);
+        if (t < next)
+            next = t;
+        t = coord_queues_next_token_ms(c, now);
+        if (t >= 0 && t < next)
+            next = t;
+    }
     if (c->mode == COORD_DOWN && c->reconnect_at_ms < next)
         next = c->reconnect_at_ms;
     return next <= now ? 0 : (long)(next - now);
@@ -309,8 +335,10 @@ static void s_turn(coord_t *c)
     if (items[2].revents & ZMQ_POLLIN)
         coord_on_query_reply(c);
     now = clock_mono_ms();
-    if (c->mode == COORD_UP)
+    if (c->mode == COORD_UP) {
         coord_run_timers(c, now);
+        coord_schedules_tick(c, now);
+    }
     if (now >= c->next_cron_ms) {
         coord_worker_cron(c, now);
         int64_t step = c->cfg->heartbeat_interval_ms / 4;

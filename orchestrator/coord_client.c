@@ -90,32 +90,6 @@ static bool s_can_change(coord_t *c, const proto_envelope_t *env, const char *re
     return true;
 }
 
-static job_t *s_new_job(coord_t *c, proto_jobspec_t *s, int64_t now_us)
-{
-    const queue_policy_t *p = coord_policy(c, s->queue);
-    job_t *job = job_new(++c->next_id);
-    job->lane = readyq_lane(c->rq, s->queue, s->type, true);
-    job->priority = (uint8_t)(s->priority >= 0 ? s->priority : p->priority);
-    job->max_attempts = s->max_attempts > 0 ? s->max_attempts : p->max_attempts;
-    job->timeout_ms = s->timeout_ms > 0 ? s->timeout_ms : p->timeout_ms;
-    job->payload = s->payload;
-    s->payload = NULL;
-    job->created_us = now_us;
-    int state = JOB_QUEUED;
-    if (s->run_at_us > now_us) {
-        state = JOB_SCHEDULED;
-        job->run_at_us = s->run_at_us;
-        coord_arm_timer(c, job, TIMER_JOB_RETRY,
-                        clock_mono_ms() + (s->run_at_us - now_us + 999) / 1000);
-    }
-    job->state = (uint8_t)state;
-    job->lane->queue->counts[state]++;
-    jobmap_put(c->jobs, job);
-    batch_touch(&c->cur, job);
-    batch_event(&c->cur, job, job->id, "submitted", 0, NULL, NULL);
-    return job;
-}
-
 static void s_on_submit(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
 {
     if (!s_can_change(c, env, req))
@@ -129,29 +103,7 @@ static void s_on_submit(coord_t *c, const proto_envelope_t *env, const char *req
                 err);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (specs[i].ndepends || specs[i].idempotency_key) {
-            snprintf(err, sizeof err, "jobs[%zu]: %s is not supported by this coordinator yet", i,
-                     specs[i].ndepends ? "depends_on" : "idempotency_key");
-            s_error(c, env, PROTO_STATUS_BAD_REQUEST, req, err);
-            proto_jobspecs_free(specs, n);
-            return;
-        }
-    }
-    strbuf_t ids;
-    strbuf_init(&ids);
-    strbuf_puts(&ids, "\"ids\":[");
-    int64_t now_us = clock_real_us();
-    for (size_t i = 0; i < n; i++) {
-        job_t *job = s_new_job(c, &specs[i], now_us);
-        if (i)
-            strbuf_putc(&ids, ',');
-        strbuf_put_i64(&ids, job->id);
-    }
-    strbuf_putc(&ids, ']');
-    s_ack(c, env, req, "%s", ids.data);
-    strbuf_fini(&ids);
-    proto_jobspecs_free(specs, n);
+    coord_submit(c, env, req, specs, n); /* takes the specs */
 }
 
 static bool s_get_id(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body,
@@ -216,6 +168,8 @@ static void s_on_cancel(coord_t *c, const proto_envelope_t *env, const char *req
         return;
     }
     if (job->state == JOB_RUNNING) {
+        if (!job->cancel_requested)
+            coord_arm_timer(c, job, TIMER_JOB_CANCEL_GRACE, clock_mono_ms() + c->cfg->cancel_grace_ms);
         job->cancel_requested = true;
         coord_send_cancel(c, job, "cancelled by operator");
         coord_reply(c, env, PROTO_STATUS_OK, req, "\"state\":\"running\",\"cancel_requested\":true");
@@ -243,6 +197,7 @@ static void s_on_retry(coord_t *c, const proto_envelope_t *env, const char *req,
         return;
     }
     job->attempt_base = job->attempt;
+    job->ready_us = clock_real_us();
     job_set_str(&job->result, NULL);
     job_set_str(&job->error, NULL);
     job->finished_us = 0;
@@ -312,6 +267,13 @@ static void s_dispatch_cmd(coord_t *c, const proto_envelope_t *env, int cmd, jso
     case PROTO_C_RESUME: s_on_pause(c, env, req, body, false); break;
     case PROTO_C_STATS: s_on_stats(c, env, req); break;
     case PROTO_C_WORKERS: s_on_workers(c, env, req); break;
+    case PROTO_C_QUEUES: {
+        char *text = coord_queues_json(c);
+        coord_reply(c, env, PROTO_STATUS_OK, req, "\"queues\":%s", text);
+        free(text);
+        break;
+    }
+    case PROTO_C_SCHEDULES: coord_on_schedules_cmd(c, env, req, body); break;
     case PROTO_C_GET:
     case PROTO_C_LIST:
         if (query_forward(c->qpipe, env, cmd, body) != ORCH_OK)

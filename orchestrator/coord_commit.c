@@ -39,7 +39,10 @@ void op_free(op_t *op)
 {
     if (!op)
         return;
-    for (int i = 0; i < 6; i++)
+    coord_sched_op_free(op);
+    if (op->specs)
+        proto_jobspecs_free(op->specs, op->nspecs);
+    for (int i = 0; i < 12; i++)
         free(op->params[i]);
     free(op->req);
     free(op);
@@ -95,6 +98,13 @@ static const char *s_stmt(op_kind_t k)
     case OP_RETRY: return STORE_STMT_RETRY;
     case OP_PAUSE: return STORE_STMT_PAUSE;
     case OP_WORKER: return STORE_STMT_WORKER;
+    case OP_LOOKUP: return STORE_STMT_LOOKUP;
+    case OP_DEPS: return STORE_STMT_DEPS;
+    case OP_FIRE: return STORE_STMT_FIRE;
+    case OP_SCHED_ADD: return STORE_STMT_SCHED_ADD;
+    case OP_SCHED_DEL: return STORE_STMT_SCHED_DEL;
+    case OP_SCHED_PAUSE: return STORE_STMT_SCHED_PAUSE;
+    case OP_SCHED_LOAD: return STORE_STMT_SCHED_LOAD;
     default: return STORE_STMT_WRITE;
     }
 }
@@ -172,6 +182,7 @@ static void s_cancel_result(coord_t *c, op_t *op, PGresult *res)
             job->state = JOB_CANCELLED;
             coord_job_release(c, job);
         }
+        coord_deps_notify(c, op->job_id, JOB_CANCELLED);
         s_ack_op(c, op, "\"state\":\"cancelled\"");
         return;
     }
@@ -222,10 +233,18 @@ static void s_on_result(void *arg, void *item, PGresult *res, const char *error)
     if (!res) {
         if (op->kind == OP_REFILL)
             op->lane->refill_inflight = false;
+        if (op->kind == OP_FIRE || op->kind == OP_SCHED_LOAD)
+            coord_sched_op_result(c, op, NULL);
         (void)error;
         return;
     }
     switch (op->kind) {
+    case OP_LOOKUP: coord_lookup_result(c, op, res); break;
+    case OP_FIRE:
+    case OP_SCHED_ADD:
+    case OP_SCHED_DEL:
+    case OP_SCHED_PAUSE:
+    case OP_SCHED_LOAD: coord_sched_op_result(c, op, res); break;
     case OP_REFILL: s_refill_result(c, op, res); break;
     case OP_CANCEL: s_cancel_result(c, op, res); break;
     case OP_RETRY: s_retry_result(c, op, res); break;

@@ -35,16 +35,44 @@ void coord_worker_lanes_refresh(coord_t *c, worker_t *w)
     w->lanes_version = total;
 }
 
-static job_t *s_best(worker_t *w)
+/* With aging on, the head of each priority level competes with its
+ * effective priority: the oldest job of a level is its most aged. */
+static job_t *s_lane_best(coord_t *c, lane_t *l, int *eff, int64_t now_us)
+{
+    if (c->cfg->priority_aging_ms <= 0) {
+        job_t *j = lane_peek(l);
+        if (j)
+            *eff = j->priority;
+        return j;
+    }
+    job_t *best = NULL;
+    for (int p = 0; p < READYQ_PRIORITIES; p++) {
+        job_t *j = l->head[p];
+        if (!j)
+            continue;
+        int e = coord_effective_priority(c, j, now_us);
+        if (!best || readyq_key_cmp(e, j->id, *eff, best->id) < 0) {
+            best = j;
+            *eff = e;
+        }
+    }
+    return best;
+}
+
+static job_t *s_best(coord_t *c, worker_t *w, int64_t now_us, int64_t now_ms)
 {
     job_t *best = NULL;
+    int best_eff = 0;
     for (size_t i = 0; i < w->nlanes; i++) {
         lane_t *l = w->lanes[i];
-        if (l->queue->paused)
+        if (l->count == 0 || !coord_queue_may_dispatch(c, l->queue, now_ms))
             continue;
-        job_t *j = lane_peek(l);
-        if (j && (!best || readyq_key_cmp(j->priority, j->id, best->priority, best->id) < 0))
+        int eff = 0;
+        job_t *j = s_lane_best(c, l, &eff, now_us);
+        if (j && (!best || readyq_key_cmp(eff, j->id, best_eff, best->id) < 0)) {
             best = j;
+            best_eff = eff;
+        }
     }
     return best;
 }
@@ -85,6 +113,7 @@ static void s_assign(coord_t *c, worker_t *w, job_t *job, int64_t now_real, int6
     job->progress = -1;
     job->cancel_requested = false;
     coord_job_set_state(c, job, JOB_RUNNING);
+    coord_queue_dispatched(c, job->lane->queue);
     w->leases[w->nleases++] = (proto_jobref_t){job->id, job->attempt};
     coord_arm_timer(c, job, TIMER_JOB_DEADLINE, now_mono + job->timeout_ms);
     batch_touch(&c->cur, job);
@@ -119,7 +148,7 @@ void coord_dispatch(coord_t *c)
             if (w->draining || w->nleases >= w->slots)
                 continue;
             coord_worker_lanes_refresh(c, w);
-            job_t *job = s_best(w);
+            job_t *job = s_best(c, w, now_real, now_mono);
             if (!job)
                 continue;
             s_assign(c, w, job, now_real, now_mono);

@@ -15,6 +15,9 @@
 #include "store_sql.h"
 #include "strbuf.h"
 #include "timerheap.h"
+#include "i64map.h"
+#include "strmap.h"
+#include "cron.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -48,12 +51,36 @@ typedef enum {
     OP_RETRY,
     OP_PAUSE,
     OP_WORKER,
+    OP_LOOKUP,      /* deferred SUBMIT: dependency states and idempotency keys */
+    OP_DEPS,        /* job_deps rows of new waiting jobs */
+    OP_FIRE,        /* a schedule fires: compare-and-set + job insert */
+    OP_SCHED_ADD,
+    OP_SCHED_DEL,
+    OP_SCHED_PAUSE,
+    OP_SCHED_LOAD,  /* scheduled jobs coming due within the timer horizon */
 } op_kind_t;
+
+/* A recurring job (schedules table). */
+typedef struct {
+    char *name, *cron_text, *queue, *type, *payload, *source;
+    cron_t *cron;
+    int priority;      /* -1: queue default */
+    int max_attempts;  /* 0: queue default */
+    bool paused;
+    bool firing;       /* an OP_FIRE is in flight */
+    int64_t next_run_us, last_run_us, last_job_id;
+} schedule_t;
+
+/* Waiting jobs held back by one dependency. */
+typedef struct {
+    int64_t *ids;
+    size_t n, cap;
+} deplist_t;
 
 /* A statement queued for the next pipeline besides the batch write. */
 typedef struct op {
     op_kind_t kind;
-    char *params[6];
+    char *params[12];
     int nparams;
     lane_t *lane;        /* OP_REFILL */
     uint32_t epoch;      /* OP_REFILL */
@@ -63,6 +90,10 @@ typedef struct op {
     char *req;           /* the request's "req" echo, JSON text, owned */
     int64_t job_id;
     bool flag;           /* OP_PAUSE: paused */
+    proto_jobspec_t *specs; /* OP_LOOKUP: the submission waiting for it */
+    size_t nspecs;
+    int64_t t1, t2;      /* OP_FIRE: new next run; OP_SCHED_LOAD: horizon */
+    schedule_t *sched;   /* OP_SCHED_ADD: the schedule to keep on success */
     struct op *next;
 } op_t;
 
@@ -91,6 +122,12 @@ struct coord {
     op_t *inflight_ops;                /* sent with the in-flight pipeline */
     size_t nops;
     int64_t next_id;
+    i64map_t *depindex;  /* dependency id -> deplist_t of waiting jobs */
+    strmap_t *keys;      /* "queue\x1fkey" -> job_t* for resident jobs with a key */
+    schedule_t **schedules;
+    size_t nschedules;
+    int64_t next_sched_load_ms;
+    bool sched_load_inflight;
     coord_mode_t mode;
     char down_reason[512];
     int64_t reconnect_at_ms;
@@ -148,6 +185,38 @@ void op_free(op_t *op);
 /* coord_recover.c */
 int coord_recover(coord_t *c);
 job_t *coord_job_from_row(coord_t *c, PGresult *r, int row);
+
+/* coord_deps.c: dependencies and idempotency keys */
+void coord_submit(coord_t *c, const proto_envelope_t *env, const char *req,
+                  proto_jobspec_t *specs, size_t n);
+void coord_lookup_result(coord_t *c, op_t *op, PGresult *res);
+void coord_deps_notify(coord_t *c, int64_t id, int state);
+void coord_key_register(coord_t *c, job_t *job);
+void coord_key_unregister(coord_t *c, job_t *job);
+void coord_deps_forget(coord_t *c);
+int coord_deps_recover(coord_t *c);
+job_t *coord_new_job(coord_t *c, const proto_jobspec_t *s, int64_t now_us);
+void coord_make_ready(coord_t *c, job_t *job, const char *reason);
+
+/* coord_sched.c: recurring schedules and the scheduled-jobs horizon */
+#define COORD_TIMER_HORIZON_MS 60000
+void coord_schedules_tick(coord_t *c, int64_t now_ms);
+int64_t coord_schedules_next_ms(coord_t *c);
+void coord_sched_op_result(coord_t *c, op_t *op, PGresult *res);
+void coord_sched_op_free(op_t *op);
+void coord_on_schedules_cmd(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body);
+int coord_schedules_recover(coord_t *c);
+void coord_schedules_forget(coord_t *c);
+bool coord_scheduled_resident(int64_t run_at_us, int64_t now_us);
+
+/* coord_queues.c: queue controls */
+bool coord_queue_may_dispatch(coord_t *c, queue_t *q, int64_t now_ms);
+void coord_queue_dispatched(coord_t *c, queue_t *q);
+void coord_queue_finished(coord_t *c, queue_t *q, int64_t now_ms);
+int64_t coord_queues_next_token_ms(coord_t *c, int64_t now_ms);
+char *coord_queues_json(coord_t *c);
+/* Effective priority with aging (scheduler.priority_aging). */
+int coord_effective_priority(coord_t *c, const job_t *job, int64_t now_us);
 
 /* coord_timers.c */
 void coord_run_timers(coord_t *c, int64_t now_ms);

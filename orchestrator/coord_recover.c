@@ -119,10 +119,15 @@ static int s_load_queued(coord_t *c)
 
 static int s_load_live(coord_t *c)
 {
+    /* scheduled jobs beyond the horizon stay in PostgreSQL (coord_sched.c) */
+    char horizon[24];
+    snprintf(horizon, sizeof horizon, "%d", COORD_TIMER_HORIZON_MS);
+    const char *hv[1] = {horizon};
     PGresult *r = s_q(c,
-                      "SELECT " STORE_JOB_COLUMNS " FROM jobs"
-                      " WHERE state IN ('running', 'scheduled') ORDER BY id",
-                      0, NULL);
+                      "SELECT " STORE_JOB_COLUMNS " FROM jobs WHERE state = 'running'"
+                      " OR (state = 'scheduled' AND run_at < now() + $1::bigint * interval '1 millisecond')"
+                      " ORDER BY id",
+                      1, hv);
     if (!r)
         return ORCH_EDB;
     int64_t now_mono = clock_mono_ms(), now_real = clock_real_us();
@@ -131,10 +136,12 @@ static int s_load_live(coord_t *c)
     for (int i = 0; i < PQntuples(r); i++) {
         job_t *job = coord_job_from_row(c, r, i);
         jobmap_put(c->jobs, job);
+        coord_key_register(c, job);
         if (job->state == JOB_RUNNING) {
             coord_arm_timer(c, job, TIMER_JOB_ORPHAN, now_mono + grace);
             running++;
         } else {
+            job->timer_armed = true;
             int64_t wait = (job->run_at_us - now_real) / 1000;
             coord_arm_timer(c, job, TIMER_JOB_RETRY, now_mono + (wait > 0 ? wait : 0));
             scheduled++;
@@ -153,6 +160,10 @@ int coord_recover(coord_t *c)
         rc = s_load_queued(c);
     if (rc == ORCH_OK)
         rc = s_load_live(c);
+    if (rc == ORCH_OK)
+        rc = coord_deps_recover(c);
+    if (rc == ORCH_OK)
+        rc = coord_schedules_recover(c);
     if (rc != ORCH_OK)
         return rc;
     /* workers that stayed connected (or registered while we were down) */

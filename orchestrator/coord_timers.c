@@ -22,6 +22,8 @@ static void s_retry_due(coord_t *c, job_t *job)
 {
     if (job->state != JOB_SCHEDULED)
         return;
+    job->timer_armed = false;
+    job->ready_us = clock_real_us();
     coord_job_set_state(c, job, JOB_QUEUED);
     batch_touch(&c->cur, job);
     batch_event(&c->cur, job, job->id, "queued", job->attempt, NULL, NULL);
@@ -51,6 +53,18 @@ static void s_orphan(coord_t *c, job_t *job)
                          false);
 }
 
+/* The worker did not confirm a cancel within the grace period: the job is
+ * cancelled anyway; its slot stays leased until the worker reports. */
+static void s_cancel_grace(coord_t *c, job_t *job)
+{
+    if (job->state != JOB_RUNNING || !job->cancel_requested)
+        return;
+    LOG_WARN("cancel not confirmed in time, forcing job=%lld attempt=%d worker=%s",
+             (long long)job->id, job->attempt, job->worker_name ? job->worker_name : "-");
+    coord_attempt_failed(c, job, "cancel", "cancelled by operator (forced after grace period)",
+                         true);
+}
+
 void coord_run_timers(coord_t *c, int64_t now_ms)
 {
     timer_entry_t e;
@@ -63,6 +77,7 @@ void coord_run_timers(coord_t *c, int64_t now_ms)
         case TIMER_JOB_RETRY: s_retry_due(c, job); break;
         case TIMER_JOB_DEADLINE: s_deadline(c, job); break;
         case TIMER_JOB_ORPHAN: s_orphan(c, job); break;
+        case TIMER_JOB_CANCEL_GRACE: s_cancel_grace(c, job); break;
         default: break;
         }
     }

@@ -140,8 +140,11 @@ void coord_attempt_failed(coord_t *c, job_t *job, const char *cause, const char 
                                          p->backoff_max_ms, coord_rand01(c));
         event = cause;
         coord_job_set_state(c, job, JOB_SCHEDULED);
-        job->run_at_us = clock_real_us() + delay * 1000;
-        coord_arm_timer(c, job, TIMER_JOB_RETRY, clock_mono_ms() + delay);
+        int64_t now = clock_real_us();
+        job->run_at_us = now + delay * 1000;
+        job->timer_armed = coord_scheduled_resident(job->run_at_us, now);
+        if (job->timer_armed)
+            coord_arm_timer(c, job, TIMER_JOB_RETRY, clock_mono_ms() + delay);
         s_detail(&sb, cause, error, delay);
     }
     batch_touch(&c->cur, job);

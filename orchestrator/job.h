@@ -36,9 +36,13 @@ struct job {
     int max_attempts;
     int progress;          /* -1 unknown */
     int pins;              /* batches that still reference this job */
+    int deps_pending;      /* waiting: dependencies that have not succeeded yet */
+    bool timer_armed;      /* scheduled: a timer will move it to queued (else PostgreSQL only) */
+    bool key_registered;   /* idempotency key is in the coordinator's key map */
     uint32_t timer_gen;    /* invalidates stale timer-heap entries */
     int64_t timeout_ms;
     int64_t created_us, started_us, finished_us, run_at_us; /* wall clock, 0 = unset */
+    int64_t ready_us;      /* when it last became queued: priority aging counts from here */
     char *payload;         /* compact JSON object text, owned */
     char *result;          /* owned, NULL = null */
     char *error;           /* owned */

@@ -24,6 +24,13 @@ struct queue {
     bool paused;
     int64_t counts[JOB_STATE_COUNT]; /* jobs per state, all of PostgreSQL + memory */
     const void *policy;              /* queue_policy_t, borrowed from config */
+    /* dispatch controls and figures, maintained by the coordinator */
+    double tokens;                   /* rate limit token bucket */
+    int64_t tokens_at_ms;            /* last refill, monotonic */
+    int64_t started_total;
+    int64_t finished_total;
+    int64_t fin_ring[60];            /* jobs finished per second, last minute */
+    int64_t fin_ring_sec;            /* the second fin_ring was last advanced to */
     lane_t **lanes;
     size_t nlanes;
 };

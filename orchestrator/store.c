@@ -162,7 +162,14 @@ static int s_prepare_all(store_t *s)
         s_prepare(s, STORE_STMT_CANCEL, STORE_SQL_CANCEL) ||
         s_prepare(s, STORE_STMT_RETRY, STORE_SQL_RETRY) ||
         s_prepare(s, STORE_STMT_PAUSE, STORE_SQL_PAUSE) ||
-        s_prepare(s, STORE_STMT_WORKER, STORE_SQL_WORKER))
+        s_prepare(s, STORE_STMT_WORKER, STORE_SQL_WORKER) ||
+        s_prepare(s, STORE_STMT_LOOKUP, STORE_SQL_LOOKUP) ||
+        s_prepare(s, STORE_STMT_DEPS, STORE_SQL_DEPS) ||
+        s_prepare(s, STORE_STMT_FIRE, STORE_SQL_FIRE) ||
+        s_prepare(s, STORE_STMT_SCHED_ADD, STORE_SQL_SCHED_ADD) ||
+        s_prepare(s, STORE_STMT_SCHED_DEL, STORE_SQL_SCHED_DEL) ||
+        s_prepare(s, STORE_STMT_SCHED_PAUSE, STORE_SQL_SCHED_PAUSE) ||
+        s_prepare(s, STORE_STMT_SCHED_LOAD, STORE_SQL_SCHED_LOAD))
         return ORCH_EDB;
     return ORCH_OK;
 }

@@ -21,7 +21,13 @@ typedef struct store store_t;
 #define STORE_STMT_RETRY "orch_retry"
 #define STORE_STMT_PAUSE "orch_pause"
 #define STORE_STMT_WORKER "orch_worker"
-#define STORE_STMT_STALE "orch_stale"
+#define STORE_STMT_LOOKUP "orch_lookup"
+#define STORE_STMT_DEPS "orch_deps"
+#define STORE_STMT_FIRE "orch_fire"
+#define STORE_STMT_SCHED_ADD "orch_sched_add"
+#define STORE_STMT_SCHED_DEL "orch_sched_del"
+#define STORE_STMT_SCHED_PAUSE "orch_sched_pause"
+#define STORE_STMT_SCHED_LOAD "orch_sched_load"
 
 /* conninfo is copied; it is never logged (it may hold a password). */
 store_t *store_new(const char *conninfo);

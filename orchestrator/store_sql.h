@@ -92,4 +92,68 @@
     "  connected_at = CASE WHEN EXCLUDED.state = 'connected' THEN now()"                           \
     "  ELSE workers.connected_at END, last_seen_at = now()"
 
+/* Deferred SUBMIT: states of dependencies ($1) and idempotency hits for
+ * (queue $2[i], key $3[i]) live or finished within $4 ms. */
+#define STORE_SQL_LOOKUP                                                                           \
+    "SELECT 'd', id, state, NULL::text, NULL::text FROM jobs WHERE id = ANY($1::bigint[])"        \
+    " UNION ALL"                                                                                   \
+    " SELECT 'k', (SELECT j.id FROM jobs j WHERE j.queue = k.q AND j.idempotency_key = k.k"        \
+    "  AND (j.state IN ('waiting', 'scheduled', 'queued', 'running')"                             \
+    "   OR j.finished_at > now() - $4::bigint * interval '1 millisecond')"                        \
+    "  ORDER BY j.id DESC LIMIT 1), NULL, k.q, k.k"                                                \
+    " FROM unnest($2::text[], $3::text[]) AS k(q, k)"
+
+#define STORE_SQL_DEPS                                                                             \
+    "INSERT INTO job_deps (job_id, depends_on)"                                                    \
+    " SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING"
+
+/* A schedule fires: advance it only if nobody else did ($2 = the slot we
+ * saw), and insert the job in the same statement. Answers 1 or 0 rows. */
+#define STORE_SQL_FIRE                                                                             \
+    "WITH s AS (UPDATE schedules SET next_run_at = " STORE_US_TO_TS("$3::bigint") ","              \
+    "  last_run_at = now(), last_job_id = $4::bigint, updated_at = now()"                          \
+    "  WHERE name = $1 AND NOT paused"                                                             \
+    "  AND next_run_at IS NOT DISTINCT FROM " STORE_US_TO_TS("$2::bigint") " RETURNING name),"     \
+    " j AS (INSERT INTO jobs (id, queue, type, priority, state, attempt, attempt_base,"            \
+    "  max_attempts, timeout_ms, payload, created_at)"                                             \
+    "  SELECT $4::bigint, $5, $6, $7::int, 'queued', 0, 0, $8::int, $9::bigint, $10::json,"        \
+    "  " STORE_US_TO_TS("$11::bigint") " FROM s RETURNING id),"                                    \
+    " e AS (INSERT INTO job_events (job_id, at, event, attempt, detail)"                           \
+    "  SELECT id, now(), 'submitted', 0, json_build_object('schedule', $1::text) FROM j)"          \
+    " SELECT id FROM j"
+
+#define STORE_SCHEDULE_COLUMNS                                                                     \
+    "name, cron, queue, type, payload::text, coalesce(priority, -1), coalesce(max_attempts, 0),"   \
+    " paused, source, (extract(epoch from next_run_at) * 1000000)::bigint,"                         \
+    " (extract(epoch from last_run_at) * 1000000)::bigint, last_job_id"
+
+#define STORE_SQL_SCHED_ADD                                                                        \
+    "INSERT INTO schedules (name, cron, queue, type, payload, priority, max_attempts, paused,"      \
+    "  source, next_run_at)"                                                                       \
+    " VALUES ($1, $2, $3, $4, $5::json, nullif($6::int, -1), nullif($7::int, 0), $8::boolean, $9,"  \
+    "  " STORE_US_TO_TS("$10::bigint") ")"                                                         \
+    " ON CONFLICT (name) DO NOTHING RETURNING name"
+
+/* Config-declared schedules: the file wins, but a runtime pause and the
+ * next slot survive a restart unless the cron expression changed. */
+#define STORE_SQL_SCHED_UPSERT                                                                     \
+    "INSERT INTO schedules (name, cron, queue, type, payload, priority, max_attempts, paused,"      \
+    "  source, next_run_at)"                                                                       \
+    " VALUES ($1, $2, $3, $4, $5::json, nullif($6::int, -1), nullif($7::int, 0), $8::boolean,"      \
+    "  'config', " STORE_US_TO_TS("$9::bigint") ")"                                                \
+    " ON CONFLICT (name) DO UPDATE SET cron = EXCLUDED.cron, queue = EXCLUDED.queue,"              \
+    "  type = EXCLUDED.type, payload = EXCLUDED.payload, priority = EXCLUDED.priority,"            \
+    "  max_attempts = EXCLUDED.max_attempts, source = 'config', updated_at = now(),"               \
+    "  next_run_at = CASE WHEN schedules.cron = EXCLUDED.cron AND schedules.next_run_at IS NOT NULL" \
+    "  THEN schedules.next_run_at ELSE EXCLUDED.next_run_at END"
+
+#define STORE_SQL_SCHED_DEL "DELETE FROM schedules WHERE name = $1 RETURNING name"
+#define STORE_SQL_SCHED_PAUSE                                                                      \
+    "UPDATE schedules SET paused = $2::boolean, updated_at = now() WHERE name = $1 RETURNING name"
+
+/* Scheduled jobs that come due within the timer horizon ($1 ms). */
+#define STORE_SQL_SCHED_LOAD                                                                       \
+    "SELECT " STORE_JOB_COLUMNS " FROM jobs WHERE state = 'scheduled'"                             \
+    " AND run_at < now() + $1::bigint * interval '1 millisecond' ORDER BY run_at LIMIT 10000"
+
 #endif

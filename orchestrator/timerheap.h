@@ -12,6 +12,7 @@ typedef enum {
     TIMER_JOB_DEADLINE = 1, /* running attempt timed out */
     TIMER_JOB_RETRY,        /* scheduled job is due */
     TIMER_JOB_ORPHAN,       /* running job nobody re-attached after recovery */
+    TIMER_JOB_CANCEL_GRACE, /* a cancelled running job is forced cancelled */
 } timer_kind_t;
 
 typedef struct {

@@ -4,25 +4,40 @@
 #include <stdio.h>
 #include <string.h>
 
+#define S_CMD_FLAGS 12 /* most flags of one command, NULL terminator included */
+
 typedef struct {
     const char *name;
-    const char *arg;                           /* positional argument, NULL: none */
-    const char *opts[CTL_ARGS_MAX_OPTS + 1];   /* flags taking a value, NULL-terminated */
+    const char *arg;                /* first positional argument, NULL: none */
+    const char *arg2;               /* second positional argument, NULL: none */
+    const char *opts[S_CMD_FLAGS];  /* flags taking a value, NULL-terminated */
+    const char *switches[2];        /* flags taking none */
+    const char *repeat[2];          /* flags of opts whose every occurrence is kept */
 } s_cmd_t;
 
+/* The value a switch stores: present, but empty. */
+static const char s_switch_on[] = "";
+
 static const s_cmd_t s_cmds[] = {
-    {"submit", NULL,
-     {"--queue", "--type", "--priority", "--payload", "--max-attempts", "--timeout-ms",
-      "--batch", NULL}},
-    {"get", "job id", {NULL}},
-    {"list", NULL, {"--state", "--queue", "--limit", NULL}},
-    {"cancel", "job id", {NULL}},
-    {"retry", "job id", {NULL}},
-    {"pause", "queue name", {NULL}},
-    {"resume", "queue name", {NULL}},
-    {"workers", NULL, {NULL}},
-    {"stats", NULL, {NULL}},
-    {"help", NULL, {NULL}},
+    {"submit", NULL, NULL,
+     {"--queue", "--type", "--priority", "--payload", "--max-attempts", "--timeout-ms", "--batch",
+      "--run-at", "--delay", "--depends-on", "--idempotency-key", NULL},
+     {NULL}, {"--depends-on", NULL}},
+    {"get", "job id", NULL, {NULL}, {"--history", NULL}, {NULL}},
+    {"list", NULL, NULL, {"--state", "--queue", "--limit", NULL}, {NULL}, {NULL}},
+    {"cancel", "job id", NULL, {NULL}, {NULL}, {NULL}},
+    {"retry", "job id", NULL, {NULL}, {NULL}, {NULL}},
+    {"pause", "queue name", NULL, {NULL}, {NULL}, {NULL}},
+    {"resume", "queue name", NULL, {NULL}, {NULL}, {NULL}},
+    {"queues", "action", "queue name", {NULL}, {NULL}, {NULL}},
+    {"schedules", "action", "schedule name",
+     {"--cron", "--queue", "--type", "--payload", "--priority", "--max-attempts", NULL},
+     {NULL}, {NULL}},
+    {"watch", NULL, NULL, {"--queue", "--events-endpoint", "--count", "--for", NULL}, {NULL},
+     {"--queue", NULL}},
+    {"workers", NULL, NULL, {NULL}, {NULL}, {NULL}},
+    {"stats", NULL, NULL, {NULL}, {NULL}, {NULL}},
+    {"help", NULL, NULL, {NULL}, {NULL}, {NULL}},
 };
 
 static const s_cmd_t *s_find_cmd(const char *name)
@@ -34,13 +49,19 @@ static const s_cmd_t *s_find_cmd(const char *name)
     return NULL;
 }
 
+/* The table's copy of name in list, or NULL. */
+static const char *s_in(const char *const *list, const char *name)
+{
+    for (size_t i = 0; list[i]; i++) {
+        if (strcmp(list[i], name) == 0)
+            return list[i];
+    }
+    return NULL;
+}
+
 static bool s_cmd_has_opt(const s_cmd_t *cmd, const char *name)
 {
-    for (size_t i = 0; cmd && cmd->opts[i]; i++) {
-        if (strcmp(cmd->opts[i], name) == 0)
-            return true;
-    }
-    return false;
+    return cmd && (s_in(cmd->opts, name) || s_in(cmd->switches, name));
 }
 
 static bool s_any_cmd_has_opt(const char *name)
@@ -60,24 +81,44 @@ const char *ctl_args_arg_name(const char *command)
 
 const char *ctl_args_opt(const ctl_args_t *a, const char *name)
 {
+    const char *value = NULL;
     for (size_t i = 0; i < a->nopts; i++) {
         if (strcmp(a->opt_name[i], name) == 0)
-            return a->opt_value[i];
+            value = a->opt_value[i];
     }
-    return NULL;
+    return value;
 }
 
-static void s_set_opt(ctl_args_t *a, const char *name, const char *value)
+size_t ctl_args_opt_all(const ctl_args_t *a, const char *name, const char **values, size_t max)
 {
+    size_t n = 0;
     for (size_t i = 0; i < a->nopts; i++) {
-        if (strcmp(a->opt_name[i], name) == 0) {
+        if (strcmp(a->opt_name[i], name) != 0)
+            continue;
+        if (n < max)
+            values[n] = a->opt_value[i];
+        n++;
+    }
+    return n;
+}
+
+/* name points into the command table, so it outlives the parse. */
+static int s_set_opt(ctl_args_t *a, const char *name, const char *value, bool repeat, char *err,
+                     size_t errlen)
+{
+    for (size_t i = 0; !repeat && i < a->nopts; i++) {
+        if (a->opt_name[i] == name) {
             a->opt_value[i] = value;
-            return;
+            return 0;
         }
     }
-    /* Cannot overflow: a command has at most CTL_ARGS_MAX_OPTS flags. */
+    if (a->nopts == CTL_ARGS_MAX_OPTS) {
+        snprintf(err, errlen, "too many flags (at most %d)", CTL_ARGS_MAX_OPTS);
+        return ORCH_EINVAL;
+    }
     a->opt_name[a->nopts] = name;
     a->opt_value[a->nopts++] = value;
+    return 0;
 }
 
 /* One parsing step's view of argv. */
@@ -135,16 +176,19 @@ static int s_flag(s_cursor_t *c, ctl_args_t *out, const s_cmd_t *cmd, char *err,
         return s_take_value(c, &out->endpoint, err, errlen);
     if (strcmp(c->name, "--timeout") == 0)
         return s_take_value(c, &out->timeout, err, errlen);
-    if (s_cmd_has_opt(cmd, c->name)) {
+    /* The table's copy of the name is kept: c->name is reused for the next word. */
+    const char *name = cmd ? s_in(cmd->switches, c->name) : NULL;
+    if (name) {
+        if (s_no_value(c, err, errlen) != 0)
+            return ORCH_EINVAL;
+        return s_set_opt(out, name, s_switch_on, false, err, errlen);
+    }
+    name = cmd ? s_in(cmd->opts, c->name) : NULL;
+    if (name) {
         const char *value;
         if (s_take_value(c, &value, err, errlen) != 0)
             return ORCH_EINVAL;
-        /* Points at the table's copy: c->name is reused for the next word. */
-        for (size_t i = 0; cmd->opts[i]; i++) {
-            if (strcmp(cmd->opts[i], c->name) == 0)
-                s_set_opt(out, cmd->opts[i], value);
-        }
-        return 0;
+        return s_set_opt(out, name, value, s_in(cmd->repeat, name) != NULL, err, errlen);
     }
     if (!cmd && s_any_cmd_has_opt(c->name))
         snprintf(err, errlen, "flag %s must follow its command", c->name);
@@ -171,6 +215,10 @@ static int s_word(const char *word, ctl_args_t *out, const s_cmd_t **cmd, char *
     }
     if ((*cmd)->arg && !out->arg) {
         out->arg = word;
+        return 0;
+    }
+    if ((*cmd)->arg2 && !out->arg2) {
+        out->arg2 = word;
         return 0;
     }
     snprintf(err, errlen, "unexpected argument '%s' for '%s'", word, (*cmd)->name);

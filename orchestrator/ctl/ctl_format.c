@@ -1,5 +1,6 @@
 #include "ctl_format.h"
 #include "clock.h"
+#include "ctl_time.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
@@ -168,7 +169,8 @@ static void s_put_cell(FILE *out, const char *text, size_t width, bool right, bo
         fputs("  ", out);
 }
 
-static void s_table_print(FILE *out, s_table_t *t)
+/* indent: spaces before every line (a table nested under a heading). */
+static void s_table_print(FILE *out, s_table_t *t, int indent)
 {
     size_t width[S_TABLE_MAX_COLS];
     for (size_t c = 0; c < t->ncols; c++) {
@@ -178,10 +180,12 @@ static void s_table_print(FILE *out, s_table_t *t)
             width[c] = w > width[c] ? w : width[c];
         }
     }
+    fprintf(out, "%*s", indent, "");
     for (size_t c = 0; c < t->ncols; c++)
         s_put_cell(out, t->heads[c], width[c], t->right[c], c + 1 == t->ncols);
     fputc('\n', out);
     for (size_t r = 0; r < t->nrows; r++) {
+        fprintf(out, "%*s", indent, "");
         for (size_t c = 0; c < t->ncols; c++)
             s_put_cell(out, t->cells[r * t->ncols + c], width[c], t->right[c],
                        c + 1 == t->ncols);
@@ -201,9 +205,10 @@ static void s_table_fini(s_table_t *t)
 /* ---- commands ---- */
 
 static const char *const s_job_fields[] = {
-    "id",       "queue",    "type",   "priority", "state",      "attempt",    "max_attempts",
-    "payload",  "result",   "error",  "worker",   "progress",   "timeout_ms", "created_at",
-    "started_at", "finished_at",
+    "id",         "queue",           "type",       "priority", "state",      "attempt",
+    "max_attempts", "payload",       "result",     "error",    "worker",     "progress",
+    "timeout_ms", "idempotency_key", "depends_on", "run_at",   "created_at", "started_at",
+    "finished_at", "updated_at",
 };
 
 static bool s_is_job_field(const char *key)
@@ -271,7 +276,7 @@ void ctl_format_jobs(FILE *out, const json_t *jobs)
         row[7] = s_field(job, "error");
         s_truncate(row[7], CTL_FORMAT_ERROR_WIDTH);
     }
-    s_table_print(out, &t);
+    s_table_print(out, &t, 0);
     s_table_fini(&t);
 }
 
@@ -308,7 +313,7 @@ void ctl_format_stats(FILE *out, const json_t *queues)
         for (size_t s = 0; s < sizeof s_states / sizeof *s_states; s++)
             row[2 + s] = s_field(q, s_states[s]);
     }
-    s_table_print(out, &t);
+    s_table_print(out, &t, 0);
     s_table_fini(&t);
     free(names);
 }
@@ -366,6 +371,139 @@ void ctl_format_workers(FILE *out, const json_t *workers)
         row[6] = s_time_us(json_object_get(w, "connected_at_us"));
         row[7] = s_last_seen(w);
     }
-    s_table_print(out, &t);
+    s_table_print(out, &t, 0);
     s_table_fini(&t);
+}
+
+/* ---- scheduling: history, queues, schedules, events ---- */
+
+/* A time the coordinator sends either as a PostgreSQL ISO string (shown as
+ * it is) or as integer microseconds (shown in UTC with digits fractional
+ * digits). */
+static char *s_time_any(const json_t *v, int digits)
+{
+    if (!json_is_integer(v))
+        return ctl_format_value(v);
+    char buf[48];
+    ctl_time_format_us((int64_t)json_integer_value(v), digits, buf, sizeof buf);
+    return xstrdup(buf);
+}
+
+void ctl_format_history(FILE *out, const json_t *history)
+{
+    static const char *const heads[] = {"AT", "EVENT", "ATTEMPT", "WORKER", "DETAIL"};
+    static const bool right[] = {false, false, true, false, false};
+    s_table_t t;
+    s_table_init(&t, heads, right, 5);
+    size_t i;
+    json_t *e;
+    json_array_foreach(history, i, e) {
+        char **row = s_table_row(&t);
+        row[0] = s_time_any(json_object_get(e, "at"), 3);
+        row[1] = s_field(e, "event");
+        row[2] = s_field(e, "attempt");
+        row[3] = s_field(e, "worker");
+        row[4] = s_field(e, "detail");
+    }
+    fputs("history:\n", out);
+    s_table_print(out, &t, 2);
+    s_table_fini(&t);
+}
+
+static bool s_is_zero(const json_t *v)
+{
+    return (json_is_integer(v) && json_integer_value(v) == 0)
+           || (json_is_real(v) && json_real_value(v) == 0.0);
+}
+
+/* A limit where 0 means none: "-". */
+static char *s_limit(const json_t *v)
+{
+    return s_is_zero(v) ? xstrdup("-") : ctl_format_value(v);
+}
+
+/* A measured rate in jobs per second, to two decimals. */
+static char *s_rate(const json_t *v)
+{
+    if (!json_is_number(v))
+        return ctl_format_value(v);
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "%.2f", json_number_value(v));
+    return strbuf_detach(&sb);
+}
+
+void ctl_format_queues(FILE *out, const json_t *queues)
+{
+    static const char *const heads[] = {
+        "NAME",      "PAUSED", "WAITING",   "SCHEDULED",   "QUEUED",     "RUNNING",
+        "SUCCEEDED", "DEAD",   "CANCELLED", "CONCURRENCY", "RATE_LIMIT", "RATE_1M"};
+    static const bool right[] = {false, false, true, true, true, true,
+                                 true,  true,  true, true, true, true};
+    s_table_t t;
+    s_table_init(&t, heads, right, 12);
+    size_t i;
+    json_t *q;
+    json_array_foreach(queues, i, q) {
+        char **row = s_table_row(&t);
+        row[0] = s_field(q, "name");
+        row[1] = s_yes_no(json_object_get(q, "paused"));
+        for (size_t s = 0; s < sizeof s_states / sizeof *s_states; s++)
+            row[2 + s] = s_field(q, s_states[s]);
+        row[9] = s_limit(json_object_get(q, "concurrency"));
+        row[10] = s_limit(json_object_get(q, "rate_limit"));
+        row[11] = s_rate(json_object_get(q, "rate_1m"));
+    }
+    s_table_print(out, &t, 0);
+    s_table_fini(&t);
+}
+
+void ctl_format_schedules(FILE *out, const json_t *schedules)
+{
+    static const char *const heads[] = {"NAME",   "CRON",     "QUEUE",    "TYPE",    "PAUSED",
+                                        "SOURCE", "NEXT_RUN", "LAST_RUN", "LAST_JOB"};
+    static const bool right[] = {false, false, false, false, false, false, false, false, true};
+    s_table_t t;
+    s_table_init(&t, heads, right, 9);
+    size_t i;
+    json_t *s;
+    json_array_foreach(schedules, i, s) {
+        char **row = s_table_row(&t);
+        row[0] = s_field(s, "name");
+        row[1] = s_field(s, "cron");
+        row[2] = s_field(s, "queue");
+        row[3] = s_field(s, "type");
+        row[4] = s_yes_no(json_object_get(s, "paused"));
+        row[5] = s_field(s, "source");
+        row[6] = s_time_any(json_object_get(s, "next_run_at"), 0);
+        row[7] = s_time_any(json_object_get(s, "last_run_at"), 0);
+        row[8] = s_field(s, "last_job_id");
+    }
+    s_table_print(out, &t, 0);
+    s_table_fini(&t);
+}
+
+char *ctl_format_time(const json_t *v)
+{
+    return s_time_any(v, 0);
+}
+
+void ctl_format_event(FILE *out, const json_t *event)
+{
+    char *at = s_time_any(json_object_get(event, "at_us"), 3);
+    char *queue = s_field(event, "queue");
+    char *id = s_field(event, "id");
+    char *name = s_field(event, "event");
+    char *state = s_field(event, "state");
+    char *attempt = s_field(event, "attempt");
+    char *worker = s_field(event, "worker");
+    fprintf(out, "%s %s job=%s %s state=%s attempt=%s worker=%s\n", at, queue, id, name, state,
+            attempt, worker);
+    free(at);
+    free(queue);
+    free(id);
+    free(name);
+    free(state);
+    free(attempt);
+    free(worker);
 }

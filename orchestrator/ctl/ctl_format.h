@@ -29,6 +29,28 @@ void ctl_format_stats(FILE *out, const json_t *queues);
  * sent. */
 void ctl_format_workers(FILE *out, const json_t *workers);
 
+/* `get --history`: a line "history:", then a table AT EVENT ATTEMPT WORKER
+ * DETAIL indented by two spaces, one audit event per row in reply order;
+ * DETAIL is compact JSON, whole. */
+void ctl_format_history(FILE *out, const json_t *history);
+
+/* `queues`: a table NAME PAUSED, the count per state, CONCURRENCY
+ * RATE_LIMIT RATE_1M, one queue per row in reply order. A limit of 0 (none)
+ * prints "-"; RATE_1M (jobs/s) has two decimals. */
+void ctl_format_queues(FILE *out, const json_t *queues);
+
+/* `schedules list`: a table NAME CRON QUEUE TYPE PAUSED SOURCE NEXT_RUN
+ * LAST_RUN LAST_JOB, one schedule per row in reply order. */
+void ctl_format_schedules(FILE *out, const json_t *schedules);
+
+/* `watch`: one line "<at> <queue> job=<id> <event> state=<state>
+ * attempt=<n> worker=<w>", at from at_us in UTC to the millisecond. */
+void ctl_format_event(FILE *out, const json_t *event);
+
+/* A time sent as a string (printed as is) or as integer microseconds
+ * (printed in UTC to the second). Caller owns the result. */
+char *ctl_format_time(const json_t *v);
+
 /* One value as text: strings escaped, numbers, true/false, objects and
  * arrays as compact JSON, "-" for NULL or null. Caller owns the result. */
 char *ctl_format_value(const json_t *v);

@@ -1,0 +1,525 @@
+/* Recurring schedules, and the horizon that keeps scheduled jobs out of
+ * memory until they come due: only jobs due within COORD_TIMER_HORIZON_MS
+ * hold a timer; the rest live in PostgreSQL and are loaded every half
+ * horizon, so a million delayed jobs cost disk, not RAM. */
+#include "clock.h"
+#include "coord_internal.h"
+#include "log.h"
+#include "orch_error.h"
+#include "xalloc.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+bool coord_scheduled_resident(int64_t run_at_us, int64_t now_us)
+{
+    return run_at_us - now_us <= (int64_t)COORD_TIMER_HORIZON_MS * 1000;
+}
+
+static void s_sched_free(schedule_t *s)
+{
+    if (!s)
+        return;
+    free(s->name);
+    free(s->cron_text);
+    free(s->queue);
+    free(s->type);
+    free(s->payload);
+    free(s->source);
+    cron_destroy(&s->cron);
+    free(s);
+}
+
+void coord_schedules_forget(coord_t *c)
+{
+    for (size_t i = 0; i < c->nschedules; i++)
+        s_sched_free(c->schedules[i]);
+    free(c->schedules);
+    c->schedules = NULL;
+    c->nschedules = 0;
+}
+
+static schedule_t *s_find(coord_t *c, const char *name)
+{
+    for (size_t i = 0; i < c->nschedules; i++)
+        if (strcmp(c->schedules[i]->name, name) == 0)
+            return c->schedules[i];
+    return NULL;
+}
+
+static void s_add(coord_t *c, schedule_t *s)
+{
+    c->schedules = xrealloc(c->schedules, (c->nschedules + 1) * sizeof *c->schedules);
+    c->schedules[c->nschedules++] = s;
+}
+
+static void s_remove(coord_t *c, const char *name)
+{
+    for (size_t i = 0; i < c->nschedules; i++) {
+        if (strcmp(c->schedules[i]->name, name) == 0) {
+            s_sched_free(c->schedules[i]);
+            c->schedules[i] = c->schedules[--c->nschedules];
+            return;
+        }
+    }
+}
+
+static void s_iso(char *buf, size_t len, int64_t us)
+{
+    time_t t = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(us % 1000000));
+}
+
+static char *s_i64s(int64_t v)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%lld", (long long)v);
+    return xstrdup(b);
+}
+
+/* ---- recovery ---- */
+
+static int s_upsert_config(coord_t *c, int64_t now_us)
+{
+    for (size_t i = 0; i < c->cfg->nschedules; i++) {
+        const schedule_config_t *sc = &c->cfg->schedules[i];
+        cron_t *cr = NULL;
+        char err[200];
+        if (cron_parse(sc->cron, &cr, err, sizeof err) != ORCH_OK) {
+            LOG_ERROR("schedule skipped schedule=%s error=\"%s\"", sc->name, err);
+            continue;
+        }
+        int64_t next = cron_next(cr, now_us);
+        cron_destroy(&cr);
+        char prio[16], att[16], nx[24];
+        snprintf(prio, sizeof prio, "%d", sc->priority);
+        snprintf(att, sizeof att, "%d", sc->max_attempts);
+        snprintf(nx, sizeof nx, "%lld", (long long)next);
+        const char *v[9] = {sc->name, sc->cron, sc->queue, sc->type, sc->payload ? sc->payload : "{}",
+                            prio, att, sc->paused ? "true" : "false", nx};
+        PGresult *r = store_query(c->store, STORE_SQL_SCHED_UPSERT, 9, v);
+        if (!r)
+            return ORCH_EDB;
+        PQclear(r);
+    }
+    return ORCH_OK;
+}
+
+static schedule_t *s_from_row(PGresult *r, int i)
+{
+    schedule_t *s = xcalloc(1, sizeof *s);
+    char err[200];
+    if (cron_parse(PQgetvalue(r, i, 1), &s->cron, err, sizeof err) != ORCH_OK) {
+        LOG_ERROR("schedule ignored schedule=%s error=\"%s\"", PQgetvalue(r, i, 0), err);
+        free(s);
+        return NULL;
+    }
+    s->name = xstrdup(PQgetvalue(r, i, 0));
+    s->cron_text = xstrdup(PQgetvalue(r, i, 1));
+    s->queue = xstrdup(PQgetvalue(r, i, 2));
+    s->type = xstrdup(PQgetvalue(r, i, 3));
+    s->payload = xstrdup(PQgetvalue(r, i, 4));
+    s->priority = atoi(PQgetvalue(r, i, 5));
+    s->max_attempts = atoi(PQgetvalue(r, i, 6));
+    s->paused = PQgetvalue(r, i, 7)[0] == 't';
+    s->source = xstrdup(PQgetvalue(r, i, 8));
+    s->next_run_us = PQgetisnull(r, i, 9) ? 0 : atoll(PQgetvalue(r, i, 9));
+    s->last_run_us = PQgetisnull(r, i, 10) ? 0 : atoll(PQgetvalue(r, i, 10));
+    s->last_job_id = PQgetisnull(r, i, 11) ? 0 : atoll(PQgetvalue(r, i, 11));
+    return s;
+}
+
+int coord_schedules_recover(coord_t *c)
+{
+    coord_schedules_forget(c);
+    int64_t now = clock_real_us();
+    if (s_upsert_config(c, now) != ORCH_OK)
+        return ORCH_EDB;
+    PGresult *r = store_query(c->store, "SELECT " STORE_SCHEDULE_COLUMNS " FROM schedules ORDER BY name",
+                              0, NULL);
+    if (!r)
+        return ORCH_EDB;
+    for (int i = 0; i < PQntuples(r); i++) {
+        schedule_t *s = s_from_row(r, i);
+        if (s)
+            s_add(c, s);
+    }
+    PQclear(r);
+    c->next_sched_load_ms = 0;
+    return ORCH_OK;
+}
+
+/* ---- firing ---- */
+
+static void s_fire(coord_t *c, schedule_t *s, int64_t now_us)
+{
+    const queue_policy_t *p = coord_policy(c, s->queue);
+    /* after downtime the missed slots collapse into this one firing */
+    int64_t next = cron_next(s->cron, now_us);
+    op_t *op = xcalloc(1, sizeof *op);
+    op->kind = OP_FIRE;
+    op->sched = s;
+    op->job_id = ++c->next_id;
+    op->t1 = next;
+    op->t2 = now_us;
+    op->params[0] = xstrdup(s->name);
+    op->params[1] = s->next_run_us ? s_i64s(s->next_run_us) : NULL;
+    op->params[2] = s_i64s(next > 0 ? next : now_us + 86400000000LL * 365 * 5);
+    op->params[3] = s_i64s(op->job_id);
+    op->params[4] = xstrdup(s->queue);
+    op->params[5] = xstrdup(s->type);
+    op->params[6] = s_i64s(s->priority >= 0 ? s->priority : p->priority);
+    op->params[7] = s_i64s(s->max_attempts > 0 ? s->max_attempts : p->max_attempts);
+    op->params[8] = s_i64s(p->timeout_ms);
+    op->params[9] = xstrdup(s->payload);
+    op->params[10] = s_i64s(now_us);
+    op->nparams = 11;
+    coord_queue_op(c, op);
+    s->firing = true;
+}
+
+static void s_fire_result(coord_t *c, op_t *op, PGresult *res)
+{
+    schedule_t *s = s_find(c, op->params[0]);
+    if (s) {
+        s->firing = false;
+        s->next_run_us = op->t1;
+    }
+    if (!res || PQntuples(res) == 0) {
+        LOG_WARN("schedule did not fire: advanced or paused elsewhere schedule=%s", op->params[0]);
+        return;
+    }
+    if (s) {
+        s->last_run_us = op->t2;
+        s->last_job_id = op->job_id;
+    }
+    job_t *job = job_new(op->job_id);
+    job->lane = readyq_lane(c->rq, op->params[4], op->params[5], true);
+    job->priority = (uint8_t)atoi(op->params[6]);
+    job->max_attempts = atoi(op->params[7]);
+    job->timeout_ms = atoll(op->params[8]);
+    job->payload = xstrdup(op->params[9]);
+    job->created_us = job->ready_us = op->t2;
+    job->state = JOB_QUEUED;
+    job->in_pg = true;
+    job->lane->queue->counts[JOB_QUEUED]++;
+    jobmap_put(c->jobs, job);
+    LOG_INFO("schedule fired schedule=%s job=%lld", op->params[0], (long long)op->job_id);
+    coord_push_ready(c, job);
+}
+
+static void s_queue_load(coord_t *c)
+{
+    op_t *op = xcalloc(1, sizeof *op);
+    op->kind = OP_SCHED_LOAD;
+    op->params[0] = s_i64s(COORD_TIMER_HORIZON_MS);
+    op->nparams = 1;
+    c->sched_load_inflight = true;
+    coord_queue_op(c, op);
+}
+
+static void s_load_result(coord_t *c, PGresult *res)
+{
+    c->sched_load_inflight = false;
+    if (!res)
+        return;
+    int64_t now_real = clock_real_us(), now_mono = clock_mono_ms();
+    int rows = PQntuples(res);
+    for (int i = 0; i < rows; i++) {
+        if (jobmap_get(c->jobs, atoll(PQgetvalue(res, i, 0))))
+            continue;
+        job_t *job = coord_job_from_row(c, res, i);
+        jobmap_put(c->jobs, job);
+        coord_key_register(c, job);
+        int64_t wait = (job->run_at_us - now_real) / 1000;
+        job->timer_armed = true;
+        coord_arm_timer(c, job, TIMER_JOB_RETRY, now_mono + (wait > 0 ? wait : 0));
+    }
+    if (rows >= 10000)
+        c->next_sched_load_ms = 0; /* more are due: load the next page at once */
+}
+
+void coord_schedules_tick(coord_t *c, int64_t now_ms)
+{
+    if (c->mode != COORD_UP || c->stopping)
+        return;
+    int64_t now_us = clock_real_us();
+    for (size_t i = 0; i < c->nschedules; i++) {
+        schedule_t *s = c->schedules[i];
+        if (!s->paused && !s->firing && s->next_run_us > 0 && s->next_run_us <= now_us)
+            s_fire(c, s, now_us);
+    }
+    if (now_ms >= c->next_sched_load_ms && !c->sched_load_inflight) {
+        s_queue_load(c);
+        c->next_sched_load_ms = now_ms + COORD_TIMER_HORIZON_MS / 2;
+    }
+}
+
+int64_t coord_schedules_next_ms(coord_t *c)
+{
+    int64_t now_us = clock_real_us(), now_ms = clock_mono_ms();
+    int64_t next = c->next_sched_load_ms;
+    for (size_t i = 0; i < c->nschedules; i++) {
+        schedule_t *s = c->schedules[i];
+        if (s->paused || s->firing || s->next_run_us <= 0)
+            continue;
+        int64_t due = now_ms + (s->next_run_us - now_us + 999) / 1000;
+        if (due < next)
+            next = due;
+    }
+    return next;
+}
+
+/* ---- SCHEDULES command ---- */
+
+static json_t *s_json(const schedule_t *s)
+{
+    char next[40] = "", last[40] = "";
+    if (s->next_run_us)
+        s_iso(next, sizeof next, s->next_run_us);
+    if (s->last_run_us)
+        s_iso(last, sizeof last, s->last_run_us);
+    json_t *payload = json_loads(s->payload, 0, NULL);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:s}", "name", s->name, "cron",
+                          s->cron_text, "queue", s->queue, "type", s->type, "payload",
+                          payload ? payload : json_object(), "paused", s->paused, "source",
+                          s->source);
+    json_object_set_new(o, "priority", s->priority >= 0 ? json_integer(s->priority) : json_null());
+    json_object_set_new(o, "max_attempts",
+                        s->max_attempts > 0 ? json_integer(s->max_attempts) : json_null());
+    json_object_set_new(o, "next_run_at", next[0] ? json_string(next) : json_null());
+    json_object_set_new(o, "last_run_at", last[0] ? json_string(last) : json_null());
+    json_object_set_new(o, "last_job_id", s->last_job_id ? json_integer(s->last_job_id) : json_null());
+    return o;
+}
+
+static void s_reply_json(coord_t *c, const proto_envelope_t *env, const char *req,
+                         const char *key, json_t *value)
+{
+    char *text = json_dumps(value, JSON_COMPACT);
+    coord_reply(c, env, PROTO_STATUS_OK, req, "\"%s\":%s", key, text);
+    free(text);
+    json_decref(value);
+}
+
+static void s_err(coord_t *c, const proto_envelope_t *env, const char *req, int status,
+                  const char *msg)
+{
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_put_json_string(&sb, msg, strlen(msg));
+    coord_reply(c, env, status, req, "\"error\":%s", sb.data);
+    strbuf_fini(&sb);
+}
+
+static op_t *s_op(op_kind_t kind, const proto_envelope_t *env, const char *req, const char *name)
+{
+    op_t *op = xcalloc(1, sizeof *op);
+    op->kind = kind;
+    op->has_env = true;
+    op->env = *env;
+    op->req = req ? xstrdup(req) : NULL;
+    op->params[0] = xstrdup(name);
+    op->nparams = 1;
+    return op;
+}
+
+static int s_int_field(json_t *body, const char *key, int lo, int hi, int unset, int *out,
+                       char *err, size_t errlen)
+{
+    json_t *v = json_object_get(body, key);
+    if (!v) {
+        *out = unset;
+        return ORCH_OK;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+        snprintf(err, errlen, "%s: must be an integer %d..%d", key, lo, hi);
+        return ORCH_EINVAL;
+    }
+    *out = (int)json_integer_value(v);
+    return ORCH_OK;
+}
+
+/* Validates an "add" body into a schedule (not yet kept). */
+static schedule_t *s_parse_add(json_t *body, char *err, size_t errlen)
+{
+    const char *name = json_string_value(json_object_get(body, "name"));
+    const char *cron = json_string_value(json_object_get(body, "cron"));
+    const char *queue = json_string_value(json_object_get(body, "queue"));
+    const char *type = json_string_value(json_object_get(body, "type"));
+    json_t *payload = json_object_get(body, "payload");
+    const char *bad = !name || !proto_name_valid(name)     ? "name"
+                      : !queue || !proto_name_valid(queue) ? "queue"
+                      : !type || !proto_name_valid(type)   ? "type"
+                                                           : NULL;
+    if (bad) {
+        snprintf(err, errlen, "%s: must be a name of 1..64 characters [A-Za-z0-9_.:-]", bad);
+        return NULL;
+    }
+    if (payload && !json_is_object(payload)) {
+        snprintf(err, errlen, "payload: must be a JSON object");
+        return NULL;
+    }
+    schedule_t *s = xcalloc(1, sizeof *s);
+    if (!cron || cron_parse(cron, &s->cron, err, errlen) != ORCH_OK) {
+        if (!cron)
+            snprintf(err, errlen, "cron: required (5 fields or @hourly, @daily, @every 10m, ...)");
+        free(s);
+        return NULL;
+    }
+    if (s_int_field(body, "priority", 0, 9, -1, &s->priority, err, errlen) ||
+        s_int_field(body, "max_attempts", 1, 1000, 0, &s->max_attempts, err, errlen)) {
+        s_sched_free(s);
+        return NULL;
+    }
+    s->name = xstrdup(name);
+    s->cron_text = xstrdup(cron);
+    s->queue = xstrdup(queue);
+    s->type = xstrdup(type);
+    s->payload = payload ? json_dumps(payload, JSON_COMPACT) : xstrdup("{}");
+    s->source = xstrdup("api");
+    s->paused = json_is_true(json_object_get(body, "paused"));
+    s->next_run_us = cron_next(s->cron, clock_real_us());
+    return s;
+}
+
+static void s_cmd_add(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
+{
+    char err[256];
+    schedule_t *s = s_parse_add(body, err, sizeof err);
+    if (!s) {
+        s_err(c, env, req, PROTO_STATUS_BAD_REQUEST, err);
+        return;
+    }
+    if (s_find(c, s->name)) {
+        snprintf(err, sizeof err, "schedule \"%s\" already exists", s->name);
+        s_err(c, env, req, PROTO_STATUS_CONFLICT, err);
+        s_sched_free(s);
+        return;
+    }
+    op_t *op = s_op(OP_SCHED_ADD, env, req, s->name);
+    op->params[1] = xstrdup(s->cron_text);
+    op->params[2] = xstrdup(s->queue);
+    op->params[3] = xstrdup(s->type);
+    op->params[4] = xstrdup(s->payload);
+    op->params[5] = s_i64s(s->priority);
+    op->params[6] = s_i64s(s->max_attempts);
+    op->params[7] = xstrdup(s->paused ? "true" : "false");
+    op->params[8] = xstrdup("api");
+    op->params[9] = s_i64s(s->next_run_us);
+    op->nparams = 10;
+    op->sched = s;
+    coord_queue_op(c, op);
+}
+
+void coord_on_schedules_cmd(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
+{
+    const char *action = json_string_value(json_object_get(body, "action"));
+    if (!action || !strcmp(action, "list")) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < c->nschedules; i++)
+            json_array_append_new(arr, s_json(c->schedules[i]));
+        s_reply_json(c, env, req, "schedules", arr);
+        return;
+    }
+    if (c->mode != COORD_UP || c->stopping) {
+        s_err(c, env, req, PROTO_STATUS_UNAVAILABLE, "database unavailable or shutting down; retry later");
+        return;
+    }
+    if (!strcmp(action, "add")) {
+        s_cmd_add(c, env, req, body);
+        return;
+    }
+    bool del = !strcmp(action, "remove"), pause = !strcmp(action, "pause");
+    if (!del && !pause && strcmp(action, "resume") != 0) {
+        s_err(c, env, req, PROTO_STATUS_BAD_REQUEST,
+              "action: must be one of list, add, remove, pause, resume");
+        return;
+    }
+    const char *name = json_string_value(json_object_get(body, "name"));
+    if (!name || !proto_name_valid(name)) {
+        s_err(c, env, req, PROTO_STATUS_BAD_REQUEST, "name: must be a schedule name");
+        return;
+    }
+    op_t *op = s_op(del ? OP_SCHED_DEL : OP_SCHED_PAUSE, env, req, name);
+    if (!del) {
+        op->params[1] = xstrdup(pause ? "true" : "false");
+        op->nparams = 2;
+        op->flag = pause;
+    }
+    coord_queue_op(c, op);
+}
+
+static void s_ack(coord_t *c, op_t *op, const char *fields)
+{
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_puts(&sb, "{\"status\":200");
+    if (fields) {
+        strbuf_putc(&sb, ',');
+        strbuf_puts(&sb, fields);
+    }
+    if (op->req) {
+        strbuf_puts(&sb, ",\"req\":");
+        strbuf_puts(&sb, op->req);
+    }
+    strbuf_putc(&sb, '}');
+    size_t len = sb.len;
+    batch_ack(&c->inflight, &op->env, strbuf_detach(&sb), len);
+    op->has_env = false;
+}
+
+void coord_sched_op_result(coord_t *c, op_t *op, PGresult *res)
+{
+    switch (op->kind) {
+    case OP_FIRE: s_fire_result(c, op, res); return;
+    case OP_SCHED_LOAD: s_load_result(c, res); return;
+    default: break;
+    }
+    if (!res)
+        return;
+    char msg[200];
+    if (PQntuples(res) == 0) {
+        snprintf(msg, sizeof msg, op->kind == OP_SCHED_ADD ? "schedule \"%s\" already exists"
+                                                          : "schedule \"%s\" not found",
+                 op->params[0]);
+        s_err(c, &op->env, op->req,
+              op->kind == OP_SCHED_ADD ? PROTO_STATUS_CONFLICT : PROTO_STATUS_NOT_FOUND, msg);
+        op->has_env = false;
+        return;
+    }
+    if (op->kind == OP_SCHED_ADD) {
+        json_t *o = s_json(op->sched);
+        char *text = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        strbuf_t f;
+        strbuf_init(&f);
+        strbuf_printf(&f, "\"schedule\":%s", text);
+        free(text);
+        s_add(c, op->sched);
+        op->sched = NULL;
+        s_ack(c, op, f.data);
+        strbuf_fini(&f);
+    } else if (op->kind == OP_SCHED_DEL) {
+        s_remove(c, op->params[0]);
+        s_ack(c, op, NULL);
+    } else {
+        schedule_t *s = s_find(c, op->params[0]);
+        if (s)
+            s->paused = op->flag;
+        s_ack(c, op, op->flag ? "\"paused\":true" : "\"paused\":false");
+    }
+    LOG_INFO("schedule changed schedule=%s op=%d", op->params[0], op->kind);
+}
+
+void coord_sched_op_free(op_t *op)
+{
+    if (op->kind == OP_SCHED_ADD && op->sched) {
+        s_sched_free(op->sched);
+        op->sched = NULL;
+    }
+}

@@ -1,0 +1,170 @@
+#include "ctl_cmd.h"
+#include "ctl.h"
+#include "ctl_format.h"
+#include "orch_error.h"
+#include "proto.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- errors ---- */
+
+int ctl_cmd_usage_error(ctl_cmd_t *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("orchctl: ", ctx->err);
+    vfprintf(ctx->err, fmt, ap);
+    fputs("\nsee orchctl --help\n", ctx->err);
+    va_end(ap);
+    return CTL_EXIT_USAGE;
+}
+
+int ctl_cmd_error(ctl_cmd_t *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("orchctl: ", ctx->err);
+    vfprintf(ctx->err, fmt, ap);
+    fputc('\n', ctx->err);
+    va_end(ap);
+    return CTL_EXIT_ERROR;
+}
+
+/* ---- local validation ---- */
+
+bool ctl_cmd_int_in(const char *text, int64_t min, int64_t max, int64_t *out)
+{
+    if (!text || !(text[0] == '-' || (text[0] >= '0' && text[0] <= '9')))
+        return false;
+    errno = 0;
+    char *end = NULL;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end != '\0' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+int ctl_cmd_flag_int(ctl_cmd_t *ctx, const char *flag, int64_t min, int64_t max, int64_t *out)
+{
+    const char *text = ctl_args_opt(ctx->args, flag);
+    if (ctl_cmd_int_in(text, min, max, out))
+        return 0;
+    return ctl_cmd_usage_error(ctx,
+                               "invalid value '%s' for %s: must be an integer %" PRId64
+                               "..%" PRId64,
+                               text, flag, min, max);
+}
+
+int ctl_cmd_opt_int(ctl_cmd_t *ctx, json_t *obj, const char *flag, const char *key, int64_t min,
+                    int64_t max)
+{
+    int64_t v;
+    if (!ctl_args_opt(ctx->args, flag))
+        return 0;
+    int rc = ctl_cmd_flag_int(ctx, flag, min, max, &v);
+    if (rc == 0)
+        json_object_set_new(obj, key, json_integer(v));
+    return rc;
+}
+
+int ctl_cmd_payload(ctl_cmd_t *ctx, json_t *obj)
+{
+    const char *text = ctl_args_opt(ctx->args, "--payload");
+    if (!text)
+        return 0;
+    json_error_t jerr;
+    json_t *payload = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    if (!payload)
+        return ctl_cmd_usage_error(ctx, "invalid JSON in --payload at column %d: %s", jerr.column,
+                                   jerr.text);
+    if (!json_is_object(payload)) {
+        json_decref(payload);
+        return ctl_cmd_usage_error(ctx, "--payload must be a JSON object");
+    }
+    json_object_set_new(obj, "payload", payload);
+    return 0;
+}
+
+int ctl_cmd_check_name(ctl_cmd_t *ctx, const char *what, const char *name)
+{
+    if (proto_name_valid(name))
+        return 0;
+    return ctl_cmd_usage_error(ctx,
+                               "invalid %s '%s': must be 1..%d characters of A-Z a-z 0-9 _ . : -",
+                               what, name, PROTO_NAME_MAX);
+}
+
+/* ---- one request ---- */
+
+int ctl_cmd_request(ctl_cmd_t *ctx, const char *command, const char *body, size_t len,
+                    json_t **reply)
+{
+    char why[512];
+    *reply = NULL;
+    if (!ctx->client) {
+        ctx->client = ctl_client_new(ctx->timeout_ms, why, sizeof why);
+        if (!ctx->client)
+            return ctl_cmd_error(ctx, "%s", why);
+        if (ctl_client_connect(ctx->client, ctx->endpoint, why, sizeof why) != 0)
+            return ctl_cmd_usage_error(ctx, "%s", why);
+    }
+    int rc = ctl_client_call(ctx->client, command, body, len, reply, why, sizeof why);
+    if (rc == ORCH_EPROTO)
+        return ctl_cmd_error(ctx, "%s", why);
+    if (rc != 0)
+        return ctl_cmd_error(ctx, "could not reach coordinator at %s: %s", ctx->endpoint, why);
+    return 0;
+}
+
+int ctl_cmd_status(ctl_cmd_t *ctx, json_t **reply, const char *hint)
+{
+    json_int_t status = json_integer_value(json_object_get(*reply, "status"));
+    if (status == PROTO_STATUS_OK)
+        return 0;
+    const json_t *error = json_object_get(*reply, "error");
+    char *text = json_is_string(error) ? ctl_format_value(error) : NULL;
+    ctl_cmd_error(ctx, "%s (status %" JSON_INTEGER_FORMAT ")%s", text ? text : "request failed",
+                  status, hint ? hint : "");
+    free(text);
+    json_decref(*reply);
+    *reply = NULL;
+    return CTL_EXIT_ERROR;
+}
+
+int ctl_cmd_call_json(ctl_cmd_t *ctx, const char *command, json_t *body, json_t **reply)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!text)
+        abort(); /* only out of memory makes jansson fail on a valid object */
+    int rc = ctl_cmd_request(ctx, command, text, strlen(text), reply);
+    free(text);
+    return rc != 0 ? rc : ctl_cmd_status(ctx, reply, NULL);
+}
+
+const json_t *ctl_cmd_member(ctl_cmd_t *ctx, const json_t *reply, const char *key, json_type type)
+{
+    const json_t *v = json_object_get(reply, key);
+    if (v && json_typeof(v) == type)
+        return v;
+    ctl_cmd_error(ctx, "malformed reply from coordinator: no \"%s\" %s", key,
+                  type == JSON_ARRAY ? "array" : "object");
+    return NULL;
+}
+
+void ctl_cmd_print_json(ctl_cmd_t *ctx, const json_t *v)
+{
+    json_dumpf(v, ctx->out, JSON_COMPACT | JSON_ENCODE_ANY);
+    fputc('\n', ctx->out);
+}
+
+void ctl_cmd_print_reply(ctl_cmd_t *ctx, json_t *reply)
+{
+    json_object_del(reply, "status");
+    ctl_cmd_print_json(ctx, reply);
+}

@@ -1,0 +1,80 @@
+/* What every orchctl command shares: the run's context (its command line,
+ * streams, endpoint and the client, created on first use) and the helpers
+ * that check values, send one request and print errors in one voice. The
+ * commands live in ctl.c, ctl_submit.c, ctl_queues.c, ctl_schedules.c and
+ * ctl_watch.c; this header is private to them. */
+#ifndef CTL_CMD_H
+#define CTL_CMD_H
+
+#include "ctl_args.h"
+#include "ctl_client.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CTL_CMD_MAX_JOB_ID ((INT64_C(1) << 53) - 1) /* ids fit in 53 bits on the wire */
+
+/* One run. The client is created only when a command has passed its local
+ * checks, so a usage error never touches the network. */
+typedef struct {
+    const ctl_args_t *args;
+    FILE *in;
+    FILE *out;
+    FILE *err;
+    const char *endpoint; /* the client endpoint, resolved */
+    int64_t timeout_ms;
+    ctl_client_t *client; /* owned; NULL until the first request */
+} ctl_cmd_t;
+
+/* "orchctl: <message>" and the --help hint on err; returns CTL_EXIT_USAGE. */
+int ctl_cmd_usage_error(ctl_cmd_t *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "orchctl: <message>" on err; returns CTL_EXIT_ERROR. */
+int ctl_cmd_error(ctl_cmd_t *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Decimal integer in [min, max], nothing else in text. */
+bool ctl_cmd_int_in(const char *text, int64_t min, int64_t max, int64_t *out);
+
+/* The value of integer flag `flag`, which must be present: 0, or prints the
+ * usage error and returns CTL_EXIT_USAGE. */
+int ctl_cmd_flag_int(ctl_cmd_t *ctx, const char *flag, int64_t min, int64_t max, int64_t *out);
+
+/* When flag was given: checks it as ctl_cmd_flag_int and stores it in obj
+ * under key. Returns 0 or CTL_EXIT_USAGE. */
+int ctl_cmd_opt_int(ctl_cmd_t *ctx, json_t *obj, const char *flag, const char *key, int64_t min,
+                    int64_t max);
+
+/* When --payload was given: checks it is a JSON object and stores it in obj
+ * under "payload". Returns 0 or CTL_EXIT_USAGE. */
+int ctl_cmd_payload(ctl_cmd_t *ctx, json_t *obj);
+
+/* A protocol name (queue, type, schedule): what says which in the message. */
+int ctl_cmd_check_name(ctl_cmd_t *ctx, const char *what, const char *name);
+
+/* Sends one request. Returns 0 with the reply (caller owns), whatever its
+ * status; otherwise prints why and returns the exit code. */
+int ctl_cmd_request(ctl_cmd_t *ctx, const char *command, const char *body, size_t len,
+                    json_t **reply);
+
+/* 0 for status 200; otherwise prints the coordinator's error, followed by
+ * hint when not NULL, frees the reply and returns CTL_EXIT_ERROR. */
+int ctl_cmd_status(ctl_cmd_t *ctx, json_t **reply, const char *hint);
+
+/* One request whose reply must have status 200. body is consumed. Returns
+ * 0 with the reply (caller owns) or prints why and returns the exit code. */
+int ctl_cmd_call_json(ctl_cmd_t *ctx, const char *command, json_t *body, json_t **reply);
+
+/* The member of a 200 reply that carries the answer, checked for type;
+ * NULL after printing "malformed reply" when it is missing. */
+const json_t *ctl_cmd_member(ctl_cmd_t *ctx, const json_t *reply, const char *key, json_type type);
+
+/* v as one line of compact JSON on out. */
+void ctl_cmd_print_json(ctl_cmd_t *ctx, const json_t *v);
+
+/* --json output of an action: the reply as the coordinator sent it, minus
+ * "status" (always 200 here: errors go to stderr). */
+void ctl_cmd_print_reply(ctl_cmd_t *ctx, json_t *reply);
+
+#endif
