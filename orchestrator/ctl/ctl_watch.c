@@ -183,7 +183,7 @@ static int s_subscribe(s_watch_t *w)
 
 /* Subscriptions match topic prefixes ("bulk" also gets "bulk2"): only the
  * queues asked for are shown. */
-static bool s_wanted(const s_watch_t *w, const zmq_msg_t *topic)
+static bool s_wanted(const s_watch_t *w, zmq_msg_t *topic)
 {
     if (w->nqueues == 0)
         return true;
@@ -224,32 +224,49 @@ static void s_print(s_watch_t *w, const json_t *event)
         w->count--;
 }
 
+/* Receives one whole message without waiting for its first frame: the
+ * frames kept (at most S_MAX_PARTS) in parts and their count in *n.
+ * Returns 0, ORCH_EUNAVAIL when nothing is waiting, or ORCH_EIO. */
+static int s_recv(void *sub, zmq_msg_t *parts, size_t *n, bool *too_many)
+{
+    *n = 0;
+    *too_many = false;
+    for (bool more = true; more;) {
+        zmq_msg_t tmp;
+        zmq_msg_t *m = *n < S_MAX_PARTS ? &parts[*n] : &tmp;
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, sub, *n == 0 && !*too_many ? ZMQ_DONTWAIT : 0) < 0) {
+            int e = zmq_errno();
+            zmq_msg_close(m);
+            for (size_t i = 0; i < *n; i++)
+                zmq_msg_close(&parts[i]);
+            errno = e;
+            return (e == EAGAIN || e == EINTR) && *n == 0 ? ORCH_EUNAVAIL : ORCH_EIO;
+        }
+        more = zmq_msg_more(m);
+        if (m == &tmp) {
+            zmq_msg_close(m);
+            *too_many = true;
+        } else {
+            (*n)++;
+        }
+    }
+    return 0;
+}
+
 /* Handles one waiting message. Returns 1 when one was there, 0 when none
- * was, or an exit code (+ 1) on a write or socket error. */
+ * was, -1 after printing why the watch cannot go on. */
 static int s_one(s_watch_t *w)
 {
     zmq_msg_t parts[S_MAX_PARTS];
-    size_t n = 0;
-    bool more = true, too_many = false;
-    while (more) {
-        zmq_msg_t *m = &parts[n < S_MAX_PARTS ? n : S_MAX_PARTS - 1];
-        if (n >= S_MAX_PARTS) {
-            zmq_msg_close(m);
-            too_many = true;
-        }
-        zmq_msg_init(m);
-        if (zmq_msg_recv(m, w->sub, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
-            zmq_msg_close(m);
-            int e = zmq_errno();
-            for (size_t i = 0; i < (n < S_MAX_PARTS ? n : S_MAX_PARTS - 1); i++)
-                zmq_msg_close(&parts[i]);
-            if (n == 0 && (e == EAGAIN || e == EINTR))
-                return 0;
-            return 1 + ctl_cmd_error(w->ctx, "could not receive an event: %s", zmq_strerror(e));
-        }
-        more = zmq_msg_more(m);
-        if (n < S_MAX_PARTS)
-            n++;
+    size_t n;
+    bool too_many;
+    int rc = s_recv(w->sub, parts, &n, &too_many);
+    if (rc == ORCH_EUNAVAIL)
+        return 0;
+    if (rc != 0) {
+        ctl_cmd_error(w->ctx, "could not receive an event: %s", zmq_strerror(errno));
+        return -1;
     }
     json_t *event = NULL;
     const char *why = s_decode(parts, n, too_many, &event);
@@ -260,8 +277,11 @@ static int s_one(s_watch_t *w)
     json_decref(event);
     for (size_t i = 0; i < n; i++)
         zmq_msg_close(&parts[i]);
-    if (fflush(w->ctx->out) != 0 || ferror(w->ctx->out))
-        return 1 + ctl_cmd_error(w->ctx, "could not write the output: %s", strerror(errno));
+    /* each line goes out at once: a pipe reader sees events as they come */
+    if (fflush(w->ctx->out) != 0 || ferror(w->ctx->out)) {
+        ctl_cmd_error(w->ctx, "could not write the output: %s", strerror(errno));
+        return -1;
+    }
     return 1;
 }
 
@@ -290,8 +310,8 @@ static int s_loop(s_watch_t *w, int signal_rd)
             int got = s_one(w);
             if (got == 0)
                 break;
-            if (got > 1)
-                return got - 1;
+            if (got < 0)
+                return CTL_EXIT_ERROR;
         }
     }
 }

@@ -827,9 +827,13 @@ static void test_get_output(void **state)
                                "worker: host-1\n"
                                "progress: -\n"
                                "timeout_ms: 300000\n"
+                               "idempotency_key: -\n"
+                               "depends_on: -\n"
+                               "run_at: -\n"
                                "created_at: 2024-05-01T12:00:00Z\n"
                                "started_at: 2024-05-01T12:00:01Z\n"
                                "finished_at: -\n"
+                               "updated_at: -\n"
                                "extra: true\n");
     result_free(&r);
 
