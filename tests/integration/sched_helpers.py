@@ -1,0 +1,149 @@
+"""Helpers shared by the scheduling (test_sched_*) and core-2 (test_core2_*)
+integration tests: raw ORCHC1 requests (orchctl's new flags are still being
+written, so the tests speak the protocol directly), audit-trail queries and
+small waiting helpers on top of harness.py.
+
+Only the Python standard library and Debian's python3-zmq."""
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import check  # noqa: E402
+
+
+def now_us():
+    return int(time.time() * 1000000)
+
+
+def request(c, command, body, timeout_ms=15000):
+    """One request on a fresh DEALER (a coordinator restart cannot leave a
+    stale reply behind); returns the reply body."""
+    cl = harness.Client(c.client_endpoint, timeout_ms)
+    try:
+        return cl.request(command, body)
+    finally:
+        cl.close()
+
+
+def ok(c, command, body, timeout_ms=15000):
+    r = request(c, command, body, timeout_ms)
+    check(r.get("status") == 200, "%s %s: expected status 200, got %r"
+          % (command, json.dumps(body)[:200], r))
+    return r
+
+
+def submit_reply(c, jobs, timeout_ms=15000):
+    return request(c, "SUBMIT", {"jobs": jobs}, timeout_ms)
+
+
+def submit(c, jobs, timeout_ms=15000):
+    """Submits the jobs in one request (status 200 required); returns ids."""
+    r = ok(c, "SUBMIT", {"jobs": jobs}, timeout_ms)
+    ids = r.get("ids")
+    check(isinstance(ids, list) and len(ids) == len(jobs),
+          "SUBMIT of %d jobs returned %r" % (len(jobs), r))
+    return ids
+
+
+def submit1(c, **job):
+    return submit(c, [job])[0]
+
+
+def cancel(c, job_id):
+    return request(c, "CANCEL", {"id": job_id})
+
+
+def get(c, job_id, history=False):
+    body = {"id": job_id}
+    if history:
+        body["history"] = True
+    return request(c, "GET", body)
+
+
+def queues(c):
+    """QUEUES as {name: queue object}."""
+    r = ok(c, "QUEUES", {})
+    check(isinstance(r.get("queues"), list), "QUEUES reply without a queues list: %r" % r)
+    return {q["name"]: q for q in r["queues"]}
+
+
+def schedules(c, action, **fields):
+    body = {"action": action}
+    body.update(fields)
+    return request(c, "SCHEDULES", body)
+
+
+def schedule_list(c):
+    r = ok(c, "SCHEDULES", {"action": "list"})
+    return {s["name"]: s for s in r["schedules"]}
+
+
+# ---- audit trail ----
+
+def events(c, job_id):
+    """The job's audit rows in commit order, with `at_us`."""
+    return c.sql("SELECT id, event, attempt, worker, detail::text AS detail, "
+                 "(extract(epoch from at) * 1000000)::bigint AS at_us "
+                 "FROM job_events WHERE job_id = :'id'::bigint ORDER BY id", id=job_id)
+
+
+def event_names(c, job_id):
+    return [e["event"] for e in events(c, job_id)]
+
+
+def started_order(c, ids):
+    """Job ids in the order of their first `started` event."""
+    rows = c.sql("SELECT job_id FROM job_events WHERE event = 'started' AND job_id IN "
+                 "(SELECT json_array_elements_text(:'ids'::json)::bigint) ORDER BY id",
+                 ids=list(ids))
+    seen, out = set(), []
+    for r in rows:
+        if r["job_id"] not in seen:
+            seen.add(r["job_id"])
+            out.append(r["job_id"])
+    return out
+
+
+def started_at_us(c, ids):
+    """{id: first started time in us}."""
+    rows = c.sql("SELECT job_id, min((extract(epoch from at) * 1000000)::bigint) AS at_us "
+                 "FROM job_events WHERE event = 'started' AND job_id IN "
+                 "(SELECT json_array_elements_text(:'ids'::json)::bigint) GROUP BY job_id",
+                 ids=list(ids))
+    return {r["job_id"]: r["at_us"] for r in rows}
+
+
+def job_row(c, job_id):
+    rows = c.sql("SELECT id, queue, type, priority, state, attempt, max_attempts, worker, error, "
+                 "idempotency_key, (extract(epoch from run_at) * 1000000)::bigint AS run_at_us "
+                 "FROM jobs WHERE id = :'id'::bigint", id=job_id)
+    check(len(rows) == 1, "job %s not in the jobs table" % job_id)
+    return rows[0]
+
+
+def has_event(c, job_id, event, attempt=None):
+    return any(e["event"] == event and (attempt is None or e["attempt"] == attempt)
+               for e in events(c, job_id))
+
+
+def wait_event(c, job_id, event, timeout=30, attempt=None):
+    return harness.wait_for(lambda: has_event(c, job_id, event, attempt), timeout,
+                            "a %s event of job %s" % (event, job_id))
+
+
+def wait_state(c, job_id, states, timeout=60):
+    return c.wait_state(job_id, states, timeout)
+
+
+def check_order(names, expected, what):
+    """expected appears in names as a subsequence, in that order."""
+    it = iter(names)
+    check(all(any(n == e for n in it) for e in expected),
+          "%s: expected events %r in this order, got %r" % (what, expected, names))
+
+
+def coordinator_log(c):
+    return c.coordinator.log_text() if c.coordinator else ""
