@@ -13,10 +13,8 @@ void batch_init(batch_t *b)
 
 void batch_reset(batch_t *b)
 {
-    for (size_t i = 0; i < b->nevents; i++) {
-        free(b->events[i].worker);
+    for (size_t i = 0; i < b->nevents; i++)
         free(b->events[i].detail);
-    }
     for (size_t i = 0; i < b->nacks; i++)
         free(b->acks[i].body);
     b->nwrites = b->nevents = b->nacks = 0;
@@ -66,7 +64,7 @@ void batch_event(batch_t *b, const job_t *job, int64_t job_id, const char *event
     e->at_us = clock_real_us();
     e->event = event;
     e->attempt = attempt;
-    e->worker = worker ? xstrdup(worker) : NULL;
+    e->worker = worker;
     e->detail = detail ? xstrdup(detail) : NULL;
     e->queue = job && job->lane ? job->lane->queue->name : NULL;
     e->type = job && job->lane ? job->lane->type : NULL;

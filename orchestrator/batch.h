@@ -22,7 +22,7 @@ typedef struct {
     int64_t at_us;
     const char *event; /* static string */
     int attempt;
-    char *worker;      /* owned, may be NULL */
+    const char *worker; /* interned or static, may be NULL */
     char *detail;      /* owned JSON text, may be NULL */
     const char *queue; /* borrowed: for the event stream */
     const char *type;  /* borrowed */
@@ -54,7 +54,8 @@ bool batch_empty(const batch_t *b);
 
 /* Adds the job to the write set once per batch and pins it. */
 void batch_touch(batch_t *b, job_t *job);
-/* detail: JSON text or NULL (copied). worker copied. */
+/* detail: JSON text or NULL (copied). worker: interned (coord_intern) or
+ * static, borrowed for the life of the process. */
 void batch_event(batch_t *b, const job_t *job, int64_t job_id, const char *event, int attempt,
                  const char *worker, const char *detail);
 /* Reply sent after commit (body owned by the batch). */

@@ -12,6 +12,20 @@
 
 #define COORD_MAX_MSGS_PER_TURN 4096
 
+const char *coord_intern(coord_t *c, const char *name)
+{
+    if (!name)
+        return NULL;
+    const char *found = strmap_get(c->names, name);
+    if (found)
+        return found;
+    char *copy = xstrdup(name);
+    strmap_put(c->names, name, copy);
+    c->name_list = xrealloc(c->name_list, (c->nnames + 1) * sizeof *c->name_list);
+    c->name_list[c->nnames++] = copy;
+    return copy;
+}
+
 double coord_rand01(coord_t *c)
 {
     /* xorshift64*: jitter only, not security */
@@ -210,6 +224,7 @@ coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
     c->timers = timerheap_new();
     c->depindex = i64map_new();
     c->keys = strmap_new();
+    c->names = strmap_new();
     batch_init(&c->cur);
     batch_init(&c->inflight);
     for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
@@ -247,6 +262,10 @@ void coord_destroy(coord_t **cp)
     i64map_destroy(&c->depindex);
     strmap_destroy(&c->keys);
     coord_schedules_forget(c);
+    strmap_destroy(&c->names);
+    for (size_t i = 0; i < c->nnames; i++)
+        free(c->name_list[i]);
+    free(c->name_list);
     timerheap_destroy(&c->timers);
     store_destroy(&c->store);
     for (int i = 0; i < STORE_WRITE_NPARAMS; i++)

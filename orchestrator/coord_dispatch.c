@@ -107,8 +107,7 @@ static void s_assign(coord_t *c, worker_t *w, job_t *job, int64_t now_real, int6
     lane_unlink(job->lane, job);
     job->attempt++;
     job->worker = w;
-    if (!job->worker_name || strcmp(job->worker_name, w->name) != 0)
-        job_set_str(&job->worker_name, xstrdup(w->name));
+    job->worker_name = w->name;
     job->started_us = now_real;
     job->progress = -1;
     job->cancel_requested = false;

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 struct worker {
-    char *name;
+    const char *name;         /* interned */
     char *version;
     proto_envelope_t env;     /* routing id on the worker socket */
     char **queues;
@@ -124,6 +124,9 @@ struct coord {
     int64_t next_id;
     i64map_t *depindex;  /* dependency id -> deplist_t of waiting jobs */
     strmap_t *keys;      /* "queue\x1fkey" -> job_t* for resident jobs with a key */
+    strmap_t *names;     /* interned worker names (few; kept for the process life) */
+    char **name_list;
+    size_t nnames;
     schedule_t **schedules;
     size_t nschedules;
     int64_t next_sched_load_ms;
@@ -143,6 +146,9 @@ struct coord {
 };
 
 /* coord.c */
+/* One copy per distinct worker name, alive until the coordinator is
+ * destroyed: jobs and audit events borrow it instead of copying. */
+const char *coord_intern(coord_t *c, const char *name);
 double coord_rand01(coord_t *c);
 void coord_go_down(coord_t *c, const char *reason);
 /* Frees the job when nothing references it any more. */

@@ -36,7 +36,7 @@ job_t *coord_job_from_row(coord_t *c, PGresult *r, int row)
     job->idempotency_key = s_str(r, row, 10);
     job->created_us = s_i64(r, row, 11);
     job->run_at_us = s_i64(r, row, 12);
-    job->worker_name = s_str(r, row, 13);
+    job->worker_name = PQgetisnull(r, row, 13) ? NULL : coord_intern(c, PQgetvalue(r, row, 13));
     job->started_us = s_i64(r, row, 14);
     job->in_pg = true;
     if (!job->payload)

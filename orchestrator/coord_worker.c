@@ -43,7 +43,6 @@ static void s_send_reconnect(coord_t *c, const proto_envelope_t *env)
 
 static void s_worker_free(worker_t *w)
 {
-    free(w->name);
     free(w->version);
     for (size_t i = 0; i < w->nqueues; i++)
         free(w->queues[i]);
@@ -300,7 +299,7 @@ static void s_attach(coord_t *c, worker_t *w, job_t *job, int attempt)
     }
     bool changed = was_queued || job->worker != w;
     job->worker = w;
-    job_set_str(&job->worker_name, xstrdup(w->name));
+    job->worker_name = w->name;
     coord_arm_timer(c, job, TIMER_JOB_DEADLINE, clock_mono_ms() + job->timeout_ms);
     if (changed) {
         batch_touch(&c->cur, job);
@@ -379,7 +378,8 @@ static void s_on_hello(coord_t *c, const proto_envelope_t *env, json_t *body)
         return;
     }
     worker_t *w = xcalloc(1, sizeof *w);
-    w->name = h.name;
+    w->name = coord_intern(c, h.name);
+    free(h.name);
     w->version = h.version;
     w->queues = h.queues;
     w->nqueues = h.nqueues;

@@ -43,7 +43,6 @@ void job_destroy(job_t **job)
     free(j->payload);
     free(j->result);
     free(j->error);
-    free(j->worker_name);
     free(j->idempotency_key);
     free(j);
     *job = NULL;

@@ -46,7 +46,8 @@ struct job {
     char *payload;         /* compact JSON object text, owned */
     char *result;          /* owned, NULL = null */
     char *error;           /* owned */
-    char *worker_name;     /* holder of the current attempt, owned; kept after the worker left */
+    const char *worker_name; /* holder of the current attempt: interned by the coordinator
+                              * (coord_intern), never freed with the job */
     char *idempotency_key; /* owned */
     worker_t *worker;      /* live holder while running, NULL when orphaned */
     job_t *prev, *next;    /* lane FIFO links */
