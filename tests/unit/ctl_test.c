@@ -15,12 +15,16 @@
 #include "ctl_batch.h"
 #include "clock.h"
 #include "ctl_format.h"
+#include "ctl_time.h"
+#include "ctl_watch.h"
 #include "orch_error.h"
 #include "proto.h"
 #include "strbuf.h"
 
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +55,7 @@ typedef struct {
     atomic_size_t nreq;
     char *cmd[FAKE_MAX_REQ];
     json_t *body[FAKE_MAX_REQ];
+    char *raw[FAKE_MAX_REQ]; /* the body frame's bytes */
     int bad_frames; /* requests that were not [identity][ORCHC1][CMD][body] */
     int64_t next_id;
 } fake_t;
@@ -101,6 +106,7 @@ static void fake_handle(fake_t *f)
     if (n == 4 && idx < FAKE_MAX_REQ) {
         f->cmd[idx] = strndup(zmq_msg_data(&parts[2]), zmq_msg_size(&parts[2]));
         f->body[idx] = json_loadb(zmq_msg_data(&parts[3]), zmq_msg_size(&parts[3]), 0, NULL);
+        f->raw[idx] = strndup(zmq_msg_data(&parts[3]), zmq_msg_size(&parts[3]));
         f->nreq++;
         const char *reply = idx < f->nreplies ? f->replies[idx] : FAKE_SILENT;
         if (reply == FAKE_SILENT) {
@@ -172,6 +178,7 @@ static void fake_stop(fake_t **fp)
     unlink(f->path);
     for (size_t i = 0; i < f->nreq; i++) {
         free(f->cmd[i]);
+        free(f->raw[i]);
         json_decref(f->body[i]);
     }
     free(f);
@@ -205,7 +212,7 @@ static void result_free(result_t *r)
 /* Runs orchctl [--endpoint E] args... with input as stdin. */
 static result_t run_v(const char *endpoint, const char *input, const char *const *args)
 {
-    char *argv[64];
+    char *argv[128];
     int argc = 0;
     argv[argc++] = "orchctl";
     if (endpoint) {
@@ -339,6 +346,109 @@ static const usage_case_t s_usage_cases[] = {
      "orchctl: invalid value '10001' for --limit: must be an integer 1..10000\n"},
     {{"list", "--queue", ""},
      "orchctl: invalid queue name '': must be 1..64 characters of A-Z a-z 0-9 _ . : -\n"},
+    /* submit: scheduling flags */
+    {{"submit", "--queue", "q", "--type", "t", "--run-at", "2026-11-22T10:00:00Z", "--delay",
+      "5s"},
+     "orchctl: --run-at and --delay cannot be combined\n"},
+    {{"submit", "--queue", "q", "--type", "t", "--run-at", "tomorrow"},
+     "orchctl: invalid value 'tomorrow' for --run-at: must be an ISO 8601 time such as "
+     "2026-11-22T10:00:00Z (Z or an offset such as +02:00) or @<unix seconds>\n"},
+    {{"submit", "--queue", "q", "--type", "t", "--run-at", "2026-11-22T10:00:00"},
+     "orchctl: invalid value '2026-11-22T10:00:00' for --run-at: must be an ISO 8601 time such "
+     "as 2026-11-22T10:00:00Z (Z or an offset such as +02:00) or @<unix seconds>\n"},
+    {{"submit", "--queue", "q", "--type", "t", "--run-at", "@0"},
+     "orchctl: invalid value '@0' for --run-at: must be an ISO 8601 time such as "
+     "2026-11-22T10:00:00Z (Z or an offset such as +02:00) or @<unix seconds>\n"},
+    {{"submit", "--queue", "q", "--type", "t", "--delay", "5x"},
+     "orchctl: invalid value '5x' for --delay: must be a duration such as 250ms, 30s, 10m or "
+     "1h\n"},
+    {{"submit", "--queue", "q", "--type", "t", "--delay", "-5s"},
+     "orchctl: invalid value '-5s' for --delay: must be a duration such as 250ms, 30s, 10m or "
+     "1h\n"},
+    {{"submit", "--queue", "q", "--type", "t", "--delay", "300000d"},
+     "orchctl: invalid job: delay_ms: must be an integer 0..9007199254740\n"},
+    {{"submit", "--queue", "q", "--type", "t", "--depends-on", "1,,2"},
+     "orchctl: invalid value '1,,2' for --depends-on: must be job ids separated by commas, such "
+     "as 101,102\n"},
+    {{"submit", "--queue", "q", "--type", "t", "--depends-on", "7", "--depends-on", "-1"},
+     "orchctl: invalid value '-1' for --depends-on: must be job ids separated by commas, such "
+     "as 101,102\n"},
+    {{"submit", "--queue", "q", "--type", "t", "--depends-on=0"},
+     "orchctl: invalid value '0' for --depends-on: must be job ids separated by commas, such as "
+     "101,102\n"},
+    {{"submit", "--queue", "q", "--type", "t", "--depends-on", "5,"},
+     "orchctl: invalid value '5,' for --depends-on: must be job ids separated by commas, such as "
+     "101,102\n"},
+    {{"submit", "--queue", "q", "--type", "t", "--idempotency-key="},
+     "orchctl: invalid value '' for --idempotency-key: must be 1..255 bytes\n"},
+    {{"submit", "--batch", "-", "--run-at", "@5"}, "orchctl: --batch cannot be combined with --run-at\n"},
+    {{"submit", "--batch", "-", "--depends-on", "5"},
+     "orchctl: --batch cannot be combined with --depends-on\n"},
+    /* get --history */
+    {{"get", "1", "--history=yes"}, "orchctl: --history takes no value\n"},
+    {{"list", "--history"}, "orchctl: unknown flag '--history' for 'list'\n"},
+    /* queues */
+    {{"queues", "bogus"},
+     "orchctl: unknown action 'bogus' for 'queues': must be list, pause or resume\n"},
+    {{"queues", "pause"}, "orchctl: missing queue name for 'queues pause'\n"},
+    {{"queues", "resume", "a b"},
+     "orchctl: invalid queue name 'a b': must be 1..64 characters of A-Z a-z 0-9 _ . : -\n"},
+    {{"queues", "list", "x"}, "orchctl: unexpected argument 'x' for 'queues list'\n"},
+    {{"queues", "pause", "a", "b"}, "orchctl: unexpected argument 'b' for 'queues'\n"},
+    {{"pause", "a", "b"}, "orchctl: unexpected argument 'b' for 'pause'\n"},
+    /* schedules */
+    {{"schedules", "bogus"},
+     "orchctl: unknown action 'bogus' for 'schedules': must be list, add, remove, pause or "
+     "resume\n"},
+    {{"schedules", "list", "x"}, "orchctl: unexpected argument 'x' for 'schedules list'\n"},
+    {{"schedules", "add"}, "orchctl: missing schedule name for 'schedules add'\n"},
+    {{"schedules", "add", "bad name", "--cron", "@daily", "--queue", "q", "--type", "t"},
+     "orchctl: invalid schedule name 'bad name': must be 1..64 characters of A-Z a-z 0-9 _ . : "
+     "-\n"},
+    {{"schedules", "add", "n", "--queue", "q", "--type", "t"},
+     "orchctl: missing --cron for 'schedules add'\n"},
+    {{"schedules", "add", "n", "--cron", "", "--queue", "q", "--type", "t"},
+     "orchctl: invalid value '' for --cron: must not be empty\n"},
+    {{"schedules", "add", "n", "--cron", "@daily", "--type", "t"},
+     "orchctl: missing --queue for 'schedules add'\n"},
+    {{"schedules", "add", "n", "--cron", "@daily", "--queue", "q"},
+     "orchctl: missing --type for 'schedules add'\n"},
+    {{"schedules", "add", "n", "--cron", "@daily", "--queue", "q/1", "--type", "t"},
+     "orchctl: invalid queue name 'q/1': must be 1..64 characters of A-Z a-z 0-9 _ . : -\n"},
+    {{"schedules", "add", "n", "--cron", "@daily", "--queue", "q", "--type", "t", "--priority",
+      "10"},
+     "orchctl: invalid value '10' for --priority: must be an integer 0..9\n"},
+    {{"schedules", "add", "n", "--cron", "@daily", "--queue", "q", "--type", "t",
+      "--max-attempts", "1001"},
+     "orchctl: invalid value '1001' for --max-attempts: must be an integer 1..1000\n"},
+    {{"schedules", "add", "n", "--cron", "@daily", "--queue", "q", "--type", "t", "--payload",
+      "[]"},
+     "orchctl: --payload must be a JSON object\n"},
+    {{"schedules", "remove"}, "orchctl: missing schedule name for 'schedules remove'\n"},
+    {{"schedules", "pause", "n", "--cron", "@daily"},
+     "orchctl: --cron is only for 'schedules add'\n"},
+    {{"schedules", "--queue", "q"}, "orchctl: --queue is only for 'schedules add'\n"},
+    {{"schedules", "resume", "n", "extra"}, "orchctl: unexpected argument 'extra' for 'schedules'\n"},
+    {{"schedules", "add", "n", "--timeout-ms", "5"},
+     "orchctl: unknown flag '--timeout-ms' for 'schedules'\n"},
+    /* watch */
+    {{"watch", "--count", "0"},
+     "orchctl: invalid value '0' for --count: must be an integer 1..2147483647\n"},
+    {{"watch", "--for", "0"},
+     "orchctl: invalid value '0' for --for: must be a positive duration such as 500ms, 10s or "
+     "2m\n"},
+    {{"watch", "--for", "soon"},
+     "orchctl: invalid value 'soon' for --for: must be a positive duration such as 500ms, 10s or "
+     "2m\n"},
+    {{"watch", "--queue", "ok", "--queue", "not ok"},
+     "orchctl: invalid queue name 'not ok': must be 1..64 characters of A-Z a-z 0-9 _ . : -\n"},
+    {{"watch", "--events-endpoint="}, "orchctl: --events-endpoint must not be empty\n"},
+    {{"watch", "--events-endpoint", "nowhere"},
+     "orchctl: invalid events endpoint 'nowhere': expected tcp://HOST:PORT or ipc://PATH\n"},
+    {{"--endpoint", "ipc:///tmp/orchctl-x.sock", "watch"},
+     "orchctl: cannot derive the events endpoint from 'ipc:///tmp/orchctl-x.sock': use "
+     "--events-endpoint or set ORCH_EVENTS_ENDPOINT\n"},
+    {{"watch", "extra"}, "orchctl: unexpected argument 'extra' for 'watch'\n"},
 };
 
 static void test_usage_errors(void **state)
@@ -1114,6 +1224,824 @@ static void test_timeout_no_answer(void **state)
     result_free(&r);
 }
 
+/* ---------------------------------------------------------------------- */
+/* scheduling: submit flags, existing jobs, history, queues, schedules     */
+
+/* Runs one command against a fake answering reply; returns the fake
+ * halted, for the caller to read what was sent and then stop. */
+static fake_t *run_recorded(const char *reply, const char *const *args, result_t *r)
+{
+    const char *replies[] = {reply};
+    fake_t *f = fake_start(1, replies);
+    *r = run_v(f->endpoint, NULL, args);
+    fake_halt(f);
+    return f;
+}
+
+typedef struct {
+    const char *args[12];
+    const char *body; /* exact bytes of the SUBMIT body */
+} submit_case_t;
+
+static const submit_case_t s_submit_cases[] = {
+    {{"--run-at", "2026-11-22T10:00:00Z"},
+     "{\"jobs\":[{\"queue\":\"q\",\"type\":\"t\",\"run_at_us\":1795341600000000}]}"},
+    {{"--run-at", "2026-11-22T12:00:00.25+02:00"},
+     "{\"jobs\":[{\"queue\":\"q\",\"type\":\"t\",\"run_at_us\":1795341600250000}]}"},
+    {{"--run-at=@1795341600"},
+     "{\"jobs\":[{\"queue\":\"q\",\"type\":\"t\",\"run_at_us\":1795341600000000}]}"},
+    {{"--delay", "30s"}, "{\"jobs\":[{\"queue\":\"q\",\"type\":\"t\",\"delay_ms\":30000}]}"},
+    {{"--delay", "10m"}, "{\"jobs\":[{\"queue\":\"q\",\"type\":\"t\",\"delay_ms\":600000}]}"},
+    {{"--delay", "1h"}, "{\"jobs\":[{\"queue\":\"q\",\"type\":\"t\",\"delay_ms\":3600000}]}"},
+    {{"--delay", "250ms"}, "{\"jobs\":[{\"queue\":\"q\",\"type\":\"t\",\"delay_ms\":250}]}"},
+    {{"--delay", "0"}, "{\"jobs\":[{\"queue\":\"q\",\"type\":\"t\",\"delay_ms\":0}]}"},
+    {{"--depends-on", "101"}, "{\"jobs\":[{\"queue\":\"q\",\"type\":\"t\",\"depends_on\":[101]}]}"},
+    /* repeated: the ids add up in order */
+    {{"--depends-on", "5,6", "--depends-on=7"},
+     "{\"jobs\":[{\"queue\":\"q\",\"type\":\"t\",\"depends_on\":[5,6,7]}]}"},
+    {{"--idempotency-key", "order-17 \xc3\xa9"},
+     "{\"jobs\":[{\"queue\":\"q\",\"type\":\"t\",\"idempotency_key\":\"order-17 \xc3\xa9\"}]}"},
+    /* everything at once, in the documented order */
+    {{"--idempotency-key", "k", "--depends-on", "9", "--priority", "1", "--delay", "1s",
+      "--payload", "{\"a\":1}"},
+     "{\"jobs\":[{\"queue\":\"q\",\"type\":\"t\",\"priority\":1,\"payload\":{\"a\":1},"
+     "\"delay_ms\":1000,\"depends_on\":[9],\"idempotency_key\":\"k\"}]}"},
+};
+
+static void test_submit_scheduling_requests(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof s_submit_cases / sizeof *s_submit_cases; i++) {
+        const char *args[16] = {"submit", "--queue", "q", "--type", "t"};
+        size_t n = 5;
+        for (size_t k = 0; s_submit_cases[i].args[k]; k++)
+            args[n++] = s_submit_cases[i].args[k];
+        args[n] = NULL;
+        result_t r;
+        fake_t *f = run_recorded("{\"status\":200,\"ids\":[11]}", args, &r);
+        if (r.rc != CTL_EXIT_OK || f->nreq != 1)
+            fail_msg("case %zu: rc %d, %zu requests, stderr %s", i, r.rc, (size_t)f->nreq, r.err);
+        assert_string_equal(f->cmd[0], "SUBMIT");
+        if (strcmp(f->raw[0], s_submit_cases[i].body) != 0)
+            fail_msg("case %zu: sent %s, expected %s", i, f->raw[0], s_submit_cases[i].body);
+        assert_string_equal(r.out, "11\n");
+        result_free(&r);
+        fake_stop(&f);
+    }
+}
+
+/* A batch passes the scheduling fields as they are, in-batch references
+ * included. */
+static void test_batch_scheduling_fields(void **state)
+{
+    (void)state;
+    const char *lines =
+        "{\"queue\":\"q\",\"type\":\"a\",\"run_at_us\":1795341600000000,\"idempotency_key\":\"x\"}\n"
+        "{\"queue\":\"q\",\"type\":\"b\",\"delay_ms\":5000,\"depends_on\":[-1,42]}\n";
+    const char *replies[] = {FAKE_IDS};
+    fake_t *f = fake_start(1, replies);
+    result_t r = RUN(f->endpoint, lines, "submit", "--batch", "-");
+    assert_int_equal(r.rc, CTL_EXIT_OK);
+    assert_string_equal(r.out, "1\n2\n");
+    fake_halt(f);
+    assert_int_equal(f->nreq, 1);
+    assert_string_equal(f->raw[0],
+                        "{\"jobs\":[{\"queue\":\"q\",\"type\":\"a\",\"run_at_us\":1795341600000000,"
+                        "\"idempotency_key\":\"x\"},{\"queue\":\"q\",\"type\":\"b\","
+                        "\"delay_ms\":5000,\"depends_on\":[-1,42]}]}");
+    result_free(&r);
+    fake_stop(&f);
+
+    /* both times on one line: refused locally with the protocol's words */
+    r = RUN("ipc:///nonexistent/orchctl.sock",
+            "{\"queue\":\"q\",\"type\":\"a\",\"run_at_us\":5,\"delay_ms\":5}\n", "submit",
+            "--batch", "-");
+    assert_int_equal(r.rc, CTL_EXIT_USAGE);
+    assert_contains(r.err, "batch on stdin line 1: ");
+    assert_contains(r.err, "run_at_us and delay_ms cannot both be set");
+    result_free(&r);
+}
+
+/* An idempotency hit: the reply's "existing" marks ids that were found,
+ * not created. */
+static void test_submit_existing(void **state)
+{
+    (void)state;
+    const char *const one[] = {"submit", "--queue", "q", "--type", "t", "--idempotency-key",
+                               "k", NULL};
+    const char *reply = "{\"status\":200,\"ids\":[7],\"existing\":[true]}";
+    result_t r = run_with_reply(reply, one);
+    assert_int_equal(r.rc, CTL_EXIT_OK);
+    assert_string_equal(r.out, "7 (existing)\n");
+    assert_string_equal(r.err, "");
+    result_free(&r);
+
+    const char *const one_json[] = {"--json", "submit", "--queue", "q", "--type", "t", NULL};
+    r = run_with_reply(reply, one_json);
+    assert_string_equal(r.out, "{\"ids\":[7],\"existing\":[true]}\n");
+    result_free(&r);
+
+    r = run_with_reply("{\"status\":200,\"ids\":[8],\"existing\":[false]}", one);
+    assert_string_equal(r.out, "8\n");
+    result_free(&r);
+
+    r = run_with_reply("{\"status\":200,\"ids\":[8],\"existing\":[false]}", one_json);
+    assert_string_equal(r.out, "{\"ids\":[8],\"existing\":[false]}\n");
+    result_free(&r);
+
+    const char *batch = "{\"queue\":\"q\",\"type\":\"t\",\"idempotency_key\":\"a\"}\n"
+                        "{\"queue\":\"q\",\"type\":\"t\",\"idempotency_key\":\"b\"}\n";
+    const char *replies[] = {"{\"status\":200,\"ids\":[3,4],\"existing\":[false,true]}"};
+    fake_t *f = fake_start(1, replies);
+    r = RUN(f->endpoint, batch, "submit", "--batch", "-");
+    assert_int_equal(r.rc, CTL_EXIT_OK);
+    assert_string_equal(r.out, "3\n4 (existing)\n");
+    result_free(&r);
+    fake_stop(&f);
+
+    const char *bad[] = {"{\"status\":200,\"ids\":[7],\"existing\":[1]}",
+                         "{\"status\":200,\"ids\":[7],\"existing\":[true,false]}",
+                         "{\"status\":200,\"ids\":[7],\"existing\":true}"};
+    for (size_t i = 0; i < 3; i++) {
+        r = run_with_reply(bad[i], one);
+        assert_int_equal(r.rc, CTL_EXIT_ERROR);
+        assert_string_equal(r.err, "orchctl: malformed reply from coordinator: \"existing\" is "
+                                   "not one boolean per id\n");
+        assert_string_equal(r.out, "");
+        result_free(&r);
+    }
+}
+
+static const char s_history_reply[] =
+    "{\"status\":200,\"job\":{\"id\":101,\"queue\":\"default\",\"type\":\"embed\",\"state\":"
+    "\"succeeded\",\"attempt\":2,\"max_attempts\":3},\"history\":["
+    "{\"at\":\"2026-11-22T10:00:00.1+00:00\",\"event\":\"submitted\",\"attempt\":0,"
+    "\"worker\":null,\"detail\":{\"schedule\":\"nightly\"}},"
+    "{\"at\":\"2026-11-22T10:00:01.2+00:00\",\"event\":\"started\",\"attempt\":1,"
+    "\"worker\":\"host-1\",\"detail\":null},"
+    "{\"at\":\"2026-11-22T10:00:03.9+00:00\",\"event\":\"failed\",\"attempt\":1,"
+    "\"worker\":\"host-1\",\"detail\":{\"cause\":\"error\",\"error\":\"refused\\nagain\","
+    "\"retry_in_ms\":1000}},"
+    "{\"at\":1795341605000000,\"event\":\"succeeded\",\"attempt\":2,\"worker\":\"host-2\","
+    "\"detail\":{}}]}";
+
+static void test_get_history(void **state)
+{
+    (void)state;
+    result_t r;
+    fake_t *f = run_recorded(s_history_reply,
+                             (const char *const[]){"get", "101", "--history", NULL}, &r);
+    assert_int_equal(r.rc, CTL_EXIT_OK);
+    assert_string_equal(f->cmd[0], "GET");
+    assert_string_equal(f->raw[0], "{\"id\":101,\"history\":true}");
+    fake_stop(&f);
+    assert_string_equal(
+        r.out,
+        "id: 101\n"
+        "queue: default\n"
+        "type: embed\n"
+        "priority: -\n"
+        "state: succeeded\n"
+        "attempt: 2\n"
+        "max_attempts: 3\n"
+        "payload: -\n"
+        "result: -\n"
+        "error: -\n"
+        "worker: -\n"
+        "progress: -\n"
+        "timeout_ms: -\n"
+        "idempotency_key: -\n"
+        "depends_on: -\n"
+        "run_at: -\n"
+        "created_at: -\n"
+        "started_at: -\n"
+        "finished_at: -\n"
+        "updated_at: -\n"
+        "history:\n"
+        "  AT                           EVENT      ATTEMPT  WORKER  DETAIL\n"
+        "  2026-11-22T10:00:00.1+00:00  submitted        0  -       {\"schedule\":\"nightly\"}\n"
+        "  2026-11-22T10:00:01.2+00:00  started          1  host-1  -\n"
+        "  2026-11-22T10:00:03.9+00:00  failed           1  host-1  "
+        "{\"cause\":\"error\",\"error\":\"refused\\nagain\",\"retry_in_ms\":1000}\n"
+        "  2026-11-22T10:00:05.000Z     succeeded        2  host-2  {}\n");
+    result_free(&r);
+
+    f = run_recorded(s_history_reply,
+                     (const char *const[]){"--json", "get", "101", "--history", NULL}, &r);
+    assert_int_equal(r.rc, CTL_EXIT_OK);
+    fake_stop(&f);
+    json_t *full = json_loads(s_history_reply, 0, NULL);
+    json_object_del(full, "status");
+    json_t *got = json_loads(r.out, 0, NULL);
+    assert_non_null(got);
+    assert_true(json_equal(got, full));
+    assert_string_equal(strchr(r.out, '\n'), "\n");
+    assert_int_equal(strncmp(r.out, "{\"job\":{\"id\":101,", 17), 0); /* job first */
+    json_decref(got);
+    json_decref(full);
+    result_free(&r);
+
+    /* without --history nothing extra is asked for or printed */
+    f = run_recorded(s_history_reply, (const char *const[]){"get", "101", NULL}, &r);
+    assert_string_equal(f->raw[0], "{\"id\":101}");
+    fake_stop(&f);
+    assert_null(strstr(r.out, "history"));
+    result_free(&r);
+
+    /* an empty trail prints the header only */
+    r = run_with_reply("{\"status\":200,\"job\":{\"id\":5},\"history\":[]}",
+                       (const char *const[]){"get", "5", "--history", NULL});
+    assert_int_equal(r.rc, CTL_EXIT_OK);
+    assert_contains(r.out, "updated_at: -\nhistory:\n  AT  EVENT  ATTEMPT  WORKER  DETAIL\n");
+    result_free(&r);
+
+    r = run_with_reply("{\"status\":200,\"job\":{\"id\":5}}",
+                       (const char *const[]){"get", "5", "--history", NULL});
+    assert_int_equal(r.rc, CTL_EXIT_ERROR);
+    assert_string_equal(r.err, "orchctl: malformed reply from coordinator: no \"history\" array\n");
+    assert_string_equal(r.out, "");
+    result_free(&r);
+}
+
+static const char s_queues_reply[] =
+    "{\"status\":200,\"queues\":["
+    "{\"name\":\"default\",\"paused\":false,\"waiting\":0,\"scheduled\":2,\"queued\":3,"
+    "\"running\":1,\"succeeded\":10,\"dead\":0,\"cancelled\":1,\"concurrency\":0,"
+    "\"rate_limit\":0,\"rate_1m\":12.5,\"started_total\":120,\"finished_total\":118},"
+    "{\"name\":\"bulk\",\"paused\":true,\"waiting\":4,\"scheduled\":0,\"queued\":120000,"
+    "\"running\":12,\"succeeded\":5,\"dead\":2,\"cancelled\":0,\"concurrency\":16,"
+    "\"rate_limit\":2.5,\"rate_1m\":0}]}";
+
+static void test_queues(void **state)
+{
+    (void)state;
+    result_t r;
+    fake_t *f = run_recorded(s_queues_reply, (const char *const[]){"queues", NULL}, &r);
+    assert_int_equal(r.rc, CTL_EXIT_OK);
+    assert_string_equal(f->cmd[0], "QUEUES");
+    assert_string_equal(f->raw[0], "{}");
+    fake_stop(&f);
+    assert_string_equal(r.out,
+                        "NAME     PAUSED  WAITING  SCHEDULED  QUEUED  RUNNING  SUCCEEDED  DEAD  "
+                        "CANCELLED  CONCURRENCY  RATE_LIMIT  RATE_1M\n"
+                        "default  no            0          2       3        1         10     0  "
+                        "        1            -           -    12.50\n"
+                        "bulk     yes           4          0  120000       12          5     2  "
+                        "        0           16         2.5     0.00\n");
+    result_free(&r);
+
+    f = run_recorded(s_queues_reply, (const char *const[]){"queues", "list", "--json", NULL}, &r);
+    assert_int_equal(r.rc, CTL_EXIT_OK);
+    fake_stop(&f);
+    json_t *full = json_loads(s_queues_reply, 0, NULL);
+    json_t *got = json_loads(r.out, 0, NULL);
+    assert_true(json_equal(got, json_object_get(full, "queues")));
+    json_decref(got);
+    json_decref(full);
+    result_free(&r);
+
+    r = run_with_reply("{\"status\":200,\"queues\":{}}", (const char *const[]){"queues", NULL});
+    assert_int_equal(r.rc, CTL_EXIT_ERROR);
+    assert_string_equal(r.err, "orchctl: malformed reply from coordinator: no \"queues\" array\n");
+    result_free(&r);
+
+    /* the aliases send what pause and resume send */
+    const char *const *cases[] = {
+        (const char *const[]){"queues", "pause", "bulk", NULL},
+        (const char *const[]){"queues", "resume", "bulk", NULL},
+        (const char *const[]){"queues", "pause", "bulk", "--json", NULL},
+    };
+    const char *cmds[] = {"PAUSE", "RESUME", "PAUSE"};
+    const char *outs[] = {"queue bulk: paused\n", "queue bulk: resumed\n", "{}\n"};
+    for (size_t i = 0; i < 3; i++) {
+        f = run_recorded("{\"status\":200}", cases[i], &r);
+        assert_int_equal(r.rc, CTL_EXIT_OK);
+        assert_string_equal(f->cmd[0], cmds[i]);
+        assert_string_equal(f->raw[0], "{\"queue\":\"bulk\"}");
+        assert_string_equal(r.out, outs[i]);
+        fake_stop(&f);
+        result_free(&r);
+    }
+    r = run_with_reply("{\"status\":404,\"error\":\"no such queue \\\"nope\\\"\"}",
+                       (const char *const[]){"queues", "pause", "nope", NULL});
+    assert_int_equal(r.rc, CTL_EXIT_ERROR);
+    assert_string_equal(r.err, "orchctl: no such queue \"nope\" (status 404)\n");
+    result_free(&r);
+}
+
+static const char s_schedules_reply[] =
+    "{\"status\":200,\"schedules\":["
+    "{\"name\":\"compact-hourly\",\"cron\":\"@hourly\",\"queue\":\"maintenance\",\"type\":"
+    "\"compact\",\"payload\":{},\"priority\":5,\"max_attempts\":3,\"paused\":false,"
+    "\"source\":\"config\",\"next_run_at\":\"2026-11-22T11:00:00+00:00\","
+    "\"last_run_at\":\"2026-11-22T10:00:00+00:00\",\"last_job_id\":4711},"
+    "{\"name\":\"nightly\",\"cron\":\"0 3 * * *\",\"queue\":\"maintenance\",\"type\":"
+    "\"backup_verify\",\"payload\":{},\"priority\":5,\"max_attempts\":3,\"paused\":true,"
+    "\"source\":\"api\",\"next_run_at\":1795402800000000,\"last_run_at\":null,"
+    "\"last_job_id\":null}]}";
+
+static void test_schedules_list(void **state)
+{
+    (void)state;
+    result_t r;
+    fake_t *f = run_recorded(s_schedules_reply, (const char *const[]){"schedules", NULL}, &r);
+    assert_int_equal(r.rc, CTL_EXIT_OK);
+    assert_string_equal(f->cmd[0], "SCHEDULES");
+    assert_string_equal(f->raw[0], "{\"action\":\"list\"}");
+    fake_stop(&f);
+    assert_string_equal(r.out,
+                        "NAME            CRON       QUEUE        TYPE           PAUSED  SOURCE  "
+                        "NEXT_RUN                   LAST_RUN                   LAST_JOB\n"
+                        "compact-hourly  @hourly    maintenance  compact        no      config  "
+                        "2026-11-22T11:00:00+00:00  2026-11-22T10:00:00+00:00      4711\n"
+                        "nightly         0 3 * * *  maintenance  backup_verify  yes     api     "
+                        "2026-11-23T03:00:00Z       -                                 -\n");
+    result_free(&r);
+
+    f = run_recorded(s_schedules_reply,
+                     (const char *const[]){"--json", "schedules", "list", NULL}, &r);
+    assert_string_equal(f->raw[0], "{\"action\":\"list\"}");
+    fake_stop(&f);
+    json_t *full = json_loads(s_schedules_reply, 0, NULL);
+    json_t *got = json_loads(r.out, 0, NULL);
+    assert_true(json_equal(got, json_object_get(full, "schedules")));
+    json_decref(got);
+    json_decref(full);
+    result_free(&r);
+
+    r = run_with_reply("{\"status\":200}", (const char *const[]){"schedules", NULL});
+    assert_int_equal(r.rc, CTL_EXIT_ERROR);
+    assert_string_equal(r.err,
+                        "orchctl: malformed reply from coordinator: no \"schedules\" array\n");
+    result_free(&r);
+}
+
+static void test_schedules_change(void **state)
+{
+    (void)state;
+    const char *added = "{\"status\":200,\"schedule\":{\"name\":\"nightly\",\"cron\":\"0 3 * * *\","
+                        "\"next_run_at\":\"2026-11-23T03:00:00+00:00\"}}";
+    result_t r;
+    fake_t *f = run_recorded(
+        added,
+        (const char *const[]){"schedules", "add", "nightly", "--cron", "0 3 * * *", "--queue",
+                              "maintenance", "--type", "compact", "--payload",
+                              "{\"older_than\":\"1h\"}", "--priority", "7", "--max-attempts",
+                              "2", NULL},
+        &r);
+    assert_int_equal(r.rc, CTL_EXIT_OK);
+    assert_string_equal(f->cmd[0], "SCHEDULES");
+    assert_string_equal(f->raw[0], "{\"action\":\"add\",\"name\":\"nightly\",\"cron\":\"0 3 * * *\","
+                                   "\"queue\":\"maintenance\",\"type\":\"compact\",\"payload\":"
+                                   "{\"older_than\":\"1h\"},\"priority\":7,\"max_attempts\":2}");
+    fake_stop(&f);
+    assert_string_equal(r.out, "schedule nightly: added (next run 2026-11-23T03:00:00+00:00)\n");
+    result_free(&r);
+
+    const char *const minimal[] = {"schedules", "add",   "tick",  "--cron", "@every 10m",
+                                   "--queue",   "q",     "--type", "noop",  NULL};
+    f = run_recorded("{\"status\":200}", minimal, &r);
+    assert_int_equal(r.rc, CTL_EXIT_OK);
+    assert_string_equal(f->raw[0], "{\"action\":\"add\",\"name\":\"tick\",\"cron\":\"@every 10m\","
+                                   "\"queue\":\"q\",\"type\":\"noop\"}");
+    fake_stop(&f);
+    assert_string_equal(r.out, "schedule tick: added\n");
+    result_free(&r);
+
+    r = run_with_reply(added, (const char *const[]){"--json", "schedules", "add", "nightly",
+                                                    "--cron", "0 3 * * *", "--queue", "q",
+                                                    "--type", "t", NULL});
+    assert_string_equal(r.out, "{\"schedule\":{\"name\":\"nightly\",\"cron\":\"0 3 * * *\","
+                               "\"next_run_at\":\"2026-11-23T03:00:00+00:00\"}}\n");
+    result_free(&r);
+
+    /* the cron syntax is the coordinator's to judge */
+    r = run_with_reply("{\"status\":400,\"error\":\"cron: field 2 (hour): 25 is out of range "
+                       "0..23\"}",
+                       (const char *const[]){"schedules", "add", "bad", "--cron", "0 25 * * *",
+                                             "--queue", "q", "--type", "t", NULL});
+    assert_int_equal(r.rc, CTL_EXIT_ERROR);
+    assert_string_equal(r.err, "orchctl: cron: field 2 (hour): 25 is out of range 0..23 (status "
+                               "400)\n");
+    assert_string_equal(r.out, "");
+    result_free(&r);
+
+    const char *actions[] = {"remove", "pause", "resume"};
+    const char *outs[] = {"schedule nightly: removed\n", "schedule nightly: paused\n",
+                          "schedule nightly: resumed\n"};
+    for (size_t i = 0; i < 3; i++) {
+        f = run_recorded("{\"status\":200}",
+                         (const char *const[]){"schedules", actions[i], "nightly", NULL}, &r);
+        assert_int_equal(r.rc, CTL_EXIT_OK);
+        char want[96];
+        snprintf(want, sizeof want, "{\"action\":\"%s\",\"name\":\"nightly\"}", actions[i]);
+        assert_string_equal(f->raw[0], want);
+        assert_string_equal(r.out, outs[i]);
+        fake_stop(&f);
+        result_free(&r);
+    }
+    r = run_with_reply("{\"status\":200}",
+                       (const char *const[]){"schedules", "pause", "nightly", "--json", NULL});
+    assert_string_equal(r.out, "{}\n");
+    result_free(&r);
+    r = run_with_reply("{\"status\":404,\"error\":\"no such schedule \\\"x\\\"\"}",
+                       (const char *const[]){"schedules", "remove", "x", NULL});
+    assert_int_equal(r.rc, CTL_EXIT_ERROR);
+    assert_string_equal(r.err, "orchctl: no such schedule \"x\" (status 404)\n");
+    result_free(&r);
+}
+
+typedef struct {
+    const char *text;
+    int64_t us; /* -1: must be refused */
+} time_case_t;
+
+static const time_case_t s_time_cases[] = {
+    {"2026-11-22T10:00:00Z", INT64_C(1795341600000000)},
+    {"2026-11-22t10:00:00z", INT64_C(1795341600000000)},
+    {"2026-11-22T10:00Z", INT64_C(1795341600000000)},
+    {"2026-11-22T10:00:00.5Z", INT64_C(1795341600500000)},
+    {"2026-11-22T10:00:00.123456789Z", INT64_C(1795341600123456)},
+    {"2026-11-22T12:00:00+02:00", INT64_C(1795341600000000)},
+    {"2026-11-22T12:00:00+0200", INT64_C(1795341600000000)},
+    {"2026-11-22T12:00:00+02", INT64_C(1795341600000000)},
+    {"2026-11-22T05:30:00-04:30", INT64_C(1795341600000000)},
+    {"2024-02-29T23:59:59Z", INT64_C(1709251199000000)},
+    {"2000-01-01T00:00:00Z", INT64_C(946684800000000)},
+    {"1970-01-01T00:00:00Z", 0},
+    {"@1795341600", INT64_C(1795341600000000)},
+    {"@1795341600.25", INT64_C(1795341600250000)},
+    {"@0", 0},
+    {"2026-11-22T10:00:00", -1},    /* no zone */
+    {"2026-11-22 10:00:00Z", -1},
+    {"2026-11-22", -1},
+    {"2023-02-29T00:00:00Z", -1},   /* not a leap year */
+    {"2026-13-01T00:00:00Z", -1},
+    {"2026-11-31T00:00:00Z", -1},
+    {"2026-11-22T24:00:00Z", -1},
+    {"2026-11-22T10:60:00Z", -1},
+    {"2026-11-22T10:00:60Z", -1},
+    {"2026-11-22T10:00:00.Z", -1},
+    {"2026-11-22T10:00:00.1234567890Z", -1},
+    {"2026-11-22T10:00:00+24:00", -1},
+    {"2026-11-22T10:00:00+02:0", -1},
+    {"2026-11-22T10:00:00Zjunk", -1},
+    {"1969-12-31T23:59:59Z", -1},
+    {"1970-01-01T00:30:00+01:00", -1}, /* before the epoch */
+    {"@", -1},
+    {"@-5", -1},
+    {"@12x", -1},
+    {"@123456789012", -1},
+    {"", -1},
+};
+
+static void test_time_parse(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof s_time_cases / sizeof *s_time_cases; i++) {
+        int64_t us = -7;
+        int rc = ctl_time_parse_us(s_time_cases[i].text, &us);
+        if (s_time_cases[i].us < 0 && rc == 0)
+            fail_msg("case %zu '%s': accepted as %lld", i, s_time_cases[i].text, (long long)us);
+        if (s_time_cases[i].us >= 0 && (rc != 0 || us != s_time_cases[i].us))
+            fail_msg("case %zu '%s': rc %d us %lld, expected %lld", i, s_time_cases[i].text, rc,
+                     (long long)us, (long long)s_time_cases[i].us);
+    }
+    assert_int_equal(ctl_time_parse_us(NULL, &(int64_t){0}), ORCH_EINVAL);
+}
+
+static void test_time_format(void **state)
+{
+    (void)state;
+    char buf[40];
+    ctl_time_format_us(INT64_C(1795341600123456), 0, buf, sizeof buf);
+    assert_string_equal(buf, "2026-11-22T10:00:00Z");
+    ctl_time_format_us(INT64_C(1795341600123456), 3, buf, sizeof buf);
+    assert_string_equal(buf, "2026-11-22T10:00:00.123Z");
+    ctl_time_format_us(INT64_C(1795341600123456), 6, buf, sizeof buf);
+    assert_string_equal(buf, "2026-11-22T10:00:00.123456Z");
+    ctl_time_format_us(INT64_C(1709251199000000), 0, buf, sizeof buf);
+    assert_string_equal(buf, "2024-02-29T23:59:59Z");
+    ctl_time_format_us(0, 3, buf, sizeof buf);
+    assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
+    ctl_time_format_us(-1, 6, buf, sizeof buf);
+    assert_string_equal(buf, "1969-12-31T23:59:59.999999Z");
+    ctl_time_format_us(0, 0, buf, 10);
+    assert_string_equal(buf, "");
+    /* parse and format agree over many days, leap years included */
+    for (int64_t day = 0; day < 200 * 366; day += 37) {
+        int64_t us = day * 86400 * INT64_C(1000000) + INT64_C(45296789000); /* 12:34:56.789 */
+        int64_t back = -1;
+        ctl_time_format_us(us, 3, buf, sizeof buf);
+        assert_int_equal(ctl_time_parse_us(buf, &back), 0);
+        assert_int_equal(back, us);
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* watch: a fake coordinator event socket                                  */
+
+typedef struct {
+    const char *topic;
+    const char *proto; /* NULL: ORCHE1 */
+    const char *body;  /* NULL: only two frames are sent */
+} pub_event_t;
+
+typedef struct {
+    void *ctx;
+    void *sock;
+    char endpoint[160];
+    char path[128];
+    pthread_t thread;
+    size_t subs_wanted; /* subscriptions to wait for before publishing */
+    char subs[8][80];   /* what was subscribed to, in order */
+    atomic_size_t nsubs;
+    const pub_event_t *events;
+    size_t nevents;
+    int signal;         /* sent to target after publishing; 0: none */
+    pthread_t target;
+    bool joined;
+} pub_t;
+
+static void *pub_main(void *arg)
+{
+    pub_t *p = arg;
+    /* bounded: a client that never subscribes fails its test, not the run */
+    for (int i = 0; i < 500 && p->nsubs < p->subs_wanted; i++) {
+        zmq_pollitem_t item = {.socket = p->sock, .events = ZMQ_POLLIN};
+        if (zmq_poll(&item, 1, 20) <= 0)
+            continue;
+        char buf[81];
+        int n = zmq_recv(p->sock, buf, sizeof buf - 1, 0);
+        if (n >= 1 && buf[0] == 1 && p->nsubs < 8) {
+            buf[n] = '\0';
+            strcpy(p->subs[p->nsubs], buf + 1);
+            p->nsubs++;
+        }
+    }
+    for (size_t i = 0; i < p->nevents; i++) {
+        const pub_event_t *e = &p->events[i];
+        const char *proto = e->proto ? e->proto : "ORCHE1";
+        zmq_send(p->sock, e->topic, strlen(e->topic), ZMQ_SNDMORE);
+        zmq_send(p->sock, proto, strlen(proto), e->body ? ZMQ_SNDMORE : 0);
+        if (e->body)
+            zmq_send(p->sock, e->body, strlen(e->body), 0);
+    }
+    if (p->signal)
+        pthread_kill(p->target, p->signal);
+    return NULL;
+}
+
+/* Binds an XPUB (it reports subscriptions, so events go out only once the
+ * client listens: no sleeps) at path, or at a fresh path when NULL. */
+static pub_t *pub_start(const char *path, size_t subs_wanted, const pub_event_t *events,
+                        size_t nevents, int signal)
+{
+    pub_t *p = calloc(1, sizeof *p);
+    assert_non_null(p);
+    if (path)
+        snprintf(p->path, sizeof p->path, "%s", path);
+    else
+        snprintf(p->path, sizeof p->path, "/tmp/orchctl-test-%d-%d-events.sock", (int)getpid(),
+                 s_fake_counter++);
+    snprintf(p->endpoint, sizeof p->endpoint, "ipc://%s", p->path);
+    unlink(p->path);
+    p->subs_wanted = subs_wanted;
+    p->events = events;
+    p->nevents = nevents;
+    p->signal = signal;
+    p->target = pthread_self();
+    p->ctx = zmq_ctx_new();
+    p->sock = zmq_socket(p->ctx, ZMQ_XPUB);
+    int zero = 0, one = 1;
+    zmq_setsockopt(p->sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(p->sock, ZMQ_XPUB_VERBOSE, &one, sizeof one);
+    assert_int_equal(zmq_bind(p->sock, p->endpoint), 0);
+    assert_int_equal(pthread_create(&p->thread, NULL, pub_main, p), 0);
+    return p;
+}
+
+/* Waits for the thread: what it recorded can be read safely afterwards. */
+static void pub_halt(pub_t *p)
+{
+    if (!p->joined)
+        pthread_join(p->thread, NULL);
+    p->joined = true;
+}
+
+static void pub_stop(pub_t **pp)
+{
+    pub_t *p = *pp;
+    pub_halt(p);
+    zmq_close(p->sock);
+    zmq_ctx_term(p->ctx);
+    unlink(p->path);
+    free(p);
+    *pp = NULL;
+}
+
+#define EV_STARTED                                                                              \
+    "{\"id\":42,\"queue\":\"bulk\",\"type\":\"index\",\"event\":\"started\",\"state\":"        \
+    "\"running\",\"attempt\":1,\"worker\":\"host-1\",\"at_us\":1795341600123456}"
+#define EV_SUBMITTED                                                                            \
+    "{\"id\":43,\"queue\":\"default\",\"type\":\"embed\",\"event\":\"submitted\",\"state\":"   \
+    "\"queued\",\"attempt\":0,\"at_us\":1795341600200000}"
+#define EV_SUCCEEDED                                                                            \
+    "{\"id\":42,\"queue\":\"bulk\",\"type\":\"index\",\"event\":\"succeeded\",\"state\":"      \
+    "\"succeeded\",\"attempt\":1,\"worker\":\"host\\u001b1\",\"at_us\":1795341601000000}"
+
+static const pub_event_t s_events[] = {
+    {"bulk2", NULL, "{\"id\":1,\"queue\":\"bulk2\"}"}, /* a prefix match, not asked for */
+    {"bulk", "ORCHX9", "{}"},
+    {"bulk", NULL, NULL},
+    {"bulk", NULL, EV_STARTED},
+    {"default", NULL, EV_SUBMITTED},
+    {"bulk", NULL, "[1]"},
+    {"bulk", NULL, EV_SUCCEEDED},
+    {"default", NULL, EV_SUBMITTED}, /* past --count 3 */
+};
+#define N_EVENTS (sizeof s_events / sizeof *s_events)
+
+static void test_watch_lines(void **state)
+{
+    (void)state;
+    pub_t *p = pub_start(NULL, 2, s_events, N_EVENTS, 0);
+    result_t r = RUN(NULL, NULL, "watch", "--queue", "bulk", "--queue=default",
+                     "--events-endpoint", p->endpoint, "--count", "3");
+    pub_stop(&p);
+    assert_int_equal(r.rc, CTL_EXIT_OK);
+    assert_string_equal(r.out, "2026-11-22T10:00:00.123Z bulk job=42 started state=running "
+                               "attempt=1 worker=host-1\n"
+                               "2026-11-22T10:00:00.200Z default job=43 submitted state=queued "
+                               "attempt=0 worker=-\n"
+                               "2026-11-22T10:00:01.000Z bulk job=42 succeeded state=succeeded "
+                               "attempt=1 worker=host\\x1b1\n");
+    assert_string_equal(r.err, "orchctl: ignored a malformed event: unknown protocol frame\n"
+                               "orchctl: ignored a malformed event: not 3 frames\n"
+                               "orchctl: ignored a malformed event: body is not a JSON object\n");
+    result_free(&r);
+}
+
+static void test_watch_json(void **state)
+{
+    (void)state;
+    pub_t *p = pub_start(NULL, 1, s_events + 3, 2, 0);
+    result_t r = RUN(NULL, NULL, "--json", "watch", "--events-endpoint", p->endpoint, "--count",
+                     "2");
+    pub_halt(p);
+    assert_string_equal(p->subs[0], ""); /* no --queue: every queue */
+    assert_int_equal(p->nsubs, 1);
+    pub_stop(&p);
+    assert_int_equal(r.rc, CTL_EXIT_OK);
+    assert_string_equal(r.out, EV_STARTED "\n" EV_SUBMITTED "\n");
+    assert_string_equal(r.err, "");
+    result_free(&r);
+}
+
+/* One subscription per --queue, exactly the names given. */
+static void test_watch_subscriptions(void **state)
+{
+    (void)state;
+    pub_t *p = pub_start(NULL, 3, s_events + 4, 1, 0);
+    result_t r = RUN(NULL, NULL, "watch", "--queue", "a", "--queue", "bulk", "--queue", "default",
+                     "--events-endpoint", p->endpoint, "--count", "1");
+    pub_halt(p);
+    assert_int_equal(p->nsubs, 3);
+    assert_string_equal(p->subs[0], "a");
+    assert_string_equal(p->subs[1], "bulk");
+    assert_string_equal(p->subs[2], "default");
+    pub_stop(&p);
+    assert_int_equal(r.rc, CTL_EXIT_OK);
+    assert_string_equal(r.out, "2026-11-22T10:00:00.200Z default job=43 submitted state=queued "
+                               "attempt=0 worker=-\n");
+    result_free(&r);
+}
+
+/* The endpoint: --events-endpoint wins over ORCH_EVENTS_ENDPOINT, which
+ * wins over the one derived from the client endpoint. */
+static void test_watch_endpoint_choice(void **state)
+{
+    (void)state;
+    pub_t *p = pub_start(NULL, 1, s_events + 4, 1, 0);
+    setenv(CTL_WATCH_ENDPOINT_ENV, p->endpoint, 1);
+    result_t r = RUN("tcp://127.0.0.1:1", NULL, "watch", "--count", "1");
+    pub_stop(&p);
+    assert_int_equal(r.rc, CTL_EXIT_OK);
+    assert_contains(r.out, "job=43 submitted");
+    result_free(&r);
+
+    setenv(CTL_WATCH_ENDPOINT_ENV, "ipc:///nonexistent/events.sock", 1);
+    p = pub_start(NULL, 1, s_events + 4, 1, 0);
+    r = RUN(NULL, NULL, "watch", "--count", "1", "--events-endpoint", p->endpoint);
+    pub_stop(&p);
+    unsetenv(CTL_WATCH_ENDPOINT_ENV);
+    assert_int_equal(r.rc, CTL_EXIT_OK);
+    assert_contains(r.out, "job=43 submitted");
+    result_free(&r);
+
+    /* derived: the events.sock beside the client's clients.sock */
+    char dir[96], events[128], clients[160];
+    snprintf(dir, sizeof dir, "/tmp/orchctl-test-%d-dir", (int)getpid());
+    mkdir(dir, 0700);
+    snprintf(events, sizeof events, "%s/events.sock", dir);
+    snprintf(clients, sizeof clients, "ipc://%s/clients.sock", dir);
+    p = pub_start(events, 1, s_events + 4, 1, 0);
+    r = RUN(clients, NULL, "watch", "--count", "1");
+    pub_stop(&p);
+    rmdir(dir);
+    assert_int_equal(r.rc, CTL_EXIT_OK);
+    assert_contains(r.out, "job=43 submitted");
+    result_free(&r);
+}
+
+static void test_watch_events_endpoint_rule(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *client;
+        const char *events; /* NULL: no rule applies */
+    } cases[] = {
+        {"tcp://127.0.0.1:5556", "tcp://127.0.0.1:5557"},
+        {"tcp://coord.example:9", "tcp://coord.example:10"},
+        {"tcp://[::1]:5556", "tcp://[::1]:5557"},
+        {"tcp://host:65534", "tcp://host:65535"},
+        {"ipc:///run/orch/clients.sock", "ipc:///run/orch/events.sock"},
+        {"ipc://clients.sock", "ipc://events.sock"},
+        {"tcp://host:65535", NULL},
+        {"tcp://host:0", NULL},
+        {"tcp://host", NULL},
+        {"tcp://:5556", NULL},
+        {"tcp://host:55x", NULL},
+        {"ipc:///run/orch/other.sock", NULL},
+        {"ipc:///run/orch/clients.sock.bak", NULL},
+        {"inproc://clients.sock", NULL},
+        {"", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char out[128] = "unchanged";
+        int rc = ctl_watch_events_endpoint(cases[i].client, out, sizeof out);
+        if (cases[i].events && (rc != 0 || strcmp(out, cases[i].events) != 0))
+            fail_msg("case %zu '%s': rc %d '%s'", i, cases[i].client, rc, out);
+        if (!cases[i].events && rc == 0)
+            fail_msg("case %zu '%s': derived '%s'", i, cases[i].client, out);
+    }
+    char small[8];
+    assert_int_equal(ctl_watch_events_endpoint("tcp://127.0.0.1:5556", small, sizeof small),
+                     ORCH_EINVAL);
+}
+
+/* --for ends a quiet watch with success. */
+static void test_watch_for(void **state)
+{
+    (void)state;
+    pub_t *p = pub_start(NULL, 1, NULL, 0, 0);
+    result_t r = RUN(NULL, NULL, "watch", "--events-endpoint", p->endpoint, "--for", "200ms");
+    pub_stop(&p);
+    assert_int_equal(r.rc, CTL_EXIT_OK);
+    assert_string_equal(r.out, "");
+    assert_string_equal(r.err, "");
+    result_free(&r);
+}
+
+/* SIGINT and SIGTERM end the watch with 0; the handlers in place before
+ * are back afterwards. */
+static void test_watch_signals(void **state)
+{
+    (void)state;
+    int sigs[] = {SIGINT, SIGTERM};
+    for (size_t i = 0; i < 2; i++) {
+        struct sigaction before, after;
+        sigaction(sigs[i], NULL, &before);
+        pub_t *p = pub_start(NULL, 1, NULL, 0, sigs[i]);
+        result_t r = RUN(NULL, NULL, "watch", "--events-endpoint", p->endpoint);
+        pub_stop(&p);
+        assert_int_equal(r.rc, CTL_EXIT_OK);
+        assert_string_equal(r.out, "");
+        assert_string_equal(r.err, "");
+        result_free(&r);
+        sigaction(sigs[i], NULL, &after);
+        assert_ptr_equal(after.sa_handler, before.sa_handler);
+    }
+}
+
+/* Each occurrence of a repeatable flag takes a slot; past the limit the
+ * command line is refused. */
+static void test_too_many_flags(void **state)
+{
+    (void)state;
+    const char *args[80] = {"watch"};
+    size_t n = 1;
+    for (int i = 0; i < 33; i++) {
+        args[n++] = "--queue";
+        args[n++] = "q";
+    }
+    args[n] = NULL;
+    result_t r = run_v(NULL, NULL, args);
+    assert_int_equal(r.rc, CTL_EXIT_USAGE);
+    assert_string_equal(r.err, "orchctl: too many flags (at most 32)\nsee orchctl --help\n");
+    result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1145,6 +2073,23 @@ int main(void)
         cmocka_unit_test(test_malformed_reply),
         cmocka_unit_test(test_timeout_nobody_listening),
         cmocka_unit_test(test_timeout_no_answer),
+        cmocka_unit_test(test_submit_scheduling_requests),
+        cmocka_unit_test(test_batch_scheduling_fields),
+        cmocka_unit_test(test_submit_existing),
+        cmocka_unit_test(test_get_history),
+        cmocka_unit_test(test_queues),
+        cmocka_unit_test(test_schedules_list),
+        cmocka_unit_test(test_schedules_change),
+        cmocka_unit_test(test_time_parse),
+        cmocka_unit_test(test_time_format),
+        cmocka_unit_test(test_watch_lines),
+        cmocka_unit_test(test_watch_json),
+        cmocka_unit_test(test_watch_subscriptions),
+        cmocka_unit_test(test_watch_endpoint_choice),
+        cmocka_unit_test(test_watch_events_endpoint_rule),
+        cmocka_unit_test(test_watch_for),
+        cmocka_unit_test(test_watch_signals),
+        cmocka_unit_test(test_too_many_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
