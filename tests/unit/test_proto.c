@@ -97,7 +97,7 @@ static void test_cmd_names(void **state)
     assert_null(proto_wcmd_name(PROTO_W_ERROR + 1));
     assert_null(proto_wcmd_name(-1));
     assert_null(proto_ccmd_name(0));
-    assert_null(proto_ccmd_name(PROTO_C_REPLY + 1));
+    assert_null(proto_ccmd_name(PROTO_C_SCHEDULES + 1));
 }
 
 static void test_name_valid(void **state)
@@ -134,7 +134,7 @@ static void test_decode_every_command(void **state)
         assert_true(json_is_object(b));
         json_decref(b);
     }
-    for (int i = PROTO_C_SUBMIT; i <= PROTO_C_REPLY; i++) {
+    for (int i = PROTO_C_SUBMIT; i <= PROTO_C_SCHEDULES; i++) {
         int c = 0;
         json_t *b = NULL;
         int rc = s_decode3(NULL, PROTO_KIND_CLIENT, "ORCHC1", proto_ccmd_name(i), "{\"x\":1}", 7,
@@ -1220,7 +1220,7 @@ static void test_io_worker_roundtrip(void **state)
 static void test_io_client_req_roundtrip(void **state)
 {
     sockets_t *s = *state;
-    for (int cmd = PROTO_C_SUBMIT; cmd <= PROTO_C_REPLY; cmd++) {
+    for (int cmd = PROTO_C_SUBMIT; cmd <= PROTO_C_SCHEDULES; cmd++) {
         assert_int_equal(
             proto_send(s->req, NULL, PROTO_CLIENT_V1, proto_ccmd_name(cmd), "{\"req\":\"r\"}", 11),
             0);
