@@ -25,28 +25,26 @@
 enum { F_MINUTE, F_HOUR, F_DOM, F_MONTH, F_DOW, F_COUNT };
 
 struct cron {
-    uint64_t bits[F_COUNT]; /* bit v set: value v matches (day-of-week 7 folded into 0) */
+    uint64_t bits[F_COUNT];  /* bit v set: value v matches (day-of-week 7 folded into 0) */
     bool dom_star, dow_star; /* the field starts with '*' (Vixie's day rule) */
     int64_t every_ms;        /* @every interval; 0 for a calendar expression */
 };
 
 typedef struct {
     const char *name;
-    int lo, hi;       /* accepted values */
-    int step_max;     /* number of distinct values */
+    int lo, hi;               /* accepted values */
+    int step_max;             /* number of distinct values */
     const char *const *names; /* 3-letter names, or NULL */
-    int name_base;    /* value of names[0] */
+    int name_base;            /* value of names[0] */
 } s_field_t;
 
-static const char *const s_month_names[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                            "jul", "aug", "sep", "oct", "nov", "dec", NULL};
+static const char *const s_month_names[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul",
+                                            "aug", "sep", "oct", "nov", "dec", NULL};
 static const char *const s_dow_names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL};
 
 static const s_field_t s_fields[F_COUNT] = {
-    {"minute", 0, 59, 60, NULL, 0},
-    {"hour", 0, 23, 24, NULL, 0},
-    {"day-of-month", 1, 31, 31, NULL, 0},
-    {"month", 1, 12, 12, s_month_names, 1},
+    {"minute", 0, 59, 60, NULL, 0},           {"hour", 0, 23, 24, NULL, 0},
+    {"day-of-month", 1, 31, 31, NULL, 0},     {"month", 1, 12, 12, s_month_names, 1},
     {"day-of-week", 0, 7, 7, s_dow_names, 0},
 };
 
@@ -298,7 +296,8 @@ static int s_parse_every(s_msg_t *msg, char **tok, int ntok, cron_t *c)
     char q[80];
     int64_t ms = 0;
     if (clock_parse_duration_ms(tok[1], &ms) < 0)
-        return s_fail(msg, "@every duration \"%s\" is not a duration (e.g. \"30s\", \"10m\", \"1h\")",
+        return s_fail(msg,
+                      "@every duration \"%s\" is not a duration (e.g. \"30s\", \"10m\", \"1h\")",
                       s_quote(tok[1], strlen(tok[1]), q, sizeof q));
     if (ms < CRON_EVERY_MIN_MS || ms > CRON_EVERY_MAX_MS)
         return s_fail(msg, "@every duration \"%s\" out of range 1s-366d",
@@ -356,8 +355,8 @@ int cron_parse(const char *text, cron_t **out, char *err, size_t errlen)
     if (ntok == 0)
         return s_fail(&msg, "empty expression");
     cron_t *c = xcalloc(1, sizeof *c);
-    int rc = tok[0][0] == '@' ? s_parse_macro(&msg, tok, ntok, c)
-                              : s_parse_fields(&msg, tok, ntok, c);
+    int rc =
+        tok[0][0] == '@' ? s_parse_macro(&msg, tok, ntok, c) : s_parse_fields(&msg, tok, ntok, c);
     if (rc < 0) {
         free(c);
         return rc;
@@ -481,8 +480,11 @@ int64_t cron_next(const cron_t *c, int64_t after_us)
     s_when_t w = {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min};
     if (!s_search(c, &w, w.y + CRON_SEARCH_YEARS))
         return -1;
-    struct tm out = {.tm_year = w.y - 1900, .tm_mon = w.mon - 1, .tm_mday = w.mday,
-                     .tm_hour = w.h, .tm_min = w.mi};
+    struct tm out = {.tm_year = w.y - 1900,
+                     .tm_mon = w.mon - 1,
+                     .tm_mday = w.mday,
+                     .tm_hour = w.h,
+                     .tm_min = w.mi};
     time_t r = timegm(&out);
     if (r == (time_t)-1 || r > INT64_MAX / CRON_US_PER_S)
         return -1;

@@ -124,7 +124,7 @@ void cfgtab_defaults(const cfgtab_scope_t *scope)
 
 /* ---- the walk ---------------------------------------------------------- */
 
-static const char *s_node_kind(const yaml_node_t *node)
+const char *cfgtab_node_kind(const yaml_node_t *node)
 {
     switch (node->type) {
     case YAML_MAPPING_NODE:
@@ -162,7 +162,7 @@ static int s_bad_value(cfgtab_t *ct, const yaml_node_t *node, const cfgtab_key_t
         cfgtab_expect(k, expect, sizeof expect);
     if (node->type != YAML_SCALAR_NODE)
         return cfgtab_fail_at(ct, node, "\"%s\": expected %s, got %s", display, expect,
-                              s_node_kind(node));
+                              cfgtab_node_kind(node));
     if (cfgtab_is_null(node))
         return cfgtab_fail_at(ct, node, "\"%s\": expected %s, got null", display, expect);
     if (k->flags & CFGTAB_SECRET)
@@ -176,7 +176,7 @@ static int s_set_list_node(cfgtab_t *ct, yaml_node_t *node, const cfgtab_key_t *
 {
     if (node->type != YAML_SEQUENCE_NODE)
         return cfgtab_fail_at(ct, node, "\"%s\": expected a list of strings, got %s", display,
-                              s_node_kind(node));
+                              cfgtab_node_kind(node));
     size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
     char **list = xcalloc(n ? n : 1, sizeof *list);
     size_t count = 0;
@@ -277,7 +277,7 @@ static int s_walk_pair(cfgtab_t *ct, yaml_node_t *map, yaml_node_pair_t *pair,
     yaml_node_t *key = yaml_document_get_node(&ct->doc, pair->key);
     yaml_node_t *value = yaml_document_get_node(&ct->doc, pair->value);
     if (key->type != YAML_SCALAR_NODE)
-        return cfgtab_fail_at(ct, key, "expected a plain key, got %s", s_node_kind(key));
+        return cfgtab_fail_at(ct, key, "expected a plain key, got %s", cfgtab_node_kind(key));
     const char *name = (const char *)key->data.scalar.value;
     char path[CFGTAB_PATH_MAX], display[CFGTAB_PATH_MAX * 2];
     snprintf(path, sizeof path, "%s%s", rel, name);
@@ -297,7 +297,7 @@ static int s_walk_pair(cfgtab_t *ct, yaml_node_t *map, yaml_node_pair_t *pair,
             return 0;
         if (value->type != YAML_MAPPING_NODE)
             return cfgtab_fail_at(ct, value, "\"%s\": expected a mapping, got %s", display,
-                                  s_node_kind(value));
+                                  cfgtab_node_kind(value));
         char sub[CFGTAB_PATH_MAX + 1];
         snprintf(sub, sizeof sub, "%s.", path);
         return s_walk(ct, value, scope, sub);
@@ -464,7 +464,8 @@ int cfgtab_read(cfgtab_t *ct, const char *path)
     if (!root || cfgtab_is_null(root))
         return 0; /* an empty file: all defaults */
     if (root->type != YAML_MAPPING_NODE)
-        return cfgtab_fail_at(ct, root, "top level must be a mapping, got %s", s_node_kind(root));
+        return cfgtab_fail_at(ct, root, "top level must be a mapping, got %s",
+                              cfgtab_node_kind(root));
     return cfgtab_walk(ct, root, &ct->root);
 }
 

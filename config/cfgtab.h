@@ -19,6 +19,7 @@ typedef enum {
     CFGTAB_DURATION, /* int64_t milliseconds, range min..max */
     CFGTAB_SIZE,     /* size_t bytes, range min..max */
     CFGTAB_COUNT,    /* size_t plain integer (no unit), range min..max */
+    CFGTAB_NUMBER,   /* double, integer or decimal (YAML 1.2 float syntax), range min..max */
     CFGTAB_STRLIST,  /* char ** at off, size_t count at count_off; min..max elements */
     CFGTAB_LOGLEVEL, /* int (log_level_t) */
     CFGTAB_SECTION,  /* a mapping whose presence sets the bool at off */
@@ -79,11 +80,16 @@ struct cfgtab_key {
     {                                                                                              \
         .path = (p), .type = CFGTAB_SIZE, .off = (o), .def = (d), .min = (lo), .max = (hi)         \
     }
+#define CFGTAB_K_NUM_(p, o, d, lo, hi)                                                             \
+    {                                                                                              \
+        .path = (p), .type = CFGTAB_NUMBER, .off = (o), .def = (d), .min = (lo), .max = (hi)       \
+    }
 /* The range may be one macro expanding to "lo, hi". */
 #define CFGTAB_K_INT(p, o, d, ...) CFGTAB_K_INT_(p, o, d, __VA_ARGS__)
 #define CFGTAB_K_COUNT(p, o, d, ...) CFGTAB_K_COUNT_(p, o, d, __VA_ARGS__)
 #define CFGTAB_K_DUR(p, o, d, ...) CFGTAB_K_DUR_(p, o, d, __VA_ARGS__)
 #define CFGTAB_K_SIZE(p, o, d, ...) CFGTAB_K_SIZE_(p, o, d, __VA_ARGS__)
+#define CFGTAB_K_NUM(p, o, d, ...) CFGTAB_K_NUM_(p, o, d, __VA_ARGS__)
 #define CFGTAB_K_BOOL(p, o, d)                                                                     \
     {                                                                                              \
         .path = (p), .type = CFGTAB_BOOL, .off = (o), .def = (d)                                   \
@@ -142,9 +148,11 @@ void cfgtab_fini(cfgtab_t *ct);
 int cfgtab_read(cfgtab_t *ct, const char *path);
 /* Applies the root table's environment overrides. 0 or ORCH_ECONFIG. */
 int cfgtab_apply_env(cfgtab_t *ct);
-/* Walks mapping node into scope (used by custom hooks for nested tables). */
 /* A plain empty, "~" or "null" scalar. */
 bool cfgtab_is_null(const yaml_node_t *node);
+/* "a mapping", "a list" or "a scalar", for messages. */
+const char *cfgtab_node_kind(const yaml_node_t *node);
+/* Walks mapping node into scope (used by custom hooks for nested tables). */
 int cfgtab_walk(cfgtab_t *ct, yaml_node_t *map, const cfgtab_scope_t *scope);
 void cfgtab_defaults(const cfgtab_scope_t *scope);
 /* Frees every string and list the table owns in base. */
@@ -187,6 +195,16 @@ void cfgtab_quote(const char *text, char *buf, size_t len);
 void cfgtab_free_list(const cfgtab_key_t *k, void *base);
 /* Index of the first element equal to an earlier one, or -1. */
 long cfgtab_list_dup(char *const *list, size_t count);
+
+/* Converts node (any YAML value) to compact JSON text; caller owns *out.
+ * Quoted scalars are strings; plain scalars that YAML 1.2's core schema
+ * reads as null, true/false, integers (decimal, 0x, 0o) or floats become
+ * those JSON values (.inf and .nan stay strings: JSON has no such numbers).
+ * Fails with ORCH_ECONFIG and a message at the offending node (named from
+ * display) on a non-scalar key, a repeated key, a NUL byte in a string, an
+ * integer beyond 64 bits, a float beyond double, nesting deeper than 32
+ * levels or output larger than max bytes (aliases can multiply a file). */
+int cfgtab_node_json(cfgtab_t *ct, yaml_node_t *node, const char *display, size_t max, char **out);
 
 /* Validators for cfgtab_key_t.check. */
 const char *cfgtab_check_endpoint(const char *s);

@@ -5,12 +5,14 @@
 #include "clock.h"
 #include "log.h"
 #include "orch_error.h"
+#include "strbuf.h"
 #include "xalloc.h"
 
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +102,10 @@ void cfgtab_expect(const cfgtab_key_t *k, char *buf, size_t len)
         s_fmt_range(k, s_fmt_size, INT64_MAX, range, sizeof range);
         snprintf(buf, len, "a size%s (bytes, or e.g. \"512KiB\", \"16MiB\")", range);
         break;
+    case CFGTAB_NUMBER:
+        s_fmt_range(k, s_fmt_int, INT64_MAX, range, sizeof range);
+        snprintf(buf, len, "a number%s (e.g. \"10\", \"2.5\")", range);
+        break;
     case CFGTAB_BOOL:
         snprintf(buf, len, "true or false");
         break;
@@ -128,6 +134,43 @@ static int s_parse_i64(const char *text, int64_t *out)
     char *end = NULL;
     long long v = strtoll(text, &end, 10);
     if (errno || *end)
+        return ORCH_EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* YAML 1.2 core schema float syntax, which includes plain integers:
+ * [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )? */
+static bool s_float_syntax(const char *s)
+{
+    const char *p = s + (*s == '-' || *s == '+');
+    size_t whole = strspn(p, "0123456789");
+    p += whole;
+    if (*p == '.') {
+        size_t frac = strspn(p + 1, "0123456789");
+        if (!whole && !frac)
+            return false;
+        p += 1 + frac;
+    } else if (!whole) {
+        return false;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p += 1 + (p[1] == '-' || p[1] == '+');
+        size_t exp = strspn(p, "0123456789");
+        if (!exp)
+            return false;
+        p += exp;
+    }
+    return *p == '\0';
+}
+
+/* A finite double in YAML float syntax. */
+static int s_parse_double(const char *text, double *out)
+{
+    if (!s_float_syntax(text))
+        return ORCH_EINVAL;
+    double v = strtod(text, NULL); /* underflow gives 0 or a denormal: fine */
+    if (!isfinite(v))
         return ORCH_EINVAL;
     *out = v;
     return 0;
@@ -228,6 +271,13 @@ int cfgtab_set_scalar(const cfgtab_key_t *k, void *base, const char *text, const
         return 0;
     case CFGTAB_BOOL:
         return s_parse_bool(text, (bool *)field);
+    case CFGTAB_NUMBER: {
+        double d;
+        if (s_parse_double(text, &d) < 0 || d < (double)k->min || d > (double)k->max)
+            return ORCH_EINVAL;
+        *(double *)field = d;
+        return 0;
+    }
     case CFGTAB_LOGLEVEL: {
         log_level_t lvl;
         if (log_parse_level(text, &lvl) < 0)
@@ -332,11 +382,243 @@ void cfgtab_copy(const cfgtab_key_t *key, void *dst, const void *src)
     case CFGTAB_BOOL:
         size = sizeof(bool);
         break;
+    case CFGTAB_NUMBER:
+        size = sizeof(double);
+        break;
     default:
         assert(!"cfgtab_copy: not a plain scalar");
         return;
     }
     memcpy((char *)dst + key->off, (const char *)src + key->off, size);
+}
+
+/* ---- YAML values as JSON ----------------------------------------------- */
+
+#define CFGTAB_JSON_DEPTH 32
+
+typedef struct {
+    cfgtab_t *ct;
+    strbuf_t sb;
+    size_t max;
+    yaml_node_t *top; /* where "too large" is reported */
+    const char *top_display;
+} s_json_t;
+
+static int s_json_node(s_json_t *j, yaml_node_t *node, const char *display, int depth);
+
+/* A plain integer as YAML 1.2's core schema reads it: decimal, 0o, 0x. */
+static bool s_int_syntax(const char *s, int *base, const char **digits)
+{
+    if (strncmp(s, "0x", 2) == 0 && s[2] && !s[2 + strspn(s + 2, "0123456789abcdefABCDEF")])
+        return *base = 16, *digits = s + 2, true;
+    if (strncmp(s, "0o", 2) == 0 && s[2] && !s[2 + strspn(s + 2, "01234567")])
+        return *base = 8, *digits = s + 2, true;
+    const char *p = s + (*s == '-' || *s == '+');
+    *base = 10;
+    *digits = s;
+    return *p && !p[strspn(p, "0123456789")];
+}
+
+/* Shortest text that reads back as v, always with a '.' or an exponent so
+ * the JSON value stays a float. */
+static void s_put_double(strbuf_t *sb, double v)
+{
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    strbuf_puts(sb, buf);
+    if (!strpbrk(buf, ".e"))
+        strbuf_puts(sb, ".0");
+}
+
+/* A plain scalar that YAML reads as null, a bool or a number, as JSON;
+ * false when it is a string. */
+static int s_json_plain(s_json_t *j, yaml_node_t *node, const char *display, bool *done)
+{
+    static const char *const trues[] = {"true", "True", "TRUE"}, *const falses[] = {
+                                                                     "false", "False", "FALSE"};
+    const char *v = (const char *)node->data.scalar.value;
+    char shown[96];
+    *done = true;
+    if (cfgtab_is_null(node))
+        return strbuf_puts(&j->sb, "null"), 0;
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(v, trues[i]) == 0)
+            return strbuf_puts(&j->sb, "true"), 0;
+        if (strcmp(v, falses[i]) == 0)
+            return strbuf_puts(&j->sb, "false"), 0;
+    }
+    int base;
+    const char *digits;
+    if (s_int_syntax(v, &base, &digits)) {
+        errno = 0;
+        long long n = strtoll(digits, NULL, base);
+        if (errno) {
+            cfgtab_quote(v, shown, sizeof shown);
+            return cfgtab_fail_at(j->ct, node, "\"%s\": integer %s does not fit in 64 bits",
+                                  display, shown);
+        }
+        strbuf_put_i64(&j->sb, n);
+        return 0;
+    }
+    if (s_float_syntax(v)) {
+        double d = strtod(v, NULL);
+        if (!isfinite(d)) {
+            cfgtab_quote(v, shown, sizeof shown);
+            return cfgtab_fail_at(j->ct, node, "\"%s\": number %s is out of range", display, shown);
+        }
+        s_put_double(&j->sb, d);
+        return 0;
+    }
+    *done = false;
+    return 0;
+}
+
+static int s_json_scalar(s_json_t *j, yaml_node_t *node, const char *display)
+{
+    const char *v = (const char *)node->data.scalar.value;
+    size_t len = node->data.scalar.length;
+    /* PostgreSQL's jsonb cannot hold \u0000 */
+    if (memchr(v, '\0', len))
+        return cfgtab_fail_at(j->ct, node, "\"%s\": a string cannot contain a NUL byte", display);
+    if (node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+        bool done;
+        int rc = s_json_plain(j, node, display, &done);
+        if (rc < 0 || done)
+            return rc;
+    }
+    strbuf_put_json_string(&j->sb, v, len);
+    return 0;
+}
+
+typedef struct {
+    const char *name;
+    size_t len;
+    size_t idx;
+} s_key_t;
+
+static int s_key_cmp(const void *a, const void *b)
+{
+    const s_key_t *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->name, y->name, n);
+    if (c == 0)
+        c = (x->len > y->len) - (x->len < y->len);
+    return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* Keys must be scalars, without NUL, and distinct. Sorting keeps a large
+ * mapping from costing n^2 comparisons. */
+static int s_json_check_keys(s_json_t *j, yaml_node_t *node, const char *display)
+{
+    yaml_document_t *doc = &j->ct->doc;
+    yaml_node_pair_t *pairs = node->data.mapping.pairs.start;
+    size_t n = (size_t)(node->data.mapping.pairs.top - pairs);
+    s_key_t *keys = xcalloc(n ? n : 1, sizeof *keys);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        yaml_node_t *key = yaml_document_get_node(doc, pairs[i].key);
+        if (key->type != YAML_SCALAR_NODE)
+            rc = cfgtab_fail_at(j->ct, key, "\"%s\": expected a plain key, got %s", display,
+                                cfgtab_node_kind(key));
+        else if (memchr(key->data.scalar.value, '\0', key->data.scalar.length))
+            rc = cfgtab_fail_at(j->ct, key, "\"%s\": a key cannot contain a NUL byte", display);
+        else
+            keys[i] = (s_key_t){(const char *)key->data.scalar.value, key->data.scalar.length, i};
+    }
+    size_t dup = n;
+    if (rc == 0 && n > 1) {
+        qsort(keys, n, sizeof *keys, s_key_cmp);
+        for (size_t i = 1; i < n; i++)
+            if (keys[i].len == keys[i - 1].len &&
+                memcmp(keys[i].name, keys[i - 1].name, keys[i].len) == 0 && keys[i].idx < dup)
+                dup = keys[i].idx;
+    }
+    free(keys);
+    if (rc == 0 && dup < n) {
+        yaml_node_t *key = yaml_document_get_node(doc, pairs[dup].key);
+        char sub[512];
+        snprintf(sub, sizeof sub, "%s.%s", display, (const char *)key->data.scalar.value);
+        rc = cfgtab_fail_at(j->ct, key, "duplicate key \"%s\"", sub);
+    }
+    return rc;
+}
+
+static int s_json_mapping(s_json_t *j, yaml_node_t *node, const char *display, int depth)
+{
+    yaml_document_t *doc = &j->ct->doc;
+    int rc = s_json_check_keys(j, node, display);
+    if (rc < 0)
+        return rc;
+    strbuf_putc(&j->sb, '{');
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *key = yaml_document_get_node(doc, p->key);
+        const char *name = (const char *)key->data.scalar.value;
+        char sub[512];
+        snprintf(sub, sizeof sub, "%s.%s", display, name);
+        if (p > node->data.mapping.pairs.start)
+            strbuf_putc(&j->sb, ',');
+        strbuf_put_json_string(&j->sb, name, key->data.scalar.length);
+        strbuf_putc(&j->sb, ':');
+        if ((rc = s_json_node(j, yaml_document_get_node(doc, p->value), sub, depth + 1)) < 0)
+            return rc;
+    }
+    strbuf_putc(&j->sb, '}');
+    return 0;
+}
+
+static int s_json_sequence(s_json_t *j, yaml_node_t *node, const char *display, int depth)
+{
+    strbuf_putc(&j->sb, '[');
+    for (yaml_node_item_t *i = node->data.sequence.items.start; i < node->data.sequence.items.top;
+         i++) {
+        char sub[512];
+        snprintf(sub, sizeof sub, "%s[%td]", display, i - node->data.sequence.items.start);
+        if (i > node->data.sequence.items.start)
+            strbuf_putc(&j->sb, ',');
+        int rc = s_json_node(j, yaml_document_get_node(&j->ct->doc, *i), sub, depth + 1);
+        if (rc < 0)
+            return rc;
+    }
+    strbuf_putc(&j->sb, ']');
+    return 0;
+}
+
+static int s_json_node(s_json_t *j, yaml_node_t *node, const char *display, int depth)
+{
+    if (j->sb.len > j->max)
+        return cfgtab_fail_at(j->ct, j->top, "\"%s\": larger than %zu bytes as JSON",
+                              j->top_display, j->max);
+    if (depth > CFGTAB_JSON_DEPTH)
+        return cfgtab_fail_at(j->ct, node, "\"%s\": nested deeper than %d levels", display,
+                              CFGTAB_JSON_DEPTH);
+    switch (node->type) {
+    case YAML_MAPPING_NODE:
+        return s_json_mapping(j, node, display, depth);
+    case YAML_SEQUENCE_NODE:
+        return s_json_sequence(j, node, display, depth);
+    default:
+        return s_json_scalar(j, node, display);
+    }
+}
+
+int cfgtab_node_json(cfgtab_t *ct, yaml_node_t *node, const char *display, size_t max, char **out)
+{
+    s_json_t j = {ct, {0}, max, node, display};
+    strbuf_init(&j.sb);
+    int rc = s_json_node(&j, node, display, 0);
+    if (rc == 0 && j.sb.len > max)
+        rc = cfgtab_fail_at(ct, node, "\"%s\": larger than %zu bytes as JSON", display, max);
+    if (rc < 0) {
+        strbuf_fini(&j.sb);
+        return rc;
+    }
+    *out = strbuf_detach(&j.sb);
+    return 0;
 }
 
 /* ---- validators -------------------------------------------------------- */

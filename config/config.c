@@ -1,7 +1,9 @@
 /* orchestratord's configuration: the key table, the `queues:` list with its
- * inheritance from `defaults:`, and the checks that span several keys. */
+ * inheritance from `defaults:`, the `schedules:` list, and the checks that
+ * span several keys. */
 #include "config.h"
 #include "cfgtab.h"
+#include "cron.h"
 #include "orch_error.h"
 #include "xalloc.h"
 
@@ -13,14 +15,24 @@
 #define OFF(field) offsetof(orch_config_t, field)
 #define DEF(field) (offsetof(orch_config_t, defaults) + offsetof(queue_policy_t, field))
 #define QOFF(field) offsetof(queue_policy_t, field)
+#define SOFF(field) offsetof(schedule_config_t, field)
 
 /* Ranges shared by `defaults:` and every `queues:` entry. */
 #define R_PRIORITY 0, 9
 #define R_ATTEMPTS 1, 1000
 #define R_TIMEOUT 100, 30 * CFGTAB_DAY
 #define R_BACKOFF 1, 7 * CFGTAB_DAY
+#define R_CONCURRENCY 0, 1000000
+#define R_RATE 0, 1000000
+#define R_BURST 1, 1000000
+
+/* A schedule's payload in the file, as JSON; limits.max_payload_bytes is
+ * checked once the whole file is read. */
+#define SCHEDULE_PAYLOAD_MAX CFGTAB_MIB
 
 static int s_parse_queues(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
+static int s_parse_schedules(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
+static int s_parse_payload(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
 
 #define SECRET_URL (CFGTAB_SECRET | CFGTAB_NULLABLE)
 
@@ -45,12 +57,21 @@ static const cfgtab_key_t s_keys[] = {
     CFGTAB_K_INT("scheduler.ready_window", OFF(ready_window), "4096", 16, 1000000),
     CFGTAB_K_INT("scheduler.refill_batch", OFF(refill_batch), "1024", 1, 1000000),
     CFGTAB_K_INT("scheduler.max_commit_jobs", OFF(max_commit_jobs), "20000", 1, 1000000),
+    CFGTAB_K_DUR("scheduler.priority_aging", OFF(priority_aging_ms), "0", 0, 7 * CFGTAB_DAY),
+    CFGTAB_K_DUR("scheduler.idempotency_window", OFF(idempotency_window_ms), "24h", 0,
+                 365 * CFGTAB_DAY),
+    CFGTAB_K_DUR("scheduler.cancel_grace", OFF(cancel_grace_ms), "30s", 0, CFGTAB_DAY),
     CFGTAB_K_INT("defaults.priority", DEF(priority), "5", R_PRIORITY),
     CFGTAB_K_INT("defaults.max_attempts", DEF(max_attempts), "5", R_ATTEMPTS),
     CFGTAB_K_DUR("defaults.timeout", DEF(timeout_ms), "5m", R_TIMEOUT),
     CFGTAB_K_DUR("defaults.backoff_base", DEF(backoff_base_ms), "1s", R_BACKOFF),
     CFGTAB_K_DUR("defaults.backoff_max", DEF(backoff_max_ms), "5m", R_BACKOFF),
+    CFGTAB_K_INT("defaults.concurrency", DEF(concurrency), "0", R_CONCURRENCY),
+    CFGTAB_K_NUM("defaults.rate_limit", DEF(rate_limit), "0", R_RATE),
+    /* no table default: it follows rate_limit (s_inherit) */
+    CFGTAB_K_INT("defaults.rate_burst", DEF(rate_burst), NULL, R_BURST),
     CFGTAB_K_CUSTOM("queues", s_parse_queues),
+    CFGTAB_K_CUSTOM("schedules", s_parse_schedules),
     CFGTAB_K_LEVEL("log.level", OFF(log_level), "info", "ORCH_LOG_LEVEL"),
 };
 #define NKEYS (sizeof s_keys / sizeof s_keys[0])
@@ -63,13 +84,30 @@ static const cfgtab_key_t s_qkeys[] = {
     CFGTAB_K_DUR("timeout", QOFF(timeout_ms), NULL, R_TIMEOUT),
     CFGTAB_K_DUR("backoff_base", QOFF(backoff_base_ms), NULL, R_BACKOFF),
     CFGTAB_K_DUR("backoff_max", QOFF(backoff_max_ms), NULL, R_BACKOFF),
+    CFGTAB_K_INT("concurrency", QOFF(concurrency), NULL, R_CONCURRENCY),
+    CFGTAB_K_NUM("rate_limit", QOFF(rate_limit), NULL, R_RATE),
+    CFGTAB_K_INT("rate_burst", QOFF(rate_burst), NULL, R_BURST),
 };
-/* clang-format on */
 #define NQKEYS (sizeof s_qkeys / sizeof s_qkeys[0])
 
-/* Parse-time state: where each queue entry and its keys were. */
+/* One `schedules:` entry. */
+static const cfgtab_key_t s_skeys[] = {
+    CFGTAB_K_STR("name", SOFF(name), NULL, 0, NULL, cfgtab_check_name),
+    CFGTAB_K_STR("cron", SOFF(cron), NULL, 0, NULL, NULL),
+    CFGTAB_K_STR("queue", SOFF(queue), NULL, 0, NULL, cfgtab_check_name),
+    CFGTAB_K_STR("type", SOFF(type), NULL, 0, NULL, cfgtab_check_name),
+    CFGTAB_K_CUSTOM("payload", s_parse_payload),
+    CFGTAB_K_INT("priority", SOFF(priority), NULL, R_PRIORITY),
+    CFGTAB_K_INT("max_attempts", SOFF(max_attempts), NULL, R_ATTEMPTS),
+    CFGTAB_K_BOOL("paused", SOFF(paused), NULL),
+};
+/* clang-format on */
+#define NSKEYS (sizeof s_skeys / sizeof s_skeys[0])
+
+/* Parse-time state: where each queue and schedule entry and its keys were. */
 typedef struct {
     cfgtab_pos_t (*qpos)[NQKEYS];
+    cfgtab_pos_t (*spos)[NSKEYS];
 } s_load_t;
 
 static int s_parse_queue(cfgtab_t *ct, yaml_node_t *item, orch_config_t *cfg, size_t i)
@@ -114,14 +152,118 @@ static int s_parse_queues(cfgtab_t *ct, yaml_node_t *node, const char *display, 
     return 0;
 }
 
-/* Fills what each queue left unspecified from `defaults:`. Runs after the
- * whole file, since `defaults:` may come after `queues:`. */
-static void s_inherit(orch_config_t *cfg, const s_load_t *ld)
+static int s_parse_payload(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base)
 {
-    for (size_t i = 0; i < cfg->nqueues; i++)
+    schedule_config_t *sc = base;
+    char *json = NULL;
+    if (cfgtab_is_null(node)) {
+        json = xstrdup("{}");
+    } else if (node->type != YAML_MAPPING_NODE) {
+        return cfgtab_fail_at(ct, node,
+                              "\"%s\": expected a mapping (the job's JSON object), got %s", display,
+                              cfgtab_node_kind(node));
+    } else {
+        int rc = cfgtab_node_json(ct, node, display, SCHEDULE_PAYLOAD_MAX, &json);
+        if (rc < 0)
+            return rc;
+    }
+    free(sc->payload);
+    sc->payload = json;
+    return 0;
+}
+
+/* Required keys, cron syntax and unique names of entry i (just walked). */
+static int s_check_schedule(cfgtab_t *ct, yaml_node_t *item, orch_config_t *cfg, size_t i,
+                            const cfgtab_scope_t *scope)
+{
+    schedule_config_t *sc = &cfg->schedules[i];
+    const char *missing = !sc->name    ? "name"
+                          : !sc->cron  ? "cron"
+                          : !sc->queue ? "queue"
+                          : !sc->type  ? "type"
+                                       : NULL;
+    if (missing)
+        return cfgtab_fail_at(ct, item, "\"schedules[%zu]\": missing required key \"%s\"", i,
+                              missing);
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(cfg->schedules[j].name, sc->name) == 0)
+            return cfgtab_fail(ct, scope, "name", "schedule \"%s\" is already defined", sc->name);
+    char err[256];
+    cron_t *cron = NULL;
+    if (cron_parse(sc->cron, &cron, err, sizeof err) < 0)
+        return cfgtab_fail(ct, scope, "cron", "%s", err);
+    cron_destroy(&cron);
+    if (!sc->payload)
+        sc->payload = xstrdup("{}");
+    return 0;
+}
+
+static int s_parse_schedule(cfgtab_t *ct, yaml_node_t *item, orch_config_t *cfg, size_t i)
+{
+    s_load_t *ld = ct->user;
+    char prefix[40];
+    snprintf(prefix, sizeof prefix, "schedules[%zu].", i);
+    if (item->type != YAML_MAPPING_NODE)
+        return cfgtab_fail_at(ct, item,
+                              "\"schedules[%zu]\": expected a mapping with name, cron, queue "
+                              "and type",
+                              i);
+    cfg->schedules[i].priority = -1;    /* the queue's */
+    cfg->schedules[i].max_attempts = 0; /* the queue's */
+    cfgtab_scope_t scope = {s_skeys, NSKEYS, &cfg->schedules[i], ld->spos[i], prefix};
+    int rc = cfgtab_walk(ct, item, &scope);
+    return rc < 0 ? rc : s_check_schedule(ct, item, cfg, i, &scope);
+}
+
+static int s_parse_schedules(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base)
+{
+    orch_config_t *cfg = base;
+    s_load_t *ld = ct->user;
+    if (cfgtab_is_null(node))
+        return 0;
+    if (node->type != YAML_SEQUENCE_NODE)
+        return cfgtab_fail_at(ct, node, "\"%s\": expected a list of mappings, got %s", display,
+                              cfgtab_node_kind(node));
+    size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    cfg->schedules = xcalloc(n ? n : 1, sizeof *cfg->schedules);
+    ld->spos = xcalloc(n ? n : 1, sizeof *ld->spos);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = yaml_document_get_node(&ct->doc, node->data.sequence.items.start[i]);
+        cfg->nschedules = i + 1; /* so destroy frees what the failing entry holds */
+        int rc = s_parse_schedule(ct, item, cfg, i);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* A token bucket holds at least one token and at least a second's worth. */
+static int s_default_burst(double rate)
+{
+    int b = (int)rate;
+    if (b < rate)
+        b++;
+    return b < 1 ? 1 : b;
+}
+
+/* Fills what each queue left unspecified from `defaults:`. Runs after the
+ * whole file, since `defaults:` may come after `queues:`. A rate_burst set
+ * in neither place follows the entry's own (perhaps inherited) rate_limit. */
+static void s_inherit(cfgtab_t *ct, orch_config_t *cfg, const s_load_t *ld)
+{
+    const cfgtab_scope_t qtable = {s_qkeys, NQKEYS, NULL, NULL, ""};
+    const int burst = cfgtab_find(&qtable, "rate_burst");
+    bool def_burst = cfgtab_is_set(&ct->root, "defaults.rate_burst");
+    if (!def_burst)
+        cfg->defaults.rate_burst = s_default_burst(cfg->defaults.rate_limit);
+    for (size_t i = 0; i < cfg->nqueues; i++) {
         for (size_t k = 1; k < NQKEYS; k++)
-            if (ld->qpos[i][k].line == 0)
+            if (ld->qpos[i][k].line == 0 && (int)k != burst)
                 cfgtab_copy(&s_qkeys[k], &cfg->queues[i], &cfg->defaults);
+        if (ld->qpos[i][burst].line == 0)
+            cfg->queues[i].rate_burst =
+                def_burst ? cfg->defaults.rate_burst : s_default_burst(cfg->queues[i].rate_limit);
+    }
 }
 
 static int s_check_backoff(cfgtab_t *ct, const cfgtab_scope_t *scope, const queue_policy_t *p)
@@ -159,6 +301,17 @@ static int s_validate(cfgtab_t *ct, orch_config_t *cfg, const s_load_t *ld)
         cfgtab_scope_t qscope = {s_qkeys, NQKEYS, &cfg->queues[i], ld->qpos[i], prefix};
         rc = s_check_backoff(ct, &qscope, &cfg->queues[i]);
     }
+    for (size_t i = 0; rc == 0 && i < cfg->nschedules; i++) {
+        size_t len = strlen(cfg->schedules[i].payload);
+        if (len <= cfg->max_payload_bytes)
+            continue;
+        char prefix[40];
+        snprintf(prefix, sizeof prefix, "schedules[%zu].", i);
+        cfgtab_scope_t sscope = {s_skeys, NSKEYS, &cfg->schedules[i], ld->spos[i], prefix};
+        rc = cfgtab_fail(ct, &sscope, "payload",
+                         "%zu bytes as JSON exceed limits.max_payload_bytes (%zu)", len,
+                         cfg->max_payload_bytes);
+    }
     if (rc == 0 && cfg->max_payload_bytes > cfg->max_message_bytes) {
         const char *key = cfgtab_is_set(root, "limits.max_payload_bytes")
                               ? "limits.max_payload_bytes"
@@ -189,7 +342,7 @@ static int s_load(cfgtab_t *ct, const char *path, orch_config_t *cfg, s_load_t *
     int rc = cfgtab_read(ct, path);
     if (rc < 0)
         return rc;
-    s_inherit(cfg, ld);
+    s_inherit(ct, cfg, ld);
     bool both =
         cfgtab_is_set(&ct->root, "database.url") && cfgtab_is_set(&ct->root, "database.url_file");
     if ((rc = cfgtab_apply_env(ct)) < 0)
@@ -205,13 +358,14 @@ int orch_config_load(const char *path, orch_config_t **out, char *err, size_t er
     cfgtab_pos_t pos[NKEYS];
     memset(pos, 0, sizeof pos);
     cfgtab_scope_t root = {s_keys, NKEYS, cfg, pos, ""};
-    s_load_t ld = {NULL};
+    s_load_t ld = {NULL, NULL};
     cfgtab_t ct;
     cfgtab_init(&ct, &root, err, errlen);
     ct.user = &ld;
     int rc = s_load(&ct, path, cfg, &ld);
     cfgtab_fini(&ct);
     free(ld.qpos);
+    free(ld.spos);
     if (rc < 0) {
         orch_config_destroy(&cfg);
         *out = NULL;
@@ -230,6 +384,11 @@ void orch_config_destroy(orch_config_t **cfgp)
     for (size_t i = 0; i < cfg->nqueues; i++)
         free(cfg->queues[i].name);
     free(cfg->queues);
+    for (size_t i = 0; i < cfg->nschedules; i++) {
+        cfgtab_free(s_skeys, NSKEYS, &cfg->schedules[i]);
+        free(cfg->schedules[i].payload);
+    }
+    free(cfg->schedules);
     free(cfg);
     *cfgp = NULL;
 }

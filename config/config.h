@@ -24,7 +24,22 @@ typedef struct {
     int64_t timeout_ms;    /* per attempt, default 300000 (5m) */
     int64_t backoff_base_ms; /* default 1000 */
     int64_t backoff_max_ms;  /* default 300000 */
+    int concurrency;         /* fleet-wide running jobs of the queue, 0 = no limit (default) */
+    double rate_limit;       /* dispatches per second (token bucket), 0 = no limit (default) */
+    int rate_burst;          /* bucket size, default max(1, ceil(rate_limit)) */
 } queue_policy_t;
+
+/* A recurring job declared in the file (schedules: sequence). */
+typedef struct {
+    char *name;          /* unique, a protocol name */
+    char *cron;          /* 5-field cron or @hourly/@daily/@weekly/@monthly/@yearly/@every D */
+    char *queue;
+    char *type;
+    char *payload;       /* compact JSON object text, default "{}" */
+    int priority;        /* -1: queue default */
+    int max_attempts;    /* 0: queue default */
+    bool paused;
+} schedule_config_t;
 
 typedef struct {
     /* database: */
@@ -45,6 +60,11 @@ typedef struct {
     int ready_window;          /* jobs kept in memory per (queue, type) lane, default 4096 */
     int refill_batch;          /* rows per refill query, default 1024 */
     int max_commit_jobs;       /* state changes per group commit, default 20000 */
+    int64_t priority_aging_ms;   /* 0 = off (default); else one priority step per this wait */
+    int64_t idempotency_window_ms; /* keys stay taken this long after the job finished, default 24h */
+    int64_t cancel_grace_ms;     /* running job cancelled: forced after this, default 30s */
+    schedule_config_t *schedules;
+    size_t nschedules;
     /* defaults: and queues: */
     queue_policy_t defaults;
     queue_policy_t *queues;

@@ -1,6 +1,7 @@
 /* Unit tests of config/: defaults, the example files, every error class with
  * its file:line:column and key, environment overrides, secrets kept out of
- * messages, durations and sizes, queue policy inheritance. */
+ * messages, durations and sizes, queue policy inheritance (rate limits
+ * included), schedules and their YAML-to-JSON payloads. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include "orch_error.h"
 
 #include <ftw.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,12 +153,18 @@ static void s_assert_orch_scalars(const orch_config_t *c)
     assert_int_equal(c->ready_window, 4096);
     assert_int_equal(c->refill_batch, 1024);
     assert_int_equal(c->max_commit_jobs, 20000);
+    assert_int_equal(c->priority_aging_ms, 0);
+    assert_int_equal(c->idempotency_window_ms, 86400000);
+    assert_int_equal(c->cancel_grace_ms, 30000);
     assert_null(c->defaults.name);
     assert_int_equal(c->defaults.priority, 5);
     assert_int_equal(c->defaults.max_attempts, 5);
     assert_int_equal(c->defaults.timeout_ms, 300000);
     assert_int_equal(c->defaults.backoff_base_ms, 1000);
     assert_int_equal(c->defaults.backoff_max_ms, 300000);
+    assert_int_equal(c->defaults.concurrency, 0);
+    assert_true(c->defaults.rate_limit == 0.0);
+    assert_int_equal(c->defaults.rate_burst, 1);
     assert_int_equal(c->log_level, LOG_LEVEL_INFO);
 }
 
@@ -165,6 +173,8 @@ static void s_assert_orch_defaults(const orch_config_t *c)
     s_assert_orch_scalars(c);
     assert_int_equal(c->nqueues, 0);
     assert_null(c->queues);
+    assert_int_equal(c->nschedules, 0);
+    assert_null(c->schedules);
 }
 
 static void test_orch_defaults(void **state)
@@ -268,9 +278,34 @@ static void test_example_orchestrator_loads(void **state)
     assert_int_equal(p->backoff_max_ms, 600000);
     assert_int_equal(p->max_attempts, 5);       /* inherited */
     assert_int_equal(p->backoff_base_ms, 1000); /* inherited */
+    assert_int_equal(p->concurrency, 0);
+    assert_int_equal(p->rate_burst, 1);
     p = orch_config_policy(cfg, "maintenance");
     assert_int_equal(p->max_attempts, 3);
     assert_int_equal(p->timeout_ms, 3600000);
+    assert_int_equal(p->concurrency, 2);
+    assert_true(p->rate_limit == 0.0);
+    /* the platform's default schedules */
+    assert_int_equal(cfg->nschedules, 2);
+    const schedule_config_t *s = &cfg->schedules[0];
+    assert_string_equal(s->name, "compact-hourly");
+    assert_string_equal(s->cron, "@hourly");
+    assert_string_equal(s->queue, "maintenance");
+    assert_string_equal(s->type, "compact");
+    assert_string_equal(s->payload, "{\"all\":true,\"older_than\":\"1h\"}");
+    assert_int_equal(s->priority, -1);
+    assert_int_equal(s->max_attempts, 0);
+    assert_false(s->paused);
+    s = &cfg->schedules[1];
+    assert_string_equal(s->name, "verify-basebackup-daily");
+    assert_string_equal(s->cron, "30 3 * * *");
+    assert_string_equal(s->queue, "maintenance");
+    assert_string_equal(s->type, "backup_verify");
+    assert_string_equal(s->payload,
+                        "{\"kind\":\"basebackup\",\"path\":\"/var/backups/postgresql/latest\"}");
+    assert_int_equal(s->priority, -1);
+    assert_int_equal(s->max_attempts, 0);
+    assert_false(s->paused);
     orch_config_destroy(&cfg);
 }
 
@@ -939,6 +974,407 @@ static void test_queue_inheritance(void **state)
     orch_config_destroy(&c);
 }
 
+/* ---- rate limits and concurrency ---------------------------------------- */
+
+static void test_queue_rate_inheritance(void **state)
+{
+    (void)state;
+    orch_config_t *c = NULL;
+    int rc = s_orch("defaults:\n"
+                    "  concurrency: 8\n"
+                    "  rate_limit: 2.5\n"
+                    "queues:\n"
+                    "  - name: plain\n"
+                    "  - {name: fast, rate_limit: 10}\n"
+                    "  - {name: slow, rate_limit: 0.2}\n"
+                    "  - {name: bursty, rate_burst: 7, concurrency: 0}\n"
+                    "  - {name: free, rate_limit: 0}\n",
+                    &c);
+    if (rc)
+        print_error("%s\n", s_err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(c->defaults.concurrency, 8);
+    assert_true(c->defaults.rate_limit == 2.5);
+    assert_int_equal(c->defaults.rate_burst, 3); /* ceil(2.5) */
+    const queue_policy_t *p = orch_config_policy(c, "plain");
+    assert_int_equal(p->concurrency, 8);
+    assert_true(p->rate_limit == 2.5);
+    assert_int_equal(p->rate_burst, 3);
+    p = orch_config_policy(c, "fast");
+    assert_true(p->rate_limit == 10.0);
+    assert_int_equal(p->rate_burst, 10); /* follows the queue's own rate */
+    p = orch_config_policy(c, "slow");
+    assert_true(p->rate_limit == 0.2);
+    assert_int_equal(p->rate_burst, 1);
+    p = orch_config_policy(c, "bursty");
+    assert_int_equal(p->concurrency, 0);
+    assert_true(p->rate_limit == 2.5);
+    assert_int_equal(p->rate_burst, 7);
+    p = orch_config_policy(c, "free");
+    assert_true(p->rate_limit == 0.0);
+    assert_int_equal(p->rate_burst, 1);
+    orch_config_destroy(&c);
+
+    /* an explicit defaults.rate_burst is inherited like any other key */
+    rc = s_orch("queues:\n"
+                "  - {name: a, rate_limit: 100}\n"
+                "  - {name: b, rate_limit: 100, rate_burst: 20}\n"
+                "defaults: {rate_limit: 50, rate_burst: 5}\n",
+                &c);
+    assert_int_equal(rc, 0);
+    assert_int_equal(c->defaults.rate_burst, 5);
+    assert_int_equal(orch_config_policy(c, "a")->rate_burst, 5);
+    assert_int_equal(orch_config_policy(c, "b")->rate_burst, 20);
+    orch_config_destroy(&c);
+}
+
+static void test_rate_limit_numbers(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        double v;
+        int burst;
+    } ok[] = {
+        {"0", 0, 1},
+        {"3", 3, 3},
+        {"0.5", 0.5, 1},
+        {".5", 0.5, 1},
+        {"2.", 2, 2},
+        {"1e2", 100, 100},
+        {"1.5E1", 15, 15},
+        {"\"2.5\"", 2.5, 3},
+        {"1000000", 1e6, 1000000},
+        {"999999.5", 999999.5, 1000000},
+        {"0.000001", 1e-6, 1},
+        {"-0", 0, 1},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char yaml[128];
+        snprintf(yaml, sizeof yaml, "defaults:\n  rate_limit: %s\n", ok[i].text);
+        orch_config_t *c = NULL;
+        int rc = s_orch(yaml, &c);
+        if (rc)
+            print_error("%s: %s\n", ok[i].text, s_err);
+        assert_int_equal(rc, 0);
+        assert_true(c->defaults.rate_limit == ok[i].v);
+        assert_int_equal(c->defaults.rate_burst, ok[i].burst);
+        orch_config_destroy(&c);
+    }
+    static const char *bad[] = {"-1",  "1000001", "1e7", "fast", "nan", ".inf", "0x10",
+                                "1,5", "2.5/s",   "e3",  ".",    "1e",  "",     "1 000"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char yaml[128], want[256];
+        snprintf(yaml, sizeof yaml, "defaults:\n  rate_limit: \"%s\"\n", bad[i]);
+        snprintf(want, sizeof want,
+                 "2:15: \"defaults.rate_limit\": expected a number 0..1000000 (e.g. \"10\", "
+                 "\"2.5\"), got \"%s\"",
+                 bad[i]);
+        s_orch_fails(yaml, want);
+    }
+    s_orch_fails("queues:\n  - {name: q, rate_limit: [1]}\n",
+                 "2:27: \"queues[0].rate_limit\": expected a number 0..1000000 (e.g. \"10\", "
+                 "\"2.5\"), got a list");
+    s_orch_fails("defaults:\n  concurrency: -1\n",
+                 "2:16: \"defaults.concurrency\": expected an integer 0..1000000, got \"-1\"");
+    s_orch_fails("queues:\n  - {name: q, concurrency: 1000001}\n",
+                 "2:28: \"queues[0].concurrency\": expected an integer 0..1000000, got "
+                 "\"1000001\"");
+    s_orch_fails("queues:\n  - {name: q, concurrency: 1.5}\n",
+                 "2:28: \"queues[0].concurrency\": expected an integer 0..1000000, got \"1.5\"");
+    s_orch_fails("defaults:\n  rate_burst: 0\n",
+                 "2:15: \"defaults.rate_burst\": expected an integer 1..1000000, got \"0\"");
+    s_orch_fails("queues:\n  - {name: q, rate_burst: 2.5}\n",
+                 "2:27: \"queues[0].rate_burst\": expected an integer 1..1000000, got \"2.5\"");
+}
+
+static void test_scheduler_durations(void **state)
+{
+    (void)state;
+    orch_config_t *c = NULL;
+    int rc = s_orch("scheduler:\n"
+                    "  priority_aging: 30s\n"
+                    "  idempotency_window: 0\n"
+                    "  cancel_grace: 1d\n",
+                    &c);
+    assert_int_equal(rc, 0);
+    assert_int_equal(c->priority_aging_ms, 30000);
+    assert_int_equal(c->idempotency_window_ms, 0);
+    assert_int_equal(c->cancel_grace_ms, 86400000);
+    orch_config_destroy(&c);
+    rc = s_orch("scheduler: {priority_aging: 7d, idempotency_window: 365d, cancel_grace: 0}\n", &c);
+    assert_int_equal(rc, 0);
+    assert_int_equal(c->priority_aging_ms, 7 * 86400000LL);
+    assert_int_equal(c->idempotency_window_ms, 365 * 86400000LL);
+    assert_int_equal(c->cancel_grace_ms, 0);
+    orch_config_destroy(&c);
+    s_orch_fails("scheduler:\n  priority_aging: 8d\n",
+                 "2:19: \"scheduler.priority_aging\": expected a duration 0ms..7d (e.g. "
+                 "\"250ms\", \"30s\", \"5m\"), got \"8d\"");
+    s_orch_fails("scheduler:\n  idempotency_window: 366d\n",
+                 "2:23: \"scheduler.idempotency_window\": expected a duration 0ms..365d (e.g. "
+                 "\"250ms\", \"30s\", \"5m\"), got \"366d\"");
+    s_orch_fails("scheduler:\n  cancel_grace: -1s\n",
+                 "2:17: \"scheduler.cancel_grace\": expected a duration 0ms..1d (e.g. "
+                 "\"250ms\", \"30s\", \"5m\"), got \"-1s\"");
+}
+
+/* ---- schedules --------------------------------------------------------- */
+
+static void test_schedules(void **state)
+{
+    (void)state;
+    orch_config_t *c = NULL;
+    int rc = s_orch("schedules:\n"
+                    "  - name: nightly\n"
+                    "    cron: 0 3 * * *\n"
+                    "    queue: maintenance\n"
+                    "    type: compact\n"
+                    "    payload: {all: true}\n"
+                    "    priority: 0\n"
+                    "    max_attempts: 1000\n"
+                    "    paused: yes\n"
+                    "  - {name: \"tick:10m\", cron: \"@every 10m\", queue: q, type: noop}\n"
+                    "  - {name: weekdays, cron: \"*/15 9-17 * * mon-fri\", queue: q, type: noop,"
+                    " payload: ~, paused: false}\n",
+                    &c);
+    if (rc)
+        print_error("%s\n", s_err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(c->nschedules, 3);
+    const schedule_config_t *s = &c->schedules[0];
+    assert_string_equal(s->name, "nightly");
+    assert_string_equal(s->cron, "0 3 * * *");
+    assert_string_equal(s->queue, "maintenance");
+    assert_string_equal(s->type, "compact");
+    assert_string_equal(s->payload, "{\"all\":true}");
+    assert_int_equal(s->priority, 0);
+    assert_int_equal(s->max_attempts, 1000);
+    assert_true(s->paused);
+    s = &c->schedules[1];
+    assert_string_equal(s->name, "tick:10m");
+    assert_string_equal(s->cron, "@every 10m");
+    assert_string_equal(s->payload, "{}");
+    assert_int_equal(s->priority, -1);    /* the queue's */
+    assert_int_equal(s->max_attempts, 0); /* the queue's */
+    assert_false(s->paused);
+    s = &c->schedules[2];
+    assert_string_equal(s->cron, "*/15 9-17 * * mon-fri");
+    assert_string_equal(s->payload, "{}");
+    assert_false(s->paused);
+    orch_config_destroy(&c);
+    /* an empty list and a null are no schedules */
+    assert_int_equal(s_orch("schedules: []\n", &c), 0);
+    assert_int_equal(c->nschedules, 0);
+    orch_config_destroy(&c);
+    assert_int_equal(s_orch("schedules:\n", &c), 0);
+    assert_int_equal(c->nschedules, 0);
+    orch_config_destroy(&c);
+}
+
+#define SCHED "schedules:\n  - name: s\n    queue: q\n    type: t\n"
+
+static void test_schedule_errors(void **state)
+{
+    (void)state;
+    /* the cron module's own message, at the value's position */
+    s_orch_fails(SCHED "    cron: 61 * * * *\n",
+                 "5:11: \"schedules[0].cron\": cron: minute field \"61\" out of range 0-59");
+    s_orch_fails(SCHED "    cron: \"* * * *\"\n",
+                 "5:11: \"schedules[0].cron\": cron: expected 5 fields, got 4");
+    s_orch_fails(SCHED "    cron: \"@sometimes\"\n",
+                 "5:11: \"schedules[0].cron\": cron: unknown macro \"@sometimes\"");
+    s_orch_fails(SCHED "    cron: \"@every 100ms\"\n",
+                 "5:11: \"schedules[0].cron\": cron: @every duration \"100ms\" out of range "
+                 "1s-366d");
+    s_orch_fails(SCHED "    cron: 0 0 30 2 *\n",
+                 "5:11: \"schedules[0].cron\": cron: day-of-month field \"30\" never matches in "
+                 "month field \"2\"");
+    s_orch_fails(SCHED "    cron: \"\"\n",
+                 "5:11: \"schedules[0].cron\": expected a non-empty string, got \"\"");
+    /* required keys */
+    s_orch_fails(SCHED, "2:5: \"schedules[0]\": missing required key \"cron\"");
+    s_orch_fails("schedules:\n  - {cron: \"@daily\", queue: q, type: t}\n",
+                 "2:5: \"schedules[0]\": missing required key \"name\"");
+    s_orch_fails("schedules:\n  - {name: a, cron: \"@daily\", type: t}\n",
+                 "2:5: \"schedules[0]\": missing required key \"queue\"");
+    s_orch_fails("schedules:\n  - {name: a, cron: \"@daily\", queue: q}\n",
+                 "2:5: \"schedules[0]\": missing required key \"type\"");
+    /* names */
+    s_orch_fails("schedules:\n  - {name: a, cron: \"@daily\", queue: q, type: t}\n"
+                 "  - {name: b, cron: \"@daily\", queue: q, type: t}\n"
+                 "  - {name: a, cron: \"@hourly\", queue: q, type: t}\n",
+                 "4:12: \"schedules[2].name\": schedule \"a\" is already defined");
+    s_orch_fails("schedules:\n  - {name: \"a b\", cron: \"@daily\", queue: q, type: t}\n",
+                 "2:12: \"schedules[0].name\": expected a name of 1..64 characters "
+                 "[A-Za-z0-9_.:-], got \"a b\"");
+    s_orch_fails("schedules:\n  - {name: a, cron: \"@daily\", queue: \"q/1\", type: t}\n",
+                 "2:38: \"schedules[0].queue\": expected a name of 1..64 characters "
+                 "[A-Za-z0-9_.:-], got \"q/1\"");
+    /* ranges and types */
+    s_orch_fails(SCHED "    cron: \"@daily\"\n    priority: 10\n",
+                 "6:15: \"schedules[0].priority\": expected an integer 0..9, got \"10\"");
+    s_orch_fails(SCHED "    cron: \"@daily\"\n    max_attempts: 0\n",
+                 "6:19: \"schedules[0].max_attempts\": expected an integer 1..1000, got \"0\"");
+    s_orch_fails(SCHED "    cron: \"@daily\"\n    paused: maybe\n",
+                 "6:13: \"schedules[0].paused\": expected true or false, got \"maybe\"");
+    s_orch_fails(SCHED "    cron: \"@daily\"\n    every: 1h\n",
+                 "6:5: unknown key \"schedules[0].every\"");
+    s_orch_fails(SCHED "    cron: \"@daily\"\n    cron: \"@hourly\"\n",
+                 "6:5: duplicate key \"schedules[0].cron\"");
+    /* structure */
+    s_orch_fails("schedules: {name: a}\n",
+                 "1:12: \"schedules\": expected a list of mappings, got a mapping");
+    s_orch_fails("schedules:\n  - nightly\n",
+                 "2:5: \"schedules[0]\": expected a mapping with name, cron, queue and type");
+    s_orch_fails(SCHED "    cron: \"@daily\"\n    payload: x\n",
+                 "6:14: \"schedules[0].payload\": expected a mapping (the job's JSON object), "
+                 "got a scalar");
+    s_orch_fails(SCHED "    cron: \"@daily\"\n    payload: [1, 2]\n",
+                 "6:14: \"schedules[0].payload\": expected a mapping (the job's JSON object), "
+                 "got a list");
+    /* the payload counts against limits.max_payload_bytes */
+    char yaml[4096] = "limits: {max_payload_bytes: 1KiB}\n" SCHED "    cron: \"@daily\"\n"
+                      "    payload:\n      text: ";
+    size_t n = strlen(yaml);
+    memset(yaml + n, 'x', 1100);
+    strcpy(yaml + n + 1100, "\n");
+    s_orch_fails(yaml, "8:7: \"schedules[0].payload\": 1111 bytes as JSON exceed "
+                       "limits.max_payload_bytes (1024)");
+}
+
+/* A payload is one JSON object to an independent parser, with the values
+ * the YAML meant. */
+static json_t *s_payload_parses(const char *text)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &e);
+    if (!j)
+        print_error("not JSON: %s: %s\n", e.text, text);
+    assert_non_null(j);
+    assert_true(json_is_object(j));
+    return j;
+}
+
+/* YAML values of a payload become JSON values: quoted scalars are strings,
+ * plain ones are typed as YAML 1.2's core schema reads them. */
+static void test_schedule_payload_json(void **state)
+{
+    (void)state;
+    orch_config_t *c = NULL;
+    int rc = s_orch(SCHED "    cron: \"@daily\"\n"
+                          "    payload:\n"
+                          "      s: hello world\n"
+                          "      q: \"42\"\n"
+                          "      sq: 'true'\n"
+                          "      i: 42\n"
+                          "      neg: -7\n"
+                          "      plus: +3\n"
+                          "      lead: 007\n"
+                          "      hex: 0x1F\n"
+                          "      oct: 0o17\n"
+                          "      big: 9223372036854775807\n"
+                          "      f: 2.5\n"
+                          "      e: 1e3\n"
+                          "      dot: .5\n"
+                          "      fneg: -0.25\n"
+                          "      tenth: 0.1\n"
+                          "      three: 3.0\n"
+                          "      t: true\n"
+                          "      F: False\n"
+                          "      yes: yes\n"
+                          "      n: null\n"
+                          "      tilde: ~\n"
+                          "      empty:\n"
+                          "      nested: {a: [1, \"two\", 3.0, {b: null}], c: {}}\n"
+                          "      list: []\n"
+                          "      date: 2025-01-01\n"
+                          "      ver: 1.2.3\n"
+                          "      inf: .inf\n"
+                          "      esc: \"quote \\\" backslash \\\\ tab \\t nl \\n ctrl \\x01 "
+                          "\xc3\xa9\"\n"
+                          "      block: |\n"
+                          "        line1\n"
+                          "        line2\n"
+                          "      \"key with \\\"quotes\\\"\": 1\n"
+                          "      7: seven\n",
+                    &c);
+    if (rc)
+        print_error("%s\n", s_err);
+    assert_int_equal(rc, 0);
+    assert_string_equal(c->schedules[0].payload,
+                        "{\"s\":\"hello world\",\"q\":\"42\",\"sq\":\"true\",\"i\":42,\"neg\":-7,"
+                        "\"plus\":3,\"lead\":7,\"hex\":31,\"oct\":15,"
+                        "\"big\":9223372036854775807,\"f\":2.5,\"e\":1000.0,\"dot\":0.5,"
+                        "\"fneg\":-0.25,\"tenth\":0.1,\"three\":3.0,\"t\":true,\"F\":false,"
+                        "\"yes\":\"yes\",\"n\":null,\"tilde\":null,\"empty\":null,"
+                        "\"nested\":{\"a\":[1,\"two\",3.0,{\"b\":null}],\"c\":{}},\"list\":[],"
+                        "\"date\":\"2025-01-01\",\"ver\":\"1.2.3\",\"inf\":\".inf\","
+                        "\"esc\":\"quote \\\" backslash \\\\ tab \\t nl \\n ctrl \\u0001 "
+                        "\xc3\xa9\",\"block\":\"line1\\nline2\\n\","
+                        "\"key with \\\"quotes\\\"\":1,\"7\":\"seven\"}");
+    json_t *j = s_payload_parses(c->schedules[0].payload);
+    assert_true(json_is_integer(json_object_get(j, "big")));
+    assert_true(json_integer_value(json_object_get(j, "big")) == INT64_MAX);
+    assert_true(json_is_real(json_object_get(j, "e")));
+    assert_true(json_real_value(json_object_get(j, "tenth")) == 0.1);
+    assert_true(json_is_real(json_object_get(j, "three")));
+    assert_true(json_is_false(json_object_get(j, "F")));
+    assert_string_equal(json_string_value(json_object_get(j, "esc")),
+                        "quote \" backslash \\ tab \t nl \n ctrl \x01 \xc3\xa9");
+    assert_string_equal(json_string_value(json_object_get(j, "block")), "line1\nline2\n");
+    json_decref(j);
+    orch_config_destroy(&c);
+    /* anchors and aliases are expanded */
+    rc = s_orch(SCHED "    cron: \"@daily\"\n"
+                      "    payload: {a: &x [1, {k: v}], b: *x}\n",
+                &c);
+    assert_int_equal(rc, 0);
+    assert_string_equal(c->schedules[0].payload,
+                        "{\"a\":[1,{\"k\":\"v\"}],\"b\":[1,{\"k\":\"v\"}]}");
+    orch_config_destroy(&c);
+}
+
+static void test_schedule_payload_errors(void **state)
+{
+    (void)state;
+    const char *head = SCHED "    cron: \"@daily\"\n    payload:\n";
+    char yaml[4096];
+#define PAYLOAD(text) (snprintf(yaml, sizeof yaml, "%s%s", head, (text)), yaml)
+    s_orch_fails(PAYLOAD("      big: 9223372036854775808\n"),
+                 "7:12: \"schedules[0].payload.big\": integer \"9223372036854775808\" does not "
+                 "fit in 64 bits");
+    s_orch_fails(PAYLOAD("      x: {y: [1, 0x10000000000000000]}\n"),
+                 "7:18: \"schedules[0].payload.x.y[1]\": integer \"0x10000000000000000\" does "
+                 "not fit in 64 bits");
+    s_orch_fails(PAYLOAD("      huge: 1e999\n"),
+                 "7:13: \"schedules[0].payload.huge\": number \"1e999\" is out of range");
+    s_orch_fails(PAYLOAD("      a: 1\n      b: 2\n      a: 3\n"),
+                 "9:7: duplicate key \"schedules[0].payload.a\"");
+    s_orch_fails(PAYLOAD("      x: [{k: 1, k: 2}]\n"),
+                 "7:18: duplicate key \"schedules[0].payload.x[0].k\"");
+    s_orch_fails(PAYLOAD("      ? [a]\n      : 1\n"),
+                 "7:9: \"schedules[0].payload\": expected a plain key, got a list");
+    s_orch_fails(PAYLOAD("      s: \"a\\0b\"\n"),
+                 "7:10: \"schedules[0].payload.s\": a string cannot contain a NUL byte");
+    s_orch_fails(PAYLOAD("      \"a\\0b\": 1\n"),
+                 "7:7: \"schedules[0].payload\": a key cannot contain a NUL byte");
+    /* a sequence that contains itself */
+    s_orch_fails(PAYLOAD("      loop: &l [*l]\n"),
+                 "7:13: \"schedules[0].payload.loop[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]"
+                 "[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]\": nested deeper than 32 "
+                 "levels");
+    /* aliases multiplying a small file: stopped at 1MiB of JSON */
+    s_orch_fails(PAYLOAD("      l0: &a [xxxxxxxxxxxxxxxx, xxxxxxxxxxxxxxxx, xxxxxxxxxxxxxxxx]\n"
+                         "      l1: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                         "      l2: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                         "      l3: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                         "      l4: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+                         "      l5: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"),
+                 "7:7: \"schedules[0].payload\": larger than 1048576 bytes as JSON");
+#undef PAYLOAD
+}
+
 static void test_handler_sections(void **state)
 {
     (void)state;
@@ -1127,6 +1563,13 @@ int main(void)
         cmocka_unit_test_setup(test_sizes, s_setup),
         cmocka_unit_test_setup(test_bools, s_setup),
         cmocka_unit_test_setup(test_queue_inheritance, s_setup),
+        cmocka_unit_test_setup(test_queue_rate_inheritance, s_setup),
+        cmocka_unit_test_setup(test_rate_limit_numbers, s_setup),
+        cmocka_unit_test_setup(test_scheduler_durations, s_setup),
+        cmocka_unit_test_setup(test_schedules, s_setup),
+        cmocka_unit_test_setup(test_schedule_errors, s_setup),
+        cmocka_unit_test_setup(test_schedule_payload_json, s_setup),
+        cmocka_unit_test_setup(test_schedule_payload_errors, s_setup),
         cmocka_unit_test_setup(test_handler_sections, s_setup),
         cmocka_unit_test_setup(test_yaml_features, s_setup),
         cmocka_unit_test_setup(test_mutated_files, s_setup),

@@ -115,10 +115,12 @@ static void test_error_macros(void **state)
     s_parse_fails("@daily 3", "cron: macro \"@daily\" takes no arguments");
     s_parse_fails("@every", "cron: expected \"@every <duration>\", e.g. \"@every 10m\"");
     s_parse_fails("@every 1m 2m", "cron: expected \"@every <duration>\", e.g. \"@every 10m\"");
-    s_parse_fails("@every 10x",
-                  "cron: @every duration \"10x\" is not a duration (e.g. \"30s\", \"10m\", \"1h\")");
-    s_parse_fails("@every -5m",
-                  "cron: @every duration \"-5m\" is not a duration (e.g. \"30s\", \"10m\", \"1h\")");
+    s_parse_fails(
+        "@every 10x",
+        "cron: @every duration \"10x\" is not a duration (e.g. \"30s\", \"10m\", \"1h\")");
+    s_parse_fails(
+        "@every -5m",
+        "cron: @every duration \"-5m\" is not a duration (e.g. \"30s\", \"10m\", \"1h\")");
     s_parse_fails("@every 500ms", "cron: @every duration \"500ms\" out of range 1s-366d");
     s_parse_fails("@every 999", "cron: @every duration \"999\" out of range 1s-366d");
     s_parse_fails("@every 0s", "cron: @every duration \"0s\" out of range 1s-366d");
@@ -187,7 +189,8 @@ static void test_error_syntax(void **state)
 static void test_error_never_fires(void **state)
 {
     (void)state;
-    s_parse_fails("0 0 30 2 *", "cron: day-of-month field \"30\" never matches in month field \"2\"");
+    s_parse_fails("0 0 30 2 *",
+                  "cron: day-of-month field \"30\" never matches in month field \"2\"");
     s_parse_fails("0 0 31 4,6,9,11 *",
                   "cron: day-of-month field \"31\" never matches in month field \"4,6,9,11\"");
     s_parse_fails("0 0 30,31 feb *",
@@ -441,9 +444,14 @@ static void test_next_every(void **state)
         const char *expr;
         int64_t ms;
     } cases[] = {
-        {"@every 10m", 600000}, {"@every 30s", 30000},   {"@every 1h", 3600000},
-        {"@every 1s", 1000},    {"@every 1500", 1500},   {"@every 1d", 86400000},
-        {"@every 366d", 366LL * 86400000}, {"@every   2h ", 7200000},
+        {"@every 10m", 600000},
+        {"@every 30s", 30000},
+        {"@every 1h", 3600000},
+        {"@every 1s", 1000},
+        {"@every 1500", 1500},
+        {"@every 1d", 86400000},
+        {"@every 366d", 366LL * 86400000},
+        {"@every   2h ", 7200000},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cron_t *c = s_parse_ok(cases[i].expr);
@@ -472,7 +480,7 @@ static void test_next_year_rollover(void **state)
 static void test_next_strictly_after(void **state)
 {
     (void)state;
-    static const char *exprs[] = {"* * * * *", "*/15 * * * *", "0 3 * * *",  "@hourly",
+    static const char *exprs[] = {"* * * * *", "*/15 * * * *", "0 3 * * *",   "@hourly",
                                   "@daily",    "0 0 29 2 *",   "0 12 13 * 5", "5/20 1-5/2 * * *"};
     for (size_t i = 0; i < sizeof exprs / sizeof exprs[0]; i++) {
         cron_t *c = s_parse_ok(exprs[i]);
@@ -532,8 +540,9 @@ static const struct {
     {0, 59, NULL, 0},
     {0, 23, NULL, 0},
     {1, 31, NULL, 0},
-    {1, 12, (const char *const[]){"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep",
-                                  "oct", "nov", "dec"},
+    {1, 12,
+     (const char *const[]){"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                           "nov", "dec"},
      1},
     {0, 7, (const char *const[]){"sun", "mon", "tue", "wed", "thu", "fri", "sat"}, 0},
 };
