@@ -54,10 +54,9 @@ int ctl_cmd_flag_int(ctl_cmd_t *ctx, const char *flag, int64_t min, int64_t max,
     const char *text = ctl_args_opt(ctx->args, flag);
     if (ctl_cmd_int_in(text, min, max, out))
         return 0;
-    return ctl_cmd_usage_error(ctx,
-                               "invalid value '%s' for %s: must be an integer %" PRId64
-                               "..%" PRId64,
-                               text, flag, min, max);
+    return ctl_cmd_usage_error(
+        ctx, "invalid value '%s' for %s: must be an integer %" PRId64 "..%" PRId64, text, flag, min,
+        max);
 }
 
 int ctl_cmd_opt_int(ctl_cmd_t *ctx, json_t *obj, const char *flag, const char *key, int64_t min,

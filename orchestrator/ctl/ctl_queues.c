@@ -6,8 +6,8 @@
 
 /* PAUSE or RESUME of queue; label is the command as typed ("pause",
  * "queues pause") for messages. */
-static int s_queue_action(ctl_cmd_t *ctx, const char *label, const char *queue,
-                          const char *command, const char *done)
+static int s_queue_action(ctl_cmd_t *ctx, const char *label, const char *queue, const char *command,
+                          const char *done)
 {
     if (!queue)
         return ctl_cmd_usage_error(ctx, "missing queue name for '%s'", label);
@@ -64,7 +64,8 @@ int ctl_queues_run(ctl_cmd_t *ctx)
         return s_queue_action(ctx, "queues pause", ctx->args->arg2, "PAUSE", "paused");
     if (strcmp(action, "resume") == 0)
         return s_queue_action(ctx, "queues resume", ctx->args->arg2, "RESUME", "resumed");
-    return ctl_cmd_usage_error(ctx, "unknown action '%s' for 'queues': must be list, pause or "
-                                    "resume",
+    return ctl_cmd_usage_error(ctx,
+                               "unknown action '%s' for 'queues': must be list, pause or "
+                               "resume",
                                action);
 }

@@ -34,8 +34,8 @@ static int s_add_body(ctl_cmd_t *ctx, json_t *body)
         return ctl_cmd_usage_error(ctx, "missing --queue for 'schedules add'");
     if (!type)
         return ctl_cmd_usage_error(ctx, "missing --type for 'schedules add'");
-    if ((rc = ctl_cmd_check_name(ctx, "queue name", queue)) != 0
-        || (rc = ctl_cmd_check_name(ctx, "job type", type)) != 0)
+    if ((rc = ctl_cmd_check_name(ctx, "queue name", queue)) != 0 ||
+        (rc = ctl_cmd_check_name(ctx, "job type", type)) != 0)
         return rc;
     json_object_set_new(body, "name", json_string(ctx->args->arg2));
     json_object_set_new(body, "cron", json_string(cron));
@@ -113,15 +113,19 @@ int ctl_schedules_run(ctl_cmd_t *ctx)
     static const struct {
         const char *action;
         const char *done;
-    } actions[] = {{"list", NULL},        {"add", "added"},       {"remove", "removed"},
-                   {"pause", "paused"},   {"resume", "resumed"}};
+    } actions[] = {{"list", NULL},
+                   {"add", "added"},
+                   {"remove", "removed"},
+                   {"pause", "paused"},
+                   {"resume", "resumed"}};
     const char *action = ctx->args->arg ? ctx->args->arg : "list";
     size_t i = 0;
     while (i < sizeof actions / sizeof *actions && strcmp(actions[i].action, action) != 0)
         i++;
     if (i == sizeof actions / sizeof *actions)
-        return ctl_cmd_usage_error(ctx, "unknown action '%s' for 'schedules': must be list, add, "
-                                        "remove, pause or resume",
+        return ctl_cmd_usage_error(ctx,
+                                   "unknown action '%s' for 'schedules': must be list, add, "
+                                   "remove, pause or resume",
                                    action);
     bool add = strcmp(action, "add") == 0;
     for (size_t f = 0; !add && f < sizeof s_add_flags / sizeof *s_add_flags; f++) {

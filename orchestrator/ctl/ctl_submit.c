@@ -15,8 +15,8 @@
 
 /* Flags that describe one job; none may accompany --batch. */
 static const char *const s_job_flags[] = {
-    "--queue",        "--type",       "--priority", "--payload",    "--max-attempts",
-    "--timeout-ms",   "--run-at",     "--delay",    "--depends-on", "--idempotency-key",
+    "--queue",      "--type",   "--priority", "--payload",    "--max-attempts",
+    "--timeout-ms", "--run-at", "--delay",    "--depends-on", "--idempotency-key",
 };
 
 /* ---- scheduling flags ---- */
@@ -102,8 +102,9 @@ static int s_idempotency_key(ctl_cmd_t *ctx, json_t *job)
         return 0;
     size_t len = strlen(key);
     if (len == 0 || len > S_IDEM_MAX)
-        return ctl_cmd_usage_error(ctx, "invalid value '%s' for --idempotency-key: must be 1..%d "
-                                        "bytes",
+        return ctl_cmd_usage_error(ctx,
+                                   "invalid value '%s' for --idempotency-key: must be 1..%d "
+                                   "bytes",
                                    key, S_IDEM_MAX);
     json_object_set_new(job, "idempotency_key", json_string(key));
     return 0;
@@ -178,8 +179,8 @@ static int s_job_from_batch(ctl_cmd_t *ctx, ctl_batch_t *batch, const char *path
 /* What all acknowledged requests returned, in input order. */
 typedef struct {
     json_t *ids;
-    json_t *existing;   /* one boolean per id: false where a reply had no "existing" */
-    bool any_existing;  /* some reply had "existing": --json then prints it */
+    json_t *existing;  /* one boolean per id: false where a reply had no "existing" */
+    bool any_existing; /* some reply had "existing": --json then prints it */
 } s_acked_t;
 
 /* "existing" of a reply: absent, or one boolean per id. */
@@ -212,7 +213,8 @@ static int s_take_ids(ctl_cmd_t *ctx, const json_t *reply, size_t expected, s_ac
     acked->any_existing = acked->any_existing || existing;
     size_t i;
     json_t *id;
-    json_array_foreach(ids, i, id) {
+    json_array_foreach(ids, i, id)
+    {
         if (!json_is_integer(id))
             return ctl_cmd_error(ctx, "malformed reply from coordinator: an id is not an integer");
         bool found = json_is_true(json_array_get(existing, i));

@@ -106,16 +106,16 @@ static int s_parse_iso(const char *p, int64_t *out_us)
 {
     int y, mo, d, h, mi, s = 0;
     int64_t frac = 0, offset;
-    if (!s_digits(&p, 4, &y) || !s_char(&p, "-") || !s_digits(&p, 2, &mo) || !s_char(&p, "-")
-        || !s_digits(&p, 2, &d) || !s_char(&p, "Tt") || !s_digits(&p, 2, &h) || !s_char(&p, ":")
-        || !s_digits(&p, 2, &mi))
+    if (!s_digits(&p, 4, &y) || !s_char(&p, "-") || !s_digits(&p, 2, &mo) || !s_char(&p, "-") ||
+        !s_digits(&p, 2, &d) || !s_char(&p, "Tt") || !s_digits(&p, 2, &h) || !s_char(&p, ":") ||
+        !s_digits(&p, 2, &mi))
         return ORCH_EINVAL;
     if (s_char(&p, ":") && (!s_digits(&p, 2, &s) || !s_fraction(&p, &frac)))
         return ORCH_EINVAL;
     if (!s_zone(&p, &offset) || *p != '\0')
         return ORCH_EINVAL;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > s_days_in_month(y, mo) || h > 23
-        || mi > 59 || s > 59)
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > s_days_in_month(y, mo) || h > 23 || mi > 59 ||
+        s > 59)
         return ORCH_EINVAL;
     int64_t secs = s_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset;
     if (secs < 0)

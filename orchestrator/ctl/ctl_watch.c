@@ -13,8 +13,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define S_MAX_PARTS 4     /* an event has 3; one more tells "too many" */
-#define S_DRAIN_MAX 256   /* events handled per wakeup before looking at signals again */
+#define S_MAX_PARTS 4   /* an event has 3; one more tells "too many" */
+#define S_DRAIN_MAX 256 /* events handled per wakeup before looking at signals again */
 
 /* ---- the events endpoint ---- */
 
@@ -23,8 +23,8 @@ static int s_tcp_plus_one(const char *client, char *out, size_t len)
     const char *colon = strrchr(client, ':');
     int64_t port;
     /* "tcp://" itself has a colon: the port's must come after the host */
-    if (!colon || colon < client + strlen("tcp://") + 1
-        || !ctl_cmd_int_in(colon + 1, 1, 65534, &port))
+    if (!colon || colon < client + strlen("tcp://") + 1 ||
+        !ctl_cmd_int_in(colon + 1, 1, 65534, &port))
         return ORCH_EINVAL;
     int n = snprintf(out, len, "%.*s:%d", (int)(colon - client), client, (int)port + 1);
     return n > 0 && (size_t)n < len ? 0 : ORCH_EINVAL;
@@ -101,9 +101,9 @@ static void s_signals_restore(s_signals_t *s)
 typedef struct {
     ctl_cmd_t *ctx;
     const char *queues[CTL_ARGS_MAX_OPTS];
-    size_t nqueues;              /* 0: every queue */
-    int64_t count;               /* events still to print; -1: no limit */
-    int64_t deadline_ms;         /* monotonic; -1: none */
+    size_t nqueues;      /* 0: every queue */
+    int64_t count;       /* events still to print; -1: no limit */
+    int64_t deadline_ms; /* monotonic; -1: none */
     char endpoint[512];
     void *zctx;
     void *sub;
@@ -202,8 +202,8 @@ static const char *s_decode(zmq_msg_t *parts, size_t n, bool too_many, json_t **
     *event = NULL;
     if (too_many || n != 3)
         return "not 3 frames";
-    if (zmq_msg_size(&parts[1]) != strlen(PROTO_EVENT_V1)
-        || memcmp(zmq_msg_data(&parts[1]), PROTO_EVENT_V1, strlen(PROTO_EVENT_V1)) != 0)
+    if (zmq_msg_size(&parts[1]) != strlen(PROTO_EVENT_V1) ||
+        memcmp(zmq_msg_data(&parts[1]), PROTO_EVENT_V1, strlen(PROTO_EVENT_V1)) != 0)
         return "unknown protocol frame";
     *event = json_loadb(zmq_msg_data(&parts[2]), zmq_msg_size(&parts[2]), 0, NULL);
     if (!json_is_object(*event)) {
