@@ -147,3 +147,22 @@ def check_order(names, expected, what):
 
 def coordinator_log(c):
     return c.coordinator.log_text() if c.coordinator else ""
+
+
+def run_parts(c, parts):
+    """Runs each (name, fn(c)) scenario even when an earlier one failed, so
+    one coordinator bug does not hide the others; fails at the end naming
+    every failed scenario. A crashed coordinator stops the run."""
+    failures = []
+    for name, fn in parts:
+        harness.log("scenario: %s" % name)
+        try:
+            fn(c)
+        except harness.TestFailure as e:
+            harness.log("scenario %s FAILED: %s" % (name, e))
+            failures.append("%s: %s" % (name, e))
+            if c.coordinator is not None and not c.coordinator.alive() \
+                    and not c.coordinator.expect_death:
+                break
+    check(not failures, "%d of %d scenarios failed:\n  %s"
+          % (len(failures), len(parts), "\n  ".join(failures)))
