@@ -99,14 +99,14 @@ orchctl() { "$BIN/orchctl" "$@"; }
 # start what those jobs need (fakes of Ollama and Meilisearch, a backup to
 # verify); enable their handlers in worker_config.
 demo_extra_jobs() {
-    :
+    ORCH_DATABASE_URL="$QS_URL" QS_VAR="$VAR" bash "$ROOT/deploy/demo_handlers.sh" jobs
 }
 
 # The config file the workers run with. HOOK: the extension for more
 # handlers can write a copy of config/worker.yaml with their sections enabled
 # under var/run/ and return its path here.
 worker_config() {
-    echo "$ROOT/config/worker.yaml"
+    ORCH_DATABASE_URL="$QS_URL" QS_VAR="$VAR" bash "$ROOT/deploy/demo_handlers.sh" config
 }
 
 submit_demo() {
@@ -114,7 +114,7 @@ submit_demo() {
     cat "$ROOT/deploy/demo_jobs.jsonl" >"$batch"
     demo_extra_jobs >>"$batch"
     n=$(grep -c . "$batch")
-    say "submitting a demo batch of $n jobs (noop, sleep, and fail jobs that end dead)"
+    say "submitting a demo batch of $n jobs (noop, sleep, fail jobs that end dead, and embed, index, compact, backup_verify against loopback fakes)"
     orchctl submit --batch "$batch" >"$RUNDIR/demo_ids.txt" || die "submitting the demo batch failed"
     say "accepted job ids $(head -n 1 "$RUNDIR/demo_ids.txt")..$(tail -n 1 "$RUNDIR/demo_ids.txt")"
 }
@@ -209,6 +209,7 @@ cmd_start() {
     bash "$PGDEV" init "$pgdir"
     bash "$PGDEV" start "$pgdir"
     url=$(bash "$PGDEV" url "$pgdir")
+    QS_URL=$url
 
     if pid=$(live_pid orchestratord "$BIN/orchestratord"); then
         say "orchestratord already running (pid $pid)"
@@ -242,6 +243,7 @@ cmd_stop() {
     for w in "${WORKERS[@]}"; do
         stop_daemon "$w" "$BIN/orch-worker" 35
     done
+    QS_VAR="$VAR" bash "$ROOT/deploy/demo_handlers.sh" stop || true
     stop_daemon orchestratord "$BIN/orchestratord" 20
     if [ -f "$RUNDIR/pgdir" ]; then
         pgdir=$(cat "$RUNDIR/pgdir")

@@ -48,9 +48,29 @@ static int s_setup(void **state)
     return 0;
 }
 
+/* Worker names are interned by the coordinator and borrowed by jobs and
+ * events; the tests keep theirs here and free them at teardown. */
+static char **s_pool;
+static size_t s_npool, s_cappool;
+
+static char *s_keep(char *str)
+{
+    if (s_npool == s_cappool) {
+        s_cappool = s_cappool ? s_cappool * 2 : 64;
+        s_pool = xrealloc(s_pool, s_cappool * sizeof *s_pool);
+    }
+    s_pool[s_npool++] = str;
+    return str;
+}
+
 static int s_teardown(void **state)
 {
     fx_t *f = *state;
+    for (size_t i = 0; i < s_npool; i++)
+        free(s_pool[i]);
+    free(s_pool);
+    s_pool = NULL;
+    s_npool = s_cappool = 0;
     batch_fini(&f->b);
     for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
         strbuf_fini(&f->bufs[i]);
@@ -257,20 +277,19 @@ static void test_event_copies(void **state)
 {
     fx_t *f = *state;
     job_t *j = s_job(f->l2, 9, JOB_RUNNING, true);
-    char worker[] = "worker-1";
+    static const char worker[] = "worker-1"; /* interned: borrowed, not copied */
     char detail[] = "{\"reason\":\"x\"}";
     int64_t before = clock_real_us();
     batch_event(&f->b, j, 9, "started", 3, worker, detail);
     int64_t after = clock_real_us();
-    /* the caller's buffers may change or go away */
-    memset(worker, 'Z', sizeof worker - 1);
+    /* the caller's detail buffer may change or go away */
     memset(detail, 'Z', sizeof detail - 1);
     assert_int_equal(f->b.nevents, 1);
     batch_event_t *e = &f->b.events[0];
     assert_int_equal(e->job_id, 9);
     assert_string_equal(e->event, "started");
     assert_int_equal(e->attempt, 3);
-    assert_string_equal(e->worker, "worker-1");
+    assert_ptr_equal(e->worker, worker);
     assert_string_equal(e->detail, "{\"reason\":\"x\"}");
     assert_ptr_equal(e->queue, f->l2->queue->name); /* borrowed from the lane */
     assert_ptr_equal(e->type, f->l2->type);
@@ -371,7 +390,7 @@ static void test_build_exact(void **state)
     b->attempt_base = 1;
     b->max_attempts = 3;
     b->result = xstrdup("{\"v\":\"NULL\"}");
-    b->worker_name = xstrdup("w1");
+    b->worker_name = s_keep(xstrdup("w1"));
     b->progress = 100;
     b->run_at_us = 5;
     b->started_us = 6;
@@ -383,7 +402,7 @@ static void test_build_exact(void **state)
     c->max_attempts = 1;
     c->payload = xstrdup("{}");
     c->error = xstrdup("NULL");
-    c->worker_name = xstrdup("w \"1\" \\ ,}{");
+    c->worker_name = s_keep(xstrdup("w \"1\" \\ ,}{"));
     c->progress = 0;
     c->run_at_us = 1700000000000001;
     c->created_us = 1700000000000000;
@@ -534,7 +553,7 @@ static void test_job_helpers(void **state)
     assert_null(j->error);
     j->payload = xstrdup("{}");
     j->result = xstrdup("1");
-    j->worker_name = xstrdup("w");
+    j->worker_name = s_keep(xstrdup("w"));
     j->idempotency_key = xstrdup("k");
     j->attempt = 7;
     j->attempt_base = 4;
@@ -620,7 +639,7 @@ static void test_build_random_roundtrip(void **state)
             j->payload = s_rand_str();
             j->result = s_rand_str();
             j->error = s_rand_str();
-            j->worker_name = s_rand_str();
+            j->worker_name = s_keep(s_rand_str());
             j->idempotency_key = s_rand_str();
             j->progress = (int)(s_next() % 102) - 1;
             j->run_at_us = s_rand_ts();
@@ -633,9 +652,8 @@ static void test_build_random_roundtrip(void **state)
                 nupd++;
             else
                 nins++;
-            char *w = s_rand_str(), *d = s_rand_str();
+            char *w = s_keep(s_rand_str()), *d = s_rand_str();
             batch_event(&f->b, j, j->id, "progress", j->attempt, w, d);
-            free(w);
             free(d);
         }
         batch_build_write(&f->b, f->bufs, f->params);
