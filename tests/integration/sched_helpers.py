@@ -149,6 +149,16 @@ def coordinator_log(c):
     return c.coordinator.log_text() if c.coordinator else ""
 
 
+def wait_db_up(c, timeout=20):
+    """Waits until STATS reports the database up (the coordinator recovered)."""
+    def up():
+        try:
+            return request(c, "STATS", {}, timeout_ms=2000).get("database") == "up"
+        except harness.TestFailure:
+            return False
+    harness.wait_for(up, timeout, "the coordinator to report the database up", interval=0.2)
+
+
 def run_parts(c, parts):
     """Runs each (name, fn(c)) scenario even when an earlier one failed, so
     one coordinator bug does not hide the others; fails at the end naming
@@ -157,6 +167,8 @@ def run_parts(c, parts):
     for name, fn in parts:
         harness.log("scenario: %s" % name)
         try:
+            if failures:
+                wait_db_up(c)  # an earlier failure may have taken the coordinator down
             fn(c)
         except harness.TestFailure as e:
             harness.log("scenario %s FAILED: %s" % (name, e))
