@@ -62,7 +62,7 @@ int ctl_cmd_flag_int(ctl_cmd_t *ctx, const char *flag, int64_t min, int64_t max,
 int ctl_cmd_opt_int(ctl_cmd_t *ctx, json_t *obj, const char *flag, const char *key, int64_t min,
                     int64_t max)
 {
-    int64_t v;
+    int64_t v = 0;
     if (!ctl_args_opt(ctx->args, flag))
         return 0;
     int rc = ctl_cmd_flag_int(ctx, flag, min, max, &v);

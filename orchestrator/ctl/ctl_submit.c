@@ -28,7 +28,7 @@ static int s_run_at(ctl_cmd_t *ctx, json_t *job)
     if (at && delay)
         return ctl_cmd_usage_error(ctx, "--run-at and --delay cannot be combined");
     if (at) {
-        int64_t us;
+        int64_t us = 0;
         if (ctl_time_parse_us(at, &us) != 0 || us <= 0)
             return ctl_cmd_usage_error(ctx,
                                        "invalid value '%s' for --run-at: must be an ISO 8601 "
@@ -38,7 +38,7 @@ static int s_run_at(ctl_cmd_t *ctx, json_t *job)
         json_object_set_new(job, "run_at_us", json_integer(us));
     }
     if (delay) {
-        int64_t ms;
+        int64_t ms = 0;
         if (clock_parse_duration_ms(delay, &ms) != 0)
             return ctl_cmd_usage_error(ctx,
                                        "invalid value '%s' for --delay: must be a duration such "

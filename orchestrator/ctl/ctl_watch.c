@@ -126,7 +126,7 @@ static int s_options(s_watch_t *w)
     }
     w->deadline_ms = -1;
     const char *d = ctl_args_opt(ctx->args, "--for");
-    int64_t ms;
+    int64_t ms = 0;
     if (d && (clock_parse_duration_ms(d, &ms) != 0 || ms <= 0))
         return ctl_cmd_usage_error(ctx,
                                    "invalid value '%s' for --for: must be a positive duration "
