@@ -297,7 +297,12 @@ static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
         ids[i] = job->id;
         batch_touch(&c->cur, job);
         batch_event(&c->cur, job, job->id, "submitted", 0, NULL, NULL);
-        s_resolve(c, v, job, &specs[i], ids, &deprows);
+    }
+    /* second pass: a job may depend on a later job of the same batch */
+    for (size_t i = 0; i < n; i++) {
+        job_t *job = existing[i] ? NULL : jobmap_get(c->jobs, ids[i]);
+        if (job && job->state == JOB_WAITING)
+            s_resolve(c, v, job, &specs[i], ids, &deprows);
     }
     if (deprows.len > 1) {
         memmove(deprows.data, deprows.data + 1, deprows.len); /* drop the leading brace */
