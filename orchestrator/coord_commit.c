@@ -109,6 +109,8 @@ static const char *s_stmt(op_kind_t k)
     }
 }
 
+static void s_committed(coord_t *c);
+
 void coord_flush(coord_t *c)
 {
     if (c->inflight_active || c->mode != COORD_UP)
@@ -131,6 +133,11 @@ void coord_flush(coord_t *c)
         rc = store_pipeline_add(c->store, s_stmt(op->kind), op->nparams,
                                 (const char *const *)op->params, op);
     c->inflight_active = true;
+    if (rc == ORCH_OK && !c->inflight.nwrites && !c->inflight.nevents && !c->inflight_ops) {
+        /* only replies (e.g. an idempotency hit on a committed job): nothing to commit */
+        s_committed(c);
+        return;
+    }
     if (rc == ORCH_OK)
         rc = store_pipeline_send(c->store);
     if (rc != ORCH_OK)

@@ -278,6 +278,7 @@ static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
         return;
     }
     int64_t *ids = xcalloc(n, sizeof *ids);
+    size_t *event_at = xcalloc(n, sizeof *event_at);
     bool *existing = xcalloc(n, sizeof *existing);
     bool any_key = false;
     strbuf_t deprows;
@@ -296,6 +297,7 @@ static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
         job_t *job = coord_new_job(c, &specs[i], now_us);
         ids[i] = job->id;
         batch_touch(&c->cur, job);
+        event_at[i] = c->cur.nevents;
         batch_event(&c->cur, job, job->id, "submitted", 0, NULL, NULL);
     }
     /* second pass: a job may depend on a later job of the same batch */
@@ -303,6 +305,9 @@ static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
         job_t *job = existing[i] ? NULL : jobmap_get(c->jobs, ids[i]);
         if (job && job->state == JOB_WAITING)
             s_resolve(c, v, job, &specs[i], ids, &deprows);
+        /* the event stream shows where submission left the job */
+        if (job && !job_state_terminal(job->state))
+            c->cur.events[event_at[i]].state = job->state;
     }
     if (deprows.len > 1) {
         memmove(deprows.data, deprows.data + 1, deprows.len); /* drop the leading brace */
@@ -333,6 +338,7 @@ static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
     size_t len = body.len;
     batch_ack(&c->cur, env, strbuf_detach(&body), len);
     free(ids);
+    free(event_at);
     free(existing);
 }
 
