@@ -178,3 +178,39 @@ def run_parts(c, parts):
                 break
     check(not failures, "%d of %d scenarios failed:\n  %s"
           % (len(failures), len(parts), "\n  ".join(failures)))
+
+
+def write_coordinator_config(c, extra=None):
+    """Rewrites the coordinator's config file: the config the cluster
+    started with, merged with extra (None: back to that config)."""
+    import copy
+    if not hasattr(c, "_sched_base_config"):
+        c._sched_base_config = copy.deepcopy(c.coord_config)
+    cfg = harness._merge(copy.deepcopy(c._sched_base_config), copy.deepcopy(extra or {}))
+    c.coord_config = cfg
+    with open(c.coord_config_path, "w") as f:
+        f.write(harness.to_yaml(cfg) + "\n")
+
+
+def check_config(c):
+    """orchestratord --check-config on the current file: (ok, message)."""
+    import subprocess
+    r = subprocess.run([c.bin("orchestratord"), "-c", c.coord_config_path, "--check-config"],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=c.env, timeout=60)
+    return r.returncode == 0, (r.stderr or r.stdout).decode(errors="replace").strip()
+
+
+def restart_with_config(c, extra=None):
+    """Restarts the coordinator (SIGTERM, exit 0 required) with the start
+    config merged with extra. A config the coordinator rejects fails the
+    caller's scenario with the coordinator's message, and the coordinator
+    keeps running with its previous config."""
+    previous = getattr(c, "_sched_extra", None)
+    write_coordinator_config(c, extra)
+    ok_, msg = check_config(c)
+    if not ok_:
+        write_coordinator_config(c, previous)
+        check(False, "orchestratord rejects the config %s: %s" % (json.dumps(extra), msg))
+    c._sched_extra = extra
+    c.restart_coordinator()
