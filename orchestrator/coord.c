@@ -329,9 +329,12 @@ static long s_poll_timeout(coord_t *c, int64_t now)
 static void s_turn(coord_t *c)
 {
     int64_t now = clock_mono_ms();
+    /* Backpressure: while the batch being filled is already at its size
+     * limit, clients wait in their sockets' queues; workers never wait. */
+    short client_events = c->cur.nwrites >= (size_t)c->cfg->max_commit_jobs ? 0 : ZMQ_POLLIN;
     zmq_pollitem_t items[5] = {
         {c->wsock, 0, ZMQ_POLLIN, 0},
-        {c->csock, 0, ZMQ_POLLIN, 0},
+        {c->csock, 0, client_events, 0},
         {c->qpipe, 0, ZMQ_POLLIN, 0},
         {c->pub, 0, ZMQ_POLLIN, 0},
         {NULL, store_socket(c->store), 0, 0},

@@ -314,7 +314,7 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m)
 
 void coord_on_client_message(coord_t *c)
 {
-    for (int i = 0; i < 4096; i++) {
+    for (int i = 0; i < 4096 && c->cur.nwrites < (size_t)c->cfg->max_commit_jobs; i++) {
         proto_rawmsg_t m;
         if (proto_recv_raw(c->csock, ZMQ_DONTWAIT, true, &m) != ORCH_OK)
             break;

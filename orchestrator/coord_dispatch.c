@@ -102,6 +102,8 @@ static void s_append_job(worker_t *w, const job_t *job)
     w->outbox_jobs++;
 }
 
+static void s_flush_outbox(coord_t *c, worker_t *w);
+
 static void s_assign(coord_t *c, worker_t *w, job_t *job, int64_t now_real, int64_t now_mono)
 {
     lane_unlink(job->lane, job);
@@ -118,6 +120,9 @@ static void s_assign(coord_t *c, worker_t *w, job_t *job, int64_t now_real, int6
     batch_touch(&c->cur, job);
     batch_event(&c->cur, job, job->id, "started", job->attempt, w->name, NULL);
     s_append_job(w, job);
+    /* keep JOB messages well under the worker's message limit */
+    if (w->outbox.len > c->cfg->max_message_bytes / 4)
+        s_flush_outbox(c, w);
 }
 
 static void s_flush_outbox(coord_t *c, worker_t *w)
