@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""The bounded ready window refills correctly.
+
+Coordinator config scheduler.ready_window 16, refill_batch 8: a lane keeps
+at most 16 jobs in memory and reads the rest from PostgreSQL 8 at a time.
+
+1. 500 jobs at mixed priorities are submitted with no worker; then ONE
+   single-slot worker runs them: all succeed, and the `started` order is
+   exactly (priority, id) -- every refill continued where the window ended.
+2. A backlog of 300 `sleep` 20 ms jobs at priorities 5..9 (one batch) is
+   draining on that worker when 60 urgent priority-0 `noop` jobs arrive
+   (almost four windows): the urgent jobs start as one contiguous block, in
+   id order, right after their submission (at most the dispatch already
+   under way slips in), before the remaining backlog; the backlog itself
+   still starts in (priority, id) order around that block; all succeed.
+   The urgent jobs are of another type on purpose: they sit in another
+   lane, so while their lane waits for a refill the dispatcher must not
+   fall back to the backlog's lane (that would start a priority-5+ job while
+   priority-0 jobs are queued).
+"""
+import os
+import random
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+import sched_helpers as sh  # noqa: E402
+from harness import check  # noqa: E402
+
+CONFIG = {"scheduler": {"ready_window": 16, "refill_batch": 8}}
+NHOT = 60
+
+
+def first_difference(got, expected, prio):
+    k = next(i for i in range(min(len(got), len(expected))) if got[i] != expected[i])
+    return ("position %d: started (id, prio) %r, expected %r"
+            % (k, [(i, prio[i]) for i in got[k:k + 6]], [(i, prio[i]) for i in expected[k:k + 6]]))
+
+
+def bulk(c):
+    rng = random.Random(4)
+    prio = {}
+    ids = []
+    for _ in range(5):
+        ps = [rng.randint(0, 9) for _ in range(100)]
+        got = sh.submit(c, [{"queue": "win", "type": "noop", "priority": p} for p in ps])
+        prio.update(zip(got, ps))
+        ids += got
+    c.start_worker("ww", slots=1, queues=["win"])
+    final = c.wait_terminal(ids, timeout=120)
+    bad = {i: s for i, s in final.items() if s != "succeeded"}
+    check(not bad, "%d of 500 jobs did not succeed, e.g. %r" % (len(bad), list(bad.items())[:5]))
+    expected = sorted(ids, key=lambda i: (prio[i], i))
+    got = sh.started_order(c, ids)
+    check(len(got) == 500, "%d started events for 500 jobs" % len(got))
+    if got != expected:
+        check(False, "start order differs from (priority, id): " + first_difference(got, expected, prio))
+
+
+def urgent(c):
+    rng = random.Random(5)
+    ps = [rng.randint(5, 9) for _ in range(300)]
+    backlog = sh.submit(c, [{"queue": "win", "type": "sleep", "priority": p, "payload": {"ms": 20}}
+                            for p in ps])
+    prio = dict(zip(backlog, ps))
+    harness.wait_for(lambda: len(sh.started_order(c, backlog)) >= 40, 60,
+                     "40 backlog jobs to start")
+    hot = sh.submit(c, [{"queue": "win", "type": "noop", "priority": 0} for _ in range(NHOT)])
+    prio.update({i: 0 for i in hot})
+    final = c.wait_terminal(backlog + hot, timeout=120)
+    bad = {i: s for i, s in final.items() if s != "succeeded"}
+    check(not bad, "%d jobs did not succeed, e.g. %r" % (len(bad), list(bad.items())[:5]))
+
+    order = sh.started_order(c, backlog + hot)
+    pos = [order.index(i) for i in hot]
+    if pos != list(range(pos[0], pos[0] + NHOT)):
+        gaps = [(order[k], prio[order[k]]) for k in range(pos[0], pos[-1]) if order[k] not in set(hot)]
+        check(False, "the %d urgent jobs did not start as one block in id order: backlog jobs "
+              "(id, priority) %r started between them (urgent positions %d..%d)"
+              % (NHOT, gaps, pos[0], pos[-1]))
+    sub_ev = max(e["id"] for i in hot for e in sh.events(c, i) if e["event"] == "submitted")
+    rows = c.sql("SELECT job_id FROM job_events WHERE event = 'started' AND id > :'e'::bigint "
+                 "AND job_id IN (SELECT json_array_elements_text(:'ids'::json)::bigint) ORDER BY id",
+                 e=sub_ev, ids=backlog)
+    late = [r["job_id"] for r in rows]
+    slipped = [i for i in late if order.index(i) < pos[0]]
+    check(len(slipped) <= 1, "%d backlog jobs started after the urgent jobs were committed but "
+          "before them: %r" % (len(slipped), slipped))
+    after = [i for i in order if i in prio and prio[i] > 0 and order.index(i) > pos[-1]]
+    harness.log("urgent block at positions %d..%d of %d, %d backlog jobs after it"
+                % (pos[0], pos[-1], len(order), len(after)))
+    check(len(after) > 100, "only %d backlog jobs were left after the urgent block: the test "
+          "did not exercise a draining backlog" % len(after))
+    rest = [i for i in order if i not in set(hot)]
+    expected = sorted(backlog, key=lambda i: (prio[i], i))
+    if rest != expected:
+        check(False, "backlog start order differs from (priority, id): "
+              + first_difference(rest, expected, prio))
+
+
+def test(c):
+    sh.run_parts(c, [
+        ("500 jobs through a window of 16", bulk),
+        ("urgent jobs overtake a draining backlog", urgent),
+    ])
+
+
+harness.main(test, coordinator_config=CONFIG)
