@@ -59,21 +59,37 @@ static job_t *s_lane_best(coord_t *c, lane_t *l, int *eff, int64_t now_us)
     return best;
 }
 
+/* An emptied lane whose next jobs are still in PostgreSQL may hold a job
+ * more urgent than anything in memory: its next key is only known to be
+ * above its bound. Dispatch waits for that lane's refill (already requested)
+ * rather than hand out a possibly less urgent job. */
+static bool s_refill_may_beat(const lane_t *l, int prio, int64_t id)
+{
+    return l->count == 0 && l->overflow &&
+           readyq_key_cmp(l->bound_priority, l->bound_id, prio, id) < 0;
+}
+
 static job_t *s_best(coord_t *c, worker_t *w, int64_t now_us, int64_t now_ms)
 {
     job_t *best = NULL;
     int best_eff = 0;
     for (size_t i = 0; i < w->nlanes; i++) {
         lane_t *l = w->lanes[i];
-        if (l->count == 0 || !coord_queue_may_dispatch(c, l->queue, now_ms))
+        if ((l->count == 0 && !l->overflow) || !coord_queue_may_dispatch(c, l->queue, now_ms))
             continue;
         int eff = 0;
-        job_t *j = s_lane_best(c, l, &eff, now_us);
+        job_t *j = l->count ? s_lane_best(c, l, &eff, now_us) : NULL;
         if (j && (!best || readyq_key_cmp(eff, j->id, best_eff, best->id) < 0)) {
             best = j;
             best_eff = eff;
         }
     }
+    if (!best)
+        return NULL;
+    for (size_t i = 0; i < w->nlanes; i++)
+        if (s_refill_may_beat(w->lanes[i], best_eff, best->id) &&
+            coord_queue_may_dispatch(c, w->lanes[i]->queue, now_ms))
+            return NULL;
     return best;
 }
 
