@@ -11,7 +11,9 @@ single-slot worker:
   before attempt 1's 30 s sleep would have ended; the worker's log shows the
   cancel (CANCEL received, or its own deadline check, which enforces the same
   timeout_ms) and the coordinator's log the timeout; the worker's late
-  result for attempt 1 is audited as `stale_result`.
+  result for attempt 1 is audited as `stale_result`;
+- GET with "history": true returns the same audit trail (event, attempt,
+  worker, detail) and the job with timeout_ms 500.
 
 The worker enforces the same deadline on its side; if its FAIL for an
 attempt reaches the coordinator before the coordinator's own deadline fires,
@@ -73,6 +75,23 @@ def test(c):
     clog = sh.coordinator_log(c)
     check("attempt timed out job=%d attempt=1" % job in clog or fails[0]["event"] != "timeout",
           "coordinator log does not show the timeout of job %d attempt 1" % job)
+
+    # GET with history: the same trail, with attempt, worker and detail.
+    r = sh.get(c, job, history=True)
+    check(r.get("status") == 200, "GET history of job %d: %r" % (job, r))
+    j = r.get("job") or {}
+    check((j.get("state"), j.get("attempt"), j.get("timeout_ms")) == ("dead", 2, 500),
+          "GET job %d: %r" % (job, j))
+    hist = r.get("history")
+    check(isinstance(hist, list) and all(
+        isinstance(h, dict) and {"at", "event", "attempt", "worker", "detail"} <= set(h) for h in hist),
+        "GET history of job %d: %r" % (job, hist))
+    db = [(e["event"], e["attempt"]) for e in sh.events(c, job)]
+    got = [(h["event"], h["attempt"]) for h in hist]
+    check(got == db[:len(got)] and len(got) >= len(db) - 1,
+          "GET history of job %d: %r, the audit table has %r" % (job, got, db))
+    check([h["worker"] for h in hist if h["event"] == "started"] == ["w1", "w1"],
+          "GET history of job %d does not name the worker of each attempt: %r" % (job, hist))
 
     # The slot works afterwards.
     nxt = sh.submit1(c, queue="default", type="noop")
