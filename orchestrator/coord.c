@@ -392,6 +392,9 @@ int coord_run(coord_t *c)
             break;
         s_turn(c);
     }
+    /* requests already queued in the client socket get their 503 rather
+     * than silence */
+    coord_on_client_message(c);
     LOG_INFO("coordinator stopped commits=%llu changes=%llu", (unsigned long long)c->commits,
              (unsigned long long)c->committed_changes);
     return ORCH_OK;
