@@ -187,7 +187,7 @@ static int s_set_list_node(cfgtab_t *ct, yaml_node_t *node, const cfgtab_key_t *
         if (item->type != YAML_SCALAR_NODE || cfgtab_is_null(item) ||
             (bad = cfgtab_check_string(k, (const char *)item->data.scalar.value)) != NULL) {
             char elem[CFGTAB_PATH_MAX + 16];
-            snprintf(elem, sizeof elem, "%s[%zu]", display, i);
+            snprintf(elem, sizeof elem, "%.*s[%zu]", (int)(sizeof elem - 24), display, i);
             rc = s_bad_value(ct, item, k, elem, bad);
             break;
         }

@@ -70,8 +70,9 @@ static void s_iso(char *buf, size_t len, int64_t us)
     time_t t = (time_t)(us / 1000000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(us % 1000000));
+    char date[32];
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%.20s.%06dZ", date, (int)((us % 1000000 + 1000000) % 1000000));
 }
 
 static char *s_i64s(int64_t v)
