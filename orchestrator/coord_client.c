@@ -64,8 +64,8 @@ static void s_ack(coord_t *c, const proto_envelope_t *env, const char *req, cons
 }
 
 /* Error text is JSON-escaped into the reply. */
-static void s_error(coord_t *c, const proto_envelope_t *env, int status, const char *req,
-                    const char *msg)
+void coord_error(coord_t *c, const proto_envelope_t *env, int status, const char *req,
+                 const char *msg)
 {
     strbuf_t sb;
     strbuf_init(&sb);
@@ -77,14 +77,14 @@ static void s_error(coord_t *c, const proto_envelope_t *env, int status, const c
 static bool s_can_change(coord_t *c, const proto_envelope_t *env, const char *req)
 {
     if (c->stopping) {
-        s_error(c, env, PROTO_STATUS_UNAVAILABLE, req, "coordinator is shutting down");
+        coord_error(c, env, PROTO_STATUS_UNAVAILABLE, req, "coordinator is shutting down");
         return false;
     }
     if (c->mode != COORD_UP) {
         char msg[700];
         snprintf(msg, sizeof msg, "database unavailable: %s; retry later",
                  c->down_reason[0] ? c->down_reason : "connecting");
-        s_error(c, env, PROTO_STATUS_UNAVAILABLE, req, msg);
+        coord_error(c, env, PROTO_STATUS_UNAVAILABLE, req, msg);
         return false;
     }
     return true;
@@ -99,7 +99,7 @@ static void s_on_submit(coord_t *c, const proto_envelope_t *env, const char *req
     char err[512];
     int rc = proto_submit_parse(body, &c->limits, &specs, &n, err, sizeof err);
     if (rc != ORCH_OK) {
-        s_error(c, env, rc == ORCH_ETOOBIG ? PROTO_STATUS_TOO_LARGE : PROTO_STATUS_BAD_REQUEST, req,
+        coord_error(c, env, rc == ORCH_ETOOBIG ? PROTO_STATUS_TOO_LARGE : PROTO_STATUS_BAD_REQUEST, req,
                 err);
         return;
     }
@@ -111,7 +111,7 @@ static bool s_get_id(coord_t *c, const proto_envelope_t *env, const char *req, j
 {
     json_t *v = json_object_get(body, "id");
     if (!json_is_integer(v) || json_integer_value(v) < 1) {
-        s_error(c, env, PROTO_STATUS_BAD_REQUEST, req, "id: must be an integer >= 1");
+        coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, "id: must be an integer >= 1");
         return false;
     }
     *id = json_integer_value(v);
@@ -164,7 +164,7 @@ static void s_on_cancel(coord_t *c, const proto_envelope_t *env, const char *req
         char msg[128];
         snprintf(msg, sizeof msg, "cannot cancel job %lld: it is already %s", (long long)id,
                  job_state_name(job->state));
-        s_error(c, env, PROTO_STATUS_CONFLICT, req, msg);
+        coord_error(c, env, PROTO_STATUS_CONFLICT, req, msg);
         return;
     }
     if (job->state == JOB_RUNNING) {
@@ -193,7 +193,7 @@ static void s_on_retry(coord_t *c, const proto_envelope_t *env, const char *req,
         char msg[128];
         snprintf(msg, sizeof msg, "cannot retry job %lld: it is %s (only dead or cancelled jobs)",
                  (long long)id, job_state_name(job->state));
-        s_error(c, env, PROTO_STATUS_CONFLICT, req, msg);
+        coord_error(c, env, PROTO_STATUS_CONFLICT, req, msg);
         return;
     }
     job->attempt_base = job->attempt;
@@ -214,7 +214,7 @@ static void s_on_pause(coord_t *c, const proto_envelope_t *env, const char *req,
 {
     const char *name = json_string_value(json_object_get(body, "queue"));
     if (!name || !proto_name_valid(name)) {
-        s_error(c, env, PROTO_STATUS_BAD_REQUEST, req,
+        coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req,
                 "queue: must be a name of 1..64 characters [A-Za-z0-9_.:-]");
         return;
     }
@@ -277,9 +277,9 @@ static void s_dispatch_cmd(coord_t *c, const proto_envelope_t *env, int cmd, jso
     case PROTO_C_GET:
     case PROTO_C_LIST:
         if (query_forward(c->qpipe, env, cmd, body) != ORCH_OK)
-            s_error(c, env, PROTO_STATUS_INTERNAL, req, "could not reach the query thread");
+            coord_error(c, env, PROTO_STATUS_INTERNAL, req, "could not reach the query thread");
         break;
-    default: s_error(c, env, PROTO_STATUS_BAD_REQUEST, req, "unexpected command for a client");
+    default: coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, "unexpected command for a client");
     }
 }
 
@@ -290,7 +290,7 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m)
     if (m->env_len == 0)
         return;
     if (m->too_many) {
-        s_error(c, &env, PROTO_STATUS_BAD_REQUEST, NULL,
+        coord_error(c, &env, PROTO_STATUS_BAD_REQUEST, NULL,
                 "malformed message: expected 3 frames (protocol, command, body)");
         return;
     }
@@ -301,7 +301,7 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m)
     char err[512];
     int rc = proto_decode(&c->limits, PROTO_KIND_CLIENT, frames, nf, &cmd, &body, err, sizeof err);
     if (rc != ORCH_OK) {
-        s_error(c, &env, rc == ORCH_ETOOBIG ? PROTO_STATUS_TOO_LARGE : PROTO_STATUS_BAD_REQUEST,
+        coord_error(c, &env, rc == ORCH_ETOOBIG ? PROTO_STATUS_TOO_LARGE : PROTO_STATUS_BAD_REQUEST,
                 NULL, err);
         return;
     }

@@ -16,7 +16,7 @@
 static op_t s_write_marker = {.kind = OP_WRITE};
 
 /* A 200 reply for op's client, sent when the in-flight pipeline commits. */
-static void s_ack_op(coord_t *c, op_t *op, const char *fields)
+void coord_ack_op(coord_t *c, op_t *op, const char *fields)
 {
     strbuf_t sb;
     strbuf_init(&sb);
@@ -190,7 +190,7 @@ static void s_cancel_result(coord_t *c, op_t *op, PGresult *res)
             coord_job_release(c, job);
         }
         coord_deps_notify(c, op->job_id, JOB_CANCELLED);
-        s_ack_op(c, op, "\"state\":\"cancelled\"");
+        coord_ack_op(c, op, "\"state\":\"cancelled\"");
         return;
     }
     char msg[160];
@@ -228,7 +228,7 @@ static void s_retry_result(coord_t *c, op_t *op, PGresult *res)
     job->lane->queue->counts[JOB_QUEUED]++;
     jobmap_put(c->jobs, job);
     coord_push_ready(c, job);
-    s_ack_op(c, op, "\"state\":\"queued\"");
+    coord_ack_op(c, op, "\"state\":\"queued\"");
 }
 
 static void s_on_result(void *arg, void *item, PGresult *res, const char *error)
@@ -255,7 +255,7 @@ static void s_on_result(void *arg, void *item, PGresult *res, const char *error)
     case OP_REFILL: s_refill_result(c, op, res); break;
     case OP_CANCEL: s_cancel_result(c, op, res); break;
     case OP_RETRY: s_retry_result(c, op, res); break;
-    case OP_PAUSE: s_ack_op(c, op, op->flag ? "\"paused\":true" : "\"paused\":false"); break;
+    case OP_PAUSE: coord_ack_op(c, op, op->flag ? "\"paused\":true" : "\"paused\":false"); break;
     default: break;
     }
     if (op->kind == OP_CANCEL || op->kind == OP_RETRY)

@@ -180,6 +180,9 @@ void coord_on_client_message(coord_t *c);
 void coord_reply(coord_t *c, const proto_envelope_t *env, int status, const char *req,
                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void coord_on_query_reply(coord_t *c);
+/* Error reply now; msg is JSON-escaped. */
+void coord_error(coord_t *c, const proto_envelope_t *env, int status, const char *req,
+                 const char *msg);
 
 /* coord_commit.c */
 void coord_queue_op(coord_t *c, op_t *op);
@@ -187,6 +190,8 @@ void coord_flush(coord_t *c);
 void coord_on_store_io(coord_t *c);
 void coord_request_refills(coord_t *c);
 void op_free(op_t *op);
+/* 200 reply to op's client, sent when the in-flight pipeline commits. */
+void coord_ack_op(coord_t *c, op_t *op, const char *fields);
 
 /* coord_recover.c */
 int coord_recover(coord_t *c);

@@ -307,16 +307,6 @@ static void s_reply_json(coord_t *c, const proto_envelope_t *env, const char *re
     json_decref(value);
 }
 
-static void s_err(coord_t *c, const proto_envelope_t *env, const char *req, int status,
-                  const char *msg)
-{
-    strbuf_t sb;
-    strbuf_init(&sb);
-    strbuf_put_json_string(&sb, msg, strlen(msg));
-    coord_reply(c, env, status, req, "\"error\":%s", sb.data);
-    strbuf_fini(&sb);
-}
-
 static op_t *s_op(op_kind_t kind, const proto_envelope_t *env, const char *req, const char *name)
 {
     op_t *op = xcalloc(1, sizeof *op);
@@ -393,12 +383,12 @@ static void s_cmd_add(coord_t *c, const proto_envelope_t *env, const char *req, 
     char err[256];
     schedule_t *s = s_parse_add(body, err, sizeof err);
     if (!s) {
-        s_err(c, env, req, PROTO_STATUS_BAD_REQUEST, err);
+        coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, err);
         return;
     }
     if (s_find(c, s->name)) {
         snprintf(err, sizeof err, "schedule \"%s\" already exists", s->name);
-        s_err(c, env, req, PROTO_STATUS_CONFLICT, err);
+        coord_error(c, env, PROTO_STATUS_CONFLICT, req, err);
         s_sched_free(s);
         return;
     }
@@ -428,7 +418,7 @@ void coord_on_schedules_cmd(coord_t *c, const proto_envelope_t *env, const char 
         return;
     }
     if (c->mode != COORD_UP || c->stopping) {
-        s_err(c, env, req, PROTO_STATUS_UNAVAILABLE, "database unavailable or shutting down; retry later");
+        coord_error(c, env, PROTO_STATUS_UNAVAILABLE, req, "database unavailable or shutting down; retry later");
         return;
     }
     if (!strcmp(action, "add")) {
@@ -437,13 +427,13 @@ void coord_on_schedules_cmd(coord_t *c, const proto_envelope_t *env, const char 
     }
     bool del = !strcmp(action, "remove"), pause = !strcmp(action, "pause");
     if (!del && !pause && strcmp(action, "resume") != 0) {
-        s_err(c, env, req, PROTO_STATUS_BAD_REQUEST,
+        coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req,
               "action: must be one of list, add, remove, pause, resume");
         return;
     }
     const char *name = json_string_value(json_object_get(body, "name"));
     if (!name || !proto_name_valid(name)) {
-        s_err(c, env, req, PROTO_STATUS_BAD_REQUEST, "name: must be a schedule name");
+        coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, "name: must be a schedule name");
         return;
     }
     op_t *op = s_op(del ? OP_SCHED_DEL : OP_SCHED_PAUSE, env, req, name);
@@ -453,25 +443,6 @@ void coord_on_schedules_cmd(coord_t *c, const proto_envelope_t *env, const char 
         op->flag = pause;
     }
     coord_queue_op(c, op);
-}
-
-static void s_ack(coord_t *c, op_t *op, const char *fields)
-{
-    strbuf_t sb;
-    strbuf_init(&sb);
-    strbuf_puts(&sb, "{\"status\":200");
-    if (fields) {
-        strbuf_putc(&sb, ',');
-        strbuf_puts(&sb, fields);
-    }
-    if (op->req) {
-        strbuf_puts(&sb, ",\"req\":");
-        strbuf_puts(&sb, op->req);
-    }
-    strbuf_putc(&sb, '}');
-    size_t len = sb.len;
-    batch_ack(&c->inflight, &op->env, strbuf_detach(&sb), len);
-    op->has_env = false;
 }
 
 void coord_sched_op_result(coord_t *c, op_t *op, PGresult *res)
@@ -488,8 +459,9 @@ void coord_sched_op_result(coord_t *c, op_t *op, PGresult *res)
         snprintf(msg, sizeof msg, op->kind == OP_SCHED_ADD ? "schedule \"%s\" already exists"
                                                           : "schedule \"%s\" not found",
                  op->params[0]);
-        s_err(c, &op->env, op->req,
-              op->kind == OP_SCHED_ADD ? PROTO_STATUS_CONFLICT : PROTO_STATUS_NOT_FOUND, msg);
+        coord_error(c, &op->env,
+                    op->kind == OP_SCHED_ADD ? PROTO_STATUS_CONFLICT : PROTO_STATUS_NOT_FOUND,
+                    op->req, msg);
         op->has_env = false;
         return;
     }
@@ -503,16 +475,16 @@ void coord_sched_op_result(coord_t *c, op_t *op, PGresult *res)
         free(text);
         s_add(c, op->sched);
         op->sched = NULL;
-        s_ack(c, op, f.data);
+        coord_ack_op(c, op, f.data);
         strbuf_fini(&f);
     } else if (op->kind == OP_SCHED_DEL) {
         s_remove(c, op->params[0]);
-        s_ack(c, op, NULL);
+        coord_ack_op(c, op, NULL);
     } else {
         schedule_t *s = s_find(c, op->params[0]);
         if (s)
             s->paused = op->flag;
-        s_ack(c, op, op->flag ? "\"paused\":true" : "\"paused\":false");
+        coord_ack_op(c, op, op->flag ? "\"paused\":true" : "\"paused\":false");
     }
     LOG_INFO("schedule changed schedule=%s op=%d", op->params[0], op->kind);
 }
