@@ -139,7 +139,12 @@ struct cfgtab {
     char *err;
     size_t errlen;
     void *user; /* for custom hooks */
+    size_t json_total; /* JSON built from YAML so far: bounds alias expansion */
 };
+
+/* All JSON values of one file together (aliases can repeat one large
+ * mapping many times: without a total a 4 KiB file could expand to GBs). */
+#define CFGTAB_JSON_TOTAL_MAX (4u << 20)
 
 /* Sets defaults from the table into base; an unparsable default asserts. */
 void cfgtab_init(cfgtab_t *ct, const cfgtab_scope_t *root, char *err, size_t errlen);

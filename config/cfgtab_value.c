@@ -608,11 +608,18 @@ static int s_json_node(s_json_t *j, yaml_node_t *node, const char *display, int 
 
 int cfgtab_node_json(cfgtab_t *ct, yaml_node_t *node, const char *display, size_t max, char **out)
 {
-    s_json_t j = {ct, {0}, max, node, display};
+    size_t left = ct->json_total < CFGTAB_JSON_TOTAL_MAX ? CFGTAB_JSON_TOTAL_MAX - ct->json_total : 0;
+    bool budget_bound = left < max;
+    s_json_t j = {ct, {0}, budget_bound ? left : max, node, display};
     strbuf_init(&j.sb);
     int rc = s_json_node(&j, node, display, 0);
-    if (rc == 0 && j.sb.len > max)
-        rc = cfgtab_fail_at(ct, node, "\"%s\": larger than %zu bytes as JSON", display, max);
+    if (rc == 0 && j.sb.len > j.max)
+        rc = cfgtab_fail_at(ct, node, "\"%s\": larger than %zu bytes as JSON", display, j.max);
+    if (rc < 0 && budget_bound && j.sb.len > j.max)
+        cfgtab_fail_at(ct, node, "\"%s\": the file's JSON values exceed %u bytes in total",
+                       display, CFGTAB_JSON_TOTAL_MAX);
+    if (rc == 0)
+        ct->json_total += j.sb.len;
     if (rc < 0) {
         strbuf_fini(&j.sb);
         return rc;

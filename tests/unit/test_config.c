@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "strbuf.h"
 #include "log.h"
 #include "orch_error.h"
 
@@ -1335,6 +1336,30 @@ static void test_schedule_payload_json(void **state)
     orch_config_destroy(&c);
 }
 
+/* Aliases can repeat one large payload in many schedules: the JSON built
+ * for one file is bounded in total, not only per payload. */
+static void test_schedule_payload_alias_budget(void **state)
+{
+    (void)state;
+    strbuf_t y;
+    strbuf_init(&y);
+    strbuf_puts(&y, "schedules:\n");
+    for (int i = 0; i < 8; i++) {
+        strbuf_printf(&y, "  - name: s%d\n    cron: \"@daily\"\n    queue: q\n    type: t\n", i);
+        if (i > 0) {
+            strbuf_puts(&y, "    payload: *p\n");
+            continue;
+        }
+        strbuf_puts(&y, "    payload: &p\n");
+        for (int k = 0; k < 700; k++)
+            strbuf_printf(&y, "      k%d: \"%0900d\"\n", k, 0);
+    }
+    /* 640 KB each: the seventh copy crosses 4 MiB; an alias reports its anchor's place */
+    s_orch_fails(y.data, "6:14: \"schedules[6].payload\": the file's JSON values exceed "
+                         "4194304 bytes in total");
+    strbuf_fini(&y);
+}
+
 static void test_schedule_payload_errors(void **state)
 {
     (void)state;
@@ -1570,6 +1595,7 @@ int main(void)
         cmocka_unit_test_setup(test_schedule_errors, s_setup),
         cmocka_unit_test_setup(test_schedule_payload_json, s_setup),
         cmocka_unit_test_setup(test_schedule_payload_errors, s_setup),
+        cmocka_unit_test_setup(test_schedule_payload_alias_budget, s_setup),
         cmocka_unit_test_setup(test_handler_sections, s_setup),
         cmocka_unit_test_setup(test_yaml_features, s_setup),
         cmocka_unit_test_setup(test_mutated_files, s_setup),
