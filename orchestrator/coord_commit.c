@@ -111,6 +111,30 @@ static const char *s_stmt(op_kind_t k)
 
 static void s_committed(coord_t *c);
 
+/* The batch write, with the statement variant that fits its content. */
+static int s_add_write(coord_t *c)
+{
+    const char *params[STORE_WRITE_NPARAMS];
+    size_t ins = 0;
+    for (size_t i = 0; i < c->inflight.nwrites; i++)
+        ins += c->inflight.writes[i].insert;
+    size_t upd = c->inflight.nwrites - ins;
+    batch_build_write(&c->inflight, c->bufs, params);
+    const char *sub[STORE_WRITE_NPARAMS];
+    if (ins && !upd) { /* jobs $1..$19, events after them */
+        memcpy(sub, params, 19 * sizeof *sub);
+        memcpy(sub + 19, params + 32, 6 * sizeof *sub);
+        return store_pipeline_add(c->store, STORE_STMT_WRITE_INS, 25, sub, &s_write_marker);
+    }
+    if (upd && !ins) {
+        memcpy(sub, params + 19, 13 * sizeof *sub);
+        memcpy(sub + 13, params + 32, 6 * sizeof *sub);
+        return store_pipeline_add(c->store, STORE_STMT_WRITE_UPD, 19, sub, &s_write_marker);
+    }
+    return store_pipeline_add(c->store, STORE_STMT_WRITE, STORE_WRITE_NPARAMS, params,
+                              &s_write_marker);
+}
+
 void coord_flush(coord_t *c)
 {
     if (c->inflight_active || c->mode != COORD_UP)
@@ -123,12 +147,8 @@ void coord_flush(coord_t *c)
     c->ops_head = c->ops_tail = NULL;
     c->nops = 0;
     int rc = ORCH_OK;
-    if (c->inflight.nwrites || c->inflight.nevents) {
-        const char *params[STORE_WRITE_NPARAMS];
-        batch_build_write(&c->inflight, c->bufs, params);
-        rc = store_pipeline_add(c->store, STORE_STMT_WRITE, STORE_WRITE_NPARAMS, params,
-                                &s_write_marker);
-    }
+    if (c->inflight.nwrites || c->inflight.nevents)
+        rc = s_add_write(c);
     for (op_t *op = c->inflight_ops; op && rc == ORCH_OK; op = op->next)
         rc = store_pipeline_add(c->store, s_stmt(op->kind), op->nparams,
                                 (const char *const *)op->params, op);

@@ -158,6 +158,8 @@ static int s_prepare_all(store_t *s)
     if (!s_exec_ok(s, "SET plan_cache_mode = force_generic_plan", "could not set plan cache mode"))
         return ORCH_EDB;
     if (s_prepare(s, STORE_STMT_WRITE, STORE_SQL_WRITE) ||
+        s_prepare(s, STORE_STMT_WRITE_INS, STORE_SQL_WRITE_INS) ||
+        s_prepare(s, STORE_STMT_WRITE_UPD, STORE_SQL_WRITE_UPD) ||
         s_prepare(s, STORE_STMT_REFILL, STORE_SQL_REFILL) ||
         s_prepare(s, STORE_STMT_CANCEL, STORE_SQL_CANCEL) ||
         s_prepare(s, STORE_STMT_RETRY, STORE_SQL_RETRY) ||

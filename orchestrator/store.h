@@ -16,6 +16,8 @@ typedef struct store store_t;
 
 /* Prepared statement names. */
 #define STORE_STMT_WRITE "orch_write"
+#define STORE_STMT_WRITE_INS "orch_write_ins"
+#define STORE_STMT_WRITE_UPD "orch_write_upd"
 #define STORE_STMT_REFILL "orch_refill"
 #define STORE_STMT_CANCEL "orch_cancel"
 #define STORE_STMT_RETRY "orch_retry"
