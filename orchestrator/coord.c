@@ -305,10 +305,31 @@ static bool s_has_work_to_flush(const coord_t *c)
     return !batch_empty(&c->cur) || c->ops_head;
 }
 
+/* Someone waits for the commit (a client's reply, a refill the dispatcher
+ * needs) or the batch is big: commit now. A batch of dispatches and worker
+ * results only, which nobody waits for, may gather for COORD_COMMIT_DELAY_MS
+ * first, so that it rides along with the next submission's commit instead of
+ * taking the commit slot in front of it. */
+static bool s_flush_due(coord_t *c, int64_t now)
+{
+    if (!s_has_work_to_flush(c))
+        return false;
+    if (c->cur.nacks || c->ops_head || c->stopping ||
+        c->cur.nwrites >= (size_t)c->cfg->max_commit_jobs / 4)
+        return true;
+    if (!c->cur_since_ms)
+        c->cur_since_ms = now;
+    return now - c->cur_since_ms >= COORD_COMMIT_DELAY_MS;
+}
+
 static long s_poll_timeout(coord_t *c, int64_t now)
 {
-    if (c->mode == COORD_UP && !c->inflight_active && s_has_work_to_flush(c))
-        return 0;
+    if (c->mode == COORD_UP && !c->inflight_active && s_has_work_to_flush(c)) {
+        if (s_flush_due(c, now))
+            return 0;
+        int64_t wait = c->cur_since_ms + COORD_COMMIT_DELAY_MS - now;
+        return wait < 1 ? 1 : (long)wait;
+    }
     int64_t next = c->next_cron_ms;
     int64_t t = coord_next_timer_ms(c);
     if (t >= 0 && t < next)
@@ -371,8 +392,10 @@ static void s_turn(coord_t *c)
     if (c->mode == COORD_UP) {
         coord_dispatch(c);
         coord_request_refills(c);
-        if (!c->inflight_active && s_has_work_to_flush(c))
+        if (!c->inflight_active && s_flush_due(c, now)) {
+            c->cur_since_ms = 0;
             coord_flush(c);
+        }
     }
 }
 

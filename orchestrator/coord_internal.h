@@ -99,6 +99,9 @@ typedef struct op {
 
 typedef enum { COORD_DOWN = 0, COORD_UP } coord_mode_t;
 
+/* How long a batch nobody waits for may gather before it is committed. */
+#define COORD_COMMIT_DELAY_MS 5
+
 struct coord {
     const orch_config_t *cfg;
     proto_limits_t limits;
@@ -138,6 +141,7 @@ struct coord {
     volatile int stop_requested;
     bool stopping;
     int64_t next_cron_ms;
+    int64_t cur_since_ms;  /* when the batch being filled got its first change */
     uint64_t rng;
     strbuf_t bufs[STORE_WRITE_NPARAMS];
     /* figures */

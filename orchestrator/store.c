@@ -154,8 +154,13 @@ static int s_prepare(store_t *s, const char *name, const char *sql)
 
 static int s_prepare_all(store_t *s)
 {
-    /* array parameters make custom plans useless; plan once */
-    if (!s_exec_ok(s, "SET plan_cache_mode = force_generic_plan", "could not set plan cache mode"))
+    /* Array parameters make custom plans useless; plan once. And every join
+     * this session runs is a handful of rows against an index: forbid the
+     * plans (hash or merge join with a scan of jobs) that a replan after an
+     * autoanalyze could pick, which would turn each commit into a table scan. */
+    if (!s_exec_ok(s, "SET plan_cache_mode = force_generic_plan", "could not set plan cache mode") ||
+        !s_exec_ok(s, "SET enable_hashjoin = off", "could not set planner options") ||
+        !s_exec_ok(s, "SET enable_mergejoin = off", "could not set planner options"))
         return ORCH_EDB;
     if (s_prepare(s, STORE_STMT_WRITE, STORE_SQL_WRITE) ||
         s_prepare(s, STORE_STMT_WRITE_INS, STORE_SQL_WRITE_INS) ||
