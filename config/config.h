@@ -8,7 +8,7 @@
  *   ORCH_WORKER_ENDPOINTS (comma separated, worker side), ORCH_LOG_LEVEL,
  *   ORCH_MEILI_API_KEY, ORCH_OLLAMA_URL, ORCH_MEILI_URL.
  * On the worker, ORCH_DATABASE_URL is only the default of the handlers'
- * database_url keys. Every key, type, default and range: docs/config.md. */
+ * database_url keys. Every key, type, default and range: README.md, "Configuration". */
 #ifndef CONFIG_H
 #define CONFIG_H
 

@@ -1,7 +1,7 @@
 /* The built-in handler table and the small helpers every handler uses.
  * Adding a handler: write workers/handler_<name>.c defining
  * `const handler_t handler_<name>`, declare it below and list it in
- * s_builtins (see docs/worker.md). */
+ * s_builtins (see README.md, "orch-worker"). */
 #include "handler.h"
 #include <stdarg.h>
 #include <stdio.h>

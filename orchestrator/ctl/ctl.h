@@ -1,5 +1,5 @@
 /* orchctl: the operator's command line client of orchestratord, speaking
- * the client protocol (ORCHC1, proto/PROTOCOL.md). Usage: docs/orchctl.md. */
+ * the client protocol (ORCHC1, proto/PROTOCOL.md). Usage: README.md, "orchctl". */
 #ifndef CTL_H
 #define CTL_H
 

@@ -2,7 +2,7 @@
  *
  * Modes mirror the peer harness (../shared/peers/qbench.py) so figures
  * compare side by side: enqueue, drain, e2e, latency, plus rss-backlog and
- * "all" (the standard matrix). Definitions are in docs/bench.md. */
+ * "all" (the standard matrix). Definitions are in README.md, "Benchmark". */
 #ifndef BENCH_H
 #define BENCH_H
 

@@ -1,5 +1,5 @@
 /* orch-bench: command line, the standard matrix ("all"), per-run memory
- * accounting. See docs/bench.md. */
+ * accounting. See README.md, "Benchmark". */
 #include "bench.h"
 #include "bench_report.h"
 #include "clock.h"

@@ -1,6 +1,6 @@
 /* The measurement modes. Every wait is bounded by o->max_seconds; a run
  * that hits the bound reports what it reached (res->partial) and returns
- * ORCH_ETIMEOUT. Definitions of what is timed: docs/bench.md. */
+ * ORCH_ETIMEOUT. Definitions of what is timed: README.md, "Benchmark". */
 #include "bench.h"
 #include "bench_client.h"
 #include "bench_procs.h"

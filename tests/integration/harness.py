@@ -512,7 +512,7 @@ class Cluster:
         """orchctl --json stats: {queue: {state: count, ..., paused}}."""
         r = self.orchctl("stats")
         check(isinstance(r, dict), "orchctl stats returned %r" % r)
-        return r  # the queues object, as docs/orchctl.md documents
+        return r  # the queues object, as README.md, "orchctl" documents
 
     # -- SQL --
 
