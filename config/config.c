@@ -16,6 +16,7 @@
 #define DEF(field) (offsetof(orch_config_t, defaults) + offsetof(queue_policy_t, field))
 #define QOFF(field) offsetof(queue_policy_t, field)
 #define SOFF(field) offsetof(schedule_config_t, field)
+#define TOFF(field) offsetof(type_policy_t, field)
 
 /* Ranges shared by `defaults:` and every `queues:` entry. */
 #define R_PRIORITY 0, 9
@@ -32,6 +33,7 @@
 
 static int s_parse_queues(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
 static int s_parse_schedules(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
+static int s_parse_types(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
 static int s_parse_payload(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
 
 #define SECRET_URL (CFGTAB_SECRET | CFGTAB_NULLABLE)
@@ -72,6 +74,7 @@ static const cfgtab_key_t s_keys[] = {
     CFGTAB_K_INT("defaults.rate_burst", DEF(rate_burst), NULL, R_BURST),
     CFGTAB_K_CUSTOM("queues", s_parse_queues),
     CFGTAB_K_CUSTOM("schedules", s_parse_schedules),
+    CFGTAB_K_CUSTOM("types", s_parse_types),
     CFGTAB_K_LEVEL("log.level", OFF(log_level), "info", "ORCH_LOG_LEVEL"),
 };
 #define NKEYS (sizeof s_keys / sizeof s_keys[0])
@@ -101,8 +104,14 @@ static const cfgtab_key_t s_skeys[] = {
     CFGTAB_K_INT("max_attempts", SOFF(max_attempts), NULL, R_ATTEMPTS),
     CFGTAB_K_BOOL("paused", SOFF(paused), NULL),
 };
+/* One `types:` entry. */
+static const cfgtab_key_t s_tkeys[] = {
+    CFGTAB_K_STR("name", TOFF(name), NULL, 0, NULL, cfgtab_check_name),
+    CFGTAB_K_DUR("timeout", TOFF(timeout_ms), NULL, R_TIMEOUT),
+};
 /* clang-format on */
 #define NSKEYS (sizeof s_skeys / sizeof s_skeys[0])
+#define NTKEYS (sizeof s_tkeys / sizeof s_tkeys[0])
 
 /* Parse-time state: where each queue and schedule entry and its keys were. */
 typedef struct {
@@ -146,6 +155,47 @@ static int s_parse_queues(cfgtab_t *ct, yaml_node_t *node, const char *display, 
         yaml_node_t *item = yaml_document_get_node(&ct->doc, node->data.sequence.items.start[i]);
         cfg->nqueues = i + 1; /* so destroy frees what the failing entry holds */
         int rc = s_parse_queue(ct, item, cfg, i);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int s_parse_type(cfgtab_t *ct, yaml_node_t *item, orch_config_t *cfg, size_t i)
+{
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "types[%zu].", i);
+    if (item->type != YAML_MAPPING_NODE)
+        return cfgtab_fail_at(ct, item, "\"types[%zu]\": expected a mapping with a name", i);
+    cfgtab_pos_t pos[NTKEYS];
+    memset(pos, 0, sizeof pos);
+    cfgtab_scope_t scope = {s_tkeys, NTKEYS, &cfg->types[i], pos, prefix};
+    int rc = cfgtab_walk(ct, item, &scope);
+    if (rc < 0)
+        return rc;
+    if (!cfg->types[i].name)
+        return cfgtab_fail_at(ct, item, "\"types[%zu]\": missing required key \"name\"", i);
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(cfg->types[j].name, cfg->types[i].name) == 0)
+            return cfgtab_fail(ct, &scope, "name", "type \"%s\" is already defined",
+                               cfg->types[i].name);
+    return 0;
+}
+
+static int s_parse_types(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base)
+{
+    orch_config_t *cfg = base;
+    if (cfgtab_is_null(node))
+        return 0;
+    if (node->type != YAML_SEQUENCE_NODE)
+        return cfgtab_fail_at(ct, node, "\"%s\": expected a list of mappings, got %s", display,
+                              node->type == YAML_MAPPING_NODE ? "a mapping" : "a scalar");
+    size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+    cfg->types = xcalloc(n ? n : 1, sizeof *cfg->types);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = yaml_document_get_node(&ct->doc, node->data.sequence.items.start[i]);
+        cfg->ntypes = i + 1; /* so destroy frees what the failing entry holds */
+        int rc = s_parse_type(ct, item, cfg, i);
         if (rc < 0)
             return rc;
     }
@@ -389,6 +439,9 @@ void orch_config_destroy(orch_config_t **cfgp)
         free(cfg->schedules[i].payload);
     }
     free(cfg->schedules);
+    for (size_t i = 0; i < cfg->ntypes; i++)
+        free(cfg->types[i].name);
+    free(cfg->types);
     free(cfg);
     *cfgp = NULL;
 }
@@ -399,4 +452,12 @@ const queue_policy_t *orch_config_policy(const orch_config_t *cfg, const char *q
         if (strcmp(cfg->queues[i].name, queue) == 0)
             return &cfg->queues[i];
     return &cfg->defaults;
+}
+
+int64_t orch_config_timeout(const orch_config_t *cfg, const char *queue, const char *type)
+{
+    for (size_t i = 0; type && i < cfg->ntypes; i++)
+        if (strcmp(cfg->types[i].name, type) == 0 && cfg->types[i].timeout_ms > 0)
+            return cfg->types[i].timeout_ms;
+    return orch_config_policy(cfg, queue)->timeout_ms;
 }

@@ -29,6 +29,12 @@ typedef struct {
     int rate_burst;          /* bucket size, default max(1, ceil(rate_limit)) */
 } queue_policy_t;
 
+/* Per job type defaults (types: sequence); 0 = inherit from the queue. */
+typedef struct {
+    char *name;
+    int64_t timeout_ms;
+} type_policy_t;
+
 /* A recurring job declared in the file (schedules: sequence). */
 typedef struct {
     char *name;          /* unique, a protocol name */
@@ -65,6 +71,8 @@ typedef struct {
     int64_t cancel_grace_ms;     /* running job cancelled: forced after this, default 30s */
     schedule_config_t *schedules;
     size_t nschedules;
+    type_policy_t *types;
+    size_t ntypes;
     /* defaults: and queues: */
     queue_policy_t defaults;
     queue_policy_t *queues;
@@ -139,6 +147,9 @@ int orch_config_load(const char *path, orch_config_t **out, char *err, size_t er
 void orch_config_destroy(orch_config_t **cfg);
 /* The policy for queue name: its own entry or the defaults. Borrowed. */
 const queue_policy_t *orch_config_policy(const orch_config_t *cfg, const char *queue);
+/* The attempt timeout for a job without its own: the type's entry under
+ * `types:` when it sets one, else the queue policy's. */
+int64_t orch_config_timeout(const orch_config_t *cfg, const char *queue, const char *type);
 
 int worker_config_load(const char *path, worker_config_t **out, char *err, size_t errlen);
 void worker_config_destroy(worker_config_t **cfg);

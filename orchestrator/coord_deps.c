@@ -137,7 +137,7 @@ job_t *coord_new_job(coord_t *c, const proto_jobspec_t *s, int64_t now_us)
     job->lane = readyq_lane(c->rq, s->queue, s->type, true);
     job->priority = (uint8_t)(s->priority >= 0 ? s->priority : p->priority);
     job->max_attempts = s->max_attempts > 0 ? s->max_attempts : p->max_attempts;
-    job->timeout_ms = s->timeout_ms > 0 ? s->timeout_ms : p->timeout_ms;
+    job->timeout_ms = s->timeout_ms > 0 ? s->timeout_ms : orch_config_timeout(c->cfg, s->queue, s->type);
     job->payload = xstrdup(s->payload ? s->payload : "{}");
     job->idempotency_key = s->idempotency_key ? xstrdup(s->idempotency_key) : NULL;
     job->created_us = job->ready_us = now_us;

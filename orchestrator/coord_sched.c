@@ -175,7 +175,7 @@ static void s_fire(coord_t *c, schedule_t *s, int64_t now_us)
     op->params[5] = xstrdup(s->type);
     op->params[6] = s_i64s(s->priority >= 0 ? s->priority : p->priority);
     op->params[7] = s_i64s(s->max_attempts > 0 ? s->max_attempts : p->max_attempts);
-    op->params[8] = s_i64s(p->timeout_ms);
+    op->params[8] = s_i64s(orch_config_timeout(c->cfg, s->queue, s->type));
     op->params[9] = xstrdup(s->payload);
     op->params[10] = s_i64s(now_us);
     op->nparams = 11;

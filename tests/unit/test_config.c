@@ -1336,6 +1336,31 @@ static void test_schedule_payload_json(void **state)
     orch_config_destroy(&c);
 }
 
+/* types: per job type timeout; precedence type > queue > defaults. */
+static void test_type_timeouts(void **state)
+{
+    (void)state;
+    orch_config_t *cfg = NULL;
+    assert_int_equal(s_orch("defaults:\n  timeout: 1m\n"
+                            "queues:\n  - name: slow\n    timeout: 10m\n"
+                            "types:\n  - name: embed\n    timeout: 2h\n  - name: noop\n",
+                            &cfg),
+                     ORCH_OK);
+    assert_int_equal(cfg->ntypes, 2);
+    assert_int_equal(orch_config_timeout(cfg, "default", "embed"), 2 * 3600 * 1000);
+    assert_int_equal(orch_config_timeout(cfg, "slow", "embed"), 2 * 3600 * 1000);
+    assert_int_equal(orch_config_timeout(cfg, "slow", "noop"), 10 * 60 * 1000); /* no timeout set */
+    assert_int_equal(orch_config_timeout(cfg, "default", "other"), 60 * 1000);
+    orch_config_destroy(&cfg);
+    s_orch_fails("types:\n  - timeout: 1s\n", "2:5: \"types[0]\": missing required key \"name\"");
+    s_orch_fails("types:\n  - name: a\n  - name: a\n",
+                 "3:11: \"types[1].name\": type \"a\" is already defined");
+    s_orch_fails("types:\n  - name: a\n    timeout: forever\n",
+                 "3:14: \"types[0].timeout\": expected a duration 100ms..30d (e.g. \"250ms\", "
+                 "\"30s\", \"5m\"), got \"forever\"");
+    s_orch_fails("types: {a: 1}\n", "1:8: \"types\": expected a list of mappings, got a mapping");
+}
+
 /* Aliases can repeat one large payload in many schedules: the JSON built
  * for one file is bounded in total, not only per payload. */
 static void test_schedule_payload_alias_budget(void **state)
@@ -1596,6 +1621,7 @@ int main(void)
         cmocka_unit_test_setup(test_schedule_payload_json, s_setup),
         cmocka_unit_test_setup(test_schedule_payload_errors, s_setup),
         cmocka_unit_test_setup(test_schedule_payload_alias_budget, s_setup),
+        cmocka_unit_test_setup(test_type_timeouts, s_setup),
         cmocka_unit_test_setup(test_handler_sections, s_setup),
         cmocka_unit_test_setup(test_yaml_features, s_setup),
         cmocka_unit_test_setup(test_mutated_files, s_setup),
