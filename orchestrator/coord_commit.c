@@ -143,9 +143,22 @@ void coord_flush(coord_t *c)
     c->inflight = c->cur;
     c->cur = tmp;
     batch_reset(&c->cur);
+    /* A burst of operator statements beyond one pipeline's capacity waits
+     * for the next commit instead of failing this one. */
     c->inflight_ops = c->ops_head;
-    c->ops_head = c->ops_tail = NULL;
+    op_t *last = NULL, *rest = c->ops_head;
+    for (size_t n = 0; rest && n < STORE_MAX_ITEMS - 1; n++) {
+        last = rest;
+        rest = rest->next;
+    }
+    c->ops_head = rest;
+    if (!rest)
+        c->ops_tail = NULL;
+    if (last)
+        last->next = NULL;
     c->nops = 0;
+    for (op_t *o = c->ops_head; o; o = o->next)
+        c->nops++;
     int rc = ORCH_OK;
     if (c->inflight.nwrites || c->inflight.nevents)
         rc = s_add_write(c);

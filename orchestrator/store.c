@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STORE_MAX_ITEMS 4096
 
 struct store {
     char *conninfo;

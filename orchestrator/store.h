@@ -14,6 +14,9 @@
 
 typedef struct store store_t;
 
+/* Statements in one pipeline at most; callers keep the rest for the next. */
+#define STORE_MAX_ITEMS 4096
+
 /* Prepared statement names. */
 #define STORE_STMT_WRITE "orch_write"
 #define STORE_STMT_WRITE_INS "orch_write_ins"
