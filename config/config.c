@@ -119,87 +119,92 @@ typedef struct {
     cfgtab_pos_t (*spos)[NSKEYS];
 } s_load_t;
 
-static int s_parse_queue(cfgtab_t *ct, yaml_node_t *item, orch_config_t *cfg, size_t i)
+typedef int (*s_entry_fn)(cfgtab_t *ct, yaml_node_t *item, orch_config_t *cfg, size_t i);
+
+/* Entries in a `list:` node (0 when it is not a list). */
+static size_t s_list_len(const yaml_node_t *node)
 {
-    s_load_t *ld = ct->user;
-    char prefix[32];
-    snprintf(prefix, sizeof prefix, "queues[%zu].", i);
+    if (node->type != YAML_SEQUENCE_NODE)
+        return 0;
+    return (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+}
+
+/* A list of mappings (queues, types, schedules): allocates *arr and parses
+ * each entry with fn; *count grows entry by entry so that destroy frees what
+ * a failing entry holds. A null node is an empty list. */
+static int s_parse_list(cfgtab_t *ct, yaml_node_t *node, const char *display, orch_config_t *cfg,
+                        void **arr, size_t elem, size_t *count, s_entry_fn fn)
+{
+    if (cfgtab_is_null(node))
+        return 0;
+    if (node->type != YAML_SEQUENCE_NODE)
+        return cfgtab_fail_at(ct, node, "\"%s\": expected a list of mappings, got %s", display,
+                              cfgtab_node_kind(node));
+    size_t n = s_list_len(node);
+    *arr = xcalloc(n ? n : 1, elem);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = yaml_document_get_node(&ct->doc, node->data.sequence.items.start[i]);
+        *count = i + 1;
+        int rc = fn(ct, item, cfg, i);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Entry i of a list whose entries are structs starting with `char *name`:
+ * walks it with keys and requires a name unique in the list. */
+static int s_walk_named(cfgtab_t *ct, yaml_node_t *item, const char *list, const char *what,
+                        size_t i, const cfgtab_key_t *keys, size_t nkeys, void *arr, size_t elem,
+                        cfgtab_pos_t *pos)
+{
+    char *base = arr;
+    char prefix[40];
+    snprintf(prefix, sizeof prefix, "%s[%zu].", list, i);
     if (item->type != YAML_MAPPING_NODE)
-        return cfgtab_fail_at(ct, item, "\"queues[%zu]\": expected a mapping with a name", i);
-    cfgtab_scope_t scope = {s_qkeys, NQKEYS, &cfg->queues[i], ld->qpos[i], prefix};
+        return cfgtab_fail_at(ct, item, "\"%s[%zu]\": expected a mapping with a name", list, i);
+    cfgtab_scope_t scope = {keys, nkeys, base + i * elem, pos, prefix};
     int rc = cfgtab_walk(ct, item, &scope);
     if (rc < 0)
         return rc;
-    if (!cfg->queues[i].name)
-        return cfgtab_fail_at(ct, item, "\"queues[%zu]\": missing required key \"name\"", i);
+    const char *name = *(char **)(base + i * elem);
+    if (!name)
+        return cfgtab_fail_at(ct, item, "\"%s[%zu]\": missing required key \"name\"", list, i);
     for (size_t j = 0; j < i; j++)
-        if (strcmp(cfg->queues[j].name, cfg->queues[i].name) == 0)
-            return cfgtab_fail(ct, &scope, "name", "queue \"%s\" is already defined",
-                               cfg->queues[i].name);
+        if (strcmp(*(char **)(base + j * elem), name) == 0)
+            return cfgtab_fail(ct, &scope, "name", "%s \"%s\" is already defined", what, name);
     return 0;
+}
+
+static int s_parse_queue(cfgtab_t *ct, yaml_node_t *item, orch_config_t *cfg, size_t i)
+{
+    s_load_t *ld = ct->user;
+    return s_walk_named(ct, item, "queues", "queue", i, s_qkeys, NQKEYS, cfg->queues,
+                        sizeof *cfg->queues, ld->qpos[i]);
 }
 
 static int s_parse_queues(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base)
 {
     orch_config_t *cfg = base;
     s_load_t *ld = ct->user;
-    if (cfgtab_is_null(node))
-        return 0; /* `queues:` with nothing under it */
-    if (node->type != YAML_SEQUENCE_NODE)
-        return cfgtab_fail_at(ct, node, "\"%s\": expected a list of mappings, got %s", display,
-                              node->type == YAML_MAPPING_NODE ? "a mapping" : "a scalar");
-    size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
-    cfg->queues = xcalloc(n ? n : 1, sizeof *cfg->queues);
-    ld->qpos = xcalloc(n ? n : 1, sizeof *ld->qpos);
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = yaml_document_get_node(&ct->doc, node->data.sequence.items.start[i]);
-        cfg->nqueues = i + 1; /* so destroy frees what the failing entry holds */
-        int rc = s_parse_queue(ct, item, cfg, i);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    ld->qpos = xcalloc(s_list_len(node) + 1, sizeof *ld->qpos);
+    return s_parse_list(ct, node, display, cfg, (void **)&cfg->queues, sizeof *cfg->queues,
+                        &cfg->nqueues, s_parse_queue);
 }
 
 static int s_parse_type(cfgtab_t *ct, yaml_node_t *item, orch_config_t *cfg, size_t i)
 {
-    char prefix[32];
-    snprintf(prefix, sizeof prefix, "types[%zu].", i);
-    if (item->type != YAML_MAPPING_NODE)
-        return cfgtab_fail_at(ct, item, "\"types[%zu]\": expected a mapping with a name", i);
     cfgtab_pos_t pos[NTKEYS];
     memset(pos, 0, sizeof pos);
-    cfgtab_scope_t scope = {s_tkeys, NTKEYS, &cfg->types[i], pos, prefix};
-    int rc = cfgtab_walk(ct, item, &scope);
-    if (rc < 0)
-        return rc;
-    if (!cfg->types[i].name)
-        return cfgtab_fail_at(ct, item, "\"types[%zu]\": missing required key \"name\"", i);
-    for (size_t j = 0; j < i; j++)
-        if (strcmp(cfg->types[j].name, cfg->types[i].name) == 0)
-            return cfgtab_fail(ct, &scope, "name", "type \"%s\" is already defined",
-                               cfg->types[i].name);
-    return 0;
+    return s_walk_named(ct, item, "types", "type", i, s_tkeys, NTKEYS, cfg->types,
+                        sizeof *cfg->types, pos);
 }
 
 static int s_parse_types(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base)
 {
     orch_config_t *cfg = base;
-    if (cfgtab_is_null(node))
-        return 0;
-    if (node->type != YAML_SEQUENCE_NODE)
-        return cfgtab_fail_at(ct, node, "\"%s\": expected a list of mappings, got %s", display,
-                              node->type == YAML_MAPPING_NODE ? "a mapping" : "a scalar");
-    size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
-    cfg->types = xcalloc(n ? n : 1, sizeof *cfg->types);
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = yaml_document_get_node(&ct->doc, node->data.sequence.items.start[i]);
-        cfg->ntypes = i + 1; /* so destroy frees what the failing entry holds */
-        int rc = s_parse_type(ct, item, cfg, i);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return s_parse_list(ct, node, display, cfg, (void **)&cfg->types, sizeof *cfg->types,
+                        &cfg->ntypes, s_parse_type);
 }
 
 static int s_parse_payload(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base)
@@ -269,22 +274,9 @@ static int s_parse_schedules(cfgtab_t *ct, yaml_node_t *node, const char *displa
 {
     orch_config_t *cfg = base;
     s_load_t *ld = ct->user;
-    if (cfgtab_is_null(node))
-        return 0;
-    if (node->type != YAML_SEQUENCE_NODE)
-        return cfgtab_fail_at(ct, node, "\"%s\": expected a list of mappings, got %s", display,
-                              cfgtab_node_kind(node));
-    size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
-    cfg->schedules = xcalloc(n ? n : 1, sizeof *cfg->schedules);
-    ld->spos = xcalloc(n ? n : 1, sizeof *ld->spos);
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *item = yaml_document_get_node(&ct->doc, node->data.sequence.items.start[i]);
-        cfg->nschedules = i + 1; /* so destroy frees what the failing entry holds */
-        int rc = s_parse_schedule(ct, item, cfg, i);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    ld->spos = xcalloc(s_list_len(node) + 1, sizeof *ld->spos);
+    return s_parse_list(ct, node, display, cfg, (void **)&cfg->schedules, sizeof *cfg->schedules,
+                        &cfg->nschedules, s_parse_schedule);
 }
 
 /* A token bucket holds at least one token and at least a second's worth. */
