@@ -132,18 +132,13 @@ static void s_cancel_now(coord_t *c, job_t *job, const char *reason)
     coord_job_release(c, job);
 }
 
+/* An op about job id for a waiting client. */
 static op_t *s_op(op_kind_t kind, const proto_envelope_t *env, const char *req, int64_t id)
 {
-    op_t *op = xcalloc(1, sizeof *op);
-    op->kind = kind;
-    op->has_env = true;
-    op->env = *env;
-    op->req = req ? xstrdup(req) : NULL;
-    op->job_id = id;
     char buf[24];
     snprintf(buf, sizeof buf, "%lld", (long long)id);
-    op->params[0] = xstrdup(buf);
-    op->nparams = 1;
+    op_t *op = coord_op_new(kind, env, req, buf);
+    op->job_id = id;
     return op;
 }
 
@@ -221,9 +216,7 @@ static void s_on_pause(coord_t *c, const proto_envelope_t *env, const char *req,
     if (!s_can_change(c, env, req))
         return;
     readyq_queue(c->rq, name, true)->paused = paused;
-    op_t *op = s_op(OP_PAUSE, env, req, 0);
-    free(op->params[0]);
-    op->params[0] = xstrdup(name);
+    op_t *op = coord_op_new(OP_PAUSE, env, req, name);
     op->params[1] = xstrdup(paused ? "true" : "false");
     op->nparams = 2;
     op->flag = paused;

@@ -59,34 +59,69 @@ void coord_queue_op(coord_t *c, op_t *op)
     c->nops++;
 }
 
-void coord_request_refills(coord_t *c)
+op_t *coord_op_new(op_kind_t kind, const proto_envelope_t *env, const char *req,
+                   const char *param0)
 {
-    size_t n = readyq_nlanes(c->rq);
+    op_t *op = xcalloc(1, sizeof *op);
+    op->kind = kind;
+    if (env) {
+        op->has_env = true;
+        op->env = *env;
+        op->req = req ? xstrdup(req) : NULL;
+    }
+    if (param0) {
+        op->params[0] = xstrdup(param0);
+        op->nparams = 1;
+    }
+    return op;
+}
+
+op_t *coord_refill_op(coord_t *c, lane_t *l)
+{
     int window = readyq_window(c->rq);
     int limit = c->cfg->refill_batch < window / 2 ? c->cfg->refill_batch : window / 2;
-    if (limit < 1)
-        limit = 1;
-    for (size_t i = 0; i < n; i++) {
+    op_t *op = coord_op_new(OP_REFILL, NULL, NULL, l->queue->name);
+    op->lane = l;
+    op->epoch = l->epoch;
+    op->limit = limit < 1 ? 1 : limit;
+    char a[24], b[24], d[24];
+    snprintf(a, sizeof a, "%d", l->bound_priority);
+    snprintf(b, sizeof b, "%lld", (long long)l->bound_id);
+    snprintf(d, sizeof d, "%d", op->limit);
+    op->params[1] = xstrdup(l->type);
+    op->params[2] = xstrdup(a);
+    op->params[3] = xstrdup(b);
+    op->params[4] = xstrdup(d);
+    op->nparams = 5;
+    return op;
+}
+
+void coord_refill_apply(coord_t *c, lane_t *l, PGresult *res, int limit)
+{
+    int rows = PQntuples(res);
+    int lastp = rows ? atoi(PQgetvalue(res, rows - 1, 3)) : 0;
+    int64_t lasti = rows ? atoll(PQgetvalue(res, rows - 1, 0)) : 0;
+    lane_refill_done(l, rows, rows >= limit, lastp, lasti);
+    for (int i = 0; i < rows; i++) {
+        job_t *known = jobmap_get(c->jobs, atoll(PQgetvalue(res, i, 0)));
+        if (known) {
+            coord_push_ready(c, known); /* resident but refused earlier */
+            continue;
+        }
+        job_t *job = coord_job_from_row(c, res, i);
+        jobmap_put(c->jobs, job);
+        coord_push_ready(c, job);
+    }
+}
+
+void coord_request_refills(coord_t *c)
+{
+    for (size_t i = 0; i < readyq_nlanes(c->rq); i++) {
         lane_t *l = readyq_lane_at(c->rq, i);
         if (!lane_wants_refill(c->rq, l))
             continue;
-        op_t *op = xcalloc(1, sizeof *op);
-        op->kind = OP_REFILL;
-        op->lane = l;
-        op->epoch = l->epoch;
-        op->limit = limit;
-        char a[24], b[24], d[24];
-        snprintf(a, sizeof a, "%d", l->bound_priority);
-        snprintf(b, sizeof b, "%lld", (long long)l->bound_id);
-        snprintf(d, sizeof d, "%d", limit);
-        op->params[0] = xstrdup(l->queue->name);
-        op->params[1] = xstrdup(l->type);
-        op->params[2] = xstrdup(a);
-        op->params[3] = xstrdup(b);
-        op->params[4] = xstrdup(d);
-        op->nparams = 5;
         l->refill_inflight = true;
-        coord_queue_op(c, op);
+        coord_queue_op(c, coord_refill_op(c, l));
     }
 }
 
@@ -187,21 +222,7 @@ static void s_refill_result(coord_t *c, op_t *op, PGresult *res)
         l->refill_inflight = false;
         return;
     }
-    int rows = PQntuples(res);
-    int lastp = rows ? atoi(PQgetvalue(res, rows - 1, 3)) : 0;
-    int64_t lasti = rows ? atoll(PQgetvalue(res, rows - 1, 0)) : 0;
-    lane_refill_done(l, rows, rows >= op->limit, lastp, lasti);
-    for (int i = 0; i < rows; i++) {
-        int64_t id = atoll(PQgetvalue(res, i, 0));
-        job_t *known = jobmap_get(c->jobs, id);
-        if (known) {
-            coord_push_ready(c, known); /* resident but refused earlier */
-            continue;
-        }
-        job_t *job = coord_job_from_row(c, res, i);
-        jobmap_put(c->jobs, job);
-        coord_push_ready(c, job);
-    }
+    coord_refill_apply(c, l, res, op->limit);
 }
 
 static void s_cancel_result(coord_t *c, op_t *op, PGresult *res)

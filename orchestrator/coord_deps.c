@@ -79,11 +79,8 @@ void coord_make_ready(coord_t *c, job_t *job, const char *reason)
     int64_t now = clock_real_us();
     if (job->run_at_us > now) {
         coord_job_set_state(c, job, JOB_SCHEDULED);
-        if (coord_scheduled_resident(job->run_at_us, now)) {
-            job->timer_armed = true;
-            coord_arm_timer(c, job, TIMER_JOB_RETRY,
-                            clock_mono_ms() + (job->run_at_us - now + 999) / 1000);
-        }
+        if (coord_scheduled_resident(job->run_at_us, now))
+            coord_arm_run_at(c, job);
     } else {
         coord_job_set_state(c, job, JOB_QUEUED);
         job->ready_us = now;
@@ -411,9 +408,9 @@ void coord_submit(coord_t *c, const proto_envelope_t *env, const char *req,
 
 void coord_lookup_result(coord_t *c, op_t *op, PGresult *res)
 {
+    /* Results arrive only while up; a shutdown still commits this batch, so
+     * apply it (returning here would leave the client without a reply). */
     s_view_t v = {res};
-    if (c->stopping || c->mode != COORD_UP)
-        return; /* the op's client gets 503 when the op is failed */
     s_apply(c, &op->env, op->req, op->specs, op->nspecs, &v);
     op->has_env = false;
 }

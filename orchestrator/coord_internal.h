@@ -193,6 +193,14 @@ void coord_queue_op(coord_t *c, op_t *op);
 void coord_flush(coord_t *c);
 void coord_on_store_io(coord_t *c);
 void coord_request_refills(coord_t *c);
+/* An op with a waiting client (env may be NULL: nobody waits) and a first
+ * parameter (may be NULL). */
+op_t *coord_op_new(op_kind_t kind, const proto_envelope_t *env, const char *req,
+                   const char *param0);
+/* The refill statement of a lane: next page after its bound. */
+op_t *coord_refill_op(coord_t *c, lane_t *l);
+/* Loads a refill answer into the lane (moves the bound, links the jobs). */
+void coord_refill_apply(coord_t *c, lane_t *l, PGresult *res, int limit);
 void op_free(op_t *op);
 /* 200 reply to op's client, sent when the in-flight pipeline commits. */
 void coord_ack_op(coord_t *c, op_t *op, const char *fields);
@@ -237,5 +245,7 @@ int coord_effective_priority(coord_t *c, const job_t *job, int64_t now_us);
 void coord_run_timers(coord_t *c, int64_t now_ms);
 int64_t coord_next_timer_ms(coord_t *c);
 void coord_arm_timer(coord_t *c, job_t *job, timer_kind_t kind, int64_t due_ms);
+/* A scheduled job's timer to queue it at its run_at (past: at once). */
+void coord_arm_run_at(coord_t *c, job_t *job);
 
 #endif

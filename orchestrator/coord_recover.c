@@ -80,26 +80,13 @@ static int s_load_counts(coord_t *c)
 
 static int s_load_lane(coord_t *c, lane_t *l)
 {
-    int window = readyq_window(c->rq);
-    int limit = c->cfg->refill_batch < window / 2 ? c->cfg->refill_batch : window / 2;
-    char lim[16], prio[16], id[24];
-    snprintf(lim, sizeof lim, "%d", limit < 1 ? 1 : limit);
-    snprintf(prio, sizeof prio, "%d", l->bound_priority);
-    snprintf(id, sizeof id, "%lld", (long long)l->bound_id);
-    const char *v[5] = {l->queue->name, l->type, prio, id, lim};
-    PGresult *r = s_q(c, STORE_SQL_REFILL, 5, v);
-    if (!r)
-        return ORCH_EDB;
-    int rows = PQntuples(r);
-    lane_refill_done(l, rows, rows >= atoi(lim), rows ? (int)s_i64(r, rows - 1, 3) : 0,
-                     rows ? s_i64(r, rows - 1, 0) : 0);
-    for (int i = 0; i < rows; i++) {
-        job_t *job = coord_job_from_row(c, r, i);
-        jobmap_put(c->jobs, job);
-        coord_push_ready(c, job);
-    }
+    op_t *op = coord_refill_op(c, l);
+    PGresult *r = s_q(c, STORE_SQL_REFILL, op->nparams, (const char *const *)op->params);
+    if (r)
+        coord_refill_apply(c, l, r, op->limit);
     PQclear(r);
-    return ORCH_OK;
+    op_free(op);
+    return r ? ORCH_OK : ORCH_EDB;
 }
 
 static int s_load_queued(coord_t *c)
@@ -130,7 +117,7 @@ static int s_load_live(coord_t *c)
                       1, hv);
     if (!r)
         return ORCH_EDB;
-    int64_t now_mono = clock_mono_ms(), now_real = clock_real_us();
+    int64_t now_mono = clock_mono_ms();
     int64_t grace = c->cfg->heartbeat_interval_ms * c->cfg->heartbeat_liveness;
     int running = 0, scheduled = 0;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -141,9 +128,7 @@ static int s_load_live(coord_t *c)
             coord_arm_timer(c, job, TIMER_JOB_ORPHAN, now_mono + grace);
             running++;
         } else {
-            job->timer_armed = true;
-            int64_t wait = (job->run_at_us - now_real) / 1000;
-            coord_arm_timer(c, job, TIMER_JOB_RETRY, now_mono + (wait > 0 ? wait : 0));
+            coord_arm_run_at(c, job);
             scheduled++;
         }
     }

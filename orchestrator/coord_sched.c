@@ -228,7 +228,6 @@ static void s_load_result(coord_t *c, PGresult *res)
     c->sched_load_inflight = false;
     if (!res)
         return;
-    int64_t now_real = clock_real_us(), now_mono = clock_mono_ms();
     int rows = PQntuples(res);
     for (int i = 0; i < rows; i++) {
         if (jobmap_get(c->jobs, atoll(PQgetvalue(res, i, 0))))
@@ -236,9 +235,7 @@ static void s_load_result(coord_t *c, PGresult *res)
         job_t *job = coord_job_from_row(c, res, i);
         jobmap_put(c->jobs, job);
         coord_key_register(c, job);
-        int64_t wait = (job->run_at_us - now_real) / 1000;
-        job->timer_armed = true;
-        coord_arm_timer(c, job, TIMER_JOB_RETRY, now_mono + (wait > 0 ? wait : 0));
+        coord_arm_run_at(c, job);
     }
     if (rows >= 10000)
         c->next_sched_load_ms = 0; /* more are due: load the next page at once */
@@ -305,18 +302,6 @@ static void s_reply_json(coord_t *c, const proto_envelope_t *env, const char *re
     coord_reply(c, env, PROTO_STATUS_OK, req, "\"%s\":%s", key, text);
     free(text);
     json_decref(value);
-}
-
-static op_t *s_op(op_kind_t kind, const proto_envelope_t *env, const char *req, const char *name)
-{
-    op_t *op = xcalloc(1, sizeof *op);
-    op->kind = kind;
-    op->has_env = true;
-    op->env = *env;
-    op->req = req ? xstrdup(req) : NULL;
-    op->params[0] = xstrdup(name);
-    op->nparams = 1;
-    return op;
 }
 
 static int s_int_field(json_t *body, const char *key, int lo, int hi, int unset, int *out,
@@ -392,7 +377,7 @@ static void s_cmd_add(coord_t *c, const proto_envelope_t *env, const char *req, 
         s_sched_free(s);
         return;
     }
-    op_t *op = s_op(OP_SCHED_ADD, env, req, s->name);
+    op_t *op = coord_op_new(OP_SCHED_ADD, env, req, s->name);
     op->params[1] = xstrdup(s->cron_text);
     op->params[2] = xstrdup(s->queue);
     op->params[3] = xstrdup(s->type);
@@ -436,7 +421,7 @@ void coord_on_schedules_cmd(coord_t *c, const proto_envelope_t *env, const char 
         coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, "name: must be a schedule name");
         return;
     }
-    op_t *op = s_op(del ? OP_SCHED_DEL : OP_SCHED_PAUSE, env, req, name);
+    op_t *op = coord_op_new(del ? OP_SCHED_DEL : OP_SCHED_PAUSE, env, req, name);
     if (!del) {
         op->params[1] = xstrdup(pause ? "true" : "false");
         op->nparams = 2;

@@ -12,6 +12,13 @@ void coord_arm_timer(coord_t *c, job_t *job, timer_kind_t kind, int64_t due_ms)
                                               .gen = job->timer_gen, .kind = (uint8_t)kind});
 }
 
+void coord_arm_run_at(coord_t *c, job_t *job)
+{
+    int64_t wait_us = job->run_at_us - clock_real_us();
+    job->timer_armed = true;
+    coord_arm_timer(c, job, TIMER_JOB_RETRY, clock_mono_ms() + (wait_us > 0 ? (wait_us + 999) / 1000 : 0));
+}
+
 int64_t coord_next_timer_ms(coord_t *c)
 {
     timer_entry_t e;
