@@ -180,10 +180,18 @@ static int s_prepare_all(store_t *s)
     return ORCH_OK;
 }
 
+PGconn *store_connect_conninfo(const char *conninfo)
+{
+    /* settings expanded from dbname (the whole conninfo) override earlier ones */
+    const char *keys[] = {"connect_timeout", "dbname", NULL};
+    const char *vals[] = {"5", conninfo, NULL};
+    return PQconnectdbParams(keys, vals, 1);
+}
+
 int store_connect(store_t *s)
 {
     store_disconnect(s);
-    s->conn = PQconnectdb(s->conninfo);
+    s->conn = store_connect_conninfo(s->conninfo);
     if (PQstatus(s->conn) != CONNECTION_OK) {
         s_set_error(s, "could not connect to database", PQerrorMessage(s->conn));
         store_disconnect(s);

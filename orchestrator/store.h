@@ -34,6 +34,11 @@ typedef struct store store_t;
 #define STORE_STMT_SCHED_PAUSE "orch_sched_pause"
 #define STORE_STMT_SCHED_LOAD "orch_sched_load"
 
+/* Connects to conninfo with a 5 s connect timeout unless conninfo sets its
+ * own: the coordinator connects from its loop, which must not stall for an
+ * unreachable host's TCP timeout. Caller PQfinish()es the result. */
+PGconn *store_connect_conninfo(const char *conninfo);
+
 /* conninfo is copied; it is never logged (it may hold a password). */
 store_t *store_new(const char *conninfo);
 void store_destroy(store_t **store);
