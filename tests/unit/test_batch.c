@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "batch.h"
+#include "pg_array_ref.h"
 #include "clock.h"
 #include "job.h"
 #include "readyq.h"
@@ -109,83 +110,6 @@ static void s_expect_param(const fx_t *f, int i, const char *spec)
     free(want);
 }
 
-/* ---- reference parser of array literals (PostgreSQL's array_in rules) ---- */
-
-static bool s_pg_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static int s_pg_fail(char **elems, int n, char *cur)
-{
-    free(cur);
-    for (int i = 0; i < n; i++)
-        free(elems[i]);
-    return -1;
-}
-
-/* Returns the element count or -1; elems[i] malloc'd, NULL for a null. */
-static int s_pg_parse(const char *lit, char **elems, int max)
-{
-    const char *p = lit;
-    int n = 0;
-    if (*p++ != '{')
-        return -1;
-    if (*p == '}')
-        return p[1] == '\0' ? 0 : -1;
-    for (;;) {
-        if (n == max)
-            return s_pg_fail(elems, n, NULL);
-        while (s_pg_space(*p))
-            p++;
-        char *e = malloc(strlen(p) + 1);
-        size_t len = 0;
-        bool quoted = *p == '"', escaped = false;
-        if (quoted) {
-            p++;
-            while (*p && *p != '"') {
-                if (*p == '\\' && !*++p)
-                    return s_pg_fail(elems, n, e);
-                e[len++] = *p++;
-            }
-            if (*p++ != '"')
-                return s_pg_fail(elems, n, e);
-        } else {
-            size_t keep = 0;
-            while (*p && *p != ',' && *p != '}' && *p != '{' && *p != '"') {
-                if (*p == '\\') {
-                    escaped = true;
-                    if (!*++p)
-                        return s_pg_fail(elems, n, e);
-                    e[len++] = *p++;
-                    keep = len;
-                    continue;
-                }
-                e[len++] = *p;
-                if (!s_pg_space(*p++))
-                    keep = len;
-            }
-            len = keep;
-            if (len == 0)
-                return s_pg_fail(elems, n, e);
-        }
-        e[len] = '\0';
-        if (!quoted && !escaped && strcasecmp(e, "NULL") == 0) {
-            free(e);
-            e = NULL;
-        }
-        elems[n++] = e;
-        while (s_pg_space(*p))
-            p++;
-        if (*p == ',') {
-            p++;
-            continue;
-        }
-        if (*p == '}' && p[1] == '\0')
-            return n;
-        return s_pg_fail(elems, n, NULL);
-    }
-}
 
 /* ---- write set ---- */
 
