@@ -1,4 +1,4 @@
-/* Unit tests of the retry delay (orchestrator/backoff.c): exact values,
+/* Unit tests of the retry delay (orchestrator/jobs/backoff.c): exact values,
  * the equal-jitter bounds d/2..d against an independent computation of the
  * nominal delay d = min(max, base * 2^(attempt-1)), the cap, clamping of
  * out-of-range arguments, and no overflow for huge attempts or bases. */

@@ -1,6 +1,6 @@
-/* Unit tests of the group-commit batch (orchestrator/batch.c): write set
+/* Unit tests of the group-commit batch (orchestrator/jobs/batch.c, orchestrator/store/store_write.c): write set
  * deduplication and pins, insert/update classification, events and acks
- * owning their copies, reset, and batch_build_write's 38 array literals for
+ * owning their copies, reset, and store_write_params' 38 array literals for
  * STORE_SQL_WRITE: exact text for a hand-made batch (NULLs, quoting of
  * quotes, backslashes, commas, braces and the word NULL, JSON payloads),
  * and random batches read back with a reference array literal parser.
@@ -16,7 +16,7 @@
 #include "clock.h"
 #include "job.h"
 #include "readyq.h"
-#include "store_sql.h"
+#include "store_int.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
@@ -149,7 +149,7 @@ static void test_touch_dedup_and_pins(void **state)
     assert_int_equal(b->pins, 1);
 
     /* building clears dirty and marks rows as existing; pins stay (released at commit) */
-    batch_build_write(&f->b, f->bufs, f->params);
+    store_write_params(&f->b, f->bufs, f->params);
     assert_false(a->dirty);
     assert_false(b->dirty);
     assert_true(a->in_pg);
@@ -204,14 +204,14 @@ static void test_event_copies(void **state)
     static const char worker[] = "worker-1"; /* interned: borrowed, not copied */
     char detail[] = "{\"reason\":\"x\"}";
     int64_t before = clock_real_us();
-    batch_event(&f->b, j, 9, "started", 3, worker, detail);
+    batch_event(&f->b, j, 9, JOB_EV_STARTED, 3, worker, detail);
     int64_t after = clock_real_us();
     /* the caller's detail buffer may change or go away */
     memset(detail, 'Z', sizeof detail - 1);
     assert_int_equal(f->b.nevents, 1);
     batch_event_t *e = &f->b.events[0];
     assert_int_equal(e->job_id, 9);
-    assert_string_equal(e->event, "started");
+    assert_int_equal(e->event, JOB_EV_STARTED);
     assert_int_equal(e->attempt, 3);
     assert_ptr_equal(e->worker, worker);
     assert_string_equal(e->detail, "{\"reason\":\"x\"}");
@@ -221,7 +221,7 @@ static void test_event_copies(void **state)
     assert_true(e->at_us >= before && e->at_us <= after);
 
     /* without a job (e.g. a job known only to PostgreSQL) */
-    batch_event(&f->b, NULL, 77, "cancelled", 0, NULL, NULL);
+    batch_event(&f->b, NULL, 77, JOB_EV_CANCELLED, 0, NULL, NULL);
     e = &f->b.events[1];
     assert_int_equal(e->job_id, 77);
     assert_null(e->worker);
@@ -231,7 +231,7 @@ static void test_event_copies(void **state)
     assert_int_equal(e->state, -1);
     /* a job without a lane */
     job_t *orphan = job_new(78);
-    batch_event(&f->b, orphan, 78, "queued", 0, NULL, NULL);
+    batch_event(&f->b, orphan, 78, JOB_EV_QUEUED, 0, NULL, NULL);
     assert_null(f->b.events[2].queue);
     assert_int_equal(f->b.events[2].state, JOB_WAITING);
     assert_false(batch_empty(&f->b));
@@ -258,7 +258,7 @@ static void test_acks(void **state)
         char *body = xmalloc(32);
         int n = snprintf(body, 32, "{\"n\":%d}", i);
         env.id[6] = (unsigned char)i;
-        batch_ack(&f->b, &env, body, (size_t)n);
+        batch_ack(&f->b, &env, NULL, body, (size_t)n);
     }
     /* the envelope was copied: later changes of the caller's copy do not leak in */
     memset(&env, 0xee, sizeof env);
@@ -281,13 +281,13 @@ static void test_acks(void **state)
     assert_true(batch_empty(&f->b));
 }
 
-/* ---- batch_build_write ---- */
+/* ---- store_write_params ---- */
 
 static void test_build_empty(void **state)
 {
     fx_t *f = *state;
     strbuf_puts(&f->bufs[0], "stale content from a previous turn");
-    batch_build_write(&f->b, f->bufs, f->params);
+    store_write_params(&f->b, f->bufs, f->params);
     for (int i = 0; i < STORE_WRITE_NPARAMS; i++) {
         assert_string_equal(f->params[i], "{}");
         assert_ptr_equal(f->params[i], f->bufs[i].data);
@@ -334,12 +334,12 @@ static void test_build_exact(void **state)
     batch_touch(&f->b, a);
     batch_touch(&f->b, b);
     batch_touch(&f->b, c);
-    batch_event(&f->b, a, 42, "submitted", 0, NULL, NULL);
-    batch_event(&f->b, b, 7, "succeeded", 2, "w1", "{\"ms\":12,\"note\":\"a,b\"}");
+    batch_event(&f->b, a, 42, JOB_EV_SUBMITTED, 0, NULL, NULL);
+    batch_event(&f->b, b, 7, JOB_EV_SUCCEEDED, 2, "w1", "{\"ms\":12,\"note\":\"a,b\"}");
     f->b.events[0].at_us = 1700000000000002; /* the clock is not under test */
     f->b.events[1].at_us = 1700000000000003;
 
-    batch_build_write(&f->b, f->bufs, f->params);
+    store_write_params(&f->b, f->bufs, f->params);
 
     /* $1..$19: the inserts, in touch order (a, c) */
     s_expect_param(f, 0, "{42,43}");
@@ -412,7 +412,7 @@ static void test_build_exact(void **state)
     char *first[STORE_WRITE_NPARAMS];
     for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
         first[i] = xstrdup(f->params[i]);
-    batch_build_write(&f->b, f->bufs, f->params);
+    store_write_params(&f->b, f->bufs, f->params);
     for (int i = 0; i < STORE_WRITE_NPARAMS; i++) {
         assert_string_equal(f->params[i], first[i]);
         free(first[i]);
@@ -429,7 +429,7 @@ static void test_build_updates_only(void **state)
     j->error = xstrdup("boom, \"bad\" {x} \\n");
     j->progress = -1;
     batch_touch(&f->b, j);
-    batch_build_write(&f->b, f->bufs, f->params);
+    store_write_params(&f->b, f->bufs, f->params);
     for (int i = 0; i < 19; i++)
         assert_string_equal(f->params[i], "{}");
     for (int i = 32; i < STORE_WRITE_NPARAMS; i++)
@@ -577,10 +577,10 @@ static void test_build_random_roundtrip(void **state)
             else
                 nins++;
             char *w = s_keep(s_rand_str()), *d = s_rand_str();
-            batch_event(&f->b, j, j->id, "progress", j->attempt, w, d);
+            batch_event(&f->b, j, j->id, JOB_EV_REATTACHED, j->attempt, w, d);
             free(d);
         }
-        batch_build_write(&f->b, f->bufs, f->params);
+        store_write_params(&f->b, f->bufs, f->params);
         for (int i = 0; i < STORE_WRITE_NPARAMS; i++) {
             int want = i < 19 ? nins : i < 32 ? nupd : nj;
             int n = s_pg_parse(f->params[i], el, 2 * MAXJ);
@@ -597,7 +597,7 @@ static void test_build_random_roundtrip(void **state)
                     switch (i) {
                     case 32: s_check_int(el, i, k, e->job_id, false); break;
                     case 33: s_check_int(el, i, k, e->at_us, false); break;
-                    case 34: s_check_str(el, i, k, "progress"); break;
+                    case 34: s_check_str(el, i, k, "reattached"); break;
                     case 35: s_check_int(el, i, k, e->attempt, false); break;
                     case 36: s_check_str(el, i, k, e->worker); break;
                     default: s_check_str(el, i, k, e->detail); break;

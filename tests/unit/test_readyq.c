@@ -1,4 +1,4 @@
-/* Unit tests of the ready index (orchestrator/readyq.c): priority then FIFO
+/* Unit tests of the ready index (orchestrator/jobs/readyq.c): priority then FIFO
  * order, id-ordered insertion of retried jobs, the bounded window with its
  * overflow/bound/epoch invariant, refills, lane and queue lookups, and a
  * randomized run against a model of PostgreSQL's queued rows. */

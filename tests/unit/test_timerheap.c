@@ -1,4 +1,4 @@
-/* Unit tests of the deadline min-heap (orchestrator/timerheap.c): empty
+/* Unit tests of the deadline min-heap (common/timerheap.c): empty
  * heap, order of many random entries (equal deadlines included), entries
  * preserved field by field, interleaved pushes and pops against a sorted
  * reference, clear and reuse. */

@@ -18,6 +18,26 @@ typedef enum {
     JOB_STATE_COUNT
 } job_state_t;
 
+/* Audit events (job_events.event), one per kind of change. */
+typedef enum {
+    JOB_EV_SUBMITTED = 0,
+    JOB_EV_QUEUED,       /* dependencies done, run_at or backoff reached */
+    JOB_EV_SCHEDULED,    /* run_at in the future */
+    JOB_EV_STARTED,
+    JOB_EV_SUCCEEDED,
+    JOB_EV_FAILED,       /* attempt failed, retry scheduled */
+    JOB_EV_LOST,         /* worker lost, retry scheduled */
+    JOB_EV_TIMEOUT,      /* attempt timed out, retry scheduled */
+    JOB_EV_DEAD,
+    JOB_EV_CANCELLED,
+    JOB_EV_RETRIED,      /* operator retry of a dead or cancelled job */
+    JOB_EV_REATTACHED,   /* a reconnecting worker still runs the attempt */
+    JOB_EV_STALE_RESULT, /* a result from an attempt that no longer holds the job */
+    JOB_EV_COUNT
+} job_event_t;
+
+const char *job_event_name(job_event_t ev);
+
 typedef struct lane lane_t;
 typedef struct worker worker_t;
 typedef struct job job_t;

@@ -3,6 +3,7 @@
 #include "clock.h"
 #include "coord_internal.h"
 #include "log.h"
+#include "orch_error.h"
 #include <stdio.h>
 
 void coord_arm_timer(coord_t *c, job_t *job, timer_kind_t kind, int64_t due_ms)
@@ -27,13 +28,8 @@ int64_t coord_next_timer_ms(coord_t *c)
 
 static void s_retry_due(coord_t *c, job_t *job)
 {
-    if (job->state != JOB_SCHEDULED)
+    if (job->state != JOB_SCHEDULED || jobstate_due(&c->js, job, clock_real_us()) != ORCH_OK)
         return;
-    job->timer_armed = false;
-    job->ready_us = clock_real_us();
-    coord_job_set_state(c, job, JOB_QUEUED);
-    batch_touch(&c->cur, job);
-    batch_event(&c->cur, job, job->id, "queued", job->attempt, NULL, NULL);
     coord_push_ready(c, job);
 }
 
@@ -47,7 +43,7 @@ static void s_deadline(coord_t *c, job_t *job)
     coord_send_cancel(c, job, "attempt timed out");
     char msg[96];
     snprintf(msg, sizeof msg, "attempt timed out after %lld ms", (long long)job->timeout_ms);
-    coord_attempt_failed(c, job, "timeout", msg, false);
+    coord_attempt_failed(c, job, JOB_END_TIMEOUT, msg, false);
 }
 
 static void s_orphan(coord_t *c, job_t *job)
@@ -56,8 +52,8 @@ static void s_orphan(coord_t *c, job_t *job)
         return;
     LOG_WARN("running job not re-attached by any worker after restart job=%lld attempt=%d",
              (long long)job->id, job->attempt);
-    coord_attempt_failed(c, job, "lost", "worker did not come back after coordinator restart",
-                         false);
+    coord_attempt_failed(c, job, JOB_END_LOST,
+                         "worker did not come back after coordinator restart", false);
 }
 
 /* The worker did not confirm a cancel within the grace period: the job is
@@ -68,8 +64,8 @@ static void s_cancel_grace(coord_t *c, job_t *job)
         return;
     LOG_WARN("cancel not confirmed in time, forcing job=%lld attempt=%d worker=%s",
              (long long)job->id, job->attempt, job->worker_name ? job->worker_name : "-");
-    coord_attempt_failed(c, job, "cancel", "cancelled by operator (forced after grace period)",
-                         true);
+    coord_attempt_failed(c, job, JOB_END_CANCEL,
+                         "cancelled by operator (forced after grace period)", true);
 }
 
 void coord_run_timers(coord_t *c, int64_t now_ms)
@@ -77,7 +73,7 @@ void coord_run_timers(coord_t *c, int64_t now_ms)
     timer_entry_t e;
     while (timerheap_peek(c->timers, &e) && e.due_ms <= now_ms) {
         timerheap_pop(c->timers, &e);
-        job_t *job = jobmap_get(c->jobs, e.job_id);
+        job_t *job = hmap_i64_get(c->jobs, e.job_id);
         if (!job || job->timer_gen != e.gen)
             continue;
         switch (e.kind) {

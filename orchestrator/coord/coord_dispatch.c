@@ -6,6 +6,7 @@
  * for longer than a restart. */
 #include "clock.h"
 #include "coord_internal.h"
+#include "orch_error.h"
 #include "log.h"
 #include "xalloc.h"
 #include <stdlib.h>
@@ -122,19 +123,12 @@ static void s_flush_outbox(coord_t *c, worker_t *w);
 
 static void s_assign(coord_t *c, worker_t *w, job_t *job, int64_t now_real, int64_t now_mono)
 {
-    lane_unlink(job->lane, job);
-    job->attempt++;
+    if (jobstate_start(&c->js, job, w->name, now_real) != ORCH_OK)
+        return;
     job->worker = w;
-    job->worker_name = w->name;
-    job->started_us = now_real;
-    job->progress = -1;
-    job->cancel_requested = false;
-    coord_job_set_state(c, job, JOB_RUNNING);
     coord_queue_dispatched(c, job->lane->queue);
     w->leases[w->nleases++] = (proto_jobref_t){job->id, job->attempt};
     coord_arm_timer(c, job, TIMER_JOB_DEADLINE, now_mono + job->timeout_ms);
-    batch_touch(&c->cur, job);
-    batch_event(&c->cur, job, job->id, "started", job->attempt, w->name, NULL);
     s_append_job(w, job);
     /* keep JOB messages well under the worker's message limit */
     if (w->outbox.len > c->cfg->max_message_bytes / 4)

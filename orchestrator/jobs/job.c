@@ -7,6 +7,18 @@ static const char *s_state_names[JOB_STATE_COUNT] = {
     "waiting", "scheduled", "queued", "running", "succeeded", "dead", "cancelled",
 };
 
+static const char *s_event_names[JOB_EV_COUNT] = {
+    "submitted", "queued", "scheduled", "started", "succeeded", "failed", "lost",
+    "timeout", "dead", "cancelled", "retried", "reattached", "stale_result",
+};
+
+const char *job_event_name(job_event_t ev)
+{
+    if ((int)ev < 0 || ev >= JOB_EV_COUNT)
+        return "unknown";
+    return s_event_names[ev];
+}
+
 const char *job_state_name(int state)
 {
     if (state < 0 || state >= JOB_STATE_COUNT)

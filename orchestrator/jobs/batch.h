@@ -20,7 +20,7 @@ typedef struct {
 typedef struct {
     int64_t job_id;
     int64_t at_us;
-    const char *event; /* static string */
+    job_event_t event;
     int attempt;
     const char *worker; /* interned or static, may be NULL */
     char *detail;      /* owned JSON text, may be NULL */
@@ -33,7 +33,7 @@ typedef struct {
     proto_envelope_t env;
     char *body; /* owned */
     size_t len;
-    int64_t req_job_id; /* for replies that depend on the commit's outcome */
+    char *req;  /* the request's "req" echo (JSON text, owned), for a 503 if the commit fails */
 } batch_ack_t;
 
 typedef struct {
@@ -56,14 +56,9 @@ bool batch_empty(const batch_t *b);
 void batch_touch(batch_t *b, job_t *job);
 /* detail: JSON text or NULL (copied). worker: interned (coord_intern) or
  * static, borrowed for the life of the process. */
-void batch_event(batch_t *b, const job_t *job, int64_t job_id, const char *event, int attempt,
+void batch_event(batch_t *b, const job_t *job, int64_t job_id, job_event_t event, int attempt,
                  const char *worker, const char *detail);
-/* Reply sent after commit (body owned by the batch). */
-void batch_ack(batch_t *b, const proto_envelope_t *env, char *body, size_t len);
-
-/* Serialises the write set and events into the STORE_SQL_WRITE parameters
- * (38 array literals). params[i] point into bufs; bufs must be initialised
- * by the caller and outlive the send. Clears each job's dirty flag. */
-void batch_build_write(batch_t *b, strbuf_t *bufs, const char **params);
+/* Reply sent after commit (takes body; req is copied, may be NULL). */
+void batch_ack(batch_t *b, const proto_envelope_t *env, const char *req, char *body, size_t len);
 
 #endif

@@ -16,11 +16,11 @@ const char *coord_intern(coord_t *c, const char *name)
 {
     if (!name)
         return NULL;
-    const char *found = strmap_get(c->names, name);
+    const char *found = hmap_str_get(c->names, name);
     if (found)
         return found;
     char *copy = xstrdup(name);
-    strmap_put(c->names, name, copy);
+    hmap_str_put(c->names, name, copy);
     c->name_list = xrealloc(c->name_list, (c->nnames + 1) * sizeof *c->name_list);
     c->name_list[c->nnames++] = copy;
     return copy;
@@ -40,19 +40,31 @@ const queue_policy_t *coord_policy(coord_t *c, const char *queue)
     return orch_config_policy(c->cfg, queue);
 }
 
-void coord_job_set_state(coord_t *c, job_t *job, int state)
+void coord_on_terminal(void *arg, job_t *job)
 {
-    if (job->lane) {
-        job->lane->queue->counts[job->state]--;
-        job->lane->queue->counts[state]++;
-    }
-    bool was_terminal = job_state_terminal(job->state);
-    job->state = (uint8_t)state;
-    if (job_state_terminal(state) && !was_terminal) {
-        if (job->lane)
-            coord_queue_finished(c, job->lane->queue, clock_mono_ms());
-        coord_deps_notify(c, job->id, state);
-    }
+    coord_t *c = arg;
+    if (job->lane)
+        coord_queue_finished(c, job->lane->queue, clock_mono_ms());
+    coord_deps_notify(c, job->id, job->state);
+}
+
+job_t *coord_job_from_row(coord_t *c, const store_job_row_t *row)
+{
+    job_t *job = job_new(row->id);
+    job->lane = readyq_lane(c->rq, row->queue, row->type, true);
+    job->priority = (uint8_t)row->priority;
+    job->attempt = row->attempt;
+    job->attempt_base = row->attempt_base;
+    job->max_attempts = row->max_attempts;
+    job->timeout_ms = row->timeout_ms;
+    job->payload = xstrdup(row->payload ? row->payload : "{}");
+    job->idempotency_key = row->idempotency_key ? xstrdup(row->idempotency_key) : NULL;
+    job->created_us = row->created_us;
+    job->run_at_us = row->run_at_us;
+    job->worker_name = coord_intern(c, row->worker);
+    job->started_us = row->started_us;
+    jobstate_adopt(job, row->state);
+    return job;
 }
 
 /* A job stays in memory while it is in a lane, running, waiting on a timer,
@@ -71,7 +83,7 @@ void coord_job_release(coord_t *c, job_t *job)
     if (s_job_resident(job))
         return;
     coord_key_unregister(c, job);
-    jobmap_remove(c->jobs, job->id);
+    hmap_i64_remove(c->jobs, job->id);
     job_destroy(&job);
 }
 
@@ -88,26 +100,29 @@ void coord_push_ready(coord_t *c, job_t *job)
 
 static void s_fail_acks(coord_t *c, batch_t *b, const char *reason)
 {
+    char msg[700];
+    snprintf(msg, sizeof msg, "could not commit: %s; the request was not applied, retry later",
+             reason);
     for (size_t i = 0; i < b->nacks; i++)
-        coord_reply(c, &b->acks[i].env, PROTO_STATUS_UNAVAILABLE, NULL,
-                    "\"error\":\"could not commit: %s; the request was not applied, retry later\"",
-                    reason);
+        coord_error(c, &b->acks[i].env, PROTO_STATUS_UNAVAILABLE, b->acks[i].req, msg);
 }
 
 static void s_fail_ops(coord_t *c, op_t *ops, const char *reason)
 {
+    char msg[700];
+    snprintf(msg, sizeof msg, "could not commit: %s; retry later", reason);
     while (ops) {
         op_t *next = ops->next;
         if (ops->has_env)
-            coord_reply(c, &ops->env, PROTO_STATUS_UNAVAILABLE, ops->req,
-                        "\"error\":\"could not commit: %s; retry later\"", reason);
+            coord_error(c, &ops->env, PROTO_STATUS_UNAVAILABLE, ops->req, msg);
         op_free(ops);
         ops = next;
     }
 }
 
-static void s_collect(job_t *job, void *arg)
+static void s_collect(int64_t id, void *job, void *arg)
 {
+    (void)id;
     job_t ***cursor = arg;
     *(*cursor)++ = job;
 }
@@ -118,11 +133,11 @@ static void s_forget_jobs(coord_t *c)
 {
     s_fail_acks(c, &c->cur, c->down_reason[0] ? c->down_reason : "database unavailable");
     batch_reset(&c->cur);
-    size_t n = jobmap_count(c->jobs);
+    size_t n = hmap_count(c->jobs);
     job_t **all = xmalloc((n ? n : 1) * sizeof *all);
     job_t **cursor = all;
-    jobmap_foreach(c->jobs, s_collect, &cursor);
-    jobmap_clear(c->jobs);
+    hmap_i64_foreach(c->jobs, s_collect, &cursor);
+    hmap_clear(c->jobs);
     readyq_destroy(&c->rq);
     c->rq = readyq_new(c->cfg->ready_window);
     for (size_t i = 0; i < n; i++)
@@ -166,7 +181,7 @@ static void s_try_connect(coord_t *c)
         c->mode = COORD_UP;
         c->down_reason[0] = '\0';
         LOG_INFO("database connected, coordinator up jobs_in_memory=%zu lanes=%zu",
-                 jobmap_count(c->jobs), readyq_nlanes(c->rq));
+                 hmap_count(c->jobs), readyq_nlanes(c->rq));
         return;
     }
     if (strcmp(c->down_reason, store_errmsg(c->store)) != 0)
@@ -220,15 +235,14 @@ coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
     c->rng = (uint64_t)clock_real_us() | 1;
     c->store = store_new(cfg->db_url);
     c->rq = readyq_new(cfg->ready_window);
-    c->jobs = jobmap_new();
+    c->jobs = hmap_new_i64();
     c->timers = timerheap_new();
-    c->depindex = i64map_new();
-    c->keys = strmap_new();
-    c->names = strmap_new();
+    c->depindex = hmap_new_i64();
+    c->keys = hmap_new_str();
+    c->names = hmap_new_str();
     batch_init(&c->cur);
     batch_init(&c->inflight);
-    for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
-        strbuf_init(&c->bufs[i]);
+    c->js = (jobstate_t){.batch = &c->cur, .on_terminal = coord_on_terminal, .arg = c};
     c->zctx = zmq_ctx_new();
     c->mode = COORD_DOWN;
     c->reconnect_delay_ms = 100;
@@ -257,19 +271,17 @@ void coord_destroy(coord_t **cp)
     batch_fini(&c->inflight);
     s_forget_jobs(c);
     readyq_destroy(&c->rq);
-    jobmap_destroy(&c->jobs);
+    hmap_destroy(&c->jobs);
     coord_deps_forget(c);
-    i64map_destroy(&c->depindex);
-    strmap_destroy(&c->keys);
+    hmap_destroy(&c->depindex);
+    hmap_destroy(&c->keys);
     coord_schedules_forget(c);
-    strmap_destroy(&c->names);
+    hmap_destroy(&c->names);
     for (size_t i = 0; i < c->nnames; i++)
         free(c->name_list[i]);
     free(c->name_list);
     timerheap_destroy(&c->timers);
     store_destroy(&c->store);
-    for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
-        strbuf_fini(&c->bufs[i]);
     const void *socks[] = {c->wsock, c->csock, c->pub, c->qpipe};
     for (int i = 0; i < 4; i++)
         if (socks[i])
@@ -347,7 +359,7 @@ static long s_poll_timeout(coord_t *c, int64_t now)
     return next <= now ? 0 : (long)(next - now);
 }
 
-static void s_turn(coord_t *c)
+static void s_turn(coord_t *c, long max_wait_ms)
 {
     int64_t now = clock_mono_ms();
     /* Backpressure: while the batch being filled is already at its size
@@ -365,7 +377,10 @@ static void s_turn(coord_t *c)
         items[4].events = (short)(ZMQ_POLLIN | (store_wants_write(c->store) ? ZMQ_POLLOUT : 0));
         nitems = 5;
     }
-    if (zmq_poll(items, nitems, s_poll_timeout(c, now)) < 0 && errno != EINTR)
+    long wait = s_poll_timeout(c, now);
+    if (max_wait_ms >= 0 && wait > max_wait_ms)
+        wait = max_wait_ms;
+    if (zmq_poll(items, nitems, wait) < 0 && errno != EINTR)
         LOG_WARN("poll failed error=\"%s\"", zmq_strerror(errno));
     if (nitems == 5 && items[4].revents)
         coord_on_store_io(c);
@@ -399,6 +414,21 @@ static void s_turn(coord_t *c)
     }
 }
 
+void coord_run_once(coord_t *c, int max_wait_ms)
+{
+    s_turn(c, max_wait_ms < 0 ? 0 : max_wait_ms);
+}
+
+bool coord_is_up(const coord_t *c)
+{
+    return c->mode == COORD_UP;
+}
+
+unsigned long long coord_invalid_transitions(const coord_t *c)
+{
+    return (unsigned long long)c->js.invalid;
+}
+
 int coord_run(coord_t *c)
 {
     LOG_INFO("coordinator listening workers=%s clients=%s events=%s", c->cfg->listen_workers,
@@ -413,7 +443,7 @@ int coord_run(coord_t *c)
         if (c->stopping && (c->mode == COORD_DOWN ||
                             (!c->inflight_active && !s_has_work_to_flush(c))))
             break;
-        s_turn(c);
+        s_turn(c, -1);
     }
     /* requests already queued in the client socket get their 503 rather
      * than silence */

@@ -25,7 +25,7 @@ void coord_key_register(coord_t *c, job_t *job)
         return;
     char k[400];
     s_keyname(k, sizeof k, job->lane->queue->name, job->idempotency_key);
-    strmap_put(c->keys, k, job);
+    hmap_str_put(c->keys, k, job);
     job->key_registered = true;
 }
 
@@ -35,17 +35,17 @@ void coord_key_unregister(coord_t *c, job_t *job)
         return;
     char k[400];
     s_keyname(k, sizeof k, job->lane->queue->name, job->idempotency_key);
-    if (strmap_get(c->keys, k) == job)
-        strmap_remove(c->keys, k);
+    if (hmap_str_get(c->keys, k) == job)
+        hmap_str_remove(c->keys, k);
     job->key_registered = false;
 }
 
 static void s_deplist_add(coord_t *c, int64_t dep, int64_t waiter)
 {
-    deplist_t *l = i64map_get(c->depindex, dep);
+    deplist_t *l = hmap_i64_get(c->depindex, dep);
     if (!l) {
         l = xcalloc(1, sizeof *l);
-        i64map_put(c->depindex, dep, l);
+        hmap_i64_put(c->depindex, dep, l);
     }
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 4;
@@ -65,31 +65,23 @@ static void s_free_deplist(int64_t key, void *value, void *arg)
 
 void coord_deps_forget(coord_t *c)
 {
-    i64map_foreach(c->depindex, s_free_deplist, NULL);
-    i64map_destroy(&c->depindex);
-    c->depindex = i64map_new();
-    strmap_destroy(&c->keys);
-    c->keys = strmap_new();
+    hmap_i64_foreach(c->depindex, s_free_deplist, NULL);
+    hmap_destroy(&c->depindex);
+    c->depindex = hmap_new_i64();
+    hmap_destroy(&c->keys);
+    c->keys = hmap_new_str();
 }
 
 /* A job whose wait is over (dependencies done, or none) becomes queued, or
- * scheduled when its run_at is still ahead. */
-void coord_make_ready(coord_t *c, job_t *job, const char *reason)
+ * scheduled when its run_at is still ahead. detail NULL: no audit event of
+ * its own (the submission's covers it). */
+void coord_make_ready(coord_t *c, job_t *job, const char *detail)
 {
     int64_t now = clock_real_us();
-    if (job->run_at_us > now) {
-        coord_job_set_state(c, job, JOB_SCHEDULED);
-        if (coord_scheduled_resident(job->run_at_us, now))
-            coord_arm_run_at(c, job);
-    } else {
-        coord_job_set_state(c, job, JOB_QUEUED);
-        job->ready_us = now;
-    }
-    if (reason) {
-        batch_touch(&c->cur, job);
-        batch_event(&c->cur, job, job->id, job->state == JOB_QUEUED ? "queued" : "scheduled",
-                    job->attempt, NULL, reason);
-    }
+    if (jobstate_ready(&c->js, job, now, detail) != ORCH_OK)
+        return;
+    if (job->state == JOB_SCHEDULED && coord_scheduled_resident(job->run_at_us, now))
+        coord_arm_run_at(c, job);
 }
 
 static void s_cancel_waiting(coord_t *c, job_t *job, int64_t dep, int dep_state)
@@ -97,21 +89,17 @@ static void s_cancel_waiting(coord_t *c, job_t *job, int64_t dep, int dep_state)
     char msg[128], detail[160];
     snprintf(msg, sizeof msg, "dependency %lld ended %s", (long long)dep, job_state_name(dep_state));
     snprintf(detail, sizeof detail, "{\"reason\":\"%s\",\"dependency\":%lld}", msg, (long long)dep);
-    job_set_str(&job->error, xstrdup(msg));
-    job->finished_us = clock_real_us();
-    batch_touch(&c->cur, job);
-    coord_job_set_state(c, job, JOB_CANCELLED);
-    batch_event(&c->cur, job, job->id, "cancelled", job->attempt, NULL, detail);
+    jobstate_cancel(&c->js, job, msg, detail, clock_real_us()); /* cascades */
     coord_job_release(c, job);
 }
 
 void coord_deps_notify(coord_t *c, int64_t id, int state)
 {
-    deplist_t *l = i64map_remove(c->depindex, id);
+    deplist_t *l = hmap_i64_remove(c->depindex, id);
     if (!l)
         return;
     for (size_t i = 0; i < l->n; i++) {
-        job_t *w = jobmap_get(c->jobs, l->ids[i]);
+        job_t *w = hmap_i64_get(c->jobs, l->ids[i]);
         if (!w || w->state != JOB_WAITING)
             continue;
         if (state != JOB_SUCCEEDED) {
@@ -139,9 +127,8 @@ job_t *coord_new_job(coord_t *c, const proto_jobspec_t *s, int64_t now_us)
     job->idempotency_key = s->idempotency_key ? xstrdup(s->idempotency_key) : NULL;
     job->created_us = job->ready_us = now_us;
     job->run_at_us = s->run_at_us > now_us ? s->run_at_us : 0;
-    job->state = JOB_WAITING;
-    job->lane->queue->counts[JOB_WAITING]++;
-    jobmap_put(c->jobs, job);
+    jobstate_submit(&c->js, job);
+    hmap_i64_put(c->jobs, job->id, job);
     coord_key_register(c, job);
     return job;
 }
@@ -149,18 +136,18 @@ job_t *coord_new_job(coord_t *c, const proto_jobspec_t *s, int64_t now_us)
 /* ---- applying a submission ---- */
 
 typedef struct {
-    const PGresult *res; /* lookup answer, or NULL */
+    const store_answer_t *ans; /* lookup answer, or NULL */
 } s_view_t;
 
 /* State of dependency id: memory first, then the lookup answer; -1 unknown. */
 static int s_dep_state(coord_t *c, const s_view_t *v, int64_t id)
 {
-    job_t *j = jobmap_get(c->jobs, id);
+    job_t *j = hmap_i64_get(c->jobs, id);
     if (j)
         return j->state;
-    for (int r = 0; v->res && r < PQntuples(v->res); r++)
-        if (PQgetvalue(v->res, r, 0)[0] == 'd' && atoll(PQgetvalue(v->res, r, 1)) == id)
-            return job_state_parse(PQgetvalue(v->res, r, 2));
+    for (size_t r = 0; v->ans && r < v->ans->ndep_states; r++)
+        if (v->ans->dep_states[r].id == id)
+            return v->ans->dep_states[r].state;
     return -1;
 }
 
@@ -169,19 +156,19 @@ static int64_t s_key_hit(coord_t *c, const s_view_t *v, const char *queue, const
 {
     char k[400];
     s_keyname(k, sizeof k, queue, key);
-    job_t *j = strmap_get(c->keys, k);
+    job_t *j = hmap_str_get(c->keys, k);
     int64_t window_us = c->cfg->idempotency_window_ms * 1000;
     if (j) {
         if (!job_state_terminal(j->state) || j->finished_us > clock_real_us() - window_us)
             return j->id;
         return 0;
     }
-    for (int r = 0; v->res && r < PQntuples(v->res); r++) {
-        if (PQgetvalue(v->res, r, 0)[0] != 'k' || PQgetisnull(v->res, r, 1) ||
-            strcmp(PQgetvalue(v->res, r, 3), queue) != 0 || strcmp(PQgetvalue(v->res, r, 4), key))
+    for (size_t r = 0; v->ans && r < v->ans->nkey_hits; r++) {
+        const store_key_hit_t *h = &v->ans->key_hits[r];
+        if (!h->id || strcmp(h->queue, queue) != 0 || strcmp(h->key, key) != 0)
             continue;
-        int64_t id = atoll(PQgetvalue(v->res, r, 1));
-        job_t *mem = jobmap_get(c->jobs, id);
+        int64_t id = h->id;
+        job_t *mem = hmap_i64_get(c->jobs, id);
         if (mem && job_state_terminal(mem->state) && mem->finished_us <= clock_real_us() - window_us)
             return 0;
         return id;
@@ -204,17 +191,32 @@ static bool s_validate_deps(coord_t *c, const s_view_t *v, proto_jobspec_t *spec
     return true;
 }
 
+/* job_deps rows of one submission, for the STORE_OP_DEPS operation. */
+typedef struct {
+    int64_t *jobs, *deps;
+    size_t n, cap;
+} s_deprows_t;
+
+static void s_deprow_add(s_deprows_t *r, int64_t job, int64_t dep)
+{
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 8;
+        r->jobs = xrealloc(r->jobs, r->cap * sizeof *r->jobs);
+        r->deps = xrealloc(r->deps, r->cap * sizeof *r->deps);
+    }
+    r->jobs[r->n] = job;
+    r->deps[r->n++] = dep;
+}
+
 /* Wires a new job to its dependencies: waiting, cancelled or ready. */
 static void s_resolve(coord_t *c, const s_view_t *v, job_t *job, const proto_jobspec_t *s,
-                      const int64_t *batch_ids, strbuf_t *deprows)
+                      const int64_t *batch_ids, s_deprows_t *deprows)
 {
     int64_t failed_dep = 0;
     int failed_state = 0;
     for (size_t d = 0; d < s->ndepends; d++) {
         int64_t dep = s->depends_on[d] > 0 ? s->depends_on[d] : batch_ids[-s->depends_on[d] - 1];
-        if (deprows->len > 1)
-            strbuf_putc(deprows, ',');
-        strbuf_printf(deprows, "%lld:%lld", (long long)job->id, (long long)dep);
+        s_deprow_add(deprows, job->id, dep);
         int st = s_dep_state(c, v, dep);
         if (st == JOB_SUCCEEDED)
             continue;
@@ -234,31 +236,12 @@ static void s_resolve(coord_t *c, const s_view_t *v, job_t *job, const proto_job
         coord_make_ready(c, job, NULL);
 }
 
-static void s_queue_deps_op(coord_t *c, strbuf_t *rows)
+static void s_queue_deps_op(coord_t *c, s_deprows_t *rows)
 {
-    /* rows: "job:dep,job:dep" -> two arrays */
-    strbuf_t a, b;
-    strbuf_init(&a);
-    strbuf_init(&b);
-    strbuf_putc(&a, '{');
-    strbuf_putc(&b, '{');
-    for (char *p = rows->data; *p;) {
-        char *colon = strchr(p, ':'), *comma = strchr(p, ',');
-        if (a.len > 1) {
-            strbuf_putc(&a, ',');
-            strbuf_putc(&b, ',');
-        }
-        strbuf_append(&a, p, (size_t)(colon - p));
-        strbuf_append(&b, colon + 1, comma ? (size_t)(comma - colon - 1) : strlen(colon + 1));
-        p = comma ? comma + 1 : colon + strlen(colon);
-    }
-    strbuf_putc(&a, '}');
-    strbuf_putc(&b, '}');
-    op_t *op = xcalloc(1, sizeof *op);
-    op->kind = OP_DEPS;
-    op->params[0] = strbuf_detach(&a);
-    op->params[1] = strbuf_detach(&b);
-    op->nparams = 2;
+    op_t *op = coord_op_new(STORE_OP_DEPS, NULL, NULL);
+    op->sop.in.deps.job_ids = op_own(op, rows->jobs);
+    op->sop.in.deps.dep_ids = op_own(op, rows->deps);
+    op->sop.in.deps.n = rows->n;
     coord_queue_op(c, op);
 }
 
@@ -278,9 +261,7 @@ static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
     size_t *event_at = xcalloc(n, sizeof *event_at);
     bool *existing = xcalloc(n, sizeof *existing);
     bool any_key = false;
-    strbuf_t deprows;
-    strbuf_init(&deprows);
-    strbuf_putc(&deprows, '{');
+    s_deprows_t deprows = {0};
     int64_t now_us = clock_real_us();
     for (size_t i = 0; i < n; i++) {
         if (specs[i].idempotency_key) {
@@ -291,27 +272,21 @@ static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
                 continue;
             }
         }
+        event_at[i] = c->cur.nevents; /* coord_new_job records "submitted" */
         job_t *job = coord_new_job(c, &specs[i], now_us);
         ids[i] = job->id;
-        batch_touch(&c->cur, job);
-        event_at[i] = c->cur.nevents;
-        batch_event(&c->cur, job, job->id, "submitted", 0, NULL, NULL);
     }
     /* second pass: a job may depend on a later job of the same batch */
     for (size_t i = 0; i < n; i++) {
-        job_t *job = existing[i] ? NULL : jobmap_get(c->jobs, ids[i]);
+        job_t *job = existing[i] ? NULL : hmap_i64_get(c->jobs, ids[i]);
         if (job && job->state == JOB_WAITING)
             s_resolve(c, v, job, &specs[i], ids, &deprows);
         /* the event stream shows where submission left the job */
         if (job && !job_state_terminal(job->state))
             c->cur.events[event_at[i]].state = job->state;
     }
-    if (deprows.len > 1) {
-        memmove(deprows.data, deprows.data + 1, deprows.len); /* drop the leading brace */
-        deprows.len--;
-        s_queue_deps_op(c, &deprows);
-    }
-    strbuf_fini(&deprows);
+    if (deprows.n)
+        s_queue_deps_op(c, &deprows); /* takes the arrays */
     strbuf_t body;
     strbuf_init(&body);
     strbuf_puts(&body, "{\"status\":200,\"ids\":[");
@@ -333,7 +308,7 @@ static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
     }
     strbuf_putc(&body, '}');
     size_t len = body.len;
-    batch_ack(&c->cur, env, strbuf_detach(&body), len);
+    batch_ack(&c->cur, env, req, strbuf_detach(&body), len);
     free(ids);
     free(event_at);
     free(existing);
@@ -351,13 +326,6 @@ static bool s_needs_lookup(const proto_jobspec_t *specs, size_t n)
     return false;
 }
 
-static void s_array_put(strbuf_t *sb, const char *s)
-{
-    if (sb->len > 1)
-        strbuf_putc(sb, ',');
-    strbuf_put_pg_array_elem(sb, s);
-}
-
 void coord_submit(coord_t *c, const proto_envelope_t *env, const char *req,
                   proto_jobspec_t *specs, size_t n)
 {
@@ -367,106 +335,97 @@ void coord_submit(coord_t *c, const proto_envelope_t *env, const char *req,
         proto_jobspecs_free(specs, n);
         return;
     }
-    strbuf_t deps, qs, ks;
-    strbuf_init(&deps);
-    strbuf_init(&qs);
-    strbuf_init(&ks);
-    strbuf_putc(&deps, '{');
-    strbuf_putc(&qs, '{');
-    strbuf_putc(&ks, '{');
+    size_t ndeps = 0, nkeys = 0;
+    for (size_t i = 0; i < n; i++)
+        ndeps += specs[i].ndepends;
+    int64_t *deps = xcalloc(ndeps + 1, sizeof *deps);
+    const char **queues = xcalloc(n, sizeof *queues);
+    const char **keys = xcalloc(n, sizeof *keys);
+    ndeps = 0;
     for (size_t i = 0; i < n; i++) {
         for (size_t d = 0; d < specs[i].ndepends; d++)
-            if (specs[i].depends_on[d] > 0) {
-                if (deps.len > 1)
-                    strbuf_putc(&deps, ',');
-                strbuf_put_i64(&deps, specs[i].depends_on[d]);
-            }
+            if (specs[i].depends_on[d] > 0)
+                deps[ndeps++] = specs[i].depends_on[d];
         if (specs[i].idempotency_key) {
-            s_array_put(&qs, specs[i].queue);
-            s_array_put(&ks, specs[i].idempotency_key);
+            queues[nkeys] = specs[i].queue;
+            keys[nkeys++] = specs[i].idempotency_key;
         }
     }
-    strbuf_putc(&deps, '}');
-    strbuf_putc(&qs, '}');
-    strbuf_putc(&ks, '}');
-    op_t *op = xcalloc(1, sizeof *op);
-    op->kind = OP_LOOKUP;
-    op->has_env = true;
-    op->env = *env;
-    op->req = req ? xstrdup(req) : NULL;
-    op->specs = specs;
+    op_t *op = coord_op_new(STORE_OP_LOOKUP, env, req);
+    op->specs = specs; /* the op owns them now: their strings back the inputs */
     op->nspecs = n;
-    op->params[0] = strbuf_detach(&deps);
-    op->params[1] = strbuf_detach(&qs);
-    op->params[2] = strbuf_detach(&ks);
-    char win[24];
-    snprintf(win, sizeof win, "%lld", (long long)c->cfg->idempotency_window_ms);
-    op->params[3] = xstrdup(win);
-    op->nparams = 4;
+    op->sop.in.lookup.deps = op_own(op, deps);
+    op->sop.in.lookup.ndeps = ndeps;
+    op->sop.in.lookup.queues = op_own(op, queues);
+    op->sop.in.lookup.keys = op_own(op, keys);
+    op->sop.in.lookup.nkeys = nkeys;
+    op->sop.in.lookup.window_ms = c->cfg->idempotency_window_ms;
     coord_queue_op(c, op);
 }
 
-void coord_lookup_result(coord_t *c, op_t *op, PGresult *res)
+void coord_lookup_result(coord_t *c, op_t *op, const store_answer_t *ans)
 {
     /* Results arrive only while up; a shutdown still commits this batch, so
      * apply it (returning here would leave the client without a reply). */
-    s_view_t v = {res};
+    s_view_t v = {ans};
     s_apply(c, &op->env, op->req, op->specs, op->nspecs, &v);
     op->has_env = false;
 }
 
 /* ---- recovery of waiting jobs ---- */
 
+typedef struct {
+    coord_t *c;
+    int64_t *ids;
+    size_t n, cap;
+} s_waiting_t;
+
+static void s_waiting_row(void *arg, const store_job_row_t *row)
+{
+    s_waiting_t *st = arg;
+    job_t *job = coord_job_from_row(st->c, row);
+    hmap_i64_put(st->c->jobs, job->id, job);
+    coord_key_register(st->c, job);
+    if (st->n == st->cap) {
+        st->cap = st->cap ? st->cap * 2 : 64;
+        st->ids = xrealloc(st->ids, st->cap * sizeof *st->ids);
+    }
+    st->ids[st->n++] = job->id;
+}
+
+static void s_dep_row(void *arg, int64_t job_id, int64_t dep, int st)
+{
+    coord_t *c = arg;
+    job_t *w = hmap_i64_get(c->jobs, job_id);
+    if (st < 0)
+        st = JOB_CANCELLED; /* the dependency is gone */
+    job_t *mem = hmap_i64_get(c->jobs, dep);
+    if (mem)
+        st = mem->state;
+    if (!w || w->state != JOB_WAITING || st == JOB_SUCCEEDED)
+        return;
+    if (st == JOB_DEAD || st == JOB_CANCELLED) {
+        s_cancel_waiting(c, w, dep, st);
+        return;
+    }
+    w->deps_pending++;
+    s_deplist_add(c, dep, w->id);
+}
+
 int coord_deps_recover(coord_t *c)
 {
-    PGresult *r = store_query(c->store,
-                              "SELECT " STORE_JOB_COLUMNS " FROM jobs WHERE state = 'waiting' ORDER BY id",
-                              0, NULL);
-    if (!r)
-        return ORCH_EDB;
-    size_t nwait = (size_t)PQntuples(r);
-    int64_t *waiting = xcalloc(nwait ? nwait : 1, sizeof *waiting);
-    for (size_t i = 0; i < nwait; i++) {
-        job_t *job = coord_job_from_row(c, r, (int)i);
-        jobmap_put(c->jobs, job);
-        coord_key_register(c, job);
-        waiting[i] = job->id;
-    }
-    PQclear(r);
-    r = store_query(c->store,
-                    "SELECT d.job_id, d.depends_on, j.state FROM job_deps d"
-                    " JOIN jobs w ON w.id = d.job_id AND w.state = 'waiting'"
-                    " LEFT JOIN jobs j ON j.id = d.depends_on ORDER BY d.job_id",
-                    0, NULL);
-    if (!r) {
-        free(waiting);
-        return ORCH_EDB;
-    }
-    for (int i = 0; i < PQntuples(r); i++) {
-        job_t *w = jobmap_get(c->jobs, atoll(PQgetvalue(r, i, 0)));
-        int64_t dep = atoll(PQgetvalue(r, i, 1));
-        int st = PQgetisnull(r, i, 2) ? JOB_CANCELLED : job_state_parse(PQgetvalue(r, i, 2));
-        job_t *mem = jobmap_get(c->jobs, dep);
-        if (mem)
-            st = mem->state;
-        if (!w || w->state != JOB_WAITING || st == JOB_SUCCEEDED)
-            continue;
-        if (st == JOB_DEAD || st == JOB_CANCELLED) {
-            s_cancel_waiting(c, w, dep, st);
-            continue;
-        }
-        w->deps_pending++;
-        s_deplist_add(c, dep, w->id);
-    }
-    PQclear(r);
+    s_waiting_t st = {c, NULL, 0, 0};
+    int rc = store_load_waiting(c->store, s_waiting_row, &st);
+    if (rc == ORCH_OK)
+        rc = store_load_deps(c->store, s_dep_row, c);
     /* every dependency succeeded while we were away */
-    for (size_t i = 0; i < nwait; i++) {
-        job_t *w = jobmap_get(c->jobs, waiting[i]);
+    for (size_t i = 0; rc == ORCH_OK && i < st.n; i++) {
+        job_t *w = hmap_i64_get(c->jobs, st.ids[i]);
         if (w && w->state == JOB_WAITING && w->deps_pending == 0) {
             coord_make_ready(c, w, "{\"reason\":\"dependencies succeeded\"}");
             coord_push_ready(c, w);
         }
     }
-    free(waiting);
-    return ORCH_OK;
+    free(st.ids);
+    return rc;
 }

@@ -75,13 +75,6 @@ static void s_iso(char *buf, size_t len, int64_t us)
     snprintf(buf, len, "%.20s.%06dZ", date, (int)((us % 1000000 + 1000000) % 1000000));
 }
 
-static char *s_i64s(int64_t v)
-{
-    char b[24];
-    snprintf(b, sizeof b, "%lld", (long long)v);
-    return xstrdup(b);
-}
-
 /* ---- recovery ---- */
 
 static int s_upsert_config(coord_t *c, int64_t now_us)
@@ -96,60 +89,49 @@ static int s_upsert_config(coord_t *c, int64_t now_us)
         }
         int64_t next = cron_next(cr, now_us);
         cron_destroy(&cr);
-        char prio[16], att[16], nx[24];
-        snprintf(prio, sizeof prio, "%d", sc->priority);
-        snprintf(att, sizeof att, "%d", sc->max_attempts);
-        snprintf(nx, sizeof nx, "%lld", (long long)next);
-        const char *v[9] = {sc->name, sc->cron, sc->queue, sc->type, sc->payload ? sc->payload : "{}",
-                            prio, att, sc->paused ? "true" : "false", nx};
-        PGresult *r = store_query(c->store, STORE_SQL_SCHED_UPSERT, 9, v);
-        if (!r)
+        store_schedule_row_t row = {
+            .name = sc->name, .cron = sc->cron, .queue = sc->queue, .type = sc->type,
+            .payload = sc->payload ? sc->payload : "{}", .source = "config",
+            .priority = sc->priority, .max_attempts = sc->max_attempts, .paused = sc->paused,
+            .next_run_us = next,
+        };
+        if (store_upsert_schedule(c->store, &row) != ORCH_OK)
             return ORCH_EDB;
-        PQclear(r);
     }
     return ORCH_OK;
 }
 
-static schedule_t *s_from_row(PGresult *r, int i)
+static void s_loaded(void *arg, const store_schedule_row_t *row)
 {
+    coord_t *c = arg;
     schedule_t *s = xcalloc(1, sizeof *s);
     char err[200];
-    if (cron_parse(PQgetvalue(r, i, 1), &s->cron, err, sizeof err) != ORCH_OK) {
-        LOG_ERROR("schedule ignored schedule=%s error=\"%s\"", PQgetvalue(r, i, 0), err);
+    if (cron_parse(row->cron, &s->cron, err, sizeof err) != ORCH_OK) {
+        LOG_ERROR("schedule ignored schedule=%s error=\"%s\"", row->name, err);
         free(s);
-        return NULL;
+        return;
     }
-    s->name = xstrdup(PQgetvalue(r, i, 0));
-    s->cron_text = xstrdup(PQgetvalue(r, i, 1));
-    s->queue = xstrdup(PQgetvalue(r, i, 2));
-    s->type = xstrdup(PQgetvalue(r, i, 3));
-    s->payload = xstrdup(PQgetvalue(r, i, 4));
-    s->priority = atoi(PQgetvalue(r, i, 5));
-    s->max_attempts = atoi(PQgetvalue(r, i, 6));
-    s->paused = PQgetvalue(r, i, 7)[0] == 't';
-    s->source = xstrdup(PQgetvalue(r, i, 8));
-    s->next_run_us = PQgetisnull(r, i, 9) ? 0 : atoll(PQgetvalue(r, i, 9));
-    s->last_run_us = PQgetisnull(r, i, 10) ? 0 : atoll(PQgetvalue(r, i, 10));
-    s->last_job_id = PQgetisnull(r, i, 11) ? 0 : atoll(PQgetvalue(r, i, 11));
-    return s;
+    s->name = xstrdup(row->name);
+    s->cron_text = xstrdup(row->cron);
+    s->queue = xstrdup(row->queue);
+    s->type = xstrdup(row->type);
+    s->payload = xstrdup(row->payload ? row->payload : "{}");
+    s->priority = row->priority;
+    s->max_attempts = row->max_attempts;
+    s->paused = row->paused;
+    s->source = xstrdup(row->source ? row->source : "api");
+    s->next_run_us = row->next_run_us;
+    s->last_run_us = row->last_run_us;
+    s->last_job_id = row->last_job_id;
+    s_add(c, s);
 }
 
 int coord_schedules_recover(coord_t *c)
 {
     coord_schedules_forget(c);
-    int64_t now = clock_real_us();
-    if (s_upsert_config(c, now) != ORCH_OK)
+    if (s_upsert_config(c, clock_real_us()) != ORCH_OK ||
+        store_load_schedules(c->store, s_loaded, c) != ORCH_OK)
         return ORCH_EDB;
-    PGresult *r = store_query(c->store, "SELECT " STORE_SCHEDULE_COLUMNS " FROM schedules ORDER BY name",
-                              0, NULL);
-    if (!r)
-        return ORCH_EDB;
-    for (int i = 0; i < PQntuples(r); i++) {
-        schedule_t *s = s_from_row(r, i);
-        if (s)
-            s_add(c, s);
-    }
-    PQclear(r);
     c->next_sched_load_ms = 0;
     return ORCH_OK;
 }
@@ -161,83 +143,74 @@ static void s_fire(coord_t *c, schedule_t *s, int64_t now_us)
     const queue_policy_t *p = coord_policy(c, s->queue);
     /* after downtime the missed slots collapse into this one firing */
     int64_t next = cron_next(s->cron, now_us);
-    op_t *op = xcalloc(1, sizeof *op);
-    op->kind = OP_FIRE;
-    op->sched = s;
-    op->job_id = ++c->next_id;
-    op->t1 = next;
-    op->t2 = now_us;
-    op->params[0] = xstrdup(s->name);
-    op->params[1] = s->next_run_us ? s_i64s(s->next_run_us) : NULL;
-    op->params[2] = s_i64s(next > 0 ? next : now_us + 86400000000LL * 365 * 5);
-    op->params[3] = s_i64s(op->job_id);
-    op->params[4] = xstrdup(s->queue);
-    op->params[5] = xstrdup(s->type);
-    op->params[6] = s_i64s(s->priority >= 0 ? s->priority : p->priority);
-    op->params[7] = s_i64s(s->max_attempts > 0 ? s->max_attempts : p->max_attempts);
-    op->params[8] = s_i64s(orch_config_timeout(c->cfg, s->queue, s->type));
-    op->params[9] = xstrdup(s->payload);
-    op->params[10] = s_i64s(now_us);
-    op->nparams = 11;
+    op_t *op = coord_op_new(STORE_OP_FIRE, NULL, NULL);
+    store_fire_in_t *f = &op->sop.in.fire;
+    f->name = op_strdup(op, s->name);
+    f->seen_next_us = s->next_run_us;
+    f->next_us = next > 0 ? next : now_us + 86400000000LL * 365 * 5;
+    f->job_id = ++c->next_id;
+    f->queue = op_strdup(op, s->queue);
+    f->type = op_strdup(op, s->type);
+    f->payload = op_strdup(op, s->payload);
+    f->priority = s->priority >= 0 ? s->priority : p->priority;
+    f->max_attempts = s->max_attempts > 0 ? s->max_attempts : p->max_attempts;
+    f->timeout_ms = orch_config_timeout(c->cfg, s->queue, s->type);
+    f->created_us = now_us;
     coord_queue_op(c, op);
     s->firing = true;
 }
 
-static void s_fire_result(coord_t *c, op_t *op, PGresult *res)
+static void s_fire_result(coord_t *c, op_t *op, const store_answer_t *ans)
 {
-    schedule_t *s = s_find(c, op->params[0]);
+    const store_fire_in_t *f = &op->sop.in.fire;
+    schedule_t *s = s_find(c, f->name);
     if (s) {
         s->firing = false;
-        s->next_run_us = op->t1;
+        s->next_run_us = f->next_us;
     }
-    if (!res || PQntuples(res) == 0) {
-        LOG_WARN("schedule did not fire: advanced or paused elsewhere schedule=%s", op->params[0]);
+    if (!ans || !ans->applied) {
+        LOG_WARN("schedule did not fire: advanced or paused elsewhere schedule=%s", f->name);
         return;
     }
     if (s) {
-        s->last_run_us = op->t2;
-        s->last_job_id = op->job_id;
+        s->last_run_us = f->created_us;
+        s->last_job_id = f->job_id;
     }
-    job_t *job = job_new(op->job_id);
-    job->lane = readyq_lane(c->rq, op->params[4], op->params[5], true);
-    job->priority = (uint8_t)atoi(op->params[6]);
-    job->max_attempts = atoi(op->params[7]);
-    job->timeout_ms = atoll(op->params[8]);
-    job->payload = xstrdup(op->params[9]);
-    job->created_us = job->ready_us = op->t2;
-    job->state = JOB_QUEUED;
-    job->in_pg = true;
-    job->lane->queue->counts[JOB_QUEUED]++;
-    jobmap_put(c->jobs, job);
-    LOG_INFO("schedule fired schedule=%s job=%lld", op->params[0], (long long)op->job_id);
+    store_job_row_t row = {
+        .id = f->job_id, .queue = f->queue, .type = f->type, .priority = f->priority,
+        .state = JOB_QUEUED, .max_attempts = f->max_attempts, .timeout_ms = f->timeout_ms,
+        .payload = f->payload, .created_us = f->created_us,
+    };
+    job_t *job = coord_job_from_row(c, &row);
+    job->ready_us = f->created_us;
+    jobstate_external(job->lane->queue, -1, JOB_QUEUED);
+    hmap_i64_put(c->jobs, job->id, job);
+    LOG_INFO("schedule fired schedule=%s job=%lld", f->name, (long long)f->job_id);
     coord_push_ready(c, job);
 }
 
 static void s_queue_load(coord_t *c)
 {
-    op_t *op = xcalloc(1, sizeof *op);
-    op->kind = OP_SCHED_LOAD;
-    op->params[0] = s_i64s(COORD_TIMER_HORIZON_MS);
-    op->nparams = 1;
+    op_t *op = coord_op_new(STORE_OP_SCHED_LOAD, NULL, NULL);
+    op->sop.in.sched_load.horizon_ms = COORD_TIMER_HORIZON_MS;
     c->sched_load_inflight = true;
     coord_queue_op(c, op);
 }
 
-static void s_load_result(coord_t *c, PGresult *res)
+static void s_load_result(coord_t *c, const store_answer_t *ans)
 {
     c->sched_load_inflight = false;
-    if (!res)
+    if (!ans)
         return;
-    int rows = PQntuples(res);
-    for (int i = 0; i < rows; i++) {
-        if (jobmap_get(c->jobs, atoll(PQgetvalue(res, i, 0))))
+    for (size_t i = 0; i < ans->nrows; i++) {
+        if (hmap_i64_get(c->jobs, ans->rows[i].id))
             continue;
-        job_t *job = coord_job_from_row(c, res, i);
-        jobmap_put(c->jobs, job);
+        job_t *job = coord_job_from_row(c, &ans->rows[i]);
+        hmap_i64_put(c->jobs, job->id, job);
         coord_key_register(c, job);
         coord_arm_run_at(c, job);
     }
-    if (rows >= 10000)
+    if (ans->nrows >= 10000)
         c->next_sched_load_ms = 0; /* more are due: load the next page at once */
 }
 
@@ -377,18 +350,13 @@ static void s_cmd_add(coord_t *c, const proto_envelope_t *env, const char *req, 
         s_sched_free(s);
         return;
     }
-    op_t *op = coord_op_new(OP_SCHED_ADD, env, req, s->name);
-    op->params[1] = xstrdup(s->cron_text);
-    op->params[2] = xstrdup(s->queue);
-    op->params[3] = xstrdup(s->type);
-    op->params[4] = xstrdup(s->payload);
-    op->params[5] = s_i64s(s->priority);
-    op->params[6] = s_i64s(s->max_attempts);
-    op->params[7] = xstrdup(s->paused ? "true" : "false");
-    op->params[8] = xstrdup("api");
-    op->params[9] = s_i64s(s->next_run_us);
-    op->nparams = 10;
-    op->sched = s;
+    op_t *op = coord_op_new(STORE_OP_SCHED_ADD, env, req);
+    op->sched = s; /* owned by the op until the add commits; backs the inputs */
+    op->sop.in.sched_add = (store_schedule_row_t){
+        .name = s->name, .cron = s->cron_text, .queue = s->queue, .type = s->type,
+        .payload = s->payload, .source = s->source, .priority = s->priority,
+        .max_attempts = s->max_attempts, .paused = s->paused, .next_run_us = s->next_run_us,
+    };
     coord_queue_op(c, op);
 }
 
@@ -421,36 +389,51 @@ void coord_on_schedules_cmd(coord_t *c, const proto_envelope_t *env, const char 
         coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, "name: must be a schedule name");
         return;
     }
-    op_t *op = coord_op_new(del ? OP_SCHED_DEL : OP_SCHED_PAUSE, env, req, name);
-    if (!del) {
-        op->params[1] = xstrdup(pause ? "true" : "false");
-        op->nparams = 2;
-        op->flag = pause;
+    op_t *op = coord_op_new(del ? STORE_OP_SCHED_DEL : STORE_OP_SCHED_PAUSE, env, req);
+    if (del) {
+        op->sop.in.sched_del.name = op_strdup(op, name);
+    } else {
+        op->sop.in.sched_pause.name = op_strdup(op, name);
+        op->sop.in.sched_pause.paused = pause;
     }
     coord_queue_op(c, op);
 }
 
-void coord_sched_op_result(coord_t *c, op_t *op, PGresult *res)
+/* The schedule an add/remove/pause operation names. */
+static const char *s_op_name(const op_t *op)
 {
-    switch (op->kind) {
-    case OP_FIRE: s_fire_result(c, op, res); return;
-    case OP_SCHED_LOAD: s_load_result(c, res); return;
+    switch (op->sop.kind) {
+    case STORE_OP_SCHED_ADD: return op->sop.in.sched_add.name;
+    case STORE_OP_SCHED_DEL: return op->sop.in.sched_del.name;
+    default: return op->sop.in.sched_pause.name;
+    }
+}
+
+void coord_sched_op_result(coord_t *c, op_t *op, const store_answer_t *ans)
+{
+    store_op_kind_t kind = op->sop.kind;
+    switch (kind) {
+    case STORE_OP_FIRE: s_fire_result(c, op, ans); return;
+    case STORE_OP_SCHED_LOAD: s_load_result(c, ans); return;
     default: break;
     }
-    if (!res)
+    if (!ans)
         return;
+    const char *name = s_op_name(op);
     char msg[200];
-    if (PQntuples(res) == 0) {
-        snprintf(msg, sizeof msg, op->kind == OP_SCHED_ADD ? "schedule \"%s\" already exists"
-                                                          : "schedule \"%s\" not found",
-                 op->params[0]);
+    if (!ans->applied) {
+        snprintf(msg, sizeof msg, kind == STORE_OP_SCHED_ADD ? "schedule \"%s\" already exists"
+                                                             : "schedule \"%s\" not found",
+                 name);
         coord_error(c, &op->env,
-                    op->kind == OP_SCHED_ADD ? PROTO_STATUS_CONFLICT : PROTO_STATUS_NOT_FOUND,
+                    kind == STORE_OP_SCHED_ADD ? PROTO_STATUS_CONFLICT : PROTO_STATUS_NOT_FOUND,
                     op->req, msg);
         op->has_env = false;
         return;
     }
-    if (op->kind == OP_SCHED_ADD) {
+    LOG_INFO("schedule changed schedule=%s op=%s", name,
+             kind == STORE_OP_SCHED_ADD ? "add" : kind == STORE_OP_SCHED_DEL ? "remove" : "pause");
+    if (kind == STORE_OP_SCHED_ADD) {
         json_t *o = s_json(op->sched);
         char *text = json_dumps(o, JSON_COMPACT);
         json_decref(o);
@@ -462,21 +445,21 @@ void coord_sched_op_result(coord_t *c, op_t *op, PGresult *res)
         op->sched = NULL;
         coord_ack_op(c, op, f.data);
         strbuf_fini(&f);
-    } else if (op->kind == OP_SCHED_DEL) {
-        s_remove(c, op->params[0]);
+    } else if (kind == STORE_OP_SCHED_DEL) {
+        s_remove(c, name);
         coord_ack_op(c, op, NULL);
     } else {
-        schedule_t *s = s_find(c, op->params[0]);
+        bool paused = op->sop.in.sched_pause.paused;
+        schedule_t *s = s_find(c, name);
         if (s)
-            s->paused = op->flag;
-        coord_ack_op(c, op, op->flag ? "\"paused\":true" : "\"paused\":false");
+            s->paused = paused;
+        coord_ack_op(c, op, paused ? "\"paused\":true" : "\"paused\":false");
     }
-    LOG_INFO("schedule changed schedule=%s op=%d", op->params[0], op->kind);
 }
 
 void coord_sched_op_free(op_t *op)
 {
-    if (op->kind == OP_SCHED_ADD && op->sched) {
+    if (op->sop.kind == STORE_OP_SCHED_ADD && op->sched) {
         s_sched_free(op->sched);
         op->sched = NULL;
     }

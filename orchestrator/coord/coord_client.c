@@ -60,7 +60,7 @@ static void s_ack(coord_t *c, const proto_envelope_t *env, const char *req, cons
     size_t len;
     char *body = s_reply_body(PROTO_STATUS_OK, req, fmt, ap, &len);
     va_end(ap);
-    batch_ack(&c->cur, env, body, len);
+    batch_ack(&c->cur, env, req, body, len);
 }
 
 /* Error text is JSON-escaped into the reply. */
@@ -120,26 +120,10 @@ static bool s_get_id(coord_t *c, const proto_envelope_t *env, const char *req, j
 
 static void s_cancel_now(coord_t *c, job_t *job, const char *reason)
 {
-    if (job->in_lane)
-        lane_unlink(job->lane, job);
-    job->timer_gen++;
-    job_set_str(&job->error, xstrdup(reason));
-    job->finished_us = clock_real_us();
-    coord_job_set_state(c, job, JOB_CANCELLED);
-    batch_touch(&c->cur, job);
-    batch_event(&c->cur, job, job->id, "cancelled", job->attempt, NULL,
-                "{\"reason\":\"cancelled by operator\"}");
+    job->timer_gen++; /* its run_at timer no longer applies */
+    jobstate_cancel(&c->js, job, reason, "{\"reason\":\"cancelled by operator\"}",
+                    clock_real_us());
     coord_job_release(c, job);
-}
-
-/* An op about job id for a waiting client. */
-static op_t *s_op(op_kind_t kind, const proto_envelope_t *env, const char *req, int64_t id)
-{
-    char buf[24];
-    snprintf(buf, sizeof buf, "%lld", (long long)id);
-    op_t *op = coord_op_new(kind, env, req, buf);
-    op->job_id = id;
-    return op;
 }
 
 static void s_on_cancel(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
@@ -147,11 +131,11 @@ static void s_on_cancel(coord_t *c, const proto_envelope_t *env, const char *req
     int64_t id;
     if (!s_get_id(c, env, req, body, &id) || !s_can_change(c, env, req))
         return;
-    job_t *job = jobmap_get(c->jobs, id);
+    job_t *job = hmap_i64_get(c->jobs, id);
     if (!job) {
-        op_t *op = s_op(OP_CANCEL, env, req, id);
-        op->params[1] = xstrdup("cancelled by operator");
-        op->nparams = 2;
+        op_t *op = coord_op_new(STORE_OP_CANCEL, env, req);
+        op->sop.in.cancel.id = id;
+        op->sop.in.cancel.reason = "cancelled by operator";
         coord_queue_op(c, op);
         return;
     }
@@ -179,9 +163,11 @@ static void s_on_retry(coord_t *c, const proto_envelope_t *env, const char *req,
     int64_t id;
     if (!s_get_id(c, env, req, body, &id) || !s_can_change(c, env, req))
         return;
-    job_t *job = jobmap_get(c->jobs, id);
+    job_t *job = hmap_i64_get(c->jobs, id);
     if (!job) {
-        coord_queue_op(c, s_op(OP_RETRY, env, req, id));
+        op_t *op = coord_op_new(STORE_OP_RETRY, env, req);
+        op->sop.in.retry.id = id;
+        coord_queue_op(c, op);
         return;
     }
     if (job->state != JOB_DEAD && job->state != JOB_CANCELLED) {
@@ -191,15 +177,7 @@ static void s_on_retry(coord_t *c, const proto_envelope_t *env, const char *req,
         coord_error(c, env, PROTO_STATUS_CONFLICT, req, msg);
         return;
     }
-    job->attempt_base = job->attempt;
-    job->ready_us = clock_real_us();
-    job_set_str(&job->result, NULL);
-    job_set_str(&job->error, NULL);
-    job->finished_us = 0;
-    job->cancel_requested = false;
-    coord_job_set_state(c, job, JOB_QUEUED);
-    batch_touch(&c->cur, job);
-    batch_event(&c->cur, job, job->id, "retried", job->attempt, NULL, NULL);
+    jobstate_retry(&c->js, job, clock_real_us());
     s_ack(c, env, req, "\"state\":\"queued\"");
     coord_push_ready(c, job);
 }
@@ -216,10 +194,9 @@ static void s_on_pause(coord_t *c, const proto_envelope_t *env, const char *req,
     if (!s_can_change(c, env, req))
         return;
     readyq_queue(c->rq, name, true)->paused = paused;
-    op_t *op = coord_op_new(OP_PAUSE, env, req, name);
-    op->params[1] = xstrdup(paused ? "true" : "false");
-    op->nparams = 2;
-    op->flag = paused;
+    op_t *op = coord_op_new(STORE_OP_PAUSE, env, req);
+    op->sop.in.pause.queue = op_strdup(op, name);
+    op->sop.in.pause.paused = paused;
     coord_queue_op(c, op);
     LOG_INFO("queue %s queue=%s", paused ? "paused" : "resumed", name);
 }

@@ -6,6 +6,7 @@
 #define COORD_H
 
 #include "config.h"
+#include <stdbool.h>
 
 typedef struct coord coord_t;
 typedef struct worker worker_t;
@@ -17,6 +18,14 @@ coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen);
 void coord_destroy(coord_t **c);
 /* Runs until coord_stop; returns 0 after a clean shutdown. */
 int coord_run(coord_t *c);
+/* One loop turn (poll at most max_wait_ms, handle what is ready, run due
+ * timers, dispatch, flush): what coord_run repeats. For unit tests that
+ * drive the coordinator step by step. */
+void coord_run_once(coord_t *c, int max_wait_ms);
+/* Whether the database is connected and recovered (else submissions get 503). */
+bool coord_is_up(const coord_t *c);
+/* Transitions the job state machine refused since start (should stay 0). */
+unsigned long long coord_invalid_transitions(const coord_t *c);
 /* Async-signal-safe: asks the loop to stop accepting, flush and exit. */
 void coord_stop(coord_t *c);
 

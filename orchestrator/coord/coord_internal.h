@@ -7,16 +7,14 @@
 #include "config.h"
 #include "coord.h"
 #include "job.h"
-#include "jobmap.h"
+#include "hmap.h"
+#include "jobstate.h"
 #include "proto.h"
 #include "proto_io.h"
 #include "readyq.h"
 #include "store.h"
-#include "store_sql.h"
 #include "strbuf.h"
 #include "timerheap.h"
-#include "i64map.h"
-#include "strmap.h"
 #include "cron.h"
 #include <stdbool.h>
 #include <stdint.h>
@@ -44,22 +42,6 @@ struct worker {
     int64_t jobs_done;
 };
 
-typedef enum {
-    OP_WRITE = 1,
-    OP_REFILL,
-    OP_CANCEL,
-    OP_RETRY,
-    OP_PAUSE,
-    OP_WORKER,
-    OP_LOOKUP,      /* deferred SUBMIT: dependency states and idempotency keys */
-    OP_DEPS,        /* job_deps rows of new waiting jobs */
-    OP_FIRE,        /* a schedule fires: compare-and-set + job insert */
-    OP_SCHED_ADD,
-    OP_SCHED_DEL,
-    OP_SCHED_PAUSE,
-    OP_SCHED_LOAD,  /* scheduled jobs coming due within the timer horizon */
-} op_kind_t;
-
 /* A recurring job (schedules table). */
 typedef struct {
     char *name, *cron_text, *queue, *type, *payload, *source;
@@ -77,23 +59,21 @@ typedef struct {
     size_t n, cap;
 } deplist_t;
 
-/* A statement queued for the next pipeline besides the batch write. */
+/* An operation queued for the next pipeline besides the batch write: the
+ * typed store operation plus what the coordinator needs when its answer
+ * arrives. Everything sop points to is owned by the op (op_own). */
 typedef struct op {
-    op_kind_t kind;
-    char *params[12];
-    int nparams;
-    lane_t *lane;        /* OP_REFILL */
-    uint32_t epoch;      /* OP_REFILL */
-    int limit;           /* OP_REFILL */
+    store_op_t sop;         /* first member: the store hands back &op->sop */
     bool has_env;
-    proto_envelope_t env;/* client waiting for the outcome */
-    char *req;           /* the request's "req" echo, JSON text, owned */
-    int64_t job_id;
-    bool flag;           /* OP_PAUSE: paused */
-    proto_jobspec_t *specs; /* OP_LOOKUP: the submission waiting for it */
+    proto_envelope_t env;   /* client waiting for the outcome */
+    char *req;              /* the request's "req" echo, JSON text, owned */
+    lane_t *lane;           /* REFILL */
+    uint32_t epoch;         /* REFILL: the lane's epoch when asked */
+    proto_jobspec_t *specs; /* LOOKUP: the submission waiting for it */
     size_t nspecs;
-    int64_t t1, t2;      /* OP_FIRE: new next run; OP_SCHED_LOAD: horizon */
-    schedule_t *sched;   /* OP_SCHED_ADD: the schedule to keep on success */
+    schedule_t *sched;      /* SCHED_ADD: the schedule to keep on success */
+    void **owned;           /* allocations sop points into */
+    size_t nowned;
     struct op *next;
 } op_t;
 
@@ -114,7 +94,7 @@ struct coord {
     void *query;   /* query_t */
     store_t *store;
     readyq_t *rq;
-    jobmap_t *jobs;
+    hmap_t *jobs;
     timerheap_t *timers;
     worker_t **workers;
     size_t nworkers;
@@ -125,9 +105,9 @@ struct coord {
     op_t *inflight_ops;                /* sent with the in-flight pipeline */
     size_t nops;
     int64_t next_id;
-    i64map_t *depindex;  /* dependency id -> deplist_t of waiting jobs */
-    strmap_t *keys;      /* "queue\x1fkey" -> job_t* for resident jobs with a key */
-    strmap_t *names;     /* interned worker names (few; kept for the process life) */
+    hmap_t *depindex;  /* dependency id -> deplist_t of waiting jobs */
+    hmap_t *keys;      /* "queue\x1fkey" -> job_t* for resident jobs with a key */
+    hmap_t *names;     /* interned worker names (few; kept for the process life) */
     char **name_list;
     size_t nnames;
     schedule_t **schedules;
@@ -143,7 +123,7 @@ struct coord {
     int64_t next_cron_ms;
     int64_t cur_since_ms;  /* when the batch being filled got its first change */
     uint64_t rng;
-    strbuf_t bufs[STORE_WRITE_NPARAMS];
+    jobstate_t js;       /* the job state machine, writing into cur */
     /* figures */
     uint64_t commits;
     uint64_t committed_changes;
@@ -157,8 +137,8 @@ double coord_rand01(coord_t *c);
 void coord_go_down(coord_t *c, const char *reason);
 /* Frees the job when nothing references it any more. */
 void coord_job_release(coord_t *c, job_t *job);
-/* Moves a job to a new state, keeping queue counters right. */
-void coord_job_set_state(coord_t *c, job_t *job, int state);
+/* A job built from a store row (state as stored: already counted). */
+job_t *coord_job_from_row(coord_t *c, const store_job_row_t *row);
 void coord_push_ready(coord_t *c, job_t *job);
 const queue_policy_t *coord_policy(coord_t *c, const char *queue);
 
@@ -168,8 +148,9 @@ void coord_worker_cron(coord_t *c, int64_t now_ms);
 worker_t *coord_worker_by_name(coord_t *c, const char *name);
 void coord_workers_destroy(coord_t *c, bool tell_reconnect);
 void coord_send_cancel(coord_t *c, job_t *job, const char *reason);
-/* Ends an attempt that failed; cause: "failed", "lost", "timeout". */
-void coord_attempt_failed(coord_t *c, job_t *job, const char *cause, const char *error,
+/* Ends an attempt that did not succeed: retry with backoff, dead or
+ * cancelled (job_end_t says why). */
+void coord_attempt_failed(coord_t *c, job_t *job, job_end_t why, const char *error,
                           bool permanent);
 void coord_lease_drop(worker_t *w, int64_t id, int attempt);
 char *coord_workers_json(coord_t *c);
@@ -193,39 +174,42 @@ void coord_queue_op(coord_t *c, op_t *op);
 void coord_flush(coord_t *c);
 void coord_on_store_io(coord_t *c);
 void coord_request_refills(coord_t *c);
-/* An op with a waiting client (env may be NULL: nobody waits) and a first
- * parameter (may be NULL). */
-op_t *coord_op_new(op_kind_t kind, const proto_envelope_t *env, const char *req,
-                   const char *param0);
-/* The refill statement of a lane: next page after its bound. */
+/* An op with a waiting client (env may be NULL: nobody waits). */
+op_t *coord_op_new(store_op_kind_t kind, const proto_envelope_t *env, const char *req);
+/* Records an allocation the op's store inputs point into; returns it. */
+void *op_own(op_t *op, void *p);
+/* A copy of s owned by the op (NULL stays NULL). */
+const char *op_strdup(op_t *op, const char *s);
+/* The refill operation of a lane: next page after its bound. */
 op_t *coord_refill_op(coord_t *c, lane_t *l);
 /* Loads a refill answer into the lane (moves the bound, links the jobs). */
-void coord_refill_apply(coord_t *c, lane_t *l, PGresult *res, int limit);
+void coord_refill_apply(coord_t *c, lane_t *l, const store_answer_t *ans, int limit);
 void op_free(op_t *op);
 /* 200 reply to op's client, sent when the in-flight pipeline commits. */
 void coord_ack_op(coord_t *c, op_t *op, const char *fields);
 
 /* coord_recover.c */
 int coord_recover(coord_t *c);
-job_t *coord_job_from_row(coord_t *c, PGresult *r, int row);
 
 /* coord_deps.c: dependencies and idempotency keys */
 void coord_submit(coord_t *c, const proto_envelope_t *env, const char *req,
                   proto_jobspec_t *specs, size_t n);
-void coord_lookup_result(coord_t *c, op_t *op, PGresult *res);
+void coord_lookup_result(coord_t *c, op_t *op, const store_answer_t *ans);
 void coord_deps_notify(coord_t *c, int64_t id, int state);
+/* The state machine's terminal hook: dependency cascade, queue figures. */
+void coord_on_terminal(void *arg, job_t *job);
 void coord_key_register(coord_t *c, job_t *job);
 void coord_key_unregister(coord_t *c, job_t *job);
 void coord_deps_forget(coord_t *c);
 int coord_deps_recover(coord_t *c);
 job_t *coord_new_job(coord_t *c, const proto_jobspec_t *s, int64_t now_us);
-void coord_make_ready(coord_t *c, job_t *job, const char *reason);
+void coord_make_ready(coord_t *c, job_t *job, const char *detail);
 
 /* coord_sched.c: recurring schedules and the scheduled-jobs horizon */
 #define COORD_TIMER_HORIZON_MS 60000
 void coord_schedules_tick(coord_t *c, int64_t now_ms);
 int64_t coord_schedules_next_ms(coord_t *c);
-void coord_sched_op_result(coord_t *c, op_t *op, PGresult *res);
+void coord_sched_op_result(coord_t *c, op_t *op, const store_answer_t *ans);
 void coord_sched_op_free(op_t *op);
 void coord_on_schedules_cmd(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body);
 int coord_schedules_recover(coord_t *c);

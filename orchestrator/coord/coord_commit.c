@@ -13,8 +13,6 @@
 #include <string.h>
 #include <zmq.h>
 
-static op_t s_write_marker = {.kind = OP_WRITE};
-
 /* A 200 reply for op's client, sent when the in-flight pipeline commits. */
 void coord_ack_op(coord_t *c, op_t *op, const char *fields)
 {
@@ -31,8 +29,20 @@ void coord_ack_op(coord_t *c, op_t *op, const char *fields)
     }
     strbuf_putc(&sb, '}');
     size_t len = sb.len;
-    batch_ack(&c->inflight, &op->env, strbuf_detach(&sb), len);
+    batch_ack(&c->inflight, &op->env, op->req, strbuf_detach(&sb), len);
     op->has_env = false;
+}
+
+void *op_own(op_t *op, void *p)
+{
+    op->owned = xrealloc(op->owned, (op->nowned + 1) * sizeof *op->owned);
+    op->owned[op->nowned++] = p;
+    return p;
+}
+
+const char *op_strdup(op_t *op, const char *s)
+{
+    return s ? op_own(op, xstrdup(s)) : NULL;
 }
 
 void op_free(op_t *op)
@@ -42,8 +52,9 @@ void op_free(op_t *op)
     coord_sched_op_free(op);
     if (op->specs)
         proto_jobspecs_free(op->specs, op->nspecs);
-    for (int i = 0; i < 12; i++)
-        free(op->params[i]);
+    for (size_t i = 0; i < op->nowned; i++)
+        free(op->owned[i]);
+    free(op->owned);
     free(op->req);
     free(op);
 }
@@ -59,19 +70,14 @@ void coord_queue_op(coord_t *c, op_t *op)
     c->nops++;
 }
 
-op_t *coord_op_new(op_kind_t kind, const proto_envelope_t *env, const char *req,
-                   const char *param0)
+op_t *coord_op_new(store_op_kind_t kind, const proto_envelope_t *env, const char *req)
 {
     op_t *op = xcalloc(1, sizeof *op);
-    op->kind = kind;
+    op->sop.kind = kind;
     if (env) {
         op->has_env = true;
         op->env = *env;
         op->req = req ? xstrdup(req) : NULL;
-    }
-    if (param0) {
-        op->params[0] = xstrdup(param0);
-        op->nparams = 1;
     }
     return op;
 }
@@ -80,36 +86,32 @@ op_t *coord_refill_op(coord_t *c, lane_t *l)
 {
     int window = readyq_window(c->rq);
     int limit = c->cfg->refill_batch < window / 2 ? c->cfg->refill_batch : window / 2;
-    op_t *op = coord_op_new(OP_REFILL, NULL, NULL, l->queue->name);
+    op_t *op = coord_op_new(STORE_OP_REFILL, NULL, NULL);
     op->lane = l;
     op->epoch = l->epoch;
-    op->limit = limit < 1 ? 1 : limit;
-    char a[24], b[24], d[24];
-    snprintf(a, sizeof a, "%d", l->bound_priority);
-    snprintf(b, sizeof b, "%lld", (long long)l->bound_id);
-    snprintf(d, sizeof d, "%d", op->limit);
-    op->params[1] = xstrdup(l->type);
-    op->params[2] = xstrdup(a);
-    op->params[3] = xstrdup(b);
-    op->params[4] = xstrdup(d);
-    op->nparams = 5;
+    /* the lane outlives the op: its names are borrowed */
+    op->sop.in.refill.queue = l->queue->name;
+    op->sop.in.refill.type = l->type;
+    op->sop.in.refill.bound_priority = l->bound_priority;
+    op->sop.in.refill.bound_id = l->bound_id;
+    op->sop.in.refill.limit = limit < 1 ? 1 : limit;
     return op;
 }
 
-void coord_refill_apply(coord_t *c, lane_t *l, PGresult *res, int limit)
+void coord_refill_apply(coord_t *c, lane_t *l, const store_answer_t *ans, int limit)
 {
-    int rows = PQntuples(res);
-    int lastp = rows ? atoi(PQgetvalue(res, rows - 1, 3)) : 0;
-    int64_t lasti = rows ? atoll(PQgetvalue(res, rows - 1, 0)) : 0;
-    lane_refill_done(l, rows, rows >= limit, lastp, lasti);
-    for (int i = 0; i < rows; i++) {
-        job_t *known = jobmap_get(c->jobs, atoll(PQgetvalue(res, i, 0)));
+    size_t rows = ans->nrows;
+    int lastp = rows ? ans->rows[rows - 1].priority : 0;
+    int64_t lasti = rows ? ans->rows[rows - 1].id : 0;
+    lane_refill_done(l, (int)rows, rows >= (size_t)limit, lastp, lasti);
+    for (size_t i = 0; i < rows; i++) {
+        job_t *known = hmap_i64_get(c->jobs, ans->rows[i].id);
         if (known) {
             coord_push_ready(c, known); /* resident but refused earlier */
             continue;
         }
-        job_t *job = coord_job_from_row(c, res, i);
-        jobmap_put(c->jobs, job);
+        job_t *job = coord_job_from_row(c, &ans->rows[i]);
+        hmap_i64_put(c->jobs, job->id, job);
         coord_push_ready(c, job);
     }
 }
@@ -125,50 +127,7 @@ void coord_request_refills(coord_t *c)
     }
 }
 
-static const char *s_stmt(op_kind_t k)
-{
-    switch (k) {
-    case OP_REFILL: return STORE_STMT_REFILL;
-    case OP_CANCEL: return STORE_STMT_CANCEL;
-    case OP_RETRY: return STORE_STMT_RETRY;
-    case OP_PAUSE: return STORE_STMT_PAUSE;
-    case OP_WORKER: return STORE_STMT_WORKER;
-    case OP_LOOKUP: return STORE_STMT_LOOKUP;
-    case OP_DEPS: return STORE_STMT_DEPS;
-    case OP_FIRE: return STORE_STMT_FIRE;
-    case OP_SCHED_ADD: return STORE_STMT_SCHED_ADD;
-    case OP_SCHED_DEL: return STORE_STMT_SCHED_DEL;
-    case OP_SCHED_PAUSE: return STORE_STMT_SCHED_PAUSE;
-    case OP_SCHED_LOAD: return STORE_STMT_SCHED_LOAD;
-    default: return STORE_STMT_WRITE;
-    }
-}
-
 static void s_committed(coord_t *c);
-
-/* The batch write, with the statement variant that fits its content. */
-static int s_add_write(coord_t *c)
-{
-    const char *params[STORE_WRITE_NPARAMS];
-    size_t ins = 0;
-    for (size_t i = 0; i < c->inflight.nwrites; i++)
-        ins += c->inflight.writes[i].insert;
-    size_t upd = c->inflight.nwrites - ins;
-    batch_build_write(&c->inflight, c->bufs, params);
-    const char *sub[STORE_WRITE_NPARAMS];
-    if (ins && !upd) { /* jobs $1..$19, events after them */
-        memcpy(sub, params, 19 * sizeof *sub);
-        memcpy(sub + 19, params + 32, 6 * sizeof *sub);
-        return store_pipeline_add(c->store, STORE_STMT_WRITE_INS, 25, sub, &s_write_marker);
-    }
-    if (upd && !ins) {
-        memcpy(sub, params + 19, 13 * sizeof *sub);
-        memcpy(sub + 13, params + 32, 6 * sizeof *sub);
-        return store_pipeline_add(c->store, STORE_STMT_WRITE_UPD, 19, sub, &s_write_marker);
-    }
-    return store_pipeline_add(c->store, STORE_STMT_WRITE, STORE_WRITE_NPARAMS, params,
-                              &s_write_marker);
-}
 
 void coord_flush(coord_t *c)
 {
@@ -196,10 +155,9 @@ void coord_flush(coord_t *c)
         c->nops++;
     int rc = ORCH_OK;
     if (c->inflight.nwrites || c->inflight.nevents)
-        rc = s_add_write(c);
+        rc = store_pipeline_add_write(c->store, &c->inflight);
     for (op_t *op = c->inflight_ops; op && rc == ORCH_OK; op = op->next)
-        rc = store_pipeline_add(c->store, s_stmt(op->kind), op->nparams,
-                                (const char *const *)op->params, op);
+        rc = store_pipeline_add(c->store, &op->sop);
     c->inflight_active = true;
     if (rc == ORCH_OK && !c->inflight.nwrites && !c->inflight.nevents && !c->inflight_ops) {
         /* only replies (e.g. an idempotency hit on a committed job): nothing to commit */
@@ -214,105 +172,96 @@ void coord_flush(coord_t *c)
 
 /* ---- results of the pipeline's statements ---- */
 
-static void s_refill_result(coord_t *c, op_t *op, PGresult *res)
+static void s_refill_result(coord_t *c, op_t *op, const store_answer_t *ans)
 {
     lane_t *l = op->lane;
-    if (!res || l->epoch != op->epoch) {
+    if (!ans || l->epoch != op->epoch) {
         /* an eviction moved the bound meanwhile: this page may skip jobs */
         l->refill_inflight = false;
         return;
     }
-    coord_refill_apply(c, l, res, op->limit);
+    coord_refill_apply(c, l, ans, op->sop.in.refill.limit);
 }
 
-static void s_cancel_result(coord_t *c, op_t *op, PGresult *res)
+static void s_cancel_result(coord_t *c, op_t *op, const store_answer_t *ans)
 {
-    int cancelled = atoi(PQgetvalue(res, 0, 0));
-    const char *prior = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
-    if (cancelled) {
-        queue_t *q = readyq_queue(c->rq, PQgetvalue(res, 0, 2), true);
-        int st = job_state_parse(prior);
-        if (st >= 0)
-            q->counts[st]--;
-        q->counts[JOB_CANCELLED]++;
-        job_t *job = jobmap_get(c->jobs, op->job_id);
+    int64_t id = op->sop.in.cancel.id;
+    if (ans->applied) {
+        jobstate_external(readyq_queue(c->rq, ans->queue, true), ans->prior_state, JOB_CANCELLED);
+        job_t *job = hmap_i64_get(c->jobs, id);
         if (job && job->state == JOB_QUEUED) {
-            /* a refill loaded it meanwhile: drop the stale copy (counted above) */
+            /* a refill loaded it meanwhile: this copy is stale (counted above) */
             if (job->in_lane)
                 lane_unlink(job->lane, job);
-            job->state = JOB_CANCELLED;
+            jobstate_adopt(job, JOB_CANCELLED);
             coord_job_release(c, job);
         }
-        coord_deps_notify(c, op->job_id, JOB_CANCELLED);
+        coord_deps_notify(c, id, JOB_CANCELLED);
         coord_ack_op(c, op, "\"state\":\"cancelled\"");
         return;
     }
     char msg[160];
-    int status = prior ? PROTO_STATUS_CONFLICT : PROTO_STATUS_NOT_FOUND;
-    if (prior)
-        snprintf(msg, sizeof msg, "\"error\":\"cannot cancel job %lld: it is already %s\"",
-                 (long long)op->job_id, prior);
+    if (ans->prior_state >= 0)
+        snprintf(msg, sizeof msg, "cannot cancel job %lld: it is already %s", (long long)id,
+                 job_state_name(ans->prior_state));
     else
-        snprintf(msg, sizeof msg, "\"error\":\"job %lld not found\"", (long long)op->job_id);
-    coord_reply(c, &op->env, status, op->req, "%s", msg);
+        snprintf(msg, sizeof msg, "job %lld not found", (long long)id);
+    coord_error(c, &op->env, ans->prior_state >= 0 ? PROTO_STATUS_CONFLICT : PROTO_STATUS_NOT_FOUND,
+                op->req, msg);
     op->has_env = false;
 }
 
-static void s_retry_result(coord_t *c, op_t *op, PGresult *res)
+static void s_retry_result(coord_t *c, op_t *op, const store_answer_t *ans)
 {
-    int prior_col = PQnfields(res) - 1;
-    const char *prior = PQgetisnull(res, 0, prior_col) ? NULL : PQgetvalue(res, 0, prior_col);
-    if (PQgetisnull(res, 0, 0)) {
+    int64_t id = op->sop.in.retry.id;
+    if (!ans->applied) {
         char msg[160];
-        if (prior)
+        if (ans->prior_state >= 0)
             snprintf(msg, sizeof msg,
-                     "\"error\":\"cannot retry job %lld: it is %s (only dead or cancelled jobs)\"",
-                     (long long)op->job_id, prior);
+                     "cannot retry job %lld: it is %s (only dead or cancelled jobs)",
+                     (long long)id, job_state_name(ans->prior_state));
         else
-            snprintf(msg, sizeof msg, "\"error\":\"job %lld not found\"", (long long)op->job_id);
-        coord_reply(c, &op->env, prior ? PROTO_STATUS_CONFLICT : PROTO_STATUS_NOT_FOUND, op->req,
-                    "%s", msg);
+            snprintf(msg, sizeof msg, "job %lld not found", (long long)id);
+        coord_error(c, &op->env,
+                    ans->prior_state >= 0 ? PROTO_STATUS_CONFLICT : PROTO_STATUS_NOT_FOUND, op->req,
+                    msg);
         op->has_env = false;
         return;
     }
-    job_t *job = coord_job_from_row(c, res, 0);
-    int st = job_state_parse(prior);
-    if (st >= 0)
-        job->lane->queue->counts[st]--;
-    job->lane->queue->counts[JOB_QUEUED]++;
-    jobmap_put(c->jobs, job);
+    job_t *job = coord_job_from_row(c, &ans->rows[0]);
+    jobstate_external(job->lane->queue, ans->prior_state, JOB_QUEUED);
+    hmap_i64_put(c->jobs, job->id, job);
     coord_push_ready(c, job);
     coord_ack_op(c, op, "\"state\":\"queued\"");
 }
 
-static void s_on_result(void *arg, void *item, PGresult *res, const char *error)
+static void s_on_answer(void *arg, store_op_t *sop, const store_answer_t *ans)
 {
     coord_t *c = arg;
-    op_t *op = item;
-    if (op == &s_write_marker)
-        return;
-    if (!res) {
-        if (op->kind == OP_REFILL)
+    op_t *op = (op_t *)sop; /* sop is op's first member */
+    if (!ans) {
+        if (sop->kind == STORE_OP_REFILL)
             op->lane->refill_inflight = false;
-        if (op->kind == OP_FIRE || op->kind == OP_SCHED_LOAD)
+        if (sop->kind == STORE_OP_FIRE || sop->kind == STORE_OP_SCHED_LOAD)
             coord_sched_op_result(c, op, NULL);
-        (void)error;
         return;
     }
-    switch (op->kind) {
-    case OP_LOOKUP: coord_lookup_result(c, op, res); break;
-    case OP_FIRE:
-    case OP_SCHED_ADD:
-    case OP_SCHED_DEL:
-    case OP_SCHED_PAUSE:
-    case OP_SCHED_LOAD: coord_sched_op_result(c, op, res); break;
-    case OP_REFILL: s_refill_result(c, op, res); break;
-    case OP_CANCEL: s_cancel_result(c, op, res); break;
-    case OP_RETRY: s_retry_result(c, op, res); break;
-    case OP_PAUSE: coord_ack_op(c, op, op->flag ? "\"paused\":true" : "\"paused\":false"); break;
+    switch (sop->kind) {
+    case STORE_OP_LOOKUP: coord_lookup_result(c, op, ans); break;
+    case STORE_OP_FIRE:
+    case STORE_OP_SCHED_ADD:
+    case STORE_OP_SCHED_DEL:
+    case STORE_OP_SCHED_PAUSE:
+    case STORE_OP_SCHED_LOAD: coord_sched_op_result(c, op, ans); break;
+    case STORE_OP_REFILL: s_refill_result(c, op, ans); break;
+    case STORE_OP_CANCEL: s_cancel_result(c, op, ans); break;
+    case STORE_OP_RETRY: s_retry_result(c, op, ans); break;
+    case STORE_OP_PAUSE:
+        coord_ack_op(c, op, sop->in.pause.paused ? "\"paused\":true" : "\"paused\":false");
+        break;
     default: break;
     }
-    if (op->kind == OP_CANCEL || op->kind == OP_RETRY)
+    if (sop->kind == STORE_OP_CANCEL || sop->kind == STORE_OP_RETRY)
         op->has_env = false;
 }
 
@@ -334,7 +283,7 @@ static void s_publish(coord_t *c, const batch_t *b)
         strbuf_puts(&sb, ",\"type\":");
         strbuf_put_json_string(&sb, e->type, strlen(e->type));
         strbuf_printf(&sb, ",\"event\":\"%s\",\"state\":\"%s\",\"attempt\":%d,\"at_us\":%lld",
-                      e->event, job_state_name(e->state), e->attempt, (long long)e->at_us);
+                      job_event_name(e->event), job_state_name(e->state), e->attempt, (long long)e->at_us);
         if (e->worker) {
             strbuf_puts(&sb, ",\"worker\":");
             strbuf_put_json_string(&sb, e->worker, strlen(e->worker));
@@ -392,5 +341,5 @@ static void s_on_sync(void *arg, bool ok, const char *error)
 
 void coord_on_store_io(coord_t *c)
 {
-    store_pipeline_poll(c->store, s_on_result, s_on_sync, c);
+    store_pipeline_poll(c->store, s_on_answer, s_on_sync, c);
 }

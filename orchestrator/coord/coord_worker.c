@@ -87,20 +87,6 @@ void coord_lease_drop(worker_t *w, int64_t id, int attempt)
     }
 }
 
-static void s_detail(strbuf_t *sb, const char *cause, const char *error, int64_t retry_in_ms)
-{
-    strbuf_reset(sb);
-    strbuf_puts(sb, "{\"cause\":");
-    strbuf_put_json_string(sb, cause, strlen(cause));
-    if (error) {
-        strbuf_puts(sb, ",\"error\":");
-        strbuf_put_json_string(sb, error, strlen(error));
-    }
-    if (retry_in_ms >= 0)
-        strbuf_printf(sb, ",\"retry_in_ms\":%lld", (long long)retry_in_ms);
-    strbuf_putc(sb, '}');
-}
-
 void coord_send_cancel(coord_t *c, job_t *job, const char *reason)
 {
     if (!job->worker)
@@ -114,41 +100,21 @@ void coord_send_cancel(coord_t *c, job_t *job, const char *reason)
     strbuf_fini(&sb);
 }
 
-void coord_attempt_failed(coord_t *c, job_t *job, const char *cause, const char *error,
+void coord_attempt_failed(coord_t *c, job_t *job, job_end_t why, const char *error,
                           bool permanent)
 {
     job->worker = NULL;
     job->timer_gen++; /* the attempt's deadline no longer applies */
-    job_set_str(&job->error, xstrdup(error ? error : "unknown error"));
-    strbuf_t sb;
-    strbuf_init(&sb);
-    const char *event;
-    if (job->cancel_requested) {
-        event = "cancelled";
-        coord_job_set_state(c, job, JOB_CANCELLED);
-        job->finished_us = clock_real_us();
-        s_detail(&sb, "cancel", error, -1);
-    } else if (permanent || job_attempts_used(job) >= job->max_attempts) {
-        event = "dead";
-        coord_job_set_state(c, job, JOB_DEAD);
-        job->finished_us = clock_real_us();
-        s_detail(&sb, cause, error, -1);
-    } else {
-        const queue_policy_t *p = coord_policy(c, job->lane->queue->name);
-        int64_t delay = backoff_delay_ms(job_attempts_used(job), p->backoff_base_ms,
-                                         p->backoff_max_ms, coord_rand01(c));
-        event = cause;
-        coord_job_set_state(c, job, JOB_SCHEDULED);
-        int64_t now = clock_real_us();
-        job->run_at_us = now + delay * 1000;
+    const queue_policy_t *p = coord_policy(c, job->lane->queue->name);
+    int64_t delay = backoff_delay_ms(job_attempts_used(job), p->backoff_base_ms,
+                                     p->backoff_max_ms, coord_rand01(c));
+    int64_t now = clock_real_us();
+    int to = jobstate_attempt_ended(&c->js, job, why, error, permanent, delay, now);
+    if (to == JOB_SCHEDULED) {
         job->timer_armed = coord_scheduled_resident(job->run_at_us, now);
         if (job->timer_armed)
             coord_arm_timer(c, job, TIMER_JOB_RETRY, clock_mono_ms() + delay);
-        s_detail(&sb, cause, error, delay);
     }
-    batch_touch(&c->cur, job);
-    batch_event(&c->cur, job, job->id, event, job->attempt, job->worker_name, sb.data);
-    strbuf_fini(&sb);
     coord_job_release(c, job);
 }
 
@@ -157,10 +123,10 @@ static void s_worker_lost(coord_t *c, worker_t *w, const char *why)
 {
     LOG_WARN("worker lost worker=%s reason=\"%s\" jobs=%d", w->name, why, w->nleases);
     for (int i = 0; i < w->nleases; i++) {
-        job_t *job = jobmap_get(c->jobs, w->leases[i].id);
+        job_t *job = hmap_i64_get(c->jobs, w->leases[i].id);
         if (job && job->state == JOB_RUNNING && job->worker == w &&
             job->attempt == w->leases[i].attempt)
-            coord_attempt_failed(c, job, "lost", why, false);
+            coord_attempt_failed(c, job, JOB_END_LOST, why, false);
     }
     s_worker_remove(c, w);
 }
@@ -168,24 +134,15 @@ static void s_worker_lost(coord_t *c, worker_t *w, const char *why)
 static void s_stale(coord_t *c, job_t *job, int64_t id, int attempt, const char *worker,
                     const char *why)
 {
-    strbuf_t sb;
-    strbuf_init(&sb);
-    strbuf_puts(&sb, "{\"reason\":");
-    strbuf_put_json_string(&sb, why, strlen(why));
-    if (job)
-        strbuf_printf(&sb, ",\"current_attempt\":%d,\"current_state\":\"%s\"", job->attempt,
-                      job_state_name(job->state));
-    strbuf_putc(&sb, '}');
     LOG_INFO("ignored stale result job=%lld attempt=%d worker=%s reason=\"%s\"", (long long)id,
-             attempt, worker, why);
-    batch_event(&c->cur, job, id, "stale_result", attempt, worker, sb.data);
-    strbuf_fini(&sb);
+             attempt, worker ? worker : "-", why);
+    jobstate_stale(&c->js, job, id, attempt, worker, why);
 }
 
 /* Fencing: a result counts only from the worker and attempt holding the job. */
 static job_t *s_fenced(coord_t *c, worker_t *w, int64_t id, int attempt)
 {
-    job_t *job = jobmap_get(c->jobs, id);
+    job_t *job = hmap_i64_get(c->jobs, id);
     if (job && job->state == JOB_RUNNING && job->worker == w && job->attempt == attempt)
         return job;
     const char *why = !job ? "job is not running"
@@ -204,14 +161,10 @@ static void s_on_done(coord_t *c, worker_t *w, proto_result_t *r)
         return;
     job->worker = NULL;
     job->timer_gen++;
-    job_set_str(&job->result, r->result);
+    char *result = r->result;
     r->result = NULL;
-    job->finished_us = clock_real_us();
-    job->progress = 100;
-    coord_job_set_state(c, job, JOB_SUCCEEDED);
+    jobstate_succeed(&c->js, job, result, clock_real_us());
     w->jobs_done++;
-    batch_touch(&c->cur, job);
-    batch_event(&c->cur, job, job->id, "succeeded", job->attempt, w->name, NULL);
     coord_job_release(c, job);
 }
 
@@ -222,10 +175,10 @@ static void s_on_fail(coord_t *c, worker_t *w, proto_result_t *r)
     if (!job)
         return;
     if (r->cancelled && job->cancel_requested) {
-        coord_attempt_failed(c, job, "cancel", r->error, true);
+        coord_attempt_failed(c, job, JOB_END_CANCEL, r->error, true);
         return;
     }
-    coord_attempt_failed(c, job, "failed", r->error, r->permanent);
+    coord_attempt_failed(c, job, JOB_END_FAILED, r->error, r->permanent);
 }
 
 static void s_on_results(coord_t *c, worker_t *w, const proto_envelope_t *env, int cmd,
@@ -247,7 +200,7 @@ static void s_on_results(coord_t *c, worker_t *w, const proto_envelope_t *env, i
             LOG_WARN("dropped result while the database is down job=%lld attempt=%d",
                      (long long)rs[i].id, rs[i].attempt);
         } else if (!w)
-            s_stale(c, jobmap_get(c->jobs, rs[i].id), rs[i].id, rs[i].attempt, NULL,
+            s_stale(c, hmap_i64_get(c->jobs, rs[i].id), rs[i].id, rs[i].attempt, NULL,
                     "result from an unregistered connection");
         else if (cmd == PROTO_W_DONE)
             s_on_done(c, w, &rs[i]);
@@ -273,13 +226,14 @@ static bool s_in_running(const proto_hello_t *h, int64_t id, int attempt)
 static void s_retire(coord_t *c, worker_t *old, worker_t *w, const proto_hello_t *h)
 {
     for (int i = 0; i < old->nleases; i++) {
-        job_t *job = jobmap_get(c->jobs, old->leases[i].id);
+        job_t *job = hmap_i64_get(c->jobs, old->leases[i].id);
         if (!job || job->worker != old || job->attempt != old->leases[i].attempt)
             continue;
         if (s_in_running(h, job->id, job->attempt))
             job->worker = w;
         else if (c->mode == COORD_UP)
-            coord_attempt_failed(c, job, "lost", "worker registered again without this job", false);
+            coord_attempt_failed(c, job, JOB_END_LOST, "worker registered again without this job",
+                                 false);
         else
             job->worker = NULL;
     }
@@ -288,25 +242,15 @@ static void s_retire(coord_t *c, worker_t *old, worker_t *w, const proto_hello_t
 
 static void s_attach(coord_t *c, worker_t *w, job_t *job, int attempt)
 {
-    bool was_queued = job->state == JOB_QUEUED;
-    if (was_queued) {
-        /* dispatched just before a coordinator crash, never committed */
-        if (job->in_lane)
-            lane_unlink(job->lane, job);
-        job->attempt = attempt;
-        job->started_us = clock_real_us();
-        coord_job_set_state(c, job, JOB_RUNNING);
-    }
-    bool changed = was_queued || job->worker != w;
+    bool changed = job->state == JOB_QUEUED || job->worker != w;
+    if (changed && jobstate_reattach(&c->js, job, w->name, attempt, clock_real_us()) != ORCH_OK)
+        return;
     job->worker = w;
     job->worker_name = w->name;
     coord_arm_timer(c, job, TIMER_JOB_DEADLINE, clock_mono_ms() + job->timeout_ms);
-    if (changed) {
-        batch_touch(&c->cur, job);
-        batch_event(&c->cur, job, job->id, "reattached", attempt, w->name, NULL);
+    if (changed)
         LOG_INFO("job re-attached job=%lld attempt=%d worker=%s", (long long)job->id, attempt,
                  w->name);
-    }
 }
 
 /* Matches the attempts a worker reports running against the jobs. */
@@ -315,7 +259,7 @@ void coord_reattach_worker(coord_t *c, worker_t *w)
     for (int i = 0; i < w->nleases; i++) {
         int64_t id = w->leases[i].id;
         int attempt = w->leases[i].attempt;
-        job_t *job = jobmap_get(c->jobs, id);
+        job_t *job = hmap_i64_get(c->jobs, id);
         bool ok = false;
         if (job && job->state == JOB_RUNNING && job->attempt == attempt &&
             (job->worker == w ||
@@ -336,35 +280,26 @@ void coord_reattach_worker(coord_t *c, worker_t *w)
     }
 }
 
-static char *s_pg_array(char **items, size_t n)
-{
-    strbuf_t sb;
-    strbuf_init(&sb);
-    strbuf_putc(&sb, '{');
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            strbuf_putc(&sb, ',');
-        strbuf_put_pg_array_elem(&sb, items[i]);
-    }
-    strbuf_putc(&sb, '}');
-    return strbuf_detach(&sb);
-}
-
 static void s_record_worker(coord_t *c, worker_t *w, const char *state)
 {
     if (c->mode != COORD_UP)
         return;
-    op_t *op = xcalloc(1, sizeof *op);
-    op->kind = OP_WORKER;
-    op->params[0] = xstrdup(w->name);
-    op->params[1] = w->version ? xstrdup(w->version) : NULL;
-    op->params[2] = s_pg_array(w->queues, w->nqueues);
-    op->params[3] = s_pg_array(w->types, w->ntypes);
-    char slots[16];
-    snprintf(slots, sizeof slots, "%d", w->slots);
-    op->params[4] = xstrdup(slots);
-    op->params[5] = xstrdup(state);
-    op->nparams = 6;
+    op_t *op = coord_op_new(STORE_OP_WORKER, NULL, NULL);
+    store_worker_in_t *in = &op->sop.in.worker;
+    in->name = op_strdup(op, w->name);
+    in->version = op_strdup(op, w->version);
+    in->state = state; /* static */
+    char **queues = op_own(op, xcalloc(w->nqueues + 1, sizeof *queues));
+    char **types = op_own(op, xcalloc(w->ntypes + 1, sizeof *types));
+    for (size_t i = 0; i < w->nqueues; i++)
+        queues[i] = (char *)op_strdup(op, w->queues[i]);
+    for (size_t i = 0; i < w->ntypes; i++)
+        types[i] = (char *)op_strdup(op, w->types[i]);
+    in->queues = queues;
+    in->nqueues = w->nqueues;
+    in->types = types;
+    in->ntypes = w->ntypes;
+    in->slots = w->slots;
     coord_queue_op(c, op);
 }
 
@@ -422,7 +357,7 @@ static void s_on_progress(coord_t *c, worker_t *w, json_t *body)
     if (proto_progress_parse(body, &p, err, sizeof err) != ORCH_OK) {
         LOG_WARN("dropped malformed PROGRESS worker=%s error=\"%s\"", w->name, err);
     } else {
-        job_t *job = jobmap_get(c->jobs, p.id);
+        job_t *job = hmap_i64_get(c->jobs, p.id);
         if (job && job->state == JOB_RUNNING && job->worker == w && job->attempt == p.attempt &&
             job->progress != p.percent) {
             job->progress = p.percent;

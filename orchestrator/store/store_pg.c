@@ -1,28 +1,15 @@
-#include "store.h"
+/* store.h on PostgreSQL: the connection, migrations, prepared statements
+ * and the pipeline that carries one group commit. */
+#include "store_int.h"
 #include "log.h"
 #include "migrations.h"
 #include "orch_error.h"
-#include "store_sql.h"
 #include "xalloc.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-
-struct store {
-    char *conninfo;
-    PGconn *conn;
-    char errmsg[512];
-    bool in_flight;       /* a pipeline was sent and its Sync not yet seen */
-    bool building;        /* statements queued, Sync not sent yet */
-    bool wants_write;
-    bool aborted;         /* a statement of the in-flight pipeline failed */
-    void *items[STORE_MAX_ITEMS];
-    size_t nitems;        /* statements in the current pipeline */
-    size_t next_item;     /* next statement whose result we expect */
-};
-
-static void s_set_error(store_t *s, const char *what, const char *detail)
+void store_set_error(store_t *s, const char *what, const char *detail)
 {
     char clean[380];
     snprintf(clean, sizeof clean, "%s", detail ? detail : "");
@@ -37,6 +24,8 @@ store_t *store_new(const char *conninfo)
 {
     store_t *s = xcalloc(1, sizeof *s);
     s->conninfo = xstrdup(conninfo ? conninfo : "");
+    for (int i = 0; i < STORE_MAX_PARAMS; i++)
+        strbuf_init(&s->bufs[i]);
     return s;
 }
 
@@ -45,6 +34,8 @@ void store_destroy(store_t **sp)
     if (!sp || !*sp)
         return;
     store_disconnect(*sp);
+    for (int i = 0; i < STORE_MAX_PARAMS; i++)
+        strbuf_fini(&(*sp)->bufs[i]);
     free((*sp)->conninfo);
     free(*sp);
     *sp = NULL;
@@ -53,11 +44,6 @@ void store_destroy(store_t **sp)
 const char *store_errmsg(const store_t *s)
 {
     return s->errmsg;
-}
-
-PGconn *store_conn(store_t *s)
-{
-    return s->conn;
 }
 
 bool store_connected(const store_t *s)
@@ -80,7 +66,7 @@ static bool s_exec_ok(store_t *s, const char *sql, const char *what)
     ExecStatusType st = PQresultStatus(r);
     bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
     if (!ok)
-        s_set_error(s, what, PQresultErrorMessage(r));
+        store_set_error(s, what, PQresultErrorMessage(r));
     PQclear(r);
     return ok;
 }
@@ -110,7 +96,7 @@ static bool s_migrate_one(store_t *s, const migration_t *m)
                      2, NULL, p2, NULL, NULL, 0);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     if (!ok)
-        s_set_error(s, what, PQresultErrorMessage(r));
+        store_set_error(s, what, PQresultErrorMessage(r));
     PQclear(r);
     if (!ok || !s_exec_ok(s, "COMMIT", what)) {
         s_exec_ok(s, "ROLLBACK", "rollback");
@@ -145,7 +131,7 @@ static int s_prepare(store_t *s, const char *name, const char *sql)
     if (!ok) {
         char what[96];
         snprintf(what, sizeof what, "could not prepare \"%s\"", name);
-        s_set_error(s, what, PQresultErrorMessage(r));
+        store_set_error(s, what, PQresultErrorMessage(r));
     }
     PQclear(r);
     return ok ? ORCH_OK : ORCH_EDB;
@@ -180,9 +166,10 @@ static int s_prepare_all(store_t *s)
     return ORCH_OK;
 }
 
-PGconn *store_connect_conninfo(const char *conninfo)
+/* A 5 s connect timeout unless conninfo sets its own: settings expanded
+ * from dbname (the whole conninfo) override earlier ones. */
+PGconn *store_pg_connectdb(const char *conninfo)
 {
-    /* settings expanded from dbname (the whole conninfo) override earlier ones */
     const char *keys[] = {"connect_timeout", "dbname", NULL};
     const char *vals[] = {"5", conninfo, NULL};
     return PQconnectdbParams(keys, vals, 1);
@@ -191,9 +178,9 @@ PGconn *store_connect_conninfo(const char *conninfo)
 int store_connect(store_t *s)
 {
     store_disconnect(s);
-    s->conn = store_connect_conninfo(s->conninfo);
+    s->conn = store_pg_connectdb(s->conninfo);
     if (PQstatus(s->conn) != CONNECTION_OK) {
-        s_set_error(s, "could not connect to database", PQerrorMessage(s->conn));
+        store_set_error(s, "could not connect to database", PQerrorMessage(s->conn));
         store_disconnect(s);
         return ORCH_EDB;
     }
@@ -206,7 +193,7 @@ int store_connect(store_t *s)
     return ORCH_OK;
 }
 
-PGresult *store_query(store_t *s, const char *sql, int nparams, const char *const *values)
+PGresult *store_exec_sql(store_t *s, const char *sql, int nparams, const char *const *values)
 {
     if (!store_connected(s) || s->in_flight || s->building) {
         snprintf(s->errmsg, sizeof s->errmsg, "database connection is not available");
@@ -215,7 +202,7 @@ PGresult *store_query(store_t *s, const char *sql, int nparams, const char *cons
     PGresult *r = PQexecParams(s->conn, sql, nparams, NULL, values, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-        s_set_error(s, "query failed", PQresultErrorMessage(r));
+        store_set_error(s, "query failed", PQresultErrorMessage(r));
         PQclear(r);
         return NULL;
     }
@@ -237,24 +224,57 @@ bool store_wants_write(const store_t *s)
     return s->wants_write;
 }
 
-int store_pipeline_add(store_t *s, const char *stmt, int nparams, const char *const *values,
-                       void *item)
+int store_send_prepared(store_t *s, const char *stmt, int nparams, const char *const *values,
+                        store_op_t *item)
 {
     if (!store_connected(s) || s->in_flight || s->nitems >= STORE_MAX_ITEMS)
         return ORCH_EUNAVAIL;
     if (!s->building) {
         if (PQenterPipelineMode(s->conn) != 1 || PQsetnonblocking(s->conn, 1) != 0) {
-            s_set_error(s, "could not enter pipeline mode", PQerrorMessage(s->conn));
+            store_set_error(s, "could not enter pipeline mode", PQerrorMessage(s->conn));
             return ORCH_EDB;
         }
         s->building = true;
         s->nitems = s->next_item = 0;
     }
     if (PQsendQueryPrepared(s->conn, stmt, nparams, values, NULL, NULL, 0) != 1) {
-        s_set_error(s, "could not send statement", PQerrorMessage(s->conn));
+        store_set_error(s, "could not send statement", PQerrorMessage(s->conn));
         return ORCH_EDB;
     }
     s->items[s->nitems++] = item;
+    return ORCH_OK;
+}
+
+int store_pipeline_add(store_t *s, store_op_t *op)
+{
+    const char *stmt = NULL;
+    const char *values[STORE_MAX_PARAMS];
+    int n = store_op_params(s, op, &stmt, values);
+    if (n < 0 || !stmt)
+        return ORCH_EINVAL;
+    return store_send_prepared(s, stmt, n, values, op);
+}
+
+int store_exec(store_t *s, store_op_t *op,
+               void (*on_answer)(void *arg, store_op_t *op, const store_answer_t *ans), void *arg)
+{
+    const char *stmt = NULL;
+    const char *values[STORE_MAX_PARAMS];
+    int n = store_op_params(s, op, &stmt, values);
+    if (n < 0 || !stmt)
+        return ORCH_EINVAL;
+    if (!store_connected(s) || s->in_flight || s->building) {
+        snprintf(s->errmsg, sizeof s->errmsg, "database connection is not available");
+        return ORCH_EDB;
+    }
+    PGresult *r = PQexecPrepared(s->conn, stmt, n, values, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
+        store_set_error(s, "query failed", PQresultErrorMessage(r));
+        PQclear(r);
+        return ORCH_EDB;
+    }
+    store_op_answer(op, r, on_answer, arg);
+    PQclear(r);
     return ORCH_OK;
 }
 
@@ -263,7 +283,7 @@ static void s_flush(store_t *s)
     int f = PQflush(s->conn);
     s->wants_write = f == 1;
     if (f < 0)
-        s_set_error(s, "could not send to database", PQerrorMessage(s->conn));
+        store_set_error(s, "could not send to database", PQerrorMessage(s->conn));
 }
 
 int store_pipeline_send(store_t *s)
@@ -271,7 +291,7 @@ int store_pipeline_send(store_t *s)
     if (!s->building)
         return ORCH_EINVAL;
     if (PQpipelineSync(s->conn) != 1) {
-        s_set_error(s, "could not sync pipeline", PQerrorMessage(s->conn));
+        store_set_error(s, "could not sync pipeline", PQerrorMessage(s->conn));
         return ORCH_EDB;
     }
     s->building = false;
@@ -281,43 +301,46 @@ int store_pipeline_send(store_t *s)
 }
 
 /* Fails every statement still expected and the pipeline itself. */
-static void s_fail_all(store_t *s, store_result_fn on_result, store_sync_fn on_sync, void *arg)
+static void s_fail_all(store_t *s, store_answer_fn on_answer, store_sync_fn on_sync, void *arg)
 {
     char err[512];
     snprintf(err, sizeof err, "%s", s->errmsg[0] ? s->errmsg : "database connection lost");
     for (; s->next_item < s->nitems; s->next_item++)
-        on_result(arg, s->items[s->next_item], NULL, err);
+        if (s->items[s->next_item])
+            on_answer(arg, s->items[s->next_item], NULL);
     store_disconnect(s);
     on_sync(arg, false, err);
 }
 
-static bool s_handle_result(store_t *s, PGresult *r, store_result_fn on_result, void *arg,
+static bool s_handle_result(store_t *s, PGresult *r, store_answer_fn on_answer, void *arg,
                             bool *aborted)
 {
     ExecStatusType st = PQresultStatus(r);
     if (s->next_item >= s->nitems)
         return false;
-    void *item = s->items[s->next_item];
+    store_op_t *item = s->items[s->next_item];
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-        on_result(arg, item, r, NULL);
+        if (item)
+            store_op_answer(item, r, on_answer, arg);
     } else {
         if (st != PGRES_PIPELINE_ABORTED)
-            s_set_error(s, "statement failed", PQresultErrorMessage(r));
+            store_set_error(s, "statement failed", PQresultErrorMessage(r));
         *aborted = true;
-        on_result(arg, item, NULL, s->errmsg);
+        if (item)
+            on_answer(arg, item, NULL);
     }
     return true;
 }
 
-void store_pipeline_poll(store_t *s, store_result_fn on_result, store_sync_fn on_sync, void *arg)
+void store_pipeline_poll(store_t *s, store_answer_fn on_answer, store_sync_fn on_sync, void *arg)
 {
     if (!s->conn || !s->in_flight)
         return;
     if (s->wants_write)
         s_flush(s);
     if (PQconsumeInput(s->conn) != 1) {
-        s_set_error(s, "lost connection to database", PQerrorMessage(s->conn));
-        s_fail_all(s, on_result, on_sync, arg);
+        store_set_error(s, "lost connection to database", PQerrorMessage(s->conn));
+        s_fail_all(s, on_answer, on_sync, arg);
         s->aborted = false;
         return;
     }
@@ -339,13 +362,13 @@ void store_pipeline_poll(store_t *s, store_result_fn on_result, store_sync_fn on
             return;
         }
         if (PQresultStatus(r) == PGRES_FATAL_ERROR && PQstatus(s->conn) != CONNECTION_OK) {
-            s_set_error(s, "lost connection to database", PQresultErrorMessage(r));
+            store_set_error(s, "lost connection to database", PQresultErrorMessage(r));
             PQclear(r);
-            s_fail_all(s, on_result, on_sync, arg);
+            s_fail_all(s, on_answer, on_sync, arg);
             s->aborted = false;
             return;
         }
-        if (!s_handle_result(s, r, on_result, arg, &s->aborted))
+        if (!s_handle_result(s, r, on_answer, arg, &s->aborted))
             LOG_WARN("unexpected pipeline result status=%s", PQresStatus(PQresultStatus(r)));
         PQclear(r);
     }

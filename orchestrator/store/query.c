@@ -1,5 +1,5 @@
 #include "query.h"
-#include "store.h"
+#include "store_int.h"
 #include "log.h"
 #include "orch_error.h"
 #include "proto.h"
@@ -179,7 +179,7 @@ static PGconn *s_ensure_conn(struct query *q, PGconn *conn)
         return conn;
     if (conn)
         PQfinish(conn);
-    conn = store_connect_conninfo(q->conninfo);
+    conn = store_pg_connectdb(q->conninfo);
     if (PQstatus(conn) == CONNECTION_OK)
         PQclear(PQexec(conn, "SET application_name = 'orchestratord-query'"));
     return conn;

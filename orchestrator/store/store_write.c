@@ -1,85 +1,9 @@
-#include "batch.h"
+/* The batch write: one loop turn's job rows and audit events become the
+ * STORE_SQL_WRITE* statements' array parameters. The only code that knows
+ * their order (store_sql.h documents it). */
+#include "store_int.h"
 #include "readyq.h"
-#include "store_sql.h"
-#include "clock.h"
-#include "xalloc.h"
-#include <stdlib.h>
 #include <string.h>
-
-void batch_init(batch_t *b)
-{
-    memset(b, 0, sizeof *b);
-}
-
-void batch_reset(batch_t *b)
-{
-    for (size_t i = 0; i < b->nevents; i++)
-        free(b->events[i].detail);
-    for (size_t i = 0; i < b->nacks; i++)
-        free(b->acks[i].body);
-    b->nwrites = b->nevents = b->nacks = 0;
-    b->extra_statements = 0;
-}
-
-void batch_fini(batch_t *b)
-{
-    batch_reset(b);
-    free(b->writes);
-    free(b->events);
-    free(b->acks);
-    memset(b, 0, sizeof *b);
-}
-
-bool batch_empty(const batch_t *b)
-{
-    return b->nwrites == 0 && b->nevents == 0 && b->nacks == 0 && b->extra_statements == 0;
-}
-
-#define GROW(arr, n, cap)                                                                          \
-    do {                                                                                           \
-        if ((n) == (cap)) {                                                                        \
-            (cap) = (cap) ? (cap) * 2 : 256;                                                       \
-            (arr) = xrealloc((arr), (cap) * sizeof *(arr));                                        \
-        }                                                                                          \
-    } while (0)
-
-void batch_touch(batch_t *b, job_t *job)
-{
-    if (job->dirty)
-        return;
-    job->dirty = true;
-    job->pins++;
-    GROW(b->writes, b->nwrites, b->capwrites);
-    b->writes[b->nwrites].job = job;
-    b->writes[b->nwrites].insert = !job->in_pg;
-    b->nwrites++;
-}
-
-void batch_event(batch_t *b, const job_t *job, int64_t job_id, const char *event, int attempt,
-                 const char *worker, const char *detail)
-{
-    GROW(b->events, b->nevents, b->capevents);
-    batch_event_t *e = &b->events[b->nevents++];
-    e->job_id = job_id;
-    e->at_us = clock_real_us();
-    e->event = event;
-    e->attempt = attempt;
-    e->worker = worker;
-    e->detail = detail ? xstrdup(detail) : NULL;
-    e->queue = job && job->lane ? job->lane->queue->name : NULL;
-    e->type = job && job->lane ? job->lane->type : NULL;
-    e->state = job ? job->state : -1;
-}
-
-void batch_ack(batch_t *b, const proto_envelope_t *env, char *body, size_t len)
-{
-    GROW(b->acks, b->nacks, b->capacks);
-    batch_ack_t *a = &b->acks[b->nacks++];
-    a->env = *env;
-    a->body = body;
-    a->len = len;
-    a->req_job_id = 0;
-}
 
 /* ---- array literal helpers ---- */
 
@@ -172,13 +96,13 @@ static void s_event_row(strbuf_t *v, const batch_event_t *e)
 {
     s_i64(&v[32], e->job_id);
     s_i64(&v[33], e->at_us);
-    s_str(&v[34], e->event);
+    s_str(&v[34], job_event_name(e->event));
     s_i64(&v[35], e->attempt);
     s_str(&v[36], e->worker);
     s_str(&v[37], e->detail);
 }
 
-void batch_build_write(batch_t *b, strbuf_t *bufs, const char **params)
+void store_write_params(batch_t *b, strbuf_t *bufs, const char **params)
 {
     s_open(bufs, 0, STORE_WRITE_NPARAMS);
     for (size_t i = 0; i < b->nwrites; i++) {
@@ -196,4 +120,29 @@ void batch_build_write(batch_t *b, strbuf_t *bufs, const char **params)
         strbuf_putc(&bufs[i], '}');
         params[i] = bufs[i].data;
     }
+}
+
+/* The statement variant that fits the batch: a turn that only inserts
+ * (submissions) or only updates (dispatches and results) runs a statement
+ * without an empty half. */
+int store_pipeline_add_write(store_t *s, batch_t *b)
+{
+    const char *params[STORE_WRITE_NPARAMS];
+    size_t ins = 0;
+    for (size_t i = 0; i < b->nwrites; i++)
+        ins += b->writes[i].insert;
+    size_t upd = b->nwrites - ins;
+    store_write_params(b, s->bufs, params);
+    const char *sub[STORE_WRITE_NPARAMS];
+    if (ins && !upd) { /* jobs $1..$19, events after them */
+        memcpy(sub, params, 19 * sizeof *sub);
+        memcpy(sub + 19, params + 32, 6 * sizeof *sub);
+        return store_send_prepared(s, STORE_STMT_WRITE_INS, 25, sub, NULL);
+    }
+    if (upd && !ins) {
+        memcpy(sub, params + 19, 13 * sizeof *sub);
+        memcpy(sub + 13, params + 32, 6 * sizeof *sub);
+        return store_send_prepared(s, STORE_STMT_WRITE_UPD, 19, sub, NULL);
+    }
+    return store_send_prepared(s, STORE_STMT_WRITE, STORE_WRITE_NPARAMS, params, NULL);
 }

@@ -1,0 +1,83 @@
+#include "batch.h"
+#include "readyq.h"
+#include "clock.h"
+#include "xalloc.h"
+#include <stdlib.h>
+#include <string.h>
+
+void batch_init(batch_t *b)
+{
+    memset(b, 0, sizeof *b);
+}
+
+void batch_reset(batch_t *b)
+{
+    for (size_t i = 0; i < b->nevents; i++)
+        free(b->events[i].detail);
+    for (size_t i = 0; i < b->nacks; i++) {
+        free(b->acks[i].body);
+        free(b->acks[i].req);
+    }
+    b->nwrites = b->nevents = b->nacks = 0;
+    b->extra_statements = 0;
+}
+
+void batch_fini(batch_t *b)
+{
+    batch_reset(b);
+    free(b->writes);
+    free(b->events);
+    free(b->acks);
+    memset(b, 0, sizeof *b);
+}
+
+bool batch_empty(const batch_t *b)
+{
+    return b->nwrites == 0 && b->nevents == 0 && b->nacks == 0 && b->extra_statements == 0;
+}
+
+#define GROW(arr, n, cap)                                                                          \
+    do {                                                                                           \
+        if ((n) == (cap)) {                                                                        \
+            (cap) = (cap) ? (cap) * 2 : 256;                                                       \
+            (arr) = xrealloc((arr), (cap) * sizeof *(arr));                                        \
+        }                                                                                          \
+    } while (0)
+
+void batch_touch(batch_t *b, job_t *job)
+{
+    if (job->dirty)
+        return;
+    job->dirty = true;
+    job->pins++;
+    GROW(b->writes, b->nwrites, b->capwrites);
+    b->writes[b->nwrites].job = job;
+    b->writes[b->nwrites].insert = !job->in_pg;
+    b->nwrites++;
+}
+
+void batch_event(batch_t *b, const job_t *job, int64_t job_id, job_event_t event, int attempt,
+                 const char *worker, const char *detail)
+{
+    GROW(b->events, b->nevents, b->capevents);
+    batch_event_t *e = &b->events[b->nevents++];
+    e->job_id = job_id;
+    e->at_us = clock_real_us();
+    e->event = event;
+    e->attempt = attempt;
+    e->worker = worker;
+    e->detail = detail ? xstrdup(detail) : NULL;
+    e->queue = job && job->lane ? job->lane->queue->name : NULL;
+    e->type = job && job->lane ? job->lane->type : NULL;
+    e->state = job ? job->state : -1;
+}
+
+void batch_ack(batch_t *b, const proto_envelope_t *env, const char *req, char *body, size_t len)
+{
+    GROW(b->acks, b->nacks, b->capacks);
+    batch_ack_t *a = &b->acks[b->nacks++];
+    a->env = *env;
+    a->body = body;
+    a->len = len;
+    a->req = req ? xstrdup(req) : NULL;
+}

@@ -1,0 +1,218 @@
+/* The coordinator's typed boundary to PostgreSQL. Only store/ includes
+ * libpq: rows become structs here, operations become statements here.
+ *
+ * Two ways in:
+ *  - synchronous loads for recovery (at start or after a reconnect), each a
+ *    function that calls back once per typed row;
+ *  - the group-commit pipeline (asynchronous: the loop polls store_socket()):
+ *    the batch write plus typed operations (store_op_t), sent at once and
+ *    ended with one Sync, so PostgreSQL runs them as ONE implicit
+ *    transaction: either all of a turn's state changes commit, or none.
+ *    Only one pipeline is in flight.
+ *
+ * This header is the whole interface the coordinator sees. store_pg.c
+ * implements it on PostgreSQL; tests/unit/store_fake.c implements it in
+ * memory (and fails on demand) so the scheduler is unit-tested. */
+#ifndef STORE_H
+#define STORE_H
+
+#include "batch.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store_t;
+
+/* Operations in one pipeline at most; callers keep the rest for the next. */
+#define STORE_MAX_ITEMS 4096
+
+/* ---- rows (strings borrowed: valid only during the callback) ---- */
+
+typedef struct {
+    int64_t id;
+    const char *queue;
+    const char *type;
+    int priority;
+    int state;              /* job_state_t */
+    int attempt;
+    int attempt_base;
+    int max_attempts;
+    int64_t timeout_ms;
+    const char *payload;    /* compact JSON text, never NULL */
+    const char *idempotency_key; /* may be NULL */
+    int64_t created_us, run_at_us, started_us; /* 0 = NULL */
+    const char *worker;     /* may be NULL */
+} store_job_row_t;
+
+typedef struct {
+    const char *name, *cron, *queue, *type, *payload, *source;
+    int priority;     /* -1: queue default */
+    int max_attempts; /* 0: queue default */
+    bool paused;
+    int64_t next_run_us, last_run_us, last_job_id; /* 0 = NULL */
+} store_schedule_row_t;
+
+/* ---- pipeline operations ---- */
+
+typedef enum {
+    STORE_OP_REFILL = 1, /* next page of a lane's queued jobs after its bound */
+    STORE_OP_CANCEL,     /* cancel a waiting/scheduled/queued job not in memory */
+    STORE_OP_RETRY,      /* operator retry of a dead or cancelled job not in memory */
+    STORE_OP_PAUSE,      /* queue pause flag */
+    STORE_OP_WORKER,     /* worker registry row */
+    STORE_OP_LOOKUP,     /* dependency states and idempotency hits for a SUBMIT */
+    STORE_OP_DEPS,       /* job_deps rows of new waiting jobs */
+    STORE_OP_FIRE,       /* a schedule fires: compare-and-set + job insert */
+    STORE_OP_SCHED_ADD,
+    STORE_OP_SCHED_DEL,
+    STORE_OP_SCHED_PAUSE,
+    STORE_OP_SCHED_LOAD, /* scheduled jobs due within a horizon */
+    STORE_OP_KIND_COUNT
+} store_op_kind_t;
+
+/* Inputs of the operations that carry more than a few fields. */
+typedef struct {
+    const char *name, *version, *state; /* state: connected, draining, left */
+    char *const *queues;
+    size_t nqueues;
+    char *const *types;
+    size_t ntypes;
+    int slots;
+} store_worker_in_t;
+
+typedef struct {
+    const int64_t *deps; /* existing jobs whose state is needed */
+    size_t ndeps;
+    const char *const *queues; /* (queue, key) pairs */
+    const char *const *keys;
+    size_t nkeys;
+    int64_t window_ms; /* finished jobs count as hits this long */
+} store_lookup_in_t;
+
+typedef struct {
+    const char *name;
+    int64_t seen_next_us; /* the slot we saw (0 = NULL): compare-and-set */
+    int64_t next_us;      /* the slot after this firing */
+    int64_t job_id;
+    const char *queue, *type, *payload;
+    int priority, max_attempts;
+    int64_t timeout_ms, created_us;
+} store_fire_in_t;
+
+/* Inputs of an operation, by kind. Everything is borrowed from the caller
+ * and must stay valid until the operation's answer has been delivered. */
+typedef struct store_op {
+    store_op_kind_t kind;
+    union {
+        struct { const char *queue, *type; int bound_priority; int64_t bound_id; int limit; } refill;
+        struct { int64_t id; const char *reason; } cancel;
+        struct { int64_t id; } retry;
+        struct { const char *queue; bool paused; } pause;
+        store_worker_in_t worker;
+        store_lookup_in_t lookup;
+        struct { const int64_t *job_ids, *dep_ids; size_t n; } deps;
+        store_fire_in_t fire;
+        store_schedule_row_t sched_add; /* name, cron, queue, type, payload, priority,
+                                         * max_attempts, paused, source, next_run_us */
+        struct { const char *name; } sched_del;
+        struct { const char *name; bool paused; } sched_pause;
+        struct { int64_t horizon_ms; } sched_load;
+    } in;
+} store_op_t;
+
+typedef struct {
+    int64_t id;
+    int state; /* -1: no such job */
+} store_dep_state_t;
+
+typedef struct {
+    const char *queue, *key;
+    int64_t id; /* 0: no live or recent job holds the key */
+} store_key_hit_t;
+
+/* The typed answer to one operation (borrowed: valid during the callback). */
+typedef struct {
+    /* REFILL, SCHED_LOAD: the rows; RETRY: the retried job (0 or 1 row) */
+    const store_job_row_t *rows;
+    size_t nrows;
+    /* CANCEL, RETRY: whether it was applied; FIRE: whether the schedule
+     * fired; SCHED_ADD/DEL/PAUSE: whether the row was added/found */
+    bool applied;
+    /* CANCEL, RETRY: state before (-1: no such job), and the job's queue */
+    int prior_state;
+    const char *queue;
+    /* LOOKUP */
+    const store_dep_state_t *dep_states;
+    size_t ndep_states;
+    const store_key_hit_t *key_hits;
+    size_t nkey_hits;
+} store_answer_t;
+
+/* ---- connection ---- */
+
+/* conninfo is copied; it is never logged (it may hold a password). */
+store_t *store_new(const char *conninfo);
+void store_destroy(store_t **store);
+/* Connects (5 s timeout unless conninfo sets one: the loop must not stall
+ * on an unreachable host), applies migrations, prepares statements.
+ * 0 or ORCH_EDB. */
+int store_connect(store_t *store);
+void store_disconnect(store_t *store);
+bool store_connected(const store_t *store);
+/* Last error text, lowercase, no secrets. */
+const char *store_errmsg(const store_t *store);
+
+/* ---- recovery loads (synchronous; not while a pipeline is in flight) ----
+ * Each returns 0 or ORCH_EDB with store_errmsg set. */
+typedef void (*store_row_fn)(void *arg, const store_job_row_t *row);
+
+int store_load_max_id(store_t *store, int64_t *max_id);
+/* Job counts per (queue, state). */
+int store_load_counts(store_t *store, void (*fn)(void *arg, const char *queue, int state, int64_t n),
+                      void *arg);
+int store_load_paused(store_t *store, void (*fn)(void *arg, const char *queue), void *arg);
+/* The (queue, type) lanes that have queued jobs. */
+int store_load_lanes(store_t *store, void (*fn)(void *arg, const char *queue, const char *type),
+                     void *arg);
+/* Running jobs, and scheduled ones due within horizon_ms, by id. */
+int store_load_live(store_t *store, int64_t horizon_ms, store_row_fn fn, void *arg);
+int store_load_waiting(store_t *store, store_row_fn fn, void *arg);
+/* Dependencies of waiting jobs; dep_state -1 when the dependency is gone. */
+int store_load_deps(store_t *store,
+                    void (*fn)(void *arg, int64_t job_id, int64_t dep_id, int dep_state), void *arg);
+/* A schedule from the config file: the file wins, but a runtime pause and
+ * the next slot survive a restart unless the cron expression changed. */
+int store_upsert_schedule(store_t *store, const store_schedule_row_t *s);
+int store_load_schedules(store_t *store, void (*fn)(void *arg, const store_schedule_row_t *s),
+                         void *arg);
+/* Runs one operation at once (recovery refills). on_answer is called once
+ * on success. */
+int store_exec(store_t *store, store_op_t *op,
+               void (*on_answer)(void *arg, store_op_t *op, const store_answer_t *ans), void *arg);
+
+/* ---- pipeline ---- */
+
+/* Called once per operation, in order; ans is NULL when the statement
+ * failed (the pipeline then fails as a whole: on_sync(ok=false) follows). */
+typedef void (*store_answer_fn)(void *arg, store_op_t *op, const store_answer_t *ans);
+typedef void (*store_sync_fn)(void *arg, bool ok, const char *error);
+
+bool store_pipeline_busy(const store_t *store);
+/* Queues the batch's job rows and audit events as one statement. Marks
+ * every written job in_pg and clears its dirty flag. */
+int store_pipeline_add_write(store_t *store, batch_t *b);
+/* Queues one operation; its inputs are read now or later (see store_op_t). */
+int store_pipeline_add(store_t *store, store_op_t *op);
+/* Ends the pipeline with a Sync and flushes. */
+int store_pipeline_send(store_t *store);
+/* The descriptor to poll while a pipeline is in flight; -1 when none. */
+int store_socket(const store_t *store);
+/* True when output is still to be flushed (poll for POLLOUT too). */
+bool store_wants_write(const store_t *store);
+/* Call when the socket is ready: delivers answers, then on_sync once when
+ * the pipeline is done (ok = committed). On connection loss
+ * on_sync(ok=false) is called and the store is disconnected. */
+void store_pipeline_poll(store_t *store, store_answer_fn on_answer, store_sync_fn on_sync,
+                         void *arg);
+
+#endif

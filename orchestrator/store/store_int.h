@@ -1,0 +1,71 @@
+/* store/'s private parts, shared by its files (store_pg.c: connection and
+ * pipeline; store_ops.c: operations <-> statements; store_load.c: recovery
+ * loads; store_write.c: the batch write). Nothing outside store/ includes
+ * this file or libpq. */
+#ifndef STORE_INT_H
+#define STORE_INT_H
+
+#include "store.h"
+#include "store_sql.h"
+#include "strbuf.h"
+#include <libpq-fe.h>
+
+/* Prepared statement names. */
+#define STORE_STMT_WRITE "orch_write"
+#define STORE_STMT_WRITE_INS "orch_write_ins"
+#define STORE_STMT_WRITE_UPD "orch_write_upd"
+#define STORE_STMT_REFILL "orch_refill"
+#define STORE_STMT_CANCEL "orch_cancel"
+#define STORE_STMT_RETRY "orch_retry"
+#define STORE_STMT_PAUSE "orch_pause"
+#define STORE_STMT_WORKER "orch_worker"
+#define STORE_STMT_LOOKUP "orch_lookup"
+#define STORE_STMT_DEPS "orch_deps"
+#define STORE_STMT_FIRE "orch_fire"
+#define STORE_STMT_SCHED_ADD "orch_sched_add"
+#define STORE_STMT_SCHED_DEL "orch_sched_del"
+#define STORE_STMT_SCHED_PAUSE "orch_sched_pause"
+#define STORE_STMT_SCHED_LOAD "orch_sched_load"
+
+/* Parameters of the widest statement (the batch write). */
+#define STORE_MAX_PARAMS STORE_WRITE_NPARAMS
+
+struct store {
+    char *conninfo;
+    PGconn *conn;
+    char errmsg[512];
+    bool in_flight; /* a pipeline was sent and its Sync not yet seen */
+    bool building;  /* statements queued, Sync not sent yet */
+    bool wants_write;
+    bool aborted;   /* a statement of the in-flight pipeline failed */
+    store_op_t *items[STORE_MAX_ITEMS]; /* NULL: the batch write */
+    size_t nitems;    /* statements in the current pipeline */
+    size_t next_item; /* next statement whose result we expect */
+    strbuf_t bufs[STORE_MAX_PARAMS]; /* parameter text, reused per statement */
+};
+
+/* Connects with a 5 s timeout unless conninfo sets one (the loop and the
+ * query thread must not stall on an unreachable host). Caller PQfinish()es. */
+PGconn *store_pg_connectdb(const char *conninfo);
+void store_set_error(store_t *s, const char *what, const char *detail);
+/* Queues one prepared statement; item is NULL for the batch write. */
+int store_send_prepared(store_t *s, const char *stmt, int nparams, const char *const *values,
+                        store_op_t *item);
+/* Synchronous query; NULL with errmsg set on failure. Caller PQclear()s. */
+PGresult *store_exec_sql(store_t *s, const char *sql, int nparams, const char *const *values);
+
+/* store_write.c: serialises the batch's write set and events into the 38
+ * array literals of STORE_SQL_WRITE (params point into bufs, which the
+ * caller initialised). Marks every written job in_pg, not dirty. */
+void store_write_params(batch_t *b, strbuf_t *bufs, const char **params);
+
+/* store_ops.c: an operation's statement name and parameters (pointing into
+ * s->bufs); returns the parameter count. */
+int store_op_params(store_t *s, const store_op_t *op, const char **stmt, const char **values);
+/* Decodes r into the operation's typed answer and hands it to fn. */
+void store_op_answer(store_op_t *op, PGresult *r,
+                     void (*fn)(void *arg, store_op_t *op, const store_answer_t *ans), void *arg);
+/* One jobs row in STORE_JOB_COLUMNS order (strings point into r). */
+void store_job_row(PGresult *r, int row, store_job_row_t *out);
+
+#endif

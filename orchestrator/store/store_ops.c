@@ -1,0 +1,286 @@
+/* Typed operations <-> prepared statements: the one table that maps each
+ * operation kind to its statement, builds its parameters from named
+ * fields, and turns its result rows into a typed answer. */
+#include "job.h"
+#include "orch_error.h"
+#include "store_int.h"
+#include "xalloc.h"
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const s_stmt[STORE_OP_KIND_COUNT] = {
+    [STORE_OP_REFILL] = STORE_STMT_REFILL,
+    [STORE_OP_CANCEL] = STORE_STMT_CANCEL,
+    [STORE_OP_RETRY] = STORE_STMT_RETRY,
+    [STORE_OP_PAUSE] = STORE_STMT_PAUSE,
+    [STORE_OP_WORKER] = STORE_STMT_WORKER,
+    [STORE_OP_LOOKUP] = STORE_STMT_LOOKUP,
+    [STORE_OP_DEPS] = STORE_STMT_DEPS,
+    [STORE_OP_FIRE] = STORE_STMT_FIRE,
+    [STORE_OP_SCHED_ADD] = STORE_STMT_SCHED_ADD,
+    [STORE_OP_SCHED_DEL] = STORE_STMT_SCHED_DEL,
+    [STORE_OP_SCHED_PAUSE] = STORE_STMT_SCHED_PAUSE,
+    [STORE_OP_SCHED_LOAD] = STORE_STMT_SCHED_LOAD,
+};
+
+/* ---- parameters: each helper fills the next buffer ---- */
+
+typedef struct {
+    store_t *s;
+    const char **values;
+    int n;
+} s_params_t;
+
+static strbuf_t *s_next(s_params_t *p)
+{
+    strbuf_t *b = &p->s->bufs[p->n];
+    strbuf_reset(b);
+    return b;
+}
+
+static void s_done(s_params_t *p)
+{
+    p->values[p->n] = p->s->bufs[p->n].data;
+    p->n++;
+}
+
+static void s_str(s_params_t *p, const char *v)
+{
+    if (!v) {
+        p->values[p->n++] = NULL;
+        return;
+    }
+    strbuf_puts(s_next(p), v);
+    s_done(p);
+}
+
+static void s_i64(s_params_t *p, int64_t v)
+{
+    strbuf_put_i64(s_next(p), v);
+    s_done(p);
+}
+
+/* 0 means NULL (timestamps) */
+static void s_ts(s_params_t *p, int64_t v)
+{
+    if (v)
+        s_i64(p, v);
+    else
+        p->values[p->n++] = NULL;
+}
+
+static void s_bool(s_params_t *p, bool v)
+{
+    s_str(p, v ? "true" : "false");
+}
+
+static void s_str_array(s_params_t *p, const char *const *items, size_t n)
+{
+    strbuf_t *b = s_next(p);
+    strbuf_putc(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strbuf_putc(b, ',');
+        strbuf_put_pg_array_elem(b, items[i]);
+    }
+    strbuf_putc(b, '}');
+    s_done(p);
+}
+
+static void s_i64_array(s_params_t *p, const int64_t *items, size_t n)
+{
+    strbuf_t *b = s_next(p);
+    strbuf_putc(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strbuf_putc(b, ',');
+        strbuf_put_i64(b, items[i]);
+    }
+    strbuf_putc(b, '}');
+    s_done(p);
+}
+
+static void s_fire_params(s_params_t *p, const store_op_t *op)
+{
+    s_str(p, op->in.fire.name);
+    s_ts(p, op->in.fire.seen_next_us);
+    s_i64(p, op->in.fire.next_us);
+    s_i64(p, op->in.fire.job_id);
+    s_str(p, op->in.fire.queue);
+    s_str(p, op->in.fire.type);
+    s_i64(p, op->in.fire.priority);
+    s_i64(p, op->in.fire.max_attempts);
+    s_i64(p, op->in.fire.timeout_ms);
+    s_str(p, op->in.fire.payload);
+    s_i64(p, op->in.fire.created_us);
+}
+
+static void s_sched_params(s_params_t *p, const store_schedule_row_t *s, bool with_source)
+{
+    s_str(p, s->name);
+    s_str(p, s->cron);
+    s_str(p, s->queue);
+    s_str(p, s->type);
+    s_str(p, s->payload ? s->payload : "{}");
+    s_i64(p, s->priority);
+    s_i64(p, s->max_attempts);
+    s_bool(p, s->paused);
+    if (with_source)
+        s_str(p, s->source);
+    s_i64(p, s->next_run_us);
+}
+
+int store_op_params(store_t *s, const store_op_t *op, const char **stmt, const char **values)
+{
+    s_params_t p = {s, values, 0};
+    *stmt = op->kind > 0 && op->kind < STORE_OP_KIND_COUNT ? s_stmt[op->kind] : NULL;
+    switch (op->kind) {
+    case STORE_OP_REFILL:
+        s_str(&p, op->in.refill.queue);
+        s_str(&p, op->in.refill.type);
+        s_i64(&p, op->in.refill.bound_priority);
+        s_i64(&p, op->in.refill.bound_id);
+        s_i64(&p, op->in.refill.limit);
+        break;
+    case STORE_OP_CANCEL:
+        s_i64(&p, op->in.cancel.id);
+        s_str(&p, op->in.cancel.reason);
+        break;
+    case STORE_OP_RETRY: s_i64(&p, op->in.retry.id); break;
+    case STORE_OP_PAUSE:
+        s_str(&p, op->in.pause.queue);
+        s_bool(&p, op->in.pause.paused);
+        break;
+    case STORE_OP_WORKER:
+        s_str(&p, op->in.worker.name);
+        s_str(&p, op->in.worker.version);
+        s_str_array(&p, (const char *const *)op->in.worker.queues, op->in.worker.nqueues);
+        s_str_array(&p, (const char *const *)op->in.worker.types, op->in.worker.ntypes);
+        s_i64(&p, op->in.worker.slots);
+        s_str(&p, op->in.worker.state);
+        break;
+    case STORE_OP_LOOKUP:
+        s_i64_array(&p, op->in.lookup.deps, op->in.lookup.ndeps);
+        s_str_array(&p, op->in.lookup.queues, op->in.lookup.nkeys);
+        s_str_array(&p, op->in.lookup.keys, op->in.lookup.nkeys);
+        s_i64(&p, op->in.lookup.window_ms);
+        break;
+    case STORE_OP_DEPS:
+        s_i64_array(&p, op->in.deps.job_ids, op->in.deps.n);
+        s_i64_array(&p, op->in.deps.dep_ids, op->in.deps.n);
+        break;
+    case STORE_OP_FIRE: s_fire_params(&p, op); break;
+    case STORE_OP_SCHED_ADD: s_sched_params(&p, &op->in.sched_add, true); break;
+    case STORE_OP_SCHED_DEL: s_str(&p, op->in.sched_del.name); break;
+    case STORE_OP_SCHED_PAUSE:
+        s_str(&p, op->in.sched_pause.name);
+        s_bool(&p, op->in.sched_pause.paused);
+        break;
+    case STORE_OP_SCHED_LOAD: s_i64(&p, op->in.sched_load.horizon_ms); break;
+    default: return ORCH_EINVAL;
+    }
+    return p.n;
+}
+
+/* ---- answers ---- */
+
+static int64_t s_get_i64(PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : atoll(PQgetvalue(r, row, col));
+}
+
+static const char *s_get_str(PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+void store_job_row(PGresult *r, int row, store_job_row_t *out)
+{
+    out->id = s_get_i64(r, row, 0);
+    out->queue = PQgetvalue(r, row, 1);
+    out->type = PQgetvalue(r, row, 2);
+    out->priority = (int)s_get_i64(r, row, 3);
+    out->state = job_state_parse(PQgetvalue(r, row, 4));
+    out->attempt = (int)s_get_i64(r, row, 5);
+    out->attempt_base = (int)s_get_i64(r, row, 6);
+    out->max_attempts = (int)s_get_i64(r, row, 7);
+    out->timeout_ms = s_get_i64(r, row, 8);
+    out->payload = PQgetisnull(r, row, 9) ? "{}" : PQgetvalue(r, row, 9);
+    out->idempotency_key = s_get_str(r, row, 10);
+    out->created_us = s_get_i64(r, row, 11);
+    out->run_at_us = s_get_i64(r, row, 12);
+    out->worker = s_get_str(r, row, 13);
+    out->started_us = s_get_i64(r, row, 14);
+}
+
+static store_job_row_t *s_rows(PGresult *r, size_t *n)
+{
+    *n = (size_t)PQntuples(r);
+    store_job_row_t *rows = xcalloc(*n ? *n : 1, sizeof *rows);
+    for (size_t i = 0; i < *n; i++)
+        store_job_row(r, (int)i, &rows[i]);
+    return rows;
+}
+
+static void s_lookup(PGresult *r, store_answer_t *a, store_dep_state_t **deps,
+                     store_key_hit_t **keys)
+{
+    int n = PQntuples(r);
+    *deps = xcalloc((size_t)n + 1, sizeof **deps);
+    *keys = xcalloc((size_t)n + 1, sizeof **keys);
+    for (int i = 0; i < n; i++) {
+        if (PQgetvalue(r, i, 0)[0] == 'd') {
+            (*deps)[a->ndep_states++] = (store_dep_state_t){
+                s_get_i64(r, i, 1), job_state_parse(PQgetvalue(r, i, 2))};
+        } else {
+            (*keys)[a->nkey_hits++] = (store_key_hit_t){PQgetvalue(r, i, 3), PQgetvalue(r, i, 4),
+                                                        s_get_i64(r, i, 1)};
+        }
+    }
+    a->dep_states = *deps;
+    a->key_hits = *keys;
+}
+
+static int s_prior(PGresult *r, int col)
+{
+    return PQgetisnull(r, 0, col) ? -1 : job_state_parse(PQgetvalue(r, 0, col));
+}
+
+void store_op_answer(store_op_t *op, PGresult *r,
+                     void (*fn)(void *arg, store_op_t *op, const store_answer_t *ans), void *arg)
+{
+    store_answer_t a = {.prior_state = -1};
+    store_job_row_t *rows = NULL;
+    store_dep_state_t *deps = NULL;
+    store_key_hit_t *keys = NULL;
+    switch (op->kind) {
+    case STORE_OP_REFILL:
+    case STORE_OP_SCHED_LOAD:
+        rows = s_rows(r, &a.nrows);
+        a.rows = rows;
+        break;
+    case STORE_OP_CANCEL: /* (cancelled count, prior state, queue); the outer
+                           * SELECT sees the row as it was before the update */
+        a.applied = atoi(PQgetvalue(r, 0, 0)) > 0;
+        a.prior_state = s_prior(r, 1);
+        a.queue = s_get_str(r, 0, 2);
+        break;
+    case STORE_OP_RETRY: /* job columns (all NULL when refused), then the prior state */
+        a.prior_state = s_prior(r, PQnfields(r) - 1);
+        a.applied = !PQgetisnull(r, 0, 0);
+        if (a.applied) {
+            rows = xcalloc(1, sizeof *rows);
+            store_job_row(r, 0, rows);
+            a.rows = rows;
+            a.nrows = 1;
+            a.queue = rows->queue;
+        }
+        break;
+    case STORE_OP_LOOKUP: s_lookup(r, &a, &deps, &keys); break;
+    default: a.applied = PQntuples(r) > 0; break;
+    }
+    fn(arg, op, &a);
+    free(rows);
+    free(deps);
+    free(keys);
+}
