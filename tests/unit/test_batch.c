@@ -274,7 +274,7 @@ static void test_acks(void **state)
         assert_memory_equal(a->env.id, "\x00\x01peer", 6);
         assert_int_equal(a->env.id[6], (unsigned char)i);
         assert_true(a->env.delimiter);
-        assert_int_equal(a->req_job_id, 0);
+        assert_null(a->req);
     }
     batch_reset(&f->b); /* bodies freed: LeakSanitizer checks */
     assert_int_equal(f->b.nacks, 0);
