@@ -84,7 +84,7 @@ cmd_config() {
     # which the quickstart gives the workers.
     cat >"$cfg" <<EOF
 # Written by deploy/demo_handlers.sh for the quickstart; see config/worker.yaml
-# and README.md, "Built-in job handlers" for every key.
+# and docs/handlers.md for every key.
 worker:
   endpoints: [tcp://127.0.0.1:5555]
   slots: 4

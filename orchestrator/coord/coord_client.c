@@ -214,8 +214,9 @@ static void s_on_stats(coord_t *c, const proto_envelope_t *env, const char *req)
     }
     char *text = json_dumps(queues, JSON_COMPACT);
     json_decref(queues);
-    coord_reply(c, env, PROTO_STATUS_OK, req, "\"queues\":%s,\"database\":\"%s\"", text,
-                c->mode == COORD_UP ? "up" : "down");
+    coord_reply(c, env, PROTO_STATUS_OK, req,
+                "\"queues\":%s,\"database\":\"%s\",\"invalid_transitions\":%llu", text,
+                c->mode == COORD_UP ? "up" : "down", (unsigned long long)c->js.invalid);
     free(text);
 }
 

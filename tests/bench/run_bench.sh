@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the orchestrator benchmark matrix on this machine (README.md, "Benchmark"):
+# Runs the orchestrator benchmark matrix on this machine (docs/benchmarks.md):
 # installs deps, builds Release into build-bench/, starts a private
 # PostgreSQL (deploy/pgdev.sh: fsync and synchronous_commit on) and
 # orchestratord on loopback, runs `orch-bench all`, two points with real

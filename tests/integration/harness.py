@@ -407,6 +407,10 @@ class Cluster:
                 if SANITIZER_RE.search(line):
                     problems.append("%s: sanitizer report: %s" % (p.name, line.strip()))
                     break
+                # the job state machine refused a transition: a scheduling bug
+                if "refused invalid job transition" in line:
+                    problems.append("%s: %s" % (p.name, line.strip()))
+                    break
         return problems
 
     def kill_all(self):
@@ -512,7 +516,7 @@ class Cluster:
         """orchctl --json stats: {queue: {state: count, ..., paused}}."""
         r = self.orchctl("stats")
         check(isinstance(r, dict), "orchctl stats returned %r" % r)
-        return r  # the queues object, as README.md, "orchctl" documents
+        return r  # the queues object, as docs/orchctl.md documents
 
     # -- SQL --
 
