@@ -1,0 +1,203 @@
+/* Fencing: a result is accepted only from the worker and the attempt that
+ * hold the job; any other is recorded as stale_result and ignored. A
+ * worker that registers again keeps the attempts it still runs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "coord_harness.h"
+#include "job.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *s_reason(int64_t id, size_t i)
+{
+    static char buf[256];
+    const fake_event_t *e = store_fake_job_event(id, i);
+    assert_non_null(e);
+    assert_string_equal(e->event, "stale_result");
+    json_t *d = json_loads(e->detail, 0, NULL);
+    assert_non_null(d);
+    snprintf(buf, sizeof buf, "%s", json_string_value(json_object_get(d, "reason")));
+    json_decref(d);
+    return buf;
+}
+
+/* A DONE for a job another worker holds changes nothing. */
+static void test_result_from_other_worker_is_stale(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    fc_t *c = fc_new(h);
+    fw_t *w1 = fw_new(h, "w1", "default", "noop", 1);
+    int64_t id = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");
+    fw_wait_jobs(h, w1, 1);
+    fw_t *w2 = fw_new(h, "w2", "default", "noop", 1);
+    fw_done(w2, id, 1, "\"forged\"");
+    h_settle(h);
+    assert_int_equal(store_fake_state(id), JOB_RUNNING);
+    assert_string_equal(store_fake_events_of(id), "submitted,started,stale_result");
+    assert_string_equal(s_reason(id, 2), "another worker holds the job");
+    assert_string_equal(store_fake_job_event(id, 2)->worker, "w2");
+    assert_int_equal(store_fake_job_event(id, 2)->attempt, 1);
+    fw_done(w1, id, 1, "\"real\"");
+    h_wait_state(h, id, JOB_SUCCEEDED);
+    assert_string_equal(store_fake_job(id)->result, "\"real\"");
+    assert_string_equal(store_fake_job(id)->worker, "w1");
+    h_finish(h);
+}
+
+/* The same DONE twice: applied once, the second is stale. */
+static void test_duplicate_result_is_applied_once(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    fc_t *c = fc_new(h);
+    fw_t *w = fw_new(h, "w1", "default", "noop", 2);
+    int64_t id = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");
+    fw_wait_jobs(h, w, 1);
+    fw_done(w, id, 1, "{\"n\":1}");
+    fw_done(w, id, 1, "{\"n\":2}");
+    h_wait_state(h, id, JOB_SUCCEEDED);
+    h_settle(h);
+    assert_string_equal(store_fake_events_of(id), "submitted,started,succeeded,stale_result");
+    assert_string_equal(s_reason(id, 3), "job is no longer running");
+    assert_string_equal(store_fake_job(id)->result, "{\"n\":1}");
+    /* a FAIL after success does not resurrect the job either */
+    fw_fail(w, id, 1, "late failure", false);
+    h_settle(h);
+    assert_int_equal(store_fake_state(id), JOB_SUCCEEDED);
+    assert_null(store_fake_job(id)->error);
+    h_finish(h);
+}
+
+/* A result for an older attempt, while a newer one runs on the same
+ * worker, is stale; the newer attempt's result is the one applied. */
+static void test_result_of_older_attempt_is_stale(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    fc_t *c = fc_new(h);
+    fw_t *w = fw_new(h, "w1", "default", "noop", 2);
+    int64_t id = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");
+    fw_wait_jobs(h, w, 1);
+    fw_fail(w, id, 1, "flaky", false);
+    fw_wait_jobs(h, w, 2);
+    assert_int_equal(fw_job_attempt(w, 1), 2);
+    fw_done(w, id, 1, "\"from attempt 1\"");
+    h_settle(h);
+    assert_int_equal(store_fake_state(id), JOB_RUNNING);
+    assert_int_equal(store_fake_job(id)->attempt, 2);
+    assert_string_equal(store_fake_events_of(id),
+                        "submitted,started,failed,queued,started,stale_result");
+    assert_string_equal(s_reason(id, 5), "a newer attempt holds the job");
+    fw_done(w, id, 2, "\"from attempt 2\"");
+    h_wait_state(h, id, JOB_SUCCEEDED);
+    assert_string_equal(store_fake_job(id)->result, "\"from attempt 2\"");
+    h_finish(h);
+}
+
+/* A result from a connection that never sent HELLO: stale, and the peer
+ * is told to register. */
+static void test_result_from_unregistered_connection(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    fc_t *c = fc_new(h);
+    fw_t *w = fw_new(h, "w1", "default", "noop", 1);
+    int64_t id = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");
+    fw_wait_jobs(h, w, 1);
+    fw_t *stranger = fw_connect(h, "stranger");
+    fw_done(stranger, id, 1, NULL);
+    json_t *err = fw_expect(h, stranger, "ERROR");
+    assert_string_equal(json_string_value(json_object_get(err, "code")), "reconnect");
+    json_decref(err);
+    h_settle(h);
+    assert_int_equal(store_fake_state(id), JOB_RUNNING);
+    assert_string_equal(store_fake_events_of(id), "submitted,started,stale_result");
+    assert_string_equal(s_reason(id, 2), "result from an unregistered connection");
+    assert_null(store_fake_job_event(id, 2)->worker);
+    /* a heartbeat from it is answered the same way */
+    fw_send(stranger, "HEARTBEAT", "{}");
+    err = fw_expect(h, stranger, "ERROR");
+    json_decref(err);
+    h_finish(h);
+}
+
+/* A worker that registers again (a reconnect) listing its running attempt
+ * keeps it; an attempt it does not list is lost and retried. */
+static void test_reconnecting_worker_keeps_listed_attempts(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    fc_t *c = fc_new(h);
+    fw_t *w = fw_new(h, "w1", "default", "noop", 2);
+    int64_t a = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");
+    int64_t b = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");
+    fw_wait_jobs(h, w, 2);
+    h_settle(h);
+    char running[96];
+    snprintf(running, sizeof running, "[{\"id\":%lld,\"attempt\":1}]", (long long)a);
+    fw_hello(w, "default", "noop", 2, running);
+    json_decref(fw_expect(h, w, "WELCOME"));
+    /* b was lost and comes back as attempt 2 to the same worker */
+    fw_wait_jobs(h, w, 3);
+    assert_int_equal(fw_job_id(w, 2), b);
+    assert_int_equal(fw_job_attempt(w, 2), 2);
+    h_settle(h);
+    assert_string_equal(store_fake_events_of(a), "submitted,started");
+    assert_string_equal(store_fake_events_of(b), "submitted,started,lost,queued,started");
+    fw_done(w, a, 1, NULL);
+    fw_done(w, b, 2, NULL);
+    h_wait_state(h, a, JOB_SUCCEEDED);
+    h_wait_state(h, b, JOB_SUCCEEDED);
+    h_finish(h);
+}
+
+/* A worker re-registering with an attempt that no longer holds its job
+ * (it was retried meanwhile) is told to cancel it. */
+static void test_reregistration_with_stale_attempt_is_cancelled(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    fc_t *c = fc_new(h);
+    fw_t *w1 = fw_new(h, "w1", "default", "noop", 1);
+    int64_t id = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");
+    fw_wait_jobs(h, w1, 1);
+    fw_fail(w1, id, 1, "flaky", false);
+    fw_t *w2 = fw_new(h, "w2", "default", "noop", 1);
+    h_wait_state(h, id, JOB_RUNNING);
+    h_settle(h);
+    /* whoever runs attempt 2, a worker claiming attempt 1 is refused */
+    fw_t *w3 = fw_connect(h, "w3");
+    char running[96];
+    snprintf(running, sizeof running, "[{\"id\":%lld,\"attempt\":1}]", (long long)id);
+    fw_hello(w3, "default", "noop", 1, running);
+    json_t *cancel = fw_expect(h, w3, "CANCEL");
+    assert_int_equal(json_integer_value(json_object_get(cancel, "id")), id);
+    assert_int_equal(json_integer_value(json_object_get(cancel, "attempt")), 1);
+    assert_string_equal(json_string_value(json_object_get(cancel, "reason")),
+                        "attempt no longer holds the job");
+    json_decref(cancel);
+    h_settle(h);
+    assert_int_equal(store_fake_job(id)->attempt, 2);
+    assert_int_equal(fw_njobs(w1) + fw_njobs(w2), 2);
+    h_finish(h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        H_TEST(test_result_from_other_worker_is_stale),
+        H_TEST(test_duplicate_result_is_applied_once),
+        H_TEST(test_result_of_older_attempt_is_stale),
+        H_TEST(test_result_from_unregistered_connection),
+        H_TEST(test_reconnecting_worker_keeps_listed_attempts),
+        H_TEST(test_reregistration_with_stale_attempt_is_cancelled),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    store_fake_free();
+    return rc;
+}
