@@ -85,6 +85,18 @@ const char *proto_ccmd_name(int cmd)
     return s_ccmds[cmd];
 }
 
+const char *const proto_states[PROTO_NSTATES] = {
+    "waiting", "scheduled", "queued", "running", "succeeded", "dead", "cancelled",
+};
+
+int proto_state_index(const char *name)
+{
+    for (int i = 0; name && i < PROTO_NSTATES; i++)
+        if (strcmp(proto_states[i], name) == 0)
+            return i;
+    return -1;
+}
+
 bool proto_name_valid(const char *s)
 {
     if (!s)
@@ -158,26 +170,6 @@ static const char *s_type_name(const json_t *v)
     return "unknown";
 }
 
-/* jansson quotes the offending input in its message ("near '...'"), raw:
- * escape anything that is not printable ASCII so that the text stays valid
- * UTF-8 for a JSON reply and harmless in a log line. */
-static void s_printable(char *dst, size_t dstlen, const char *src)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)src; *p && o + 5 <= dstlen; p++) {
-        if (*p >= 0x20 && *p < 0x7f) {
-            dst[o++] = (char)*p;
-        } else {
-            dst[o++] = '\\';
-            dst[o++] = 'x';
-            dst[o++] = hex[*p >> 4];
-            dst[o++] = hex[*p & 15];
-        }
-    }
-    dst[o] = '\0';
-}
-
 static int s_parse_body(const proto_limits_t *lim, const proto_frame_t *f, json_t **body,
                         char *err, size_t errlen)
 {
@@ -193,7 +185,7 @@ static int s_parse_body(const proto_limits_t *lim, const proto_frame_t *f, json_
     json_t *v = json_loadb(f->data, f->size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!v) {
         char text[sizeof jerr.text * 4];
-        s_printable(text, sizeof text, jerr.text);
+        proto_printable(text, sizeof text, jerr.text);
         proto_errf(err, errlen, "body is not valid json: %s at line %d column %d", text,
                    jerr.line, jerr.column);
         return ORCH_EPROTO;

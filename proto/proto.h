@@ -1,15 +1,34 @@
-/* Wire protocol codec shared by orchestratord, orch-worker and orchctl.
+/* Wire protocol codec shared by orchestratord, orch-worker, orchctl and
+ * orch-bench.
  *
  * The normative spec is proto/PROTOCOL.md. Every message is a ZeroMQ
  * multipart message of exactly three frames after the routing envelope:
  *   [protocol "ORCHW1" | "ORCHC1"] [command] [body: one JSON object]
+ * Events are [topic = queue] ["ORCHE1"] [body].
  *
- * Decoders are pure functions over byte buffers: no sockets, no globals.
- * They treat every byte as hostile and return ORCH_EPROTO / ORCH_ETOOBIG
- * with a message naming what was wrong. */
+ * Every message has an encoder and a decoder here, side by side in one
+ * file per group, so both directions follow one set of rules:
+ *   proto_worker.h  worker protocol  (proto_worker.c: worker -> coordinator,
+ *                                     proto_dispatch.c: coordinator -> worker)
+ *   proto_client.h  client protocol  (proto_submit.c, proto_client.c,
+ *                                     proto_reply.c)
+ *   proto_event.h   event stream     (proto_event.c)
+ *
+ * Decoders are pure functions over byte buffers or parsed bodies: no
+ * sockets, no globals. They treat every byte as hostile and return
+ * ORCH_EPROTO / ORCH_ETOOBIG with a message naming what was wrong.
+ *
+ * Encoders append to a strbuf_t and never fail: strings are escaped (and
+ * bytes that are not valid UTF-8 replaced), numbers printed without
+ * printf, and JSON text that the caller holds already serialised (a job's
+ * payload, a result, a reply member built by jansson or PostgreSQL) is
+ * embedded verbatim, so a body of ten thousand jobs costs one pass over
+ * their bytes. Encoders do not validate what they are given: a name that
+ * is not a name produces a body the peer's decoder refuses. */
 #ifndef PROTO_H
 #define PROTO_H
 
+#include "strbuf.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,8 +39,10 @@
 #define PROTO_EVENT_V1 "ORCHE1"
 
 #define PROTO_NAME_MAX 64        /* queue, type and worker names */
-#define PROTO_ERROR_MAX 4096     /* error text kept from a FAIL */
+#define PROTO_ERROR_MAX 4096     /* error text kept from a FAIL, or sent in a REPLY */
+#define PROTO_MESSAGE_MAX 256    /* PROGRESS message, CANCEL reason */
 #define PROTO_MAX_PRIORITY 9
+#define PROTO_MAX_ATTEMPTS 1000  /* max_attempts of a job or schedule */
 
 typedef enum { PROTO_KIND_WORKER = 1, PROTO_KIND_CLIENT = 2 } proto_kind_t;
 
@@ -90,94 +111,49 @@ const char *proto_ccmd_name(int cmd);
 int proto_decode(const proto_limits_t *lim, proto_kind_t kind, const proto_frame_t *frames,
                  size_t nframes, int *cmd, json_t **body, char *err, size_t errlen);
 
-/* ---- typed views of bodies (all strings owned by the struct) ---- */
-
-typedef struct {
-    int64_t id;
-    int attempt;
-} proto_jobref_t;
-
-typedef struct {
-    char *name;
-    char *version;
-    char **queues;
-    size_t nqueues;
-    char **types;
-    size_t ntypes;
-    int slots;
-    proto_jobref_t *running; /* jobs the worker still runs (re-attach) */
-    size_t nrunning;
-} proto_hello_t;
-
-int proto_hello_parse(const json_t *body, proto_hello_t *out, char *err, size_t errlen);
-void proto_hello_fini(proto_hello_t *h);
-
-/* One job of a SUBMIT request, validated. Unset optional fields are -1/0/NULL. */
-typedef struct {
-    char *queue;
-    char *type;
-    int priority;            /* -1: queue default */
-    int max_attempts;        /* 0: queue default */
-    int64_t timeout_ms;      /* 0: queue default */
-    char *payload;           /* compact JSON object text */
-    size_t payload_len;
-    char *idempotency_key;   /* NULL: none */
-    int64_t run_at_us;       /* 0: now; wall-clock microseconds */
-    int64_t *depends_on;     /* job ids; negative -k = k-th job of this batch (1-based) */
-    size_t ndepends;
-} proto_jobspec_t;
-
-/* Parses {"jobs":[{...}, ...]}. On error names the offending job index and
- * field. Caller frees with proto_jobspecs_free. */
-int proto_submit_parse(const json_t *body, const proto_limits_t *lim, proto_jobspec_t **out,
-                       size_t *n, char *err, size_t errlen);
-void proto_jobspecs_free(proto_jobspec_t *specs, size_t n);
-/* Validates one job object (used by proto_submit_parse and by orchctl). */
-int proto_jobspec_parse(const json_t *job, const proto_limits_t *lim, proto_jobspec_t *out,
-                        char *err, size_t errlen);
-void proto_jobspec_fini(proto_jobspec_t *s);
-
-/* One entry of DONE ({"jobs":[{"id","attempt","result"}]}) or FAIL
- * ({"jobs":[{"id","attempt","error","permanent"}]}). */
-typedef struct {
-    int64_t id;
-    int attempt;
-    char *result;  /* DONE: compact JSON text (object, array or scalar); NULL = null */
-    char *error;   /* FAIL: message, truncated to PROTO_ERROR_MAX */
-    bool permanent;
-    bool cancelled; /* FAIL: the handler stopped because of CANCEL */
-} proto_result_t;
-
-int proto_results_parse(int cmd, const json_t *body, const proto_limits_t *lim,
-                        proto_result_t **out, size_t *n, char *err, size_t errlen);
-void proto_results_free(proto_result_t *r, size_t n);
-
-/* One entry of JOB ({"jobs":[{"id","attempt","queue","type","payload","timeout_ms"}]}). */
-typedef struct {
-    int64_t id;
-    int attempt;
-    char *queue;
-    char *type;
-    json_t *payload; /* owned reference */
-    int64_t timeout_ms;
-} proto_job_t;
-
-int proto_jobs_parse(const json_t *body, const proto_limits_t *lim, proto_job_t **out, size_t *n,
-                     char *err, size_t errlen);
-void proto_jobs_free(proto_job_t *jobs, size_t n);
-
-/* PROGRESS {"id","attempt","percent":0..100,"message"?} */
-typedef struct {
-    int64_t id;
-    int attempt;
-    int percent;
-    char *message;
-} proto_progress_t;
-
-int proto_progress_parse(const json_t *body, proto_progress_t *out, char *err, size_t errlen);
-void proto_progress_fini(proto_progress_t *p);
-
 /* Names: 1..PROTO_NAME_MAX bytes of [A-Za-z0-9_.:-]. */
 bool proto_name_valid(const char *s);
+
+/* Job states as they appear on the wire (LIST filter, events, STATS). */
+#define PROTO_NSTATES 7
+extern const char *const proto_states[PROTO_NSTATES]; /* "waiting" .. "cancelled" */
+/* Index of name in proto_states, or -1. */
+int proto_state_index(const char *name);
+
+/* ---- pieces every encoder uses ---- */
+
+/* Appends n bytes of s as a JSON string literal. Unlike
+ * strbuf_put_json_string, bytes that are not valid UTF-8 (and NUL) become
+ * U+FFFD, so text from outside (libpq, handlers, peers) always gives a
+ * body every JSON parser accepts. */
+void proto_put_string(strbuf_t *sb, const char *s, size_t n);
+
+/* Appends a human-readable message as a JSON string: like
+ * proto_put_string, but control characters (newlines included) become
+ * spaces, trailing white space is dropped, and at most max bytes are kept
+ * (cut at a character boundary). What error texts and reasons go through:
+ * a libpq message "...\nDETAIL: ..." becomes one line. s may be NULL (""). */
+void proto_put_message(strbuf_t *sb, const char *s, size_t max);
+
+/* Bodies made of a list of jobs ({"jobs":[...]}: JOB, DONE, FAIL, SUBMIT).
+ * open resets sb and starts the body; each proto_*_add appends one entry
+ * (with the separating comma); close ends it. A body must hold at least
+ * one entry. */
+void proto_jobs_open(strbuf_t *sb);
+void proto_jobs_close(strbuf_t *sb);
+
+/* "req" (client protocol): the compact JSON text of body's "req" member,
+ * or NULL when it has none (caller frees). This text is what the reply
+ * encoders echo. */
+char *proto_req_dump(const json_t *body);
+
+/* Adds "req":req to the complete body object in sb (its last byte is the
+ * closing brace). req is JSON text from proto_req_dump; NULL adds nothing.
+ * A client pipelining requests tags each one with it. */
+void proto_put_req(strbuf_t *sb, const char *req);
+
+#include "proto_client.h"
+#include "proto_event.h"
+#include "proto_worker.h"
 
 #endif

@@ -106,18 +106,6 @@ int proto_fname(const proto_fctx_t *c, const json_t *obj, const char *key, bool 
     return 1;
 }
 
-/* Longest prefix of s not longer than max that does not split a UTF-8
- * sequence: step back over continuation bytes (10xxxxxx). */
-static size_t s_utf8_cut(const char *s, size_t len, size_t max)
-{
-    if (len <= max)
-        return len;
-    size_t cut = max;
-    while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
-        cut--;
-    return cut;
-}
-
 int proto_fstr(const proto_fctx_t *c, const json_t *obj, const char *key, size_t minlen,
                size_t maxlen, bool truncate, bool required, char **out)
 {
@@ -133,7 +121,7 @@ int proto_fstr(const proto_fctx_t *c, const json_t *obj, const char *key, size_t
     if (len < minlen || (len > maxlen && !truncate))
         return proto_ffail(c, ORCH_EPROTO, key, "must be a string of %zu..%zu bytes", minlen,
                            maxlen);
-    *out = xstrndup(s, s_utf8_cut(s, len, maxlen));
+    *out = xstrndup(s, proto_utf8_cut(s, len, maxlen));
     return 1;
 }
 
@@ -253,4 +241,47 @@ int proto_fdump(const json_t *v, size_t flags, size_t limit, char **out, size_t 
     *out = d.buf;
     *outlen = d.len;
     return 0;
+}
+
+int proto_fjobref(const proto_fctx_t *c, const json_t *obj, int64_t *id, int *attempt)
+{
+    int64_t a = 0;
+    int rc = proto_fint(c, obj, "id", 1, INT64_MAX, true, id);
+    if (rc >= 0)
+        rc = proto_fint(c, obj, "attempt", 1, INT32_MAX, true, &a);
+    *attempt = (int)a;
+    return rc < 0 ? rc : 0;
+}
+
+int proto_fentry(const proto_fctx_t *c, const json_t *e, const char *const *allowed)
+{
+    if (!json_is_object(e))
+        return proto_ffail(c, ORCH_EPROTO, NULL, "must be a json object");
+    return proto_fkeys(c, e, allowed, false);
+}
+
+int proto_fbody(const proto_fctx_t *c, const json_t *body, const char *const *allowed)
+{
+    if (!json_is_object(body))
+        return proto_ffail(c, ORCH_EPROTO, NULL, "body must be a json object");
+    return proto_fkeys(c, body, allowed, true);
+}
+
+void proto_printable(char *dst, size_t dstlen, const char *src)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    if (dstlen == 0)
+        return;
+    for (const unsigned char *p = (const unsigned char *)src; *p && o + 5 <= dstlen; p++) {
+        if (*p >= 0x20 && *p < 0x7f) {
+            dst[o++] = (char)*p;
+        } else {
+            dst[o++] = '\\';
+            dst[o++] = 'x';
+            dst[o++] = hex[*p >> 4];
+            dst[o++] = hex[*p & 15];
+        }
+    }
+    dst[o] = '\0';
 }

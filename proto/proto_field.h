@@ -6,6 +6,7 @@
 #define PROTO_FIELD_H
 
 #include "proto.h"
+#include "strbuf.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +24,12 @@ void proto_errf(char *err, size_t errlen, const char *fmt, ...)
  * input past PROTO_QUOTE_MAX bytes is cut with "...". Error messages end
  * up in logs and replies, so they must never carry raw control bytes. */
 void proto_quote(char *dst, size_t dstlen, const void *src, size_t len);
+
+/* Copies src into dst (always NUL-terminated) with every byte outside
+ * printable ASCII written as \xNN: for messages of other parsers (jansson
+ * quotes the offending input raw, "near '...'"), so that the text stays
+ * valid UTF-8 for a JSON reply and harmless in a log line. */
+void proto_printable(char *dst, size_t dstlen, const char *src);
 
 /* Size of a dst buffer that proto_quote never truncates further. */
 #define PROTO_QUOTE_BUF (PROTO_QUOTE_MAX * 4 + 4)
@@ -58,6 +65,14 @@ int proto_fstr(const proto_fctx_t *c, const json_t *obj, const char *key, size_t
 int proto_fnames(const proto_fctx_t *c, const json_t *obj, const char *key, size_t minn,
                  size_t maxn, char ***out, size_t *n);
 
+/* id >= 1 and attempt 1..INT32_MAX, both required: every per-job message
+ * carries them. Returns 0 or the error. */
+int proto_fjobref(const proto_fctx_t *c, const json_t *obj, int64_t *id, int *attempt);
+/* e is an object with no keys outside allowed ("req" not allowed). */
+int proto_fentry(const proto_fctx_t *c, const json_t *e, const char *const *allowed);
+/* body is an object with no keys outside allowed (plus "req"). */
+int proto_fbody(const proto_fctx_t *c, const json_t *body, const char *const *allowed);
+
 /* Checks body is {"jobs":[...]} (plus "req") with 1..max_batch_jobs
  * entries, the shape shared by SUBMIT, JOB, DONE and FAIL; stores the
  * array. A batch over the limit is ORCH_ETOOBIG. */
@@ -70,5 +85,17 @@ int proto_fjobs(const json_t *body, const proto_limits_t *lim, const json_t **ar
 int proto_fdump(const json_t *v, size_t flags, size_t limit, char **out, size_t *outlen);
 
 void proto_fstrv_free(char **v, size_t n);
+
+/* Longest prefix of s (len bytes) not longer than max that does not split
+ * a UTF-8 sequence. */
+size_t proto_utf8_cut(const char *s, size_t len, size_t max);
+
+/* ---- encoding ---- */
+
+/* A comma unless sb is empty or ends an opening bracket or brace: every
+ * member and list entry starts with it. */
+void proto_sep(strbuf_t *sb);
+/* The separator and "key": (key is a literal of the codec or its caller). */
+void proto_key(strbuf_t *sb, const char *key);
 
 #endif

@@ -175,6 +175,28 @@ int proto_send(void *sock, const proto_envelope_t *env, const char *proto, const
     return s_send_parts(sock, parts, n);
 }
 
+int proto_send_event(void *sock, const char *queue, const char *body, size_t body_len)
+{
+    zmq_msg_t parts[3];
+    s_msg_copy(&parts[0], queue, strlen(queue));
+    s_msg_copy(&parts[1], PROTO_EVENT_V1, strlen(PROTO_EVENT_V1));
+    s_msg_copy(&parts[2], body, body_len);
+    int rc = 0;
+    for (size_t i = 0; i < 3 && rc == 0; i++) {
+        int flags = ZMQ_DONTWAIT | (i < 2 ? ZMQ_SNDMORE : 0);
+        while (zmq_msg_send(&parts[i], sock, flags) < 0) {
+            if (i > 0 && errno == EINTR)
+                continue;
+            rc = ORCH_EIO;
+            break;
+        }
+    }
+    int saved = errno;
+    s_close_parts(parts, 3);
+    errno = saved;
+    return rc;
+}
+
 /* jansson's serialiser writes through this callback straight into a
  * buffer that the body part then adopts: no copy of the body is made. */
 typedef struct {

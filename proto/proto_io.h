@@ -37,7 +37,10 @@ void proto_envelope_from(const proto_rawmsg_t *m, proto_envelope_t *env);
  * body is copied. Returns 0 or ORCH_EIO (errno kept by zmq). */
 int proto_send(void *sock, const proto_envelope_t *env, const char *proto, const char *cmd,
                const char *body, size_t body_len);
-/* Same, serialising a jansson value compactly. */
+/* Sends an event [queue][ORCHE1][body] on a PUB/XPUB socket without ever
+ * blocking: 0, or ORCH_EIO when the socket refused it (nothing was sent). */
+int proto_send_event(void *sock, const char *queue, const char *body, size_t body_len);
+/* Same as proto_send, serialising a jansson value compactly. */
 int proto_send_json(void *sock, const proto_envelope_t *env, const char *proto, const char *cmd,
                     const json_t *body);
 

@@ -1,6 +1,6 @@
-/* SUBMIT bodies: {"jobs":[job, ...]}, validated all-or-nothing. Each job's
- * payload is serialised exactly once here, because the coordinator stores
- * the text as it is. */
+/* SUBMIT bodies: {"jobs":[job, ...]}, validated all-or-nothing, and their
+ * encoder. Each job's payload is serialised exactly once here, because the
+ * coordinator stores the text as it is. */
 #include "clock.h"
 #include "orch_error.h"
 #include "proto.h"
@@ -12,9 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_MAX_ATTEMPTS 1000
-#define S_MAX_DEPENDS 1000
-#define S_IDEM_MAX 255
 /* delay_ms * 1000 added to the wall clock must stay far from overflow:
  * 2^53 microseconds is about 285 years. */
 #define S_DELAY_MAX_MS INT64_C(9007199254740)
@@ -31,9 +28,9 @@ static int s_depends(const proto_fctx_t *c, const json_t *job, const proto_limit
     if (!arr)
         return 0;
     size_t cnt = json_array_size(arr);
-    if (!json_is_array(arr) || cnt > S_MAX_DEPENDS)
+    if (!json_is_array(arr) || cnt > PROTO_MAX_DEPENDS)
         return proto_ffail(c, ORCH_EPROTO, "depends_on", "must be an array of at most %d job ids",
-                           S_MAX_DEPENDS);
+                           PROTO_MAX_DEPENDS);
     if (cnt == 0)
         return 0;
     int64_t *deps = xmalloc(cnt * sizeof *deps);
@@ -67,6 +64,8 @@ static int s_schedule(const proto_fctx_t *c, const json_t *job, proto_jobspec_t 
         return rc;
     if (rc == 1 && rc_at == 1)
         return proto_ffail(c, ORCH_EPROTO, NULL, "run_at_us and delay_ms cannot both be set");
+    if (rc == 1)
+        out->delay_ms = v;
     /* The one impure step: a relative delay becomes an absolute time when
      * the request is parsed, so it counts from receipt. */
     if (rc == 1 && v > 0)
@@ -104,7 +103,7 @@ static int s_options(const proto_fctx_t *c, const json_t *job, proto_jobspec_t *
         return rc;
     if (rc == 1)
         out->priority = (int)v;
-    rc = proto_fint(c, job, "max_attempts", 1, S_MAX_ATTEMPTS, false, &v);
+    rc = proto_fint(c, job, "max_attempts", 1, PROTO_MAX_ATTEMPTS, false, &v);
     if (rc < 0)
         return rc;
     if (rc == 1)
@@ -120,18 +119,20 @@ static int s_jobspec(const proto_fctx_t *c, const json_t *job, const proto_limit
 
     memset(out, 0, sizeof *out);
     out->priority = -1;
+    out->delay_ms = -1;
     if (!json_is_object(job))
         return proto_ffail(c, ORCH_EPROTO, NULL, "job must be a json object");
     if ((rc = proto_fkeys(c, job, s_job_keys, false)) < 0 ||
         (rc = proto_fname(c, job, "queue", true, &out->queue)) < 0 ||
         (rc = proto_fname(c, job, "type", true, &out->type)) < 0 ||
         (rc = s_options(c, job, out)) < 0 ||
-        (rc = proto_fstr(c, job, "idempotency_key", 1, S_IDEM_MAX, false, false,
+        (rc = proto_fstr(c, job, "idempotency_key", 1, PROTO_IDEMPOTENCY_KEY_MAX, false, false,
                          &out->idempotency_key)) < 0 ||
         (rc = s_schedule(c, job, out)) < 0 || (rc = s_depends(c, job, lim, out)) < 0 ||
         (rc = s_payload(c, job, lim, out)) < 0) {
         proto_jobspec_fini(out);
         out->priority = -1;
+        out->delay_ms = -1;
         return rc;
     }
     return 0;
@@ -297,4 +298,61 @@ int proto_submit_parse(const json_t *body, const proto_limits_t *lim, proto_jobs
     *out = specs;
     *n = cnt;
     return 0;
+}
+
+/* ---- encoding ---- */
+
+static void s_put_int(strbuf_t *sb, const char *key, int64_t v)
+{
+    proto_key(sb, key);
+    strbuf_put_i64(sb, v);
+}
+
+static void s_put_depends(strbuf_t *sb, const proto_jobspec_t *s, size_t batch_start)
+{
+    proto_key(sb, "depends_on");
+    strbuf_putc(sb, '[');
+    for (size_t i = 0; i < s->ndepends; i++) {
+        int64_t d = s->depends_on[i];
+        if (i)
+            strbuf_putc(sb, ',');
+        strbuf_put_i64(sb, d < 0 ? d + (int64_t)batch_start : d);
+    }
+    strbuf_putc(sb, ']');
+}
+
+void proto_jobspec_encode(strbuf_t *sb, const proto_jobspec_t *s, size_t batch_start)
+{
+    strbuf_append(sb, "{\"queue\":", 9);
+    proto_put_string(sb, s->queue, strlen(s->queue));
+    strbuf_append(sb, ",\"type\":", 8);
+    proto_put_string(sb, s->type, strlen(s->type));
+    if (s->priority >= 0)
+        s_put_int(sb, "priority", s->priority);
+    if (s->max_attempts > 0)
+        s_put_int(sb, "max_attempts", s->max_attempts);
+    if (s->timeout_ms > 0)
+        s_put_int(sb, "timeout_ms", s->timeout_ms);
+    size_t plen = s->payload ? (s->payload_len ? s->payload_len : strlen(s->payload)) : 0;
+    if (plen > 0 && !(plen == 2 && memcmp(s->payload, "{}", 2) == 0)) {
+        proto_key(sb, "payload");
+        strbuf_append(sb, s->payload, plen);
+    }
+    if (s->delay_ms >= 0)
+        s_put_int(sb, "delay_ms", s->delay_ms);
+    else if (s->run_at_us > 0)
+        s_put_int(sb, "run_at_us", s->run_at_us);
+    if (s->ndepends > 0)
+        s_put_depends(sb, s, batch_start);
+    if (s->idempotency_key) {
+        proto_key(sb, "idempotency_key");
+        proto_put_string(sb, s->idempotency_key, strlen(s->idempotency_key));
+    }
+    strbuf_putc(sb, '}');
+}
+
+void proto_submit_add(strbuf_t *sb, const proto_jobspec_t *s)
+{
+    proto_sep(sb);
+    proto_jobspec_encode(sb, s, 0);
 }

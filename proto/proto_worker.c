@@ -1,4 +1,5 @@
-/* Typed views of worker-protocol bodies: HELLO, DONE/FAIL, JOB, PROGRESS. */
+/* Worker -> coordinator bodies: HELLO, PROGRESS, DONE/FAIL, BYE, and the
+ * empty body of HEARTBEAT; each decoder next to its encoder. */
 #include "orch_error.h"
 #include "proto.h"
 #include "proto_field.h"
@@ -7,29 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_MAX_SLOTS 1024
 #define S_MAX_NAMES 256
-#define S_MAX_RUNNING 1024
-#define S_VERSION_MAX 64
-#define S_MESSAGE_MAX 256
-
-/* id >= 1 and attempt >= 1, both required: every per-job message carries them. */
-static int s_jobref(const proto_fctx_t *c, const json_t *obj, proto_jobref_t *ref)
-{
-    int64_t attempt = 0;
-    int rc = proto_fint(c, obj, "id", 1, INT64_MAX, true, &ref->id);
-    if (rc >= 0)
-        rc = proto_fint(c, obj, "attempt", 1, INT32_MAX, true, &attempt);
-    ref->attempt = (int)attempt;
-    return rc < 0 ? rc : 0;
-}
-
-static int s_entry_object(const proto_fctx_t *c, const json_t *e, const char *const *keys)
-{
-    if (!json_is_object(e))
-        return proto_ffail(c, ORCH_EPROTO, NULL, "must be a json object");
-    return proto_fkeys(c, e, keys, false);
-}
 
 /* ---- HELLO ---- */
 
@@ -40,9 +19,9 @@ static int s_running(const proto_fctx_t *top, const json_t *body, proto_hello_t 
     if (!arr)
         return 0;
     size_t cnt = json_array_size(arr);
-    if (!json_is_array(arr) || cnt > S_MAX_RUNNING)
+    if (!json_is_array(arr) || cnt > PROTO_MAX_RUNNING)
         return proto_ffail(top, ORCH_EPROTO, "running", "must be an array of at most %d jobs",
-                           S_MAX_RUNNING);
+                           PROTO_MAX_RUNNING);
     if (cnt == 0)
         return 0;
     out->running = xcalloc(cnt, sizeof *out->running);
@@ -50,9 +29,9 @@ static int s_running(const proto_fctx_t *top, const json_t *body, proto_hello_t 
     for (size_t i = 0; i < cnt; i++) {
         proto_fctx_t c = {.err = top->err, .errlen = top->errlen, .list = "running", .idx = i};
         const json_t *e = json_array_get(arr, i);
-        int rc = s_entry_object(&c, e, keys);
+        int rc = proto_fentry(&c, e, keys);
         if (rc == 0)
-            rc = s_jobref(&c, e, &out->running[i]);
+            rc = proto_fjobref(&c, e, &out->running[i].id, &out->running[i].attempt);
         if (rc < 0)
             return rc;
     }
@@ -68,16 +47,14 @@ int proto_hello_parse(const json_t *body, proto_hello_t *out, char *err, size_t 
     int rc;
 
     memset(out, 0, sizeof *out);
-    if (!json_is_object(body))
-        return proto_ffail(&c, ORCH_EPROTO, NULL, "body must be a json object");
-    if ((rc = proto_fkeys(&c, body, keys, true)) < 0 ||
+    if ((rc = proto_fbody(&c, body, keys)) < 0 ||
         (rc = proto_fname(&c, body, "name", true, &out->name)) < 0 ||
-        (rc = proto_fstr(&c, body, "version", 0, S_VERSION_MAX, false, false, &out->version)) <
-            0 ||
+        (rc = proto_fstr(&c, body, "version", 0, PROTO_VERSION_MAX, false, false,
+                         &out->version)) < 0 ||
         (rc = proto_fnames(&c, body, "queues", 1, S_MAX_NAMES, &out->queues, &out->nqueues)) <
             0 ||
         (rc = proto_fnames(&c, body, "types", 1, S_MAX_NAMES, &out->types, &out->ntypes)) < 0 ||
-        (rc = proto_fint(&c, body, "slots", 1, S_MAX_SLOTS, true, &slots)) < 0 ||
+        (rc = proto_fint(&c, body, "slots", 1, PROTO_MAX_SLOTS, true, &slots)) < 0 ||
         (rc = s_running(&c, body, out)) < 0) {
         proto_hello_fini(out);
         return rc;
@@ -96,6 +73,94 @@ void proto_hello_fini(proto_hello_t *h)
     proto_fstrv_free(h->types, h->ntypes);
     free(h->running);
     memset(h, 0, sizeof *h);
+}
+
+static void s_names(strbuf_t *sb, const char *key, char *const *names, size_t n)
+{
+    proto_key(sb, key);
+    strbuf_putc(sb, '[');
+    for (size_t i = 0; i < n; i++) {
+        proto_sep(sb);
+        proto_put_string(sb, names[i], strlen(names[i]));
+    }
+    strbuf_putc(sb, ']');
+}
+
+static void s_ref(strbuf_t *sb, int64_t id, int attempt)
+{
+    proto_sep(sb);
+    strbuf_append(sb, "{\"id\":", 6);
+    strbuf_put_i64(sb, id);
+    strbuf_append(sb, ",\"attempt\":", 11);
+    strbuf_put_i64(sb, attempt);
+}
+
+void proto_hello_encode(strbuf_t *sb, const proto_hello_t *h)
+{
+    strbuf_putc(sb, '{');
+    proto_key(sb, "name");
+    proto_put_string(sb, h->name, strlen(h->name));
+    if (h->version) {
+        proto_key(sb, "version");
+        proto_put_string(sb, h->version, strlen(h->version));
+    }
+    s_names(sb, "queues", h->queues, h->nqueues);
+    s_names(sb, "types", h->types, h->ntypes);
+    proto_key(sb, "slots");
+    strbuf_put_i64(sb, h->slots);
+    proto_key(sb, "running");
+    strbuf_putc(sb, '[');
+    for (size_t i = 0; i < h->nrunning; i++) {
+        s_ref(sb, h->running[i].id, h->running[i].attempt);
+        strbuf_putc(sb, '}');
+    }
+    strbuf_append(sb, "]}", 2);
+}
+
+/* ---- PROGRESS ---- */
+
+int proto_progress_parse(const json_t *body, proto_progress_t *out, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"id", "attempt", "percent", "message", NULL};
+    proto_fctx_t c = {.err = err, .errlen = errlen};
+    int64_t pct = 0;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if ((rc = proto_fbody(&c, body, keys)) < 0 ||
+        (rc = proto_fjobref(&c, body, &out->id, &out->attempt)) < 0 ||
+        (rc = proto_fint(&c, body, "percent", 0, 100, true, &pct)) < 0 ||
+        (rc = proto_fstr(&c, body, "message", 0, PROTO_MESSAGE_MAX, true, false,
+                         &out->message)) < 0) {
+        proto_progress_fini(out);
+        return rc;
+    }
+    out->percent = (int)pct;
+    return 0;
+}
+
+void proto_progress_fini(proto_progress_t *p)
+{
+    if (!p)
+        return;
+    free(p->message);
+    memset(p, 0, sizeof *p);
+}
+
+void proto_progress_encode(strbuf_t *sb, const proto_progress_t *p)
+{
+    strbuf_append(sb, "{\"id\":", 6);
+    strbuf_put_i64(sb, p->id);
+    strbuf_append(sb, ",\"attempt\":", 11);
+    strbuf_put_i64(sb, p->attempt);
+    strbuf_append(sb, ",\"percent\":", 11);
+    strbuf_put_i64(sb, p->percent);
+    if (p->message && p->message[0]) {
+        size_t len = strnlen(p->message, PROTO_MESSAGE_MAX + 1);
+        strbuf_append(sb, ",\"message\":", 11);
+        proto_put_string(sb, p->message, proto_utf8_cut(p->message, len, PROTO_MESSAGE_MAX));
+    }
+    strbuf_putc(sb, '}');
 }
 
 /* ---- DONE / FAIL ---- */
@@ -135,13 +200,10 @@ static int s_result(const proto_fctx_t *c, int cmd, const json_t *e, const proto
     static const char *const done_keys[] = {"id", "attempt", "result", NULL};
     static const char *const fail_keys[] = {"id",        "attempt",   "error",
                                             "permanent", "cancelled", NULL};
-    proto_jobref_t ref = {0};
 
-    int rc = s_entry_object(c, e, cmd == PROTO_W_DONE ? done_keys : fail_keys);
+    int rc = proto_fentry(c, e, cmd == PROTO_W_DONE ? done_keys : fail_keys);
     if (rc == 0)
-        rc = s_jobref(c, e, &ref);
-    r->id = ref.id;
-    r->attempt = ref.attempt;
+        rc = proto_fjobref(c, e, &r->id, &r->attempt);
     if (rc == 0)
         rc = cmd == PROTO_W_DONE ? s_done(c, e, lim, r) : s_fail(c, e, r);
     return rc;
@@ -192,104 +254,58 @@ void proto_results_free(proto_result_t *r, size_t n)
     free(r);
 }
 
-/* ---- JOB ---- */
-
-static int s_job(const proto_fctx_t *c, const json_t *e, proto_job_t *j)
+void proto_done_add(strbuf_t *sb, int64_t id, int attempt, const char *result, size_t len)
 {
-    static const char *const keys[] = {"id",      "attempt",    "queue", "type",
-                                       "payload", "timeout_ms", NULL};
-    proto_jobref_t ref = {0};
-
-    int rc = s_entry_object(c, e, keys);
-    if (rc == 0)
-        rc = s_jobref(c, e, &ref);
-    j->id = ref.id;
-    j->attempt = ref.attempt;
-    if (rc < 0 || (rc = proto_fname(c, e, "queue", true, &j->queue)) < 0 ||
-        (rc = proto_fname(c, e, "type", true, &j->type)) < 0 ||
-        (rc = proto_fint(c, e, "timeout_ms", 1, INT32_MAX, true, &j->timeout_ms)) < 0)
-        return rc;
-    /* The coordinator checked the payload's size at SUBMIT; here only the
-     * shape matters, and the body limit bounds the rest. */
-    json_t *p = json_object_get(e, "payload");
-    if (p && !json_is_object(p))
-        return proto_ffail(c, ORCH_EPROTO, "payload", "must be a json object");
-    j->payload = p ? json_incref(p) : json_object();
-    return 0;
+    s_ref(sb, id, attempt);
+    if (result) {
+        strbuf_append(sb, ",\"result\":", 10);
+        strbuf_append(sb, result, len);
+    }
+    strbuf_putc(sb, '}');
 }
 
-int proto_jobs_parse(const json_t *body, const proto_limits_t *lim, proto_job_t **out, size_t *n,
-                     char *err, size_t errlen)
+void proto_fail_add(strbuf_t *sb, int64_t id, int attempt, const char *error, bool permanent,
+                    bool cancelled)
 {
-    proto_limits_t def;
-    const json_t *arr = NULL;
+    if (!error)
+        error = "";
+    size_t len = strnlen(error, PROTO_ERROR_MAX + 1);
+    s_ref(sb, id, attempt);
+    strbuf_append(sb, ",\"error\":", 9);
+    proto_put_string(sb, error, proto_utf8_cut(error, len, PROTO_ERROR_MAX));
+    strbuf_puts(sb, permanent ? ",\"permanent\":true" : ",\"permanent\":false");
+    strbuf_puts(sb, cancelled ? ",\"cancelled\":true}" : ",\"cancelled\":false}");
+}
 
-    *out = NULL;
-    *n = 0;
-    if (!lim) {
-        proto_limits_default(&def);
-        lim = &def;
-    }
-    int rc = proto_fjobs(body, lim, &arr, err, errlen);
+/* ---- BYE, HEARTBEAT ---- */
+
+int proto_bye_parse(const json_t *body, bool *drain, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"drain", NULL};
+    proto_fctx_t c = {.err = err, .errlen = errlen};
+    bool v = false;
+    int rc = proto_fbody(&c, body, keys);
+    if (rc == 0)
+        rc = proto_fbool(&c, body, "drain", &v);
     if (rc < 0)
         return rc;
-    size_t cnt = json_array_size(arr);
-    proto_job_t *jobs = xcalloc(cnt, sizeof *jobs);
-    for (size_t i = 0; i < cnt && rc == 0; i++) {
-        proto_fctx_t c = {.err = err, .errlen = errlen, .list = "jobs", .idx = i};
-        rc = s_job(&c, json_array_get(arr, i), &jobs[i]);
-    }
-    if (rc < 0) {
-        proto_jobs_free(jobs, cnt);
-        return rc;
-    }
-    *out = jobs;
-    *n = cnt;
+    *drain = v;
     return 0;
 }
 
-void proto_jobs_free(proto_job_t *jobs, size_t n)
+void proto_bye_encode(strbuf_t *sb, bool drain)
 {
-    if (!jobs)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        free(jobs[i].queue);
-        free(jobs[i].type);
-        json_decref(jobs[i].payload);
-    }
-    free(jobs);
+    strbuf_puts(sb, drain ? "{\"drain\":true}" : "{}"); /* false is the default */
 }
 
-/* ---- PROGRESS ---- */
-
-int proto_progress_parse(const json_t *body, proto_progress_t *out, char *err, size_t errlen)
+int proto_empty_parse(const json_t *body, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"id", "attempt", "percent", "message", NULL};
+    static const char *const keys[] = {NULL};
     proto_fctx_t c = {.err = err, .errlen = errlen};
-    proto_jobref_t ref = {0};
-    int64_t pct = 0;
-    int rc;
-
-    memset(out, 0, sizeof *out);
-    if (!json_is_object(body))
-        return proto_ffail(&c, ORCH_EPROTO, NULL, "body must be a json object");
-    if ((rc = proto_fkeys(&c, body, keys, true)) < 0 || (rc = s_jobref(&c, body, &ref)) < 0 ||
-        (rc = proto_fint(&c, body, "percent", 0, 100, true, &pct)) < 0 ||
-        (rc = proto_fstr(&c, body, "message", 0, S_MESSAGE_MAX, true, false, &out->message)) <
-            0) {
-        proto_progress_fini(out);
-        return rc;
-    }
-    out->id = ref.id;
-    out->attempt = ref.attempt;
-    out->percent = (int)pct;
-    return 0;
+    return proto_fbody(&c, body, keys);
 }
 
-void proto_progress_fini(proto_progress_t *p)
+void proto_empty_encode(strbuf_t *sb)
 {
-    if (!p)
-        return;
-    free(p->message);
-    memset(p, 0, sizeof *p);
+    strbuf_append(sb, "{}", 2);
 }

@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus of fuzz_proto into corpus_proto/.
+"""Writes the seed corpora of the codec's fuzz drivers: corpus_proto/
+(fuzz_proto), corpus_event/ (fuzz_event) and corpus_encode/ (fuzz_encode).
 
-Input layout (see fuzz_proto.c): one selector byte ('W'/'C' worker or
+Input layouts: fuzz_proto.c takes one selector byte ('W'/'C' worker or
 client with default limits, 'w'/'c' with tiny limits), then the frames
-separated by NUL bytes. Re-run after changing the protocol; the output
-is committed."""
+separated by NUL bytes; fuzz_event.c one byte ('e': tiny body limit), then
+[topic] [protocol] [body] separated by NUL bytes; fuzz_encode.c one seed
+byte, then up to six strings separated by NUL bytes. Re-run after changing
+the protocol; the output is committed."""
 import json
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "corpus_proto")
+OUT_EVENT = os.path.join(HERE, "corpus_event")
+OUT_ENCODE = os.path.join(HERE, "corpus_encode")
 
 
 def msg(sel, *frames):
@@ -85,15 +90,121 @@ SEEDS = {
     "bad_too_deep": w("DONE", '{"jobs":[{"id":1,"attempt":1,"result":%s%s}]}'
                       % ("[" * 2100, "]" * 2100)),
     "bad_utf8": w("FAIL", b'{"jobs":[{"id":1,"attempt":1,"error":"\xc3"}]}'),
+    # worker protocol, per-entry JOB rules: one entry cannot be answered,
+    # the others fail or run on their own
+    "w_job_entries": w("JOB", {"jobs": [
+        {"id": 1, "attempt": 1, "type": "noop"},
+        {"id": 2, "attempt": 1, "type": "noop", "payload": None},
+        {"attempt": 1, "type": "noop"},
+        {"id": 4, "attempt": 1, "payload": {}},
+        {"id": 5, "attempt": 1, "type": "noop", "payload": [1]},
+        {"id": 6, "attempt": 1, "type": "noop", "queue": "a b"},
+        {"id": 7, "attempt": 1, "type": "noop", "timeout_ms": 0},
+        {"id": 8, "attempt": 1, "type": "noop", "prio": 1},
+        [8]]}),
+    "w_welcome_empty": w("WELCOME", "{}"),
+    "bad_welcome_range": w("WELCOME", {"heartbeat_ms": 5, "liveness": 101,
+                                       "max_message_bytes": 1}),
+    "w_cancel_long_reason": w("CANCEL", {"id": 1, "attempt": 2,
+                                         "reason": "line one\nline two " + "\u00e9" * 200}),
+    "bad_cancel_no_attempt": w("CANCEL", {"id": 1}),
+    "w_error_no_message": w("ERROR", {"code": "reconnect"}),
+    "bad_error_code": w("ERROR", {"code": "Re connect"}),
+    "w_bye_false": w("BYE", {"drain": False}),
+    "bad_bye_null": w("BYE", {"drain": None}),
+    "bad_heartbeat_field": w("HEARTBEAT", {"x": 1}),
+    "w_hello_no_running": w("HELLO", {"name": "w", "queues": ["q"], "types": ["t"], "slots": 1}),
+    # client protocol: every request and REPLY
+    "c_get_history": c("GET", {"id": 101, "history": True, "req": "g1"}),
+    "bad_get_history": c("GET", {"id": 101, "history": 1}),
+    "bad_list_state": c("LIST", {"state": "lost", "limit": 10001}),
+    "c_queues": c("QUEUES", "{}"),
+    "c_sched_list": c("SCHEDULES", {"action": "list"}),
+    "c_sched_default": c("SCHEDULES", "{}"),
+    "c_sched_add": c("SCHEDULES", {"action": "add", "name": "nightly", "cron": "0 3 * * *",
+                                   "queue": "maintenance", "type": "compact",
+                                   "payload": {"older_than": "1h"}, "priority": 5,
+                                   "max_attempts": 3, "paused": True}),
+    "c_sched_every": c("SCHEDULES", {"action": "add", "name": "tick", "cron": "@every 10m",
+                                     "queue": "q", "type": "t"}),
+    "bad_sched_cron": c("SCHEDULES", {"action": "add", "name": "n", "cron": "0 25 * * *",
+                                      "queue": "q", "type": "t"}),
+    "bad_sched_field": c("SCHEDULES", {"action": "remove", "name": "n", "cron": "@daily"}),
+    "c_sched_pause": c("SCHEDULES", {"action": "pause", "name": "nightly"}),
+    "c_reply_error": c("REPLY", {"status": 503, "error": "database unavailable", "req": [1]}),
+    "c_reply_existing": c("REPLY", {"status": 200, "ids": [3, 4], "existing": [False, True]}),
+    "bad_reply_existing": c("REPLY", {"status": 200, "ids": [3], "existing": [1]}),
+    "c_reply_stats": c("REPLY", {"status": 200, "database": "up", "queues": {"default": {
+        "waiting": 0, "scheduled": 1, "queued": 3, "running": 1, "succeeded": 10, "dead": 0,
+        "cancelled": 0, "paused": False}}}),
+    "c_reply_state": c("REPLY", {"status": 200, "state": "running", "cancel_requested": True}),
+    "c_event_body": c("REPLY", {"id": 42, "queue": "bulk", "type": "index", "event": "started",
+                                "state": "running", "attempt": 1, "at_us": 1795341600123456,
+                                "worker": "host-1"}),
 }
 
 
-def main():
-    os.makedirs(OUT, exist_ok=True)
-    for name, data in sorted(SEEDS.items()):
-        with open(os.path.join(OUT, name), "wb") as f:
+def ev(body, topic="bulk", proto="ORCHE1", sel="E"):
+    frames = [topic, proto, body if isinstance(body, (str, bytes)) else json.dumps(body)]
+    return msg(sel, *frames)
+
+
+EVENT = {"id": 42, "queue": "bulk", "type": "index", "event": "started", "state": "running",
+         "attempt": 1, "at_us": 1795341600123456, "worker": "host-1"}
+EVENT_SEEDS = {
+    "started": ev(EVENT),
+    "submitted_no_worker": ev({"id": 43, "queue": "default", "type": "embed",
+                               "event": "submitted", "state": "queued", "attempt": 0,
+                               "at_us": 1795341600200000}, topic="default"),
+    "worker_escape": ev(dict(EVENT, worker="host\u001b1")),
+    "stale_result": ev(dict(EVENT, event="stale_result", state="succeeded", attempt=3)),
+    "small_limit": ev(EVENT, sel="e"),
+    "small_over": ev(dict(EVENT, worker="w" * 60, type="t" * 60, queue="bulk"), sel="e"),
+    "bad_two_frames": msg("E", "bulk", "ORCHE1"),
+    "bad_four_frames": msg("E", "bulk", "ORCHE1", "{}", "{}"),
+    "bad_protocol": ev(EVENT, proto="ORCHX9"),
+    "bad_topic": ev(EVENT, topic="bulk2"),
+    "bad_array": ev("[1]"),
+    "bad_json": ev('{"id":'),
+    "bad_dup": ev('{"id":1,"id":2}'),
+    "bad_state": ev(dict(EVENT, state="lost")),
+    "bad_event_name": ev(dict(EVENT, event="Started!")),
+    "bad_field": ev(dict(EVENT, detail={})),
+    "bad_attempt": ev(dict(EVENT, attempt=-1)),
+    "bad_worker_empty": ev(dict(EVENT, worker="")),
+}
+
+
+def enc(seed, *strings):
+    return bytes([seed]) + b"\0".join(x if isinstance(x, bytes) else x.encode() for x in strings)
+
+
+ENCODE_SEEDS = {
+    "plain": enc(1, "connection refused", "host-1", "default", "noop", "k1", "queued"),
+    "valid_names": enc(2, "ok", "w", "q", "t", "started", "running"),
+    "libpq_message": enc(3, 'ERROR:  relation "jobs" does not exist\nLINE 1: SELECT\n', "x"),
+    "bad_utf8": enc(4, b"caf\xc3 \xff\xfe \xed\xa0\x80 \xf4\x90\x80\x80", b"\xc3\xa9"),
+    "controls": enc(5, "\x01\x1b[31m\t\r\n \"quoted\" back\\slash  \n\n"),
+    "long": enc(200, "\u00e9" * 3000, "n" * 70, "q" * 64, "t" * 65, "e" * 40, "s"),
+    "overlong": enc(6, b"\xc0\xaf \xe0\x80\xaf \xf0\x80\x80\xaf", b"\x80"),
+    "cut_multibyte": enc(63, "x" * 61 + "\u20ac\u20ac", "a"),
+    "empty": enc(0),
+    "seed_only": b"\xff",
+}
+
+
+def write(out, seeds):
+    os.makedirs(out, exist_ok=True)
+    for name, data in sorted(seeds.items()):
+        with open(os.path.join(out, name), "wb") as f:
             f.write(data)
-    print(f"wrote {len(SEEDS)} seeds to {OUT}")
+    print(f"wrote {len(seeds)} seeds to {out}")
+
+
+def main():
+    write(OUT, SEEDS)
+    write(OUT_EVENT, EVENT_SEEDS)
+    write(OUT_ENCODE, ENCODE_SEEDS)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 #include "orch_error.h"
 #include "proto.h"
 #include "proto_io.h"
+#include "strbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -969,27 +970,15 @@ static void test_jobs_valid(void **state)
     proto_jobs_free(j, n);
 }
 
+/* The message as a whole is refused only when it is not a list of jobs. */
 static void test_jobs_invalid(void **state)
 {
     (void)state;
     static const bad_case_t cases[] = {
         {"{\"jobs\":7}", ORCH_EPROTO, "jobs: must be a non-empty array"},
-        {"{\"jobs\":[{\"id\":1,\"attempt\":1,\"queue\":\"q\",\"type\":\"t\"}]}", ORCH_EPROTO,
-         "jobs[0].timeout_ms: is required"},
-        {"{\"jobs\":[{\"id\":1,\"attempt\":1,\"queue\":\"q\",\"type\":\"t\",\"timeout_ms\":0}]}",
-         ORCH_EPROTO, "jobs[0].timeout_ms: must be an integer 1..2147483647"},
-        {"{\"jobs\":[{\"id\":1,\"attempt\":1,\"type\":\"t\",\"timeout_ms\":5}]}", ORCH_EPROTO,
-         "jobs[0].queue: is required"},
-        {"{\"jobs\":[{\"id\":1,\"attempt\":1,\"queue\":\"q\",\"type\":\"t t\",\"timeout_ms\":5}]}",
-         ORCH_EPROTO, "jobs[0].type: must be a name"},
-        {"{\"jobs\":[{\"id\":1,\"attempt\":1,\"queue\":\"q\",\"type\":\"t\",\"timeout_ms\":5,"
-         "\"payload\":[1]}]}",
-         ORCH_EPROTO, "jobs[0].payload: must be a json object"},
-        {"{\"jobs\":[{\"id\":1,\"attempt\":1,\"queue\":\"q\",\"type\":\"t\",\"timeout_ms\":5,"
-         "\"priority\":1}]}",
-         ORCH_EPROTO, "jobs[0]: unknown field \"priority\""},
-        {"{\"jobs\":[{\"id\":0,\"attempt\":1,\"queue\":\"q\",\"type\":\"t\",\"timeout_ms\":5}]}",
-         ORCH_EPROTO, "jobs[0].id: must be an integer >= 1"},
+        {"{\"jobs\":[]}", ORCH_EPROTO, "jobs: must be a non-empty array"},
+        {"{}", ORCH_EPROTO, "jobs: is required"},
+        {"{\"jobs\":[{}],\"x\":1}", ORCH_EPROTO, "unknown field \"x\""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[ERRLEN] = "";
@@ -1012,6 +1001,72 @@ static void test_jobs_invalid(void **state)
     expect_err(proto_jobs_parse(b, &lim, &j, &n, err, sizeof err), ORCH_ETOOBIG, err,
                "jobs: 2 jobs, limit 1");
     json_decref(b);
+}
+
+/* Each entry on its own: one the worker cannot answer has id 0, one it
+ * cannot run carries the text of its FAIL, the others run. queue and
+ * timeout_ms may be absent, payload absent or null is {}. */
+static void test_jobs_entries(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *entry;
+        int64_t id;        /* 0: cannot be answered */
+        const char *error; /* NULL: runnable; else a substring of the error */
+    } cases[] = {
+        {"{\"id\":1,\"attempt\":1,\"type\":\"t\"}", 1, NULL},
+        {"{\"id\":2,\"attempt\":1,\"type\":\"t\",\"payload\":null}", 2, NULL},
+        {"{\"id\":3,\"attempt\":1,\"queue\":\"q\",\"type\":\"t\",\"timeout_ms\":5}", 3, NULL},
+        {"{\"attempt\":1,\"type\":\"t\"}", 0, "jobs[3].id: is required"},
+        {"{\"id\":0,\"attempt\":1,\"type\":\"t\"}", 0, "jobs[4].id: must be an integer >= 1"},
+        {"{\"id\":6,\"attempt\":0,\"type\":\"t\"}", 0, "jobs[5].attempt: must be an integer"},
+        {"[6]", 0, "jobs[6]: must be a json object"},
+        {"{\"id\":8,\"attempt\":1}", 8, "job \"type\" is missing or not a valid name"},
+        {"{\"id\":9,\"attempt\":1,\"type\":\"t t\"}", 9, "job \"type\" is missing or not a valid name"},
+        {"{\"id\":10,\"attempt\":1,\"type\":\"t\",\"payload\":[1]}", 10,
+         "payload: expected a JSON object"},
+        {"{\"id\":11,\"attempt\":1,\"type\":\"t\",\"queue\":7}", 11,
+         "job \"queue\" is not a valid name"},
+        {"{\"id\":12,\"attempt\":1,\"type\":\"t\",\"timeout_ms\":0}", 12,
+         "job \"timeout_ms\" is not an integer 1..2147483647"},
+        {"{\"id\":13,\"attempt\":1,\"type\":\"t\",\"timeout_ms\":1.5}", 13,
+         "job \"timeout_ms\" is not an integer"},
+        {"{\"id\":14,\"attempt\":1,\"type\":\"t\",\"prio\\u0001\":1}", 14,
+         "job has an unknown field \"prio\\x01\""},
+    };
+    size_t nc = sizeof cases / sizeof cases[0];
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_puts(&sb, "{\"jobs\":[");
+    for (size_t i = 0; i < nc; i++) {
+        if (i)
+            strbuf_putc(&sb, ',');
+        strbuf_puts(&sb, cases[i].entry);
+    }
+    strbuf_puts(&sb, "]}");
+    json_t *b = s_json(sb.data);
+    strbuf_fini(&sb);
+    proto_job_t *j = NULL;
+    size_t n = 0;
+    char err[ERRLEN] = "";
+    assert_int_equal(proto_jobs_parse(b, NULL, &j, &n, err, sizeof err), 0);
+    json_decref(b);
+    assert_int_equal(n, nc);
+    for (size_t i = 0; i < nc; i++) {
+        if (j[i].id != cases[i].id || (cases[i].error == NULL) != (j[i].error == NULL) ||
+            (cases[i].error && !strstr(j[i].error, cases[i].error))) {
+            print_error("entry %zu: id %lld error \"%s\"\n", i, (long long)j[i].id,
+                        j[i].error ? j[i].error : "(none)");
+            fail();
+        }
+        assert_true(j[i].error ? j[i].payload == NULL : json_is_object(j[i].payload));
+    }
+    assert_null(j[0].queue);
+    assert_int_equal(j[0].timeout_ms, 0);
+    assert_int_equal(json_object_size(j[1].payload), 0);
+    assert_string_equal(j[2].queue, "q");
+    assert_int_equal(j[2].timeout_ms, 5);
+    proto_jobs_free(j, n);
 }
 
 /* ---- PROGRESS ---- */
@@ -1424,6 +1479,7 @@ int main(void)
         cmocka_unit_test(test_results_limits),
         cmocka_unit_test(test_jobs_valid),
         cmocka_unit_test(test_jobs_invalid),
+        cmocka_unit_test(test_jobs_entries),
         cmocka_unit_test(test_progress),
         cmocka_unit_test(test_progress_invalid),
         cmocka_unit_test(test_unknown_field_quoted),

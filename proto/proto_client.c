@@ -1,0 +1,302 @@
+/* Client requests other than SUBMIT: GET, LIST, CANCEL/RETRY, PAUSE/RESUME,
+ * SCHEDULES (STATS, WORKERS and QUEUES carry the empty body of
+ * proto_worker.c); each decoder next to its encoder. */
+#include "cron.h"
+#include "orch_error.h"
+#include "proto.h"
+#include "proto_field.h"
+#include "xalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void s_put_int(strbuf_t *sb, const char *key, int64_t v)
+{
+    proto_key(sb, key);
+    strbuf_put_i64(sb, v);
+}
+
+static void s_put_str(strbuf_t *sb, const char *key, const char *v)
+{
+    proto_key(sb, key);
+    proto_put_string(sb, v, strlen(v));
+}
+
+/* ---- GET ---- */
+
+int proto_get_parse(const json_t *body, proto_get_t *out, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"id", "history", NULL};
+    proto_fctx_t c = {.err = err, .errlen = errlen};
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if ((rc = proto_fbody(&c, body, keys)) < 0 ||
+        (rc = proto_fint(&c, body, "id", 1, INT64_MAX, true, &out->id)) < 0 ||
+        (rc = proto_fbool(&c, body, "history", &out->history)) < 0) {
+        memset(out, 0, sizeof *out);
+        return rc;
+    }
+    return 0;
+}
+
+void proto_get_encode(strbuf_t *sb, const proto_get_t *g)
+{
+    strbuf_putc(sb, '{');
+    s_put_int(sb, "id", g->id);
+    if (g->history)
+        strbuf_puts(sb, ",\"history\":true");
+    strbuf_putc(sb, '}');
+}
+
+/* ---- LIST ---- */
+
+static int s_state(const proto_fctx_t *c, const json_t *body, int *state)
+{
+    const json_t *v = json_object_get(body, "state");
+    *state = -1;
+    if (!v)
+        return 0;
+    *state = json_is_string(v) ? proto_state_index(json_string_value(v)) : -1;
+    if (*state < 0)
+        return proto_ffail(c, ORCH_EPROTO, "state",
+                           "must be one of waiting, scheduled, queued, running, succeeded, dead, "
+                           "cancelled");
+    return 1;
+}
+
+int proto_list_parse(const json_t *body, proto_list_t *out, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"state", "queue", "limit", NULL};
+    proto_fctx_t c = {.err = err, .errlen = errlen};
+    int64_t limit = 0;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    out->state = -1;
+    if ((rc = proto_fbody(&c, body, keys)) < 0 || (rc = s_state(&c, body, &out->state)) < 0 ||
+        (rc = proto_fname(&c, body, "queue", false, &out->queue)) < 0 ||
+        (rc = proto_fint(&c, body, "limit", 1, PROTO_LIST_MAX_LIMIT, false, &limit)) < 0) {
+        proto_list_fini(out);
+        return rc;
+    }
+    out->limit = (int)limit;
+    return 0;
+}
+
+void proto_list_fini(proto_list_t *l)
+{
+    if (!l)
+        return;
+    free(l->queue);
+    memset(l, 0, sizeof *l);
+    l->state = -1;
+}
+
+void proto_list_encode(strbuf_t *sb, const proto_list_t *l)
+{
+    strbuf_putc(sb, '{');
+    if (l->state >= 0 && l->state < PROTO_NSTATES)
+        s_put_str(sb, "state", proto_states[l->state]);
+    if (l->queue)
+        s_put_str(sb, "queue", l->queue);
+    if (l->limit > 0)
+        s_put_int(sb, "limit", l->limit);
+    strbuf_putc(sb, '}');
+}
+
+/* ---- CANCEL, RETRY, PAUSE, RESUME ---- */
+
+int proto_jobid_parse(const json_t *body, int64_t *id, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"id", NULL};
+    proto_fctx_t c = {.err = err, .errlen = errlen};
+    int64_t v = 0;
+    int rc = proto_fbody(&c, body, keys);
+    if (rc == 0)
+        rc = proto_fint(&c, body, "id", 1, INT64_MAX, true, &v);
+    if (rc < 0)
+        return rc;
+    *id = v;
+    return 0;
+}
+
+void proto_jobid_encode(strbuf_t *sb, int64_t id)
+{
+    strbuf_putc(sb, '{');
+    s_put_int(sb, "id", id);
+    strbuf_putc(sb, '}');
+}
+
+int proto_queue_parse(const json_t *body, char **queue, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"queue", NULL};
+    proto_fctx_t c = {.err = err, .errlen = errlen};
+    *queue = NULL;
+    int rc = proto_fbody(&c, body, keys);
+    if (rc == 0)
+        rc = proto_fname(&c, body, "queue", true, queue);
+    return rc < 0 ? rc : 0;
+}
+
+void proto_queue_encode(strbuf_t *sb, const char *queue)
+{
+    strbuf_putc(sb, '{');
+    s_put_str(sb, "queue", queue);
+    strbuf_putc(sb, '}');
+}
+
+/* ---- SCHEDULES ---- */
+
+static const char *const s_actions[] = {NULL, "list", "add", "remove", "pause", "resume"};
+#define S_NACTIONS (sizeof s_actions / sizeof s_actions[0])
+
+const char *proto_sched_action_name(int action)
+{
+    return action > 0 && (size_t)action < S_NACTIONS ? s_actions[action] : NULL;
+}
+
+static int s_action(const proto_fctx_t *c, const json_t *body, proto_sched_action_t *out)
+{
+    const json_t *v = json_object_get(body, "action");
+    *out = PROTO_SCHED_LIST;
+    if (!v)
+        return 0;
+    for (size_t i = 1; json_is_string(v) && i < S_NACTIONS; i++) {
+        if (strcmp(s_actions[i], json_string_value(v)) == 0) {
+            *out = (proto_sched_action_t)i;
+            return 0;
+        }
+    }
+    return proto_ffail(c, ORCH_EPROTO, "action",
+                       "must be one of list, add, remove, pause, resume");
+}
+
+/* The cron text must compile: the codec holds the whole rule, so orchctl
+ * and the coordinator cannot disagree on what is an expression. */
+static int s_cron(const proto_fctx_t *c, const json_t *body, char **out)
+{
+    int rc = proto_fstr(c, body, "cron", 1, PROTO_CRON_MAX, false, true, out);
+    if (rc < 0)
+        return rc;
+    char msg[256] = "", text[sizeof msg * 4];
+    cron_t *cron = NULL;
+    if (cron_parse(*out, &cron, msg, sizeof msg) == 0) {
+        cron_destroy(&cron);
+        return 0;
+    }
+    proto_printable(text, sizeof text, msg[0] ? msg : "cron: invalid expression");
+    proto_errf(c->err, c->errlen, "%s", text);
+    return ORCH_EPROTO;
+}
+
+static int s_payload(const proto_fctx_t *c, const json_t *body, const proto_limits_t *lim,
+                     char **out)
+{
+    const json_t *p = json_object_get(body, "payload");
+    size_t len = 0;
+    if (!p) {
+        *out = xstrdup("{}");
+        return 0;
+    }
+    if (!json_is_object(p))
+        return proto_ffail(c, ORCH_EPROTO, "payload", "must be a json object");
+    int rc = proto_fdump(p, JSON_COMPACT, lim->max_payload_bytes, out, &len);
+    if (rc == ORCH_ETOOBIG)
+        return proto_ffail(c, rc, "payload", "serialised size exceeds the limit of %zu bytes",
+                           lim->max_payload_bytes);
+    if (rc < 0)
+        return proto_ffail(c, ORCH_EPROTO, "payload", "cannot be serialised");
+    return 0;
+}
+
+static int s_sched_add(const proto_fctx_t *c, const json_t *body, const proto_limits_t *lim,
+                       proto_sched_req_t *out)
+{
+    int64_t prio = -1, attempts = 0;
+    int rc;
+    if ((rc = s_cron(c, body, &out->cron)) < 0 ||
+        (rc = proto_fname(c, body, "queue", true, &out->queue)) < 0 ||
+        (rc = proto_fname(c, body, "type", true, &out->type)) < 0 ||
+        (rc = s_payload(c, body, lim, &out->payload)) < 0 ||
+        (rc = proto_fint(c, body, "priority", 0, PROTO_MAX_PRIORITY, false, &prio)) < 0 ||
+        (rc = proto_fint(c, body, "max_attempts", 1, PROTO_MAX_ATTEMPTS, false, &attempts)) < 0 ||
+        (rc = proto_fbool(c, body, "paused", &out->paused)) < 0)
+        return rc;
+    out->priority = (int)prio;
+    out->max_attempts = (int)attempts;
+    return 0;
+}
+
+int proto_sched_req_parse(const json_t *body, const proto_limits_t *lim, proto_sched_req_t *out,
+                          char *err, size_t errlen)
+{
+    static const char *const list_keys[] = {"action", NULL};
+    static const char *const name_keys[] = {"action", "name", NULL};
+    static const char *const add_keys[] = {"action",  "name",     "cron",         "queue",  "type",
+                                           "payload", "priority", "max_attempts", "paused", NULL};
+    proto_fctx_t c = {.err = err, .errlen = errlen};
+    proto_limits_t def;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    out->priority = -1;
+    if (!lim) {
+        proto_limits_default(&def);
+        lim = &def;
+    }
+    if (!json_is_object(body))
+        return proto_ffail(&c, ORCH_EPROTO, NULL, "body must be a json object");
+    if ((rc = s_action(&c, body, &out->action)) < 0)
+        return rc;
+    const char *const *keys = out->action == PROTO_SCHED_LIST  ? list_keys
+                              : out->action == PROTO_SCHED_ADD ? add_keys
+                                                               : name_keys;
+    if ((rc = proto_fkeys(&c, body, keys, true)) < 0 ||
+        (out->action != PROTO_SCHED_LIST &&
+         (rc = proto_fname(&c, body, "name", true, &out->name)) < 0) ||
+        (out->action == PROTO_SCHED_ADD && (rc = s_sched_add(&c, body, lim, out)) < 0)) {
+        proto_sched_req_fini(out);
+        return rc;
+    }
+    return 0;
+}
+
+void proto_sched_req_fini(proto_sched_req_t *s)
+{
+    if (!s)
+        return;
+    free(s->name);
+    free(s->cron);
+    free(s->queue);
+    free(s->type);
+    free(s->payload);
+    memset(s, 0, sizeof *s);
+    s->priority = -1;
+}
+
+void proto_sched_req_encode(strbuf_t *sb, const proto_sched_req_t *s)
+{
+    const char *action = proto_sched_action_name(s->action);
+    strbuf_putc(sb, '{');
+    s_put_str(sb, "action", action ? action : "list");
+    if (s->name)
+        s_put_str(sb, "name", s->name);
+    if (s->cron)
+        s_put_str(sb, "cron", s->cron);
+    if (s->queue)
+        s_put_str(sb, "queue", s->queue);
+    if (s->type)
+        s_put_str(sb, "type", s->type);
+    if (s->payload && strcmp(s->payload, "{}") != 0) {
+        proto_key(sb, "payload");
+        strbuf_puts(sb, s->payload);
+    }
+    if (s->priority >= 0)
+        s_put_int(sb, "priority", s->priority);
+    if (s->max_attempts > 0)
+        s_put_int(sb, "max_attempts", s->max_attempts);
+    if (s->paused)
+        strbuf_puts(sb, ",\"paused\":true");
+    strbuf_putc(sb, '}');
+}

@@ -1,0 +1,163 @@
+/* Worker protocol (ORCHW1): typed bodies, their decoders and encoders.
+ * Included by proto.h; see PROTOCOL.md "Worker protocol" for the rules.
+ *
+ * Decoders take the body proto_decode returned. Strings in the structs they
+ * fill are owned by the struct (free with the matching _fini/_free), and on
+ * failure the struct is left empty. Encoders append one complete body to sb
+ * unless they say otherwise. */
+#ifndef PROTO_WORKER_H
+#define PROTO_WORKER_H
+
+#include "proto.h"
+
+#define PROTO_MAX_SLOTS 1024
+#define PROTO_MAX_RUNNING 1024 /* entries of HELLO "running" */
+#define PROTO_VERSION_MAX 64
+
+typedef struct {
+    int64_t id;
+    int attempt;
+} proto_jobref_t;
+
+/* ---- worker -> coordinator ---- */
+
+typedef struct {
+    char *name;
+    char *version;           /* NULL: not given */
+    char **queues;
+    size_t nqueues;
+    char **types;
+    size_t ntypes;
+    int slots;
+    proto_jobref_t *running; /* jobs the worker still runs (re-attach) */
+    size_t nrunning;
+} proto_hello_t;
+
+int proto_hello_parse(const json_t *body, proto_hello_t *out, char *err, size_t errlen);
+void proto_hello_fini(proto_hello_t *h);
+/* h is borrowed; running may be empty (sent as []). */
+void proto_hello_encode(strbuf_t *sb, const proto_hello_t *h);
+
+/* PROGRESS {"id","attempt","percent":0..100,"message"?} */
+typedef struct {
+    int64_t id;
+    int attempt;
+    int percent;
+    char *message; /* NULL: none; at most PROTO_MESSAGE_MAX bytes */
+} proto_progress_t;
+
+int proto_progress_parse(const json_t *body, proto_progress_t *out, char *err, size_t errlen);
+void proto_progress_fini(proto_progress_t *p);
+/* An empty or NULL message is left out; a longer one is cut to
+ * PROTO_MESSAGE_MAX bytes. */
+void proto_progress_encode(strbuf_t *sb, const proto_progress_t *p);
+
+/* One entry of DONE ({"jobs":[{"id","attempt","result"?}]}) or FAIL
+ * ({"jobs":[{"id","attempt","error","permanent"?,"cancelled"?}]}). */
+typedef struct {
+    int64_t id;
+    int attempt;
+    char *result;  /* DONE: compact JSON text (object, array or scalar); NULL = null */
+    char *error;   /* FAIL: message, truncated to PROTO_ERROR_MAX */
+    bool permanent;
+    bool cancelled; /* FAIL: the handler stopped because of CANCEL */
+} proto_result_t;
+
+int proto_results_parse(int cmd, const json_t *body, const proto_limits_t *lim,
+                        proto_result_t **out, size_t *n, char *err, size_t errlen);
+void proto_results_free(proto_result_t *r, size_t n);
+
+/* Appends one DONE entry to a list body (see proto_jobs_open), or to a
+ * buffer of entries that will be spliced into one: the comma is added
+ * unless sb is empty or just opened. result: JSON text of any value,
+ * embedded verbatim (len bytes); NULL leaves "result" out (= null). */
+void proto_done_add(strbuf_t *sb, int64_t id, int attempt, const char *result, size_t len);
+/* Appends one FAIL entry the same way; error is cut to PROTO_ERROR_MAX
+ * bytes at a character boundary (NULL: ""). */
+void proto_fail_add(strbuf_t *sb, int64_t id, int attempt, const char *error, bool permanent,
+                    bool cancelled);
+
+/* BYE {"drain"?: bool}; drain defaults to false (encoded as {}). */
+int proto_bye_parse(const json_t *body, bool *drain, char *err, size_t errlen);
+void proto_bye_encode(strbuf_t *sb, bool drain);
+
+/* Bodies that carry nothing: HEARTBEAT (and the client's STATS, WORKERS,
+ * QUEUES). Only "req" is allowed in them. */
+int proto_empty_parse(const json_t *body, char *err, size_t errlen);
+void proto_empty_encode(strbuf_t *sb);
+
+/* ---- coordinator -> worker ---- */
+
+/* WELCOME: every field optional (0 = absent: the worker keeps its own
+ * configured value). */
+typedef struct {
+    int64_t heartbeat_ms;      /* 10..600000 */
+    int liveness;              /* 1..100 */
+    int64_t max_message_bytes; /* 4096..1073741824: the largest body the coordinator reads */
+} proto_welcome_t;
+
+#define PROTO_HEARTBEAT_MIN_MS 10
+#define PROTO_HEARTBEAT_MAX_MS 600000
+#define PROTO_LIVENESS_MAX 100
+#define PROTO_MESSAGE_BYTES_MIN 4096
+#define PROTO_MESSAGE_BYTES_MAX 1073741824
+
+int proto_welcome_parse(const json_t *body, proto_welcome_t *out, char *err, size_t errlen);
+void proto_welcome_encode(strbuf_t *sb, const proto_welcome_t *w);
+
+/* One entry of JOB. JOB is decoded entry by entry so that one bad entry
+ * does not cost the others (PROTOCOL.md, "JOB"):
+ * - id 0: the entry has no valid id and attempt; it cannot be answered
+ *   (log it and go on; the coordinator's deadline recovers the job);
+ * - error set: the entry cannot run; answer FAIL permanent with that text;
+ * - otherwise the job is runnable. */
+typedef struct {
+    int64_t id;
+    int attempt;
+    char *queue;        /* NULL: not given (informational) */
+    char *type;
+    json_t *payload;    /* owned reference; {} when absent or null; NULL when error is set */
+    int64_t timeout_ms; /* 0: not given, no local deadline */
+    char *error;        /* NULL: runnable */
+} proto_job_t;
+
+/* Fails (ORCH_EPROTO, ORCH_ETOOBIG) only when the message as a whole is
+ * malformed: not {"jobs":[...]} with 1..max_batch_jobs entries. */
+int proto_jobs_parse(const json_t *body, const proto_limits_t *lim, proto_job_t **out, size_t *n,
+                     char *err, size_t errlen);
+void proto_jobs_free(proto_job_t *jobs, size_t n);
+
+/* Appends one job to a JOB body opened with proto_jobs_open. queue and type
+ * are names; payload is the job's compact JSON object text, embedded
+ * verbatim (NULL: {}); timeout_ms 0 leaves it out. The coordinator always
+ * sends queue and timeout_ms. */
+void proto_job_add(strbuf_t *sb, int64_t id, int attempt, const char *queue, const char *type,
+                   const char *payload, int64_t timeout_ms);
+
+/* CANCEL {"id","attempt","reason"?} */
+typedef struct {
+    int64_t id;
+    int attempt;
+    char *reason; /* NULL: none; at most PROTO_MESSAGE_MAX bytes */
+} proto_cancel_t;
+
+int proto_cancel_parse(const json_t *body, proto_cancel_t *out, char *err, size_t errlen);
+void proto_cancel_fini(proto_cancel_t *c);
+/* reason NULL leaves it out; it is flattened to one line and cut to
+ * PROTO_MESSAGE_MAX bytes. */
+void proto_cancel_encode(strbuf_t *sb, int64_t id, int attempt, const char *reason);
+
+/* ERROR {"code","message"?} */
+#define PROTO_ERROR_RECONNECT "reconnect" /* the coordinator does not know this connection */
+#define PROTO_CODE_MAX 64
+
+typedef struct {
+    char *code;    /* 1..PROTO_CODE_MAX bytes of [a-z0-9_] */
+    char *message; /* NULL: none; at most PROTO_ERROR_MAX bytes */
+} proto_error_t;
+
+int proto_error_parse(const json_t *body, proto_error_t *out, char *err, size_t errlen);
+void proto_error_fini(proto_error_t *e);
+void proto_error_encode(strbuf_t *sb, const char *code, const char *message);
+
+#endif
