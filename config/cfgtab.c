@@ -63,7 +63,8 @@ int cfgtab_fail_at(cfgtab_t *ct, const yaml_node_t *node, const char *fmt, ...)
     return ORCH_ECONFIG;
 }
 
-int cfgtab_fail(cfgtab_t *ct, const cfgtab_scope_t *scope, const char *path, const char *fmt, ...)
+int cfgtab_vfail(cfgtab_t *ct, const cfgtab_scope_t *scope, const char *path, const char *fmt,
+                 va_list ap)
 {
     char where[CFGTAB_PATH_MAX * 2 + 64];
     int i = cfgtab_find(scope, path);
@@ -77,11 +78,29 @@ int cfgtab_fail(cfgtab_t *ct, const cfgtab_scope_t *scope, const char *path, con
         snprintf(where, sizeof where, "%s: \"%s%s\": ", ct->file, scope->prefix, path);
     else
         snprintf(where, sizeof where, "\"%s%s\": ", scope->prefix, path);
+    return s_vfail(ct, where, fmt, ap);
+}
+
+int cfgtab_fail(cfgtab_t *ct, const cfgtab_scope_t *scope, const char *path, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    s_vfail(ct, where, fmt, ap);
+    cfgtab_vfail(ct, scope, path, fmt, ap);
     va_end(ap);
     return ORCH_ECONFIG;
+}
+
+int cfgtab_check_order(cfgtab_t *ct, const cfgtab_scope_t *scope, const char *kmin, int64_t vmin,
+                       const char *kmax, int64_t vmax)
+{
+    if (vmax >= vmin)
+        return 0;
+    char a[32], b[32];
+    cfgtab_fmt_duration(vmin, a, sizeof a);
+    cfgtab_fmt_duration(vmax, b, sizeof b);
+    if (cfgtab_is_set(scope, kmax) || !cfgtab_is_set(scope, kmin))
+        return cfgtab_fail(ct, scope, kmax, "must be at least %s%s (%s)", scope->prefix, kmin, a);
+    return cfgtab_fail(ct, scope, kmin, "must not exceed %s%s (%s)", scope->prefix, kmax, b);
 }
 
 /* ---- table helpers ----------------------------------------------------- */
@@ -256,9 +275,8 @@ static int s_set_node(cfgtab_t *ct, yaml_node_t *node, const cfgtab_scope_t *sco
     return 0;
 }
 
-/* Fails on a key that appeared earlier in the same mapping. */
-static int s_check_duplicate(cfgtab_t *ct, yaml_node_t *map, yaml_node_pair_t *pair,
-                             const char *display)
+int cfgtab_check_duplicate(cfgtab_t *ct, yaml_node_t *map, yaml_node_pair_t *pair,
+                           const char *display)
 {
     const char *key = (const char *)yaml_document_get_node(&ct->doc, pair->key)->data.scalar.value;
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < pair; p++) {
@@ -284,7 +302,7 @@ static int s_walk_pair(cfgtab_t *ct, yaml_node_t *map, yaml_node_pair_t *pair,
     snprintf(display, sizeof display, "%s%s", scope->prefix, path);
     char shown[96];
     cfgtab_quote(display, shown, sizeof shown);
-    int rc = s_check_duplicate(ct, map, pair, display);
+    int rc = cfgtab_check_duplicate(ct, map, pair, display);
     if (rc < 0)
         return rc;
     /* a dotted, empty or overlong name can never match the table */
@@ -473,7 +491,11 @@ int cfgtab_read(cfgtab_t *ct, const char *path)
 
 int cfgtab_apply_env(cfgtab_t *ct)
 {
-    const cfgtab_scope_t *scope = &ct->root;
+    return cfgtab_apply_env_scope(ct, &ct->root);
+}
+
+int cfgtab_apply_env_scope(cfgtab_t *ct, const cfgtab_scope_t *scope)
+{
     for (size_t i = 0; i < scope->nkeys; i++) {
         const cfgtab_key_t *k = &scope->keys[i];
         const char *v = k->env ? getenv(k->env) : NULL;

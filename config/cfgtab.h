@@ -1,10 +1,13 @@
 /* Private to config/: the generic table-driven YAML loader behind
- * orch_config_load and worker_config_load. A table row names a dotted key
- * path, its type, the offset of the field it fills, its default (as text, run
- * through the same parser as the file), its validator and the environment
- * variable that overrides it. Only this module and its two callers see YAML. */
+ * orch_config_load and worker_config_load. A table row (cfgtab_key.h, the
+ * public half) names a dotted key path, its type, the offset of the field it
+ * fills, its default (as text, run through the same parser as the file), its
+ * validator and the environment variable that overrides it. Only this module
+ * and its callers in config/ see YAML. */
 #ifndef CFGTAB_H
 #define CFGTAB_H
+
+#include "cfgtab_key.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -12,114 +15,13 @@
 #include <stdint.h>
 #include <yaml.h>
 
-typedef enum {
-    CFGTAB_STRING,   /* char *; NULL when unset */
-    CFGTAB_INT,      /* int, range min..max */
-    CFGTAB_BOOL,     /* bool */
-    CFGTAB_DURATION, /* int64_t milliseconds, range min..max */
-    CFGTAB_SIZE,     /* size_t bytes, range min..max */
-    CFGTAB_COUNT,    /* size_t plain integer (no unit), range min..max */
-    CFGTAB_NUMBER,   /* double, integer or decimal (YAML 1.2 float syntax), range min..max */
-    CFGTAB_STRLIST,  /* char ** at off, size_t count at count_off; min..max elements */
-    CFGTAB_LOGLEVEL, /* int (log_level_t) */
-    CFGTAB_SECTION,  /* a mapping whose presence sets the bool at off */
-    CFGTAB_CUSTOM,   /* parsed by the row's custom hook */
-} cfgtab_type_t;
-
-enum {
-    CFGTAB_SECRET = 1 << 0,      /* never echo the value in a message */
-    CFGTAB_NULLABLE = 1 << 1,    /* a YAML null (empty, ~, null) leaves the key unset */
-    CFGTAB_ENV_DEFAULT = 1 << 2, /* env only fills the key when the file did not set it */
-};
-
 typedef struct cfgtab cfgtab_t;
-typedef struct cfgtab_key cfgtab_key_t;
 
 /* Where a key's value came from, for messages that point at it. */
 typedef struct {
     int line, col;   /* 1-based position of the value in the file; 0 when not from the file */
     const char *env; /* the variable when it came from the environment */
 } cfgtab_pos_t;
-
-struct cfgtab_key {
-    const char *path; /* dotted path relative to the scope, e.g. "heartbeat.interval" */
-    cfgtab_type_t type;
-    size_t off;       /* field offset in the scope's struct */
-    size_t count_off; /* CFGTAB_STRLIST: offset of the size_t element count */
-    const char *def;  /* default as text (lists: comma separated); NULL: none */
-    int64_t min, max; /* range of INT, DURATION, SIZE; element count of STRLIST */
-    unsigned flags;
-    const char *env; /* overriding environment variable, or NULL */
-    /* Extra check of a string (or each list element): NULL when fine, else
-     * what was expected, e.g. "a ZeroMQ endpoint (tcp://host:port or ipc://path)". */
-    const char *(*check)(const char *s);
-    /* CFGTAB_CUSTOM: parses node into base; returns 0 or ORCH_ECONFIG. */
-    int (*custom)(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
-};
-
-/* Table rows, one macro per type, so a table reads as key, field, default,
- * range or validator, environment variable. */
-#define CFGTAB_K_STR(p, o, d, fl, e, chk)                                                          \
-    {                                                                                              \
-        .path = (p), .type = CFGTAB_STRING, .off = (o), .def = (d), .flags = (fl), .env = (e),     \
-        .check = (chk)                                                                             \
-    }
-#define CFGTAB_K_INT_(p, o, d, lo, hi)                                                             \
-    {                                                                                              \
-        .path = (p), .type = CFGTAB_INT, .off = (o), .def = (d), .min = (lo), .max = (hi)          \
-    }
-#define CFGTAB_K_COUNT_(p, o, d, lo, hi)                                                           \
-    {                                                                                              \
-        .path = (p), .type = CFGTAB_COUNT, .off = (o), .def = (d), .min = (lo), .max = (hi)        \
-    }
-#define CFGTAB_K_DUR_(p, o, d, lo, hi)                                                             \
-    {                                                                                              \
-        .path = (p), .type = CFGTAB_DURATION, .off = (o), .def = (d), .min = (lo), .max = (hi)     \
-    }
-#define CFGTAB_K_SIZE_(p, o, d, lo, hi)                                                            \
-    {                                                                                              \
-        .path = (p), .type = CFGTAB_SIZE, .off = (o), .def = (d), .min = (lo), .max = (hi)         \
-    }
-#define CFGTAB_K_NUM_(p, o, d, lo, hi)                                                             \
-    {                                                                                              \
-        .path = (p), .type = CFGTAB_NUMBER, .off = (o), .def = (d), .min = (lo), .max = (hi)       \
-    }
-/* The range may be one macro expanding to "lo, hi". */
-#define CFGTAB_K_INT(p, o, d, ...) CFGTAB_K_INT_(p, o, d, __VA_ARGS__)
-#define CFGTAB_K_COUNT(p, o, d, ...) CFGTAB_K_COUNT_(p, o, d, __VA_ARGS__)
-#define CFGTAB_K_DUR(p, o, d, ...) CFGTAB_K_DUR_(p, o, d, __VA_ARGS__)
-#define CFGTAB_K_SIZE(p, o, d, ...) CFGTAB_K_SIZE_(p, o, d, __VA_ARGS__)
-#define CFGTAB_K_NUM(p, o, d, ...) CFGTAB_K_NUM_(p, o, d, __VA_ARGS__)
-#define CFGTAB_K_BOOL(p, o, d)                                                                     \
-    {                                                                                              \
-        .path = (p), .type = CFGTAB_BOOL, .off = (o), .def = (d)                                   \
-    }
-#define CFGTAB_K_LEVEL(p, o, d, e)                                                                 \
-    {                                                                                              \
-        .path = (p), .type = CFGTAB_LOGLEVEL, .off = (o), .def = (d), .env = (e)                   \
-    }
-#define CFGTAB_K_LIST(p, o, co, d, lo, hi, e, chk)                                                 \
-    {                                                                                              \
-        .path = (p), .type = CFGTAB_STRLIST, .off = (o), .count_off = (co), .def = (d),            \
-        .min = (lo), .max = (hi), .env = (e), .check = (chk)                                       \
-    }
-#define CFGTAB_K_SECTION(p, o)                                                                     \
-    {                                                                                              \
-        .path = (p), .type = CFGTAB_SECTION, .off = (o)                                            \
-    }
-#define CFGTAB_K_CUSTOM(p, fn)                                                                     \
-    {                                                                                              \
-        .path = (p), .type = CFGTAB_CUSTOM, .custom = (fn)                                         \
-    }
-
-/* Durations in milliseconds and sizes in bytes, for ranges. */
-#define CFGTAB_SEC 1000LL
-#define CFGTAB_MINUTE (60 * CFGTAB_SEC)
-#define CFGTAB_HOUR (60 * CFGTAB_MINUTE)
-#define CFGTAB_DAY (24 * CFGTAB_HOUR)
-#define CFGTAB_KIB 1024LL
-#define CFGTAB_MIB (1024 * CFGTAB_KIB)
-#define CFGTAB_GIB (1024 * CFGTAB_MIB)
 
 /* One table applied to one struct. */
 typedef struct {
@@ -142,6 +44,15 @@ struct cfgtab {
     size_t json_total; /* JSON built from YAML so far: bounds alias expansion */
 };
 
+/* What a cfgsection check hook sees (cfgsection.h); config_worker.c
+ * builds one per section, cfgsection.c answers from it. */
+struct cfgsection_ctx {
+    cfgtab_t *ct;
+    const cfgtab_scope_t *scope;  /* the section's table, prefix "handlers.<type>." */
+    const cfgtab_pos_t *file_pos; /* scope->pos as the file left it, before the environment */
+    bool enabled;
+};
+
 /* All JSON values of one file together (aliases can repeat one large
  * mapping many times: without a total a 4 KiB file could expand to GBs). */
 #define CFGTAB_JSON_TOTAL_MAX (4u << 20)
@@ -153,12 +64,19 @@ void cfgtab_fini(cfgtab_t *ct);
 int cfgtab_read(cfgtab_t *ct, const char *path);
 /* Applies the root table's environment overrides. 0 or ORCH_ECONFIG. */
 int cfgtab_apply_env(cfgtab_t *ct);
+/* The same for any scope (a nested table the root does not list). */
+int cfgtab_apply_env_scope(cfgtab_t *ct, const cfgtab_scope_t *scope);
 /* A plain empty, "~" or "null" scalar. */
 bool cfgtab_is_null(const yaml_node_t *node);
 /* "a mapping", "a list" or "a scalar", for messages. */
 const char *cfgtab_node_kind(const yaml_node_t *node);
 /* Walks mapping node into scope (used by custom hooks for nested tables). */
 int cfgtab_walk(cfgtab_t *ct, yaml_node_t *map, const cfgtab_scope_t *scope);
+/* Fails ("duplicate key") when pair's key appeared earlier in mapping map;
+ * display names the key in the message. For custom hooks that walk a
+ * mapping themselves. */
+int cfgtab_check_duplicate(cfgtab_t *ct, yaml_node_t *map, yaml_node_pair_t *pair,
+                           const char *display);
 void cfgtab_defaults(const cfgtab_scope_t *scope);
 /* Frees every string and list the table owns in base. */
 void cfgtab_free(const cfgtab_key_t *keys, size_t nkeys, void *base);
@@ -174,6 +92,12 @@ bool cfgtab_is_set(const cfgtab_scope_t *scope, const char *path);
  * ORCH_ECONFIG. */
 int cfgtab_fail(cfgtab_t *ct, const cfgtab_scope_t *scope, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+int cfgtab_vfail(cfgtab_t *ct, const cfgtab_scope_t *scope, const char *path, const char *fmt,
+                 va_list ap) __attribute__((format(printf, 4, 0)));
+/* Durations kmin <= kmax (paths of scope, values vmin and vmax): blames
+ * kmax unless only kmin came from the config. 0 or ORCH_ECONFIG. */
+int cfgtab_check_order(cfgtab_t *ct, const cfgtab_scope_t *scope, const char *kmin, int64_t vmin,
+                       const char *kmax, int64_t vmax);
 /* Formats an error at a node ("file:line:col: ") and returns ORCH_ECONFIG. */
 int cfgtab_fail_at(cfgtab_t *ct, const yaml_node_t *node, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -210,12 +134,5 @@ long cfgtab_list_dup(char *const *list, size_t count);
  * integer beyond 64 bits, a float beyond double, nesting deeper than 32
  * levels or output larger than max bytes (aliases can multiply a file). */
 int cfgtab_node_json(cfgtab_t *ct, yaml_node_t *node, const char *display, size_t max, char **out);
-
-/* Validators for cfgtab_key_t.check. */
-const char *cfgtab_check_endpoint(const char *s);
-const char *cfgtab_check_http_url(const char *s);
-const char *cfgtab_check_name(const char *s);
-const char *cfgtab_check_abs_path(const char *s);
-const char *cfgtab_check_nonempty(const char *s);
 
 #endif

@@ -6,9 +6,10 @@
  * Environment overrides (applied after the file, before validation):
  *   ORCH_DATABASE_URL, ORCH_WORKER_ENDPOINT, ORCH_CLIENT_ENDPOINT, ORCH_EVENT_ENDPOINT,
  *   ORCH_WORKER_ENDPOINTS (comma separated, worker side), ORCH_LOG_LEVEL,
- *   ORCH_MEILI_API_KEY, ORCH_OLLAMA_URL, ORCH_MEILI_URL.
- * On the worker, ORCH_DATABASE_URL is only the default of the handlers'
- * database_url keys. Every key, type, default and range: README.md, "Configuration". */
+ *   and the variables the job handlers declare for their own keys.
+ * The keys under `handlers: <type>:` in worker.yaml are declared by each job
+ * handler (workers/handler_<type>.c, cfgsection.h); config/ knows none of
+ * them by name. Every key, type, default and range: docs/configuration.md. */
 #ifndef CONFIG_H
 #define CONFIG_H
 
@@ -81,41 +82,24 @@ typedef struct {
     char *db_url_file;         /* database.url_file as configured, or NULL */
 } orch_config_t;
 
-typedef struct {
-    char *url;            /* default http://127.0.0.1:11434; ORCH_OLLAMA_URL */
-    char *model;          /* default nomic-embed-text */
-    int batch_size;       /* texts per request, default 32 */
-    int64_t timeout_ms;   /* per HTTP request, default 30000 */
-    char *database_url;   /* where vectors go; default: ORCH_DATABASE_URL */
-} embed_config_t;
+/* A section's schema: its keys, defaults and checks (cfgsection.h). */
+typedef struct cfgsection cfgsection_t;
 
+/* One `handlers: <type>:` section of worker.yaml, loaded. The struct the
+ * type's schema describes follows it in the same allocation. */
 typedef struct {
-    char *url;            /* default http://127.0.0.1:7700; ORCH_MEILI_URL */
-    char *api_key;        /* ORCH_MEILI_API_KEY, or read from api_key_file; never logged */
-    char *api_key_file;
-    size_t max_request_bytes; /* split payloads above this, default 10485760 */
-    int64_t timeout_ms;       /* per HTTP request, default 30000 */
-    int64_t poll_initial_ms;  /* task polling backoff start, default 50 */
-    int64_t poll_max_ms;      /* default 2000 */
-} index_config_t;
+    char *type;   /* the job type */
+    bool enabled; /* the schema's default; a section in the file enables unless enabled: false */
+    int slots;    /* jobs of this type run at once; 0: no limit beyond worker.slots */
+    void *conf;   /* the schema's struct, filled from its keys; NULL when it has none */
+    const cfgsection_t *schema; /* borrowed from the type list */
+} worker_section_t;
 
-typedef struct {
-    char *database_url;   /* default: ORCH_DATABASE_URL */
-    int64_t retention_ms; /* ops kept after compaction, default 24h */
-} compact_config_t;
-
-typedef struct {
-    char **allowed_roots; /* paths a payload may point under */
-    size_t nallowed_roots;
-    char *database_url;   /* records + scratch restores; default: ORCH_DATABASE_URL */
-    char *bin_dir;        /* PostgreSQL client tools, default /usr/lib/postgresql/15/bin */
-    int64_t timeout_ms;   /* per tool run, default 600000 */
-} backup_config_t;
-
-typedef struct {
-    bool enabled;
-    int slots; /* per-type slot limit; 0 = no limit beyond worker slots */
-} handler_toggle_t;
+/* The job types a worker knows, i.e. the keys allowed under `handlers:`:
+ * returns the name of type i (0, 1, ... in order) and sets *schema to its
+ * section's schema (NULL: only enabled and slots), or returns NULL past the
+ * last type. orch-worker passes its handler registry (handler_types). */
+typedef const char *(*worker_types_fn)(size_t i, const cfgsection_t **schema);
 
 typedef struct {
     char *name;                 /* default "<hostname>-<pid>" */
@@ -131,13 +115,9 @@ typedef struct {
     int64_t drain_timeout_ms;      /* SIGTERM: wait this long for running jobs, default 30000 */
     size_t max_message_bytes;      /* default 16777216 */
     int log_level;
-    /* handlers: each section enables a handler; the built-in test handlers
-     * noop, sleep and fail are enabled unless disabled. */
-    handler_toggle_t h_noop, h_sleep, h_fail, h_embed, h_index, h_compact, h_backup;
-    embed_config_t embed;
-    index_config_t index;
-    compact_config_t compact;
-    backup_config_t backup;
+    /* handlers: one section per known job type, in the type list's order */
+    worker_section_t **sections;
+    size_t nsections;
 } worker_config_t;
 
 /* Loads path (NULL: built-in defaults only), applies environment overrides,
@@ -151,7 +131,15 @@ const queue_policy_t *orch_config_policy(const orch_config_t *cfg, const char *q
  * `types:` when it sets one, else the queue policy's. */
 int64_t orch_config_timeout(const orch_config_t *cfg, const char *queue, const char *type);
 
-int worker_config_load(const char *path, worker_config_t **out, char *err, size_t errlen);
+/* Loads path (NULL: defaults only) with a `handlers:` section for every
+ * type that types lists (NULL: none), applies the environment, runs each
+ * section's check. Returns 0 and a complete config (caller owns) or
+ * ORCH_ECONFIG with a message in err naming file:line:column and key. */
+int worker_config_load(const char *path, worker_types_fn types, worker_config_t **out, char *err,
+                       size_t errlen);
 void worker_config_destroy(worker_config_t **cfg);
+/* The section of job type type, or NULL when the type list had no such
+ * type. Borrowed from cfg. */
+const worker_section_t *worker_config_section(const worker_config_t *cfg, const char *type);
 
 #endif

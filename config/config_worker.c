@@ -1,29 +1,24 @@
-/* orch-worker's configuration: the key table, the `handlers:` sections
- * (a section present in the file enables its handler), secrets read from
- * files, and the checks that span several keys. */
+/* orch-worker's configuration: the key table of the `worker:` and `log:`
+ * sections, and the `handlers:` mapping, whose sections are declared by the
+ * job types the caller lists (cfgsection.h): this file knows none of them.
+ * Each section is walked with its own table (the two keys every section has,
+ * then the type's keys), so unknown keys, types, ranges, environment
+ * variables and messages with file:line:column work as for any other key. */
+#include "cfgsection.h"
 #include "cfgtab.h"
 #include "config.h"
 #include "orch_error.h"
 #include "xalloc.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define OFF(field) offsetof(worker_config_t, field)
-#define HOFF(h, field) (offsetof(worker_config_t, h) + offsetof(handler_toggle_t, field))
 
-/* A handler's section, its `enabled` flag and its `slots` limit. */
-#define HANDLER_KEYS(name, h, on)                                                                  \
-    CFGTAB_K_SECTION("handlers." name, HOFF(h, enabled)),                                          \
-        CFGTAB_K_BOOL("handlers." name ".enabled", HOFF(h, enabled), on),                          \
-        CFGTAB_K_INT("handlers." name ".slots", HOFF(h, slots), "0", 0, 1024)
-
-/* ORCH_DATABASE_URL fills these only when the file leaves them unset. */
-#define DB_URL (CFGTAB_SECRET | CFGTAB_NULLABLE | CFGTAB_ENV_DEFAULT)
-/* URLs may carry credentials: never echoed. */
-#define HTTP_URL CFGTAB_SECRET
+static int s_handlers(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
 
 /* clang-format off */
 static const cfgtab_key_t s_keys[] = {
@@ -43,48 +38,7 @@ static const cfgtab_key_t s_keys[] = {
                   CFGTAB_GIB),
     CFGTAB_K_LEVEL("log.level", OFF(log_level), "info", "ORCH_LOG_LEVEL"),
 
-    HANDLER_KEYS("noop", h_noop, "true"),
-    HANDLER_KEYS("sleep", h_sleep, "true"),
-    HANDLER_KEYS("fail", h_fail, "true"),
-
-    HANDLER_KEYS("embed", h_embed, "false"),
-    CFGTAB_K_STR("handlers.embed.url", OFF(embed.url), "http://127.0.0.1:11434", HTTP_URL,
-                 "ORCH_OLLAMA_URL", cfgtab_check_http_url),
-    CFGTAB_K_STR("handlers.embed.model", OFF(embed.model), "nomic-embed-text", 0, NULL, NULL),
-    CFGTAB_K_INT("handlers.embed.batch_size", OFF(embed.batch_size), "32", 1, 4096),
-    CFGTAB_K_DUR("handlers.embed.timeout", OFF(embed.timeout_ms), "30s", 100, CFGTAB_HOUR),
-    CFGTAB_K_STR("handlers.embed.database_url", OFF(embed.database_url), NULL, DB_URL,
-                 "ORCH_DATABASE_URL", NULL),
-
-    HANDLER_KEYS("index", h_index, "false"),
-    CFGTAB_K_STR("handlers.index.url", OFF(index.url), "http://127.0.0.1:7700", HTTP_URL,
-                 "ORCH_MEILI_URL", cfgtab_check_http_url),
-    CFGTAB_K_STR("handlers.index.api_key", OFF(index.api_key), NULL,
-                 CFGTAB_SECRET | CFGTAB_NULLABLE, "ORCH_MEILI_API_KEY", NULL),
-    CFGTAB_K_STR("handlers.index.api_key_file", OFF(index.api_key_file), NULL, CFGTAB_NULLABLE,
-                 NULL, NULL),
-    CFGTAB_K_SIZE("handlers.index.max_request_bytes", OFF(index.max_request_bytes), "10MiB",
-                  CFGTAB_KIB, CFGTAB_GIB),
-    CFGTAB_K_DUR("handlers.index.timeout", OFF(index.timeout_ms), "30s", 100, CFGTAB_HOUR),
-    CFGTAB_K_DUR("handlers.index.poll_initial", OFF(index.poll_initial_ms), "50ms", 1,
-                 CFGTAB_MINUTE),
-    CFGTAB_K_DUR("handlers.index.poll_max", OFF(index.poll_max_ms), "2s", 1, 10 * CFGTAB_MINUTE),
-
-    HANDLER_KEYS("compact", h_compact, "false"),
-    CFGTAB_K_STR("handlers.compact.database_url", OFF(compact.database_url), NULL, DB_URL,
-                 "ORCH_DATABASE_URL", NULL),
-    CFGTAB_K_DUR("handlers.compact.retention", OFF(compact.retention_ms), "24h", 0,
-                 365 * CFGTAB_DAY),
-
-    HANDLER_KEYS("backup_verify", h_backup, "false"),
-    CFGTAB_K_LIST("handlers.backup_verify.allowed_roots", OFF(backup.allowed_roots),
-                  OFF(backup.nallowed_roots), NULL, 0, 64, NULL, cfgtab_check_abs_path),
-    CFGTAB_K_STR("handlers.backup_verify.database_url", OFF(backup.database_url), NULL, DB_URL,
-                 "ORCH_DATABASE_URL", NULL),
-    CFGTAB_K_STR("handlers.backup_verify.bin_dir", OFF(backup.bin_dir),
-                 "/usr/lib/postgresql/15/bin", 0, NULL, cfgtab_check_abs_path),
-    CFGTAB_K_DUR("handlers.backup_verify.timeout", OFF(backup.timeout_ms), "10m", CFGTAB_SEC,
-                 CFGTAB_DAY),
+    CFGTAB_K_CUSTOM("handlers", s_handlers),
 };
 /* clang-format on */
 #define NKEYS (sizeof s_keys / sizeof s_keys[0])
@@ -107,90 +61,218 @@ static char *s_default_name(void)
     return xstrdup(name);
 }
 
-/* min must not exceed max; blames max unless only min came from the config. */
-static int s_check_order(cfgtab_t *ct, const char *kmin, int64_t vmin, const char *kmax,
-                         int64_t vmax)
+/* ---- handler sections ---------------------------------------------- */
+
+/* A section's schema struct starts this far into its allocation. */
+#define SEC_HDR                                                                                    \
+    ((sizeof(worker_section_t) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) *              \
+     _Alignof(max_align_t))
+#define SEC_OWN_KEYS 2 /* enabled, slots */
+
+/* One section while the file loads: its table is the two keys every
+ * section has, then the schema's keys moved past the header, so one walk
+ * fills both. file_pos keeps where keys stood before the environment. */
+typedef struct {
+    worker_section_t *sec;
+    cfgtab_key_t *keys;
+    cfgtab_pos_t *pos, *file_pos;
+    char prefix[96];
+    cfgtab_scope_t scope;
+} s_sec_t;
+
+typedef struct {
+    s_sec_t *secs;
+    size_t n;
+} s_load_t;
+
+static void s_sec_init(s_sec_t *s, const char *type, const cfgsection_t *schema)
 {
-    if (vmax >= vmin)
+    size_t nk = schema ? schema->nkeys : 0, size = schema ? schema->size : 0;
+    s->sec = xcalloc(1, SEC_HDR + (size ? size : 1));
+    s->sec->type = xstrdup(type);
+    s->sec->schema = schema;
+    s->sec->conf = size ? (char *)s->sec + SEC_HDR : NULL;
+    s->keys = xcalloc(SEC_OWN_KEYS + nk, sizeof *s->keys);
+    s->keys[0] = (cfgtab_key_t)CFGTAB_K_BOOL("enabled", offsetof(worker_section_t, enabled),
+                                             schema && schema->enabled ? "true" : "false");
+    s->keys[1] =
+        (cfgtab_key_t)CFGTAB_K_INT("slots", offsetof(worker_section_t, slots), "0", 0, 1024);
+    for (size_t i = 0; i < nk; i++) {
+        cfgtab_key_t k = schema->keys[i];
+        /* programmer errors in a handler's table */
+        assert(k.type != CFGTAB_CUSTOM && "a section key cannot be CFGTAB_CUSTOM");
+        assert(strcmp(k.path, "enabled") != 0 && strcmp(k.path, "slots") != 0);
+        assert(k.off < size && (k.type != CFGTAB_STRLIST || k.count_off < size));
+        k.off += SEC_HDR;
+        if (k.type == CFGTAB_STRLIST)
+            k.count_off += SEC_HDR;
+        s->keys[SEC_OWN_KEYS + i] = k;
+    }
+    s->pos = xcalloc(SEC_OWN_KEYS + nk, sizeof *s->pos);
+    s->file_pos = xcalloc(SEC_OWN_KEYS + nk, sizeof *s->file_pos);
+    snprintf(s->prefix, sizeof s->prefix, "handlers.%s.", type);
+    s->scope = (cfgtab_scope_t){s->keys, SEC_OWN_KEYS + nk, s->sec, s->pos, s->prefix};
+    cfgtab_defaults(&s->scope);
+}
+
+static void s_sec_fini(s_sec_t *s)
+{
+    free(s->keys);
+    free(s->pos);
+    free(s->file_pos);
+}
+
+/* One section per listed type, defaults applied, into cfg and ld. */
+static void s_sections_init(s_load_t *ld, worker_config_t *cfg, worker_types_fn types)
+{
+    const cfgsection_t *schema = NULL;
+    size_t n = 0;
+    while (types && types(n, &schema))
+        n++;
+    ld->secs = xcalloc(n ? n : 1, sizeof *ld->secs);
+    cfg->sections = xcalloc(n ? n : 1, sizeof *cfg->sections);
+    for (size_t i = 0; i < n; i++) {
+        schema = NULL;
+        const char *type = types(i, &schema);
+        assert(cfgtab_check_name(type) == NULL && strlen(type) <= 64);
+        for (size_t j = 0; j < i; j++)
+            assert(strcmp(cfg->sections[j]->type, type) != 0 && "job type listed twice");
+        s_sec_init(&ld->secs[i], type, schema);
+        cfg->sections[i] = ld->secs[i].sec;
+        cfg->nsections = ld->n = i + 1;
+    }
+}
+
+static void s_sections_fini(s_load_t *ld)
+{
+    for (size_t i = 0; i < ld->n; i++)
+        s_sec_fini(&ld->secs[i]);
+    free(ld->secs);
+}
+
+static s_sec_t *s_sec_find(s_load_t *ld, const char *type)
+{
+    for (size_t i = 0; i < ld->n; i++)
+        if (strcmp(ld->secs[i].sec->type, type) == 0)
+            return &ld->secs[i];
+    return NULL;
+}
+
+static int s_unknown_type(cfgtab_t *ct, s_load_t *ld, yaml_node_t *key, const char *display)
+{
+    char shown[96], known[512] = "";
+    cfgtab_quote(display, shown, sizeof shown);
+    size_t off = 0;
+    for (size_t i = 0; i < ld->n && off < sizeof known; i++)
+        off += (size_t)snprintf(known + off, sizeof known - off, "%s%s", i ? ", " : "",
+                                ld->secs[i].sec->type);
+    if (ld->n == 0)
+        return cfgtab_fail_at(ct, key, "unknown key %s (no job types are known)", shown);
+    return cfgtab_fail_at(ct, key, "unknown key %s (job types: %s)", shown, known);
+}
+
+/* `<type>: {...}`: a present section enables its type (`enabled: false`
+ * in it says otherwise); a null one only enables. */
+static int s_section(cfgtab_t *ct, s_sec_t *s, yaml_node_t *value, const char *display)
+{
+    if (value->type != YAML_MAPPING_NODE && !cfgtab_is_null(value)) {
+        if (value->type != YAML_SCALAR_NODE)
+            return cfgtab_fail_at(ct, value, "\"%s\": expected a mapping, got %s", display,
+                                  cfgtab_node_kind(value));
+        char got[96];
+        cfgtab_quote((const char *)value->data.scalar.value, got, sizeof got);
+        return cfgtab_fail_at(ct, value, "\"%s\": expected a mapping, got %s", display, got);
+    }
+    s->sec->enabled = true;
+    return value->type == YAML_MAPPING_NODE ? cfgtab_walk(ct, value, &s->scope) : 0;
+}
+
+static int s_handlers(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base)
+{
+    (void)base;
+    s_load_t *ld = ct->user;
+    if (cfgtab_is_null(node))
         return 0;
-    char a[32], b[32];
-    cfgtab_fmt_duration(vmin, a, sizeof a);
-    cfgtab_fmt_duration(vmax, b, sizeof b);
-    if (cfgtab_is_set(&ct->root, kmax) || !cfgtab_is_set(&ct->root, kmin))
-        return cfgtab_fail(ct, &ct->root, kmax, "must be at least %s (%s)", kmin, a);
-    return cfgtab_fail(ct, &ct->root, kmin, "must not exceed %s (%s)", kmax, b);
+    if (node->type != YAML_MAPPING_NODE)
+        return cfgtab_fail_at(ct, node, "\"%s\": expected a mapping, got %s", display,
+                              cfgtab_node_kind(node));
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *key = yaml_document_get_node(&ct->doc, p->key);
+        if (key->type != YAML_SCALAR_NODE)
+            return cfgtab_fail_at(ct, key, "expected a plain key, got %s", cfgtab_node_kind(key));
+        const char *type = (const char *)key->data.scalar.value;
+        char sub[256];
+        snprintf(sub, sizeof sub, "%s.%s", display, type);
+        int rc = cfgtab_check_duplicate(ct, node, p, sub);
+        if (rc < 0)
+            return rc;
+        s_sec_t *s = s_sec_find(ld, type);
+        if (!s)
+            return s_unknown_type(ct, ld, key, sub);
+        if ((rc = s_section(ct, s, yaml_document_get_node(&ct->doc, p->value), sub)) < 0)
+            return rc;
+    }
+    return 0;
 }
 
-static int s_require_db(cfgtab_t *ct, bool enabled, const char *url, const char *handler)
+/* The environment after the file; each section's check after both. */
+static int s_sections_finish(cfgtab_t *ct, s_load_t *ld)
 {
-    if (!enabled || url)
-        return 0;
-    char key[96];
-    snprintf(key, sizeof key, "handlers.%s.database_url", handler);
-    return cfgtab_fail(ct, &ct->root, key,
-                       "required when the %s handler is enabled (or set ORCH_DATABASE_URL)",
-                       handler);
+    for (size_t i = 0; i < ld->n; i++) {
+        s_sec_t *s = &ld->secs[i];
+        memcpy(s->file_pos, s->pos, s->scope.nkeys * sizeof *s->pos);
+        int rc = cfgtab_apply_env_scope(ct, &s->scope);
+        if (rc < 0)
+            return rc;
+    }
+    for (size_t i = 0; i < ld->n; i++) {
+        s_sec_t *s = &ld->secs[i];
+        const cfgsection_t *schema = s->sec->schema;
+        if (!schema || !schema->check)
+            continue;
+        cfgsection_ctx_t cx = {ct, &s->scope, s->file_pos, s->sec->enabled};
+        int rc = schema->check(&cx, s->sec->conf);
+        assert(rc == 0 || rc == ORCH_ECONFIG);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
-static int s_validate(cfgtab_t *ct, worker_config_t *cfg)
-{
-    int rc = s_check_order(ct, "worker.reconnect_min", cfg->reconnect_min_ms,
-                           "worker.reconnect_max", cfg->reconnect_max_ms);
-    if (rc == 0)
-        rc = s_check_order(ct, "handlers.index.poll_initial", cfg->index.poll_initial_ms,
-                           "handlers.index.poll_max", cfg->index.poll_max_ms);
-    if (rc == 0)
-        rc = s_require_db(ct, cfg->h_embed.enabled, cfg->embed.database_url, "embed");
-    if (rc == 0)
-        rc = s_require_db(ct, cfg->h_compact.enabled, cfg->compact.database_url, "compact");
-    if (rc == 0)
-        rc = s_require_db(ct, cfg->h_backup.enabled, cfg->backup.database_url, "backup_verify");
-    if (rc == 0 && cfg->h_backup.enabled && cfg->backup.nallowed_roots == 0)
-        rc = cfgtab_fail(ct, &ct->root, "handlers.backup_verify.allowed_roots",
-                         "at least one root is required when the backup_verify handler is "
-                         "enabled");
-    return rc;
-}
+/* ---- the whole file ------------------------------------------------- */
 
-/* index.api_key and index.api_key_file: one or the other in the file;
- * ORCH_MEILI_API_KEY wins over both (and then the file is not read). */
-static int s_resolve_api_key(cfgtab_t *ct, worker_config_t *cfg, bool both_in_file)
-{
-    if (both_in_file && cfg->index.api_key && cfg->index.api_key_file)
-        return cfgtab_fail(ct, &ct->root, "handlers.index.api_key_file",
-                           "cannot be combined with handlers.index.api_key: set one of them");
-    if (cfg->index.api_key || !cfg->index.api_key_file || !cfg->h_index.enabled)
-        return 0;
-    return cfgtab_read_secret(ct, &ct->root, "handlers.index.api_key_file", cfg->index.api_key_file,
-                              &cfg->index.api_key);
-}
-
-static int s_load(cfgtab_t *ct, const char *path, worker_config_t *cfg)
+static int s_load(cfgtab_t *ct, const char *path, worker_config_t *cfg, s_load_t *ld)
 {
     int rc = cfgtab_read(ct, path);
     if (rc < 0)
         return rc;
-    bool both = cfgtab_is_set(&ct->root, "handlers.index.api_key") &&
-                cfgtab_is_set(&ct->root, "handlers.index.api_key_file");
     if ((rc = cfgtab_apply_env(ct)) < 0)
-        return rc;
-    if ((rc = s_resolve_api_key(ct, cfg, both)) < 0)
         return rc;
     if (!cfg->name)
         cfg->name = s_default_name();
-    return s_validate(ct, cfg);
+    rc = cfgtab_check_order(ct, &ct->root, "worker.reconnect_min", cfg->reconnect_min_ms,
+                            "worker.reconnect_max", cfg->reconnect_max_ms);
+    if (rc < 0)
+        return rc;
+    return s_sections_finish(ct, ld);
 }
 
-int worker_config_load(const char *path, worker_config_t **out, char *err, size_t errlen)
+int worker_config_load(const char *path, worker_types_fn types, worker_config_t **out, char *err,
+                       size_t errlen)
 {
     worker_config_t *cfg = xcalloc(1, sizeof *cfg);
+    s_load_t ld = {0};
+    s_sections_init(&ld, cfg, types);
     cfgtab_pos_t pos[NKEYS];
     memset(pos, 0, sizeof pos);
     cfgtab_scope_t root = {s_keys, NKEYS, cfg, pos, ""};
     cfgtab_t ct;
     cfgtab_init(&ct, &root, err, errlen);
-    int rc = s_load(&ct, path, cfg);
+    ct.user = &ld;
+    int rc = s_load(&ct, path, cfg, &ld);
     cfgtab_fini(&ct);
+    s_sections_fini(&ld);
     if (rc < 0) {
         worker_config_destroy(&cfg);
         *out = NULL;
@@ -200,11 +282,28 @@ int worker_config_load(const char *path, worker_config_t **out, char *err, size_
     return 0;
 }
 
+const worker_section_t *worker_config_section(const worker_config_t *cfg, const char *type)
+{
+    for (size_t i = 0; cfg && type && i < cfg->nsections; i++)
+        if (strcmp(cfg->sections[i]->type, type) == 0)
+            return cfg->sections[i];
+    return NULL;
+}
+
 void worker_config_destroy(worker_config_t **cfgp)
 {
     if (!cfgp || !*cfgp)
         return;
-    cfgtab_free(s_keys, NKEYS, *cfgp);
-    free(*cfgp);
+    worker_config_t *cfg = *cfgp;
+    for (size_t i = 0; i < cfg->nsections; i++) {
+        worker_section_t *sec = cfg->sections[i];
+        if (sec->conf)
+            cfgtab_free(sec->schema->keys, sec->schema->nkeys, sec->conf);
+        free(sec->type);
+        free(sec);
+    }
+    free(cfg->sections);
+    cfgtab_free(s_keys, NKEYS, cfg);
+    free(cfg);
     *cfgp = NULL;
 }

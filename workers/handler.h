@@ -1,13 +1,18 @@
 /* The contract between orch-worker and a job handler. One handler per file
- * (workers/handler_<name>.c), registered in handler_registry.c.
+ * (workers/handler_<name>.c), registered by one line in handler_registry.c;
+ * docs/writing-a-handler.md walks through adding one.
  *
- * A handler runs on a slot thread: payload JSON in, result JSON or error
- * out. It polls ctx->cancelled (set when the coordinator sends CANCEL or the
- * attempt's deadline passes) and may report progress. It never runs
- * commands or URLs taken from the payload. */
+ * A handler declares its own config keys (its `handlers: <name>:` section
+ * of worker.yaml: keys, defaults, validators, checks, in handler_t.config)
+ * and receives them parsed into a struct it defines, in init() and in every
+ * run() (ctx->conf). It runs on a slot thread: payload JSON in, result JSON
+ * or error out. It polls ctx->cancelled (set when the coordinator sends
+ * CANCEL or the attempt's deadline passes) and may report progress. It
+ * never runs commands or URLs taken from the payload. */
 #ifndef HANDLER_H
 #define HANDLER_H
 
+#include "cfgsection.h"
 #include "config.h"
 #include <jansson.h>
 #include <stdatomic.h>
@@ -22,6 +27,8 @@ struct handler_ctx {
     int64_t deadline_mono_ms;     /* clock_mono_ms() value after which the attempt times out */
     atomic_bool *cancelled;       /* set by the worker; check it between steps */
     const worker_config_t *config;/* borrowed, immutable */
+    const void *conf;             /* the handler's section: its config struct, borrowed, immutable;
+                                     NULL when its schema declares no keys */
     void *state;                  /* the handler's per-process state from init, borrowed */
     /* Reports progress (0..100, optional message); cheap, may be called often. */
     void (*progress)(handler_ctx_t *ctx, int percent, const char *message);
@@ -41,10 +48,17 @@ typedef struct {
 } handler_error_t;
 
 typedef struct {
-    const char *name; /* job type it serves */
-    /* Optional: once per process before slot threads start. Returns 0 or an
+    const char *name; /* job type it serves, and the key of its section under `handlers:` */
+    /* Its section of worker.yaml: a table of keys (path, type, default,
+     * range or validator, environment variable) filling a struct of the
+     * handler's own, whether the type is enabled without a section, and an
+     * optional check across keys. All zero: the section has only `enabled`
+     * (default false) and `slots`. See cfgsection.h. */
+    cfgsection_t config;
+    /* Optional: once per process, for an enabled type, before slot threads
+     * start; conf is the section's struct (as ctx->conf). Returns 0 or an
      * ORCH_E code with err filled; *state is passed as ctx->state. */
-    int (*init)(const worker_config_t *cfg, void **state, handler_error_t *err);
+    int (*init)(const void *conf, void **state, handler_error_t *err);
     /* Optional: at shutdown. */
     void (*fini)(void *state);
     handler_status_t (*run)(handler_ctx_t *ctx, const json_t *payload, json_t **result,
@@ -63,12 +77,11 @@ void handler_progress(handler_ctx_t *ctx, int percent, const char *message);
 
 /* ---- extensions used by orch-worker (workers/handler_registry.c) ---- */
 
-/* The config section of a built-in handler type (noop -> h_noop, ...,
- * backup_verify -> h_backup), or NULL for a type without one. Borrowed from
- * cfg. */
-const handler_toggle_t *handler_toggle(const worker_config_t *cfg, const char *type);
-/* Whether cfg enables type: its toggle's "enabled"; a registered type
- * without a config section is enabled (nothing can switch it off). */
+/* The registry as worker_config_load's type list (config.h): the name of
+ * built-in handler i and its section's schema, NULL past the last. */
+const char *handler_types(size_t i, const cfgsection_t **schema);
+/* Whether cfg enables type: a registered type whose section says enabled
+ * (false for a type the config was loaded without). */
 bool handler_enabled(const worker_config_t *cfg, const char *type);
 /* Note on handler_progress: call it from the thread that runs the handler
  * (the slot thread owns the socket progress travels on). The worker forwards

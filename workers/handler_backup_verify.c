@@ -442,8 +442,8 @@ static handler_status_t s_verify(s_job_t *job, handler_error_t *err)
 static handler_status_t s_run(handler_ctx_t *ctx, const json_t *payload, json_t **result,
                               handler_error_t *err)
 {
-    s_job_t job = {.ctx = ctx, .cfg = &ctx->config->backup, .started_ms = clock_mono_ms()};
-    if (!job.cfg->database_url || !job.cfg->bin_dir) {
+    s_job_t job = {.ctx = ctx, .cfg = ctx->conf, .started_ms = clock_mono_ms()};
+    if (!job.cfg || !job.cfg->database_url || !job.cfg->bin_dir) {
         handler_error_set(err, "backup_verify.database_url or backup_verify.bin_dir is not "
                                "configured");
         return HANDLER_PERMANENT;
@@ -478,10 +478,11 @@ static handler_status_t s_run(handler_ctx_t *ctx, const json_t *payload, json_t 
 }
 
 /* Refuses to start a worker that enables backup_verify without what it needs. */
-static int s_init(const worker_config_t *cfg, void **state, handler_error_t *err)
+static int s_init(const void *conf, void **state, handler_error_t *err)
 {
+    const backup_config_t *cfg = conf;
     *state = NULL;
-    if (!cfg->backup.database_url || !cfg->backup.bin_dir || cfg->backup.nallowed_roots == 0) {
+    if (!cfg->database_url || !cfg->bin_dir || cfg->nallowed_roots == 0) {
         handler_error_set(err, "backup_verify needs database_url (or ORCH_DATABASE_URL), bin_dir "
                                "and at least one allowed_roots entry");
         return ORCH_ECONFIG;
@@ -489,4 +490,32 @@ static int s_init(const worker_config_t *cfg, void **state, handler_error_t *err
     return 0;
 }
 
-const handler_t handler_backup_verify = {.name = "backup_verify", .init = s_init, .run = s_run};
+#define OFF(field) offsetof(backup_config_t, field)
+/* clang-format off */
+static const cfgtab_key_t s_keys[] = {
+    CFGTAB_K_LIST("allowed_roots", OFF(allowed_roots), OFF(nallowed_roots), NULL, 0, 64, NULL,
+                  cfgtab_check_abs_path),
+    HANDLER_KIT_DATABASE_URL(OFF(database_url)),
+    CFGTAB_K_STR("bin_dir", OFF(bin_dir), "/usr/lib/postgresql/15/bin", 0, NULL,
+                 cfgtab_check_abs_path),
+    CFGTAB_K_DUR("timeout", OFF(timeout_ms), "10m", CFGTAB_SEC, CFGTAB_DAY),
+};
+/* clang-format on */
+
+static int s_check(cfgsection_ctx_t *cx, void *conf)
+{
+    const backup_config_t *cfg = conf;
+    int rc = handler_kit_require_db(cx, cfg->database_url, "backup_verify");
+    if (rc == 0 && cfgsection_enabled(cx) && cfg->nallowed_roots == 0)
+        rc = cfgsection_fail(cx, "allowed_roots",
+                             "at least one root is required when the backup_verify handler is "
+                             "enabled");
+    return rc;
+}
+
+const handler_t handler_backup_verify = {
+    .name = "backup_verify",
+    .config = {CFGSECTION_KEYS(s_keys, backup_config_t), .check = s_check},
+    .init = s_init,
+    .run = s_run,
+};

@@ -9,8 +9,18 @@
 #include "handler.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 extern const handler_t handler_backup_verify;
+
+/* Its section of worker.yaml (`handlers: backup_verify:`). */
+typedef struct {
+    char **allowed_roots; /* paths a payload may point under */
+    size_t nallowed_roots;
+    char *database_url;   /* records + scratch restores; default: ORCH_DATABASE_URL */
+    char *bin_dir;        /* PostgreSQL client tools, default /usr/lib/postgresql/15/bin */
+    int64_t timeout_ms;   /* per tool run, default 600000 */
+} backup_config_t;
 
 /* Resolves path (must be absolute) with realpath and checks that it lies
  * under one of roots (each resolved too). Returns 0 with *resolved (caller

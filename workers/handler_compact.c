@@ -344,8 +344,8 @@ static handler_status_t s_run_all(s_job_t *job, const json_t *payload, json_t **
 static handler_status_t s_run(handler_ctx_t *ctx, const json_t *payload, json_t **result,
                               handler_error_t *err)
 {
-    s_job_t job = {.ctx = ctx, .cfg = &ctx->config->compact};
-    if (!job.cfg->database_url) {
+    s_job_t job = {.ctx = ctx, .cfg = ctx->conf};
+    if (!job.cfg || !job.cfg->database_url) {
         handler_error_set(err, "compact.database_url is not configured");
         return HANDLER_PERMANENT;
     }
@@ -374,14 +374,32 @@ static handler_status_t s_run(handler_ctx_t *ctx, const json_t *payload, json_t 
     return st;
 }
 
-static int s_init(const worker_config_t *cfg, void **state, handler_error_t *err)
+static int s_init(const void *conf, void **state, handler_error_t *err)
 {
+    const compact_config_t *cfg = conf;
     *state = NULL;
-    if (!cfg->compact.database_url) {
+    if (!cfg->database_url) {
         handler_error_set(err, "compact needs database_url (or ORCH_DATABASE_URL)");
         return ORCH_ECONFIG;
     }
     return 0;
 }
 
-const handler_t handler_compact = {.name = "compact", .init = s_init, .run = s_run};
+#define OFF(field) offsetof(compact_config_t, field)
+static const cfgtab_key_t s_keys[] = {
+    HANDLER_KIT_DATABASE_URL(OFF(database_url)),
+    CFGTAB_K_DUR("retention", OFF(retention_ms), "24h", 0, 365 * CFGTAB_DAY),
+};
+
+static int s_check(cfgsection_ctx_t *cx, void *conf)
+{
+    const compact_config_t *cfg = conf;
+    return handler_kit_require_db(cx, cfg->database_url, "compact");
+}
+
+const handler_t handler_compact = {
+    .name = "compact",
+    .config = {CFGSECTION_KEYS(s_keys, compact_config_t), .check = s_check},
+    .init = s_init,
+    .run = s_run,
+};

@@ -7,12 +7,19 @@
 #include "handler.h"
 
 #include <jansson.h>
+#include <stdint.h>
 
 #define COMPACT_DOC_ID_MAX 512
 #define COMPACT_ALL_LIMIT_DEFAULT 1000
 #define COMPACT_ALL_LIMIT_MAX 10000
 
 extern const handler_t handler_compact;
+
+/* Its section of worker.yaml (`handlers: compact:`). */
+typedef struct {
+    char *database_url;   /* crdt_ops / crdt_snapshots; default: ORCH_DATABASE_URL */
+    int64_t retention_ms; /* ops kept after compaction, default 24h */
+} compact_config_t;
 
 /* Applies one operation to state (a JSON object), last writer wins:
  * {"set": key, "value": any} stores value under key, {"del": key} removes

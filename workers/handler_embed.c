@@ -423,8 +423,8 @@ static handler_status_t s_embed_pending(s_job_t *job, handler_error_t *err)
 static handler_status_t s_run(handler_ctx_t *ctx, const json_t *payload, json_t **result,
                               handler_error_t *err)
 {
-    s_job_t job = {.ctx = ctx, .cfg = &ctx->config->embed};
-    if (!job.cfg->database_url || !job.cfg->url) {
+    s_job_t job = {.ctx = ctx, .cfg = ctx->conf};
+    if (!job.cfg || !job.cfg->database_url || !job.cfg->url) {
         handler_error_set(err, "embed.url or embed.database_url is not configured");
         return HANDLER_PERMANENT;
     }
@@ -454,10 +454,11 @@ static handler_status_t s_run(handler_ctx_t *ctx, const json_t *payload, json_t 
     return st;
 }
 
-static int s_init(const worker_config_t *cfg, void **state, handler_error_t *err)
+static int s_init(const void *conf, void **state, handler_error_t *err)
 {
+    const embed_config_t *cfg = conf;
     *state = NULL;
-    if (!cfg->embed.url || !cfg->embed.database_url) {
+    if (!cfg->url || !cfg->database_url) {
         handler_error_set(err, "embed needs url and database_url (or ORCH_DATABASE_URL)");
         return ORCH_ECONFIG;
     }
@@ -468,4 +469,28 @@ static int s_init(const worker_config_t *cfg, void **state, handler_error_t *err
     return 0;
 }
 
-const handler_t handler_embed = {.name = "embed", .init = s_init, .run = s_run};
+#define OFF(field) offsetof(embed_config_t, field)
+/* clang-format off */
+static const cfgtab_key_t s_keys[] = {
+    /* a URL may carry credentials: never echoed */
+    CFGTAB_K_STR("url", OFF(url), "http://127.0.0.1:11434", CFGTAB_SECRET, "ORCH_OLLAMA_URL",
+                 cfgtab_check_http_url),
+    CFGTAB_K_STR("model", OFF(model), "nomic-embed-text", 0, NULL, NULL),
+    CFGTAB_K_INT("batch_size", OFF(batch_size), "32", 1, 4096),
+    CFGTAB_K_DUR("timeout", OFF(timeout_ms), "30s", 100, CFGTAB_HOUR),
+    HANDLER_KIT_DATABASE_URL(OFF(database_url)),
+};
+/* clang-format on */
+
+static int s_check(cfgsection_ctx_t *cx, void *conf)
+{
+    const embed_config_t *cfg = conf;
+    return handler_kit_require_db(cx, cfg->database_url, "embed");
+}
+
+const handler_t handler_embed = {
+    .name = "embed",
+    .config = {CFGSECTION_KEYS(s_keys, embed_config_t), .check = s_check},
+    .init = s_init,
+    .run = s_run,
+};

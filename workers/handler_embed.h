@@ -10,12 +10,22 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #define EMBED_MAX_ITEMS 10000
 #define EMBED_MAX_ID_BYTES 512
 #define EMBED_MAX_MODEL_BYTES 256
 
 extern const handler_t handler_embed;
+
+/* Its section of worker.yaml (`handlers: embed:`). */
+typedef struct {
+    char *url;          /* Ollama, default http://127.0.0.1:11434; ORCH_OLLAMA_URL */
+    char *model;        /* default nomic-embed-text */
+    int batch_size;     /* texts per request, default 32 */
+    int64_t timeout_ms; /* per HTTP request, default 30000 */
+    char *database_url; /* where vectors go; default: ORCH_DATABASE_URL */
+} embed_config_t;
 
 /* A validated payload. Strings are borrowed from the payload json. */
 typedef struct {

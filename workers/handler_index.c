@@ -340,8 +340,8 @@ static handler_status_t s_execute(s_job_t *job, handler_error_t *err)
 static handler_status_t s_run(handler_ctx_t *ctx, const json_t *payload, json_t **result,
                               handler_error_t *err)
 {
-    s_job_t job = {.ctx = ctx, .cfg = &ctx->config->index};
-    if (!job.cfg->url) {
+    s_job_t job = {.ctx = ctx, .cfg = ctx->conf};
+    if (!job.cfg || !job.cfg->url) {
         handler_error_set(err, "index.url is not configured");
         return HANDLER_PERMANENT;
     }
@@ -363,10 +363,11 @@ static handler_status_t s_run(handler_ctx_t *ctx, const json_t *payload, json_t 
     return st;
 }
 
-static int s_init(const worker_config_t *cfg, void **state, handler_error_t *err)
+static int s_init(const void *conf, void **state, handler_error_t *err)
 {
+    const index_config_t *cfg = conf;
     *state = NULL;
-    if (!cfg->index.url) {
+    if (!cfg->url) {
         handler_error_set(err, "index needs url");
         return ORCH_ECONFIG;
     }
@@ -377,4 +378,44 @@ static int s_init(const worker_config_t *cfg, void **state, handler_error_t *err
     return 0;
 }
 
-const handler_t handler_index = {.name = "index", .init = s_init, .run = s_run};
+#define OFF(field) offsetof(index_config_t, field)
+/* clang-format off */
+static const cfgtab_key_t s_keys[] = {
+    /* a URL may carry credentials: never echoed */
+    CFGTAB_K_STR("url", OFF(url), "http://127.0.0.1:7700", CFGTAB_SECRET, "ORCH_MEILI_URL",
+                 cfgtab_check_http_url),
+    CFGTAB_K_STR("api_key", OFF(api_key), NULL, CFGTAB_SECRET | CFGTAB_NULLABLE,
+                 "ORCH_MEILI_API_KEY", NULL),
+    CFGTAB_K_STR("api_key_file", OFF(api_key_file), NULL, CFGTAB_NULLABLE, NULL, NULL),
+    CFGTAB_K_SIZE("max_request_bytes", OFF(max_request_bytes), "10MiB", CFGTAB_KIB, CFGTAB_GIB),
+    CFGTAB_K_DUR("timeout", OFF(timeout_ms), "30s", 100, CFGTAB_HOUR),
+    CFGTAB_K_DUR("poll_initial", OFF(poll_initial_ms), "50ms", 1, CFGTAB_MINUTE),
+    CFGTAB_K_DUR("poll_max", OFF(poll_max_ms), "2s", 1, 10 * CFGTAB_MINUTE),
+};
+/* clang-format on */
+
+/* api_key and api_key_file: one or the other in the file; ORCH_MEILI_API_KEY
+ * wins over both (and then the file is not read, nor is it for a disabled
+ * handler). */
+static int s_check(cfgsection_ctx_t *cx, void *conf)
+{
+    index_config_t *cfg = conf;
+    int rc = cfgsection_check_order(cx, "poll_initial", cfg->poll_initial_ms, "poll_max",
+                                    cfg->poll_max_ms);
+    if (rc < 0)
+        return rc;
+    if (cfgsection_in_file(cx, "api_key") && cfgsection_in_file(cx, "api_key_file"))
+        return cfgsection_fail(cx, "api_key_file",
+                               "cannot be combined with %sapi_key: set one of them",
+                               cfgsection_prefix(cx));
+    if (cfg->api_key || !cfg->api_key_file || !cfgsection_enabled(cx))
+        return 0;
+    return cfgsection_read_secret(cx, "api_key_file", cfg->api_key_file, &cfg->api_key);
+}
+
+const handler_t handler_index = {
+    .name = "index",
+    .config = {CFGSECTION_KEYS(s_keys, index_config_t), .check = s_check},
+    .init = s_init,
+    .run = s_run,
+};

@@ -9,11 +9,23 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define INDEX_UID_MAX 400
 #define INDEX_PRIMARY_KEY_MAX 512
 
 extern const handler_t handler_index;
+
+/* Its section of worker.yaml (`handlers: index:`). */
+typedef struct {
+    char *url;                /* Meilisearch, default http://127.0.0.1:7700; ORCH_MEILI_URL */
+    char *api_key;            /* ORCH_MEILI_API_KEY, or read from api_key_file; never logged */
+    char *api_key_file;
+    size_t max_request_bytes; /* split payloads above this, default 10485760 */
+    int64_t timeout_ms;       /* per HTTP request, default 30000 */
+    int64_t poll_initial_ms;  /* task polling backoff start, default 50 */
+    int64_t poll_max_ms;      /* default 2000 */
+} index_config_t;
 
 typedef enum { INDEX_ADD, INDEX_UPDATE, INDEX_DELETE } index_action_t;
 

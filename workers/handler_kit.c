@@ -1,6 +1,7 @@
 #include "handler_kit.h"
 
 #include "clock.h"
+#include "orch_error.h"
 
 #include <string.h>
 #include <time.h>
@@ -70,4 +71,13 @@ bool handler_kit_opt_string(const json_t *obj, const char *key, size_t max_len, 
     }
     *out = json_string_value(v);
     return true;
+}
+
+int handler_kit_require_db(cfgsection_ctx_t *cx, const char *url, const char *type)
+{
+    if (!cfgsection_enabled(cx) || url)
+        return 0;
+    return cfgsection_fail(cx, "database_url",
+                           "required when the %s handler is enabled (or set ORCH_DATABASE_URL)",
+                           type);
 }

@@ -1,6 +1,7 @@
 /* Small helpers shared by the built-in handlers (embed, index, compact,
- * backup_verify): deadline and cancel checks, cancellable sleeps, and
- * payload field access with messages that name the field. */
+ * backup_verify): deadline and cancel checks, cancellable sleeps, payload
+ * field access with messages that name the field, and the `database_url`
+ * config key with its check. */
 #ifndef HANDLER_KIT_H
 #define HANDLER_KIT_H
 
@@ -29,5 +30,16 @@ int64_t handler_kit_budget_ms(const handler_ctx_t *ctx, int64_t limit_ms);
  * but not a string of 1..max_len bytes. */
 bool handler_kit_opt_string(const json_t *obj, const char *key, size_t max_len, const char **out,
                             handler_error_t *err);
+
+/* A `database_url` key of a handler's section (a libpq conninfo or URI,
+ * never echoed in a message) at offset off of its config struct;
+ * ORCH_DATABASE_URL fills it when the file leaves it unset or null. */
+#define HANDLER_KIT_DATABASE_URL(off)                                                              \
+    CFGTAB_K_STR("database_url", (off), NULL,                                                      \
+                 CFGTAB_SECRET | CFGTAB_NULLABLE | CFGTAB_ENV_DEFAULT, "ORCH_DATABASE_URL", NULL)
+
+/* For a section's check hook: fails when the section is enabled and url
+ * (its database_url) is unset. type names the handler in the message. */
+int handler_kit_require_db(cfgsection_ctx_t *cx, const char *url, const char *type);
 
 #endif

@@ -20,5 +20,6 @@ static handler_status_t s_run(handler_ctx_t *ctx, const json_t *payload, json_t 
 
 const handler_t handler_noop = {
     .name = "noop",
+    .config = {.enabled = true}, /* no keys; on unless `enabled: false` */
     .run = s_run,
 };

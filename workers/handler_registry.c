@@ -1,30 +1,28 @@
 /* The built-in handler table and the small helpers every handler uses.
  * Adding a handler: write workers/handler_<name>.c defining
- * `const handler_t handler_<name>`, declare it below and list it in
- * s_builtins (see README.md, "orch-worker"). */
+ * `const handler_t handler_<name>` (with its config keys in .config) and add
+ * one X(<name>) line to HANDLER_BUILTINS below; nothing else knows the list
+ * (docs/writing-a-handler.md). */
 #include "handler.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-extern const handler_t handler_noop;
-extern const handler_t handler_sleep;
-extern const handler_t handler_fail;
-extern const handler_t handler_embed;
-extern const handler_t handler_index;
-extern const handler_t handler_compact;
-extern const handler_t handler_backup_verify;
+/* One line per built-in handler, in the order HELLO announces them. */
+#define HANDLER_BUILTINS(X)                                                                        \
+    X(noop)                                                                                        \
+    X(sleep)                                                                                       \
+    X(fail)                                                                                        \
+    X(embed)                                                                                       \
+    X(index)                                                                                       \
+    X(compact)                                                                                     \
+    X(backup_verify)
 
-static const handler_t *const s_builtins[] = {
-    &handler_noop,
-    &handler_sleep,
-    &handler_fail,
-    &handler_embed,
-    &handler_index,
-    &handler_compact,
-    &handler_backup_verify,
-    NULL,
-};
+#define S_DECLARE(n) extern const handler_t handler_##n;
+HANDLER_BUILTINS(S_DECLARE)
+
+#define S_ENTRY(n) &handler_##n,
+static const handler_t *const s_builtins[] = {HANDLER_BUILTINS(S_ENTRY) NULL};
 
 const handler_t *const *handler_all(void)
 {
@@ -42,37 +40,18 @@ const handler_t *handler_find(const char *type)
     return NULL;
 }
 
-const handler_toggle_t *handler_toggle(const worker_config_t *cfg, const char *type)
+const char *handler_types(size_t i, const cfgsection_t **schema)
 {
-    /* The config struct has one section per built-in; this table is the only
-     * place that knows which section belongs to which job type. */
-    static const struct {
-        const char *type;
-        size_t off;
-    } map[] = {
-        {"noop", offsetof(worker_config_t, h_noop)},
-        {"sleep", offsetof(worker_config_t, h_sleep)},
-        {"fail", offsetof(worker_config_t, h_fail)},
-        {"embed", offsetof(worker_config_t, h_embed)},
-        {"index", offsetof(worker_config_t, h_index)},
-        {"compact", offsetof(worker_config_t, h_compact)},
-        {"backup_verify", offsetof(worker_config_t, h_backup)},
-    };
-    if (!cfg || !type)
+    if (i >= sizeof s_builtins / sizeof s_builtins[0] - 1)
         return NULL;
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-        if (strcmp(map[i].type, type) == 0)
-            return (const handler_toggle_t *)((const char *)cfg + map[i].off);
-    }
-    return NULL;
+    *schema = &s_builtins[i]->config;
+    return s_builtins[i]->name;
 }
 
 bool handler_enabled(const worker_config_t *cfg, const char *type)
 {
-    if (!handler_find(type))
-        return false;
-    const handler_toggle_t *t = handler_toggle(cfg, type);
-    return t ? t->enabled : true;
+    const worker_section_t *sec = handler_find(type) ? worker_config_section(cfg, type) : NULL;
+    return sec && sec->enabled;
 }
 
 void handler_error_set(handler_error_t *err, const char *fmt, ...)

@@ -54,7 +54,7 @@ int main(int argc, char **argv)
         return 0;
     }
     worker_config_t *cfg = NULL;
-    if (worker_config_load(args.config_path, &cfg, err, sizeof err) != 0) {
+    if (worker_config_load(args.config_path, handler_types, &cfg, err, sizeof err) != 0) {
         worker_args_fini(&args);
         return s_usage_error(err);
     }

@@ -142,6 +142,7 @@ static void s_run_job(slot_t *slot)
         .deadline_mono_ms = job->deadline_mono_ms,
         .cancelled = &slot->cancel,
         .config = slot->cfg,
+        .conf = job->handler_conf,
         .state = job->handler_state,
         .progress = s_progress,
         .progress_arg = slot,

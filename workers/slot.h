@@ -42,6 +42,7 @@ typedef struct {
     /* in */
     const handler_t *handler;
     void *handler_state;
+    const void *handler_conf;
     int64_t job_id;
     int attempt;
     int64_t deadline_mono_ms; /* INT64_MAX: none */

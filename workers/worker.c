@@ -49,8 +49,9 @@ static int s_add_type(worker_t *w, const handler_t *h)
         if (w->types[i].h == h)
             return 0;
     }
-    const handler_toggle_t *tog = handler_toggle(w->cfg, h->name);
-    w->types[w->ntypes++] = (wtype_t){.h = h, .limit = tog ? tog->slots : 0};
+    const worker_section_t *sec = worker_config_section(w->cfg, h->name);
+    w->types[w->ntypes++] =
+        (wtype_t){.h = h, .conf = sec ? sec->conf : NULL, .limit = sec ? sec->slots : 0};
     return 0;
 }
 
@@ -92,7 +93,7 @@ static int s_init_handlers(worker_t *w, char *err, size_t errlen)
         if (!t->h->init)
             continue;
         handler_error_t herr = {{0}};
-        int rc = t->h->init(w->cfg, &t->state, &herr);
+        int rc = t->h->init(t->conf, &t->state, &herr);
         if (rc != 0) {
             s_err(err, errlen, "handler \"%s\": %s", t->h->name,
                   herr.message[0] ? herr.message : orch_strerror(rc));

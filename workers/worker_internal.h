@@ -36,6 +36,7 @@ typedef struct {
 
 typedef struct {
     const handler_t *h;
+    const void *conf; /* its handlers.<type> section's struct (handler_ctx_t.conf) */
     void *state;  /* from init() */
     bool inited;
     int limit;    /* handlers.<type>.slots; 0: none */

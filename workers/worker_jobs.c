@@ -106,6 +106,7 @@ static void s_assign(worker_t *w, int64_t id, int attempt, int type, json_t *pay
     slot_job_t *job = slot_job(ws->slot);
     job->handler = ty->h;
     job->handler_state = ty->state;
+    job->handler_conf = ty->conf;
     job->job_id = id;
     job->attempt = attempt;
     job->deadline_mono_ms = ws->deadline;

@@ -13,8 +13,11 @@
  * exactly, and small for some inputs, so that ASan sees an overrun). An
  * accepted file must give a config that keeps every promise of config.h:
  * ranges, validated names and endpoints, cross-key rules, schedule payloads
- * that are JSON objects within limits.max_payload_bytes. A violated
- * invariant aborts, which the fuzzer reports. */
+ * that are JSON objects within limits.max_payload_bytes, and handler
+ * sections (here of the stand-in types of s_types) that keep their
+ * tables' and check hooks' promises. A violated invariant aborts, which
+ * the fuzzer reports. */
+#include "cfgsection.h"
 #include "config.h"
 #include "cron.h"
 #include "log.h"
@@ -220,6 +223,68 @@ static void s_check_orch(const orch_config_t *cfg)
 
 /* ---- orch-worker ------------------------------------------------------ */
 
+/* The job types the worker side is loaded with. The real handlers declare
+ * their keys in workers/ (not linked here; tests/unit/test_config.c loads
+ * them); these exercise the same section machinery: three key-less types
+ * enabled by default, as noop, sleep and fail are, and "probe" with a key
+ * of every kind, an environment default and a check hook. */
+typedef struct {
+    char *url, *secret, *secret_file, *db;
+    int count;
+    bool flag;
+    int64_t min_ms, max_ms, nested_ms;
+    size_t bytes, n;
+    double ratio;
+    char **roots;
+    size_t nroots;
+} s_probe_t;
+
+#define POFF(field) offsetof(s_probe_t, field)
+static const cfgtab_key_t s_probe_keys[] = {
+    CFGTAB_K_STR("url", POFF(url), "http://127.0.0.1:1", CFGTAB_SECRET, NULL,
+                 cfgtab_check_http_url),
+    CFGTAB_K_STR("secret", POFF(secret), NULL, CFGTAB_SECRET | CFGTAB_NULLABLE, NULL, NULL),
+    CFGTAB_K_STR("secret_file", POFF(secret_file), NULL, CFGTAB_NULLABLE, NULL, NULL),
+    CFGTAB_K_STR("database_url", POFF(db), NULL,
+                 CFGTAB_SECRET | CFGTAB_NULLABLE | CFGTAB_ENV_DEFAULT, "ORCH_DATABASE_URL", NULL),
+    CFGTAB_K_INT("count", POFF(count), "32", 1, 4096),
+    CFGTAB_K_BOOL("flag", POFF(flag), "false"),
+    CFGTAB_K_DUR("min", POFF(min_ms), "50ms", 1, CFGTAB_MINUTE),
+    CFGTAB_K_DUR("max", POFF(max_ms), "2s", 1, 10 * CFGTAB_MINUTE),
+    CFGTAB_K_DUR("nested.timeout", POFF(nested_ms), "30s", 100, CFGTAB_HOUR),
+    CFGTAB_K_SIZE("bytes", POFF(bytes), "10MiB", CFGTAB_KIB, CFGTAB_GIB),
+    CFGTAB_K_COUNT("n", POFF(n), "3", 0, 1000),
+    CFGTAB_K_NUM("ratio", POFF(ratio), "0.5", 0, 1),
+    CFGTAB_K_LIST("roots", POFF(roots), POFF(nroots), NULL, 0, 64, NULL, cfgtab_check_abs_path),
+};
+
+static int s_probe_check(cfgsection_ctx_t *cx, void *conf)
+{
+    s_probe_t *p = conf;
+    int rc = cfgsection_check_order(cx, "min", p->min_ms, "max", p->max_ms);
+    if (rc == 0 && cfgsection_in_file(cx, "secret") && cfgsection_in_file(cx, "secret_file"))
+        rc = cfgsection_fail(cx, "secret_file", "cannot be combined with %ssecret",
+                             cfgsection_prefix(cx));
+    if (rc == 0 && cfgsection_enabled(cx) && !p->db)
+        rc = cfgsection_fail(cx, "database_url", "required when enabled");
+    if (rc == 0 && cfgsection_enabled(cx) && !p->secret && p->secret_file)
+        rc = cfgsection_read_secret(cx, "secret_file", p->secret_file, &p->secret);
+    return rc;
+}
+
+static const cfgsection_t s_plain = {.enabled = true};
+static const cfgsection_t s_probe = {CFGSECTION_KEYS(s_probe_keys, s_probe_t),
+                                     .check = s_probe_check};
+
+static const char *s_types(size_t i, const cfgsection_t **schema)
+{
+    static const char *const names[] = {"noop", "sleep", "fail", "probe"};
+    if (i >= 4)
+        return NULL;
+    *schema = i < 3 ? &s_plain : &s_probe;
+    return names[i];
+}
+
 static bool s_abs_path(const char *s)
 {
     return s && s[0] == '/';
@@ -227,29 +292,28 @@ static bool s_abs_path(const char *s)
 
 static void s_check_handlers(const worker_config_t *cfg)
 {
-    const handler_toggle_t *h[] = {&cfg->h_noop,  &cfg->h_sleep,   &cfg->h_fail,  &cfg->h_embed,
-                                   &cfg->h_index, &cfg->h_compact, &cfg->h_backup};
-    for (size_t i = 0; i < sizeof h / sizeof h[0]; i++)
-        CHECK(s_in(h[i]->slots, 0, 1024));
-    CHECK(s_http_ok(cfg->embed.url) && s_nonempty(cfg->embed.model));
-    CHECK(s_in(cfg->embed.batch_size, 1, 4096));
-    CHECK(s_in(cfg->embed.timeout_ms, 100, HOUR));
-    CHECK(!cfg->h_embed.enabled || s_nonempty(cfg->embed.database_url));
-    CHECK(s_http_ok(cfg->index.url));
-    CHECK(!cfg->index.api_key || s_nonempty(cfg->index.api_key));
-    CHECK(!cfg->h_index.enabled || !cfg->index.api_key_file || cfg->index.api_key);
-    CHECK(s_in((int64_t)cfg->index.max_request_bytes, KIB, GIB));
-    CHECK(s_in(cfg->index.timeout_ms, 100, HOUR));
-    CHECK(s_in(cfg->index.poll_initial_ms, 1, MIN));
-    CHECK(s_in(cfg->index.poll_max_ms, 1, 10 * MIN));
-    CHECK(cfg->index.poll_initial_ms <= cfg->index.poll_max_ms);
-    CHECK(!cfg->h_compact.enabled || s_nonempty(cfg->compact.database_url));
-    CHECK(s_in(cfg->compact.retention_ms, 0, 365 * DAY));
-    s_check_list(cfg->backup.allowed_roots, cfg->backup.nallowed_roots, 0, 64, s_abs_path);
-    CHECK(!cfg->h_backup.enabled ||
-          (s_nonempty(cfg->backup.database_url) && cfg->backup.nallowed_roots >= 1));
-    CHECK(s_abs_path(cfg->backup.bin_dir));
-    CHECK(s_in(cfg->backup.timeout_ms, SEC, DAY));
+    CHECK(cfg->nsections == 4);
+    for (size_t i = 0; i < cfg->nsections; i++) {
+        const worker_section_t *sec = cfg->sections[i];
+        const cfgsection_t *schema = NULL;
+        CHECK(strcmp(sec->type, s_types(i, &schema)) == 0 && sec->schema == schema);
+        CHECK(worker_config_section(cfg, sec->type) == sec);
+        CHECK(s_in(sec->slots, 0, 1024));
+        CHECK((sec->conf != NULL) == (schema->size > 0));
+    }
+    const worker_section_t *sec = worker_config_section(cfg, "probe");
+    const s_probe_t *p = sec->conf;
+    CHECK(s_http_ok(p->url));
+    CHECK(!p->secret || s_nonempty(p->secret));
+    CHECK(!sec->enabled || !p->secret_file || p->secret);
+    CHECK(!sec->enabled || s_nonempty(p->db));
+    CHECK(s_in(p->count, 1, 4096));
+    CHECK(s_in(p->min_ms, 1, MIN) && s_in(p->max_ms, 1, 10 * MIN) && p->min_ms <= p->max_ms);
+    CHECK(s_in(p->nested_ms, 100, HOUR));
+    CHECK(s_in((int64_t)p->bytes, KIB, GIB));
+    CHECK(p->n <= 1000);
+    CHECK(p->ratio >= 0 && p->ratio <= 1);
+    s_check_list(p->roots, p->nroots, 0, 64, s_abs_path);
 }
 
 static void s_check_worker(const worker_config_t *cfg)
@@ -307,7 +371,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     memset(err, 'x', errlen);
     worker_config_t *wc = (worker_config_t *)&s_fd;
-    rc = worker_config_load(s_path, &wc, err, errlen);
+    rc = worker_config_load(s_path, s_types, &wc, err, errlen);
     if (rc == 0) {
         CHECK(wc != NULL);
         s_check_worker(wc);

@@ -10,6 +10,11 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "handler.h"
+#include "handler_backup_verify.h"
+#include "handler_compact.h"
+#include "handler_embed.h"
+#include "handler_index.h"
 #include "strbuf.h"
 #include "log.h"
 #include "orch_error.h"
@@ -101,6 +106,36 @@ static void s_src(const char *rel, char *buf, size_t len)
     snprintf(buf, len, "%.*s%s", cut ? (int)(cut - me) : 0, me, rel);
 }
 
+/* The section of type in c (the built-in handlers' schemas come from the
+ * registry, handler_types) and the typed structs of the four handlers with
+ * keys. */
+static const worker_section_t *s_sec(const worker_config_t *c, const char *type)
+{
+    const worker_section_t *sec = worker_config_section(c, type);
+    assert_non_null(sec);
+    return sec;
+}
+
+static const embed_config_t *s_embed(const worker_config_t *c)
+{
+    return s_sec(c, "embed")->conf;
+}
+
+static const index_config_t *s_index(const worker_config_t *c)
+{
+    return s_sec(c, "index")->conf;
+}
+
+static const compact_config_t *s_compact(const worker_config_t *c)
+{
+    return s_sec(c, "compact")->conf;
+}
+
+static const backup_config_t *s_backup(const worker_config_t *c)
+{
+    return s_sec(c, "backup_verify")->conf;
+}
+
 /* Loads yaml as an orchestrator config; returns the rc, cfg in *out. */
 static int s_orch(const char *yaml, orch_config_t **out)
 {
@@ -111,7 +146,7 @@ static int s_orch(const char *yaml, orch_config_t **out)
 static int s_worker(const char *yaml, worker_config_t **out)
 {
     const char *path = s_write("worker.yaml", yaml);
-    return worker_config_load(path, out, s_err, sizeof s_err);
+    return worker_config_load(path, handler_types, out, s_err, sizeof s_err);
 }
 
 /* Expects yaml to fail with exactly "<file>:<where>" followed by msg. */
@@ -212,7 +247,7 @@ static void test_worker_defaults(void **state)
 {
     (void)state;
     worker_config_t *c = NULL;
-    assert_int_equal(worker_config_load(NULL, &c, s_err, sizeof s_err), 0);
+    assert_int_equal(worker_config_load(NULL, handler_types, &c, s_err, sizeof s_err), 0);
     char suffix[32];
     snprintf(suffix, sizeof suffix, "-%ld", (long)getpid());
     size_t n = strlen(c->name), m = strlen(suffix);
@@ -230,28 +265,29 @@ static void test_worker_defaults(void **state)
     assert_int_equal(c->drain_timeout_ms, 30000);
     assert_int_equal(c->max_message_bytes, 16777216);
     assert_int_equal(c->log_level, LOG_LEVEL_INFO);
-    assert_true(c->h_noop.enabled && c->h_sleep.enabled && c->h_fail.enabled);
-    assert_false(c->h_embed.enabled || c->h_index.enabled || c->h_compact.enabled ||
-                 c->h_backup.enabled);
-    assert_int_equal(c->h_noop.slots, 0);
-    assert_string_equal(c->embed.url, "http://127.0.0.1:11434");
-    assert_string_equal(c->embed.model, "nomic-embed-text");
-    assert_int_equal(c->embed.batch_size, 32);
-    assert_int_equal(c->embed.timeout_ms, 30000);
-    assert_null(c->embed.database_url);
-    assert_string_equal(c->index.url, "http://127.0.0.1:7700");
-    assert_null(c->index.api_key);
-    assert_null(c->index.api_key_file);
-    assert_int_equal(c->index.max_request_bytes, 10485760);
-    assert_int_equal(c->index.timeout_ms, 30000);
-    assert_int_equal(c->index.poll_initial_ms, 50);
-    assert_int_equal(c->index.poll_max_ms, 2000);
-    assert_null(c->compact.database_url);
-    assert_int_equal(c->compact.retention_ms, 86400000);
-    assert_int_equal(c->backup.nallowed_roots, 0);
-    assert_null(c->backup.database_url);
-    assert_string_equal(c->backup.bin_dir, "/usr/lib/postgresql/15/bin");
-    assert_int_equal(c->backup.timeout_ms, 600000);
+    assert_true(s_sec(c, "noop")->enabled && s_sec(c, "sleep")->enabled &&
+                s_sec(c, "fail")->enabled);
+    assert_false(s_sec(c, "embed")->enabled || s_sec(c, "index")->enabled ||
+                 s_sec(c, "compact")->enabled || s_sec(c, "backup_verify")->enabled);
+    assert_int_equal(s_sec(c, "noop")->slots, 0);
+    assert_string_equal(s_embed(c)->url, "http://127.0.0.1:11434");
+    assert_string_equal(s_embed(c)->model, "nomic-embed-text");
+    assert_int_equal(s_embed(c)->batch_size, 32);
+    assert_int_equal(s_embed(c)->timeout_ms, 30000);
+    assert_null(s_embed(c)->database_url);
+    assert_string_equal(s_index(c)->url, "http://127.0.0.1:7700");
+    assert_null(s_index(c)->api_key);
+    assert_null(s_index(c)->api_key_file);
+    assert_int_equal(s_index(c)->max_request_bytes, 10485760);
+    assert_int_equal(s_index(c)->timeout_ms, 30000);
+    assert_int_equal(s_index(c)->poll_initial_ms, 50);
+    assert_int_equal(s_index(c)->poll_max_ms, 2000);
+    assert_null(s_compact(c)->database_url);
+    assert_int_equal(s_compact(c)->retention_ms, 86400000);
+    assert_int_equal(s_backup(c)->nallowed_roots, 0);
+    assert_null(s_backup(c)->database_url);
+    assert_string_equal(s_backup(c)->bin_dir, "/usr/lib/postgresql/15/bin");
+    assert_int_equal(s_backup(c)->timeout_ms, 600000);
     worker_config_destroy(&c);
     assert_null(c);
     worker_config_destroy(NULL);
@@ -316,16 +352,17 @@ static void test_example_worker_loads(void **state)
     char path[512];
     s_src("config/worker.yaml", path, sizeof path);
     worker_config_t *cfg = NULL;
-    int rc = worker_config_load(path, &cfg, s_err, sizeof s_err);
+    int rc = worker_config_load(path, handler_types, &cfg, s_err, sizeof s_err);
     if (rc)
         print_error("%s\n", s_err);
     assert_int_equal(rc, 0);
     assert_int_equal(cfg->nendpoints, 1);
     assert_string_equal(cfg->endpoints[0], "tcp://127.0.0.1:5555");
     assert_int_equal(cfg->slots, 4);
-    assert_true(cfg->h_noop.enabled && cfg->h_sleep.enabled && cfg->h_fail.enabled);
-    assert_false(cfg->h_embed.enabled || cfg->h_index.enabled || cfg->h_compact.enabled ||
-                 cfg->h_backup.enabled);
+    assert_true(s_sec(cfg, "noop")->enabled && s_sec(cfg, "sleep")->enabled &&
+                s_sec(cfg, "fail")->enabled);
+    assert_false(s_sec(cfg, "embed")->enabled || s_sec(cfg, "index")->enabled ||
+                 s_sec(cfg, "compact")->enabled || s_sec(cfg, "backup_verify")->enabled);
     worker_config_destroy(&cfg);
 }
 
@@ -361,15 +398,15 @@ static void test_example_worker_handlers_uncommented(void **state)
     if (rc)
         print_error("%s\n", s_err);
     assert_int_equal(rc, 0);
-    assert_true(cfg->h_embed.enabled && cfg->h_index.enabled && cfg->h_compact.enabled &&
-                cfg->h_backup.enabled);
-    assert_int_equal(cfg->h_compact.slots, 1);
-    assert_string_equal(cfg->embed.database_url, "postgresql:///orch?host=/tmp");
-    assert_string_equal(cfg->compact.database_url, "postgresql:///orch?host=/tmp");
-    assert_string_equal(cfg->backup.database_url, "postgresql:///orch?host=/tmp");
-    assert_int_equal(cfg->backup.nallowed_roots, 1);
-    assert_string_equal(cfg->backup.allowed_roots[0], "/var/backups/postgresql");
-    assert_null(cfg->index.api_key);
+    assert_true(s_sec(cfg, "embed")->enabled && s_sec(cfg, "index")->enabled &&
+                s_sec(cfg, "compact")->enabled && s_sec(cfg, "backup_verify")->enabled);
+    assert_int_equal(s_sec(cfg, "compact")->slots, 1);
+    assert_string_equal(s_embed(cfg)->database_url, "postgresql:///orch?host=/tmp");
+    assert_string_equal(s_compact(cfg)->database_url, "postgresql:///orch?host=/tmp");
+    assert_string_equal(s_backup(cfg)->database_url, "postgresql:///orch?host=/tmp");
+    assert_int_equal(s_backup(cfg)->nallowed_roots, 1);
+    assert_string_equal(s_backup(cfg)->allowed_roots[0], "/var/backups/postgresql");
+    assert_null(s_index(cfg)->api_key);
     worker_config_destroy(&cfg);
 }
 
@@ -387,7 +424,9 @@ static void test_error_unknown_key(void **state)
     s_orch_fails("log:\n  level:\n    x: 1\n",
                  "3:5: \"log.level\": expected one of debug, info, warn, error, got a mapping");
     s_orch_fails("queues:\n  - name: a\n    prio: 1\n", "3:5: unknown key \"queues[0].prio\"");
-    s_worker_fails("handlers:\n  ollama: {}\n", "2:3: unknown key \"handlers.ollama\"");
+    s_worker_fails("handlers:\n  ollama: {}\n",
+                   "2:3: unknown key \"handlers.ollama\" (job types: noop, sleep, fail, embed, "
+                   "index, compact, backup_verify)");
     s_worker_fails("handlers:\n  embed:\n    modle: x\n",
                    "3:5: unknown key \"handlers.embed.modle\"");
 }
@@ -498,8 +537,9 @@ static void test_error_cannot_open(void **state)
     assert_null(cfg);
     assert_string_equal(s_err, "cannot open \"x.yaml\": No such file or directory");
     worker_config_t *w = (worker_config_t *)0x1;
-    assert_int_equal(worker_config_load("/nonexistent/w.yaml", &w, s_err, sizeof s_err),
-                     ORCH_ECONFIG);
+    assert_int_equal(
+        worker_config_load("/nonexistent/w.yaml", handler_types, &w, s_err, sizeof s_err),
+        ORCH_ECONFIG);
     assert_null(w);
     assert_string_equal(s_err, "cannot open \"/nonexistent/w.yaml\": No such file or directory");
     /* a directory opens but cannot be read */
@@ -600,16 +640,19 @@ static void test_env_invalid(void **state)
 
     worker_config_t *w = (worker_config_t *)0x1;
     setenv("ORCH_WORKER_ENDPOINTS", "tcp://a:1,,tcp://b:2", 1);
-    assert_int_equal(worker_config_load(NULL, &w, s_err, sizeof s_err), ORCH_ECONFIG);
+    assert_int_equal(worker_config_load(NULL, handler_types, &w, s_err, sizeof s_err),
+                     ORCH_ECONFIG);
     assert_null(w);
     assert_string_equal(s_err, "ORCH_WORKER_ENDPOINTS: expected a non-empty string, got "
                                "\"tcp://a:1,,tcp://b:2\"");
     setenv("ORCH_WORKER_ENDPOINTS", "tcp://a:1,tcp://a:1", 1);
-    assert_int_equal(worker_config_load(NULL, &w, s_err, sizeof s_err), ORCH_ECONFIG);
+    assert_int_equal(worker_config_load(NULL, handler_types, &w, s_err, sizeof s_err),
+                     ORCH_ECONFIG);
     assert_contains(s_err, "ORCH_WORKER_ENDPOINTS: expected a list without repeated elements");
     unsetenv("ORCH_WORKER_ENDPOINTS");
     setenv("ORCH_MEILI_URL", "meili:7700", 1);
-    assert_int_equal(worker_config_load(NULL, &w, s_err, sizeof s_err), ORCH_ECONFIG);
+    assert_int_equal(worker_config_load(NULL, handler_types, &w, s_err, sizeof s_err),
+                     ORCH_ECONFIG);
     assert_string_equal(s_err, "ORCH_MEILI_URL: expected an http:// or https:// URL");
 }
 
@@ -635,16 +678,17 @@ static void test_env_worker(void **state)
     assert_int_equal(c->nendpoints, 2);
     assert_string_equal(c->endpoints[0], "tcp://10.0.0.1:5555");
     assert_string_equal(c->endpoints[1], "tcp://10.0.0.2:5555");
-    assert_string_equal(c->embed.url, "http://ollama:11434");
-    assert_string_equal(c->index.url, "https://meili.example");
-    assert_string_equal(c->index.api_key, "env-key");
+    assert_string_equal(s_embed(c)->url, "http://ollama:11434");
+    assert_string_equal(s_index(c)->url, "https://meili.example");
+    assert_string_equal(s_index(c)->api_key, "env-key");
     /* ORCH_DATABASE_URL is only the default of the handlers' database_url */
-    assert_string_equal(c->embed.database_url, "dbname=envdb");
-    assert_string_equal(c->compact.database_url, "dbname=filedb");
-    assert_string_equal(c->backup.database_url, "dbname=envdb");
+    assert_string_equal(s_embed(c)->database_url, "dbname=envdb");
+    assert_string_equal(s_compact(c)->database_url, "dbname=filedb");
+    assert_string_equal(s_backup(c)->database_url, "dbname=envdb");
     assert_int_equal(c->log_level, LOG_LEVEL_WARN);
-    assert_true(c->h_embed.enabled && c->h_index.enabled && c->h_compact.enabled);
-    assert_false(c->h_backup.enabled);
+    assert_true(s_sec(c, "embed")->enabled && s_sec(c, "index")->enabled &&
+                s_sec(c, "compact")->enabled);
+    assert_false(s_sec(c, "backup_verify")->enabled);
     worker_config_destroy(&c);
 }
 
@@ -680,7 +724,8 @@ static void test_secrets_not_in_messages(void **state)
                      ORCH_ECONFIG);
     assert_lacks(s_err, "hunter2");
     setenv("ORCH_OLLAMA_URL", "ftp://u:hunter2@h", 1);
-    assert_int_equal(worker_config_load(NULL, &w, s_err, sizeof s_err), ORCH_ECONFIG);
+    assert_int_equal(worker_config_load(NULL, handler_types, &w, s_err, sizeof s_err),
+                     ORCH_ECONFIG);
     assert_contains(s_err, "ORCH_OLLAMA_URL");
     assert_lacks(s_err, "hunter2");
     unsetenv("ORCH_OLLAMA_URL");
@@ -728,17 +773,17 @@ static void test_secret_files(void **state)
 
     snprintf(path, sizeof path, "%s/worker_all.yaml", fixtures);
     worker_config_t *w = NULL;
-    rc = worker_config_load(path, &w, s_err, sizeof s_err);
+    rc = worker_config_load(path, handler_types, &w, s_err, sizeof s_err);
     if (rc)
         print_error("%s\n", s_err);
     assert_int_equal(rc, 0);
-    assert_string_equal(w->index.api_key, "masterKey-123");
-    assert_string_equal(w->index.api_key_file, "meili_key.txt");
+    assert_string_equal(s_index(w)->api_key, "masterKey-123");
+    assert_string_equal(s_index(w)->api_key_file, "meili_key.txt");
     worker_config_destroy(&w);
     /* the key file of a disabled handler is not read */
     assert_int_equal(s_worker("handlers:\n  index: {enabled: false, api_key_file: /nope}\n", &w),
                      0);
-    assert_null(w->index.api_key);
+    assert_null(s_index(w)->api_key);
     worker_config_destroy(&w);
 }
 
@@ -749,7 +794,7 @@ static void test_worker_fixture_all_keys(void **state)
     char path[600];
     s_src("tests/unit/configs/worker_all.yaml", path, sizeof path);
     worker_config_t *c = NULL;
-    assert_int_equal(worker_config_load(path, &c, s_err, sizeof s_err), 0);
+    assert_int_equal(worker_config_load(path, handler_types, &c, s_err, sizeof s_err), 0);
     assert_string_equal(c->name, "w-1");
     assert_int_equal(c->nendpoints, 2);
     assert_string_equal(c->endpoints[1], "ipc:///run/orch/workers.sock");
@@ -763,32 +808,32 @@ static void test_worker_fixture_all_keys(void **state)
     assert_int_equal(c->drain_timeout_ms, 60000);
     assert_int_equal(c->max_message_bytes, 8 << 20);
     assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
-    assert_false(c->h_noop.enabled);
-    assert_true(c->h_sleep.enabled);
-    assert_int_equal(c->h_sleep.slots, 2);
-    assert_true(c->h_fail.enabled);
-    assert_true(c->h_embed.enabled);
-    assert_int_equal(c->h_embed.slots, 4);
-    assert_string_equal(c->embed.url, "http://127.0.0.1:11500");
-    assert_string_equal(c->embed.model, "all-minilm");
-    assert_int_equal(c->embed.batch_size, 64);
-    assert_int_equal(c->embed.timeout_ms, 10000);
-    assert_string_equal(c->embed.database_url, "dbname=vectors");
-    assert_true(c->h_index.enabled);
-    assert_string_equal(c->index.url, "http://127.0.0.1:7800");
-    assert_int_equal(c->index.max_request_bytes, 512 << 10);
-    assert_int_equal(c->index.timeout_ms, 5000);
-    assert_int_equal(c->index.poll_initial_ms, 20);
-    assert_int_equal(c->index.poll_max_ms, 1000);
-    assert_false(c->h_compact.enabled); /* section present but disabled */
-    assert_string_equal(c->compact.database_url, "dbname=crdt");
-    assert_int_equal(c->compact.retention_ms, 2 * 3600000);
-    assert_true(c->h_backup.enabled);
-    assert_int_equal(c->backup.nallowed_roots, 2);
-    assert_string_equal(c->backup.allowed_roots[0], "/srv/backups");
-    assert_string_equal(c->backup.database_url, "dbname=scratch");
-    assert_string_equal(c->backup.bin_dir, "/usr/lib/postgresql/16/bin");
-    assert_int_equal(c->backup.timeout_ms, 86400000);
+    assert_false(s_sec(c, "noop")->enabled);
+    assert_true(s_sec(c, "sleep")->enabled);
+    assert_int_equal(s_sec(c, "sleep")->slots, 2);
+    assert_true(s_sec(c, "fail")->enabled);
+    assert_true(s_sec(c, "embed")->enabled);
+    assert_int_equal(s_sec(c, "embed")->slots, 4);
+    assert_string_equal(s_embed(c)->url, "http://127.0.0.1:11500");
+    assert_string_equal(s_embed(c)->model, "all-minilm");
+    assert_int_equal(s_embed(c)->batch_size, 64);
+    assert_int_equal(s_embed(c)->timeout_ms, 10000);
+    assert_string_equal(s_embed(c)->database_url, "dbname=vectors");
+    assert_true(s_sec(c, "index")->enabled);
+    assert_string_equal(s_index(c)->url, "http://127.0.0.1:7800");
+    assert_int_equal(s_index(c)->max_request_bytes, 512 << 10);
+    assert_int_equal(s_index(c)->timeout_ms, 5000);
+    assert_int_equal(s_index(c)->poll_initial_ms, 20);
+    assert_int_equal(s_index(c)->poll_max_ms, 1000);
+    assert_false(s_sec(c, "compact")->enabled); /* section present but disabled */
+    assert_string_equal(s_compact(c)->database_url, "dbname=crdt");
+    assert_int_equal(s_compact(c)->retention_ms, 2 * 3600000);
+    assert_true(s_sec(c, "backup_verify")->enabled);
+    assert_int_equal(s_backup(c)->nallowed_roots, 2);
+    assert_string_equal(s_backup(c)->allowed_roots[0], "/srv/backups");
+    assert_string_equal(s_backup(c)->database_url, "dbname=scratch");
+    assert_string_equal(s_backup(c)->bin_dir, "/usr/lib/postgresql/16/bin");
+    assert_int_equal(s_backup(c)->timeout_ms, 86400000);
     worker_config_destroy(&c);
 }
 
@@ -904,7 +949,7 @@ static void test_bools(void **state)
         snprintf(yaml, sizeof yaml, "handlers:\n  sleep: {enabled: %s}\n", cases[i].text);
         worker_config_t *c = NULL;
         assert_int_equal(s_worker(yaml, &c), 0);
-        assert_int_equal(c->h_sleep.enabled, cases[i].v);
+        assert_int_equal(s_sec(c, "sleep")->enabled, cases[i].v);
         worker_config_destroy(&c);
     }
     s_worker_fails("handlers:\n  sleep: {enabled: 1}\n",
@@ -1440,13 +1485,13 @@ static void test_handler_sections(void **state)
     if (rc)
         print_error("%s\n", s_err);
     assert_int_equal(rc, 0);
-    assert_false(c->h_noop.enabled);
-    assert_true(c->h_sleep.enabled && c->h_fail.enabled);
-    assert_true(c->h_embed.enabled);
-    assert_true(c->h_index.enabled);
-    assert_int_equal(c->h_index.slots, 3);
-    assert_false(c->h_compact.enabled);
-    assert_false(c->h_backup.enabled);
+    assert_false(s_sec(c, "noop")->enabled);
+    assert_true(s_sec(c, "sleep")->enabled && s_sec(c, "fail")->enabled);
+    assert_true(s_sec(c, "embed")->enabled);
+    assert_true(s_sec(c, "index")->enabled);
+    assert_int_equal(s_sec(c, "index")->slots, 3);
+    assert_false(s_sec(c, "compact")->enabled);
+    assert_false(s_sec(c, "backup_verify")->enabled);
     worker_config_destroy(&c);
     s_worker_fails("handlers:\n  fail: {slots: 2000}\n",
                    "2:17: \"handlers.fail.slots\": expected an integer 0..1024, got \"2000\"");
@@ -1551,7 +1596,7 @@ static void s_fuzz_file(const char *rel, bool worker)
         int rc;
         if (worker) {
             worker_config_t *c = (worker_config_t *)0x1;
-            rc = worker_config_load(path, &c, s_err, sizeof s_err);
+            rc = worker_config_load(path, handler_types, &c, s_err, sizeof s_err);
             assert_true(rc == 0 ? c != NULL : c == NULL);
             worker_config_destroy(&c);
         } else {

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "handler.h"
 #include "log.h"
 #include "orch_error.h"
 #include "worker_args.h"
@@ -118,7 +119,7 @@ static void test_apply_over_config(void **state)
     (void)state;
     worker_config_t *cfg = NULL;
     char err[512];
-    assert_int_equal(worker_config_load(NULL, &cfg, err, sizeof err), 0);
+    assert_int_equal(worker_config_load(NULL, handler_types, &cfg, err, sizeof err), 0);
     worker_args_t a;
     assert_int_equal(PARSE(&a, err, "--name", "w-9", "--slots", "7", "--queues", "q1,q2,q3",
                            "--endpoint", "ipc:///tmp/a", "--endpoint", "tcp://127.0.0.1:1",
@@ -137,7 +138,7 @@ static void test_apply_over_config(void **state)
     worker_config_destroy(&cfg); /* frees the replaced fields (checked by ASan) */
 
     /* no flags: the config is untouched */
-    assert_int_equal(worker_config_load(NULL, &cfg, err, sizeof err), 0);
+    assert_int_equal(worker_config_load(NULL, handler_types, &cfg, err, sizeof err), 0);
     int slots = cfg->slots;
     char *argv[] = {"orch-worker", NULL};
     assert_int_equal(worker_args_parse(1, argv, &a, err, sizeof err), 0);

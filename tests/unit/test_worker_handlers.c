@@ -1,5 +1,9 @@
 /* Handler registry and the built-in handlers noop, sleep and fail, called
- * directly (no worker, no sockets). */
+ * directly (no worker, no sockets); and the claim that a job type is one
+ * file plus one registry line: a complete handler with its own config keys,
+ * defined in this file as docs/writing-a-handler.md defines it in
+ * workers/handler_hello.c, is loaded from worker.yaml by the unchanged
+ * config/ code and run with its parsed section. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,9 +11,76 @@
 
 #include "config.h"
 #include "handler.h"
+#include "orch_error.h"
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+/* ---- the example handler of docs/writing-a-handler.md (s_ names prefixed) ---- */
+
+/* hello: greets payload.name with the configured greeting:
+ * {"name": "Ada"} -> {"greeting": "hello, Ada"}. */
+
+/* Its section of worker.yaml (`handlers: hello:`), parsed. */
+typedef struct {
+    char *greeting; /* default "hello"; ORCH_HELLO_GREETING */
+    int max_name;   /* longest name accepted, in bytes; default 64 */
+} hello_config_t;
+
+#define OFF(field) offsetof(hello_config_t, field)
+static const cfgtab_key_t s_hello_keys[] = {
+    CFGTAB_K_STR("greeting", OFF(greeting), "hello", 0, "ORCH_HELLO_GREETING",
+                 cfgtab_check_nonempty),
+    CFGTAB_K_INT("max_name", OFF(max_name), "64", 1, 1024),
+};
+#undef OFF
+
+/* Runs once the file and the environment are applied. */
+static int s_hello_check(cfgsection_ctx_t *cx, void *conf)
+{
+    const hello_config_t *cfg = conf;
+    if (strlen(cfg->greeting) > (size_t)cfg->max_name)
+        return cfgsection_fail(cx, "greeting", "must not be longer than %smax_name (%d bytes)",
+                               cfgsection_prefix(cx), cfg->max_name);
+    return 0;
+}
+
+static handler_status_t s_hello_run(handler_ctx_t *ctx, const json_t *payload, json_t **result,
+                                    handler_error_t *err)
+{
+    const hello_config_t *cfg = ctx->conf;
+    json_t *name = json_object_get(payload, "name");
+    size_t len = json_string_length(name);
+    if (!json_is_string(name) || len == 0 || len > (size_t)cfg->max_name) {
+        handler_error_set(err, "payload.name: expected a string of 1..%d bytes", cfg->max_name);
+        return HANDLER_PERMANENT;
+    }
+    *result = json_pack("{s:s++}", "greeting", cfg->greeting, ", ", json_string_value(name));
+    return HANDLER_OK;
+}
+
+static const handler_t handler_hello = {
+    .name = "hello",
+    .config = {CFGSECTION_KEYS(s_hello_keys, hello_config_t), .check = s_hello_check},
+    .run = s_hello_run,
+};
+
+/* ---- end of the example ---- */
+
+/* The registry's list plus handler_hello: what the registry line adds. */
+static const char *s_types_with_hello(size_t i, const cfgsection_t **schema)
+{
+    const char *name = handler_types(i, schema);
+    if (name)
+        return name;
+    if (handler_types(i - 1, schema) == NULL)
+        return NULL; /* past hello */
+    *schema = &handler_hello.config;
+    return handler_hello.name;
+}
 
 /* ---- a context like the slot thread builds ---- */
 
@@ -89,24 +160,182 @@ static void test_registry_find(void **state)
     assert_null(handler_find(NULL));
 }
 
-static void test_registry_toggles(void **state)
+/* handler_types is the registry, in order, each with its schema. */
+static void test_registry_types(void **state)
 {
     (void)state;
-    worker_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.h_noop.enabled = true;
-    cfg.h_sleep.enabled = false;
-    cfg.h_fail.enabled = true;
-    cfg.h_fail.slots = 3;
-    assert_ptr_equal(handler_toggle(&cfg, "noop"), &cfg.h_noop);
-    assert_ptr_equal(handler_toggle(&cfg, "fail"), &cfg.h_fail);
-    assert_ptr_equal(handler_toggle(&cfg, "embed"), &cfg.h_embed);
-    assert_ptr_equal(handler_toggle(&cfg, "backup_verify"), &cfg.h_backup);
-    assert_null(handler_toggle(&cfg, "nope"));
-    assert_int_equal(handler_toggle(&cfg, "fail")->slots, 3);
-    assert_true(handler_enabled(&cfg, "noop"));
-    assert_false(handler_enabled(&cfg, "sleep"));
-    assert_false(handler_enabled(&cfg, "nope")); /* not registered */
+    const handler_t *const *all = handler_all();
+    size_t n = 0;
+    const cfgsection_t *schema = NULL;
+    for (const char *name; (name = handler_types(n, &schema)) != NULL; n++) {
+        assert_non_null(all[n]);
+        assert_string_equal(name, all[n]->name);
+        assert_ptr_equal(schema, &all[n]->config);
+        /* keys and their struct come together */
+        assert_true((schema->nkeys == 0) == (schema->keys == NULL));
+        assert_true((schema->nkeys == 0) == (schema->size == 0));
+    }
+    assert_null(all[n]);
+    assert_null(handler_types(n + 1, &schema));
+}
+
+static void test_registry_enabled(void **state)
+{
+    (void)state;
+    worker_config_t *cfg = NULL;
+    char err[256];
+    assert_int_equal(worker_config_load(NULL, handler_types, &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg->nsections, 7);
+    /* the test handlers are on without a section, the others off */
+    assert_true(handler_enabled(cfg, "noop"));
+    assert_true(handler_enabled(cfg, "sleep"));
+    assert_true(handler_enabled(cfg, "fail"));
+    assert_false(handler_enabled(cfg, "embed"));
+    assert_false(handler_enabled(cfg, "backup_verify"));
+    assert_false(handler_enabled(cfg, "nope")); /* not registered */
+    assert_false(handler_enabled(cfg, NULL));
+    assert_null(worker_config_section(cfg, "nope"));
+    assert_null(worker_config_section(cfg, "noop")->conf); /* no keys, no struct */
+    assert_non_null(worker_config_section(cfg, "embed")->conf);
+    worker_config_destroy(&cfg);
+    /* loaded without the registry: no type is enabled */
+    assert_int_equal(worker_config_load(NULL, NULL, &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg->nsections, 0);
+    assert_false(handler_enabled(cfg, "noop"));
+    worker_config_destroy(&cfg);
+}
+
+/* ---- a new job type: config and run, no change outside its file ---- */
+
+static char s_yaml_path[64];
+static char s_err[512];
+
+/* Loads yaml (written to a temporary file) with hello registered. */
+static int s_load_hello(const char *yaml, worker_config_t **out)
+{
+    snprintf(s_yaml_path, sizeof s_yaml_path, "/tmp/test_hello.XXXXXX");
+    int fd = mkstemp(s_yaml_path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+    close(fd);
+    int rc = worker_config_load(s_yaml_path, s_types_with_hello, out, s_err, sizeof s_err);
+    unlink(s_yaml_path);
+    return rc;
+}
+
+static void s_hello_fails(const char *yaml, const char *where_msg)
+{
+    worker_config_t *cfg = (worker_config_t *)0x1;
+    assert_int_equal(s_load_hello(yaml, &cfg), ORCH_ECONFIG);
+    assert_null(cfg);
+    char expect[600];
+    snprintf(expect, sizeof expect, "%s%s", s_yaml_path, where_msg);
+    assert_string_equal(s_err, expect);
+}
+
+static void test_new_type_config(void **state)
+{
+    (void)state;
+    unsetenv("ORCH_HELLO_GREETING");
+    worker_config_t *cfg = NULL;
+    /* defaults: the schema's enabled (false) and key defaults */
+    assert_int_equal(worker_config_load(NULL, s_types_with_hello, &cfg, s_err, sizeof s_err), 0);
+    const worker_section_t *sec = worker_config_section(cfg, "hello");
+    assert_non_null(sec);
+    assert_false(sec->enabled);
+    const hello_config_t *hc = sec->conf;
+    assert_string_equal(hc->greeting, "hello");
+    assert_int_equal(hc->max_name, 64);
+    assert_true(worker_config_section(cfg, "embed")->schema == &handler_find("embed")->config);
+    worker_config_destroy(&cfg);
+
+    /* its section in a file, next to the built-ins */
+    int rc = s_load_hello("worker:\n  slots: 2\n"
+                          "handlers:\n"
+                          "  noop: {enabled: false}\n"
+                          "  hello:\n"
+                          "    slots: 1\n"
+                          "    greeting: howdy\n"
+                          "    max_name: 8\n",
+                          &cfg);
+    if (rc)
+        print_error("%s\n", s_err);
+    assert_int_equal(rc, 0);
+    sec = worker_config_section(cfg, "hello");
+    assert_true(sec->enabled);
+    assert_int_equal(sec->slots, 1);
+    hc = sec->conf;
+    assert_string_equal(hc->greeting, "howdy");
+    assert_int_equal(hc->max_name, 8);
+    assert_false(worker_config_section(cfg, "noop")->enabled);
+    worker_config_destroy(&cfg);
+
+    /* its environment variable */
+    setenv("ORCH_HELLO_GREETING", "hi", 1);
+    assert_int_equal(s_load_hello("handlers:\n  hello: {greeting: howdy}\n", &cfg), 0);
+    assert_string_equal(((const hello_config_t *)worker_config_section(cfg, "hello")->conf)->greeting,
+                        "hi");
+    worker_config_destroy(&cfg);
+    unsetenv("ORCH_HELLO_GREETING");
+}
+
+static void test_new_type_config_errors(void **state)
+{
+    (void)state;
+    unsetenv("ORCH_HELLO_GREETING");
+    s_hello_fails("handlers:\n  hello:\n    greting: hi\n",
+                  ":3:5: unknown key \"handlers.hello.greting\"");
+    s_hello_fails("handlers:\n  hello: {max_name: 0}\n",
+                  ":2:21: \"handlers.hello.max_name\": expected an integer 1..1024, got \"0\"");
+    s_hello_fails("handlers:\n  hello: {greeting: \"\"}\n",
+                  ":2:21: \"handlers.hello.greeting\": expected a non-empty string, got \"\"");
+    s_hello_fails("handlers:\n  hello: [1]\n",
+                  ":2:10: \"handlers.hello\": expected a mapping, got a list");
+    s_hello_fails("handlers:\n  hello: {}\n  hello: {}\n",
+                  ":3:3: duplicate key \"handlers.hello\"");
+    /* its check hook points at the key */
+    s_hello_fails("handlers:\n  hello:\n    max_name: 3\n    greeting: howdy\n",
+                  ":4:15: \"handlers.hello.greeting\": must not be longer than "
+                  "handlers.hello.max_name (3 bytes)");
+    /* a worker built without the type does not know its section */
+    worker_config_t *cfg = (worker_config_t *)0x1;
+    snprintf(s_yaml_path, sizeof s_yaml_path, "/tmp/test_hello.XXXXXX");
+    int fd = mkstemp(s_yaml_path);
+    const char *yaml = "handlers:\n  hello: {}\n";
+    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+    close(fd);
+    assert_int_equal(worker_config_load(s_yaml_path, handler_types, &cfg, s_err, sizeof s_err),
+                     ORCH_ECONFIG);
+    unlink(s_yaml_path);
+    assert_null(cfg);
+    assert_non_null(strstr(s_err, ":2:3: unknown key \"handlers.hello\" (job types: noop,"));
+}
+
+static void test_new_type_runs_with_its_section(void **state)
+{
+    (void)state;
+    unsetenv("ORCH_HELLO_GREETING");
+    worker_config_t *cfg = NULL;
+    assert_int_equal(s_load_hello("handlers:\n  hello: {greeting: howdy, max_name: 5}\n", &cfg),
+                     0);
+    const worker_section_t *sec = worker_config_section(cfg, "hello");
+    tctx_t t;
+    s_ctx(&t);
+    t.ctx.config = cfg;
+    t.ctx.conf = sec->conf; /* what the worker hands every run of the type */
+    json_t *p = json_pack("{s:s}", "name", "Ada"), *r = NULL;
+    handler_error_t err = {{0}};
+    assert_int_equal(handler_hello.run(&t.ctx, p, &r, &err), HANDLER_OK);
+    assert_string_equal(json_string_value(json_object_get(r, "greeting")), "howdy, Ada");
+    json_decref(r);
+    json_decref(p);
+    p = json_pack("{s:s}", "name", "Grace Hopper");
+    r = NULL;
+    assert_int_equal(handler_hello.run(&t.ctx, p, &r, &err), HANDLER_PERMANENT);
+    assert_null(r);
+    assert_string_equal(err.message, "payload.name: expected a string of 1..5 bytes");
+    json_decref(p);
+    worker_config_destroy(&cfg);
 }
 
 static void test_error_set_and_progress_helpers(void **state)
@@ -290,7 +519,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry_lists_builtins),
         cmocka_unit_test(test_registry_find),
-        cmocka_unit_test(test_registry_toggles),
+        cmocka_unit_test(test_registry_types),
+        cmocka_unit_test(test_registry_enabled),
+        cmocka_unit_test(test_new_type_config),
+        cmocka_unit_test(test_new_type_config_errors),
+        cmocka_unit_test(test_new_type_runs_with_its_section),
         cmocka_unit_test(test_error_set_and_progress_helpers),
         cmocka_unit_test(test_noop),
         cmocka_unit_test(test_noop_rejects_non_object),

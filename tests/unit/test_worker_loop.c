@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "handler.h"
 #include "log.h"
 #include "orch_error.h"
 #include "worker.h"
@@ -159,13 +160,23 @@ static void s_replace_list(char ***list, size_t *n, const char *const *items, si
     *n = k;
 }
 
+/* The config's section of job type, to change it in a test. */
+static worker_section_t *s_section(worker_config_t *cfg, const char *type)
+{
+    for (size_t i = 0; i < cfg->nsections; i++)
+        if (strcmp(cfg->sections[i]->type, type) == 0)
+            return cfg->sections[i];
+    fail_msg("no section \"%s\"", type);
+    return NULL;
+}
+
 /* A config from the built-in defaults, pointed at nends fresh ipc endpoints. */
 static fixture_t *s_fixture(int slots, int nends)
 {
     static int seq;
     fixture_t *fx = calloc(1, sizeof *fx);
     char err[512];
-    assert_int_equal(worker_config_load(NULL, &fx->cfg, err, sizeof err), 0);
+    assert_int_equal(worker_config_load(NULL, handler_types, &fx->cfg, err, sizeof err), 0);
     char eps[2][128];
     const char *epv[2];
     for (int i = 0; i < nends; i++) {
@@ -288,10 +299,10 @@ static void test_types_restricted(void **state)
     const char *disabled[] = {"embed"}; /* registered, not enabled by the defaults */
     assert_null(worker_new(fx->cfg, disabled, 1, err, sizeof err));
     assert_string_equal(err, "job type \"embed\" is not enabled in the config (handlers.embed)");
-    fx->cfg->h_noop.enabled = false;
+    s_section(fx->cfg, "noop")->enabled = false;
     const char *off[] = {"noop"};
     assert_null(worker_new(fx->cfg, off, 1, err, sizeof err));
-    fx->cfg->h_noop.enabled = true;
+    s_section(fx->cfg, "noop")->enabled = true;
     const char *types[] = {"sleep"};
     fx->w = worker_new(fx->cfg, types, 1, err, sizeof err);
     assert_non_null(fx->w);
@@ -619,7 +630,7 @@ static void test_type_slot_limit_parks_jobs(void **state)
 {
     (void)state;
     fixture_t *fx = s_fixture(3, 1);
-    fx->cfg->h_sleep.slots = 1; /* one sleep at a time */
+    s_section(fx->cfg, "sleep")->slots = 1; /* one sleep at a time */
     s_start(fx);
     fake_t *f = &fx->fc[0];
     s_register(f, 1000);
