@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RESULTQ_PREFIX "{\"jobs\":["
+/* Bytes a message adds around its entries: {"jobs":[ and ]} */
+#define RESULTQ_OVERHEAD 11
 
-/* entries holds "e0,e1,e2" so any run of consecutive entries is one
- * substring; ends[i] is the offset just past entry i. */
+/* entries holds "e0,e1,e2" (each written by the codec) so any run of
+ * consecutive entries is one substring; ends[i] is the offset just past
+ * entry i. */
 struct resultq {
     const char *cmd;
     strbuf_t entries;
@@ -51,7 +53,7 @@ const proto_jobref_t *resultq_refs(const resultq_t *q)
     return q->refs;
 }
 
-static void s_begin(resultq_t *q, int64_t id, int attempt)
+static void s_grow(resultq_t *q, int64_t id, int attempt)
 {
     if (q->n == q->cap) {
         q->cap = q->cap ? q->cap * 2 : 64;
@@ -59,42 +61,26 @@ static void s_begin(resultq_t *q, int64_t id, int attempt)
         q->refs = xrealloc(q->refs, q->cap * sizeof *q->refs);
     }
     q->refs[q->n] = (proto_jobref_t){.id = id, .attempt = attempt};
-    if (q->n > 0)
-        strbuf_putc(&q->entries, ',');
-    strbuf_append(&q->entries, "{\"id\":", 6);
-    strbuf_put_i64(&q->entries, id);
-    strbuf_append(&q->entries, ",\"attempt\":", 11);
-    strbuf_put_i64(&q->entries, attempt);
 }
 
+/* The codec appends the entry with its separating comma. */
 static void s_end(resultq_t *q)
 {
-    strbuf_putc(&q->entries, '}');
     q->ends[q->n++] = q->entries.len;
 }
 
 void resultq_add_done(resultq_t *q, int64_t id, int attempt, const char *result, size_t len)
 {
-    s_begin(q, id, attempt);
-    strbuf_append(&q->entries, ",\"result\":", 10);
-    strbuf_append(&q->entries, result, len);
+    s_grow(q, id, attempt);
+    proto_done_add(&q->entries, id, attempt, result, len);
     s_end(q);
 }
 
 void resultq_add_fail(resultq_t *q, int64_t id, int attempt, const char *error, bool permanent,
                       bool cancelled)
 {
-    size_t len = strnlen(error, PROTO_ERROR_MAX);
-    /* do not cut a multi-byte character: back up to a lead byte */
-    if (len == PROTO_ERROR_MAX) {
-        while (len > 0 && ((unsigned char)error[len] & 0xC0) == 0x80)
-            len--;
-    }
-    s_begin(q, id, attempt);
-    strbuf_append(&q->entries, ",\"error\":", 9);
-    strbuf_put_json_string(&q->entries, error, len);
-    strbuf_puts(&q->entries, permanent ? ",\"permanent\":true" : ",\"permanent\":false");
-    strbuf_puts(&q->entries, cancelled ? ",\"cancelled\":true" : ",\"cancelled\":false");
+    s_grow(q, id, attempt);
+    proto_fail_add(&q->entries, id, attempt, error, permanent, cancelled);
     s_end(q);
 }
 
@@ -126,17 +112,16 @@ int resultq_flush(resultq_t *q, void *sock, size_t max_jobs, size_t max_bytes)
 {
     int sent = 0;
     size_t i = 0;
-    const size_t overhead = sizeof RESULTQ_PREFIX + 2;
+    const size_t overhead = RESULTQ_OVERHEAD;
     while (i < q->n) {
         size_t j = i + 1; /* at least one entry per message */
         while (j < q->n && j - i < max_jobs &&
                q->ends[j] - s_start(q, i) + overhead <= max_bytes)
             j++;
         size_t from = s_start(q, i);
-        strbuf_reset(&q->body);
-        strbuf_append(&q->body, RESULTQ_PREFIX, sizeof RESULTQ_PREFIX - 1);
+        proto_jobs_open(&q->body);
         strbuf_append(&q->body, q->entries.data + from, q->ends[j - 1] - from);
-        strbuf_append(&q->body, "]}", 2);
+        proto_jobs_close(&q->body);
         if (proto_send(sock, NULL, PROTO_WORKER_V1, q->cmd, q->body.data, q->body.len) != 0) {
             s_consume(q, i);
             return ORCH_EIO;

@@ -300,52 +300,72 @@ int worker_send(worker_t *w, const char *cmd, const char *body, size_t len)
     return 0;
 }
 
-static void s_add_ref(json_t *arr, int64_t id, int attempt)
-{
-    json_array_append_new(arr, json_pack("{s:I, s:i}", "id", (json_int_t)id, "attempt", attempt));
-}
-
 /* running: every job whose outcome the coordinator has not received yet,
  * finished ones included, so that it keeps them attached to us instead of
- * retrying them before our DONE/FAIL arrives. */
-static json_t *s_running(const worker_t *w)
+ * retrying them before our DONE/FAIL arrives. Caller frees. */
+static proto_jobref_t *s_running(const worker_t *w, size_t *n)
 {
-    json_t *running = json_array();
+    const resultq_t *qs[2] = {w->done, w->fail};
+    size_t cap = (size_t)w->nslots + resultq_count(qs[0]) + resultq_count(qs[1]);
+    proto_jobref_t *refs = xcalloc(cap ? cap : 1, sizeof *refs);
+    *n = 0;
     for (int i = 0; i < w->nslots; i++) {
         if (w->ws[i].state != WS_FREE)
-            s_add_ref(running, w->ws[i].job_id, w->ws[i].attempt);
+            refs[(*n)++] = (proto_jobref_t){w->ws[i].job_id, w->ws[i].attempt};
     }
-    const resultq_t *qs[2] = {w->done, w->fail};
     for (int k = 0; k < 2; k++) {
-        const proto_jobref_t *refs = resultq_refs(qs[k]);
-        for (size_t i = 0; i < resultq_count(qs[k]); i++)
-            s_add_ref(running, refs[i].id, refs[i].attempt);
+        size_t cnt = resultq_count(qs[k]);
+        if (cnt > 0)
+            memcpy(refs + *n, resultq_refs(qs[k]), cnt * sizeof *refs);
+        *n += cnt;
     }
-    return running;
+    return refs;
 }
 
 static void s_send_hello(worker_t *w)
 {
     const worker_config_t *cfg = w->cfg;
-    json_t *queues = json_array(), *types = json_array();
-    for (size_t i = 0; i < cfg->nqueues; i++)
-        json_array_append_new(queues, json_string(cfg->queues[i]));
+    /* The codec's struct holds char *: these are borrowed and only read. */
+    char **types = xcalloc(w->ntypes, sizeof *types);
     for (size_t i = 0; i < w->ntypes; i++)
-        json_array_append_new(types, json_string(w->types[i].h->name));
-    json_t *running = s_running(w);
-    size_t nrunning = json_array_size(running);
-    json_t *body = json_pack("{s:s, s:s, s:o, s:o, s:i, s:o}", "name", w->name, "version",
-                             WORKER_VERSION, "queues", queues, "types", types, "slots", w->nslots,
-                             "running", running);
-    if (proto_send_json(w->coord, NULL, PROTO_WORKER_V1, "HELLO", body) == 0)
+        types[i] = (char *)w->types[i].h->name;
+    proto_hello_t h = {
+        .name = w->name,
+        .version = (char *)WORKER_VERSION,
+        .queues = cfg->queues,
+        .nqueues = cfg->nqueues,
+        .types = types,
+        .ntypes = w->ntypes,
+        .slots = w->nslots,
+    };
+    h.running = s_running(w, &h.nrunning);
+    strbuf_reset(&w->out);
+    proto_hello_encode(&w->out, &h);
+    if (proto_send(w->coord, NULL, PROTO_WORKER_V1, "HELLO", w->out.data, w->out.len) == 0)
         w->last_send = w->now;
     else
         LOG_WARN("could not send HELLO endpoint=%s error=\"%s\"", s_endpoint(w),
                  zmq_strerror(zmq_errno()));
-    json_decref(body);
+    free(types);
+    free(h.running);
     w->conn = CONN_HELLO;
     LOG_INFO("registering endpoint=%s name=%s slots=%d running=%zu", s_endpoint(w), w->name,
-             w->nslots, nrunning);
+             w->nslots, h.nrunning);
+}
+
+/* BYE or HEARTBEAT, built by the codec into the scratch buffer. */
+static void s_send_bye(worker_t *w, bool drain)
+{
+    strbuf_reset(&w->out);
+    proto_bye_encode(&w->out, drain);
+    worker_send(w, "BYE", w->out.data, w->out.len);
+}
+
+static void s_send_heartbeat(worker_t *w)
+{
+    strbuf_reset(&w->out);
+    proto_empty_encode(&w->out);
+    worker_send(w, "HEARTBEAT", w->out.data, w->out.len);
 }
 
 static void s_close_coord(worker_t *w, int linger_ms)
@@ -410,38 +430,45 @@ static void s_connect(worker_t *w)
 
 static void s_on_welcome(worker_t *w, const json_t *body)
 {
-    json_t *hb = json_object_get(body, "heartbeat_ms");
-    json_t *lv = json_object_get(body, "liveness");
-    json_t *mm = json_object_get(body, "max_message_bytes");
+    proto_welcome_t wl;
+    char err[256];
+    if (proto_welcome_parse(body, &wl, err, sizeof err) != 0) {
+        LOG_WARN("dropping a malformed WELCOME from the coordinator error=\"%s\"", err);
+        return;
+    }
     /* the coordinator's heartbeat settings win: it declares us lost by them */
-    if (json_is_integer(hb) && json_integer_value(hb) >= 10 && json_integer_value(hb) <= 600000)
-        w->hb_ms = json_integer_value(hb);
-    if (json_is_integer(lv) && json_integer_value(lv) >= 1 && json_integer_value(lv) <= 100)
-        w->liveness = (int)json_integer_value(lv);
-    if (json_is_integer(mm) && json_integer_value(mm) >= 4096 &&
-        (uint64_t)json_integer_value(mm) < w->lim.max_body_bytes)
-        w->max_out = (size_t)json_integer_value(mm);
+    if (wl.heartbeat_ms > 0)
+        w->hb_ms = wl.heartbeat_ms;
+    if (wl.liveness > 0)
+        w->liveness = wl.liveness;
+    if (wl.max_message_bytes > 0 && (uint64_t)wl.max_message_bytes < w->lim.max_body_bytes)
+        w->max_out = (size_t)wl.max_message_bytes;
     if (w->conn != CONN_READY)
         LOG_INFO("registered endpoint=%s name=%s heartbeat_ms=%" PRId64 " liveness=%d",
                  s_endpoint(w), w->name, w->hb_ms, w->liveness);
     w->conn = CONN_READY;
     w->backoff_ms = w->cfg->reconnect_min_ms;
     if (w->draining)
-        worker_send(w, "BYE", "{\"drain\":true}", 14);
+        s_send_bye(w, true);
 }
 
 static void s_on_error(worker_t *w, const json_t *body)
 {
-    const char *code = json_string_value(json_object_get(body, "code"));
-    const char *msg = json_string_value(json_object_get(body, "message"));
-    if (code && strcmp(code, "reconnect") == 0) {
-        LOG_INFO("coordinator asks to register again endpoint=%s message=\"%s\"", s_endpoint(w),
-                 msg ? msg : "");
-        s_send_hello(w);
+    proto_error_t e;
+    char err[256];
+    if (proto_error_parse(body, &e, err, sizeof err) != 0) {
+        LOG_WARN("dropping a malformed ERROR from the coordinator error=\"%s\"", err);
         return;
     }
-    LOG_WARN("coordinator error code=\"%s\" message=\"%s\"", code ? code : "",
-             msg ? msg : "");
+    if (strcmp(e.code, PROTO_ERROR_RECONNECT) == 0) {
+        LOG_INFO("coordinator asks to register again endpoint=%s message=\"%s\"", s_endpoint(w),
+                 e.message ? e.message : "");
+        s_send_hello(w);
+    } else {
+        LOG_WARN("coordinator error code=\"%s\" message=\"%s\"", e.code,
+                 e.message ? e.message : "");
+    }
+    proto_error_fini(&e);
 }
 
 static void s_dispatch(worker_t *w, proto_rawmsg_t *m)
@@ -516,7 +543,7 @@ static void s_finish(worker_t *w, const char *why)
 {
     s_flush(w);
     if (w->conn != CONN_IDLE)
-        worker_send(w, "BYE", "{}", 2);
+        s_send_bye(w, false);
     size_t unsent = resultq_count(w->done) + resultq_count(w->fail);
     if (w->busy > 0 || unsent > 0)
         LOG_WARN("stopping now reason=\"%s\" running=%d unsent_results=%zu", why, w->busy,
@@ -534,7 +561,7 @@ static void s_start_drain(worker_t *w)
     LOG_INFO("draining name=%s running=%d drain_timeout_ms=%" PRId64, w->name, w->busy,
              w->cfg->drain_timeout_ms);
     if (w->conn == CONN_READY)
-        worker_send(w, "BYE", "{\"drain\":true}", 14);
+        s_send_bye(w, true);
 }
 
 static void s_on_signal(worker_t *w)
@@ -571,7 +598,7 @@ static void s_timers(worker_t *w)
     } else if (w->now - w->last_recv >= w->hb_ms * w->liveness) {
         s_lost(w, w->conn == CONN_READY ? "no message within liveness" : "no WELCOME");
     } else if (w->conn == CONN_READY && w->now - w->last_send >= w->hb_ms) {
-        worker_send(w, "HEARTBEAT", "{}", 2);
+        s_send_heartbeat(w);
     }
     if (w->draining && !w->quit && w->now >= w->drain_deadline)
         s_finish(w, "drain timeout");

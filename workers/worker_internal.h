@@ -78,7 +78,7 @@ struct worker {
     int64_t hb_ms;
     int liveness;
     resultq_t *done, *fail;
-    strbuf_t out;       /* scratch for PROGRESS bodies */
+    strbuf_t out;       /* scratch for the bodies the main thread sends */
 
     /* stopping */
     int sigpipe[2];

@@ -13,7 +13,6 @@
 
 #define WORKER_SLOT_BATCH 4096        /* slot messages handled per loop turn */
 #define WORKER_RESULT_OVERHEAD 1024   /* room around one result inside a DONE */
-#define WORKER_JSON_MAX_INT 9007199254740992LL /* 2^53: ids are JSON numbers */
 
 static void s_fail(worker_t *w, int64_t id, int attempt, const char *msg, bool permanent,
                    bool cancelled)
@@ -132,94 +131,61 @@ static int s_type_index(const worker_t *w, const char *type)
     return -1;
 }
 
-static bool s_jobref(const json_t *j, int64_t *id, int *attempt)
-{
-    json_t *jid = json_object_get(j, "id");
-    json_t *jatt = json_object_get(j, "attempt");
-    if (!json_is_integer(jid) || !json_is_integer(jatt))
-        return false;
-    json_int_t v = json_integer_value(jid), a = json_integer_value(jatt);
-    if (v < 0 || v > WORKER_JSON_MAX_INT || a < 1 || a > INT32_MAX)
-        return false;
-    *id = v;
-    *attempt = (int)a;
-    return true;
-}
-
-/* Validates the job's type and payload; on success returns the type index
- * and an owned payload reference, else reports the job failed. */
-static int s_check_job(worker_t *w, const json_t *j, int64_t id, int attempt, json_t **payload)
+/* An entry the codec could not make runnable has its error; the worker's
+ * own refusals (type not served, draining, no slot) come after. */
+static void s_take_job(worker_t *w, proto_job_t *j)
 {
     char msg[160];
-    const char *type = json_string_value(json_object_get(j, "type"));
-    int t = type ? s_type_index(w, type) : -1;
-    if (t < 0) {
-        bool permanent = true;
-        if (!type || !proto_name_valid(type)) {
-            snprintf(msg, sizeof msg, "job \"type\" is missing or not a valid name");
-        } else if (handler_find(type)) {
-            /* another worker may serve it, so let the job be retried */
-            snprintf(msg, sizeof msg, "job type \"%s\" is not enabled on this worker", type);
-            permanent = false;
-        } else {
-            snprintf(msg, sizeof msg, "unknown job type \"%s\"", type);
-        }
-        s_fail(w, id, attempt, msg, permanent, false);
-        return -1;
-    }
-    json_t *p = json_object_get(j, "payload");
-    if (p && !json_is_null(p) && !json_is_object(p)) {
-        s_fail(w, id, attempt, "payload: expected a JSON object", true, false);
-        return -1;
-    }
-    *payload = p && json_is_object(p) ? json_incref(p) : json_object();
-    return t;
-}
-
-static void s_take_job(worker_t *w, const json_t *j)
-{
-    int64_t id;
-    int attempt;
-    if (!s_jobref(j, &id, &attempt)) {
-        LOG_WARN("dropping a job from the coordinator without a valid id and attempt");
+    if (j->id == 0) {
+        LOG_WARN("dropping a job from the coordinator that cannot be answered error=\"%s\"",
+                 j->error);
         return;
     }
     if (w->draining) {
-        s_fail(w, id, attempt, "worker is draining", false, false);
+        s_fail(w, j->id, j->attempt, "worker is draining", false, false);
         return;
     }
     if (w->nfree == 0) {
         LOG_WARN("coordinator sent a job to a worker with no free slot job=%" PRId64
-                 " attempt=%d slots=%d", id, attempt, w->nslots);
-        s_fail(w, id, attempt, "worker has no free slot", false, false);
+                 " attempt=%d slots=%d", j->id, j->attempt, w->nslots);
+        s_fail(w, j->id, j->attempt, "worker has no free slot", false, false);
         return;
     }
-    json_t *payload = NULL;
-    int t = s_check_job(w, j, id, attempt, &payload);
-    if (t < 0)
+    if (j->error) {
+        s_fail(w, j->id, j->attempt, j->error, true, false);
         return;
-    json_t *jto = json_object_get(j, "timeout_ms");
-    int64_t timeout = json_is_integer(jto) && json_integer_value(jto) > 0
-                          ? (int64_t)json_integer_value(jto) : 0;
-    s_assign(w, id, attempt, t, payload, timeout);
+    }
+    int t = s_type_index(w, j->type);
+    if (t < 0) {
+        /* a type another worker may serve is retried, an unknown one is not */
+        bool known = handler_find(j->type) != NULL;
+        snprintf(msg, sizeof msg,
+                 known ? "job type \"%s\" is not enabled on this worker" : "unknown job type \"%s\"",
+                 j->type);
+        s_fail(w, j->id, j->attempt, msg, !known, false);
+        return;
+    }
+    s_assign(w, j->id, j->attempt, t, j->payload, j->timeout_ms);
+    j->payload = NULL; /* the job record owns it now */
 }
 
 void worker_on_jobs(worker_t *w, json_t *body)
 {
-    json_t *jobs = json_object_get(body, "jobs");
-    if (!json_is_array(jobs)) {
-        LOG_WARN("dropping JOB from the coordinator without a \"jobs\" array");
+    proto_job_t *jobs = NULL;
+    size_t n = 0;
+    char err[256];
+    if (proto_jobs_parse(body, &w->lim, &jobs, &n, err, sizeof err) != 0) {
+        LOG_WARN("dropping a malformed JOB from the coordinator error=\"%s\"", err);
         json_decref(body);
         return;
     }
-    size_t i;
-    json_t *j;
     w->nstart = 0;
-    json_array_foreach(jobs, i, j)
-        s_take_job(w, j);
+    for (size_t i = 0; i < n; i++)
+        s_take_job(w, &jobs[i]);
     /* Release the message before any slot thread sees a payload: each
      * payload is then referenced by its job record alone, so the slot
      * thread's json_decref never races with ours. */
+    proto_jobs_free(jobs, n);
     json_decref(body);
     for (int k = 0; k < w->nstart; k++)
         s_send_run(w, w->start[k]);
@@ -259,25 +225,16 @@ static void s_report(worker_t *w, const wslot_t *ws, slot_job_t *job)
     }
 }
 
-static void s_on_progress(worker_t *w, int i, const slot_progress_t *p)
+static void s_on_progress(worker_t *w, int i, slot_progress_t *p)
 {
     const wslot_t *ws = &w->ws[i];
     if (w->conn != CONN_READY || ws->state != WS_RUNNING)
         return;
-    strbuf_t *b = &w->out;
-    strbuf_reset(b);
-    strbuf_append(b, "{\"id\":", 6);
-    strbuf_put_i64(b, ws->job_id);
-    strbuf_append(b, ",\"attempt\":", 11);
-    strbuf_put_i64(b, ws->attempt);
-    strbuf_append(b, ",\"percent\":", 11);
-    strbuf_put_i64(b, p->percent);
-    if (p->message[0]) {
-        strbuf_append(b, ",\"message\":", 11);
-        strbuf_put_json_string(b, p->message, strlen(p->message));
-    }
-    strbuf_putc(b, '}');
-    worker_send(w, "PROGRESS", b->data, b->len);
+    proto_progress_t pr = {
+        .id = ws->job_id, .attempt = ws->attempt, .percent = p->percent, .message = p->message};
+    strbuf_reset(&w->out);
+    proto_progress_encode(&w->out, &pr);
+    worker_send(w, "PROGRESS", w->out.data, w->out.len);
 }
 
 void worker_on_slots(worker_t *w)
@@ -309,7 +266,7 @@ static int s_find(const worker_t *w, int64_t id, int attempt)
 {
     for (int i = 0; i < w->nslots; i++) {
         const wslot_t *ws = &w->ws[i];
-        if (ws->state != WS_FREE && ws->job_id == id && (attempt <= 0 || ws->attempt == attempt))
+        if (ws->state != WS_FREE && ws->job_id == id && ws->attempt == attempt)
             return i;
     }
     return -1;
@@ -329,14 +286,15 @@ static void s_end_parked(worker_t *w, int i, const char *msg, bool cancelled)
 
 void worker_on_cancel(worker_t *w, const json_t *body)
 {
-    json_t *jid = json_object_get(body, "id");
-    json_t *jatt = json_object_get(body, "attempt");
-    if (!json_is_integer(jid)) {
-        LOG_WARN("dropping CANCEL from the coordinator without an integer \"id\"");
+    proto_cancel_t c;
+    char err[256];
+    if (proto_cancel_parse(body, &c, err, sizeof err) != 0) {
+        LOG_WARN("dropping a malformed CANCEL from the coordinator error=\"%s\"", err);
         return;
     }
-    int64_t id = json_integer_value(jid);
-    int attempt = json_is_integer(jatt) ? (int)json_integer_value(jatt) : 0;
+    int64_t id = c.id;
+    int attempt = c.attempt;
+    proto_cancel_fini(&c);
     int i = s_find(w, id, attempt);
     if (i < 0) {
         LOG_DEBUG("CANCEL for a job this worker does not run job=%" PRId64 " attempt=%d", id,
