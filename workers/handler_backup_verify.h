@@ -2,7 +2,7 @@
  * with pg_verifybackup; a pg_dump archive with pg_restore --list and,
  * optionally, a restore into a scratch database (created and always dropped)
  * with per-table row counts. Every verification is recorded in
- * backup_verifications. See README.md, "Built-in job handlers". */
+ * backup_verifications. See docs/handlers.md. */
 #ifndef HANDLER_BACKUP_VERIFY_H
 #define HANDLER_BACKUP_VERIFY_H
 

@@ -1,6 +1,6 @@
 /* compact: folds a CRDT document's operation log (crdt_ops) into a new
  * snapshot (crdt_snapshots) and deletes operations that a snapshot covers
- * and that are older than compact.retention. See README.md, "Built-in job handlers". */
+ * and that are older than compact.retention. See docs/handlers.md. */
 #ifndef HANDLER_COMPACT_H
 #define HANDLER_COMPACT_H
 

@@ -1,6 +1,6 @@
 /* embed: turns entity texts into vectors with Ollama's POST /api/embed and
  * stores them in the embeddings table; texts whose SHA-256 is unchanged for
- * the model are skipped, not sent. See README.md, "Built-in job handlers". */
+ * the model are skipped, not sent. See docs/handlers.md. */
 #ifndef HANDLER_EMBED_H
 #define HANDLER_EMBED_H
 

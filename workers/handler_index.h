@@ -1,5 +1,5 @@
 /* index: adds, replaces or deletes documents in a Meilisearch index and waits
- * for the resulting tasks. See README.md, "Built-in job handlers" for the payload, the result
+ * for the resulting tasks. See docs/handlers.md for the payload, the result
  * and how each Meilisearch error is classified. */
 #ifndef HANDLER_INDEX_H
 #define HANDLER_INDEX_H
