@@ -420,11 +420,16 @@ void h_wait_state(harness_t *h, int64_t id, int state)
 
 fw_t *fw_connect(harness_t *h, const char *name)
 {
+    return fw_connect_id(h, name, name);
+}
+
+fw_t *fw_connect_id(harness_t *h, const char *name, const char *routing_id)
+{
     assert_true(h->nworkers < H_MAX_PEERS);
     fw_t *w = xcalloc(1, sizeof *w);
     w->h = h;
     snprintf(w->name, sizeof w->name, "%s", name);
-    w->sock = s_dealer(h, h->cfg->listen_workers, name);
+    w->sock = s_dealer(h, h->cfg->listen_workers, routing_id);
     w->jobs = json_array();
     w->beating = true;
     h->workers[h->nworkers++] = w;
@@ -601,6 +606,14 @@ void fc_sendf(fc_t *c, const char *cmd, const char *fmt, ...)
     va_end(ap);
     fc_send(c, cmd, t);
     free(t);
+}
+
+void fc_send_frames(fc_t *c, const char *const *frames, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(frames[i]);
+        assert_int_equal(zmq_send(c->sock, frames[i], len, i + 1 < n ? ZMQ_SNDMORE : 0), (int)len);
+    }
 }
 
 size_t fc_nreplies(const fc_t *c)

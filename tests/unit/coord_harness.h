@@ -89,6 +89,9 @@ fw_t *fw_new(harness_t *h, const char *name, const char *queues, const char *typ
 /* Same without the HELLO; fw_hello sends it (running: JSON array text of
  * {"id","attempt"} or NULL). */
 fw_t *fw_connect(harness_t *h, const char *name);
+/* A connection with its own routing id (a worker process that reconnected
+ * through a new socket) for a worker named name. */
+fw_t *fw_connect_id(harness_t *h, const char *name, const char *routing_id);
 void fw_hello(fw_t *w, const char *queues, const char *types, int slots, const char *running);
 /* Whether the worker sends heartbeats (true after fw_new). */
 void fw_beat(fw_t *w, bool on);
@@ -122,6 +125,8 @@ fc_t *fc_new(harness_t *h);
 /* Sends a request; body is JSON text. */
 void fc_send(fc_t *c, const char *cmd, const char *body);
 void fc_sendf(fc_t *c, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Sends n raw frames (strings) as one message: for malformed requests. */
+void fc_send_frames(fc_t *c, const char *const *frames, size_t n);
 /* Replies received and not yet taken. */
 size_t fc_nreplies(const fc_t *c);
 /* Takes the oldest reply (caller decrefs), or NULL. */

@@ -77,8 +77,10 @@ static struct {
     size_t fail_after;
     int fail_connects;
     int fail_loads;
+    int fail_loads_skip;
     bool hold;
-    unsigned commits, failed, violations, connects, inserted, updated, lost_updates;
+    unsigned commits, failed, violations, connects, connect_attempts, inserted, updated;
+    unsigned lost_updates;
     unsigned ops[STORE_OP_KIND_COUNT];
     char violation[512];
     char evbuf[4096];
@@ -617,6 +619,13 @@ void store_fake_fail_connects(int n)
 void store_fake_fail_loads(int n)
 {
     G.fail_loads = n;
+    G.fail_loads_skip = 0;
+}
+
+void store_fake_fail_loads_after(int skip, int n)
+{
+    G.fail_loads = n;
+    G.fail_loads_skip = skip;
 }
 
 static void s_signal(store_t *s)
@@ -663,6 +672,11 @@ const char *store_fake_last_violation(void)
 unsigned store_fake_connects(void)
 {
     return G.connects;
+}
+
+unsigned store_fake_connect_attempts(void)
+{
+    return G.connect_attempts;
 }
 
 bool store_fake_in_flight(void)
@@ -739,6 +753,7 @@ void store_destroy(store_t **sp)
 int store_connect(store_t *s)
 {
     store_disconnect(s);
+    G.connect_attempts++;
     if (G.fail_connects > 0) {
         G.fail_connects--;
         snprintf(s->errmsg, sizeof s->errmsg,
@@ -777,7 +792,9 @@ static int s_load_begin(store_t *s)
         snprintf(s->errmsg, sizeof s->errmsg, "database connection is not available");
         return ORCH_EDB;
     }
-    if (G.fail_loads > 0) {
+    if (G.fail_loads > 0 && G.fail_loads_skip > 0) {
+        G.fail_loads_skip--;
+    } else if (G.fail_loads > 0) {
         G.fail_loads--;
         snprintf(s->errmsg, sizeof s->errmsg, "query failed: injected failure (store fake)");
         return ORCH_EDB;

@@ -112,6 +112,9 @@ void store_fake_fail_connects(int n);
 /* The next n recovery loads (store_load_*, store_upsert_schedule,
  * store_exec) fail with ORCH_EDB, leaving the connection up. */
 void store_fake_fail_loads(int n);
+/* Like store_fake_fail_loads, after letting the next `skip` loads pass
+ * (to fail a recovery half way). */
+void store_fake_fail_loads_after(int skip, int n);
 /* While held, a sent pipeline stays in flight (its descriptor is not
  * readable) until store_fake_release(). */
 void store_fake_hold(bool hold);
@@ -128,8 +131,9 @@ unsigned store_fake_failed_commits(void);
  * a coordinator bug. Should stay 0; the last message says which. */
 unsigned store_fake_violations(void);
 const char *store_fake_last_violation(void);
-/* Successful store_connect() calls. */
+/* Successful store_connect() calls, and all of them. */
 unsigned store_fake_connects(void);
+unsigned store_fake_connect_attempts(void);
 /* Whether a pipeline is in flight on the current connection. */
 bool store_fake_in_flight(void);
 /* Operations by kind over all committed pipelines (store_op_kind_t). */

@@ -187,6 +187,39 @@ static void test_reregistration_with_stale_attempt_is_cancelled(void **state)
     h_finish(h);
 }
 
+/* A worker process that reconnected through a new socket registers under
+ * its name again: the attempt it lists stays with it, and results still
+ * arriving on the old connection are stale. */
+static void test_reconnect_through_new_connection(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    fc_t *c = fc_new(h);
+    fw_t *old = fw_connect_id(h, "w1", "w1-old");
+    fw_hello(old, "default", "noop", 1, NULL);
+    json_decref(fw_expect(h, old, "WELCOME"));
+    int64_t id = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");
+    fw_wait_jobs(h, old, 1);
+    h_wait_state(h, id, JOB_RUNNING);
+    fw_t *now = fw_connect_id(h, "w1", "w1-new");
+    char running[64];
+    snprintf(running, sizeof running, "[{\"id\":%lld,\"attempt\":1}]", (long long)id);
+    fw_hello(now, "default", "noop", 1, running);
+    json_decref(fw_expect(h, now, "WELCOME"));
+    fw_beat(old, false);
+    fw_done(old, id, 1, "\"old\"");
+    json_decref(fw_expect(h, old, "ERROR"));
+    h_settle(h);
+    assert_int_equal(store_fake_state(id), JOB_RUNNING);
+    assert_string_equal(s_reason(id, 2), "result from an unregistered connection");
+    fw_done(now, id, 1, "\"new\"");
+    h_wait_state(h, id, JOB_SUCCEEDED);
+    assert_string_equal(store_fake_job(id)->result, "\"new\"");
+    assert_string_equal(store_fake_events_of(id), "submitted,started,stale_result,succeeded");
+    assert_int_equal(fw_njobs(now), 0);
+    h_finish(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +229,7 @@ int main(void)
         H_TEST(test_result_from_unregistered_connection),
         H_TEST(test_reconnecting_worker_keeps_listed_attempts),
         H_TEST(test_reregistration_with_stale_attempt_is_cancelled),
+        H_TEST(test_reconnect_through_new_connection),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     store_fake_free();
