@@ -15,9 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const s_states[] = {"waiting",   "scheduled", "queued",   "running",
-                                       "succeeded", "dead",      "cancelled"};
-
 void ctl_usage(FILE *out)
 {
     fputs("usage: orchctl [global flags] COMMAND [flags]\n"
@@ -90,10 +87,11 @@ static int s_cmd_get(ctl_cmd_t *ctx)
     int rc = s_job_id(ctx, &id);
     if (rc != 0)
         return rc;
-    json_t *body = json_pack("{s:I}", "id", (json_int_t)id);
-    if (history)
-        json_object_set_new(body, "history", json_true());
-    rc = ctl_cmd_call_json(ctx, "GET", body, &reply);
+    strbuf_t body;
+    strbuf_init(&body);
+    proto_get_encode(&body, &(proto_get_t){.id = id, .history = history});
+    rc = ctl_cmd_call(ctx, "GET", &body, &reply);
+    strbuf_fini(&body);
     if (rc != 0)
         return rc;
     const json_t *job = ctl_cmd_member(ctx, reply, "job", JSON_OBJECT);
@@ -113,46 +111,42 @@ static int s_cmd_get(ctl_cmd_t *ctx)
     return rc;
 }
 
-static int s_list_body(ctl_cmd_t *ctx, json_t *body)
+/* The LIST filter from --state, --queue and --limit (queue borrowed). */
+static int s_list_filter(ctl_cmd_t *ctx, proto_list_t *l)
 {
     const char *state = ctl_args_opt(ctx->args, "--state");
     const char *queue = ctl_args_opt(ctx->args, "--queue");
     if (state) {
-        bool known = false;
-        for (size_t i = 0; i < sizeof s_states / sizeof *s_states; i++)
-            known = known || strcmp(state, s_states[i]) == 0;
-        if (!known)
+        l->state = proto_state_index(state);
+        if (l->state < 0)
             return ctl_cmd_usage_error(ctx, "invalid state '%s': must be one of waiting, scheduled, "
                                       "queued, running, succeeded, dead, cancelled",
                                  state);
-        json_object_set_new(body, "state", json_string(state));
     }
     if (queue) {
         int rc = ctl_cmd_check_name(ctx, "queue name", queue);
         if (rc != 0)
             return rc;
-        json_object_set_new(body, "queue", json_string(queue));
+        l->queue = (char *)queue; /* only read by the encoder */
     }
-    if (ctl_args_opt(ctx->args, "--limit")) {
-        int64_t limit;
-        int rc = ctl_cmd_flag_int(ctx, "--limit", 1, 10000, &limit);
-        if (rc != 0)
-            return rc;
-        json_object_set_new(body, "limit", json_integer(limit));
-    }
-    return 0;
+    int64_t limit = 0;
+    int rc = ctl_cmd_opt_num(ctx, "--limit", 1, PROTO_LIST_MAX_LIMIT, &limit);
+    l->limit = (int)limit;
+    return rc;
 }
 
 static int s_cmd_list(ctl_cmd_t *ctx)
 {
-    json_t *body = json_object();
+    proto_list_t filter = {.state = -1};
     json_t *reply = NULL;
-    int rc = s_list_body(ctx, body);
-    if (rc != 0) {
-        json_decref(body);
+    int rc = s_list_filter(ctx, &filter);
+    if (rc != 0)
         return rc;
-    }
-    rc = ctl_cmd_call_json(ctx, "LIST", body, &reply);
+    strbuf_t body;
+    strbuf_init(&body);
+    proto_list_encode(&body, &filter);
+    rc = ctl_cmd_call(ctx, "LIST", &body, &reply);
+    strbuf_fini(&body);
     if (rc != 0)
         return rc;
     const json_t *jobs = ctl_cmd_member(ctx, reply, "jobs", JSON_ARRAY);
@@ -166,10 +160,21 @@ static int s_cmd_list(ctl_cmd_t *ctx)
     return rc;
 }
 
+/* STATS, WORKERS: an empty body, answered with one member. */
+static int s_call_empty(ctl_cmd_t *ctx, const char *command, json_t **reply)
+{
+    strbuf_t body;
+    strbuf_init(&body);
+    proto_empty_encode(&body);
+    int rc = ctl_cmd_call(ctx, command, &body, reply);
+    strbuf_fini(&body);
+    return rc;
+}
+
 static int s_cmd_stats(ctl_cmd_t *ctx)
 {
     json_t *reply = NULL;
-    int rc = ctl_cmd_call_json(ctx, "STATS", json_object(), &reply);
+    int rc = s_call_empty(ctx, "STATS", &reply);
     if (rc != 0)
         return rc;
     const json_t *queues = ctl_cmd_member(ctx, reply, "queues", JSON_OBJECT);
@@ -186,7 +191,7 @@ static int s_cmd_stats(ctl_cmd_t *ctx)
 static int s_cmd_workers(ctl_cmd_t *ctx)
 {
     json_t *reply = NULL;
-    int rc = ctl_cmd_call_json(ctx, "WORKERS", json_object(), &reply);
+    int rc = s_call_empty(ctx, "WORKERS", &reply);
     if (rc != 0)
         return rc;
     const json_t *workers = ctl_cmd_member(ctx, reply, "workers", JSON_ARRAY);
@@ -207,8 +212,13 @@ static int s_job_action(ctl_cmd_t *ctx, const char *command)
     int64_t id;
     json_t *reply = NULL;
     int rc = s_job_id(ctx, &id);
-    if (rc == 0)
-        rc = ctl_cmd_call_json(ctx, command, json_pack("{s:I}", "id", (json_int_t)id), &reply);
+    if (rc != 0)
+        return rc;
+    strbuf_t body;
+    strbuf_init(&body);
+    proto_jobid_encode(&body, id);
+    rc = ctl_cmd_call(ctx, command, &body, &reply);
+    strbuf_fini(&body);
     if (rc != 0)
         return rc;
     if (ctx->args->json) {

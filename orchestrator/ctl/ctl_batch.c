@@ -10,10 +10,11 @@
 #include <string.h>
 
 typedef struct {
-    char *text;  /* the job serialised compactly, sent as is */
+    proto_jobspec_t spec; /* validated by the codec, encoded by it */
+    char *text;           /* spec encoded as the first job of a request */
     size_t len;
-    size_t line; /* 0: not read from a line */
-    json_t *obj; /* kept only for jobs with in-batch references, to renumber them */
+    size_t line;          /* 0: not read from a line */
+    bool refs;            /* has in-batch references, renumbered per request */
 } s_job_t;
 
 struct ctl_batch {
@@ -23,8 +24,8 @@ struct ctl_batch {
     size_t cap;
 };
 
-static const char s_body_head[] = "{\"jobs\":[";
-static const char s_body_tail[] = "]}";
+/* {"jobs":[ and ]}: what a SUBMIT body adds around its jobs */
+#define S_BODY_OVERHEAD 11
 
 ctl_batch_t *ctl_batch_new(const proto_limits_t *lim)
 {
@@ -39,7 +40,7 @@ static void s_clear(ctl_batch_t *self)
 {
     for (size_t i = 0; i < self->n; i++) {
         free(self->jobs[i].text);
-        json_decref(self->jobs[i].obj);
+        proto_jobspec_fini(&self->jobs[i].spec);
     }
     self->n = 0;
 }
@@ -82,20 +83,20 @@ static int s_add(ctl_batch_t *self, const json_t *job, size_t line, char *err, s
     proto_jobspec_t spec;
     if (proto_jobspec_parse(job, &lim, &spec, err, errlen) != 0)
         return ORCH_EINVAL;
-    bool refs = s_has_batch_refs(&spec);
-    proto_jobspec_fini(&spec);
-    char *text = json_dumps(job, JSON_COMPACT);
-    if (!text)
-        abort(); /* only out of memory makes jansson fail on a valid object */
+    strbuf_t sb;
+    strbuf_init(&sb);
+    proto_jobspec_encode(&sb, &spec, 0);
+    size_t len = sb.len;
     if (self->n == self->cap) {
         self->cap = self->cap ? self->cap * 2 : 64;
         self->jobs = xrealloc(self->jobs, self->cap * sizeof *self->jobs);
     }
     self->jobs[self->n++] = (s_job_t){
-        .text = text,
-        .len = strlen(text),
+        .spec = spec,
+        .text = strbuf_detach(&sb),
+        .len = len,
         .line = line,
-        .obj = refs ? json_incref((json_t *)job) : NULL,
+        .refs = s_has_batch_refs(&spec),
     };
     return 0;
 }
@@ -110,7 +111,7 @@ int ctl_batch_add(ctl_batch_t *self, const json_t *job, char *err, size_t errlen
  * lengths bound the final body size. */
 static size_t s_request_end(const ctl_batch_t *self, size_t start)
 {
-    size_t size = sizeof s_body_head - 1 + sizeof s_body_tail - 1;
+    size_t size = S_BODY_OVERHEAD;
     size_t end = start;
     while (end < self->n && end - start < self->lim.max_batch_jobs) {
         size_t add = self->jobs[end].len + (end > start ? 1 : 0);
@@ -129,11 +130,9 @@ static size_t s_request_end(const ctl_batch_t *self, size_t start)
 static int s_check_job_refs(const ctl_batch_t *self, size_t i, size_t start, size_t end,
                             char *err, size_t errlen)
 {
-    const json_t *deps = json_object_get(self->jobs[i].obj, "depends_on");
-    size_t j;
-    const json_t *d;
-    json_array_foreach(deps, j, d) {
-        json_int_t v = json_integer_value(d);
+    const proto_jobspec_t *spec = &self->jobs[i].spec;
+    for (size_t j = 0; j < spec->ndepends; j++) {
+        int64_t v = spec->depends_on[j];
         if (v >= 0)
             continue;
         uint64_t k = (uint64_t)-(v + 1) + 1; /* 1-based job number; no overflow at INT64_MIN */
@@ -160,7 +159,7 @@ static int s_check_refs(const ctl_batch_t *self, const char *name, char *err, si
         end = s_request_end(self, start);
         for (size_t i = start; i < end; i++) {
             char why[256];
-            if (self->jobs[i].obj && s_check_job_refs(self, i, start, end, why, sizeof why)) {
+            if (self->jobs[i].refs && s_check_job_refs(self, i, start, end, why, sizeof why)) {
                 snprintf(err, errlen, "%s line %zu: %s", name, self->jobs[i].line, why);
                 return ORCH_EINVAL;
             }
@@ -230,52 +229,24 @@ int ctl_batch_read(ctl_batch_t *self, FILE *in, const char *name, char *err, siz
     return rc;
 }
 
-/* Job i as it goes into the request starting at start: references to the
- * k-th job of the batch become references to the (k - start)-th job of
- * the request. Caller frees what it gets when *owned. */
-static const char *s_job_text(const ctl_batch_t *self, size_t i, size_t start, size_t *len,
-                              bool *owned)
-{
-    const s_job_t *job = &self->jobs[i];
-    *owned = false;
-    *len = job->len;
-    if (!job->obj || start == 0)
-        return job->text;
-    json_t *copy = json_deep_copy(job->obj);
-    json_t *deps = json_object_get(copy, "depends_on");
-    size_t j;
-    json_t *d;
-    json_array_foreach(deps, j, d) {
-        json_int_t v = json_integer_value(d);
-        if (v < 0)
-            json_array_set_new(deps, j, json_integer(v + (json_int_t)start));
-    }
-    char *text = json_dumps(copy, JSON_COMPACT);
-    json_decref(copy);
-    if (!text)
-        abort(); /* only out of memory makes jansson fail on a valid object */
-    *owned = true;
-    *len = strlen(text);
-    return text;
-}
-
 size_t ctl_batch_body(const ctl_batch_t *self, size_t start, strbuf_t *body)
 {
     strbuf_reset(body);
     if (start >= self->n)
         return 0;
     size_t end = s_request_end(self, start);
-    strbuf_puts(body, s_body_head);
+    proto_jobs_open(body);
     for (size_t i = start; i < end; i++) {
+        const s_job_t *job = &self->jobs[i];
         if (i > start)
             strbuf_putc(body, ',');
-        size_t len;
-        bool owned;
-        const char *text = s_job_text(self, i, start, &len, &owned);
-        strbuf_append(body, text, len);
-        if (owned)
-            free((char *)text);
+        /* references to the k-th job of the input become references to the
+         * (k - start)-th job of this request */
+        if (job->refs && start > 0)
+            proto_jobspec_encode(body, &job->spec, start);
+        else
+            strbuf_append(body, job->text, job->len);
     }
-    strbuf_puts(body, s_body_tail);
+    proto_jobs_close(body);
     return end - start;
 }

@@ -130,11 +130,13 @@ static int s_decode_reply(proto_rawmsg_t *m, json_t **reply, char *err, size_t e
                  proto_ccmd_name(cmd) ? proto_ccmd_name(cmd) : "an unknown command");
         return ORCH_EPROTO;
     }
-    if (!json_is_integer(json_object_get(body, "status"))) {
+    proto_reply_t r;
+    if (proto_reply_parse(body, &r, why, sizeof why) != 0) {
         json_decref(body);
-        snprintf(err, errlen, "malformed reply from coordinator: no integer \"status\"");
+        snprintf(err, errlen, "malformed reply from coordinator: %s", why);
         return ORCH_EPROTO;
     }
+    proto_reply_fini(&r);
     *reply = body;
     return 0;
 }
@@ -170,16 +172,5 @@ int ctl_client_call(ctl_client_t *self, const char *command, const char *body, s
     }
     int rc = s_decode_reply(&m, reply, err, errlen);
     proto_rawmsg_close(&m);
-    return rc;
-}
-
-int ctl_client_call_json(ctl_client_t *self, const char *command, const json_t *body,
-                         json_t **reply, char *err, size_t errlen)
-{
-    char *text = json_dumps(body, JSON_COMPACT);
-    if (!text)
-        abort(); /* only out of memory makes jansson fail on a valid value */
-    int rc = ctl_client_call(self, command, text, strlen(text), reply, err, errlen);
-    free(text);
     return rc;
 }

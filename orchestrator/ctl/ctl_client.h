@@ -21,17 +21,14 @@ void ctl_client_destroy(ctl_client_t **self);
  * unknown transport), with the reason in err. */
 int ctl_client_connect(ctl_client_t *self, const char *endpoint, char *err, size_t errlen);
 
-/* Sends [ORCHC1][command][body] (body: one serialised JSON object, borrowed)
- * and waits for the REPLY. On success stores the reply object (caller owns,
- * json_decref) and returns 0; the reply may carry any status, the caller
- * reads it. Returns ORCH_ETIMEOUT when nothing came back in time, ORCH_EIO
- * when the request could not be sent, ORCH_EPROTO when the answer was not a
- * well-formed REPLY; err then says what happened. */
+/* Sends [ORCHC1][command][body] (body: one JSON object written by the
+ * codec, borrowed) and waits for the REPLY. On success stores the reply
+ * object (caller owns, json_decref) and returns 0; the reply may carry any
+ * status, proto_reply_parse has accepted it. Returns ORCH_ETIMEOUT when
+ * nothing came back in time, ORCH_EIO when the request could not be sent,
+ * ORCH_EPROTO when the answer was not a well-formed REPLY; err then says
+ * what happened. */
 int ctl_client_call(ctl_client_t *self, const char *command, const char *body, size_t body_len,
                     json_t **reply, char *err, size_t errlen);
-
-/* Same, serialising body compactly. */
-int ctl_client_call_json(ctl_client_t *self, const char *command, const json_t *body,
-                         json_t **reply, char *err, size_t errlen);
 
 #endif

@@ -59,6 +59,13 @@ int ctl_cmd_flag_int(ctl_cmd_t *ctx, const char *flag, int64_t min, int64_t max,
         max);
 }
 
+int ctl_cmd_opt_num(ctl_cmd_t *ctx, const char *flag, int64_t min, int64_t max, int64_t *out)
+{
+    if (!ctl_args_opt(ctx->args, flag))
+        return 0;
+    return ctl_cmd_flag_int(ctx, flag, min, max, out);
+}
+
 int ctl_cmd_opt_int(ctl_cmd_t *ctx, json_t *obj, const char *flag, const char *key, int64_t min,
                     int64_t max)
 {
@@ -71,22 +78,47 @@ int ctl_cmd_opt_int(ctl_cmd_t *ctx, json_t *obj, const char *flag, const char *k
     return rc;
 }
 
-int ctl_cmd_payload(ctl_cmd_t *ctx, json_t *obj)
+/* The --payload object (caller owns), NULL when not given. */
+static int s_payload(ctl_cmd_t *ctx, json_t **payload)
 {
     const char *text = ctl_args_opt(ctx->args, "--payload");
+    *payload = NULL;
     if (!text)
         return 0;
     json_error_t jerr;
-    json_t *payload = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
-    if (!payload)
+    json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    if (!v)
         return ctl_cmd_usage_error(ctx, "invalid JSON in --payload at column %d: %s", jerr.column,
                                    jerr.text);
-    if (!json_is_object(payload)) {
-        json_decref(payload);
+    if (!json_is_object(v)) {
+        json_decref(v);
         return ctl_cmd_usage_error(ctx, "--payload must be a JSON object");
     }
-    json_object_set_new(obj, "payload", payload);
+    *payload = v;
     return 0;
+}
+
+int ctl_cmd_payload(ctl_cmd_t *ctx, json_t *obj)
+{
+    json_t *payload = NULL;
+    int rc = s_payload(ctx, &payload);
+    if (payload)
+        json_object_set_new(obj, "payload", payload);
+    return rc;
+}
+
+int ctl_cmd_payload_text(ctl_cmd_t *ctx, char **text)
+{
+    json_t *payload = NULL;
+    int rc = s_payload(ctx, &payload);
+    *text = NULL;
+    if (payload) {
+        *text = json_dumps(payload, JSON_COMPACT);
+        if (!*text)
+            abort(); /* only out of memory makes jansson fail on a parsed object */
+        json_decref(payload);
+    }
+    return rc;
 }
 
 int ctl_cmd_check_name(ctl_cmd_t *ctx, const char *what, const char *name)
@@ -122,27 +154,28 @@ int ctl_cmd_request(ctl_cmd_t *ctx, const char *command, const char *body, size_
 
 int ctl_cmd_status(ctl_cmd_t *ctx, json_t **reply, const char *hint)
 {
-    json_int_t status = json_integer_value(json_object_get(*reply, "status"));
-    if (status == PROTO_STATUS_OK)
+    proto_reply_t r;
+    /* ctl_client checked the reply with the same decoder: it cannot fail */
+    if (proto_reply_parse(*reply, &r, NULL, 0) == 0 && r.status == PROTO_STATUS_OK) {
+        proto_reply_fini(&r);
         return 0;
-    const json_t *error = json_object_get(*reply, "error");
-    char *text = json_is_string(error) ? ctl_format_value(error) : NULL;
-    ctl_cmd_error(ctx, "%s (status %" JSON_INTEGER_FORMAT ")%s", text ? text : "request failed",
-                  status, hint ? hint : "");
+    }
+    json_t *error = r.error ? json_string(r.error) : NULL;
+    char *text = error ? ctl_format_value(error) : NULL;
+    ctl_cmd_error(ctx, "%s (status %d)%s", text ? text : "request failed", r.status,
+                  hint ? hint : "");
     free(text);
+    json_decref(error);
+    proto_reply_fini(&r);
     json_decref(*reply);
     *reply = NULL;
     return CTL_EXIT_ERROR;
 }
 
-int ctl_cmd_call_json(ctl_cmd_t *ctx, const char *command, json_t *body, json_t **reply)
+int ctl_cmd_call(ctl_cmd_t *ctx, const char *command, strbuf_t *body, json_t **reply)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    if (!text)
-        abort(); /* only out of memory makes jansson fail on a valid object */
-    int rc = ctl_cmd_request(ctx, command, text, strlen(text), reply);
-    free(text);
+    int rc = ctl_cmd_request(ctx, command, body->data, body->len, reply);
+    strbuf_reset(body);
     return rc != 0 ? rc : ctl_cmd_status(ctx, reply, NULL);
 }
 

@@ -8,6 +8,7 @@
 
 #include "ctl_args.h"
 #include "ctl_client.h"
+#include "strbuf.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -41,14 +42,20 @@ bool ctl_cmd_int_in(const char *text, int64_t min, int64_t max, int64_t *out);
  * usage error and returns CTL_EXIT_USAGE. */
 int ctl_cmd_flag_int(ctl_cmd_t *ctx, const char *flag, int64_t min, int64_t max, int64_t *out);
 
-/* When flag was given: checks it as ctl_cmd_flag_int and stores it in obj
- * under key. Returns 0 or CTL_EXIT_USAGE. */
+/* When flag was given: checks it as ctl_cmd_flag_int and stores it in
+ * *out (left alone otherwise). Returns 0 or CTL_EXIT_USAGE. */
+int ctl_cmd_opt_num(ctl_cmd_t *ctx, const char *flag, int64_t min, int64_t max, int64_t *out);
+
+/* Same, storing the value in obj under key. */
 int ctl_cmd_opt_int(ctl_cmd_t *ctx, json_t *obj, const char *flag, const char *key, int64_t min,
                     int64_t max);
 
 /* When --payload was given: checks it is a JSON object and stores it in obj
  * under "payload". Returns 0 or CTL_EXIT_USAGE. */
 int ctl_cmd_payload(ctl_cmd_t *ctx, json_t *obj);
+
+/* Same, as compact JSON text in *text (caller frees; NULL when not given). */
+int ctl_cmd_payload_text(ctl_cmd_t *ctx, char **text);
 
 /* A protocol name (queue, type, schedule): what says which in the message. */
 int ctl_cmd_check_name(ctl_cmd_t *ctx, const char *what, const char *name);
@@ -62,9 +69,11 @@ int ctl_cmd_request(ctl_cmd_t *ctx, const char *command, const char *body, size_
  * hint when not NULL, frees the reply and returns CTL_EXIT_ERROR. */
 int ctl_cmd_status(ctl_cmd_t *ctx, json_t **reply, const char *hint);
 
-/* One request whose reply must have status 200. body is consumed. Returns
- * 0 with the reply (caller owns) or prints why and returns the exit code. */
-int ctl_cmd_call_json(ctl_cmd_t *ctx, const char *command, json_t *body, json_t **reply);
+/* One request whose reply must have status 200. body: the request body the
+ * codec wrote (proto_*_encode); the buffer is reset afterwards, ready for
+ * the next one. Returns 0 with the reply (caller owns) or prints why and
+ * returns the exit code. */
+int ctl_cmd_call(ctl_cmd_t *ctx, const char *command, strbuf_t *body, json_t **reply);
 
 /* The member of a 200 reply that carries the answer, checked for type;
  * NULL after printing "malformed reply" when it is missing. */

@@ -1,6 +1,7 @@
 #include "ctl_queues.h"
 #include "ctl.h"
 #include "ctl_format.h"
+#include "proto.h"
 
 #include <string.h>
 
@@ -13,8 +14,13 @@ static int s_queue_action(ctl_cmd_t *ctx, const char *label, const char *queue, 
         return ctl_cmd_usage_error(ctx, "missing queue name for '%s'", label);
     int rc = ctl_cmd_check_name(ctx, "queue name", queue);
     json_t *reply = NULL;
-    if (rc == 0)
-        rc = ctl_cmd_call_json(ctx, command, json_pack("{s:s}", "queue", queue), &reply);
+    if (rc != 0)
+        return rc;
+    strbuf_t body;
+    strbuf_init(&body);
+    proto_queue_encode(&body, queue);
+    rc = ctl_cmd_call(ctx, command, &body, &reply);
+    strbuf_fini(&body);
     if (rc != 0)
         return rc;
     if (ctx->args->json)
@@ -41,7 +47,11 @@ static int s_list(ctl_cmd_t *ctx)
         return ctl_cmd_usage_error(ctx, "unexpected argument '%s' for 'queues list'",
                                    ctx->args->arg2);
     json_t *reply = NULL;
-    int rc = ctl_cmd_call_json(ctx, "QUEUES", json_object(), &reply);
+    strbuf_t body;
+    strbuf_init(&body);
+    proto_empty_encode(&body);
+    int rc = ctl_cmd_call(ctx, "QUEUES", &body, &reply);
+    strbuf_fini(&body);
     if (rc != 0)
         return rc;
     const json_t *queues = ctl_cmd_member(ctx, reply, "queues", JSON_ARRAY);

@@ -17,8 +17,9 @@ static int s_name(ctl_cmd_t *ctx, const char *action)
     return ctl_cmd_check_name(ctx, "schedule name", ctx->args->arg2);
 }
 
-/* The SCHEDULES add body, its fields in the protocol's order. */
-static int s_add_body(ctl_cmd_t *ctx, json_t *body)
+/* The SCHEDULES add request from the flags (strings borrowed from the
+ * command line; payload owned). */
+static int s_add_req(ctl_cmd_t *ctx, proto_sched_req_t *req)
 {
     const char *cron = ctl_args_opt(ctx->args, "--cron");
     const char *queue = ctl_args_opt(ctx->args, "--queue");
@@ -37,15 +38,29 @@ static int s_add_body(ctl_cmd_t *ctx, json_t *body)
     if ((rc = ctl_cmd_check_name(ctx, "queue name", queue)) != 0 ||
         (rc = ctl_cmd_check_name(ctx, "job type", type)) != 0)
         return rc;
-    json_object_set_new(body, "name", json_string(ctx->args->arg2));
-    json_object_set_new(body, "cron", json_string(cron));
-    json_object_set_new(body, "queue", json_string(queue));
-    json_object_set_new(body, "type", json_string(type));
-    rc = ctl_cmd_payload(ctx, body);
+    /* the codec's struct holds char *: these are only read by the encoder */
+    req->cron = (char *)cron;
+    req->queue = (char *)queue;
+    req->type = (char *)type;
+    int64_t prio = -1, attempts = 0;
+    rc = ctl_cmd_payload_text(ctx, &req->payload);
     if (rc == 0)
-        rc = ctl_cmd_opt_int(ctx, body, "--priority", "priority", 0, PROTO_MAX_PRIORITY);
+        rc = ctl_cmd_opt_num(ctx, "--priority", 0, PROTO_MAX_PRIORITY, &prio);
     if (rc == 0)
-        rc = ctl_cmd_opt_int(ctx, body, "--max-attempts", "max_attempts", 1, 1000);
+        rc = ctl_cmd_opt_num(ctx, "--max-attempts", 1, PROTO_MAX_ATTEMPTS, &attempts);
+    req->priority = (int)prio;
+    req->max_attempts = (int)attempts;
+    return rc;
+}
+
+/* One SCHEDULES request whose reply must be 200. */
+static int s_call(ctl_cmd_t *ctx, const proto_sched_req_t *req, json_t **reply)
+{
+    strbuf_t body;
+    strbuf_init(&body);
+    proto_sched_req_encode(&body, req);
+    int rc = ctl_cmd_call(ctx, "SCHEDULES", &body, reply);
+    strbuf_fini(&body);
     return rc;
 }
 
@@ -68,7 +83,8 @@ static int s_list(ctl_cmd_t *ctx)
         return ctl_cmd_usage_error(ctx, "unexpected argument '%s' for 'schedules list'",
                                    ctx->args->arg2);
     json_t *reply = NULL;
-    int rc = ctl_cmd_call_json(ctx, "SCHEDULES", json_pack("{s:s}", "action", "list"), &reply);
+    proto_sched_req_t req = {.action = PROTO_SCHED_LIST, .priority = -1};
+    int rc = s_call(ctx, &req, &reply);
     if (rc != 0)
         return rc;
     const json_t *schedules = ctl_cmd_member(ctx, reply, "schedules", JSON_ARRAY);
@@ -83,24 +99,21 @@ static int s_list(ctl_cmd_t *ctx)
 }
 
 /* add, remove, pause, resume: done is what the human output says. */
-static int s_change(ctl_cmd_t *ctx, const char *action, const char *done)
+static int s_change(ctl_cmd_t *ctx, proto_sched_action_t action, const char *done)
 {
-    json_t *body = json_pack("{s:s}", "action", action);
-    bool add = strcmp(action, "add") == 0;
-    int rc = add ? s_add_body(ctx, body) : s_name(ctx, action);
-    if (rc != 0) {
-        json_decref(body);
-        return rc;
-    }
-    if (!add)
-        json_object_set_new(body, "name", json_string(ctx->args->arg2));
+    /* name borrowed from the command line, only read by the encoder */
+    proto_sched_req_t req = {.action = action, .priority = -1, .name = (char *)ctx->args->arg2};
+    int rc = action == PROTO_SCHED_ADD ? s_add_req(ctx, &req)
+                                       : s_name(ctx, proto_sched_action_name(action));
     json_t *reply = NULL;
-    rc = ctl_cmd_call_json(ctx, "SCHEDULES", body, &reply);
+    if (rc == 0)
+        rc = s_call(ctx, &req, &reply);
+    free(req.payload);
     if (rc != 0)
         return rc;
     if (ctx->args->json)
         ctl_cmd_print_reply(ctx, reply);
-    else if (add)
+    else if (action == PROTO_SCHED_ADD)
         s_print_added(ctx, reply);
     else
         fprintf(ctx->out, "schedule %s: %s\n", ctx->args->arg2, done);
@@ -112,12 +125,13 @@ int ctl_schedules_run(ctl_cmd_t *ctx)
 {
     static const struct {
         const char *action;
+        proto_sched_action_t code;
         const char *done;
-    } actions[] = {{"list", NULL},
-                   {"add", "added"},
-                   {"remove", "removed"},
-                   {"pause", "paused"},
-                   {"resume", "resumed"}};
+    } actions[] = {{"list", PROTO_SCHED_LIST, NULL},
+                   {"add", PROTO_SCHED_ADD, "added"},
+                   {"remove", PROTO_SCHED_REMOVE, "removed"},
+                   {"pause", PROTO_SCHED_PAUSE, "paused"},
+                   {"resume", PROTO_SCHED_RESUME, "resumed"}};
     const char *action = ctx->args->arg ? ctx->args->arg : "list";
     size_t i = 0;
     while (i < sizeof actions / sizeof *actions && strcmp(actions[i].action, action) != 0)
@@ -132,5 +146,5 @@ int ctl_schedules_run(ctl_cmd_t *ctx)
         if (ctl_args_opt(ctx->args, s_add_flags[f]))
             return ctl_cmd_usage_error(ctx, "%s is only for 'schedules add'", s_add_flags[f]);
     }
-    return i == 0 ? s_list(ctx) : s_change(ctx, action, actions[i].done);
+    return i == 0 ? s_list(ctx) : s_change(ctx, actions[i].code, actions[i].done);
 }

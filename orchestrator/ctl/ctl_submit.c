@@ -8,6 +8,7 @@
 #include "strbuf.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,49 +184,34 @@ typedef struct {
     bool any_existing; /* some reply had "existing": --json then prints it */
 } s_acked_t;
 
-/* "existing" of a reply: absent, or one boolean per id. */
-static int s_check_existing(ctl_cmd_t *ctx, const json_t *existing, size_t n)
-{
-    bool ok = json_is_array(existing) && json_array_size(existing) == n;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = json_is_boolean(json_array_get(existing, i));
-    if (ok)
-        return 0;
-    return ctl_cmd_error(ctx, "malformed reply from coordinator: \"existing\" is not one boolean "
-                              "per id");
-}
-
 /* Appends the ids of one acknowledged SUBMIT, printing them at once in
  * human mode so that a later failure still shows what was accepted. An id
  * that the coordinator found under the job's idempotency key, rather than
  * created, prints as "<id> (existing)". */
 static int s_take_ids(ctl_cmd_t *ctx, const json_t *reply, size_t expected, s_acked_t *acked)
 {
-    const json_t *ids = ctl_cmd_member(ctx, reply, "ids", JSON_ARRAY);
-    if (!ids)
-        return CTL_EXIT_ERROR;
-    if (json_array_size(ids) != expected)
-        return ctl_cmd_error(ctx, "malformed reply from coordinator: %zu ids for %zu jobs",
-                             json_array_size(ids), expected);
-    const json_t *existing = json_object_get(reply, "existing");
-    if (existing && s_check_existing(ctx, existing, expected) != 0)
-        return CTL_EXIT_ERROR;
-    acked->any_existing = acked->any_existing || existing;
-    size_t i;
-    json_t *id;
-    json_array_foreach(ids, i, id)
-    {
-        if (!json_is_integer(id))
-            return ctl_cmd_error(ctx, "malformed reply from coordinator: an id is not an integer");
-        bool found = json_is_true(json_array_get(existing, i));
-        json_array_append(acked->ids, id);
+    proto_reply_t r;
+    /* ctl_client checked the reply with this decoder ("ids" are job ids,
+     * "existing" one boolean per id): it cannot fail here */
+    if (proto_reply_parse(reply, &r, NULL, 0) != 0 || !r.has_ids) {
+        proto_reply_fini(&r);
+        return ctl_cmd_error(ctx, "malformed reply from coordinator: no \"ids\" array");
+    }
+    int rc = 0;
+    if (r.nids != expected)
+        rc = ctl_cmd_error(ctx, "malformed reply from coordinator: %zu ids for %zu jobs", r.nids,
+                           expected);
+    acked->any_existing = acked->any_existing || r.existing;
+    for (size_t i = 0; rc == 0 && i < r.nids; i++) {
+        bool found = r.existing && r.existing[i];
+        json_array_append_new(acked->ids, json_integer(r.ids[i]));
         json_array_append_new(acked->existing, json_boolean(found));
         if (!ctx->args->json)
-            fprintf(ctx->out, "%" JSON_INTEGER_FORMAT "%s\n", json_integer_value(id),
-                    found ? " (existing)" : "");
+            fprintf(ctx->out, "%" PRId64 "%s\n", r.ids[i], found ? " (existing)" : "");
     }
     fflush(ctx->out);
-    return 0;
+    proto_reply_fini(&r);
+    return rc;
 }
 
 /* The coordinator names a rejected job by its index in the request

@@ -195,31 +195,14 @@ static bool s_wanted(const s_watch_t *w, zmq_msg_t *topic)
     return false;
 }
 
-/* Checks one received message: 0 with the event object (caller owns), or
- * a reason. */
-static const char *s_decode(zmq_msg_t *parts, size_t n, bool too_many, json_t **event)
-{
-    *event = NULL;
-    if (too_many || n != 3)
-        return "not 3 frames";
-    if (zmq_msg_size(&parts[1]) != strlen(PROTO_EVENT_V1) ||
-        memcmp(zmq_msg_data(&parts[1]), PROTO_EVENT_V1, strlen(PROTO_EVENT_V1)) != 0)
-        return "unknown protocol frame";
-    *event = json_loadb(zmq_msg_data(&parts[2]), zmq_msg_size(&parts[2]), 0, NULL);
-    if (!json_is_object(*event)) {
-        json_decref(*event);
-        *event = NULL;
-        return "body is not a JSON object";
-    }
-    return NULL;
-}
-
-static void s_print(s_watch_t *w, const json_t *event)
+/* The event as received (--json) or as one line; e was checked by the
+ * codec, its body is what the coordinator sent. */
+static void s_print(s_watch_t *w, const proto_event_t *e)
 {
     if (w->ctx->args->json)
-        ctl_cmd_print_json(w->ctx, event);
+        ctl_cmd_print_json(w->ctx, e->body);
     else
-        ctl_format_event(w->ctx->out, event);
+        ctl_format_event(w->ctx->out, e->body);
     if (w->count > 0)
         w->count--;
 }
@@ -268,13 +251,20 @@ static int s_one(s_watch_t *w)
         ctl_cmd_error(w->ctx, "could not receive an event: %s", zmq_strerror(errno));
         return -1;
     }
-    json_t *event = NULL;
-    const char *why = s_decode(parts, n, too_many, &event);
-    if (why)
-        ctl_cmd_error(w->ctx, "ignored a malformed event: %s", why);
-    else if (s_wanted(w, &parts[0]))
-        s_print(w, event);
-    json_decref(event);
+    /* the topic first: only events of the queues asked for are decoded */
+    if (s_wanted(w, &parts[0])) {
+        proto_frame_t f[S_MAX_PARTS];
+        for (size_t i = 0; i < n; i++)
+            f[i] = (proto_frame_t){zmq_msg_data(&parts[i]), zmq_msg_size(&parts[i])};
+        proto_event_t e;
+        char why[256];
+        /* too many frames: n is S_MAX_PARTS, which is not 3 either */
+        if (proto_event_decode(NULL, f, n, &e, why, sizeof why) == 0)
+            s_print(w, &e);
+        else
+            ctl_cmd_error(w->ctx, "ignored a malformed event: %s", why);
+        proto_event_fini(&e);
+    }
     for (size_t i = 0; i < n; i++)
         zmq_msg_close(&parts[i]);
     /* each line goes out at once: a pipe reader sees events as they come */
