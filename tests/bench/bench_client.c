@@ -3,6 +3,7 @@
 #include "clock.h"
 #include "orch_error.h"
 #include "proto.h"
+#include "proto_io.h"
 #include "xalloc.h"
 #include <errno.h>
 #include <stdarg.h>
@@ -79,10 +80,19 @@ const char *bench_client_errmsg(const bench_client_t *c)
 
 int bench_client_send(bench_client_t *c, const char *cmd, const char *body, size_t len)
 {
-    if (zmq_send(c->sock, PROTO_CLIENT_V1, strlen(PROTO_CLIENT_V1), ZMQ_SNDMORE) < 0 ||
-        zmq_send(c->sock, cmd, strlen(cmd), ZMQ_SNDMORE) < 0 || zmq_send(c->sock, body, len, 0) < 0)
+    if (proto_send(c->sock, NULL, PROTO_CLIENT_V1, cmd, body, len) != ORCH_OK)
         return s_fail(c, ORCH_EIO, "could not send %s: %s", cmd, zmq_strerror(errno));
     return ORCH_OK;
+}
+
+int bench_client_send_empty(bench_client_t *c, const char *cmd)
+{
+    strbuf_t sb;
+    strbuf_init(&sb);
+    proto_empty_encode(&sb);
+    int rc = bench_client_send(c, cmd, sb.data, sb.len);
+    strbuf_fini(&sb);
+    return rc;
 }
 
 /* Waits until the socket is readable or the deadline passes. */
@@ -108,41 +118,35 @@ static int s_wait(bench_client_t *c, int64_t deadline_ns)
     }
 }
 
-/* Reads one whole multipart message; keeps frame 2 (command) and 3 (body). */
+/* Reads one whole message and decodes it as a REPLY with the codec. The
+ * coordinator is trusted with its reply sizes (a STATS of many queues). */
 static int s_read(bench_client_t *c, json_t **reply)
 {
-    zmq_msg_t parts[3];
-    int n = 0, more = 1, rc = ORCH_OK;
-    while (more) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, c->sock, 0) < 0) {
-            zmq_msg_close(&m);
-            rc = s_fail(c, ORCH_EIO, "could not receive: %s", zmq_strerror(errno));
-            break;
-        }
-        more = zmq_msg_more(&m);
-        if (n < 3)
-            parts[n++] = m;
-        else
-            zmq_msg_close(&m);
+    proto_rawmsg_t m;
+    if (proto_recv_raw(c->sock, 0, false, &m) != ORCH_OK)
+        return s_fail(c, ORCH_EIO, "could not receive: %s", zmq_strerror(errno));
+    proto_frame_t f[PROTO_MAX_PARTS];
+    size_t nf = m.too_many ? 0 : proto_rawmsg_frames(&m, f, PROTO_MAX_PARTS);
+    proto_limits_t lim;
+    proto_limits_default(&lim);
+    lim.max_body_bytes = SIZE_MAX;
+    int cmd = 0;
+    char err[256] = "";
+    proto_reply_t r;
+    int rc = proto_decode(&lim, PROTO_KIND_CLIENT, f, nf, &cmd, reply, err, sizeof err);
+    proto_rawmsg_close(&m);
+    if (rc == ORCH_OK && cmd != PROTO_C_REPLY) {
+        snprintf(err, sizeof err, "command %s is not REPLY", proto_ccmd_name(cmd));
+        rc = ORCH_EPROTO;
     }
-    if (rc == ORCH_OK && n != 3)
-        rc = s_fail(c, ORCH_EPROTO, "reply has %d frames, expected 3", n);
-    if (rc == ORCH_OK && (zmq_msg_size(&parts[1]) != 5 || memcmp(zmq_msg_data(&parts[1]), "REPLY", 5)))
-        rc = s_fail(c, ORCH_EPROTO, "reply command is not REPLY");
-    if (rc == ORCH_OK) {
-        json_error_t jerr;
-        *reply = json_loadb(zmq_msg_data(&parts[2]), zmq_msg_size(&parts[2]), 0, &jerr);
-        if (!*reply || !json_is_object(*reply)) {
-            json_decref(*reply);
-            *reply = NULL;
-            rc = s_fail(c, ORCH_EPROTO, "reply body is not a JSON object: %s", jerr.text);
-        }
+    if (rc == ORCH_OK && (rc = proto_reply_parse(*reply, &r, err, sizeof err)) == ORCH_OK)
+        proto_reply_fini(&r);
+    if (rc != ORCH_OK) {
+        json_decref(*reply);
+        *reply = NULL;
+        return s_fail(c, ORCH_EPROTO, "malformed reply: %s", err);
     }
-    for (int i = 0; i < n; i++)
-        zmq_msg_close(&parts[i]);
-    return rc;
+    return ORCH_OK;
 }
 
 int bench_client_recv(bench_client_t *c, int64_t deadline_ns, json_t **reply)
@@ -154,27 +158,32 @@ int bench_client_recv(bench_client_t *c, int64_t deadline_ns, json_t **reply)
     return s_read(c, reply);
 }
 
-/* 200 or a message naming the status and the server's error text. */
-static int s_check_status(bench_client_t *c, json_t *reply, const char *what)
+/* 200 or a message naming the status and the server's error text; out
+ * holds the decoded reply (bench_client_recv checked it). */
+static int s_check_status(bench_client_t *c, json_t *reply, const char *what, proto_reply_t *out)
 {
-    json_int_t status = json_integer_value(json_object_get(reply, "status"));
-    if (status == PROTO_STATUS_OK)
+    char err[256] = "";
+    if (proto_reply_parse(reply, out, err, sizeof err) != ORCH_OK)
+        return s_fail(c, ORCH_EPROTO, "%s reply is malformed: %s", what, err);
+    if (out->status == PROTO_STATUS_OK)
         return ORCH_OK;
-    const char *e = json_string_value(json_object_get(reply, "error"));
-    return s_fail(c, status == PROTO_STATUS_UNAVAILABLE ? ORCH_EUNAVAIL : ORCH_EPROTO,
-                  "%s answered status %lld: %s", what, (long long)status, e ? e : "(no error text)");
+    int rc = s_fail(c, out->status == PROTO_STATUS_UNAVAILABLE ? ORCH_EUNAVAIL : ORCH_EPROTO,
+                    "%s answered status %d: %s", what, out->status,
+                    out->error ? out->error : "(no error text)");
+    proto_reply_fini(out);
+    return rc;
 }
 
 int bench_client_check_submit(bench_client_t *c, json_t *reply, size_t njobs)
 {
-    int rc = s_check_status(c, reply, "SUBMIT");
+    proto_reply_t r;
+    int rc = s_check_status(c, reply, "SUBMIT", &r);
     if (rc != ORCH_OK)
         return rc;
-    json_t *ids = json_object_get(reply, "ids");
-    if (!json_is_array(ids) || json_array_size(ids) != njobs)
-        return s_fail(c, ORCH_EPROTO, "SUBMIT reply carries %zu ids for %zu jobs",
-                      json_is_array(ids) ? json_array_size(ids) : 0, njobs);
-    return ORCH_OK;
+    if (!r.has_ids || r.nids != njobs)
+        rc = s_fail(c, ORCH_EPROTO, "SUBMIT reply carries %zu ids for %zu jobs", r.nids, njobs);
+    proto_reply_fini(&r);
+    return rc;
 }
 
 int bench_client_submit(bench_client_t *c, const char *body, size_t len, size_t njobs,
@@ -190,29 +199,28 @@ int bench_client_submit(bench_client_t *c, const char *body, size_t len, size_t 
     return rc;
 }
 
-static int64_t s_count(json_t *q, const char *state)
-{
-    return (int64_t)json_integer_value(json_object_get(q, state));
-}
-
 int bench_client_stats(bench_client_t *c, const char *queue, bench_qstats_t *out,
                        int64_t deadline_ns)
 {
     memset(out, 0, sizeof *out);
-    int rc = bench_client_send(c, "STATS", "{}", 2);
+    int rc = bench_client_send_empty(c, "STATS");
     json_t *reply = NULL;
+    proto_reply_t r;
     if (rc == ORCH_OK)
         rc = bench_client_recv(c, deadline_ns, &reply);
-    if (rc == ORCH_OK)
-        rc = s_check_status(c, reply, "STATS");
-    if (rc == ORCH_OK) {
-        json_t *q = json_object_get(json_object_get(reply, "queues"), queue);
-        out->found = json_is_object(q);
-        out->queued = s_count(q, "queued");
-        out->running = s_count(q, "running");
-        out->succeeded = s_count(q, "succeeded");
-        out->dead = s_count(q, "dead");
-        out->scheduled = s_count(q, "scheduled");
+    if (rc == ORCH_OK && (rc = s_check_status(c, reply, "STATS", &r)) == ORCH_OK) {
+        proto_reply_fini(&r);
+        proto_queue_counts_t q;
+        char err[256] = "";
+        int found = proto_reply_stats_queue(reply, queue, &q, err, sizeof err);
+        if (found < 0)
+            rc = s_fail(c, ORCH_EPROTO, "STATS reply is malformed: %s", err);
+        out->found = found == 1;
+        out->queued = q.counts[proto_state_index("queued")];
+        out->running = q.counts[proto_state_index("running")];
+        out->succeeded = q.counts[proto_state_index("succeeded")];
+        out->dead = q.counts[proto_state_index("dead")];
+        out->scheduled = q.counts[proto_state_index("scheduled")];
     }
     json_decref(reply);
     return rc;
@@ -220,14 +228,23 @@ int bench_client_stats(bench_client_t *c, const char *queue, bench_qstats_t *out
 
 void bench_jobs_body(strbuf_t *sb, const char *queue, size_t n, const char *payload)
 {
-    strbuf_reset(sb);
-    strbuf_puts(sb, "{\"jobs\":[");
-    for (size_t i = 0; i < n; i++) {
-        strbuf_puts(sb, i ? ",{\"queue\":" : "{\"queue\":");
-        strbuf_put_json_string(sb, queue, strlen(queue));
-        strbuf_puts(sb, ",\"type\":\"noop\",\"payload\":");
-        strbuf_puts(sb, payload);
-        strbuf_putc(sb, '}');
-    }
-    strbuf_puts(sb, "]}");
+    /* the codec's struct holds char *: these are only read by the encoder */
+    proto_jobspec_t job = {.queue = (char *)queue, .type = "noop", .priority = -1,
+                           .payload = (char *)payload, .payload_len = strlen(payload),
+                           .delay_ms = -1};
+    proto_jobs_open(sb);
+    for (size_t i = 0; i < n; i++)
+        proto_submit_add(sb, &job);
+    proto_jobs_close(sb);
+}
+
+void bench_latency_body(strbuf_t *sb, const char *queue, int64_t t_ns)
+{
+    char payload[48];
+    int len = snprintf(payload, sizeof payload, "{\"t\":%lld}", (long long)t_ns);
+    proto_jobspec_t job = {.queue = (char *)queue, .type = "noop", .priority = -1,
+                           .payload = payload, .payload_len = (size_t)len, .delay_ms = -1};
+    proto_jobs_open(sb);
+    proto_submit_add(sb, &job);
+    proto_jobs_close(sb);
 }

@@ -22,6 +22,8 @@ void bench_client_destroy(bench_client_t **c);
 
 /* Sends [ORCHC1][cmd][body] without waiting. 0 or ORCH_EIO. */
 int bench_client_send(bench_client_t *c, const char *cmd, const char *body, size_t len);
+/* Same with the empty body (STATS, WORKERS, QUEUES). */
+int bench_client_send_empty(bench_client_t *c, const char *cmd);
 /* Waits for one REPLY until deadline_ns (monotonic; 0 = do not wait).
  * Returns 0 and *reply (caller owns), ORCH_EUNAVAIL (deadline 0, nothing
  * there), ORCH_ETIMEOUT, ORCH_EIO or ORCH_EPROTO (message in errmsg). */
@@ -42,7 +44,11 @@ int bench_client_fd(bench_client_t *c);
 
 const char *bench_client_errmsg(const bench_client_t *c);
 
-/* Builds {"jobs":[{"queue":Q,"type":"noop","payload":P} x n]} into sb. */
+/* Builds {"jobs":[{"queue":Q,"type":"noop","payload":P} x n]} into sb
+ * (reset first) with the codec; P is compact JSON object text. */
 void bench_jobs_body(strbuf_t *sb, const char *queue, size_t n, const char *payload);
+/* Builds a SUBMIT of one noop job whose payload {"t":t_ns} carries its
+ * send time (the latency mode). */
+void bench_latency_body(strbuf_t *sb, const char *queue, int64_t t_ns);
 
 #endif

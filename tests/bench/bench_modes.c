@@ -44,7 +44,7 @@ static double s_sec(int64_t ns)
 static int s_warm_up(bench_client_t *c, int64_t deadline_ns)
 {
     json_t *reply = NULL;
-    int rc = bench_client_send(c, "STATS", "{}", 2);
+    int rc = bench_client_send_empty(c, "STATS");
     if (rc == ORCH_OK)
         rc = bench_client_recv(c, deadline_ns, &reply);
     json_decref(reply);
@@ -527,17 +527,16 @@ static void s_wait_until(s_acks_t *a, int64_t sent, int64_t due)
 static int64_t s_paced_send(const bench_opts_t *o, const char *queue, s_acks_t *a, int64_t total,
                             int64_t t0, int64_t deadline)
 {
-    char body[512];
+    strbuf_t body;
+    strbuf_init(&body);
     double period_ns = 1e9 / o->rate;
     int64_t last = t0;
     for (int64_t i = 0; i < total && a->rc == ORCH_OK; i++) {
         s_wait_until(a, i, t0 + (int64_t)((double)i * period_ns));
         int64_t t = clock_mono_ns();
-        int len = snprintf(body, sizeof body,
-                           "{\"jobs\":[{\"queue\":\"%s\",\"type\":\"noop\",\"payload\":{\"t\":%lld}}]}",
-                           queue, (long long)t);
+        bench_latency_body(&body, queue, t);
         a->sent_ns[i] = t;
-        if (bench_client_send(a->c, "SUBMIT", body, (size_t)len) != ORCH_OK) {
+        if (bench_client_send(a->c, "SUBMIT", body.data, body.len) != ORCH_OK) {
             a->rc = ORCH_EIO;
             break;
         }
@@ -547,6 +546,7 @@ static int64_t s_paced_send(const bench_opts_t *o, const char *queue, s_acks_t *
             break;
         }
     }
+    strbuf_fini(&body);
     return last;
 }
 

@@ -3,6 +3,7 @@
 #include "clock.h"
 #include "orch_error.h"
 #include "proto.h"
+#include "proto_io.h"
 #include "strbuf.h"
 #include "xalloc.h"
 #include <errno.h>
@@ -74,21 +75,43 @@ static void s_sleep_ms(int ms)
 
 static int s_send(s_conn_t *c, const char *cmd, const char *body, size_t len)
 {
-    if (zmq_send(c->sock, PROTO_WORKER_V1, strlen(PROTO_WORKER_V1), ZMQ_SNDMORE) < 0 ||
-        zmq_send(c->sock, cmd, strlen(cmd), ZMQ_SNDMORE) < 0 || zmq_send(c->sock, body, len, 0) < 0)
+    if (proto_send(c->sock, NULL, PROTO_WORKER_V1, cmd, body, len) != ORCH_OK)
         return ORCH_EIO;
     c->last_send_ns = clock_mono_ns();
     return ORCH_OK;
 }
 
-static void s_hello(s_conn_t *c)
+/* HEARTBEAT, or BYE {} (leaving now): the codec's bodies. */
+static void s_send_bye(s_conn_t *c)
 {
     strbuf_t sb;
     strbuf_init(&sb);
-    strbuf_printf(&sb, "{\"name\":\"bench-%ld-%d\",\"version\":\"orch-bench\",\"queues\":[",
-                  (long)getpid(), c->idx);
-    strbuf_put_json_string(&sb, c->pool->queue, strlen(c->pool->queue));
-    strbuf_printf(&sb, "],\"types\":[\"noop\"],\"slots\":%d,\"running\":[]}", c->slots);
+    proto_bye_encode(&sb, false);
+    s_send(c, "BYE", sb.data, sb.len);
+    strbuf_fini(&sb);
+}
+
+static void s_send_heartbeat(s_conn_t *c)
+{
+    strbuf_t sb;
+    strbuf_init(&sb);
+    proto_empty_encode(&sb);
+    s_send(c, "HEARTBEAT", sb.data, sb.len);
+    strbuf_fini(&sb);
+}
+
+static void s_hello(s_conn_t *c)
+{
+    char name[PROTO_NAME_MAX + 1];
+    snprintf(name, sizeof name, "bench-%ld-%d", (long)getpid(), c->idx);
+    /* the codec's struct holds char *: these are only read by the encoder */
+    char *queues[1] = {c->pool->queue};
+    char *types[1] = {"noop"};
+    proto_hello_t h = {.name = name, .version = "orch-bench", .queues = queues, .nqueues = 1,
+                       .types = types, .ntypes = 1, .slots = c->slots};
+    strbuf_t sb;
+    strbuf_init(&sb);
+    proto_hello_encode(&sb, &h);
     if (s_send(c, "HELLO", sb.data, sb.len) != ORCH_OK)
         s_problem(c->pool, "could not send HELLO: %s", zmq_strerror(errno));
     strbuf_fini(&sb);
@@ -99,7 +122,7 @@ static void s_flush(s_conn_t *c)
 {
     if (!c->ndone)
         return;
-    strbuf_puts(&c->done, "]}");
+    proto_jobs_close(&c->done);
     if (s_send(c, "DONE", c->done.data, c->done.len) != ORCH_OK)
         s_problem(c->pool, "could not send DONE: %s", zmq_strerror(errno));
     bench_workers_t *w = c->pool;
@@ -107,18 +130,15 @@ static void s_flush(s_conn_t *c)
     if (prev < w->target && prev + (long long)c->ndone >= w->target)
         atomic_store(&w->target_ns, c->last_send_ns);
     c->ndone = 0;
-    strbuf_reset(&c->done);
 }
 
-static void s_add_result(s_conn_t *c, json_int_t id, json_int_t attempt)
+static void s_add_result(s_conn_t *c, int64_t id, int attempt)
 {
     if (c->ndone == S_DONE_MAX)
         s_flush(c);
-    strbuf_puts(&c->done, c->ndone ? ",{\"id\":" : "{\"jobs\":[{\"id\":");
-    strbuf_put_i64(&c->done, id);
-    strbuf_puts(&c->done, ",\"attempt\":");
-    strbuf_put_i64(&c->done, attempt);
-    strbuf_puts(&c->done, ",\"result\":{}}");
+    if (c->ndone == 0)
+        proto_jobs_open(&c->done);
+    proto_done_add(&c->done, id, attempt, "{}", 2);
     c->ndone++;
 }
 
@@ -137,99 +157,87 @@ static void s_sample(s_conn_t *c, const json_t *payload, int64_t arrival_ns)
     c->samples[c->nsamples++] = (bench_sample_t){.sent_ns = sent, .lat_ns = arrival_ns - sent};
 }
 
-static void s_on_job(s_conn_t *c, const void *data, size_t len, int64_t arrival_ns)
+/* Every entry the codec can answer gets a DONE, as a real worker would
+ * answer it (an entry it could not run would get a FAIL; the coordinator
+ * sends none). */
+static void s_on_job(s_conn_t *c, const json_t *body, int64_t arrival_ns)
 {
-    json_t *body = json_loadb(data, len, 0, NULL);
-    json_t *jobs = json_object_get(body, "jobs");
-    size_t i, n = json_array_size(jobs);
-    if (!n)
-        s_problem(c->pool, "%s", "a JOB message carries no jobs array");
-    for (i = 0; i < n; i++) {
-        json_t *j = json_array_get(jobs, i);
-        json_t *id = json_object_get(j, "id"), *att = json_object_get(j, "attempt");
-        if (!json_is_integer(id) || !json_is_integer(att)) {
-            s_problem(c->pool, "%s", "a JOB entry lacks an integer id or attempt");
+    proto_job_t *jobs = NULL;
+    size_t n = 0;
+    char err[256] = "";
+    if (proto_jobs_parse(body, NULL, &jobs, &n, err, sizeof err) != ORCH_OK) {
+        s_problem(c->pool, "malformed JOB: %s", err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const proto_job_t *j = &jobs[i];
+        if (j->id == 0 || j->error) {
+            s_problem(c->pool, "a JOB entry cannot run: %s", j->error);
             continue;
         }
-        if (json_integer_value(att) > 1)
+        if (j->attempt > 1)
             atomic_fetch_add(&c->pool->duplicates, 1);
         if (c->pool->latency)
-            s_sample(c, json_object_get(j, "payload"), arrival_ns);
-        s_add_result(c, json_integer_value(id), json_integer_value(att));
+            s_sample(c, j->payload, arrival_ns);
+        s_add_result(c, j->id, j->attempt);
     }
     atomic_fetch_add(&c->pool->received, (long long)n);
-    json_decref(body);
+    proto_jobs_free(jobs, n);
 }
 
-static void s_on_welcome(s_conn_t *c, const void *data, size_t len)
+static void s_on_welcome(s_conn_t *c, const json_t *body)
 {
-    json_t *body = json_loadb(data, len, 0, NULL);
-    json_int_t hb = json_integer_value(json_object_get(body, "heartbeat_ms"));
-    if (hb > 0)
-        c->heartbeat_ns = (int64_t)hb * 1000000;
-    json_decref(body);
+    proto_welcome_t wl;
+    char err[256] = "";
+    if (proto_welcome_parse(body, &wl, err, sizeof err) != ORCH_OK) {
+        s_problem(c->pool, "malformed WELCOME: %s", err);
+        return;
+    }
+    if (wl.heartbeat_ms > 0)
+        c->heartbeat_ns = wl.heartbeat_ms * 1000000;
     atomic_fetch_add(&c->pool->welcomed, 1);
 }
 
-static void s_dispatch(s_conn_t *c, zmq_msg_t *parts, int n, int64_t arrival_ns)
+/* ERROR and CANCEL are not expected in a bench run: say which arrived. */
+static void s_on_unexpected(s_conn_t *c, int cmd, const json_t *body)
 {
-    if (n != 3) {
-        s_problem(c->pool, "%s", "a coordinator message does not have 3 frames");
-        return;
-    }
-    const char *cmd = zmq_msg_data(&parts[1]);
-    size_t clen = zmq_msg_size(&parts[1]);
-    const void *body = zmq_msg_data(&parts[2]);
-    size_t blen = zmq_msg_size(&parts[2]);
-#define S_IS(name) (clen == strlen(name) && memcmp(cmd, name, clen) == 0)
-    if (S_IS("JOB"))
-        s_on_job(c, body, blen, arrival_ns);
-    else if (S_IS("WELCOME"))
-        s_on_welcome(c, body, blen);
-    else if (S_IS("HEARTBEAT"))
-        return;
-    else if (S_IS("ERROR")) {
-        s_problem(c->pool, "coordinator sent ERROR %.*s", (int)(blen < 200 ? blen : 200),
-                  (const char *)body);
+    char *text = json_dumps(body, JSON_COMPACT);
+    s_problem(c->pool, "coordinator sent %s %.200s", proto_wcmd_name(cmd), text ? text : "");
+    free(text);
+    if (cmd == PROTO_W_ERROR)
         s_hello(c); /* the protocol's answer to "reconnect" */
-    } else if (S_IS("CANCEL"))
-        s_problem(c->pool, "coordinator sent CANCEL %.*s", (int)(blen < 200 ? blen : 200),
-                  (const char *)body);
-    else
-        s_problem(c->pool, "%s", "coordinator sent an unknown command");
-#undef S_IS
 }
 
-/* Reads one whole message without waiting. Returns parts read, 0 if none. */
-static int s_recv(s_conn_t *c, zmq_msg_t *parts)
+static void s_dispatch(s_conn_t *c, proto_rawmsg_t *m, int64_t arrival_ns)
 {
-    int n = 0, more = 1;
-    while (more) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, c->sock, n ? 0 : ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
-            return n;
-        }
-        more = zmq_msg_more(&m);
-        if (n < 3)
-            parts[n++] = m;
-        else
-            zmq_msg_close(&m);
+    proto_frame_t f[PROTO_MAX_PARTS];
+    size_t nf = m->too_many ? 0 : proto_rawmsg_frames(m, f, PROTO_MAX_PARTS);
+    int cmd = 0;
+    json_t *body = NULL;
+    char err[256] = "";
+    if (proto_decode(NULL, PROTO_KIND_WORKER, f, nf, &cmd, &body, err, sizeof err) != ORCH_OK) {
+        s_problem(c->pool, "malformed coordinator message: %s", err);
+        return;
     }
-    return n;
+    switch (cmd) {
+    case PROTO_W_JOB: s_on_job(c, body, arrival_ns); break;
+    case PROTO_W_WELCOME: s_on_welcome(c, body); break;
+    case PROTO_W_HEARTBEAT: break;
+    case PROTO_W_ERROR:
+    case PROTO_W_CANCEL: s_on_unexpected(c, cmd, body); break;
+    default: s_problem(c->pool, "coordinator sent %s", proto_wcmd_name(cmd));
+    }
+    json_decref(body);
 }
 
 static void s_read_burst(s_conn_t *c)
 {
     for (int k = 0; k < S_READ_BURST; k++) {
-        zmq_msg_t parts[3];
-        int n = s_recv(c, parts);
-        if (!n)
+        proto_rawmsg_t m;
+        if (proto_recv_raw(c->sock, ZMQ_DONTWAIT, false, &m) != ORCH_OK)
             break;
-        s_dispatch(c, parts, n, clock_mono_ns());
-        for (int i = 0; i < n; i++)
-            zmq_msg_close(&parts[i]);
+        s_dispatch(c, &m, clock_mono_ns());
+        proto_rawmsg_close(&m);
     }
     s_flush(c);
 }
@@ -253,11 +261,11 @@ static void *s_run(void *arg)
         if (rc > 0)
             s_read_burst(c);
         if (clock_mono_ns() - c->last_send_ns >= c->heartbeat_ns)
-            s_send(c, "HEARTBEAT", "{}", 2);
+            s_send_heartbeat(c);
     }
     /* Leave now: jobs still held (none after a complete run) go back
      * through the coordinator's retry policy. */
-    s_send(c, "BYE", "{}", 2);
+    s_send_bye(c);
     return NULL;
 }
 
