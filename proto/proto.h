@@ -130,9 +130,11 @@ void proto_put_string(strbuf_t *sb, const char *s, size_t n);
 
 /* Appends a human-readable message as a JSON string: like
  * proto_put_string, but control characters (newlines included) become
- * spaces, trailing white space is dropped, and at most max bytes are kept
- * (cut at a character boundary). What error texts and reasons go through:
- * a libpq message "...\nDETAIL: ..." becomes one line. s may be NULL (""). */
+ * spaces, trailing white space is dropped, and the text the peer decodes
+ * is at most max bytes (cut at a character boundary; a replaced byte
+ * counts as the three bytes of U+FFFD). What error texts and reasons go
+ * through: a libpq message "...\nDETAIL: ..." becomes one line. s may be
+ * NULL (""). */
 void proto_put_message(strbuf_t *sb, const char *s, size_t max);
 
 /* Bodies made of a list of jobs ({"jobs":[...]}: JOB, DONE, FAIL, SUBMIT).

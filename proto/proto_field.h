@@ -92,6 +92,10 @@ size_t proto_utf8_cut(const char *s, size_t len, size_t max);
 
 /* ---- encoding ---- */
 
+/* Like proto_put_string for the C string s, cut so that the decoded text
+ * is at most max bytes (a replaced byte counts as the three of U+FFFD). */
+void proto_put_cut(strbuf_t *sb, const char *s, size_t max);
+
 /* A comma unless sb is empty or ends an opening bracket or brace: every
  * member and list entry starts with it. */
 void proto_sep(strbuf_t *sb);

@@ -5,6 +5,7 @@
 #include "proto_field.h"
 
 #include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,20 +59,25 @@ static void s_escape(strbuf_t *sb, unsigned char c, bool flatten)
 }
 
 /* Plain bytes are copied in runs; only what needs escaping or replacing
- * breaks a run, so ASCII names cost one memcpy. */
-static void s_put(strbuf_t *sb, const char *s, size_t n, bool flatten)
+ * breaks a run, so ASCII names cost one memcpy. max bounds the decoded
+ * length (what the peer's parser gets back), which a replacement makes
+ * longer than its source: the string is cut before the character that
+ * would pass it. */
+static void s_put(strbuf_t *sb, const char *s, size_t n, bool flatten, size_t max)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t run = 0, i = 0;
+    size_t run = 0, i = 0, out = 0;
     strbuf_reserve(sb, n + 2);
     strbuf_putc(sb, '"');
+    size_t start = sb->len;
     while (i < n) {
         unsigned char c = p[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            i++;
-            continue;
-        }
-        size_t len = c >= 0x80 ? s_utf8_seq(p + i, n - i) : 0;
+        bool plain = c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+        size_t len = plain ? 1 : c >= 0x80 ? s_utf8_seq(p + i, n - i) : 0;
+        size_t dec = len > 0 ? len : c >= 0x80 || c == 0 ? 3 : 1;
+        if (out + dec > max)
+            break;
+        out += dec;
         if (len > 0) {
             i += len;
             continue;
@@ -83,13 +89,23 @@ static void s_put(strbuf_t *sb, const char *s, size_t n, bool flatten)
             s_escape(sb, c, flatten);
         run = ++i;
     }
-    strbuf_append(sb, s + run, n - run);
+    strbuf_append(sb, s + run, i - run);
+    /* an escape never ends in a space: trailing spaces are the text's */
+    while (flatten && sb->len > start && sb->data[sb->len - 1] == ' ')
+        sb->len--;
     strbuf_putc(sb, '"');
 }
 
 void proto_put_string(strbuf_t *sb, const char *s, size_t n)
 {
-    s_put(sb, s ? s : "", s ? n : 0, false);
+    s_put(sb, s ? s : "", s ? n : 0, false, SIZE_MAX);
+}
+
+void proto_put_cut(strbuf_t *sb, const char *s, size_t max)
+{
+    if (!s)
+        s = "";
+    s_put(sb, s, strnlen(s, max + 1), false, max);
 }
 
 size_t proto_utf8_cut(const char *s, size_t len, size_t max)
@@ -106,10 +122,7 @@ void proto_put_message(strbuf_t *sb, const char *s, size_t max)
 {
     if (!s)
         s = "";
-    size_t n = proto_utf8_cut(s, strnlen(s, max + 1), max);
-    while (n > 0 && ((unsigned char)s[n - 1] <= 0x20 || s[n - 1] == 0x7f))
-        n--;
-    s_put(sb, s, n, true);
+    s_put(sb, s, strnlen(s, max + 1), true, max);
 }
 
 void proto_sep(strbuf_t *sb)

@@ -156,9 +156,8 @@ void proto_progress_encode(strbuf_t *sb, const proto_progress_t *p)
     strbuf_append(sb, ",\"percent\":", 11);
     strbuf_put_i64(sb, p->percent);
     if (p->message && p->message[0]) {
-        size_t len = strnlen(p->message, PROTO_MESSAGE_MAX + 1);
         strbuf_append(sb, ",\"message\":", 11);
-        proto_put_string(sb, p->message, proto_utf8_cut(p->message, len, PROTO_MESSAGE_MAX));
+        proto_put_cut(sb, p->message, PROTO_MESSAGE_MAX);
     }
     strbuf_putc(sb, '}');
 }
@@ -267,12 +266,9 @@ void proto_done_add(strbuf_t *sb, int64_t id, int attempt, const char *result, s
 void proto_fail_add(strbuf_t *sb, int64_t id, int attempt, const char *error, bool permanent,
                     bool cancelled)
 {
-    if (!error)
-        error = "";
-    size_t len = strnlen(error, PROTO_ERROR_MAX + 1);
     s_ref(sb, id, attempt);
     strbuf_append(sb, ",\"error\":", 9);
-    proto_put_string(sb, error, proto_utf8_cut(error, len, PROTO_ERROR_MAX));
+    proto_put_cut(sb, error, PROTO_ERROR_MAX);
     strbuf_puts(sb, permanent ? ",\"permanent\":true" : ",\"permanent\":false");
     strbuf_puts(sb, cancelled ? ",\"cancelled\":true}" : ",\"cancelled\":false}");
 }

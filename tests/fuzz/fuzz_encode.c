@@ -48,7 +48,7 @@ static void s_strings(const s_in_t *in)
     const char *m = json_string_value(v);
     CHECK(m != NULL);
     size_t n = strlen(m);
-    CHECK(n <= max * 3); /* U+FFFD may grow an invalid byte to 3 */
+    CHECK(n <= max); /* decoded bytes, a U+FFFD counted as its three */
     for (size_t i = 0; i < n; i++)
         CHECK((unsigned char)m[i] >= 0x20);
     CHECK(n == 0 || m[n - 1] != ' ');
