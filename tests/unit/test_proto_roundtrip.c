@@ -989,6 +989,38 @@ static void test_event_send(void **state)
     zmq_ctx_term(ctx);
 }
 
+/* Every _fini accepts NULL and a struct a failed decoder left behind. */
+static void test_fini_null(void **state)
+{
+    (void)state;
+    proto_cancel_fini(NULL);
+    proto_error_fini(NULL);
+    proto_list_fini(NULL);
+    proto_sched_req_fini(NULL);
+    proto_reply_fini(NULL);
+    proto_event_fini(NULL);
+    proto_cancel_t c;
+    proto_error_t e;
+    proto_list_t l;
+    proto_sched_req_t s;
+    proto_reply_t r;
+    proto_event_t ev;
+    json_t *b = s_json("{\"bogus\":1}");
+    assert_true(proto_cancel_parse(b, &c, NULL, 0) < 0);
+    assert_true(proto_error_parse(b, &e, NULL, 0) < 0);
+    assert_true(proto_list_parse(b, &l, NULL, 0) < 0);
+    assert_true(proto_sched_req_parse(b, NULL, &s, NULL, 0) < 0);
+    assert_true(proto_reply_parse(b, &r, NULL, 0) < 0);
+    assert_true(proto_event_parse(b, &ev, NULL, 0) < 0);
+    proto_cancel_fini(&c);
+    proto_error_fini(&e);
+    proto_list_fini(&l);
+    proto_sched_req_fini(&s);
+    proto_reply_fini(&r);
+    proto_event_fini(&ev);
+    json_decref(b);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, s_setup, s_teardown)
 
 int main(void)
@@ -1000,7 +1032,7 @@ int main(void)
         T(test_cancel_error_bye),   T(test_worker_bodies_hostile), T(test_submit_encode),
         T(test_requests_roundtrip), T(test_schedules_roundtrip), T(test_reply_builders),
         T(test_reply_error_hostile), T(test_reply_decode_hostile), T(test_event_roundtrip),
-        T(test_event_hostile),      T(test_event_send),
+        T(test_event_hostile),      T(test_event_send),            T(test_fini_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
