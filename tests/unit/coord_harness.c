@@ -166,7 +166,7 @@ static void s_write_config(harness_t *h, const h_opts_t *o)
             "  backoff_max: %s\n"
             "log:\n  level: warn\n"
             "%s\n",
-            h->dir, h->dir, h->dir, h->heartbeat_ms, o->liveness ? o->liveness : 3,
+            h->dir, h->dir, h->dir, h->heartbeat_ms, o->liveness ? o->liveness : 20,
             o->ready_window ? o->ready_window : 4096, o->refill_batch ? o->refill_batch : 1024,
             o->max_commit_jobs ? o->max_commit_jobs : 20000, s_or(o->aging, "0"),
             s_or(o->idem_window, "24h"), s_or(o->cancel_grace, "30s"),
@@ -396,6 +396,19 @@ void h_wait_up(harness_t *h)
         fail_msg("the coordinator did not come up within %d ms", H_WAIT_MS);
 }
 
+static bool s_in_flight(harness_t *h, void *arg)
+{
+    (void)h;
+    (void)arg;
+    return store_fake_in_flight();
+}
+
+void h_wait_in_flight(harness_t *h)
+{
+    if (!h_pump_until(h, s_in_flight, NULL, H_WAIT_MS))
+        fail_msg("no pipeline went in flight within %d ms", H_WAIT_MS);
+}
+
 typedef struct {
     int64_t id;
     int state;
@@ -414,6 +427,28 @@ void h_wait_state(harness_t *h, int64_t id, int state)
     if (!h_pump_until(h, s_in_state, &a, H_WAIT_MS))
         fail_msg("job %lld: state %d in the store, expected %d (events: %s)", (long long)id,
                  store_fake_state(id), state, store_fake_events_of(id));
+}
+
+typedef struct {
+    int64_t id;
+    const char *events;
+} s_events_arg_t;
+
+static bool s_has_events(harness_t *h, void *arg)
+{
+    (void)h;
+    s_events_arg_t *a = arg;
+    return strcmp(store_fake_events_of(a->id), a->events) == 0;
+}
+
+void h_expect_events(harness_t *h, int64_t id, const char *events)
+{
+    s_events_arg_t a = {id, events};
+    h_pump_until(h, s_has_events, &a, H_WAIT_MS);
+    h_settle(h);
+    const char *got = store_fake_events_of(id);
+    if (strcmp(got, events) != 0)
+        fail_msg("job %lld: events \"%s\", expected \"%s\"", (long long)id, got, events);
 }
 
 /* ---- fake worker ---- */
@@ -449,8 +484,8 @@ static json_t *s_csv(const char *csv)
 
 void fw_hello(fw_t *w, const char *queues, const char *types, int slots, const char *running)
 {
-    json_t *b = json_pack("{s:s, s:s, s:o, s:o, s:i}", "name", w->name, "version", "test",
-                          "queues", s_csv(queues), "types", s_csv(types), "slots", slots);
+    json_t *b = json_pack("{s:s, s:s, s:o, s:o, s:i}", "name", w->name, "version", "test", "queues",
+                          s_csv(queues), "types", s_csv(types), "slots", slots);
     if (running)
         json_object_set_new(b, "running", json_loads(running, 0, NULL));
     char *t = json_dumps(b, JSON_COMPACT);
@@ -637,6 +672,40 @@ json_t *fc_reply(harness_t *h, fc_t *c)
     if (!h_pump_until(h, s_has_reply, c, H_WAIT_MS))
         fail_msg("client: no reply within %d ms", H_WAIT_MS);
     return fc_take(c);
+}
+
+typedef struct {
+    fc_t *c;
+    char req[32];
+    json_t *found;
+} s_sync_t;
+
+static bool s_synced(harness_t *h, void *arg)
+{
+    (void)h;
+    s_sync_t *s = arg;
+    h_inbox_t *in = &s->c->replies;
+    for (size_t i = 0; i < in->n; i++) {
+        const char *req = json_string_value(json_object_get(in->v[i].body, "req"));
+        if (req && strcmp(req, s->req) == 0) {
+            s->found = in->v[i].body;
+            memmove(&in->v[i], &in->v[i + 1], (in->n - i - 1) * sizeof *in->v);
+            in->n--;
+            return true;
+        }
+    }
+    return false;
+}
+
+void fc_sync(harness_t *h, fc_t *c)
+{
+    static unsigned seq;
+    s_sync_t s = {.c = c};
+    snprintf(s.req, sizeof s.req, "sync-%u", ++seq);
+    fc_sendf(c, "STATS", "{\"req\":\"%s\"}", s.req);
+    if (!h_pump_until(h, s_synced, &s, H_WAIT_MS))
+        fail_msg("client: no STATS reply within %d ms", H_WAIT_MS);
+    json_decref(s.found);
 }
 
 json_t *fc_call(harness_t *h, fc_t *c, const char *cmd, const char *body)

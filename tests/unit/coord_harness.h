@@ -26,23 +26,29 @@
 /* Deadline of every wait: generous; a passing test never waits this long. */
 #define H_WAIT_MS 3000
 
+/* Timers run on the monotonic clock in whole milliseconds while run_at is
+ * wall-clock microseconds: a timer may fire up to a millisecond before the
+ * run_at it stands for. Comparisons of "not before run_at" allow this. */
+#define H_CLOCK_SLACK_US 2000
+
 /* Config knobs; 0 / NULL = the harness default (in brackets). */
 typedef struct {
-    int heartbeat_ms;          /* heartbeat.interval [50] */
-    int liveness;              /* heartbeat.liveness [3] */
-    const char *backoff_base;  /* defaults.backoff_base ["10ms"] */
-    const char *backoff_max;   /* defaults.backoff_max ["20ms"] */
-    int max_attempts;          /* defaults.max_attempts [3] */
-    const char *timeout;       /* defaults.timeout ["10s"] */
-    const char *aging;         /* scheduler.priority_aging ["0"] */
-    const char *idem_window;   /* scheduler.idempotency_window ["24h"] */
-    const char *cancel_grace;  /* scheduler.cancel_grace ["30s"] */
-    int ready_window;          /* scheduler.ready_window [4096] */
-    int refill_batch;          /* scheduler.refill_batch [1024] */
-    int max_commit_jobs;       /* scheduler.max_commit_jobs [20000] */
-    const char *extra;         /* raw YAML appended: queues:, types:, schedules: */
-    bool keep_db;              /* do not reset the store fake (it was filled) */
-    bool no_wait_up;           /* return before the coordinator is up */
+    int heartbeat_ms;         /* heartbeat.interval [50] */
+    int liveness;             /* heartbeat.liveness [20]: a starved test process must not
+                               * lose its fake workers; tests of liveness set 3 */
+    const char *backoff_base; /* defaults.backoff_base ["10ms"] */
+    const char *backoff_max;  /* defaults.backoff_max ["20ms"] */
+    int max_attempts;         /* defaults.max_attempts [3] */
+    const char *timeout;      /* defaults.timeout ["10s"] */
+    const char *aging;        /* scheduler.priority_aging ["0"] */
+    const char *idem_window;  /* scheduler.idempotency_window ["24h"] */
+    const char *cancel_grace; /* scheduler.cancel_grace ["30s"] */
+    int ready_window;         /* scheduler.ready_window [4096] */
+    int refill_batch;         /* scheduler.refill_batch [1024] */
+    int max_commit_jobs;      /* scheduler.max_commit_jobs [20000] */
+    const char *extra;        /* raw YAML appended: queues:, types:, schedules: */
+    bool keep_db;             /* do not reset the store fake (it was filled) */
+    bool no_wait_up;          /* return before the coordinator is up */
 } h_opts_t;
 
 typedef struct harness harness_t;
@@ -79,6 +85,8 @@ bool h_pump_until(harness_t *h, h_pred_fn pred, void *arg, int max_ms);
 void h_settle(harness_t *h);
 /* Turns until the coordinator is up again. */
 void h_wait_up(harness_t *h);
+/* Turns until a pipeline is in flight (held by store_fake_hold). */
+void h_wait_in_flight(harness_t *h);
 
 /* ---- fake worker ---- */
 
@@ -133,6 +141,10 @@ size_t fc_nreplies(const fc_t *c);
 json_t *fc_take(fc_t *c);
 /* Pumps until a reply arrives, takes it; fails on timeout. */
 json_t *fc_reply(harness_t *h, fc_t *c);
+/* Sends STATS and pumps until its reply: every request c sent before has
+ * been read by the coordinator (one connection is read in order). The
+ * STATS reply is consumed; other replies stay. */
+void fc_sync(harness_t *h, fc_t *c);
 /* fc_send + fc_reply. */
 json_t *fc_call(harness_t *h, fc_t *c, const char *cmd, const char *body);
 json_t *fc_callf(harness_t *h, fc_t *c, const char *cmd, const char *fmt, ...)
@@ -153,6 +165,9 @@ json_t *h_event(harness_t *h, size_t i);
 
 /* Pumps until the fake's row of job id is in state; fails on timeout. */
 void h_wait_state(harness_t *h, int64_t id, int state);
+/* Pumps until job id's audit events are exactly `events` (names, comma
+ * separated), settles, and asserts they still are (nothing more came). */
+void h_expect_events(harness_t *h, int64_t id, const char *events);
 /* The "ids" member of a SUBMIT reply, entry i. */
 int64_t h_id(const json_t *reply, size_t i);
 /* Wall-clock now, microseconds (common/clock.h). */

@@ -80,7 +80,7 @@ static struct {
     int fail_loads_skip;
     bool hold;
     unsigned commits, failed, violations, connects, connect_attempts, inserted, updated;
-    unsigned lost_updates;
+    unsigned lost_updates, max_write_rows;
     unsigned ops[STORE_OP_KIND_COUNT];
     char violation[512];
     char evbuf[4096];
@@ -273,8 +273,8 @@ static void s_event_add(db_t *db, int64_t job_id, int64_t at, const char *event,
         db->capevents = db->capevents ? db->capevents * 2 : 256;
         db->events = xrealloc(db->events, db->capevents * sizeof *db->events);
     }
-    db->events[db->nevents++] = (fake_event_t){job_id, at, s_dup(event), attempt, s_dup(worker),
-                                               s_dup(detail)};
+    db->events[db->nevents++] =
+        (fake_event_t){job_id, at, s_dup(event), attempt, s_dup(worker), s_dup(detail)};
 }
 
 static void s_set(char **field, const char *value)
@@ -413,8 +413,12 @@ void store_fake_put_job(const fake_job_t *row)
 
 void store_fake_put(int64_t id, const char *queue, const char *type, int priority, int state)
 {
-    fake_job_t r = {.id = id, .queue = (char *)queue, .type = (char *)type, .priority = priority,
-                    .state = state, .progress = -1};
+    fake_job_t r = {.id = id,
+                    .queue = (char *)queue,
+                    .type = (char *)type,
+                    .priority = priority,
+                    .state = state,
+                    .progress = -1};
     store_fake_put_job(&r);
 }
 
@@ -645,6 +649,12 @@ void store_fake_hold(bool hold)
 void store_fake_release(void)
 {
     G.hold = false;
+    if (G.live && G.live->in_flight)
+        s_signal(G.live);
+}
+
+void store_fake_release_one(void)
+{
     if (G.live && G.live->in_flight)
         s_signal(G.live);
 }
@@ -1180,8 +1190,10 @@ static void s_op_fire(db_t *db, s_run_t *r, store_op_t *op)
         };
         s_check_job(r->tx, &row, true);
         if (!r->tx->failed && !s_job_insert(db, &row))
-            s_violate(r->tx, "fire: duplicate key value violates unique constraint \"jobs_pkey\""
-                      " (id %lld)", (long long)row.id);
+            s_violate(r->tx,
+                      "fire: duplicate key value violates unique constraint \"jobs_pkey\""
+                      " (id %lld)",
+                      (long long)row.id);
         if (r->tx->failed)
             return;
         char *detail = s_json_obj1("schedule", op->in.fire.name);
@@ -1250,19 +1262,41 @@ static void s_op_sched_load(db_t *db, s_run_t *r, store_op_t *op)
 static void s_run_op(db_t *db, s_run_t *r, store_op_t *op)
 {
     switch (op->kind) {
-    case STORE_OP_REFILL: s_op_refill(db, r, op); break;
-    case STORE_OP_CANCEL: s_op_cancel(db, r, op); break;
-    case STORE_OP_RETRY: s_op_retry(db, r, op); break;
-    case STORE_OP_PAUSE: s_op_pause(db, r, op); break;
-    case STORE_OP_WORKER: s_op_worker(db, r, op); break;
-    case STORE_OP_LOOKUP: s_op_lookup(db, r, op); break;
-    case STORE_OP_DEPS: s_op_deps(db, r, op); break;
-    case STORE_OP_FIRE: s_op_fire(db, r, op); break;
+    case STORE_OP_REFILL:
+        s_op_refill(db, r, op);
+        break;
+    case STORE_OP_CANCEL:
+        s_op_cancel(db, r, op);
+        break;
+    case STORE_OP_RETRY:
+        s_op_retry(db, r, op);
+        break;
+    case STORE_OP_PAUSE:
+        s_op_pause(db, r, op);
+        break;
+    case STORE_OP_WORKER:
+        s_op_worker(db, r, op);
+        break;
+    case STORE_OP_LOOKUP:
+        s_op_lookup(db, r, op);
+        break;
+    case STORE_OP_DEPS:
+        s_op_deps(db, r, op);
+        break;
+    case STORE_OP_FIRE:
+        s_op_fire(db, r, op);
+        break;
     case STORE_OP_SCHED_ADD:
     case STORE_OP_SCHED_DEL:
-    case STORE_OP_SCHED_PAUSE: s_op_sched(db, r, op); break;
-    case STORE_OP_SCHED_LOAD: s_op_sched_load(db, r, op); break;
-    default: s_violate(r->tx, "unknown operation kind %d", (int)op->kind); break;
+    case STORE_OP_SCHED_PAUSE:
+        s_op_sched(db, r, op);
+        break;
+    case STORE_OP_SCHED_LOAD:
+        s_op_sched_load(db, r, op);
+        break;
+    default:
+        s_violate(r->tx, "unknown operation kind %d", (int)op->kind);
+        break;
     }
 }
 
@@ -1270,6 +1304,8 @@ static void s_run_op(db_t *db, s_run_t *r, store_op_t *op)
 
 static void s_apply_write(db_t *db, s_tx_t *tx, const item_t *it, int64_t now)
 {
+    if (it->nrows > G.max_write_rows)
+        G.max_write_rows = (unsigned)it->nrows;
     for (size_t i = 0; i < it->nrows && !tx->failed; i++) {
         const fake_job_t *row = &it->rows[i];
         for (size_t k = 0; k < i; k++)
@@ -1282,8 +1318,10 @@ static void s_apply_write(db_t *db, s_tx_t *tx, const item_t *it, int64_t now)
             fake_job_t r = *row;
             r.updated_us = now;
             if (!s_job_insert(db, &r))
-                s_violate(tx, "duplicate key value violates unique constraint \"jobs_pkey\""
-                          " (id %lld)", (long long)row->id);
+                s_violate(tx,
+                          "duplicate key value violates unique constraint \"jobs_pkey\""
+                          " (id %lld)",
+                          (long long)row->id);
             else
                 G.inserted++;
             continue;
@@ -1291,8 +1329,7 @@ static void s_apply_write(db_t *db, s_tx_t *tx, const item_t *it, int64_t now)
         fake_job_t *j = s_job(db, row->id);
         if (!j) { /* UPDATE ... WHERE j.id = u.id matches nothing */
             G.lost_updates++;
-            fprintf(stderr, "store_fake: update of job %lld that has no row\n",
-                    (long long)row->id);
+            fprintf(stderr, "store_fake: update of job %lld that has no row\n", (long long)row->id);
             continue;
         }
         j->state = row->state;
@@ -1392,8 +1429,8 @@ int store_pipeline_add_write(store_t *s, batch_t *b)
     it->events = xcalloc(b->nevents + 1, sizeof *it->events);
     for (size_t i = 0; i < b->nevents; i++) {
         const batch_event_t *e = &b->events[i];
-        fake_event_t src = {e->job_id, e->at_us, (char *)job_event_name(e->event), e->attempt,
-                            (char *)e->worker, e->detail};
+        fake_event_t src = {e->job_id,  e->at_us,          (char *)job_event_name(e->event),
+                            e->attempt, (char *)e->worker, e->detail};
         s_event_copy(&it->events[i], &src);
     }
     return ORCH_OK;
@@ -1538,6 +1575,11 @@ void store_pipeline_poll(store_t *s, store_answer_fn on_answer, store_sync_fn on
         fprintf(stderr, "store_fake: constraint violation: %s\n", out.msg);
     }
     on_sync(arg, false, out.msg);
+}
+
+unsigned store_fake_max_write_rows(void)
+{
+    return G.max_write_rows;
 }
 
 unsigned store_fake_lost_updates(void)

@@ -119,6 +119,8 @@ void store_fake_fail_loads_after(int skip, int n);
  * readable) until store_fake_release(). */
 void store_fake_hold(bool hold);
 void store_fake_release(void);
+/* Lets the pipeline in flight complete but keeps holding the next ones. */
+void store_fake_release_one(void);
 
 /* ---- figures ---- */
 
@@ -141,6 +143,8 @@ unsigned store_fake_ops(int kind);
 /* Job rows written by batch writes: inserted and updated. */
 unsigned store_fake_rows_inserted(void);
 unsigned store_fake_rows_updated(void);
+/* The most job rows one batch write carried. */
+unsigned store_fake_max_write_rows(void);
 /* Batch-write updates of a job that has no row (they change nothing, as
  * UPDATE ... WHERE id = u.id would not): should stay 0. */
 unsigned store_fake_lost_updates(void);

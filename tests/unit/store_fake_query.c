@@ -164,8 +164,7 @@ static char *s_list(const json_t *body)
                        "queue: must be a name of 1..64 characters [A-Za-z0-9_.:-]");
     json_int_t limit = 100;
     if (lim) {
-        if (!json_is_integer(lim) || json_integer_value(lim) < 1 ||
-            json_integer_value(lim) > 10000)
+        if (!json_is_integer(lim) || json_integer_value(lim) < 1 || json_integer_value(lim) > 10000)
             return s_error(body, PROTO_STATUS_BAD_REQUEST, "limit: must be an integer 1..10000");
         limit = json_integer_value(lim);
     }

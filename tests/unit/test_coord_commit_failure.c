@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char *s_error(const json_t *r)
 {
@@ -50,13 +49,13 @@ static void test_every_waiting_client_gets_503(void **state)
     fc_t *c1 = fc_new(h), *c2 = fc_new(h), *c3 = fc_new(h);
     store_fake_hold(true);
     s_send_submit(c1, "c1");
-    h_pump_ms(h, 30);
-    assert_true(store_fake_in_flight());
+    h_wait_in_flight(h);
     s_send_submit(c2, "c2");
     fc_sendf(c3, "SUBMIT",
              "{\"jobs\":[{\"queue\":\"default\",\"type\":\"noop\"},"
              "{\"queue\":\"other\",\"type\":\"noop\",\"delay_ms\":10}],\"req\":\"c3\"}");
-    h_pump_ms(h, 30);
+    fc_sync(h, c2);
+    fc_sync(h, c3);
     assert_int_equal(fc_nreplies(c1) + fc_nreplies(c2) + fc_nreplies(c3), 0);
     unsigned connects = store_fake_connects();
     store_fake_fail_next_commit(0);
@@ -101,22 +100,36 @@ static void test_answered_operations_are_not_half_applied(void **state)
 {
     (void)state;
     store_fake_reset();
-    fake_job_t later = {.id = 7, .queue = "default", .type = "noop", .priority = 5,
-                        .state = JOB_SCHEDULED, .progress = -1,
+    fake_job_t later = {.id = 7,
+                        .queue = "default",
+                        .type = "noop",
+                        .priority = 5,
+                        .state = JOB_SCHEDULED,
+                        .progress = -1,
                         .run_at_us = h_now_us() + 3600LL * 1000000};
     store_fake_put_job(&later);
     harness_t *h = h_start(&(h_opts_t){.keep_db = true});
     h_settle(h);
-    fc_t *c = fc_new(h);
-    unsigned commits = store_fake_commits();
-    store_fake_fail_next_commit(2); /* both operations answered, then the connection drops */
-    /* one client, three requests, read by the coordinator in one turn */
+    fc_t *c = fc_new(h), *t = fc_new(h);
+    /* a commit in flight, so that the three requests gather behind it */
+    store_fake_hold(true);
+    fc_send(t, "PAUSE", "{\"queue\":\"elsewhere\"}");
+    h_wait_in_flight(h);
     fc_send(c, "CANCEL", "{\"id\":7,\"req\":\"cancel\"}");
     fc_send(c, "SUBMIT",
             "{\"jobs\":[{\"queue\":\"default\",\"type\":\"noop\",\"idempotency_key\":\"k\"}],"
             "\"req\":\"keyed\"}");
-    fc_send(c, "SUBMIT", "{\"jobs\":[{\"queue\":\"default\",\"type\":\"noop\"}],\"req\":\"plain\"}");
-    usleep(20000);
+    fc_send(c, "SUBMIT",
+            "{\"jobs\":[{\"queue\":\"default\",\"type\":\"noop\"}],\"req\":\"plain\"}");
+    fc_sync(h, c);
+    store_fake_release_one();
+    json_t *paused = fc_reply(h, t);
+    assert_int_equal(h_status(paused), 200);
+    json_decref(paused);
+    h_wait_in_flight(h); /* the three requests' pipeline, held */
+    unsigned commits = store_fake_commits();
+    store_fake_fail_next_commit(2); /* both operations answered, then the connection drops */
+    store_fake_release();
     static const char *const reqs[3] = {"cancel", "keyed", "plain"};
     bool seen[3] = {false, false, false};
     for (int i = 0; i < 3; i++) {
@@ -168,14 +181,13 @@ static void test_failed_dispatch_commit_is_reattached(void **state)
     assert_int_equal(store_fake_failed_commits(), 1);
     h_wait_up(h);
     h_wait_state(h, id, JOB_RUNNING);
-    h_settle(h);
+    h_expect_events(h, id, "submitted,reattached");
     assert_int_equal(fw_njobs(w), 1); /* not dispatched again */
     assert_int_equal(store_fake_job(id)->attempt, 1);
     assert_string_equal(store_fake_job(id)->worker, "w1");
-    assert_string_equal(store_fake_events_of(id), "submitted,reattached");
     fw_done(w, id, 1, "\"once\"");
     h_wait_state(h, id, JOB_SUCCEEDED);
-    assert_string_equal(store_fake_events_of(id), "submitted,reattached,succeeded");
+    h_expect_events(h, id, "submitted,reattached,succeeded");
     h_finish(h);
 }
 

@@ -50,8 +50,7 @@ static void test_waits_for_existing_job(void **state)
     fw_done(w, a, 1, NULL);
     fw_wait_jobs(h, w, 2);
     assert_int_equal(fw_job_id(w, 1), b);
-    h_settle(h);
-    assert_string_equal(store_fake_events_of(b), "submitted,queued,started");
+    h_expect_events(h, b, "submitted,queued,started");
     json_t *d = s_detail(b, 1);
     assert_string_equal(json_string_value(json_object_get(d, "reason")), "dependencies succeeded");
     json_decref(d);
@@ -120,8 +119,8 @@ static void test_failure_cascades_down_the_chain(void **state)
     assert_string_equal(store_fake_job(b)->error, want);
     snprintf(want, sizeof want, "dependency %lld ended cancelled", (long long)b);
     assert_string_equal(store_fake_job(cc)->error, want);
-    assert_string_equal(store_fake_events_of(b), "submitted,cancelled");
-    assert_string_equal(store_fake_events_of(cc), "submitted,cancelled");
+    h_expect_events(h, b, "submitted,cancelled");
+    h_expect_events(h, cc, "submitted,cancelled");
     json_t *d = s_detail(cc, 1);
     assert_int_equal(json_integer_value(json_object_get(d, "dependency")), b);
     json_decref(d);
@@ -152,9 +151,8 @@ static void test_cancelled_dependency_cascades(void **state)
     assert_int_equal(h_status(r), 200);
     json_decref(r);
     h_wait_state(h, b, JOB_CANCELLED);
-    h_settle(h);
-    assert_string_equal(store_fake_events_of(a), "submitted,cancelled");
-    assert_string_equal(store_fake_events_of(b), "submitted,cancelled");
+    h_expect_events(h, a, "submitted,cancelled");
+    h_expect_events(h, b, "submitted,cancelled");
     h_finish(h);
 }
 
@@ -174,12 +172,11 @@ static void test_finished_and_unknown_dependencies(void **state)
                          "{\"queue\":\"default\",\"type\":\"noop\",\"depends_on\":[10,11]}");
     int64_t ok = h_id(r, 0), doomed = h_id(r, 1);
     json_decref(r);
-    h_settle(h);
+    h_expect_events(h, ok, "submitted");
     assert_int_equal(store_fake_state(ok), JOB_QUEUED);
     assert_int_equal(store_fake_state(doomed), JOB_CANCELLED);
     assert_string_equal(store_fake_job(doomed)->error, "dependency 11 ended dead");
-    assert_string_equal(store_fake_events_of(ok), "submitted");
-    assert_string_equal(store_fake_events_of(doomed), "submitted,cancelled");
+    h_expect_events(h, doomed, "submitted,cancelled");
     size_t before = store_fake_njobs();
     r = fc_call(h, c, "SUBMIT",
                 "{\"jobs\":[{\"queue\":\"default\",\"type\":\"noop\"},"
@@ -200,8 +197,9 @@ static void test_invalid_batch_references_rejected(void **state)
     (void)state;
     harness_t *h = h_start(NULL);
     fc_t *c = fc_new(h);
-    json_t *r = fc_call(h, c, "SUBMIT",
-                        "{\"jobs\":[{\"queue\":\"default\",\"type\":\"noop\",\"depends_on\":[-2]}]}");
+    json_t *r =
+        fc_call(h, c, "SUBMIT",
+                "{\"jobs\":[{\"queue\":\"default\",\"type\":\"noop\",\"depends_on\":[-2]}]}");
     assert_int_equal(h_status(r), 400);
     assert_non_null(json_string_value(json_object_get(r, "error")));
     json_decref(r);

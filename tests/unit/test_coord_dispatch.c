@@ -160,7 +160,7 @@ static void test_only_announced_queues_and_types(void **state)
     json_t *j = fw_job(wb, 0);
     assert_string_equal(json_string_value(json_object_get(j, "type")), "sleep");
     assert_int_equal(store_fake_state(none), JOB_QUEUED);
-    assert_string_equal(store_fake_events_of(none), "submitted");
+    h_expect_events(h, none, "submitted");
     h_finish(h);
 }
 
@@ -200,8 +200,8 @@ static void test_submit_acknowledged_after_commit(void **state)
     fc_t *c = fc_new(h);
     store_fake_hold(true);
     fc_send(c, "SUBMIT", "{\"jobs\":[{\"queue\":\"default\",\"type\":\"noop\"}],\"req\":\"r1\"}");
-    h_pump_ms(h, 40);
-    assert_true(store_fake_in_flight());
+    h_wait_in_flight(h);
+    h_pump_ms(h, 20);
     assert_int_equal(fc_nreplies(c), 0);
     assert_int_equal(store_fake_njobs(), 0);
     store_fake_release();
@@ -211,7 +211,7 @@ static void test_submit_acknowledged_after_commit(void **state)
     int64_t id = h_id(r, 0);
     json_decref(r);
     assert_int_equal(store_fake_state(id), JOB_QUEUED);
-    assert_string_equal(store_fake_events_of(id), "submitted");
+    h_expect_events(h, id, "submitted");
     h_finish(h);
 }
 
@@ -243,7 +243,7 @@ static void test_success_path_audit(void **state)
     assert_null(row->error);
     assert_int_equal(row->progress, 100);
     assert_true(row->finished_us >= row->started_us && row->started_us >= row->created_us);
-    assert_string_equal(store_fake_events_of(id), "submitted,started,succeeded");
+    h_expect_events(h, id, "submitted,started,succeeded");
     const fake_event_t *ev = store_fake_job_event(id, 2);
     assert_string_equal(ev->worker, "w1");
     assert_int_equal(ev->attempt, 1);

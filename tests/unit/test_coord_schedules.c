@@ -18,11 +18,30 @@
 static void s_put_schedule(const char *name, const char *cron, int64_t next_run_us, bool paused)
 {
     store_schedule_row_t s = {
-        .name = name, .cron = cron, .queue = "default", .type = "noop",
-        .payload = "{\"report\":\"daily\"}", .source = "api", .priority = 2, .max_attempts = 0,
-        .paused = paused, .next_run_us = next_run_us,
+        .name = name,
+        .cron = cron,
+        .queue = "default",
+        .type = "noop",
+        .payload = "{\"report\":\"daily\"}",
+        .source = "api",
+        .priority = 2,
+        .max_attempts = 0,
+        .paused = paused,
+        .next_run_us = next_run_us,
     };
     store_fake_put_schedule(&s);
+}
+
+static bool s_has_jobs(harness_t *h, void *arg)
+{
+    (void)h;
+    return store_fake_njobs() >= *(size_t *)arg;
+}
+
+static void s_wait_jobs(harness_t *h, size_t n)
+{
+    if (!h_pump_until(h, s_has_jobs, &n, H_WAIT_MS))
+        fail_msg("%zu job rows, expected %zu", store_fake_njobs(), n);
 }
 
 /* The one job row the schedules created (fails unless exactly one). */
@@ -45,7 +64,8 @@ static void test_due_schedule_fires_once(void **state)
     int64_t slot = h_now_us() - 1000;
     s_put_schedule("report", "@hourly", slot, false);
     harness_t *h = h_start(&(h_opts_t){.keep_db = true});
-    h_pump_ms(h, 100);
+    s_wait_jobs(h, 1);
+    h_pump_ms(h, 30);
     h_settle(h);
     const fake_job_t *job = s_only_job();
     int64_t id = job->id;
@@ -53,7 +73,7 @@ static void test_due_schedule_fires_once(void **state)
     assert_string_equal(job->payload, "{\"report\":\"daily\"}");
     assert_int_equal(job->priority, 2);
     assert_int_equal(job->max_attempts, 3); /* the queue's default */
-    assert_string_equal(store_fake_events_of(id), "submitted");
+    h_expect_events(h, id, "submitted");
     json_t *d = json_loads(store_fake_job_event(id, 0)->detail, 0, NULL);
     assert_string_equal(json_string_value(json_object_get(d, "schedule")), "report");
     json_decref(d);
@@ -75,7 +95,8 @@ static void test_missed_slots_fire_once(void **state)
     store_fake_reset();
     s_put_schedule("catchup", "@hourly", h_now_us() - 5 * HOUR_US, false);
     harness_t *h = h_start(&(h_opts_t){.keep_db = true});
-    h_pump_ms(h, 120);
+    s_wait_jobs(h, 1);
+    h_pump_ms(h, 60);
     h_settle(h);
     s_only_job();
     assert_true(store_fake_schedule("catchup")->next_run_us > h_now_us());
@@ -122,7 +143,8 @@ static void test_paused_schedule_stays_quiet(void **state)
     assert_int_equal(json_integer_value(json_object_get(r, "req")), 1);
     json_decref(r);
     assert_false(store_fake_schedule("quiet")->paused);
-    h_pump_ms(h, 60);
+    s_wait_jobs(h, 1);
+    h_pump_ms(h, 30);
     h_settle(h);
     s_only_job();
     h_finish(h);
@@ -137,10 +159,7 @@ static void test_lost_compare_and_set_fires_nothing(void **state)
     s_put_schedule("contended", "@hourly", h_now_us() - 1000, false);
     store_fake_hold(true);
     harness_t *h = h_start(&(h_opts_t){.keep_db = true});
-    int64_t deadline = h_now_us() + 2000000;
-    while (!store_fake_in_flight() && h_now_us() < deadline)
-        h_turn(h, 1);
-    assert_true(store_fake_in_flight());
+    h_wait_in_flight(h);
     int64_t theirs = (h_now_us() / HOUR_US + 1) * HOUR_US;
     store_fake_set_schedule_next("contended", theirs);
     store_fake_release();
@@ -150,6 +169,38 @@ static void test_lost_compare_and_set_fires_nothing(void **state)
     assert_int_equal(store_fake_nevents(), 0);
     assert_int_equal(store_fake_schedule("contended")->next_run_us, theirs);
     assert_int_equal(store_fake_schedule("contended")->last_job_id, 0);
+    h_finish(h);
+}
+
+/* After losing a compare-and-set, the schedule must keep firing: at the
+ * slot the store now holds (here the other coordinator's next slot, which
+ * nobody else fires), exactly once.
+ *
+ * KNOWN COORDINATOR BUG (reported): coord_sched.c s_fire_result sets
+ * s->next_run_us = f->next_us (this coordinator's own next slot) even when
+ * the store did not apply the firing. The store holds another value, so
+ * every later compare-and-set compares against a slot the store never had
+ * and fails: the schedule never fires again until a restart reloads it. */
+static void test_schedule_fires_again_after_lost_compare_and_set(void **state)
+{
+    (void)state;
+    store_fake_reset();
+    s_put_schedule("contended", "@every 1m", h_now_us() - 1000, false);
+    store_fake_hold(true);
+    harness_t *h = h_start(&(h_opts_t){.keep_db = true});
+    h_wait_in_flight(h);
+    int64_t theirs = h_now_us() + 150000;
+    store_fake_set_schedule_next("contended", theirs);
+    store_fake_release();
+    while (h_now_us() < theirs + 250000)
+        h_turn(h, 5);
+    h_settle(h);
+    if (store_fake_njobs() != 1)
+        fail_msg("KNOWN BUG: %zu jobs after the store's slot passed, expected 1; the store's "
+                 "next_run is %lld us from now",
+                 store_fake_njobs(),
+                 (long long)(store_fake_schedule("contended")->next_run_us - h_now_us()));
+    assert_true(s_only_job()->created_us >= theirs);
     h_finish(h);
 }
 
@@ -218,9 +269,15 @@ static void test_config_schedule_upserted(void **state)
     (void)state;
     store_fake_reset();
     int64_t kept = h_now_us() + 2 * HOUR_US;
-    store_schedule_row_t old = {.name = "cfg-daily", .cron = "@daily", .queue = "old",
-                                .type = "old", .payload = "{}", .source = "config",
-                                .priority = -1, .paused = true, .next_run_us = kept};
+    store_schedule_row_t old = {.name = "cfg-daily",
+                                .cron = "@daily",
+                                .queue = "old",
+                                .type = "old",
+                                .payload = "{}",
+                                .source = "config",
+                                .priority = -1,
+                                .paused = true,
+                                .next_run_us = kept};
     store_fake_put_schedule(&old);
     const char *yaml = "schedules:\n"
                        "  - name: cfg-daily\n    cron: \"@daily\"\n    queue: maintenance\n"
@@ -252,6 +309,7 @@ int main(void)
         H_TEST(test_schedule_fires_at_its_slot),
         H_TEST(test_paused_schedule_stays_quiet),
         H_TEST(test_lost_compare_and_set_fires_nothing),
+        H_TEST(test_schedule_fires_again_after_lost_compare_and_set),
         H_TEST(test_schedules_command),
         H_TEST(test_config_schedule_upserted),
     };
