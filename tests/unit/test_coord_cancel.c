@@ -164,11 +164,13 @@ static void test_cancel_racing_the_horizon_load(void **state)
 
 int main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
         H_TEST(test_cancel_outside_running),
         H_TEST(test_cancel_racing_a_refill),
         H_TEST(test_cancel_racing_the_horizon_load),
     };
+    /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     store_fake_free();
     return rc;

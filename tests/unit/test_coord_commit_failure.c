@@ -317,6 +317,7 @@ static void test_recovery_failing_half_way_is_retried(void **state)
 
 int main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
         H_TEST(test_every_waiting_client_gets_503),
         H_TEST(test_answered_operations_are_not_half_applied),
@@ -326,6 +327,7 @@ int main(void)
         H_TEST(test_events_only_for_committed_changes),
         H_TEST(test_recovery_failing_half_way_is_retried),
     };
+    /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     store_fake_free();
     return rc;

@@ -128,6 +128,7 @@ static void test_timeout_and_priority_precedence(void **state)
 
 int main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
         H_TEST(test_delayed_job_waits_for_its_time),
         H_TEST(test_run_at_in_the_past_runs_now),
@@ -135,6 +136,7 @@ int main(void)
         H_TEST(test_delay_and_dependency),
         H_TEST(test_timeout_and_priority_precedence),
     };
+    /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     store_fake_free();
     return rc;

@@ -219,6 +219,7 @@ static void test_invalid_batch_references_rejected(void **state)
 
 int main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
         H_TEST(test_waits_for_existing_job),
         H_TEST(test_batch_references),
@@ -227,6 +228,7 @@ int main(void)
         H_TEST(test_finished_and_unknown_dependencies),
         H_TEST(test_invalid_batch_references_rejected),
     };
+    /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     store_fake_free();
     return rc;

@@ -307,6 +307,7 @@ static void test_order_across_ready_window_refills(void **state)
 
 int main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
         H_TEST(test_priority_then_fifo),
         H_TEST(test_fifo_within_priority_and_overtaking),
@@ -318,6 +319,7 @@ int main(void)
         H_TEST(test_draining_worker_gets_no_new_jobs),
         H_TEST(test_order_across_ready_window_refills),
     };
+    /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     store_fake_free();
     return rc;

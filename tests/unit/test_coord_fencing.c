@@ -219,6 +219,7 @@ static void test_reconnect_through_new_connection(void **state)
 
 int main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
         H_TEST(test_result_from_other_worker_is_stale),
         H_TEST(test_duplicate_result_is_applied_once),
@@ -228,6 +229,7 @@ int main(void)
         H_TEST(test_reregistration_with_stale_attempt_is_cancelled),
         H_TEST(test_reconnect_through_new_connection),
     };
+    /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     store_fake_free();
     return rc;

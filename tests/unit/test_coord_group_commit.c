@@ -105,11 +105,13 @@ static void test_unacknowledged_changes_are_committed(void **state)
 
 int main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
         H_TEST(test_requests_behind_a_commit_share_the_next),
         H_TEST(test_full_batch_holds_clients_back),
         H_TEST(test_unacknowledged_changes_are_committed),
     };
+    /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     store_fake_free();
     return rc;

@@ -178,6 +178,7 @@ static void test_key_found_in_store(void **state)
 
 int main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
         H_TEST(test_same_key_returns_existing_job),
         H_TEST(test_same_key_within_one_batch),
@@ -186,6 +187,7 @@ int main(void)
         H_TEST(test_key_window_after_finish),
         H_TEST(test_key_found_in_store),
     };
+    /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     store_fake_free();
     return rc;

@@ -173,6 +173,7 @@ static void test_aging_lifts_a_waiting_job(void **state)
 
 int main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
         H_TEST(test_paused_queue_dispatches_nothing),
         H_TEST(test_pause_is_per_queue),
@@ -181,6 +182,7 @@ int main(void)
         H_TEST(test_without_aging_priority_wins),
         H_TEST(test_aging_lifts_a_waiting_job),
     };
+    /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     store_fake_free();
     return rc;

@@ -251,6 +251,7 @@ static void test_malformed_requests_answered(void **state)
 
 int main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
         H_TEST(test_get_with_history),
         H_TEST(test_list_newest_first),
@@ -259,6 +260,7 @@ int main(void)
         H_TEST(test_idle_worker_gets_heartbeats),
         H_TEST(test_malformed_requests_answered),
     };
+    /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     store_fake_free();
     return rc;

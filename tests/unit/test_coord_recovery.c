@@ -258,6 +258,7 @@ static void test_restart_with_job_in_flight(void **state)
 
 int main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
         H_TEST(test_queued_jobs_dispatched_in_order),
         H_TEST(test_running_job_reattached_by_its_worker),
@@ -267,6 +268,7 @@ int main(void)
         H_TEST(test_paused_queue_stays_paused),
         H_TEST(test_restart_with_job_in_flight),
     };
+    /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     store_fake_free();
     return rc;

@@ -268,12 +268,18 @@ static void test_retry_of_cancelled_job(void **state)
 
 int main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
-        H_TEST(test_failed_attempt_is_retried),      H_TEST(test_retry_waits_for_its_backoff),
-        H_TEST(test_attempts_exhausted_end_dead),    H_TEST(test_permanent_error_is_dead_at_once),
-        H_TEST(test_backoff_doubles_then_caps),      H_TEST(test_operator_retry_of_dead_job),
-        H_TEST(test_retry_refused_for_other_states), H_TEST(test_retry_of_cancelled_job),
+        H_TEST(test_failed_attempt_is_retried),
+        H_TEST(test_retry_waits_for_its_backoff),
+        H_TEST(test_attempts_exhausted_end_dead),
+        H_TEST(test_permanent_error_is_dead_at_once),
+        H_TEST(test_backoff_doubles_then_caps),
+        H_TEST(test_operator_retry_of_dead_job),
+        H_TEST(test_retry_refused_for_other_states),
+        H_TEST(test_retry_of_cancelled_job),
     };
+    /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     store_fake_free();
     return rc;

@@ -303,6 +303,7 @@ static void test_config_schedule_upserted(void **state)
 
 int main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
         H_TEST(test_due_schedule_fires_once),
         H_TEST(test_missed_slots_fire_once),
@@ -313,6 +314,7 @@ int main(void)
         H_TEST(test_schedules_command),
         H_TEST(test_config_schedule_upserted),
     };
+    /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     store_fake_free();
     return rc;

@@ -190,11 +190,15 @@ static void test_cancel_running_forced_after_grace(void **state)
 
 int main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
-        H_TEST(test_attempt_timeout_is_retried),        H_TEST(test_silent_worker_is_lost),
-        H_TEST(test_worker_leaving_returns_its_jobs),   H_TEST(test_cancel_running_confirmed),
+        H_TEST(test_attempt_timeout_is_retried),
+        H_TEST(test_silent_worker_is_lost),
+        H_TEST(test_worker_leaving_returns_its_jobs),
+        H_TEST(test_cancel_running_confirmed),
         H_TEST(test_cancel_running_forced_after_grace),
     };
+    /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     store_fake_free();
     return rc;
