@@ -12,66 +12,47 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *s_reply_body(int status, const char *req, const char *fmt, va_list ap, size_t *len)
+void coord_send_reply(coord_t *c, const proto_envelope_t *env, const strbuf_t *body)
 {
-    strbuf_t sb;
-    strbuf_init(&sb);
-    strbuf_printf(&sb, "{\"status\":%d", status);
-    if (fmt && *fmt) {
-        strbuf_putc(&sb, ',');
-        va_list cp;
-        va_copy(cp, ap);
-        int n = vsnprintf(NULL, 0, fmt, cp);
-        va_end(cp);
-        if (n > 0) {
-            strbuf_reserve(&sb, (size_t)n);
-            vsnprintf(sb.data + sb.len, (size_t)n + 1, fmt, ap);
-            sb.len += (size_t)n;
-        }
-    }
-    if (req) {
-        strbuf_puts(&sb, ",\"req\":");
-        strbuf_puts(&sb, req);
-    }
-    strbuf_putc(&sb, '}');
-    *len = sb.len;
-    return strbuf_detach(&sb);
+    proto_send(c->csock, env, PROTO_CLIENT_V1, "REPLY", body->data, body->len);
 }
 
-void coord_reply(coord_t *c, const proto_envelope_t *env, int status, const char *req,
-                 const char *fmt, ...)
+void coord_ack(batch_t *b, const proto_envelope_t *env, const char *req, strbuf_t *body)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    size_t len;
-    char *body = s_reply_body(status, req, fmt, ap, &len);
-    va_end(ap);
-    proto_send(c->csock, env, PROTO_CLIENT_V1, "REPLY", body, len);
-    free(body);
+    size_t len = body->len;
+    batch_ack(b, env, req, strbuf_detach(body), len);
 }
 
-/* Reply after the commit of the batch being filled. */
-static void s_ack(coord_t *c, const proto_envelope_t *env, const char *req, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void s_ack(coord_t *c, const proto_envelope_t *env, const char *req, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    size_t len;
-    char *body = s_reply_body(PROTO_STATUS_OK, req, fmt, ap, &len);
-    va_end(ap);
-    batch_ack(&c->cur, env, req, body, len);
-}
-
-/* Error text is JSON-escaped into the reply. */
 void coord_error(coord_t *c, const proto_envelope_t *env, int status, const char *req,
                  const char *msg)
 {
     strbuf_t sb;
     strbuf_init(&sb);
-    strbuf_put_json_string(&sb, msg, strlen(msg));
-    coord_reply(c, env, status, req, "\"error\":%s", sb.data);
+    proto_reply_error(&sb, status, msg, req);
+    coord_send_reply(c, env, &sb);
     strbuf_fini(&sb);
+}
+
+void coord_reply_raw(coord_t *c, const proto_envelope_t *env, const char *req, const char *key,
+                     const char *json)
+{
+    strbuf_t sb;
+    strbuf_init(&sb);
+    proto_reply_open(&sb, PROTO_STATUS_OK);
+    proto_reply_raw(&sb, key, json, strlen(json));
+    proto_reply_close(&sb, req);
+    coord_send_reply(c, env, &sb);
+    strbuf_fini(&sb);
+}
+
+/* {"status":200,"state":state} after the commit of the batch being filled. */
+static void s_ack_state(coord_t *c, const proto_envelope_t *env, const char *req,
+                        const char *state)
+{
+    strbuf_t sb;
+    strbuf_init(&sb);
+    proto_reply_state(&sb, state, false, req);
+    coord_ack(&c->cur, env, req, &sb);
 }
 
 static bool s_can_change(coord_t *c, const proto_envelope_t *env, const char *req)
@@ -151,11 +132,15 @@ static void s_on_cancel(coord_t *c, const proto_envelope_t *env, const char *req
             coord_arm_timer(c, job, TIMER_JOB_CANCEL_GRACE, clock_mono_ms() + c->cfg->cancel_grace_ms);
         job->cancel_requested = true;
         coord_send_cancel(c, job, "cancelled by operator");
-        coord_reply(c, env, PROTO_STATUS_OK, req, "\"state\":\"running\",\"cancel_requested\":true");
+        strbuf_t sb;
+        strbuf_init(&sb);
+        proto_reply_state(&sb, "running", true, req);
+        coord_send_reply(c, env, &sb);
+        strbuf_fini(&sb);
         return;
     }
     s_cancel_now(c, job, "cancelled by operator");
-    s_ack(c, env, req, "\"state\":\"cancelled\"");
+    s_ack_state(c, env, req, "cancelled");
 }
 
 static void s_on_retry(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
@@ -178,7 +163,7 @@ static void s_on_retry(coord_t *c, const proto_envelope_t *env, const char *req,
         return;
     }
     jobstate_retry(&c->js, job, clock_real_us());
-    s_ack(c, env, req, "\"state\":\"queued\"");
+    s_ack_state(c, env, req, "queued");
     coord_push_ready(c, job);
 }
 
@@ -201,8 +186,9 @@ static void s_on_pause(coord_t *c, const proto_envelope_t *env, const char *req,
     LOG_INFO("queue %s queue=%s", paused ? "paused" : "resumed", name);
 }
 
-static void s_on_stats(coord_t *c, const proto_envelope_t *env, const char *req)
+static void s_on_stats(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
 {
+    (void)body;
     json_t *queues = json_object();
     for (size_t i = 0; i < readyq_nqueues(c->rq); i++) {
         queue_t *q = readyq_queue_at(c->rq, i);
@@ -214,46 +200,92 @@ static void s_on_stats(coord_t *c, const proto_envelope_t *env, const char *req)
     }
     char *text = json_dumps(queues, JSON_COMPACT);
     json_decref(queues);
-    coord_reply(c, env, PROTO_STATUS_OK, req,
-                "\"queues\":%s,\"database\":\"%s\",\"invalid_transitions\":%llu", text,
-                c->mode == COORD_UP ? "up" : "down", (unsigned long long)c->js.invalid);
+    strbuf_t sb;
+    strbuf_init(&sb);
+    proto_reply_open(&sb, PROTO_STATUS_OK);
+    proto_reply_raw(&sb, "queues", text, strlen(text));
+    proto_reply_str(&sb, "database", c->mode == COORD_UP ? "up" : "down");
+    proto_reply_int(&sb, "invalid_transitions", (int64_t)c->js.invalid);
+    proto_reply_close(&sb, req);
+    coord_send_reply(c, env, &sb);
+    strbuf_fini(&sb);
     free(text);
 }
 
-static void s_on_workers(coord_t *c, const proto_envelope_t *env, const char *req)
+static void s_on_workers(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
 {
+    (void)body;
     char *text = coord_workers_json(c);
-    coord_reply(c, env, PROTO_STATUS_OK, req, "\"workers\":%s", text);
+    coord_reply_raw(c, env, req, "workers", text);
     free(text);
 }
+
+static void s_on_queues(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
+{
+    (void)body;
+    char *text = coord_queues_json(c);
+    coord_reply_raw(c, env, req, "queues", text);
+    free(text);
+}
+
+/* GET and LIST read PostgreSQL on the query thread. */
+static void s_on_query(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body,
+                       int cmd)
+{
+    if (query_forward(c->qpipe, env, cmd, body) != ORCH_OK)
+        coord_error(c, env, PROTO_STATUS_INTERNAL, req, "could not reach the query thread");
+}
+
+static void s_on_get(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
+{
+    s_on_query(c, env, req, body, PROTO_C_GET);
+}
+
+static void s_on_list(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
+{
+    s_on_query(c, env, req, body, PROTO_C_LIST);
+}
+
+static void s_on_pause_cmd(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
+{
+    s_on_pause(c, env, req, body, true);
+}
+
+static void s_on_resume_cmd(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
+{
+    s_on_pause(c, env, req, body, false);
+}
+
+/* The client commands: adding one is a row here plus its handler. */
+typedef void (*s_cmd_fn)(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body);
+static const struct {
+    int cmd;
+    s_cmd_fn fn;
+} s_commands[] = {
+    {PROTO_C_SUBMIT, s_on_submit},
+    {PROTO_C_CANCEL, s_on_cancel},
+    {PROTO_C_RETRY, s_on_retry},
+    {PROTO_C_PAUSE, s_on_pause_cmd},
+    {PROTO_C_RESUME, s_on_resume_cmd},
+    {PROTO_C_STATS, s_on_stats},
+    {PROTO_C_WORKERS, s_on_workers},
+    {PROTO_C_QUEUES, s_on_queues},
+    {PROTO_C_SCHEDULES, coord_on_schedules_cmd},
+    {PROTO_C_GET, s_on_get},
+    {PROTO_C_LIST, s_on_list},
+};
 
 static void s_dispatch_cmd(coord_t *c, const proto_envelope_t *env, int cmd, json_t *body,
                            const char *req)
 {
-    switch (cmd) {
-    case PROTO_C_SUBMIT: s_on_submit(c, env, req, body); break;
-    case PROTO_C_CANCEL: s_on_cancel(c, env, req, body); break;
-    case PROTO_C_RETRY: s_on_retry(c, env, req, body); break;
-    case PROTO_C_PAUSE: s_on_pause(c, env, req, body, true); break;
-    case PROTO_C_RESUME: s_on_pause(c, env, req, body, false); break;
-    case PROTO_C_STATS: s_on_stats(c, env, req); break;
-    case PROTO_C_WORKERS: s_on_workers(c, env, req); break;
-    case PROTO_C_QUEUES: {
-        char *text = coord_queues_json(c);
-        coord_reply(c, env, PROTO_STATUS_OK, req, "\"queues\":%s", text);
-        free(text);
-        break;
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++) {
+        if (s_commands[i].cmd == cmd) {
+            s_commands[i].fn(c, env, req, body);
+            return;
+        }
     }
-    case PROTO_C_SCHEDULES: coord_on_schedules_cmd(c, env, req, body); break;
-    case PROTO_C_GET:
-    case PROTO_C_LIST:
-        if (query_forward(c->qpipe, env, cmd, body) != ORCH_OK)
-            coord_error(c, env, PROTO_STATUS_INTERNAL, req, "could not reach the query thread");
-        break;
-    default: coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, "unexpected command for a client");
-    }
+    coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, "unexpected command for a client");
 }
-
 static void s_handle(coord_t *c, proto_rawmsg_t *m)
 {
     proto_envelope_t env;
@@ -276,8 +308,7 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m)
                 NULL, err);
         return;
     }
-    json_t *reqv = json_object_get(body, "req");
-    char *req = reqv ? json_dumps(reqv, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    char *req = proto_req_dump(body);
     s_dispatch_cmd(c, &env, cmd, body, req);
     free(req);
     json_decref(body);

@@ -13,24 +13,29 @@
 #include <string.h>
 #include <zmq.h>
 
-/* A 200 reply for op's client, sent when the in-flight pipeline commits. */
-void coord_ack_op(coord_t *c, op_t *op, const char *fields)
+void coord_ack_op(coord_t *c, op_t *op, strbuf_t *body)
+{
+    coord_ack(&c->inflight, &op->env, op->req, body);
+    op->has_env = false;
+}
+
+void coord_ack_op_bool(coord_t *c, op_t *op, const char *key, bool value)
 {
     strbuf_t sb;
     strbuf_init(&sb);
-    strbuf_puts(&sb, "{\"status\":200");
-    if (fields) {
-        strbuf_putc(&sb, ',');
-        strbuf_puts(&sb, fields);
-    }
-    if (op->req) {
-        strbuf_puts(&sb, ",\"req\":");
-        strbuf_puts(&sb, op->req);
-    }
-    strbuf_putc(&sb, '}');
-    size_t len = sb.len;
-    batch_ack(&c->inflight, &op->env, op->req, strbuf_detach(&sb), len);
-    op->has_env = false;
+    proto_reply_open(&sb, PROTO_STATUS_OK);
+    if (key)
+        proto_reply_bool(&sb, key, value);
+    proto_reply_close(&sb, op->req);
+    coord_ack_op(c, op, &sb);
+}
+
+void coord_ack_op_state(coord_t *c, op_t *op, const char *state)
+{
+    strbuf_t sb;
+    strbuf_init(&sb);
+    proto_reply_state(&sb, state, false, op->req);
+    coord_ack_op(c, op, &sb);
 }
 
 void *op_own(op_t *op, void *p)
@@ -197,7 +202,7 @@ static void s_cancel_result(coord_t *c, op_t *op, const store_answer_t *ans)
             coord_job_release(c, job);
         }
         coord_deps_notify(c, id, JOB_CANCELLED);
-        coord_ack_op(c, op, "\"state\":\"cancelled\"");
+        coord_ack_op_state(c, op, "cancelled");
         return;
     }
     char msg[160];
@@ -232,7 +237,7 @@ static void s_retry_result(coord_t *c, op_t *op, const store_answer_t *ans)
     jobstate_external(job->lane->queue, ans->prior_state, JOB_QUEUED);
     hmap_i64_put(c->jobs, job->id, job);
     coord_push_ready(c, job);
-    coord_ack_op(c, op, "\"state\":\"queued\"");
+    coord_ack_op_state(c, op, "queued");
 }
 
 static void s_on_answer(void *arg, store_op_t *sop, const store_answer_t *ans)
@@ -257,7 +262,7 @@ static void s_on_answer(void *arg, store_op_t *sop, const store_answer_t *ans)
     case STORE_OP_CANCEL: s_cancel_result(c, op, ans); break;
     case STORE_OP_RETRY: s_retry_result(c, op, ans); break;
     case STORE_OP_PAUSE:
-        coord_ack_op(c, op, sop->in.pause.paused ? "\"paused\":true" : "\"paused\":false");
+        coord_ack_op_bool(c, op, "paused", sop->in.pause.paused);
         break;
     default: break;
     }
@@ -277,21 +282,14 @@ static void s_publish(coord_t *c, const batch_t *b)
         const batch_event_t *e = &b->events[i];
         if (!e->queue || e->state < 0)
             continue;
+        proto_event_t ev = {
+            .id = e->job_id, .queue = e->queue, .type = e->type,
+            .event = job_event_name(e->event), .state = job_state_name(e->state),
+            .attempt = e->attempt, .at_us = e->at_us, .worker = e->worker,
+        };
         strbuf_reset(&sb);
-        strbuf_printf(&sb, "{\"id\":%lld,\"queue\":", (long long)e->job_id);
-        strbuf_put_json_string(&sb, e->queue, strlen(e->queue));
-        strbuf_puts(&sb, ",\"type\":");
-        strbuf_put_json_string(&sb, e->type, strlen(e->type));
-        strbuf_printf(&sb, ",\"event\":\"%s\",\"state\":\"%s\",\"attempt\":%d,\"at_us\":%lld",
-                      job_event_name(e->event), job_state_name(e->state), e->attempt, (long long)e->at_us);
-        if (e->worker) {
-            strbuf_puts(&sb, ",\"worker\":");
-            strbuf_put_json_string(&sb, e->worker, strlen(e->worker));
-        }
-        strbuf_putc(&sb, '}');
-        zmq_send(c->pub, e->queue, strlen(e->queue), ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        zmq_send(c->pub, PROTO_EVENT_V1, strlen(PROTO_EVENT_V1), ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        zmq_send(c->pub, sb.data, sb.len, ZMQ_DONTWAIT);
+        proto_event_encode(&sb, &ev);
+        proto_send_event(c->pub, e->queue, sb.data, sb.len);
     }
     strbuf_fini(&sb);
 }

@@ -250,11 +250,7 @@ static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
 {
     char err[300];
     if (!s_validate_deps(c, v, specs, n, err, sizeof err)) {
-        strbuf_t sb;
-        strbuf_init(&sb);
-        strbuf_put_json_string(&sb, err, strlen(err));
-        coord_reply(c, env, PROTO_STATUS_BAD_REQUEST, req, "\"error\":%s", sb.data);
-        strbuf_fini(&sb);
+        coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, err);
         return;
     }
     int64_t *ids = xcalloc(n, sizeof *ids);
@@ -289,26 +285,8 @@ static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
         s_queue_deps_op(c, &deprows); /* takes the arrays */
     strbuf_t body;
     strbuf_init(&body);
-    strbuf_puts(&body, "{\"status\":200,\"ids\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            strbuf_putc(&body, ',');
-        strbuf_put_i64(&body, ids[i]);
-    }
-    strbuf_putc(&body, ']');
-    if (any_key) {
-        strbuf_puts(&body, ",\"existing\":[");
-        for (size_t i = 0; i < n; i++)
-            strbuf_puts(&body, i ? (existing[i] ? ",true" : ",false") : (existing[i] ? "true" : "false"));
-        strbuf_putc(&body, ']');
-    }
-    if (req) {
-        strbuf_puts(&body, ",\"req\":");
-        strbuf_puts(&body, req);
-    }
-    strbuf_putc(&body, '}');
-    size_t len = body.len;
-    batch_ack(&c->cur, env, req, strbuf_detach(&body), len);
+    proto_reply_ids(&body, ids, any_key ? existing : NULL, n, req);
+    coord_ack(&c->cur, env, req, &body);
     free(ids);
     free(event_at);
     free(existing);

@@ -96,26 +96,12 @@ static job_t *s_best(coord_t *c, worker_t *w, int64_t now_us, int64_t now_ms)
 
 static void s_append_job(worker_t *w, const job_t *job)
 {
-    strbuf_t *o = &w->outbox;
     if (w->outbox_jobs == 0) {
-        strbuf_reset(o);
-        strbuf_puts(o, "{\"jobs\":[");
-    } else {
-        strbuf_putc(o, ',');
+        strbuf_reset(&w->outbox);
+        proto_jobs_open(&w->outbox);
     }
-    strbuf_puts(o, "{\"id\":");
-    strbuf_put_i64(o, job->id);
-    strbuf_puts(o, ",\"attempt\":");
-    strbuf_put_i64(o, job->attempt);
-    strbuf_puts(o, ",\"queue\":");
-    strbuf_put_json_string(o, job->lane->queue->name, strlen(job->lane->queue->name));
-    strbuf_puts(o, ",\"type\":");
-    strbuf_put_json_string(o, job->lane->type, strlen(job->lane->type));
-    strbuf_puts(o, ",\"payload\":");
-    strbuf_puts(o, job->payload);
-    strbuf_puts(o, ",\"timeout_ms\":");
-    strbuf_put_i64(o, job->timeout_ms);
-    strbuf_putc(o, '}');
+    proto_job_add(&w->outbox, job->id, job->attempt, job->lane->queue->name, job->lane->type,
+                  job->payload, job->timeout_ms);
     w->outbox_jobs++;
 }
 
@@ -139,7 +125,7 @@ static void s_flush_outbox(coord_t *c, worker_t *w)
 {
     if (w->outbox_jobs == 0)
         return;
-    strbuf_puts(&w->outbox, "]}");
+    proto_jobs_close(&w->outbox);
     if (proto_send(c->wsock, &w->env, PROTO_WORKER_V1, "JOB", w->outbox.data, w->outbox.len) == 0)
         w->last_sent_ms = clock_mono_ms();
     else

@@ -162,12 +162,18 @@ void coord_worker_lanes_refresh(coord_t *c, worker_t *w);
 
 /* coord_client.c */
 void coord_on_client_message(coord_t *c);
-void coord_reply(coord_t *c, const proto_envelope_t *env, int status, const char *req,
-                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void coord_on_query_reply(coord_t *c);
-/* Error reply now; msg is JSON-escaped. */
+/* Sends a finished REPLY body (proto_reply_*) now. */
+void coord_send_reply(coord_t *c, const proto_envelope_t *env, const strbuf_t *body);
+/* Sends a finished REPLY body when batch b commits (takes body's buffer;
+ * req kept for a 503 if the commit fails). */
+void coord_ack(batch_t *b, const proto_envelope_t *env, const char *req, strbuf_t *body);
+/* Error reply now: msg is any text (escaped, one line). */
 void coord_error(coord_t *c, const proto_envelope_t *env, int status, const char *req,
                  const char *msg);
+/* {"status":200, key: json} now; json is serialised JSON text. */
+void coord_reply_raw(coord_t *c, const proto_envelope_t *env, const char *req, const char *key,
+                     const char *json);
 
 /* coord_commit.c */
 void coord_queue_op(coord_t *c, op_t *op);
@@ -185,8 +191,12 @@ op_t *coord_refill_op(coord_t *c, lane_t *l);
 /* Loads a refill answer into the lane (moves the bound, links the jobs). */
 void coord_refill_apply(coord_t *c, lane_t *l, const store_answer_t *ans, int limit);
 void op_free(op_t *op);
-/* 200 reply to op's client, sent when the in-flight pipeline commits. */
-void coord_ack_op(coord_t *c, op_t *op, const char *fields);
+/* Reply to op's client, sent when the in-flight pipeline commits (takes
+ * body's buffer: a proto_reply_* body). */
+void coord_ack_op(coord_t *c, op_t *op, strbuf_t *body);
+/* {"status":200} plus one member (NULL key: none) for op's client. */
+void coord_ack_op_bool(coord_t *c, op_t *op, const char *key, bool value);
+void coord_ack_op_state(coord_t *c, op_t *op, const char *state);
 
 /* coord_recover.c */
 int coord_recover(coord_t *c);

@@ -272,7 +272,7 @@ static void s_reply_json(coord_t *c, const proto_envelope_t *env, const char *re
                          const char *key, json_t *value)
 {
     char *text = json_dumps(value, JSON_COMPACT);
-    coord_reply(c, env, PROTO_STATUS_OK, req, "\"%s\":%s", key, text);
+    coord_reply_raw(c, env, req, key, text);
     free(text);
     json_decref(value);
 }
@@ -439,21 +439,22 @@ void coord_sched_op_result(coord_t *c, op_t *op, const store_answer_t *ans)
         json_decref(o);
         strbuf_t f;
         strbuf_init(&f);
-        strbuf_printf(&f, "\"schedule\":%s", text);
+        proto_reply_open(&f, PROTO_STATUS_OK);
+        proto_reply_raw(&f, "schedule", text, strlen(text));
+        proto_reply_close(&f, op->req);
         free(text);
         s_add(c, op->sched);
         op->sched = NULL;
-        coord_ack_op(c, op, f.data);
-        strbuf_fini(&f);
+        coord_ack_op(c, op, &f);
     } else if (kind == STORE_OP_SCHED_DEL) {
         s_remove(c, name);
-        coord_ack_op(c, op, NULL);
+        coord_ack_op_bool(c, op, NULL, false);
     } else {
         bool paused = op->sop.in.sched_pause.paused;
         schedule_t *s = s_find(c, name);
         if (s)
             s->paused = paused;
-        coord_ack_op(c, op, paused ? "\"paused\":true" : "\"paused\":false");
+        coord_ack_op_bool(c, op, "paused", paused);
     }
 }
 

@@ -28,17 +28,21 @@ worker_t *coord_worker_by_name(coord_t *c, const char *name)
     return NULL;
 }
 
-static void s_send(coord_t *c, worker_t *w, const char *cmd, const char *body)
+/* Sends a body built by the codec (proto_*_encode) to a worker. */
+static void s_send(coord_t *c, worker_t *w, const char *cmd, const strbuf_t *body)
 {
-    if (proto_send(c->wsock, &w->env, PROTO_WORKER_V1, cmd, body, strlen(body)) == ORCH_OK)
+    if (proto_send(c->wsock, &w->env, PROTO_WORKER_V1, cmd, body->data, body->len) == ORCH_OK)
         w->last_sent_ms = clock_mono_ms();
 }
 
-/* Tells a connection we do not know to register (again). */
-static void s_send_reconnect(coord_t *c, const proto_envelope_t *env)
+/* An ERROR asking the connection to register (again). */
+static void s_send_reconnect(coord_t *c, const proto_envelope_t *env, const char *message)
 {
-    static const char body[] = "{\"code\":\"reconnect\",\"message\":\"unknown worker, send HELLO\"}";
-    proto_send(c->wsock, env, PROTO_WORKER_V1, "ERROR", body, sizeof body - 1);
+    strbuf_t sb;
+    strbuf_init(&sb);
+    proto_error_encode(&sb, PROTO_ERROR_RECONNECT, message);
+    proto_send(c->wsock, env, PROTO_WORKER_V1, "ERROR", sb.data, sb.len);
+    strbuf_fini(&sb);
 }
 
 static void s_worker_free(worker_t *w)
@@ -71,7 +75,7 @@ void coord_workers_destroy(coord_t *c, bool tell_reconnect)
 {
     for (size_t i = 0; i < c->nworkers; i++) {
         if (tell_reconnect)
-            s_send(c, c->workers[i], "ERROR", "{\"code\":\"reconnect\",\"message\":\"please register again\"}");
+            s_send_reconnect(c, &c->workers[i]->env, "please register again");
         s_worker_free(c->workers[i]);
     }
     c->nworkers = 0;
@@ -93,10 +97,8 @@ void coord_send_cancel(coord_t *c, job_t *job, const char *reason)
         return;
     strbuf_t sb;
     strbuf_init(&sb);
-    strbuf_printf(&sb, "{\"id\":%lld,\"attempt\":%d,\"reason\":", (long long)job->id, job->attempt);
-    strbuf_put_json_string(&sb, reason, strlen(reason));
-    strbuf_putc(&sb, '}');
-    s_send(c, job->worker, "CANCEL", sb.data);
+    proto_cancel_encode(&sb, job->id, job->attempt, reason);
+    s_send(c, job->worker, "CANCEL", &sb);
     strbuf_fini(&sb);
 }
 
@@ -209,7 +211,7 @@ static void s_on_results(coord_t *c, worker_t *w, const proto_envelope_t *env, i
     }
     proto_results_free(rs, n);
     if (!w)
-        s_send_reconnect(c, env);
+        s_send_reconnect(c, env, "unknown worker, send HELLO");
 }
 
 static bool s_in_running(const proto_hello_t *h, int64_t id, int attempt)
@@ -273,9 +275,8 @@ void coord_reattach_worker(coord_t *c, worker_t *w)
         }
         strbuf_t sb;
         strbuf_init(&sb);
-        strbuf_printf(&sb, "{\"id\":%lld,\"attempt\":%d,\"reason\":\"attempt no longer holds the job\"}",
-                      (long long)id, attempt);
-        s_send(c, w, "CANCEL", sb.data);
+        proto_cancel_encode(&sb, id, attempt, "attempt no longer holds the job");
+        s_send(c, w, "CANCEL", &sb);
         strbuf_fini(&sb);
     }
 }
@@ -337,12 +338,13 @@ static void s_on_hello(coord_t *c, const proto_envelope_t *env, json_t *body)
     free(h.running);
     c->workers = xrealloc(c->workers, (c->nworkers + 1) * sizeof *c->workers);
     c->workers[c->nworkers++] = w;
-    char welcome[160];
-    snprintf(welcome, sizeof welcome,
-             "{\"heartbeat_ms\":%lld,\"liveness\":%d,\"max_message_bytes\":%zu}",
-             (long long)c->cfg->heartbeat_interval_ms, c->cfg->heartbeat_liveness,
-             c->cfg->max_message_bytes);
-    s_send(c, w, "WELCOME", welcome);
+    proto_welcome_t welcome = {c->cfg->heartbeat_interval_ms, c->cfg->heartbeat_liveness,
+                               (int64_t)c->cfg->max_message_bytes};
+    strbuf_t sb;
+    strbuf_init(&sb);
+    proto_welcome_encode(&sb, &welcome);
+    s_send(c, w, "WELCOME", &sb);
+    strbuf_fini(&sb);
     LOG_INFO("worker registered worker=%s slots=%d queues=%zu types=%zu running=%d%s", w->name,
              w->slots, w->nqueues, w->ntypes, w->nleases, old ? " replaced=yes" : "");
     if (c->mode == COORD_UP)
@@ -369,8 +371,13 @@ static void s_on_progress(coord_t *c, worker_t *w, json_t *body)
 
 static void s_on_bye(coord_t *c, worker_t *w, json_t *body)
 {
-    json_t *drain = json_object_get(body, "drain");
-    if (json_is_true(drain)) {
+    bool drain = false;
+    char err[256];
+    if (proto_bye_parse(body, &drain, err, sizeof err) != ORCH_OK) {
+        LOG_WARN("dropped malformed BYE worker=%s error=\"%s\"", w->name, err);
+        return;
+    }
+    if (drain) {
         w->draining = true;
         LOG_INFO("worker draining worker=%s running=%d", w->name, w->nleases);
         s_record_worker(c, w, "draining");
@@ -414,7 +421,7 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m)
         break;
     case PROTO_W_HEARTBEAT:
         if (!w)
-            s_send_reconnect(c, &env);
+            s_send_reconnect(c, &env, "unknown worker, send HELLO");
         break;
     case PROTO_W_BYE:
         if (w)
@@ -452,8 +459,13 @@ void coord_worker_cron(coord_t *c, int64_t now_ms)
                 s_worker_remove(c, w);
             continue; /* the array was compacted: same index holds another worker */
         }
-        if (now_ms - w->last_sent_ms >= ivl)
-            s_send(c, w, "HEARTBEAT", "{}");
+        if (now_ms - w->last_sent_ms >= ivl) {
+            strbuf_t sb;
+            strbuf_init(&sb);
+            proto_empty_encode(&sb);
+            s_send(c, w, "HEARTBEAT", &sb);
+            strbuf_fini(&sb);
+        }
         i++;
     }
 }
