@@ -192,15 +192,21 @@ static void s_cancel_result(coord_t *c, op_t *op, const store_answer_t *ans)
 {
     int64_t id = op->sop.in.cancel.id;
     if (ans->applied) {
-        jobstate_external(readyq_queue(c->rq, ans->queue, true), ans->prior_state, JOB_CANCELLED);
         job_t *job = hmap_i64_get(c->jobs, id);
-        if (job && job->state == JOB_QUEUED) {
-            /* a refill loaded it meanwhile: this copy is stale (counted above) */
+        int from = ans->prior_state;
+        if (job && !job_state_terminal(job->state) && job->state != JOB_RUNNING) {
+            /* A refill or the scheduled-jobs load brought a copy in after
+             * the cancel was queued: the copy is stale. Its own moves were
+             * counted, so the count moves from where memory had it. */
+            from = job->state;
             if (job->in_lane)
                 lane_unlink(job->lane, job);
+            job->timer_gen++;
+            job->timer_armed = false;
             jobstate_adopt(job, JOB_CANCELLED);
             coord_job_release(c, job);
         }
+        jobstate_external(readyq_queue(c->rq, ans->queue, true), from, JOB_CANCELLED);
         coord_deps_notify(c, id, JOB_CANCELLED);
         coord_ack_op_state(c, op, "cancelled");
         return;

@@ -164,15 +164,23 @@ static void s_fire_result(coord_t *c, op_t *op, const store_answer_t *ans)
 {
     const store_fire_in_t *f = &op->sop.in.fire;
     schedule_t *s = s_find(c, f->name);
-    if (s) {
+    if (s)
         s->firing = false;
-        s->next_run_us = f->next_us;
-    }
-    if (!ans || !ans->applied) {
-        LOG_WARN("schedule did not fire: advanced or paused elsewhere schedule=%s", f->name);
+    if (!ans) /* the commit failed: the coordinator reloads schedules on recovery */
+        return;
+    if (!ans->applied) {
+        LOG_WARN("schedule did not fire: advanced, paused or removed elsewhere schedule=%s",
+                 f->name);
+        if (s && !ans->sched_exists) {
+            s_remove(c, f->name);
+        } else if (s) { /* follow the stored slot, or it would never match again */
+            s->next_run_us = ans->sched_next_run_us;
+            s->paused = ans->sched_paused;
+        }
         return;
     }
     if (s) {
+        s->next_run_us = f->next_us;
         s->last_run_us = f->created_us;
         s->last_job_id = f->job_id;
     }

@@ -141,6 +141,10 @@ typedef struct {
     /* CANCEL, RETRY: state before (-1: no such job), and the job's queue */
     int prior_state;
     const char *queue;
+    /* FIRE that did not fire: the schedule as stored (another coordinator
+     * advanced or paused it, or it was removed: sched_exists false) */
+    bool sched_exists, sched_paused;
+    int64_t sched_next_run_us;
     /* LOOKUP */
     const store_dep_state_t *dep_states;
     size_t ndep_states;

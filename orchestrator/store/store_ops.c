@@ -277,6 +277,12 @@ void store_op_answer(store_op_t *op, PGresult *r,
         }
         break;
     case STORE_OP_LOOKUP: s_lookup(r, &a, &deps, &keys); break;
+    case STORE_OP_FIRE:
+        a.applied = !PQgetisnull(r, 0, 0);
+        a.sched_exists = !PQgetisnull(r, 0, 2);
+        a.sched_paused = a.sched_exists && PQgetvalue(r, 0, 2)[0] == 't';
+        a.sched_next_run_us = s_get_i64(r, 0, 1);
+        break;
     default: a.applied = PQntuples(r) > 0; break;
     }
     fn(arg, op, &a);

@@ -131,7 +131,10 @@
     " SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING"
 
 /* A schedule fires: advance it only if nobody else did ($2 = the slot we
- * saw), and insert the job in the same statement. Answers 1 or 0 rows. */
+ * saw), and insert the job in the same statement. Answers one row: the new
+ * job's id (NULL: it did not fire) and the schedule as it stood before the
+ * statement (next run, paused; NULLs when it is gone), so a coordinator
+ * that lost the compare-and-set can follow the stored slot. */
 #define STORE_SQL_FIRE                                                                             \
     "WITH s AS (UPDATE schedules SET next_run_at = " STORE_US_TO_TS("$3::bigint") ","              \
     "  last_run_at = now(), last_job_id = $4::bigint, updated_at = now()"                          \
@@ -143,7 +146,9 @@
     "  " STORE_US_TO_TS("$11::bigint") " FROM s RETURNING id),"                                    \
     " e AS (INSERT INTO job_events (job_id, at, event, attempt, detail)"                           \
     "  SELECT id, now(), 'submitted', 0, json_build_object('schedule', $1::text) FROM j)"          \
-    " SELECT id FROM j"
+    " SELECT (SELECT id FROM j),"                                                                  \
+    "  (SELECT (extract(epoch from next_run_at) * 1000000)::bigint FROM schedules WHERE name = $1)," \
+    "  (SELECT paused FROM schedules WHERE name = $1)"
 
 #define STORE_SCHEDULE_COLUMNS                                                                     \
     "name, cron, queue, type, payload::text, coalesce(priority, -1), coalesce(max_attempts, 0),"   \

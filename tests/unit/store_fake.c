@@ -1200,6 +1200,10 @@ static void s_op_fire(db_t *db, s_run_t *r, store_op_t *op)
         s_event_add(db, row.id, r->now, "submitted", 0, NULL, detail);
         free(detail);
         a.applied = true;
+    } else if (s) { /* the schedule as it stands, for the coordinator to follow */
+        a.sched_exists = true;
+        a.sched_paused = s->paused;
+        a.sched_next_run_us = s->next_run_us;
     }
     r->fn(r->arg, op, &a);
 }
