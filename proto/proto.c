@@ -15,7 +15,7 @@
 
 static const char *const s_wcmds[] = {
     NULL,        "HELLO",  "WELCOME",   "JOB", "PROGRESS", "DONE",
-    "FAIL",      "CANCEL", "HEARTBEAT", "BYE", "ERROR",
+    "FAIL",      "CANCEL", "HEARTBEAT", "BYE", "ERROR",    "ACK",
 };
 static const char *const s_ccmds[] = {
     NULL,    "SUBMIT", "GET",   "LIST",    "CANCEL", "RETRY",

@@ -58,6 +58,7 @@ typedef enum {
     PROTO_W_HEARTBEAT, /* both  liveness */
     PROTO_W_BYE,       /* w->c  draining (no new jobs) or leaving */
     PROTO_W_ERROR,     /* c->w  request rejected; "reconnect" asks for a new HELLO */
+    PROTO_W_ACK,       /* c->w  results recorded (committed): the worker may forget them */
 } proto_wcmd_t;
 
 /* Client protocol commands; every request is answered by one REPLY. */
@@ -90,7 +91,7 @@ enum {
 typedef struct {
     size_t max_body_bytes;    /* body frame; default 16 MiB */
     size_t max_payload_bytes; /* one job's payload, serialised; default 1 MiB */
-    size_t max_batch_jobs;    /* jobs in one SUBMIT / JOB / DONE; default 10000 */
+    size_t max_batch_jobs;    /* jobs in one SUBMIT / JOB / DONE / FAIL / ACK; default 10000 */
 } proto_limits_t;
 
 void proto_limits_default(proto_limits_t *lim);
@@ -137,7 +138,7 @@ void proto_put_string(strbuf_t *sb, const char *s, size_t n);
  * NULL (""). */
 void proto_put_message(strbuf_t *sb, const char *s, size_t max);
 
-/* Bodies made of a list of jobs ({"jobs":[...]}: JOB, DONE, FAIL, SUBMIT).
+/* Bodies made of a list of jobs ({"jobs":[...]}: JOB, DONE, FAIL, ACK, SUBMIT).
  * open resets sb and starts the body; each proto_*_add appends one entry
  * (with the separating comma); close ends it. A body must hold at least
  * one entry. */

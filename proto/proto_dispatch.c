@@ -1,4 +1,4 @@
-/* Coordinator -> worker bodies: WELCOME, JOB, CANCEL, ERROR; each decoder
+/* Coordinator -> worker bodies: WELCOME, JOB, CANCEL, ERROR, ACK; each decoder
  * next to its encoder. JOB is the hot one: the coordinator sends tens of
  * thousands of jobs a second, so proto_job_add writes text straight into
  * the outgoing buffer and embeds the stored payload as it is. */
@@ -16,9 +16,11 @@
 
 int proto_welcome_parse(const json_t *body, proto_welcome_t *out, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"heartbeat_ms", "liveness", "max_message_bytes", NULL};
+    static const char *const keys[] = {"heartbeat_ms", "liveness", "max_message_bytes", "acks",
+                                       NULL};
     proto_fctx_t c = {.err = err, .errlen = errlen};
     int64_t hb = 0, lv = 0, mm = 0;
+    bool acks = false;
     int rc;
 
     memset(out, 0, sizeof *out);
@@ -27,11 +29,13 @@ int proto_welcome_parse(const json_t *body, proto_welcome_t *out, char *err, siz
                          false, &hb)) < 0 ||
         (rc = proto_fint(&c, body, "liveness", 1, PROTO_LIVENESS_MAX, false, &lv)) < 0 ||
         (rc = proto_fint(&c, body, "max_message_bytes", PROTO_MESSAGE_BYTES_MIN,
-                         PROTO_MESSAGE_BYTES_MAX, false, &mm)) < 0)
+                         PROTO_MESSAGE_BYTES_MAX, false, &mm)) < 0 ||
+        (rc = proto_fbool(&c, body, "acks", &acks)) < 0)
         return rc;
     out->heartbeat_ms = hb;
     out->liveness = (int)lv;
     out->max_message_bytes = mm;
+    out->acks = acks;
     return 0;
 }
 
@@ -49,6 +53,10 @@ void proto_welcome_encode(strbuf_t *sb, const proto_welcome_t *w)
     if (w->max_message_bytes > 0) {
         proto_key(sb, "max_message_bytes");
         strbuf_put_i64(sb, w->max_message_bytes);
+    }
+    if (w->acks) { /* false is the default: an older worker never sees the key */
+        proto_key(sb, "acks");
+        strbuf_append(sb, "true", 4);
     }
     strbuf_putc(sb, '}');
 }
@@ -221,6 +229,52 @@ void proto_cancel_encode(strbuf_t *sb, int64_t id, int attempt, const char *reas
         strbuf_append(sb, ",\"reason\":", 10);
         proto_put_message(sb, reason, PROTO_MESSAGE_MAX);
     }
+    strbuf_putc(sb, '}');
+}
+
+/* ---- ACK ---- */
+
+int proto_ack_parse(const json_t *body, const proto_limits_t *lim, proto_jobref_t **refs,
+                    size_t *n, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"id", "attempt", NULL};
+    proto_limits_t def;
+    const json_t *arr = NULL;
+
+    *refs = NULL;
+    *n = 0;
+    if (!lim) {
+        proto_limits_default(&def);
+        lim = &def;
+    }
+    int rc = proto_fjobs(body, lim, &arr, err, errlen);
+    if (rc < 0)
+        return rc;
+    size_t cnt = json_array_size(arr);
+    proto_jobref_t *r = xcalloc(cnt, sizeof *r);
+    for (size_t i = 0; i < cnt && rc == 0; i++) {
+        proto_fctx_t c = {.err = err, .errlen = errlen, .list = "jobs", .idx = i};
+        const json_t *e = json_array_get(arr, i);
+        rc = proto_fentry(&c, e, keys);
+        if (rc == 0)
+            rc = proto_fjobref(&c, e, &r[i].id, &r[i].attempt);
+    }
+    if (rc < 0) {
+        free(r);
+        return rc;
+    }
+    *refs = r;
+    *n = cnt;
+    return 0;
+}
+
+void proto_ack_add(strbuf_t *sb, int64_t id, int attempt)
+{
+    proto_sep(sb);
+    strbuf_append(sb, "{\"id\":", 6);
+    strbuf_put_i64(sb, id);
+    strbuf_append(sb, ",\"attempt\":", 11);
+    strbuf_put_i64(sb, attempt);
     strbuf_putc(sb, '}');
 }
 

@@ -89,11 +89,13 @@ void proto_empty_encode(strbuf_t *sb);
 /* ---- coordinator -> worker ---- */
 
 /* WELCOME: every field optional (0 = absent: the worker keeps its own
- * configured value). */
+ * configured value; acks false = absent). */
 typedef struct {
     int64_t heartbeat_ms;      /* 10..600000 */
     int liveness;              /* 1..100 */
     int64_t max_message_bytes; /* 4096..1073741824: the largest body the coordinator reads */
+    bool acks;                 /* the coordinator sends ACK for every result it records:
+                                * the worker keeps results until acknowledged */
 } proto_welcome_t;
 
 #define PROTO_HEARTBEAT_MIN_MS 10
@@ -103,7 +105,20 @@ typedef struct {
 #define PROTO_MESSAGE_BYTES_MAX 1073741824
 
 int proto_welcome_parse(const json_t *body, proto_welcome_t *out, char *err, size_t errlen);
+/* Fields at 0 (and acks false) are left out. */
 void proto_welcome_encode(strbuf_t *sb, const proto_welcome_t *w);
+
+/* ACK {"jobs":[{"id","attempt"},...]}: results the coordinator has recorded
+ * (or ignored as stale); see PROTOCOL.md "Results and acknowledgements".
+ * The whole message is refused when any entry is malformed: every entry
+ * has only id and attempt, so there is nothing to salvage. On success
+ * *refs holds n >= 1 entries (caller frees with free); on failure *refs is
+ * NULL and *n 0. */
+int proto_ack_parse(const json_t *body, const proto_limits_t *lim, proto_jobref_t **refs,
+                    size_t *n, char *err, size_t errlen);
+/* Appends one entry to an ACK body opened with proto_jobs_open (the comma
+ * is added like proto_done_add's); close it with proto_jobs_close. */
+void proto_ack_add(strbuf_t *sb, int64_t id, int attempt);
 
 /* One entry of JOB. JOB is decoded entry by entry so that one bad entry
  * does not cost the others (PROTOCOL.md, "JOB"):

@@ -222,9 +222,41 @@ static void s_welcome(const json_t *body)
     proto_welcome_t g;
     CHECK(proto_welcome_parse(again, &g, err, sizeof err) == 0);
     CHECK(g.heartbeat_ms == w.heartbeat_ms && g.liveness == w.liveness &&
-          g.max_message_bytes == w.max_message_bytes);
+          g.max_message_bytes == w.max_message_bytes && g.acks == w.acks);
     json_decref(again);
     strbuf_fini(&sb);
+}
+
+static void s_ack(const json_t *body, const proto_limits_t *lim)
+{
+    char err[FUZZ_ERRLEN] = "";
+    proto_jobref_t *r = NULL;
+    size_t n = 0;
+    int rc = proto_ack_parse(body, lim, &r, &n, err, sizeof err);
+    if (rc != 0) {
+        fuzz_check_err(rc, err);
+        CHECK(r == NULL && n == 0);
+        return;
+    }
+    CHECK(r != NULL && n >= 1 && n <= lim->max_batch_jobs);
+    strbuf_t sb;
+    strbuf_init(&sb);
+    proto_jobs_open(&sb);
+    for (size_t i = 0; i < n; i++) {
+        CHECK(r[i].id >= 1 && r[i].attempt >= 1);
+        proto_ack_add(&sb, r[i].id, r[i].attempt);
+    }
+    proto_jobs_close(&sb);
+    json_t *again = fuzz_load(&sb, true);
+    proto_jobref_t *g = NULL;
+    size_t m = 0;
+    CHECK(proto_ack_parse(again, lim, &g, &m, err, sizeof err) == 0 && m == n);
+    for (size_t i = 0; i < n; i++)
+        CHECK(g[i].id == r[i].id && g[i].attempt == r[i].attempt);
+    free(g);
+    json_decref(again);
+    strbuf_fini(&sb);
+    free(r);
 }
 
 /* What proto_put_message keeps of a text that is already one clean line. */
@@ -324,5 +356,6 @@ void fuzz_worker_bodies(const json_t *body, const proto_limits_t *lim)
     s_welcome(body);
     s_cancel(body);
     s_error(body);
+    s_ack(body, lim);
     s_bye_empty(body);
 }

@@ -114,6 +114,16 @@ SEEDS = {
     "bad_bye_null": w("BYE", {"drain": None}),
     "bad_heartbeat_field": w("HEARTBEAT", {"x": 1}),
     "w_hello_no_running": w("HELLO", {"name": "w", "queues": ["q"], "types": ["t"], "slots": 1}),
+    "w_welcome_acks": w("WELCOME", {"heartbeat_ms": 1000, "liveness": 3,
+                                    "max_message_bytes": 16777216, "acks": True}),
+    "bad_welcome_acks": w("WELCOME", {"acks": 1}),
+    "w_ack": w("ACK", {"jobs": [{"id": 42, "attempt": 1}, {"id": 43, "attempt": 2}]}),
+    "w_ack_req": w("ACK", {"req": 1, "jobs": [{"id": 9007199254740991,
+                                              "attempt": 2147483647}]}),
+    "bad_ack_entry": w("ACK", {"jobs": [{"id": 42, "attempt": 1}, {"id": 0, "attempt": 1}]}),
+    "bad_ack_field": w("ACK", {"jobs": [{"id": 42, "attempt": 1, "result": None}]}),
+    "small_ack_over": msg("w", "ORCHW1", "ACK", json.dumps(
+        {"jobs": [{"id": i, "attempt": 1} for i in range(1, 7)]})),
     # client protocol: every request and REPLY
     "c_get_history": c("GET", {"id": 101, "history": True, "req": "g1"}),
     "bad_get_history": c("GET", {"id": 101, "history": 1}),

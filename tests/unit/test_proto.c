@@ -86,16 +86,17 @@ static void test_limits_default(void **state)
 static void test_cmd_names(void **state)
 {
     (void)state;
-    static const char *w[] = {"HELLO", "WELCOME", "JOB", "PROGRESS", "DONE",
-                              "FAIL", "CANCEL", "HEARTBEAT", "BYE", "ERROR"};
+    static const char *w[] = {"HELLO", "WELCOME",   "JOB", "PROGRESS", "DONE", "FAIL",
+                              "CANCEL", "HEARTBEAT", "BYE", "ERROR",    "ACK"};
     static const char *c[] = {"SUBMIT", "GET", "LIST", "CANCEL", "RETRY",
                               "PAUSE", "RESUME", "STATS", "WORKERS", "REPLY"};
-    for (int i = 0; i < 10; i++) {
-        assert_string_equal(proto_wcmd_name(PROTO_W_HELLO + i), w[i]);
+    for (int i = 0; i < 10; i++)
         assert_string_equal(proto_ccmd_name(PROTO_C_SUBMIT + i), c[i]);
-    }
+    for (int i = 0; i < (int)(sizeof w / sizeof w[0]); i++)
+        assert_string_equal(proto_wcmd_name(PROTO_W_HELLO + i), w[i]);
+    assert_int_equal(PROTO_W_ACK, PROTO_W_ERROR + 1);
     assert_null(proto_wcmd_name(0));
-    assert_null(proto_wcmd_name(PROTO_W_ERROR + 1));
+    assert_null(proto_wcmd_name(PROTO_W_ACK + 1));
     assert_null(proto_wcmd_name(-1));
     assert_null(proto_ccmd_name(0));
     assert_null(proto_ccmd_name(PROTO_C_SCHEDULES + 1));
@@ -125,7 +126,7 @@ static void test_decode_every_command(void **state)
 {
     (void)state;
     char err[ERRLEN];
-    for (int i = PROTO_W_HELLO; i <= PROTO_W_ERROR; i++) {
+    for (int i = PROTO_W_HELLO; i <= PROTO_W_ACK; i++) {
         int c = 0;
         json_t *b = NULL;
         int rc = s_decode3(NULL, PROTO_KIND_WORKER, "ORCHW1", proto_wcmd_name(i), "{}", 2, &c,
@@ -205,6 +206,8 @@ static void test_decode_bad_command(void **state)
     expect_err(rc, ORCH_EPROTO, err, "unknown command \"SUBMIT\"");
     rc = s_decode3(NULL, PROTO_KIND_CLIENT, "ORCHC1", "HELLO", "{}", 2, &c, &b, err);
     expect_err(rc, ORCH_EPROTO, err, "unknown command \"HELLO\"");
+    rc = s_decode3(NULL, PROTO_KIND_CLIENT, "ORCHC1", "ACK", "{}", 2, &c, &b, err);
+    expect_err(rc, ORCH_EPROTO, err, "unknown command \"ACK\"");
     rc = s_decode3(NULL, PROTO_KIND_WORKER, "ORCHW1", "hello", "{}", 2, &c, &b, err);
     expect_err(rc, ORCH_EPROTO, err, "unknown command \"hello\"");
     rc = s_decode3(NULL, PROTO_KIND_WORKER, "ORCHW1", "", "{}", 2, &c, &b, err);
@@ -1244,7 +1247,7 @@ static int s_recv_decode(void *sock, bool router, proto_kind_t kind, proto_envel
 static void test_io_worker_roundtrip(void **state)
 {
     sockets_t *s = *state;
-    for (int cmd = PROTO_W_HELLO; cmd <= PROTO_W_ERROR; cmd++) {
+    for (int cmd = PROTO_W_HELLO; cmd <= PROTO_W_ACK; cmd++) {
         char body[64];
         int len = snprintf(body, sizeof body, "{\"n\":%d}", cmd);
         /* worker -> coordinator */

@@ -262,6 +262,25 @@ static void test_welcome(void **state)
     b = s_load(&fx->sb);
     assert_int_equal(proto_welcome_parse(b, &g, fx->err, ERRLEN), 0);
     assert_int_equal(g.heartbeat_ms + g.liveness + g.max_message_bytes, 0);
+    assert_false(g.acks);
+    json_decref(b);
+
+    /* acks: sent only when true, so an older worker never sees the key */
+    strbuf_reset(&fx->sb);
+    proto_welcome_encode(&fx->sb, &(proto_welcome_t){.heartbeat_ms = 500, .acks = true});
+    assert_string_equal(fx->sb.data, "{\"heartbeat_ms\":500,\"acks\":true}");
+    b = s_load(&fx->sb);
+    assert_int_equal(proto_welcome_parse(b, &g, fx->err, ERRLEN), 0);
+    assert_true(g.acks);
+    assert_int_equal(g.heartbeat_ms, 500);
+    json_decref(b);
+    strbuf_reset(&fx->sb);
+    proto_welcome_encode(&fx->sb, &(proto_welcome_t){.acks = true});
+    assert_string_equal(fx->sb.data, "{\"acks\":true}");
+    b = s_json("{\"acks\":false}");
+    g.acks = true;
+    assert_int_equal(proto_welcome_parse(b, &g, fx->err, ERRLEN), 0);
+    assert_false(g.acks);
     json_decref(b);
 
     static const struct {
@@ -273,12 +292,98 @@ static void test_welcome(void **state)
         {"{\"liveness\":null}", "liveness: must be an integer"},
         {"{\"max_message_bytes\":4095}", "max_message_bytes: must be an integer 4096..1073741824"},
         {"{\"heartbeat\":1000}", "unknown field \"heartbeat\""},
+        {"{\"acks\":1}", "acks: must be a boolean"},
+        {"{\"acks\":null}", "acks: must be a boolean"},
+        {"{\"acks\":\"true\"}", "acks: must be a boolean"},
         {"[]", "body must be a json object"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         json_t *v = json_loads(bad[i].body, JSON_DECODE_ANY, NULL);
         expect_err(proto_welcome_parse(v, &g, fx->err, ERRLEN), ORCH_EPROTO, fx->err, bad[i].sub);
         json_decref(v);
+    }
+}
+
+/* ACK: the coordinator's acknowledgements, appended like DONE entries. */
+static void test_ack_roundtrip(void **state)
+{
+    fx_t *fx = *state;
+    proto_jobs_open(&fx->sb);
+    proto_ack_add(&fx->sb, 42, 1);
+    proto_ack_add(&fx->sb, 9007199254740991LL, INT32_MAX);
+    proto_jobs_close(&fx->sb);
+    assert_string_equal(fx->sb.data, "{\"jobs\":[{\"id\":42,\"attempt\":1},"
+                                     "{\"id\":9007199254740991,\"attempt\":2147483647}]}");
+    json_t *b = s_load(&fx->sb);
+    proto_jobref_t *r = NULL;
+    size_t n = 0;
+    assert_int_equal(proto_ack_parse(b, NULL, &r, &n, fx->err, ERRLEN), 0);
+    json_decref(b);
+    assert_int_equal(n, 2);
+    assert_true(r[0].id == 42 && r[0].attempt == 1);
+    assert_true(r[1].id == 9007199254740991LL && r[1].attempt == INT32_MAX);
+    free(r);
+
+    /* "req" is allowed at the top level like in every body; a full batch */
+    proto_limits_t lim;
+    proto_limits_default(&lim);
+    lim.max_batch_jobs = 3;
+    b = s_json("{\"req\":1,\"jobs\":[{\"id\":1,\"attempt\":1},{\"id\":1,\"attempt\":1},"
+               "{\"id\":2,\"attempt\":5}]}");
+    assert_int_equal(proto_ack_parse(b, &lim, &r, &n, fx->err, ERRLEN), 0);
+    assert_int_equal(n, 3);
+    free(r);
+    json_decref(b);
+}
+
+static void test_ack_hostile(void **state)
+{
+    fx_t *fx = *state;
+    static const struct {
+        const char *body, *sub;
+        int rc;
+    } bad[] = {
+        {"{}", "jobs: is required", ORCH_EPROTO},
+        {"{\"jobs\":[]}", "jobs: must be a non-empty array", ORCH_EPROTO},
+        {"{\"jobs\":{}}", "jobs: must be a non-empty array", ORCH_EPROTO},
+        {"{\"jobs\":null}", "jobs: must be a non-empty array", ORCH_EPROTO},
+        {"{\"jobs\":[{\"id\":1,\"attempt\":1}],\"x\":1}", "unknown field \"x\"", ORCH_EPROTO},
+        {"{\"jobs\":[[1,1]]}", "jobs[0]: must be a json object", ORCH_EPROTO},
+        {"{\"jobs\":[{\"id\":1}]}", "jobs[0].attempt: is required", ORCH_EPROTO},
+        {"{\"jobs\":[{\"attempt\":1}]}", "jobs[0].id: is required", ORCH_EPROTO},
+        {"{\"jobs\":[{\"id\":1,\"attempt\":1},{\"id\":0,\"attempt\":1}]}",
+         "jobs[1].id: must be an integer >= 1", ORCH_EPROTO},
+        {"{\"jobs\":[{\"id\":1,\"attempt\":0}]}", "jobs[0].attempt: must be an integer",
+         ORCH_EPROTO},
+        {"{\"jobs\":[{\"id\":1,\"attempt\":2147483648}]}", "jobs[0].attempt: must be an integer",
+         ORCH_EPROTO},
+        {"{\"jobs\":[{\"id\":1.0,\"attempt\":1}]}", "jobs[0].id: must be an integer",
+         ORCH_EPROTO},
+        {"{\"jobs\":[{\"id\":\"1\",\"attempt\":1}]}", "jobs[0].id: must be an integer",
+         ORCH_EPROTO},
+        {"{\"jobs\":[{\"id\":1,\"attempt\":1,\"result\":1}]}",
+         "jobs[0]: unknown field \"result\"", ORCH_EPROTO},
+        {"{\"jobs\":[{\"id\":1,\"attempt\":1,\"req\":1}]}", "jobs[0]: unknown field \"req\"",
+         ORCH_EPROTO},
+        {"{\"jobs\":[{\"id\":1,\"attempt\":1},{\"id\":2,\"attempt\":1},"
+         "{\"id\":3,\"attempt\":1},{\"id\":4,\"attempt\":1}]}",
+         "jobs: 4 jobs, limit 3", ORCH_ETOOBIG},
+        {"[]", "body must be a json object", ORCH_EPROTO},
+    };
+    proto_limits_t lim;
+    proto_limits_default(&lim);
+    lim.max_batch_jobs = 3;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *b = json_loads(bad[i].body, JSON_DECODE_ANY, NULL);
+        assert_non_null(b);
+        proto_jobref_t *r = (proto_jobref_t *)&lim; /* must come back NULL */
+        size_t n = 99;
+        fx->err[0] = '\0';
+        expect_err(proto_ack_parse(b, &lim, &r, &n, fx->err, ERRLEN), bad[i].rc, fx->err,
+                   bad[i].sub);
+        assert_null(r);
+        assert_int_equal(n, 0);
+        json_decref(b);
     }
 }
 
@@ -1027,7 +1132,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_string_escapes),     T(test_message_flattened),   T(test_req_echo),
-        T(test_hello_roundtrip),    T(test_welcome),             T(test_job_roundtrip),
+        T(test_hello_roundtrip),    T(test_welcome),             T(test_ack_roundtrip),
+        T(test_ack_hostile),        T(test_job_roundtrip),
         T(test_job_full_batch),     T(test_progress_roundtrip),  T(test_results_roundtrip),
         T(test_cancel_error_bye),   T(test_worker_bodies_hostile), T(test_submit_encode),
         T(test_requests_roundtrip), T(test_schedules_roundtrip), T(test_reply_builders),
