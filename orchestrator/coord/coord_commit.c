@@ -309,6 +309,7 @@ static void s_committed(coord_t *c)
         proto_send(c->csock, &b->acks[i].env, PROTO_CLIENT_V1, "REPLY", b->acks[i].body,
                    b->acks[i].len);
     s_publish(c, b);
+    coord_ack_results(c, b);
     for (size_t i = 0; i < b->nwrites; i++) {
         job_t *job = b->writes[i].job;
         job->pins--;

@@ -155,6 +155,8 @@ void coord_attempt_failed(coord_t *c, job_t *job, job_end_t why, const char *err
 void coord_lease_drop(worker_t *w, int64_t id, int attempt);
 char *coord_workers_json(coord_t *c);
 void coord_reattach_worker(coord_t *c, worker_t *w);
+/* Sends ACK for the worker results batch b recorded (after its commit). */
+void coord_ack_results(coord_t *c, const batch_t *b);
 
 /* coord_dispatch.c */
 void coord_dispatch(coord_t *c);

@@ -10,13 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+static bool s_env_equal(const proto_envelope_t *a, const proto_envelope_t *b)
+{
+    return a->id_len == b->id_len && memcmp(a->id, b->id, a->id_len) == 0;
+}
+
 static worker_t *s_by_env(coord_t *c, const proto_envelope_t *env)
 {
-    for (size_t i = 0; i < c->nworkers; i++) {
-        worker_t *w = c->workers[i];
-        if (w->env.id_len == env->id_len && memcmp(w->env.id, env->id, env->id_len) == 0)
-            return w;
-    }
+    for (size_t i = 0; i < c->nworkers; i++)
+        if (s_env_equal(&c->workers[i]->env, env))
+            return c->workers[i];
     return NULL;
 }
 
@@ -195,20 +198,24 @@ static void s_on_results(coord_t *c, worker_t *w, const proto_envelope_t *env, i
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        if (c->mode != COORD_UP) {
-            /* cannot be recorded now; the attempt is retried after recovery */
-            if (w)
-                coord_lease_drop(w, rs[i].id, rs[i].attempt);
-            LOG_WARN("dropped result while the database is down job=%lld attempt=%d",
-                     (long long)rs[i].id, rs[i].attempt);
-        } else if (!w)
-            s_stale(c, hmap_i64_get(c->jobs, rs[i].id), rs[i].id, rs[i].attempt, NULL,
-                    "result from an unregistered connection");
-        else if (cmd == PROTO_W_DONE)
+        if (!w || c->mode != COORD_UP)
+            continue; /* not acknowledged: the worker re-sends it (see below) */
+        if (cmd == PROTO_W_DONE)
             s_on_done(c, w, &rs[i]);
         else
             s_on_fail(c, w, &rs[i]);
+        /* recorded or ignored as stale: either way the worker may forget it
+         * once this turn's commit is done */
+        batch_result(&c->cur, env, rs[i].id, rs[i].attempt);
     }
+    if (n && w && c->mode != COORD_UP)
+        LOG_INFO("results deferred while the database is down worker=%s results=%zu", w->name, n);
+    /* A result on a connection that has not registered (the worker has not
+     * noticed a coordinator restart yet) is not recorded, not even as
+     * stale: its attempt may still hold the job. The worker registers again,
+     * listing the attempt as running, and re-sends the result. */
+    if (n && !w)
+        LOG_INFO("results from an unregistered connection, asked to register first results=%zu", n);
     proto_results_free(rs, n);
     if (!w)
         s_send_reconnect(c, env, "unknown worker, send HELLO");
@@ -338,8 +345,12 @@ static void s_on_hello(coord_t *c, const proto_envelope_t *env, json_t *body)
     free(h.running);
     c->workers = xrealloc(c->workers, (c->nworkers + 1) * sizeof *c->workers);
     c->workers[c->nworkers++] = w;
-    proto_welcome_t welcome = {c->cfg->heartbeat_interval_ms, c->cfg->heartbeat_liveness,
-                               (int64_t)c->cfg->max_message_bytes};
+    /* acks: this coordinator acknowledges results after their commit, so
+     * the worker keeps them until then */
+    proto_welcome_t welcome = {.heartbeat_ms = c->cfg->heartbeat_interval_ms,
+                               .liveness = c->cfg->heartbeat_liveness,
+                               .max_message_bytes = (int64_t)c->cfg->max_message_bytes,
+                               .acks = true};
     strbuf_t sb;
     strbuf_init(&sb);
     proto_welcome_encode(&sb, &welcome);
@@ -490,4 +501,26 @@ char *coord_workers_json(coord_t *c)
     char *s = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     return s;
+}
+
+/* After a commit: tells each worker which of its results are recorded (or
+ * ignored as stale), so it can forget them. One ACK per run of results from
+ * one connection, at most max_batch_jobs entries each. */
+void coord_ack_results(coord_t *c, const batch_t *b)
+{
+    strbuf_t sb;
+    strbuf_init(&sb);
+    for (size_t i = 0; i < b->nresults;) {
+        const proto_envelope_t *env = &b->results[i].env;
+        strbuf_reset(&sb);
+        proto_jobs_open(&sb);
+        size_t n = 0;
+        for (; i < b->nresults && n < c->limits.max_batch_jobs &&
+               s_env_equal(&b->results[i].env, env);
+             i++, n++)
+            proto_ack_add(&sb, b->results[i].ref.id, b->results[i].ref.attempt);
+        proto_jobs_close(&sb);
+        proto_send(c->wsock, env, PROTO_WORKER_V1, "ACK", sb.data, sb.len);
+    }
+    strbuf_fini(&sb);
 }

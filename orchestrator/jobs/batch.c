@@ -18,7 +18,7 @@ void batch_reset(batch_t *b)
         free(b->acks[i].body);
         free(b->acks[i].req);
     }
-    b->nwrites = b->nevents = b->nacks = 0;
+    b->nwrites = b->nevents = b->nacks = b->nresults = 0;
     b->extra_statements = 0;
 }
 
@@ -28,12 +28,14 @@ void batch_fini(batch_t *b)
     free(b->writes);
     free(b->events);
     free(b->acks);
+    free(b->results);
     memset(b, 0, sizeof *b);
 }
 
 bool batch_empty(const batch_t *b)
 {
-    return b->nwrites == 0 && b->nevents == 0 && b->nacks == 0 && b->extra_statements == 0;
+    return b->nwrites == 0 && b->nevents == 0 && b->nacks == 0 && b->nresults == 0 &&
+           b->extra_statements == 0;
 }
 
 #define GROW(arr, n, cap)                                                                          \
@@ -80,4 +82,10 @@ void batch_ack(batch_t *b, const proto_envelope_t *env, const char *req, char *b
     a->body = body;
     a->len = len;
     a->req = req ? xstrdup(req) : NULL;
+}
+
+void batch_result(batch_t *b, const proto_envelope_t *env, int64_t id, int attempt)
+{
+    GROW(b->results, b->nresults, b->capresults);
+    b->results[b->nresults++] = (batch_result_t){*env, {id, attempt}};
 }

@@ -6,6 +6,7 @@
 #define BATCH_H
 
 #include "job.h"
+#include "proto.h"
 #include "proto_io.h"
 #include "strbuf.h"
 #include <stdbool.h>
@@ -36,6 +37,12 @@ typedef struct {
     char *req;  /* the request's "req" echo (JSON text, owned), for a 503 if the commit fails */
 } batch_ack_t;
 
+/* A worker result to acknowledge once the commit that records it is done. */
+typedef struct {
+    proto_envelope_t env; /* the worker's connection */
+    proto_jobref_t ref;
+} batch_result_t;
+
 typedef struct {
     batch_write_t *writes;
     size_t nwrites, capwrites;
@@ -43,6 +50,8 @@ typedef struct {
     size_t nevents, capevents;
     batch_ack_t *acks;
     size_t nacks, capacks;
+    batch_result_t *results;
+    size_t nresults, capresults;
     size_t extra_statements; /* refills, cancels, ... queued with this batch */
 } batch_t;
 
@@ -58,6 +67,8 @@ void batch_touch(batch_t *b, job_t *job);
  * static, borrowed for the life of the process. */
 void batch_event(batch_t *b, const job_t *job, int64_t job_id, job_event_t event, int attempt,
                  const char *worker, const char *detail);
+/* A worker's result (job id, attempt) acknowledged after commit. */
+void batch_result(batch_t *b, const proto_envelope_t *env, int64_t id, int attempt);
 /* Reply sent after commit (takes body; req is copied, may be NULL). */
 void batch_ack(batch_t *b, const proto_envelope_t *env, const char *req, char *body, size_t len);
 

@@ -122,11 +122,9 @@ static void test_cancel_racing_a_refill(void **state)
  * job whose run_at has just come within the horizon, without waiting the
  * 30 s between two horizon loads.
  *
- * KNOWN COORDINATOR BUG (reported): coord_commit.c s_cancel_result drops
- * the stale in-memory copy only when it is JOB_QUEUED (a refill); a
- * JOB_SCHEDULED copy loaded by the horizon load (coord_sched.c
- * s_load_result) keeps its timer, is queued at run_at by jobstate_due,
- * whose UPDATE overwrites the cancelled row with queued, and runs. */
+ * Guards coord_commit.c s_cancel_result: it once dropped the stale copy
+ * only when it was queued, so a scheduled copy kept its timer, was queued
+ * at run_at (overwriting the cancelled row) and ran. */
 static void test_cancel_racing_the_horizon_load(void **state)
 {
     (void)state;
@@ -156,7 +154,7 @@ static void test_cancel_racing_the_horizon_load(void **state)
         h_turn(h, 5);
     h_settle(h);
     if (store_fake_state(9) != JOB_CANCELLED || fw_njobs(w) != 0)
-        fail_msg("KNOWN BUG: the cancelled job 9 is %s, dispatched %zu times (events: %s)",
+        fail_msg("the cancelled job 9 is %s, dispatched %zu times (events: %s)",
                  job_state_name(store_fake_state(9)), fw_njobs(w), store_fake_events_of(9));
     h_expect_events(h, 9, "cancelled");
     h_finish(h);

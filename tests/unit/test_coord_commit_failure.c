@@ -192,14 +192,10 @@ static void test_failed_dispatch_commit_is_reattached(void **state)
 }
 
 /* A result that arrives while the database is down must not make the job
- * run twice (DESIGN.md, "Results are acknowledged": "a coordinator
- * restart or a database outage therefore never makes a job run twice").
- *
- * KNOWN COORDINATOR BUG (reported): coord_worker.c s_on_results drops a
- * DONE/FAIL received while the coordinator is down ("dropped result while
- * the database is down") and drops the worker's lease; the worker is not
- * told to re-send (no ack, no ERROR reconnect), so after recovery the
- * committed running attempt is orphaned, declared lost and run again. */
+ * run twice (DESIGN.md, "Results are acknowledged"): the coordinator does
+ * not acknowledge it and keeps the worker's lease; after recovery the
+ * worker's re-send (PROTOCOL.md, ACK) is recorded and acknowledged, and the
+ * job ran once. */
 static void test_result_while_down_is_not_lost(void **state)
 {
     (void)state;
@@ -218,15 +214,22 @@ static void test_result_while_down_is_not_lost(void **state)
     assert_false(coord_is_up(h_coord(h)));
     fw_done(w, id, 1, "\"done during the outage\""); /* while down */
     h_wait_up(h);
+    h_settle(h);
+    assert_int_equal(fw_count(w, "ACK"), 0); /* never acknowledged while down */
+    fw_done(w, id, 1, "\"done during the outage\""); /* the worker re-sends it */
+    json_t *ack = fw_expect(h, w, "ACK");
+    json_t *e = json_array_get(json_object_get(ack, "jobs"), 0);
+    assert_int_equal(json_integer_value(json_object_get(e, "id")), id);
+    assert_int_equal(json_integer_value(json_object_get(e, "attempt")), 1);
+    json_decref(ack);
     h_pump_ms(h, 250); /* orphan grace (60 ms) and a retry backoff, several times over */
     h_settle(h);
     assert_false(store_fake_queue_row("unrelated"));
-    if (fw_njobs(w) != 1 || store_fake_state(id) != JOB_SUCCEEDED)
-        fail_msg("KNOWN BUG: the result sent during the outage was dropped; job %lld is %s "
-                 "after %zu dispatches (events: %s)",
-                 (long long)id, job_state_name(store_fake_state(id)), fw_njobs(w),
-                 store_fake_events_of(id));
+    assert_int_equal(fw_njobs(w), 1);
+    assert_int_equal(store_fake_state(id), JOB_SUCCEEDED);
     assert_string_equal(store_fake_job(id)->result, "\"done during the outage\"");
+    /* recovery re-attached the attempt to the worker that stayed connected */
+    h_expect_events(h, id, "submitted,started,reattached,succeeded");
     h_finish(h);
 }
 

@@ -176,11 +176,9 @@ static void test_lost_compare_and_set_fires_nothing(void **state)
  * slot the store now holds (here the other coordinator's next slot, which
  * nobody else fires), exactly once.
  *
- * KNOWN COORDINATOR BUG (reported): coord_sched.c s_fire_result sets
- * s->next_run_us = f->next_us (this coordinator's own next slot) even when
- * the store did not apply the firing. The store holds another value, so
- * every later compare-and-set compares against a slot the store never had
- * and fails: the schedule never fires again until a restart reloads it. */
+ * Guards coord_sched.c s_fire_result: it once kept its own next slot after
+ * a lost compare-and-set, so every later one failed and the schedule never
+ * fired again until a restart. */
 static void test_schedule_fires_again_after_lost_compare_and_set(void **state)
 {
     (void)state;
@@ -196,7 +194,7 @@ static void test_schedule_fires_again_after_lost_compare_and_set(void **state)
         h_turn(h, 5);
     h_settle(h);
     if (store_fake_njobs() != 1)
-        fail_msg("KNOWN BUG: %zu jobs after the store's slot passed, expected 1; the store's "
+        fail_msg("%zu jobs after the store's slot passed, expected 1; the store's "
                  "next_run is %lld us from now",
                  store_fake_njobs(),
                  (long long)(store_fake_schedule("contended")->next_run_us - h_now_us()));

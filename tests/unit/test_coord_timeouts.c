@@ -90,11 +90,25 @@ static void test_silent_worker_is_lost(void **state)
     assert_int_equal(json_array_size(ws), 1);
     assert_string_equal(s_str(json_array_get(ws, 0), "name"), "w2");
     json_decref(r);
-    /* the lost worker's late result: not applied, the worker must re-register */
+    /* the lost worker's late result on its now unregistered connection:
+     * not recorded, not acknowledged; the worker must register again */
     fw_done(w1, id, 1, NULL);
     json_t *err = fw_expect(h, w1, "ERROR");
     assert_string_equal(s_str(err, "code"), "reconnect");
     json_decref(err);
+    h_expect_events(h, id, "submitted,started,lost,queued,started");
+    assert_int_equal(fw_count(w1, "ACK"), 0);
+    /* registered again, listing the attempt: it no longer holds the job, so
+     * it is cancelled; the re-sent result is recorded as stale and acked */
+    char running[64];
+    snprintf(running, sizeof running, "[{\"id\":%lld,\"attempt\":1}]", (long long)id);
+    fw_hello(w1, "default", "noop", 1, running);
+    json_decref(fw_expect(h, w1, "WELCOME"));
+    json_t *cancel = fw_expect(h, w1, "CANCEL");
+    assert_int_equal(json_integer_value(json_object_get(cancel, "attempt")), 1);
+    json_decref(cancel);
+    fw_done(w1, id, 1, NULL);
+    json_decref(fw_expect(h, w1, "ACK"));
     h_expect_events(h, id, "submitted,started,lost,queued,started,stale_result");
     assert_int_equal(store_fake_state(id), JOB_RUNNING);
     fw_done(w2, id, 2, NULL);
