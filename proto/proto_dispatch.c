@@ -17,7 +17,7 @@
 int proto_welcome_parse(const json_t *body, proto_welcome_t *out, char *err, size_t errlen)
 {
     static const char *const keys[] = {"heartbeat_ms", "liveness", "max_message_bytes", "acks",
-                                       NULL};
+                                       "session", NULL};
     proto_fctx_t c = {.err = err, .errlen = errlen};
     int64_t hb = 0, lv = 0, mm = 0;
     bool acks = false;
@@ -32,6 +32,13 @@ int proto_welcome_parse(const json_t *body, proto_welcome_t *out, char *err, siz
                          PROTO_MESSAGE_BYTES_MAX, false, &mm)) < 0 ||
         (rc = proto_fbool(&c, body, "acks", &acks)) < 0)
         return rc;
+    char *session = NULL;
+    if ((rc = proto_fname(&c, body, "session", false, &session)) < 0)
+        return rc;
+    if (session) {
+        snprintf(out->session, sizeof out->session, "%s", session);
+        free(session);
+    }
     out->heartbeat_ms = hb;
     out->liveness = (int)lv;
     out->max_message_bytes = mm;
@@ -57,6 +64,10 @@ void proto_welcome_encode(strbuf_t *sb, const proto_welcome_t *w)
     if (w->acks) { /* false is the default: an older worker never sees the key */
         proto_key(sb, "acks");
         strbuf_append(sb, "true", 4);
+    }
+    if (w->session[0]) {
+        proto_key(sb, "session");
+        proto_put_string(sb, w->session, strlen(w->session));
     }
     strbuf_putc(sb, '}');
 }

@@ -41,7 +41,7 @@ static int s_running(const proto_fctx_t *top, const json_t *body, proto_hello_t 
 int proto_hello_parse(const json_t *body, proto_hello_t *out, char *err, size_t errlen)
 {
     static const char *const keys[] = {"name", "version", "queues", "types",
-                                       "slots", "running", NULL};
+                                       "slots", "running", "session", NULL};
     proto_fctx_t c = {.err = err, .errlen = errlen};
     int64_t slots = 0;
     int rc;
@@ -55,7 +55,8 @@ int proto_hello_parse(const json_t *body, proto_hello_t *out, char *err, size_t 
             0 ||
         (rc = proto_fnames(&c, body, "types", 1, S_MAX_NAMES, &out->types, &out->ntypes)) < 0 ||
         (rc = proto_fint(&c, body, "slots", 1, PROTO_MAX_SLOTS, true, &slots)) < 0 ||
-        (rc = s_running(&c, body, out)) < 0) {
+        (rc = s_running(&c, body, out)) < 0 ||
+        (rc = proto_fname(&c, body, "session", false, &out->session)) < 0) {
         proto_hello_fini(out);
         return rc;
     }
@@ -72,6 +73,7 @@ void proto_hello_fini(proto_hello_t *h)
     proto_fstrv_free(h->queues, h->nqueues);
     proto_fstrv_free(h->types, h->ntypes);
     free(h->running);
+    free(h->session);
     memset(h, 0, sizeof *h);
 }
 
@@ -114,7 +116,12 @@ void proto_hello_encode(strbuf_t *sb, const proto_hello_t *h)
         s_ref(sb, h->running[i].id, h->running[i].attempt);
         strbuf_putc(sb, '}');
     }
-    strbuf_append(sb, "]}", 2);
+    strbuf_putc(sb, ']');
+    if (h->session) {
+        proto_key(sb, "session");
+        proto_put_string(sb, h->session, strlen(h->session));
+    }
+    strbuf_putc(sb, '}');
 }
 
 /* ---- PROGRESS ---- */

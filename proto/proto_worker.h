@@ -31,6 +31,8 @@ typedef struct {
     int slots;
     proto_jobref_t *running; /* jobs the worker still runs (re-attach) */
     size_t nrunning;
+    char *session;           /* NULL: none; the token of the worker's last WELCOME, which
+                              * proves a registration under a live name is the same worker */
 } proto_hello_t;
 
 int proto_hello_parse(const json_t *body, proto_hello_t *out, char *err, size_t errlen);
@@ -96,6 +98,8 @@ typedef struct {
     int64_t max_message_bytes; /* 4096..1073741824: the largest body the coordinator reads */
     bool acks;                 /* the coordinator sends ACK for every result it records:
                                 * the worker keeps results until acknowledged */
+    char session[PROTO_NAME_MAX + 1]; /* "": none; else a token the worker gives back in
+                                       * its next HELLO (a name: [A-Za-z0-9_.:-], 1..64) */
 } proto_welcome_t;
 
 #define PROTO_HEARTBEAT_MIN_MS 10
@@ -105,7 +109,7 @@ typedef struct {
 #define PROTO_MESSAGE_BYTES_MAX 1073741824
 
 int proto_welcome_parse(const json_t *body, proto_welcome_t *out, char *err, size_t errlen);
-/* Fields at 0 (and acks false) are left out. */
+/* Fields at 0 (and acks false, session "") are left out. */
 void proto_welcome_encode(strbuf_t *sb, const proto_welcome_t *w);
 
 /* ACK {"jobs":[{"id","attempt"},...]}: results the coordinator has recorded
@@ -164,6 +168,11 @@ void proto_cancel_encode(strbuf_t *sb, int64_t id, int attempt, const char *reas
 
 /* ERROR {"code","message"?} */
 #define PROTO_ERROR_RECONNECT "reconnect" /* the coordinator does not know this connection */
+/* HELLO refused: another live connection is registered under that name and
+ * this one did not prove to be the same worker (its session token). */
+#define PROTO_ERROR_NAME_IN_USE "name_in_use"
+/* A message the coordinator could not use; the message names the problem. */
+#define PROTO_ERROR_MALFORMED "malformed"
 #define PROTO_CODE_MAX 64
 
 typedef struct {

@@ -5,6 +5,7 @@
 #include "query.h"
 #include "xalloc.h"
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,13 +200,14 @@ static void s_try_connect(coord_t *c)
 static void *s_bind(coord_t *c, int type, const char *endpoint, char *err, size_t errlen)
 {
     void *s = zmq_socket(c->zctx, type);
-    int zero = 0, hwm = 1000000, one = 1;
+    int zero = 0, hwm = 1000000;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (type == ZMQ_ROUTER) {
-        /* a reconnecting worker with the same identity takes over */
-        zmq_setsockopt(s, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+        /* No ZMQ_ROUTER_HANDOVER: a peer that claims the routing id of a
+         * live connection is refused by libzmq instead of taking its route
+         * (and its jobs or replies) over. Our peers let libzmq choose ids. */
         /* The protocol limit is answered with 413; this transport cap, 4x
          * higher, drops the connection so a hostile peer cannot make us
          * buffer arbitrarily large messages. */
@@ -224,6 +226,10 @@ coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
 {
     if (!cfg->db_url) {
         snprintf(err, errlen, "no database configured: set database.url or ORCH_DATABASE_URL");
+        return NULL;
+    }
+    if (sodium_init() < 0) { /* session tokens come from its random source */
+        snprintf(err, errlen, "could not initialise libsodium");
         return NULL;
     }
     coord_t *c = xcalloc(1, sizeof *c);

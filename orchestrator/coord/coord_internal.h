@@ -40,6 +40,8 @@ struct worker {
     strbuf_t outbox;          /* JOB body being built during dispatch */
     int outbox_jobs;
     int64_t jobs_done;
+    char session[33];         /* random token given in WELCOME: proves a re-registration
+                               * under this name from another connection */
 };
 
 /* A recurring job (schedules table). */

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "orch_error.h"
 #include "xalloc.h"
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,51 +312,108 @@ static void s_record_worker(coord_t *c, worker_t *w, const char *state)
     coord_queue_op(c, op);
 }
 
-static void s_on_hello(coord_t *c, const proto_envelope_t *env, json_t *body)
+/* An ERROR with code and message to a connection (registered or not). */
+static void s_send_error(coord_t *c, const proto_envelope_t *env, const char *code,
+                         const char *message)
 {
-    proto_hello_t h = {0};
-    char err[256];
-    if (proto_hello_parse(body, &h, err, sizeof err) != ORCH_OK) {
-        LOG_WARN("dropped malformed HELLO error=\"%s\"", err);
-        proto_hello_fini(&h);
-        return;
-    }
+    strbuf_t sb;
+    strbuf_init(&sb);
+    proto_error_encode(&sb, code, message);
+    proto_send(c->wsock, env, PROTO_WORKER_V1, "ERROR", sb.data, sb.len);
+    strbuf_fini(&sb);
+}
+
+/* The registration a HELLO replaces (same connection, or the same worker
+ * proving itself with its session token from another connection), or NULL.
+ * *refused is set when a live, differently-connected worker holds the name
+ * and the HELLO did not prove to be it: names are identities. */
+static worker_t *s_hello_replaces(coord_t *c, const proto_envelope_t *env,
+                                  const proto_hello_t *h, bool *refused)
+{
+    *refused = false;
+    worker_t *old = s_by_env(c, env);
+    if (old)
+        return old;
+    old = coord_worker_by_name(c, h->name);
+    if (!old || (h->session && strcmp(h->session, old->session) == 0))
+        return old;
+    *refused = true;
+    return NULL;
+}
+
+static worker_t *s_worker_from_hello(coord_t *c, const proto_envelope_t *env, proto_hello_t *h)
+{
     worker_t *w = xcalloc(1, sizeof *w);
-    w->name = coord_intern(c, h.name);
-    free(h.name);
-    w->version = h.version;
-    w->queues = h.queues;
-    w->nqueues = h.nqueues;
-    w->types = h.types;
-    w->ntypes = h.ntypes;
-    w->slots = h.slots;
+    w->name = coord_intern(c, h->name);
+    w->version = h->version;
+    w->queues = h->queues;
+    w->nqueues = h->nqueues;
+    w->types = h->types;
+    w->ntypes = h->ntypes;
+    h->version = NULL;
+    h->queues = h->types = NULL;
+    h->nqueues = h->ntypes = 0;
+    w->slots = h->slots;
     w->env = *env;
     w->connected_us = clock_real_us();
     w->last_seen_ms = clock_mono_ms();
     w->lanes_version = (size_t)-1;
     strbuf_init(&w->outbox);
-    w->leases = xcalloc((size_t)h.slots + h.nrunning, sizeof *w->leases);
-    for (size_t i = 0; i < h.nrunning; i++)
-        w->leases[w->nleases++] = h.running[i];
-    worker_t *old = s_by_env(c, env);
-    if (!old)
-        old = coord_worker_by_name(c, w->name);
-    if (old)
-        s_retire(c, old, w, &h);
-    free(h.running);
-    c->workers = xrealloc(c->workers, (c->nworkers + 1) * sizeof *c->workers);
-    c->workers[c->nworkers++] = w;
+    w->leases = xcalloc((size_t)h->slots + h->nrunning, sizeof *w->leases);
+    for (size_t i = 0; i < h->nrunning; i++)
+        w->leases[w->nleases++] = h->running[i];
+    unsigned char token[16];
+    randombytes_buf(token, sizeof token);
+    for (size_t i = 0; i < sizeof token; i++)
+        snprintf(w->session + 2 * i, 3, "%02x", token[i]);
+    return w;
+}
+
+static void s_send_welcome(coord_t *c, worker_t *w)
+{
     /* acks: this coordinator acknowledges results after their commit, so
      * the worker keeps them until then */
     proto_welcome_t welcome = {.heartbeat_ms = c->cfg->heartbeat_interval_ms,
                                .liveness = c->cfg->heartbeat_liveness,
                                .max_message_bytes = (int64_t)c->cfg->max_message_bytes,
                                .acks = true};
+    snprintf(welcome.session, sizeof welcome.session, "%s", w->session);
     strbuf_t sb;
     strbuf_init(&sb);
     proto_welcome_encode(&sb, &welcome);
     s_send(c, w, "WELCOME", &sb);
     strbuf_fini(&sb);
+}
+
+static void s_on_hello(coord_t *c, const proto_envelope_t *env, json_t *body)
+{
+    proto_hello_t h = {0};
+    char err[300];
+    if (proto_hello_parse(body, &h, err, sizeof err) != ORCH_OK) {
+        LOG_WARN("refused malformed HELLO error=\"%s\"", err);
+        s_send_error(c, env, PROTO_ERROR_MALFORMED, err);
+        proto_hello_fini(&h);
+        return;
+    }
+    bool refused;
+    worker_t *old = s_hello_replaces(c, env, &h, &refused);
+    if (refused) {
+        snprintf(err, sizeof err,
+                 "worker name \"%s\" is registered by another live connection; start this worker"
+                 " with another name, or stop the other one",
+                 h.name);
+        LOG_WARN("refused HELLO: name in use worker=%s", h.name);
+        s_send_error(c, env, PROTO_ERROR_NAME_IN_USE, err);
+        proto_hello_fini(&h);
+        return;
+    }
+    worker_t *w = s_worker_from_hello(c, env, &h);
+    if (old)
+        s_retire(c, old, w, &h);
+    proto_hello_fini(&h);
+    c->workers = xrealloc(c->workers, (c->nworkers + 1) * sizeof *c->workers);
+    c->workers[c->nworkers++] = w;
+    s_send_welcome(c, w);
     LOG_INFO("worker registered worker=%s slots=%d queues=%zu types=%zu running=%d%s", w->name,
              w->slots, w->nqueues, w->ntypes, w->nleases, old ? " replaced=yes" : "");
     if (c->mode == COORD_UP)

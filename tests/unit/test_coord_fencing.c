@@ -196,14 +196,20 @@ static void test_reconnect_through_new_connection(void **state)
     fc_t *c = fc_new(h);
     fw_t *old = fw_connect_id(h, "w1", "w1-old");
     fw_hello(old, "default", "noop", 1, NULL);
-    json_decref(fw_expect(h, old, "WELCOME"));
+    json_t *welcome = fw_expect(h, old, "WELCOME");
+    const char *session = json_string_value(json_object_get(welcome, "session"));
+    assert_non_null(session);
+    assert_int_equal(strlen(session), 32);
     int64_t id = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");
     fw_wait_jobs(h, old, 1);
     h_wait_state(h, id, JOB_RUNNING);
+    /* the same worker on a new connection proves itself with its session */
     fw_t *now = fw_connect_id(h, "w1", "w1-new");
-    char running[64];
-    snprintf(running, sizeof running, "[{\"id\":%lld,\"attempt\":1}]", (long long)id);
-    fw_hello(now, "default", "noop", 1, running);
+    fw_sendf(now, "HELLO",
+             "{\"name\":\"w1\",\"queues\":[\"default\"],\"types\":[\"noop\"],\"slots\":1,"
+             "\"running\":[{\"id\":%lld,\"attempt\":1}],\"session\":\"%s\"}",
+             (long long)id, session);
+    json_decref(welcome);
     json_decref(fw_expect(h, now, "WELCOME"));
     fw_beat(old, false);
     fw_done(old, id, 1, "\"old\"");
@@ -220,6 +226,71 @@ static void test_reconnect_through_new_connection(void **state)
     h_finish(h);
 }
 
+/* Names are identities: a HELLO with a live worker's name from another
+ * connection, without that worker's session token (or with a wrong one), is
+ * refused with name_in_use; the live worker keeps its registration and its
+ * jobs, and a forged result from the impostor is not recorded. */
+static void test_live_name_from_another_connection_is_refused(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    fc_t *c = fc_new(h);
+    fw_t *w = fw_new(h, "w1", "default", "noop", 1);
+    int64_t id = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");
+    fw_wait_jobs(h, w, 1);
+    const char *sessions[] = {"", ",\"session\":\"0123456789abcdef\""}; /* none, wrong */
+    const char *routing[] = {"thief-a", "thief-b"};
+    for (size_t k = 0; k < 2; k++) {
+        fw_t *thief = fw_connect_id(h, "w1", routing[k]);
+        fw_sendf(thief, "HELLO",
+                 "{\"name\":\"w1\",\"queues\":[\"default\"],\"types\":[\"noop\"],\"slots\":1,"
+                 "\"running\":[{\"id\":%lld,\"attempt\":1}]%s}",
+                 (long long)id, sessions[k]);
+        json_t *err = fw_expect(h, thief, "ERROR");
+        assert_string_equal(json_string_value(json_object_get(err, "code")), "name_in_use");
+        assert_non_null(strstr(json_string_value(json_object_get(err, "message")), "\"w1\""));
+        json_decref(err);
+        fw_done(thief, id, 1, "\"forged\""); /* not registered: not recorded */
+        json_decref(fw_expect(h, thief, "ERROR"));
+        fw_close(thief);
+    }
+    /* claiming the live worker's routing id: libzmq refuses the connection,
+     * so it can neither take the route over nor get any answer */
+    fw_t *thief = fw_connect(h, "w1");
+    fw_sendf(thief, "HELLO",
+             "{\"name\":\"w1\",\"queues\":[\"default\"],\"types\":[\"noop\"],\"slots\":1,"
+             "\"running\":[{\"id\":%lld,\"attempt\":1}]}",
+             (long long)id);
+    fw_done(thief, id, 1, "\"forged\"");
+    h_pump_ms(h, 200);
+    assert_int_equal(fw_count(thief, "WELCOME") + fw_count(thief, "ERROR"), 0);
+    fw_close(thief);
+    h_settle(h);
+    assert_int_equal(store_fake_state(id), JOB_RUNNING);
+    json_t *r = fc_call(h, c, "WORKERS", "{}");
+    assert_int_equal(json_array_size(json_object_get(r, "workers")), 1);
+    json_decref(r);
+    fw_done(w, id, 1, "\"real\"");
+    h_wait_state(h, id, JOB_SUCCEEDED);
+    assert_string_equal(store_fake_job(id)->result, "\"real\"");
+    h_expect_events(h, id, "submitted,started,succeeded");
+    h_finish(h);
+}
+
+/* A malformed HELLO is answered with an ERROR naming the problem. */
+static void test_malformed_hello_gets_an_error(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    fw_t *w = fw_connect(h, "w9");
+    fw_send(w, "HELLO", "{\"name\":\"w9\",\"queues\":[],\"types\":[\"noop\"],\"slots\":1}");
+    json_t *err = fw_expect(h, w, "ERROR");
+    assert_string_equal(json_string_value(json_object_get(err, "code")), "malformed");
+    assert_non_null(strstr(json_string_value(json_object_get(err, "message")), "queues"));
+    json_decref(err);
+    h_finish(h);
+}
+
 int main(void)
 {
     /* clang-format off */
@@ -231,6 +302,8 @@ int main(void)
         H_TEST(test_reconnecting_worker_keeps_listed_attempts),
         H_TEST(test_reregistration_with_stale_attempt_is_cancelled),
         H_TEST(test_reconnect_through_new_connection),
+        H_TEST(test_live_name_from_another_connection_is_refused),
+        H_TEST(test_malformed_hello_gets_an_error),
     };
     /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
