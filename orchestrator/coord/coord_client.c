@@ -84,6 +84,18 @@ static void s_on_submit(coord_t *c, const proto_envelope_t *env, const char *req
                 err);
         return;
     }
+    int64_t horizon_us = clock_real_us() + c->cfg->max_schedule_ahead_ms * 1000;
+    for (size_t i = 0; i < n; i++) {
+        if (specs[i].run_at_us > horizon_us) {
+            snprintf(err, sizeof err,
+                     "jobs[%zu]: run_at is more than %lld days ahead"
+                     " (scheduler.max_schedule_ahead)",
+                     i, (long long)(c->cfg->max_schedule_ahead_ms / 86400000));
+            coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, err);
+            proto_jobspecs_free(specs, n);
+            return;
+        }
+    }
     coord_submit(c, env, req, specs, n); /* takes the specs */
 }
 
@@ -178,6 +190,15 @@ static void s_on_pause(coord_t *c, const proto_envelope_t *env, const char *req,
     }
     if (!s_can_change(c, env, req))
         return;
+    if (!coord_queue_known(c, name)) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "queue \"%s\" not found: no job, worker or queues: entry of the configuration"
+                 " names it",
+                 name);
+        coord_error(c, env, PROTO_STATUS_NOT_FOUND, req, msg);
+        return;
+    }
     readyq_queue(c->rq, name, true)->paused = paused;
     op_t *op = coord_op_new(STORE_OP_PAUSE, env, req);
     op->sop.in.pause.queue = op_strdup(op, name);
@@ -304,8 +325,17 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m)
     char err[512];
     int rc = proto_decode(&c->limits, PROTO_KIND_CLIENT, frames, nf, &cmd, &body, err, sizeof err);
     if (rc != ORCH_OK) {
+        /* an unknown command or protocol frame may still carry a JSON body
+         * whose "req" the client needs to match the error to its request */
+        char *req = NULL;
+        if (rc != ORCH_ETOOBIG && nf == 3 && frames[2].size <= c->limits.max_body_bytes) {
+            json_t *b = json_loadb(frames[2].data, frames[2].size, JSON_DISABLE_EOF_CHECK, NULL);
+            req = json_is_object(b) ? proto_req_dump(b) : NULL;
+            json_decref(b);
+        }
         coord_error(c, &env, rc == ORCH_ETOOBIG ? PROTO_STATUS_TOO_LARGE : PROTO_STATUS_BAD_REQUEST,
-                NULL, err);
+                    req, err);
+        free(req);
         return;
     }
     char *req = proto_req_dump(body);

@@ -236,6 +236,9 @@ void coord_queue_dispatched(coord_t *c, queue_t *q);
 void coord_queue_finished(coord_t *c, queue_t *q, int64_t now_ms);
 int64_t coord_queues_next_token_ms(coord_t *c, int64_t now_ms);
 char *coord_queues_json(coord_t *c);
+/* Whether a queue exists for operators: jobs, a pause, a worker that serves
+ * it or a queues: entry of the configuration names it. */
+bool coord_queue_known(coord_t *c, const char *name);
 /* Effective priority with aging (scheduler.priority_aging). */
 int coord_effective_priority(coord_t *c, const job_t *job, int64_t now_us);
 

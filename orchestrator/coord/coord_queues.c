@@ -6,6 +6,7 @@
 #include "xalloc.h"
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const queue_policy_t *s_policy(coord_t *c, queue_t *q)
 {
@@ -129,4 +130,18 @@ char *coord_queues_json(coord_t *c)
     char *s = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     return s;
+}
+
+bool coord_queue_known(coord_t *c, const char *name)
+{
+    if (readyq_queue(c->rq, name, false))
+        return true; /* jobs, a pause or a lane named it */
+    for (size_t i = 0; i < c->cfg->nqueues; i++)
+        if (strcmp(c->cfg->queues[i].name, name) == 0)
+            return true;
+    for (size_t i = 0; i < c->nworkers; i++)
+        for (size_t k = 0; k < c->workers[i]->nqueues; k++)
+            if (strcmp(c->workers[i]->queues[k], name) == 0)
+                return true;
+    return false;
 }

@@ -39,14 +39,21 @@ static void s_send(coord_t *c, worker_t *w, const char *cmd, const strbuf_t *bod
         w->last_sent_ms = clock_mono_ms();
 }
 
-/* An ERROR asking the connection to register (again). */
-static void s_send_reconnect(coord_t *c, const proto_envelope_t *env, const char *message)
+/* An ERROR with code and message to a connection (registered or not). */
+static void s_send_error(coord_t *c, const proto_envelope_t *env, const char *code,
+                         const char *message)
 {
     strbuf_t sb;
     strbuf_init(&sb);
-    proto_error_encode(&sb, PROTO_ERROR_RECONNECT, message);
+    proto_error_encode(&sb, code, message);
     proto_send(c->wsock, env, PROTO_WORKER_V1, "ERROR", sb.data, sb.len);
     strbuf_fini(&sb);
+}
+
+/* An ERROR asking the connection to register (again). */
+static void s_send_reconnect(coord_t *c, const proto_envelope_t *env, const char *message)
+{
+    s_send_error(c, env, PROTO_ERROR_RECONNECT, message);
 }
 
 static void s_worker_free(worker_t *w)
@@ -194,8 +201,9 @@ static void s_on_results(coord_t *c, worker_t *w, const proto_envelope_t *env, i
     size_t n = 0;
     char err[256];
     if (proto_results_parse(cmd, body, &c->limits, &rs, &n, err, sizeof err) != ORCH_OK) {
-        LOG_WARN("dropped malformed %s worker=%s error=\"%s\"", proto_wcmd_name(cmd),
+        LOG_WARN("refused malformed %s worker=%s error=\"%s\"", proto_wcmd_name(cmd),
                  w ? w->name : "unknown", err);
+        s_send_error(c, env, PROTO_ERROR_MALFORMED, err);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -312,17 +320,6 @@ static void s_record_worker(coord_t *c, worker_t *w, const char *state)
     coord_queue_op(c, op);
 }
 
-/* An ERROR with code and message to a connection (registered or not). */
-static void s_send_error(coord_t *c, const proto_envelope_t *env, const char *code,
-                         const char *message)
-{
-    strbuf_t sb;
-    strbuf_init(&sb);
-    proto_error_encode(&sb, code, message);
-    proto_send(c->wsock, env, PROTO_WORKER_V1, "ERROR", sb.data, sb.len);
-    strbuf_fini(&sb);
-}
-
 /* The registration a HELLO replaces (same connection, or the same worker
  * proving itself with its session token from another connection), or NULL.
  * *refused is set when a live, differently-connected worker holds the name
@@ -426,7 +423,8 @@ static void s_on_progress(coord_t *c, worker_t *w, json_t *body)
     proto_progress_t p = {0};
     char err[256];
     if (proto_progress_parse(body, &p, err, sizeof err) != ORCH_OK) {
-        LOG_WARN("dropped malformed PROGRESS worker=%s error=\"%s\"", w->name, err);
+        LOG_WARN("refused malformed PROGRESS worker=%s error=\"%s\"", w->name, err);
+        s_send_error(c, &w->env, PROTO_ERROR_MALFORMED, err);
     } else {
         job_t *job = hmap_i64_get(c->jobs, p.id);
         if (job && job->state == JOB_RUNNING && job->worker == w && job->attempt == p.attempt &&
@@ -474,7 +472,8 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m)
     json_t *body = NULL;
     char err[256];
     if (proto_decode(&c->limits, PROTO_KIND_WORKER, frames, nf, &cmd, &body, err, sizeof err)) {
-        LOG_WARN("dropped malformed worker message error=\"%s\"", err);
+        LOG_WARN("refused malformed worker message error=\"%s\"", err);
+        s_send_error(c, &env, PROTO_ERROR_MALFORMED, err);
         return;
     }
     worker_t *w = s_by_env(c, &env);

@@ -108,7 +108,8 @@ static void test_answered_operations_are_not_half_applied(void **state)
                         .progress = -1,
                         .run_at_us = h_now_us() + 3600LL * 1000000};
     store_fake_put_job(&later);
-    harness_t *h = h_start(&(h_opts_t){.keep_db = true});
+    harness_t *h = h_start(&(h_opts_t){.keep_db = true,
+                                       .extra = "queues:\n  - name: elsewhere\n"});
     h_settle(h);
     fc_t *c = fc_new(h), *t = fc_new(h);
     /* a commit in flight, so that the three requests gather behind it */
@@ -199,7 +200,8 @@ static void test_failed_dispatch_commit_is_reattached(void **state)
 static void test_result_while_down_is_not_lost(void **state)
 {
     (void)state;
-    harness_t *h = h_start(&(h_opts_t){.heartbeat_ms = 20, .liveness = 3});
+    harness_t *h = h_start(&(h_opts_t){.heartbeat_ms = 20, .liveness = 3,
+                                       .extra = "queues:\n  - name: unrelated\n"});
     fc_t *c = fc_new(h);
     fw_t *w = fw_new(h, "w1", "default", "noop", 1);
     int64_t id = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");

@@ -48,6 +48,43 @@ static void test_paused_queue_dispatches_nothing(void **state)
     h_finish(h);
 }
 
+/* Clear answers: PAUSE of a queue nothing names is 404; a run_at beyond
+ * scheduler.max_schedule_ahead is 400; an unknown command still echoes the
+ * body's req. Each reply names what was wrong. */
+static void test_unknown_queue_far_run_at_unknown_command(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL); /* scheduler.max_schedule_ahead: 366d by default */
+    fc_t *c = fc_new(h);
+    json_t *r = fc_call(h, c, "PAUSE", "{\"queue\":\"nosuch\",\"req\":\"p1\"}");
+    assert_int_equal(h_status(r), 404);
+    assert_non_null(strstr(json_string_value(json_object_get(r, "error")), "\"nosuch\""));
+    assert_string_equal(json_string_value(json_object_get(r, "req")), "p1");
+    json_decref(r);
+    r = fc_callf(h, c, "SUBMIT",
+                 "{\"jobs\":[{\"queue\":\"default\",\"type\":\"noop\",\"run_at_us\":%lld}],"
+                 "\"req\":7}",
+                 (long long)(h_now_us() + 400LL * 86400 * 1000000));
+    assert_int_equal(h_status(r), 400);
+    assert_non_null(strstr(json_string_value(json_object_get(r, "error")), "max_schedule_ahead"));
+    assert_int_equal(json_integer_value(json_object_get(r, "req")), 7);
+    json_decref(r);
+    r = fc_callf(h, c, "SUBMIT",
+                 "{\"jobs\":[{\"queue\":\"default\",\"type\":\"noop\",\"run_at_us\":%lld}]}",
+                 (long long)(h_now_us() + 3600LL * 1000000));
+    assert_int_equal(h_status(r), 200); /* within the horizon */
+    json_decref(r);
+    r = fc_call(h, c, "FROBNICATE", "{\"req\":\"x1\"}");
+    assert_int_equal(h_status(r), 400);
+    assert_string_equal(json_string_value(json_object_get(r, "req")), "x1");
+    json_decref(r);
+    r = fc_call(h, c, "submit", "{\"jobs\":[],\"req\":\"x2\"}");
+    assert_int_equal(h_status(r), 400);
+    assert_string_equal(json_string_value(json_object_get(r, "req")), "x2");
+    json_decref(r);
+    h_finish(h);
+}
+
 /* Pausing one queue does not hold back another. */
 static void test_pause_is_per_queue(void **state)
 {
@@ -177,6 +214,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         H_TEST(test_paused_queue_dispatches_nothing),
         H_TEST(test_pause_is_per_queue),
+        H_TEST(test_unknown_queue_far_run_at_unknown_command),
         H_TEST(test_concurrency_limit),
         H_TEST(test_rate_limit_spaces_dispatches),
         H_TEST(test_without_aging_priority_wins),

@@ -206,11 +206,12 @@ static void test_waiting_jobs_recovered(void **state)
     h_finish(h);
 }
 
-/* A queue paused before the restart stays paused. */
+/* A queue paused before the restart stays paused (declared in the
+ * configuration, so it can be paused before its first job). */
 static void test_paused_queue_stays_paused(void **state)
 {
     (void)state;
-    harness_t *h = h_start(NULL);
+    harness_t *h = h_start(&(h_opts_t){.extra = "queues:\n  - name: default\n"});
     fc_t *c = fc_new(h);
     json_decref(fc_call(h, c, "PAUSE", "{\"queue\":\"default\"}"));
     int64_t id = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");
