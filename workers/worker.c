@@ -27,6 +27,7 @@
 #define WORKER_READY_TIMEOUT_MS 10000 /* slot threads must say READY within this */
 #define WORKER_BYE_LINGER_MS 1000    /* how long exit may wait to deliver BYE */
 #define WORKER_POLL_MAX_MS 3600000
+#define WORKER_RESEND_MIN_MS 1000    /* unacknowledged results go out again at most this often */
 
 static void s_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -300,25 +301,28 @@ int worker_send(worker_t *w, const char *cmd, const char *body, size_t len)
     return 0;
 }
 
-/* running: every job whose outcome the coordinator has not received yet,
- * finished ones included, so that it keeps them attached to us instead of
- * retrying them before our DONE/FAIL arrives. Caller frees. */
+/* running: every attempt whose outcome the coordinator has not recorded
+ * yet as far as we know: the jobs still running, and the results not sent
+ * or not acknowledged, so that it keeps them attached to us instead of
+ * retrying them before our DONE/FAIL arrives (or arrives again). Running
+ * jobs first: past PROTO_MAX_RUNNING entries a HELLO would be refused, so
+ * the newest results are left out (logged). Caller frees. */
 static proto_jobref_t *s_running(const worker_t *w, size_t *n)
 {
-    const resultq_t *qs[2] = {w->done, w->fail};
-    size_t cap = (size_t)w->nslots + resultq_count(qs[0]) + resultq_count(qs[1]);
-    proto_jobref_t *refs = xcalloc(cap ? cap : 1, sizeof *refs);
+    resultq_t *qs[2] = {w->done, w->fail};
+    size_t cap = PROTO_MAX_RUNNING, held = resultq_count(qs[0]) + resultq_count(qs[1]);
+    proto_jobref_t *refs = xcalloc(cap, sizeof *refs);
     *n = 0;
-    for (int i = 0; i < w->nslots; i++) {
+    for (int i = 0; i < w->nslots && *n < cap; i++) {
         if (w->ws[i].state != WS_FREE)
             refs[(*n)++] = (proto_jobref_t){w->ws[i].job_id, w->ws[i].attempt};
     }
-    for (int k = 0; k < 2; k++) {
-        size_t cnt = resultq_count(qs[k]);
-        if (cnt > 0)
-            memcpy(refs + *n, resultq_refs(qs[k]), cnt * sizeof *refs);
-        *n += cnt;
-    }
+    size_t from_slots = *n;
+    for (int k = 0; k < 2; k++)
+        *n += resultq_refs(qs[k], refs + *n, cap - *n);
+    if (*n - from_slots < held)
+        LOG_WARN("too many results held to list them all in HELLO listed=%zu held=%zu",
+                 *n - from_slots, held);
     return refs;
 }
 
@@ -428,6 +432,33 @@ static void s_connect(worker_t *w)
     s_send_hello(w);
 }
 
+/* How long a result may go unacknowledged before it is sent again: as long
+ * as the coordinator waits before it declares us lost. A coordinator whose
+ * database is down answers nothing, so results are re-sent until one is
+ * recorded; the floor keeps a short heartbeat from flooding it. */
+static int64_t s_resend_ms(const worker_t *w)
+{
+    int64_t ms = w->hb_ms * w->liveness;
+    return ms < WORKER_RESEND_MIN_MS ? WORKER_RESEND_MIN_MS : ms;
+}
+
+/* Every WELCOME: with acks the coordinator records a result only when it
+ * says so, and whatever was sent before this registration (to a coordinator
+ * that restarted, or on a connection it did not know) may be lost, so all
+ * of it goes out again. Without acks a result is forgotten once sent. */
+static void s_results_welcomed(worker_t *w, bool acks)
+{
+    resultq_t *qs[2] = {w->done, w->fail};
+    for (int k = 0; k < 2; k++) {
+        resultq_set_retain(qs[k], acks);
+        resultq_unsend_all(qs[k]);
+    }
+    size_t held = resultq_count(w->done) + resultq_count(w->fail);
+    if (held > 0)
+        LOG_INFO("sending results again endpoint=%s results=%zu acks=%d", s_endpoint(w), held,
+                 acks);
+}
+
 static void s_on_welcome(worker_t *w, const json_t *body)
 {
     proto_welcome_t wl;
@@ -444,8 +475,9 @@ static void s_on_welcome(worker_t *w, const json_t *body)
     if (wl.max_message_bytes > 0 && (uint64_t)wl.max_message_bytes < w->lim.max_body_bytes)
         w->max_out = (size_t)wl.max_message_bytes;
     if (w->conn != CONN_READY)
-        LOG_INFO("registered endpoint=%s name=%s heartbeat_ms=%" PRId64 " liveness=%d",
-                 s_endpoint(w), w->name, w->hb_ms, w->liveness);
+        LOG_INFO("registered endpoint=%s name=%s heartbeat_ms=%" PRId64 " liveness=%d acks=%d",
+                 s_endpoint(w), w->name, w->hb_ms, w->liveness, wl.acks);
+    s_results_welcomed(w, wl.acks);
     w->conn = CONN_READY;
     w->backoff_ms = w->cfg->reconnect_min_ms;
     if (w->draining)
@@ -471,6 +503,28 @@ static void s_on_error(worker_t *w, const json_t *body)
     proto_error_fini(&e);
 }
 
+/* ACK: the coordinator recorded these results (or ignored them as stale):
+ * forget them. An entry names one attempt, whose result is in one of the
+ * queues, or in neither when it was acknowledged before. */
+static void s_on_ack(worker_t *w, const json_t *body)
+{
+    proto_jobref_t *refs = NULL;
+    size_t n = 0, known = 0;
+    char err[256];
+    if (proto_ack_parse(body, &w->lim, &refs, &n, err, sizeof err) != 0) {
+        LOG_WARN("dropping a malformed ACK from the coordinator error=\"%s\"", err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool done = resultq_ack(w->done, refs[i].id, refs[i].attempt);
+        bool fail = resultq_ack(w->fail, refs[i].id, refs[i].attempt);
+        known += done || fail;
+    }
+    LOG_DEBUG("results acknowledged acks=%zu known=%zu held=%zu", n, known,
+              resultq_count(w->done) + resultq_count(w->fail));
+    free(refs);
+}
+
 static void s_dispatch(worker_t *w, proto_rawmsg_t *m)
 {
     proto_frame_t f[PROTO_MAX_PARTS];
@@ -493,6 +547,7 @@ static void s_dispatch(worker_t *w, proto_rawmsg_t *m)
     case PROTO_W_CANCEL: worker_on_cancel(w, body); break;
     case PROTO_W_WELCOME: s_on_welcome(w, body); break;
     case PROTO_W_ERROR: s_on_error(w, body); break;
+    case PROTO_W_ACK: s_on_ack(w, body); break;
     case PROTO_W_HEARTBEAT: break;
     default:
         LOG_WARN("dropping unexpected command=%s from the coordinator", proto_wcmd_name(cmd));
@@ -519,7 +574,8 @@ static void s_on_coord(worker_t *w)
 }
 
 /* Sends the queued outcomes once per loop turn: everything that finished
- * since the last poll goes out as one DONE and one FAIL. */
+ * since the last poll goes out as one DONE and one FAIL, with the results
+ * whose ACK is overdue. */
 static void s_flush(worker_t *w)
 {
     if (w->conn != CONN_READY)
@@ -528,7 +584,8 @@ static void s_flush(worker_t *w)
     for (int k = 0; k < 2; k++) {
         if (resultq_count(qs[k]) == 0)
             continue;
-        int rc = resultq_flush(qs[k], w->coord, w->lim.max_batch_jobs, w->max_out);
+        int rc = resultq_flush(qs[k], w->coord, w->lim.max_batch_jobs, w->max_out, w->now,
+                               s_resend_ms(w));
         if (rc > 0)
             w->last_send = w->now;
         else if (rc < 0)
@@ -544,13 +601,17 @@ static void s_finish(worker_t *w, const char *why)
     s_flush(w);
     if (w->conn != CONN_IDLE)
         s_send_bye(w, false);
-    size_t unsent = resultq_count(w->done) + resultq_count(w->fail);
-    if (w->busy > 0 || unsent > 0)
-        LOG_WARN("stopping now reason=\"%s\" running=%d unsent_results=%zu", why, w->busy,
-                 unsent);
+    /* held: not acknowledged (with acks) or not sent (without): the
+     * coordinator may never record them, and the jobs will run again */
+    size_t held = resultq_count(w->done) + resultq_count(w->fail);
+    size_t unsent = resultq_unsent(w->done) + resultq_unsent(w->fail);
+    if (w->busy > 0 || held > 0)
+        LOG_WARN("stopping now reason=\"%s\" running=%d unacknowledged_results=%zu "
+                 "unsent_results=%zu",
+                 why, w->busy, held, unsent);
     else
         LOG_INFO("stopped name=%s", w->name);
-    w->exit_rc = w->busy > 0 ? ORCH_ETIMEOUT : 0;
+    w->exit_rc = w->busy > 0 ? ORCH_ETIMEOUT : 0; /* handlers still run: main does not wait */
     w->quit = true;
 }
 
@@ -614,6 +675,10 @@ static long s_poll_timeout(const worker_t *w)
         due = lost < due ? lost : due;
         if (w->conn == CONN_READY && w->last_send + w->hb_ms < due)
             due = w->last_send + w->hb_ms;
+        for (int k = 0; w->conn == CONN_READY && k < 2; k++) {
+            int64_t resend = resultq_next_resend(k ? w->fail : w->done);
+            due = resend < due ? resend : due;
+        }
     }
     if (w->draining && w->drain_deadline < due)
         due = w->drain_deadline;

@@ -198,6 +198,18 @@ static void s_on_welcome(s_conn_t *c, const json_t *body)
     atomic_fetch_add(&c->pool->welcomed, 1);
 }
 
+/* A bench worker sends each result once and keeps none, so an ACK only has
+ * to be well-formed. */
+static void s_on_ack(s_conn_t *c, const json_t *body)
+{
+    proto_jobref_t *refs = NULL;
+    size_t n = 0;
+    char err[256] = "";
+    if (proto_ack_parse(body, NULL, &refs, &n, err, sizeof err) != ORCH_OK)
+        s_problem(c->pool, "malformed ACK: %s", err);
+    free(refs);
+}
+
 /* ERROR and CANCEL are not expected in a bench run: say which arrived. */
 static void s_on_unexpected(s_conn_t *c, int cmd, const json_t *body)
 {
@@ -223,6 +235,7 @@ static void s_dispatch(s_conn_t *c, proto_rawmsg_t *m, int64_t arrival_ns)
     case PROTO_W_JOB: s_on_job(c, body, arrival_ns); break;
     case PROTO_W_WELCOME: s_on_welcome(c, body); break;
     case PROTO_W_HEARTBEAT: break;
+    case PROTO_W_ACK: s_on_ack(c, body); break;
     case PROTO_W_ERROR:
     case PROTO_W_CANCEL: s_on_unexpected(c, cmd, body); break;
     default: s_problem(c->pool, "coordinator sent %s", proto_wcmd_name(cmd));

@@ -130,6 +130,47 @@ static void fake_sendf(fake_t *f, const char *cmd, const char *fmt, ...)
     fake_send(f, cmd, body);
 }
 
+/* Like fake_expect, as a live coordinator that acknowledges nothing (one
+ * whose database is down): it sends HEARTBEAT every 100 ms meanwhile, so
+ * that a worker with a short liveness keeps the connection. */
+static json_t *fake_expect_beating(fake_t *f, const char *want)
+{
+    int64_t until = clock_mono_ms() + RECV_TIMEOUT_MS, beat = 0;
+    for (;;) {
+        int64_t now = clock_mono_ms();
+        if (now >= until)
+            fail_msg("timed out waiting for %s", want);
+        if (now - beat >= 100) {
+            fake_send(f, "HEARTBEAT", "{}");
+            beat = now;
+        }
+        char cmd[32];
+        json_t *body = fake_recv(f, cmd, 100);
+        if (!body)
+            continue;
+        if (strcmp(cmd, want) == 0)
+            return body;
+        json_decref(body);
+        if (strcmp(cmd, "HEARTBEAT") != 0 && strcmp(cmd, "PROGRESS") != 0)
+            fail_msg("expected %s, got %s", want, cmd);
+    }
+}
+
+/* Fails if the worker sends anything but HEARTBEAT or PROGRESS within ms. */
+static void fake_quiet(fake_t *f, int ms)
+{
+    int64_t until = clock_mono_ms() + ms;
+    for (int64_t left = ms; left > 0; left = until - clock_mono_ms()) {
+        char cmd[32];
+        json_t *body = fake_recv(f, cmd, (int)left);
+        if (!body)
+            return;
+        json_decref(body);
+        if (strcmp(cmd, "HEARTBEAT") != 0 && strcmp(cmd, "PROGRESS") != 0)
+            fail_msg("worker sent %s", cmd);
+    }
+}
+
 /* ---- fixture: a worker on a thread, one or two fake coordinators ---- */
 
 typedef struct {
@@ -731,6 +772,197 @@ static void test_throughput_stream(void **state)
     s_free(fx);
 }
 
+/* ---- results kept until acknowledged ---- */
+
+/* The coordinator acknowledges results; the worker re-sends after 1 s (the
+ * floor: 100 ms x 10) or, with the second, only after a WELCOME (100 s). */
+#define WELCOME_ACKS_FAST "{\"heartbeat_ms\":100,\"liveness\":10,\"acks\":true}"
+#define WELCOME_ACKS_SLOW "{\"heartbeat_ms\":1000,\"liveness\":100,\"acks\":true}"
+#define NOOP_JOB "{\"jobs\":[{\"id\":%d,\"attempt\":%d,\"type\":\"noop\",\"payload\":{\"t\":%d}}]}"
+
+/* The one entry of a DONE is (id, attempt). */
+static void s_expect_done(fake_t *f, int id, int attempt, bool beating)
+{
+    json_t *d = beating ? fake_expect_beating(f, "DONE") : fake_expect(f, "DONE");
+    json_t *j = s_only_job(d);
+    assert_int_equal(s_int(j, "id"), id);
+    assert_int_equal(s_int(j, "attempt"), attempt);
+    assert_int_equal(s_int(json_object_get(j, "result"), "t"), id); /* noop echoes t */
+    json_decref(d);
+}
+
+/* HELLO's running list is exactly the attempt (id, attempt), or empty when
+ * id is 0. */
+static void s_expect_hello_running(fake_t *f, int id, int attempt)
+{
+    json_t *h = fake_expect_beating(f, "HELLO");
+    json_t *running = json_object_get(h, "running");
+    assert_int_equal(json_array_size(running), id ? 1 : 0);
+    if (id) {
+        assert_int_equal(s_int(json_array_get(running, 0), "id"), id);
+        assert_int_equal(s_int(json_array_get(running, 0), "attempt"), attempt);
+    }
+    json_decref(h);
+}
+
+static void test_results_kept_until_ack(void **state)
+{
+    (void)state;
+    fixture_t *fx = s_fixture(2, 1);
+    s_start(fx);
+    fake_t *f = &fx->fc[0];
+    json_decref(fake_expect(f, "HELLO"));
+    fake_send(f, "WELCOME", WELCOME_ACKS_FAST);
+    fake_sendf(f, "JOB", NOOP_JOB, 81, 2, 81);
+    s_expect_done(f, 81, 2, true);
+    /* no ACK: the same result again after the resend interval */
+    s_expect_done(f, 81, 2, true);
+
+    /* registering again: HELLO lists the attempt as running, and the
+     * result goes out again right after WELCOME (not after 100 s) */
+    fake_send(f, "ERROR", "{\"code\":\"reconnect\"}");
+    s_expect_hello_running(f, 81, 2);
+    fake_send(f, "WELCOME", WELCOME_ACKS_SLOW);
+    s_expect_done(f, 81, 2, false);
+
+    /* ACKs of other attempts, and malformed ones, forget nothing */
+    fake_send(f, "ACK", "{\"jobs\":[{\"id\":999,\"attempt\":1},{\"id\":81,\"attempt\":1}]}");
+    fake_send(f, "ACK", "{\"jobs\":[{\"id\":81,\"attempt\":2},{\"id\":0,\"attempt\":1}]}");
+    fake_send(f, "ACK", "{\"jobs\":[]}");
+    fake_send(f, "ACK", "{\"jobs\":[{\"id\":81,\"attempt\":2,\"result\":null}]}");
+    fake_send(f, "ERROR", "{\"code\":\"reconnect\"}");
+    s_expect_hello_running(f, 81, 2);
+    fake_send(f, "WELCOME", WELCOME_ACKS_SLOW);
+    s_expect_done(f, 81, 2, false);
+
+    /* acknowledged: forgotten, not listed, not sent again */
+    fake_send(f, "ACK", "{\"jobs\":[{\"id\":81,\"attempt\":2}]}");
+    fake_send(f, "ERROR", "{\"code\":\"reconnect\"}");
+    s_expect_hello_running(f, 0, 0);
+    fake_send(f, "WELCOME", WELCOME_ACKS_SLOW);
+    fake_sendf(f, "JOB", NOOP_JOB, 82, 1, 82);
+    s_expect_done(f, 82, 1, false); /* a re-sent 81 would have come first */
+    s_free(fx);
+}
+
+/* A coordinator that does not announce acks gets today's behaviour: a
+ * result is forgotten once sent, and an ACK (it should not send one)
+ * changes nothing. */
+static void test_no_retention_without_acks(void **state)
+{
+    (void)state;
+    fixture_t *fx = s_fixture(1, 1);
+    s_start(fx);
+    fake_t *f = &fx->fc[0];
+    s_register(f, 1000);
+    fake_sendf(f, "JOB", NOOP_JOB, 91, 1, 91);
+    s_expect_done(f, 91, 1, false);
+    fake_send(f, "ACK", "{\"jobs\":[{\"id\":91,\"attempt\":1}]}");
+    fake_send(f, "ERROR", "{\"code\":\"reconnect\"}");
+    s_expect_hello_running(f, 0, 0);
+    fake_send(f, "WELCOME", "{\"heartbeat_ms\":1000,\"liveness\":100}");
+    fake_sendf(f, "JOB", NOOP_JOB, 92, 1, 92);
+    s_expect_done(f, 92, 1, false);
+    s_free(fx);
+}
+
+/* Issue 12: the coordinator restarts after the worker sent its result. The
+ * new one does not know the connection: it answers ERROR reconnect to
+ * whatever arrives first (a heartbeat, or the result itself, which it does
+ * not record), the worker registers listing the attempt as running, and
+ * the result follows WELCOME. */
+static void test_results_survive_coordinator_restart(void **state)
+{
+    (void)state;
+    fixture_t *fx = s_fixture(1, 1);
+    s_start(fx);
+    fake_t *f = &fx->fc[0];
+    json_decref(fake_expect(f, "HELLO"));
+    fake_send(f, "WELCOME", WELCOME_ACKS_FAST);
+    fake_sendf(f, "JOB", NOOP_JOB, 101, 3, 101);
+    s_expect_done(f, 101, 3, true);
+
+    char ep[sizeof f->ep];
+    snprintf(ep, sizeof ep, "%s", f->ep);
+    fake_close(f);
+    fake_open(f, fx->ctx, ep);
+    json_t *h = NULL;
+    while (!h) {
+        char cmd[32];
+        json_t *b = fake_recv(f, cmd, RECV_TIMEOUT_MS);
+        if (!b)
+            fail_msg("the worker did not come back");
+        if (strcmp(cmd, "HELLO") == 0)
+            h = b; /* it gave up on the old connection by itself */
+        else
+            json_decref(b);
+        if (!h)
+            fake_send(f, "ERROR", "{\"code\":\"reconnect\",\"message\":\"unknown worker\"}");
+    }
+    json_t *running = json_object_get(h, "running");
+    assert_int_equal(json_array_size(running), 1);
+    assert_int_equal(s_int(json_array_get(running, 0), "id"), 101);
+    assert_int_equal(s_int(json_array_get(running, 0), "attempt"), 3);
+    json_decref(h);
+    fake_send(f, "WELCOME", WELCOME_ACKS_SLOW);
+    s_expect_done(f, 101, 3, false);
+    fake_send(f, "ACK", "{\"jobs\":[{\"id\":101,\"attempt\":3}]}");
+    fake_send(f, "ERROR", "{\"code\":\"reconnect\"}");
+    s_expect_hello_running(f, 0, 0);
+    s_free(fx);
+}
+
+/* Draining against a coordinator with acks: the worker leaves once its
+ * last result is acknowledged, not once it is sent. */
+static void test_drain_waits_for_ack(void **state)
+{
+    (void)state;
+    fixture_t *fx = s_fixture(1, 1);
+    s_start(fx);
+    fake_t *f = &fx->fc[0];
+    json_decref(fake_expect(f, "HELLO"));
+    fake_send(f, "WELCOME", WELCOME_ACKS_SLOW);
+    fake_sendf(f, "JOB", SLEEP_JOB, 111, 200, 60000);
+    json_decref(fake_expect(f, "PROGRESS"));
+    worker_stop(fx->w);
+    json_t *bye = fake_expect(f, "BYE");
+    assert_true(json_is_true(json_object_get(bye, "drain")));
+    json_decref(bye);
+    json_t *d = fake_expect(f, "DONE");
+    assert_int_equal(s_int(s_only_job(d), "id"), 111);
+    json_decref(d);
+    fake_quiet(f, 300); /* still there: the result is not acknowledged */
+    fake_send(f, "ACK", "{\"jobs\":[{\"id\":111,\"attempt\":1}]}");
+    bye = fake_expect(f, "BYE");
+    assert_int_equal(json_object_size(bye), 0);
+    json_decref(bye);
+    assert_int_equal(s_join(fx), 0);
+    s_free(fx);
+}
+
+/* ... within its drain timeout: an ACK that never comes does not keep it. */
+static void test_drain_timeout_without_ack(void **state)
+{
+    (void)state;
+    fixture_t *fx = s_fixture(1, 1);
+    fx->cfg->drain_timeout_ms = 200;
+    s_start(fx);
+    fake_t *f = &fx->fc[0];
+    json_decref(fake_expect(f, "HELLO"));
+    fake_send(f, "WELCOME", WELCOME_ACKS_SLOW);
+    fake_sendf(f, "JOB", NOOP_JOB, 121, 1, 121);
+    s_expect_done(f, 121, 1, false);
+    worker_stop(fx->w);
+    json_t *bye = fake_expect(f, "BYE");
+    assert_true(json_is_true(json_object_get(bye, "drain")));
+    json_decref(bye);
+    bye = fake_expect(f, "BYE");
+    assert_int_equal(json_object_size(bye), 0);
+    json_decref(bye);
+    assert_int_equal(s_join(fx), 0); /* no handler left running */
+    s_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -749,6 +981,11 @@ int main(void)
         cmocka_unit_test(test_second_stop_is_immediate),
         cmocka_unit_test(test_type_slot_limit_parks_jobs),
         cmocka_unit_test(test_malformed_messages_ignored),
+        cmocka_unit_test(test_results_kept_until_ack),
+        cmocka_unit_test(test_no_retention_without_acks),
+        cmocka_unit_test(test_results_survive_coordinator_restart),
+        cmocka_unit_test(test_drain_waits_for_ack),
+        cmocka_unit_test(test_drain_timeout_without_ack),
         cmocka_unit_test(test_throughput_stream),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);

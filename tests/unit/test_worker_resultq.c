@@ -1,4 +1,5 @@
-/* The worker's outgoing result batches (resultq) and UTF-8 hygiene (utf8). */
+/* The worker's outgoing result batches (resultq): batching, retention until
+ * the coordinator's ACK, re-sending; and UTF-8 hygiene (utf8). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,8 @@
 #include "resultq.h"
 #include "utf8.h"
 #include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <zmq.h>
 
@@ -94,6 +97,13 @@ static json_t *s_recv(pair_t *p, const char *cmd)
     return body;
 }
 
+static json_t *s_only(json_t *body)
+{
+    json_t *jobs = json_object_get(body, "jobs");
+    assert_int_equal(json_array_size(jobs), 1);
+    return json_array_get(jobs, 0);
+}
+
 static void s_assert_empty(pair_t *p)
 {
     char c;
@@ -104,14 +114,18 @@ static void test_done_batch(void **state)
 {
     pair_t *p = *state;
     resultq_t *q = resultq_new("DONE");
-    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20), 0); /* nothing queued */
+    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 0, -1), 0); /* nothing queued */
     resultq_add_done(q, 1, 1, "{\"a\":[1,2]}", 11);
     resultq_add_done(q, 9007199254740991LL, 3, "null", 4);
     resultq_add_done(q, 3, 2, "\"s\"", 3);
     assert_int_equal(resultq_count(q), 3);
-    assert_int_equal(resultq_refs(q)[1].id, 9007199254740991LL);
-    assert_int_equal(resultq_refs(q)[1].attempt, 3);
-    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20), 1);
+    proto_jobref_t refs[4];
+    assert_int_equal(resultq_refs(q, refs, 4), 3);
+    assert_int_equal(refs[1].id, 9007199254740991LL);
+    assert_int_equal(refs[1].attempt, 3);
+    assert_int_equal(resultq_refs(q, refs, 1), 1); /* at most cap */
+    assert_false(resultq_retains(q));
+    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 0, -1), 1);
     assert_int_equal(resultq_count(q), 0);
     json_t *b = s_recv(p, "DONE");
     json_t *expect = json_loads("{\"jobs\":[{\"id\":1,\"attempt\":1,\"result\":{\"a\":[1,2]}},"
@@ -131,7 +145,7 @@ static void test_fail_entries_escaped(void **state)
     resultq_t *q = resultq_new("FAIL");
     resultq_add_fail(q, 5, 1, "quote \" backslash \\ newline \n tab \t bell \a", true, false);
     resultq_add_fail(q, 6, 2, "cancelled", false, true);
-    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20), 1);
+    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 0, -1), 1);
     json_t *b = s_recv(p, "FAIL");
     json_t *jobs = json_object_get(b, "jobs");
     assert_int_equal(json_array_size(jobs), 2);
@@ -158,7 +172,7 @@ static void test_fail_error_truncated_on_character_boundary(void **state)
     msg[PROTO_ERROR_MAX - 1 + 7] = '\0';
     resultq_t *q = resultq_new("FAIL");
     resultq_add_fail(q, 1, 1, msg, false, false);
-    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20), 1);
+    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 0, -1), 1);
     json_t *b = s_recv(p, "FAIL"); /* parses: still valid UTF-8 */
     const char *e = json_string_value(json_object_get(json_array_get(json_object_get(b, "jobs"), 0),
                                                       "error"));
@@ -173,7 +187,7 @@ static void test_split_by_count_and_size(void **state)
     resultq_t *q = resultq_new("DONE");
     for (int i = 1; i <= 5; i++)
         resultq_add_done(q, i, 1, "{}", 2);
-    assert_int_equal(resultq_flush(q, p->tx, 2, 1 << 20), 3); /* 2 + 2 + 1 */
+    assert_int_equal(resultq_flush(q, p->tx, 2, 1 << 20, 0, -1), 3); /* 2 + 2 + 1 */
     int seen = 0;
     for (int m = 0; m < 3; m++) {
         json_t *b = s_recv(p, "DONE");
@@ -194,7 +208,7 @@ static void test_split_by_count_and_size(void **state)
     resultq_add_done(q, 1, 1, "{}", 2);
     resultq_add_done(q, 2, 1, big, sizeof big); /* larger than the budget: goes alone */
     resultq_add_done(q, 3, 1, "{}", 2);
-    int sent = resultq_flush(q, p->tx, 100, 100);
+    int sent = resultq_flush(q, p->tx, 100, 100, 0, -1);
     assert_int_equal(sent, 3);
     for (int m = 0; m < sent; m++) {
         json_t *b = s_recv(p, "DONE");
@@ -216,13 +230,249 @@ static void test_failed_send_keeps_entries(void **state)
     void *dead = zmq_socket(p->ctx, ZMQ_PUSH);
     int zero = 0;
     zmq_setsockopt(dead, ZMQ_SNDTIMEO, &zero, sizeof zero);
-    assert_int_equal(resultq_flush(q, dead, 100, 1 << 20), ORCH_EIO);
+    assert_int_equal(resultq_flush(q, dead, 100, 1 << 20, 0, -1), ORCH_EIO);
     zmq_close(dead);
     assert_int_equal(resultq_count(q), 2);
-    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20), 1);
+    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 0, -1), 1);
     json_t *b = s_recv(p, "DONE");
     assert_int_equal(json_array_size(json_object_get(b, "jobs")), 2);
     json_decref(b);
+    resultq_destroy(&q);
+}
+
+/* ---- retention until ACK ---- */
+
+/* The ids of one received message's entries, in order, as a string like
+ * "1,3". */
+static void s_recv_ids(pair_t *p, const char *cmd, char *out, size_t outlen)
+{
+    json_t *b = s_recv(p, cmd);
+    json_t *jobs = json_object_get(b, "jobs");
+    size_t k;
+    json_t *e;
+    out[0] = '\0';
+    json_array_foreach(jobs, k, e) {
+        size_t len = strlen(out);
+        snprintf(out + len, outlen - len, "%s%lld", k ? "," : "",
+                 (long long)json_integer_value(json_object_get(e, "id")));
+    }
+    json_decref(b);
+}
+
+static void test_retained_until_ack(void **state)
+{
+    pair_t *p = *state;
+    char ids[256];
+    resultq_t *q = resultq_new("DONE");
+    resultq_set_retain(q, true);
+    assert_true(resultq_retains(q));
+    resultq_add_done(q, 1, 1, "1", 1);
+    resultq_add_done(q, 2, 1, "2", 1);
+    resultq_add_done(q, 3, 1, "3", 1);
+    assert_int_equal(resultq_unsent(q), 3);
+    assert_int_equal(resultq_next_resend(q), INT64_MAX);
+    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 5000, 1000), 1);
+    s_recv_ids(p, "DONE", ids, sizeof ids);
+    assert_string_equal(ids, "1,2,3");
+    /* sent, still held */
+    assert_int_equal(resultq_count(q), 3);
+    assert_int_equal(resultq_unsent(q), 0);
+    assert_int_equal(resultq_next_resend(q), 6000);
+    /* nothing is due before the interval */
+    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 5999, 1000), 0);
+    s_assert_empty(p);
+
+    assert_true(resultq_ack(q, 2, 1));
+    assert_false(resultq_ack(q, 2, 1)); /* acknowledged twice: harmless */
+    assert_false(resultq_ack(q, 1, 2)); /* another attempt of a held job */
+    assert_false(resultq_ack(q, 99, 1));
+    assert_int_equal(resultq_count(q), 2);
+    proto_jobref_t refs[4];
+    assert_int_equal(resultq_refs(q, refs, 4), 2);
+    assert_true(refs[0].id == 1 && refs[1].id == 3);
+
+    /* due again: both in one message; a new entry goes with them */
+    resultq_add_done(q, 4, 1, "4", 1);
+    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 6000, 1000), 1);
+    s_recv_ids(p, "DONE", ids, sizeof ids);
+    assert_string_equal(ids, "1,3,4");
+    assert_int_equal(resultq_next_resend(q), 7000);
+    assert_true(resultq_ack(q, 1, 1));
+    assert_true(resultq_ack(q, 3, 1));
+    assert_true(resultq_ack(q, 4, 1));
+    assert_int_equal(resultq_count(q), 0);
+    assert_int_equal(resultq_next_resend(q), INT64_MAX);
+    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 99999, 1000), 0);
+    s_assert_empty(p);
+    resultq_destroy(&q);
+}
+
+/* After a WELCOME everything held goes out at once, due or not; a
+ * negative interval never re-sends on its own; and no entry goes out twice
+ * in one flush, even with an interval of 0. */
+static void test_unsend_all_and_intervals(void **state)
+{
+    pair_t *p = *state;
+    char ids[256];
+    resultq_t *q = resultq_new("FAIL");
+    resultq_set_retain(q, true);
+    resultq_add_fail(q, 7, 1, "a", false, false);
+    resultq_add_fail(q, 8, 2, "b", true, false);
+    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 100, -1), 1);
+    s_recv_ids(p, "FAIL", ids, sizeof ids);
+    assert_string_equal(ids, "7,8");
+    assert_int_equal(resultq_next_resend(q), INT64_MAX);
+    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 1000000, -1), 0);
+    resultq_unsend_all(q);
+    assert_int_equal(resultq_unsent(q), 2);
+    assert_int_equal(resultq_flush(q, p->tx, 1, 1 << 20, 100, 1000), 2); /* max_jobs 1 */
+    s_recv_ids(p, "FAIL", ids, sizeof ids);
+    assert_string_equal(ids, "7");
+    s_recv_ids(p, "FAIL", ids, sizeof ids);
+    assert_string_equal(ids, "8");
+    assert_int_equal(resultq_flush(q, p->tx, 1, 1 << 20, 200, 0), 2);
+    s_recv_ids(p, "FAIL", ids, sizeof ids);
+    s_recv_ids(p, "FAIL", ids, sizeof ids);
+    s_assert_empty(p);
+    assert_int_equal(resultq_count(q), 2);
+    resultq_destroy(&q);
+}
+
+/* Without retention (a coordinator that sends no ACK) a result is
+ * forgotten once sent, and an ACK changes nothing. */
+static void test_no_retention(void **state)
+{
+    pair_t *p = *state;
+    char ids[256];
+    resultq_t *q = resultq_new("DONE");
+    resultq_add_done(q, 1, 1, "1", 1);
+    resultq_add_done(q, 2, 1, "2", 1);
+    assert_true(resultq_ack(q, 1, 1)); /* an unsent entry can be acknowledged too */
+    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 0, 1000), 1);
+    s_recv_ids(p, "DONE", ids, sizeof ids);
+    assert_string_equal(ids, "2");
+    assert_int_equal(resultq_count(q), 0);
+    assert_false(resultq_ack(q, 2, 1));
+    resultq_unsend_all(q);
+    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 5000, 1000), 0);
+    assert_int_equal(resultq_next_resend(q), INT64_MAX);
+
+    /* retention turned off with results held: sent once more, then gone */
+    resultq_set_retain(q, true);
+    resultq_add_done(q, 3, 1, "3", 1);
+    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 0, 1000), 1);
+    s_recv_ids(p, "DONE", ids, sizeof ids);
+    resultq_set_retain(q, false);
+    assert_int_equal(resultq_next_resend(q), INT64_MAX);
+    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 5000, 1000), 0); /* no resend */
+    assert_int_equal(resultq_count(q), 1);
+    resultq_unsend_all(q);
+    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 5000, 1000), 1);
+    s_recv_ids(p, "DONE", ids, sizeof ids);
+    assert_string_equal(ids, "3");
+    assert_int_equal(resultq_count(q), 0);
+    s_assert_empty(p);
+    resultq_destroy(&q);
+}
+
+/* Two attempts of one job held at once: an ACK names one of them. */
+static void test_ack_names_the_attempt(void **state)
+{
+    pair_t *p = *state;
+    (void)p;
+    resultq_t *q = resultq_new("FAIL");
+    resultq_set_retain(q, true);
+    resultq_add_fail(q, 5, 1, "first", false, false);
+    resultq_add_fail(q, 6, 1, "other", false, false);
+    resultq_add_fail(q, 5, 2, "second", false, false);
+    resultq_add_fail(q, 5, 3, "third", false, false);
+    assert_true(resultq_ack(q, 5, 2)); /* in the middle of its job's chain */
+    proto_jobref_t refs[4];
+    assert_int_equal(resultq_refs(q, refs, 4), 3);
+    assert_true(refs[0].id == 5 && refs[0].attempt == 1);
+    assert_true(refs[1].id == 6);
+    assert_true(refs[2].id == 5 && refs[2].attempt == 3);
+    assert_true(resultq_ack(q, 5, 3)); /* the newest */
+    assert_true(resultq_ack(q, 5, 1)); /* the last */
+    assert_false(resultq_ack(q, 5, 1));
+    assert_int_equal(resultq_refs(q, refs, 4), 1);
+    assert_int_equal(refs[0].id, 6);
+    resultq_destroy(&q);
+}
+
+/* A thousand held, acknowledged out of order in batches: what is left is
+ * re-sent in order with its own text (entries move when the queue is
+ * compacted), and the index still finds every entry. */
+static void test_many_acks_out_of_order(void **state)
+{
+    pair_t *p = *state;
+    enum { N = 1000 }; /* one message under s_recv's 64 KiB */
+    resultq_t *q = resultq_new("DONE");
+    resultq_set_retain(q, true);
+    char text[32];
+    for (int i = 1; i <= N; i++) {
+        int len = snprintf(text, sizeof text, "{\"n\":%d}", i);
+        resultq_add_done(q, i, 1 + i % 3, text, (size_t)len);
+    }
+    assert_int_equal(resultq_flush(q, p->tx, N, 1 << 20, 0, 10), 1);
+    json_decref(s_recv(p, "DONE"));
+    /* acknowledge every id not divisible by 7, newest first */
+    size_t left = N;
+    for (int i = N; i >= 1; i--) {
+        if (i % 7 == 0)
+            continue;
+        assert_true(resultq_ack(q, i, 1 + i % 3));
+        left--;
+        if (i % 100 == 0) /* the queue compacts itself as it goes */
+            assert_int_equal(resultq_count(q), left);
+    }
+    assert_int_equal(resultq_count(q), N / 7);
+    assert_int_equal(resultq_flush(q, p->tx, N, 1 << 20, 10, 10), 1);
+    json_t *b = s_recv(p, "DONE");
+    json_t *jobs = json_object_get(b, "jobs");
+    assert_int_equal(json_array_size(jobs), N / 7);
+    size_t k;
+    json_t *e;
+    json_array_foreach(jobs, k, e) {
+        int id = 7 * (int)(k + 1);
+        assert_int_equal(json_integer_value(json_object_get(e, "id")), id);
+        assert_int_equal(json_integer_value(json_object_get(e, "attempt")), 1 + id % 3);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(e, "result"), "n")),
+                         id);
+    }
+    json_decref(b);
+    /* new entries after a compaction are indexed and sent like the others */
+    resultq_add_done(q, N + 1, 1, "null", 4);
+    for (int i = 7; i <= N; i += 7)
+        assert_true(resultq_ack(q, i, 1 + i % 3));
+    assert_int_equal(resultq_count(q), 1);
+    assert_int_equal(resultq_flush(q, p->tx, N, 1 << 20, 20, 10), 1);
+    b = s_recv(p, "DONE");
+    assert_int_equal(json_integer_value(json_object_get(s_only(b), "id")), N + 1);
+    json_decref(b);
+    assert_true(resultq_ack(q, N + 1, 1));
+    assert_int_equal(resultq_count(q), 0);
+    resultq_destroy(&q);
+}
+
+static void test_failed_send_with_retention(void **state)
+{
+    pair_t *p = *state;
+    char ids[256];
+    resultq_t *q = resultq_new("DONE");
+    resultq_set_retain(q, true);
+    resultq_add_done(q, 1, 1, "{}", 2);
+    void *dead = zmq_socket(p->ctx, ZMQ_PUSH);
+    int zero = 0;
+    zmq_setsockopt(dead, ZMQ_SNDTIMEO, &zero, sizeof zero);
+    assert_int_equal(resultq_flush(q, dead, 100, 1 << 20, 0, 1000), ORCH_EIO);
+    zmq_close(dead);
+    assert_int_equal(resultq_unsent(q), 1); /* not marked sent */
+    assert_int_equal(resultq_next_resend(q), INT64_MAX);
+    assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 1, 1000), 1);
+    s_recv_ids(p, "DONE", ids, sizeof ids);
+    assert_string_equal(ids, "1");
+    assert_int_equal(resultq_count(q), 1);
     resultq_destroy(&q);
 }
 
@@ -236,6 +486,12 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_split_by_count_and_size, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_failed_send_keeps_entries, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_retained_until_ack, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_unsend_all_and_intervals, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_no_retention, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_ack_names_the_attempt, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_many_acks_out_of_order, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_send_with_retention, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
