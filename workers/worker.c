@@ -341,6 +341,7 @@ static void s_send_hello(worker_t *w)
         .types = types,
         .ntypes = w->ntypes,
         .slots = w->nslots,
+        .session = w->session[0] ? w->session : NULL,
     };
     h.running = s_running(w, &h.nrunning);
     strbuf_reset(&w->out);
@@ -479,6 +480,7 @@ static void s_on_welcome(worker_t *w, const json_t *body)
                  s_endpoint(w), w->name, w->hb_ms, w->liveness, wl.acks);
     s_results_welcomed(w, wl.acks);
     w->conn = CONN_READY;
+    snprintf(w->session, sizeof w->session, "%s", wl.session);
     w->backoff_ms = w->cfg->reconnect_min_ms;
     if (w->draining)
         s_send_bye(w, true);
@@ -496,6 +498,11 @@ static void s_on_error(worker_t *w, const json_t *body)
         LOG_INFO("coordinator asks to register again endpoint=%s message=\"%s\"", s_endpoint(w),
                  e.message ? e.message : "");
         s_send_hello(w);
+    } else if (strcmp(e.code, PROTO_ERROR_NAME_IN_USE) == 0) {
+        /* another live worker holds our name: retried after the liveness
+         * period, so a restarted worker gets in once its old session ended */
+        LOG_ERROR("registration refused code=%s endpoint=%s name=%s message=\"%s\"", e.code,
+                  s_endpoint(w), w->name, e.message ? e.message : "");
     } else {
         LOG_WARN("coordinator error code=\"%s\" message=\"%s\"", e.code,
                  e.message ? e.message : "");

@@ -75,6 +75,8 @@ struct worker {
     int64_t backoff_ms;
     int64_t reconnect_at;
     int64_t last_send, last_recv;
+    char session[PROTO_NAME_MAX + 1]; /* token of the last WELCOME ("" none): proves
+                                       * a re-registration from a new connection */
     int64_t hb_ms;
     int liveness;
     resultq_t *done, *fail;
