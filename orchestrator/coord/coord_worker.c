@@ -152,11 +152,14 @@ static void s_stale(coord_t *c, job_t *job, int64_t id, int attempt, const char 
     jobstate_stale(&c->js, job, id, attempt, worker, why);
 }
 
-/* Fencing: a result counts only from the worker and attempt holding the job. */
+/* Fencing: a result counts only from the worker and attempt holding the job.
+ * An orphaned attempt (no live holder since a restart or a failed commit)
+ * recorded under this worker's name is its own: names are identities. */
 static job_t *s_fenced(coord_t *c, worker_t *w, int64_t id, int attempt)
 {
     job_t *job = hmap_i64_get(c->jobs, id);
-    if (job && job->state == JOB_RUNNING && job->worker == w && job->attempt == attempt)
+    if (job && job->state == JOB_RUNNING && job->attempt == attempt &&
+        (job->worker == w || (!job->worker && job->worker_name == w->name)))
         return job;
     const char *why = !job ? "job is not running"
                       : job->state != JOB_RUNNING ? "job is no longer running"
@@ -238,22 +241,32 @@ static bool s_in_running(const proto_hello_t *h, int64_t id, int attempt)
     return false;
 }
 
-/* A worker that registers again (reconnect, or a restart under the same
- * name) replaces its old registration: attempts it still runs move over,
- * the others are lost. */
+/* A worker that registers again (reconnect, or the same worker on a new
+ * connection) replaces its old registration: attempts it still runs move
+ * over. On the same connection a JOB sent before the HELLO arrived is still
+ * on its way to the worker (a connection keeps the order of messages), so
+ * its attempt moves over too; on a new connection it was lost with the old
+ * one, and goes back through the retry policy. */
 static void s_retire(coord_t *c, worker_t *old, worker_t *w, const proto_hello_t *h)
 {
+    bool same_conn = s_env_equal(&old->env, &w->env);
     for (int i = 0; i < old->nleases; i++) {
         job_t *job = hmap_i64_get(c->jobs, old->leases[i].id);
         if (!job || job->worker != old || job->attempt != old->leases[i].attempt)
             continue;
-        if (s_in_running(h, job->id, job->attempt))
+        if (s_in_running(h, job->id, job->attempt)) {
             job->worker = w;
-        else if (c->mode == COORD_UP)
+        } else if (same_conn) {
+            job->worker = w;
+            w->leases = xrealloc(w->leases, ((size_t)w->slots + w->nleases + 1) *
+                                                sizeof *w->leases);
+            w->leases[w->nleases++] = old->leases[i];
+        } else if (c->mode == COORD_UP) {
             coord_attempt_failed(c, job, JOB_END_LOST, "worker registered again without this job",
                                  false);
-        else
+        } else {
             job->worker = NULL;
+        }
     }
     s_worker_remove(c, old);
 }
@@ -392,6 +405,12 @@ static void s_on_hello(coord_t *c, const proto_envelope_t *env, json_t *body)
         proto_hello_fini(&h);
         return;
     }
+    if (!coord_auth_hello(c->auth, c->peer, h.name, h.queues, h.nqueues, err, sizeof err)) {
+        LOG_WARN("refused HELLO worker=%s key=%s reason=\"%s\"", h.name, c->peer->name, err);
+        s_send_error(c, env, PROTO_ERROR_FORBIDDEN, err);
+        proto_hello_fini(&h);
+        return;
+    }
     bool refused;
     worker_t *old = s_hello_replaces(c, env, &h, &refused);
     if (refused) {
@@ -477,6 +496,14 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m)
         return;
     }
     worker_t *w = s_by_env(c, &env);
+    c->peer = coord_auth_peer(c->auth, m);
+    if (w && !coord_auth_owns(c->auth, c->peer, w->name)) {
+        /* another key on a connection id a registered worker had: not it */
+        LOG_WARN("dropped worker message: the connection belongs to another key's worker "
+                 "worker=%s key=%s", w->name, c->peer->name);
+        json_decref(body);
+        return;
+    }
     if (w)
         w->last_seen_ms = clock_mono_ms();
     switch (cmd) {

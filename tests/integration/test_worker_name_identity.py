@@ -19,7 +19,9 @@ from harness import check  # noqa: E402
 
 
 def test(c):
-    first = c.start_worker("twin-a", slots=4, config={"worker": {"name": "twin"}})
+    first = c.start_worker("twin-a", slots=4, config={"worker": {"name": "twin"}}, wait=False)
+    harness.wait_for(lambda: "twin" in c.worker_names(), 30, "the first twin to register",
+                     interval=0.2)
     second = c.start_worker("twin-b", slots=4, config={"worker": {"name": "twin"}}, wait=False)
     harness.wait_for(lambda: "name_in_use" in second.log_text(), 20,
                      "the second worker to be refused (name_in_use)")

@@ -126,9 +126,11 @@ static void test_result_from_unregistered_connection(void **state)
     h_finish(h);
 }
 
-/* A worker that registers again (a reconnect) listing its running attempt
- * keeps it; an attempt it does not list is lost and retried. */
-static void test_reconnecting_worker_keeps_listed_attempts(void **state)
+/* A HELLO again on the same connection (the worker answered an ERROR
+ * reconnect) that does not list an attempt the coordinator just sent: the
+ * JOB is still on its way (one connection keeps the order of messages), so
+ * the attempt stays with the worker: nothing is lost, nothing runs twice. */
+static void test_reregistration_keeps_attempts_in_flight(void **state)
 {
     (void)state;
     harness_t *h = h_start(NULL);
@@ -142,14 +144,46 @@ static void test_reconnecting_worker_keeps_listed_attempts(void **state)
     snprintf(running, sizeof running, "[{\"id\":%lld,\"attempt\":1}]", (long long)a);
     fw_hello(w, "default", "noop", 2, running);
     json_decref(fw_expect(h, w, "WELCOME"));
-    /* b was lost and comes back as attempt 2 to the same worker */
-    fw_wait_jobs(h, w, 3);
-    assert_int_equal(fw_job_id(w, 2), b);
-    assert_int_equal(fw_job_attempt(w, 2), 2);
+    h_pump_ms(h, 100);
+    assert_int_equal(fw_njobs(w), 2); /* b was not taken back, and no slot was over-given */
+    fw_done(w, a, 1, NULL);
+    fw_done(w, b, 1, NULL);
+    h_wait_state(h, a, JOB_SUCCEEDED);
+    h_wait_state(h, b, JOB_SUCCEEDED);
+    h_expect_events(h, b, "submitted,started,succeeded");
+    h_finish(h);
+}
+
+/* The same worker on a new connection (its session token proves it) keeps
+ * the attempts it lists; one it does not list was lost with the old
+ * connection and comes back as attempt 2. */
+static void test_reconnect_keeps_listed_attempts_only(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    fc_t *c = fc_new(h);
+    fw_t *old = fw_connect_id(h, "w1", "w1-old");
+    fw_hello(old, "default", "noop", 2, NULL);
+    json_t *welcome = fw_expect(h, old, "WELCOME");
+    int64_t a = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");
+    int64_t b = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");
+    fw_wait_jobs(h, old, 2);
+    h_settle(h);
+    fw_beat(old, false);
+    fw_t *now = fw_connect_id(h, "w1", "w1-new");
+    fw_sendf(now, "HELLO",
+             "{\"name\":\"w1\",\"queues\":[\"default\"],\"types\":[\"noop\"],\"slots\":2,"
+             "\"running\":[{\"id\":%lld,\"attempt\":1}],\"session\":\"%s\"}",
+             (long long)a, json_string_value(json_object_get(welcome, "session")));
+    json_decref(welcome);
+    json_decref(fw_expect(h, now, "WELCOME"));
+    fw_wait_jobs(h, now, 1);
+    assert_int_equal(fw_job_id(now, 0), b);
+    assert_int_equal(fw_job_attempt(now, 0), 2);
     h_expect_events(h, a, "submitted,started");
     h_expect_events(h, b, "submitted,started,lost,queued,started");
-    fw_done(w, a, 1, NULL);
-    fw_done(w, b, 2, NULL);
+    fw_done(now, a, 1, NULL);
+    fw_done(now, b, 2, NULL);
     h_wait_state(h, a, JOB_SUCCEEDED);
     h_wait_state(h, b, JOB_SUCCEEDED);
     h_finish(h);
@@ -299,7 +333,8 @@ int main(void)
         H_TEST(test_duplicate_result_is_applied_once),
         H_TEST(test_result_of_older_attempt_is_stale),
         H_TEST(test_result_from_unregistered_connection),
-        H_TEST(test_reconnecting_worker_keeps_listed_attempts),
+        H_TEST(test_reregistration_keeps_attempts_in_flight),
+        H_TEST(test_reconnect_keeps_listed_attempts_only),
         H_TEST(test_reregistration_with_stale_attempt_is_cancelled),
         H_TEST(test_reconnect_through_new_connection),
         H_TEST(test_live_name_from_another_connection_is_refused),
