@@ -3,6 +3,7 @@
  * span several keys. */
 #include "config.h"
 #include "cfgtab.h"
+#include "config_security.h"
 #include "cron.h"
 #include "orch_error.h"
 #include "xalloc.h"
@@ -78,6 +79,10 @@ static const cfgtab_key_t s_keys[] = {
     CFGTAB_K_CUSTOM("schedules", s_parse_schedules),
     CFGTAB_K_CUSTOM("types", s_parse_types),
     CFGTAB_K_LEVEL("log.level", OFF(log_level), "info", "ORCH_LOG_LEVEL"),
+    CFGTAB_K_STR("security.secret_key_file", OFF(secret_key_file), NULL, CFGTAB_NULLABLE,
+                 "ORCH_SECRET_KEY_FILE", NULL),
+    CFGTAB_K_CUSTOM("security.keys", config_security_keys),
+    CFGTAB_K_BOOL("security.insecure", OFF(insecure), "false"),
 };
 #define NKEYS (sizeof s_keys / sizeof s_keys[0])
 
@@ -393,7 +398,9 @@ static int s_load(cfgtab_t *ct, const char *path, orch_config_t *cfg, s_load_t *
         return rc;
     if ((rc = s_resolve_db_url(ct, cfg, both)) < 0)
         return rc;
-    return s_validate(ct, cfg, ld);
+    if ((rc = s_validate(ct, cfg, ld)) < 0)
+        return rc;
+    return config_security_check(ct, cfg);
 }
 
 int orch_config_load(const char *path, orch_config_t **out, char *err, size_t errlen)
@@ -425,6 +432,7 @@ void orch_config_destroy(orch_config_t **cfgp)
         return;
     orch_config_t *cfg = *cfgp;
     cfgtab_free(s_keys, NKEYS, cfg);
+    config_security_free(cfg);
     for (size_t i = 0; i < cfg->nqueues; i++)
         free(cfg->queues[i].name);
     free(cfg->queues);

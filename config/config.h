@@ -6,6 +6,7 @@
  * Environment overrides (applied after the file, before validation):
  *   ORCH_DATABASE_URL, ORCH_WORKER_ENDPOINT, ORCH_CLIENT_ENDPOINT, ORCH_EVENT_ENDPOINT,
  *   ORCH_WORKER_ENDPOINTS (comma separated, worker side), ORCH_LOG_LEVEL,
+ *   ORCH_SECRET_KEY_FILE and ORCH_SERVER_KEY_FILE (CURVE key files),
  *   and the variables the job handlers declare for their own keys.
  * The keys under `handlers: <type>:` in worker.yaml are declared by each job
  * handler (workers/handler_<type>.c, cfgsection.h); config/ knows none of
@@ -48,6 +49,26 @@ typedef struct {
     bool paused;
 } schedule_config_t;
 
+/* Roles of the keys under security.keys (docs/security.md). Ordered: each
+ * client role may do what the ones before it may. */
+typedef enum {
+    ORCH_ROLE_WORKER = 0, /* the worker socket only, for the queues listed */
+    ORCH_ROLE_SUBMIT,     /* SUBMIT and the read requests; the event stream */
+    ORCH_ROLE_OPERATE,    /* also CANCEL, RETRY, PAUSE, RESUME, schedule changes */
+    ORCH_ROLE_ADMIN,      /* everything, on every socket */
+} orch_role_t;
+
+/* One allowed CURVE key (security.keys entry). */
+typedef struct {
+    char *name;            /* unique, a protocol name: the audit trail's actor */
+    char *public_key;      /* Z85, 40 characters (given, or read from public_key_file) */
+    char *public_key_file; /* as configured, or NULL */
+    char *role_name;       /* as configured */
+    int role;              /* orch_role_t */
+    char **queues;         /* worker role: the queues it may serve */
+    size_t nqueues;
+} orch_key_t;
+
 typedef struct {
     /* database: */
     char *db_url;               /* libpq conninfo or URI; ORCH_DATABASE_URL; or from db_url_file */
@@ -81,6 +102,12 @@ typedef struct {
     size_t nqueues;
     int log_level;             /* log_level_t */
     char *db_url_file;         /* database.url_file as configured, or NULL */
+    /* security: CURVE is on when secret_key is set (docs/security.md) */
+    char *secret_key_file;     /* security.secret_key_file; ORCH_SECRET_KEY_FILE */
+    char *secret_key;          /* its content, Z85; never logged */
+    orch_key_t *keys;          /* security.keys */
+    size_t nkeys;
+    bool insecure;             /* security.insecure: non-loopback listeners without CURVE */
 } orch_config_t;
 
 /* A section's schema: its keys, defaults and checks (cfgsection.h). */
@@ -115,6 +142,11 @@ typedef struct {
     int64_t reconnect_max_ms;      /* default 32000 */
     int64_t drain_timeout_ms;      /* SIGTERM: wait this long for running jobs, default 30000 */
     size_t max_message_bytes;      /* default 16777216 */
+    /* CURVE (docs/security.md): on when both keys are set */
+    char *server_key_file;  /* worker.server_key_file: the coordinator's public key; ORCH_SERVER_KEY_FILE */
+    char *secret_key_file;  /* worker.secret_key_file: this worker's secret key; ORCH_SECRET_KEY_FILE */
+    char *server_key;       /* the files' contents, Z85; never logged */
+    char *secret_key;
     int log_level;
     /* handlers: one section per known job type, in the type list's order */
     worker_section_t **sections;
@@ -126,6 +158,12 @@ typedef struct {
  * with a message in err naming file:line:column and key. */
 int orch_config_load(const char *path, orch_config_t **out, char *err, size_t errlen);
 void orch_config_destroy(orch_config_t **cfg);
+/* Whether a listen endpoint is reachable from this host only: ipc://,
+ * inproc://, tcp://127.x.y.z, tcp://localhost, tcp://[::1]. Anything else
+ * (tcp://0.0.0.0, a wildcard, an interface or host name) is not. */
+bool orch_endpoint_loopback(const char *endpoint);
+/* "worker", "submit", "operate", "admin". */
+const char *orch_role_name(int role);
 /* The policy for queue name: its own entry or the defaults. Borrowed. */
 const queue_policy_t *orch_config_policy(const orch_config_t *cfg, const char *queue);
 /* The attempt timeout for a job without its own: the type's entry under

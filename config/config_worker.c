@@ -7,14 +7,17 @@
 #include "cfgsection.h"
 #include "cfgtab.h"
 #include "config.h"
+#include "config_security.h"
 #include "orch_error.h"
 #include "xalloc.h"
 
 #include <assert.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #define OFF(field) offsetof(worker_config_t, field)
 
@@ -36,6 +39,10 @@ static const cfgtab_key_t s_keys[] = {
     CFGTAB_K_DUR("worker.drain_timeout", OFF(drain_timeout_ms), "30s", 0, CFGTAB_DAY),
     CFGTAB_K_SIZE("worker.max_message_bytes", OFF(max_message_bytes), "16MiB", 4 * CFGTAB_KIB,
                   CFGTAB_GIB),
+    CFGTAB_K_STR("worker.server_key_file", OFF(server_key_file), NULL, CFGTAB_NULLABLE,
+                 "ORCH_SERVER_KEY_FILE", NULL),
+    CFGTAB_K_STR("worker.secret_key_file", OFF(secret_key_file), NULL, CFGTAB_NULLABLE,
+                 "ORCH_SECRET_KEY_FILE", NULL),
     CFGTAB_K_LEVEL("log.level", OFF(log_level), "info", "ORCH_LOG_LEVEL"),
 
     CFGTAB_K_CUSTOM("handlers", s_handlers),
@@ -240,6 +247,42 @@ static int s_sections_finish(cfgtab_t *ct, s_load_t *ld)
     return 0;
 }
 
+/* ---- CURVE keys ----------------------------------------------------- */
+
+static int s_curve_key(cfgtab_t *ct, const char *key, const char *file, char **out)
+{
+    int rc = cfgtab_read_secret(ct, &ct->root, key, file, out);
+    if (rc < 0)
+        return rc;
+    if (config_curve_key_valid(*out))
+        return 0;
+    return cfgtab_fail(ct, &ct->root, key,
+                       "\"%s\" does not hold a CURVE key (40 characters of Z85 text, as "
+                       "`orchctl keygen` writes)",
+                       file);
+}
+
+/* Both key files or neither; read once here, so a worker never starts with
+ * a key it cannot use. */
+static int s_curve_keys(cfgtab_t *ct, worker_config_t *cfg)
+{
+    if (!cfg->server_key_file && !cfg->secret_key_file)
+        return 0;
+    if (!cfg->server_key_file || !cfg->secret_key_file)
+        return cfgtab_fail(ct, &ct->root,
+                           cfg->server_key_file ? "worker.server_key_file"
+                                                : "worker.secret_key_file",
+                           "CURVE needs both worker.server_key_file (the coordinator's public "
+                           "key) and worker.secret_key_file (this worker's secret key)");
+    if (!zmq_has("curve"))
+        return cfgtab_fail(ct, &ct->root, "worker.secret_key_file",
+                           "this libzmq was built without CURVE support");
+    int rc = s_curve_key(ct, "worker.server_key_file", cfg->server_key_file, &cfg->server_key);
+    if (rc == 0)
+        rc = s_curve_key(ct, "worker.secret_key_file", cfg->secret_key_file, &cfg->secret_key);
+    return rc;
+}
+
 /* ---- the whole file ------------------------------------------------- */
 
 static int s_load(cfgtab_t *ct, const char *path, worker_config_t *cfg, s_load_t *ld)
@@ -253,7 +296,7 @@ static int s_load(cfgtab_t *ct, const char *path, worker_config_t *cfg, s_load_t
         cfg->name = s_default_name();
     rc = cfgtab_check_order(ct, &ct->root, "worker.reconnect_min", cfg->reconnect_min_ms,
                             "worker.reconnect_max", cfg->reconnect_max_ms);
-    if (rc < 0)
+    if (rc < 0 || (rc = s_curve_keys(ct, cfg)) < 0)
         return rc;
     return s_sections_finish(ct, ld);
 }
@@ -304,6 +347,10 @@ void worker_config_destroy(worker_config_t **cfgp)
     }
     free(cfg->sections);
     cfgtab_free(s_keys, NKEYS, cfg);
+    free(cfg->server_key);
+    if (cfg->secret_key)
+        sodium_memzero(cfg->secret_key, strlen(cfg->secret_key));
+    free(cfg->secret_key);
     free(cfg);
     *cfgp = NULL;
 }

@@ -81,6 +81,7 @@ typedef enum {
 enum {
     PROTO_STATUS_OK = 200,
     PROTO_STATUS_BAD_REQUEST = 400,
+    PROTO_STATUS_FORBIDDEN = 403, /* the client's key (role) may not run the command */
     PROTO_STATUS_NOT_FOUND = 404,
     PROTO_STATUS_CONFLICT = 409,
     PROTO_STATUS_TOO_LARGE = 413,

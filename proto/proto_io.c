@@ -40,6 +40,7 @@ int proto_recv_raw(void *sock, int flags, bool with_identity, proto_rawmsg_t *m)
     m->nparts = 0;
     m->too_many = false;
     m->env_len = 0;
+    m->user_id = NULL;
     for (bool first = true;; first = false) {
         zmq_msg_t scratch;
         bool keep = m->nparts < PROTO_MAX_PARTS;
@@ -63,6 +64,12 @@ int proto_recv_raw(void *sock, int flags, bool with_identity, proto_rawmsg_t *m)
     }
     if (with_identity)
         m->env_len = m->nparts >= 2 && zmq_msg_size(&m->parts[1]) == 0 ? 2 : 1;
+    /* Read from a part that came off the wire (a ROUTER makes up the
+     * identity part itself). NULL without ZAP; errno is not the caller's
+     * business after a successful receive, but keep it anyway. */
+    int saved = errno;
+    m->user_id = zmq_msg_gets(&m->parts[m->nparts - 1], "User-Id");
+    errno = saved;
     return 0;
 }
 
@@ -73,6 +80,7 @@ void proto_rawmsg_close(proto_rawmsg_t *m)
     s_close_parts(m->parts, m->nparts);
     m->nparts = 0;
     m->env_len = 0;
+    m->user_id = NULL;
 }
 
 size_t proto_rawmsg_frames(const proto_rawmsg_t *m, proto_frame_t *frames, size_t max)

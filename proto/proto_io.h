@@ -14,6 +14,8 @@ typedef struct {
     size_t nparts;     /* parts kept (initialised) */
     bool too_many;     /* the message had more parts; extras were discarded */
     size_t env_len;    /* envelope parts: identity and, for REQ peers, the empty delimiter */
+    const char *user_id; /* the peer's ZAP User-Id (CURVE: the name of its key), NULL when
+                          * the socket has no authentication; valid until close */
 } proto_rawmsg_t;
 
 /* Receives one whole multipart message. flags: 0 or ZMQ_DONTWAIT.

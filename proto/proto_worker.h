@@ -173,6 +173,9 @@ void proto_cancel_encode(strbuf_t *sb, int64_t id, int attempt, const char *reas
 #define PROTO_ERROR_NAME_IN_USE "name_in_use"
 /* A message the coordinator could not use; the message names the problem. */
 #define PROTO_ERROR_MALFORMED "malformed"
+/* HELLO refused by authorization (CURVE): the worker's key may not serve a
+ * queue it named, or the worker name is bound to another key. */
+#define PROTO_ERROR_FORBIDDEN "forbidden"
 #define PROTO_CODE_MAX 64
 
 typedef struct {

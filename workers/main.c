@@ -59,6 +59,14 @@ int main(int argc, char **argv)
         return s_usage_error(err);
     }
     worker_args_apply(&args, cfg);
+    if (!cfg->server_key != !cfg->secret_key) {
+        /* one from a flag, the other missing: CURVE needs both */
+        worker_args_fini(&args);
+        worker_config_destroy(&cfg);
+        return s_usage_error("CURVE needs both keys: --server-key (the coordinator's public key) "
+                             "and --key (this worker's secret key), or worker.server_key_file "
+                             "and worker.secret_key_file");
+    }
     for (size_t i = 0; i < args.ntypes; i++) {
         if (!handler_enabled(cfg, args.types[i])) {
             /* --types narrows what the config enables; it does not enable */

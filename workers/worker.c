@@ -10,12 +10,14 @@
 #include "clock.h"
 #include "log.h"
 #include "orch_error.h"
+#include "proto_curve.h"
 #include "proto_io.h"
 #include "worker_internal.h"
 #include "xalloc.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,6 +406,19 @@ static void s_lost(worker_t *w, const char *why)
     s_schedule_reconnect(w);
 }
 
+/* CURVE client keys from the config (docs/security.md); none: plain. */
+static int s_curve(const worker_t *w, void *sock)
+{
+    if (!w->cfg->server_key || !w->cfg->secret_key)
+        return 0;
+    proto_curve_t k;
+    int rc = proto_curve_set(&k, w->cfg->server_key, w->cfg->secret_key);
+    if (rc == 0)
+        rc = proto_curve_client(sock, &k);
+    sodium_memzero(&k, sizeof k);
+    return rc;
+}
+
 static void s_connect(worker_t *w)
 {
     const worker_config_t *cfg = w->cfg;
@@ -415,7 +430,7 @@ static void s_connect(worker_t *w)
     if (!s || zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
         zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero) != 0 ||
         zmq_setsockopt(s, ZMQ_SNDTIMEO, &zero, sizeof zero) != 0 ||
-        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 || s_curve(w, s) != 0 ||
         zmq_connect(s, s_endpoint(w)) != 0) {
         LOG_WARN("could not connect endpoint=%s error=\"%s\"", s_endpoint(w),
                  zmq_strerror(zmq_errno()));
@@ -424,7 +439,7 @@ static void s_connect(worker_t *w)
         s_schedule_reconnect(w);
         return;
     }
-    LOG_INFO("connecting endpoint=%s", s_endpoint(w));
+    LOG_INFO("connecting endpoint=%s curve=%s", s_endpoint(w), cfg->server_key ? "on" : "off");
     w->coord = s;
     w->last_recv = w->now; /* liveness counts from the connect */
     w->hb_ms = cfg->heartbeat_interval_ms;

@@ -3,9 +3,11 @@
 #include "log.h"
 #include "orch_error.h"
 #include "proto.h"
+#include "proto_curve.h"
 #include "xalloc.h"
 #include <errno.h>
 #include <limits.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,8 @@ static const char s_usage[] =
     "      --types a,b       serve only these of the enabled job types (default: all)\n"
     "      --endpoint E      coordinator endpoint, tcp://host:port or ipc://path; repeat\n"
     "                        for failover, tried in order (default tcp://127.0.0.1:5555)\n"
+    "      --server-key F    CURVE: the coordinator's public key file (with --key)\n"
+    "      --key F           CURVE: this worker's secret key file (orchctl keygen)\n"
     "      --log-level L     debug, info, warn or error (default info)\n"
     "  -h, --help            show this help\n"
     "\n"
@@ -36,6 +40,16 @@ const char *worker_args_usage(void)
 
 static int s_fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Frees a key string, wiped first. */
+static void s_free_secret(char **s)
+{
+    if (*s) {
+        sodium_memzero(*s, strlen(*s));
+        free(*s);
+        *s = NULL;
+    }
+}
 
 static int s_fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -123,10 +137,24 @@ static int s_endpoint(const char *v, worker_args_t *a, char *err, size_t errlen)
     return 0;
 }
 
+/* A CURVE key file, read now: a bad file is a usage error, before anything
+ * starts. The content is never echoed. */
+static int s_key_file(const char *flag, const char *path, char **out, char *err, size_t errlen)
+{
+    char key[PROTO_CURVE_KEY_LEN + 1], why[512];
+    if (proto_curve_read(path, key, why, sizeof why) != 0)
+        return s_fail(err, errlen, "%s: %s", flag, why);
+    s_free_secret(out);
+    *out = xstrdup(key);
+    sodium_memzero(key, sizeof key);
+    return 0;
+}
+
 static bool s_known(const char *flag)
 {
-    static const char *const flags[] = {"-c",      "--config", "--name",     "--slots",
-                                        "--queues", "--types", "--endpoint", "--log-level"};
+    static const char *const flags[] = {"-c",         "--config", "--name",     "--slots",
+                                        "--queues",   "--types",  "--endpoint", "--log-level",
+                                        "--server-key", "--key"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
         if (strcmp(flag, flags[i]) == 0)
             return true;
@@ -152,6 +180,10 @@ static int s_value(const char *flag, const char *v, worker_args_t *a, char *err,
         return s_types(v, a, err, errlen);
     } else if (strcmp(flag, "--endpoint") == 0) {
         return s_endpoint(v, a, err, errlen);
+    } else if (strcmp(flag, "--server-key") == 0) {
+        return s_key_file(flag, v, &a->server_key, err, errlen);
+    } else if (strcmp(flag, "--key") == 0) {
+        return s_key_file(flag, v, &a->secret_key, err, errlen);
     } else if (strcmp(flag, "--log-level") == 0) {
         log_level_t lvl;
         if (log_parse_level(v, &lvl) != 0)
@@ -202,6 +234,8 @@ void worker_args_fini(worker_args_t *a)
     s_free_list(a->queues, a->nqueues);
     s_free_list(a->types, a->ntypes);
     s_free_list(a->endpoints, a->nendpoints);
+    s_free_secret(&a->server_key);
+    s_free_secret(&a->secret_key);
     memset(a, 0, sizeof *a);
 }
 
@@ -228,4 +262,12 @@ void worker_args_apply(const worker_args_t *a, worker_config_t *cfg)
         s_copy_list(&cfg->endpoints, &cfg->nendpoints, a->endpoints, a->nendpoints);
     if (a->log_level >= 0)
         cfg->log_level = a->log_level;
+    if (a->server_key) {
+        s_free_secret(&cfg->server_key);
+        cfg->server_key = xstrdup(a->server_key);
+    }
+    if (a->secret_key) {
+        s_free_secret(&cfg->secret_key);
+        cfg->secret_key = xstrdup(a->secret_key);
+    }
 }

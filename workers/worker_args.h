@@ -18,6 +18,8 @@ typedef struct {
     size_t ntypes;
     char **endpoints;        /* owned; every --endpoint, in order */
     size_t nendpoints;
+    char *server_key;        /* owned: --server-key's file content (Z85); NULL: not given */
+    char *secret_key;        /* owned: --key's file content (Z85); never logged */
     int log_level;           /* -1: not given */
     bool help;
 } worker_args_t;

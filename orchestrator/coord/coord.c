@@ -197,7 +197,9 @@ static void s_try_connect(coord_t *c)
         c->reconnect_delay_ms = c->cfg->db_reconnect_max_ms;
 }
 
-static void *s_bind(coord_t *c, int type, const char *endpoint, char *err, size_t errlen)
+/* domain: the socket's ZAP domain (coord_auth.h), NULL for the query pipe. */
+static void *s_bind(coord_t *c, int type, const char *endpoint, const char *domain, char *err,
+                    size_t errlen)
 {
     void *s = zmq_socket(c->zctx, type);
     int zero = 0, hwm = 1000000;
@@ -213,6 +215,10 @@ static void *s_bind(coord_t *c, int type, const char *endpoint, char *err, size_
          * buffer arbitrarily large messages. */
         int64_t maxmsg = 4 * (int64_t)c->cfg->max_message_bytes + 4096;
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    }
+    if (domain && coord_auth_server(c->auth, s, domain, err, errlen) != 0) {
+        zmq_close(s);
+        return NULL;
     }
     if (zmq_bind(s, endpoint) != 0) {
         snprintf(err, errlen, "could not bind \"%s\": %s", endpoint, zmq_strerror(errno));
@@ -252,10 +258,12 @@ coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
     c->zctx = zmq_ctx_new();
     c->mode = COORD_DOWN;
     c->reconnect_delay_ms = 100;
-    if (!(c->wsock = s_bind(c, ZMQ_ROUTER, cfg->listen_workers, err, errlen)) ||
-        !(c->csock = s_bind(c, ZMQ_ROUTER, cfg->listen_clients, err, errlen)) ||
-        !(c->pub = s_bind(c, ZMQ_XPUB, cfg->listen_events, err, errlen)) ||
-        !(c->qpipe = s_bind(c, ZMQ_PAIR, QUERY_PIPE_ENDPOINT, err, errlen))) {
+    /* the ZAP handler first: no handshake may find it missing */
+    if (!(c->auth = coord_auth_new(c->zctx, cfg, err, errlen)) ||
+        !(c->wsock = s_bind(c, ZMQ_ROUTER, cfg->listen_workers, COORD_AUTH_WORKERS, err, errlen)) ||
+        !(c->csock = s_bind(c, ZMQ_ROUTER, cfg->listen_clients, COORD_AUTH_CLIENTS, err, errlen)) ||
+        !(c->pub = s_bind(c, ZMQ_XPUB, cfg->listen_events, COORD_AUTH_EVENTS, err, errlen)) ||
+        !(c->qpipe = s_bind(c, ZMQ_PAIR, QUERY_PIPE_ENDPOINT, NULL, err, errlen))) {
         coord_destroy(&c);
         return NULL;
     }
@@ -292,6 +300,7 @@ void coord_destroy(coord_t **cp)
     for (int i = 0; i < 4; i++)
         if (socks[i])
             zmq_close((void *)socks[i]);
+    coord_auth_destroy(&c->auth); /* after the sockets it authenticates for */
     if (c->zctx)
         zmq_ctx_term(c->zctx);
     free(c->workers);
@@ -371,25 +380,30 @@ static void s_turn(coord_t *c, long max_wait_ms)
     /* Backpressure: while the batch being filled is already at its size
      * limit, clients wait in their sockets' queues; workers never wait. */
     short client_events = c->cur.nwrites >= (size_t)c->cfg->max_commit_jobs ? 0 : ZMQ_POLLIN;
-    zmq_pollitem_t items[5] = {
+    void *zap = coord_auth_zap_socket(c->auth);
+    zmq_pollitem_t items[6] = {
         {c->wsock, 0, ZMQ_POLLIN, 0},
         {c->csock, 0, client_events, 0},
         {c->qpipe, 0, ZMQ_POLLIN, 0},
         {c->pub, 0, ZMQ_POLLIN, 0},
+        /* ZAP (CURVE handshakes wait for it); without CURVE fd -1, never ready */
+        {zap, -1, zap ? ZMQ_POLLIN : 0, 0},
         {NULL, store_socket(c->store), 0, 0},
     };
-    int nitems = 4;
+    int nitems = 5;
     if (c->inflight_active && store_socket(c->store) >= 0) {
-        items[4].events = (short)(ZMQ_POLLIN | (store_wants_write(c->store) ? ZMQ_POLLOUT : 0));
-        nitems = 5;
+        items[5].events = (short)(ZMQ_POLLIN | (store_wants_write(c->store) ? ZMQ_POLLOUT : 0));
+        nitems = 6;
     }
     long wait = s_poll_timeout(c, now);
     if (max_wait_ms >= 0 && wait > max_wait_ms)
         wait = max_wait_ms;
     if (zmq_poll(items, nitems, wait) < 0 && errno != EINTR)
         LOG_WARN("poll failed error=\"%s\"", zmq_strerror(errno));
-    if (nitems == 5 && items[4].revents)
+    if (nitems == 6 && items[5].revents)
         coord_on_store_io(c);
+    if (items[4].revents & ZMQ_POLLIN)
+        coord_auth_on_zap(c->auth);
     if (items[3].revents & ZMQ_POLLIN)
         s_on_subscription(c);
     if (items[0].revents & ZMQ_POLLIN)
@@ -437,8 +451,9 @@ unsigned long long coord_invalid_transitions(const coord_t *c)
 
 int coord_run(coord_t *c)
 {
-    LOG_INFO("coordinator listening workers=%s clients=%s events=%s", c->cfg->listen_workers,
-             c->cfg->listen_clients, c->cfg->listen_events);
+    LOG_INFO("coordinator listening workers=%s clients=%s events=%s curve=%s",
+             c->cfg->listen_workers, c->cfg->listen_clients, c->cfg->listen_events,
+             coord_auth_curve(c->auth) ? "on" : "off");
     c->next_cron_ms = clock_mono_ms();
     c->reconnect_at_ms = 0;
     for (;;) {

@@ -114,8 +114,11 @@ static bool s_get_id(coord_t *c, const proto_envelope_t *env, const char *req, j
 static void s_cancel_now(coord_t *c, job_t *job, const char *reason)
 {
     job->timer_gen++; /* its run_at timer no longer applies */
-    jobstate_cancel(&c->js, job, reason, "{\"reason\":\"cancelled by operator\"}",
-                    clock_real_us());
+    strbuf_t detail;
+    strbuf_init(&detail);
+    jobstate_operator_detail(&detail, "cancelled by operator", coord_peer_actor(c->peer));
+    jobstate_cancel(&c->js, job, reason, detail.data, clock_real_us());
+    strbuf_fini(&detail);
     coord_job_release(c, job);
 }
 
@@ -129,6 +132,7 @@ static void s_on_cancel(coord_t *c, const proto_envelope_t *env, const char *req
         op_t *op = coord_op_new(STORE_OP_CANCEL, env, req);
         op->sop.in.cancel.id = id;
         op->sop.in.cancel.reason = "cancelled by operator";
+        op->sop.in.cancel.actor = coord_peer_actor(c->peer);
         coord_queue_op(c, op);
         return;
     }
@@ -143,6 +147,7 @@ static void s_on_cancel(coord_t *c, const proto_envelope_t *env, const char *req
         if (!job->cancel_requested)
             coord_arm_timer(c, job, TIMER_JOB_CANCEL_GRACE, clock_mono_ms() + c->cfg->cancel_grace_ms);
         job->cancel_requested = true;
+        job->cancel_actor = coord_peer_actor(c->peer);
         coord_send_cancel(c, job, "cancelled by operator");
         strbuf_t sb;
         strbuf_init(&sb);
@@ -164,6 +169,7 @@ static void s_on_retry(coord_t *c, const proto_envelope_t *env, const char *req,
     if (!job) {
         op_t *op = coord_op_new(STORE_OP_RETRY, env, req);
         op->sop.in.retry.id = id;
+        op->sop.in.retry.actor = coord_peer_actor(c->peer);
         coord_queue_op(c, op);
         return;
     }
@@ -174,7 +180,7 @@ static void s_on_retry(coord_t *c, const proto_envelope_t *env, const char *req,
         coord_error(c, env, PROTO_STATUS_CONFLICT, req, msg);
         return;
     }
-    jobstate_retry(&c->js, job, clock_real_us());
+    jobstate_retry(&c->js, job, coord_peer_actor(c->peer), clock_real_us());
     s_ack_state(c, env, req, "queued");
     coord_push_ready(c, job);
 }
@@ -339,7 +345,11 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m)
         return;
     }
     char *req = proto_req_dump(body);
-    s_dispatch_cmd(c, &env, cmd, body, req);
+    c->peer = coord_auth_peer(c->auth, m);
+    if (coord_auth_allows(c->peer, cmd, body, err, sizeof err))
+        s_dispatch_cmd(c, &env, cmd, body, req);
+    else
+        coord_error(c, &env, PROTO_STATUS_FORBIDDEN, req, err);
     free(req);
     json_decref(body);
 }

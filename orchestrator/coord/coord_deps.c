@@ -115,7 +115,7 @@ void coord_deps_notify(coord_t *c, int64_t id, int state)
     free(l);
 }
 
-job_t *coord_new_job(coord_t *c, const proto_jobspec_t *s, int64_t now_us)
+job_t *coord_new_job(coord_t *c, const proto_jobspec_t *s, int64_t now_us, const char *actor)
 {
     const queue_policy_t *p = coord_policy(c, s->queue);
     job_t *job = job_new(++c->next_id);
@@ -127,7 +127,7 @@ job_t *coord_new_job(coord_t *c, const proto_jobspec_t *s, int64_t now_us)
     job->idempotency_key = s->idempotency_key ? xstrdup(s->idempotency_key) : NULL;
     job->created_us = job->ready_us = now_us;
     job->run_at_us = s->run_at_us > now_us ? s->run_at_us : 0;
-    jobstate_submit(&c->js, job);
+    jobstate_submit(&c->js, job, actor);
     hmap_i64_put(c->jobs, job->id, job);
     coord_key_register(c, job);
     return job;
@@ -137,6 +137,7 @@ job_t *coord_new_job(coord_t *c, const proto_jobspec_t *s, int64_t now_us)
 
 typedef struct {
     const store_answer_t *ans; /* lookup answer, or NULL */
+    const char *actor;         /* the submitting key (audit trail) */
 } s_view_t;
 
 /* State of dependency id: memory first, then the lookup answer; -1 unknown. */
@@ -269,7 +270,7 @@ static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
             }
         }
         event_at[i] = c->cur.nevents; /* coord_new_job records "submitted" */
-        job_t *job = coord_new_job(c, &specs[i], now_us);
+        job_t *job = coord_new_job(c, &specs[i], now_us, v->actor);
         ids[i] = job->id;
     }
     /* second pass: a job may depend on a later job of the same batch */
@@ -308,7 +309,7 @@ void coord_submit(coord_t *c, const proto_envelope_t *env, const char *req,
                   proto_jobspec_t *specs, size_t n)
 {
     if (!s_needs_lookup(specs, n)) {
-        s_view_t v = {NULL};
+        s_view_t v = {NULL, coord_peer_actor(c->peer)};
         s_apply(c, env, req, specs, n, &v);
         proto_jobspecs_free(specs, n);
         return;
@@ -332,6 +333,7 @@ void coord_submit(coord_t *c, const proto_envelope_t *env, const char *req,
     op_t *op = coord_op_new(STORE_OP_LOOKUP, env, req);
     op->specs = specs; /* the op owns them now: their strings back the inputs */
     op->nspecs = n;
+    op->actor = coord_peer_actor(c->peer);
     op->sop.in.lookup.deps = op_own(op, deps);
     op->sop.in.lookup.ndeps = ndeps;
     op->sop.in.lookup.queues = op_own(op, queues);
@@ -345,7 +347,7 @@ void coord_lookup_result(coord_t *c, op_t *op, const store_answer_t *ans)
 {
     /* Results arrive only while up; a shutdown still commits this batch, so
      * apply it (returning here would leave the client without a reply). */
-    s_view_t v = {ans};
+    s_view_t v = {ans, op->actor};
     s_apply(c, &op->env, op->req, op->specs, op->nspecs, &v);
     op->has_env = false;
 }

@@ -6,6 +6,7 @@
 #include "batch.h"
 #include "config.h"
 #include "coord.h"
+#include "coord_auth.h"
 #include "job.h"
 #include "hmap.h"
 #include "jobstate.h"
@@ -74,6 +75,7 @@ typedef struct op {
     proto_jobspec_t *specs; /* LOOKUP: the submission waiting for it */
     size_t nspecs;
     schedule_t *sched;      /* SCHED_ADD: the schedule to keep on success */
+    const char *actor;      /* LOOKUP: the submitting key's name, for the audit trail */
     void **owned;           /* allocations sop points into */
     size_t nowned;
     struct op *next;
@@ -93,6 +95,8 @@ struct coord {
     void *pub;     /* XPUB, events */
     int subscribers; /* live subscriptions on pub */
     void *qpipe;   /* PAIR to the query thread */
+    coord_auth_t *auth;        /* CURVE, ZAP and roles */
+    const coord_peer_t *peer;  /* who sent the message being handled (coord_auth_peer) */
     void *query;   /* query_t */
     store_t *store;
     readyq_t *rq;
@@ -216,7 +220,8 @@ void coord_key_register(coord_t *c, job_t *job);
 void coord_key_unregister(coord_t *c, job_t *job);
 void coord_deps_forget(coord_t *c);
 int coord_deps_recover(coord_t *c);
-job_t *coord_new_job(coord_t *c, const proto_jobspec_t *s, int64_t now_us);
+/* actor: the submitting key's name for the audit trail (coord_peer_actor). */
+job_t *coord_new_job(coord_t *c, const proto_jobspec_t *s, int64_t now_us, const char *actor);
 void coord_make_ready(coord_t *c, job_t *job, const char *detail);
 
 /* coord_sched.c: recurring schedules and the scheduled-jobs horizon */

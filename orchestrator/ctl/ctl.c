@@ -42,11 +42,16 @@ void ctl_usage(FILE *out)
           "        [--count N] [--for D]                  until Ctrl-C, N events or D elapsed\n"
           "  workers                                      list connected workers\n"
           "  stats                                        job counts per queue and state\n"
+          "  keygen PREFIX                                write a CURVE key pair: PREFIX.key\n"
+          "                                               (secret, mode 0600) and PREFIX.pub\n"
           "\n"
           "global flags (before or after the command):\n"
           "  --endpoint E     coordinator client endpoint (env ORCH_ENDPOINT,\n"
           "                   default " CTL_DEFAULT_ENDPOINT ")\n"
           "  --timeout D      wait at most D for each reply (500ms, 10s, 2m; default 10s)\n"
+          "  --server-key F   CURVE: the coordinator's public key file (env\n"
+          "                   " CTL_SERVER_KEY_ENV ")\n"
+          "  --key F          CURVE: this client's secret key file (env " CTL_KEY_ENV ")\n"
           "  --json           print the reply as one line of JSON\n"
           "  -h, --help       show this help\n"
           "\n"
@@ -245,6 +250,31 @@ static int s_cmd_retry(ctl_cmd_t *ctx)
     return s_job_action(ctx, "RETRY");
 }
 
+/* ---- keygen ---- */
+
+/* Local only: a key pair for a worker, a client or the coordinator. The
+ * secret never leaves the machine it was made on; the public key is what
+ * goes into orchestrator.yaml (security.keys) or to the peers. */
+static int s_cmd_keygen(ctl_cmd_t *ctx)
+{
+    const char *prefix = ctx->args->arg;
+    if (!prefix || !*prefix)
+        return ctl_cmd_usage_error(ctx, "missing file prefix for 'keygen'");
+    char pub[PROTO_CURVE_KEY_LEN + 1], why[600];
+    if (proto_curve_keygen(prefix, pub, why, sizeof why) != 0)
+        return ctl_cmd_error(ctx, "%s", why);
+    if (ctx->args->json) {
+        json_t *doc = json_pack("{s:s, s:s+, s:s+}", "public_key", pub, "public_key_file",
+                                prefix, ".pub", "secret_key_file", prefix, ".key");
+        ctl_cmd_print_json(ctx, doc);
+        json_decref(doc);
+    } else {
+        fprintf(ctx->out, "public key %s\nwrote %s.pub and %s.key (secret, mode 0600)\n", pub,
+                prefix, prefix);
+    }
+    return 0;
+}
+
 /* ---- entry point ---- */
 
 static const struct {
@@ -257,6 +287,7 @@ static const struct {
     {"resume", ctl_queues_resume},    {"queues", ctl_queues_run},
     {"schedules", ctl_schedules_run}, {"watch", ctl_watch_run},
     {"workers", s_cmd_workers},       {"stats", s_cmd_stats},
+    {"keygen", s_cmd_keygen},
 };
 
 static int s_globals(ctl_cmd_t *ctx)
@@ -267,6 +298,13 @@ static int s_globals(ctl_cmd_t *ctx)
                                         : CTL_DEFAULT_ENDPOINT;
     if (ctx->args->endpoint && !*ctx->args->endpoint)
         return ctl_cmd_usage_error(ctx, "--endpoint must not be empty");
+    const char *server_key = getenv(CTL_SERVER_KEY_ENV), *key = getenv(CTL_KEY_ENV);
+    ctx->server_key_file = ctx->args->server_key ? ctx->args->server_key
+                           : server_key && *server_key ? server_key
+                                                       : NULL;
+    ctx->key_file = ctx->args->key ? ctx->args->key : key && *key ? key : NULL;
+    if ((ctx->args->server_key && !*ctx->args->server_key) || (ctx->args->key && !*ctx->args->key))
+        return ctl_cmd_usage_error(ctx, "--server-key and --key must not be empty");
     ctx->timeout_ms = CTL_DEFAULT_TIMEOUT_MS;
     const char *t = ctx->args->timeout;
     if (t && (clock_parse_duration_ms(t, &ctx->timeout_ms) != 0 || ctx->timeout_ms <= 0))

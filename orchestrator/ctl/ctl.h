@@ -14,6 +14,8 @@ enum {
 #define CTL_DEFAULT_ENDPOINT "tcp://127.0.0.1:5556"
 #define CTL_DEFAULT_TIMEOUT_MS 10000
 #define CTL_ENDPOINT_ENV "ORCH_ENDPOINT"
+#define CTL_SERVER_KEY_ENV "ORCH_SERVER_KEY_FILE" /* CURVE: the coordinator's public key file */
+#define CTL_KEY_ENV "ORCH_SECRET_KEY_FILE"        /* CURVE: this client's secret key file */
 
 /* Runs one orchctl command line. in is read by `submit --batch -`; results
  * go to out, errors to err (all borrowed). Reads ORCH_ENDPOINT from the

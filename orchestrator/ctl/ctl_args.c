@@ -37,6 +37,7 @@ static const s_cmd_t s_cmds[] = {
      {"--queue", NULL}},
     {"workers", NULL, NULL, {NULL}, {NULL}, {NULL}},
     {"stats", NULL, NULL, {NULL}, {NULL}, {NULL}},
+    {"keygen", "file prefix", NULL, {NULL}, {NULL}, {NULL}},
     {"help", NULL, NULL, {NULL}, {NULL}, {NULL}},
 };
 
@@ -176,6 +177,10 @@ static int s_flag(s_cursor_t *c, ctl_args_t *out, const s_cmd_t *cmd, char *err,
         return s_take_value(c, &out->endpoint, err, errlen);
     if (strcmp(c->name, "--timeout") == 0)
         return s_take_value(c, &out->timeout, err, errlen);
+    if (strcmp(c->name, "--server-key") == 0)
+        return s_take_value(c, &out->server_key, err, errlen);
+    if (strcmp(c->name, "--key") == 0)
+        return s_take_value(c, &out->key, err, errlen);
     /* The table's copy of the name is kept: c->name is reused for the next word. */
     const char *name = cmd ? s_in(cmd->switches, c->name) : NULL;
     if (name) {

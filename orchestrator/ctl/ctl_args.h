@@ -1,7 +1,8 @@
 /* Command line of orchctl: one command, its flags and up to two positional
  * arguments (a job id, a queue, or an action and its object as in
  * `schedules pause nightly`), and the global flags (--endpoint, --timeout,
- * --json, --help), which may stand before or after the command. Flags take
+ * --server-key, --key, --json, --help), which may stand before or after the
+ * command. Flags take
  * their value as the next word or after '=' (--queue default,
  * --queue=default); switches (--history) take none. Only the syntax is
  * checked here; values are checked by the command that uses them. */
@@ -21,6 +22,8 @@ typedef struct {
     const char *command;  /* NULL when none was given */
     const char *endpoint; /* --endpoint; NULL when absent */
     const char *timeout;  /* --timeout, unparsed; NULL when absent */
+    const char *server_key; /* --server-key FILE (CURVE: the coordinator's public key) */
+    const char *key;        /* --key FILE (CURVE: this client's secret key) */
     bool json;
     bool help;            /* --help or -h, or the command "help" */
     const char *arg;      /* first positional argument (job id, queue, action); NULL when absent */

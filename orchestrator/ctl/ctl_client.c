@@ -33,7 +33,8 @@ static int s_setopt_int(void *sock, int opt, int value)
     return zmq_setsockopt(sock, opt, &value, sizeof value);
 }
 
-ctl_client_t *ctl_client_new(int64_t timeout_ms, char *err, size_t errlen)
+ctl_client_t *ctl_client_new(int64_t timeout_ms, const proto_curve_t *curve, char *err,
+                             size_t errlen)
 {
     ctl_client_t *self = xcalloc(1, sizeof *self);
     self->timeout_ms = timeout_ms;
@@ -53,6 +54,10 @@ ctl_client_t *ctl_client_new(int64_t timeout_ms, char *err, size_t errlen)
     if (s_setopt_int(self->sock, ZMQ_LINGER, 0) != 0
         || s_setopt_int(self->sock, ZMQ_SNDTIMEO, sndtimeo) != 0) {
         snprintf(err, errlen, "could not configure the socket: %s", zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    if (proto_curve_client(self->sock, curve) != 0) {
+        snprintf(err, errlen, "could not set the CURVE keys: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
     return self;

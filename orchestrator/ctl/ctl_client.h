@@ -4,6 +4,8 @@
 #ifndef CTL_CLIENT_H
 #define CTL_CLIENT_H
 
+#include "proto_curve.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,8 +13,10 @@
 typedef struct ctl_client ctl_client_t;
 
 /* Creates a context and a DEALER socket (ZMQ_LINGER 0); timeout_ms bounds
- * each call. Returns NULL and writes a message into err if zeromq refuses. */
-ctl_client_t *ctl_client_new(int64_t timeout_ms, char *err, size_t errlen);
+ * each call. curve: the CURVE keys (NULL or empty: CURVE off), copied into
+ * the socket. Returns NULL and writes a message into err if zeromq refuses. */
+ctl_client_t *ctl_client_new(int64_t timeout_ms, const proto_curve_t *curve, char *err,
+                             size_t errlen);
 void ctl_client_destroy(ctl_client_t **self);
 
 /* Connects to endpoint. Nothing is exchanged yet (zeromq connects in the

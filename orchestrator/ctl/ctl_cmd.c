@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,13 +133,34 @@ int ctl_cmd_check_name(ctl_cmd_t *ctx, const char *what, const char *name)
 
 /* ---- one request ---- */
 
+int ctl_cmd_curve(ctl_cmd_t *ctx, proto_curve_t *k)
+{
+    memset(k, 0, sizeof *k);
+    if (!ctx->server_key_file && !ctx->key_file)
+        return 0;
+    if (!ctx->server_key_file || !ctx->key_file)
+        return ctl_cmd_usage_error(ctx,
+                                   "CURVE needs both --server-key (the coordinator's public key "
+                                   "file, env " CTL_SERVER_KEY_ENV ") and --key (this client's "
+                                   "secret key file, env " CTL_KEY_ENV ")");
+    char why[512];
+    if (proto_curve_load(k, ctx->server_key_file, ctx->key_file, why, sizeof why) != 0)
+        return ctl_cmd_usage_error(ctx, "%s", why);
+    return 0;
+}
+
 int ctl_cmd_request(ctl_cmd_t *ctx, const char *command, const char *body, size_t len,
                     json_t **reply)
 {
     char why[512];
     *reply = NULL;
     if (!ctx->client) {
-        ctx->client = ctl_client_new(ctx->timeout_ms, why, sizeof why);
+        proto_curve_t k;
+        int rc = ctl_cmd_curve(ctx, &k);
+        if (rc != 0)
+            return rc;
+        ctx->client = ctl_client_new(ctx->timeout_ms, &k, why, sizeof why);
+        sodium_memzero(&k, sizeof k);
         if (!ctx->client)
             return ctl_cmd_error(ctx, "%s", why);
         if (ctl_client_connect(ctx->client, ctx->endpoint, why, sizeof why) != 0)
@@ -147,6 +169,12 @@ int ctl_cmd_request(ctl_cmd_t *ctx, const char *command, const char *body, size_
     int rc = ctl_client_call(ctx->client, command, body, len, reply, why, sizeof why);
     if (rc == ORCH_EPROTO)
         return ctl_cmd_error(ctx, "%s", why);
+    if (rc != 0 && ctx->key_file && rc == ORCH_ETIMEOUT)
+        /* a refused CURVE handshake is silent: the request just waits */
+        return ctl_cmd_error(ctx,
+                             "could not reach coordinator at %s: %s (with CURVE, also check "
+                             "--server-key and that the coordinator lists this key)",
+                             ctx->endpoint, why);
     if (rc != 0)
         return ctl_cmd_error(ctx, "could not reach coordinator at %s: %s", ctx->endpoint, why);
     return 0;

@@ -8,6 +8,7 @@
 
 #include "ctl_args.h"
 #include "ctl_client.h"
+#include "proto_curve.h"
 #include "strbuf.h"
 
 #include <jansson.h>
@@ -26,6 +27,8 @@ typedef struct {
     FILE *err;
     const char *endpoint; /* the client endpoint, resolved */
     int64_t timeout_ms;
+    const char *server_key_file; /* CURVE key files, resolved (flag, else environment); */
+    const char *key_file;        /* NULL: CURVE off */
     ctl_client_t *client; /* owned; NULL until the first request */
 } ctl_cmd_t;
 
@@ -59,6 +62,11 @@ int ctl_cmd_payload_text(ctl_cmd_t *ctx, char **text);
 
 /* A protocol name (queue, type, schedule): what says which in the message. */
 int ctl_cmd_check_name(ctl_cmd_t *ctx, const char *what, const char *name);
+
+/* Reads the CURVE keys (--server-key and --key, or their variables) into
+ * k: all "" when neither is given. Returns 0, or prints why and returns
+ * CTL_EXIT_USAGE. The key files are read only by commands that connect. */
+int ctl_cmd_curve(ctl_cmd_t *ctx, proto_curve_t *k);
 
 /* Sends one request. Returns 0 with the reply (caller owns), whatever its
  * status; otherwise prints why and returns the exit code. */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -169,6 +170,14 @@ static int s_subscribe(s_watch_t *w)
     w->sub = w->zctx ? zmq_socket(w->zctx, ZMQ_SUB) : NULL;
     if (!w->sub || zmq_setsockopt(w->sub, ZMQ_LINGER, &zero, sizeof zero) != 0)
         return ctl_cmd_error(ctx, "could not create a socket: %s", zmq_strerror(zmq_errno()));
+    proto_curve_t k;
+    int rc = ctl_cmd_curve(ctx, &k);
+    if (rc != 0)
+        return rc;
+    rc = proto_curve_client(w->sub, &k);
+    sodium_memzero(&k, sizeof k);
+    if (rc != 0)
+        return ctl_cmd_error(ctx, "could not set the CURVE keys: %s", zmq_strerror(zmq_errno()));
     if (zmq_connect(w->sub, w->endpoint) != 0)
         return ctl_cmd_usage_error(ctx,
                                    "invalid events endpoint '%s': expected tcp://HOST:PORT or "

@@ -69,6 +69,8 @@ struct job {
     const char *worker_name; /* holder of the current attempt: interned by the coordinator
                               * (coord_intern), never freed with the job */
     char *idempotency_key; /* owned */
+    const char *cancel_actor; /* running: who asked for the cancel (the audit trail's actor);
+                               * borrowed for the process life (a key name or "local") */
     worker_t *worker;      /* live holder while running, NULL when orphaned */
     job_t *prev, *next;    /* lane FIFO links */
 };

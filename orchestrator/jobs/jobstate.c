@@ -74,12 +74,36 @@ static void s_terminal(jobstate_t *js, job_t *job, int64_t now_us)
         js->on_terminal(js->arg, job);
 }
 
-void jobstate_submit(jobstate_t *js, job_t *job)
+/* {"actor":actor} or NULL. */
+static void s_actor_detail(strbuf_t *sb, const char *actor)
+{
+    strbuf_puts(sb, "{\"actor\":");
+    strbuf_put_json_string(sb, actor, strlen(actor));
+    strbuf_putc(sb, '}');
+}
+
+void jobstate_operator_detail(strbuf_t *sb, const char *reason, const char *actor)
+{
+    strbuf_puts(sb, "{\"reason\":");
+    strbuf_put_json_string(sb, reason, strlen(reason));
+    if (actor) {
+        strbuf_puts(sb, ",\"actor\":");
+        strbuf_put_json_string(sb, actor, strlen(actor));
+    }
+    strbuf_putc(sb, '}');
+}
+
+void jobstate_submit(jobstate_t *js, job_t *job, const char *actor)
 {
     job->state = JOB_WAITING;
     s_count(job->lane ? job->lane->queue : NULL, -1, JOB_WAITING);
     js->moves++;
-    s_record(js, job, JOB_EV_SUBMITTED, NULL, NULL);
+    strbuf_t sb;
+    strbuf_init(&sb);
+    if (actor)
+        s_actor_detail(&sb, actor);
+    s_record(js, job, JOB_EV_SUBMITTED, NULL, actor ? sb.data : NULL);
+    strbuf_fini(&sb);
 }
 
 int jobstate_ready(jobstate_t *js, job_t *job, int64_t now_us, const char *detail)
@@ -114,6 +138,7 @@ int jobstate_start(jobstate_t *js, job_t *job, const char *worker, int64_t now_u
     job->started_us = now_us;
     job->progress = -1;
     job->cancel_requested = false;
+    job->cancel_actor = NULL;
     s_record(js, job, JOB_EV_STARTED, worker, NULL);
     return ORCH_OK;
 }
@@ -147,7 +172,8 @@ int jobstate_succeed(jobstate_t *js, job_t *job, char *result, int64_t now_us)
     return ORCH_OK;
 }
 
-static void s_end_detail(strbuf_t *sb, const char *cause, const char *error, int64_t retry_ms)
+static void s_end_detail(strbuf_t *sb, const char *cause, const char *error, int64_t retry_ms,
+                         const char *actor)
 {
     strbuf_puts(sb, "{\"cause\":");
     strbuf_put_json_string(sb, cause, strlen(cause));
@@ -157,6 +183,10 @@ static void s_end_detail(strbuf_t *sb, const char *cause, const char *error, int
     }
     if (retry_ms >= 0)
         strbuf_printf(sb, ",\"retry_in_ms\":%lld", (long long)retry_ms);
+    if (actor) {
+        strbuf_puts(sb, ",\"actor\":");
+        strbuf_put_json_string(sb, actor, strlen(actor));
+    }
     strbuf_putc(sb, '}');
 }
 
@@ -180,7 +210,8 @@ int jobstate_attempt_ended(jobstate_t *js, job_t *job, job_end_t why, const char
     job_set_str(&job->error, xstrdup(error ? error : "unknown error"));
     strbuf_t sb;
     strbuf_init(&sb);
-    s_end_detail(&sb, causes[why], error, retry_ms);
+    s_end_detail(&sb, causes[why], error, retry_ms,
+                 to == JOB_CANCELLED ? job->cancel_actor : NULL);
     if (to == JOB_SCHEDULED)
         job->run_at_us = now_us + retry_ms * 1000;
     s_record(js, job, ev, job->worker_name, sb.data);
@@ -202,7 +233,7 @@ int jobstate_cancel(jobstate_t *js, job_t *job, const char *reason, const char *
     return ORCH_OK;
 }
 
-int jobstate_retry(jobstate_t *js, job_t *job, int64_t now_us)
+int jobstate_retry(jobstate_t *js, job_t *job, const char *actor, int64_t now_us)
 {
     if (!s_move(js, job, JOB_QUEUED, JOB_EV_RETRIED))
         return ORCH_ESTATE;
@@ -212,7 +243,13 @@ int jobstate_retry(jobstate_t *js, job_t *job, int64_t now_us)
     job_set_str(&job->error, NULL);
     job->finished_us = 0;
     job->cancel_requested = false;
-    s_record(js, job, JOB_EV_RETRIED, NULL, NULL);
+    job->cancel_actor = NULL;
+    strbuf_t sb;
+    strbuf_init(&sb);
+    if (actor)
+        s_actor_detail(&sb, actor);
+    s_record(js, job, JOB_EV_RETRIED, NULL, actor ? sb.data : NULL);
+    strbuf_fini(&sb);
     return ORCH_OK;
 }
 

@@ -40,8 +40,9 @@ typedef struct jobstate {
 bool jobstate_allowed(int from, int to);
 
 /* A new job (not yet in PostgreSQL) enters as waiting: counted, written,
- * "submitted" event. */
-void jobstate_submit(jobstate_t *js, job_t *job);
+ * "submitted" event, whose detail names actor (the submitting key, or
+ * "local") when not NULL. */
+void jobstate_submit(jobstate_t *js, job_t *job, const char *actor);
 /* waiting -> queued or scheduled (run_at ahead); detail may be NULL (no
  * event: the submission's own event covers it). */
 int jobstate_ready(jobstate_t *js, job_t *job, int64_t now_us, const char *detail);
@@ -55,15 +56,20 @@ int jobstate_reattach(jobstate_t *js, job_t *job, const char *worker, int attemp
 /* running -> succeeded; takes result (JSON text, may be NULL). */
 int jobstate_succeed(jobstate_t *js, job_t *job, char *result, int64_t now_us);
 /* running -> scheduled (retry after retry_ms), dead (permanent or attempts
- * used up) or cancelled (cancel requested). error is copied. retry_ms is
- * used only for the retry. Returns the new state or ORCH_ESTATE. */
+ * used up) or cancelled (cancel requested; the detail names
+ * job->cancel_actor when set). error is copied. retry_ms is used only for
+ * the retry. Returns the new state or ORCH_ESTATE. */
 int jobstate_attempt_ended(jobstate_t *js, job_t *job, job_end_t why, const char *error,
                            bool permanent, int64_t retry_ms, int64_t now_us);
 /* waiting, scheduled or queued -> cancelled; detail: JSON text. */
 int jobstate_cancel(jobstate_t *js, job_t *job, const char *reason, const char *detail,
                     int64_t now_us);
-/* dead or cancelled -> queued with a fresh attempt budget. */
-int jobstate_retry(jobstate_t *js, job_t *job, int64_t now_us);
+/* dead or cancelled -> queued with a fresh attempt budget; the event's
+ * detail names actor (the operator's key, or "local") when not NULL. */
+int jobstate_retry(jobstate_t *js, job_t *job, const char *actor, int64_t now_us);
+/* {"reason":reason,"actor":actor} (actor NULL: left out) in sb: the
+ * detail of an operator's cancel. */
+void jobstate_operator_detail(strbuf_t *sb, const char *reason, const char *actor);
 /* No state change: a result from an attempt that does not hold the job
  * (job may be NULL when it is not in memory). */
 void jobstate_stale(jobstate_t *js, job_t *job, int64_t id, int attempt, const char *worker,

@@ -105,8 +105,8 @@ typedef struct store_op {
     store_op_kind_t kind;
     union {
         struct { const char *queue, *type; int bound_priority; int64_t bound_id; int limit; } refill;
-        struct { int64_t id; const char *reason; } cancel;
-        struct { int64_t id; } retry;
+        struct { int64_t id; const char *reason; const char *actor; } cancel;
+        struct { int64_t id; const char *actor; } retry;
         struct { const char *queue; bool paused; } pause;
         store_worker_in_t worker;
         store_lookup_in_t lookup;

@@ -145,8 +145,12 @@ int store_op_params(store_t *s, const store_op_t *op, const char **stmt, const c
     case STORE_OP_CANCEL:
         s_i64(&p, op->in.cancel.id);
         s_str(&p, op->in.cancel.reason);
+        s_str(&p, op->in.cancel.actor);
         break;
-    case STORE_OP_RETRY: s_i64(&p, op->in.retry.id); break;
+    case STORE_OP_RETRY:
+        s_i64(&p, op->in.retry.id);
+        s_str(&p, op->in.retry.actor);
+        break;
     case STORE_OP_PAUSE:
         s_str(&p, op->in.pause.queue);
         s_bool(&p, op->in.pause.paused);

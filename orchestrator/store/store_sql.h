@@ -80,26 +80,29 @@
     " WHERE queue = $1 AND type = $2 AND state = 'queued' AND (priority, id) > ($3::int, $4::bigint)" \
     " ORDER BY priority, id LIMIT $5"
 
-/* Cancel of a job that is not in memory. Answers (cancelled, prior state). */
+/* Cancel of a job that is not in memory. Answers (cancelled, prior state).
+ * $3: the operator's key name (the event's actor; NULL: left out). */
 #define STORE_SQL_CANCEL                                                                           \
     "WITH c AS (UPDATE jobs SET state = 'cancelled', finished_at = now(), updated_at = now(),"     \
     "  error = $2 WHERE id = $1 AND state IN ('waiting', 'scheduled', 'queued')"                   \
     "  RETURNING id, attempt, queue, state),"                                                      \
     " e AS (INSERT INTO job_events (job_id, at, event, attempt, detail)"                           \
-    "  SELECT id, now(), 'cancelled', attempt, json_build_object('reason', $2::text) FROM c)"      \
+    "  SELECT id, now(), 'cancelled', attempt,"                                                    \
+    "   json_strip_nulls(json_build_object('reason', $2::text, 'actor', $3::text)) FROM c)"        \
     " SELECT (SELECT count(*) FROM c), (SELECT state FROM jobs WHERE id = $1),"                    \
     "  (SELECT queue FROM jobs WHERE id = $1)"
 
 /* Operator retry of a dead or cancelled job not in memory: back to queued
  * with a fresh attempt budget. Answers the job row (empty when not allowed)
- * and, separately, the prior state. */
+ * and, separately, the prior state. $2: the operator's key name (actor). */
 #define STORE_SQL_RETRY                                                                            \
     "WITH prior AS (SELECT state FROM jobs WHERE id = $1),"                                        \
     " r AS (UPDATE jobs SET state = 'queued', attempt_base = attempt, result = NULL, error = NULL," \
     "  finished_at = NULL, worker = NULL, progress = NULL, updated_at = now()"                    \
     "  WHERE id = $1 AND state IN ('dead', 'cancelled') RETURNING " STORE_JOB_COLUMNS "),"         \
     " e AS (INSERT INTO job_events (job_id, at, event, attempt, detail)"                           \
-    "  SELECT id, now(), 'retried', attempt, json_build_object('from', (SELECT state FROM prior))"  \
+    "  SELECT id, now(), 'retried', attempt,"                                                      \
+    "   json_strip_nulls(json_build_object('from', (SELECT state FROM prior), 'actor', $2::text))"\
     "  FROM r)"                                                                                    \
     " SELECT r.*, (SELECT state FROM prior) FROM (SELECT 1) one LEFT JOIN r ON true"
 

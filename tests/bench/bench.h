@@ -6,6 +6,7 @@
 #ifndef BENCH_H
 #define BENCH_H
 
+#include "proto_curve.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -72,6 +73,11 @@ int bench_rss_backlog(const bench_opts_t *o, bench_result_t *res);
 
 /* The ZeroMQ context every socket of the process shares. */
 void *bench_zctx(void);
+
+/* --curve DIR: the CURVE keys of the client sockets (worker false) or of
+ * the in-process worker connections (worker true); NULL when CURVE is off.
+ * Give them to proto_curve_client before connecting. */
+const proto_curve_t *bench_curve(bool worker);
 
 /* A fresh queue name per run: bench-<mode>-<n>-<unix ms>-<seq>. */
 void bench_queue_name(char *buf, size_t len, const char *mode, int64_t n);

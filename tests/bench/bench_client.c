@@ -43,7 +43,7 @@ bench_client_t *bench_client_new(const char *endpoint)
      * requests and must never block or drop because of a high-water mark. */
     zmq_setsockopt(sock, ZMQ_SNDHWM, &zero, sizeof zero);
     zmq_setsockopt(sock, ZMQ_RCVHWM, &zero, sizeof zero);
-    if (zmq_connect(sock, endpoint) != 0) {
+    if (proto_curve_client(sock, bench_curve(false)) != 0 || zmq_connect(sock, endpoint) != 0) {
         fprintf(stderr, "orch-bench: could not connect to \"%s\": %s\n", endpoint,
                 zmq_strerror(errno));
         zmq_close(sock);

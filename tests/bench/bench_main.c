@@ -17,10 +17,17 @@
 #include <zmq.h>
 
 static void *s_zctx;
+static proto_curve_t s_curve_client, s_curve_worker; /* --curve; "" = off */
 
 void *bench_zctx(void)
 {
     return s_zctx;
+}
+
+const proto_curve_t *bench_curve(bool worker)
+{
+    const proto_curve_t *k = worker ? &s_curve_worker : &s_curve_client;
+    return proto_curve_on(k) ? k : NULL;
 }
 
 void bench_queue_name(char *buf, size_t len, const char *mode, int64_t n)
@@ -54,12 +61,16 @@ static void s_usage(FILE *f)
         "  --max-seconds S    bound on every wait of a run (default 300)\n"
         "  --stats-interval-ms MS  STATS polling period (default 10)\n"
         "  --label TEXT       durability label recorded with each run\n"
-        "  --out FILE         also append the JSON lines to FILE\n");
+        "  --out FILE         also append the JSON lines to FILE\n"
+        "  --curve DIR        CURVE on: DIR/server.pub (the coordinator's public key),\n"
+        "                     DIR/client.key (a key with role submit or above) and\n"
+        "                     DIR/worker.key (role admin: each run has its own queue),\n"
+        "                     also handed to --real-workers (docs/security.md)\n");
 }
 
 enum { O_CLIENT = 256, O_WORKER, O_PRODUCERS, O_BATCH, O_PIPELINE, O_N, O_SLOTS, O_RATE, O_SECONDS,
        O_WARMUP, O_REAL, O_WBIN, O_WARG, O_PID, O_NORESET, O_MAXS, O_STATSI, O_REPS, O_LABEL,
-       O_OUT, O_HELP };
+       O_OUT, O_CURVE, O_HELP };
 
 static const struct option s_longopts[] = {
     {"client", required_argument, NULL, O_CLIENT}, {"worker", required_argument, NULL, O_WORKER},
@@ -73,6 +84,7 @@ static const struct option s_longopts[] = {
     {"max-seconds", required_argument, NULL, O_MAXS},
     {"stats-interval-ms", required_argument, NULL, O_STATSI}, {"reps", required_argument, NULL, O_REPS},
     {"label", required_argument, NULL, O_LABEL}, {"out", required_argument, NULL, O_OUT},
+    {"curve", required_argument, NULL, O_CURVE},
     {"help", no_argument, NULL, O_HELP}, {NULL, 0, NULL, 0}};
 
 /* Parses a number in [lo, hi] or exits with a usage error. */
@@ -94,6 +106,7 @@ typedef struct {
     int nwargs;
     bool n_set, slots_set, seconds_set;
     char worker_bin[4096];
+    char server_pub[4096], worker_key[4096]; /* --curve: for --real-workers */
 } s_cli_t;
 
 static void s_defaults(s_cli_t *cli)
@@ -127,6 +140,29 @@ static void s_defaults(s_cli_t *cli)
     o->worker_bin = cli->worker_bin;
 }
 
+/* --curve DIR: both key sets read now (a bad file is a usage error), and
+ * the worker's files passed on to orch-worker for --real-workers. */
+static void s_curve_dir(s_cli_t *cli, const char *dir)
+{
+    char client_key[4096], why[600];
+    snprintf(cli->server_pub, sizeof cli->server_pub, "%s/server.pub", dir);
+    snprintf(client_key, sizeof client_key, "%s/client.key", dir);
+    snprintf(cli->worker_key, sizeof cli->worker_key, "%s/worker.key", dir);
+    if (proto_curve_load(&s_curve_client, cli->server_pub, client_key, why, sizeof why) != 0 ||
+        proto_curve_load(&s_curve_worker, cli->server_pub, cli->worker_key, why, sizeof why) != 0) {
+        fprintf(stderr, "orch-bench: --curve: %s\n", why);
+        exit(2);
+    }
+    if (cli->nwargs + 4 > 63) {
+        fprintf(stderr, "orch-bench: too many --worker-arg\n");
+        exit(2);
+    }
+    cli->wargs[cli->nwargs++] = "--server-key";
+    cli->wargs[cli->nwargs++] = cli->server_pub;
+    cli->wargs[cli->nwargs++] = "--key";
+    cli->wargs[cli->nwargs++] = cli->worker_key;
+}
+
 static void s_option(s_cli_t *cli, int c, const char *name)
 {
     bench_opts_t *o = &cli->o;
@@ -157,6 +193,7 @@ static void s_option(s_cli_t *cli, int c, const char *name)
     case O_REPS: o->reps = (int)s_num(name, optarg, 1, 100); break;
     case O_LABEL: o->label = optarg; break;
     case O_OUT: o->out_path = optarg; break;
+    case O_CURVE: s_curve_dir(cli, optarg); break;
     case O_HELP: s_usage(stdout); exit(0);
     default: s_usage(stderr); exit(2);
     }

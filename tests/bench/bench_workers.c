@@ -313,7 +313,8 @@ static int s_connect(s_conn_t *c)
     zmq_setsockopt(c->sock, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(c->sock, ZMQ_SNDHWM, &zero, sizeof zero);
     zmq_setsockopt(c->sock, ZMQ_RCVHWM, &zero, sizeof zero);
-    if (zmq_connect(c->sock, c->pool->endpoint) != 0) {
+    if (proto_curve_client(c->sock, bench_curve(true)) != 0 ||
+        zmq_connect(c->sock, c->pool->endpoint) != 0) {
         fprintf(stderr, "orch-bench: could not connect to \"%s\": %s\n", c->pool->endpoint,
                 zmq_strerror(errno));
         return ORCH_EIO;

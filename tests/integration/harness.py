@@ -26,6 +26,14 @@ Environment:
   ORCH_TEST_KEEP=1  keep the temporary directory (PostgreSQL is still stopped)
   ORCH_TEST_LOG_LEVEL  log level of the daemons (default info)
 
+CURVE (docs/security.md): Cluster(keys=[{"name": "w", "role": "worker",
+"queues": ["default"]}, ...]) generates a coordinator key pair and one per
+entry with `orchctl keygen` (files in DIR/keys), lists them under
+`security:` and adds an admin key "harness" that orchctl() uses unless
+told otherwise (key="name", or key="" for none); start_worker(key="name")
+gives a worker its key files; c.keygen(name) makes an unlisted pair; and
+c.curve(name) gives a Client its keys.
+
 Only the Python standard library and Debian's python3-zmq are used.
 """
 
@@ -229,7 +237,7 @@ class Cluster:
     """A private PostgreSQL, one coordinator and any number of workers."""
 
     def __init__(self, name, heartbeat_ms=200, liveness=3, backoff_base_ms=50,
-                 backoff_max_ms=200, coordinator_config=None):
+                 backoff_max_ms=200, coordinator_config=None, keys=None):
         self.name = name
         self.tmp = tempfile.mkdtemp(prefix="orch-%s-" % name[:20], dir="/tmp")
         # PostgreSQL runs as the postgres user when we are root: it must reach DIR/pg.
@@ -251,6 +259,9 @@ class Cluster:
                          "backoff_max": "%dms" % backoff_max_ms},
             "log": {"level": os.environ.get("ORCH_TEST_LOG_LEVEL", "info")},
         }, coordinator_config)
+        self.keys = list(keys) if keys is not None else None  # CURVE allow-list, or None
+        self.key_dir = os.path.join(self.tmp, "keys")
+        self.key_files = {}  # name -> (public key file, secret key file)
         self.coordinator = None
         self.workers = {}
         self.pg_started = False
@@ -263,7 +274,7 @@ class Cluster:
         self.env.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
         for k in ("ORCH_DATABASE_URL", "ORCH_WORKER_ENDPOINT", "ORCH_CLIENT_ENDPOINT",
                   "ORCH_EVENT_ENDPOINT", "ORCH_WORKER_ENDPOINTS", "ORCH_ENDPOINT",
-                  "ORCH_LOG_LEVEL"):
+                  "ORCH_LOG_LEVEL", "ORCH_SECRET_KEY_FILE", "ORCH_SERVER_KEY_FILE"):
             self.env.pop(k, None)
         _clusters.append(self)
 
@@ -278,10 +289,53 @@ class Cluster:
         self.pg_started = True
         self.db_url = self._pgdev("url").strip()
         self.coord_config["database"]["url"] = self.db_url
+        if self.keys is not None:
+            self._security_config()
         with open(self.coord_config_path, "w") as f:
             f.write(to_yaml(self.coord_config) + "\n")
         if coordinator:
             self.start_coordinator()
+
+    # -- CURVE --
+
+    def keygen(self, name):
+        """`orchctl keygen DIR/keys/name`; returns (public file, secret file)."""
+        os.makedirs(self.key_dir, exist_ok=True)
+        prefix = os.path.join(self.key_dir, name)
+        r = subprocess.run([self.bin("orchctl"), "keygen", prefix], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env, timeout=30)
+        check(r.returncode == 0, "orchctl keygen %s failed: %s" % (name, r.stderr.decode()))
+        self.key_files[name] = (prefix + ".pub", prefix + ".key")
+        return self.key_files[name]
+
+    def key_text(self, name, secret=False):
+        with open(self.key_files[name][1 if secret else 0]) as f:
+            return f.read().strip()
+
+    def curve(self, name):
+        """(server public, public, secret) Z85 texts for Client(curve=...)."""
+        return (self.key_text("coordinator"), self.key_text(name), self.key_text(name, True))
+
+    def _security_config(self):
+        self.keygen("coordinator")
+        entries = list(self.keys) + [{"name": "harness", "role": "admin"}]
+        listed = []
+        for k in entries:
+            pub, _ = self.keygen(k["name"])
+            e = {"name": k["name"], "public_key_file": pub, "role": k["role"]}
+            if k.get("queues"):
+                e["queues"] = list(k["queues"])
+            listed.append(e)
+        self.coord_config["security"] = {"secret_key_file": self.key_files["coordinator"][1],
+                                         "keys": listed}
+
+    def _key_args(self, key):
+        """orchctl flags for key (None: the harness's admin key when CURVE is on)."""
+        if key is None:
+            key = "harness" if self.keys is not None else ""
+        if not key:
+            return []
+        return ["--server-key", self.key_files["coordinator"][0], "--key", self.key_files[key][1]]
 
     def _start_watchdog(self):
         """PostgreSQL daemonizes, so no death signal reaches it: a detached
@@ -337,9 +391,10 @@ class Cluster:
             check(rc == 0, "orchestratord exited with %s on SIGTERM" % rc)
         return self.start_coordinator()
 
-    def start_worker(self, name, slots=1, queues=("default",), config=None, wait=True):
+    def start_worker(self, name, slots=1, queues=("default",), config=None, wait=True, key=None):
         """Starts orch-worker `name` with its own config; waits until the
-        coordinator lists it (wait=False: does not)."""
+        coordinator lists it (wait=False: does not). key: the name of a key
+        pair (CURVE) whose files the worker gets."""
         check(name not in self.workers or not self.workers[name].alive(),
               "worker %s already running" % name)
         cfg = _merge({
@@ -356,6 +411,9 @@ class Cluster:
             },
             "log": {"level": os.environ.get("ORCH_TEST_LOG_LEVEL", "info")},
         }, config)
+        if key:
+            cfg["worker"]["server_key_file"] = self.key_files["coordinator"][0]
+            cfg["worker"]["secret_key_file"] = self.key_files[key][1]
         path = os.path.join(self.tmp, "worker-%s.yaml" % name)
         with open(path, "w") as f:
             f.write(to_yaml(cfg) + "\n")
@@ -461,11 +519,13 @@ class Cluster:
 
     # -- orchctl --
 
-    def orchctl(self, *args, check=True, json_out=True, timeout="10s", stdin=None):
+    def orchctl(self, *args, check=True, json_out=True, timeout="10s", stdin=None, key=None):
         """Runs orchctl against this coordinator. With check (default) a
         non-zero exit fails the test and the parsed --json output is
-        returned; with check=False returns (exit code, parsed-or-text, stderr)."""
+        returned; with check=False returns (exit code, parsed-or-text, stderr).
+        key: the key pair to use with CURVE (default "harness", "" none)."""
         argv = [self.bin("orchctl"), "--endpoint", self.client_endpoint, "--timeout", timeout]
+        argv += self._key_args(key)
         if json_out:
             argv.append("--json")
         argv += [str(a) for a in args]
@@ -585,12 +645,17 @@ class Cluster:
 class Client:
     """A raw ORCHC1 DEALER client, for tests of the wire protocol itself."""
 
-    def __init__(self, endpoint, timeout_ms=10000):
+    def __init__(self, endpoint, timeout_ms=10000, curve=None, sock_type=None):
+        """curve: (server public, public, secret) Z85 keys (Cluster.curve)."""
         import zmq
         self.zmq = zmq
         self.ctx = zmq.Context.instance()
-        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock = self.ctx.socket(sock_type if sock_type is not None else zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if curve:
+            self.sock.curve_serverkey = curve[0].encode()
+            self.sock.curve_publickey = curve[1].encode()
+            self.sock.curve_secretkey = curve[2].encode()
         self.sock.connect(endpoint)
         self.timeout_ms = timeout_ms
 

@@ -320,6 +320,19 @@ static char *s_json_obj1(const char *key, const char *value)
     return t;
 }
 
+/* json_strip_nulls(json_build_object(k1, v1, k2, v2)) */
+static char *s_json_obj2(const char *k1, const char *v1, const char *k2, const char *v2)
+{
+    json_t *o = json_object();
+    if (v1)
+        json_object_set_new(o, k1, json_string(v1));
+    if (v2)
+        json_object_set_new(o, k2, json_string(v2));
+    char *t = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return t;
+}
+
 /* ---- constraints of the real schema ---- */
 
 typedef struct {
@@ -1058,7 +1071,7 @@ static void s_op_cancel(db_t *db, s_run_t *r, store_op_t *op)
         j->state = JOB_CANCELLED;
         j->finished_us = j->updated_us = r->now;
         s_set(&j->error, op->in.cancel.reason);
-        char *detail = s_json_obj1("reason", op->in.cancel.reason);
+        char *detail = s_json_obj2("reason", op->in.cancel.reason, "actor", op->in.cancel.actor);
         s_event_add(db, j->id, r->now, "cancelled", j->attempt, NULL, detail);
         free(detail);
         a.applied = true;
@@ -1075,7 +1088,7 @@ static void s_op_retry(db_t *db, s_run_t *r, store_op_t *op)
         r->fn(r->arg, op, &a);
         return;
     }
-    char *detail = s_json_obj1("from", job_state_name(j->state));
+    char *detail = s_json_obj2("from", job_state_name(j->state), "actor", op->in.retry.actor);
     j->state = JOB_QUEUED;
     j->attempt_base = j->attempt;
     s_set(&j->result, NULL);

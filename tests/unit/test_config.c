@@ -595,17 +595,17 @@ static void test_env_orch(void **state)
     (void)state;
     setenv("ORCH_DATABASE_URL", "postgresql://u@h/db", 1);
     setenv("ORCH_WORKER_ENDPOINT", "ipc:///tmp/w.sock", 1);
-    setenv("ORCH_CLIENT_ENDPOINT", "tcp://0.0.0.0:6000", 1);
+    setenv("ORCH_CLIENT_ENDPOINT", "tcp://127.0.0.1:6000", 1);
     setenv("ORCH_EVENT_ENDPOINT", "inproc://events", 1);
     setenv("ORCH_LOG_LEVEL", "debug", 1);
     orch_config_t *cfg = NULL;
     assert_int_equal(s_orch("database: {url: dbname=file}\nlisten: {workers: tcp://a:1}\n"
-                            "log: {level: error}\n",
+                            "log: {level: error}\nsecurity: {insecure: true}\n",
                             &cfg),
                      0);
     assert_string_equal(cfg->db_url, "postgresql://u@h/db");
     assert_string_equal(cfg->listen_workers, "ipc:///tmp/w.sock");
-    assert_string_equal(cfg->listen_clients, "tcp://0.0.0.0:6000");
+    assert_string_equal(cfg->listen_clients, "tcp://127.0.0.1:6000");
     assert_string_equal(cfg->listen_events, "inproc://events");
     assert_int_equal(cfg->log_level, LOG_LEVEL_DEBUG);
     orch_config_destroy(&cfg);
@@ -1510,7 +1510,8 @@ static void test_yaml_features(void **state)
     assert_int_equal(rc, 0);
     assert_int_equal(orch_config_policy(c, "a")->priority, 3);
     orch_config_destroy(&c);
-    rc = s_orch("listen:\n  workers: &ep tcp://h:1\n  clients: *ep\n", &c);
+    rc = s_orch("listen:\n  workers: &ep tcp://h:1\n  clients: *ep\nsecurity: {insecure: true}\n",
+                &c);
     assert_int_equal(rc, 0);
     assert_string_equal(c->listen_clients, "tcp://h:1");
     orch_config_destroy(&c);
