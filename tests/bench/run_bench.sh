@@ -14,6 +14,10 @@
 #                    reports the rate over what it committed ("partial")
 #   --backlog-n N    jobs queued for the RSS check (default 1000000; 0 skips it)
 #   --ipc            ipc:// endpoints instead of tcp://127.0.0.1 (the peers used TCP)
+#   --curve          CURVE on: key pairs made with orchctl keygen, the coordinator
+#                    with security.keys (the bench's client and worker keys have
+#                    the admin role: each run makes its own queue), orch-bench
+#                    and its orch-worker processes with --curve
 #   --port-base P    tcp ports P (workers), P+1 (clients), P+2 (events); default 25555
 #   --no-real-workers  skip the two points with orch-worker processes
 #   --with-peers     then run (a copy of) the peer harness ../shared/peers for
@@ -31,7 +35,7 @@ PEERS=$(cd "$ROOT/.." && pwd)/shared/peers
 BUILD=$ROOT/build-bench
 RESULTS=$ROOT/tests/bench/results
 REPS=3 N=50000 LAT_SECONDS=10 MAX_SECONDS=120 BACKLOG_N=1000000 IPC=0 PORT_BASE=25555
-REAL=1 WITH_PEERS=0 SKIP_DEPS=0 KEEP=0 REV="" NO_BUILD=0
+REAL=1 WITH_PEERS=0 SKIP_DEPS=0 KEEP=0 REV="" NO_BUILD=0 CURVE=0
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -42,6 +46,7 @@ while [ $# -gt 0 ]; do
         --max-seconds) MAX_SECONDS=$2; shift ;;
         --backlog-n) BACKLOG_N=$2; shift ;;
         --ipc) IPC=1 ;;
+        --curve) CURVE=1 ;;
         --port-base) PORT_BASE=$2; shift ;;
         --no-real-workers) REAL=0 ;;
         --with-peers) WITH_PEERS=1 ;;
@@ -140,6 +145,28 @@ listen:
 log:
   level: warn
 EOF
+CURVE_ARGS=()
+CTL_KEYS=()
+LABEL=sync_commit_on
+if [ "$CURVE" = 1 ]; then
+    LABEL=sync_commit_on+curve
+    KEYS=$WORK/keys
+    mkdir -p "$KEYS"
+    for k in server client worker; do "$BIN/orchctl" keygen "$KEYS/$k" >/dev/null; done
+    cat >>"$WORK/orchestrator.yaml" <<EOF
+security:
+  secret_key_file: $KEYS/server.key
+  keys:
+    - name: bench-client
+      public_key_file: $KEYS/client.pub
+      role: admin
+    - name: bench-worker
+      public_key_file: $KEYS/worker.pub
+      role: admin
+EOF
+    CURVE_ARGS=(--curve "$KEYS")
+    CTL_KEYS=(--server-key "$KEYS/server.pub" --key "$KEYS/client.key")
+fi
 
 if [ "$IPC" = 0 ]; then
     for p in "$PORT_BASE" "$((PORT_BASE + 1))" "$((PORT_BASE + 2))"; do
@@ -160,7 +187,7 @@ for i in $(seq 300); do
         tail -n 20 "$WORK/orchestratord.log" >&2
         exit 1
     fi
-    if "$BIN/orchctl" --endpoint "$CEP" stats >/dev/null 2>&1; then break; fi
+    if "$BIN/orchctl" --endpoint "$CEP" "${CTL_KEYS[@]}" stats >/dev/null 2>&1; then break; fi
     sleep 0.1
 done
 sleep 0.2
@@ -177,7 +204,7 @@ kill -0 "$COORD_PID" 2>/dev/null || { echo "run_bench: orchestratord exited:" >&
     echo "cpus: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))"
     echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "postgres: $PG_SETTINGS"
-    echo "endpoints: clients=$CEP workers=$WEP"
+    echo "endpoints: clients=$CEP workers=$WEP curve=$([ "$CURVE" = 1 ] && echo on || echo off)"
     echo "fdatasync of one 8 kB write (pg_test_fsync, 2 s, in $WORK):"
     fsync_line=$( (/usr/lib/postgresql/*/bin/pg_test_fsync -s 2 -f "$WORK/fsync.test" 2>/dev/null || true) |
         grep -E '^\s+fdatasync' | head -n 1)
@@ -187,7 +214,7 @@ kill -0 "$COORD_PID" 2>/dev/null || { echo "run_bench: orchestratord exited:" >&
 cat "$MACHINE" >&2
 
 BENCH=("$BIN/orch-bench" --client "$CEP" --worker "$WEP" --coord-pid "$COORD_PID"
-       --label sync_commit_on --max-seconds "$MAX_SECONDS")
+       --label "$LABEL" --max-seconds "$MAX_SECONDS" "${CURVE_ARGS[@]}")
 STATUS=0
 
 say "orch-bench all: $REPS rep(s), n=$N, latency ${LAT_SECONDS}s"
