@@ -18,8 +18,10 @@ static const char *const s_wcmds[] = {
     "FAIL",      "CANCEL", "HEARTBEAT", "BYE", "ERROR",    "ACK",
 };
 static const char *const s_ccmds[] = {
-    NULL,    "SUBMIT", "GET",   "LIST",    "CANCEL", "RETRY",
-    "PAUSE", "RESUME", "STATS", "WORKERS", "REPLY", "QUEUES", "SCHEDULES",
+    NULL,
+#define S_NAME(name) #name,
+    PROTO_CLIENT_COMMANDS(S_NAME)
+#undef S_NAME
 };
 #define S_NWCMDS (sizeof s_wcmds / sizeof s_wcmds[0])
 #define S_NCCMDS (sizeof s_ccmds / sizeof s_ccmds[0])

@@ -61,20 +61,28 @@ typedef enum {
     PROTO_W_ACK,       /* c->w  results recorded (committed): the worker may forget them */
 } proto_wcmd_t;
 
-/* Client protocol commands; every request is answered by one REPLY. */
+/* Client protocol commands; every request is answered by one REPLY. One
+ * line here gives a command its enum value (PROTO_C_<NAME>) and its wire
+ * name; append new ones at the end (values are not sent, names are). */
+#define PROTO_CLIENT_COMMANDS(X)                                                                   \
+    X(SUBMIT)                                                                                      \
+    X(GET)                                                                                         \
+    X(LIST)                                                                                        \
+    X(CANCEL)                                                                                      \
+    X(RETRY)                                                                                       \
+    X(PAUSE)                                                                                       \
+    X(RESUME)                                                                                      \
+    X(STATS)                                                                                       \
+    X(WORKERS)                                                                                     \
+    X(REPLY)                                                                                       \
+    X(QUEUES)                                                                                      \
+    X(SCHEDULES)
+
 typedef enum {
-    PROTO_C_SUBMIT = 1,
-    PROTO_C_GET,
-    PROTO_C_LIST,
-    PROTO_C_CANCEL,
-    PROTO_C_RETRY,
-    PROTO_C_PAUSE,
-    PROTO_C_RESUME,
-    PROTO_C_STATS,
-    PROTO_C_WORKERS,
-    PROTO_C_REPLY,
-    PROTO_C_QUEUES,
-    PROTO_C_SCHEDULES,
+    PROTO_C_NONE_ = 0,
+#define PROTO_C_ENUM_(name) PROTO_C_##name,
+    PROTO_CLIENT_COMMANDS(PROTO_C_ENUM_)
+#undef PROTO_C_ENUM_
 } proto_ccmd_t;
 
 /* Reply status codes (HTTP-like so they read the same in every language). */

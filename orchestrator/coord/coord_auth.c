@@ -305,44 +305,31 @@ const coord_peer_t *coord_auth_peer(coord_auth_t *a, const proto_rawmsg_t *m)
     return p ? p : &a->unknown;
 }
 
-/* The least role that may run cmd; *what names it for a message. */
-static int s_required_role(int cmd, const json_t *body, char *what, size_t len)
+/* The least role that may run cmd (base: its row in coord_client.c's
+ * table); *what names it for a message. SCHEDULES is the one command whose
+ * body decides: listing is base, a change needs operate. */
+static int s_required_role(int cmd, int base, const json_t *body, char *what, size_t len)
 {
     const char *name = proto_ccmd_name(cmd);
     snprintf(what, len, "%s", name ? name : "this command");
-    switch (cmd) {
-    case PROTO_C_SUBMIT:
-    case PROTO_C_GET:
-    case PROTO_C_LIST:
-    case PROTO_C_STATS:
-    case PROTO_C_WORKERS:
-    case PROTO_C_QUEUES:
-        return ORCH_ROLE_SUBMIT;
-    case PROTO_C_CANCEL:
-    case PROTO_C_RETRY:
-    case PROTO_C_PAUSE:
-    case PROTO_C_RESUME:
-        return ORCH_ROLE_OPERATE;
-    case PROTO_C_SCHEDULES: {
-        const json_t *action = json_object_get(body, "action");
-        const char *text = json_string_value(action);
-        if (!action || (text && strcmp(text, "list") == 0))
-            return ORCH_ROLE_SUBMIT;
-        static const char *const changes[] = {"add", "remove", "pause", "resume"};
-        for (size_t i = 0; text && i < sizeof changes / sizeof changes[0]; i++)
-            if (strcmp(text, changes[i]) == 0)
-                snprintf(what, len, "SCHEDULES %s", changes[i]);
-        return ORCH_ROLE_OPERATE;
-    }
-    default:
-        return ORCH_ROLE_ADMIN; /* a command added later is closed until listed here */
-    }
+    if (cmd != PROTO_C_SCHEDULES)
+        return base;
+    const json_t *action = json_object_get(body, "action");
+    const char *text = json_string_value(action);
+    if (!action || (text && strcmp(text, "list") == 0))
+        return base;
+    static const char *const changes[] = {"add", "remove", "pause", "resume"};
+    for (size_t i = 0; text && i < sizeof changes / sizeof changes[0]; i++)
+        if (strcmp(text, changes[i]) == 0)
+            snprintf(what, len, "SCHEDULES %s", changes[i]);
+    return base > ORCH_ROLE_OPERATE ? base : ORCH_ROLE_OPERATE;
 }
 
-bool coord_auth_allows(const coord_peer_t *p, int cmd, const json_t *body, char *why, size_t len)
+bool coord_auth_allows(const coord_peer_t *p, int cmd, int role, const json_t *body, char *why,
+                       size_t len)
 {
     char what[48];
-    int need = s_required_role(cmd, body, what, sizeof what);
+    int need = s_required_role(cmd, role, body, what, sizeof what);
     if (p->role >= need)
         return true;
     if (p->role < 0)

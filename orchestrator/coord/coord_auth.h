@@ -61,9 +61,11 @@ void coord_auth_on_zap(coord_auth_t *a);
 /* The sender of m (never NULL). */
 const coord_peer_t *coord_auth_peer(coord_auth_t *a, const proto_rawmsg_t *m);
 
-/* Whether p may run client command cmd (proto_ccmd_t; body for the action
- * of SCHEDULES). When not, why says which key, role and command. */
-bool coord_auth_allows(const coord_peer_t *p, int cmd, const json_t *body, char *why, size_t len);
+/* Whether p may run client command cmd (proto_ccmd_t) whose least role is
+ * role (orch_role_t, from the command table; body for the action of
+ * SCHEDULES). When not, why says which key, role and command. */
+bool coord_auth_allows(const coord_peer_t *p, int cmd, int role, const json_t *body, char *why,
+                       size_t len);
 
 /* Whether p may register worker name serving queues: a worker key only
  * for the queues its entry lists, and only under a name no other key has

@@ -283,36 +283,37 @@ static void s_on_resume_cmd(coord_t *c, const proto_envelope_t *env, const char 
     s_on_pause(c, env, req, body, false);
 }
 
-/* The client commands: adding one is a row here plus its handler. */
+/* The client commands: adding one is a row here (its handler and the least
+ * role that may run it) plus its line in proto.h's PROTO_CLIENT_COMMANDS. */
 typedef void (*s_cmd_fn)(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body);
-static const struct {
+typedef struct {
     int cmd;
     s_cmd_fn fn;
-} s_commands[] = {
-    {PROTO_C_SUBMIT, s_on_submit},
-    {PROTO_C_CANCEL, s_on_cancel},
-    {PROTO_C_RETRY, s_on_retry},
-    {PROTO_C_PAUSE, s_on_pause_cmd},
-    {PROTO_C_RESUME, s_on_resume_cmd},
-    {PROTO_C_STATS, s_on_stats},
-    {PROTO_C_WORKERS, s_on_workers},
-    {PROTO_C_QUEUES, s_on_queues},
-    {PROTO_C_SCHEDULES, coord_on_schedules_cmd},
-    {PROTO_C_GET, s_on_get},
-    {PROTO_C_LIST, s_on_list},
+    int role; /* orch_role_t; SCHEDULES: for list, its changes need operate */
+} s_command_t;
+
+static const s_command_t s_commands[] = {
+    {PROTO_C_SUBMIT, s_on_submit, ORCH_ROLE_SUBMIT},
+    {PROTO_C_GET, s_on_get, ORCH_ROLE_SUBMIT},
+    {PROTO_C_LIST, s_on_list, ORCH_ROLE_SUBMIT},
+    {PROTO_C_STATS, s_on_stats, ORCH_ROLE_SUBMIT},
+    {PROTO_C_WORKERS, s_on_workers, ORCH_ROLE_SUBMIT},
+    {PROTO_C_QUEUES, s_on_queues, ORCH_ROLE_SUBMIT},
+    {PROTO_C_SCHEDULES, coord_on_schedules_cmd, ORCH_ROLE_SUBMIT},
+    {PROTO_C_CANCEL, s_on_cancel, ORCH_ROLE_OPERATE},
+    {PROTO_C_RETRY, s_on_retry, ORCH_ROLE_OPERATE},
+    {PROTO_C_PAUSE, s_on_pause_cmd, ORCH_ROLE_OPERATE},
+    {PROTO_C_RESUME, s_on_resume_cmd, ORCH_ROLE_OPERATE},
 };
 
-static void s_dispatch_cmd(coord_t *c, const proto_envelope_t *env, int cmd, json_t *body,
-                           const char *req)
+static const s_command_t *s_command(int cmd)
 {
-    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++) {
-        if (s_commands[i].cmd == cmd) {
-            s_commands[i].fn(c, env, req, body);
-            return;
-        }
-    }
-    coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, "unexpected command for a client");
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
+        if (s_commands[i].cmd == cmd)
+            return &s_commands[i];
+    return NULL;
 }
+
 static void s_handle(coord_t *c, proto_rawmsg_t *m)
 {
     proto_envelope_t env;
@@ -346,10 +347,13 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m)
     }
     char *req = proto_req_dump(body);
     c->peer = coord_auth_peer(c->auth, m);
-    if (coord_auth_allows(c->peer, cmd, body, err, sizeof err))
-        s_dispatch_cmd(c, &env, cmd, body, req);
-    else
+    const s_command_t *row = s_command(cmd);
+    if (!row)
+        coord_error(c, &env, PROTO_STATUS_BAD_REQUEST, req, "unexpected command for a client");
+    else if (!coord_auth_allows(c->peer, cmd, row->role, body, err, sizeof err))
         coord_error(c, &env, PROTO_STATUS_FORBIDDEN, req, err);
+    else
+        row->fn(c, &env, req, body);
     free(req);
     json_decref(body);
 }
