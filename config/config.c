@@ -66,6 +66,7 @@ static const cfgtab_key_t s_keys[] = {
     CFGTAB_K_DUR("scheduler.cancel_grace", OFF(cancel_grace_ms), "30s", 0, CFGTAB_DAY),
     CFGTAB_K_DUR("scheduler.max_schedule_ahead", OFF(max_schedule_ahead_ms), "366d", CFGTAB_MINUTE,
                  100 * 366 * CFGTAB_DAY),
+    CFGTAB_K_BOOL("scheduler.accept_unknown_types", OFF(accept_unknown_types), "false"),
     CFGTAB_K_INT("defaults.priority", DEF(priority), "5", R_PRIORITY),
     CFGTAB_K_INT("defaults.max_attempts", DEF(max_attempts), "5", R_ATTEMPTS),
     CFGTAB_K_DUR("defaults.timeout", DEF(timeout_ms), "5m", R_TIMEOUT),

@@ -91,6 +91,8 @@ typedef struct {
     int64_t priority_aging_ms;   /* 0 = off (default); else one priority step per this wait */
     int64_t idempotency_window_ms; /* keys stay taken this long after the job finished, default 24h */
     int64_t max_schedule_ahead_ms; /* run_at further ahead is refused (400), default 366 days */
+    bool accept_unknown_types;     /* a SUBMIT of a type no worker announced and types: does not
+                                    * declare: false (default) 400, true accepted with a warning */
     int64_t cancel_grace_ms;     /* running job cancelled: forced after this, default 30s */
     schedule_config_t *schedules;
     size_t nschedules;

@@ -41,7 +41,7 @@ static int s_running(const proto_fctx_t *top, const json_t *body, proto_hello_t 
 int proto_hello_parse(const json_t *body, proto_hello_t *out, char *err, size_t errlen)
 {
     static const char *const keys[] = {"name", "version", "queues", "types",
-                                       "slots", "running", "session", NULL};
+                                       "slots", "running", "session", "acks", NULL};
     proto_fctx_t c = {.err = err, .errlen = errlen};
     int64_t slots = 0;
     int rc;
@@ -56,7 +56,8 @@ int proto_hello_parse(const json_t *body, proto_hello_t *out, char *err, size_t 
         (rc = proto_fnames(&c, body, "types", 1, S_MAX_NAMES, &out->types, &out->ntypes)) < 0 ||
         (rc = proto_fint(&c, body, "slots", 1, PROTO_MAX_SLOTS, true, &slots)) < 0 ||
         (rc = s_running(&c, body, out)) < 0 ||
-        (rc = proto_fname(&c, body, "session", false, &out->session)) < 0) {
+        (rc = proto_fname(&c, body, "session", false, &out->session)) < 0 ||
+        (rc = proto_fbool(&c, body, "acks", &out->acks)) < 0) {
         proto_hello_fini(out);
         return rc;
     }
@@ -120,6 +121,10 @@ void proto_hello_encode(strbuf_t *sb, const proto_hello_t *h)
     if (h->session) {
         proto_key(sb, "session");
         proto_put_string(sb, h->session, strlen(h->session));
+    }
+    if (h->acks) {
+        proto_key(sb, "acks");
+        strbuf_append(sb, "true", 4);
     }
     strbuf_putc(sb, '}');
 }

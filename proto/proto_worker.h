@@ -33,6 +33,8 @@ typedef struct {
     size_t nrunning;
     char *session;           /* NULL: none; the token of the worker's last WELCOME, which
                               * proves a registration under a live name is the same worker */
+    bool acks;               /* the worker keeps results until ACKed (absent: false; the
+                              * coordinator then sends it no ACK) */
 } proto_hello_t;
 
 int proto_hello_parse(const json_t *body, proto_hello_t *out, char *err, size_t errlen);

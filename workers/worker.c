@@ -344,6 +344,7 @@ static void s_send_hello(worker_t *w)
         .ntypes = w->ntypes,
         .slots = w->nslots,
         .session = w->session[0] ? w->session : NULL,
+        .acks = true, /* results are kept until the coordinator acknowledges them */
     };
     h.running = s_running(w, &h.nrunning);
     strbuf_reset(&w->out);

@@ -252,6 +252,7 @@ coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
     c->depindex = hmap_new_i64();
     c->keys = hmap_new_str();
     c->names = hmap_new_str();
+    c->seen_types = hmap_new_str();
     batch_init(&c->cur);
     batch_init(&c->inflight);
     c->js = (jobstate_t){.batch = &c->cur, .on_terminal = coord_on_terminal, .arg = c};
@@ -291,6 +292,7 @@ void coord_destroy(coord_t **cp)
     hmap_destroy(&c->keys);
     coord_schedules_forget(c);
     hmap_destroy(&c->names);
+    hmap_destroy(&c->seen_types);
     for (size_t i = 0; i < c->nnames; i++)
         free(c->name_list[i]);
     free(c->name_list);

@@ -71,6 +71,33 @@ static bool s_can_change(coord_t *c, const proto_envelope_t *env, const char *re
     return true;
 }
 
+/* A type no worker announced and the configuration does not declare is
+ * most likely a typo: 400 naming it, unless scheduler.accept_unknown_types,
+ * then accepted with a warning (returned, static until the next call).
+ * *rc = ORCH_EINVAL when refused (the reply was sent). */
+static const char *s_unknown_types(coord_t *c, const proto_envelope_t *env, const char *req,
+                                   const proto_jobspec_t *specs, size_t n, int *rc)
+{
+    static char msg[400];
+    *rc = ORCH_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (coord_type_known(c, specs[i].type))
+            continue;
+        snprintf(msg, sizeof msg,
+                 "jobs[%zu].type \"%s\": no worker has announced it and types: does not declare"
+                 " it%s",
+                 i, specs[i].type,
+                 c->cfg->accept_unknown_types ? "; accepted (scheduler.accept_unknown_types)"
+                                              : " (scheduler.accept_unknown_types: true accepts it)");
+        if (c->cfg->accept_unknown_types)
+            return msg;
+        coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, msg);
+        *rc = ORCH_EINVAL;
+        return NULL;
+    }
+    return NULL;
+}
+
 static void s_on_submit(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
 {
     if (!s_can_change(c, env, req))
@@ -96,7 +123,12 @@ static void s_on_submit(coord_t *c, const proto_envelope_t *env, const char *req
             return;
         }
     }
-    coord_submit(c, env, req, specs, n); /* takes the specs */
+    const char *warning = s_unknown_types(c, env, req, specs, n, &rc);
+    if (rc != ORCH_OK) {
+        proto_jobspecs_free(specs, n);
+        return;
+    }
+    coord_submit(c, env, req, specs, n, warning); /* takes the specs */
 }
 
 static bool s_get_id(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body,

@@ -60,6 +60,7 @@ void op_free(op_t *op)
     for (size_t i = 0; i < op->nowned; i++)
         free(op->owned[i]);
     free(op->owned);
+    free(op->warning);
     free(op->req);
     free(op);
 }

@@ -247,7 +247,7 @@ static void s_queue_deps_op(coord_t *c, s_deprows_t *rows)
 }
 
 static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
-                    proto_jobspec_t *specs, size_t n, const s_view_t *v)
+                    proto_jobspec_t *specs, size_t n, const s_view_t *v, const char *warning)
 {
     char err[300];
     if (!s_validate_deps(c, v, specs, n, err, sizeof err)) {
@@ -286,7 +286,20 @@ static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
         s_queue_deps_op(c, &deprows); /* takes the arrays */
     strbuf_t body;
     strbuf_init(&body);
-    proto_reply_ids(&body, ids, any_key ? existing : NULL, n, req);
+    if (warning) { /* the ids, then "warnings", then req */
+        proto_reply_ids(&body, ids, any_key ? existing : NULL, n, NULL);
+        body.data[--body.len] = '\0'; /* reopen the object */
+        strbuf_t w;
+        strbuf_init(&w);
+        strbuf_putc(&w, '[');
+        proto_put_string(&w, warning, strlen(warning));
+        strbuf_putc(&w, ']');
+        proto_reply_raw(&body, "warnings", w.data, w.len);
+        proto_reply_close(&body, req);
+        strbuf_fini(&w);
+    } else {
+        proto_reply_ids(&body, ids, any_key ? existing : NULL, n, req);
+    }
     coord_ack(&c->cur, env, req, &body);
     free(ids);
     free(event_at);
@@ -306,11 +319,11 @@ static bool s_needs_lookup(const proto_jobspec_t *specs, size_t n)
 }
 
 void coord_submit(coord_t *c, const proto_envelope_t *env, const char *req,
-                  proto_jobspec_t *specs, size_t n)
+                  proto_jobspec_t *specs, size_t n, const char *warning)
 {
     if (!s_needs_lookup(specs, n)) {
         s_view_t v = {NULL, coord_peer_actor(c->peer)};
-        s_apply(c, env, req, specs, n, &v);
+        s_apply(c, env, req, specs, n, &v, warning);
         proto_jobspecs_free(specs, n);
         return;
     }
@@ -333,6 +346,7 @@ void coord_submit(coord_t *c, const proto_envelope_t *env, const char *req,
     op_t *op = coord_op_new(STORE_OP_LOOKUP, env, req);
     op->specs = specs; /* the op owns them now: their strings back the inputs */
     op->nspecs = n;
+    op->warning = warning ? xstrdup(warning) : NULL;
     op->actor = coord_peer_actor(c->peer);
     op->sop.in.lookup.deps = op_own(op, deps);
     op->sop.in.lookup.ndeps = ndeps;
@@ -348,7 +362,7 @@ void coord_lookup_result(coord_t *c, op_t *op, const store_answer_t *ans)
     /* Results arrive only while up; a shutdown still commits this batch, so
      * apply it (returning here would leave the client without a reply). */
     s_view_t v = {ans, op->actor};
-    s_apply(c, &op->env, op->req, op->specs, op->nspecs, &v);
+    s_apply(c, &op->env, op->req, op->specs, op->nspecs, &v, op->warning);
     op->has_env = false;
 }
 

@@ -43,6 +43,7 @@ struct worker {
     int64_t jobs_done;
     char session[33];         /* random token given in WELCOME: proves a re-registration
                                * under this name from another connection */
+    bool acks;                /* it keeps results until ACKed (said so in HELLO) */
 };
 
 /* A recurring job (schedules table). */
@@ -75,6 +76,7 @@ typedef struct op {
     proto_jobspec_t *specs; /* LOOKUP: the submission waiting for it */
     size_t nspecs;
     schedule_t *sched;      /* SCHED_ADD: the schedule to keep on success */
+    char *warning;          /* LOOKUP: a warning for the submission's reply, owned */
     const char *actor;      /* LOOKUP: the submitting key's name, for the audit trail */
     void **owned;           /* allocations sop points into */
     size_t nowned;
@@ -114,6 +116,7 @@ struct coord {
     hmap_t *depindex;  /* dependency id -> deplist_t of waiting jobs */
     hmap_t *keys;      /* "queue\x1fkey" -> job_t* for resident jobs with a key */
     hmap_t *names;     /* interned worker names (few; kept for the process life) */
+    hmap_t *seen_types;  /* job types any worker announced since start (value: a dummy) */
     char **name_list;
     size_t nnames;
     schedule_t **schedules;
@@ -210,8 +213,9 @@ void coord_ack_op_state(coord_t *c, op_t *op, const char *state);
 int coord_recover(coord_t *c);
 
 /* coord_deps.c: dependencies and idempotency keys */
+/* Takes the specs; warning (may be NULL, copied) goes into the reply. */
 void coord_submit(coord_t *c, const proto_envelope_t *env, const char *req,
-                  proto_jobspec_t *specs, size_t n);
+                  proto_jobspec_t *specs, size_t n, const char *warning);
 void coord_lookup_result(coord_t *c, op_t *op, const store_answer_t *ans);
 void coord_deps_notify(coord_t *c, int64_t id, int state);
 /* The state machine's terminal hook: dependency cascade, queue figures. */
@@ -244,6 +248,10 @@ char *coord_queues_json(coord_t *c);
 /* Whether a queue exists for operators: jobs, a pause, a worker that serves
  * it or a queues: entry of the configuration names it. */
 bool coord_queue_known(coord_t *c, const char *name);
+/* Whether a job type may be submitted without a warning: a worker announced
+ * it since start, the configuration's types: declares it, or jobs of it
+ * exist (a lane names it). */
+bool coord_type_known(coord_t *c, const char *type);
 /* Effective priority with aging (scheduler.priority_aging). */
 int coord_effective_priority(coord_t *c, const job_t *job, int64_t now_us);
 

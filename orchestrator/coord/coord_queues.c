@@ -145,3 +145,16 @@ bool coord_queue_known(coord_t *c, const char *name)
                 return true;
     return false;
 }
+
+bool coord_type_known(coord_t *c, const char *type)
+{
+    if (hmap_str_get(c->seen_types, type))
+        return true;
+    for (size_t i = 0; i < c->cfg->ntypes; i++)
+        if (strcmp(c->cfg->types[i].name, type) == 0)
+            return true;
+    for (size_t i = 0; i < readyq_nlanes(c->rq); i++)
+        if (strcmp(readyq_lane_at(c->rq, i)->type, type) == 0)
+            return true;
+    return false;
+}

@@ -217,8 +217,10 @@ static void s_on_results(coord_t *c, worker_t *w, const proto_envelope_t *env, i
         else
             s_on_fail(c, w, &rs[i]);
         /* recorded or ignored as stale: either way the worker may forget it
-         * once this turn's commit is done */
-        batch_result(&c->cur, env, rs[i].id, rs[i].attempt);
+         * once this turn's commit is done (a worker that did not ask for
+         * ACKs in its HELLO forgot it already) */
+        if (w->acks)
+            batch_result(&c->cur, env, rs[i].id, rs[i].attempt);
     }
     if (n && w && c->mode != COORD_UP)
         LOG_INFO("results deferred while the database is down worker=%s results=%zu", w->name, n);
@@ -364,6 +366,7 @@ static worker_t *s_worker_from_hello(coord_t *c, const proto_envelope_t *env, pr
     h->queues = h->types = NULL;
     h->nqueues = h->ntypes = 0;
     w->slots = h->slots;
+    w->acks = h->acks;
     w->env = *env;
     w->connected_us = clock_real_us();
     w->last_seen_ms = clock_mono_ms();
@@ -381,12 +384,12 @@ static worker_t *s_worker_from_hello(coord_t *c, const proto_envelope_t *env, pr
 
 static void s_send_welcome(coord_t *c, worker_t *w)
 {
-    /* acks: this coordinator acknowledges results after their commit, so
-     * the worker keeps them until then */
+    /* acks: this coordinator acknowledges the worker's results after their
+     * commit (the worker asked for it in HELLO), so it keeps them until then */
     proto_welcome_t welcome = {.heartbeat_ms = c->cfg->heartbeat_interval_ms,
                                .liveness = c->cfg->heartbeat_liveness,
                                .max_message_bytes = (int64_t)c->cfg->max_message_bytes,
-                               .acks = true};
+                               .acks = w->acks};
     snprintf(welcome.session, sizeof welcome.session, "%s", w->session);
     strbuf_t sb;
     strbuf_init(&sb);
@@ -424,6 +427,8 @@ static void s_on_hello(coord_t *c, const proto_envelope_t *env, json_t *body)
         return;
     }
     worker_t *w = s_worker_from_hello(c, env, &h);
+    for (size_t i = 0; i < w->ntypes; i++)
+        hmap_str_put(c->seen_types, w->types[i], c->seen_types); /* any non-NULL value */
     if (old)
         s_retire(c, old, w, &h);
     proto_hello_fini(&h);

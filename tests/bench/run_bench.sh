@@ -144,6 +144,9 @@ listen:
   events: $EEP
 log:
   level: warn
+# the enqueue points submit before any worker announced "noop"
+types:
+  - name: noop
 EOF
 CURVE_ARGS=()
 CTL_KEYS=()

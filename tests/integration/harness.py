@@ -255,6 +255,8 @@ class Cluster:
             "listen": {"workers": self.worker_endpoint, "clients": self.client_endpoint,
                        "events": self.event_endpoint},
             "heartbeat": {"interval": "%dms" % heartbeat_ms, "liveness": liveness},
+            # tests submit before their workers announce the types
+            "scheduler": {"accept_unknown_types": True},
             "defaults": {"backoff_base": "%dms" % backoff_base_ms,
                          "backoff_max": "%dms" % backoff_max_ms},
             "log": {"level": os.environ.get("ORCH_TEST_LOG_LEVEL", "info")},

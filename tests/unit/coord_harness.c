@@ -162,6 +162,7 @@ static void s_write_config(harness_t *h, const h_opts_t *o)
             "heartbeat:\n  interval: %dms\n  liveness: %d\n"
             "scheduler:\n  ready_window: %d\n  refill_batch: %d\n  max_commit_jobs: %d\n"
             "  priority_aging: %s\n  idempotency_window: %s\n  cancel_grace: %s\n"
+            "  accept_unknown_types: %s\n"
             "defaults:\n  max_attempts: %d\n  timeout: %s\n  backoff_base: %s\n"
             "  backoff_max: %s\n"
             "log:\n  level: warn\n"
@@ -170,6 +171,7 @@ static void s_write_config(harness_t *h, const h_opts_t *o)
             o->ready_window ? o->ready_window : 4096, o->refill_batch ? o->refill_batch : 1024,
             o->max_commit_jobs ? o->max_commit_jobs : 20000, s_or(o->aging, "0"),
             s_or(o->idem_window, "24h"), s_or(o->cancel_grace, "30s"),
+            o->reject_unknown_types ? "false" : "true",
             o->max_attempts ? o->max_attempts : 3, s_or(o->timeout, "10s"),
             s_or(o->backoff_base, "10ms"), s_or(o->backoff_max, "20ms"), s_or(o->extra, ""));
     fclose(f);
@@ -484,8 +486,9 @@ static json_t *s_csv(const char *csv)
 
 void fw_hello(fw_t *w, const char *queues, const char *types, int slots, const char *running)
 {
-    json_t *b = json_pack("{s:s, s:s, s:o, s:o, s:i}", "name", w->name, "version", "test", "queues",
-                          s_csv(queues), "types", s_csv(types), "slots", slots);
+    json_t *b = json_pack("{s:s, s:s, s:o, s:o, s:i, s:b}", "name", w->name, "version", "test",
+                          "queues", s_csv(queues), "types", s_csv(types), "slots", slots,
+                          "acks", 1);
     if (running)
         json_object_set_new(b, "running", json_loads(running, 0, NULL));
     char *t = json_dumps(b, JSON_COMPACT);

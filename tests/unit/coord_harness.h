@@ -47,6 +47,8 @@ typedef struct {
     int refill_batch;         /* scheduler.refill_batch [1024] */
     int max_commit_jobs;      /* scheduler.max_commit_jobs [20000] */
     const char *extra;        /* raw YAML appended: queues:, types:, schedules: */
+    bool reject_unknown_types; /* scheduler.accept_unknown_types false (the default of the
+                                * daemon; tests submit before workers announce types) */
     bool keep_db;             /* do not reset the store fake (it was filled) */
     bool no_wait_up;          /* return before the coordinator is up */
 } h_opts_t;

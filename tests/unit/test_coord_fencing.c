@@ -173,7 +173,7 @@ static void test_reconnect_keeps_listed_attempts_only(void **state)
     fw_t *now = fw_connect_id(h, "w1", "w1-new");
     fw_sendf(now, "HELLO",
              "{\"name\":\"w1\",\"queues\":[\"default\"],\"types\":[\"noop\"],\"slots\":2,"
-             "\"running\":[{\"id\":%lld,\"attempt\":1}],\"session\":\"%s\"}",
+             "\"running\":[{\"id\":%lld,\"attempt\":1}],\"session\":\"%s\",\"acks\":true}",
              (long long)a, json_string_value(json_object_get(welcome, "session")));
     json_decref(welcome);
     json_decref(fw_expect(h, now, "WELCOME"));
@@ -241,7 +241,7 @@ static void test_reconnect_through_new_connection(void **state)
     fw_t *now = fw_connect_id(h, "w1", "w1-new");
     fw_sendf(now, "HELLO",
              "{\"name\":\"w1\",\"queues\":[\"default\"],\"types\":[\"noop\"],\"slots\":1,"
-             "\"running\":[{\"id\":%lld,\"attempt\":1}],\"session\":\"%s\"}",
+             "\"running\":[{\"id\":%lld,\"attempt\":1}],\"session\":\"%s\",\"acks\":true}",
              (long long)id, session);
     json_decref(welcome);
     json_decref(fw_expect(h, now, "WELCOME"));
@@ -311,6 +311,29 @@ static void test_live_name_from_another_connection_is_refused(void **state)
     h_finish(h);
 }
 
+/* ACKs are for workers that asked for them in HELLO ("acks": true): one that
+ * did not (an older or minimal worker) gets no "acks" in WELCOME and no ACK,
+ * and its results are recorded all the same. */
+static void test_worker_without_acks_gets_none(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    fc_t *c = fc_new(h);
+    fw_t *w = fw_connect(h, "plain");
+    fw_send(w, "HELLO",
+            "{\"name\":\"plain\",\"queues\":[\"default\"],\"types\":[\"noop\"],\"slots\":1}");
+    json_t *welcome = fw_expect(h, w, "WELCOME");
+    assert_null(json_object_get(welcome, "acks"));
+    json_decref(welcome);
+    int64_t id = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");
+    fw_wait_jobs(h, w, 1);
+    fw_done(w, id, 1, NULL);
+    h_wait_state(h, id, JOB_SUCCEEDED);
+    h_settle(h);
+    assert_int_equal(fw_count(w, "ACK"), 0);
+    h_finish(h);
+}
+
 /* A malformed HELLO is answered with an ERROR naming the problem. */
 static void test_malformed_hello_gets_an_error(void **state)
 {
@@ -339,6 +362,7 @@ int main(void)
         H_TEST(test_reconnect_through_new_connection),
         H_TEST(test_live_name_from_another_connection_is_refused),
         H_TEST(test_malformed_hello_gets_an_error),
+        H_TEST(test_worker_without_acks_gets_none),
     };
     /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -85,6 +85,49 @@ static void test_unknown_queue_far_run_at_unknown_command(void **state)
     h_finish(h);
 }
 
+/* A type no worker announced and types: does not declare is a typo until
+ * shown otherwise: refused by default with 400 naming it; declared types
+ * and types a worker announced are accepted. With
+ * scheduler.accept_unknown_types it is accepted, with a warning. */
+static void test_unknown_type_refused_by_default(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(&(h_opts_t){.reject_unknown_types = true,
+                                       .extra = "types:\n  - name: declared\n"});
+    fc_t *c = fc_new(h);
+    json_t *r = fc_call(h, c, "SUBMIT",
+                        "{\"jobs\":[{\"queue\":\"default\",\"type\":\"declared\"},"
+                        "{\"queue\":\"default\",\"type\":\"nosuch\"}],\"req\":\"u\"}");
+    assert_int_equal(h_status(r), 400);
+    const char *err = json_string_value(json_object_get(r, "error"));
+    assert_non_null(strstr(err, "jobs[1].type \"nosuch\""));
+    assert_non_null(strstr(err, "accept_unknown_types"));
+    assert_string_equal(json_string_value(json_object_get(r, "req")), "u");
+    json_decref(r);
+    assert_int_equal(store_fake_njobs(), 0); /* nothing of the batch was applied */
+    fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"declared\"}");
+    fw_t *w = fw_new(h, "w1", "default", "thumb", 1);
+    (void)w;
+    fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"thumb\"}"); /* announced */
+    assert_int_equal(store_fake_njobs(), 2);
+    h_finish(h);
+}
+
+static void test_unknown_type_accepted_with_a_warning(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL); /* the tests' default: accept_unknown_types: true */
+    fc_t *c = fc_new(h);
+    json_t *r = fc_call(h, c, "SUBMIT", "{\"jobs\":[{\"queue\":\"default\",\"type\":\"nosuch\"}]}");
+    assert_int_equal(h_status(r), 200);
+    const char *warn = json_string_value(json_array_get(json_object_get(r, "warnings"), 0));
+    assert_non_null(warn);
+    assert_non_null(strstr(warn, "\"nosuch\""));
+    assert_int_equal(json_array_size(json_object_get(r, "ids")), 1);
+    json_decref(r);
+    h_finish(h);
+}
+
 /* Pausing one queue does not hold back another. */
 static void test_pause_is_per_queue(void **state)
 {
@@ -215,6 +258,8 @@ int main(void)
         H_TEST(test_paused_queue_dispatches_nothing),
         H_TEST(test_pause_is_per_queue),
         H_TEST(test_unknown_queue_far_run_at_unknown_command),
+        H_TEST(test_unknown_type_refused_by_default),
+        H_TEST(test_unknown_type_accepted_with_a_warning),
         H_TEST(test_concurrency_limit),
         H_TEST(test_rate_limit_spaces_dispatches),
         H_TEST(test_without_aging_priority_wins),
