@@ -190,35 +190,16 @@ static int s_cron(const proto_fctx_t *c, const json_t *body, char **out)
     return ORCH_EPROTO;
 }
 
-static int s_payload(const proto_fctx_t *c, const json_t *body, const proto_limits_t *lim,
-                     char **out)
-{
-    const json_t *p = json_object_get(body, "payload");
-    size_t len = 0;
-    if (!p) {
-        *out = xstrdup("{}");
-        return 0;
-    }
-    if (!json_is_object(p))
-        return proto_ffail(c, ORCH_EPROTO, "payload", "must be a json object");
-    int rc = proto_fdump(p, JSON_COMPACT, lim->max_payload_bytes, out, &len);
-    if (rc == ORCH_ETOOBIG)
-        return proto_ffail(c, rc, "payload", "serialised size exceeds the limit of %zu bytes",
-                           lim->max_payload_bytes);
-    if (rc < 0)
-        return proto_ffail(c, ORCH_EPROTO, "payload", "cannot be serialised");
-    return 0;
-}
-
 static int s_sched_add(const proto_fctx_t *c, const json_t *body, const proto_limits_t *lim,
                        proto_sched_req_t *out)
 {
     int64_t prio = -1, attempts = 0;
+    size_t plen = 0;
     int rc;
     if ((rc = s_cron(c, body, &out->cron)) < 0 ||
         (rc = proto_fname(c, body, "queue", true, &out->queue)) < 0 ||
         (rc = proto_fname(c, body, "type", true, &out->type)) < 0 ||
-        (rc = s_payload(c, body, lim, &out->payload)) < 0 ||
+        (rc = proto_fpayload(c, body, lim, &out->payload, &plen)) < 0 ||
         (rc = proto_fint(c, body, "priority", 0, PROTO_MAX_PRIORITY, false, &prio)) < 0 ||
         (rc = proto_fint(c, body, "max_attempts", 1, PROTO_MAX_ATTEMPTS, false, &attempts)) < 0 ||
         (rc = proto_fbool(c, body, "paused", &out->paused)) < 0)

@@ -243,6 +243,26 @@ int proto_fdump(const json_t *v, size_t flags, size_t limit, char **out, size_t 
     return 0;
 }
 
+int proto_fpayload(const proto_fctx_t *c, const json_t *obj, const proto_limits_t *lim, char **out,
+                   size_t *len)
+{
+    const json_t *p = json_object_get(obj, "payload");
+    if (!p) {
+        *out = xstrdup("{}");
+        *len = 2;
+        return 0;
+    }
+    if (!json_is_object(p))
+        return proto_ffail(c, ORCH_EPROTO, "payload", "must be a json object");
+    int rc = proto_fdump(p, JSON_COMPACT, lim->max_payload_bytes, out, len);
+    if (rc == ORCH_ETOOBIG)
+        return proto_ffail(c, rc, "payload", "serialised size exceeds the limit of %zu bytes",
+                           lim->max_payload_bytes);
+    if (rc < 0)
+        return proto_ffail(c, ORCH_EPROTO, "payload", "cannot be serialised");
+    return 0;
+}
+
 int proto_fjobref(const proto_fctx_t *c, const json_t *obj, int64_t *id, int *attempt)
 {
     int64_t a = 0;

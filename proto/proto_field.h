@@ -84,6 +84,12 @@ int proto_fjobs(const json_t *body, const proto_limits_t *lim, const json_t **ar
  * ORCH_EINVAL when jansson cannot serialise v. */
 int proto_fdump(const json_t *v, size_t flags, size_t limit, char **out, size_t *outlen);
 
+/* "payload" of obj: an optional JSON object, serialised compactly into
+ * *out (caller frees; "{}" when absent) within lim->max_payload_bytes.
+ * Returns 0 or the error (ORCH_ETOOBIG over the limit). */
+int proto_fpayload(const proto_fctx_t *c, const json_t *obj, const proto_limits_t *lim, char **out,
+                   size_t *len);
+
 void proto_fstrv_free(char **v, size_t n);
 
 /* Longest prefix of s (len bytes) not longer than max that does not split

@@ -73,27 +73,6 @@ static int s_schedule(const proto_fctx_t *c, const json_t *job, proto_jobspec_t 
     return 0;
 }
 
-static int s_payload(const proto_fctx_t *c, const json_t *job, const proto_limits_t *lim,
-                     proto_jobspec_t *out)
-{
-    const json_t *p = json_object_get(job, "payload");
-    if (!p) {
-        out->payload = xstrdup("{}");
-        out->payload_len = 2;
-        return 0;
-    }
-    if (!json_is_object(p))
-        return proto_ffail(c, ORCH_EPROTO, "payload", "must be a json object");
-    int rc = proto_fdump(p, JSON_COMPACT, lim->max_payload_bytes, &out->payload,
-                         &out->payload_len);
-    if (rc == ORCH_ETOOBIG)
-        return proto_ffail(c, rc, "payload", "serialised size exceeds the limit of %zu bytes",
-                           lim->max_payload_bytes);
-    if (rc < 0)
-        return proto_ffail(c, ORCH_EPROTO, "payload", "cannot be serialised");
-    return 0;
-}
-
 /* Numeric options: each optional, range-checked. */
 static int s_options(const proto_fctx_t *c, const json_t *job, proto_jobspec_t *out)
 {
@@ -129,7 +108,7 @@ static int s_jobspec(const proto_fctx_t *c, const json_t *job, const proto_limit
         (rc = proto_fstr(c, job, "idempotency_key", 1, PROTO_IDEMPOTENCY_KEY_MAX, false, false,
                          &out->idempotency_key)) < 0 ||
         (rc = s_schedule(c, job, out)) < 0 || (rc = s_depends(c, job, lim, out)) < 0 ||
-        (rc = s_payload(c, job, lim, out)) < 0) {
+        (rc = proto_fpayload(c, job, lim, &out->payload, &out->payload_len)) < 0) {
         proto_jobspec_fini(out);
         out->priority = -1;
         out->delay_ms = -1;
