@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,6 +367,13 @@ static int s_slurp(cfgtab_t *ct, const char *where, const char *path, size_t max
     return 0;
 }
 
+/* The file's bytes may be a key: wiped before the heap gets them back. */
+static void s_free_secret(char *buf, size_t n)
+{
+    sodium_memzero(buf, n);
+    free(buf);
+}
+
 int cfgtab_read_secret(cfgtab_t *ct, const cfgtab_scope_t *scope, const char *path_key,
                        const char *file, char **out)
 {
@@ -383,7 +391,7 @@ int cfgtab_read_secret(cfgtab_t *ct, const cfgtab_scope_t *scope, const char *pa
     if (s_slurp(&tmp, "", full, CFGTAB_MAX_SECRET, &buf, &n) < 0)
         return cfgtab_fail(ct, scope, path_key, "%s", msg);
     if (memchr(buf, '\0', n)) {
-        free(buf);
+        s_free_secret(buf, n);
         return cfgtab_fail(ct, scope, path_key, "\"%s\" contains a NUL byte", full);
     }
     char *start = buf;
@@ -393,11 +401,11 @@ int cfgtab_read_secret(cfgtab_t *ct, const cfgtab_scope_t *scope, const char *pa
     while (len && isspace((unsigned char)start[len - 1]))
         len--;
     if (len == 0) {
-        free(buf);
+        s_free_secret(buf, n);
         return cfgtab_fail(ct, scope, path_key, "\"%s\" is empty", full);
     }
     *out = xstrndup(start, len);
-    free(buf);
+    s_free_secret(buf, n);
     return 0;
 }
 
