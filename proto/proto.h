@@ -153,6 +153,8 @@ void proto_put_message(strbuf_t *sb, const char *s, size_t max);
  * one entry. */
 void proto_jobs_open(strbuf_t *sb);
 void proto_jobs_close(strbuf_t *sb);
+/* Bytes open and close add around the entries: {"jobs":[ and ]} */
+#define PROTO_JOBS_OVERHEAD (sizeof "{\"jobs\":[" - 1 + sizeof "]}" - 1)
 
 /* "req" (client protocol): the compact JSON text of body's "req" member,
  * or NULL when it has none (caller frees). This text is what the reply

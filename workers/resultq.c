@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Bytes a message adds around its entries: {"jobs":[ and ]} */
-#define RESULTQ_OVERHEAD 11
 #define RESULTQ_UNSENT INT64_MIN
 #define RESULTQ_NONE SIZE_MAX
 
@@ -268,7 +266,7 @@ static bool s_due(const s_entry_t *e, int64_t now, int64_t resend_after)
 static size_t s_pick(resultq_t *q, size_t *from, size_t max_jobs, size_t max_bytes, int64_t now,
                      int64_t resend_after)
 {
-    size_t m = 0, bytes = RESULTQ_OVERHEAD, i = *from;
+    size_t m = 0, bytes = PROTO_JOBS_OVERHEAD, i = *from;
     for (; i < q->n && m < max_jobs; i++) {
         const s_entry_t *e = &q->e[i];
         if (!s_due(e, now, resend_after))

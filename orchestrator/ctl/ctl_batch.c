@@ -24,9 +24,6 @@ struct ctl_batch {
     size_t cap;
 };
 
-/* {"jobs":[ and ]}: what a SUBMIT body adds around its jobs */
-#define S_BODY_OVERHEAD 11
-
 ctl_batch_t *ctl_batch_new(const proto_limits_t *lim)
 {
     ctl_batch_t *self = xcalloc(1, sizeof *self);
@@ -111,7 +108,7 @@ int ctl_batch_add(ctl_batch_t *self, const json_t *job, char *err, size_t errlen
  * lengths bound the final body size. */
 static size_t s_request_end(const ctl_batch_t *self, size_t start)
 {
-    size_t size = S_BODY_OVERHEAD;
+    size_t size = PROTO_JOBS_OVERHEAD;
     size_t end = start;
     while (end < self->n && end - start < self->lim.max_batch_jobs) {
         size_t add = self->jobs[end].len + (end > start ? 1 : 0);
