@@ -165,21 +165,10 @@ static int s_cmd_list(ctl_cmd_t *ctx)
     return rc;
 }
 
-/* STATS, WORKERS: an empty body, answered with one member. */
-static int s_call_empty(ctl_cmd_t *ctx, const char *command, json_t **reply)
-{
-    strbuf_t body;
-    strbuf_init(&body);
-    proto_empty_encode(&body);
-    int rc = ctl_cmd_call(ctx, command, &body, reply);
-    strbuf_fini(&body);
-    return rc;
-}
-
 static int s_cmd_stats(ctl_cmd_t *ctx)
 {
     json_t *reply = NULL;
-    int rc = s_call_empty(ctx, "STATS", &reply);
+    int rc = ctl_cmd_call_empty(ctx, "STATS", &reply);
     if (rc != 0)
         return rc;
     const json_t *queues = ctl_cmd_member(ctx, reply, "queues", JSON_OBJECT);
@@ -196,7 +185,7 @@ static int s_cmd_stats(ctl_cmd_t *ctx)
 static int s_cmd_workers(ctl_cmd_t *ctx)
 {
     json_t *reply = NULL;
-    int rc = s_call_empty(ctx, "WORKERS", &reply);
+    int rc = ctl_cmd_call_empty(ctx, "WORKERS", &reply);
     if (rc != 0)
         return rc;
     const json_t *workers = ctl_cmd_member(ctx, reply, "workers", JSON_ARRAY);

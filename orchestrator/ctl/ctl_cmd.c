@@ -207,6 +207,16 @@ int ctl_cmd_call(ctl_cmd_t *ctx, const char *command, strbuf_t *body, json_t **r
     return rc != 0 ? rc : ctl_cmd_status(ctx, reply, NULL);
 }
 
+int ctl_cmd_call_empty(ctl_cmd_t *ctx, const char *command, json_t **reply)
+{
+    strbuf_t body;
+    strbuf_init(&body);
+    proto_empty_encode(&body);
+    int rc = ctl_cmd_call(ctx, command, &body, reply);
+    strbuf_fini(&body);
+    return rc;
+}
+
 const json_t *ctl_cmd_member(ctl_cmd_t *ctx, const json_t *reply, const char *key, json_type type)
 {
     const json_t *v = json_object_get(reply, key);

@@ -83,6 +83,9 @@ int ctl_cmd_status(ctl_cmd_t *ctx, json_t **reply, const char *hint);
  * returns the exit code. */
 int ctl_cmd_call(ctl_cmd_t *ctx, const char *command, strbuf_t *body, json_t **reply);
 
+/* Same with the empty body (STATS, WORKERS, QUEUES). */
+int ctl_cmd_call_empty(ctl_cmd_t *ctx, const char *command, json_t **reply);
+
 /* The member of a 200 reply that carries the answer, checked for type;
  * NULL after printing "malformed reply" when it is missing. */
 const json_t *ctl_cmd_member(ctl_cmd_t *ctx, const json_t *reply, const char *key, json_type type);

@@ -47,11 +47,7 @@ static int s_list(ctl_cmd_t *ctx)
         return ctl_cmd_usage_error(ctx, "unexpected argument '%s' for 'queues list'",
                                    ctx->args->arg2);
     json_t *reply = NULL;
-    strbuf_t body;
-    strbuf_init(&body);
-    proto_empty_encode(&body);
-    int rc = ctl_cmd_call(ctx, "QUEUES", &body, &reply);
-    strbuf_fini(&body);
+    int rc = ctl_cmd_call_empty(ctx, "QUEUES", &reply);
     if (rc != 0)
         return rc;
     const json_t *queues = ctl_cmd_member(ctx, reply, "queues", JSON_ARRAY);
