@@ -220,7 +220,7 @@ static void s_on_results(coord_t *c, worker_t *w, const proto_envelope_t *env, i
          * once this turn's commit is done (a worker that did not ask for
          * ACKs in its HELLO forgot it already) */
         if (w->acks)
-            batch_result(&c->cur, env, rs[i].id, rs[i].attempt);
+            batch_result(&c->cur, w->name, rs[i].id, rs[i].attempt);
     }
     if (n && w && c->mode != COORD_UP)
         LOG_INFO("results deferred while the database is down worker=%s results=%zu", w->name, n);
@@ -594,22 +594,25 @@ char *coord_workers_json(coord_t *c)
 
 /* After a commit: tells each worker which of its results are recorded (or
  * ignored as stale), so it can forget them. One ACK per run of results from
- * one connection, at most max_batch_jobs entries each. */
+ * one worker, at most max_batch_jobs entries each, to the connection that
+ * holds its name now (names are interned: a pointer compare). A worker that
+ * left meanwhile gets nothing; it re-sends after registering again. */
 void coord_ack_results(coord_t *c, const batch_t *b)
 {
     strbuf_t sb;
     strbuf_init(&sb);
     for (size_t i = 0; i < b->nresults;) {
-        const proto_envelope_t *env = &b->results[i].env;
+        const char *name = b->results[i].worker;
+        worker_t *w = coord_worker_by_name(c, name);
         strbuf_reset(&sb);
         proto_jobs_open(&sb);
         size_t n = 0;
-        for (; i < b->nresults && n < c->limits.max_batch_jobs &&
-               s_env_equal(&b->results[i].env, env);
+        for (; i < b->nresults && n < c->limits.max_batch_jobs && b->results[i].worker == name;
              i++, n++)
             proto_ack_add(&sb, b->results[i].ref.id, b->results[i].ref.attempt);
         proto_jobs_close(&sb);
-        proto_send(c->wsock, env, PROTO_WORKER_V1, "ACK", sb.data, sb.len);
+        if (w)
+            s_send(c, w, "ACK", &sb);
     }
     strbuf_fini(&sb);
 }

@@ -84,8 +84,8 @@ void batch_ack(batch_t *b, const proto_envelope_t *env, const char *req, char *b
     a->req = req ? xstrdup(req) : NULL;
 }
 
-void batch_result(batch_t *b, const proto_envelope_t *env, int64_t id, int attempt)
+void batch_result(batch_t *b, const char *worker, int64_t id, int attempt)
 {
     GROW(b->results, b->nresults, b->capresults);
-    b->results[b->nresults++] = (batch_result_t){*env, {id, attempt}};
+    b->results[b->nresults++] = (batch_result_t){worker, {id, attempt}};
 }

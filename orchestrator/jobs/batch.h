@@ -37,9 +37,11 @@ typedef struct {
     char *req;  /* the request's "req" echo (JSON text, owned), for a 503 if the commit fails */
 } batch_ack_t;
 
-/* A worker result to acknowledge once the commit that records it is done. */
+/* A worker result to acknowledge once the commit that records it is done.
+ * The worker is named (interned, alive for the process), not addressed: the
+ * ACK goes to whatever connection holds that name at commit time. */
 typedef struct {
-    proto_envelope_t env; /* the worker's connection */
+    const char *worker;
     proto_jobref_t ref;
 } batch_result_t;
 
@@ -67,8 +69,9 @@ void batch_touch(batch_t *b, job_t *job);
  * static, borrowed for the life of the process. */
 void batch_event(batch_t *b, const job_t *job, int64_t job_id, job_event_t event, int attempt,
                  const char *worker, const char *detail);
-/* A worker's result (job id, attempt) acknowledged after commit. */
-void batch_result(batch_t *b, const proto_envelope_t *env, int64_t id, int attempt);
+/* A worker's result (job id, attempt) acknowledged after commit; worker is
+ * an interned name, borrowed for the life of the process. */
+void batch_result(batch_t *b, const char *worker, int64_t id, int attempt);
 /* Reply sent after commit (takes body; req is copied, may be NULL). */
 void batch_ack(batch_t *b, const proto_envelope_t *env, const char *req, char *body, size_t len);
 
