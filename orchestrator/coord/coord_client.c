@@ -73,17 +73,17 @@ static bool s_can_change(coord_t *c, const proto_envelope_t *env, const char *re
 
 /* A type no worker announced and the configuration does not declare is
  * most likely a typo: 400 naming it, unless scheduler.accept_unknown_types,
- * then accepted with a warning (returned, static until the next call).
+ * then accepted with a warning (returned: msg, or NULL for none).
  * *rc = ORCH_EINVAL when refused (the reply was sent). */
 static const char *s_unknown_types(coord_t *c, const proto_envelope_t *env, const char *req,
-                                   const proto_jobspec_t *specs, size_t n, int *rc)
+                                   const proto_jobspec_t *specs, size_t n, char *msg,
+                                   size_t msglen, int *rc)
 {
-    static char msg[400];
     *rc = ORCH_OK;
     for (size_t i = 0; i < n; i++) {
         if (coord_type_known(c, specs[i].type))
             continue;
-        snprintf(msg, sizeof msg,
+        snprintf(msg, msglen,
                  "jobs[%zu].type \"%s\": no worker has announced it and types: does not declare"
                  " it%s",
                  i, specs[i].type,
@@ -123,7 +123,8 @@ static void s_on_submit(coord_t *c, const proto_envelope_t *env, const char *req
             return;
         }
     }
-    const char *warning = s_unknown_types(c, env, req, specs, n, &rc);
+    char warn[400];
+    const char *warning = s_unknown_types(c, env, req, specs, n, warn, sizeof warn, &rc);
     if (rc != ORCH_OK) {
         proto_jobspecs_free(specs, n);
         return;
