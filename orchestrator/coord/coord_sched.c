@@ -7,6 +7,7 @@
 #include "log.h"
 #include "orch_error.h"
 #include "xalloc.h"
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,79 +286,39 @@ static void s_reply_json(coord_t *c, const proto_envelope_t *env, const char *re
     json_decref(value);
 }
 
-static int s_int_field(json_t *body, const char *key, int lo, int hi, int unset, int *out,
-                       char *err, size_t errlen)
+/* The schedule of a decoded "add" (not yet kept); takes the request's
+ * strings. The codec already compiled its cron expression. */
+static schedule_t *s_from_add(proto_sched_req_t *r)
 {
-    json_t *v = json_object_get(body, key);
-    if (!v) {
-        *out = unset;
-        return ORCH_OK;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-        snprintf(err, errlen, "%s: must be an integer %d..%d", key, lo, hi);
-        return ORCH_EINVAL;
-    }
-    *out = (int)json_integer_value(v);
-    return ORCH_OK;
-}
-
-/* Validates an "add" body into a schedule (not yet kept). */
-static schedule_t *s_parse_add(json_t *body, char *err, size_t errlen)
-{
-    const char *name = json_string_value(json_object_get(body, "name"));
-    const char *cron = json_string_value(json_object_get(body, "cron"));
-    const char *queue = json_string_value(json_object_get(body, "queue"));
-    const char *type = json_string_value(json_object_get(body, "type"));
-    json_t *payload = json_object_get(body, "payload");
-    const char *bad = !name || !proto_name_valid(name)     ? "name"
-                      : !queue || !proto_name_valid(queue) ? "queue"
-                      : !type || !proto_name_valid(type)   ? "type"
-                                                           : NULL;
-    if (bad) {
-        snprintf(err, errlen, "%s: must be a name of 1..64 characters [A-Za-z0-9_.:-]", bad);
-        return NULL;
-    }
-    if (payload && !json_is_object(payload)) {
-        snprintf(err, errlen, "payload: must be a JSON object");
-        return NULL;
-    }
     schedule_t *s = xcalloc(1, sizeof *s);
-    if (!cron || cron_parse(cron, &s->cron, err, errlen) != ORCH_OK) {
-        if (!cron)
-            snprintf(err, errlen, "cron: required (5 fields or @hourly, @daily, @every 10m, ...)");
-        free(s);
-        return NULL;
-    }
-    if (s_int_field(body, "priority", 0, 9, -1, &s->priority, err, errlen) ||
-        s_int_field(body, "max_attempts", 1, 1000, 0, &s->max_attempts, err, errlen)) {
-        s_sched_free(s);
-        return NULL;
-    }
-    s->name = xstrdup(name);
-    s->cron_text = xstrdup(cron);
-    s->queue = xstrdup(queue);
-    s->type = xstrdup(type);
-    s->payload = payload ? json_dumps(payload, JSON_COMPACT) : xstrdup("{}");
+    char err[200];
+    int rc = cron_parse(r->cron, &s->cron, err, sizeof err);
+    assert(rc == ORCH_OK); /* proto_sched_req_parse checked it */
+    (void)rc;
+    s->name = r->name;
+    s->cron_text = r->cron;
+    s->queue = r->queue;
+    s->type = r->type;
+    s->payload = r->payload ? r->payload : xstrdup("{}");
+    r->name = r->cron = r->queue = r->type = r->payload = NULL;
     s->source = xstrdup("api");
-    s->paused = json_is_true(json_object_get(body, "paused"));
+    s->priority = r->priority;
+    s->max_attempts = r->max_attempts;
+    s->paused = r->paused;
     s->next_run_us = cron_next(s->cron, clock_real_us());
     return s;
 }
 
-static void s_cmd_add(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
+static void s_cmd_add(coord_t *c, const proto_envelope_t *env, const char *req,
+                      proto_sched_req_t *r)
 {
-    char err[256];
-    schedule_t *s = s_parse_add(body, err, sizeof err);
-    if (!s) {
-        coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, err);
-        return;
-    }
-    if (s_find(c, s->name)) {
-        snprintf(err, sizeof err, "schedule \"%s\" already exists", s->name);
+    if (s_find(c, r->name)) {
+        char err[200];
+        snprintf(err, sizeof err, "schedule \"%s\" already exists", r->name);
         coord_error(c, env, PROTO_STATUS_CONFLICT, req, err);
-        s_sched_free(s);
         return;
     }
+    schedule_t *s = s_from_add(r);
     op_t *op = coord_op_new(STORE_OP_SCHED_ADD, env, req);
     op->sched = s; /* owned by the op until the add commits; backs the inputs */
     op->sop.in.sched_add = (store_schedule_row_t){
@@ -368,43 +329,41 @@ static void s_cmd_add(coord_t *c, const proto_envelope_t *env, const char *req, 
     coord_queue_op(c, op);
 }
 
+static void s_cmd_list(coord_t *c, const proto_envelope_t *env, const char *req)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < c->nschedules; i++)
+        json_array_append_new(arr, s_json(c->schedules[i]));
+    s_reply_json(c, env, req, "schedules", arr);
+}
+
 void coord_on_schedules_cmd(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
 {
-    const char *action = json_string_value(json_object_get(body, "action"));
-    if (!action || !strcmp(action, "list")) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < c->nschedules; i++)
-            json_array_append_new(arr, s_json(c->schedules[i]));
-        s_reply_json(c, env, req, "schedules", arr);
+    proto_sched_req_t r;
+    char err[300];
+    if (proto_sched_req_parse(body, &c->limits, &r, err, sizeof err) != ORCH_OK) {
+        coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, err);
         return;
     }
-    if (c->mode != COORD_UP || c->stopping) {
-        coord_error(c, env, PROTO_STATUS_UNAVAILABLE, req, "database unavailable or shutting down; retry later");
-        return;
-    }
-    if (!strcmp(action, "add")) {
-        s_cmd_add(c, env, req, body);
-        return;
-    }
-    bool del = !strcmp(action, "remove"), pause = !strcmp(action, "pause");
-    if (!del && !pause && strcmp(action, "resume") != 0) {
-        coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req,
-              "action: must be one of list, add, remove, pause, resume");
-        return;
-    }
-    const char *name = json_string_value(json_object_get(body, "name"));
-    if (!name || !proto_name_valid(name)) {
-        coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, "name: must be a schedule name");
-        return;
-    }
-    op_t *op = coord_op_new(del ? STORE_OP_SCHED_DEL : STORE_OP_SCHED_PAUSE, env, req);
-    if (del) {
-        op->sop.in.sched_del.name = op_strdup(op, name);
+    if (r.action == PROTO_SCHED_LIST) {
+        s_cmd_list(c, env, req);
+    } else if (c->mode != COORD_UP || c->stopping) {
+        coord_error(c, env, PROTO_STATUS_UNAVAILABLE, req,
+                    "database unavailable or shutting down; retry later");
+    } else if (r.action == PROTO_SCHED_ADD) {
+        s_cmd_add(c, env, req, &r);
     } else {
-        op->sop.in.sched_pause.name = op_strdup(op, name);
-        op->sop.in.sched_pause.paused = pause;
+        bool del = r.action == PROTO_SCHED_REMOVE;
+        op_t *op = coord_op_new(del ? STORE_OP_SCHED_DEL : STORE_OP_SCHED_PAUSE, env, req);
+        if (del) {
+            op->sop.in.sched_del.name = op_strdup(op, r.name);
+        } else {
+            op->sop.in.sched_pause.name = op_strdup(op, r.name);
+            op->sop.in.sched_pause.paused = r.action == PROTO_SCHED_PAUSE;
+        }
+        coord_queue_op(c, op);
     }
-    coord_queue_op(c, op);
+    proto_sched_req_fini(&r);
 }
 
 /* The schedule an add/remove/pause operation names. */
