@@ -34,10 +34,12 @@ struct resultq {
     s_entry_t *e;
     size_t n, cap; /* entries, dead ones included */
     size_t live;
+    size_t unsent; /* live entries never sent (or marked unsent again) */
     size_t dead_bytes;
     hmap_t *byid;  /* job id -> 1 + index of its newest live entry */
     size_t *pick;  /* scratch: the entries of one outgoing message */
     int64_t next_resend;
+    int64_t next_resend_after; /* the resend interval next_resend was computed with */
     strbuf_t body; /* scratch: one outgoing message */
 };
 
@@ -101,6 +103,8 @@ static void s_kill(resultq_t *q, size_t i)
         hmap_i64_put(q->byid, e->ref.id, s_val(e->older));
     else
         hmap_i64_remove(q->byid, e->ref.id);
+    if (e->sent_at == RESULTQ_UNSENT)
+        q->unsent--;
     e->dead = true;
     q->live--;
     q->dead_bytes += e->len;
@@ -168,6 +172,7 @@ static void s_end(resultq_t *q)
     s_index(q, q->n);
     q->n++;
     q->live++;
+    q->unsent++;
 }
 
 void resultq_add_done(resultq_t *q, int64_t id, int attempt, const char *result, size_t len)
@@ -219,6 +224,7 @@ void resultq_unsend_all(resultq_t *q)
 {
     for (size_t i = 0; i < q->n; i++)
         q->e[i].sent_at = RESULTQ_UNSENT;
+    q->unsent = q->live;
     q->next_resend = INT64_MAX;
 }
 
@@ -229,10 +235,7 @@ size_t resultq_count(const resultq_t *q)
 
 size_t resultq_unsent(const resultq_t *q)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < q->n; i++)
-        k += !q->e[i].dead && q->e[i].sent_at == RESULTQ_UNSENT;
-    return k;
+    return q->unsent;
 }
 
 size_t resultq_refs(const resultq_t *q, proto_jobref_t *out, size_t cap)
@@ -313,6 +316,11 @@ int resultq_flush(resultq_t *q, void *sock, size_t max_jobs, size_t max_bytes, i
     size_t from = 0, m;
     if (!q->retain)
         resend_after_ms = -1; /* an entry still marked sent was sent while retaining */
+    /* The worker flushes every loop turn: with results held for their ACK
+     * and none new or due again, skip the scan of every held entry. */
+    if (q->unsent == 0 && (resend_after_ms < 0 || (resend_after_ms == q->next_resend_after &&
+                                                     now_ms < q->next_resend)))
+        return 0;
     if (max_jobs == 0)
         max_jobs = 1;
     while ((m = s_pick(q, &from, max_jobs, max_bytes, now_ms, resend_after_ms)) > 0) {
@@ -323,13 +331,17 @@ int resultq_flush(resultq_t *q, void *sock, size_t max_jobs, size_t max_bytes, i
         }
         sent++;
         for (size_t k = 0; k < m; k++) {
-            if (q->retain)
+            if (q->retain) {
+                if (q->e[q->pick[k]].sent_at == RESULTQ_UNSENT)
+                    q->unsent--;
                 q->e[q->pick[k]].sent_at = now_ms;
+            }
             else
                 s_kill(q, q->pick[k]);
         }
     }
     s_maybe_compact(q);
     q->next_resend = s_next_resend(q, resend_after_ms);
+    q->next_resend_after = resend_after_ms;
     return rc < 0 ? rc : sent;
 }
