@@ -18,12 +18,18 @@
 static const char *const s_roles[] = {"worker", "submit", "operate", "admin"};
 #define NROLES (sizeof s_roles / sizeof s_roles[0])
 
-static const char *s_check_role(const char *s)
+/* The orch_role_t named s, or -1. */
+static int s_role_of(const char *s)
 {
     for (size_t i = 0; i < NROLES; i++)
         if (strcmp(s, s_roles[i]) == 0)
-            return NULL;
-    return "one of worker, submit, operate, admin";
+            return (int)i;
+    return -1;
+}
+
+static const char *s_check_role(const char *s)
+{
+    return s_role_of(s) < 0 ? "one of worker, submit, operate, admin" : NULL;
 }
 
 /* clang-format off */
@@ -127,9 +133,7 @@ static int s_entry_public_key(cfgtab_t *ct, const cfgtab_scope_t *scope, orch_ke
 
 static int s_entry_role(cfgtab_t *ct, const cfgtab_scope_t *scope, orch_key_t *k)
 {
-    for (size_t r = 0; r < NROLES; r++)
-        if (strcmp(k->role_name, s_roles[r]) == 0)
-            k->role = (int)r;
+    k->role = s_role_of(k->role_name); /* s_check_role accepted the name */
     if (k->role == ORCH_ROLE_WORKER && k->nqueues == 0)
         return cfgtab_fail(ct, scope, "role",
                            "a worker key needs \"queues\": the queues it may serve");
