@@ -190,11 +190,10 @@ static void s_log_refusal(coord_auth_t *a, const char *domain, const char *addre
 }
 
 /* The key a request presents, accepted for its domain, or NULL and why. */
-static const coord_peer_t *s_decide(coord_auth_t *a, zmq_msg_t *parts, size_t n, char *key,
-                                    size_t keylen, const char **why)
+static const coord_peer_t *s_decide(coord_auth_t *a, zmq_msg_t *parts, size_t n,
+                                    const char *domain, char *key, size_t keylen, const char **why)
 {
-    char domain[32], mechanism[16];
-    s_frame_text(parts, n, 2, domain, sizeof domain);
+    char mechanism[16];
     s_frame_text(parts, n, 5, mechanism, sizeof mechanism);
     snprintf(key, keylen, "-");
     if (strcmp(mechanism, "CURVE") != 0 || n != 7 || zmq_msg_size(&parts[6]) != 32) {
@@ -269,7 +268,7 @@ static void s_zap_one(coord_auth_t *a, zmq_msg_t *parts, size_t n)
         return;
     }
     const char *why = NULL;
-    const coord_peer_t *p = s_decide(a, parts, n, key, sizeof key, &why);
+    const coord_peer_t *p = s_decide(a, parts, n, domain, key, sizeof key, &why);
     if (!p) {
         s_log_refusal(a, domain, address, key, why);
         s_zap_reply(a->zap, &parts[1], "400", why, "");
