@@ -242,10 +242,8 @@ static size_t s_zap_recv(void *sock, zmq_msg_t *parts)
             zmq_msg_close(m);
             if (first)
                 return 0;
-            if (errno == EINTR) {
-                first = false;
+            if (errno == EINTR) /* first is already false: retry this frame */
                 continue;
-            }
             break;
         }
         more = zmq_msg_more(m);
