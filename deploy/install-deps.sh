@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git procps psmisc
   libzmq3-dev libpq-dev libyaml-dev libcurl4-openssl-dev
-  libcmocka-dev libjansson-dev libsodium-dev
+  libcmocka-dev libjansson-dev libsodium-dev libmicrohttpd-dev wrk
   postgresql postgresql-contrib python3 python3-zmq clang
 )
 
