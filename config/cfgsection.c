@@ -6,6 +6,7 @@
 #include "orch_error.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 
 const char *cfgsection_prefix(const cfgsection_ctx_t *cx)
 {
@@ -32,7 +33,15 @@ int cfgsection_fail(cfgsection_ctx_t *cx, const char *key, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = cfgtab_vfail(cx->ct, cx->scope, key, fmt, ap);
+    int rc;
+    if (cx->entry && !cfgtab_is_set(cx->scope, key)) {
+        /* a key the entry leaves out: point at the entry itself */
+        char msg[768];
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        rc = cfgtab_fail_at(cx->ct, cx->entry, "\"%s%s\": %s", cx->scope->prefix, key, msg);
+    } else {
+        rc = cfgtab_vfail(cx->ct, cx->scope, key, fmt, ap);
+    }
     va_end(ap);
     return rc;
 }

@@ -22,8 +22,38 @@
 #include <stdint.h>
 
 /* What a check hook gets: where the section's keys came from, for messages
- * that point at them. Valid only during the hook. */
+ * that point at them. Valid only during the hook. (Declared above.) */
+
+/* A mapping of named entries inside a section, each walked with a table
+ * of its own, e.g. the exec handler's
+ *   types:
+ *     resize_image: {command: /usr/bin/python3, args: [...]}
+ * The loader allocates one struct of `size` bytes per entry, fills it from
+ * the table's defaults and the file (entries take no environment
+ * variables), runs check on it, and stores the result in the
+ * cfgsection_entries_t at `off` of the section's struct. Messages name
+ * "handlers.<type>.<path>.<entry>.<key>". */
 typedef struct cfgsection_ctx cfgsection_ctx_t;
+
+typedef struct {
+    size_t n;
+    char **names;  /* n entry names, in file order */
+    void **confs;  /* n structs of cfgsection_entries_def_t.size bytes */
+} cfgsection_entries_t;
+
+typedef struct {
+    const char *path;          /* the key of the mapping in the section, e.g. "types" */
+    size_t off;                /* offset of the cfgsection_entries_t in the section's struct */
+    const cfgtab_key_t *keys;  /* the table of one entry (no CUSTOM rows, no variables) */
+    size_t nkeys;
+    size_t size;               /* sizeof the struct an entry's keys fill */
+    size_t max;                /* at most this many entries */
+    /* What an entry's name must be: NULL when fine, else what was expected. */
+    const char *(*check_name)(const char *name);
+    /* Optional: checks one entry after the file (cx names its keys, and an
+     * unset key is blamed on the entry's name). 0 or cfgsection_fail's. */
+    int (*check)(cfgsection_ctx_t *cx, const char *name, void *conf);
+} cfgsection_entries_def_t;
 
 typedef struct cfgsection {
     /* The section's keys, with paths relative to the section ("url",
@@ -40,6 +70,8 @@ typedef struct cfgsection {
      * its fields declared in keys (they are freed with the config). Returns
      * 0, or what cfgsection_fail returns. */
     int (*check)(cfgsection_ctx_t *cx, void *conf);
+    /* Optional: one mapping of named entries (see cfgsection_entries_def_t). */
+    const cfgsection_entries_def_t *entries;
 } cfgsection_t;
 
 /* The members .keys, .nkeys and .size of a cfgsection_t for a static

@@ -238,6 +238,62 @@ static int s_set_list_node(cfgtab_t *ct, yaml_node_t *node, const cfgtab_key_t *
     return 0;
 }
 
+/* name: value pairs, in file order; values are strings (possibly empty),
+ * names pass the row's check. */
+static int s_set_map_node(cfgtab_t *ct, yaml_node_t *node, const cfgtab_key_t *k, void *base,
+                          const char *display)
+{
+    if (cfgtab_is_null(node))
+        node = NULL; /* an empty mapping */
+    else if (node->type != YAML_MAPPING_NODE)
+        return cfgtab_fail_at(ct, node, "\"%s\": expected a mapping of names to strings, got %s",
+                              display, cfgtab_node_kind(node));
+    size_t n = node ? (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start) : 0;
+    char **list = xcalloc(2 * n + 1, sizeof *list);
+    size_t count = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        yaml_node_pair_t *p = &node->data.mapping.pairs.start[i];
+        yaml_node_t *key = yaml_document_get_node(&ct->doc, p->key);
+        yaml_node_t *val = yaml_document_get_node(&ct->doc, p->value);
+        if (key->type != YAML_SCALAR_NODE) {
+            rc = cfgtab_fail_at(ct, key, "expected a plain key, got %s", cfgtab_node_kind(key));
+            break;
+        }
+        const char *name = (const char *)key->data.scalar.value;
+        char elem[CFGTAB_PATH_MAX + 96], shown[80];
+        cfgtab_quote(name, shown, sizeof shown);
+        snprintf(elem, sizeof elem, "%.*s.%s", CFGTAB_PATH_MAX, display, shown);
+        const char *bad = *name ? (k->check ? k->check(name) : NULL) : "a non-empty name";
+        if (bad)
+            rc = cfgtab_fail_at(ct, key, "\"%s\": expected %s as the name", elem, bad);
+        else if ((rc = cfgtab_check_duplicate(ct, node, p, elem)) < 0)
+            break;
+        else if (val->type != YAML_SCALAR_NODE || cfgtab_is_null(val))
+            rc = cfgtab_fail_at(ct, val, "\"%s\": expected a string, got %s", elem,
+                                cfgtab_is_null(val) ? "null" : cfgtab_node_kind(val));
+        if (rc < 0)
+            break;
+        list[2 * count] = xstrdup(name);
+        list[2 * count + 1] = xstrdup((const char *)val->data.scalar.value);
+        count++;
+    }
+    if (rc == 0 && ((int64_t)count < k->min || (int64_t)count > k->max))
+        rc = cfgtab_fail_at(ct, node ? node : yaml_document_get_root_node(&ct->doc),
+                            "\"%s\": expected %lld..%lld entries, got %zu", display,
+                            (long long)k->min, (long long)k->max, count);
+    if (rc < 0) {
+        for (size_t i = 0; i < 2 * count; i++)
+            free(list[i]);
+        free(list);
+        return rc;
+    }
+    cfgtab_free_list(k, base);
+    *(char ***)((char *)base + k->off) = list;
+    *(size_t *)((char *)base + k->count_off) = count;
+    return 0;
+}
+
 static int s_set_node(cfgtab_t *ct, yaml_node_t *node, const cfgtab_scope_t *scope, int idx,
                       const char *display)
 {
@@ -258,6 +314,8 @@ static int s_set_node(cfgtab_t *ct, yaml_node_t *node, const cfgtab_scope_t *sco
         return k->custom(ct, node, display, scope->base);
     case CFGTAB_STRLIST:
         return s_set_list_node(ct, node, k, scope->base, display);
+    case CFGTAB_STRMAP:
+        return s_set_map_node(ct, node, k, scope->base, display);
     default:
         break;
     }

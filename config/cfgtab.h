@@ -51,6 +51,8 @@ struct cfgsection_ctx {
     const cfgtab_scope_t *scope;  /* the section's table, prefix "handlers.<type>." */
     const cfgtab_pos_t *file_pos; /* scope->pos as the file left it, before the environment */
     bool enabled;
+    const yaml_node_t *entry;     /* a named entry's key node (cfgsection_entries_def_t), or NULL:
+                                   * an unset key of the entry is blamed on it */
 };
 
 /* All JSON values of one file together (aliases can repeat one large

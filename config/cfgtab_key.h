@@ -22,6 +22,9 @@ typedef enum {
     CFGTAB_COUNT,    /* size_t plain integer (no unit), range min..max */
     CFGTAB_NUMBER,   /* double, integer or decimal (YAML 1.2 float syntax), range min..max */
     CFGTAB_STRLIST,  /* char ** at off, size_t count at count_off; min..max elements */
+    CFGTAB_STRMAP,   /* a mapping of strings: char ** at off holding name, value, name, value...;
+                      * size_t count of pairs at count_off; min..max pairs; check applies to
+                      * the names; no default, no environment variable */
     CFGTAB_LOGLEVEL, /* int (log_level_t) */
     CFGTAB_SECTION,  /* a mapping whose presence sets the bool at off */
     CFGTAB_CUSTOM,   /* parsed by the row's custom hook */
@@ -39,7 +42,7 @@ struct cfgtab_key {
     const char *path; /* dotted path relative to the scope, e.g. "heartbeat.interval" */
     cfgtab_type_t type;
     size_t off;       /* field offset in the scope's struct */
-    size_t count_off; /* CFGTAB_STRLIST: offset of the size_t element count */
+    size_t count_off; /* CFGTAB_STRLIST, CFGTAB_STRMAP: offset of the size_t element count */
     const char *def;  /* default as text (lists: comma separated); NULL: none */
     int64_t min, max; /* range of INT, DURATION, SIZE; element count of STRLIST */
     unsigned flags;
@@ -96,6 +99,11 @@ struct cfgtab_key {
     {                                                                                              \
         .path = (p), .type = CFGTAB_STRLIST, .off = (o), .count_off = (co), .def = (d),            \
         .min = (lo), .max = (hi), .env = (e), .check = (chk)                                       \
+    }
+#define CFGTAB_K_MAP(p, o, co, lo, hi, fl, chk)                                                    \
+    {                                                                                              \
+        .path = (p), .type = CFGTAB_STRMAP, .off = (o), .count_off = (co), .min = (lo),            \
+        .max = (hi), .flags = (fl), .check = (chk)                                                 \
     }
 #define CFGTAB_K_SECTION(p, o)                                                                     \
     {                                                                                              \

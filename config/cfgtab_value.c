@@ -116,6 +116,9 @@ void cfgtab_expect(const cfgtab_key_t *k, char *buf, size_t len)
     case CFGTAB_STRING:
         snprintf(buf, len, "a non-empty string");
         break;
+    case CFGTAB_STRMAP:
+        snprintf(buf, len, "a mapping of names to strings");
+        break;
     case CFGTAB_SECTION:
     case CFGTAB_CUSTOM:
         snprintf(buf, len, "a mapping");
@@ -231,7 +234,8 @@ void cfgtab_free_list(const cfgtab_key_t *k, void *base)
 {
     char ***list = (char ***)((char *)base + k->off);
     size_t *count = (size_t *)((char *)base + k->count_off);
-    for (size_t i = 0; *list && i < *count; i++)
+    size_t n = k->type == CFGTAB_STRMAP ? 2 * *count : *count; /* pairs */
+    for (size_t i = 0; *list && i < n; i++)
         free((*list)[i]);
     free(*list);
     *list = NULL;
@@ -346,6 +350,7 @@ static int s_set_list_text(const cfgtab_key_t *k, void *base, const char *text, 
 
 int cfgtab_set_text(const cfgtab_key_t *k, void *base, const char *text, const char **bad)
 {
+    assert(k->type != CFGTAB_STRMAP && "a mapping has no text form (default, environment)");
     if (k->type == CFGTAB_STRLIST)
         return s_set_list_text(k, base, text, bad);
     return cfgtab_set_scalar(k, base, text, bad);
@@ -358,7 +363,7 @@ void cfgtab_free(const cfgtab_key_t *keys, size_t nkeys, void *base)
         if (keys[i].type == CFGTAB_STRING) {
             free(*field);
             *field = NULL;
-        } else if (keys[i].type == CFGTAB_STRLIST) {
+        } else if (keys[i].type == CFGTAB_STRLIST || keys[i].type == CFGTAB_STRMAP) {
             cfgtab_free_list(&keys[i], base);
         }
     }

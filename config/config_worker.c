@@ -20,6 +20,7 @@
 #include <zmq.h>
 
 #define OFF(field) offsetof(worker_config_t, field)
+#define CFGTAB_PATH_MAX_ENTRY 512 /* "handlers.<type>.<path>.<entry>" */
 
 static int s_handlers(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
 
@@ -76,6 +77,8 @@ static char *s_default_name(void)
      _Alignof(max_align_t))
 #define SEC_OWN_KEYS 2 /* enabled, slots */
 
+static int s_entries(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
+
 /* One section while the file loads: its table is the two keys every
  * section has, then the schema's keys moved past the header, so one walk
  * fills both. file_pos keeps where keys stood before the environment. */
@@ -95,11 +98,13 @@ typedef struct {
 static void s_sec_init(s_sec_t *s, const char *type, const cfgsection_t *schema)
 {
     size_t nk = schema ? schema->nkeys : 0, size = schema ? schema->size : 0;
+    const cfgsection_entries_def_t *ents = schema ? schema->entries : NULL;
+    size_t nrows = SEC_OWN_KEYS + nk + (ents ? 1 : 0);
     s->sec = xcalloc(1, SEC_HDR + (size ? size : 1));
     s->sec->type = xstrdup(type);
     s->sec->schema = schema;
     s->sec->conf = size ? (char *)s->sec + SEC_HDR : NULL;
-    s->keys = xcalloc(SEC_OWN_KEYS + nk, sizeof *s->keys);
+    s->keys = xcalloc(nrows, sizeof *s->keys);
     s->keys[0] = (cfgtab_key_t)CFGTAB_K_BOOL("enabled", offsetof(worker_section_t, enabled),
                                              schema && schema->enabled ? "true" : "false");
     s->keys[1] =
@@ -109,16 +114,22 @@ static void s_sec_init(s_sec_t *s, const char *type, const cfgsection_t *schema)
         /* programmer errors in a handler's table */
         assert(k.type != CFGTAB_CUSTOM && "a section key cannot be CFGTAB_CUSTOM");
         assert(strcmp(k.path, "enabled") != 0 && strcmp(k.path, "slots") != 0);
-        assert(k.off < size && (k.type != CFGTAB_STRLIST || k.count_off < size));
+        assert(k.off < size && ((k.type != CFGTAB_STRLIST && k.type != CFGTAB_STRMAP) ||
+                                k.count_off < size));
         k.off += SEC_HDR;
-        if (k.type == CFGTAB_STRLIST)
+        if (k.type == CFGTAB_STRLIST || k.type == CFGTAB_STRMAP)
             k.count_off += SEC_HDR;
         s->keys[SEC_OWN_KEYS + i] = k;
     }
-    s->pos = xcalloc(SEC_OWN_KEYS + nk, sizeof *s->pos);
-    s->file_pos = xcalloc(SEC_OWN_KEYS + nk, sizeof *s->file_pos);
+    if (ents) {
+        /* the entries' mapping: walked here, in config/, which sees YAML */
+        assert(ents->off + sizeof(cfgsection_entries_t) <= size && ents->size > 0);
+        s->keys[nrows - 1] = (cfgtab_key_t)CFGTAB_K_CUSTOM(ents->path, s_entries);
+    }
+    s->pos = xcalloc(nrows, sizeof *s->pos);
+    s->file_pos = xcalloc(nrows, sizeof *s->file_pos);
     snprintf(s->prefix, sizeof s->prefix, "handlers.%s.", type);
-    s->scope = (cfgtab_scope_t){s->keys, SEC_OWN_KEYS + nk, s->sec, s->pos, s->prefix};
+    s->scope = (cfgtab_scope_t){s->keys, nrows, s->sec, s->pos, s->prefix};
     cfgtab_defaults(&s->scope);
 }
 
@@ -163,6 +174,96 @@ static s_sec_t *s_sec_find(s_load_t *ld, const char *type)
         if (strcmp(ld->secs[i].sec->type, type) == 0)
             return &ld->secs[i];
     return NULL;
+}
+
+/* ---- named entries (cfgsection_entries_def_t) ------------------------ */
+
+static cfgsection_entries_t *s_entries_of(const worker_section_t *sec)
+{
+    return (cfgsection_entries_t *)((char *)sec->conf + sec->schema->entries->off);
+}
+
+static void s_entries_free(const worker_section_t *sec)
+{
+    const cfgsection_entries_def_t *def = sec->schema->entries;
+    cfgsection_entries_t *e = s_entries_of(sec);
+    for (size_t i = 0; i < e->n; i++) {
+        cfgtab_free(def->keys, def->nkeys, e->confs[i]);
+        free(e->confs[i]);
+        free(e->names[i]);
+    }
+    free(e->confs);
+    free(e->names);
+    memset(e, 0, sizeof *e);
+}
+
+/* One entry: its own table and positions, defaults, the file, its check. */
+static int s_entry(cfgtab_t *ct, const worker_section_t *sec, yaml_node_t *key,
+                   yaml_node_t *value, const char *display)
+{
+    const cfgsection_entries_def_t *def = sec->schema->entries;
+    cfgsection_entries_t *e = s_entries_of(sec);
+    const char *name = (const char *)key->data.scalar.value;
+    char sub[CFGTAB_PATH_MAX_ENTRY];
+    snprintf(sub, sizeof sub, "%s.%s", display, name);
+    const char *bad = def->check_name ? def->check_name(name) : cfgtab_check_name(name);
+    if (bad)
+        return cfgtab_fail_at(ct, key, "\"%s\": expected %s as the name", sub, bad);
+    if (value->type != YAML_MAPPING_NODE && !cfgtab_is_null(value))
+        return cfgtab_fail_at(ct, value, "\"%s\": expected a mapping, got %s", sub,
+                              cfgtab_node_kind(value));
+    void *conf = xcalloc(1, def->size);
+    e->names[e->n] = xstrdup(name);
+    e->confs[e->n++] = conf; /* owned by the section from here on, even on failure */
+    cfgtab_pos_t *pos = xcalloc(def->nkeys ? def->nkeys : 1, sizeof *pos);
+    char prefix[CFGTAB_PATH_MAX_ENTRY + 1];
+    snprintf(prefix, sizeof prefix, "%s.", sub);
+    cfgtab_scope_t scope = {def->keys, def->nkeys, conf, pos, prefix};
+    cfgtab_defaults(&scope);
+    int rc = value->type == YAML_MAPPING_NODE ? cfgtab_walk(ct, value, &scope) : 0;
+    if (rc == 0 && def->check) {
+        cfgsection_ctx_t cx = {ct, &scope, pos, sec->enabled, key};
+        rc = def->check(&cx, name, conf);
+        assert(rc == 0 || rc == ORCH_ECONFIG);
+    }
+    free(pos);
+    return rc;
+}
+
+/* `<path>: {<name>: {...}, ...}` of a section whose schema has entries. */
+static int s_entries(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base)
+{
+    const worker_section_t *sec = base;
+    const cfgsection_entries_def_t *def = sec->schema->entries;
+    s_entries_free(sec);
+    if (cfgtab_is_null(node))
+        return 0;
+    if (node->type != YAML_MAPPING_NODE)
+        return cfgtab_fail_at(ct, node, "\"%s\": expected a mapping of names to mappings, got %s",
+                              display, cfgtab_node_kind(node));
+    size_t n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+    if (n > def->max)
+        return cfgtab_fail_at(ct, node, "\"%s\": at most %zu entries, got %zu", display, def->max,
+                              n);
+    for (size_t i = 0; i < def->nkeys; i++) /* programmer errors in a handler's table */
+        assert(def->keys[i].type != CFGTAB_CUSTOM && !def->keys[i].env);
+    cfgsection_entries_t *e = s_entries_of(sec);
+    e->names = xcalloc(n ? n : 1, sizeof *e->names);
+    e->confs = xcalloc(n ? n : 1, sizeof *e->confs);
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *key = yaml_document_get_node(&ct->doc, p->key);
+        if (key->type != YAML_SCALAR_NODE)
+            return cfgtab_fail_at(ct, key, "expected a plain key, got %s", cfgtab_node_kind(key));
+        char sub[CFGTAB_PATH_MAX_ENTRY];
+        snprintf(sub, sizeof sub, "%s.%s", display, (const char *)key->data.scalar.value);
+        int rc = cfgtab_check_duplicate(ct, node, p, sub);
+        if (rc == 0)
+            rc = s_entry(ct, sec, key, yaml_document_get_node(&ct->doc, p->value), display);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
 static int s_unknown_type(cfgtab_t *ct, s_load_t *ld, yaml_node_t *key, const char *display)
@@ -238,7 +339,7 @@ static int s_sections_finish(cfgtab_t *ct, s_load_t *ld)
         const cfgsection_t *schema = s->sec->schema;
         if (!schema || !schema->check)
             continue;
-        cfgsection_ctx_t cx = {ct, &s->scope, s->file_pos, s->sec->enabled};
+        cfgsection_ctx_t cx = {ct, &s->scope, s->file_pos, s->sec->enabled, NULL};
         int rc = schema->check(&cx, s->sec->conf);
         assert(rc == 0 || rc == ORCH_ECONFIG);
         if (rc < 0)
@@ -340,6 +441,8 @@ void worker_config_destroy(worker_config_t **cfgp)
     worker_config_t *cfg = *cfgp;
     for (size_t i = 0; i < cfg->nsections; i++) {
         worker_section_t *sec = cfg->sections[i];
+        if (sec->conf && sec->schema->entries)
+            s_entries_free(sec);
         if (sec->conf)
             cfgtab_free(sec->schema->keys, sec->schema->nkeys, sec->conf);
         free(sec->type);
