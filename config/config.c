@@ -3,6 +3,7 @@
  * span several keys. */
 #include "config.h"
 #include "cfgtab.h"
+#include "config_http.h"
 #include "config_security.h"
 #include "cron.h"
 #include "orch_error.h"
@@ -84,6 +85,14 @@ static const cfgtab_key_t s_keys[] = {
                  "ORCH_SECRET_KEY_FILE", NULL),
     CFGTAB_K_CUSTOM("security.keys", config_security_keys),
     CFGTAB_K_BOOL("security.insecure", OFF(insecure), "false"),
+    CFGTAB_K_STR("security.tokens_file", OFF(tokens_file), NULL, CFGTAB_NULLABLE,
+                 "ORCH_TOKENS_FILE", NULL),
+    CFGTAB_K_STR("listen.http", OFF(listen_http), "127.0.0.1:5580", 0, "ORCH_HTTP_LISTEN", NULL),
+    CFGTAB_K_STR("http.tls_cert_file", OFF(http_tls_cert_file), NULL, CFGTAB_NULLABLE, NULL, NULL),
+    CFGTAB_K_STR("http.tls_key_file", OFF(http_tls_key_file), NULL, CFGTAB_NULLABLE, NULL, NULL),
+    CFGTAB_K_INT("http.max_connections", OFF(http_max_connections), "512", 1, 100000),
+    CFGTAB_K_DUR("http.timeout", OFF(http_timeout_ms), "60s", CFGTAB_SEC, CFGTAB_DAY),
+    CFGTAB_K_DUR("http.request_timeout", OFF(http_request_timeout_ms), "30s", 100, CFGTAB_HOUR),
 };
 #define NKEYS (sizeof s_keys / sizeof s_keys[0])
 
@@ -401,7 +410,9 @@ static int s_load(cfgtab_t *ct, const char *path, orch_config_t *cfg, s_load_t *
         return rc;
     if ((rc = s_validate(ct, cfg, ld)) < 0)
         return rc;
-    return config_security_check(ct, cfg);
+    if ((rc = config_security_check(ct, cfg)) < 0)
+        return rc;
+    return config_http_check(ct, cfg);
 }
 
 int orch_config_load(const char *path, orch_config_t **out, char *err, size_t errlen)
@@ -434,6 +445,7 @@ void orch_config_destroy(orch_config_t **cfgp)
     orch_config_t *cfg = *cfgp;
     cfgtab_free(s_keys, NKEYS, cfg);
     config_security_free(cfg);
+    config_http_free(cfg);
     for (size_t i = 0; i < cfg->nqueues; i++)
         free(cfg->queues[i].name);
     free(cfg->queues);

@@ -69,6 +69,14 @@ typedef struct {
     size_t nqueues;
 } orch_key_t;
 
+/* One bearer token of the HTTP API (security.tokens_file line
+ * "NAME ROLE sha256:HEX"): only the SHA-256 of the token is kept. */
+typedef struct {
+    char *name;                 /* the audit trail's actor */
+    int role;                   /* orch_role_t: submit, operate or admin */
+    unsigned char sha256[32];
+} orch_token_t;
+
 typedef struct {
     /* database: */
     char *db_url;               /* libpq conninfo or URI; ORCH_DATABASE_URL; or from db_url_file */
@@ -110,6 +118,20 @@ typedef struct {
     orch_key_t *keys;          /* security.keys */
     size_t nkeys;
     bool insecure;             /* security.insecure: non-loopback listeners without CURVE */
+    /* HTTP API (docs/http-api.md): listen.http, http:, security.tokens_file */
+    char *listen_http;         /* "host:port"; "" or "off": no HTTP listener */
+    char *http_host;           /* parsed from listen_http (NULL when off) */
+    int http_port;
+    char *http_tls_cert_file;  /* http.tls_cert_file; with http.tls_key_file: HTTPS */
+    char *http_tls_key_file;
+    char *http_tls_cert;       /* their contents (PEM); the key is never logged */
+    char *http_tls_key;
+    int http_max_connections;  /* default 512 */
+    int64_t http_timeout_ms;   /* idle connection closed after this, default 60s */
+    int64_t http_request_timeout_ms; /* a request the loop has not answered: 504, default 30s */
+    char *tokens_file;         /* security.tokens_file; ORCH_TOKENS_FILE */
+    orch_token_t *tokens;      /* its entries */
+    size_t ntokens;
 } orch_config_t;
 
 /* A section's schema: its keys, defaults and checks (cfgsection.h). */
@@ -164,6 +186,15 @@ void orch_config_destroy(orch_config_t **cfg);
  * inproc://, tcp://127.x.y.z, tcp://localhost, tcp://[::1]. Anything else
  * (tcp://0.0.0.0, a wildcard, an interface or host name) is not. */
 bool orch_endpoint_loopback(const char *endpoint);
+/* The HTTP API's bearer tokens (security.tokens_file): the entry whose
+ * hash is SHA-256(token), or NULL. Borrowed from cfg. */
+const orch_token_t *orch_token_find(const orch_config_t *cfg, const char *token, size_t len);
+void orch_token_hash(const char *token, size_t len, unsigned char out[32]);
+/* Makes a token "orch_" + 64 hex digits into token (tokenlen >= 70) and
+ * appends "NAME ROLE sha256:HEX" to file (created 0600). role: submit,
+ * operate or admin. 0, or ORCH_EINVAL / ORCH_EIO with err filled. */
+int orch_token_new(const char *file, const char *name, const char *role, char *token,
+                   size_t tokenlen, char *err, size_t errlen);
 /* "worker", "submit", "operate", "admin". */
 const char *orch_role_name(int role);
 /* The policy for queue name: its own entry or the defaults. Borrowed. */

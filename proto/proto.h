@@ -76,7 +76,8 @@ typedef enum {
     X(WORKERS)                                                                                     \
     X(REPLY)                                                                                       \
     X(QUEUES)                                                                                      \
-    X(SCHEDULES)
+    X(SCHEDULES)                                                                                   \
+    X(EVENTS)
 
 typedef enum {
     PROTO_C_NONE_ = 0,

@@ -67,7 +67,7 @@ static int s_state(const proto_fctx_t *c, const json_t *body, int *state)
 
 int proto_list_parse(const json_t *body, proto_list_t *out, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"state", "queue", "limit", NULL};
+    static const char *const keys[] = {"state", "queue", "type", "limit", "before", NULL};
     proto_fctx_t c = {.err = err, .errlen = errlen};
     int64_t limit = 0;
     int rc;
@@ -76,7 +76,9 @@ int proto_list_parse(const json_t *body, proto_list_t *out, char *err, size_t er
     out->state = -1;
     if ((rc = proto_fbody(&c, body, keys)) < 0 || (rc = s_state(&c, body, &out->state)) < 0 ||
         (rc = proto_fname(&c, body, "queue", false, &out->queue)) < 0 ||
-        (rc = proto_fint(&c, body, "limit", 1, PROTO_LIST_MAX_LIMIT, false, &limit)) < 0) {
+        (rc = proto_fname(&c, body, "type", false, &out->type)) < 0 ||
+        (rc = proto_fint(&c, body, "limit", 1, PROTO_LIST_MAX_LIMIT, false, &limit)) < 0 ||
+        (rc = proto_fint(&c, body, "before", 1, INT64_MAX, false, &out->before)) < 0) {
         proto_list_fini(out);
         return rc;
     }
@@ -89,6 +91,7 @@ void proto_list_fini(proto_list_t *l)
     if (!l)
         return;
     free(l->queue);
+    free(l->type);
     memset(l, 0, sizeof *l);
     l->state = -1;
 }
@@ -100,8 +103,59 @@ void proto_list_encode(strbuf_t *sb, const proto_list_t *l)
         s_put_str(sb, "state", proto_states[l->state]);
     if (l->queue)
         s_put_str(sb, "queue", l->queue);
+    if (l->type)
+        s_put_str(sb, "type", l->type);
     if (l->limit > 0)
         s_put_int(sb, "limit", l->limit);
+    if (l->before > 0)
+        s_put_int(sb, "before", l->before);
+    strbuf_putc(sb, '}');
+}
+
+/* ---- EVENTS ---- */
+
+int proto_events_parse(const json_t *body, proto_events_t *out, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"after", "queue", "type", "job", "limit", NULL};
+    proto_fctx_t c = {.err = err, .errlen = errlen};
+    int64_t limit = 0;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if ((rc = proto_fbody(&c, body, keys)) < 0 ||
+        (rc = proto_fint(&c, body, "after", 0, INT64_MAX, true, &out->after)) < 0 ||
+        (rc = proto_fname(&c, body, "queue", false, &out->queue)) < 0 ||
+        (rc = proto_fname(&c, body, "type", false, &out->type)) < 0 ||
+        (rc = proto_fint(&c, body, "job", 1, INT64_MAX, false, &out->job)) < 0 ||
+        (rc = proto_fint(&c, body, "limit", 1, PROTO_EVENTS_MAX_LIMIT, false, &limit)) < 0) {
+        proto_events_fini(out);
+        return rc;
+    }
+    out->limit = (int)limit;
+    return 0;
+}
+
+void proto_events_fini(proto_events_t *e)
+{
+    if (!e)
+        return;
+    free(e->queue);
+    free(e->type);
+    memset(e, 0, sizeof *e);
+}
+
+void proto_events_encode(strbuf_t *sb, const proto_events_t *e)
+{
+    strbuf_putc(sb, '{');
+    s_put_int(sb, "after", e->after);
+    if (e->queue)
+        s_put_str(sb, "queue", e->queue);
+    if (e->type)
+        s_put_str(sb, "type", e->type);
+    if (e->job > 0)
+        s_put_int(sb, "job", e->job);
+    if (e->limit > 0)
+        s_put_int(sb, "limit", e->limit);
     strbuf_putc(sb, '}');
 }
 

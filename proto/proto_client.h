@@ -61,19 +61,42 @@ typedef struct {
 int proto_get_parse(const json_t *body, proto_get_t *out, char *err, size_t errlen);
 void proto_get_encode(strbuf_t *sb, const proto_get_t *g);
 
-/* LIST {"state"?,"queue"?,"limit"?} */
+/* LIST {"state"?,"queue"?,"type"?,"limit"?,"before"?}: newest first. A
+ * full page's reply carries "next_before", the "before" of the next page
+ * (cursor paging: stable while jobs are added, unlike an offset). */
 #define PROTO_LIST_DEFAULT_LIMIT 100
 #define PROTO_LIST_MAX_LIMIT 10000
 
 typedef struct {
-    int state;    /* index into proto_states; -1: any */
-    char *queue;  /* NULL: any */
-    int limit;    /* 0: not given (PROTO_LIST_DEFAULT_LIMIT) */
+    int state;      /* index into proto_states; -1: any */
+    char *queue;    /* NULL: any */
+    char *type;     /* NULL: any */
+    int limit;      /* 0: not given (PROTO_LIST_DEFAULT_LIMIT) */
+    int64_t before; /* only jobs with a smaller id; 0: from the newest */
 } proto_list_t;
 
 int proto_list_parse(const json_t *body, proto_list_t *out, char *err, size_t errlen);
 void proto_list_fini(proto_list_t *l);
 void proto_list_encode(strbuf_t *sb, const proto_list_t *l);
+
+/* EVENTS {"after","queue"?,"type"?,"job"?,"limit"?}: the audit rows with
+ * an id above "after", oldest first, as event stream bodies carrying
+ * "event_id" (what a watcher missed). The reply's "last" is the id to ask
+ * after next; fewer than limit events means the caller is up to date. */
+#define PROTO_EVENTS_DEFAULT_LIMIT 500
+#define PROTO_EVENTS_MAX_LIMIT 5000
+
+typedef struct {
+    int64_t after;  /* >= 0 */
+    char *queue;    /* NULL: any */
+    char *type;     /* NULL: any */
+    int64_t job;    /* 0: any */
+    int limit;      /* 0: not given (PROTO_EVENTS_DEFAULT_LIMIT) */
+} proto_events_t;
+
+int proto_events_parse(const json_t *body, proto_events_t *out, char *err, size_t errlen);
+void proto_events_fini(proto_events_t *e);
+void proto_events_encode(strbuf_t *sb, const proto_events_t *e);
 
 /* CANCEL and RETRY {"id"}. */
 int proto_jobid_parse(const json_t *body, int64_t *id, char *err, size_t errlen);

@@ -6,8 +6,8 @@
 
 #include <string.h>
 
-static const char *const s_keys[] = {"id",    "queue",   "type",  "event",  "state",
-                                     "attempt", "at_us", "worker", NULL};
+static const char *const s_keys[] = {"id",      "queue", "type",   "event",    "state",
+                                     "attempt", "at_us", "worker", "event_id", NULL};
 
 static bool s_plain(const json_t *v)
 {
@@ -64,7 +64,8 @@ static int s_fields(const proto_fctx_t *c, const json_t *body, proto_event_t *ou
         (rc = proto_fint(c, body, "attempt", 0, INT32_MAX, true, &attempt)) < 0 ||
         (rc = proto_fint(c, body, "at_us", 0, INT64_MAX, true, &out->at_us)) < 0 ||
         (rc = s_str(c, body, "worker", false, s_worker, "a string of 1..64 bytes", &out->worker)) <
-            0)
+            0 ||
+        (rc = proto_fint(c, body, "event_id", 1, INT64_MAX, false, &out->event_id)) < 0)
         return rc;
     out->attempt = (int)attempt;
     return 0;
@@ -172,6 +173,10 @@ void proto_event_encode(strbuf_t *sb, const proto_event_t *e)
     if (e->worker) {
         strbuf_append(sb, ",\"worker\":", 10);
         proto_put_string(sb, e->worker, strlen(e->worker));
+    }
+    if (e->event_id > 0) {
+        strbuf_append(sb, ",\"event_id\":", 12);
+        strbuf_put_i64(sb, e->event_id);
     }
     strbuf_putc(sb, '}');
 }

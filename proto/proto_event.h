@@ -7,7 +7,7 @@
 
 #define PROTO_EVENT_NAME_MAX 32 /* "submitted", "stale_result", ... */
 
-/* {"id","queue","type","event","state","attempt","at_us","worker"?}.
+/* {"id","queue","type","event","state","attempt","at_us","worker"?,"event_id"?}.
  * The strings are borrowed: from the caller when encoding, from body when
  * decoded (body is then owned by the struct; proto_event_fini drops it). */
 typedef struct {
@@ -19,6 +19,7 @@ typedef struct {
     int attempt;        /* 0..2147483647 (0: never started) */
     int64_t at_us;      /* wall clock, microseconds since the epoch */
     const char *worker; /* NULL: no worker involved; else 1..PROTO_NAME_MAX bytes */
+    int64_t event_id;   /* the audit row's id in job_events (resume point); 0: not given */
     json_t *body;
 } proto_event_t;
 

@@ -31,6 +31,8 @@ typedef struct {
     unsigned char id[256];
     size_t id_len;
     bool delimiter;
+    unsigned char route; /* which of its owner's sockets to answer on (0: the
+                          * one proto_envelope_from's message came in on) */
 } proto_envelope_t;
 
 void proto_envelope_from(const proto_rawmsg_t *m, proto_envelope_t *env);

@@ -228,6 +228,16 @@ static void *s_bind(coord_t *c, int type, const char *endpoint, const char *doma
     return s;
 }
 
+/* A second endpoint on a bound socket (inproc: no handshake, so no CURVE;
+ * only this process can connect). */
+static int s_bind_more(void *s, const char *endpoint, char *err, size_t errlen)
+{
+    if (zmq_bind(s, endpoint) == 0)
+        return ORCH_OK;
+    snprintf(err, errlen, "could not bind \"%s\": %s", endpoint, zmq_strerror(errno));
+    return ORCH_EIO;
+}
+
 coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
 {
     if (!cfg->db_url) {
@@ -264,7 +274,9 @@ coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
         !(c->wsock = s_bind(c, ZMQ_ROUTER, cfg->listen_workers, COORD_AUTH_WORKERS, err, errlen)) ||
         !(c->csock = s_bind(c, ZMQ_ROUTER, cfg->listen_clients, COORD_AUTH_CLIENTS, err, errlen)) ||
         !(c->pub = s_bind(c, ZMQ_XPUB, cfg->listen_events, COORD_AUTH_EVENTS, err, errlen)) ||
-        !(c->qpipe = s_bind(c, ZMQ_PAIR, QUERY_PIPE_ENDPOINT, NULL, err, errlen))) {
+        !(c->qpipe = s_bind(c, ZMQ_PAIR, QUERY_PIPE_ENDPOINT, NULL, err, errlen)) ||
+        !(c->hsock = s_bind(c, ZMQ_PAIR, COORD_HTTP_PIPE, NULL, err, errlen)) ||
+        s_bind_more(c->pub, COORD_HTTP_EVENTS, err, errlen) != ORCH_OK) {
         coord_destroy(&c);
         return NULL;
     }
@@ -298,8 +310,8 @@ void coord_destroy(coord_t **cp)
     free(c->name_list);
     timerheap_destroy(&c->timers);
     store_destroy(&c->store);
-    const void *socks[] = {c->wsock, c->csock, c->pub, c->qpipe};
-    for (int i = 0; i < 4; i++)
+    const void *socks[] = {c->wsock, c->csock, c->pub, c->qpipe, c->hsock};
+    for (int i = 0; i < 5; i++)
         if (socks[i])
             zmq_close((void *)socks[i]);
     coord_auth_destroy(&c->auth); /* after the sockets it authenticates for */
@@ -308,6 +320,11 @@ void coord_destroy(coord_t **cp)
     free(c->workers);
     free(c);
     *cp = NULL;
+}
+
+void *coord_zmq_context(coord_t *c)
+{
+    return c->zctx;
 }
 
 void coord_stop(coord_t *c)
@@ -383,26 +400,27 @@ static void s_turn(coord_t *c, long max_wait_ms)
      * limit, clients wait in their sockets' queues; workers never wait. */
     short client_events = c->cur.nwrites >= (size_t)c->cfg->max_commit_jobs ? 0 : ZMQ_POLLIN;
     void *zap = coord_auth_zap_socket(c->auth);
-    zmq_pollitem_t items[6] = {
+    zmq_pollitem_t items[7] = {
         {c->wsock, 0, ZMQ_POLLIN, 0},
         {c->csock, 0, client_events, 0},
         {c->qpipe, 0, ZMQ_POLLIN, 0},
         {c->pub, 0, ZMQ_POLLIN, 0},
         /* ZAP (CURVE handshakes wait for it); without CURVE fd -1, never ready */
         {zap, -1, zap ? ZMQ_POLLIN : 0, 0},
+        {c->hsock, 0, client_events, 0},
         {NULL, store_socket(c->store), 0, 0},
     };
-    int nitems = 5;
+    int nitems = 6;
     if (c->inflight_active && store_socket(c->store) >= 0) {
-        items[5].events = (short)(ZMQ_POLLIN | (store_wants_write(c->store) ? ZMQ_POLLOUT : 0));
-        nitems = 6;
+        items[6].events = (short)(ZMQ_POLLIN | (store_wants_write(c->store) ? ZMQ_POLLOUT : 0));
+        nitems = 7;
     }
     long wait = s_poll_timeout(c, now);
     if (max_wait_ms >= 0 && wait > max_wait_ms)
         wait = max_wait_ms;
     if (zmq_poll(items, nitems, wait) < 0 && errno != EINTR)
         LOG_WARN("poll failed error=\"%s\"", zmq_strerror(errno));
-    if (nitems == 6 && items[5].revents)
+    if (nitems == 7 && items[6].revents)
         coord_on_store_io(c);
     if (items[4].revents & ZMQ_POLLIN)
         coord_auth_on_zap(c->auth);
@@ -412,6 +430,8 @@ static void s_turn(coord_t *c, long max_wait_ms)
         coord_on_worker_message(c);
     if (items[1].revents & ZMQ_POLLIN)
         coord_on_client_message(c);
+    if (items[5].revents & ZMQ_POLLIN)
+        coord_on_http_message(c);
     if (items[2].revents & ZMQ_POLLIN)
         coord_on_query_reply(c);
     now = clock_mono_ms();

@@ -29,4 +29,15 @@ unsigned long long coord_invalid_transitions(const coord_t *c);
 /* Async-signal-safe: asks the loop to stop accepting, flush and exit. */
 void coord_stop(coord_t *c);
 
+/* The HTTP listener (orchestrator/http) is another client of the loop, in
+ * the same process: it connects a PAIR to COORD_HTTP_PIPE and sends client
+ * requests [peer][""][ORCHC1][command][body], where peer is the text
+ * "REQ:TOKEN" (its request number, and the index of the bearer token in
+ * cfg->tokens, -1 for none); each REPLY comes back with the same peer
+ * frame. It subscribes to the event stream on COORD_HTTP_EVENTS. Both live
+ * in the coordinator's ZeroMQ context (coord_zmq_context). */
+#define COORD_HTTP_PIPE "inproc://orch-http"
+#define COORD_HTTP_EVENTS "inproc://orch-http-events"
+void *coord_zmq_context(coord_t *c);
+
 #endif

@@ -30,6 +30,7 @@ struct coord_auth {
     coord_peer_t local;   /* every peer without CURVE */
     coord_peer_t unknown; /* a User-Id that names no key (cannot happen: defensive) */
     coord_peer_t *peers;  /* one per cfg->keys entry */
+    coord_peer_t *tokens; /* one per cfg->tokens entry */
     hmap_t *by_name;      /* key name -> coord_peer_t* */
     hmap_t *by_public;    /* Z85 public key -> coord_peer_t* */
     hmap_t *bound;        /* worker name -> coord_peer_t* that registered it */
@@ -45,7 +46,7 @@ static void s_index_keys(coord_auth_t *a)
     const orch_config_t *cfg = a->cfg;
     a->peers = xcalloc(cfg->nkeys ? cfg->nkeys : 1, sizeof *a->peers);
     for (size_t i = 0; i < cfg->nkeys; i++) {
-        a->peers[i] = (coord_peer_t){cfg->keys[i].name, cfg->keys[i].role, &cfg->keys[i]};
+        a->peers[i] = (coord_peer_t){cfg->keys[i].name, cfg->keys[i].role, &cfg->keys[i], false};
         hmap_str_put(a->by_name, cfg->keys[i].name, &a->peers[i]);
         hmap_str_put(a->by_public, cfg->keys[i].public_key, &a->peers[i]);
     }
@@ -67,11 +68,14 @@ coord_auth_t *coord_auth_new(void *zctx, const orch_config_t *cfg, char *err, si
     coord_auth_t *a = xcalloc(1, sizeof *a);
     a->cfg = cfg;
     a->curve = cfg->secret_key != NULL;
-    a->local = (coord_peer_t){"local", ORCH_ROLE_ADMIN, NULL};
-    a->unknown = (coord_peer_t){"unknown", -1, NULL};
+    a->local = (coord_peer_t){"local", ORCH_ROLE_ADMIN, NULL, false};
+    a->unknown = (coord_peer_t){"unknown", -1, NULL, false};
     a->by_name = hmap_new_str();
     a->by_public = hmap_new_str();
     a->bound = hmap_new_str();
+    a->tokens = xcalloc(cfg->ntokens ? cfg->ntokens : 1, sizeof *a->tokens);
+    for (size_t i = 0; i < cfg->ntokens; i++)
+        a->tokens[i] = (coord_peer_t){cfg->tokens[i].name, cfg->tokens[i].role, NULL, true};
     if (!a->curve) {
         s_warn_insecure(cfg);
         return a;
@@ -103,6 +107,7 @@ void coord_auth_destroy(coord_auth_t **ap)
     hmap_destroy(&a->by_public);
     hmap_destroy(&a->bound);
     free(a->peers);
+    free(a->tokens);
     free(a);
     *ap = NULL;
 }
@@ -302,6 +307,13 @@ const coord_peer_t *coord_auth_peer(coord_auth_t *a, const proto_rawmsg_t *m)
     return p ? p : &a->unknown;
 }
 
+const coord_peer_t *coord_auth_http_peer(coord_auth_t *a, int token)
+{
+    if (token >= 0 && (size_t)token < a->cfg->ntokens)
+        return &a->tokens[token];
+    return a->cfg->ntokens == 0 && token < 0 ? &a->local : &a->unknown;
+}
+
 /* The least role that may run cmd (base: its row in coord_client.c's
  * table); *what names it for a message. SCHEDULES is the one command whose
  * body decides: listing is base, a change needs operate. */
@@ -333,9 +345,10 @@ bool coord_auth_allows(const coord_peer_t *p, int cmd, int role, const json_t *b
         snprintf(why, len, "forbidden: the connection's key is not in security.keys");
     else
         snprintf(why, len,
-                 "forbidden: key \"%s\" has role %s, which may not run %s (role %s or above "
+                 "forbidden: %s \"%s\" has role %s, which may not run %s (role %s or above "
                  "may)",
-                 p->name, orch_role_name(p->role), what, orch_role_name(need));
+                 p->token ? "token" : "key", p->name, orch_role_name(p->role), what,
+                 orch_role_name(need));
     return false;
 }
 

@@ -32,6 +32,7 @@ typedef struct {
                             * actor; lives as long as the config */
     int role;              /* orch_role_t; -1 for a key the coordinator does not know */
     const orch_key_t *key; /* borrowed from the config; NULL without CURVE */
+    bool token;            /* an HTTP API bearer token (security.tokens_file), not a key */
 } coord_peer_t;
 
 /* The audit trail's actor for p: its name, "local" when p is NULL. */
@@ -60,6 +61,12 @@ void coord_auth_on_zap(coord_auth_t *a);
 
 /* The sender of m (never NULL). */
 const coord_peer_t *coord_auth_peer(coord_auth_t *a, const proto_rawmsg_t *m);
+
+/* The sender of a request the HTTP listener forwarded: the bearer token
+ * at index token of cfg->tokens, or (token < 0, no token given) "local"
+ * with the admin role when no tokens are configured, else a peer with no
+ * role (never NULL). */
+const coord_peer_t *coord_auth_http_peer(coord_auth_t *a, int token);
 
 /* Whether p may run client command cmd (proto_ccmd_t) whose least role is
  * role (orch_role_t, from the command table; body for the action of

@@ -12,9 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+void coord_send_client(coord_t *c, const proto_envelope_t *env, const char *body, size_t len)
+{
+    void *sock = env->route == COORD_ROUTE_HTTP ? c->hsock : c->csock;
+    proto_send(sock, env, PROTO_CLIENT_V1, "REPLY", body, len);
+}
+
 void coord_send_reply(coord_t *c, const proto_envelope_t *env, const strbuf_t *body)
 {
-    proto_send(c->csock, env, PROTO_CLIENT_V1, "REPLY", body->data, body->len);
+    coord_send_client(c, env, body->data, body->len);
 }
 
 void coord_ack(batch_t *b, const proto_envelope_t *env, const char *req, strbuf_t *body)
@@ -306,6 +312,11 @@ static void s_on_list(coord_t *c, const proto_envelope_t *env, const char *req, 
     s_on_query(c, env, req, body, PROTO_C_LIST);
 }
 
+static void s_on_events(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
+{
+    s_on_query(c, env, req, body, PROTO_C_EVENTS);
+}
+
 static void s_on_pause_cmd(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
 {
     s_on_pause(c, env, req, body, true);
@@ -333,6 +344,7 @@ static const s_command_t s_commands[] = {
     {PROTO_C_WORKERS, s_on_workers, ORCH_ROLE_SUBMIT},
     {PROTO_C_QUEUES, s_on_queues, ORCH_ROLE_SUBMIT},
     {PROTO_C_SCHEDULES, coord_on_schedules_cmd, ORCH_ROLE_SUBMIT},
+    {PROTO_C_EVENTS, s_on_events, ORCH_ROLE_SUBMIT},
     {PROTO_C_CANCEL, s_on_cancel, ORCH_ROLE_OPERATE},
     {PROTO_C_RETRY, s_on_retry, ORCH_ROLE_OPERATE},
     {PROTO_C_PAUSE, s_on_pause_cmd, ORCH_ROLE_OPERATE},
@@ -347,12 +359,25 @@ static const s_command_t *s_command(int cmd)
     return NULL;
 }
 
-static void s_handle(coord_t *c, proto_rawmsg_t *m)
+/* The sender named by the HTTP listener's peer frame "REQ:TOKEN". */
+static const coord_peer_t *s_http_peer(coord_t *c, const proto_envelope_t *env)
+{
+    char text[64];
+    size_t n = env->id_len < sizeof text - 1 ? env->id_len : sizeof text - 1;
+    memcpy(text, env->id, n);
+    text[n] = '\0';
+    const char *colon = strchr(text, ':');
+    return coord_auth_http_peer(c->auth, colon ? atoi(colon + 1) : -1);
+}
+
+static void s_handle(coord_t *c, proto_rawmsg_t *m, bool http)
 {
     proto_envelope_t env;
     proto_envelope_from(m, &env);
     if (m->env_len == 0)
         return;
+    if (http)
+        env.route = COORD_ROUTE_HTTP;
     if (m->too_many) {
         coord_error(c, &env, PROTO_STATUS_BAD_REQUEST, NULL,
                 "malformed message: expected 3 frames (protocol, command, body)");
@@ -379,7 +404,7 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m)
         return;
     }
     char *req = proto_req_dump(body);
-    c->peer = coord_auth_peer(c->auth, m);
+    c->peer = http ? s_http_peer(c, &env) : coord_auth_peer(c->auth, m);
     const s_command_t *row = s_command(cmd);
     if (!row)
         coord_error(c, &env, PROTO_STATUS_BAD_REQUEST, req, "unexpected command for a client");
@@ -397,7 +422,18 @@ void coord_on_client_message(coord_t *c)
         proto_rawmsg_t m;
         if (proto_recv_raw(c->csock, ZMQ_DONTWAIT, true, &m) != ORCH_OK)
             break;
-        s_handle(c, &m);
+        s_handle(c, &m, false);
+        proto_rawmsg_close(&m);
+    }
+}
+
+void coord_on_http_message(coord_t *c)
+{
+    for (int i = 0; i < 4096 && c->cur.nwrites < (size_t)c->cfg->max_commit_jobs; i++) {
+        proto_rawmsg_t m;
+        if (proto_recv_raw(c->hsock, ZMQ_DONTWAIT, true, &m) != ORCH_OK)
+            break;
+        s_handle(c, &m, true);
         proto_rawmsg_close(&m);
     }
 }
@@ -410,7 +446,7 @@ void coord_on_query_reply(coord_t *c)
         size_t len = 0;
         if (query_recv_reply(c->qpipe, &env, &body, &len) != ORCH_OK)
             break;
-        proto_send(c->csock, &env, PROTO_CLIENT_V1, "REPLY", body, len);
+        coord_send_client(c, &env, body, len);
         free(body);
     }
 }

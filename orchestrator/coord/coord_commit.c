@@ -135,6 +135,24 @@ void coord_request_refills(coord_t *c)
 
 static void s_committed(coord_t *c);
 
+/* Ids for the audit rows of the pipeline being built, in commit order: the
+ * batch's events, then each operation that may insert one. When they pass
+ * the reserved range, the pipeline first reserves a new one (a round of
+ * COORD_EVENT_ID_RESERVE ids, so about one statement in that many events). */
+#define COORD_EVENT_ID_RESERVE 100000
+static int s_number_events(coord_t *c)
+{
+    for (size_t i = 0; i < c->inflight.nevents; i++)
+        c->inflight.events[i].id = c->next_event_id++;
+    for (op_t *op = c->inflight_ops; op; op = op->next)
+        if (store_op_has_event(op->sop.kind))
+            op->sop.event_id = c->next_event_id++;
+    if (c->next_event_id - 1 <= c->event_id_limit)
+        return ORCH_OK;
+    c->event_id_limit = c->next_event_id + COORD_EVENT_ID_RESERVE;
+    return store_pipeline_add_event_ids(c->store, c->event_id_limit);
+}
+
 void coord_flush(coord_t *c)
 {
     if (c->inflight_active || c->mode != COORD_UP)
@@ -159,8 +177,8 @@ void coord_flush(coord_t *c)
     c->nops = 0;
     for (op_t *o = c->ops_head; o; o = o->next)
         c->nops++;
-    int rc = ORCH_OK;
-    if (c->inflight.nwrites || c->inflight.nevents)
+    int rc = s_number_events(c);
+    if (rc == ORCH_OK && (c->inflight.nwrites || c->inflight.nevents))
         rc = store_pipeline_add_write(c->store, &c->inflight);
     for (op_t *op = c->inflight_ops; op && rc == ORCH_OK; op = op->next)
         rc = store_pipeline_add(c->store, &op->sop);
@@ -293,6 +311,7 @@ static void s_publish(coord_t *c, const batch_t *b)
             .id = e->job_id, .queue = e->queue, .type = e->type,
             .event = job_event_name(e->event), .state = job_state_name(e->state),
             .attempt = e->attempt, .at_us = e->at_us, .worker = e->worker,
+            .event_id = e->id,
         };
         strbuf_reset(&sb);
         proto_event_encode(&sb, &ev);
@@ -307,8 +326,7 @@ static void s_committed(coord_t *c)
     c->commits++;
     c->committed_changes += b->nwrites;
     for (size_t i = 0; i < b->nacks; i++)
-        proto_send(c->csock, &b->acks[i].env, PROTO_CLIENT_V1, "REPLY", b->acks[i].body,
-                   b->acks[i].len);
+        coord_send_client(c, &b->acks[i].env, b->acks[i].body, b->acks[i].len);
     s_publish(c, b);
     coord_ack_results(c, b);
     for (size_t i = 0; i < b->nwrites; i++) {

@@ -94,7 +94,8 @@ struct coord {
     void *zctx;
     void *wsock;   /* ROUTER, workers */
     void *csock;   /* ROUTER, clients */
-    void *pub;     /* XPUB, events */
+    void *pub;     /* XPUB, events (also bound at COORD_HTTP_EVENTS) */
+    void *hsock;   /* PAIR, the HTTP listener's requests (COORD_HTTP_PIPE) */
     int subscribers; /* live subscriptions on pub */
     void *qpipe;   /* PAIR to the query thread */
     coord_auth_t *auth;        /* CURVE, ZAP and roles */
@@ -113,6 +114,8 @@ struct coord {
     op_t *inflight_ops;                /* sent with the in-flight pipeline */
     size_t nops;
     int64_t next_id;
+    int64_t next_event_id;  /* the next audit row id to assign (coord_flush) */
+    int64_t event_id_limit; /* ids up to here are reserved in PostgreSQL */
     hmap_t *depindex;  /* dependency id -> deplist_t of waiting jobs */
     hmap_t *keys;      /* "queue\x1fkey" -> job_t* for resident jobs with a key */
     hmap_t *names;     /* interned worker names (few; kept for the process life) */
@@ -174,6 +177,10 @@ void coord_worker_lanes_refresh(coord_t *c, worker_t *w);
 /* coord_client.c */
 void coord_on_client_message(coord_t *c);
 void coord_on_query_reply(coord_t *c);
+/* Where env's replies go: COORD_ROUTE_HTTP the HTTP listener's pipe. */
+#define COORD_ROUTE_HTTP 1
+void coord_send_client(coord_t *c, const proto_envelope_t *env, const char *body, size_t len);
+void coord_on_http_message(coord_t *c);
 /* Sends a finished REPLY body (proto_reply_*) now. */
 void coord_send_reply(coord_t *c, const proto_envelope_t *env, const strbuf_t *body);
 /* Sends a finished REPLY body when batch b commits (takes body's buffer;

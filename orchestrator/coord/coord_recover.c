@@ -85,6 +85,9 @@ int coord_recover(coord_t *c)
     s_lanes_t lanes = {c, ORCH_OK};
     int rc = store_load_max_id(c->store, &c->next_id);
     if (rc == ORCH_OK)
+        rc = store_load_next_event_id(c->store, &c->next_event_id);
+    c->event_id_limit = c->next_event_id; /* nextval took this one */
+    if (rc == ORCH_OK)
         rc = store_load_counts(c->store, s_count, c);
     if (rc == ORCH_OK)
         rc = store_load_paused(c->store, s_paused, c);

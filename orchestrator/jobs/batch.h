@@ -19,6 +19,7 @@ typedef struct {
 } batch_write_t;
 
 typedef struct {
+    int64_t id;        /* the audit row's id: assigned when the batch is flushed */
     int64_t job_id;
     int64_t at_us;
     job_event_t event;

@@ -26,10 +26,27 @@
     " 'worker', worker, 'detail', detail) ORDER BY id), '[]'::json)::text"                        \
     " FROM job_events WHERE job_id = $1::bigint"
 #define QUERY_SQL_LIST                                                                             \
-    "SELECT coalesce(json_agg(j ORDER BY (j->>'id')::bigint DESC), '[]'::json)::text FROM ("     \
+    "SELECT coalesce(json_agg(j ORDER BY (j->>'id')::bigint DESC), '[]'::json)::text,"           \
+    " count(*), min((j->>'id')::bigint) FROM ("                                                    \
     " SELECT " QUERY_JOB_JSON " AS j FROM jobs"                                                    \
     " WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR queue = $2)"                \
+    "  AND ($4::text IS NULL OR type = $4) AND ($5::bigint IS NULL OR id < $5)"                   \
     " ORDER BY id DESC LIMIT $3::int) s"
+/* What a watcher missed: the next $5 audit rows after $1, oldest first,
+ * those of the wanted queue and type shaped as the event stream's bodies;
+ * with how many rows were scanned and the last id scanned (where to go on).
+ * Rows of jobs deleted since are skipped (their queue is unknown). */
+#define QUERY_SQL_EVENTS                                                                           \
+    "WITH e AS (SELECT * FROM job_events WHERE id > $1::bigint"                                    \
+    "  AND ($4::bigint IS NULL OR job_id = $4) ORDER BY id LIMIT $5::int)"                         \
+    " SELECT coalesce(json_agg(json_strip_nulls(json_build_object('id', j.id, 'queue', j.queue,"  \
+    "  'type', j.type, 'event', e.event, 'state', coalesce(e.state, j.state),"                    \
+    "  'attempt', coalesce(e.attempt, 0),"                                                         \
+    "  'at_us', (extract(epoch from e.at) * 1000000)::bigint, 'worker', e.worker,"                \
+    "  'event_id', e.id)) ORDER BY e.id), '[]'::json)::text,"                                     \
+    "  (SELECT count(*) FROM e), (SELECT coalesce(max(id), $1::bigint) FROM e)"                    \
+    " FROM e JOIN jobs j ON j.id = e.job_id"                                                       \
+    " WHERE ($2::text IS NULL OR j.queue = $2) AND ($3::text IS NULL OR j.type = $3)"
 
 struct query {
     pthread_t thread;
@@ -119,44 +136,64 @@ static char *s_get(PGconn *conn, const json_t *body)
     return strbuf_detach(&sb);
 }
 
+static char *s_rows_error(const json_t *body, PGconn *conn, PGresult *r)
+{
+    char *e = s_db_error(body, conn, r);
+    PQclear(r);
+    return e;
+}
+
 static char *s_list(PGconn *conn, const json_t *body)
 {
-    json_t *st = json_object_get(body, "state"), *q = json_object_get(body, "queue");
-    json_t *lim = json_object_get(body, "limit");
-    static const char *states[] = {"waiting", "scheduled", "queued", "running",
-                                   "succeeded", "dead", "cancelled"};
-    if (st) {
-        bool ok = false;
-        for (int i = 0; json_is_string(st) && i < 7; i++)
-            ok = ok || strcmp(json_string_value(st), states[i]) == 0;
-        if (!ok)
-            return s_error_body(body, PROTO_STATUS_BAD_REQUEST,
-                                "state: must be one of waiting, scheduled, queued, running, "
-                                "succeeded, dead, cancelled");
-    }
-    if (q && (!json_is_string(q) || !proto_name_valid(json_string_value(q))))
-        return s_error_body(body, PROTO_STATUS_BAD_REQUEST,
-                            "queue: must be a name of 1..64 characters [A-Za-z0-9_.:-]");
-    json_int_t limit = 100;
-    if (lim) {
-        if (!json_is_integer(lim) || json_integer_value(lim) < 1 ||
-            json_integer_value(lim) > 10000)
-            return s_error_body(body, PROTO_STATUS_BAD_REQUEST, "limit: must be an integer 1..10000");
-        limit = json_integer_value(lim);
-    }
-    char lbuf[24];
-    snprintf(lbuf, sizeof lbuf, "%lld", (long long)limit);
-    const char *v[3] = {st ? json_string_value(st) : NULL, q ? json_string_value(q) : NULL, lbuf};
-    PGresult *r = s_exec(conn, QUERY_SQL_LIST, 3, v);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        char *e = s_db_error(body, conn, r);
-        PQclear(r);
-        return e;
-    }
+    proto_list_t l;
+    char err[256];
+    if (proto_list_parse(body, &l, err, sizeof err) != ORCH_OK)
+        return s_error_body(body, PROTO_STATUS_BAD_REQUEST, err);
+    char lbuf[24], bbuf[24];
+    snprintf(lbuf, sizeof lbuf, "%d", l.limit > 0 ? l.limit : PROTO_LIST_DEFAULT_LIMIT);
+    snprintf(bbuf, sizeof bbuf, "%lld", (long long)l.before);
+    const char *v[5] = {l.state >= 0 ? proto_states[l.state] : NULL, l.queue, lbuf, l.type,
+                        l.before > 0 ? bbuf : NULL};
+    PGresult *r = s_exec(conn, QUERY_SQL_LIST, 5, v);
+    int limit = atoi(lbuf);
+    proto_list_fini(&l);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return s_rows_error(body, conn, r);
     strbuf_t sb;
     strbuf_init(&sb);
     strbuf_puts(&sb, "{\"status\":200,\"jobs\":");
     strbuf_puts(&sb, PQgetvalue(r, 0, 0));
+    /* a full page may have a next one: it starts below this page's last id */
+    if (atoi(PQgetvalue(r, 0, 1)) == limit)
+        strbuf_printf(&sb, ",\"next_before\":%s", PQgetvalue(r, 0, 2));
+    PQclear(r);
+    s_append_req(&sb, body);
+    strbuf_putc(&sb, '}');
+    return strbuf_detach(&sb);
+}
+
+static char *s_events(PGconn *conn, const json_t *body)
+{
+    proto_events_t e;
+    char err[256];
+    if (proto_events_parse(body, &e, err, sizeof err) != ORCH_OK)
+        return s_error_body(body, PROTO_STATUS_BAD_REQUEST, err);
+    char after[24], job[24], lbuf[24];
+    snprintf(after, sizeof after, "%lld", (long long)e.after);
+    snprintf(job, sizeof job, "%lld", (long long)e.job);
+    snprintf(lbuf, sizeof lbuf, "%d", e.limit > 0 ? e.limit : PROTO_EVENTS_DEFAULT_LIMIT);
+    const char *v[5] = {after, e.queue, e.type, e.job > 0 ? job : NULL, lbuf};
+    PGresult *r = s_exec(conn, QUERY_SQL_EVENTS, 5, v);
+    int limit = atoi(lbuf);
+    proto_events_fini(&e);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return s_rows_error(body, conn, r);
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_puts(&sb, "{\"status\":200,\"events\":");
+    strbuf_puts(&sb, PQgetvalue(r, 0, 0));
+    strbuf_printf(&sb, ",\"last\":%s,\"more\":%s", PQgetvalue(r, 0, 2),
+                  atoi(PQgetvalue(r, 0, 1)) == limit ? "true" : "false");
     PQclear(r);
     s_append_req(&sb, body);
     strbuf_putc(&sb, '}');
@@ -170,6 +207,8 @@ char *query_answer(void *pgconn, int cmd, const json_t *body)
         return s_get(conn, body);
     if (cmd == PROTO_C_LIST)
         return s_list(conn, body);
+    if (cmd == PROTO_C_EVENTS)
+        return s_events(conn, body);
     return s_error_body(body, PROTO_STATUS_BAD_REQUEST, "unexpected command for the query thread");
 }
 

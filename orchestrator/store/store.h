@@ -103,6 +103,9 @@ typedef struct {
  * and must stay valid until the operation's answer has been delivered. */
 typedef struct store_op {
     store_op_kind_t kind;
+    int64_t event_id; /* CANCEL, RETRY, FIRE: the id of the audit row it may
+                       * insert (the coordinator assigns it when the op
+                       * joins a pipeline) */
     union {
         struct { const char *queue, *type; int bound_priority; int64_t bound_id; int limit; } refill;
         struct { int64_t id; const char *reason; const char *actor; } cancel;
@@ -171,6 +174,9 @@ const char *store_errmsg(const store_t *store);
 typedef void (*store_row_fn)(void *arg, const store_job_row_t *row);
 
 int store_load_max_id(store_t *store, int64_t *max_id);
+/* The first audit row id no session has used or reserved (the coordinator
+ * numbers its events from here; store_pipeline_add_event_ids reserves). */
+int store_load_next_event_id(store_t *store, int64_t *next);
 /* Job counts per (queue, state). */
 int store_load_counts(store_t *store, void (*fn)(void *arg, const char *queue, int state, int64_t n),
                       void *arg);
@@ -205,6 +211,16 @@ bool store_pipeline_busy(const store_t *store);
 /* Queues the batch's job rows and audit events as one statement. Marks
  * every written job in_pg and clears its dirty flag. */
 int store_pipeline_add_write(store_t *store, batch_t *b);
+/* Reserves audit row ids up to upto (inclusive) for this coordinator, so
+ * that no later session numbers an event below them; part of the pipeline
+ * (a reservation outlives a failed commit: ids may be skipped, never reused). */
+int store_pipeline_add_event_ids(store_t *store, int64_t upto);
+/* Whether an operation of kind may insert one audit row (and so needs
+ * op->event_id). */
+static inline bool store_op_has_event(store_op_kind_t kind)
+{
+    return kind == STORE_OP_CANCEL || kind == STORE_OP_RETRY || kind == STORE_OP_FIRE;
+}
 /* Queues one operation; its inputs are read now or later (see store_op_t). */
 int store_pipeline_add(store_t *store, store_op_t *op);
 /* Ends the pipeline with a Sync and flushes. */

@@ -26,6 +26,7 @@
 #define STORE_STMT_SCHED_DEL "orch_sched_del"
 #define STORE_STMT_SCHED_PAUSE "orch_sched_pause"
 #define STORE_STMT_SCHED_LOAD "orch_sched_load"
+#define STORE_STMT_EVENT_IDS "orch_event_ids"
 
 /* Parameters of the widest statement (the batch write). */
 #define STORE_MAX_PARAMS STORE_WRITE_NPARAMS

@@ -45,6 +45,16 @@ int store_load_max_id(store_t *s, int64_t *max_id)
     return ORCH_OK;
 }
 
+int store_load_next_event_id(store_t *s, int64_t *next)
+{
+    PGresult *r = s_q(s, "SELECT nextval('job_events_id_seq')", 0, NULL);
+    if (!r)
+        return ORCH_EDB;
+    *next = s_i64(r, 0, 0);
+    PQclear(r);
+    return ORCH_OK;
+}
+
 int store_load_counts(store_t *s, void (*fn)(void *arg, const char *queue, int state, int64_t n),
                       void *arg)
 {

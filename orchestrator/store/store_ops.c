@@ -113,6 +113,7 @@ static void s_fire_params(s_params_t *p, const store_op_t *op)
     s_i64(p, op->in.fire.timeout_ms);
     s_str(p, op->in.fire.payload);
     s_i64(p, op->in.fire.created_us);
+    s_i64(p, op->event_id);
 }
 
 static void s_sched_params(s_params_t *p, const store_schedule_row_t *s, bool with_source)
@@ -146,10 +147,12 @@ int store_op_params(store_t *s, const store_op_t *op, const char **stmt, const c
         s_i64(&p, op->in.cancel.id);
         s_str(&p, op->in.cancel.reason);
         s_str(&p, op->in.cancel.actor);
+        s_i64(&p, op->event_id);
         break;
     case STORE_OP_RETRY:
         s_i64(&p, op->in.retry.id);
         s_str(&p, op->in.retry.actor);
+        s_i64(&p, op->event_id);
         break;
     case STORE_OP_PAUSE:
         s_str(&p, op->in.pause.queue);

@@ -161,7 +161,8 @@ static int s_prepare_all(store_t *s)
         s_prepare(s, STORE_STMT_SCHED_ADD, STORE_SQL_SCHED_ADD) ||
         s_prepare(s, STORE_STMT_SCHED_DEL, STORE_SQL_SCHED_DEL) ||
         s_prepare(s, STORE_STMT_SCHED_PAUSE, STORE_SQL_SCHED_PAUSE) ||
-        s_prepare(s, STORE_STMT_SCHED_LOAD, STORE_SQL_SCHED_LOAD))
+        s_prepare(s, STORE_STMT_SCHED_LOAD, STORE_SQL_SCHED_LOAD) ||
+        s_prepare(s, STORE_STMT_EVENT_IDS, STORE_SQL_EVENT_IDS))
         return ORCH_EDB;
     return ORCH_OK;
 }

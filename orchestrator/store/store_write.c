@@ -100,6 +100,8 @@ static void s_event_row(strbuf_t *v, const batch_event_t *e)
     s_i64(&v[35], e->attempt);
     s_str(&v[36], e->worker);
     s_str(&v[37], e->detail);
+    s_i64(&v[38], e->id);
+    s_str(&v[39], e->state >= 0 ? job_state_name(e->state) : NULL);
 }
 
 void store_write_params(batch_t *b, strbuf_t *bufs, const char **params)
@@ -136,13 +138,21 @@ int store_pipeline_add_write(store_t *s, batch_t *b)
     const char *sub[STORE_WRITE_NPARAMS];
     if (ins && !upd) { /* jobs $1..$19, events after them */
         memcpy(sub, params, 19 * sizeof *sub);
-        memcpy(sub + 19, params + 32, 6 * sizeof *sub);
-        return store_send_prepared(s, STORE_STMT_WRITE_INS, 25, sub, NULL);
+        memcpy(sub + 19, params + 32, STORE_WRITE_NEVPARAMS * sizeof *sub);
+        return store_send_prepared(s, STORE_STMT_WRITE_INS, 19 + STORE_WRITE_NEVPARAMS, sub, NULL);
     }
     if (upd && !ins) {
         memcpy(sub, params + 19, 13 * sizeof *sub);
-        memcpy(sub + 13, params + 32, 6 * sizeof *sub);
-        return store_send_prepared(s, STORE_STMT_WRITE_UPD, 19, sub, NULL);
+        memcpy(sub + 13, params + 32, STORE_WRITE_NEVPARAMS * sizeof *sub);
+        return store_send_prepared(s, STORE_STMT_WRITE_UPD, 13 + STORE_WRITE_NEVPARAMS, sub, NULL);
     }
     return store_send_prepared(s, STORE_STMT_WRITE, STORE_WRITE_NPARAMS, params, NULL);
+}
+
+int store_pipeline_add_event_ids(store_t *s, int64_t upto)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%lld", (long long)upto);
+    const char *v[1] = {buf};
+    return store_send_prepared(s, STORE_STMT_EVENT_IDS, 1, v, NULL);
 }

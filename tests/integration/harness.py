@@ -230,6 +230,13 @@ def _merge(base, extra):
 
 # ---- the cluster under test ----
 
+def free_tcp_port():
+    """A loopback TCP port nobody listens on right now."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
 _clusters = []
 
 
@@ -249,11 +256,13 @@ class Cluster:
         self.worker_endpoint = "ipc://%s/workers.sock" % self.tmp
         self.client_endpoint = "ipc://%s/clients.sock" % self.tmp
         self.event_endpoint = "ipc://%s/events.sock" % self.tmp
+        self.http_port = free_tcp_port()
+        self.http_base = "http://127.0.0.1:%d" % self.http_port
         self.coord_config_path = os.path.join(self.tmp, "orchestrator.yaml")
         self.coord_config = _merge({
             "database": {"url": None},
             "listen": {"workers": self.worker_endpoint, "clients": self.client_endpoint,
-                       "events": self.event_endpoint},
+                       "events": self.event_endpoint, "http": "127.0.0.1:%d" % self.http_port},
             "heartbeat": {"interval": "%dms" % heartbeat_ms, "liveness": liveness},
             # tests submit before their workers announce the types
             "scheduler": {"accept_unknown_types": True},
@@ -276,7 +285,8 @@ class Cluster:
         self.env.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
         for k in ("ORCH_DATABASE_URL", "ORCH_WORKER_ENDPOINT", "ORCH_CLIENT_ENDPOINT",
                   "ORCH_EVENT_ENDPOINT", "ORCH_WORKER_ENDPOINTS", "ORCH_ENDPOINT",
-                  "ORCH_LOG_LEVEL", "ORCH_SECRET_KEY_FILE", "ORCH_SERVER_KEY_FILE"):
+                  "ORCH_LOG_LEVEL", "ORCH_SECRET_KEY_FILE", "ORCH_SERVER_KEY_FILE",
+                  "ORCH_HTTP_LISTEN", "ORCH_TOKENS_FILE", "ORCH_TOKEN"):
             self.env.pop(k, None)
         _clusters.append(self)
 
@@ -573,6 +583,31 @@ class Cluster:
         r = self.orchctl(*args)
         check(isinstance(r, dict) and len(r.get("ids", [])) == 1, "orchctl submit returned %r" % r)
         return r["ids"][0]
+
+    def http(self, method, path, body=None, token=None, headers=None, timeout=15, raw=None):
+        """One HTTP API request: (status, headers dict with lower-case names,
+        decoded JSON body or None). body: a JSON value; raw: bytes sent
+        as they are instead."""
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
+        h = dict(headers or {})
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        if token:
+            h["Authorization"] = "Bearer " + token
+        try:
+            conn.request(method, path, body=data, headers=h)
+            r = conn.getresponse()
+            text = r.read()
+            hdrs = {k.lower(): v for k, v in r.getheaders()}
+        finally:
+            conn.close()
+        doc = None
+        if text and ("json" in hdrs.get("content-type", "")):
+            doc = json.loads(text)
+        return r.status, hdrs, doc
 
     def stats(self):
         """orchctl --json stats: {queue: {state: count, ..., paused}}."""

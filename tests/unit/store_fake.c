@@ -45,6 +45,7 @@ typedef struct {
     size_t ndeps;
     store_schedule_row_t *scheds; /* strings owned */
     size_t nscheds;
+    int64_t event_seq; /* job_events_id_seq's last value (never rolled back) */
 } db_t;
 
 /* A pipeline statement: the batch write (snapshot of its rows, taken when
@@ -266,15 +267,15 @@ static fake_job_t *s_job_insert(db_t *db, const fake_job_t *row)
     return db->jobs[at];
 }
 
-static void s_event_add(db_t *db, int64_t job_id, int64_t at, const char *event, int attempt,
-                        const char *worker, const char *detail)
+static void s_event_add(db_t *db, int64_t id, int64_t job_id, int64_t at, const char *event,
+                        int attempt, const char *worker, const char *detail, const char *state)
 {
     if (db->nevents == db->capevents) {
         db->capevents = db->capevents ? db->capevents * 2 : 256;
         db->events = xrealloc(db->events, db->capevents * sizeof *db->events);
     }
     db->events[db->nevents++] =
-        (fake_event_t){job_id, at, s_dup(event), attempt, s_dup(worker), s_dup(detail)};
+        (fake_event_t){job_id, at, s_dup(event), attempt, s_dup(worker), s_dup(detail), id, state};
 }
 
 static void s_set(char **field, const char *value)
@@ -834,6 +835,14 @@ int store_load_max_id(store_t *s, int64_t *max_id)
     return ORCH_OK;
 }
 
+int store_load_next_event_id(store_t *s, int64_t *next)
+{
+    if (s_load_begin(s))
+        return ORCH_EDB;
+    *next = ++s_db()->event_seq;
+    return ORCH_OK;
+}
+
 int store_load_counts(store_t *s, void (*fn)(void *arg, const char *queue, int state, int64_t n),
                       void *arg)
 {
@@ -1072,7 +1081,8 @@ static void s_op_cancel(db_t *db, s_run_t *r, store_op_t *op)
         j->finished_us = j->updated_us = r->now;
         s_set(&j->error, op->in.cancel.reason);
         char *detail = s_json_obj2("reason", op->in.cancel.reason, "actor", op->in.cancel.actor);
-        s_event_add(db, j->id, r->now, "cancelled", j->attempt, NULL, detail);
+        s_event_add(db, op->event_id, j->id, r->now, "cancelled", j->attempt, NULL, detail,
+                    "cancelled");
         free(detail);
         a.applied = true;
     }
@@ -1097,7 +1107,7 @@ static void s_op_retry(db_t *db, s_run_t *r, store_op_t *op)
     j->finished_us = 0;
     j->progress = -1;
     j->updated_us = r->now;
-    s_event_add(db, j->id, r->now, "retried", j->attempt, NULL, detail);
+    s_event_add(db, op->event_id, j->id, r->now, "retried", j->attempt, NULL, detail, "queued");
     free(detail);
     a.applied = true;
     a.queue = j->queue;
@@ -1210,7 +1220,7 @@ static void s_op_fire(db_t *db, s_run_t *r, store_op_t *op)
         if (r->tx->failed)
             return;
         char *detail = s_json_obj1("schedule", op->in.fire.name);
-        s_event_add(db, row.id, r->now, "submitted", 0, NULL, detail);
+        s_event_add(db, op->event_id, row.id, r->now, "submitted", 0, NULL, detail, "queued");
         free(detail);
         a.applied = true;
     } else if (s) { /* the schedule as it stands, for the coordinator to follow */
@@ -1370,7 +1380,8 @@ static void s_apply_write(db_t *db, s_tx_t *tx, const item_t *it, int64_t now)
             s_violate(tx, "job_events: event of job %lld without a name or with invalid detail",
                       (long long)e->job_id);
         else
-            s_event_add(db, e->job_id, e->at_us, e->event, e->attempt, e->worker, e->detail);
+            s_event_add(db, e->id, e->job_id, e->at_us, e->event, e->attempt, e->worker, e->detail,
+                        e->state);
     }
 }
 
@@ -1447,9 +1458,20 @@ int store_pipeline_add_write(store_t *s, batch_t *b)
     for (size_t i = 0; i < b->nevents; i++) {
         const batch_event_t *e = &b->events[i];
         fake_event_t src = {e->job_id,  e->at_us,          (char *)job_event_name(e->event),
-                            e->attempt, (char *)e->worker, e->detail};
+                            e->attempt, (char *)e->worker, e->detail,
+                            e->id,      e->state >= 0 ? job_state_name(e->state) : NULL};
         s_event_copy(&it->events[i], &src);
     }
+    return ORCH_OK;
+}
+
+int store_pipeline_add_event_ids(store_t *s, int64_t upto)
+{
+    int rc = s_can_add(s);
+    if (rc)
+        return rc;
+    /* setval is not transactional: it holds even if the pipeline fails */
+    s_db()->event_seq = upto;
     return ORCH_OK;
 }
 

@@ -44,6 +44,8 @@ typedef struct {
     int attempt;
     char *worker;
     char *detail;
+    int64_t id;        /* the row id the coordinator assigned */
+    const char *state; /* static name, or NULL */
 } fake_event_t;
 
 /* ---- the database ---- */

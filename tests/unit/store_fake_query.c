@@ -152,35 +152,66 @@ static char *s_get(const json_t *body)
 
 static char *s_list(const json_t *body)
 {
-    json_t *st = json_object_get(body, "state"), *q = json_object_get(body, "queue");
-    json_t *lim = json_object_get(body, "limit");
-    int state = -1;
-    if (st && (!json_is_string(st) || (state = job_state_parse(json_string_value(st))) < 0))
-        return s_error(body, PROTO_STATUS_BAD_REQUEST,
-                       "state: must be one of waiting, scheduled, queued, running, "
-                       "succeeded, dead, cancelled");
-    if (q && (!json_is_string(q) || !proto_name_valid(json_string_value(q))))
-        return s_error(body, PROTO_STATUS_BAD_REQUEST,
-                       "queue: must be a name of 1..64 characters [A-Za-z0-9_.:-]");
-    json_int_t limit = 100;
-    if (lim) {
-        if (!json_is_integer(lim) || json_integer_value(lim) < 1 || json_integer_value(lim) > 10000)
-            return s_error(body, PROTO_STATUS_BAD_REQUEST, "limit: must be an integer 1..10000");
-        limit = json_integer_value(lim);
-    }
+    proto_list_t l;
+    char err[256];
+    if (proto_list_parse(body, &l, err, sizeof err) != ORCH_OK)
+        return s_error(body, PROTO_STATUS_BAD_REQUEST, err);
+    int limit = l.limit > 0 ? l.limit : PROTO_LIST_DEFAULT_LIMIT;
     json_t *arr = json_array();
     size_t n = store_fake_njobs();
     const fake_job_t **rows = xcalloc(n + 1, sizeof *rows);
     size_t nrows = store_fake_rows(rows, n);
+    int64_t last = 0;
     /* newest first */
-    for (size_t k = nrows; k > 0 && (json_int_t)json_array_size(arr) < limit; k--) {
+    for (size_t k = nrows; k > 0 && (int)json_array_size(arr) < limit; k--) {
         const fake_job_t *j = rows[k - 1];
-        if ((state >= 0 && j->state != state) || (q && strcmp(j->queue, json_string_value(q))))
+        if ((l.state >= 0 && j->state != l.state) || (l.queue && strcmp(j->queue, l.queue)) ||
+            (l.type && strcmp(j->type, l.type)) || (l.before > 0 && j->id >= l.before))
             continue;
         json_array_append_new(arr, s_job_json(j));
+        last = j->id;
     }
     free(rows);
-    return s_reply(json_pack("{s:i, s:o}", "status", 200, "jobs", arr), body);
+    json_t *reply = json_pack("{s:i, s:o}", "status", 200, "jobs", arr);
+    if ((int)json_array_size(arr) == limit)
+        json_object_set_new(reply, "next_before", json_integer(last));
+    proto_list_fini(&l);
+    return s_reply(reply, body);
+}
+
+/* query.c's QUERY_SQL_EVENTS over the fake's rows. */
+static char *s_events(const json_t *body)
+{
+    proto_events_t q;
+    char err[256];
+    if (proto_events_parse(body, &q, err, sizeof err) != ORCH_OK)
+        return s_error(body, PROTO_STATUS_BAD_REQUEST, err);
+    int limit = q.limit > 0 ? q.limit : PROTO_EVENTS_DEFAULT_LIMIT;
+    json_t *arr = json_array();
+    int scanned = 0;
+    int64_t last = q.after;
+    for (size_t i = 0; i < store_fake_nevents() && scanned < limit; i++) {
+        const fake_event_t *e = store_fake_event_at(i);
+        if (e->id <= q.after || (q.job > 0 && e->job_id != q.job))
+            continue;
+        scanned++;
+        last = e->id;
+        const fake_job_t *j = store_fake_job(e->job_id);
+        if (!j || (q.queue && strcmp(j->queue, q.queue)) || (q.type && strcmp(j->type, q.type)))
+            continue;
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:I, s:I}", "id", (json_int_t)j->id,
+                              "queue", j->queue, "type", j->type, "event", e->event, "state",
+                              e->state ? e->state : job_state_name(j->state), "attempt",
+                              e->attempt, "at_us", (json_int_t)e->at_us, "event_id",
+                              (json_int_t)e->id);
+        if (e->worker)
+            json_object_set_new(o, "worker", json_string(e->worker));
+        json_array_append_new(arr, o);
+    }
+    proto_events_fini(&q);
+    return s_reply(json_pack("{s:i, s:o, s:I, s:b}", "status", 200, "events", arr, "last",
+                             (json_int_t)last, "more", scanned == limit),
+                   body);
 }
 
 int query_forward(void *pipe, const proto_envelope_t *env, int cmd, const json_t *body)
@@ -189,8 +220,9 @@ int query_forward(void *pipe, const proto_envelope_t *env, int cmd, const json_t
     if (!s_query)
         return ORCH_EIO;
     char *reply = cmd == PROTO_C_GET    ? s_get(body)
-                  : cmd == PROTO_C_LIST ? s_list(body)
-                                        : s_error(body, PROTO_STATUS_BAD_REQUEST,
+                  : cmd == PROTO_C_LIST   ? s_list(body)
+                  : cmd == PROTO_C_EVENTS ? s_events(body)
+                                          : s_error(body, PROTO_STATUS_BAD_REQUEST,
                                                   "unexpected command for the query thread");
     int rc = ORCH_OK;
     if (zmq_send(s_query->sock, env, sizeof *env, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
