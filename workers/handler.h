@@ -63,7 +63,23 @@ typedef struct {
     void (*fini)(void *state);
     handler_status_t (*run)(handler_ctx_t *ctx, const json_t *payload, json_t **result,
                             handler_error_t *err);
+    /* Optional: for a handler that runs the job types its section names
+     * (exec, http: `handlers: exec: types: <name>: {...}`) instead of a
+     * type of its own name. Returns the name of type i and sets *type_conf
+     * to its settings (passed to run() as ctx->conf), NULL past the last;
+     * conf is the section's struct. Such a handler's own name is not a job
+     * type, and init() still gets the section's struct. */
+    const char *(*types)(const void *conf, size_t i, const void **type_conf);
 } handler_t;
+
+/* A job type a worker's config serves: built-in types by their handler's
+ * name, and the types that handlers with a types() hook name. */
+typedef struct {
+    const char *name;      /* borrowed from the registry or the config */
+    const handler_t *h;
+    const void *conf;      /* ctx->conf for its jobs */
+    int slots;             /* its section's `slots` (0: no limit beyond worker.slots) */
+} handler_type_t;
 
 /* Registry: handler for a type, or NULL. */
 const handler_t *handler_find(const char *type);
@@ -81,8 +97,15 @@ void handler_progress(handler_ctx_t *ctx, int percent, const char *message);
  * built-in handler i and its section's schema, NULL past the last. */
 const char *handler_types(size_t i, const cfgsection_t **schema);
 /* Whether cfg enables type: a registered type whose section says enabled
- * (false for a type the config was loaded without). */
+ * (false for a type the config was loaded without), or a type an enabled
+ * section's types() names. */
 bool handler_enabled(const worker_config_t *cfg, const char *type);
+/* The i-th job type cfg serves (registry order; a types() handler's types
+ * in its config's order, in its place); false past the last. Names may
+ * repeat when two sections name one type: the worker refuses that. */
+bool handler_served(const worker_config_t *cfg, size_t i, handler_type_t *out);
+/* The served type named type; false when cfg does not serve it. */
+bool handler_lookup(const worker_config_t *cfg, const char *type, handler_type_t *out);
 /* Note on handler_progress: call it from the thread that runs the handler
  * (the slot thread owns the socket progress travels on). The worker forwards
  * at most ~10 reports per second per job and drops the ones in between. */

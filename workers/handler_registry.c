@@ -16,7 +16,9 @@
     X(embed)                                                                                       \
     X(index)                                                                                       \
     X(compact)                                                                                     \
-    X(backup_verify)
+    X(backup_verify)                                                                               \
+    X(exec)                                                                                        \
+    X(http)
 
 #define S_DECLARE(n) extern const handler_t handler_##n;
 HANDLER_BUILTINS(S_DECLARE)
@@ -50,8 +52,51 @@ const char *handler_types(size_t i, const cfgsection_t **schema)
 
 bool handler_enabled(const worker_config_t *cfg, const char *type)
 {
-    const worker_section_t *sec = handler_find(type) ? worker_config_section(cfg, type) : NULL;
-    return sec && sec->enabled;
+    handler_type_t t;
+    return handler_lookup(cfg, type, &t);
+}
+
+/* The n-th (from *skip) type of handler h in cfg, counting down *skip. */
+static bool s_served_by(const worker_config_t *cfg, const handler_t *h, size_t *skip,
+                        handler_type_t *out)
+{
+    const worker_section_t *sec = worker_config_section(cfg, h->name);
+    if (!sec || !sec->enabled)
+        return false;
+    *out = (handler_type_t){.name = h->name, .h = h, .conf = sec->conf, .slots = sec->slots};
+    if (!h->types) {
+        if (*skip == 0)
+            return true;
+        (*skip)--;
+        return false;
+    }
+    size_t n = 0;
+    for (const void *tc; (out->name = h->types(sec->conf, n, &tc)) != NULL; n++) {
+        if (n == *skip) {
+            out->conf = tc;
+            return true;
+        }
+    }
+    *skip -= n;
+    return false;
+}
+
+bool handler_served(const worker_config_t *cfg, size_t i, handler_type_t *out)
+{
+    for (const handler_t *const *h = s_builtins; *h; h++)
+        if (s_served_by(cfg, *h, &i, out))
+            return true;
+    return false;
+}
+
+bool handler_lookup(const worker_config_t *cfg, const char *type, handler_type_t *out)
+{
+    if (!type)
+        return false;
+    for (size_t i = 0; handler_served(cfg, i, out); i++)
+        if (strcmp(out->name, type) == 0)
+            return true;
+    return false;
 }
 
 void handler_error_set(handler_error_t *err, const char *fmt, ...)

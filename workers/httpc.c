@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define HTTPC_DEFAULT_MAX_RESPONSE (64u * 1024u * 1024u)
 
@@ -89,15 +90,28 @@ static int s_map_curl_error(CURLcode cc, const s_xfer_t *x)
     }
 }
 
+/* Whether the configured headers set name (case-insensitive). */
+static bool s_has_header(const httpc_request_t *req, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *const *p = req->headers; p && *p; p++)
+        if (strncasecmp(*p, name, n) == 0 && (*p)[n] == ':')
+            return true;
+    return false;
+}
+
 static struct curl_slist *s_headers(const httpc_request_t *req)
 {
     struct curl_slist *h = NULL;
     char line[512];
-    if (req->content_type) {
+    if (req->content_type && !s_has_header(req, "Content-Type")) {
         snprintf(line, sizeof line, "Content-Type: %s", req->content_type);
         h = curl_slist_append(h, line);
     }
-    h = curl_slist_append(h, "Accept: application/json");
+    if (!s_has_header(req, "Accept"))
+        h = curl_slist_append(h, "Accept: application/json");
+    for (const char *const *p = req->headers; p && *p; p++)
+        h = curl_slist_append(h, *p);
     /* No "Expect: 100-continue" round trip for large bodies. */
     h = curl_slist_append(h, "Expect:");
     if (req->bearer) {
@@ -119,6 +133,8 @@ static void s_setup(CURL *h, const httpc_request_t *req, s_xfer_t *x, struct cur
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(req->timeout_ms > 0 ? req->timeout_ms : 1));
     long connect_ms = req->timeout_ms > 0 && req->timeout_ms < 10000 ? (long)req->timeout_ms : 10000;
+    if (req->connect_timeout_ms > 0 && req->connect_timeout_ms < connect_ms)
+        connect_ms = (long)req->connect_timeout_ms;
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, s_on_write);
@@ -141,6 +157,7 @@ static void s_setup(CURL *h, const httpc_request_t *req, s_xfer_t *x, struct cur
 int httpc_perform(const httpc_request_t *req, httpc_response_t *resp)
 {
     memset(resp, 0, sizeof *resp);
+    resp->retry_after_s = -1;
     if (httpc_global_init() != 0) {
         snprintf(resp->error, sizeof resp->error, "could not initialise libcurl");
         return ORCH_EIO;
@@ -173,6 +190,9 @@ int httpc_perform(const httpc_request_t *req, httpc_response_t *resp)
                      errbuf[0] ? errbuf : curl_easy_strerror(cc));
     } else {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+        curl_off_t ra = 0;
+        if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+            resp->retry_after_s = (int64_t)ra;
     }
     resp->body_len = x.body.len;
     resp->body = strbuf_detach(&x.body);

@@ -24,6 +24,10 @@ typedef struct {
     int64_t timeout_ms;       /* whole request, connection included; >= 1 */
     atomic_bool *cancelled;   /* polled during the transfer; NULL: not cancellable */
     size_t max_response_bytes;/* larger bodies fail with ORCH_ETOOBIG; 0: 64 MiB */
+    const char *const *headers; /* more "Name: value" lines, NULL-terminated, or NULL; may
+                                 * hold secrets: never logged. A Content-Type or Accept
+                                 * among them replaces the default one. */
+    int64_t connect_timeout_ms; /* 0: min(timeout_ms, 10 s) */
 } httpc_request_t;
 
 typedef struct {
@@ -31,6 +35,7 @@ typedef struct {
     char *body;      /* NUL-terminated response body (caller owns, httpc_response_fini) */
     size_t body_len;
     char error[256]; /* transport failure text when httpc_perform returned non-zero */
+    int64_t retry_after_s; /* the response's Retry-After (seconds or an HTTP date), -1: none */
 } httpc_response_t;
 
 typedef enum {

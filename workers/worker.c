@@ -46,42 +46,51 @@ static void s_err(char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- construction ---- */
 
-static int s_add_type(worker_t *w, const handler_t *h)
+/* Adds t unless its handler or name is there already; a name two
+ * sections serve is a config error (which handler would run it?). */
+static int s_add_type(worker_t *w, const handler_type_t *t, char *err, size_t errlen)
 {
     for (size_t i = 0; i < w->ntypes; i++) {
-        if (w->types[i].h == h)
+        if (strcmp(w->types[i].name, t->name) != 0)
+            continue;
+        if (w->types[i].h == t->h && w->types[i].conf == t->conf)
             return 0;
+        s_err(err, errlen, "job type \"%s\" is served by both handlers.%s and handlers.%s",
+              t->name, w->types[i].h->name, t->h->name);
+        return ORCH_ECONFIG;
     }
-    const worker_section_t *sec = worker_config_section(w->cfg, h->name);
-    w->types[w->ntypes++] =
-        (wtype_t){.h = h, .conf = sec ? sec->conf : NULL, .limit = sec ? sec->slots : 0};
+    w->types = xrealloc(w->types, (w->ntypes + 1) * sizeof *w->types);
+    w->types[w->ntypes++] = (wtype_t){.name = t->name, .h = t->h, .conf = t->conf,
+                                      .limit = t->slots};
     return 0;
+}
+
+/* Every init() runs once per handler, however many types it serves. */
+static bool s_first_of_handler(const worker_t *w, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (w->types[j].h == w->types[i].h)
+            return false;
+    return true;
 }
 
 static int s_resolve_types(worker_t *w, const char *const *names, size_t n, char *err,
                            size_t errlen)
 {
-    size_t nall = 0;
-    while (handler_all()[nall])
-        nall++;
-    w->types = xcalloc(nall + 1, sizeof *w->types);
-    for (size_t i = 0; i < n; i++) {
-        const handler_t *h = handler_find(names[i]);
-        if (!h) {
-            s_err(err, errlen, "unknown job type \"%s\"", names[i]);
-            return ORCH_EINVAL;
-        }
-        if (!handler_enabled(w->cfg, h->name)) {
+    handler_type_t t;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (!handler_lookup(w->cfg, names[i], &t)) {
             s_err(err, errlen, "job type \"%s\" is not enabled in the config (handlers.%s)",
-                  h->name, h->name);
+                  names[i], names[i]);
             return ORCH_EINVAL;
         }
-        s_add_type(w, h);
+        rc = s_add_type(w, &t, err, errlen);
     }
-    for (size_t i = 0; n == 0 && i < nall; i++) {
-        if (handler_enabled(w->cfg, handler_all()[i]->name))
-            s_add_type(w, handler_all()[i]);
-    }
+    for (size_t i = 0; rc == 0 && n == 0 && handler_served(w->cfg, i, &t); i++)
+        rc = s_add_type(w, &t, err, errlen);
+    if (rc != 0)
+        return rc;
     if (w->ntypes == 0) {
         s_err(err, errlen, "no job types enabled (enable a handler in the config or use --types)");
         return ORCH_ECONFIG;
@@ -93,10 +102,17 @@ static int s_init_handlers(worker_t *w, char *err, size_t errlen)
 {
     for (size_t i = 0; i < w->ntypes; i++) {
         wtype_t *t = &w->types[i];
+        if (!s_first_of_handler(w, i)) {
+            for (size_t j = 0; j < i; j++) /* the state init() made for the first of them */
+                if (w->types[j].h == t->h)
+                    t->state = w->types[j].state;
+            continue;
+        }
         if (!t->h->init)
             continue;
         handler_error_t herr = {{0}};
-        int rc = t->h->init(t->conf, &t->state, &herr);
+        const worker_section_t *sec = worker_config_section(w->cfg, t->h->name);
+        int rc = t->h->init(sec ? sec->conf : NULL, &t->state, &herr);
         if (rc != 0) {
             s_err(err, errlen, "handler \"%s\": %s", t->h->name,
                   herr.message[0] ? herr.message : orch_strerror(rc));
@@ -334,7 +350,7 @@ static void s_send_hello(worker_t *w)
     /* The codec's struct holds char *: these are borrowed and only read. */
     char **types = xcalloc(w->ntypes, sizeof *types);
     for (size_t i = 0; i < w->ntypes; i++)
-        types[i] = (char *)w->types[i].h->name;
+        types[i] = (char *)w->types[i].name;
     proto_hello_t h = {
         .name = w->name,
         .version = (char *)WORKER_VERSION,

@@ -35,8 +35,10 @@ typedef struct {
 } wslot_t;
 
 typedef struct {
+    const char *name; /* the job type (handler_type_t.name, borrowed from the config) */
     const handler_t *h;
-    const void *conf; /* its handlers.<type> section's struct (handler_ctx_t.conf) */
+    const void *conf; /* its settings (handler_ctx_t.conf): the handlers.<type> section's
+                       * struct, or the entry of a types() handler */
     void *state;  /* from init() */
     bool inited;
     int limit;    /* handlers.<type>.slots; 0: none */

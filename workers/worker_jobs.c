@@ -68,7 +68,7 @@ static void s_run(worker_t *w, int i)
     w->types[ws->type].running++;
     atomic_store(slot_cancel_flag(ws->slot), false);
     LOG_DEBUG("job started job=%" PRId64 " attempt=%d type=%s slot=%d", ws->job_id, ws->attempt,
-              w->types[ws->type].h->name, i);
+              w->types[ws->type].name, i);
 }
 
 static void s_start_parked(worker_t *w, int type)
@@ -114,7 +114,7 @@ static void s_assign(worker_t *w, int64_t id, int attempt, int type, json_t *pay
     if (ty->limit > 0 && ty->running >= ty->limit) {
         ws->state = WS_PARKED;
         ty->parked++;
-        LOG_DEBUG("job waits for a \"%s\" slot job=%" PRId64 " attempt=%d", ty->h->name, id,
+        LOG_DEBUG("job waits for a \"%s\" slot job=%" PRId64 " attempt=%d", ty->name, id,
                   attempt);
         return;
     }
@@ -125,7 +125,7 @@ static void s_assign(worker_t *w, int64_t id, int attempt, int type, json_t *pay
 static int s_type_index(const worker_t *w, const char *type)
 {
     for (size_t t = 0; t < w->ntypes; t++) {
-        if (strcmp(w->types[t].h->name, type) == 0)
+        if (strcmp(w->types[t].name, type) == 0)
             return (int)t;
     }
     return -1;
@@ -327,7 +327,7 @@ void worker_check_deadlines(worker_t *w)
                  ws->job_id, ws->attempt, ws->timeout_ms);
         if (ws->state == WS_PARKED) {
             snprintf(msg, sizeof msg, "timed out after %" PRId64 " ms waiting for a \"%s\" slot",
-                     ws->timeout_ms, w->types[ws->type].h->name);
+                     ws->timeout_ms, w->types[ws->type].name);
             s_end_parked(w, i, msg, false);
         } else {
             ws->why = WHY_TIMEOUT;
