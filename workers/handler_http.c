@@ -281,6 +281,10 @@ static handler_status_t s_run(handler_ctx_t *ctx, const json_t *payload, json_t 
         .max_response_bytes = t->max_response,
         .headers = (const char *const *)lines,
     };
+    /* a running job shows 0% (not "no progress") while its request waits */
+    char note[600];
+    snprintf(note, sizeof note, "%s %s", t->method, url);
+    handler_progress(ctx, 0, note);
     httpc_response_t resp;
     int rc = httpc_perform(&req, &resp);
     s_lines_free(lines);
