@@ -661,7 +661,7 @@ int orch_int_call(orch_client_t *cl, const orch_req_t *rq, json_t **reply)
     snprintf(cl->err, sizeof cl->err, "%s", r->error);
     cl->status = r->status;
     rc = r->rc;
-    if (reply && (rc == 0 || r->status != 0)) {
+    if (reply && rc == 0) {
         *reply = r->reply;
         r->reply = NULL;
     }

@@ -48,7 +48,7 @@ static int s_tcp_plus_one(const char *client, char *out, size_t len)
     char *end = NULL;
     errno = 0;
     long port = strtol(colon + 1, &end, 10);
-    if (errno || end == colon + 1 || *end || colon[1] == '-' || colon[1] == '+' || port < 1
+    if (colon[1] < '0' || colon[1] > '9' || errno || *end || port < 1
         || port > 65534)
         return ORCH_EINVAL;
     int n = snprintf(out, len, "%.*s:%ld", (int)(colon - client), client, port + 1);

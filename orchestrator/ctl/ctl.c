@@ -87,52 +87,45 @@ static void s_print_job_history(ctl_cmd_t *ctx, const json_t *job, const json_t 
 static int s_cmd_get(ctl_cmd_t *ctx)
 {
     int64_t id;
-    json_t *reply = NULL;
+    orch_client_t *cl;
+    json_t *job = NULL, *events = NULL;
     bool history = ctl_args_opt(ctx->args, "--history") != NULL;
     int rc = s_job_id(ctx, &id);
+    if (rc == 0)
+        rc = ctl_cmd_client(ctx, &cl);
     if (rc != 0)
         return rc;
-    strbuf_t body;
-    strbuf_init(&body);
-    proto_get_encode(&body, &(proto_get_t){.id = id, .history = history});
-    rc = ctl_cmd_call(ctx, "GET", &body, &reply);
-    strbuf_fini(&body);
+    rc = orch_client_get(cl, id, history, &job, &events);
     if (rc != 0)
-        return rc;
-    const json_t *job = ctl_cmd_member(ctx, reply, "job", JSON_OBJECT);
-    const json_t *events = job && history ? ctl_cmd_member(ctx, reply, "history", JSON_ARRAY)
-                                          : NULL;
-    if (!job || (history && !events))
-        rc = CTL_EXIT_ERROR;
-    else if (ctx->args->json && history)
+        return ctl_cmd_failed(ctx, rc, NULL);
+    if (ctx->args->json && history)
         s_print_job_history(ctx, job, events);
     else if (ctx->args->json)
         ctl_cmd_print_json(ctx, job);
     else
         ctl_format_job(ctx->out, job);
-    if (rc == 0 && history && !ctx->args->json)
+    if (history && !ctx->args->json)
         ctl_format_history(ctx->out, events);
-    json_decref(reply);
-    return rc;
+    json_decref(job);
+    json_decref(events);
+    return 0;
 }
 
-/* The LIST filter from --state, --queue and --limit (queue borrowed). */
-static int s_list_filter(ctl_cmd_t *ctx, proto_list_t *l)
+/* The LIST filter from --state, --queue and --limit (strings borrowed). */
+static int s_list_filter(ctl_cmd_t *ctx, orch_list_filter_t *l)
 {
     const char *state = ctl_args_opt(ctx->args, "--state");
     const char *queue = ctl_args_opt(ctx->args, "--queue");
-    if (state) {
-        l->state = proto_state_index(state);
-        if (l->state < 0)
-            return ctl_cmd_usage_error(ctx, "invalid state '%s': must be one of waiting, scheduled, "
-                                      "queued, running, succeeded, dead, cancelled",
-                                 state);
-    }
+    if (state && proto_state_index(state) < 0)
+        return ctl_cmd_usage_error(ctx, "invalid state '%s': must be one of waiting, scheduled, "
+                                        "queued, running, succeeded, dead, cancelled",
+                                   state);
+    l->state = state;
     if (queue) {
         int rc = ctl_cmd_check_name(ctx, "queue name", queue);
         if (rc != 0)
             return rc;
-        l->queue = (char *)queue; /* only read by the encoder */
+        l->queue = queue;
     }
     int64_t limit = 0;
     int rc = ctl_cmd_opt_num(ctx, "--limit", 1, PROTO_LIST_MAX_LIMIT, &limit);
@@ -142,81 +135,59 @@ static int s_list_filter(ctl_cmd_t *ctx, proto_list_t *l)
 
 static int s_cmd_list(ctl_cmd_t *ctx)
 {
-    proto_list_t filter = {.state = -1};
-    json_t *reply = NULL;
+    orch_list_filter_t filter = {0};
+    orch_client_t *cl;
+    json_t *jobs = NULL;
     int rc = s_list_filter(ctx, &filter);
+    if (rc == 0)
+        rc = ctl_cmd_client(ctx, &cl);
     if (rc != 0)
         return rc;
-    strbuf_t body;
-    strbuf_init(&body);
-    proto_list_encode(&body, &filter);
-    rc = ctl_cmd_call(ctx, "LIST", &body, &reply);
-    strbuf_fini(&body);
-    if (rc != 0)
-        return rc;
-    const json_t *jobs = ctl_cmd_member(ctx, reply, "jobs", JSON_ARRAY);
-    if (!jobs)
-        rc = CTL_EXIT_ERROR;
-    else if (ctx->args->json)
-        ctl_cmd_print_json(ctx, jobs);
-    else
-        ctl_format_jobs(ctx->out, jobs);
-    json_decref(reply);
-    return rc;
+    rc = orch_client_list(cl, &filter, &jobs);
+    return ctl_cmd_print_list(ctx, rc, jobs, ctl_format_jobs);
 }
 
 static int s_cmd_stats(ctl_cmd_t *ctx)
 {
-    json_t *reply = NULL;
-    int rc = ctl_cmd_call_empty(ctx, "STATS", &reply);
+    orch_client_t *cl;
+    json_t *stats = NULL;
+    int rc = ctl_cmd_client(ctx, &cl);
     if (rc != 0)
         return rc;
-    const json_t *queues = ctl_cmd_member(ctx, reply, "queues", JSON_OBJECT);
-    if (!queues)
-        rc = CTL_EXIT_ERROR;
-    else if (ctx->args->json)
-        ctl_cmd_print_json(ctx, queues);
-    else
-        ctl_format_stats(ctx->out, queues);
-    json_decref(reply);
-    return rc;
+    rc = orch_client_stats(cl, &stats);
+    json_t *queues = rc == 0 ? json_incref(json_object_get(stats, "queues")) : NULL;
+    json_decref(stats);
+    return ctl_cmd_print_list(ctx, rc, queues, ctl_format_stats);
 }
 
 static int s_cmd_workers(ctl_cmd_t *ctx)
 {
-    json_t *reply = NULL;
-    int rc = ctl_cmd_call_empty(ctx, "WORKERS", &reply);
+    orch_client_t *cl;
+    json_t *workers = NULL;
+    int rc = ctl_cmd_client(ctx, &cl);
     if (rc != 0)
         return rc;
-    const json_t *workers = ctl_cmd_member(ctx, reply, "workers", JSON_ARRAY);
-    if (!workers)
-        rc = CTL_EXIT_ERROR;
-    else if (ctx->args->json)
-        ctl_cmd_print_json(ctx, workers);
-    else
-        ctl_format_workers(ctx->out, workers);
-    json_decref(reply);
-    return rc;
+    rc = orch_client_workers(cl, &workers);
+    return ctl_cmd_print_list(ctx, rc, workers, ctl_format_workers);
 }
 
 /* ---- cancel, retry ---- */
 
-static int s_job_action(ctl_cmd_t *ctx, const char *command)
+static int s_job_action(ctl_cmd_t *ctx, int (*action)(orch_client_t *, int64_t, json_t **))
 {
     int64_t id;
+    orch_client_t *cl;
     json_t *reply = NULL;
     int rc = s_job_id(ctx, &id);
+    if (rc == 0)
+        rc = ctl_cmd_client(ctx, &cl);
     if (rc != 0)
         return rc;
-    strbuf_t body;
-    strbuf_init(&body);
-    proto_jobid_encode(&body, id);
-    rc = ctl_cmd_call(ctx, command, &body, &reply);
-    strbuf_fini(&body);
+    rc = action(cl, id, &reply);
     if (rc != 0)
-        return rc;
+        return ctl_cmd_failed(ctx, rc, NULL);
     if (ctx->args->json) {
-        ctl_cmd_print_reply(ctx, reply);
+        ctl_cmd_print_json(ctx, reply);
     } else {
         char *state = ctl_format_value(json_object_get(reply, "state"));
         if (json_is_true(json_object_get(reply, "cancel_requested")))
@@ -231,12 +202,12 @@ static int s_job_action(ctl_cmd_t *ctx, const char *command)
 
 static int s_cmd_cancel(ctl_cmd_t *ctx)
 {
-    return s_job_action(ctx, "CANCEL");
+    return s_job_action(ctx, orch_client_cancel);
 }
 
 static int s_cmd_retry(ctl_cmd_t *ctx)
 {
-    return s_job_action(ctx, "RETRY");
+    return s_job_action(ctx, orch_client_retry);
 }
 
 /* ---- keygen ---- */
@@ -327,7 +298,7 @@ int ctl_run(int argc, char **argv, FILE *in, FILE *out, FILE *err)
     int rc = ctl_args_parse(argc, argv, &args, why, sizeof why) != 0
                  ? ctl_cmd_usage_error(&ctx, "%s", why)
                  : s_dispatch(&ctx);
-    ctl_client_destroy(&ctx.client);
+    orch_client_destroy(&ctx.client);
     /* Ids that never reached the terminal or file were not reported: a
      * script must not take a silent write failure for success. */
     if ((fflush(out) != 0 || ferror(out)) && rc == CTL_EXIT_OK)

@@ -149,82 +149,56 @@ int ctl_cmd_curve(ctl_cmd_t *ctx, proto_curve_t *k)
     return 0;
 }
 
-int ctl_cmd_request(ctl_cmd_t *ctx, const char *command, const char *body, size_t len,
-                    json_t **reply)
+int ctl_cmd_client(ctl_cmd_t *ctx, orch_client_t **cl)
 {
     char why[512];
-    *reply = NULL;
     if (!ctx->client) {
         proto_curve_t k;
         int rc = ctl_cmd_curve(ctx, &k);
         if (rc != 0)
             return rc;
-        ctx->client = ctl_client_new(ctx->timeout_ms, &k, why, sizeof why);
+        orch_client_opts_t opts;
+        orch_client_opts_init(&opts);
+        opts.endpoints = &ctx->endpoint;
+        opts.nendpoints = 1;
+        opts.timeout_ms = ctx->timeout_ms;
+        if (proto_curve_on(&k)) {
+            opts.keys.server_key = k.server;
+            opts.keys.secret_key = k.secret;
+        }
+        rc = orch_client_new(&ctx->client, &opts, why, sizeof why);
         sodium_memzero(&k, sizeof k);
-        if (!ctx->client)
-            return ctl_cmd_error(ctx, "%s", why);
-        if (ctl_client_connect(ctx->client, ctx->endpoint, why, sizeof why) != 0)
+        if (rc == ORCH_EINVAL)
             return ctl_cmd_usage_error(ctx, "%s", why);
+        if (rc != 0)
+            return ctl_cmd_error(ctx, "%s", why);
     }
-    int rc = ctl_client_call(ctx->client, command, body, len, reply, why, sizeof why);
-    if (rc == ORCH_EPROTO)
-        return ctl_cmd_error(ctx, "%s", why);
-    if (rc != 0 && ctx->key_file && rc == ORCH_ETIMEOUT)
+    *cl = ctx->client;
+    return 0;
+}
+
+int ctl_cmd_failed(ctl_cmd_t *ctx, int rc, const char *hint)
+{
+    const char *why = orch_client_error(ctx->client);
+    int status = orch_client_status(ctx->client);
+    if (status != 0 && status != PROTO_STATUS_OK) {
+        json_t *error = json_string(why);
+        char *text = error ? ctl_format_value(error) : NULL;
+        ctl_cmd_error(ctx, "%s (status %d)%s", text ? text : "request failed", status,
+                      hint ? hint : "");
+        free(text);
+        json_decref(error);
+        return CTL_EXIT_ERROR;
+    }
+    if (rc == ORCH_ETIMEOUT && ctx->key_file)
         /* a refused CURVE handshake is silent: the request just waits */
         return ctl_cmd_error(ctx,
                              "could not reach coordinator at %s: %s (with CURVE, also check "
                              "--server-key and that the coordinator lists this key)",
                              ctx->endpoint, why);
-    if (rc != 0)
-        return ctl_cmd_error(ctx, "could not reach coordinator at %s: %s", ctx->endpoint, why);
-    return 0;
-}
-
-int ctl_cmd_status(ctl_cmd_t *ctx, json_t **reply, const char *hint)
-{
-    proto_reply_t r;
-    /* ctl_client checked the reply with the same decoder: it cannot fail */
-    if (proto_reply_parse(*reply, &r, NULL, 0) == 0 && r.status == PROTO_STATUS_OK) {
-        proto_reply_fini(&r);
-        return 0;
-    }
-    json_t *error = r.error ? json_string(r.error) : NULL;
-    char *text = error ? ctl_format_value(error) : NULL;
-    ctl_cmd_error(ctx, "%s (status %d)%s", text ? text : "request failed", r.status,
-                  hint ? hint : "");
-    free(text);
-    json_decref(error);
-    proto_reply_fini(&r);
-    json_decref(*reply);
-    *reply = NULL;
-    return CTL_EXIT_ERROR;
-}
-
-int ctl_cmd_call(ctl_cmd_t *ctx, const char *command, strbuf_t *body, json_t **reply)
-{
-    int rc = ctl_cmd_request(ctx, command, body->data, body->len, reply);
-    strbuf_reset(body);
-    return rc != 0 ? rc : ctl_cmd_status(ctx, reply, NULL);
-}
-
-int ctl_cmd_call_empty(ctl_cmd_t *ctx, const char *command, json_t **reply)
-{
-    strbuf_t body;
-    strbuf_init(&body);
-    proto_empty_encode(&body);
-    int rc = ctl_cmd_call(ctx, command, &body, reply);
-    strbuf_fini(&body);
-    return rc;
-}
-
-const json_t *ctl_cmd_member(ctl_cmd_t *ctx, const json_t *reply, const char *key, json_type type)
-{
-    const json_t *v = json_object_get(reply, key);
-    if (v && json_typeof(v) == type)
-        return v;
-    ctl_cmd_error(ctx, "malformed reply from coordinator: no \"%s\" %s", key,
-                  type == JSON_ARRAY ? "array" : "object");
-    return NULL;
+    if (rc == ORCH_EPROTO || rc == ORCH_EINVAL) /* malformed reply; refused locally */
+        return ctl_cmd_error(ctx, "%s", why);
+    return ctl_cmd_error(ctx, "could not reach coordinator at %s: %s", ctx->endpoint, why);
 }
 
 void ctl_cmd_print_json(ctl_cmd_t *ctx, const json_t *v)
@@ -233,8 +207,23 @@ void ctl_cmd_print_json(ctl_cmd_t *ctx, const json_t *v)
     fputc('\n', ctx->out);
 }
 
-void ctl_cmd_print_reply(ctl_cmd_t *ctx, json_t *reply)
+int ctl_cmd_print_list(ctl_cmd_t *ctx, int rc, json_t *v, void (*format)(FILE *, const json_t *))
 {
-    json_object_del(reply, "status");
-    ctl_cmd_print_json(ctx, reply);
+    if (rc != 0)
+        return ctl_cmd_failed(ctx, rc, NULL);
+    if (ctx->args->json)
+        ctl_cmd_print_json(ctx, v);
+    else
+        format(ctx->out, v);
+    json_decref(v);
+    return 0;
+}
+
+void ctl_cmd_print_done(ctl_cmd_t *ctx, const json_t *reply, const char *what, const char *name,
+                        const char *done)
+{
+    if (ctx->args->json)
+        ctl_cmd_print_json(ctx, reply);
+    else
+        fprintf(ctx->out, "%s %s: %s\n", what, name, done);
 }

@@ -7,7 +7,7 @@
 #define CTL_CMD_H
 
 #include "ctl_args.h"
-#include "ctl_client.h"
+#include "orch_client.h"
 #include "proto_curve.h"
 #include "strbuf.h"
 
@@ -29,7 +29,7 @@ typedef struct {
     int64_t timeout_ms;
     const char *server_key_file; /* CURVE key files, resolved (flag, else environment); */
     const char *key_file;        /* NULL: CURVE off */
-    ctl_client_t *client; /* owned; NULL until the first request */
+    orch_client_t *client; /* liborch; owned; NULL until the first request */
 } ctl_cmd_t;
 
 /* "orchctl: <message>" and the --help hint on err; returns CTL_EXIT_USAGE. */
@@ -68,33 +68,26 @@ int ctl_cmd_check_name(ctl_cmd_t *ctx, const char *what, const char *name);
  * CTL_EXIT_USAGE. The key files are read only by commands that connect. */
 int ctl_cmd_curve(ctl_cmd_t *ctx, proto_curve_t *k);
 
-/* Sends one request. Returns 0 with the reply (caller owns), whatever its
- * status; otherwise prints why and returns the exit code. */
-int ctl_cmd_request(ctl_cmd_t *ctx, const char *command, const char *body, size_t len,
-                    json_t **reply);
+/* The client (liborch), created and connected on first use: 0 with *cl
+ * (owned by ctx), or prints why and returns the exit code. */
+int ctl_cmd_client(ctl_cmd_t *ctx, orch_client_t **cl);
 
-/* 0 for status 200; otherwise prints the coordinator's error, followed by
- * hint when not NULL, frees the reply and returns CTL_EXIT_ERROR. */
-int ctl_cmd_status(ctl_cmd_t *ctx, json_t **reply, const char *hint);
-
-/* One request whose reply must have status 200. body: the request body the
- * codec wrote (proto_*_encode); the buffer is reset afterwards, ready for
- * the next one. Returns 0 with the reply (caller owns) or prints why and
- * returns the exit code. */
-int ctl_cmd_call(ctl_cmd_t *ctx, const char *command, strbuf_t *body, json_t **reply);
-
-/* Same with the empty body (STATS, WORKERS, QUEUES). */
-int ctl_cmd_call_empty(ctl_cmd_t *ctx, const char *command, json_t **reply);
-
-/* The member of a 200 reply that carries the answer, checked for type;
- * NULL after printing "malformed reply" when it is missing. */
-const json_t *ctl_cmd_member(ctl_cmd_t *ctx, const json_t *reply, const char *key, json_type type);
+/* Prints why the liborch call that returned rc failed and returns
+ * CTL_EXIT_ERROR: the coordinator's error and status (followed by hint
+ * when not NULL), a malformed reply, or no reply in time. */
+int ctl_cmd_failed(ctl_cmd_t *ctx, int rc, const char *hint);
 
 /* v as one line of compact JSON on out. */
 void ctl_cmd_print_json(ctl_cmd_t *ctx, const json_t *v);
 
-/* --json output of an action: the reply as the coordinator sent it, minus
- * "status" (always 200 here: errors go to stderr). */
-void ctl_cmd_print_reply(ctl_cmd_t *ctx, json_t *reply);
+/* Prints what a liborch call that hands out a value returned (v's
+ * reference is dropped): the failure when rc is not 0, else v as one line
+ * of JSON (--json) or through format. Returns the exit code. */
+int ctl_cmd_print_list(ctl_cmd_t *ctx, int rc, json_t *v, void (*format)(FILE *, const json_t *));
+
+/* The reply of an action (liborch leaves "status" out) as one line of JSON
+ * (--json), else "<what> <name>: <done>". */
+void ctl_cmd_print_done(ctl_cmd_t *ctx, const json_t *reply, const char *what, const char *name,
+                        const char *done);
 
 #endif

@@ -7,38 +7,34 @@
 
 /* PAUSE or RESUME of queue; label is the command as typed ("pause",
  * "queues pause") for messages. */
-static int s_queue_action(ctl_cmd_t *ctx, const char *label, const char *queue, const char *command,
-                          const char *done)
+static int s_queue_action(ctl_cmd_t *ctx, const char *label, const char *queue,
+                          int (*action)(orch_client_t *, const char *, json_t **), const char *done)
 {
     if (!queue)
         return ctl_cmd_usage_error(ctx, "missing queue name for '%s'", label);
+    orch_client_t *cl;
     int rc = ctl_cmd_check_name(ctx, "queue name", queue);
+    if (rc == 0)
+        rc = ctl_cmd_client(ctx, &cl);
+    if (rc != 0)
+        return rc;
     json_t *reply = NULL;
+    rc = action(cl, queue, &reply);
     if (rc != 0)
-        return rc;
-    strbuf_t body;
-    strbuf_init(&body);
-    proto_queue_encode(&body, queue);
-    rc = ctl_cmd_call(ctx, command, &body, &reply);
-    strbuf_fini(&body);
-    if (rc != 0)
-        return rc;
-    if (ctx->args->json)
-        ctl_cmd_print_reply(ctx, reply);
-    else
-        fprintf(ctx->out, "queue %s: %s\n", queue, done);
+        return ctl_cmd_failed(ctx, rc, NULL);
+    ctl_cmd_print_done(ctx, reply, "queue", queue, done);
     json_decref(reply);
     return 0;
 }
 
 int ctl_queues_pause(ctl_cmd_t *ctx)
 {
-    return s_queue_action(ctx, "pause", ctx->args->arg, "PAUSE", "paused");
+    return s_queue_action(ctx, "pause", ctx->args->arg, orch_client_pause, "paused");
 }
 
 int ctl_queues_resume(ctl_cmd_t *ctx)
 {
-    return s_queue_action(ctx, "resume", ctx->args->arg, "RESUME", "resumed");
+    return s_queue_action(ctx, "resume", ctx->args->arg, orch_client_resume, "resumed");
 }
 
 static int s_list(ctl_cmd_t *ctx)
@@ -46,19 +42,13 @@ static int s_list(ctl_cmd_t *ctx)
     if (ctx->args->arg2)
         return ctl_cmd_usage_error(ctx, "unexpected argument '%s' for 'queues list'",
                                    ctx->args->arg2);
-    json_t *reply = NULL;
-    int rc = ctl_cmd_call_empty(ctx, "QUEUES", &reply);
+    orch_client_t *cl;
+    json_t *queues = NULL;
+    int rc = ctl_cmd_client(ctx, &cl);
     if (rc != 0)
         return rc;
-    const json_t *queues = ctl_cmd_member(ctx, reply, "queues", JSON_ARRAY);
-    if (!queues)
-        rc = CTL_EXIT_ERROR;
-    else if (ctx->args->json)
-        ctl_cmd_print_json(ctx, queues);
-    else
-        ctl_format_queues(ctx->out, queues);
-    json_decref(reply);
-    return rc;
+    rc = orch_client_queues(cl, &queues);
+    return ctl_cmd_print_list(ctx, rc, queues, ctl_format_queues);
 }
 
 int ctl_queues_run(ctl_cmd_t *ctx)
@@ -67,9 +57,9 @@ int ctl_queues_run(ctl_cmd_t *ctx)
     if (strcmp(action, "list") == 0)
         return s_list(ctx);
     if (strcmp(action, "pause") == 0)
-        return s_queue_action(ctx, "queues pause", ctx->args->arg2, "PAUSE", "paused");
+        return s_queue_action(ctx, "queues pause", ctx->args->arg2, orch_client_pause, "paused");
     if (strcmp(action, "resume") == 0)
-        return s_queue_action(ctx, "queues resume", ctx->args->arg2, "RESUME", "resumed");
+        return s_queue_action(ctx, "queues resume", ctx->args->arg2, orch_client_resume, "resumed");
     return ctl_cmd_usage_error(ctx,
                                "unknown action '%s' for 'queues': must be list, pause or "
                                "resume",

@@ -17,9 +17,9 @@ static int s_name(ctl_cmd_t *ctx, const char *action)
     return ctl_cmd_check_name(ctx, "schedule name", ctx->args->arg2);
 }
 
-/* The SCHEDULES add request from the flags (strings borrowed from the
- * command line; payload owned). */
-static int s_add_req(ctl_cmd_t *ctx, proto_sched_req_t *req)
+/* The schedule to add, from the flags (strings borrowed from the command
+ * line; *payload owned, the compact --payload text). */
+static int s_add_req(ctl_cmd_t *ctx, orch_schedule_t *sched, char **payload)
 {
     const char *cron = ctl_args_opt(ctx->args, "--cron");
     const char *queue = ctl_args_opt(ctx->args, "--queue");
@@ -38,29 +38,19 @@ static int s_add_req(ctl_cmd_t *ctx, proto_sched_req_t *req)
     if ((rc = ctl_cmd_check_name(ctx, "queue name", queue)) != 0 ||
         (rc = ctl_cmd_check_name(ctx, "job type", type)) != 0)
         return rc;
-    /* the codec's struct holds char *: these are only read by the encoder */
-    req->cron = (char *)cron;
-    req->queue = (char *)queue;
-    req->type = (char *)type;
+    sched->name = ctx->args->arg2;
+    sched->cron = cron;
+    sched->queue = queue;
+    sched->type = type;
     int64_t prio = -1, attempts = 0;
-    rc = ctl_cmd_payload_text(ctx, &req->payload);
+    rc = ctl_cmd_payload_text(ctx, payload);
     if (rc == 0)
         rc = ctl_cmd_opt_num(ctx, "--priority", 0, PROTO_MAX_PRIORITY, &prio);
     if (rc == 0)
         rc = ctl_cmd_opt_num(ctx, "--max-attempts", 1, PROTO_MAX_ATTEMPTS, &attempts);
-    req->priority = (int)prio;
-    req->max_attempts = (int)attempts;
-    return rc;
-}
-
-/* One SCHEDULES request whose reply must be 200. */
-static int s_call(ctl_cmd_t *ctx, const proto_sched_req_t *req, json_t **reply)
-{
-    strbuf_t body;
-    strbuf_init(&body);
-    proto_sched_req_encode(&body, req);
-    int rc = ctl_cmd_call(ctx, "SCHEDULES", &body, reply);
-    strbuf_fini(&body);
+    sched->payload = *payload;
+    sched->priority = (int)prio;
+    sched->max_attempts = (int)attempts;
     return rc;
 }
 
@@ -82,41 +72,48 @@ static int s_list(ctl_cmd_t *ctx)
     if (ctx->args->arg2)
         return ctl_cmd_usage_error(ctx, "unexpected argument '%s' for 'schedules list'",
                                    ctx->args->arg2);
-    json_t *reply = NULL;
-    proto_sched_req_t req = {.action = PROTO_SCHED_LIST, .priority = -1};
-    int rc = s_call(ctx, &req, &reply);
+    orch_client_t *cl;
+    json_t *schedules = NULL;
+    int rc = ctl_cmd_client(ctx, &cl);
     if (rc != 0)
         return rc;
-    const json_t *schedules = ctl_cmd_member(ctx, reply, "schedules", JSON_ARRAY);
-    if (!schedules)
-        rc = CTL_EXIT_ERROR;
-    else if (ctx->args->json)
-        ctl_cmd_print_json(ctx, schedules);
-    else
-        ctl_format_schedules(ctx->out, schedules);
-    json_decref(reply);
-    return rc;
+    rc = orch_client_schedules(cl, &schedules);
+    return ctl_cmd_print_list(ctx, rc, schedules, ctl_format_schedules);
+}
+
+/* The request of action (all but list) through liborch. */
+static int s_send(orch_client_t *cl, proto_sched_action_t action, const char *name,
+                  const orch_schedule_t *sched, json_t **reply)
+{
+    switch (action) {
+    case PROTO_SCHED_ADD: return orch_client_schedule_add(cl, sched, reply);
+    case PROTO_SCHED_REMOVE: return orch_client_schedule_remove(cl, name, reply);
+    case PROTO_SCHED_PAUSE: return orch_client_schedule_pause(cl, name, reply);
+    default: return orch_client_schedule_resume(cl, name, reply);
+    }
 }
 
 /* add, remove, pause, resume: done is what the human output says. */
 static int s_change(ctl_cmd_t *ctx, proto_sched_action_t action, const char *done)
 {
-    /* name borrowed from the command line, only read by the encoder */
-    proto_sched_req_t req = {.action = action, .priority = -1, .name = (char *)ctx->args->arg2};
-    int rc = action == PROTO_SCHED_ADD ? s_add_req(ctx, &req)
+    orch_schedule_t sched;
+    orch_schedule_init(&sched);
+    char *payload = NULL;
+    orch_client_t *cl = NULL;
+    int rc = action == PROTO_SCHED_ADD ? s_add_req(ctx, &sched, &payload)
                                        : s_name(ctx, proto_sched_action_name(action));
     json_t *reply = NULL;
     if (rc == 0)
-        rc = s_call(ctx, &req, &reply);
-    free(req.payload);
+        rc = ctl_cmd_client(ctx, &cl);
+    if (rc == 0 && (rc = s_send(cl, action, ctx->args->arg2, &sched, &reply)) != 0)
+        rc = ctl_cmd_failed(ctx, rc, NULL);
+    free(payload);
     if (rc != 0)
         return rc;
-    if (ctx->args->json)
-        ctl_cmd_print_reply(ctx, reply);
-    else if (action == PROTO_SCHED_ADD)
+    if (action == PROTO_SCHED_ADD && !ctx->args->json)
         s_print_added(ctx, reply);
     else
-        fprintf(ctx->out, "schedule %s: %s\n", ctx->args->arg2, done);
+        ctl_cmd_print_done(ctx, reply, "schedule", ctx->args->arg2, done);
     json_decref(reply);
     return 0;
 }

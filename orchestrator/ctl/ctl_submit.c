@@ -188,38 +188,28 @@ typedef struct {
  * human mode so that a later failure still shows what was accepted. An id
  * that the coordinator found under the job's idempotency key, rather than
  * created, prints as "<id> (existing)". */
-static int s_take_ids(ctl_cmd_t *ctx, const json_t *reply, size_t expected, s_acked_t *acked)
+static int s_take_ids(ctl_cmd_t *ctx, const orch_ids_t *ids, size_t expected, s_acked_t *acked)
 {
-    proto_reply_t r;
-    /* ctl_client checked the reply with this decoder ("ids" are job ids,
-     * "existing" one boolean per id): it cannot fail here */
-    if (proto_reply_parse(reply, &r, NULL, 0) != 0 || !r.has_ids) {
-        proto_reply_fini(&r);
-        return ctl_cmd_error(ctx, "malformed reply from coordinator: no \"ids\" array");
-    }
-    int rc = 0;
-    if (r.nids != expected)
-        rc = ctl_cmd_error(ctx, "malformed reply from coordinator: %zu ids for %zu jobs", r.nids,
-                           expected);
-    acked->any_existing = acked->any_existing || r.existing;
-    for (size_t i = 0; rc == 0 && i < r.nids; i++) {
-        bool found = r.existing && r.existing[i];
-        json_array_append_new(acked->ids, json_integer(r.ids[i]));
+    if (ids->n != expected)
+        return ctl_cmd_error(ctx, "malformed reply from coordinator: %zu ids for %zu jobs", ids->n,
+                             expected);
+    acked->any_existing = acked->any_existing || ids->existing;
+    for (size_t i = 0; i < ids->n; i++) {
+        bool found = ids->existing && ids->existing[i];
+        json_array_append_new(acked->ids, json_integer(ids->ids[i]));
         json_array_append_new(acked->existing, json_boolean(found));
         if (!ctx->args->json)
-            fprintf(ctx->out, "%" PRId64 "%s\n", r.ids[i], found ? " (existing)" : "");
+            fprintf(ctx->out, "%" PRId64 "%s\n", ids->ids[i], found ? " (existing)" : "");
     }
     fflush(ctx->out);
-    proto_reply_fini(&r);
-    return rc;
+    return 0;
 }
 
 /* The coordinator names a rejected job by its index in the request
  * ("jobs[3].priority: ..."); say which input line that is. */
-static void s_job_hint(const ctl_batch_t *batch, size_t start, const json_t *reply, char *hint,
+static void s_job_hint(const ctl_batch_t *batch, size_t start, const char *error, char *hint,
                        size_t len)
 {
-    const char *error = json_string_value(json_object_get(reply, "error"));
     size_t idx;
     int used = 0;
     hint[0] = '\0';
@@ -234,16 +224,21 @@ static void s_job_hint(const ctl_batch_t *batch, size_t start, const json_t *rep
 static int s_submit_one(ctl_cmd_t *ctx, const ctl_batch_t *batch, size_t start, size_t n,
                         const strbuf_t *body, s_acked_t *acked)
 {
-    json_t *reply = NULL;
-    int rc = ctl_cmd_request(ctx, "SUBMIT", body->data, body->len, &reply);
+    orch_client_t *cl;
+    int rc = ctl_cmd_client(ctx, &cl);
     if (rc != 0)
         return rc;
-    char hint[96];
-    s_job_hint(batch, start, reply, hint, sizeof hint);
-    rc = ctl_cmd_status(ctx, &reply, hint);
-    if (rc == 0)
-        rc = s_take_ids(ctx, reply, n, acked);
-    json_decref(reply);
+    orch_ids_t ids;
+    rc = orch_client_submit_json(cl, body->data, body->len, &ids);
+    if (rc != 0) {
+        char hint[96] = "";
+        int status = orch_client_status(cl);
+        if (status != 0 && status != 200)
+            s_job_hint(batch, start, orch_client_error(cl), hint, sizeof hint);
+        return ctl_cmd_failed(ctx, rc, hint);
+    }
+    rc = s_take_ids(ctx, &ids, n, acked);
+    orch_ids_fini(&ids);
     return rc;
 }
 
