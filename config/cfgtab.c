@@ -262,7 +262,10 @@ static int s_set_map_node(cfgtab_t *ct, yaml_node_t *node, const cfgtab_key_t *k
         }
         const char *name = (const char *)key->data.scalar.value;
         char elem[CFGTAB_PATH_MAX + 96], shown[80];
-        cfgtab_quote(name, shown, sizeof shown);
+        size_t sl = 0; /* the name as typed, printable ASCII only */
+        for (const char *c = name; *c && sl < sizeof shown - 1; c++)
+            shown[sl++] = (*c > 0x20 && *c < 0x7f && *c != '"') ? *c : '?';
+        shown[sl] = '\0';
         snprintf(elem, sizeof elem, "%.*s.%s", CFGTAB_PATH_MAX, display, shown);
         const char *bad = *name ? (k->check ? k->check(name) : NULL) : "a non-empty name";
         if (bad)

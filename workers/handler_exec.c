@@ -39,7 +39,7 @@ bool exec_parse_progress(const char *line, int *percent, const char **message)
         return false;
     const char *p = line + 9;
     int v = 0, digits = 0;
-    while (*p >= '0' && *p <= '9' && digits < 4) {
+    while (*p >= '0' && *p <= '9' && digits < 3) {
         v = v * 10 + (*p++ - '0');
         digits++;
     }

@@ -81,8 +81,11 @@ static int s_resolve_types(worker_t *w, const char *const *names, size_t n, char
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (!handler_lookup(w->cfg, names[i], &t)) {
-            s_err(err, errlen, "job type \"%s\" is not enabled in the config (handlers.%s)",
-                  names[i], names[i]);
+            if (handler_find(names[i]))
+                s_err(err, errlen, "job type \"%s\" is not enabled in the config (handlers.%s)",
+                      names[i], names[i]);
+            else
+                s_err(err, errlen, "unknown job type \"%s\"", names[i]);
             return ORCH_EINVAL;
         }
         rc = s_add_type(w, &t, err, errlen);

@@ -426,7 +426,7 @@ static void test_error_unknown_key(void **state)
     s_orch_fails("queues:\n  - name: a\n    prio: 1\n", "3:5: unknown key \"queues[0].prio\"");
     s_worker_fails("handlers:\n  ollama: {}\n",
                    "2:3: unknown key \"handlers.ollama\" (job types: noop, sleep, fail, embed, "
-                   "index, compact, backup_verify)");
+                   "index, compact, backup_verify, exec, http)");
     s_worker_fails("handlers:\n  embed:\n    modle: x\n",
                    "3:5: unknown key \"handlers.embed.modle\"");
 }

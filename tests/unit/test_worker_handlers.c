@@ -173,7 +173,8 @@ static void test_registry_types(void **state)
         assert_ptr_equal(schema, &all[n]->config);
         /* keys and their struct come together */
         assert_true((schema->nkeys == 0) == (schema->keys == NULL));
-        assert_true((schema->nkeys == 0) == (schema->size == 0));
+        /* (a section of named entries only, like exec's, has a struct and no keys) */
+        assert_true((schema->nkeys == 0 && !schema->entries) == (schema->size == 0));
     }
     assert_null(all[n]);
     assert_null(handler_types(n + 1, &schema));
@@ -185,7 +186,7 @@ static void test_registry_enabled(void **state)
     worker_config_t *cfg = NULL;
     char err[256];
     assert_int_equal(worker_config_load(NULL, handler_types, &cfg, err, sizeof err), 0);
-    assert_int_equal(cfg->nsections, 7);
+    assert_int_equal(cfg->nsections, 9);
     /* the test handlers are on without a section, the others off */
     assert_true(handler_enabled(cfg, "noop"));
     assert_true(handler_enabled(cfg, "sleep"));
@@ -193,6 +194,7 @@ static void test_registry_enabled(void **state)
     assert_false(handler_enabled(cfg, "embed"));
     assert_false(handler_enabled(cfg, "backup_verify"));
     assert_false(handler_enabled(cfg, "nope")); /* not registered */
+    assert_false(handler_enabled(cfg, "exec"));  /* serves the types its section names */
     assert_false(handler_enabled(cfg, NULL));
     assert_null(worker_config_section(cfg, "nope"));
     assert_null(worker_config_section(cfg, "noop")->conf); /* no keys, no struct */
