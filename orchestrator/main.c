@@ -2,6 +2,7 @@
  * until SIGTERM or SIGINT. */
 #include "config.h"
 #include "coord.h"
+#include "http.h"
 #include "log.h"
 #include "orch_error.h"
 #include <malloc.h>
@@ -24,16 +25,39 @@ static void s_on_signal(int sig)
 static void s_usage(FILE *out)
 {
     fprintf(out, "usage: orchestratord [-c FILE] [--check-config] [--log-level LEVEL] [--version]\n"
+                 "       orchestratord --new-token NAME ROLE --tokens-file FILE\n"
                  "  -c, --config FILE   configuration file (default: built-in defaults)\n"
                  "  --check-config      validate the configuration and exit\n"
                  "  --log-level LEVEL   debug, info, warn or error (overrides the file)\n"
+                 "  --new-token NAME ROLE\n"
+                 "                      make an HTTP API bearer token (ROLE: submit, operate or\n"
+                 "                      admin), append its hash to --tokens-file, print the token\n"
                  "environment: ORCH_DATABASE_URL, ORCH_WORKER_ENDPOINT, ORCH_CLIENT_ENDPOINT,\n"
-                 "  ORCH_EVENT_ENDPOINT, ORCH_LOG_LEVEL\n");
+                 "  ORCH_EVENT_ENDPOINT, ORCH_HTTP_LISTEN, ORCH_TOKENS_FILE, ORCH_LOG_LEVEL\n");
+}
+
+/* --new-token NAME ROLE --tokens-file FILE: the token on stdout, once. */
+static int s_new_token(const char *name, const char *role, const char *file)
+{
+    if (!file) {
+        fprintf(stderr, "orchestratord: --new-token needs --tokens-file FILE\n");
+        return 2;
+    }
+    char token[80], err[512];
+    if (orch_token_new(file, name, role, token, sizeof token, err, sizeof err) != ORCH_OK) {
+        fprintf(stderr, "orchestratord: %s\n", err);
+        return 2;
+    }
+    printf("%s\n", token);
+    fprintf(stderr, "orchestratord: token \"%s\" (role %s) added to %s; it is shown only now\n",
+            name, role, file);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     const char *path = NULL, *level = NULL;
+    const char *token_name = NULL, *token_role = NULL, *tokens_file = NULL;
     bool check = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -43,6 +67,11 @@ int main(int argc, char **argv)
             level = argv[++i];
         else if (!strcmp(a, "--check-config"))
             check = true;
+        else if (!strcmp(a, "--new-token") && i + 2 < argc) {
+            token_name = argv[++i];
+            token_role = argv[++i];
+        } else if (!strcmp(a, "--tokens-file") && i + 1 < argc)
+            tokens_file = argv[++i];
         else if (!strcmp(a, "--version")) {
             printf("orchestratord %s\n", ORCH_VERSION);
             return 0;
@@ -55,6 +84,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (token_name)
+        return s_new_token(token_name, token_role, tokens_file);
     orch_config_t *cfg = NULL;
     char err[1024];
     if (orch_config_load(path, &cfg, err, sizeof err) != ORCH_OK) {
@@ -89,7 +120,15 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    http_t *http = http_start(coord_zmq_context(s_coord), cfg, err, sizeof err);
+    if (!http && err[0]) {
+        LOG_ERROR("cannot start: %s", err);
+        coord_destroy(&s_coord);
+        orch_config_destroy(&cfg);
+        return 1;
+    }
     int rc = coord_run(s_coord);
+    http_stop(&http);
     coord_destroy(&s_coord);
     orch_config_destroy(&cfg);
     return rc == ORCH_OK ? 0 : 1;

@@ -31,6 +31,7 @@ struct coord_auth {
     coord_peer_t unknown; /* a User-Id that names no key (cannot happen: defensive) */
     coord_peer_t *peers;  /* one per cfg->keys entry */
     coord_peer_t *tokens; /* one per cfg->tokens entry */
+    coord_peer_t probe;   /* the HTTP listener's own /readyz check */
     hmap_t *by_name;      /* key name -> coord_peer_t* */
     hmap_t *by_public;    /* Z85 public key -> coord_peer_t* */
     hmap_t *bound;        /* worker name -> coord_peer_t* that registered it */
@@ -73,6 +74,7 @@ coord_auth_t *coord_auth_new(void *zctx, const orch_config_t *cfg, char *err, si
     a->by_name = hmap_new_str();
     a->by_public = hmap_new_str();
     a->bound = hmap_new_str();
+    a->probe = (coord_peer_t){"http-readyz", ORCH_ROLE_SUBMIT, NULL, true};
     a->tokens = xcalloc(cfg->ntokens ? cfg->ntokens : 1, sizeof *a->tokens);
     for (size_t i = 0; i < cfg->ntokens; i++)
         a->tokens[i] = (coord_peer_t){cfg->tokens[i].name, cfg->tokens[i].role, NULL, true};
@@ -311,6 +313,8 @@ const coord_peer_t *coord_auth_http_peer(coord_auth_t *a, int token)
 {
     if (token >= 0 && (size_t)token < a->cfg->ntokens)
         return &a->tokens[token];
+    if (token == -2)
+        return &a->probe;
     return a->cfg->ntokens == 0 && token < 0 ? &a->local : &a->unknown;
 }
 

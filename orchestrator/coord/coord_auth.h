@@ -65,7 +65,7 @@ const coord_peer_t *coord_auth_peer(coord_auth_t *a, const proto_rawmsg_t *m);
 /* The sender of a request the HTTP listener forwarded: the bearer token
  * at index token of cfg->tokens, or (token < 0, no token given) "local"
  * with the admin role when no tokens are configured, else a peer with no
- * role (never NULL). */
+ * role; -2 is the listener's own readiness probe (role submit). Never NULL. */
 const coord_peer_t *coord_auth_http_peer(coord_auth_t *a, int token);
 
 /* Whether p may run client command cmd (proto_ccmd_t) whose least role is
