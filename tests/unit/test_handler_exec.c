@@ -448,6 +448,24 @@ static void test_toolrun_unread_input(void **state)
     free(big);
 }
 
+/* examples/exec/worker.yaml loads and declares its type. */
+static void test_example_config_loads(void **state)
+{
+    (void)state;
+    const char *src = getenv("ORCH_SOURCE_DIR");
+    char path[512];
+    snprintf(path, sizeof path, "%s/examples/exec/worker.yaml", src ? src : ".");
+    worker_config_t *cfg = NULL;
+    int rc = worker_config_load(path, handler_types, &cfg, s_err, sizeof s_err);
+    if (rc)
+        print_error("%s\n", s_err);
+    assert_int_equal(rc, 0);
+    handler_type_t t;
+    assert_true(handler_lookup(cfg, "wordcount", &t));
+    assert_string_equal(((const exec_type_config_t *)t.conf)->command, "/usr/bin/python3");
+    worker_config_destroy(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -462,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_run_limits),
         cmocka_unit_test(test_run_cancelled),
         cmocka_unit_test(test_toolrun_unread_input),
+        cmocka_unit_test(test_example_config_loads),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -208,6 +208,29 @@ static void test_config_errors(void **state)
             "\"handlers.http.types.embed\": expected a name that is not a built-in job type");
 }
 
+/* examples/http/worker.yaml loads (with its token variable set). */
+static void test_example_config_loads(void **state)
+{
+    (void)state;
+    const char *src = getenv("ORCH_SOURCE_DIR");
+    char path[512];
+    snprintf(path, sizeof path, "%s/examples/http/worker.yaml", src ? src : ".");
+    setenv("TEXTSTATS_TOKEN", "t0k", 1);
+    worker_config_t *cfg = NULL;
+    int rc = worker_config_load(path, handler_types, &cfg, s_err, sizeof s_err);
+    if (rc)
+        print_error("%s\n", s_err);
+    assert_int_equal(rc, 0);
+    handler_type_t t;
+    assert_true(handler_lookup(cfg, "textstats_flaky", &t));
+    assert_string_equal(((const http_type_config_t *)t.conf)->headers[1], "Bearer t0k");
+    worker_config_destroy(&cfg);
+    unsetenv("TEXTSTATS_TOKEN");
+    assert_int_equal(worker_config_load(path, handler_types, &cfg, s_err, sizeof s_err),
+                     ORCH_ECONFIG);
+    assert_contains(s_err, "environment variable TEXTSTATS_TOKEN is not set");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_describe_and_classify),
         cmocka_unit_test(test_config_types),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_example_config_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
