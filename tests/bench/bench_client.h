@@ -1,5 +1,6 @@
-/* Client side of the bench: one DEALER connection speaking ORCHC1. Not
- * thread-safe: one connection per thread. */
+/* Client side of the bench: one liborch client (orch_client.h) per
+ * thread, pipelining SUBMITs with its asynchronous API. Not thread-safe:
+ * one connection per thread. */
 #ifndef BENCH_CLIENT_H
 #define BENCH_CLIENT_H
 
@@ -16,30 +17,41 @@ typedef struct {
     bool found; /* the queue appeared in the STATS reply */
 } bench_qstats_t;
 
-/* Connects a DEALER to endpoint. Returns NULL (and prints why) on failure. */
-bench_client_t *bench_client_new(const char *endpoint);
+/* Called once per acknowledged asynchronous SUBMIT: tag as given to
+ * bench_client_submit_async, t_ns when its reply was handled. */
+typedef void bench_ack_fn(void *arg, int64_t tag, int64_t t_ns);
+
+/* Connects to endpoint; every request times out after timeout_ms.
+ * Returns NULL (and prints why) on failure. */
+bench_client_t *bench_client_new(const char *endpoint, int64_t timeout_ms);
 void bench_client_destroy(bench_client_t **c);
 
-/* Sends [ORCHC1][cmd][body] without waiting. 0 or ORCH_EIO. */
-int bench_client_send(bench_client_t *c, const char *cmd, const char *body, size_t len);
-/* Same with the empty body (STATS, WORKERS, QUEUES). */
-int bench_client_send_empty(bench_client_t *c, const char *cmd);
-/* Waits for one REPLY until deadline_ns (monotonic; 0 = do not wait).
- * Returns 0 and *reply (caller owns), ORCH_EUNAVAIL (deadline 0, nothing
- * there), ORCH_ETIMEOUT, ORCH_EIO or ORCH_EPROTO (message in errmsg). */
-int bench_client_recv(bench_client_t *c, int64_t deadline_ns, json_t **reply);
+/* Sets the hook run for every acknowledged asynchronous SUBMIT. */
+void bench_client_on_ack(bench_client_t *c, bench_ack_fn *fn, void *arg);
+
+/* Queues a SUBMIT of body (holding njobs jobs) without waiting. 0, or a
+ * negative code with a message in errmsg. */
+int bench_client_submit_async(bench_client_t *c, const char *body, size_t len, size_t njobs,
+                              int64_t tag);
+/* Handles replies: waits until at least one request finished or
+ * deadline_ns (monotonic; 0 = do not wait). 0 when one finished,
+ * ORCH_EUNAVAIL (deadline 0, nothing there), ORCH_ETIMEOUT, or the first
+ * failure of a request (a status other than 200, a wrong id count). */
+int bench_client_poll(bench_client_t *c, int64_t deadline_ns);
+/* SUBMITs queued or in flight; jobs acknowledged so far. */
+size_t bench_client_inflight(const bench_client_t *c);
+int64_t bench_client_acked_jobs(const bench_client_t *c);
 
 /* SUBMIT body (holding njobs jobs) and wait for the reply: 0 when it is
  * 200 with njobs ids, else a negative code and a message in errmsg. */
-int bench_client_submit(bench_client_t *c, const char *body, size_t len, size_t njobs,
-                        int64_t deadline_ns);
-/* Checks a SUBMIT reply already received: 200 and njobs ids. */
-int bench_client_check_submit(bench_client_t *c, json_t *reply, size_t njobs);
+int bench_client_submit(bench_client_t *c, const char *body, size_t len, size_t njobs);
+/* STATS (any answer proves the connection is up). */
+int bench_client_warm_up(bench_client_t *c);
 /* STATS, reduced to one queue. */
-int bench_client_stats(bench_client_t *c, const char *queue, bench_qstats_t *out,
-                       int64_t deadline_ns);
+int bench_client_stats(bench_client_t *c, const char *queue, bench_qstats_t *out);
 
-/* The socket's ZMQ_FD (readable when ZMQ_EVENTS may have changed), or -1. */
+/* A descriptor readable when replies may be waiting (edge-triggered: poll
+ * with deadline 0 after it wakes), or -1. */
 int bench_client_fd(bench_client_t *c);
 
 const char *bench_client_errmsg(const bench_client_t *c);

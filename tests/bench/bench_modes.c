@@ -28,6 +28,12 @@ static int64_t s_deadline(const bench_opts_t *o)
     return clock_mono_ns() + (int64_t)(o->max_seconds * 1e9);
 }
 
+/* Every request of a run waits at most its time bound. */
+static int64_t s_timeout_ms(const bench_opts_t *o)
+{
+    return (int64_t)(o->max_seconds * 1000) + 1;
+}
+
 static void s_sleep_ns(int64_t ns)
 {
     struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
@@ -39,18 +45,6 @@ static double s_sec(int64_t ns)
     return (double)ns / 1e9;
 }
 
-/* Any REPLY proves the connection is up and the coordinator knows the peer,
- * so connection setup is not timed. */
-static int s_warm_up(bench_client_t *c, int64_t deadline_ns)
-{
-    json_t *reply = NULL;
-    int rc = bench_client_send_empty(c, "STATS");
-    if (rc == ORCH_OK)
-        rc = bench_client_recv(c, deadline_ns, &reply);
-    json_decref(reply);
-    return rc;
-}
-
 /* Polls STATS until `target` jobs of queue are succeeded. *t_ns: when the
  * reply that showed it arrived (an upper bound of the commit time, at most
  * one polling period late). *reached: the last count seen. */
@@ -59,7 +53,7 @@ static int s_wait_committed(const bench_opts_t *o, bench_client_t *c, const char
 {
     for (;;) {
         bench_qstats_t st;
-        int rc = bench_client_stats(c, queue, &st, deadline_ns);
+        int rc = bench_client_stats(c, queue, &st);
         if (rc != ORCH_OK)
             return rc;
         *reached = st.succeeded;
@@ -75,8 +69,7 @@ static int s_wait_committed(const bench_opts_t *o, bench_client_t *c, const char
 }
 
 /* Submits n jobs in batches of BENCH_PREFILL_BATCH (not timed by callers). */
-static int s_prefill(bench_client_t *c, const char *queue, int64_t n, int64_t deadline_ns,
-                     int64_t *submitted)
+static int s_prefill(bench_client_t *c, const char *queue, int64_t n, int64_t *submitted)
 {
     strbuf_t sb;
     strbuf_init(&sb);
@@ -85,7 +78,7 @@ static int s_prefill(bench_client_t *c, const char *queue, int64_t n, int64_t de
     while (rc == ORCH_OK && *submitted < n) {
         int64_t k = n - *submitted < BENCH_PREFILL_BATCH ? n - *submitted : BENCH_PREFILL_BATCH;
         bench_jobs_body(&sb, queue, (size_t)k, S_NOOP_PAYLOAD);
-        rc = bench_client_submit(c, sb.data, sb.len, (size_t)k, deadline_ns);
+        rc = bench_client_submit(c, sb.data, sb.len, (size_t)k);
         if (rc == ORCH_OK)
             *submitted += k;
     }
@@ -123,32 +116,25 @@ static void s_producer_fail(s_producer_t *p, int rc)
 }
 
 /* Submits p->count jobs keeping up to p->pipeline requests in flight (1:
- * the peers' strict request -> reply). Replies come in request order and
- * every request but the last holds a full batch, so the k-th reply
- * acknowledges min(batch, what is left) jobs. */
+ * the peers' strict request -> reply). Every request but the last holds a
+ * full batch; replies are matched to their request by liborch, whatever
+ * order they come in. */
 static int s_produce(s_producer_t *p, const strbuf_t *full, const strbuf_t *rest)
 {
-    int64_t sent = 0;
-    int inflight = 0, rc = ORCH_OK;
+    int64_t sent = 0, acked0 = bench_client_acked_jobs(p->client);
+    int rc = ORCH_OK;
     while (rc == ORCH_OK && p->submitted < p->count) {
-        while (rc == ORCH_OK && inflight < p->pipeline && sent < p->count) {
+        while (rc == ORCH_OK && (int)bench_client_inflight(p->client) < p->pipeline
+               && sent < p->count) {
             bool is_full = p->count - sent >= p->batch;
             const strbuf_t *b = is_full ? full : rest;
-            rc = bench_client_send(p->client, "SUBMIT", b->data, b->len);
-            sent += is_full ? p->batch : p->count - sent;
-            inflight++;
+            int64_t k = is_full ? p->batch : p->count - sent;
+            rc = bench_client_submit_async(p->client, b->data, b->len, (size_t)k, sent);
+            sent += k;
         }
-        json_t *reply = NULL;
         if (rc == ORCH_OK)
-            rc = bench_client_recv(p->client, p->deadline_ns, &reply);
-        int64_t k = p->count - p->submitted < p->batch ? p->count - p->submitted : p->batch;
-        if (rc == ORCH_OK)
-            rc = bench_client_check_submit(p->client, reply, (size_t)k);
-        json_decref(reply);
-        if (rc == ORCH_OK) {
-            p->submitted += k;
-            inflight--;
-        }
+            rc = bench_client_poll(p->client, p->deadline_ns);
+        p->submitted = bench_client_acked_jobs(p->client) - acked0;
     }
     return rc;
 }
@@ -161,7 +147,7 @@ static void *s_producer_run(void *arg)
     strbuf_init(&rest);
     bench_jobs_body(&full, p->queue, (size_t)p->batch, S_NOOP_PAYLOAD);
     bench_jobs_body(&rest, p->queue, (size_t)(p->count % p->batch), S_NOOP_PAYLOAD);
-    int rc = s_warm_up(p->client, p->deadline_ns);
+    int rc = bench_client_warm_up(p->client);
     atomic_fetch_add(p->ready, 1);
     while (rc == ORCH_OK && !atomic_load(p->go))
         s_sleep_ns(100000);
@@ -194,7 +180,7 @@ static int s_producers_start(const bench_opts_t *o, s_producers_t *ps, int nprod
         *p = (s_producer_t){.o = o, .queue = queue, .batch = batch, .pipeline = o->pipeline,
                             .deadline_ns = deadline_ns, .ready = &ps->ready, .go = &ps->go};
         p->count = n / nprod + (i < n % nprod ? 1 : 0);
-        p->client = bench_client_new(o->client_ep);
+        p->client = bench_client_new(o->client_ep, s_timeout_ms(o));
         if (!p->client)
             return ORCH_EIO;
         if (pthread_create(&p->thread, NULL, s_producer_run, p) != 0) {
@@ -338,7 +324,7 @@ static int s_wait_finished(const bench_opts_t *o, s_consumers_t *cs, bench_clien
         if (bench_workers_wait_done(cs->threads, n, deadline) != ORCH_OK) {
             int64_t handed = bench_workers_done(cs->threads);
             bench_qstats_t st;
-            if (bench_client_stats(c, queue, &st, clock_mono_ns() + 5000000000LL) == ORCH_OK)
+            if (bench_client_stats(c, queue, &st) == ORCH_OK)
                 res->completed = st.succeeded;
             bench_result_fail(res, "time bound of %.0f s reached: %lld of %lld results handed "
                               "back, %lld committed", o->max_seconds, (long long)handed,
@@ -385,13 +371,13 @@ int bench_drain(const bench_opts_t *o, bench_result_t *res)
     res->n = o->n;
     res->concurrency = o->slots;
     int64_t deadline = s_deadline(o), submitted = 0;
-    bench_client_t *c = bench_client_new(o->client_ep);
+    bench_client_t *c = bench_client_new(o->client_ep, s_timeout_ms(o));
     if (!c) {
         bench_result_fail(res, "could not connect to %s", o->client_ep);
         return ORCH_EIO;
     }
     int64_t p0 = clock_mono_ns();
-    int rc = s_prefill(c, queue, o->n, deadline, &submitted);
+    int rc = s_prefill(c, queue, o->n, &submitted);
     json_object_set_new(res->params, "prefill_jobs_per_s",
                         json_real((double)submitted / s_sec(clock_mono_ns() - p0)));
     if (rc != ORCH_OK) {
@@ -428,7 +414,7 @@ int bench_e2e(const bench_opts_t *o, bench_result_t *res)
     res->concurrency = o->slots;
     json_object_set_new(res->params, "producers", json_integer(1));
     int64_t deadline = s_deadline(o);
-    bench_client_t *c = bench_client_new(o->client_ep);
+    bench_client_t *c = bench_client_new(o->client_ep, s_timeout_ms(o));
     if (!c) {
         bench_result_fail(res, "could not connect to %s", o->client_ep);
         return ORCH_EIO;
@@ -479,24 +465,23 @@ typedef struct {
     int rc;
 } s_acks_t;
 
+/* The ack time of request tag (liborch matched its reply). */
+static void s_on_ack(void *arg, int64_t tag, int64_t t_ns)
+{
+    s_acks_t *a = arg;
+    a->ack_ns[a->nacked++] = t_ns - a->sent_ns[tag];
+}
+
 /* Collects the replies that are there (deadline 0) or that arrive until
- * deadline_ns, up to `upto` in total. Replies come in request order. */
+ * deadline_ns, up to `upto` in total. */
 static void s_collect_acks(s_acks_t *a, int64_t upto, int64_t deadline_ns)
 {
     while (a->rc == ORCH_OK && a->nacked < upto) {
-        json_t *reply = NULL;
-        int rc = bench_client_recv(a->c, deadline_ns, &reply);
+        int rc = bench_client_poll(a->c, deadline_ns);
         if (rc == ORCH_EUNAVAIL)
             return;
-        if (rc == ORCH_OK)
-            rc = bench_client_check_submit(a->c, reply, 1);
-        json_decref(reply);
-        if (rc != ORCH_OK) {
+        if (rc != ORCH_OK)
             a->rc = rc;
-            return;
-        }
-        a->ack_ns[a->nacked] = clock_mono_ns() - a->sent_ns[a->nacked];
-        a->nacked++;
     }
 }
 
@@ -536,7 +521,7 @@ static int64_t s_paced_send(const bench_opts_t *o, const char *queue, s_acks_t *
         int64_t t = clock_mono_ns();
         bench_latency_body(&body, queue, t);
         a->sent_ns[i] = t;
-        if (bench_client_send(a->c, "SUBMIT", body.data, body.len) != ORCH_OK) {
+        if (bench_client_submit_async(a->c, body.data, body.len, 1, i) != ORCH_OK) {
             a->rc = ORCH_EIO;
             break;
         }
@@ -628,7 +613,7 @@ int bench_latency(const bench_opts_t *o, bench_result_t *res)
     json_object_set_new(res->params, "warmup_s", json_real(o->warmup_s));
     prctl(PR_SET_TIMERSLACK, 1000UL); /* wake-ups within 1 us of the schedule */
     int64_t deadline = s_deadline(o) + (int64_t)(o->seconds * 1e9);
-    s_acks_t a = {.c = bench_client_new(o->client_ep)};
+    s_acks_t a = {.c = bench_client_new(o->client_ep, s_timeout_ms(o))};
     s_consumers_t cs;
     bench_opts_t inproc = *o;
     inproc.real_workers = false; /* latency is measured inside our own workers */
@@ -638,7 +623,7 @@ int bench_latency(const bench_opts_t *o, bench_result_t *res)
         bench_result_fail(res, "workers got no WELCOME from %s within %.0f s", o->worker_ep,
                           o->max_seconds);
     }
-    if (rc == ORCH_OK && (rc = s_warm_up(a.c, deadline)) != ORCH_OK)
+    if (rc == ORCH_OK && (rc = bench_client_warm_up(a.c)) != ORCH_OK)
         bench_result_fail(res, "%s", bench_client_errmsg(a.c));
     if (rc != ORCH_OK) {
         bench_result_fail(res, "could not start: %s", a.c ? bench_client_errmsg(a.c) : "no client");
@@ -651,6 +636,7 @@ int bench_latency(const bench_opts_t *o, bench_result_t *res)
     }
     a.sent_ns = xcalloc((size_t)(total ? total : 1), sizeof *a.sent_ns);
     a.ack_ns = xcalloc((size_t)(total ? total : 1), sizeof *a.ack_ns);
+    bench_client_on_ack(a.c, s_on_ack, &a);
     int64_t t0 = clock_mono_ns() + 1000000;
     int64_t t1 = s_paced_send(o, queue, &a, total, t0, deadline);
     rc = s_latency_finish(o, &a, cs.threads, queue, total, deadline, res);
@@ -701,12 +687,12 @@ int bench_rss_backlog(const bench_opts_t *o, bench_result_t *res)
     json_object_set_new(res->params, "batch", json_integer(BENCH_PREFILL_BATCH));
     json_object_set_new(res->params, "pipeline", json_integer(S_BACKLOG_PIPELINE));
     int64_t deadline = s_deadline(o), acked = 0;
-    bench_client_t *c = bench_client_new(o->client_ep);
+    bench_client_t *c = bench_client_new(o->client_ep, s_timeout_ms(o));
     if (!c) {
         bench_result_fail(res, "could not connect to %s", o->client_ep);
         return ORCH_EIO;
     }
-    int rc = s_warm_up(c, deadline);
+    int rc = bench_client_warm_up(c);
     int64_t t0 = clock_mono_ns();
     if (rc == ORCH_OK)
         rc = s_backlog_submit(c, queue, o->n, deadline, &acked);
@@ -719,7 +705,7 @@ int bench_rss_backlog(const bench_opts_t *o, bench_result_t *res)
                           (long long)o->n, bench_client_errmsg(c));
     bench_qstats_t st;
     s_sleep_ns(1000000000); /* let deferred work (refills, commits) settle before reading RSS */
-    if (rc == ORCH_OK && bench_client_stats(c, queue, &st, s_deadline(o)) == ORCH_OK)
+    if (rc == ORCH_OK && bench_client_stats(c, queue, &st) == ORCH_OK)
         json_object_set_new(res->params, "queued_after", json_integer(st.queued));
     bench_client_destroy(&c);
     s_read_rss(o, res);

@@ -24,24 +24,29 @@ workers = {}                                         # identity -> dict(queues, 
 pending = collections.deque()                        # (due, queue, n) results not yet "committed"
 next_id = 1
 
-def reply(env, body):
+def reply(env, body, req):
+    # every reply echoes the request's "req" (PROTOCOL.md): a pipelining
+    # client (liborch) matches replies by it
+    if req is not None:
+        body['req'] = req
     cs.send_multipart(env + [b'ORCHC1', b'REPLY', json.dumps(body).encode()])
 
 def on_client(frames):
     global next_id
     env, rest = frames[:-3], frames[-3:]
     cmd, body = rest[1].decode(), json.loads(rest[2])
+    req = body.get('req')
     if cmd == 'SUBMIT':
         ids = []
         for j in body['jobs']:
             ready[j['queue']].append((next_id, j.get('payload', {})))
             stats[j['queue']]['queued'] += 1
             ids.append(next_id); next_id += 1
-        reply(env, {'status': 200, 'ids': ids})
+        reply(env, {'status': 200, 'ids': ids}, req)
     elif cmd == 'STATS':
-        reply(env, {'status': 200, 'queues': {q: dict(c) for q, c in stats.items()}})
+        reply(env, {'status': 200, 'queues': {q: dict(c) for q, c in stats.items()}}, req)
     else:
-        reply(env, {'status': 400, 'error': 'fake coordinator: unknown command %s' % cmd})
+        reply(env, {'status': 400, 'error': 'fake coordinator: unknown command %s' % cmd}, req)
 
 def dispatch():
     for ident, w in workers.items():
