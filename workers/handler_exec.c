@@ -332,9 +332,8 @@ static handler_status_t s_result(const exec_type_config_t *t, const toolrun_resu
 }
 
 /* Turns how the child ended into the job's outcome. */
-static handler_status_t s_outcome(const exec_type_config_t *t, handler_ctx_t *ctx,
-                                  const toolrun_result_t *res, const s_run_t *r,
-                                  json_t **result, handler_error_t *err)
+static handler_status_t s_outcome(const exec_type_config_t *t, const toolrun_result_t *res,
+                                  const s_run_t *r, json_t **result, handler_error_t *err)
 {
     char size[32];
     if (res->cancelled) {
@@ -344,8 +343,10 @@ static handler_status_t s_outcome(const exec_type_config_t *t, handler_ctx_t *ct
     }
     if (res->timed_out) {
         bool own = t->timeout_ms > 0 && res->duration_ms >= t->timeout_ms;
-        handler_error_set(err, "exec type \"%s\": timed out after %lld ms (%s), process group %d "
-                               "killed%s%s", t->name, (long long)res->duration_ms,
+        handler_error_set(err,
+                          "exec type \"%s\": timed out after %lld ms (%s), process group %d "
+                          "killed%s%s",
+                          t->name, (long long)res->duration_ms,
                           own ? "its timeout" : "the job's deadline", res->pid, s_tail_sep(r),
                           r->tail);
         return HANDLER_RETRY;
@@ -360,14 +361,13 @@ static handler_status_t s_outcome(const exec_type_config_t *t, handler_ctx_t *ct
     handler_status_t st = exec_exit_status(t->retry_code, res->exited, res->exit_code);
     if (st == HANDLER_OK)
         return s_result(t, res, result, err);
-    (void)ctx;
     if (res->exited)
-        handler_error_set(err, "exec type \"%s\": exited with code %d%s%s", t->name,
-                          res->exit_code, s_tail_sep(r), r->tail);
+        handler_error_set(err, "exec type \"%s\": exited with code %d%s%s", t->name, res->exit_code,
+                          s_tail_sep(r), r->tail);
     else
         handler_error_set(err, "exec type \"%s\": killed by signal %d (SIG%s)%s%s", t->name,
-                          res->term_signal, sigabbrev_np(res->term_signal) ?: "?",
-                          s_tail_sep(r), r->tail);
+                          res->term_signal, sigabbrev_np(res->term_signal) ?: "?", s_tail_sep(r),
+                          r->tail);
     return st;
 }
 
@@ -394,12 +394,20 @@ static handler_status_t s_run(handler_ctx_t *ctx, const json_t *payload, json_t 
     int64_t timeout = t->timeout_ms > 0 && t->timeout_ms < left ? t->timeout_ms : left;
     s_run_t r = {.ctx = ctx};
     toolrun_opts_t o = {
-        .path = t->command, .argv = argv, .envp = env.v, .cwd = t->cwd,
-        .input = in.data, .input_len = in.len,
+        .path = t->command,
+        .argv = argv,
+        .envp = env.v,
+        .cwd = t->cwd,
+        .input = in.data,
+        .input_len = in.len,
         .timeout_ms = timeout == INT64_MAX ? 0 : (timeout > 0 ? timeout : 1),
         .kill_grace_ms = t->kill_grace_ms > 0 ? t->kill_grace_ms : 1,
-        .cancelled = ctx->cancelled, .max_out = t->max_output, .max_err = t->max_output,
-        .kill_on_overflow = true, .on_err_line = s_on_err_line, .line_arg = &r,
+        .cancelled = ctx->cancelled,
+        .max_out = t->max_output,
+        .max_err = t->max_output,
+        .kill_on_overflow = true,
+        .on_err_line = s_on_err_line,
+        .line_arg = &r,
     };
     toolrun_result_t res;
     char msg[512];
@@ -411,7 +419,7 @@ static handler_status_t s_run(handler_ctx_t *ctx, const json_t *payload, json_t 
         LOG_DEBUG("exec ended type=%s job=%lld pid=%d exit=%d signal=%d ms=%lld", t->name,
                   (long long)ctx->job_id, res.pid, res.exit_code, res.term_signal,
                   (long long)res.duration_ms);
-        st = s_outcome(t, ctx, &res, &r, result, err);
+        st = s_outcome(t, &res, &r, result, err);
     }
     toolrun_result_fini(&res);
     strbuf_fini(&in);

@@ -22,22 +22,22 @@ extern const handler_t handler_exec;
 
 /* One type (`handlers: exec: types: <name>:`). */
 typedef struct {
-    char *command;            /* absolute path of an executable file (required) */
-    char **args;              /* argv[1..], default none */
+    char *command; /* absolute path of an executable file (required) */
+    char **args;   /* argv[1..], default none */
     size_t nargs;
-    char **env;               /* name, value, name, value... (set after the inherited ones) */
-    size_t nenv;              /* pairs */
-    bool inherit_env;         /* the worker's whole environment; default false: PATH, HOME,
-                               * LANG, TZ only */
-    char *cwd;                /* absolute directory; default: the worker's */
-    int64_t timeout_ms;       /* 0 (default): only the job's timeout */
-    char **retry_exit_codes;  /* exit codes that mean "retry", default 75 (EX_TEMPFAIL) */
+    char **env;              /* name, value, name, value... (set after the inherited ones) */
+    size_t nenv;             /* pairs */
+    bool inherit_env;        /* the worker's whole environment; default false: PATH, HOME,
+                              * LANG, TZ only */
+    char *cwd;               /* absolute directory; default: the worker's */
+    int64_t timeout_ms;      /* 0 (default): only the job's timeout */
+    char **retry_exit_codes; /* exit codes that mean "retry", default 75 (EX_TEMPFAIL) */
     size_t nretry_exit_codes;
-    size_t max_output;        /* bytes of stdout, and of stderr, default 1MiB */
-    int64_t kill_grace_ms;    /* SIGTERM to SIGKILL, default 5s */
+    size_t max_output;     /* bytes of stdout, and of stderr, default 1MiB */
+    int64_t kill_grace_ms; /* SIGTERM to SIGKILL, default 5s */
     /* filled by the check, not keys */
-    char name[72];            /* the job type */
-    bool retry_code[256];     /* retry_exit_codes as a set */
+    char name[72];        /* the job type */
+    bool retry_code[256]; /* retry_exit_codes as a set */
 } exec_type_config_t;
 
 /* Its section: only the types. */

@@ -134,7 +134,8 @@ static int s_expand_headers(cfgsection_ctx_t *cx, http_type_config_t *t)
         strbuf_init(&sb);
         char *missing = NULL;
         int rc = http_expand_env(t->headers[2 * i + 1], &sb, &missing);
-        if (rc == 0 && (strchr(sb.data ? sb.data : "", '\r') || strchr(sb.data ? sb.data : "", '\n')))
+        if (rc == 0 &&
+            (strchr(sb.data ? sb.data : "", '\r') || strchr(sb.data ? sb.data : "", '\n')))
             rc = ORCH_EINVAL;
         if (rc == 0) {
             free(t->headers[2 * i + 1]);
@@ -146,7 +147,8 @@ static int s_expand_headers(cfgsection_ctx_t *cx, http_type_config_t *t)
             rc = cfgsection_fail(cx, "headers", "header \"%s\": environment variable %s is not set",
                                  t->headers[2 * i], missing);
         else
-            rc = cfgsection_fail(cx, "headers", "header \"%s\": a value is one line; ${NAME} "
+            rc = cfgsection_fail(cx, "headers",
+                                 "header \"%s\": a value is one line; ${NAME} "
                                  "needs a variable name [A-Za-z_][A-Za-z0-9_]* and \"}\"",
                                  t->headers[2 * i]);
         free(missing);
@@ -229,8 +231,10 @@ static handler_status_t s_transport(const http_type_config_t *t, int rc, const c
         return HANDLER_CANCELLED;
     }
     if (rc == ORCH_ETOOBIG) {
-        handler_error_set(err, "http type \"%s\": response from %s larger than max_response "
-                               "(%zu bytes)", t->name, url, t->max_response);
+        handler_error_set(err,
+                          "http type \"%s\": response from %s larger than max_response "
+                          "(%zu bytes)",
+                          t->name, url, t->max_response);
         return HANDLER_PERMANENT;
     }
     handler_error_set(err, "http type \"%s\": %s %s: %s", t->name,

@@ -33,7 +33,7 @@ typedef struct {
     int64_t timeout_ms;         /* the whole request, default 30s (and the job's deadline) */
     size_t max_response;        /* bytes, default 1MiB; larger: permanent failure */
     /* filled by the check, not keys */
-    char name[72];              /* the job type */
+    char name[72]; /* the job type */
 } http_type_config_t;
 
 typedef struct {

@@ -66,10 +66,10 @@ typedef struct {
     int fd;
     strbuf_t buf;
     size_t max, total;
-    bool keep;                   /* keep the bytes in buf (not for line-reported stderr) */
+    bool keep; /* keep the bytes in buf (not for line-reported stderr) */
     char line[TOOLRUN_LINE_MAX + 1];
     size_t line_len;
-    const toolrun_opts_t *o;     /* for on_err_line; NULL on stdout */
+    const toolrun_opts_t *o; /* for on_err_line; NULL on stdout */
 } s_stream_t;
 
 static void s_line_flush(s_stream_t *s)
@@ -170,7 +170,7 @@ static void s_pump(s_stream_t st[2], s_input_t *in)
     }
 }
 
-/* Why the group must be killed now, or 0. */
+/* Whether the group must be killed now; the reason is recorded in res. */
 static bool s_must_kill(const toolrun_opts_t *o, s_stream_t st[2], int64_t start,
                         toolrun_result_t *res)
 {
@@ -307,8 +307,10 @@ int toolrun_spawn(const toolrun_opts_t *o, toolrun_result_t *res, char *msg, siz
     int rc = s_read_report(p.report[0], o, msg, msglen);
     s_stream_t st[2] = {
         {.fd = p.out[0], .max = o->max_out ? o->max_out : TOOLRUN_MAX_CAPTURE, .keep = true},
-        {.fd = p.err[0], .max = o->max_err ? o->max_err : TOOLRUN_MAX_CAPTURE,
-         .keep = !o->on_err_line, .o = o},
+        {.fd = p.err[0],
+         .max = o->max_err ? o->max_err : TOOLRUN_MAX_CAPTURE,
+         .keep = !o->on_err_line,
+         .o = o},
     };
     strbuf_init(&st[0].buf);
     strbuf_init(&st[1].buf);
@@ -338,8 +340,11 @@ int toolrun_spawn(const toolrun_opts_t *o, toolrun_result_t *res, char *msg, siz
 int toolrun_run(const char *path, char *const argv[], char *const envp[], int64_t timeout_ms,
                 atomic_bool *cancelled, toolrun_result_t *res, char *msg, size_t msglen)
 {
-    toolrun_opts_t o = {.path = path, .argv = argv, .envp = envp,
-                        .timeout_ms = timeout_ms > 0 ? timeout_ms : 1, .cancelled = cancelled};
+    toolrun_opts_t o = {.path = path,
+                        .argv = argv,
+                        .envp = envp,
+                        .timeout_ms = timeout_ms > 0 ? timeout_ms : 1,
+                        .cancelled = cancelled};
     return toolrun_spawn(&o, res, msg, msglen);
 }
 

@@ -25,11 +25,11 @@
 enum { TOOLRUN_OVERFLOW_NONE = 0, TOOLRUN_OVERFLOW_STDOUT, TOOLRUN_OVERFLOW_STDERR };
 
 typedef struct {
-    const char *path;        /* absolute */
-    char *const *argv;       /* argv[0] included, NULL-terminated */
-    char *const *envp;       /* NULL-terminated */
-    const char *cwd;         /* working directory; NULL: the worker's */
-    const char *input;       /* written to stdin, which is then closed; NULL: /dev/null */
+    const char *path;  /* absolute */
+    char *const *argv; /* argv[0] included, NULL-terminated */
+    char *const *envp; /* NULL-terminated */
+    const char *cwd;   /* working directory; NULL: the worker's */
+    const char *input; /* written to stdin, which is then closed; NULL: /dev/null */
     size_t input_len;
     int64_t timeout_ms;      /* <= 0: none */
     int64_t kill_grace_ms;   /* SIGTERM to SIGKILL; <= 0: TOOLRUN_KILL_GRACE_MS */
@@ -45,17 +45,17 @@ typedef struct {
 } toolrun_opts_t;
 
 typedef struct {
-    int exit_code;    /* valid when exited */
-    bool exited;      /* ended by exit(), not by a signal */
-    int term_signal;  /* the signal that ended it, when !exited */
-    bool timed_out;   /* killed because timeout_ms passed */
-    bool cancelled;   /* killed because *cancelled became true */
-    int overflow;     /* TOOLRUN_OVERFLOW_*: killed for too much output (kill_on_overflow) */
+    int exit_code;   /* valid when exited */
+    bool exited;     /* ended by exit(), not by a signal */
+    int term_signal; /* the signal that ended it, when !exited */
+    bool timed_out;  /* killed because timeout_ms passed */
+    bool cancelled;  /* killed because *cancelled became true */
+    int overflow;    /* TOOLRUN_OVERFLOW_*: killed for too much output (kill_on_overflow) */
     int64_t duration_ms;
-    int pid;          /* the child's pid (and process group), once started */
-    char *out;        /* captured stdout, NUL-terminated (owned) */
+    int pid;   /* the child's pid (and process group), once started */
+    char *out; /* captured stdout, NUL-terminated (owned) */
     size_t out_len;
-    char *err;        /* captured stderr, NUL-terminated (owned) */
+    char *err; /* captured stderr, NUL-terminated (owned) */
 } toolrun_result_t;
 
 /* Runs opts->path. Returns 0 when the program ran (whatever its exit code:

@@ -50,10 +50,9 @@ static void test_progress_lines(void **state)
     assert_true(exec_parse_progress("progress\t0\tstarting", &p, &m));
     assert_int_equal(p, 0);
     assert_string_equal(m, "starting");
-    const char *not_progress[] = {"progress",      "progress ",      "progress x",
-                                  "progress 101",  "progress 40x",   "progress -1",
-                                  "Progress 4",    "progressing 4",  " progress 4",
-                                  "progress 0004", "progress 1e2",   ""};
+    const char *not_progress[] = {"progress",     "progress ",     "progress x",   "progress 101",
+                                  "progress 40x", "progress -1",   "Progress 4",   "progressing 4",
+                                  " progress 4",  "progress 0004", "progress 1e2", ""};
     for (size_t i = 0; i < sizeof not_progress / sizeof *not_progress; i++) {
         if (exec_parse_progress(not_progress[i], &p, &m)) {
             print_error("\"%s\" parsed as progress\n", not_progress[i]);
@@ -241,37 +240,41 @@ static void test_config_errors(void **state)
 {
     (void)state;
     char yaml[1024];
-    s_fails("handlers:\n  exec:\n    types:\n      x: {command: bin/tool}\n",
-            ":4:20: \"handlers.exec.types.x.command\": expected an absolute path, got \"bin/tool\"");
+    s_fails(
+        "handlers:\n  exec:\n    types:\n      x: {command: bin/tool}\n",
+        ":4:20: \"handlers.exec.types.x.command\": expected an absolute path, got \"bin/tool\"");
     s_fails("handlers:\n  exec:\n    types:\n      x: {command: /nonexistent/tool}\n",
             ":4:20: \"handlers.exec.types.x.command\": cannot use \"/nonexistent/tool\": No such "
             "file or directory");
-    snprintf(yaml, sizeof yaml, "handlers:\n  exec:\n    types:\n      x: {command: %s/noexec.sh}\n",
-             s_dir);
+    snprintf(yaml, sizeof yaml,
+             "handlers:\n  exec:\n    types:\n      x: {command: %s/noexec.sh}\n", s_dir);
     if (geteuid() != 0) /* root may execute anything with an x bit... and reads 0600 as fine */
         s_fails(yaml, "\"handlers.exec.types.x.command\": cannot use");
     snprintf(yaml, sizeof yaml, "handlers:\n  exec:\n    types:\n      x: {command: %s}\n", s_dir);
     s_fails(yaml, "not a regular file");
     snprintf(yaml, sizeof yaml,
              "handlers:\n  exec:\n    types:\n      x:\n        command: %s/ok.sh\n"
-             "        comand: x\n", s_dir);
+             "        comand: x\n",
+             s_dir);
     s_fails(yaml, ":6:9: unknown key \"handlers.exec.types.x.comand\"");
     /* a missing command is blamed on the entry */
     s_fails("handlers:\n  exec:\n    types:\n      x: {args: [a]}\n",
             ":4:7: \"handlers.exec.types.x.command\": required");
-    snprintf(yaml, sizeof yaml,
-             "handlers:\n  exec:\n    types:\n      noop: {command: %s/ok.sh}\n", s_dir);
+    snprintf(yaml, sizeof yaml, "handlers:\n  exec:\n    types:\n      noop: {command: %s/ok.sh}\n",
+             s_dir);
     s_fails(yaml, ":4:7: \"handlers.exec.types.noop\": expected a name that is not a built-in "
                   "job type as the name");
-    snprintf(yaml, sizeof yaml,
-             "handlers:\n  exec:\n    types:\n      x: {command: %s/ok.sh, retry_exit_codes: [0]}\n",
-             s_dir);
+    snprintf(
+        yaml, sizeof yaml,
+        "handlers:\n  exec:\n    types:\n      x: {command: %s/ok.sh, retry_exit_codes: [0]}\n",
+        s_dir);
     s_fails(yaml, "\"handlers.exec.types.x.retry_exit_codes[0]\": expected an exit code 1..255");
     snprintf(yaml, sizeof yaml,
              "handlers:\n  exec:\n    types:\n      x: {command: %s/ok.sh, env: {1X: a}}\n", s_dir);
     s_fails(yaml, "\"handlers.exec.types.x.env.1X\": expected a variable name");
     snprintf(yaml, sizeof yaml,
-             "handlers:\n  exec:\n    types:\n      x: {command: %s/ok.sh, env: {A: [1]}}\n", s_dir);
+             "handlers:\n  exec:\n    types:\n      x: {command: %s/ok.sh, env: {A: [1]}}\n",
+             s_dir);
     s_fails(yaml, "\"handlers.exec.types.x.env.A\": expected a string, got a list");
     snprintf(yaml, sizeof yaml,
              "handlers:\n  exec:\n    types:\n      x: {command: %s/ok.sh, cwd: /nonexistent}\n",
@@ -279,7 +282,8 @@ static void test_config_errors(void **state)
     s_fails(yaml, "\"handlers.exec.types.x.cwd\": cannot use \"/nonexistent\": not a directory");
     snprintf(yaml, sizeof yaml,
              "handlers:\n  exec:\n    types:\n      x: {command: %s/ok.sh}\n      x: {command: "
-             "%s/ok.sh}\n", s_dir, s_dir);
+             "%s/ok.sh}\n",
+             s_dir, s_dir);
     s_fails(yaml, ":5:7: duplicate key \"handlers.exec.types.x\"");
     s_fails("handlers:\n  exec:\n    types: [a]\n",
             ":3:12: \"handlers.exec.types\": expected a mapping of names to mappings, got a list");
@@ -308,16 +312,19 @@ static handler_status_t s_run(const char *script, const char *yaml_extra, const 
 {
     s_write("job.sh", script, 0700);
     char yaml[1024];
-    snprintf(yaml, sizeof yaml,
-             "handlers:\n  exec:\n    types:\n      t: {command: %s/job.sh%s}\n", s_dir,
-             yaml_extra);
+    snprintf(yaml, sizeof yaml, "handlers:\n  exec:\n    types:\n      t: {command: %s/job.sh%s}\n",
+             s_dir, yaml_extra);
     worker_config_t *cfg = NULL;
     assert_int_equal(s_load(yaml, &cfg), 0);
     handler_type_t t;
     assert_true(handler_lookup(cfg, "t", &t));
     atomic_bool never = false;
-    handler_ctx_t ctx = {.job_id = 42, .attempt = 2, .cancelled = cancel ? cancel : &never,
-                         .config = cfg, .conf = t.conf, .progress = s_on_progress,
+    handler_ctx_t ctx = {.job_id = 42,
+                         .attempt = 2,
+                         .cancelled = cancel ? cancel : &never,
+                         .config = cfg,
+                         .conf = t.conf,
+                         .progress = s_on_progress,
                          .progress_arg = seen};
     json_t *in = json_loads(payload, JSON_DECODE_ANY, NULL);
     *result = NULL;
@@ -339,9 +346,9 @@ static void test_run_success_result_and_progress(void **state)
                          "echo noise\necho \"{\\\"in\\\":$line,\\\"id\\\":$ORCH_JOB_ID,"
                          "\\\"attempt\\\":$ORCH_JOB_ATTEMPT,\\\"type\\\":\\\"$ORCH_JOB_TYPE\\\","
                          "\\\"lang\\\":\\\"$LANG\\\"}\"\n";
-    assert_int_equal(s_run(script, ", env: {LANG: C.UTF-8}", "{\"a\":[1,2]}", NULL, &result,
-                           &err, &seen),
-                     HANDLER_OK);
+    assert_int_equal(
+        s_run(script, ", env: {LANG: C.UTF-8}", "{\"a\":[1,2]}", NULL, &result, &err, &seen),
+        HANDLER_OK);
     char *text = json_dumps(result, JSON_COMPACT | JSON_SORT_KEYS);
     assert_string_equal(text, "{\"attempt\":2,\"id\":42,\"in\":{\"a\":[1,2]},\"lang\":\"C.UTF-8\","
                               "\"type\":\"t\"}");
@@ -386,14 +393,14 @@ static void test_run_limits(void **state)
     handler_error_t err;
     s_progress_seen_t seen = {0};
     /* stdout beyond max_output: killed (it would otherwise write forever) */
-    assert_int_equal(s_run("#!/bin/sh\nexec yes\n", ", max_output: 4KiB", "{}", NULL, &result,
-                           &err, &seen),
-                     HANDLER_PERMANENT);
+    assert_int_equal(
+        s_run("#!/bin/sh\nexec yes\n", ", max_output: 4KiB", "{}", NULL, &result, &err, &seen),
+        HANDLER_PERMANENT);
     assert_string_equal(err.message,
                         "exec type \"t\": stdout exceeded max_output (4 KiB), process killed");
-    assert_int_equal(s_run("#!/bin/sh\nexec yes >&2\n", ", max_output: 4KiB", "{}", NULL, &result,
-                           &err, &seen),
-                     HANDLER_PERMANENT);
+    assert_int_equal(
+        s_run("#!/bin/sh\nexec yes >&2\n", ", max_output: 4KiB", "{}", NULL, &result, &err, &seen),
+        HANDLER_PERMANENT);
     assert_contains(err.message, "stderr exceeded max_output");
     /* the type's timeout, with a child that ignores SIGTERM: SIGKILL after kill_grace */
     int64_t t0 = clock_mono_ms();
@@ -427,8 +434,12 @@ static void test_toolrun_unread_input(void **state)
     memset(big, 'x', n);
     char *argv[] = {"/bin/true", NULL};
     char *envp[] = {NULL};
-    toolrun_opts_t o = {.path = "/bin/true", .argv = argv, .envp = envp, .input = big,
-                        .input_len = n, .timeout_ms = 10000};
+    toolrun_opts_t o = {.path = "/bin/true",
+                        .argv = argv,
+                        .envp = envp,
+                        .input = big,
+                        .input_len = n,
+                        .timeout_ms = 10000};
     toolrun_result_t res;
     char msg[256];
     assert_int_equal(toolrun_spawn(&o, &res, msg, sizeof msg), 0);
@@ -436,8 +447,8 @@ static void test_toolrun_unread_input(void **state)
     toolrun_result_fini(&res);
     /* and cwd is applied, with a clear message when it cannot be */
     char *pwd[] = {"/bin/pwd", NULL};
-    toolrun_opts_t p = {.path = "/bin/pwd", .argv = pwd, .envp = envp, .cwd = "/tmp",
-                        .timeout_ms = 10000};
+    toolrun_opts_t p = {
+        .path = "/bin/pwd", .argv = pwd, .envp = envp, .cwd = "/tmp", .timeout_ms = 10000};
     assert_int_equal(toolrun_spawn(&p, &res, msg, sizeof msg), 0);
     assert_string_equal(res.out, "/tmp\n");
     toolrun_result_fini(&res);
