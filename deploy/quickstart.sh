@@ -22,6 +22,9 @@ PGDEV=$ROOT/deploy/pgdev.sh
 PYTHON=/usr/bin/python3
 WORKERS=(qs-worker-1 qs-worker-2)
 CLIENT_ENDPOINT=${ORCH_CLIENT_ENDPOINT:-tcp://127.0.0.1:5556}
+HTTP_LISTEN=${ORCH_HTTP_LISTEN:-127.0.0.1:5580}
+TOKENS_FILE=$VAR/tokens          # hashes only (security.tokens_file)
+ADMIN_TOKEN_FILE=$RUNDIR/admin.token
 export ORCH_ENDPOINT=${ORCH_ENDPOINT:-$CLIENT_ENDPOINT}
 
 say() { echo "quickstart: $*"; }
@@ -152,8 +155,29 @@ summary() {
     orchctl list --state dead --limit 5 || true
 }
 
+# The HTTP API's admin token: made once (its hash in $TOKENS_FILE, the token
+# itself kept in $ADMIN_TOKEN_FILE, mode 0600, for this demo).
+admin_token() {
+    if [ ! -s "$ADMIN_TOKEN_FILE" ] || [ ! -s "$TOKENS_FILE" ]; then
+        rm -f "$TOKENS_FILE"
+        (umask 077; "$BIN/orchestratord" --new-token quickstart-admin admin \
+            --tokens-file "$TOKENS_FILE" >"$ADMIN_TOKEN_FILE" 2>/dev/null) ||
+            die "could not make the HTTP API token"
+    fi
+}
+
 explore() {
-    local pgdir=$1
+    local pgdir=$1 token
+    token=$(cat "$ADMIN_TOKEN_FILE")
+    cat <<EOF
+
+HTTP API: http://$HTTP_LISTEN  (reference: docs/http-api.md, proto/openapi.yaml)
+export ORCH_TOKEN=$token
+  curl -s -H "Authorization: Bearer \$ORCH_TOKEN" -H 'Content-Type: application/json' \\
+       -d '{"queue":"default","type":"sleep","payload":{"ms":500}}' http://$HTTP_LISTEN/v1/jobs
+  curl -s -H "Authorization: Bearer \$ORCH_TOKEN" 'http://$HTTP_LISTEN/v1/jobs?state=dead&limit=5'
+  curl -sN -H "Authorization: Bearer \$ORCH_TOKEN" http://$HTTP_LISTEN/v1/events
+EOF
     cat <<EOF
 
 Explore (the coordinator listens on $ORCH_ENDPOINT):
@@ -210,12 +234,14 @@ cmd_start() {
     bash "$PGDEV" start "$pgdir"
     url=$(bash "$PGDEV" url "$pgdir")
     QS_URL=$url
+    admin_token
 
     if pid=$(live_pid orchestratord "$BIN/orchestratord"); then
         say "orchestratord already running (pid $pid)"
     else
         start_daemon orchestratord "$LOGDIR/orchestratord.log" \
-            env ORCH_DATABASE_URL="$url" "$BIN/orchestratord" -c "$ROOT/config/orchestrator.yaml"
+            env ORCH_DATABASE_URL="$url" ORCH_TOKENS_FILE="$TOKENS_FILE" ORCH_HTTP_LISTEN="$HTTP_LISTEN" \
+            "$BIN/orchestratord" -c "$ROOT/config/orchestrator.yaml"
         pid=$(cat "$RUNDIR/orchestratord.pid")
         say "started orchestratord (pid $pid, log $LOGDIR/orchestratord.log)"
     fi
