@@ -393,14 +393,16 @@ static void s_finish(orch_client_t *cl, s_req_t *r, int rc, const char *error)
     cl->done[cl->ndone++] = tag;
 }
 
-/* "no reply within 10s", naming the endpoints when there are several. */
-static void s_timeout_text(const orch_client_t *cl, const s_req_t *r, char *buf, size_t len)
+/* "no reply within 10s", naming the endpoint (the index of the one that
+ * did not answer) when there are several. */
+static void s_timeout_text(const orch_client_t *cl, const s_req_t *r, size_t endpoint, char *buf,
+                           size_t len)
 {
     if (cl->nendpoints == 1)
         snprintf(buf, len, "no reply within %s", cl->within);
     else
         snprintf(buf, len, "no reply within %s (tried %zu of %zu endpoints, the last %s)",
-                 cl->within, r->attempts, cl->nendpoints, cl->endpoints[cl->cur]);
+                 cl->within, r->attempts, cl->nendpoints, cl->endpoints[endpoint]);
 }
 
 /* ---- sending ---- */
@@ -555,6 +557,7 @@ static int s_recv_all(orch_client_t *cl)
 static void s_failover(orch_client_t *cl)
 {
     char why[S_ERR_MAX];
+    size_t was = cl->cur;
     s_socket_close(cl);
     cl->cur = (cl->cur + 1) % cl->nendpoints;
     int rc = s_socket_open(cl, why, sizeof why);
@@ -573,7 +576,7 @@ static void s_failover(orch_client_t *cl)
             r->deadline_ms = deadline;
         } else {
             if (rc == 0)
-                s_timeout_text(cl, r, why, sizeof why);
+                s_timeout_text(cl, r, was, why, sizeof why);
             s_finish(cl, r, rc == 0 ? ORCH_ETIMEOUT : rc, why);
         }
     }
@@ -607,7 +610,7 @@ static void s_expire(orch_client_t *cl)
             continue;
         }
         char why[S_ERR_MAX];
-        s_timeout_text(cl, r, why, sizeof why);
+        s_timeout_text(cl, r, cl->cur, why, sizeof why);
         s_finish(cl, r, ORCH_ETIMEOUT, why);
     }
     cl->next_deadline = next;
