@@ -185,11 +185,11 @@ static int s_b_bulk(const http_request_t *req, json_t **out, char *err, size_t e
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
             known = known || !strcmp(key, keys[i]);
         if (!known) {
+            s_fail(err, errlen, 400,
+                   "unknown field \"%.64s\" (a filter has queue, type, state, limit and dry_run)",
+                   key);
             json_decref(b);
-            return s_fail(err, errlen, 400,
-                          "unknown field \"%.64s\" (a filter has queue, type, state, limit and "
-                          "dry_run)",
-                          key);
+            return 400;
         }
     }
     json_t *l = json_object();
@@ -348,7 +348,7 @@ int http_route_find(const char *method, const char *path, http_match_t *out, cha
     bool path_known = false;
     size_t used = 0;
     for (size_t i = 0; i < S_NROUTES; i++) {
-        char param[sizeof out->param];
+        char param[sizeof out->param] = "";
         if (!s_match(s_routes[i].pattern, trimmed, param, sizeof param))
             continue;
         if (strcmp(s_routes[i].method, method) == 0 ||

@@ -63,6 +63,7 @@ void batch_event(batch_t *b, const job_t *job, int64_t job_id, job_event_t event
 {
     GROW(b->events, b->nevents, b->capevents);
     batch_event_t *e = &b->events[b->nevents++];
+    e->id = 0; /* numbered when the batch is flushed (coord_flush) */
     e->job_id = job_id;
     e->at_us = clock_real_us();
     e->event = event;

@@ -1,6 +1,6 @@
 /* Unit tests of the group-commit batch (orchestrator/jobs/batch.c, orchestrator/store/store_write.c): write set
  * deduplication and pins, insert/update classification, events and acks
- * owning their copies, reset, and store_write_params' 38 array literals for
+ * owning their copies, reset, and store_write_params' 40 array literals for
  * STORE_SQL_WRITE: exact text for a hand-made batch (NULLs, quoting of
  * quotes, backslashes, commas, braces and the word NULL, JSON payloads),
  * and random batches read back with a reference array literal parser.
@@ -26,7 +26,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* ---- fixture: a ready index for job->lane, 38 buffers ---- */
+/* ---- fixture: a ready index for job->lane, 40 buffers ---- */
 
 typedef struct {
     readyq_t *rq;
@@ -375,13 +375,15 @@ static void test_build_exact(void **state)
     s_expect_param(f, 29, "{6}");
     s_expect_param(f, 30, "{7}");
     s_expect_param(f, 31, "{9}");
-    /* $33..$38: the events */
+    /* $33..$40: the events */
     s_expect_param(f, 32, "{42,7}");
     s_expect_param(f, 33, "{1700000000000002,1700000000000003}");
     s_expect_param(f, 34, "{'submitted','succeeded'}");
     s_expect_param(f, 35, "{0,2}");
     s_expect_param(f, 36, "{NULL,'w1'}");
     s_expect_param(f, 37, "{NULL,'{/'ms/':12,/'note/':/'a,b/'}'}");
+    /* $39, $40: the row ids (assigned at flush, 0 here) and the states */
+    s_expect_param(f, 38, "{0,0}");
     for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
         assert_ptr_equal(f->params[i], f->bufs[i].data);
 
@@ -600,7 +602,11 @@ static void test_build_random_roundtrip(void **state)
                     case 34: s_check_str(el, i, k, "reattached"); break;
                     case 35: s_check_int(el, i, k, e->attempt, false); break;
                     case 36: s_check_str(el, i, k, e->worker); break;
-                    default: s_check_str(el, i, k, e->detail); break;
+                    case 37: s_check_str(el, i, k, e->detail); break;
+                    case 38: s_check_int(el, i, k, e->id, false); break;
+                    default:
+                        s_check_str(el, i, k, e->state >= 0 ? job_state_name(e->state) : NULL);
+                        break;
                     }
                 } else if (w->insert && i < 19) {
                     int e = ins;
