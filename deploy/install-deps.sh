@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config git procps psmisc
   libzmq3-dev libpq-dev libyaml-dev libcurl4-openssl-dev
   libcmocka-dev libjansson-dev libsodium-dev libmicrohttpd-dev wrk
-  postgresql postgresql-contrib python3 python3-zmq python3-yaml clang
+  postgresql postgresql-contrib python3 python3-zmq python3-yaml clang openssl
 )
 
 missing=()
