@@ -27,7 +27,7 @@ int ctl_watch_events_endpoint(const char *client, char *out, size_t len)
 /* ---- signals ---- */
 
 /* The write end of the pipe that turns SIGINT and SIGTERM into something
- * zmq_poll can wait on: no wakeup is lost between a check and the wait. */
+ * poll can wait on: no wakeup is lost between a check and the wait. */
 static volatile sig_atomic_t s_signal_fd = -1;
 
 static void s_on_signal(int sig)
