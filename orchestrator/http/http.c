@@ -162,11 +162,11 @@ static struct MHD_Daemon *s_daemon(http_t *h, char *err, size_t errlen)
         flags |= MHD_USE_TLS;
     }
     struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)s_log, h}, /* first: it sees the others' errors */
         {MHD_OPTION_SOCK_ADDR, 0, &ss},
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->http_max_connections, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)((cfg->http_timeout_ms + 999) / 1000), NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)s_completed, h},
-        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)s_log, h},
         {cfg->http_tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0,
          (void *)cfg->http_tls_cert},
         {cfg->http_tls_key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0,

@@ -189,6 +189,19 @@ static void s_command(http_req_t *r)
         return;
     }
     if (r->m.kind == HTTP_R_BULK) {
+        /* the loop checks each job's command; refuse the whole at once */
+        const orch_config_t *cfg = r->h->cfg;
+        if (r->token >= 0 && cfg->tokens[r->token].role < ORCH_ROLE_OPERATE) {
+            char msg[256];
+            snprintf(msg, sizeof msg,
+                     "forbidden: token \"%s\" has role %s, which may not run %s (role operate "
+                     "or above may)",
+                     cfg->tokens[r->token].name, orch_role_name(cfg->tokens[r->token].role),
+                     proto_ccmd_name(r->m.cmd));
+            json_decref(body);
+            s_problem(r, 403, msg);
+            return;
+        }
         json_t *dry = NULL;
         json_error_t je;
         json_t *raw = r->body.len ? json_loadb(r->body.data, r->body.len, 0, &je) : NULL;
@@ -203,6 +216,8 @@ static void s_command(http_req_t *r)
 }
 
 /* ---- bulk: LIST, then one command per job, pipelined ---- */
+
+static void s_bulk_acted(http_req_t *r, const char *reply, size_t len);
 
 static void s_bulk_listed(http_req_t *r, const char *reply, size_t len)
 {
@@ -224,10 +239,15 @@ static void s_bulk_listed(http_req_t *r, const char *reply, size_t len)
         json_array_append(r->bulk_ids, json_object_get(job, "id"));
     json_decref(doc);
     size_t n = json_array_size(r->bulk_ids);
-    if (r->bulk_dry || n == 0) {
+    if (r->bulk_dry) {
         s_json(r, 200,
                json_pack("{s:I, s:O, s:b, s:b}", "matched", (json_int_t)n, "ids", r->bulk_ids,
                          "more", r->bulk_more, "dry_run", r->bulk_dry));
+        return;
+    }
+    if (n == 0) {
+        r->bulk_pending = 1;
+        s_bulk_acted(r, NULL, 0);
         return;
     }
     json_t *v;
@@ -241,11 +261,13 @@ static void s_bulk_listed(http_req_t *r, const char *reply, size_t len)
     }
 }
 
+/* One job's reply (reply NULL: none matched, only the summary). */
 static void s_bulk_acted(http_req_t *r, const char *reply, size_t len)
 {
-    json_t *doc = json_loadb(reply, len, 0, NULL);
+    json_t *doc = reply ? json_loadb(reply, len, 0, NULL) : NULL;
     json_t *st = json_object_get(doc, "status");
-    if (json_is_integer(st) && json_integer_value(st) == 200) {
+    if (!reply) {
+    } else if (json_is_integer(st) && json_integer_value(st) == 200) {
         r->bulk_ok++;
     } else {
         json_t *e = json_object_get(doc, "error");
@@ -327,6 +349,8 @@ void http_req_abort_all(http_t *h)
 
 /* ---- libmicrohttpd's access handler ---- */
 
+static enum MHD_Result s_dispatch(http_req_t *r);
+
 static enum MHD_Result s_first(http_t *h, struct MHD_Connection *conn, const char *url,
                                const char *method, void **ctx)
 {
@@ -337,6 +361,14 @@ static enum MHD_Result s_first(http_t *h, struct MHD_Connection *conn, const cha
     strbuf_init(&r->body);
     r->find_rc = http_route_find(method, url, &r->m, r->allow, sizeof r->allow);
     *ctx = r;
+    /* a declared length over the limit is answered before the body is
+     * read (the connection is closed after the answer) */
+    const char *cl =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > h->cfg->max_message_bytes) {
+        r->too_large = true;
+        return s_dispatch(r);
+    }
     return MHD_YES;
 }
 
@@ -428,11 +460,13 @@ enum MHD_Result http_req_access(void *cls, struct MHD_Connection *conn, const ch
         if (r->done || r->too_large)
             return MHD_YES;
         if (r->body.len + n > h->cfg->max_message_bytes) {
-            /* answered at once; libmicrohttpd closes the connection after */
+            /* a body without Content-Length: the rest is read and dropped,
+             * the 413 goes once it is in (libmicrohttpd cannot answer in
+             * the middle of an upload) */
             r->too_large = true;
             strbuf_fini(&r->body);
             strbuf_init(&r->body);
-            return s_dispatch(r);
+            return MHD_YES;
         }
         strbuf_append(&r->body, upload, n);
         return MHD_YES;

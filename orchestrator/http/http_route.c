@@ -442,6 +442,8 @@ int http_route_answer(const http_match_t *m, const char *reply, size_t len, char
         json_object_del(r, "next_before");
         json_object_set_new(r, "next_cursor", cursor[0] ? json_string(cursor) : json_null());
     }
+    if (m->name && strcmp(m->name, "POST /v1/schedules") == 0)
+        status = 201; /* created (a taken name is 409) */
     if (m->cmd == PROTO_C_SUBMIT) {
         /* 201 when the request created a job; 200 when every id already
          * existed (an idempotent repeat) */
