@@ -226,6 +226,11 @@ static void s_cancel_result(coord_t *c, op_t *op, const store_answer_t *ans)
             coord_job_release(c, job);
         }
         jobstate_external(readyq_queue(c->rq, ans->queue, true), from, JOB_CANCELLED);
+        batch_publish(&c->inflight, &(batch_event_t){
+            .id = op->sop.event_id, .job_id = id, .at_us = clock_real_us(),
+            .event = JOB_EV_CANCELLED, .attempt = ans->attempt,
+            .queue = coord_intern(c, ans->queue), .type = coord_intern(c, ans->type),
+            .state = JOB_CANCELLED});
         coord_deps_notify(c, id, JOB_CANCELLED);
         coord_ack_op_state(c, op, "cancelled");
         return;
@@ -260,6 +265,10 @@ static void s_retry_result(coord_t *c, op_t *op, const store_answer_t *ans)
     }
     job_t *job = coord_job_from_row(c, &ans->rows[0]);
     jobstate_external(job->lane->queue, ans->prior_state, JOB_QUEUED);
+    batch_publish(&c->inflight, &(batch_event_t){
+        .id = op->sop.event_id, .job_id = job->id, .at_us = clock_real_us(),
+        .event = JOB_EV_RETRIED, .attempt = job->attempt, .queue = job->lane->queue->name,
+        .type = job->lane->type, .state = JOB_QUEUED});
     hmap_i64_put(c->jobs, job->id, job);
     coord_push_ready(c, job);
     coord_ack_op_state(c, op, "queued");
@@ -297,15 +306,25 @@ static void s_on_answer(void *arg, store_op_t *sop, const store_answer_t *ans)
 
 /* ---- the commit itself ---- */
 
+static void s_publish_events(coord_t *c, const batch_event_t *events, size_t n);
+
+/* The batch's events in id order: its own rows were numbered before the
+ * operations' (s_number_events). */
 static void s_publish(coord_t *c, const batch_t *b)
 {
     if (c->subscribers == 0)
         return;
+    s_publish_events(c, b->events, b->nevents);
+    s_publish_events(c, b->published, b->npublished);
+}
+
+static void s_publish_events(coord_t *c, const batch_event_t *events, size_t n)
+{
     strbuf_t sb;
     strbuf_init(&sb);
-    for (size_t i = 0; i < b->nevents; i++) {
-        const batch_event_t *e = &b->events[i];
-        if (!e->queue || e->state < 0)
+    for (size_t i = 0; i < n; i++) {
+        const batch_event_t *e = &events[i];
+        if (!e->queue || !e->type || e->state < 0)
             continue;
         proto_event_t ev = {
             .id = e->job_id, .queue = e->queue, .type = e->type,

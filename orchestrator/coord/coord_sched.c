@@ -193,6 +193,10 @@ static void s_fire_result(coord_t *c, op_t *op, const store_answer_t *ans)
     job_t *job = coord_job_from_row(c, &row);
     job->ready_us = f->created_us;
     jobstate_external(job->lane->queue, -1, JOB_QUEUED);
+    batch_publish(&c->inflight, &(batch_event_t){
+        .id = op->sop.event_id, .job_id = job->id, .at_us = clock_real_us(),
+        .event = JOB_EV_SUBMITTED, .queue = job->lane->queue->name, .type = job->lane->type,
+        .state = JOB_QUEUED});
     hmap_i64_put(c->jobs, job->id, job);
     LOG_INFO("schedule fired schedule=%s job=%lld", f->name, (long long)f->job_id);
     coord_push_ready(c, job);

@@ -18,7 +18,7 @@ void batch_reset(batch_t *b)
         free(b->acks[i].body);
         free(b->acks[i].req);
     }
-    b->nwrites = b->nevents = b->nacks = b->nresults = 0;
+    b->nwrites = b->nevents = b->nacks = b->nresults = b->npublished = 0;
     b->extra_statements = 0;
 }
 
@@ -29,6 +29,7 @@ void batch_fini(batch_t *b)
     free(b->events);
     free(b->acks);
     free(b->results);
+    free(b->published);
     memset(b, 0, sizeof *b);
 }
 
@@ -73,6 +74,14 @@ void batch_event(batch_t *b, const job_t *job, int64_t job_id, job_event_t event
     e->queue = job && job->lane ? job->lane->queue->name : NULL;
     e->type = job && job->lane ? job->lane->type : NULL;
     e->state = job ? job->state : -1;
+}
+
+void batch_publish(batch_t *b, const batch_event_t *e)
+{
+    GROW(b->published, b->npublished, b->cappublished);
+    batch_event_t *p = &b->published[b->npublished++];
+    *p = *e;
+    p->detail = NULL;
 }
 
 void batch_ack(batch_t *b, const proto_envelope_t *env, const char *req, char *body, size_t len)

@@ -55,6 +55,9 @@ typedef struct {
     size_t nacks, capacks;
     batch_result_t *results;
     size_t nresults, capresults;
+    batch_event_t *published;  /* rows the batch's operations inserted: published
+                                * after the commit like events, not written */
+    size_t npublished, cappublished;
     size_t extra_statements; /* refills, cancels, ... queued with this batch */
 } batch_t;
 
@@ -70,6 +73,11 @@ void batch_touch(batch_t *b, job_t *job);
  * static, borrowed for the life of the process. */
 void batch_event(batch_t *b, const job_t *job, int64_t job_id, job_event_t event, int attempt,
                  const char *worker, const char *detail);
+/* An audit row an operation of the batch inserts itself (cancel or retry of
+ * a job not in memory, a schedule firing): published with the batch's
+ * events after the commit, not written again. e's strings are borrowed for
+ * the life of the process (interned names); its detail is ignored. */
+void batch_publish(batch_t *b, const batch_event_t *e);
 /* A worker's result (job id, attempt) acknowledged after commit; worker is
  * an interned name, borrowed for the life of the process. */
 void batch_result(batch_t *b, const char *worker, int64_t id, int attempt);

@@ -141,9 +141,12 @@ typedef struct {
     /* CANCEL, RETRY: whether it was applied; FIRE: whether the schedule
      * fired; SCHED_ADD/DEL/PAUSE: whether the row was added/found */
     bool applied;
-    /* CANCEL, RETRY: state before (-1: no such job), and the job's queue */
+    /* CANCEL, RETRY: state before (-1: no such job), and the job's queue;
+     * CANCEL: its type and attempt too */
     int prior_state;
     const char *queue;
+    const char *type;
+    int attempt;
     /* FIRE that did not fire: the schedule as stored (another coordinator
      * advanced or paused it, or it was removed: sched_exists false) */
     bool sched_exists, sched_paused;

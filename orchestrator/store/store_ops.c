@@ -266,11 +266,13 @@ void store_op_answer(store_op_t *op, PGresult *r,
         rows = s_rows(r, &a.nrows);
         a.rows = rows;
         break;
-    case STORE_OP_CANCEL: /* (cancelled count, prior state, queue); the outer
-                           * SELECT sees the row as it was before the update */
+    case STORE_OP_CANCEL: /* (cancelled count, prior state, queue, type, attempt);
+                           * the outer SELECT sees the row as it was before */
         a.applied = atoi(PQgetvalue(r, 0, 0)) > 0;
         a.prior_state = s_prior(r, 1);
         a.queue = s_get_str(r, 0, 2);
+        a.type = s_get_str(r, 0, 3);
+        a.attempt = (int)s_get_i64(r, 0, 4);
         break;
     case STORE_OP_RETRY: /* job columns (all NULL when refused), then the prior state */
         a.prior_state = s_prior(r, PQnfields(r) - 1);

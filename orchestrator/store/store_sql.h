@@ -89,7 +89,8 @@
     " WHERE queue = $1 AND type = $2 AND state = 'queued' AND (priority, id) > ($3::int, $4::bigint)" \
     " ORDER BY priority, id LIMIT $5"
 
-/* Cancel of a job that is not in memory. Answers (cancelled, prior state).
+/* Cancel of a job that is not in memory. Answers (cancelled, prior state,
+ * queue, type, attempt).
  * $3: the operator's key name (the event's actor; NULL: left out). */
 #define STORE_SQL_CANCEL                                                                           \
     "WITH c AS (UPDATE jobs SET state = 'cancelled', finished_at = now(), updated_at = now(),"     \
@@ -99,7 +100,8 @@
     "  SELECT $4::bigint, id, now(), 'cancelled', attempt, 'cancelled',"                           \
     "   json_strip_nulls(json_build_object('reason', $2::text, 'actor', $3::text)) FROM c)"        \
     " SELECT (SELECT count(*) FROM c), (SELECT state FROM jobs WHERE id = $1),"                    \
-    "  (SELECT queue FROM jobs WHERE id = $1)"
+    "  (SELECT queue FROM jobs WHERE id = $1), (SELECT type FROM jobs WHERE id = $1),"            \
+    "  (SELECT attempt FROM jobs WHERE id = $1)"
 
 /* Operator retry of a dead or cancelled job not in memory: back to queued
  * with a fresh attempt budget. Answers the job row (empty when not allowed)

@@ -1075,7 +1075,8 @@ static void s_op_refill(db_t *db, s_run_t *r, store_op_t *op)
 static void s_op_cancel(db_t *db, s_run_t *r, store_op_t *op)
 {
     fake_job_t *j = s_job(db, op->in.cancel.id);
-    store_answer_t a = {.prior_state = j ? j->state : -1, .queue = j ? j->queue : NULL};
+    store_answer_t a = {.prior_state = j ? j->state : -1, .queue = j ? j->queue : NULL,
+                        .type = j ? j->type : NULL, .attempt = j ? j->attempt : 0};
     if (j && (j->state == JOB_WAITING || j->state == JOB_SCHEDULED || j->state == JOB_QUEUED)) {
         j->state = JOB_CANCELLED;
         j->finished_us = j->updated_us = r->now;

@@ -2,7 +2,7 @@
  * distinct id, ids increase in commit order (batch events and the rows
  * operations insert, e.g. a cancel of a job not in memory), a restart
  * continues above every id used or reserved, the published events carry
- * the row's id, and EVENTS replays the rows after an id with the stream's
+ * the row's id (rows an operation inserted too), and EVENTS replays the rows after an id with the stream's
  * filters (what the HTTP API's Last-Event-ID resume asks for). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,6 +54,7 @@ static void test_ids_increase_across_commits_ops_and_restarts(void **state)
      * id the previous run used or reserved */
     h_restart(h);
     h_wait_up(h);
+    h_subscribe(h);
     c = fc_new(h);
     int64_t d = fc_submit(h, c, "{\"queue\":\"parked\",\"type\":\"noop\"}");
     h_expect_events(h, d, "submitted");
@@ -66,6 +67,20 @@ static void test_ids_increase_across_commits_ops_and_restarts(void **state)
     assert_true(after > before);
     const fake_event_t *e = store_fake_job_event(b, 2);
     assert_string_equal(e->state, "queued");
+    /* the row the operation inserted is published too, with its id */
+    bool seen = false;
+    for (int i = 0; i < 300 && !seen; i++) {
+        for (size_t k = 0; k < h_nevents(h) && !seen; k++) {
+            json_t *ev = h_event(h, k);
+            seen = json_integer_value(json_object_get(ev, "id")) == b &&
+                   strcmp(json_string_value(json_object_get(ev, "event")), "retried") == 0 &&
+                   json_integer_value(json_object_get(ev, "event_id")) == e->id &&
+                   strcmp(json_string_value(json_object_get(ev, "type")), "noop") == 0;
+        }
+        if (!seen)
+            h_turn(h, 10);
+    }
+    assert_true(seen);
     e = store_fake_job_event(d, 0);
     assert_true(e->id > before);
     h_finish(h);
