@@ -67,7 +67,7 @@ static int s_state(const proto_fctx_t *c, const json_t *body, int *state)
 
 int proto_list_parse(const json_t *body, proto_list_t *out, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"state", "queue", "type", "limit", "before", NULL};
+    static const char *const keys[] = {"state", "queue", "type", "error", "limit", "before", NULL};
     proto_fctx_t c = {.err = err, .errlen = errlen};
     int64_t limit = 0;
     int rc;
@@ -77,6 +77,7 @@ int proto_list_parse(const json_t *body, proto_list_t *out, char *err, size_t er
     if ((rc = proto_fbody(&c, body, keys)) < 0 || (rc = s_state(&c, body, &out->state)) < 0 ||
         (rc = proto_fname(&c, body, "queue", false, &out->queue)) < 0 ||
         (rc = proto_fname(&c, body, "type", false, &out->type)) < 0 ||
+        (rc = proto_fstr(&c, body, "error", 1, 256, false, false, &out->error)) < 0 ||
         (rc = proto_fint(&c, body, "limit", 1, PROTO_LIST_MAX_LIMIT, false, &limit)) < 0 ||
         (rc = proto_fint(&c, body, "before", 1, INT64_MAX, false, &out->before)) < 0) {
         proto_list_fini(out);
@@ -92,6 +93,7 @@ void proto_list_fini(proto_list_t *l)
         return;
     free(l->queue);
     free(l->type);
+    free(l->error);
     memset(l, 0, sizeof *l);
     l->state = -1;
 }
@@ -105,6 +107,8 @@ void proto_list_encode(strbuf_t *sb, const proto_list_t *l)
         s_put_str(sb, "queue", l->queue);
     if (l->type)
         s_put_str(sb, "type", l->type);
+    if (l->error)
+        s_put_str(sb, "error", l->error);
     if (l->limit > 0)
         s_put_int(sb, "limit", l->limit);
     if (l->before > 0)

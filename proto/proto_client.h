@@ -61,7 +61,8 @@ typedef struct {
 int proto_get_parse(const json_t *body, proto_get_t *out, char *err, size_t errlen);
 void proto_get_encode(strbuf_t *sb, const proto_get_t *g);
 
-/* LIST {"state"?,"queue"?,"type"?,"limit"?,"before"?}: newest first. A
+/* LIST {"state"?,"queue"?,"type"?,"error"?,"limit"?,"before"?}: newest
+ * first; "error" keeps jobs whose last error contains that text. A
  * full page's reply carries "next_before", the "before" of the next page
  * (cursor paging: stable while jobs are added, unlike an offset). */
 #define PROTO_LIST_DEFAULT_LIMIT 100
@@ -71,6 +72,7 @@ typedef struct {
     int state;      /* index into proto_states; -1: any */
     char *queue;    /* NULL: any */
     char *type;     /* NULL: any */
+    char *error;    /* NULL: any; else a substring of the job's error (1..256 bytes) */
     int limit;      /* 0: not given (PROTO_LIST_DEFAULT_LIMIT) */
     int64_t before; /* only jobs with a smaller id; 0: from the newest */
 } proto_list_t;

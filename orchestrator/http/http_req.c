@@ -3,6 +3,7 @@
  * and the answer (JSON, or problem+json with the loop's wording). */
 #include "clock.h"
 #include "http_int.h"
+#include "http_ui.h"
 #include "log.h"
 #include "orch_error.h"
 #include "proto.h"
@@ -16,6 +17,7 @@ struct http_req {
     struct MHD_Connection *conn;
     uint64_t num;
     int find_rc;       /* http_route_find: 0, 404 or 405 */
+    char path[256];    /* the URL's path, for the dashboard's files */
     http_match_t m;
     char allow[64];
     strbuf_t body;
@@ -360,6 +362,7 @@ static enum MHD_Result s_first(http_t *h, struct MHD_Connection *conn, const cha
     r->token = -1;
     strbuf_init(&r->body);
     r->find_rc = http_route_find(method, url, &r->m, r->allow, sizeof r->allow);
+    snprintf(r->path, sizeof r->path, "%s", url);
     *ctx = r;
     /* a declared length over the limit is answered before the body is
      * read (the connection is closed after the answer) */
@@ -370,6 +373,32 @@ static enum MHD_Result s_first(http_t *h, struct MHD_Connection *conn, const cha
         return s_dispatch(r);
     }
     return MHD_YES;
+}
+
+/* A dashboard file: compiled in, never changing while the process runs.
+ * The page may load only its own scripts and styles and talk only to this
+ * origin (the API); it cannot be framed. */
+static enum MHD_Result s_asset(http_req_t *r)
+{
+    const http_asset_t *a = http_ui_find(r->path);
+    if (!a) {
+        s_problem(r, 404, "no such dashboard file");
+        return s_queue(r);
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'none'; script-src 'self'; style-src 'self'; "
+                            "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+                            "base-uri 'none'; form-action 'none'");
+    enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    r->done = true;
+    return rc;
 }
 
 /* Where a stream resumes: Last-Event-ID, else ?after=; -1 when neither
@@ -410,6 +439,8 @@ static enum MHD_Result s_dispatch(http_req_t *r)
     if (s_authenticate(r))
         return s_queue(r);
     switch (r->m.kind) {
+    case HTTP_R_ASSET:
+        return s_asset(r);
     case HTTP_R_HEALTH:
         s_json(r, 200, json_pack("{s:s}", "status", "ok"));
         return s_queue(r);

@@ -3,6 +3,7 @@
  * is for ZeroMQ clients (the loop's handlers, the codec): the API answers
  * the same wording for the same mistake. */
 #include "http_route.h"
+#include "http_ui.h"
 #include "proto.h"
 #include "strbuf.h"
 #include <errno.h>
@@ -151,13 +152,14 @@ static int s_b_jobid(const http_request_t *req, json_t **out, char *err, size_t 
     return 0;
 }
 
-/* GET /v1/jobs?state=&queue=&type=&limit=&cursor= */
+/* GET /v1/jobs?state=&queue=&type=&error=&limit=&cursor= */
 static int s_b_list(const http_request_t *req, json_t **out, char *err, size_t errlen)
 {
     json_t *b = json_object();
     s_query_str(req, b, "state");
     s_query_str(req, b, "queue");
     s_query_str(req, b, "type");
+    s_query_str(req, b, "error");
     int rc = s_query_int(req, b, "limit", "limit", 1, PROTO_LIST_MAX_LIMIT, err, errlen);
     if (!rc)
         rc = s_query_int(req, b, "cursor", "before", 1, INT64_MAX, err, errlen);
@@ -267,6 +269,8 @@ static int s_b_sched_resume(const http_request_t *req, json_t **out, char *err, 
 
 /* clang-format off */
 static const s_route_t s_routes[] = {
+    {"GET", "/", "GET /", HTTP_R_ASSET, 0, NULL, false},
+    {"GET", "/ui/{name}", "GET /ui/{name}", HTTP_R_ASSET, 0, NULL, false},
     {"GET", "/healthz", "GET /healthz", HTTP_R_HEALTH, 0, NULL, false},
     {"GET", "/readyz", "GET /readyz", HTTP_R_READY, 0, NULL, false},
     {"POST", "/v1/jobs", "POST /v1/jobs", HTTP_R_COMMAND, PROTO_C_SUBMIT, s_b_submit, true},
@@ -369,6 +373,16 @@ int http_route_find(const char *method, const char *path, http_match_t *out, cha
         }
     }
     return path_known ? 405 : 404;
+}
+
+const http_asset_t *http_ui_find(const char *path)
+{
+    if (strcmp(path, "/") == 0)
+        path = "/ui/index.html";
+    for (const http_asset_t *a = http_assets; a->path; a++)
+        if (strcmp(a->path, path) == 0)
+            return a;
+    return NULL;
 }
 
 int http_route_body(const http_request_t *req, json_t **out, char *err, size_t errlen)

@@ -31,6 +31,7 @@
     " SELECT " QUERY_JOB_JSON " AS j FROM jobs"                                                    \
     " WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR queue = $2)"                \
     "  AND ($4::text IS NULL OR type = $4) AND ($5::bigint IS NULL OR id < $5)"                   \
+    "  AND ($6::text IS NULL OR strpos(error, $6) > 0)"                                            \
     " ORDER BY id DESC LIMIT $3::int) s"
 /* What a watcher missed: the next $5 audit rows after $1, oldest first,
  * those of the wanted queue and type shaped as the event stream's bodies;
@@ -152,9 +153,9 @@ static char *s_list(PGconn *conn, const json_t *body)
     char lbuf[24], bbuf[24];
     snprintf(lbuf, sizeof lbuf, "%d", l.limit > 0 ? l.limit : PROTO_LIST_DEFAULT_LIMIT);
     snprintf(bbuf, sizeof bbuf, "%lld", (long long)l.before);
-    const char *v[5] = {l.state >= 0 ? proto_states[l.state] : NULL, l.queue, lbuf, l.type,
-                        l.before > 0 ? bbuf : NULL};
-    PGresult *r = s_exec(conn, QUERY_SQL_LIST, 5, v);
+    const char *v[6] = {l.state >= 0 ? proto_states[l.state] : NULL, l.queue, lbuf, l.type,
+                        l.before > 0 ? bbuf : NULL, l.error};
+    PGresult *r = s_exec(conn, QUERY_SQL_LIST, 6, v);
     int limit = atoi(lbuf);
     proto_list_fini(&l);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)

@@ -166,7 +166,8 @@ static char *s_list(const json_t *body)
     for (size_t k = nrows; k > 0 && (int)json_array_size(arr) < limit; k--) {
         const fake_job_t *j = rows[k - 1];
         if ((l.state >= 0 && j->state != l.state) || (l.queue && strcmp(j->queue, l.queue)) ||
-            (l.type && strcmp(j->type, l.type)) || (l.before > 0 && j->id >= l.before))
+            (l.type && strcmp(j->type, l.type)) || (l.before > 0 && j->id >= l.before) ||
+            (l.error && (!j->error || !strstr(j->error, l.error))))
             continue;
         json_array_append_new(arr, s_job_json(j));
         last = j->id;
