@@ -441,6 +441,17 @@ static enum MHD_Result s_dispatch(http_req_t *r)
     switch (r->m.kind) {
     case HTTP_R_ASSET:
         return s_asset(r);
+    case HTTP_R_WHOAMI: {
+        /* what the dashboard shows and enables; the loop still checks */
+        const orch_config_t *cfg = h->cfg;
+        bool local = r->token < 0;
+        s_json(r, 200,
+               json_pack("{s:s, s:s, s:b}", "name", local ? "local" : cfg->tokens[r->token].name,
+                         "role",
+                         orch_role_name(local ? ORCH_ROLE_ADMIN : cfg->tokens[r->token].role),
+                         "tokens_required", cfg->ntokens > 0));
+        return s_queue(r);
+    }
     case HTTP_R_HEALTH:
         s_json(r, 200, json_pack("{s:s}", "status", "ok"));
         return s_queue(r);

@@ -290,6 +290,7 @@ static const s_route_t s_routes[] = {
     {"POST", "/v1/schedules/{name}/resume", "POST /v1/schedules/{name}/resume", HTTP_R_COMMAND, PROTO_C_SCHEDULES, s_b_sched_resume, true},
     {"GET", "/v1/workers", "GET /v1/workers", HTTP_R_COMMAND, PROTO_C_WORKERS, s_b_empty, true},
     {"GET", "/v1/stats", "GET /v1/stats", HTTP_R_COMMAND, PROTO_C_STATS, s_b_empty, true},
+    {"GET", "/v1/whoami", "GET /v1/whoami", HTTP_R_WHOAMI, 0, NULL, true},
     {"GET", "/v1/events", "GET /v1/events", HTTP_R_EVENTS, PROTO_C_EVENTS, NULL, true},
 };
 /* clang-format on */

@@ -16,6 +16,7 @@ typedef enum {
     HTTP_R_EVENTS,      /* GET /v1/events: Server-Sent Events */
     HTTP_R_BULK,        /* POST /v1/jobs:retry or :cancel: LIST, then one command per job */
     HTTP_R_ASSET,       /* GET / and /ui/NAME: the dashboard's files (http_ui.h) */
+    HTTP_R_WHOAMI,      /* GET /v1/whoami: the token's name and role */
 } http_kind_t;
 
 /* What a request needs, found by http_route_find. */
