@@ -285,7 +285,7 @@ def operator_events(c):
         check(st == 200, "cancel of queued job %d: %d %r" % (parked, st, doc))
         st, _, doc = c.http("POST", "/v1/schedules", {"name": "tick", "cron": "@every 1s",
                                                       "queue": "ev1", "type": "noop"})
-        check(st == 200, "POST /v1/schedules: %d %r" % (st, doc))
+        check(st == 201, "POST /v1/schedules: %d %r" % (st, doc))
         fired_q = ("SELECT job_id AS id FROM job_events WHERE event = 'submitted' "
                    "AND detail->>'schedule' = 'tick'")
         harness.wait_for(lambda: c.sql(fired_q), 30, "schedule tick to fire")
@@ -307,10 +307,10 @@ def operator_events(c):
                          "firing" % start)
         finally:
             r.close()
-        # BUG check (reported): audit rows written by store operations (an
+        # Found by this test: audit rows written by store operations (an
         # operator retry or cancel of a job not in memory, a schedule's
-        # firing) are committed but were never published live, so a live
-        # stream misses them while a replay has them.
+        # firing) were committed but never published live, so a live stream
+        # missed them while a replay had them.
         check_stream(got, rows, "a live stream during retry, cancel and a schedule firing")
     finally:
         s.close()

@@ -29,7 +29,7 @@ the standard library's http.client against real processes and PostgreSQL
    /resume it is no longer paused and the job runs.
 8. GET /v1/stats (per-queue counts equal to the rows, database up),
    GET /v1/workers (the worker with its queues and slots), and schedules:
-   POST /v1/schedules adds one (listed by GET /v1/schedules), POST
+   POST /v1/schedules adds one (201, listed by GET /v1/schedules), POST
    .../pause and .../resume flip `paused`, DELETE removes it (a second
    DELETE is 404).
 """
@@ -322,7 +322,8 @@ def schedules(c):
     check("nightly" not in listed(), "schedule nightly exists before it was added")
     doc = ok(c, "POST", "/v1/schedules", {"name": "nightly", "cron": "0 3 * * *",
                                           "queue": "default", "type": "noop",
-                                          "payload": {"k": 1}, "priority": 4})
+                                          "payload": {"k": 1}, "priority": 4},
+             status=201)
     s = doc.get("schedule") or {}
     check(s.get("name") == "nightly" and s.get("cron") == "0 3 * * *" and s.get("paused") is False
           and s.get("source") == "api", "POST /v1/schedules: %r" % doc)
