@@ -172,6 +172,12 @@ typedef struct {
     char *server_key;       /* the files' contents, Z85; never logged */
     char *secret_key;
     int log_level;
+    /* Prometheus metrics (docs/operations.md, "Metrics"): GET /metrics */
+    char *metrics_listen;   /* worker.metrics_listen "host:port"; NULL, "" or "off": none;
+                             * ORCH_WORKER_METRICS_LISTEN */
+    char *metrics_host;     /* parsed from it (NULL when off), an IP address or localhost */
+    int metrics_port;
+    bool metrics_insecure;  /* worker.metrics_insecure: allow a non-loopback metrics_listen */
     /* handlers: one section per known job type, in the type list's order */
     worker_section_t **sections;
     size_t nsections;

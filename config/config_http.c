@@ -5,10 +5,10 @@
  * and prints the token once. Tokens are 32 random bytes, so one SHA-256
  * is the right hash (a slow password hash protects guessable secrets). */
 #include "config_http.h"
+#include "config_listen.h"
 #include "cfgtab_key.h"
 #include "orch_error.h"
 #include "xalloc.h"
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -19,42 +19,6 @@
 #include <unistd.h>
 
 #define S_MAX_TOKENS_BYTES (1024 * 1024)
-
-/* ---- listen.http ------------------------------------------------------- */
-
-/* "host:port" or "[v6]:port"; host is copied without brackets. */
-static bool s_split(const char *s, char **host, int *port)
-{
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || !colon[1])
-        return false;
-    char *end = NULL;
-    errno = 0;
-    long p = strtol(colon + 1, &end, 10);
-    if (errno || *end || p < 0 || p > 65535)
-        return false;
-    const char *h = s;
-    size_t n = (size_t)(colon - s);
-    if (h[0] == '[') {
-        if (n < 3 || h[n - 1] != ']')
-            return false;
-        h++;
-        n -= 2;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (!(isalnum((unsigned char)h[i]) || strchr(".-:", h[i])))
-            return false;
-    *host = xstrndup(h, n);
-    *port = (int)p;
-    return true;
-}
-
-static bool s_http_loopback(const char *host)
-{
-    char ep[300];
-    snprintf(ep, sizeof ep, strchr(host, ':') ? "tcp://[%s]:1" : "tcp://%s:1", host);
-    return orch_endpoint_loopback(ep);
-}
 
 /* ---- tokens ------------------------------------------------------------ */
 
@@ -202,11 +166,6 @@ int orch_token_new(const char *file, const char *name, const char *role, char *t
 
 /* ---- the section ------------------------------------------------------- */
 
-static bool s_off(const char *s)
-{
-    return !s || !s[0] || strcmp(s, "off") == 0;
-}
-
 static int s_read_tls(cfgtab_t *ct, orch_config_t *cfg)
 {
     if (!cfg->http_tls_cert_file != !cfg->http_tls_key_file)
@@ -234,16 +193,16 @@ int config_http_check(cfgtab_t *ct, orch_config_t *cfg)
     int rc = 0;
     if (cfg->tokens_file && (rc = s_read_tokens(ct, cfg)) < 0)
         return rc;
-    if (s_off(cfg->listen_http))
+    if (config_listen_off(cfg->listen_http))
         return 0;
-    if (!s_split(cfg->listen_http, &cfg->http_host, &cfg->http_port))
+    if (!config_listen_split(cfg->listen_http, &cfg->http_host, &cfg->http_port))
         return cfgtab_fail(ct, &ct->root, "listen.http",
                            "expected HOST:PORT (e.g. 127.0.0.1:5580, [::1]:5580) or off, got "
                            "\"%s\"",
                            cfg->listen_http);
     if ((rc = s_read_tls(ct, cfg)) < 0)
         return rc;
-    if (cfg->insecure || s_http_loopback(cfg->http_host))
+    if (cfg->insecure || config_listen_loopback(cfg->http_host))
         return 0;
     if (!cfg->http_tls_cert || cfg->ntokens == 0)
         return cfgtab_fail(ct, &ct->root, "listen.http",

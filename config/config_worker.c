@@ -7,10 +7,12 @@
 #include "cfgsection.h"
 #include "cfgtab.h"
 #include "config.h"
+#include "config_listen.h"
 #include "config_security.h"
 #include "orch_error.h"
 #include "xalloc.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -44,6 +46,9 @@ static const cfgtab_key_t s_keys[] = {
                  "ORCH_SERVER_KEY_FILE", NULL),
     CFGTAB_K_STR("worker.secret_key_file", OFF(secret_key_file), NULL, CFGTAB_NULLABLE,
                  "ORCH_SECRET_KEY_FILE", NULL),
+    CFGTAB_K_STR("worker.metrics_listen", OFF(metrics_listen), NULL, CFGTAB_NULLABLE,
+                 "ORCH_WORKER_METRICS_LISTEN", NULL),
+    CFGTAB_K_BOOL("worker.metrics_insecure", OFF(metrics_insecure), "false"),
     CFGTAB_K_LEVEL("log.level", OFF(log_level), "info", "ORCH_LOG_LEVEL"),
 
     CFGTAB_K_CUSTOM("handlers", s_handlers),
@@ -384,6 +389,39 @@ static int s_curve_keys(cfgtab_t *ct, worker_config_t *cfg)
     return rc;
 }
 
+/* ---- metrics listener ----------------------------------------------- */
+
+/* worker.metrics_listen: HOST:PORT with an IP address (or localhost), since
+ * the listener binds exactly that; loopback unless metrics_insecure, as the
+ * metrics name the worker's job types and its downstream services. */
+static int s_metrics(cfgtab_t *ct, worker_config_t *cfg)
+{
+    const char *key = "worker.metrics_listen";
+    if (config_listen_off(cfg->metrics_listen))
+        return 0;
+    unsigned char addr[sizeof(struct in6_addr)];
+    char *host = NULL;
+    int port = 0;
+    if (!config_listen_split(cfg->metrics_listen, &host, &port) ||
+        (strcmp(host, "localhost") != 0 && inet_pton(AF_INET, host, addr) != 1 &&
+         inet_pton(AF_INET6, host, addr) != 1)) {
+        free(host);
+        return cfgtab_fail(ct, &ct->root, key,
+                           "expected HOST:PORT with an IP address or localhost (e.g. "
+                           "127.0.0.1:9464, [::1]:9464) or off, got \"%s\"",
+                           cfg->metrics_listen);
+    }
+    cfg->metrics_host = host;
+    cfg->metrics_port = port;
+    if (cfg->metrics_insecure || config_listen_loopback(host))
+        return 0;
+    return cfgtab_fail(ct, &ct->root, key,
+                       "\"%s\" is not a loopback address: metrics reveal queue and job type "
+                       "names and are served without authentication; set "
+                       "worker.metrics_insecure: true to serve them to other hosts",
+                       cfg->metrics_listen);
+}
+
 /* ---- the whole file ------------------------------------------------- */
 
 static int s_load(cfgtab_t *ct, const char *path, worker_config_t *cfg, s_load_t *ld)
@@ -397,7 +435,7 @@ static int s_load(cfgtab_t *ct, const char *path, worker_config_t *cfg, s_load_t
         cfg->name = s_default_name();
     rc = cfgtab_check_order(ct, &ct->root, "worker.reconnect_min", cfg->reconnect_min_ms,
                             "worker.reconnect_max", cfg->reconnect_max_ms);
-    if (rc < 0 || (rc = s_curve_keys(ct, cfg)) < 0)
+    if (rc < 0 || (rc = s_curve_keys(ct, cfg)) < 0 || (rc = s_metrics(ct, cfg)) < 0)
         return rc;
     return s_sections_finish(ct, ld);
 }
@@ -451,6 +489,7 @@ void worker_config_destroy(worker_config_t **cfgp)
     free(cfg->sections);
     cfgtab_free(s_keys, NKEYS, cfg);
     free(cfg->server_key);
+    free(cfg->metrics_host);
     if (cfg->secret_key)
         sodium_memzero(cfg->secret_key, strlen(cfg->secret_key));
     free(cfg->secret_key);
