@@ -24,16 +24,19 @@ static void s_on_signal(int sig)
 
 static void s_usage(FILE *out)
 {
-    fprintf(out, "usage: orchestratord [-c FILE] [--check-config] [--log-level LEVEL] [--version]\n"
+    fprintf(out, "usage: orchestratord [-c FILE] [--check-config] [--log-level LEVEL]\n"
+                 "                     [--log-format FORMAT] [--version]\n"
                  "       orchestratord --new-token NAME ROLE --tokens-file FILE\n"
                  "  -c, --config FILE   configuration file (default: built-in defaults)\n"
                  "  --check-config      validate the configuration and exit\n"
                  "  --log-level LEVEL   debug, info, warn or error (overrides the file)\n"
+                 "  --log-format FORMAT text or json lines (overrides the file)\n"
                  "  --new-token NAME ROLE\n"
                  "                      make an HTTP API bearer token (ROLE: submit, operate or\n"
                  "                      admin), append its hash to --tokens-file, print the token\n"
                  "environment: ORCH_DATABASE_URL, ORCH_WORKER_ENDPOINT, ORCH_CLIENT_ENDPOINT,\n"
-                 "  ORCH_EVENT_ENDPOINT, ORCH_HTTP_LISTEN, ORCH_TOKENS_FILE, ORCH_LOG_LEVEL\n");
+                 "  ORCH_EVENT_ENDPOINT, ORCH_HTTP_LISTEN, ORCH_TOKENS_FILE, ORCH_LOG_LEVEL,\n"
+                 "  ORCH_LOG_FORMAT\n");
 }
 
 /* --new-token NAME ROLE --tokens-file FILE: the token on stdout, once. */
@@ -56,7 +59,7 @@ static int s_new_token(const char *name, const char *role, const char *file)
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL, *level = NULL;
+    const char *path = NULL, *level = NULL, *format = NULL;
     const char *token_name = NULL, *token_role = NULL, *tokens_file = NULL;
     bool check = false;
     for (int i = 1; i < argc; i++) {
@@ -65,6 +68,8 @@ int main(int argc, char **argv)
             path = argv[++i];
         else if (!strcmp(a, "--log-level") && i + 1 < argc)
             level = argv[++i];
+        else if (!strcmp(a, "--log-format") && i + 1 < argc)
+            format = argv[++i];
         else if (!strcmp(a, "--check-config"))
             check = true;
         else if (!strcmp(a, "--new-token") && i + 2 < argc) {
@@ -98,7 +103,14 @@ int main(int argc, char **argv)
         orch_config_destroy(&cfg);
         return 2;
     }
+    log_format_t fmt = (log_format_t)cfg->log_format;
+    if (format && log_parse_format(format, &fmt) != ORCH_OK) {
+        fprintf(stderr, "orchestratord: --log-format: expected text or json, got \"%s\"\n", format);
+        orch_config_destroy(&cfg);
+        return 2;
+    }
     log_init("orchestratord", lvl);
+    log_set_format(fmt);
     if (check) {
         printf("configuration ok\n");
         orch_config_destroy(&cfg);

@@ -77,7 +77,8 @@ typedef enum {
     X(REPLY)                                                                                       \
     X(QUEUES)                                                                                      \
     X(SCHEDULES)                                                                                   \
-    X(EVENTS)
+    X(EVENTS)                                                                                      \
+    X(METRICS)
 
 typedef enum {
     PROTO_C_NONE_ = 0,

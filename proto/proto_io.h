@@ -33,6 +33,7 @@ typedef struct {
     bool delimiter;
     unsigned char route; /* which of its owner's sockets to answer on (0: the
                           * one proto_envelope_from's message came in on) */
+    unsigned char cmd;   /* the request's command, once known (for the owner's figures) */
 } proto_envelope_t;
 
 void proto_envelope_from(const proto_rawmsg_t *m, proto_envelope_t *env);

@@ -139,6 +139,7 @@ static void s_forget_jobs(coord_t *c)
     job_t **cursor = all;
     hmap_i64_foreach(c->jobs, s_collect, &cursor);
     hmap_clear(c->jobs);
+    coord_metrics_forget(c);
     readyq_destroy(&c->rq);
     c->rq = readyq_new(c->cfg->ready_window);
     for (size_t i = 0; i < n; i++)
@@ -255,6 +256,7 @@ coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
     c->limits.max_payload_bytes = cfg->max_payload_bytes;
     c->limits.max_batch_jobs = cfg->max_batch_jobs;
     c->rng = (uint64_t)clock_real_us() | 1;
+    c->metrics.start_us = clock_real_us();
     c->store = store_new(cfg->db_url);
     c->rq = readyq_new(cfg->ready_window);
     c->jobs = hmap_new_i64();

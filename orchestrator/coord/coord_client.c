@@ -15,6 +15,7 @@
 void coord_send_client(coord_t *c, const proto_envelope_t *env, const char *body, size_t len)
 {
     void *sock = env->route == COORD_ROUTE_HTTP ? c->hsock : c->csock;
+    coord_metrics_reply(c, env->cmd, body, len);
     proto_send(sock, env, PROTO_CLIENT_V1, "REPLY", body, len);
 }
 
@@ -317,6 +318,20 @@ static void s_on_events(coord_t *c, const proto_envelope_t *env, const char *req
     s_on_query(c, env, req, body, PROTO_C_EVENTS);
 }
 
+static void s_on_metrics(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
+{
+    (void)body;
+    char *text = coord_metrics_render(c);
+    strbuf_t sb;
+    strbuf_init(&sb);
+    proto_reply_open(&sb, PROTO_STATUS_OK);
+    proto_reply_str(&sb, "text", text);
+    proto_reply_close(&sb, req);
+    coord_send_reply(c, env, &sb);
+    strbuf_fini(&sb);
+    free(text);
+}
+
 static void s_on_pause_cmd(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
 {
     s_on_pause(c, env, req, body, true);
@@ -345,6 +360,7 @@ static const s_command_t s_commands[] = {
     {PROTO_C_QUEUES, s_on_queues, ORCH_ROLE_SUBMIT},
     {PROTO_C_SCHEDULES, coord_on_schedules_cmd, ORCH_ROLE_SUBMIT},
     {PROTO_C_EVENTS, s_on_events, ORCH_ROLE_SUBMIT},
+    {PROTO_C_METRICS, s_on_metrics, ORCH_ROLE_SUBMIT},
     {PROTO_C_CANCEL, s_on_cancel, ORCH_ROLE_OPERATE},
     {PROTO_C_RETRY, s_on_retry, ORCH_ROLE_OPERATE},
     {PROTO_C_PAUSE, s_on_pause_cmd, ORCH_ROLE_OPERATE},
@@ -404,6 +420,7 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m, bool http)
         return;
     }
     char *req = proto_req_dump(body);
+    env.cmd = (unsigned char)cmd;
     c->peer = http ? s_http_peer(c, &env) : coord_auth_peer(c->auth, m);
     const s_command_t *row = s_command(cmd);
     if (!row)

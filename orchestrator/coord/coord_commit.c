@@ -95,6 +95,7 @@ op_t *coord_refill_op(coord_t *c, lane_t *l)
     op_t *op = coord_op_new(STORE_OP_REFILL, NULL, NULL);
     op->lane = l;
     op->epoch = l->epoch;
+    op->asked_us = clock_real_us();
     /* the lane outlives the op: its names are borrowed */
     op->sop.in.refill.queue = l->queue->name;
     op->sop.in.refill.type = l->type;
@@ -188,6 +189,7 @@ void coord_flush(coord_t *c)
         s_committed(c);
         return;
     }
+    c->metrics.flush_us = clock_real_us();
     if (rc == ORCH_OK)
         rc = store_pipeline_send(c->store);
     if (rc != ORCH_OK)
@@ -204,6 +206,7 @@ static void s_refill_result(coord_t *c, op_t *op, const store_answer_t *ans)
         l->refill_inflight = false;
         return;
     }
+    coord_metrics_refill(c, clock_real_us() - op->asked_us);
     coord_refill_apply(c, l, ans, op->sop.in.refill.limit);
 }
 
@@ -344,6 +347,7 @@ static void s_committed(coord_t *c)
     batch_t *b = &c->inflight;
     c->commits++;
     c->committed_changes += b->nwrites;
+    coord_metrics_committed(c, b, clock_real_us() - c->metrics.flush_us);
     for (size_t i = 0; i < b->nacks; i++)
         coord_send_client(c, &b->acks[i].env, b->acks[i].body, b->acks[i].len);
     s_publish(c, b);

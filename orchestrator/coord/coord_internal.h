@@ -73,6 +73,7 @@ typedef struct op {
     char *req;              /* the request's "req" echo, JSON text, owned */
     lane_t *lane;           /* REFILL */
     uint32_t epoch;         /* REFILL: the lane's epoch when asked */
+    int64_t asked_us;       /* REFILL: when it was queued (refill latency) */
     proto_jobspec_t *specs; /* LOOKUP: the submission waiting for it */
     size_t nspecs;
     schedule_t *sched;      /* SCHED_ADD: the schedule to keep on success */
@@ -84,6 +85,27 @@ typedef struct op {
 } op_t;
 
 typedef enum { COORD_DOWN = 0, COORD_UP } coord_mode_t;
+
+/* A Prometheus histogram: counts per bucket (the last is +Inf only). */
+#define COORD_HIST_MAX 24
+typedef struct {
+    uint64_t buckets[COORD_HIST_MAX];
+    double sum;
+    uint64_t count;
+} coord_hist_t;
+
+#define COORD_METRIC_COMMANDS (PROTO_C_EVENTS + 8) /* proto_ccmd_t values, with room */
+#define COORD_METRIC_STATUSES 10
+/* The coordinator's own figures (coord_metrics.c); per-lane ones hang off
+ * lane_t.metrics. */
+typedef struct {
+    coord_hist_t commit_size, commit_latency, refill_latency;
+    uint64_t requests[COORD_METRIC_COMMANDS][COORD_METRIC_STATUSES];
+    uint64_t workers_lost;
+    int64_t last_recovery_ms;
+    int64_t start_us;
+    int64_t flush_us; /* when the in-flight pipeline was sent */
+} coord_metrics_t;
 
 /* How long a batch nobody waits for may gather before it is committed. */
 #define COORD_COMMIT_DELAY_MS 5
@@ -139,6 +161,7 @@ struct coord {
     /* figures */
     uint64_t commits;
     uint64_t committed_changes;
+    coord_metrics_t metrics;
 };
 
 /* coord.c */
@@ -169,6 +192,17 @@ char *coord_workers_json(coord_t *c);
 void coord_reattach_worker(coord_t *c, worker_t *w);
 /* Sends ACK for the worker results batch b recorded (after its commit). */
 void coord_ack_results(coord_t *c, const batch_t *b);
+
+/* coord_metrics.c */
+/* Counts what batch b committed (its events, size) and the commit's latency. */
+void coord_metrics_committed(coord_t *c, const batch_t *b, int64_t latency_us);
+void coord_metrics_refill(coord_t *c, int64_t latency_us);
+/* A REPLY body sent for client command cmd: counted by command and status. */
+void coord_metrics_reply(coord_t *c, int cmd, const char *body, size_t len);
+/* The Prometheus text of everything above plus gauges (caller frees). */
+char *coord_metrics_render(coord_t *c);
+/* Frees the per-lane figures (before the lanes go). */
+void coord_metrics_forget(coord_t *c);
 
 /* coord_dispatch.c */
 void coord_dispatch(coord_t *c);

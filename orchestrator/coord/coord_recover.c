@@ -108,7 +108,8 @@ int coord_recover(coord_t *c)
     /* workers that stayed connected (or registered while we were down) */
     for (size_t i = 0; i < c->nworkers; i++)
         coord_reattach_worker(c, c->workers[i]);
+    c->metrics.last_recovery_ms = clock_mono_ms() - t0;
     LOG_INFO("recovery done next_id=%lld jobs_in_memory=%zu ms=%lld", (long long)(c->next_id + 1),
-             hmap_count(c->jobs), (long long)(clock_mono_ms() - t0));
+             hmap_count(c->jobs), (long long)c->metrics.last_recovery_ms);
     return ORCH_OK;
 }

@@ -135,6 +135,8 @@ void coord_attempt_failed(coord_t *c, job_t *job, job_end_t why, const char *err
 static void s_worker_lost(coord_t *c, worker_t *w, const char *why)
 {
     LOG_WARN("worker lost worker=%s reason=\"%s\" jobs=%d", w->name, why, w->nleases);
+    if (strcmp(why, "worker left") != 0)
+        c->metrics.workers_lost++;
     for (int i = 0; i < w->nleases; i++) {
         job_t *job = hmap_i64_get(c->jobs, w->leases[i].id);
         if (job && job->state == JOB_RUNNING && job->worker == w &&

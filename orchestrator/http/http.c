@@ -69,7 +69,12 @@ static void s_log(void *cls, const char *fmt, va_list ap)
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
-    LOG_WARN("http: %s", msg);
+    /* a client that went away (an event stream closed by its reader) is
+     * not a problem of ours */
+    if (strstr(msg, "Failed to send") || strstr(msg, "no longer available"))
+        LOG_DEBUG("http: %s", msg);
+    else
+        LOG_WARN("http: %s", msg);
 }
 
 static void s_completed(void *cls, struct MHD_Connection *conn, void **ctx,

@@ -18,6 +18,9 @@
 typedef struct http_req http_req_t;
 typedef struct http_sse http_sse_t;
 
+#define HTTP_METRIC_ROUTES 48 /* >= http_route_count() */
+#define HTTP_METRIC_STATUSES 16
+
 /* The peer frame's token for /readyz's STATS (coord_auth_http_peer). */
 #define HTTP_TOKEN_PROBE (-2)
 
@@ -34,6 +37,9 @@ struct http {
     hmap_t *replays;     /* number -> http_sse_t* waiting for EVENTS replies */
     http_req_t *waiting; /* requests with a deadline (doubly linked) */
     http_sse_t *streams; /* open event streams (doubly linked) */
+    int nstreams;
+    /* answers by route (the last row: no route) and status (http_req.c) */
+    uint64_t answers[HTTP_METRIC_ROUTES + 1][HTTP_METRIC_STATUSES];
     int64_t next_keepalive_ms;
 };
 
@@ -48,6 +54,10 @@ enum MHD_Result http_req_access(void *cls, struct MHD_Connection *conn, const ch
 void http_req_on_reply(http_req_t *r, const char *body, size_t len);
 void http_req_timeouts(http_t *h);
 void http_req_free(http_t *h, http_req_t *r);
+/* Counts an answer (route -1: none matched). */
+void http_req_count(http_t *h, int route, int status);
+/* Appends the listener's own metrics (Prometheus text) to sb. */
+void http_req_metrics(http_t *h, strbuf_t *sb);
 /* Answers every request still waiting for the loop (503, shutting down). */
 void http_req_abort_all(http_t *h);
 

@@ -30,6 +30,7 @@ struct http_req {
     int status;
     char *out;
     bool problem;
+    bool text;         /* out is Prometheus text, not JSON */
     /* bulk: the LIST's jobs, then one command each */
     json_t *bulk_ids;
     bool bulk_more, bulk_dry;
@@ -82,9 +83,53 @@ void http_req_free(http_t *h, http_req_t *r)
 
 /* ---- answering ---- */
 
+static const int s_statuses[HTTP_METRIC_STATUSES] = {200, 201, 400, 401, 403, 404, 405, 409,
+                                                      413, 429, 500, 502, 503, 504, 0, 0};
+
+void http_req_count(http_t *h, int route, int status)
+{
+    int k = HTTP_METRIC_STATUSES - 1; /* other */
+    for (int i = 0; i < HTTP_METRIC_STATUSES - 2; i++)
+        if (s_statuses[i] == status)
+            k = i;
+    if (route < 0 || route >= HTTP_METRIC_ROUTES)
+        route = HTTP_METRIC_ROUTES;
+    h->answers[route][k]++;
+}
+
+void http_req_metrics(http_t *h, strbuf_t *sb)
+{
+    strbuf_puts(sb, "# HELP orch_http_requests_total HTTP API answers by route and status\n"
+                    "# TYPE orch_http_requests_total counter\n");
+    for (int route = 0; route <= HTTP_METRIC_ROUTES; route++)
+        for (int k = 0; k < HTTP_METRIC_STATUSES; k++) {
+            uint64_t v = h->answers[route][k];
+            if (!v)
+                continue;
+            char st[8];
+            if (s_statuses[k])
+                snprintf(st, sizeof st, "%d", s_statuses[k]);
+            else
+                snprintf(st, sizeof st, "other");
+            strbuf_printf(sb, "orch_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
+                          route < HTTP_METRIC_ROUTES ? http_route_name(route) : "none", st,
+                          (unsigned long long)v);
+        }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    strbuf_printf(sb,
+                  "# HELP orch_http_connections Open HTTP connections (event streams included)\n"
+                  "# TYPE orch_http_connections gauge\norch_http_connections %u\n"
+                  "# HELP orch_http_event_streams Open Server-Sent Events streams\n"
+                  "# TYPE orch_http_event_streams gauge\norch_http_event_streams %d\n",
+                  info ? info->num_connections : 0, h->nstreams);
+}
+
 static enum MHD_Result s_queue(http_req_t *r)
 {
-    const char *ctype = r->problem ? "application/problem+json" : "application/json";
+    http_req_count(r->h, r->find_rc ? -1 : r->m.route, r->status);
+    const char *ctype = r->problem ? "application/problem+json"
+                        : r->text  ? "text/plain; version=0.0.4; charset=utf-8"
+                                   : "application/json";
     size_t len = r->out ? strlen(r->out) : 0;
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, r->out ? r->out : (char *)"", MHD_RESPMEM_MUST_FREE);
@@ -304,10 +349,35 @@ static void s_ready(http_req_t *r, const char *reply, size_t len)
                   "recovery and migrations)");
 }
 
+/* GET /metrics: the loop's text, then the listener's own. */
+static void s_metrics(http_req_t *r, const char *reply, size_t len)
+{
+    json_t *doc = json_loadb(reply, len, 0, NULL);
+    const char *text = json_string_value(json_object_get(doc, "text"));
+    if (json_integer_value(json_object_get(doc, "status")) != 200 || !text) {
+        const char *e = json_string_value(json_object_get(doc, "error"));
+        int st = (int)json_integer_value(json_object_get(doc, "status"));
+        s_problem(r, st >= 400 ? st : 502, e ? e : "the coordinator gave no metrics");
+        json_decref(doc);
+        return;
+    }
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_puts(&sb, text);
+    json_decref(doc);
+    http_req_metrics(r->h, &sb);
+    s_answer(r, 200, strbuf_detach(&sb), false);
+    r->text = true;
+}
+
 void http_req_on_reply(http_req_t *r, const char *body, size_t len)
 {
     if (r->done || !r->waiting)
         return;
+    if (r->m.kind == HTTP_R_METRICS) {
+        s_metrics(r, body, len);
+        return;
+    }
     if (r->m.kind == HTTP_R_READY) {
         s_ready(r, body, len);
         return;
@@ -398,6 +468,7 @@ static enum MHD_Result s_asset(http_req_t *r)
     enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     r->done = true;
+    http_req_count(r->h, r->m.route, 200);
     return rc;
 }
 
@@ -455,6 +526,14 @@ static enum MHD_Result s_dispatch(http_req_t *r)
     case HTTP_R_HEALTH:
         s_json(r, 200, json_pack("{s:s}", "status", "ok"));
         return s_queue(r);
+    case HTTP_R_METRICS: {
+        json_t *b = json_object();
+        if (r->token < 0)
+            r->token = HTTP_TOKEN_PROBE;
+        s_send(r, PROTO_C_METRICS, b);
+        json_decref(b);
+        break;
+    }
     case HTTP_R_READY: {
         json_t *b = json_object();
         r->token = HTTP_TOKEN_PROBE;
@@ -476,6 +555,7 @@ static enum MHD_Result s_dispatch(http_req_t *r)
             s_problem(r, 400, err);
             return s_queue(r);
         }
+        http_req_count(h, r->m.route, 200);
         return rc;
     }
     default: s_command(r); break;

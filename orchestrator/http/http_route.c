@@ -272,6 +272,7 @@ static const s_route_t s_routes[] = {
     {"GET", "/", "GET /", HTTP_R_ASSET, 0, NULL, false},
     {"GET", "/ui/{name}", "GET /ui/{name}", HTTP_R_ASSET, 0, NULL, false},
     {"GET", "/healthz", "GET /healthz", HTTP_R_HEALTH, 0, NULL, false},
+    {"GET", "/metrics", "GET /metrics", HTTP_R_METRICS, PROTO_C_METRICS, NULL, true},
     {"GET", "/readyz", "GET /readyz", HTTP_R_READY, 0, NULL, false},
     {"POST", "/v1/jobs", "POST /v1/jobs", HTTP_R_COMMAND, PROTO_C_SUBMIT, s_b_submit, true},
     {"GET", "/v1/jobs", "GET /v1/jobs", HTTP_R_COMMAND, PROTO_C_LIST, s_b_list, true},
@@ -374,6 +375,16 @@ int http_route_find(const char *method, const char *path, http_match_t *out, cha
         }
     }
     return path_known ? 405 : 404;
+}
+
+int http_route_count(void)
+{
+    return (int)S_NROUTES;
+}
+
+const char *http_route_name(int i)
+{
+    return i >= 0 && i < (int)S_NROUTES ? s_routes[i].name : "unknown";
 }
 
 const http_asset_t *http_ui_find(const char *path)

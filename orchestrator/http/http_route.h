@@ -17,6 +17,7 @@ typedef enum {
     HTTP_R_BULK,        /* POST /v1/jobs:retry or :cancel: LIST, then one command per job */
     HTTP_R_ASSET,       /* GET / and /ui/NAME: the dashboard's files (http_ui.h) */
     HTTP_R_WHOAMI,      /* GET /v1/whoami: the token's name and role */
+    HTTP_R_METRICS,     /* GET /metrics: the loop's METRICS text and the listener's own */
 } http_kind_t;
 
 /* What a request needs, found by http_route_find. */
@@ -63,6 +64,10 @@ int http_route_answer(const http_match_t *m, const char *reply, size_t len, char
 
 /* A problem+json body (RFC 9457) for status with detail (caller frees). */
 char *http_problem(int status, const char *detail);
+/* Routes in the table (http_match_t.route is below this) and route i's
+ * name ("GET /v1/jobs/{id}"), for metrics. */
+int http_route_count(void);
+const char *http_route_name(int i);
 /* The reason phrase of status ("Not Found"). */
 const char *http_reason(int status);
 

@@ -127,6 +127,7 @@ static void s_free(void *cls)
         h->streams = s->next;
     if (s->next)
         s->next->prev = s->prev;
+    h->nstreams--;
     if (s->num)
         hmap_i64_remove(h->replays, (int64_t)s->num);
     for (size_t i = 0; i < s->nqueues; i++)
@@ -370,6 +371,7 @@ enum MHD_Result http_sse_start(http_t *h, struct MHD_Connection *conn, int token
     if (h->streams)
         h->streams->prev = s;
     h->streams = s;
+    h->nstreams++;
     strbuf_puts(&s->out, "retry: 2000\n\n");
     s->last = after > 0 ? after : 0;
     if (after >= 0) {

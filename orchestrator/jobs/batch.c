@@ -74,6 +74,9 @@ void batch_event(batch_t *b, const job_t *job, int64_t job_id, job_event_t event
     e->queue = job && job->lane ? job->lane->queue->name : NULL;
     e->type = job && job->lane ? job->lane->type : NULL;
     e->state = job ? job->state : -1;
+    e->lane = job ? job->lane : NULL;
+    e->dur_us = -1;
+    e->permanent = false;
 }
 
 void batch_publish(batch_t *b, const batch_event_t *e)

@@ -29,6 +29,10 @@ typedef struct {
     const char *queue; /* borrowed: for the event stream */
     const char *type;  /* borrowed */
     int state;         /* job state after the event */
+    struct lane *lane; /* the job's (queue, type), NULL when unknown: for metrics */
+    int64_t dur_us;    /* STARTED: the wait since it became ready; an attempt's end:
+                        * its run time; -1: not an attempt boundary */
+    bool permanent;    /* DEAD because the handler said the error is permanent */
 } batch_event_t;
 
 typedef struct {

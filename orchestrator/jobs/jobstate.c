@@ -67,6 +67,12 @@ static void s_record(jobstate_t *js, job_t *job, job_event_t ev, const char *wor
     batch_event(js->batch, job, job->id, ev, job->attempt, worker, detail);
 }
 
+/* The event s_record just added. */
+static batch_event_t *s_last(jobstate_t *js)
+{
+    return &js->batch->events[js->batch->nevents - 1];
+}
+
 static void s_terminal(jobstate_t *js, job_t *job, int64_t now_us)
 {
     job->finished_us = now_us;
@@ -140,6 +146,8 @@ int jobstate_start(jobstate_t *js, job_t *job, const char *worker, int64_t now_u
     job->cancel_requested = false;
     job->cancel_actor = NULL;
     s_record(js, job, JOB_EV_STARTED, worker, NULL);
+    int64_t ready = job->ready_us ? job->ready_us : job->created_us;
+    s_last(js)->dur_us = ready && now_us > ready ? now_us - ready : 0;
     return ORCH_OK;
 }
 
@@ -168,6 +176,7 @@ int jobstate_succeed(jobstate_t *js, job_t *job, char *result, int64_t now_us)
     job_set_str(&job->result, result);
     job->progress = 100;
     s_record(js, job, JOB_EV_SUCCEEDED, job->worker_name, NULL);
+    s_last(js)->dur_us = job->started_us && now_us > job->started_us ? now_us - job->started_us : 0;
     s_terminal(js, job, now_us);
     return ORCH_OK;
 }
@@ -216,6 +225,8 @@ int jobstate_attempt_ended(jobstate_t *js, job_t *job, job_end_t why, const char
         job->run_at_us = now_us + retry_ms * 1000;
     s_record(js, job, ev, job->worker_name, sb.data);
     strbuf_fini(&sb);
+    s_last(js)->dur_us = job->started_us && now_us > job->started_us ? now_us - job->started_us : 0;
+    s_last(js)->permanent = to == JOB_DEAD && permanent;
     if (to != JOB_SCHEDULED)
         s_terminal(js, job, now_us);
     return to;

@@ -49,6 +49,7 @@ struct lane {
     bool refill_inflight;
     uint32_t refill_epoch;
     size_t index;            /* position in readyq's lane array */
+    void *metrics;           /* the coordinator's figures for the lane (coord_metrics.c) */
 };
 
 typedef struct readyq readyq_t;

@@ -100,7 +100,8 @@ static void test_cmd_names(void **state)
     assert_null(proto_wcmd_name(-1));
     assert_null(proto_ccmd_name(0));
     assert_string_equal(proto_ccmd_name(PROTO_C_EVENTS), "EVENTS");
-    assert_null(proto_ccmd_name(PROTO_C_EVENTS + 1));
+    assert_string_equal(proto_ccmd_name(PROTO_C_METRICS), "METRICS");
+    assert_null(proto_ccmd_name(PROTO_C_METRICS + 1));
 }
 
 static void test_name_valid(void **state)
