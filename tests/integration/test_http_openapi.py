@@ -401,13 +401,13 @@ def check_document(doc, v):
                 if int(st) >= 400:
                     check(ctype == "application/problem+json",
                           "%s %s %s: an error documented as %s" % (m, path, st, ctype))
-    # security: /v1/* needs bearer, /healthz and /readyz none
+    # security: /v1/* and /metrics need bearer; /healthz, /readyz and the dashboard's files none
     check({"bearer": []} in doc.get("security", []), "no global bearer security")
     scheme = doc["components"]["securitySchemes"]["bearer"]
     check(scheme.get("type") == "http" and scheme.get("scheme") == "bearer", "bearer scheme: %r" % scheme)
     for (m, path), op in ops.items():
         eff = op["security"] if "security" in op else doc["security"]
-        if path.startswith("/v1/"):
+        if path.startswith("/v1/") or path == "/metrics":
             check(eff == [{"bearer": []}], "%s %s: security %r" % (m, path, eff))
         else:
             check(eff == [], "%s %s: security %r, expected none" % (m, path, eff))
