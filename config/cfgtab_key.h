@@ -26,6 +26,7 @@ typedef enum {
                       * size_t count of pairs at count_off; min..max pairs; check applies to
                       * the names; no default, no environment variable */
     CFGTAB_LOGLEVEL, /* int (log_level_t) */
+    CFGTAB_LOGFORMAT, /* int (log_format_t): text or json */
     CFGTAB_SECTION,  /* a mapping whose presence sets the bool at off */
     CFGTAB_CUSTOM,   /* parsed by the row's custom hook */
 } cfgtab_type_t;
@@ -94,6 +95,10 @@ struct cfgtab_key {
 #define CFGTAB_K_LEVEL(p, o, d, e)                                                                 \
     {                                                                                              \
         .path = (p), .type = CFGTAB_LOGLEVEL, .off = (o), .def = (d), .env = (e)                   \
+    }
+#define CFGTAB_K_LOGFMT(p, o, d, e)                                                                \
+    {                                                                                              \
+        .path = (p), .type = CFGTAB_LOGFORMAT, .off = (o), .def = (d), .env = (e)                  \
     }
 #define CFGTAB_K_LIST(p, o, co, d, lo, hi, e, chk)                                                 \
     {                                                                                              \

@@ -112,6 +112,9 @@ void cfgtab_expect(const cfgtab_key_t *k, char *buf, size_t len)
     case CFGTAB_LOGLEVEL:
         snprintf(buf, len, "one of debug, info, warn, error");
         break;
+    case CFGTAB_LOGFORMAT:
+        snprintf(buf, len, "text or json");
+        break;
     case CFGTAB_STRLIST:
     case CFGTAB_STRING:
         snprintf(buf, len, "a non-empty string");
@@ -289,6 +292,13 @@ int cfgtab_set_scalar(const cfgtab_key_t *k, void *base, const char *text, const
         *(int *)field = (int)lvl;
         return 0;
     }
+    case CFGTAB_LOGFORMAT: {
+        log_format_t fmt;
+        if (log_parse_format(text, &fmt) < 0)
+            return ORCH_EINVAL;
+        *(int *)field = (int)fmt;
+        return 0;
+    }
     case CFGTAB_INT:
     case CFGTAB_COUNT:
     case CFGTAB_DURATION:
@@ -375,6 +385,7 @@ void cfgtab_copy(const cfgtab_key_t *key, void *dst, const void *src)
     switch (key->type) {
     case CFGTAB_INT:
     case CFGTAB_LOGLEVEL:
+    case CFGTAB_LOGFORMAT:
         size = sizeof(int);
         break;
     case CFGTAB_DURATION:

@@ -81,6 +81,7 @@ static const cfgtab_key_t s_keys[] = {
     CFGTAB_K_CUSTOM("schedules", s_parse_schedules),
     CFGTAB_K_CUSTOM("types", s_parse_types),
     CFGTAB_K_LEVEL("log.level", OFF(log_level), "info", "ORCH_LOG_LEVEL"),
+    CFGTAB_K_LOGFMT("log.format", OFF(log_format), "text", "ORCH_LOG_FORMAT"),
     CFGTAB_K_STR("security.secret_key_file", OFF(secret_key_file), NULL, CFGTAB_NULLABLE,
                  "ORCH_SECRET_KEY_FILE", NULL),
     CFGTAB_K_CUSTOM("security.keys", config_security_keys),

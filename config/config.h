@@ -5,7 +5,7 @@
  *   config/orchestrator.yaml:12:3: unknown key "heartbeat.intervl"
  * Environment overrides (applied after the file, before validation):
  *   ORCH_DATABASE_URL, ORCH_WORKER_ENDPOINT, ORCH_CLIENT_ENDPOINT, ORCH_EVENT_ENDPOINT,
- *   ORCH_WORKER_ENDPOINTS (comma separated, worker side), ORCH_LOG_LEVEL,
+ *   ORCH_WORKER_ENDPOINTS (comma separated, worker side), ORCH_LOG_LEVEL, ORCH_LOG_FORMAT,
  *   ORCH_SECRET_KEY_FILE and ORCH_SERVER_KEY_FILE (CURVE key files),
  *   and the variables the job handlers declare for their own keys.
  * The keys under `handlers: <type>:` in worker.yaml are declared by each job
@@ -111,6 +111,7 @@ typedef struct {
     queue_policy_t *queues;
     size_t nqueues;
     int log_level;             /* log_level_t */
+    int log_format;            /* log_format_t: log.format, ORCH_LOG_FORMAT; default text */
     char *db_url_file;         /* database.url_file as configured, or NULL */
     /* security: CURVE is on when secret_key is set (docs/security.md) */
     char *secret_key_file;     /* security.secret_key_file; ORCH_SECRET_KEY_FILE */
@@ -172,6 +173,7 @@ typedef struct {
     char *server_key;       /* the files' contents, Z85; never logged */
     char *secret_key;
     int log_level;
+    int log_format;         /* log_format_t: log.format, ORCH_LOG_FORMAT; default text */
     /* Prometheus metrics (docs/operations.md, "Metrics"): GET /metrics */
     char *metrics_listen;   /* worker.metrics_listen "host:port"; NULL, "" or "off": none;
                              * ORCH_WORKER_METRICS_LISTEN */

@@ -50,6 +50,7 @@ static const cfgtab_key_t s_keys[] = {
                  "ORCH_WORKER_METRICS_LISTEN", NULL),
     CFGTAB_K_BOOL("worker.metrics_insecure", OFF(metrics_insecure), "false"),
     CFGTAB_K_LEVEL("log.level", OFF(log_level), "info", "ORCH_LOG_LEVEL"),
+    CFGTAB_K_LOGFMT("log.format", OFF(log_format), "text", "ORCH_LOG_FORMAT"),
 
     CFGTAB_K_CUSTOM("handlers", s_handlers),
 };

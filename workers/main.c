@@ -79,6 +79,7 @@ int main(int argc, char **argv)
         }
     }
     log_init("orch-worker", (log_level_t)cfg->log_level);
+    log_set_format((log_format_t)cfg->log_format);
 
     worker_t *w = worker_new(cfg, (const char *const *)args.types, args.ntypes, err, sizeof err);
     worker_args_fini(&args);

@@ -28,6 +28,7 @@ static const char s_usage[] =
     "      --server-key F    CURVE: the coordinator's public key file (with --key)\n"
     "      --key F           CURVE: this worker's secret key file (orchctl keygen)\n"
     "      --log-level L     debug, info, warn or error (default info)\n"
+    "      --log-format F    text or json lines (default text)\n"
     "  -h, --help            show this help\n"
     "\n"
     "SIGTERM or SIGINT drains: no new jobs, running ones finish (up to\n"
@@ -154,7 +155,7 @@ static bool s_known(const char *flag)
 {
     static const char *const flags[] = {"-c",         "--config", "--name",     "--slots",
                                         "--queues",   "--types",  "--endpoint", "--log-level",
-                                        "--server-key", "--key"};
+                                        "--log-format", "--server-key", "--key"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
         if (strcmp(flag, flags[i]) == 0)
             return true;
@@ -190,6 +191,11 @@ static int s_value(const char *flag, const char *v, worker_args_t *a, char *err,
             return s_fail(err, errlen,
                           "--log-level: expected debug, info, warn or error, got \"%s\"", v);
         a->log_level = (int)lvl;
+    } else if (strcmp(flag, "--log-format") == 0) {
+        log_format_t fmt;
+        if (log_parse_format(v, &fmt) != 0)
+            return s_fail(err, errlen, "--log-format: expected text or json, got \"%s\"", v);
+        a->log_format = (int)fmt;
     } else {
         return s_fail(err, errlen, "unknown option \"%s\" (see --help)", flag);
     }
@@ -200,6 +206,7 @@ int worker_args_parse(int argc, char **argv, worker_args_t *a, char *err, size_t
 {
     memset(a, 0, sizeof *a);
     a->log_level = -1;
+    a->log_format = -1;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -262,6 +269,8 @@ void worker_args_apply(const worker_args_t *a, worker_config_t *cfg)
         s_copy_list(&cfg->endpoints, &cfg->nendpoints, a->endpoints, a->nendpoints);
     if (a->log_level >= 0)
         cfg->log_level = a->log_level;
+    if (a->log_format >= 0)
+        cfg->log_format = a->log_format;
     if (a->server_key) {
         s_free_secret(&cfg->server_key);
         cfg->server_key = xstrdup(a->server_key);

@@ -21,6 +21,7 @@ typedef struct {
     char *server_key;        /* owned: --server-key's file content (Z85); NULL: not given */
     char *secret_key;        /* owned: --key's file content (Z85); never logged */
     int log_level;           /* -1: not given */
+    int log_format;          /* log_format_t; -1: not given */
     bool help;
 } worker_args_t;
 
