@@ -33,6 +33,9 @@ struct handler_ctx {
     /* Reports progress (0..100, optional message); cheap, may be called often. */
     void (*progress)(handler_ctx_t *ctx, int percent, const char *message);
     void *progress_arg;           /* worker-private */
+    /* The worker's counters, for a handler that calls a downstream service
+     * (worker_metrics_external); NULL outside a worker, which they accept. */
+    struct worker_metrics *metrics;
 };
 
 typedef enum {

@@ -309,7 +309,7 @@ static handler_status_t s_call_ollama(s_job_t *job, const size_t *batch, size_t 
                            .timeout_ms = handler_kit_budget_ms(job->ctx, job->cfg->timeout_ms),
                            .cancelled = job->ctx->cancelled, .max_response_bytes = 256u << 20};
     httpc_response_t resp;
-    int rc = httpc_perform(&req, &resp);
+    int rc = handler_kit_http(job->ctx, WORKER_METRICS_OLLAMA, &req, &resp);
     free(body);
     handler_status_t st = HANDLER_OK;
     if (rc != 0 || httpc_classify_status(resp.status) != HTTPC_CLASS_OK) {

@@ -196,7 +196,7 @@ static handler_status_t s_call(s_job_t *job, const char *method, const char *url
                            .timeout_ms = handler_kit_budget_ms(job->ctx, job->cfg->timeout_ms),
                            .cancelled = job->ctx->cancelled, .max_response_bytes = 1u << 20};
     httpc_response_t resp;
-    int rc = httpc_perform(&req, &resp);
+    int rc = handler_kit_http(job->ctx, WORKER_METRICS_MEILISEARCH, &req, &resp);
     handler_status_t st = HANDLER_OK;
     json_t *body = rc == 0 ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
     if (rc == ORCH_ECANCELLED) {

@@ -81,3 +81,13 @@ int handler_kit_require_db(cfgsection_ctx_t *cx, const char *url, const char *ty
                            "required when the %s handler is enabled (or set ORCH_DATABASE_URL)",
                            type);
 }
+
+int handler_kit_http(handler_ctx_t *ctx, worker_metrics_downstream_t downstream,
+                     const httpc_request_t *req, httpc_response_t *resp)
+{
+    int64_t started = clock_mono_ns();
+    int rc = httpc_perform(req, resp);
+    worker_metrics_external(ctx->metrics, downstream, clock_mono_ns() - started, rc,
+                            resp->status);
+    return rc;
+}

@@ -6,6 +6,8 @@
 #define HANDLER_KIT_H
 
 #include "handler.h"
+#include "httpc.h"
+#include "worker_metrics.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -25,6 +27,11 @@ bool handler_kit_sleep(handler_ctx_t *ctx, int64_t ms);
 
 /* min(limit_ms, time left), at least 1. */
 int64_t handler_kit_budget_ms(const handler_ctx_t *ctx, int64_t limit_ms);
+
+/* httpc_perform(req, resp), timed and counted in the worker's metrics as a
+ * request to downstream (orch_worker_external_*); same return and resp. */
+int handler_kit_http(handler_ctx_t *ctx, worker_metrics_downstream_t downstream,
+                     const httpc_request_t *req, httpc_response_t *resp);
 
 /* Optional string field: NULL when absent; false (with err) when present
  * but not a string of 1..max_len bytes. */

@@ -146,11 +146,14 @@ static void s_run_job(slot_t *slot)
         .state = job->handler_state,
         .progress = s_progress,
         .progress_arg = slot,
+        .metrics = job->metrics,
     };
     json_t *result = NULL;
     job->err.message[0] = '\0';
     slot->last_progress_ms = 0;
+    int64_t started = clock_mono_ns();
     handler_status_t st = job->handler->run(&ctx, job->payload, &result, &job->err);
+    job->run_ns = clock_mono_ns() - started;
     s_settle(job, st, result);
     json_decref(job->payload);
     job->payload = NULL;

@@ -13,6 +13,7 @@
 
 #include "handler.h"
 #include "strbuf.h"
+#include "worker_metrics.h"
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -47,10 +48,12 @@ typedef struct {
     int attempt;
     int64_t deadline_mono_ms; /* INT64_MAX: none */
     json_t *payload;          /* owned by the record; the slot thread releases it */
+    worker_metrics_t *metrics; /* borrowed: handlers record external requests in it */
     /* out */
     handler_status_t status;
     strbuf_t result;          /* HANDLER_OK: compact JSON text of the result */
     handler_error_t err;      /* otherwise: valid UTF-8 message, never empty */
+    int64_t run_ns;           /* how long run() took */
 } slot_job_t;
 
 /* Starts slot thread index, connecting to the main thread's ROUTER bound at

@@ -181,6 +181,27 @@ fail:
     return ORCH_EIO;
 }
 
+/* The counters exist whether or not they are served, so the loop and the
+ * handlers record unconditionally (an atomic add each). */
+static int s_new_metrics(worker_t *w)
+{
+    const char **names = xcalloc(w->ntypes, sizeof *names);
+    for (size_t i = 0; i < w->ntypes; i++)
+        names[i] = w->types[i].name;
+    w->metrics = worker_metrics_new(names, w->ntypes, w->nslots);
+    free(names);
+    return 0;
+}
+
+static int s_start_metrics(worker_t *w, char *err, size_t errlen)
+{
+    if (!w->cfg->metrics_host)
+        return 0;
+    w->metrics_http = worker_metrics_http_start(w->cfg->metrics_host, w->cfg->metrics_port,
+                                                w->metrics, err, errlen);
+    return w->metrics_http ? 0 : ORCH_EIO;
+}
+
 static int s_open_pipe(worker_t *w, char *err, size_t errlen)
 {
     if (pipe2(w->sigpipe, O_NONBLOCK | O_CLOEXEC) != 0) {
@@ -235,9 +256,9 @@ worker_t *worker_new(const worker_config_t *cfg, const char *const *types, size_
         worker_destroy(&w);
         return NULL;
     }
-    if (s_resolve_types(w, types, ntypes, err, errlen) != 0 ||
+    if (s_resolve_types(w, types, ntypes, err, errlen) != 0 || s_new_metrics(w) != 0 ||
         s_init_handlers(w, err, errlen) != 0 || s_start_slots(w, err, errlen) != 0 ||
-        s_open_pipe(w, err, errlen) != 0) {
+        s_open_pipe(w, err, errlen) != 0 || s_start_metrics(w, err, errlen) != 0) {
         worker_destroy(&w);
         return NULL;
     }
@@ -249,6 +270,7 @@ void worker_destroy(worker_t **pw)
     worker_t *w = pw ? *pw : NULL;
     if (!w)
         return;
+    worker_metrics_http_stop(&w->metrics_http);
     if (w->coord)
         zmq_close(w->coord);
     if (w->ioctx)
@@ -264,6 +286,7 @@ void worker_destroy(worker_t **pw)
         zmq_ctx_shutdown(w->zctx);
     for (int i = 0; w->ws && i < w->nslots; i++)
         slot_destroy(&w->ws[i].slot);
+    worker_metrics_destroy(&w->metrics); /* no handler runs from here on */
     if (w->router)
         zmq_close(w->router);
     if (w->zctx)
@@ -460,6 +483,8 @@ static void s_connect(worker_t *w)
         return;
     }
     LOG_INFO("connecting endpoint=%s curve=%s", s_endpoint(w), cfg->server_key ? "on" : "off");
+    if (w->connects++ > 0)
+        worker_metrics_reconnect(w->metrics);
     w->coord = s;
     w->last_recv = w->now; /* liveness counts from the connect */
     w->hb_ms = cfg->heartbeat_interval_ms;
@@ -730,6 +755,15 @@ static long s_poll_timeout(const worker_t *w)
     return left <= 0 ? 0 : left > WORKER_POLL_MAX_MS ? WORKER_POLL_MAX_MS : (long)left;
 }
 
+/* Once per turn, before the poll sleeps: what a scrape sees while the
+ * loop waits is the state it waits in. */
+static void s_publish_gauges(const worker_t *w)
+{
+    worker_metrics_set_busy(w->metrics, w->busy);
+    worker_metrics_set_unacked(w->metrics, resultq_count(w->done) + resultq_count(w->fail));
+    worker_metrics_set_connected(w->metrics, w->conn == CONN_READY);
+}
+
 static void s_turn(worker_t *w)
 {
     zmq_pollitem_t items[3] = {
@@ -759,6 +793,7 @@ static void s_turn(worker_t *w)
         return;
     s_flush(w);
     s_check_drained(w);
+    s_publish_gauges(w);
 }
 
 int worker_run(worker_t *w)

@@ -10,6 +10,8 @@
 #include "slot.h"
 #include "strbuf.h"
 #include "worker.h"
+#include "worker_metrics.h"
+#include "worker_metrics_http.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -92,6 +94,12 @@ struct worker {
     int exit_rc;
 
     int64_t now;        /* clock_mono_ms() at the start of the loop turn */
+
+    /* Prometheus metrics: the counters (written by this thread and, through
+     * handler_ctx_t, by handlers on slot threads) and their listener */
+    worker_metrics_t *metrics;
+    worker_metrics_http_t *metrics_http; /* NULL: worker.metrics_listen off */
+    uint64_t connects;  /* coordinator connections made; after the first: reconnects */
 };
 
 /* worker_jobs.c: the job side of the loop. */

@@ -106,6 +106,7 @@ static void s_assign(worker_t *w, int64_t id, int attempt, int type, json_t *pay
     job->handler = ty->h;
     job->handler_state = ty->state;
     job->handler_conf = ty->conf;
+    job->metrics = w->metrics;
     job->job_id = id;
     job->attempt = attempt;
     job->deadline_mono_ms = ws->deadline;
@@ -192,7 +193,8 @@ void worker_on_jobs(worker_t *w, json_t *body)
     w->nstart = 0;
 }
 
-static void s_report(worker_t *w, const wslot_t *ws, slot_job_t *job)
+/* Queues the outcome a slot reported; returns it as counted in the metrics. */
+static worker_metrics_outcome_t s_report(worker_t *w, const wslot_t *ws, slot_job_t *job)
 {
     char msg[160];
     switch (job->status) {
@@ -201,27 +203,27 @@ static void s_report(worker_t *w, const wslot_t *ws, slot_job_t *job)
             snprintf(msg, sizeof msg, "result is too large (%zu bytes, limit %zu)",
                      job->result.len, w->max_out - WORKER_RESULT_OVERHEAD);
             s_fail(w, ws->job_id, ws->attempt, msg, true, false);
-            return;
+            return WORKER_METRICS_FAILED_PERMANENT;
         }
         resultq_add_done(w->done, ws->job_id, ws->attempt, job->result.data, job->result.len);
         LOG_DEBUG("job done job=%" PRId64 " attempt=%d", ws->job_id, ws->attempt);
-        return;
+        return WORKER_METRICS_SUCCEEDED;
     case HANDLER_CANCELLED:
         if (ws->why == WHY_TIMEOUT) {
             snprintf(msg, sizeof msg, "timed out after %" PRId64 " ms", ws->timeout_ms);
             s_fail(w, ws->job_id, ws->attempt, msg, false, false);
-        } else {
-            /* cancelled:true only when we asked; a handler that gives up on
-             * its own is an ordinary retryable failure */
-            s_fail(w, ws->job_id, ws->attempt, job->err.message, false, ws->why == WHY_CANCEL);
+            return WORKER_METRICS_FAILED_RETRYABLE;
         }
-        return;
+        /* cancelled:true only when we asked; a handler that gives up on
+         * its own is an ordinary retryable failure */
+        s_fail(w, ws->job_id, ws->attempt, job->err.message, false, ws->why == WHY_CANCEL);
+        return ws->why == WHY_CANCEL ? WORKER_METRICS_CANCELLED : WORKER_METRICS_FAILED_RETRYABLE;
     case HANDLER_PERMANENT:
         s_fail(w, ws->job_id, ws->attempt, job->err.message, true, false);
-        return;
+        return WORKER_METRICS_FAILED_PERMANENT;
     default:
         s_fail(w, ws->job_id, ws->attempt, job->err.message, false, false);
-        return;
+        return WORKER_METRICS_FAILED_RETRYABLE;
     }
 }
 
@@ -251,8 +253,10 @@ void worker_on_slots(worker_t *w)
         if (len < 1 || i < 0 || i >= w->nslots)
             continue;
         if (m.kind == SLOT_MSG_DONE && w->ws[i].state == WS_RUNNING) {
+            slot_job_t *job = slot_job(w->ws[i].slot);
             slot_job_take(w->ws[i].slot);
-            s_report(w, &w->ws[i], slot_job(w->ws[i].slot));
+            worker_metrics_job(w->metrics, (size_t)w->ws[i].type, s_report(w, &w->ws[i], job),
+                               job->run_ns);
             s_release(w, i);
         } else if (m.kind == SLOT_MSG_PROGRESS &&
                    (size_t)len > offsetof(slot_progress_t, message)) {
@@ -281,6 +285,8 @@ static void s_end_parked(worker_t *w, int i, const char *msg, bool cancelled)
     json_decref(job->payload);
     job->payload = NULL;
     s_fail(w, ws->job_id, ws->attempt, msg, false, cancelled);
+    worker_metrics_job(w->metrics, (size_t)ws->type,
+                       cancelled ? WORKER_METRICS_CANCELLED : WORKER_METRICS_FAILED_RETRYABLE, -1);
     s_release(w, i);
 }
 
