@@ -416,14 +416,21 @@ static void s_turn(coord_t *c, long max_wait_ms)
     if (c->inflight_active && store_socket(c->store) >= 0) {
         items[6].events = (short)(ZMQ_POLLIN | (store_wants_write(c->store) ? ZMQ_POLLOUT : 0));
         nitems = 7;
+    } else if (c->mode == COORD_UP && store_socket(c->store) >= 0) {
+        items[6].events = ZMQ_POLLIN; /* idle: only the connection's end can arrive */
+        nitems = 7;
     }
     long wait = s_poll_timeout(c, now);
     if (max_wait_ms >= 0 && wait > max_wait_ms)
         wait = max_wait_ms;
     if (zmq_poll(items, nitems, wait) < 0 && errno != EINTR)
         LOG_WARN("poll failed error=\"%s\"", zmq_strerror(errno));
-    if (nitems == 7 && items[6].revents)
-        coord_on_store_io(c);
+    if (nitems == 7 && items[6].revents) {
+        if (c->inflight_active)
+            coord_on_store_io(c);
+        else if (store_idle_check(c->store) != ORCH_OK)
+            coord_go_down(c, store_errmsg(c->store));
+    }
     if (items[4].revents & ZMQ_POLLIN)
         coord_auth_on_zap(c->auth);
     if (items[3].revents & ZMQ_POLLIN)

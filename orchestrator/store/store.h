@@ -230,6 +230,12 @@ int store_pipeline_add(store_t *store, store_op_t *op);
 int store_pipeline_send(store_t *store);
 /* The descriptor to poll while a pipeline is in flight; -1 when none. */
 int store_socket(const store_t *store);
+/* With no pipeline in flight the loop polls store_socket() for input too:
+ * PostgreSQL sends nothing then unless the connection ends (a restart, a
+ * crash, a terminated backend). Reads what came; ORCH_EDB (with
+ * store_errmsg) when the connection is gone, so an idle coordinator
+ * notices at once instead of at its next commit. */
+int store_idle_check(store_t *store);
 /* True when output is still to be flushed (poll for POLLOUT too). */
 bool store_wants_write(const store_t *store);
 /* Call when the socket is ready: delivers answers, then on_sync once when

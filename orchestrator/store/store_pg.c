@@ -220,6 +220,17 @@ int store_socket(const store_t *s)
     return s->conn ? PQsocket(s->conn) : -1;
 }
 
+int store_idle_check(store_t *s)
+{
+    if (!s->conn)
+        return ORCH_EDB;
+    if (PQconsumeInput(s->conn) != 1 || PQstatus(s->conn) != CONNECTION_OK) {
+        store_set_error(s, "lost the database connection", PQerrorMessage(s->conn));
+        return ORCH_EDB;
+    }
+    return ORCH_OK;
+}
+
 bool store_wants_write(const store_t *s)
 {
     return s->wants_write;

@@ -1503,6 +1503,12 @@ int store_socket(const store_t *s)
     return s->connected ? s->efd : -1;
 }
 
+int store_idle_check(store_t *s)
+{
+    s_unsignal(s);
+    return s->connected ? ORCH_OK : ORCH_EDB;
+}
+
 bool store_wants_write(const store_t *s)
 {
     (void)s;
