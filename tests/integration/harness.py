@@ -285,7 +285,7 @@ class Cluster:
         self.env.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
         for k in ("ORCH_DATABASE_URL", "ORCH_WORKER_ENDPOINT", "ORCH_CLIENT_ENDPOINT",
                   "ORCH_EVENT_ENDPOINT", "ORCH_WORKER_ENDPOINTS", "ORCH_ENDPOINT",
-                  "ORCH_LOG_LEVEL", "ORCH_SECRET_KEY_FILE", "ORCH_SERVER_KEY_FILE",
+                  "ORCH_LOG_LEVEL", "ORCH_LOG_FORMAT", "ORCH_SECRET_KEY_FILE", "ORCH_SERVER_KEY_FILE",
                   "ORCH_HTTP_LISTEN", "ORCH_TOKENS_FILE", "ORCH_TOKEN"):
             self.env.pop(k, None)
         _clusters.append(self)
@@ -458,7 +458,7 @@ class Cluster:
 
     def stop_all(self):
         """Graceful stop of every daemon; returns a list of problems (exit
-        codes, hangs, sanitizer reports)."""
+        codes, hangs, sanitizer reports, "(null)" in a log)."""
         problems = []
         procs = list(self.workers.values()) + ([self.coordinator] if self.coordinator else [])
         for p in procs:
@@ -480,6 +480,11 @@ class Cluster:
                 # the job state machine refused a transition: a scheduling bug
                 if "refused invalid job transition" in line:
                     problems.append("%s: %s" % (p.name, line.strip()))
+                    break
+                # printf of a NULL string: a log call that must print "-"
+                # or leave the field out (LOG_STR in common/log.h)
+                if "(null)" in line:
+                    problems.append("%s: logged (null): %s" % (p.name, line.strip()))
                     break
         return problems
 
