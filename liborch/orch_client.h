@@ -166,17 +166,23 @@ int orch_client_submit_json(orch_client_t *cl, const char *body, size_t len, orc
 int orch_client_get(orch_client_t *cl, int64_t id, bool history, json_t **job,
                     json_t **history_out);
 
-/* LIST filter: every field optional. The protocol pages by limit only:
- * the newest first. */
+/* LIST filter: every field optional; newest first, limit at a time. */
 typedef struct {
     const char *state; /* one of waiting scheduled queued running succeeded dead cancelled */
     const char *queue;
     int limit;         /* 1..10000; 0: 100 */
+    const char *type;  /* a job type */
+    const char *error; /* 1..256 bytes the job's last error contains */
+    int64_t before;    /* a cursor: only jobs with a lower id (a page's *next_before) */
 } orch_list_filter_t;
 
 /* LIST: *jobs is the array of JOB objects, newest first (caller owns).
  * filter may be NULL. */
 int orch_client_list(orch_client_t *cl, const orch_list_filter_t *filter, json_t **jobs);
+/* LIST one page: as orch_client_list, and *next_before is the cursor of the
+ * next page (set filter->before to it), 0 when this page was the last. */
+int orch_client_list_page(orch_client_t *cl, const orch_list_filter_t *filter, json_t **jobs,
+                          int64_t *next_before);
 
 /* CANCEL and RETRY of a job; PAUSE and RESUME of a queue. *reply (may be
  * NULL: not wanted) is the reply without "status", e.g.

@@ -269,7 +269,15 @@ int orch_client_get(orch_client_t *cl, int64_t id, bool history, json_t **job,
 
 int orch_client_list(orch_client_t *cl, const orch_list_filter_t *filter, json_t **jobs)
 {
+    int64_t next = 0;
+    return orch_client_list_page(cl, filter, jobs, &next);
+}
+
+int orch_client_list_page(orch_client_t *cl, const orch_list_filter_t *filter, json_t **jobs,
+                          int64_t *next_before)
+{
     *jobs = NULL;
+    *next_before = 0;
     proto_list_t l = {.state = -1};
     if (filter && filter->state && (l.state = proto_state_index(filter->state)) < 0)
         return orch_int_fail(cl, ORCH_EINVAL, "invalid state '%s'", filter->state);
@@ -278,15 +286,29 @@ int orch_client_list(orch_client_t *cl, const orch_list_filter_t *filter, json_t
     if (filter && (filter->limit < 0 || filter->limit > PROTO_LIST_MAX_LIMIT))
         return orch_int_fail(cl, ORCH_EINVAL, "invalid limit %d: must be 1..%d",
                                 filter->limit, PROTO_LIST_MAX_LIMIT);
+    if (filter && filter->type && !proto_name_valid(filter->type))
+        return orch_int_fail(cl, ORCH_EINVAL, "invalid type name '%s'", filter->type);
+    if (filter && filter->error && (!*filter->error || strlen(filter->error) > 256))
+        return orch_int_fail(cl, ORCH_EINVAL, "invalid error text: 1..256 bytes");
+    if (filter && filter->before < 0)
+        return orch_int_fail(cl, ORCH_EINVAL, "invalid cursor %lld", (long long)filter->before);
     if (filter) {
-        l.queue = (char *)filter->queue; /* only read by the encoder */
+        /* only read by the encoder */
+        l.queue = (char *)filter->queue;
+        l.type = (char *)filter->type;
+        l.error = (char *)filter->error;
         l.limit = filter->limit;
+        l.before = filter->before;
     }
     strbuf_t body;
     strbuf_init(&body);
     proto_list_encode(&body, &l);
     json_t *reply = NULL;
     int rc = s_call_body(cl, "LIST", &body, true, &reply);
+    if (rc == 0) {
+        json_t *nb = json_object_get(reply, "next_before");
+        *next_before = json_is_integer(nb) ? (int64_t)json_integer_value(nb) : 0;
+    }
     return rc != 0 ? rc : s_member(cl, reply, "jobs", JSON_ARRAY, jobs);
 }
 

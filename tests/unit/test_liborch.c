@@ -78,6 +78,13 @@ static void fake_reply(fake_t *f, zmq_msg_t *id, const json_t *req_body, const c
         json_object_set_new(reply, "queues", json_pack("{s:{s:i}}", "q", "queued", 3));
     } else if (strcmp(cmd, "CANCEL") == 0) {
         json_object_set_new(reply, "state", json_string("cancelled"));
+    } else if (strcmp(cmd, "LIST") == 0) {
+        /* a full page of one job below the cursor, and the next cursor */
+        json_int_t before = json_integer_value(json_object_get(req_body, "before"));
+        json_int_t jid = before ? before - 1 : 50;
+        json_object_set_new(reply, "jobs", json_pack("[{s:I}]", "id", jid));
+        if (jid > 48)
+            json_object_set_new(reply, "next_before", json_integer(jid));
     }
     char *text = f->mode == FAKE_GARBAGE ? strdup("not json") : json_dumps(reply, JSON_COMPACT);
     zmq_msg_send(id, f->sock, ZMQ_SNDMORE);
@@ -217,6 +224,41 @@ static void test_get_sync_untagged(void **state)
     json_decref(history);
     orch_client_destroy(&cl);
     assert_null(cl);
+    fake_stop(&f);
+}
+
+/* Cursor paging: the filter's fields go out as LIST's, next_before comes
+ * back, and 0 says the last page. */
+static void test_list_pages(void **state)
+{
+    (void)state;
+    fake_t *f = fake_start(FAKE_ANSWER, 200);
+    const char *ep = f->endpoint;
+    orch_client_t *cl = client_for(&ep, 1, 2000);
+    orch_list_filter_t flt = {.state = "dead", .type = "index", .error = "timeout", .limit = 1};
+    int64_t seen[4], next = -1;
+    int pages = 0;
+    do {
+        json_t *jobs = NULL;
+        assert_int_equal(orch_client_list_page(cl, &flt, &jobs, &next), 0);
+        assert_int_equal(json_array_size(jobs), 1);
+        seen[pages++] = json_integer_value(json_object_get(json_array_get(jobs, 0), "id"));
+        json_decref(jobs);
+        flt.before = next;
+    } while (next && pages < 4);
+    assert_int_equal(pages, 3);
+    assert_int_equal(seen[0], 50);
+    assert_int_equal(seen[1], 49);
+    assert_int_equal(seen[2], 48);
+    assert_string_equal(f->raw[0], "{\"state\":\"dead\",\"type\":\"index\",\"error\":\"timeout\","
+                                   "\"limit\":1}");
+    assert_string_equal(f->raw[1], "{\"state\":\"dead\",\"type\":\"index\",\"error\":\"timeout\","
+                                   "\"limit\":1,\"before\":50}");
+    json_t *jobs = NULL;
+    flt.type = "bad name!";
+    assert_int_equal(orch_client_list_page(cl, &flt, &jobs, &next), ORCH_EINVAL);
+    assert_null(jobs);
+    orch_client_destroy(&cl);
     fake_stop(&f);
 }
 
@@ -544,6 +586,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get_sync_untagged),
+        cmocka_unit_test(test_list_pages),
         cmocka_unit_test(test_status_mapped_to_code),
         cmocka_unit_test(test_timeout_nobody_listening),
         cmocka_unit_test(test_failover_unreachable_first),
