@@ -18,7 +18,7 @@
 #                    with security.keys (the bench's client and worker keys have
 #                    the admin role: each run makes its own queue), orch-bench
 #                    and its orch-worker processes with --curve
-#   --port-base P    tcp ports P (workers), P+1 (clients), P+2 (events); default 25555
+#   --port-base P    tcp ports P (workers), P+1 (clients), P+2 (events), P+3 (http); default 25555
 #   --no-real-workers  skip the two points with orch-worker processes
 #   --with-peers     then run (a copy of) the peer harness ../shared/peers for
 #                    the same points: beanstalkd (4 durability modes) and
@@ -142,6 +142,7 @@ listen:
   workers: $WEP
   clients: $CEP
   events: $EEP
+  http: 127.0.0.1:$((PORT_BASE + 3))
 log:
   level: warn
 # the enqueue points submit before any worker announced "noop"
@@ -172,7 +173,7 @@ EOF
 fi
 
 if [ "$IPC" = 0 ]; then
-    for p in "$PORT_BASE" "$((PORT_BASE + 1))" "$((PORT_BASE + 2))"; do
+    for p in "$PORT_BASE" "$((PORT_BASE + 1))" "$((PORT_BASE + 2))" "$((PORT_BASE + 3))"; do
         if ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then
             echo "run_bench: tcp port $p is in use (another orchestratord?); pick --port-base or --ipc" >&2
             exit 1
