@@ -483,8 +483,6 @@ static void s_connect(worker_t *w)
         return;
     }
     LOG_INFO("connecting endpoint=%s curve=%s", s_endpoint(w), cfg->server_key ? "on" : "off");
-    if (w->connects++ > 0)
-        worker_metrics_reconnect(w->metrics);
     w->coord = s;
     w->last_recv = w->now; /* liveness counts from the connect */
     w->hb_ms = cfg->heartbeat_interval_ms;
@@ -535,9 +533,12 @@ static void s_on_welcome(worker_t *w, const json_t *body)
         w->liveness = wl.liveness;
     if (wl.max_message_bytes > 0 && (uint64_t)wl.max_message_bytes < w->lim.max_body_bytes)
         w->max_out = (size_t)wl.max_message_bytes;
-    if (w->conn != CONN_READY)
+    if (w->conn != CONN_READY) {
         LOG_INFO("registered endpoint=%s name=%s heartbeat_ms=%" PRId64 " liveness=%d acks=%d",
                  s_endpoint(w), w->name, w->hb_ms, w->liveness, wl.acks);
+        if (w->registrations++ > 0)
+            worker_metrics_reconnect(w->metrics);
+    }
     s_results_welcomed(w, wl.acks);
     w->conn = CONN_READY;
     snprintf(w->session, sizeof w->session, "%s", wl.session);

@@ -99,7 +99,8 @@ struct worker {
      * handler_ctx_t, by handlers on slot threads) and their listener */
     worker_metrics_t *metrics;
     worker_metrics_http_t *metrics_http; /* NULL: worker.metrics_listen off */
-    uint64_t connects;  /* coordinator connections made; after the first: reconnects */
+    uint64_t registrations; /* WELCOMEs after a HELLO; after the first: reconnects (a new
+                             * connection, or a restarted coordinator asking again) */
 };
 
 /* worker_jobs.c: the job side of the loop. */

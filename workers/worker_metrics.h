@@ -86,7 +86,8 @@ void worker_metrics_external(worker_metrics_t *m, worker_metrics_downstream_t d,
 void worker_metrics_set_busy(worker_metrics_t *m, int busy);
 void worker_metrics_set_unacked(worker_metrics_t *m, size_t unacked);
 void worker_metrics_set_connected(worker_metrics_t *m, bool connected);
-/* The worker connected to a coordinator again (after the first time). */
+/* The worker registered with a coordinator again (after the first time):
+ * over a new connection, or because a restarted coordinator asked it to. */
 void worker_metrics_reconnect(worker_metrics_t *m);
 
 /* ---- snapshot: plain values, for rendering ---- */

@@ -145,7 +145,7 @@ static void s_connection(const worker_metrics_snapshot_t *s, strbuf_t *out)
              "1 while the worker is registered with a coordinator, else 0.");
     s_u64(out, "orch_worker_connected", s->connected ? 1 : 0);
     s_family(out, "orch_worker_reconnects_total", "counter",
-             "Connections to a coordinator after the first one.");
+             "Registrations with a coordinator after the first one.");
     s_u64(out, "orch_worker_reconnects_total", s->reconnects);
 }
 
