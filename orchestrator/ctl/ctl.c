@@ -6,6 +6,7 @@
 #include "ctl_queues.h"
 #include "ctl_schedules.h"
 #include "ctl_submit.h"
+#include "ctl_top.h"
 #include "ctl_watch.h"
 #include "proto.h"
 
@@ -42,6 +43,8 @@ void ctl_usage(FILE *out)
           "        [--count N] [--for D]                  until Ctrl-C, N events or D elapsed\n"
           "  workers                                      list connected workers\n"
           "  stats                                        job counts per queue and state\n"
+          "  top [--interval D] [--count N]               live view of queues and workers, every\n"
+          "                                               D (default 1s) until q or Ctrl-C\n"
           "  keygen PREFIX                                write a CURVE key pair: PREFIX.key\n"
           "                                               (secret, mode 0600) and PREFIX.pub\n"
           "\n"
@@ -247,7 +250,7 @@ static const struct {
     {"resume", ctl_queues_resume},    {"queues", ctl_queues_run},
     {"schedules", ctl_schedules_run}, {"watch", ctl_watch_run},
     {"workers", s_cmd_workers},       {"stats", s_cmd_stats},
-    {"keygen", s_cmd_keygen},
+    {"keygen", s_cmd_keygen},         {"top", ctl_top_run},
 };
 
 static int s_globals(ctl_cmd_t *ctx)

@@ -37,6 +37,7 @@ static const s_cmd_t s_cmds[] = {
      {"--queue", NULL}},
     {"workers", NULL, NULL, {NULL}, {NULL}, {NULL}},
     {"stats", NULL, NULL, {NULL}, {NULL}, {NULL}},
+    {"top", NULL, NULL, {"--interval", "--count", NULL}, {NULL}, {NULL}},
     {"keygen", "file prefix", NULL, {NULL}, {NULL}, {NULL}},
     {"help", NULL, NULL, {NULL}, {NULL}, {NULL}},
 };
