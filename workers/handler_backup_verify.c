@@ -366,7 +366,8 @@ static handler_status_t s_verify_dump(s_job_t *job, handler_error_t *err)
     handler_error_t drop_err;
     if (s_admin(job, "drop", "DROP DATABASE IF EXISTS ", " WITH (FORCE)", db, &drop_err) !=
         HANDLER_OK) {
-        LOG_WARN("backup_verify could not drop scratch database db=%s: %s", db, drop_err.message);
+        LOG_WARN("backup_verify could not drop scratch database db=%s error=\"%s\"", db,
+                 drop_err.message);
         json_object_set_new(job->detail, "drop_error", json_string(drop_err.message));
     }
     return st;

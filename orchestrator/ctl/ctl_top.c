@@ -313,6 +313,9 @@ static void s_restore(s_top_t *t)
 static int s_options(s_top_t *t)
 {
     ctl_cmd_t *ctx = t->ctx;
+    if (ctx->args->json)
+        return ctl_cmd_usage_error(ctx, "'top' has no --json output: use 'queues', 'workers' or "
+                                        "'stats' with --json");
     t->interval_ms = S_DEFAULT_INTERVAL_MS;
     const char *d = ctl_args_opt(ctx->args, "--interval");
     if (d && (clock_parse_duration_ms(d, &t->interval_ms) != 0 ||
