@@ -376,13 +376,14 @@ static int s_frame(s_top_t *t, orch_client_t *cl)
 /* Waits until the next frame is due. false: q, Ctrl-C or SIGTERM. */
 static bool s_wait(s_top_t *t, int64_t due_ms)
 {
-    for (;;) {
+    for (bool first = true;; first = false) {
         int64_t left = due_ms - clock_mono_ms();
-        if (left <= 0)
+        if (left <= 0 && !first)
             return true;
+        /* looked at once even when the frame took the whole interval */
         struct pollfd fds[] = {{.fd = t->pipe[0], .events = POLLIN},
                                {.fd = t->keys ? STDIN_FILENO : -1, .events = POLLIN}};
-        int n = poll(fds, 2, (int)left);
+        int n = poll(fds, 2, left > 0 ? (int)left : 0);
         if (n < 0 && errno != EINTR)
             return false;
         if (n > 0 && (fds[0].revents & POLLIN))
