@@ -34,6 +34,10 @@
 // 15 read-only ("viewer", submit): counts shown, no action button anywhere,
 //    the API's state unchanged
 // and no Content-Security-Policy violation or page error in any page.
+//
+// ORCH_SCENARIO=open (a server without a tokens file): without a token the
+// dashboard is the local admin: counts shown, pause/resume of a queue works,
+// no request carries an Authorization header.
 'use strict';
 
 const path = require('path');
@@ -44,7 +48,8 @@ const OPS = process.env.ORCH_TOKEN_OPERATE;
 const VIEWER = process.env.ORCH_TOKEN_SUBMIT;
 const SHOTS = process.env.ORCH_SCREENSHOT_DIR || path.join(process.cwd(), 'screenshots');
 const CHROMIUM = process.env.ORCH_CHROMIUM || '/usr/bin/chromium';
-if (!BASE || !OPS || !VIEWER) {
+const SCENARIO = process.env.ORCH_SCENARIO || 'tokens';
+if (!BASE || (SCENARIO === 'tokens' && (!OPS || !VIEWER))) {
   console.error('dashboard.test.js: ORCH_URL, ORCH_TOKEN_OPERATE and ORCH_TOKEN_SUBMIT are required');
   process.exit(2);
 }
@@ -494,12 +499,55 @@ async function main() {
     process.exit(1);
   }
   await browser.close();
-  console.log('screenshots:');
-  for (const [f, what] of shots) console.log('  ' + f + ' - ' + what);
+  for (const [f, what] of shots) console.log('screenshot ' + f + ' - ' + what);
   console.log(steps.length + ' passed, 0 failed');
 }
 
-main().catch((e) => {
+async function mainOpen() {
+  const ids = await submit([{ queue: 'default', type: 'noop' }, { queue: 'default', type: 'noop' }]);
+  await waitTerminal(ids);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
+  let n = 0;
+  const page = await newPage(browser, 'open');
+  try {
+    await page.goto(BASE + '/');
+    await until(async () => (await text(page.locator('[data-testid=whoami]'))) === 'local · admin', 'whoami local · admin');
+    check((await text(page.locator('[data-testid=mode]'))) === 'operator', 'mode operator');
+    check((await page.locator('[data-testid=auth-required]').count()) === 0, 'no token asked for');
+    await until(async () => (await text(cell(page, 'default', 'succeeded'))) === '2', 'default succeeded 2');
+    n++;
+    await page.click('button[data-action=pause-queue][data-queue=default]');
+    await confirmDialog(page, /Pause queue "default"/);
+    await until(async () => (await queue('default')).paused === true, 'API: default paused');
+    await page.click('button[data-action=resume-queue][data-queue=default]');
+    await confirmDialog(page, /Resume queue "default"/);
+    await until(async () => (await queue('default')).paused === false, 'API: default resumed');
+    n++;
+    const [live] = await submit([{ queue: 'default', type: 'noop' }]);
+    await until(async () => (await text(cell(page, 'default', 'succeeded'))) === '3', 'default succeeded 3 (live)');
+    await page.locator(`[data-testid=recent-event][data-job="${live}"][data-event="succeeded"]`).waitFor({ timeout: 5000 });
+    n++;
+    check(page.requests.length > 3 && page.requests.every((r) => !r.headers.authorization && !r.headers.cookie), 'no Authorization header without a token');
+    check((await page.evaluate(() => sessionStorage.length)) === 0, 'nothing stored');
+    check(page.problems.length === 0, 'page problems:\n  ' + page.problems.join('\n  '));
+    n++;
+    await shot(page, 'overview-open', 'overview of a server without tokens (local admin)');
+  } catch (e) {
+    await page.screenshot({ path: path.join(SHOTS, 'failure-open.png'), fullPage: true }).catch(() => {});
+    console.error('FAIL: ' + (e.stack || e));
+    await browser.close();
+    console.log(n + ' passed, 1 failed');
+    process.exit(1);
+  }
+  await browser.close();
+  for (const [f, what] of shots) console.log('screenshot ' + f + ' - ' + what);
+  console.log(n + ' passed, 0 failed');
+}
+
+for (const f of require('fs').readdirSync(SHOTS)) {
+  if (/^failure-.*\.png$/.test(f)) require('fs').unlinkSync(path.join(SHOTS, f));
+}
+(SCENARIO === 'open' ? mainOpen() : main()).catch((e) => {
   console.error(e.stack || e);
   process.exit(1);
 });

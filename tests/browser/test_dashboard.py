@@ -3,7 +3,7 @@
 
 Starts a real cluster with tests/integration/harness.py (PostgreSQL,
 orchestratord with a tokens file, an orch-worker serving queues default and
-webq), makes three tokens (ops: operate, viewer: submit) and runs
+webq), makes two tokens (ops: operate, viewer: submit) and runs
 `node dashboard.test.js`, which drives Debian's chromium through
 playwright-core and checks what the pages show against the API (see the
 header of dashboard.test.js for the list). Screenshots go to
@@ -11,6 +11,9 @@ ORCH_SCREENSHOT_DIR (CTest: <build>/screenshots).
 
 playwright-core is installed into tests/browser/node_modules with `npm ci`
 when missing (package-lock.json pins it); no browser is downloaded.
+
+With --open: no tokens file (every request is the local admin); the
+dashboard must work without a token (scenario "open" of dashboard.test.js).
 """
 import os
 import shutil
@@ -51,18 +54,24 @@ def new_token(name, role):
     return r.stdout.strip()
 
 
-def test(c):
-    c.start_worker("w1", slots=2, queues=("default", "webq"))
+def run_node(c, scenario, **extra):
     os.makedirs(SHOTS, exist_ok=True)
-    env = dict(os.environ,
-               ORCH_URL=c.http_base,
-               ORCH_TOKEN_OPERATE=TOK_OPS,
-               ORCH_TOKEN_SUBMIT=TOK_VIEWER,
-               ORCH_CHROMIUM=CHROMIUM,
-               ORCH_SCREENSHOT_DIR=os.path.abspath(SHOTS))
+    env = dict(os.environ, ORCH_URL=c.http_base, ORCH_SCENARIO=scenario, ORCH_CHROMIUM=CHROMIUM,
+               ORCH_SCREENSHOT_DIR=os.path.abspath(SHOTS), **extra)
     r = subprocess.run([NODE, os.path.join(HERE, "dashboard.test.js")], env=env,
                        stdin=subprocess.DEVNULL, timeout=150)
-    check(r.returncode == 0, "dashboard.test.js failed (exit %s)" % r.returncode)
+    check(r.returncode == 0, "dashboard.test.js (%s) failed (exit %s)" % (scenario, r.returncode))
+
+
+def test_open(c):
+    """No tokens file: the dashboard works without a token, as local/admin."""
+    c.start_worker("w1", slots=2, queues=("default",))
+    run_node(c, "open")
+
+
+def test(c):
+    c.start_worker("w1", slots=2, queues=("default", "webq"))
+    run_node(c, "tokens", ORCH_TOKEN_OPERATE=TOK_OPS, ORCH_TOKEN_SUBMIT=TOK_VIEWER)
     # the UI's actions are in the audit trail under the operate token's name
     rows = c.sql("SELECT count(*) AS n FROM job_events WHERE event = 'retried' "
                  "AND detail->>'actor' = 'ops'")
@@ -73,6 +82,9 @@ def test(c):
 
 
 ensure_playwright()
+if "--open" in sys.argv[1:]:
+    shutil.rmtree(TOKENS_DIR, ignore_errors=True)
+    harness.main(test_open, name="test_dashboard_open", deadline=200)
 TOK_OPS = new_token("ops", "operate")
 TOK_VIEWER = new_token("viewer", "submit")
 try:

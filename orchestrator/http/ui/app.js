@@ -26,6 +26,7 @@ function route() {
   const path = qi < 0 ? raw : raw.slice(0, qi);
   const params = new URLSearchParams(qi < 0 ? '' : raw.slice(qi + 1));
   let nav = null;
+  document.getElementById('flash').hidden = true; // a message belongs to the page it came from
   clear(root);
   if (session.authError) {
     add(root, authNotice());

@@ -96,16 +96,16 @@ export function overview(root, ctx) {
 
     const sums = act.sums('');
     const minutes = (BUCKETS * BUCKET_MS) / 60000;
-    const tput = act.throughput('');
+    const rate = (queues || []).reduce((a, x) => a + (x.rate_1m || 0), 0);
     const spark = h('div', { class: 'sparks' },
       h('figure', null,
-        sparkline(tput, {
+        sparkline(act.throughput(''), {
           testid: 'spark-throughput', cls: 'ok', total: sums.ok,
           label: 'succeeded per second, ' + BUCKET_MS / 1000 + ' s buckets',
         }),
         h('figcaption', null, 'Throughput: ',
-          h('strong', { 'data-testid': 'throughput-now' }, (sums.ok / (minutes * 60)).toFixed(2) + '/s'),
-          ' (' + sums.ok + ' succeeded in the last ' + minutes + ' min)')),
+          h('strong', { 'data-testid': 'throughput-now' }, rate.toFixed(2) + '/s'),
+          ' finished over the last minute; ' + sums.ok + ' succeeded in the last ' + minutes + ' min')),
       h('figure', null,
         sparkline(act.failureRate(''), {
           testid: 'spark-failures', cls: 'fail', total: sums.fail, max: 1,
@@ -114,7 +114,9 @@ export function overview(root, ctx) {
         h('figcaption', null, 'Failure rate: ',
           h('strong', { 'data-testid': 'failure-rate' },
             (sums.ok + sums.fail ? Math.round((100 * sums.fail) / (sums.ok + sums.fail)) : 0) + '%'),
-          ' (' + sums.fail + ' failed attempts in the last ' + minutes + ' min)')));
+          ' of ' + (sums.ok + sums.fail) + ' finished attempts in the last ' + minutes + ' min')),
+      h('p', { class: 'muted small' }, 'Sparklines: ' + BUCKET_MS / 1000 + '-second buckets of the live event stream, ' +
+        (Date.now() - act.since < BUCKETS * BUCKET_MS ? 'since this page opened ' + fmtAgo(Date.now() - act.since) : 'last ' + minutes + ' min') + '.'));
 
     const op = canOperate();
     const rows = (queues || []).map((x) => h('tr', { 'data-queue-row': x.name },
