@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-const double worker_metrics_bounds[WORKER_METRICS_NBUCKETS] = {
-    0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300};
+const double worker_metrics_bounds[WORKER_METRICS_NBUCKETS] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5,
+                                                               1,     5,     10,   60,   300};
 
 typedef struct {
     atomic_uint_fast64_t buckets[WORKER_METRICS_NBUCKETS + 1];
@@ -82,8 +82,9 @@ static double s_process_start(void)
     const char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
     long hz = sysconf(_SC_CLK_TCK);
     if (btime < 0 || !p || hz <= 0 ||
-        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
-                      "%*d %llu",
+        sscanf(p + 1,
+               " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+               "%*d %llu",
                &ticks) != 1)
         return (double)time(NULL); /* near enough: the worker starts its metrics at once */
     return (double)btime + (double)ticks / (double)hz;
@@ -155,11 +156,15 @@ void worker_metrics_job(worker_metrics_t *m, size_t type, worker_metrics_outcome
 static int s_reason(int rc, long status)
 {
     switch (rc) {
-    case 0: break;
-    case ORCH_ETIMEOUT: return WORKER_METRICS_TIMEOUT;
+    case 0:
+        break;
+    case ORCH_ETIMEOUT:
+        return WORKER_METRICS_TIMEOUT;
     case ORCH_EUNAVAIL:
-    case ORCH_EIO: return WORKER_METRICS_CONNECT;
-    default: return -1; /* cancelled by the job, or a response over the job's limit */
+    case ORCH_EIO:
+        return WORKER_METRICS_CONNECT;
+    default:
+        return -1; /* cancelled by the job, or a response over the job's limit */
     }
     if (status == 429)
         return WORKER_METRICS_HTTP_429;
@@ -170,8 +175,8 @@ static int s_reason(int rc, long status)
     return -1;
 }
 
-void worker_metrics_external(worker_metrics_t *m, worker_metrics_downstream_t d,
-                             int64_t elapsed_ns, int rc, long status)
+void worker_metrics_external(worker_metrics_t *m, worker_metrics_downstream_t d, int64_t elapsed_ns,
+                             int rc, long status)
 {
     if (!m || (unsigned)d >= WORKER_METRICS_NDOWNSTREAMS)
         return;
@@ -230,8 +235,7 @@ void worker_metrics_snapshot(const worker_metrics_t *m, worker_metrics_snapshot_
     for (size_t d = 0; d < WORKER_METRICS_NDOWNSTREAMS; d++) {
         s_read_hist(&m->external[d], &s->external[d]);
         for (size_t r = 0; r < WORKER_METRICS_NREASONS; r++)
-            s->external_errors[d][r] =
-                atomic_load_explicit(&m->external_errors[d][r], S_RELAXED);
+            s->external_errors[d][r] = atomic_load_explicit(&m->external_errors[d][r], S_RELAXED);
     }
     s->results_unacked = atomic_load_explicit(&m->unacked, S_RELAXED);
     s->connected = atomic_load_explicit(&m->connected, S_RELAXED);

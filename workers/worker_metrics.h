@@ -79,8 +79,8 @@ void worker_metrics_job(worker_metrics_t *m, size_t type, worker_metrics_outcome
  * connection failure and a 4xx/5xx status count as errors; a request the
  * job's cancellation aborted, or whose response was too large, is timed
  * but is not a downstream error. */
-void worker_metrics_external(worker_metrics_t *m, worker_metrics_downstream_t d,
-                             int64_t elapsed_ns, int rc, long status);
+void worker_metrics_external(worker_metrics_t *m, worker_metrics_downstream_t d, int64_t elapsed_ns,
+                             int rc, long status);
 
 /* Gauges, set by the main thread once per loop turn. */
 void worker_metrics_set_busy(worker_metrics_t *m, int busy);

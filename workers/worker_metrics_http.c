@@ -67,9 +67,8 @@ static enum MHD_Result s_metrics(struct MHD_Connection *conn, const worker_metri
 /* Answers on the first call: no route takes a body (one sent is dropped
  * with the connection). */
 static enum MHD_Result s_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                const char *method, const char *version,
-                                const char *upload_data, size_t *upload_data_size,
-                                void **con_cls)
+                                const char *method, const char *version, const char *upload_data,
+                                size_t *upload_data_size, void **con_cls)
 {
     (void)version, (void)upload_data, (void)upload_data_size, (void)con_cls;
     const worker_metrics_http_t *h = cls;
@@ -94,8 +93,8 @@ static bool s_addr(const char *host, int port, struct sockaddr_storage *ss, bool
     struct sockaddr_in *a = (struct sockaddr_in *)ss;
     a->sin_family = AF_INET;
     a->sin_port = htons((uint16_t)port);
-    return inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
-                     &a->sin_addr) == 1;
+    return inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &a->sin_addr) ==
+           1;
 }
 
 worker_metrics_http_t *worker_metrics_http_start(const char *host, int port,
@@ -112,12 +111,13 @@ worker_metrics_http_t *worker_metrics_http_start(const char *host, int port,
     h->m = m;
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     errno = 0;
-    h->d = MHD_start_daemon(flags, 0, NULL, NULL, s_access, h,
-                            MHD_OPTION_EXTERNAL_LOGGER, s_log, NULL, /* first: sees the rest */
+    /* clang-format off: option, value pairs */
+    h->d = MHD_start_daemon(flags, 0, NULL, NULL, s_access, h, MHD_OPTION_EXTERNAL_LOGGER, s_log,
+                            NULL, /* first: sees the rest */
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)S_MAX_CONNECTIONS,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)S_TIMEOUT_S,
-                            MHD_OPTION_END);
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)S_TIMEOUT_S, MHD_OPTION_END);
+    /* clang-format on */
     if (!h->d) {
         snprintf(err, errlen, "could not listen on \"%s:%d\" (worker.metrics_listen): %s", host,
                  port, errno ? strerror(errno) : "libmicrohttpd refused");

@@ -101,9 +101,14 @@ static void test_render_families_and_external(void **state)
 {
     (void)state;
     worker_metrics_type_t t = {.name = "embed"};
-    worker_metrics_snapshot_t s = {.slots = 2, .types = &t, .ntypes = 1, .connected = true,
-                                   .reconnects = 7, .results_unacked = 5,
-                                   .resident_bytes = 1048576, .start_time_seconds = 1700000000.5};
+    worker_metrics_snapshot_t s = {.slots = 2,
+                                   .types = &t,
+                                   .ntypes = 1,
+                                   .connected = true,
+                                   .reconnects = 7,
+                                   .results_unacked = 5,
+                                   .resident_bytes = 1048576,
+                                   .start_time_seconds = 1700000000.5};
     s.external[WORKER_METRICS_OLLAMA].buckets[1] = 2;
     s.external[WORKER_METRICS_OLLAMA].sum = 0.006;
     s.external_errors[WORKER_METRICS_MEILISEARCH][WORKER_METRICS_HTTP_429] = 3;
@@ -112,12 +117,14 @@ static void test_render_families_and_external(void **state)
                      "le=\"0.001\"} 0");
     s_has_line(text, "orch_worker_external_request_duration_seconds_bucket{downstream=\"ollama\","
                      "le=\"+Inf\"} 2");
-    s_has_line(text, "orch_worker_external_request_duration_seconds_count{downstream=\"ollama\"} 2");
+    s_has_line(text,
+               "orch_worker_external_request_duration_seconds_count{downstream=\"ollama\"} 2");
     s_has_line(text,
                "orch_worker_external_request_duration_seconds_count{downstream=\"meilisearch\"} 0");
     s_has_line(text, "orch_worker_external_errors_total{downstream=\"meilisearch\","
                      "reason=\"http_429\"} 3");
-    s_has_line(text, "orch_worker_external_errors_total{downstream=\"ollama\",reason=\"timeout\"} 0");
+    s_has_line(text,
+               "orch_worker_external_errors_total{downstream=\"ollama\",reason=\"timeout\"} 0");
     s_has_line(text, "# TYPE orch_worker_external_errors_total counter");
     s_has_line(text, "orch_worker_connected 1");
     s_has_line(text, "orch_worker_reconnects_total 7");
@@ -126,12 +133,17 @@ static void test_render_families_and_external(void **state)
     s_has_line(text, "process_resident_memory_bytes 1048576");
     s_has_line(text, "process_start_time_seconds 1700000000.5");
     /* every family: one HELP and one TYPE line, the HELP first */
-    static const char *const families[] = {
-        "orch_worker_slots", "orch_worker_slots_busy", "orch_worker_jobs_total",
-        "orch_worker_handler_duration_seconds", "orch_worker_external_request_duration_seconds",
-        "orch_worker_external_errors_total", "orch_worker_results_unacked",
-        "orch_worker_connected", "orch_worker_reconnects_total",
-        "process_resident_memory_bytes", "process_start_time_seconds"};
+    static const char *const families[] = {"orch_worker_slots",
+                                           "orch_worker_slots_busy",
+                                           "orch_worker_jobs_total",
+                                           "orch_worker_handler_duration_seconds",
+                                           "orch_worker_external_request_duration_seconds",
+                                           "orch_worker_external_errors_total",
+                                           "orch_worker_results_unacked",
+                                           "orch_worker_connected",
+                                           "orch_worker_reconnects_total",
+                                           "process_resident_memory_bytes",
+                                           "process_start_time_seconds"};
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
         char help[128], type[128];
         snprintf(help, sizeof help, "# HELP %s ", families[i]);
@@ -158,8 +170,10 @@ static void test_render_label_escaping(void **state)
     worker_metrics_type_t t = {.name = "a\"b\\c\nd{e}=,f", .jobs = {1}};
     worker_metrics_snapshot_t s = {.slots = 1, .types = &t, .ntypes = 1};
     char *text = s_render(&s);
-    s_has_line(text, "orch_worker_jobs_total{type=\"a\\\"b\\\\c\\nd{e}=,f\",outcome=\"succeeded\"} 1");
-    s_has_line(text, "orch_worker_handler_duration_seconds_count{type=\"a\\\"b\\\\c\\nd{e}=,f\"} 0");
+    s_has_line(text,
+               "orch_worker_jobs_total{type=\"a\\\"b\\\\c\\nd{e}=,f\",outcome=\"succeeded\"} 1");
+    s_has_line(text,
+               "orch_worker_handler_duration_seconds_count{type=\"a\\\"b\\\\c\\nd{e}=,f\"} 0");
     /* the raw newline never reaches the output: every line is a sample or a comment */
     for (const char *line = text; *line; line = strchr(line, '\n') + 1)
         assert_true(line[0] == '#' || strncmp(line, "orch_worker_", 12) == 0 ||
@@ -213,13 +227,13 @@ static void test_counters_jobs(void **state)
 {
     (void)state;
     worker_metrics_t *m = s_new();
-    worker_metrics_job(m, 0, WORKER_METRICS_SUCCEEDED, 1000000);   /* exactly 1ms: le 0.001 */
-    worker_metrics_job(m, 0, WORKER_METRICS_SUCCEEDED, 1000001);   /* just above: le 0.005 */
+    worker_metrics_job(m, 0, WORKER_METRICS_SUCCEEDED, 1000000); /* exactly 1ms: le 0.001 */
+    worker_metrics_job(m, 0, WORKER_METRICS_SUCCEEDED, 1000001); /* just above: le 0.005 */
     worker_metrics_job(m, 0, WORKER_METRICS_FAILED_PERMANENT, 0);
-    worker_metrics_job(m, 1, WORKER_METRICS_CANCELLED, -1);        /* never ran: no observation */
+    worker_metrics_job(m, 1, WORKER_METRICS_CANCELLED, -1); /* never ran: no observation */
     worker_metrics_job(m, 1, WORKER_METRICS_FAILED_RETRYABLE, 400000000000LL); /* 400s: +Inf */
-    worker_metrics_job(m, 2, WORKER_METRICS_SUCCEEDED, 1);         /* no such type: ignored */
-    worker_metrics_job(NULL, 0, WORKER_METRICS_SUCCEEDED, 1);      /* no metrics: ignored */
+    worker_metrics_job(m, 2, WORKER_METRICS_SUCCEEDED, 1);    /* no such type: ignored */
+    worker_metrics_job(NULL, 0, WORKER_METRICS_SUCCEEDED, 1); /* no metrics: ignored */
     worker_metrics_set_busy(m, 2);
     worker_metrics_set_unacked(m, 9);
     worker_metrics_set_connected(m, true);
@@ -416,8 +430,8 @@ static void test_config_keys(void **state)
     assert_null(cfg->metrics_host); /* off by default */
     worker_config_destroy(&cfg);
 
-    assert_int_equal(s_load("worker: {metrics_listen: \"127.0.0.1:9464\"}\n", &cfg, err,
-                            sizeof err), 0);
+    assert_int_equal(
+        s_load("worker: {metrics_listen: \"127.0.0.1:9464\"}\n", &cfg, err, sizeof err), 0);
     assert_string_equal(cfg->metrics_host, "127.0.0.1");
     assert_int_equal(cfg->metrics_port, 9464);
     worker_config_destroy(&cfg);
@@ -432,19 +446,20 @@ static void test_config_keys(void **state)
     worker_config_destroy(&cfg);
 
     /* other hosts: refused unless insecure, with the position of the key */
-    assert_int_equal(s_load("worker:\n  metrics_listen: \"0.0.0.0:9464\"\n", &cfg, err,
-                            sizeof err), ORCH_ECONFIG);
+    assert_int_equal(s_load("worker:\n  metrics_listen: \"0.0.0.0:9464\"\n", &cfg, err, sizeof err),
+                     ORCH_ECONFIG);
     assert_non_null(strstr(err, ":2:19:"));
     assert_non_null(strstr(err, "not a loopback address"));
     assert_non_null(strstr(err, "worker.metrics_insecure"));
     assert_int_equal(s_load("worker: {metrics_listen: \"0.0.0.0:9464\", metrics_insecure: true}\n",
-                            &cfg, err, sizeof err), 0);
+                            &cfg, err, sizeof err),
+                     0);
     assert_string_equal(cfg->metrics_host, "0.0.0.0");
     worker_config_destroy(&cfg);
 
     /* a host name cannot be bound as given; a malformed address is an error */
-    static const char *const bad[] = {"example.com:9464", "127.0.0.1", "127.0.0.1:99999",
-                                      ":9464", "[::1:9464"};
+    static const char *const bad[] = {"example.com:9464", "127.0.0.1", "127.0.0.1:99999", ":9464",
+                                      "[::1:9464"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char yaml[256];
         snprintf(yaml, sizeof yaml, "worker: {metrics_listen: \"%s\", metrics_insecure: true}\n",
@@ -455,8 +470,8 @@ static void test_config_keys(void **state)
 
     /* the environment overrides the file */
     setenv("ORCH_WORKER_METRICS_LISTEN", "localhost:9465", 1);
-    assert_int_equal(s_load("worker: {metrics_listen: \"127.0.0.1:9464\"}\n", &cfg, err,
-                            sizeof err), 0);
+    assert_int_equal(
+        s_load("worker: {metrics_listen: \"127.0.0.1:9464\"}\n", &cfg, err, sizeof err), 0);
     assert_string_equal(cfg->metrics_host, "localhost");
     assert_int_equal(cfg->metrics_port, 9465);
     worker_config_destroy(&cfg);
