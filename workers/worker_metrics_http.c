@@ -111,12 +111,14 @@ worker_metrics_http_t *worker_metrics_http_start(const char *host, int port,
     h->m = m;
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     errno = 0;
-    /* clang-format off: option, value pairs */
-    h->d = MHD_start_daemon(flags, 0, NULL, NULL, s_access, h, MHD_OPTION_EXTERNAL_LOGGER, s_log,
-                            NULL, /* first: sees the rest */
+    /* option, value pairs; the logger first, so it sees the others' errors */
+    /* clang-format off */
+    h->d = MHD_start_daemon(flags, 0, NULL, NULL, s_access, h,
+                            MHD_OPTION_EXTERNAL_LOGGER, s_log, NULL,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)S_MAX_CONNECTIONS,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)S_TIMEOUT_S, MHD_OPTION_END);
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)S_TIMEOUT_S,
+                            MHD_OPTION_END);
     /* clang-format on */
     if (!h->d) {
         snprintf(err, errlen, "could not listen on \"%s:%d\" (worker.metrics_listen): %s", host,
