@@ -29,7 +29,9 @@
 // 11 pause/resume of queue webq (API: paused true/false; a job submitted
 //    while paused stays queued, then runs)
 // 12 schedules: next run as the API says; pause/resume through the UI
-// 13 workers: w1 with its slots, heartbeat, not draining, jobs done
+// 13 workers: w1 with its slots, heartbeat, not draining, jobs done; a
+//    running sleep job is listed on w1, its page shows progress, Cancel
+//    through the UI requests cancellation and the page follows it to cancelled
 // 14 every /v1 request carried Authorization: Bearer, none a cookie
 // 15 read-only ("viewer", submit): counts shown, no action button anywhere,
 //    the API's state unchanged
@@ -435,7 +437,30 @@ async function main() {
       // jobs_done counts the worker's successes: the 6 noop jobs of webq
       check(done >= 6 && done <= w.jobs_done, 'jobs done ' + done + ' (API ' + w.jobs_done + ')');
       check((await text(row)).includes('noop'), 'types listed');
-      await shot(page, 'workers', 'workers: w1 with slots, running meter, last heartbeat, draining, jobs done');
+    });
+
+    await step('running job: on its worker, progress, cancel through the UI', async () => {
+      const [sl] = await submit([{ queue: 'webq', type: 'sleep', payload: { ms: 30000 } }]);
+      await waitState(sl, ['running']);
+      const row = page.locator('tr[data-worker=w1]');
+      await page.locator(`tr[data-worker=w1] [data-testid=running-jobs] a[href="#/jobs/${sl}"]`).waitFor({ timeout: 10000 });
+      check(/^\s*1\b/.test(await text(row.locator('[data-field=running]'))), 'w1 runs 1: ' + await text(row.locator('[data-field=running]')));
+      await shot(page, 'workers', 'workers: w1 with slots, a running job, last heartbeat, draining, jobs done');
+      await page.click(`a[href="#/jobs/${sl}"]`);
+      await page.locator('[data-action=cancel]').waitFor({ timeout: 10000 });
+      check((await text(page.locator('[data-field=state]'))) === 'running', 'job page: running');
+      await until(async () => {
+        const api = (await job(sl)).job.progress;
+        return api > 0 && (await page.locator('[data-field=progress] progress').count()) === 1 ? api : false;
+      }, 'progress reported');
+      await page.click('[data-action=cancel]');
+      await confirmDialog(page, new RegExp('Cancel job #' + sl + ' \\(running\\)'));
+      check(/cancellation requested/.test(await flashText(page, 'ok')), 'cancel requested shown');
+      await waitState(sl, ['cancelled']);
+      await until(async () => (await text(page.locator('[data-field=state]'))) === 'cancelled', 'the page shows cancelled (live)');
+      const evs = await historyEvents(page);
+      check(evs[evs.length - 1] === 'cancelled', 'history ends cancelled: ' + evs);
+      check((await page.locator('[data-action=retry]').count()) === 1, 'a cancelled job offers Retry');
     });
 
     await step('every /v1 request carried the bearer token, none a cookie', async () => {

@@ -394,12 +394,28 @@ export function job(root, ctx, params, id) {
 export function workers(root) {
   async function load() {
     let d;
+    let running = [];
     try {
-      d = await api('GET', '/v1/workers');
+      [d, running] = await Promise.all([
+        api('GET', '/v1/workers'),
+        // which jobs each worker runs (the worker list has only the count)
+        api('GET', '/v1/jobs?state=running&limit=1000').then((r) => r.jobs || [], () => []),
+      ]);
     } catch (e) {
       failed(root, e);
       return;
     }
+    const byWorker = new Map();
+    for (const j of running) {
+      if (!byWorker.has(j.worker)) byWorker.set(j.worker, []);
+      byWorker.get(j.worker).push(j);
+    }
+    const jobLinks = (name) => {
+      const js = byWorker.get(name) || [];
+      return js.length ? h('div', { class: 'small', 'data-testid': 'running-jobs' },
+        js.slice(0, 8).map((j) => [h('a', { href: '#/jobs/' + Number(j.id), title: j.queue + '/' + j.type }, '#' + j.id), ' ']),
+        js.length > 8 ? '+' + (js.length - 8) + ' more' : null) : null;
+    };
     const ws = d.workers || [];
     const rows = ws.map((w) => h('tr', { 'data-worker': w.name },
       h('th', { scope: 'row' }, String(w.name)),
@@ -407,7 +423,7 @@ export function workers(root) {
       h('td', null, (w.queues || []).join(', ')),
       h('td', { class: 'types' }, (w.types || []).join(', ')),
       h('td', { class: 'n', 'data-field': 'slots' }, String(w.slots)),
-      h('td', { class: 'n', 'data-field': 'running' }, h('meter', { min: 0, max: w.slots, value: w.running }), ' ' + w.running),
+      h('td', { 'data-field': 'running' }, h('meter', { min: 0, max: w.slots, value: w.running }), ' ' + w.running, jobLinks(w.name)),
       h('td', { 'data-field': 'heartbeat', title: w.idle_ms + ' ms' }, fmtAgo(w.idle_ms)),
       h('td', null, h('span', { title: String(w.connected_at_us) }, fmtAgo(Date.now() - w.connected_at_us / 1000))),
       h('td', { 'data-field': 'draining' }, w.draining ? h('span', { class: 'badge st-dead' }, 'draining') : 'no'),
