@@ -77,6 +77,10 @@ static const cfgtab_key_t s_keys[] = {
     CFGTAB_K_NUM("defaults.rate_limit", DEF(rate_limit), "0", R_RATE),
     /* no table default: it follows rate_limit (s_inherit) */
     CFGTAB_K_INT("defaults.rate_burst", DEF(rate_burst), NULL, R_BURST),
+    CFGTAB_K_DUR("retention.jobs", DEF(retention_ms), "7d", 0, 3660 * CFGTAB_DAY),
+    CFGTAB_K_DUR("retention.events", OFF(retention_events_ms), "30d", CFGTAB_DAY, 3660 * CFGTAB_DAY),
+    CFGTAB_K_DUR("retention.dead", OFF(retention_dead_ms), "0", 0, 3660 * CFGTAB_DAY),
+    CFGTAB_K_DUR("retention.interval", OFF(retention_interval_ms), "10m", CFGTAB_SEC, CFGTAB_DAY),
     CFGTAB_K_CUSTOM("queues", s_parse_queues),
     CFGTAB_K_CUSTOM("schedules", s_parse_schedules),
     CFGTAB_K_CUSTOM("types", s_parse_types),
@@ -108,6 +112,7 @@ static const cfgtab_key_t s_qkeys[] = {
     CFGTAB_K_INT("concurrency", QOFF(concurrency), NULL, R_CONCURRENCY),
     CFGTAB_K_NUM("rate_limit", QOFF(rate_limit), NULL, R_RATE),
     CFGTAB_K_INT("rate_burst", QOFF(rate_burst), NULL, R_BURST),
+    CFGTAB_K_DUR("retention", QOFF(retention_ms), NULL, 0, 3660 * CFGTAB_DAY),
 };
 #define NQKEYS (sizeof s_qkeys / sizeof s_qkeys[0])
 
@@ -351,7 +356,11 @@ static int s_validate(cfgtab_t *ct, orch_config_t *cfg, const s_load_t *ld)
     for (size_t k = 1; k < NQKEYS; k++) {
         char path[64];
         snprintf(path, sizeof path, "defaults.%s", s_qkeys[k].path);
-        dpos[k] = root->pos[cfgtab_find(root, path)];
+        int f = cfgtab_find(root, path);
+        if (f < 0 && strcmp(s_qkeys[k].path, "retention") == 0)
+            f = cfgtab_find(root, "retention.jobs"); /* a queue's retention defaults to it */
+        if (f >= 0)
+            dpos[k] = root->pos[f];
     }
     dscope.pos = dpos;
     int rc = s_check_backoff(ct, &dscope, &cfg->defaults);

@@ -29,6 +29,8 @@ typedef struct {
     int concurrency;         /* fleet-wide running jobs of the queue, 0 = no limit (default) */
     double rate_limit;       /* dispatches per second (token bucket), 0 = no limit (default) */
     int rate_burst;          /* bucket size, default max(1, ceil(rate_limit)) */
+    int64_t retention_ms;    /* succeeded and cancelled jobs are deleted this long after they
+                              * finished (retention.jobs, or the queue's retention); 0 keeps them */
 } queue_policy_t;
 
 /* Per job type defaults (types: sequence); 0 = inherit from the queue. */
@@ -102,6 +104,10 @@ typedef struct {
     bool accept_unknown_types;     /* a SUBMIT of a type no worker announced and types: does not
                                     * declare: false (default) 400, true accepted with a warning */
     int64_t cancel_grace_ms;     /* running job cancelled: forced after this, default 30s */
+    /* retention: (docs/operations.md, "Retention") */
+    int64_t retention_events_ms;   /* job_events partitions older than this are dropped, 30d */
+    int64_t retention_dead_ms;     /* dead jobs deleted this long after they died; 0 keeps them */
+    int64_t retention_interval_ms; /* how often the maintenance runs, default 10m */
     schedule_config_t *schedules;
     size_t nschedules;
     type_policy_t *types;

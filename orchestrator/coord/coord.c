@@ -389,6 +389,9 @@ static long s_poll_timeout(coord_t *c, int64_t now)
         t = coord_queues_next_token_ms(c, now);
         if (t >= 0 && t < next)
             next = t;
+        t = coord_maint_next_ms(c);
+        if (t < next)
+            next = t;
     }
     if (c->mode == COORD_DOWN && c->reconnect_at_ms < next)
         next = c->reconnect_at_ms;
@@ -447,6 +450,7 @@ static void s_turn(coord_t *c, long max_wait_ms)
     if (c->mode == COORD_UP) {
         coord_run_timers(c, now);
         coord_schedules_tick(c, now);
+        coord_maint_tick(c, now);
     }
     if (now >= c->next_cron_ms) {
         coord_worker_cron(c, now);

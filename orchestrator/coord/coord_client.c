@@ -463,6 +463,11 @@ void coord_on_query_reply(coord_t *c)
         size_t len = 0;
         if (query_recv_reply(c->qpipe, &env, &body, &len) != ORCH_OK)
             break;
+        if (env.route == COORD_ROUTE_SELF) {
+            coord_maint_result(c, body, len);
+            free(body);
+            continue;
+        }
         coord_send_client(c, &env, body, len);
         free(body);
     }

@@ -102,6 +102,8 @@ typedef struct {
     coord_hist_t commit_size, commit_latency, refill_latency;
     uint64_t requests[COORD_METRIC_COMMANDS][COORD_METRIC_STATUSES];
     uint64_t workers_lost;
+    uint64_t retention_deleted;  /* finished jobs deleted by retention */
+    uint64_t partitions_dropped; /* job_events days dropped by retention */
     int64_t last_recovery_ms;
     int64_t start_us;
     int64_t flush_us; /* when the in-flight pipeline was sent */
@@ -155,6 +157,9 @@ struct coord {
     volatile int stop_requested;
     bool stopping;
     int64_t next_cron_ms;
+    int64_t maint_next_ms;  /* next retention round (coord_maint.c) */
+    bool maint_inflight;
+    int64_t maint_cursor;   /* the jobs sweep goes on after this id */
     int64_t cur_since_ms;  /* when the batch being filled got its first change */
     uint64_t rng;
     jobstate_t js;       /* the job state machine, writing into cur */
@@ -193,6 +198,11 @@ void coord_reattach_worker(coord_t *c, worker_t *w);
 /* Sends ACK for the worker results batch b recorded (after its commit). */
 void coord_ack_results(coord_t *c, const batch_t *b);
 
+/* coord_maint.c */
+void coord_maint_tick(coord_t *c, int64_t now_ms);
+int64_t coord_maint_next_ms(const coord_t *c);
+void coord_maint_result(coord_t *c, const char *body, size_t len);
+
 /* coord_metrics.c */
 /* Counts what batch b committed (its events, size) and the commit's latency. */
 void coord_metrics_committed(coord_t *c, const batch_t *b, int64_t latency_us);
@@ -213,6 +223,7 @@ void coord_on_client_message(coord_t *c);
 void coord_on_query_reply(coord_t *c);
 /* Where env's replies go: COORD_ROUTE_HTTP the HTTP listener's pipe. */
 #define COORD_ROUTE_HTTP 1
+#define COORD_ROUTE_SELF 2 /* the loop's own request (retention): no client waits */
 void coord_send_client(coord_t *c, const proto_envelope_t *env, const char *body, size_t len);
 void coord_on_http_message(coord_t *c);
 /* Sends a finished REPLY body (proto_reply_*) now. */

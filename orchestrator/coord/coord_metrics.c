@@ -347,6 +347,14 @@ char *coord_metrics_render(coord_t *c)
            "How long the last recovery from PostgreSQL took");
     strbuf_printf(&sb, "orch_recovery_duration_seconds %.3f\n",
                   (double)m->last_recovery_ms / 1000.0);
+    s_head(&sb, "orch_retention_deleted_jobs_total", "counter",
+           "Finished jobs deleted by retention (retention.jobs, retention.dead)");
+    strbuf_printf(&sb, "orch_retention_deleted_jobs_total %llu\n",
+                  (unsigned long long)m->retention_deleted);
+    s_head(&sb, "orch_retention_dropped_partitions_total", "counter",
+           "Days of job_events dropped by retention (retention.events)");
+    strbuf_printf(&sb, "orch_retention_dropped_partitions_total %llu\n",
+                  (unsigned long long)m->partitions_dropped);
     s_head(&sb, "orch_invalid_transitions_total", "counter",
            "Job state changes the state machine refused (should stay 0)");
     strbuf_printf(&sb, "orch_invalid_transitions_total %llu\n", (unsigned long long)c->js.invalid);

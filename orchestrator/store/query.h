@@ -23,6 +23,12 @@ int query_forward(void *pipe, const proto_envelope_t *env, int cmd, const json_t
 /* Loop side: takes one reply if any (ORCH_EUNAVAIL when none). body owned by caller. */
 int query_recv_reply(void *pipe, proto_envelope_t *env, char **body, size_t *len);
 
+/* The loop's own request to the query thread: one round of retention
+ * (store_maint.c). Its body names what to keep; the reply says what was
+ * created, dropped and deleted. */
+#define QUERY_CMD_MAINTAIN 1000
+char *store_maint_run(void *pgconn, const json_t *body);
+
 /* Builds the SQL answer for a request; exposed for tests. Returns the
  * reply body (caller frees). */
 char *query_answer(void *pgconn, int cmd, const json_t *body);

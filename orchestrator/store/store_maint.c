@@ -1,0 +1,162 @@
+/* Retention (docs/operations.md, "Retention"): run on the query thread's
+ * connection, never in the coordinator's commits. One call does one round:
+ * job_events partitions created ahead and old ones dropped
+ * (orch_events_partitions, migration 006), then one sweep step over jobs
+ * in id order deleting finished jobs past their retention, a batch at a
+ * time, within a time budget. The loop keeps the sweep's cursor and adjusts
+ * its per-queue counts from what was deleted. */
+#include "query.h"
+#include "store_int.h"
+#include "clock.h"
+#include "orch_error.h"
+#include "proto.h"
+#include "strbuf.h"
+#include "xalloc.h"
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One sweep step: the next $2 jobs after id $1; the succeeded and
+ * cancelled ones finished more than their queue's keep ago ($3/$4 the
+ * queues with their own retention, $5 the default; 0 keeps), the dead ones
+ * more than $6 ago (0 keeps) are deleted with their dependency rows. The
+ * DELETE checks the state again: a job an operator retried meanwhile
+ * stays. Answers the last id scanned, the rows scanned, the deleted counts
+ * per queue and state, and whether the scan reached jobs younger than $7
+ * (none after those can be due: ids grow with creation time). */
+#define S_SQL_SWEEP                                                                                \
+    "WITH scan AS (SELECT id, queue, state, finished_at, created_at FROM jobs"                     \
+    "  WHERE id > $1::bigint ORDER BY id LIMIT $2::int),"                                          \
+    " pol AS (SELECT * FROM unnest($3::text[], $4::bigint[]) AS p(queue, keep_ms)),"               \
+    " victims AS (SELECT s.id FROM scan s LEFT JOIN pol ON pol.queue = s.queue"                    \
+    "  WHERE s.finished_at IS NOT NULL AND ("                                                      \
+    "   (s.state IN ('succeeded', 'cancelled') AND coalesce(pol.keep_ms, $5::bigint) > 0"          \
+    "    AND s.finished_at < now() - coalesce(pol.keep_ms, $5::bigint) * interval '1 ms')"         \
+    "   OR (s.state = 'dead' AND $6::bigint > 0"                                                   \
+    "    AND s.finished_at < now() - $6::bigint * interval '1 ms'))),"                             \
+    " dd AS (DELETE FROM job_deps WHERE job_id IN (SELECT id FROM victims)),"                      \
+    " d AS (DELETE FROM jobs WHERE id IN (SELECT id FROM victims)"                                 \
+    "  AND state IN ('succeeded', 'cancelled', 'dead') RETURNING queue, state)"                    \
+    " SELECT (SELECT coalesce(max(id), 0) FROM scan), (SELECT count(*) FROM scan),"                \
+    "  (SELECT coalesce(json_agg(x), '[]'::json) FROM"                                             \
+    "   (SELECT queue, state, count(*) AS n FROM d GROUP BY 1, 2) x)::text,"                        \
+    "  (SELECT coalesce(bool_or(created_at > now() - $7::bigint * interval '1 ms'), false)"        \
+    "   FROM scan)"
+
+#define S_SQL_PARTITIONS "SELECT created, dropped FROM orch_events_partitions($1::int, $2::bigint)"
+
+static char *s_fail(PGconn *conn, PGresult *r, const char *what)
+{
+    char msg[600];
+    snprintf(msg, sizeof msg, "%s: %s", what, r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+    for (char *p = msg; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    PQclear(r);
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "{\"status\":%d,\"error\":", PROTO_STATUS_UNAVAILABLE);
+    strbuf_put_json_string(&sb, msg, strlen(msg));
+    strbuf_putc(&sb, '}');
+    return strbuf_detach(&sb);
+}
+
+static int64_t s_int(const json_t *body, const char *key, int64_t def)
+{
+    json_t *v = json_object_get(body, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : def;
+}
+
+/* A PostgreSQL array literal of the strings or integers in arr. */
+static void s_array(strbuf_t *sb, const json_t *arr)
+{
+    strbuf_putc(sb, '{');
+    size_t i;
+    json_t *v;
+    json_array_foreach (arr, i, v) {
+        if (i)
+            strbuf_putc(sb, ',');
+        if (json_is_integer(v)) {
+            strbuf_printf(sb, "%lld", (long long)json_integer_value(v));
+        } else {
+            /* names: [A-Za-z0-9_.:-], quoted anyway */
+            strbuf_putc(sb, '"');
+            strbuf_puts(sb, json_string_value(v) ? json_string_value(v) : "");
+            strbuf_putc(sb, '"');
+        }
+    }
+    strbuf_putc(sb, '}');
+}
+
+char *store_maint_run(void *pgconn, const json_t *body)
+{
+    PGconn *conn = pgconn;
+    char ahead[16], keep_events[24];
+    snprintf(ahead, sizeof ahead, "%lld", (long long)s_int(body, "ahead_days", 7));
+    snprintf(keep_events, sizeof keep_events, "%lld",
+             (long long)s_int(body, "events_keep_ms", 30LL * 86400000));
+    const char *pv[2] = {ahead, keep_events};
+    PGresult *r = PQexecParams(conn, S_SQL_PARTITIONS, 2, NULL, pv, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return s_fail(conn, r, "could not maintain the job_events partitions");
+    int created = atoi(PQgetvalue(r, 0, 0)), dropped = atoi(PQgetvalue(r, 0, 1));
+    PQclear(r);
+
+    strbuf_t queues, keeps;
+    strbuf_init(&queues);
+    strbuf_init(&keeps);
+    s_array(&queues, json_object_get(body, "queues"));
+    s_array(&keeps, json_object_get(body, "queue_keep_ms"));
+    char after[24], batch[16], keep[24], dead[24], young[24];
+    int64_t cursor = s_int(body, "after", 0);
+    snprintf(batch, sizeof batch, "%lld", (long long)s_int(body, "batch", 2000));
+    snprintf(keep, sizeof keep, "%lld", (long long)s_int(body, "jobs_keep_ms", 0));
+    snprintf(dead, sizeof dead, "%lld", (long long)s_int(body, "dead_keep_ms", 0));
+    snprintf(young, sizeof young, "%lld", (long long)s_int(body, "young_ms", 0));
+    int64_t budget_ms = s_int(body, "budget_ms", 1000);
+    int64_t t0 = clock_mono_ms();
+    json_t *deleted = json_array();
+    long scanned_total = 0;
+    bool done = false;
+    char *err = NULL;
+    while (!done && clock_mono_ms() - t0 < budget_ms) {
+        snprintf(after, sizeof after, "%lld", (long long)cursor);
+        const char *v[7] = {after, batch, queues.data, keeps.data, keep, dead, young};
+        r = PQexecParams(conn, S_SQL_SWEEP, 7, NULL, v, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            err = s_fail(conn, r, "could not delete finished jobs");
+            break;
+        }
+        int64_t last = atoll(PQgetvalue(r, 0, 0));
+        long scanned = atol(PQgetvalue(r, 0, 1));
+        json_t *d = json_loads(PQgetvalue(r, 0, 2), 0, NULL);
+        bool young_reached = PQgetvalue(r, 0, 3)[0] == 't';
+        PQclear(r);
+        size_t i;
+        json_t *x;
+        json_array_foreach (d, i, x)
+            json_array_append(deleted, x);
+        json_decref(d);
+        scanned_total += scanned;
+        if (scanned == 0 || young_reached) {
+            done = true;
+            cursor = 0; /* the next round starts over */
+        } else {
+            cursor = last;
+        }
+    }
+    strbuf_fini(&queues);
+    strbuf_fini(&keeps);
+    if (err) {
+        json_decref(deleted);
+        return err;
+    }
+    json_t *reply = json_pack("{s:i, s:i, s:i, s:o, s:I, s:I, s:b}", "status", 200,
+                              "partitions_created", created, "partitions_dropped", dropped,
+                              "deleted", deleted, "scanned", (json_int_t)scanned_total, "cursor",
+                              (json_int_t)cursor, "more", !done);
+    char *text = json_dumps(reply, JSON_COMPACT);
+    json_decref(reply);
+    return text;
+}
