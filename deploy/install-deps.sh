@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake pkg-config git procps psmisc
+  build-essential cmake pkg-config git procps psmisc systemd
   libzmq3-dev libpq-dev libyaml-dev libcurl4-openssl-dev
   libcmocka-dev libjansson-dev libsodium-dev libmicrohttpd-dev wrk
   postgresql postgresql-contrib python3 python3-zmq python3-yaml clang openssl chromium nodejs prometheus
