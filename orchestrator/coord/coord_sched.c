@@ -403,7 +403,10 @@ void coord_sched_op_result(coord_t *c, op_t *op, const store_answer_t *ans)
         return;
     }
     LOG_INFO("schedule changed schedule=%s op=%s", name,
-             kind == STORE_OP_SCHED_ADD ? "add" : kind == STORE_OP_SCHED_DEL ? "remove" : "pause");
+             kind == STORE_OP_SCHED_ADD   ? "add"
+             : kind == STORE_OP_SCHED_DEL ? "remove"
+             : op->sop.in.sched_pause.paused ? "pause"
+                                             : "resume");
     if (kind == STORE_OP_SCHED_ADD) {
         json_t *o = s_json(op->sched);
         char *text = json_dumps(o, JSON_COMPACT);

@@ -171,7 +171,7 @@ static int s_b_list(const http_request_t *req, json_t **out, char *err, size_t e
     return 0;
 }
 
-/* POST /v1/jobs:retry|cancel {"queue"?,"type"?,"state"?,"limit"?,"dry_run"?}:
+/* POST /v1/jobs:retry|cancel {"queue"?,"type"?,"state"?,"error"?,"limit"?,"dry_run"?}:
  * the LIST of the jobs to act on. */
 static int s_b_bulk(const http_request_t *req, json_t **out, char *err, size_t errlen)
 {
@@ -179,7 +179,7 @@ static int s_b_bulk(const http_request_t *req, json_t **out, char *err, size_t e
     int rc = s_body_object(req, &b, err, errlen);
     if (rc)
         return rc;
-    static const char *const keys[] = {"queue", "type", "state", "limit", "dry_run"};
+    static const char *const keys[] = {"queue", "type", "state", "error", "limit", "dry_run"};
     const char *key;
     json_t *v;
     json_object_foreach (b, key, v) {
@@ -188,14 +188,15 @@ static int s_b_bulk(const http_request_t *req, json_t **out, char *err, size_t e
             known = known || !strcmp(key, keys[i]);
         if (!known) {
             s_fail(err, errlen, 400,
-                   "unknown field \"%.64s\" (a filter has queue, type, state, limit and dry_run)",
+                   "unknown field \"%.64s\" (a filter has queue, type, state, error, limit and "
+                   "dry_run)",
                    key);
             json_decref(b);
             return 400;
         }
     }
     json_t *l = json_object();
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < 4; i++)
         if ((v = json_object_get(b, keys[i])))
             json_object_set(l, keys[i], v);
     if (!json_object_get(l, "state"))

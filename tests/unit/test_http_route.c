@@ -175,6 +175,11 @@ static void test_bodies(void **state)
     assert_int_equal(s_body("POST", "/v1/jobs:cancel", "{\"qeueu\":\"x\"}", NULL, NULL, &b, err),
                      400);
     assert_non_null(strstr(err, "unknown field \"qeueu\""));
+    assert_int_equal(s_body("POST", "/v1/jobs:retry", "{\"error\":\"disk full\"}", NULL, NULL,
+                            &b, err),
+                     0);
+    s_expect_json(b, "{\"error\":\"disk full\",\"state\":\"dead\",\"limit\":1000}");
+    json_decref(b);
 
     /* schedules */
     assert_int_equal(s_body("POST", "/v1/schedules/nightly/pause", NULL, NULL, NULL, &b, err), 0);
