@@ -9,9 +9,13 @@
    failed{kind="permanent"} 2 (fail), queue depth by state, histogram
    counts equal to the attempts, one worker with its slots, database up.
    Without a token it is 401.
-3. A real `prometheus` server on loopback scrapes the coordinator (bearer
-   token in its scrape config) every second; its HTTP API then answers
-   `orch_jobs_succeeded_total{queue="mq"}` with 5, and `up` with 1.
+3. The worker's own /metrics (worker.metrics_listen) passes promtool too,
+   and says 5 noop succeeded and 2 fail failed permanently.
+4. A real `prometheus` server on loopback scrapes the coordinator (bearer
+   token in its scrape config) and the worker every second; its HTTP API
+   then answers `orch_jobs_succeeded_total{queue="mq"}` with 5,
+   `orch_worker_jobs_total{type="noop",outcome="succeeded"}` with 5, and
+   `up` with 1 for both jobs.
 """
 import json
 import os
@@ -70,7 +74,7 @@ def promtool_check(text, what):
     check(r.returncode == 0, "promtool check metrics failed on %s:\n%s%s" % (what, r.stdout, r.stderr))
 
 
-def start_prometheus(c, port):
+def start_prometheus(c, port, worker_port):
     d = os.path.join(c.tmp, "prom")
     os.makedirs(d)
     cfg = os.path.join(d, "prometheus.yml")
@@ -79,7 +83,10 @@ def start_prometheus(c, port):
                 "scrape_configs:\n"
                 "  - job_name: orchestratord\n"
                 "    authorization: {type: Bearer, credentials: %s}\n"
-                "    static_configs: [{targets: ['127.0.0.1:%d']}]\n" % (TOKEN, c.http_port))
+                "    static_configs: [{targets: ['127.0.0.1:%d']}]\n"
+                "  - job_name: orch-worker\n"
+                "    static_configs: [{targets: ['127.0.0.1:%d']}]\n"
+                % (TOKEN, c.http_port, worker_port))
     r = subprocess.run(["promtool", "check", "config", cfg], capture_output=True, text=True)
     check(r.returncode == 0, "promtool check config: %s%s" % (r.stdout, r.stderr))
     logf = open(os.path.join(c.tmp, "log", "prometheus.log"), "w")
@@ -98,7 +105,9 @@ def prom_query(port, q):
 
 
 def test(c):
-    c.start_worker("mw", slots=2, queues=("mq",))
+    worker_port = harness.free_tcp_port()
+    c.start_worker("mw", slots=2, queues=("mq",),
+                   config={"worker": {"metrics_listen": "127.0.0.1:%d" % worker_port}})
     jobs = [{"queue": "mq", "type": "noop"}] * 5 + \
            [{"queue": "mq", "type": "fail", "payload": {"permanent": True}}] * 2
     st, _, doc = c.http("POST", "/v1/jobs", {"jobs": jobs}, token=TOKEN)
@@ -148,8 +157,18 @@ def test(c):
         check("job" not in dict(_) and "worker" not in dict(_),
               "a label names a job or a worker: %s %r" % (name, dict(_)))
 
+    st, ctype, wtext = scrape("http://127.0.0.1:%d/metrics" % worker_port)
+    check(st == 200 and ctype.startswith("text/plain; version=0.0.4"), "worker content type %r" % ctype)
+    promtool_check(wtext, "the worker's /metrics")
+    ws = samples(wtext)
+    check(value(ws, "orch_worker_jobs_total", type="noop", outcome="succeeded") == 5,
+          "worker: noop succeeded")
+    check(value(ws, "orch_worker_jobs_total", type="fail", outcome="failed_permanent") == 2,
+          "worker: fail failed_permanent")
+    check(value(ws, "orch_worker_slots") == 2, "worker: slots")
+
     port = harness.free_tcp_port()
-    prom = start_prometheus(c, port)
+    prom = start_prometheus(c, port, worker_port)
     try:
         def scraped():
             try:
@@ -159,9 +178,13 @@ def test(c):
         wait_for(scraped, timeout=60, what="prometheus to scrape orch_jobs_succeeded_total = 5")
         up = prom_query(port, 'up{job="orchestratord"}')
         check(up == [1.0], "prometheus says up = %r" % up)
+        wait_for(lambda: prom_query(port, 'orch_worker_jobs_total{type="noop",outcome="succeeded"}')
+                 == [5.0], timeout=30, what="prometheus to scrape the worker's jobs_total = 5")
+        wup = prom_query(port, 'up{job="orch-worker"}')
+        check(wup == [1.0], "prometheus says the worker's up = %r" % wup)
         dead = prom_query(port, 'orch_jobs_dead_total{queue="mq",type="fail"}')
         check(dead == [2.0], "prometheus says dead = %r" % dead)
-        log("prometheus scraped the coordinator: succeeded 5, dead 2, up 1")
+        log("prometheus scraped the coordinator (succeeded 5, dead 2) and the worker (noop 5)")
     finally:
         prom.terminate()
         prom.wait(timeout=20)
