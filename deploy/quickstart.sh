@@ -171,7 +171,9 @@ explore() {
     token=$(cat "$ADMIN_TOKEN_FILE")
     cat <<EOF
 
+dashboard: http://$HTTP_LISTEN/  (paste the token below; a token with the operate role can act)
 HTTP API: http://$HTTP_LISTEN  (reference: docs/http-api.md, proto/openapi.yaml)
+metrics: http://$HTTP_LISTEN/metrics  (Prometheus; the same bearer token)
 export ORCH_TOKEN=$token
   curl -s -H "Authorization: Bearer \$ORCH_TOKEN" -H 'Content-Type: application/json' \\
        -d '{"queue":"default","type":"sleep","payload":{"ms":500}}' http://$HTTP_LISTEN/v1/jobs
