@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config git procps psmisc systemd
   libzmq3-dev libpq-dev libyaml-dev libcurl4-openssl-dev
   libcmocka-dev libjansson-dev libsodium-dev libmicrohttpd-dev wrk
-  postgresql postgresql-contrib python3 python3-zmq python3-yaml clang openssl chromium nodejs prometheus
+  postgresql postgresql-contrib pgbackrest python3 python3-zmq python3-yaml clang openssl chromium nodejs prometheus
 )
 # the browser tests' npm (nodesource's nodejs bundles it; Debian's is a package)
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
