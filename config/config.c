@@ -44,6 +44,10 @@ static int s_parse_payload(cfgtab_t *ct, yaml_node_t *node, const char *display,
 static const cfgtab_key_t s_keys[] = {
     CFGTAB_K_STR("database.url", OFF(db_url), NULL, SECRET_URL, "ORCH_DATABASE_URL", NULL),
     CFGTAB_K_STR("database.url_file", OFF(db_url_file), NULL, CFGTAB_NULLABLE, NULL, NULL),
+    /* no URL: orchestratord runs a private PostgreSQL under this directory
+     * (orchestrator/embedded.c; docs/operations.md, "Embedded PostgreSQL") */
+    CFGTAB_K_STR("database.data_dir", OFF(db_data_dir), NULL, CFGTAB_NULLABLE, "ORCH_DATA_DIR",
+                 NULL),
     CFGTAB_K_DUR("database.reconnect_max", OFF(db_reconnect_max_ms), "5s", 10, CFGTAB_HOUR),
     CFGTAB_K_STR("listen.workers", OFF(listen_workers), "tcp://127.0.0.1:5555", 0,
                  "ORCH_WORKER_ENDPOINT", cfgtab_check_endpoint),

@@ -83,6 +83,8 @@ typedef struct {
     /* database: */
     char *db_url;               /* libpq conninfo or URI; ORCH_DATABASE_URL; or from db_url_file */
     int64_t db_reconnect_max_ms; /* default 5000 */
+    char *db_data_dir;          /* database.data_dir, ORCH_DATA_DIR: without a URL, a private
+                                 * PostgreSQL runs under it (orchestrator/embedded.h) */
     /* listen: */
     char *listen_workers; /* default tcp://127.0.0.1:5555 */
     char *listen_clients; /* default tcp://127.0.0.1:5556 */

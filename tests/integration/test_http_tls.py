@@ -65,6 +65,8 @@ def https(c, method, path, body=None, token=None):
 
 def check_config(tmp, extra, want_ok, want_text=None):
     path = os.path.join(tmp, "check.yaml")
+    # a database, or --check-config refuses the file for want of one
+    extra = harness._merge({"database": {"url": "dbname=none host=/nonexistent"}}, extra)
     with open(path, "w") as f:
         f.write(harness.to_yaml(extra) + "\n")
     r = subprocess.run([os.path.join(harness.BIN_DIR, "orchestratord"), "-c", path,

@@ -141,7 +141,9 @@ def part_units(tmp, prefix):
     coord = os.path.join(unitdir, "orchestratord.service")
     pre = unit_lines(coord, "ExecStartPre")
     check(len(pre) == 1 and "--check-config" in pre[0], "orchestratord ExecStartPre: %r" % pre)
-    _, out, _ = run(shlex.split(pre[0]), what="ExecStartPre " + pre[0])
+    # the packaged config leaves the database to orchestratord.env
+    _, out, _ = run(shlex.split(pre[0]), what="ExecStartPre " + pre[0],
+                    env=clean_env(ORCH_DATABASE_URL="dbname=orch host=/nonexistent"))
     check("configuration ok" in out, "ExecStartPre printed %r" % out)
     start = unit_lines(coord, "ExecStart")
     check(len(start) == 1 and start[0].startswith(os.path.join(prefix, "bin", "orchestratord")),
@@ -286,7 +288,8 @@ def part_installed(root, version, prefix):
     check(out.strip() == "orchestratord %s" % version,
           "installed orchestratord --version: %r, package version %s" % (out, version))
     conf = os.path.join(root, "etc", "orchestrator", "orchestrator.yaml")
-    _, out, _ = run([orchd, "--check-config", "-c", conf])
+    _, out, _ = run([orchd, "--check-config", "-c", conf],
+                    env=clean_env(ORCH_DATABASE_URL="dbname=orch host=/nonexistent"))
     check("configuration ok" in out, "--check-config of the packaged config: %r" % out)
     for prog in ("orch-worker", "orchctl"):
         rc, out, err = run([os.path.join(root, "usr", "bin", prog), "--help"], ok=False)
