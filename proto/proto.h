@@ -78,7 +78,10 @@ typedef enum {
     X(QUEUES)                                                                                      \
     X(SCHEDULES)                                                                                   \
     X(EVENTS)                                                                                      \
-    X(METRICS)
+    X(METRICS)                                                                                     \
+    X(QUEUE_SET)                                                                                   \
+    X(QUEUE_DELETE)                                                                                \
+    X(PURGE)
 
 typedef enum {
     PROTO_C_NONE_ = 0,

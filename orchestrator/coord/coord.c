@@ -38,7 +38,8 @@ double coord_rand01(coord_t *c)
 
 const queue_policy_t *coord_policy(coord_t *c, const char *queue)
 {
-    return orch_config_policy(c->cfg, queue);
+    const queue_policy_t *p = coord_queue_override(c, queue);
+    return p ? p : orch_config_policy(c->cfg, queue);
 }
 
 void coord_on_terminal(void *arg, job_t *job)
@@ -265,6 +266,7 @@ coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
     c->keys = hmap_new_str();
     c->names = hmap_new_str();
     c->seen_types = hmap_new_str();
+    c->queue_settings = hmap_new_str();
     batch_init(&c->cur);
     batch_init(&c->inflight);
     c->js = (jobstate_t){.batch = &c->cur, .on_terminal = coord_on_terminal, .arg = c};
@@ -307,6 +309,8 @@ void coord_destroy(coord_t **cp)
     coord_schedules_forget(c);
     hmap_destroy(&c->names);
     hmap_destroy(&c->seen_types);
+    coord_queue_settings_forget(c);
+    hmap_destroy(&c->queue_settings);
     for (size_t i = 0; i < c->nnames; i++)
         free(c->name_list[i]);
     free(c->name_list);

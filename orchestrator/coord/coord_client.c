@@ -78,6 +78,11 @@ static bool s_can_change(coord_t *c, const proto_envelope_t *env, const char *re
     return true;
 }
 
+bool coord_can_change(coord_t *c, const proto_envelope_t *env, const char *req)
+{
+    return s_can_change(c, env, req);
+}
+
 /* A type no worker announced and the configuration does not declare is
  * most likely a typo: 400 naming it, unless scheduler.accept_unknown_types,
  * then accepted with a warning (returned: msg, or NULL for none).
@@ -259,6 +264,8 @@ static void s_on_stats(coord_t *c, const proto_envelope_t *env, const char *req,
     json_t *queues = json_object();
     for (size_t i = 0; i < readyq_nqueues(c->rq); i++) {
         queue_t *q = readyq_queue_at(c->rq, i);
+        if (q->deleted)
+            continue;
         json_t *o = json_object();
         for (int s = 0; s < JOB_STATE_COUNT; s++)
             json_object_set_new(o, job_state_name(s), json_integer(q->counts[s]));
@@ -361,6 +368,9 @@ static const s_command_t s_commands[] = {
     {PROTO_C_SCHEDULES, coord_on_schedules_cmd, ORCH_ROLE_SUBMIT},
     {PROTO_C_EVENTS, s_on_events, ORCH_ROLE_SUBMIT},
     {PROTO_C_METRICS, s_on_metrics, ORCH_ROLE_SUBMIT},
+    {PROTO_C_QUEUE_SET, coord_on_queue_set, ORCH_ROLE_OPERATE},
+    {PROTO_C_QUEUE_DELETE, coord_on_queue_delete, ORCH_ROLE_ADMIN},
+    {PROTO_C_PURGE, coord_on_purge, ORCH_ROLE_ADMIN},
     {PROTO_C_CANCEL, s_on_cancel, ORCH_ROLE_OPERATE},
     {PROTO_C_RETRY, s_on_retry, ORCH_ROLE_OPERATE},
     {PROTO_C_PAUSE, s_on_pause_cmd, ORCH_ROLE_OPERATE},
@@ -468,6 +478,8 @@ void coord_on_query_reply(coord_t *c)
             free(body);
             continue;
         }
+        if (env.cmd == PROTO_C_PURGE)
+            coord_purge_counted(c, body, len);
         coord_send_client(c, &env, body, len);
         free(body);
     }

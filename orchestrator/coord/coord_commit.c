@@ -301,6 +301,8 @@ static void s_on_answer(void *arg, store_op_t *sop, const store_answer_t *ans)
     case STORE_OP_PAUSE:
         coord_ack_op_bool(c, op, "paused", sop->in.pause.paused);
         break;
+    case STORE_OP_QUEUE_SET:
+    case STORE_OP_QUEUE_DELETE: coord_queue_op_result(c, op, ans); break;
     default: break;
     }
     if (sop->kind == STORE_OP_CANCEL || sop->kind == STORE_OP_RETRY)

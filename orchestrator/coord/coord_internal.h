@@ -94,7 +94,7 @@ typedef struct {
     uint64_t count;
 } coord_hist_t;
 
-#define COORD_METRIC_COMMANDS (PROTO_C_EVENTS + 8) /* proto_ccmd_t values, with room */
+#define COORD_METRIC_COMMANDS (PROTO_C_PURGE + 8) /* proto_ccmd_t values, with room */
 #define COORD_METRIC_STATUSES 10
 /* The coordinator's own figures (coord_metrics.c); per-lane ones hang off
  * lane_t.metrics. */
@@ -144,6 +144,7 @@ struct coord {
     hmap_t *keys;      /* "queue\x1fkey" -> job_t* for resident jobs with a key */
     hmap_t *names;     /* interned worker names (few; kept for the process life) */
     hmap_t *seen_types;  /* job types any worker announced since start (value: a dummy) */
+    hmap_t *queue_settings; /* queue name -> coord_queue_settings_t (live overrides) */
     char **name_list;
     size_t nnames;
     schedule_t **schedules;
@@ -197,6 +198,23 @@ char *coord_workers_json(coord_t *c);
 void coord_reattach_worker(coord_t *c, worker_t *w);
 /* Sends ACK for the worker results batch b recorded (after its commit). */
 void coord_ack_results(coord_t *c, const batch_t *b);
+
+/* coord_client.c: false (and the 503 sent) while changes cannot be taken */
+bool coord_can_change(coord_t *c, const proto_envelope_t *env, const char *req);
+
+/* coord_queue_admin.c: live settings, delete, purge (client commands) */
+void coord_on_queue_set(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body);
+void coord_on_queue_delete(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body);
+void coord_on_purge(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body);
+/* A queue's settings loaded at recovery. */
+void coord_queue_settings_load(coord_t *c, const store_queue_row_t *row);
+/* The answers of QUEUE_SET and QUEUE_DELETE operations. */
+void coord_queue_op_result(coord_t *c, op_t *op, const store_answer_t *ans);
+/* A PURGE reply on its way to the client: the deleted jobs leave the counts. */
+void coord_purge_counted(coord_t *c, const char *body, size_t len);
+/* The policy with the queue's live settings applied, or NULL when none. */
+const queue_policy_t *coord_queue_override(coord_t *c, const char *queue);
+void coord_queue_settings_forget(coord_t *c);
 
 /* coord_maint.c */
 void coord_maint_tick(coord_t *c, int64_t now_ms);

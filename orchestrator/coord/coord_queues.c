@@ -112,6 +112,8 @@ char *coord_queues_json(coord_t *c)
     int64_t now_ms = clock_mono_ms();
     for (size_t i = 0; i < readyq_nqueues(c->rq); i++) {
         queue_t *q = readyq_queue_at(c->rq, i);
+        if (q->deleted)
+            continue;
         const queue_policy_t *p = s_policy(c, q);
         s_advance_ring(q, now_ms / 1000);
         int64_t sum = 0;
@@ -122,6 +124,9 @@ char *coord_queues_json(coord_t *c)
             json_object_set_new(o, job_state_name(s), json_integer(q->counts[s]));
         json_object_set_new(o, "concurrency", json_integer(p->concurrency));
         json_object_set_new(o, "rate_limit", json_real(p->rate_limit));
+        json_object_set_new(o, "rate_burst", json_integer(p->rate_burst));
+        json_object_set_new(o, "priority", json_integer(p->priority));
+        json_object_set_new(o, "live_settings", json_boolean(coord_queue_override(c, q->name)));
         json_object_set_new(o, "rate_1m", json_real((double)sum / 60.0));
         json_object_set_new(o, "started_total", json_integer(q->started_total));
         json_object_set_new(o, "finished_total", json_integer(q->finished_total));

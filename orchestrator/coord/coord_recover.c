@@ -23,6 +23,11 @@ static void s_paused(void *arg, const char *queue)
     readyq_queue(c->rq, queue, true)->paused = true;
 }
 
+static void s_settings(void *arg, const store_queue_row_t *q)
+{
+    coord_queue_settings_load(arg, q);
+}
+
 static void s_refilled(void *arg, store_op_t *sop, const store_answer_t *ans)
 {
     op_t *op = (op_t *)sop;
@@ -91,6 +96,8 @@ int coord_recover(coord_t *c)
         rc = store_load_counts(c->store, s_count, c);
     if (rc == ORCH_OK)
         rc = store_load_paused(c->store, s_paused, c);
+    if (rc == ORCH_OK)
+        rc = store_load_queue_settings(c->store, s_settings, c);
     if (rc == ORCH_OK)
         rc = store_load_lanes(c->store, s_lane, &lanes);
     if (rc == ORCH_OK)

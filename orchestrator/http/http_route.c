@@ -222,6 +222,27 @@ static int s_b_queue(const http_request_t *req, json_t **out, char *err, size_t 
     return 0;
 }
 
+/* POST /v1/queues/{name}/settings {"concurrency"?,"rate_limit"?,...}:
+ * QUEUE_SET with the path's queue. */
+static int s_b_queue_set(const http_request_t *req, json_t **out, char *err, size_t errlen)
+{
+    int rc = s_body_object(req, out, err, errlen);
+    if (rc)
+        return rc;
+    if (json_object_get(*out, "queue")) {
+        json_decref(*out);
+        return s_fail(err, errlen, 400, "unknown field \"queue\" (the path names the queue)");
+    }
+    json_object_set_new(*out, "queue", json_string(req->match->param));
+    return 0;
+}
+
+/* POST /v1/jobs:purge {"state","queue"?,"type"?,"older_than_ms"?,"limit"?,"dry_run"?} */
+static int s_b_purge(const http_request_t *req, json_t **out, char *err, size_t errlen)
+{
+    return s_body_object(req, out, err, errlen);
+}
+
 static int s_b_sched_list(const http_request_t *req, json_t **out, char *err, size_t errlen)
 {
     (void)req, (void)err, (void)errlen;
@@ -285,6 +306,9 @@ static const s_route_t s_routes[] = {
     {"GET", "/v1/queues", "GET /v1/queues", HTTP_R_COMMAND, PROTO_C_QUEUES, s_b_empty, true},
     {"POST", "/v1/queues/{name}/pause", "POST /v1/queues/{name}/pause", HTTP_R_COMMAND, PROTO_C_PAUSE, s_b_queue, true},
     {"POST", "/v1/queues/{name}/resume", "POST /v1/queues/{name}/resume", HTTP_R_COMMAND, PROTO_C_RESUME, s_b_queue, true},
+    {"POST", "/v1/queues/{name}/settings", "POST /v1/queues/{name}/settings", HTTP_R_COMMAND, PROTO_C_QUEUE_SET, s_b_queue_set, true},
+    {"DELETE", "/v1/queues/{name}", "DELETE /v1/queues/{name}", HTTP_R_COMMAND, PROTO_C_QUEUE_DELETE, s_b_queue, true},
+    {"POST", "/v1/jobs:purge", "POST /v1/jobs:purge", HTTP_R_COMMAND, PROTO_C_PURGE, s_b_purge, true},
     {"GET", "/v1/schedules", "GET /v1/schedules", HTTP_R_COMMAND, PROTO_C_SCHEDULES, s_b_sched_list, true},
     {"POST", "/v1/schedules", "POST /v1/schedules", HTTP_R_COMMAND, PROTO_C_SCHEDULES, s_b_sched_add, true},
     {"DELETE", "/v1/schedules/{name}", "DELETE /v1/schedules/{name}", HTTP_R_COMMAND, PROTO_C_SCHEDULES, s_b_sched_del, true},

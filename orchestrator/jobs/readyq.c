@@ -50,9 +50,15 @@ int readyq_window(const readyq_t *rq)
 
 queue_t *readyq_queue(readyq_t *rq, const char *name, bool create)
 {
-    for (size_t i = 0; i < rq->nqueues; i++)
-        if (strcmp(rq->queues[i]->name, name) == 0)
-            return rq->queues[i];
+    for (size_t i = 0; i < rq->nqueues; i++) {
+        queue_t *q = rq->queues[i];
+        if (strcmp(q->name, name) != 0)
+            continue;
+        if (q->deleted && !create)
+            return NULL;
+        q->deleted = false; /* named again (a job, a lane, a pause): it is back */
+        return q;
+    }
     if (!create)
         return NULL;
     queue_t *q = xcalloc(1, sizeof *q);

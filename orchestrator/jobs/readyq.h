@@ -22,6 +22,7 @@ typedef struct queue queue_t;
 struct queue {
     char *name;
     bool paused;
+    bool deleted;                    /* queues delete: hidden until something names it again */
     int64_t counts[JOB_STATE_COUNT]; /* jobs per state, all of PostgreSQL + memory */
     const void *policy;              /* queue_policy_t, borrowed from config */
     /* dispatch controls and figures, maintained by the coordinator */

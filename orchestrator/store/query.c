@@ -201,6 +201,67 @@ static char *s_events(PGconn *conn, const json_t *body)
     return strbuf_detach(&sb);
 }
 
+/* PURGE: finished jobs of one state by queue, type and age (since they
+ * finished), oldest first, at most $5; the DELETE checks the state again
+ * (a job retried meanwhile stays). With dry_run only counted. */
+#define QUERY_SQL_PURGE_WHERE                                                                      \
+    " state = $1 AND ($2::text IS NULL OR queue = $2) AND ($3::text IS NULL OR type = $3)"         \
+    " AND coalesce(finished_at, created_at) < now() - $4::bigint * interval '1 ms'"
+#define QUERY_SQL_PURGE_COUNT                                                                      \
+    "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE" QUERY_SQL_PURGE_WHERE " LIMIT $5::int) x"
+#define QUERY_SQL_PURGE                                                                            \
+    "WITH v AS (SELECT id FROM jobs WHERE" QUERY_SQL_PURGE_WHERE " ORDER BY id LIMIT $5::int),"   \
+    " dd AS (DELETE FROM job_deps WHERE job_id IN (SELECT id FROM v)),"                            \
+    " d AS (DELETE FROM jobs WHERE id IN (SELECT id FROM v) AND state = $1 RETURNING queue)"       \
+    " SELECT coalesce(json_agg(x), '[]'::json)::text, coalesce(sum(x.n), 0) FROM"                  \
+    " (SELECT queue, count(*) AS n FROM d GROUP BY 1) x"
+
+static char *s_purge(PGconn *conn, const json_t *body)
+{
+    const char *state = json_string_value(json_object_get(body, "state"));
+    const char *queue = json_string_value(json_object_get(body, "queue"));
+    const char *type = json_string_value(json_object_get(body, "type"));
+    json_t *age = json_object_get(body, "older_than_ms"), *lim = json_object_get(body, "limit");
+    if ((json_object_get(body, "queue") && (!queue || !proto_name_valid(queue))) ||
+        (json_object_get(body, "type") && (!type || !proto_name_valid(type))))
+        return s_error_body(body, PROTO_STATUS_BAD_REQUEST,
+                            "queue and type: must be names of 1..64 characters [A-Za-z0-9_.:-]");
+    if (age && (!json_is_integer(age) || json_integer_value(age) < 0))
+        return s_error_body(body, PROTO_STATUS_BAD_REQUEST,
+                            "older_than_ms: must be an integer >= 0");
+    if (lim && (!json_is_integer(lim) || json_integer_value(lim) < 1 ||
+                json_integer_value(lim) > 100000))
+        return s_error_body(body, PROTO_STATUS_BAD_REQUEST, "limit: must be an integer 1..100000");
+    json_t *dry = json_object_get(body, "dry_run");
+    if (dry && !json_is_boolean(dry))
+        return s_error_body(body, PROTO_STATUS_BAD_REQUEST, "dry_run: must be a boolean");
+    char agebuf[24], limbuf[24];
+    snprintf(agebuf, sizeof agebuf, "%lld", age ? (long long)json_integer_value(age) : 0LL);
+    long limit = lim ? (long)json_integer_value(lim) : 10000;
+    snprintf(limbuf, sizeof limbuf, "%ld", limit);
+    const char *v[5] = {state, queue, type, agebuf, limbuf};
+    PGresult *r = s_exec(conn, json_is_true(dry) ? QUERY_SQL_PURGE_COUNT : QUERY_SQL_PURGE, 5, v);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return s_rows_error(body, conn, r);
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_puts(&sb, "{\"status\":200,\"state\":");
+    strbuf_put_json_string(&sb, state, strlen(state));
+    if (json_is_true(dry)) {
+        long n = atol(PQgetvalue(r, 0, 0));
+        strbuf_printf(&sb, ",\"matched\":%ld,\"dry_run\":true,\"more\":%s", n,
+                      n == limit ? "true" : "false");
+    } else {
+        long n = atol(PQgetvalue(r, 0, 1));
+        strbuf_printf(&sb, ",\"deleted\":%ld,\"queues\":%s,\"more\":%s", n,
+                      PQgetvalue(r, 0, 0), n == limit ? "true" : "false");
+    }
+    PQclear(r);
+    s_append_req(&sb, body);
+    strbuf_putc(&sb, '}');
+    return strbuf_detach(&sb);
+}
+
 char *query_answer(void *pgconn, int cmd, const json_t *body)
 {
     PGconn *conn = pgconn;
@@ -212,6 +273,8 @@ char *query_answer(void *pgconn, int cmd, const json_t *body)
         return s_events(conn, body);
     if (cmd == QUERY_CMD_MAINTAIN)
         return store_maint_run(conn, body);
+    if (cmd == PROTO_C_PURGE)
+        return s_purge(conn, body);
     return s_error_body(body, PROTO_STATUS_BAD_REQUEST, "unexpected command for the query thread");
 }
 

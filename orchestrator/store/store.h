@@ -67,6 +67,8 @@ typedef enum {
     STORE_OP_SCHED_DEL,
     STORE_OP_SCHED_PAUSE,
     STORE_OP_SCHED_LOAD, /* scheduled jobs due within a horizon */
+    STORE_OP_QUEUE_SET,  /* a queue's live settings (NULL: the configuration's) */
+    STORE_OP_QUEUE_DELETE, /* a queue's row, only while it holds no job */
     STORE_OP_KIND_COUNT
 } store_op_kind_t;
 
@@ -99,6 +101,16 @@ typedef struct {
     int64_t timeout_ms, created_us;
 } store_fire_in_t;
 
+/* A queue's live settings: each overrides the configuration when >= 0. */
+typedef struct {
+    const char *name;
+    bool paused;
+    int concurrency;
+    double rate_limit; /* < 0: none */
+    int rate_burst;
+    int priority;
+} store_queue_row_t;
+
 /* Inputs of an operation, by kind. Everything is borrowed from the caller
  * and must stay valid until the operation's answer has been delivered. */
 typedef struct store_op {
@@ -120,6 +132,8 @@ typedef struct store_op {
         struct { const char *name; } sched_del;
         struct { const char *name; bool paused; } sched_pause;
         struct { int64_t horizon_ms; } sched_load;
+        store_queue_row_t queue_set; /* name and the overrides (-1: none) */
+        struct { const char *queue; } queue_delete;
     } in;
 } store_op_t;
 
@@ -151,6 +165,8 @@ typedef struct {
      * advanced or paused it, or it was removed: sched_exists false) */
     bool sched_exists, sched_paused;
     int64_t sched_next_run_us;
+    /* QUEUE_DELETE: the queue's jobs (it is deleted only when 0) */
+    int64_t jobs;
     /* LOOKUP */
     const store_dep_state_t *dep_states;
     size_t ndep_states;
@@ -184,6 +200,9 @@ int store_load_next_event_id(store_t *store, int64_t *next);
 int store_load_counts(store_t *store, void (*fn)(void *arg, const char *queue, int state, int64_t n),
                       void *arg);
 int store_load_paused(store_t *store, void (*fn)(void *arg, const char *queue), void *arg);
+/* Queues with live settings (any override set). */
+int store_load_queue_settings(store_t *store, void (*fn)(void *arg, const store_queue_row_t *q),
+                              void *arg);
 /* The (queue, type) lanes that have queued jobs. */
 int store_load_lanes(store_t *store, void (*fn)(void *arg, const char *queue, const char *type),
                      void *arg);

@@ -27,6 +27,8 @@
 #define STORE_STMT_SCHED_PAUSE "orch_sched_pause"
 #define STORE_STMT_SCHED_LOAD "orch_sched_load"
 #define STORE_STMT_EVENT_IDS "orch_event_ids"
+#define STORE_STMT_QUEUE_SET "orch_queue_set"
+#define STORE_STMT_QUEUE_DELETE "orch_queue_delete"
 
 /* Parameters of the widest statement (the batch write). */
 #define STORE_MAX_PARAMS STORE_WRITE_NPARAMS

@@ -81,6 +81,29 @@ int store_load_paused(store_t *s, void (*fn)(void *arg, const char *queue), void
     return ORCH_OK;
 }
 
+int store_load_queue_settings(store_t *s, void (*fn)(void *arg, const store_queue_row_t *q),
+                              void *arg)
+{
+    PGresult *r = s_q(s,
+                      "SELECT name, paused, coalesce(concurrency, -1), coalesce(rate_limit, -1),"
+                      " coalesce(rate_burst, -1), coalesce(priority, -1) FROM queues"
+                      " WHERE concurrency IS NOT NULL OR rate_limit IS NOT NULL"
+                      " OR rate_burst IS NOT NULL OR priority IS NOT NULL",
+                      0, NULL);
+    if (!r)
+        return ORCH_EDB;
+    for (int i = 0; i < PQntuples(r); i++) {
+        store_queue_row_t q = {
+            .name = PQgetvalue(r, i, 0), .paused = PQgetvalue(r, i, 1)[0] == 't',
+            .concurrency = atoi(PQgetvalue(r, i, 2)), .rate_limit = atof(PQgetvalue(r, i, 3)),
+            .rate_burst = atoi(PQgetvalue(r, i, 4)), .priority = atoi(PQgetvalue(r, i, 5)),
+        };
+        fn(arg, &q);
+    }
+    PQclear(r);
+    return ORCH_OK;
+}
+
 int store_load_lanes(store_t *s, void (*fn)(void *arg, const char *queue, const char *type),
                      void *arg)
 {

@@ -17,6 +17,8 @@ static const char *const s_stmt[STORE_OP_KIND_COUNT] = {
     [STORE_OP_LOOKUP] = STORE_STMT_LOOKUP,
     [STORE_OP_DEPS] = STORE_STMT_DEPS,
     [STORE_OP_FIRE] = STORE_STMT_FIRE,
+    [STORE_OP_QUEUE_SET] = STORE_STMT_QUEUE_SET,
+    [STORE_OP_QUEUE_DELETE] = STORE_STMT_QUEUE_DELETE,
     [STORE_OP_SCHED_ADD] = STORE_STMT_SCHED_ADD,
     [STORE_OP_SCHED_DEL] = STORE_STMT_SCHED_DEL,
     [STORE_OP_SCHED_PAUSE] = STORE_STMT_SCHED_PAUSE,
@@ -57,6 +59,25 @@ static void s_str(s_params_t *p, const char *v)
 static void s_i64(s_params_t *p, int64_t v)
 {
     strbuf_put_i64(s_next(p), v);
+    s_done(p);
+}
+
+/* < 0 means NULL (a setting the configuration gives) */
+static void s_opt_int(s_params_t *p, int64_t v)
+{
+    if (v < 0)
+        p->values[p->n++] = NULL;
+    else
+        s_i64(p, v);
+}
+
+static void s_opt_num(s_params_t *p, double v)
+{
+    if (v < 0) {
+        p->values[p->n++] = NULL;
+        return;
+    }
+    strbuf_printf(s_next(p), "%.17g", v);
     s_done(p);
 }
 
@@ -184,6 +205,16 @@ int store_op_params(store_t *s, const store_op_t *op, const char **stmt, const c
         s_bool(&p, op->in.sched_pause.paused);
         break;
     case STORE_OP_SCHED_LOAD: s_i64(&p, op->in.sched_load.horizon_ms); break;
+    case STORE_OP_QUEUE_SET: {
+        const store_queue_row_t *q = &op->in.queue_set;
+        s_str(&p, q->name);
+        s_opt_int(&p, q->concurrency);
+        s_opt_num(&p, q->rate_limit);
+        s_opt_int(&p, q->rate_burst);
+        s_opt_int(&p, q->priority);
+        break;
+    }
+    case STORE_OP_QUEUE_DELETE: s_str(&p, op->in.queue_delete.queue); break;
     default: return ORCH_EINVAL;
     }
     return p.n;
@@ -291,6 +322,10 @@ void store_op_answer(store_op_t *op, PGresult *r,
         a.sched_exists = !PQgetisnull(r, 0, 2);
         a.sched_paused = a.sched_exists && PQgetvalue(r, 0, 2)[0] == 't';
         a.sched_next_run_us = s_get_i64(r, 0, 1);
+        break;
+    case STORE_OP_QUEUE_DELETE: /* (the queue's jobs, rows deleted) */
+        a.jobs = s_get_i64(r, 0, 0);
+        a.applied = s_get_i64(r, 0, 1) > 0;
         break;
     default: a.applied = PQntuples(r) > 0; break;
     }

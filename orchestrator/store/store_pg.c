@@ -162,7 +162,9 @@ static int s_prepare_all(store_t *s)
         s_prepare(s, STORE_STMT_SCHED_DEL, STORE_SQL_SCHED_DEL) ||
         s_prepare(s, STORE_STMT_SCHED_PAUSE, STORE_SQL_SCHED_PAUSE) ||
         s_prepare(s, STORE_STMT_SCHED_LOAD, STORE_SQL_SCHED_LOAD) ||
-        s_prepare(s, STORE_STMT_EVENT_IDS, STORE_SQL_EVENT_IDS))
+        s_prepare(s, STORE_STMT_EVENT_IDS, STORE_SQL_EVENT_IDS) ||
+        s_prepare(s, STORE_STMT_QUEUE_SET, STORE_SQL_QUEUE_SET) ||
+        s_prepare(s, STORE_STMT_QUEUE_DELETE, STORE_SQL_QUEUE_DELETE))
         return ORCH_EDB;
     return ORCH_OK;
 }

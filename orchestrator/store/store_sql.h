@@ -117,6 +117,20 @@
     "  FROM r)"                                                                                    \
     " SELECT r.*, (SELECT state FROM prior) FROM (SELECT 1) one LEFT JOIN r ON true"
 
+#define STORE_SQL_QUEUE_SET                                                                        \
+    "INSERT INTO queues (name, concurrency, rate_limit, rate_burst, priority, updated_at)"        \
+    " VALUES ($1, $2::int, $3::float8, $4::int, $5::int, now())"                                   \
+    " ON CONFLICT (name) DO UPDATE SET concurrency = EXCLUDED.concurrency,"                        \
+    "  rate_limit = EXCLUDED.rate_limit, rate_burst = EXCLUDED.rate_burst,"                        \
+    "  priority = EXCLUDED.priority, updated_at = now()"
+
+/* Deletes the queue's row only while no job names the queue; answers the
+ * queue's job count and whether the row went. */
+#define STORE_SQL_QUEUE_DELETE                                                                     \
+    "WITH j AS (SELECT count(*) AS n FROM jobs WHERE queue = $1),"                                 \
+    " d AS (DELETE FROM queues WHERE name = $1 AND (SELECT n FROM j) = 0 RETURNING 1)"             \
+    " SELECT (SELECT n FROM j), (SELECT count(*) FROM d)"
+
 #define STORE_SQL_PAUSE                                                                            \
     "INSERT INTO queues (name, paused, updated_at) VALUES ($1, $2::boolean, now())"                \
     " ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused, updated_at = now()"

@@ -664,6 +664,8 @@ def test(c):
         "/v1/jobs/{id}/retry": {"id": delayed_id},
         "/v1/queues/{name}/pause": {"name": "default"},
         "/v1/queues/{name}/resume": {"name": "default"},
+        "/v1/queues/{name}/settings": {"name": "default"},
+        "/v1/queues/{name}": {"name": "oa-empty"},  # named by the configuration only: no job
         "/v1/schedules/{name}": {"name": sched_name},
         "/v1/schedules/{name}/pause": {"name": sched_name},
         "/v1/schedules/{name}/resume": {"name": sched_name},
@@ -841,6 +843,7 @@ if __name__ == "__main__":
     SUBMIT = new_token("oa-submit", "submit")
     harness.main(test, coordinator_config={
         "security": {"tokens_file": TOKENS_FILE},
+        "queues": [{"name": "oa-empty"}],
         "limits": {"max_message_bytes": "%dKiB" % (MAX_MESSAGE // 1024),
                    "max_payload_bytes": "%dKiB" % (MAX_PAYLOAD // 1024)},
     })

@@ -21,6 +21,8 @@
 typedef struct {
     char *name;
     bool paused;
+    int concurrency, rate_burst, priority; /* -1: NULL */
+    double rate_limit;                     /* < 0: NULL */
 } fq_row_t;
 
 typedef struct {
@@ -200,8 +202,10 @@ static db_t *s_db_clone(const db_t *src)
         s_event_copy(&db->events[i], &src->events[i]);
     db->nqueues = src->nqueues;
     db->queues = xcalloc(db->nqueues + 1, sizeof *db->queues);
-    for (size_t i = 0; i < src->nqueues; i++)
-        db->queues[i] = (fq_row_t){xstrdup(src->queues[i].name), src->queues[i].paused};
+    for (size_t i = 0; i < src->nqueues; i++) {
+        db->queues[i] = src->queues[i];
+        db->queues[i].name = xstrdup(src->queues[i].name);
+    }
     db->nworkers = src->nworkers;
     db->workers = xcalloc(db->nworkers + 1, sizeof *db->workers);
     for (size_t i = 0; i < src->nworkers; i++) {
@@ -872,6 +876,23 @@ int store_load_paused(store_t *s, void (*fn)(void *arg, const char *queue), void
     return ORCH_OK;
 }
 
+int store_load_queue_settings(store_t *s, void (*fn)(void *arg, const store_queue_row_t *q),
+                              void *arg)
+{
+    if (s_load_begin(s))
+        return ORCH_EDB;
+    db_t *db = s_db();
+    for (size_t i = 0; i < db->nqueues; i++) {
+        const fq_row_t *f = &db->queues[i];
+        if (f->concurrency < 0 && f->rate_limit < 0 && f->rate_burst < 0 && f->priority < 0)
+            continue;
+        store_queue_row_t q = {f->name, f->paused, f->concurrency, f->rate_limit, f->rate_burst,
+                               f->priority};
+        fn(arg, &q);
+    }
+    return ORCH_OK;
+}
+
 int store_load_lanes(store_t *s, void (*fn)(void *arg, const char *queue, const char *type),
                      void *arg)
 {
@@ -1122,11 +1143,47 @@ static void s_op_pause(db_t *db, s_run_t *r, store_op_t *op)
     fq_row_t *q = s_queue_row(db, op->in.pause.queue);
     if (!q) {
         db->queues = xrealloc(db->queues, (db->nqueues + 1) * sizeof *db->queues);
-        db->queues[db->nqueues++] = (fq_row_t){xstrdup(op->in.pause.queue), op->in.pause.paused};
+        db->queues[db->nqueues++] =
+            (fq_row_t){xstrdup(op->in.pause.queue), op->in.pause.paused, -1, -1, -1, -1};
     } else {
         q->paused = op->in.pause.paused;
     }
     store_answer_t a = {.prior_state = -1};
+    r->fn(r->arg, op, &a);
+}
+
+/* STORE_SQL_QUEUE_SET */
+static void s_op_queue_set(db_t *db, s_run_t *r, store_op_t *op)
+{
+    const store_queue_row_t *in = &op->in.queue_set;
+    fq_row_t *q = s_queue_row(db, in->name);
+    if (!q) {
+        db->queues = xrealloc(db->queues, (db->nqueues + 1) * sizeof *db->queues);
+        db->queues[db->nqueues] = (fq_row_t){xstrdup(in->name), false, -1, -1, -1, -1};
+        q = &db->queues[db->nqueues++];
+    }
+    q->concurrency = in->concurrency;
+    q->rate_limit = in->rate_limit;
+    q->rate_burst = in->rate_burst;
+    q->priority = in->priority;
+    store_answer_t a = {.prior_state = -1, .applied = true};
+    r->fn(r->arg, op, &a);
+}
+
+/* STORE_SQL_QUEUE_DELETE */
+static void s_op_queue_delete(db_t *db, s_run_t *r, store_op_t *op)
+{
+    const char *name = op->in.queue_delete.queue;
+    store_answer_t a = {.prior_state = -1};
+    for (size_t i = 0; i < db->njobs; i++)
+        a.jobs += s_eq(db->jobs[i]->queue, name);
+    for (size_t i = 0; a.jobs == 0 && i < db->nqueues; i++) {
+        if (!s_eq(db->queues[i].name, name))
+            continue;
+        free(db->queues[i].name);
+        db->queues[i] = db->queues[--db->nqueues];
+        a.applied = true;
+    }
     r->fn(r->arg, op, &a);
 }
 
@@ -1321,6 +1378,12 @@ static void s_run_op(db_t *db, s_run_t *r, store_op_t *op)
         break;
     case STORE_OP_SCHED_LOAD:
         s_op_sched_load(db, r, op);
+        break;
+    case STORE_OP_QUEUE_SET:
+        s_op_queue_set(db, r, op);
+        break;
+    case STORE_OP_QUEUE_DELETE:
+        s_op_queue_delete(db, r, op);
         break;
     default:
         s_violate(r->tx, "unknown operation kind %d", (int)op->kind);

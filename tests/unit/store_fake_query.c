@@ -223,6 +223,8 @@ int query_forward(void *pipe, const proto_envelope_t *env, int cmd, const json_t
     char *reply = cmd == QUERY_CMD_MAINTAIN
                       ? strdup("{\"status\":200,\"partitions_created\":0,\"partitions_dropped\":0,"
                                "\"deleted\":[],\"scanned\":0,\"cursor\":0,\"more\":false}")
+                  : cmd == PROTO_C_PURGE
+                      ? strdup("{\"status\":500,\"error\":\"PURGE is not in the store fake\"}")
                   : cmd == PROTO_C_GET    ? s_get(body)
                   : cmd == PROTO_C_LIST   ? s_list(body)
                   : cmd == PROTO_C_EVENTS ? s_events(body)

@@ -101,7 +101,8 @@ static void test_cmd_names(void **state)
     assert_null(proto_ccmd_name(0));
     assert_string_equal(proto_ccmd_name(PROTO_C_EVENTS), "EVENTS");
     assert_string_equal(proto_ccmd_name(PROTO_C_METRICS), "METRICS");
-    assert_null(proto_ccmd_name(PROTO_C_METRICS + 1));
+    assert_string_equal(proto_ccmd_name(PROTO_C_PURGE), "PURGE");
+    assert_null(proto_ccmd_name(PROTO_C_PURGE + 1));
 }
 
 static void test_name_valid(void **state)
