@@ -2,6 +2,7 @@
 #include "clock.h"
 #include "ctl_args.h"
 #include "ctl_cmd.h"
+#include "ctl_export.h"
 #include "ctl_format.h"
 #include "ctl_queues.h"
 #include "ctl_schedules.h"
@@ -47,6 +48,11 @@ void ctl_usage(FILE *out)
           "                                               D (default 1s) until q or Ctrl-C\n"
           "  keygen PREFIX                                write a CURVE key pair: PREFIX.key\n"
           "                                               (secret, mode 0600) and PREFIX.pub\n"
+          "  export --database URL [--all] [--file F]     jobs (not finished; --all: every one),\n"
+          "                                               schedules and queue settings as JSON\n"
+          "                                               lines, read from PostgreSQL directly\n"
+          "  import --database URL [--file F]             load an export into another database\n"
+          "                                               (no jobs there, orchestratord stopped)\n"
           "\n"
           "global flags (before or after the command):\n"
           "  --endpoint E     coordinator client endpoint (env ORCH_ENDPOINT,\n"
@@ -251,6 +257,7 @@ static const struct {
     {"schedules", ctl_schedules_run}, {"watch", ctl_watch_run},
     {"workers", s_cmd_workers},       {"stats", s_cmd_stats},
     {"keygen", s_cmd_keygen},         {"top", ctl_top_run},
+    {"export", ctl_export_run},       {"import", ctl_import_run},
 };
 
 static int s_globals(ctl_cmd_t *ctx)

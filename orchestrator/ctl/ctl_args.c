@@ -39,6 +39,8 @@ static const s_cmd_t s_cmds[] = {
     {"stats", NULL, NULL, {NULL}, {NULL}, {NULL}},
     {"top", NULL, NULL, {"--interval", "--count", NULL}, {NULL}, {NULL}},
     {"keygen", "file prefix", NULL, {NULL}, {NULL}, {NULL}},
+    {"export", NULL, NULL, {"--database", "--file", NULL}, {"--all", NULL}, {NULL}},
+    {"import", NULL, NULL, {"--database", "--file", NULL}, {NULL}, {NULL}},
     {"help", NULL, NULL, {NULL}, {NULL}, {NULL}},
 };
 
