@@ -85,6 +85,11 @@ static const cfgtab_key_t s_keys[] = {
     CFGTAB_K_DUR("retention.events", OFF(retention_events_ms), "30d", CFGTAB_DAY, 3660 * CFGTAB_DAY),
     CFGTAB_K_DUR("retention.dead", OFF(retention_dead_ms), "0", 0, 3660 * CFGTAB_DAY),
     CFGTAB_K_DUR("retention.interval", OFF(retention_interval_ms), "10m", CFGTAB_SEC, CFGTAB_DAY),
+    /* high availability (docs/operations.md, "High availability") */
+    CFGTAB_K_DUR("ha.lease", OFF(ha_lease_ms), "3s", 100, CFGTAB_HOUR),
+    CFGTAB_K_DUR("ha.renew", OFF(ha_renew_ms), "1s", 10, CFGTAB_HOUR),
+    CFGTAB_K_STR("ha.name", OFF(ha_name), NULL, CFGTAB_NULLABLE, "ORCH_HA_NAME", NULL),
+    CFGTAB_K_STR("ha.advertise", OFF(ha_advertise), NULL, CFGTAB_NULLABLE, NULL, NULL),
     CFGTAB_K_CUSTOM("queues", s_parse_queues),
     CFGTAB_K_CUSTOM("schedules", s_parse_schedules),
     CFGTAB_K_CUSTOM("types", s_parse_types),
@@ -385,6 +390,11 @@ static int s_validate(cfgtab_t *ct, orch_config_t *cfg, const s_load_t *ld)
                          "%zu bytes as JSON exceed limits.max_payload_bytes (%zu)", len,
                          cfg->max_payload_bytes);
     }
+    if (rc == 0 && cfg->ha_renew_ms * 2 > cfg->ha_lease_ms)
+        rc = cfgtab_fail(ct, root, cfgtab_is_set(root, "ha.renew") ? "ha.renew" : "ha.lease",
+                         "ha.renew (%lld ms) must be at most half of ha.lease (%lld ms): a"
+                         " leader renews several times per lease",
+                         (long long)cfg->ha_renew_ms, (long long)cfg->ha_lease_ms);
     if (rc == 0 && cfg->max_payload_bytes > cfg->max_message_bytes) {
         const char *key = cfgtab_is_set(root, "limits.max_payload_bytes")
                               ? "limits.max_payload_bytes"

@@ -110,6 +110,11 @@ typedef struct {
     int64_t retention_events_ms;   /* job_events partitions older than this are dropped, 30d */
     int64_t retention_dead_ms;     /* dead jobs deleted this long after they died; 0 keeps them */
     int64_t retention_interval_ms; /* how often the maintenance runs, default 10m */
+    /* ha: (docs/operations.md, "High availability") */
+    int64_t ha_lease_ms;       /* the leader lease's length, default 3s */
+    int64_t ha_renew_ms;       /* renewal (leader) and poll (standby) interval, default 1s */
+    char *ha_name;             /* this coordinator's name in the lease (NULL: host + listen.clients) */
+    char *ha_advertise;        /* client endpoint standbys name in their 503 (NULL: listen.clients) */
     schedule_config_t *schedules;
     size_t nschedules;
     type_policy_t *types;

@@ -78,6 +78,7 @@ struct orch_client {
     size_t capdone;
     int status;
     char err[S_ERR_MAX];
+    bool standby; /* the current endpoint answered as a standby: fail over */
 };
 
 /* ---- errors ---- */
@@ -470,9 +471,24 @@ static s_req_t *s_owner(orch_client_t *cl, const json_t *body)
 }
 
 /* The checks of a well-formed REPLY for what r expects. */
+/* High availability: a standby coordinator answers every request 503
+ * "standby: the leader is NAME at ENDPOINT" and applies nothing, so the
+ * request goes to the next endpoint (if it has one left to try). */
+static bool s_standby_reply(const orch_client_t *cl, const s_req_t *r, const proto_reply_t *pr)
+{
+    return pr->status == PROTO_STATUS_UNAVAILABLE && pr->error &&
+           strncmp(pr->error, "standby:", 8) == 0 && r->attempts < cl->nendpoints;
+}
+
 static void s_complete(orch_client_t *cl, s_req_t *r, json_t *body, proto_reply_t *pr)
 {
     char why[256];
+    if (s_standby_reply(cl, r, pr)) {
+        proto_reply_fini(pr);
+        json_decref(body);
+        cl->standby = true; /* s_pump fails over once the socket is read */
+        return;
+    }
     r->reply = body;
     r->status = pr->status;
     r->pr = *pr;
@@ -554,7 +570,7 @@ static int s_recv_all(orch_client_t *cl)
 /* Moves to the next endpoint on a fresh socket. What was not sent, and
  * what was sent but is safe to repeat, goes again (if it has endpoints
  * left to try); the rest ends with a timeout: it may have been applied. */
-static void s_failover(orch_client_t *cl)
+static void s_failover(orch_client_t *cl, bool from_standby)
 {
     char why[S_ERR_MAX];
     size_t was = cl->cur;
@@ -567,7 +583,9 @@ static void s_failover(orch_client_t *cl)
     for (size_t pos = 0; pos < cl->count; pos++) {
         s_req_t *r = s_at(cl, pos);
         bool active = r->state == S_WAITING || r->state == S_SENT;
-        bool again = r->state == S_WAITING || (r->state == S_SENT && r->retry_safe);
+        /* a standby applied nothing it was sent */
+        bool again = r->state == S_WAITING || (r->state == S_SENT && (r->retry_safe ||
+                                                                      from_standby));
         if (!active)
             continue;
         if (rc == 0 && again && r->attempts < cl->nendpoints) {
@@ -615,7 +633,7 @@ static void s_expire(orch_client_t *cl)
     }
     cl->next_deadline = next;
     if (failover)
-        s_failover(cl);
+        s_failover(cl, false);
 }
 
 /* One turn: send, wait up to wait_ms (-1: until the next deadline) for
@@ -640,6 +658,10 @@ static int s_pump(orch_client_t *cl, int64_t wait_ms)
         return orch_int_fail(cl, ORCH_EIO, "could not wait for the reply: %s",
                                 zmq_strerror(zmq_errno()));
     int rc = n > 0 && (item.revents & ZMQ_POLLIN) ? s_recv_all(cl) : 0;
+    if (cl->standby) {
+        cl->standby = false;
+        s_failover(cl, true);
+    }
     s_flush(cl);
     s_expire(cl);
     return rc;

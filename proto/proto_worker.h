@@ -178,6 +178,9 @@ void proto_cancel_encode(strbuf_t *sb, int64_t id, int attempt, const char *reas
 /* HELLO refused by authorization (CURVE): the worker's key may not serve a
  * queue it named, or the worker name is bound to another key. */
 #define PROTO_ERROR_FORBIDDEN "forbidden"
+/* This coordinator is a standby (high availability): another one leads;
+ * the message names it. The worker moves to its next endpoint. */
+#define PROTO_ERROR_STANDBY "standby"
 #define PROTO_CODE_MAX 64
 
 typedef struct {

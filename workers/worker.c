@@ -559,6 +559,9 @@ static void s_on_error(worker_t *w, const json_t *body)
         LOG_INFO("coordinator asks to register again endpoint=%s message=\"%s\"", s_endpoint(w),
                  e.message ? e.message : "");
         s_send_hello(w);
+    } else if (strcmp(e.code, PROTO_ERROR_STANDBY) == 0) {
+        /* another coordinator leads: try the next endpoint */
+        s_lost(w, e.message ? e.message : "the coordinator is a standby");
     } else if (strcmp(e.code, PROTO_ERROR_NAME_IN_USE) == 0) {
         /* another live worker holds our name: retried after the liveness
          * period, so a restarted worker gets in once its old session ended */

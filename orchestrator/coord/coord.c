@@ -178,13 +178,12 @@ void coord_go_down(coord_t *c, const char *reason)
     c->reconnect_at_ms = clock_mono_ms() + c->reconnect_delay_ms;
 }
 
+/* Connected, a coordinator leads (coord_lease.c: takes the leader lease,
+ * recovers) or stands by. */
 static void s_try_connect(coord_t *c)
 {
-    if (store_connect(c->store) == ORCH_OK && coord_recover(c) == ORCH_OK) {
-        c->mode = COORD_UP;
-        c->down_reason[0] = '\0';
-        LOG_INFO("database connected, coordinator up jobs_in_memory=%zu lanes=%zu",
-                 hmap_count(c->jobs), readyq_nlanes(c->rq));
+    if (store_connect(c->store) == ORCH_OK && coord_lease_try(c, clock_mono_ms()) == ORCH_OK) {
+        c->reconnect_delay_ms = 100;
         return;
     }
     if (strcmp(c->down_reason, store_errmsg(c->store)) != 0)
@@ -273,6 +272,7 @@ coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
     c->zctx = zmq_ctx_new();
     c->mode = COORD_DOWN;
     c->reconnect_delay_ms = 100;
+    coord_lease_init(c);
     /* the ZAP handler first: no handshake may find it missing */
     if (!(c->auth = coord_auth_new(c->zctx, cfg, err, errlen)) ||
         !(c->wsock = s_bind(c, ZMQ_ROUTER, cfg->listen_workers, COORD_AUTH_WORKERS, err, errlen)) ||
@@ -364,6 +364,8 @@ static bool s_has_work_to_flush(const coord_t *c)
  * taking the commit slot in front of it. */
 static bool s_flush_due(coord_t *c, int64_t now)
 {
+    if (coord_lease_renew_due(c, now))
+        return true;
     if (!s_has_work_to_flush(c))
         return false;
     if (c->cur.nacks || c->ops_head || c->stopping ||
@@ -399,6 +401,9 @@ static long s_poll_timeout(coord_t *c, int64_t now)
     }
     if (c->mode == COORD_DOWN && c->reconnect_at_ms < next)
         next = c->reconnect_at_ms;
+    t = coord_lease_next_ms(c);
+    if (t >= 0 && t < next && !c->inflight_active)
+        next = t;
     return next <= now ? 0 : (long)(next - now);
 }
 
@@ -432,6 +437,8 @@ static void s_turn(coord_t *c, long max_wait_ms)
         wait = max_wait_ms;
     if (zmq_poll(items, nitems, wait) < 0 && errno != EINTR)
         LOG_WARN("poll failed error=\"%s\"", zmq_strerror(errno));
+    /* before anything a successor may do too (after a SIGSTOP, say) */
+    coord_lease_check(c, clock_mono_ms());
     if (nitems == 7 && items[6].revents) {
         if (c->inflight_active)
             coord_on_store_io(c);
@@ -463,6 +470,9 @@ static void s_turn(coord_t *c, long max_wait_ms)
     }
     if (c->mode == COORD_DOWN && !c->stopping && now >= c->reconnect_at_ms)
         s_try_connect(c);
+    if (c->mode == COORD_STANDBY && !c->stopping && now >= c->lease.poll_at_ms &&
+        coord_lease_try(c, now) != ORCH_OK)
+        coord_go_down(c, store_errmsg(c->store));
     if (c->mode == COORD_UP) {
         coord_dispatch(c);
         coord_request_refills(c);
@@ -500,11 +510,12 @@ int coord_run(coord_t *c)
             LOG_INFO("shutting down: no new submissions, flushing pending commits");
             c->stopping = true;
         }
-        if (c->stopping && (c->mode == COORD_DOWN ||
+        if (c->stopping && (c->mode != COORD_UP ||
                             (!c->inflight_active && !s_has_work_to_flush(c))))
             break;
         s_turn(c, -1);
     }
+    coord_lease_release(c);
     /* requests already queued in the client socket get their 503 rather
      * than silence */
     coord_on_client_message(c);

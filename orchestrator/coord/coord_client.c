@@ -437,6 +437,8 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m, bool http)
         coord_error(c, &env, PROTO_STATUS_BAD_REQUEST, req, "unexpected command for a client");
     else if (!coord_auth_allows(c->peer, cmd, row->role, body, err, sizeof err))
         coord_error(c, &env, PROTO_STATUS_FORBIDDEN, req, err);
+    else if (c->mode == COORD_STANDBY && cmd != PROTO_C_METRICS) /* high availability */
+        coord_error(c, &env, PROTO_STATUS_UNAVAILABLE, req, coord_standby_text(c));
     else
         row->fn(c, &env, req, body);
     free(req);

@@ -178,17 +178,27 @@ void coord_flush(coord_t *c)
     c->nops = 0;
     for (op_t *o = c->ops_head; o; o = o->next)
         c->nops++;
-    int rc = s_number_events(c);
-    if (rc == ORCH_OK && (c->inflight.nwrites || c->inflight.nevents))
-        rc = store_pipeline_add_write(c->store, &c->inflight);
-    for (op_t *op = c->inflight_ops; op && rc == ORCH_OK; op = op->next)
-        rc = store_pipeline_add(c->store, &op->sop);
     c->inflight_active = true;
-    if (rc == ORCH_OK && !c->inflight.nwrites && !c->inflight.nevents && !c->inflight_ops) {
+    int64_t now_ms = clock_mono_ms();
+    bool work = c->inflight.nwrites || c->inflight.nevents || c->inflight_ops;
+    if (!work && !coord_lease_renew_due(c, now_ms)) {
         /* only replies (e.g. an idempotency hit on a committed job): nothing to commit */
         s_committed(c);
         return;
     }
+    /* The fence first: it renews the lease only while it is still ours, or
+     * fails, and with it the whole pipeline (one transaction). Its row lock
+     * is held to the commit, which orders this transaction against another
+     * coordinator's acquire (store migration 008). */
+    int rc = store_pipeline_add_fence(c->store, c->lease.epoch, c->cfg->ha_lease_ms);
+    c->lease.inflight_sent_ms = now_ms;
+    c->lease.sent_ms = now_ms;
+    if (rc == ORCH_OK)
+        rc = s_number_events(c);
+    if (rc == ORCH_OK && (c->inflight.nwrites || c->inflight.nevents))
+        rc = store_pipeline_add_write(c->store, &c->inflight);
+    for (op_t *op = c->inflight_ops; op && rc == ORCH_OK; op = op->next)
+        rc = store_pipeline_add(c->store, &op->sop);
     c->metrics.flush_us = clock_real_us();
     if (rc == ORCH_OK)
         rc = store_pipeline_send(c->store);
@@ -347,6 +357,11 @@ static void s_publish_events(coord_t *c, const batch_event_t *events, size_t n)
 static void s_committed(coord_t *c)
 {
     batch_t *b = &c->inflight;
+    if (c->lease.inflight_sent_ms) {
+        /* the fence committed: the lease holds for ha.lease from its send */
+        c->lease.until_ms = c->lease.inflight_sent_ms + c->cfg->ha_lease_ms;
+        c->lease.inflight_sent_ms = 0;
+    }
     c->commits++;
     c->committed_changes += b->nwrites;
     coord_metrics_committed(c, b, clock_real_us() - c->metrics.flush_us);
@@ -385,7 +400,11 @@ static void s_on_sync(void *arg, bool ok, const char *error)
     }
     char reason[600];
     snprintf(reason, sizeof reason, "%s", error ? error : "commit failed");
-    coord_go_down(c, reason);
+    c->lease.inflight_sent_ms = 0;
+    if (store_lease_lost(c->store))
+        coord_lease_lost(c, reason);
+    else
+        coord_go_down(c, reason);
 }
 
 void coord_on_store_io(coord_t *c)

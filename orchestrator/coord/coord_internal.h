@@ -84,7 +84,23 @@ typedef struct op {
     struct op *next;
 } op_t;
 
-typedef enum { COORD_DOWN = 0, COORD_UP } coord_mode_t;
+/* DOWN: no database. STANDBY: connected, another coordinator holds the
+ * leader lease; nothing loaded, every request answered 503 naming the
+ * leader. UP: the leader, recovered and dispatching. */
+typedef enum { COORD_DOWN = 0, COORD_UP, COORD_STANDBY } coord_mode_t;
+
+/* The leader lease as this coordinator sees it (coord_lease.c). */
+typedef struct {
+    char name[128];          /* ha.name, or host + listen.clients */
+    const char *advertise;   /* ha.advertise or listen.clients (borrowed from cfg) */
+    int64_t epoch;           /* ours while UP */
+    int64_t until_ms;        /* UP: the lease is surely ours until then (monotonic): the
+                              * send time of the last committed fence + ha.lease */
+    int64_t sent_ms;         /* when the last fenced pipeline was sent */
+    int64_t inflight_sent_ms; /* the in-flight pipeline's fence (0: none) */
+    int64_t poll_at_ms;      /* STANDBY: next acquire attempt */
+    store_lease_t seen;      /* the lease as last read */
+} coord_lease_t;
 
 /* A Prometheus histogram: counts per bucket (the last is +Inf only). */
 #define COORD_HIST_MAX 24
@@ -152,6 +168,7 @@ struct coord {
     int64_t next_sched_load_ms;
     bool sched_load_inflight;
     coord_mode_t mode;
+    coord_lease_t lease;
     char down_reason[512];
     int64_t reconnect_at_ms;
     int64_t reconnect_delay_ms;
@@ -281,6 +298,29 @@ void coord_ack_op_state(coord_t *c, op_t *op, const char *state);
 
 /* coord_recover.c */
 int coord_recover(coord_t *c);
+
+/* coord_lease.c: high availability (docs/operations.md) */
+void coord_lease_init(coord_t *c);
+/* Connected: takes the lease and recovers (UP) or becomes STANDBY; 0, or
+ * ORCH_EDB when the database failed (store_errmsg). */
+int coord_lease_try(coord_t *c, int64_t now_ms);
+/* Whether the next flush must go even if empty, to renew the lease. */
+bool coord_lease_renew_due(const coord_t *c, int64_t now_ms);
+/* The poll deadline the lease needs (renewal, standby poll), or -1. */
+int64_t coord_lease_next_ms(const coord_t *c);
+/* UP, and the lease may have expired unrenewed (a pause, a slow commit):
+ * steps down before doing anything a successor might do too. */
+void coord_lease_check(coord_t *c, int64_t now_ms);
+/* A pipeline failed on its fence: drop to STANDBY, forgetting the jobs. */
+void coord_lease_lost(coord_t *c, const char *reason);
+/* The 503 text of a standby: "standby: the leader is NAME at ENDPOINT". */
+const char *coord_standby_text(coord_t *c);
+/* A clean shutdown of the leader lets the lease go at once. */
+void coord_lease_release(coord_t *c);
+
+/* coord_worker.c: tells every registered worker to go to another
+ * coordinator (ERROR standby) and forgets them. */
+void coord_workers_redirect(coord_t *c, const char *message);
 
 /* coord_deps.c: dependencies and idempotency keys */
 /* Takes the specs; warning (may be NULL, copied) goes into the reply. */

@@ -92,6 +92,15 @@ void coord_workers_destroy(coord_t *c, bool tell_reconnect)
     c->nworkers = 0;
 }
 
+void coord_workers_redirect(coord_t *c, const char *message)
+{
+    for (size_t i = 0; i < c->nworkers; i++) {
+        s_send_error(c, &c->workers[i]->env, PROTO_ERROR_STANDBY, message);
+        s_worker_free(c->workers[i]);
+    }
+    c->nworkers = 0;
+}
+
 void coord_lease_drop(worker_t *w, int64_t id, int attempt)
 {
     for (int i = 0; i < w->nleases; i++) {
@@ -407,6 +416,11 @@ static void s_on_hello(coord_t *c, const proto_envelope_t *env, json_t *body)
     if (proto_hello_parse(body, &h, err, sizeof err) != ORCH_OK) {
         LOG_WARN("refused malformed HELLO error=\"%s\"", err);
         s_send_error(c, env, PROTO_ERROR_MALFORMED, err);
+        proto_hello_fini(&h);
+        return;
+    }
+    if (c->mode == COORD_STANDBY) {
+        s_send_error(c, env, PROTO_ERROR_STANDBY, coord_standby_text(c));
         proto_hello_fini(&h);
         return;
     }

@@ -338,15 +338,18 @@ static void s_ready(http_req_t *r, const char *reply, size_t len)
 {
     json_t *doc = json_loadb(reply, len, 0, NULL);
     const char *db = json_string_value(json_object_get(doc, "database"));
+    const char *error = json_string_value(json_object_get(doc, "error"));
     bool up = json_integer_value(json_object_get(doc, "status")) == 200 && db &&
               strcmp(db, "up") == 0;
-    json_decref(doc);
     if (up)
         s_json(r, 200, json_pack("{s:s, s:s}", "status", "ready", "database", "up"));
+    else if (error && strncmp(error, "standby:", 8) == 0) /* high availability */
+        s_problem(r, 503, error);
     else
         s_problem(r, 503,
                   "not ready: the coordinator has no database connection (or has not finished "
                   "recovery and migrations)");
+    json_decref(doc);
 }
 
 /* GET /metrics: the loop's text, then the listener's own. */

@@ -222,6 +222,35 @@ int store_load_schedules(store_t *store, void (*fn)(void *arg, const store_sched
 int store_exec(store_t *store, store_op_t *op,
                void (*on_answer)(void *arg, store_op_t *op, const store_answer_t *ans), void *arg);
 
+/* ---- leader lease (high availability: docs/operations.md) ----
+ * Several coordinators may share one database; the one holding the lease
+ * (migration 008) is the leader, the others are standbys. */
+
+typedef struct {
+    bool held;              /* this call acquired it: we lead, under epoch */
+    int64_t epoch;          /* the lease's epoch as it stands */
+    char holder[128];       /* the leader's name ("" never held) */
+    char advertise[256];    /* the leader's client endpoint */
+    int64_t expires_in_ms;  /* <= 0: expired */
+} store_lease_t;
+
+/* Takes the lease when it expired or was never held, or when name holds it
+ * (a previous incarnation of this coordinator): epoch + 1, expiry now +
+ * lease_ms. Fills out either way. Synchronous; 0 or ORCH_EDB. */
+int store_lease_acquire(store_t *store, const char *name, const char *advertise,
+                        int64_t lease_ms, store_lease_t *out);
+/* Lets the lease expire now if epoch still holds it (a clean shutdown hands
+ * over at once). Synchronous; 0 or ORCH_EDB. */
+int store_lease_release(store_t *store, int64_t epoch);
+/* The fence, queued FIRST in every pipeline of a leader: renews the lease
+ * for lease_ms if epoch still holds it and it has not expired, else fails
+ * the statement and with it the whole pipeline (one transaction), so a
+ * deposed leader commits nothing; store_lease_lost() then says so. Every
+ * audit row the pipeline writes records epoch (job_events.epoch). */
+int store_pipeline_add_fence(store_t *store, int64_t epoch, int64_t lease_ms);
+/* Whether the last pipeline failed because its fence found the lease gone. */
+bool store_lease_lost(const store_t *store);
+
 /* ---- pipeline ---- */
 
 /* Called once per operation, in order; ans is NULL when the statement

@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 
 /* Prepared statement names. */
+#define STORE_STMT_LEASE_FENCE "orch_lease_fence"
 #define STORE_STMT_WRITE "orch_write"
 #define STORE_STMT_WRITE_INS "orch_write_ins"
 #define STORE_STMT_WRITE_UPD "orch_write_upd"
@@ -41,6 +42,7 @@ struct store {
     bool building;  /* statements queued, Sync not sent yet */
     bool wants_write;
     bool aborted;   /* a statement of the in-flight pipeline failed */
+    bool lease_lost; /* ...and it was the fence (store_lease_lost) */
     store_op_t *items[STORE_MAX_ITEMS]; /* NULL: the batch write */
     size_t nitems;    /* statements in the current pipeline */
     size_t next_item; /* next statement whose result we expect */

@@ -147,7 +147,8 @@ static int s_prepare_all(store_t *s)
         !s_exec_ok(s, "SET enable_hashjoin = off", "could not set planner options") ||
         !s_exec_ok(s, "SET enable_mergejoin = off", "could not set planner options"))
         return ORCH_EDB;
-    if (s_prepare(s, STORE_STMT_WRITE, STORE_SQL_WRITE) ||
+    if (s_prepare(s, STORE_STMT_LEASE_FENCE, STORE_SQL_LEASE_FENCE) ||
+        s_prepare(s, STORE_STMT_WRITE, STORE_SQL_WRITE) ||
         s_prepare(s, STORE_STMT_WRITE_INS, STORE_SQL_WRITE_INS) ||
         s_prepare(s, STORE_STMT_WRITE_UPD, STORE_SQL_WRITE_UPD) ||
         s_prepare(s, STORE_STMT_REFILL, STORE_SQL_REFILL) ||
@@ -249,6 +250,7 @@ int store_send_prepared(store_t *s, const char *stmt, int nparams, const char *c
             return ORCH_EDB;
         }
         s->building = true;
+        s->lease_lost = false;
         s->nitems = s->next_item = 0;
     }
     if (PQsendQueryPrepared(s->conn, stmt, nparams, values, NULL, NULL, 0) != 1) {
@@ -339,6 +341,9 @@ static bool s_handle_result(store_t *s, PGresult *r, store_answer_fn on_answer, 
     } else {
         if (st != PGRES_PIPELINE_ABORTED)
             store_set_error(s, "statement failed", PQresultErrorMessage(r));
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (state && strcmp(state, STORE_LEASE_LOST_SQLSTATE) == 0)
+            s->lease_lost = true;
         *aborted = true;
         if (item)
             on_answer(arg, item, NULL);

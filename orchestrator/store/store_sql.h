@@ -76,6 +76,17 @@
  * a later session's nextval starts above them. */
 #define STORE_SQL_EVENT_IDS "SELECT setval('job_events_id_seq', $1::bigint)"
 
+/* The leader lease (migration 008 holds the functions and why the row
+ * lock makes a renewal and an acquire exclude each other). */
+#define STORE_SQL_LEASE_ACQUIRE                                                                    \
+    "SELECT held, coalesce(holder, ''), coalesce(advertise, ''), epoch, expires_in_ms"             \
+    " FROM orch_lease_acquire($1, $2, $3::bigint)"
+#define STORE_SQL_LEASE_FENCE "SELECT orch_lease_renew($1::bigint, $2::bigint)"
+#define STORE_SQL_LEASE_RELEASE                                                                    \
+    "UPDATE leader_lease SET expires_at = now() WHERE id = 1 AND epoch = $1::bigint"
+/* SQLSTATE orch_lease_renew raises when the lease is not ours any more. */
+#define STORE_LEASE_LOST_SQLSTATE "OR001"
+
 #define STORE_JOB_COLUMNS                                                                          \
     "id, queue, type, priority, state, attempt, attempt_base, max_attempts, timeout_ms,"          \
     " payload::text, idempotency_key,"                                                             \

@@ -60,6 +60,8 @@ typedef struct {
     size_t nrows;
     fake_event_t *events;
     size_t nevents;
+    bool fence; /* the lease fence (store_pipeline_add_fence) */
+    int64_t fence_epoch, fence_lease_ms;
 } item_t;
 
 struct store {
@@ -71,6 +73,7 @@ struct store {
     char errmsg[512];
     item_t *items;
     size_t nitems, capitems;
+    bool lease_lost;
 };
 
 static struct {
@@ -87,6 +90,13 @@ static struct {
     unsigned ops[STORE_OP_KIND_COUNT];
     char violation[512];
     char evbuf[4096];
+    /* the leader_lease row; outside db_t: a renewal is applied only when
+     * its pipeline commits (store_pipeline_poll) */
+    struct {
+        char holder[128], advertise[256];
+        int64_t epoch, expires_us;
+        unsigned renewals;
+    } lease;
 } G;
 
 static char *s_dup(const char *s)
@@ -279,7 +289,7 @@ static void s_event_add(db_t *db, int64_t id, int64_t job_id, int64_t at, const 
         db->events = xrealloc(db->events, db->capevents * sizeof *db->events);
     }
     db->events[db->nevents++] =
-        (fake_event_t){job_id, at, s_dup(event), attempt, s_dup(worker), s_dup(detail), id, state};
+        (fake_event_t){job_id, at, s_dup(event), attempt, s_dup(worker), s_dup(detail), id, state, 0};
 }
 
 static void s_set(char **field, const char *value)
@@ -1523,7 +1533,7 @@ int store_pipeline_add_write(store_t *s, batch_t *b)
         const batch_event_t *e = &b->events[i];
         fake_event_t src = {e->job_id,  e->at_us,          (char *)job_event_name(e->event),
                             e->attempt, (char *)e->worker, e->detail,
-                            e->id,      e->state >= 0 ? job_state_name(e->state) : NULL};
+                            e->id,      e->state >= 0 ? job_state_name(e->state) : NULL, 0};
         s_event_copy(&it->events[i], &src);
     }
     return ORCH_OK;
@@ -1604,8 +1614,28 @@ int store_exec(store_t *s, store_op_t *op,
 
 typedef struct {
     bool failed, injected;
+    bool lease_lost;
+    bool fenced; /* renew the lease when it commits */
+    int64_t epoch, lease_ms;
     char msg[512];
 } s_outcome_t;
+
+/* orch_lease_renew: the epoch must still hold an unexpired lease. */
+static void s_run_fence(const item_t *it, int64_t now, s_outcome_t *out)
+{
+    if (out->failed)
+        return;
+    if (G.lease.epoch != it->fence_epoch || G.lease.expires_us <= now) {
+        out->failed = out->lease_lost = true;
+        snprintf(out->msg, sizeof out->msg,
+                 "statement failed: leader lease lost: epoch %lld is no longer the leader's",
+                 (long long)it->fence_epoch);
+        return;
+    }
+    out->fenced = true;
+    out->epoch = it->fence_epoch;
+    out->lease_ms = it->fence_lease_ms;
+}
 
 /* Runs the statements in order; on failure the caller rolls back. */
 static void s_run_items(store_t *s, item_t *items, size_t n, store_answer_fn on_answer, void *arg,
@@ -1617,7 +1647,9 @@ static void s_run_items(store_t *s, item_t *items, size_t n, store_answer_fn on_
     s_tx_t tx = {0};
     s_run_t r = {on_answer, arg, clock_real_us(), &tx};
     for (size_t i = 0; i < n; i++) {
-        if (!items[i].op) {
+        if (items[i].fence) {
+            s_run_fence(&items[i], r.now, out);
+        } else if (!items[i].op) {
             if (!out->failed)
                 s_apply_write(s_db(), &tx, &items[i], r.now);
         } else {
@@ -1660,12 +1692,21 @@ void store_pipeline_poll(store_t *s, store_answer_fn on_answer, store_sync_fn on
     s->nitems = s->capitems = 0;
     db_t *backup = s_db_clone(s_db());
     s_outcome_t out = {0};
+    size_t ev_from = s_db()->nevents;
     s_run_items(s, items, n, on_answer, arg, &out);
     /* give the items back to be freed (and their buffers reused) */
     store_t tmp = {.items = items, .nitems = n};
     s_items_clear(&tmp);
     free(items);
     s->in_flight = false;
+    s->lease_lost = out.lease_lost;
+    if (!out.failed && out.fenced) {
+        /* job_events.epoch: the default from orch.epoch the fence set */
+        for (size_t i = ev_from; i < s_db()->nevents; i++)
+            s_db()->events[i].epoch = out.epoch;
+        G.lease.expires_us = clock_real_us() + out.lease_ms * 1000;
+        G.lease.renewals++;
+    }
     if (!out.failed) {
         s_db_free(backup);
         G.commits++;
@@ -1678,7 +1719,7 @@ void store_pipeline_poll(store_t *s, store_answer_fn on_answer, store_sync_fn on
     snprintf(s->errmsg, sizeof s->errmsg, "%s", out.msg);
     if (out.injected) {
         store_disconnect(s);
-    } else {
+    } else if (!out.lease_lost) {
         G.violations++;
         snprintf(G.violation, sizeof G.violation, "%s", out.msg);
         fprintf(stderr, "store_fake: constraint violation: %s\n", out.msg);
@@ -1694,4 +1735,81 @@ unsigned store_fake_max_write_rows(void)
 unsigned store_fake_lost_updates(void)
 {
     return G.lost_updates;
+}
+
+/* ---- the leader lease (orch_lease_acquire, orch_lease_renew) ---- */
+
+int store_lease_acquire(store_t *s, const char *name, const char *advertise, int64_t lease_ms,
+                        store_lease_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (s_load_begin(s))
+        return ORCH_EDB;
+    int64_t now = clock_real_us();
+    if (G.lease.expires_us <= now || s_eq(G.lease.holder, name)) {
+        snprintf(G.lease.holder, sizeof G.lease.holder, "%s", name);
+        snprintf(G.lease.advertise, sizeof G.lease.advertise, "%s", advertise);
+        G.lease.epoch++;
+        G.lease.expires_us = now + lease_ms * 1000;
+        out->held = true;
+    }
+    snprintf(out->holder, sizeof out->holder, "%s", G.lease.holder);
+    snprintf(out->advertise, sizeof out->advertise, "%s", G.lease.advertise);
+    out->epoch = G.lease.epoch;
+    out->expires_in_ms = (G.lease.expires_us - now) / 1000;
+    return ORCH_OK;
+}
+
+int store_lease_release(store_t *s, int64_t epoch)
+{
+    if (s_load_begin(s))
+        return ORCH_EDB;
+    if (G.lease.epoch == epoch)
+        G.lease.expires_us = clock_real_us();
+    return ORCH_OK;
+}
+
+int store_pipeline_add_fence(store_t *s, int64_t epoch, int64_t lease_ms)
+{
+    int rc = s_can_add(s);
+    if (rc)
+        return rc;
+    item_t *it = s_item_new(s);
+    it->fence = true;
+    it->fence_epoch = epoch;
+    it->fence_lease_ms = lease_ms;
+    return ORCH_OK;
+}
+
+bool store_lease_lost(const store_t *s)
+{
+    return s->lease_lost;
+}
+
+void store_fake_lease_take(const char *holder, const char *advertise, int64_t lease_ms)
+{
+    snprintf(G.lease.holder, sizeof G.lease.holder, "%s", holder);
+    snprintf(G.lease.advertise, sizeof G.lease.advertise, "%s", advertise);
+    G.lease.epoch++;
+    G.lease.expires_us = clock_real_us() + lease_ms * 1000;
+}
+
+void store_fake_lease_expire(void)
+{
+    G.lease.expires_us = clock_real_us() - 1;
+}
+
+int64_t store_fake_lease_epoch(void)
+{
+    return G.lease.epoch;
+}
+
+const char *store_fake_lease_holder(void)
+{
+    return G.lease.holder;
+}
+
+unsigned store_fake_lease_renewals(void)
+{
+    return G.lease.renewals;
 }

@@ -46,6 +46,7 @@ typedef struct {
     char *detail;
     int64_t id;        /* the row id the coordinator assigned */
     const char *state; /* static name, or NULL */
+    int64_t epoch;     /* the leader's epoch (its pipeline's fence), 0: none */
 } fake_event_t;
 
 /* ---- the database ---- */
@@ -102,6 +103,17 @@ void store_fake_set_schedule_next(const char *name, int64_t next_run_us);
 size_t store_fake_nschedules(void);
 
 /* ---- faults ---- */
+
+/* ---- the leader lease (store_lease_*; migration 008) ----
+ * Another coordinator takes the lease, as after this one's lease expired:
+ * epoch + 1, held for lease_ms. The next fence of this one fails. */
+void store_fake_lease_take(const char *holder, const char *advertise, int64_t lease_ms);
+/* The lease expires now (its holder stopped renewing). */
+void store_fake_lease_expire(void);
+int64_t store_fake_lease_epoch(void);
+const char *store_fake_lease_holder(void); /* "" when never held */
+/* Fences committed (each renewed the lease). */
+unsigned store_fake_lease_renewals(void);
 
 /* The next pipeline fails: the first `after` operations (not counting the
  * batch write) are answered, then the connection is lost: everything rolls
