@@ -14,6 +14,7 @@
 #include "pgconn.h"
 #include "strbuf.h"
 #include "toolrun.h"
+#include "backup_tool.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -24,20 +25,11 @@
 #include <string.h>
 #include <unistd.h>
 
-extern char **environ;
-
 #define BACKUP_PATH_MAX 4096
-#define BACKUP_MAX_TABLES 10000
 
 static const char *const s_sql_record =
     "INSERT INTO backup_verifications (path, kind, ok, detail, duration_ms, job_id, attempt) "
     "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)";
-static const char *const s_sql_tables =
-    "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
-    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-    "AND n.nspname NOT LIKE 'pg\\_toast%' ORDER BY 1, 2";
-
 static atomic_uint s_scratch_counter;
 
 /* ---- pure parts ------------------------------------------------------- */
@@ -120,94 +112,22 @@ typedef struct {
     char *path;     /* resolved, owned */
     bool restore;
     json_t *detail; /* what the backup_verifications row says */
-    char **envp;    /* environment for the tools, owned */
+    const char *label; /* pgbackrest: the backup to check, NULL: the newest */
+    backup_tool_t tool; /* how tools run: environment, user, budget */
     int64_t started_ms;
 } s_job_t;
 
-static bool s_env_skip(const char *entry, char *const *set, size_t nset)
-{
-    if (strncmp(entry, "ORCH_", 5) == 0)
-        return true; /* the worker's own secrets stay with the worker */
-    size_t name = strcspn(entry, "=");
-    for (size_t i = 0; i < nset; i++)
-        if (strncmp(entry, set[i], name) == 0 && set[i][name] == '=')
-            return true;
-    return false;
-}
-
-/* The worker's environment, minus ORCH_*, plus PGHOST, PGPORT, PGUSER,
- * PGPASSWORD, ... from backup_verify.database_url (dbname excluded: each
- * tool gets its database on the command line). */
-static char **s_tool_env(const char *conninfo)
-{
-    size_t nset = 0, cap = 16;
-    char **set = xcalloc(cap, sizeof *set);
-    PQconninfoOption *opts = conninfo ? PQconninfoParse(conninfo, NULL) : NULL;
-    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-        if (!o->val || !o->envvar || strcmp(o->keyword, "dbname") == 0)
-            continue;
-        if (nset + 1 >= cap)
-            set = xrealloc(set, (cap *= 2) * sizeof *set);
-        strbuf_t sb;
-        strbuf_init(&sb);
-        strbuf_printf(&sb, "%s=%s", o->envvar, o->val);
-        set[nset++] = strbuf_detach(&sb);
-    }
-    PQconninfoFree(opts);
-    size_t nenv = 0;
-    while (environ && environ[nenv])
-        nenv++;
-    char **envp = xcalloc(nenv + nset + 1, sizeof *envp);
-    size_t k = 0;
-    for (size_t i = 0; i < nenv; i++)
-        if (!s_env_skip(environ[i], set, nset))
-            envp[k++] = xstrdup(environ[i]);
-    for (size_t i = 0; i < nset; i++)
-        envp[k++] = set[i];
-    free(set);
-    return envp;
-}
-
-static void s_env_free(char **envp)
-{
-    for (size_t i = 0; envp && envp[i]; i++) {
-        memset(envp[i], 0, strlen(envp[i])); /* may hold PGPASSWORD */
-        free(envp[i]);
-    }
-    free(envp);
-}
-
 /* Runs bin_dir/tool with argv; fills detail.exit_code. Returns HANDLER_OK
- * when the tool ran to an exit (any code, in *exit_code). */
+ * when the tool ran to an exit (any code, in res->exit_code). */
 static handler_status_t s_tool(s_job_t *job, const char *tool, char *argv[],
                                toolrun_result_t *res, handler_error_t *err)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", job->cfg->bin_dir, tool);
-    /* argv[0] is the full path: PostgreSQL tools locate their siblings
-     * (pg_verifybackup runs pg_waldump) from it, not from PATH */
-    argv[0] = path;
-    int64_t limit = job->cfg->timeout_ms > 0 ? job->cfg->timeout_ms : 600000;
-    int64_t budget = handler_kit_budget_ms(job->ctx, limit);
-    char msg[512];
-    if (toolrun_run(path, argv, job->envp, budget, job->ctx->cancelled, res, msg, sizeof msg) != 0) {
-        handler_error_set(err, "%s", msg);
-        return HANDLER_PERMANENT; /* a missing or broken tool: fix the configuration */
-    }
-    if (res->cancelled) {
-        handler_error_set(err, "cancelled while %s was running", tool);
-        return HANDLER_CANCELLED;
-    }
-    if (res->timed_out) {
-        handler_error_set(err, "%s did not finish within %lld ms", tool, (long long)budget);
-        return HANDLER_RETRY;
-    }
-    if (!res->exited) {
-        handler_error_set(err, "%s was killed by signal %d", tool, res->term_signal);
-        return HANDLER_RETRY;
-    }
-    json_object_set_new(job->detail, "exit_code", json_integer(res->exit_code));
-    return HANDLER_OK;
+    handler_status_t st = backup_tool_run(&job->tool, path, argv, res, err);
+    if (st == HANDLER_OK)
+        json_object_set_new(job->detail, "exit_code", json_integer(res->exit_code));
+    return st;
 }
 
 /* ---- basebackup -------------------------------------------------------- */
@@ -285,43 +205,11 @@ static handler_status_t s_count_rows(s_job_t *job, const char *db, handler_error
 {
     const char *keys[] = {"dbname", "dbname", "application_name", NULL};
     const char *vals[] = {job->cfg->database_url, db, "orch-worker", NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 1);
-    handler_status_t st = HANDLER_OK;
-    PGresult *tables = NULL;
-    if (PQstatus(conn) != CONNECTION_OK ||
-        PQresultStatus(tables = PQexec(conn, s_sql_tables)) != PGRES_TUPLES_OK) {
-        handler_error_set(err, "could not list tables of scratch database %s: %.300s", db,
-                          PQerrorMessage(conn));
-        st = HANDLER_RETRY;
-    }
-    json_t *counts = json_object();
-    for (int i = 0; st == HANDLER_OK && i < PQntuples(tables) && i < BACKUP_MAX_TABLES; i++) {
-        const char *ns = PQgetvalue(tables, i, 0), *rel = PQgetvalue(tables, i, 1);
-        char *qn = PQescapeIdentifier(conn, ns, strlen(ns));
-        char *qr = PQescapeIdentifier(conn, rel, strlen(rel));
-        strbuf_t sql, name;
-        strbuf_init(&sql);
-        strbuf_init(&name);
-        strbuf_printf(&sql, "SELECT count(*) FROM %s.%s", qn, qr);
-        strbuf_printf(&name, "%s.%s", ns, rel);
-        PQfreemem(qn);
-        PQfreemem(qr);
-        PGresult *r = PQexec(conn, sql.data);
-        if (PQresultStatus(r) == PGRES_TUPLES_OK)
-            json_object_set_new(counts, name.data,
-                                json_integer(strtoll(PQgetvalue(r, 0, 0), NULL, 10)));
-        else {
-            handler_error_set(err, "could not count rows of %s in the restored dump: %.300s",
-                              name.data, PQresultErrorMessage(r));
-            st = HANDLER_PERMANENT;
-        }
-        PQclear(r);
-        strbuf_fini(&sql);
-        strbuf_fini(&name);
-    }
-    json_object_set_new(job->detail, "tables", counts);
-    PQclear(tables);
-    PQfinish(conn);
+    char what[128];
+    snprintf(what, sizeof what, "scratch database %s", db);
+    json_t *counts = NULL;
+    handler_status_t st = backup_tool_count_rows(keys, vals, what, &counts, err);
+    json_object_set_new(job->detail, "tables", counts ? counts : json_object());
     return st;
 }
 
@@ -375,7 +263,7 @@ static handler_status_t s_verify_dump(s_job_t *job, handler_error_t *err)
 
 /* ---- record and run --------------------------------------------------- */
 
-static handler_status_t s_record(s_job_t *job, bool ok, handler_error_t *err)
+static handler_status_t s_record(s_job_t *job, const char *path, bool ok, handler_error_t *err)
 {
     char cerr[256];
     PGconn *conn = pgconn_get(job->cfg->database_url, cerr, sizeof cerr);
@@ -388,7 +276,7 @@ static handler_status_t s_record(s_job_t *job, bool ok, handler_error_t *err)
     snprintf(dur, sizeof dur, "%lld", (long long)(clock_mono_ms() - job->started_ms));
     snprintf(jid, sizeof jid, "%lld", (long long)job->ctx->job_id);
     snprintf(att, sizeof att, "%d", job->ctx->attempt);
-    const char *p[7] = {job->path ? job->path : job->path_given, job->kind, ok ? "t" : "f", detail,
+    const char *p[7] = {path, job->kind, ok ? "t" : "f", detail,
                         dur, jid, att};
     PGresult *r = PQexecParams(conn, s_sql_record, 7, NULL, p, NULL, NULL, 0);
     free(detail);
@@ -410,14 +298,26 @@ static int s_parse(const json_t *payload, s_job_t *job, handler_error_t *err)
         return ORCH_EINVAL;
     }
     job->kind = json_string_value(json_object_get(payload, "kind"));
-    if (!job->kind || (strcmp(job->kind, "basebackup") != 0 && strcmp(job->kind, "dump") != 0)) {
-        handler_error_set(err, "payload field \"kind\" must be \"basebackup\" or \"dump\"");
+    bool pgbr = job->kind && strcmp(job->kind, "pgbackrest") == 0;
+    if (!job->kind ||
+        (!pgbr && strcmp(job->kind, "basebackup") != 0 && strcmp(job->kind, "dump") != 0)) {
+        handler_error_set(err, "payload field \"kind\" must be \"basebackup\", \"dump\" or "
+                               "\"pgbackrest\"");
         return ORCH_EINVAL;
     }
-    if (!handler_kit_opt_string(payload, "path", BACKUP_PATH_MAX, &job->path_given, err))
+    if (!handler_kit_opt_string(payload, "path", BACKUP_PATH_MAX, &job->path_given, err) ||
+        !handler_kit_opt_string(payload, "label", 64, &job->label, err))
         return ORCH_EINVAL;
-    if (!job->path_given) {
-        handler_error_set(err, "payload field \"path\" is required");
+    if (pgbr ? job->path_given != NULL : job->path_given == NULL) {
+        handler_error_set(err, pgbr ? "payload field \"path\" is not accepted with kind "
+                                      "pgbackrest: the repository comes from the worker's "
+                                      "configuration (use \"label\")"
+                                    : "payload field \"path\" is required");
+        return ORCH_EINVAL;
+    }
+    if (job->label && (!pgbr || backup_tool_check_word(job->label))) {
+        handler_error_set(err, "payload field \"label\" must be a pgBackRest backup label "
+                               "(kind pgbackrest only)");
         return ORCH_EINVAL;
     }
     json_t *restore = json_object_get(payload, "restore");
@@ -425,19 +325,45 @@ static int s_parse(const json_t *payload, s_job_t *job, handler_error_t *err)
         handler_error_set(err, "payload field \"restore\" must be true or false");
         return ORCH_EINVAL;
     }
-    job->restore = json_is_true(restore);
+    /* a pgBackRest backup is restored unless the payload says otherwise */
+    job->restore = restore ? json_is_true(restore) : pgbr;
     return 0;
 }
 
 static handler_status_t s_verify(s_job_t *job, handler_error_t *err)
 {
-    if (backup_resolve_path(job->path_given, job->cfg->allowed_roots, job->cfg->nallowed_roots,
-                            &job->path, err) != 0)
+    const backup_config_t *cfg = job->cfg;
+    handler_status_t st = backup_tool_init(&job->tool, job->ctx, cfg->database_url,
+                                           cfg->pgbr.cipher_pass_file, cfg->run_as,
+                                           cfg->timeout_ms, err);
+    if (st != HANDLER_OK)
+        return st;
+    if (strcmp(job->kind, "pgbackrest") == 0) {
+        if (!cfg->pgbr.stanza) {
+            handler_error_set(err, "kind pgbackrest is not configured on this worker "
+                                   "(backup_verify.stanza)");
+            return HANDLER_PERMANENT;
+        }
+        return backup_verify_pgbackrest(job->ctx, cfg, &job->tool, job->label, job->restore,
+                                        job->detail, err);
+    }
+    if (backup_resolve_path(job->path_given, cfg->allowed_roots, cfg->nallowed_roots, &job->path,
+                            err) != 0)
         return HANDLER_PERMANENT;
-    job->envp = s_tool_env(job->cfg->database_url);
     if (strcmp(job->kind, "basebackup") == 0)
         return s_verify_basebackup(job, err);
     return s_verify_dump(job, err);
+}
+
+/* What the record's path column says. */
+static const char *s_record_path(s_job_t *job, char *buf, size_t len)
+{
+    if (strcmp(job->kind, "pgbackrest") != 0)
+        return job->path ? job->path : job->path_given;
+    const char *label = json_string_value(json_object_get(job->detail, "label"));
+    snprintf(buf, len, "pgbackrest:%s:%s", job->cfg->pgbr.stanza ? job->cfg->pgbr.stanza : "-",
+             label ? label : (job->label ? job->label : "latest"));
+    return buf;
 }
 
 static handler_status_t s_run(handler_ctx_t *ctx, const json_t *payload, json_t **result,
@@ -456,7 +382,9 @@ static handler_status_t s_run(handler_ctx_t *ctx, const json_t *payload, json_t 
     if (st != HANDLER_OK)
         json_object_set_new(job.detail, "error", json_string(err->message));
     handler_error_t rec_err;
-    handler_status_t rec = s_record(&job, st == HANDLER_OK, &rec_err);
+    char pbuf[256];
+    const char *rpath = s_record_path(&job, pbuf, sizeof pbuf);
+    handler_status_t rec = s_record(&job, rpath, st == HANDLER_OK, &rec_err);
     if (rec != HANDLER_OK && st != HANDLER_CANCELLED) {
         if (st == HANDLER_OK)
             *err = rec_err;
@@ -467,13 +395,13 @@ static handler_status_t s_run(handler_ctx_t *ctx, const json_t *payload, json_t 
         st = HANDLER_RETRY;
     }
     if (st == HANDLER_OK) {
-        *result = json_pack("{s:s, s:s, s:b, s:O}", "path", job.path, "kind", job.kind, "ok", 1,
+        *result = json_pack("{s:s, s:s, s:b, s:O}", "path", rpath, "kind", job.kind, "ok", 1,
                             "detail", job.detail);
         LOG_INFO("backup_verify ok job=%lld kind=%s path=%s", (long long)ctx->job_id, job.kind,
-                 job.path);
+                 rpath);
     }
     json_decref(job.detail);
-    s_env_free(job.envp);
+    backup_tool_fini(&job.tool);
     free(job.path);
     return st;
 }
@@ -483,9 +411,24 @@ static int s_init(const void *conf, void **state, handler_error_t *err)
 {
     const backup_config_t *cfg = conf;
     *state = NULL;
-    if (!cfg->database_url || !cfg->bin_dir || cfg->nallowed_roots == 0) {
+    if (!cfg->database_url || !cfg->bin_dir || (cfg->nallowed_roots == 0 && !cfg->pgbr.stanza)) {
         handler_error_set(err, "backup_verify needs database_url (or ORCH_DATABASE_URL), bin_dir "
-                               "and at least one allowed_roots entry");
+                               "and at least one allowed_roots entry (or a stanza)");
+        return ORCH_ECONFIG;
+    }
+    unsigned uid = 0, gid = 0;
+    if (cfg->run_as &&
+        backup_tool_user(cfg->run_as, &uid, &gid, err->message, sizeof err->message) != 0)
+        return ORCH_ECONFIG;
+    if (cfg->run_as && getuid() != 0 && uid != getuid()) {
+        handler_error_set(err, "backup_verify.run_as \"%s\" needs the worker to run as root (or "
+                               "as %s)", cfg->run_as, cfg->run_as);
+        return ORCH_ECONFIG;
+    }
+    if (cfg->pgbr.stanza && getuid() == 0 && (!cfg->run_as || uid == 0)) {
+        handler_error_set(err, "backup_verify.run_as must name a user other than root when the "
+                               "worker runs as root and a stanza is set: pg_ctl, which starts "
+                               "the restored cluster, refuses to run as root");
         return ORCH_ECONFIG;
     }
     return 0;
@@ -500,6 +443,11 @@ static const cfgtab_key_t s_keys[] = {
     CFGTAB_K_STR("bin_dir", OFF(bin_dir), "/usr/lib/postgresql/15/bin", 0, NULL,
                  cfgtab_check_abs_path),
     CFGTAB_K_DUR("timeout", OFF(timeout_ms), "10m", CFGTAB_SEC, CFGTAB_DAY),
+    BACKUP_PGBR_KEYS(OFF(pgbr)),
+    CFGTAB_K_STR("run_as", OFF(run_as), NULL, CFGTAB_NULLABLE, NULL, backup_tool_check_word),
+    CFGTAB_K_STR("scratch_dir", OFF(scratch_dir), "/var/tmp", 0, NULL, backup_verify_check_dir),
+    CFGTAB_K_STR("restore_user", OFF(restore_user), "postgres", 0, NULL, backup_tool_check_word),
+    CFGTAB_K_BOOL("compare_counts", OFF(compare_counts), "true"),
 };
 /* clang-format on */
 
@@ -507,10 +455,10 @@ static int s_check(cfgsection_ctx_t *cx, void *conf)
 {
     const backup_config_t *cfg = conf;
     int rc = handler_kit_require_db(cx, cfg->database_url, "backup_verify");
-    if (rc == 0 && cfgsection_enabled(cx) && cfg->nallowed_roots == 0)
+    if (rc == 0 && cfgsection_enabled(cx) && cfg->nallowed_roots == 0 && !cfg->pgbr.stanza)
         rc = cfgsection_fail(cx, "allowed_roots",
-                             "at least one root is required when the backup_verify handler is "
-                             "enabled");
+                             "at least one root (or a stanza) is required when the "
+                             "backup_verify handler is enabled");
     return rc;
 }
 

@@ -16,6 +16,7 @@
     X(embed)                                                                                       \
     X(index)                                                                                       \
     X(compact)                                                                                     \
+    X(backup)                                                                                      \
     X(backup_verify)                                                                               \
     X(exec)                                                                                        \
     X(http)

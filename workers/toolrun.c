@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,7 +23,7 @@
 #define TOOLRUN_POLL_MS 50 /* how often cancel, deadlines and the child's end are checked */
 
 /* What the child reports on its report pipe when it cannot exec. */
-enum { S_STAGE_EXEC = 0, S_STAGE_CHDIR = 1 };
+enum { S_STAGE_EXEC = 0, S_STAGE_CHDIR = 1, S_STAGE_USER = 2 };
 
 /* In the child, between fork and exec: async-signal-safe calls only. */
 static void s_child(const toolrun_opts_t *o, int in, int out, int err, int report, int maxfd)
@@ -51,11 +52,17 @@ static void s_child(const toolrun_opts_t *o, int in, int out, int err, int repor
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    int rep[2] = {S_STAGE_CHDIR, 0};
+    int rep[2] = {S_STAGE_USER, 0};
+    /* group first: after setuid the process may no longer change it */
+    if (o->as_user && (setgroups(0, NULL) != 0 || setgid((gid_t)o->run_gid) != 0 ||
+                       setuid((uid_t)o->run_uid) != 0))
+        goto report;
+    rep[0] = S_STAGE_CHDIR;
     if (!o->cwd || chdir(o->cwd) == 0) {
         execve(o->path, o->argv, o->envp);
         rep[0] = S_STAGE_EXEC;
     }
+report:
     rep[1] = errno;
     ssize_t w = write(report, rep, sizeof rep);
     (void)w;
@@ -271,7 +278,10 @@ static int s_read_report(int fd, const toolrun_opts_t *o, char *msg, size_t msgl
     close(fd);
     if (n != (ssize_t)sizeof rep)
         return 0;
-    if (rep[0] == S_STAGE_CHDIR)
+    if (rep[0] == S_STAGE_USER)
+        snprintf(msg, msglen, "could not switch to uid %u gid %u to run %s: %s", o->run_uid,
+                 o->run_gid, o->path, strerror(rep[1]));
+    else if (rep[0] == S_STAGE_CHDIR)
         snprintf(msg, msglen, "could not change to directory %s: %s", o->cwd, strerror(rep[1]));
     else
         snprintf(msg, msglen, "could not execute %s: %s", o->path, strerror(rep[1]));

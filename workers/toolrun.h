@@ -42,6 +42,11 @@ typedef struct {
      * stderr is then counted against max_err but not kept in res->err. */
     void (*on_err_line)(void *arg, const char *line, size_t len);
     void *line_arg;
+    /* Optional: the child drops to this user and group (supplementary groups
+     * cleared) before exec; needs root. PostgreSQL's pg_ctl refuses root, and
+     * pgBackRest's repository must stay owned by the database's user. */
+    bool as_user;
+    unsigned run_uid, run_gid;
 } toolrun_opts_t;
 
 typedef struct {
@@ -61,7 +66,7 @@ typedef struct {
 /* Runs opts->path. Returns 0 when the program ran (whatever its exit code:
  * see res), or ORCH_EIO with msg set when it could not be started
  * (e.g. "could not execute /x/pg_restore: No such file or directory",
- * "could not change to directory /x: ..."). toolrun_result_fini afterwards
+ * "could not change to directory /x: ...", "could not switch to uid 5: ..."). toolrun_result_fini afterwards
  * in every case. */
 int toolrun_spawn(const toolrun_opts_t *opts, toolrun_result_t *res, char *msg, size_t msglen);
 
