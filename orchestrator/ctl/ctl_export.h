@@ -1,7 +1,7 @@
 /* orchctl export / import: moves jobs, schedules and queue settings from one
- * database to another as JSON lines (docs/orchctl.md, "Moving to another
- * database"). Both talk to PostgreSQL directly with libpq (--database URL,
- * or ORCH_DATABASE_URL), not to a coordinator.
+ * database to another as JSON lines (docs/orchctl.md, "export, import:
+ * moving to another database"). Both talk to PostgreSQL directly with
+ * libpq (--database URL, or ORCH_DATABASE_URL), not to a coordinator.
  *
  * The stream: a header {"kind":"header","format":1,"schema_version":N},
  * then {"kind":"queue"|"schedule"|"job","row":{...}} lines (a job also has
