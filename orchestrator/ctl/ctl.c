@@ -4,6 +4,7 @@
 #include "ctl_cmd.h"
 #include "ctl_export.h"
 #include "ctl_format.h"
+#include "ctl_admin.h"
 #include "ctl_queues.h"
 #include "ctl_schedules.h"
 #include "ctl_submit.h"
@@ -33,9 +34,18 @@ void ctl_usage(FILE *out)
           "  list [--state S] [--queue Q] [--limit N]     list jobs, newest first\n"
           "  cancel ID                                    cancel a job\n"
           "  retry ID                                     requeue a dead or cancelled job\n"
+          "  retry|cancel [--queue Q] [--state S] [--type T] [--error TEXT] [--limit N]\n"
+          "               [--dry-run]                     every matching job (retry: dead,\n"
+          "                                               cancel: queued by default); count first\n"
+          "  purge --state succeeded|dead|cancelled [--queue Q] [--type T]\n"
+          "        [--older-than D] [--limit N] [--dry-run]  delete finished jobs\n"
           "  queues                                       list queues: depth, limits, rates\n"
           "  pause QUEUE | resume QUEUE                   stop or restart dispatching a queue\n"
           "                                               (also: queues pause|resume QUEUE)\n"
+          "  queues set QUEUE [--concurrency N] [--rate R] [--burst B] [--priority P]\n"
+          "                   [--reset]                   change it live (kept in PostgreSQL)\n"
+          "  queues delete QUEUE [--force]                delete a queue without jobs (--force:\n"
+          "                                               purge its finished jobs first)\n"
           "  schedules [list]                             list recurring jobs\n"
           "  schedules add NAME --cron EXPR --queue Q --type T [--payload JSON]\n"
           "            [--priority P] [--max-attempts N]  add a recurring job\n"
@@ -211,12 +221,12 @@ static int s_job_action(ctl_cmd_t *ctx, int (*action)(orch_client_t *, int64_t, 
 
 static int s_cmd_cancel(ctl_cmd_t *ctx)
 {
-    return s_job_action(ctx, orch_client_cancel);
+    return ctl_admin_is_bulk(ctx) ? ctl_admin_bulk(ctx, false) : s_job_action(ctx, orch_client_cancel);
 }
 
 static int s_cmd_retry(ctl_cmd_t *ctx)
 {
-    return s_job_action(ctx, orch_client_retry);
+    return ctl_admin_is_bulk(ctx) ? ctl_admin_bulk(ctx, true) : s_job_action(ctx, orch_client_retry);
 }
 
 /* ---- keygen ---- */
@@ -253,6 +263,7 @@ static const struct {
     {"submit", ctl_submit_run},       {"get", s_cmd_get},
     {"list", s_cmd_list},             {"cancel", s_cmd_cancel},
     {"retry", s_cmd_retry},           {"pause", ctl_queues_pause},
+    {"purge", ctl_admin_purge},
     {"resume", ctl_queues_resume},    {"queues", ctl_queues_run},
     {"schedules", ctl_schedules_run}, {"watch", ctl_watch_run},
     {"workers", s_cmd_workers},       {"stats", s_cmd_stats},

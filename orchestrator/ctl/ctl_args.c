@@ -11,7 +11,7 @@ typedef struct {
     const char *arg;                /* first positional argument, NULL: none */
     const char *arg2;               /* second positional argument, NULL: none */
     const char *opts[S_CMD_FLAGS];  /* flags taking a value, NULL-terminated */
-    const char *switches[2];        /* flags taking none */
+    const char *switches[4];        /* flags taking none, NULL-terminated */
     const char *repeat[2];          /* flags of opts whose every occurrence is kept */
 } s_cmd_t;
 
@@ -25,11 +25,16 @@ static const s_cmd_t s_cmds[] = {
      {NULL}, {"--depends-on", NULL}},
     {"get", "job id", NULL, {NULL}, {"--history", NULL}, {NULL}},
     {"list", NULL, NULL, {"--state", "--queue", "--limit", NULL}, {NULL}, {NULL}},
-    {"cancel", "job id", NULL, {NULL}, {NULL}, {NULL}},
-    {"retry", "job id", NULL, {NULL}, {NULL}, {NULL}},
+    {"cancel", "job id", NULL, {"--queue", "--state", "--type", "--error", "--limit", NULL},
+     {"--dry-run", NULL}, {NULL}},
+    {"retry", "job id", NULL, {"--queue", "--state", "--type", "--error", "--limit", NULL},
+     {"--dry-run", NULL}, {NULL}},
+    {"purge", NULL, NULL, {"--state", "--queue", "--type", "--older-than", "--limit", NULL},
+     {"--dry-run", NULL}, {NULL}},
     {"pause", "queue name", NULL, {NULL}, {NULL}, {NULL}},
     {"resume", "queue name", NULL, {NULL}, {NULL}, {NULL}},
-    {"queues", "action", "queue name", {NULL}, {NULL}, {NULL}},
+    {"queues", "action", "queue name", {"--concurrency", "--rate", "--burst", "--priority", NULL},
+     {"--reset", "--force", NULL}, {NULL}},
     {"schedules", "action", "schedule name",
      {"--cron", "--queue", "--type", "--payload", "--priority", "--max-attempts", NULL},
      {NULL}, {NULL}},

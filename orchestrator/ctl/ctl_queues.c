@@ -1,4 +1,5 @@
 #include "ctl_queues.h"
+#include "ctl_admin.h"
 #include "ctl.h"
 #include "ctl_format.h"
 #include "proto.h"
@@ -60,8 +61,12 @@ int ctl_queues_run(ctl_cmd_t *ctx)
         return s_queue_action(ctx, "queues pause", ctx->args->arg2, orch_client_pause, "paused");
     if (strcmp(action, "resume") == 0)
         return s_queue_action(ctx, "queues resume", ctx->args->arg2, orch_client_resume, "resumed");
+    if (strcmp(action, "set") == 0)
+        return ctl_admin_queue_set(ctx, ctx->args->arg2);
+    if (strcmp(action, "delete") == 0)
+        return ctl_admin_queue_delete(ctx, ctx->args->arg2);
     return ctl_cmd_usage_error(ctx,
-                               "unknown action '%s' for 'queues': must be list, pause or "
-                               "resume",
+                               "unknown action '%s' for 'queues': must be list, pause, resume, "
+                               "set or delete",
                                action);
 }

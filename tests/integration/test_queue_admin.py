@@ -13,6 +13,13 @@
 3. Queue delete: refused (409, naming the cancelled jobs) while pq holds
    jobs; after purging the cancelled ones it is deleted, /v1/queues no
    longer lists it, and its row is gone.
+4. The same through orchctl: `retry --queue oq --dry-run` counts the 2 dead
+   jobs and changes nothing, `retry --queue oq` requeues both (they run
+   again), `cancel --queue oq --state scheduled` cancels the delayed one,
+   `purge --state cancelled --queue oq --dry-run` then for real,
+   `queues set oq --concurrency 2 --rate 5` (shown by `queues`), and
+   `queues delete oq` refused with jobs, accepted with --force (its
+   finished jobs purged first).
 """
 import os
 import sys
@@ -94,6 +101,44 @@ def test(c):
     check(queue(c, "pq") is None, "pq is still listed")
     check(c.sql("SELECT count(*) AS n FROM queues WHERE name = 'pq'")[0]["n"] == 0, "pq's row remains")
     log("purge, live settings (kept across a restart) and queue delete work")
+
+    # 4. orchctl
+    c.start_worker("ow", slots=2, queues=("oq",))
+    st, _, doc = c.http("POST", "/v1/jobs", {"jobs": [{"queue": "oq", "type": "fail",
+                                                       "max_attempts": 1}] * 2})
+    dead = doc["ids"]
+    wait_for(lambda: count(c, "queue = 'oq' AND state = 'dead'") == 2, what="2 dead jobs")
+    r = c.orchctl("retry", "--queue", "oq", "--dry-run")
+    check(r["matched"] == 2 and sorted(r["ids"]) == sorted(dead), "retry --dry-run: %r" % r)
+    check(count(c, "queue = 'oq' AND state = 'dead'") == 2, "the dry run changed jobs")
+    r = c.orchctl("retry", "--queue", "oq")
+    check(r["matched"] == 2 and r["retried"] == 2 and r["failed"] == [], "bulk retry: %r" % r)
+    wait_for(lambda: c.sql("SELECT count(*) AS n FROM job_events WHERE event = 'retried' AND "
+                           "job_id IN (%s)" % ",".join(map(str, dead)))[0]["n"] == 2,
+             what="the retried events")
+    wait_for(lambda: count(c, "queue = 'oq' AND state = 'dead' AND attempt = 2") == 2,
+             what="the retried jobs to run (and fail) again")
+    st, _, doc = c.http("POST", "/v1/jobs", {"queue": "oq", "type": "noop", "delay_ms": 3600000})
+    later = doc["ids"][0]
+    r = c.orchctl("cancel", "--queue", "oq", "--state", "scheduled")
+    check(r["cancelled"] == 1, "bulk cancel: %r" % r)
+    check(count(c, "id = %d AND state = 'cancelled'" % later) == 1, "the delayed job was not cancelled")
+    r = c.orchctl("purge", "--state", "cancelled", "--queue", "oq", "--dry-run")
+    check(r["matched"] == 1, "purge --dry-run: %r" % r)
+    r = c.orchctl("purge", "--state", "cancelled", "--queue", "oq")
+    check(r["deleted"] == 1, "purge: %r" % r)
+    r = c.orchctl("queues", "set", "oq", "--concurrency", "2", "--rate", "5")
+    check(r["concurrency"] == 2 and r["rate_limit"] == 5, "queues set: %r" % r)
+    qs = {q["name"]: q for q in c.orchctl("queues")}
+    check(qs["oq"]["concurrency"] == 2 and qs["oq"]["live_settings"] is True, "queues: %r" % qs["oq"])
+    code, out, err = c.orchctl("queues", "delete", "oq", check=False)
+    check(code == 1 and "2 dead" in err, "queues delete with jobs: %r %r %r" % (code, out, err))
+    r = c.orchctl("queues", "delete", "oq", "--force")
+    check(r == {"deleted": True}, "queues delete --force: %r" % r)
+    check(count(c, "queue = 'oq'") == 0, "oq's jobs remain after delete --force")
+    code, out, err = c.orchctl("purge", "--queue", "oq", check=False)
+    check(code == 2 and "--state" in err, "purge without --state: %r %r" % (code, err))
+    log("orchctl: bulk retry/cancel, purge, queues set and delete work")
 
 
 harness.main(test)
