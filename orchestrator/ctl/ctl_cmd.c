@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,10 +158,21 @@ int ctl_cmd_client(ctl_cmd_t *ctx, orch_client_t **cl)
         int rc = ctl_cmd_curve(ctx, &k);
         if (rc != 0)
             return rc;
+        /* "A,B": several coordinators (high availability); the client
+         * fails over from an unreachable one or a standby */
+        char list[2048];
+        const char *eps[ORCH_CLIENT_MAX_ENDPOINTS];
+        size_t neps = 0;
+        snprintf(list, sizeof list, "%s", ctx->endpoint);
+        for (char *save = NULL, *e = strtok_r(list, ",", &save);
+             e && neps < ORCH_CLIENT_MAX_ENDPOINTS; e = strtok_r(NULL, ",", &save))
+            eps[neps++] = e;
+        if (neps == 0)
+            eps[neps++] = ctx->endpoint;
         orch_client_opts_t opts;
         orch_client_opts_init(&opts);
-        opts.endpoints = &ctx->endpoint;
-        opts.nendpoints = 1;
+        opts.endpoints = eps;
+        opts.nendpoints = neps;
         opts.timeout_ms = ctx->timeout_ms;
         if (proto_curve_on(&k)) {
             opts.keys.server_key = k.server;
