@@ -4,16 +4,24 @@
 #
 #   demo_handlers.sh config   start the loopback fakes of Ollama and Meilisearch
 #                             (unless ORCH_OLLAMA_URL / ORCH_MEILI_URL name real
-#                             ones), write var/run/worker-handlers.yaml with all
-#                             four handlers enabled, print its path
-#   demo_handlers.sh jobs     prepare demo data (CRDT operations, a pg_dump and a
-#                             pg_basebackup of the quickstart database under
-#                             var/backups/) and print one JSON job per line
+#                             ones), write var/run/worker-handlers.yaml with the
+#                             handlers enabled (queues default and maintenance),
+#                             print its path
+#   demo_handlers.sh coord-config  write var/run/orchestrator.yaml: the shipped
+#                             config/orchestrator.yaml with its schedules' backup
+#                             directory (/var/backups/postgresql) moved to
+#                             var/backups, so they run against this cluster; print its path
+#   demo_handlers.sh jobs     prepare demo data (CRDT operations, a pg_dump of the
+#                             quickstart database under var/backups/) and print one
+#                             JSON job per line, among them a backup job (pg_basebackup
+#                             into var/backups/<label>, var/backups/latest) and the
+#                             backup_verify job that depends on it
 #   demo_handlers.sh stop     stop the fakes started by config
 #
 # Environment: ORCH_DATABASE_URL (libpq conninfo of the quickstart database;
 # required by "jobs"), QS_VAR (default <repo>/var), ORCH_OLLAMA_URL,
-# ORCH_MEILI_URL, ORCH_MEILI_API_KEY (real services instead of the fakes).
+# ORCH_MEILI_URL, ORCH_MEILI_API_KEY (real services instead of the fakes),
+# QS_BATCH_BEFORE (jobs in the batch before these: depends_on counts from 1).
 # Idempotent: config reuses running fakes; jobs replaces the previous backups.
 set -euo pipefail
 
@@ -88,7 +96,7 @@ cmd_config() {
 worker:
   endpoints: [tcp://127.0.0.1:5555]
   slots: 4
-  queues: [default]
+  queues: [default, maintenance]   # maintenance: the shipped schedules (compact, backup)
 log:
   level: info
 handlers:
@@ -109,6 +117,12 @@ handlers:
     enabled: true
     slots: 1
     retention: 24h
+  backup:
+    enabled: true
+    slots: 1
+    basebackup_dir: "$BACKUPS"      # pg_basebackup into <dir>/<label>, <dir>/latest
+    bin_dir: "$(pg_bindir)"
+    timeout: 30m
   backup_verify:
     enabled: true
     slots: 1
@@ -116,6 +130,14 @@ handlers:
     bin_dir: "$(pg_bindir)"
     timeout: 10m
 EOF
+    echo "$cfg"
+}
+
+# The shipped coordinator config with the schedules' backups in var/backups.
+cmd_coord_config() {
+    mkdir -p "$RUNDIR" "$BACKUPS"
+    local cfg=$RUNDIR/orchestrator.yaml
+    sed "s#/var/backups/postgresql#$BACKUPS#g" "$ROOT/config/orchestrator.yaml" >"$cfg"
     echo "$cfg"
 }
 
@@ -133,24 +155,26 @@ EOF
 }
 
 backups() {
-    local bindir
+    local bindir old
     bindir=$(pg_bindir)
     mkdir -p "$BACKUPS"
     rm -rf "$BACKUPS/quickstart-base" "$BACKUPS/quickstart.dump"
+    # base backups the backup handler took: keep the newest two (latest among them)
+    for old in $(ls -1d "$BACKUPS"/20*-j*-a* 2>/dev/null | sort | head -n -2); do
+        rm -rf -- "$old"
+    done
     "$bindir/pg_dump" -Fc -d "$ORCH_DATABASE_URL" -f "$BACKUPS/quickstart.dump" \
         || die "pg_dump of the quickstart database failed"
-    "$bindir/pg_basebackup" -d "$ORCH_DATABASE_URL" -D "$BACKUPS/quickstart-base" -Fp -Xs \
-        --manifest-checksums=SHA256 --checkpoint=fast --no-sync \
-        || die "pg_basebackup of the quickstart cluster failed"
 }
 
 cmd_jobs() {
     [ -n "${ORCH_DATABASE_URL:-}" ] || die "ORCH_DATABASE_URL is not set"
     crdt_ops
     backups
-    "$PYTHON" - "$BACKUPS" <<'EOF'
+    "$PYTHON" - "$BACKUPS" "${QS_BATCH_BEFORE:-0}" <<'EOF'
 import json, sys
 backups = sys.argv[1]
+before = int(sys.argv[2])
 texts = ["a red car", "a blue vehicle", "whiteboard with three sticky notes",
          "quarterly planning document", "collaborative drawing of a house"]
 jobs = [
@@ -162,9 +186,13 @@ jobs = [
     {"queue": "default", "type": "compact", "priority": 4, "payload": {"doc_id": "demo-doc"}},
     {"queue": "default", "type": "backup_verify", "priority": 6,
      "payload": {"kind": "dump", "path": backups + "/quickstart.dump", "restore": True}},
-    {"queue": "default", "type": "backup_verify", "priority": 6,
-     "payload": {"kind": "basebackup", "path": backups + "/quickstart-base"}},
+    # a base backup of this cluster, then its verification once it succeeded
+    # (depends_on -k: the k-th job of the batch)
+    {"queue": "maintenance", "type": "backup", "priority": 6, "payload": {"kind": "basebackup"}},
 ]
+jobs.append({"queue": "maintenance", "type": "backup_verify", "priority": 6,
+             "depends_on": [-(before + len(jobs))],
+             "payload": {"kind": "basebackup", "path": backups + "/latest"}})
 for j in jobs:
     print(json.dumps(j))
 EOF
@@ -183,7 +211,8 @@ cmd_stop() {
 
 case "${1:-}" in
     config) cmd_config ;;
+    coord-config) cmd_coord_config ;;
     jobs) cmd_jobs ;;
     stop) cmd_stop ;;
-    *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    *) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

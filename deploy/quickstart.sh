@@ -102,7 +102,8 @@ orchctl() { "$BIN/orchctl" "$@"; }
 # start what those jobs need (fakes of Ollama and Meilisearch, a backup to
 # verify); enable their handlers in worker_config.
 demo_extra_jobs() {
-    ORCH_DATABASE_URL="$QS_URL" QS_VAR="$VAR" bash "$ROOT/deploy/demo_handlers.sh" jobs
+    ORCH_DATABASE_URL="$QS_URL" QS_VAR="$VAR" QS_BATCH_BEFORE="$1" \
+        bash "$ROOT/deploy/demo_handlers.sh" jobs
 }
 
 # The config file the workers run with. HOOK: the extension for more
@@ -112,12 +113,19 @@ worker_config() {
     ORCH_DATABASE_URL="$QS_URL" QS_VAR="$VAR" bash "$ROOT/deploy/demo_handlers.sh" config
 }
 
+# The coordinator's config: config/orchestrator.yaml with its shipped
+# schedules (hourly compaction, nightly backup and verification, queue
+# maintenance, which the workers serve) pointed at var/backups.
+coord_config() {
+    QS_VAR="$VAR" bash "$ROOT/deploy/demo_handlers.sh" coord-config
+}
+
 submit_demo() {
     local batch=$RUNDIR/demo_batch.jsonl n
     cat "$ROOT/deploy/demo_jobs.jsonl" >"$batch"
-    demo_extra_jobs >>"$batch"
+    demo_extra_jobs "$(grep -c . "$batch")" >>"$batch"
     n=$(grep -c . "$batch")
-    say "submitting a demo batch of $n jobs (noop, sleep, fail jobs that end dead, and embed, index, compact, backup_verify against loopback fakes)"
+    say "submitting a demo batch of $n jobs (noop, sleep, fail jobs that end dead; embed and index against loopback fakes; compact, a backup of this cluster and its verification)"
     orchctl submit --batch "$batch" >"$RUNDIR/demo_ids.txt" || die "submitting the demo batch failed"
     say "accepted job ids $(head -n 1 "$RUNDIR/demo_ids.txt")..$(tail -n 1 "$RUNDIR/demo_ids.txt")"
 }
@@ -243,7 +251,7 @@ cmd_start() {
     else
         start_daemon orchestratord "$LOGDIR/orchestratord.log" \
             env ORCH_DATABASE_URL="$url" ORCH_TOKENS_FILE="$TOKENS_FILE" ORCH_HTTP_LISTEN="$HTTP_LISTEN" \
-            "$BIN/orchestratord" -c "$ROOT/config/orchestrator.yaml"
+            "$BIN/orchestratord" -c "$(coord_config)"
         pid=$(cat "$RUNDIR/orchestratord.pid")
         say "started orchestratord (pid $pid, log $LOGDIR/orchestratord.log)"
     fi

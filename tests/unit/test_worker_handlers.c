@@ -186,12 +186,13 @@ static void test_registry_enabled(void **state)
     worker_config_t *cfg = NULL;
     char err[256];
     assert_int_equal(worker_config_load(NULL, handler_types, &cfg, err, sizeof err), 0);
-    assert_int_equal(cfg->nsections, 9);
+    assert_int_equal(cfg->nsections, 10);
     /* the test handlers are on without a section, the others off */
     assert_true(handler_enabled(cfg, "noop"));
     assert_true(handler_enabled(cfg, "sleep"));
     assert_true(handler_enabled(cfg, "fail"));
     assert_false(handler_enabled(cfg, "embed"));
+    assert_false(handler_enabled(cfg, "backup"));
     assert_false(handler_enabled(cfg, "backup_verify"));
     assert_false(handler_enabled(cfg, "nope")); /* not registered */
     assert_false(handler_enabled(cfg, "exec"));  /* serves the types its section names */
