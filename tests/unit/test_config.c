@@ -323,7 +323,7 @@ static void test_example_orchestrator_loads(void **state)
     assert_int_equal(p->concurrency, 2);
     assert_true(p->rate_limit == 0.0);
     /* the platform's default schedules */
-    assert_int_equal(cfg->nschedules, 2);
+    assert_int_equal(cfg->nschedules, 3);
     const schedule_config_t *s = &cfg->schedules[0];
     assert_string_equal(s->name, "compact-hourly");
     assert_string_equal(s->cron, "@hourly");
@@ -334,6 +334,11 @@ static void test_example_orchestrator_loads(void **state)
     assert_int_equal(s->max_attempts, 0);
     assert_false(s->paused);
     s = &cfg->schedules[1];
+    assert_string_equal(s->name, "basebackup-daily");
+    assert_string_equal(s->cron, "0 3 * * *");
+    assert_string_equal(s->type, "backup");
+    assert_string_equal(s->payload, "{\"kind\":\"basebackup\"}");
+    s = &cfg->schedules[2];
     assert_string_equal(s->name, "verify-basebackup-daily");
     assert_string_equal(s->cron, "30 3 * * *");
     assert_string_equal(s->queue, "maintenance");
@@ -426,7 +431,7 @@ static void test_error_unknown_key(void **state)
     s_orch_fails("queues:\n  - name: a\n    prio: 1\n", "3:5: unknown key \"queues[0].prio\"");
     s_worker_fails("handlers:\n  ollama: {}\n",
                    "2:3: unknown key \"handlers.ollama\" (job types: noop, sleep, fail, embed, "
-                   "index, compact, backup_verify, exec, http)");
+                   "index, compact, backup, backup_verify, exec, http)");
     s_worker_fails("handlers:\n  embed:\n    modle: x\n",
                    "3:5: unknown key \"handlers.embed.modle\"");
 }
@@ -578,7 +583,8 @@ static void test_error_cross_field(void **state)
                    " \"handlers.compact.database_url\": required when the compact handler is "
                    "enabled (or set ORCH_DATABASE_URL)");
     s_worker_fails("handlers:\n  backup_verify: {database_url: \"dbname=x\"}\n",
-                   " \"handlers.backup_verify.allowed_roots\": at least one root is required "
+                   " \"handlers.backup_verify.allowed_roots\": at least one root (or a stanza) is "
+                   "required "
                    "when the backup_verify handler is enabled");
     s_worker_fails("handlers:\n  index:\n    api_key: k\n    api_key_file: key.txt\n",
                    "4:19: \"handlers.index.api_key_file\": cannot be combined with "
