@@ -190,9 +190,16 @@ void coord_flush(coord_t *c)
      * fails, and with it the whole pipeline (one transaction). Its row lock
      * is held to the commit, which orders this transaction against another
      * coordinator's acquire (store migration 008). */
-    int rc = store_pipeline_add_fence(c->store, c->lease.epoch, c->cfg->ha_lease_ms);
-    c->lease.inflight_sent_ms = now_ms;
-    c->lease.sent_ms = now_ms;
+    /* The fence renews (an UPDATE of the lease row) every ha.renew/2; in
+     * between it only checks and locks the row (orch_lease_check, store
+     * migration 010), which fences as well but writes nothing. Only a
+     * committed renewal moves until_ms. */
+    bool renew = now_ms - c->lease.sent_ms >= c->cfg->ha_renew_ms / 2;
+    int rc = store_pipeline_add_fence(c->store, c->lease.epoch, c->cfg->ha_lease_ms, renew);
+    if (renew) {
+        c->lease.inflight_sent_ms = now_ms;
+        c->lease.sent_ms = now_ms;
+    }
     if (rc == ORCH_OK)
         rc = s_number_events(c);
     if (rc == ORCH_OK && (c->inflight.nwrites || c->inflight.nevents))

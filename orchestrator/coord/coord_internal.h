@@ -96,8 +96,9 @@ typedef struct {
     int64_t epoch;           /* ours while UP */
     int64_t until_ms;        /* UP: the lease is surely ours until then (monotonic): the
                               * send time of the last committed fence + ha.lease */
-    int64_t sent_ms;         /* when the last fenced pipeline was sent */
-    int64_t inflight_sent_ms; /* the in-flight pipeline's fence (0: none) */
+    int64_t sent_ms;         /* when the last renewing fence was sent */
+    int64_t inflight_sent_ms; /* the in-flight pipeline's renewing fence (0: none, or
+                               * a check that does not extend the lease) */
     int64_t poll_at_ms;      /* STANDBY: next acquire attempt */
     store_lease_t seen;      /* the lease as last read */
 } coord_lease_t;

@@ -246,8 +246,10 @@ int store_lease_release(store_t *store, int64_t epoch);
  * for lease_ms if epoch still holds it and it has not expired, else fails
  * the statement and with it the whole pipeline (one transaction), so a
  * deposed leader commits nothing; store_lease_lost() then says so. Every
- * audit row the pipeline writes records epoch (job_events.epoch). */
-int store_pipeline_add_fence(store_t *store, int64_t epoch, int64_t lease_ms);
+ * audit row the pipeline writes records epoch (job_events.epoch).
+ * renew false: only check the epoch and lock the lease row until the
+ * commit (orch_lease_check), which fences as well without writing. */
+int store_pipeline_add_fence(store_t *store, int64_t epoch, int64_t lease_ms, bool renew);
 /* Whether the last pipeline failed because its fence found the lease gone. */
 bool store_lease_lost(const store_t *store);
 

@@ -12,6 +12,7 @@
 
 /* Prepared statement names. */
 #define STORE_STMT_LEASE_FENCE "orch_lease_fence"
+#define STORE_STMT_LEASE_CHECK "orch_lease_check"
 #define STORE_STMT_WRITE "orch_write"
 #define STORE_STMT_WRITE_INS "orch_write_ins"
 #define STORE_STMT_WRITE_UPD "orch_write_upd"

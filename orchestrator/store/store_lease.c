@@ -44,12 +44,14 @@ int store_lease_release(store_t *s, int64_t epoch)
     return ORCH_OK;
 }
 
-int store_pipeline_add_fence(store_t *s, int64_t epoch, int64_t lease_ms)
+int store_pipeline_add_fence(store_t *s, int64_t epoch, int64_t lease_ms, bool renew)
 {
     char e[24], ms[24];
     snprintf(e, sizeof e, "%lld", (long long)epoch);
     snprintf(ms, sizeof ms, "%lld", (long long)lease_ms);
     const char *v[2] = {e, ms};
+    if (!renew)
+        return store_send_prepared(s, STORE_STMT_LEASE_CHECK, 1, v, NULL);
     return store_send_prepared(s, STORE_STMT_LEASE_FENCE, 2, v, NULL);
 }
 

@@ -148,6 +148,7 @@ static int s_prepare_all(store_t *s)
         !s_exec_ok(s, "SET enable_mergejoin = off", "could not set planner options"))
         return ORCH_EDB;
     if (s_prepare(s, STORE_STMT_LEASE_FENCE, STORE_SQL_LEASE_FENCE) ||
+        s_prepare(s, STORE_STMT_LEASE_CHECK, STORE_SQL_LEASE_CHECK) ||
         s_prepare(s, STORE_STMT_WRITE, STORE_SQL_WRITE) ||
         s_prepare(s, STORE_STMT_WRITE_INS, STORE_SQL_WRITE_INS) ||
         s_prepare(s, STORE_STMT_WRITE_UPD, STORE_SQL_WRITE_UPD) ||

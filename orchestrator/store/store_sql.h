@@ -82,6 +82,7 @@
     "SELECT held, coalesce(holder, ''), coalesce(advertise, ''), epoch, expires_in_ms"             \
     " FROM orch_lease_acquire($1, $2, $3::bigint)"
 #define STORE_SQL_LEASE_FENCE "SELECT orch_lease_renew($1::bigint, $2::bigint)"
+#define STORE_SQL_LEASE_CHECK "SELECT orch_lease_check($1::bigint)"
 #define STORE_SQL_LEASE_RELEASE                                                                    \
     "UPDATE leader_lease SET expires_at = now() WHERE id = 1 AND epoch = $1::bigint"
 /* SQLSTATE orch_lease_renew raises when the lease is not ours any more. */

@@ -1704,8 +1704,10 @@ void store_pipeline_poll(store_t *s, store_answer_fn on_answer, store_sync_fn on
         /* job_events.epoch: the default from orch.epoch the fence set */
         for (size_t i = ev_from; i < s_db()->nevents; i++)
             s_db()->events[i].epoch = out.epoch;
-        G.lease.expires_us = clock_real_us() + out.lease_ms * 1000;
-        G.lease.renewals++;
+        if (out.lease_ms > 0) {
+            G.lease.expires_us = clock_real_us() + out.lease_ms * 1000;
+            G.lease.renewals++;
+        }
     }
     if (!out.failed) {
         s_db_free(backup);
@@ -1769,8 +1771,10 @@ int store_lease_release(store_t *s, int64_t epoch)
     return ORCH_OK;
 }
 
-int store_pipeline_add_fence(store_t *s, int64_t epoch, int64_t lease_ms)
+int store_pipeline_add_fence(store_t *s, int64_t epoch, int64_t lease_ms, bool renew)
 {
+    if (!renew)
+        lease_ms = 0; /* orch_lease_check: checks and locks, does not extend */
     int rc = s_can_add(s);
     if (rc)
         return rc;
