@@ -80,6 +80,46 @@ bool timerheap_pop(timerheap_t *th, timer_entry_t *out)
     return true;
 }
 
+/* Moves a[i] down to its place (the heap below it is valid). */
+static void s_sift_down(timerheap_t *th, size_t i)
+{
+    timer_entry_t e = th->a[i];
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        const timer_entry_t *best = &e;
+        if (l < th->n && s_less(&th->a[l], best)) {
+            m = l;
+            best = &th->a[l];
+        }
+        if (r < th->n && s_less(&th->a[r], best))
+            m = r;
+        if (m == i)
+            break;
+        th->a[i] = th->a[m];
+        i = m;
+    }
+    th->a[i] = e;
+}
+
+size_t timerheap_compact(timerheap_t *th, bool (*keep)(const timer_entry_t *e, void *arg),
+                         void *arg)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < th->n; i++)
+        if (keep(&th->a[i], arg))
+            th->a[kept++] = th->a[i];
+    size_t dropped = th->n - kept;
+    th->n = kept;
+    for (size_t i = kept / 2; i-- > 0;)
+        s_sift_down(th, i); /* Floyd's heapify */
+    /* give memory back once the array is mostly empty */
+    if (th->cap > 1024 && th->n < th->cap / 4) {
+        th->cap = th->n * 2 > 256 ? th->n * 2 : 256;
+        th->a = xrealloc(th->a, th->cap * sizeof *th->a);
+    }
+    return dropped;
+}
+
 size_t timerheap_count(const timerheap_t *th)
 {
     return th->n;

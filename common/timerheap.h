@@ -1,7 +1,8 @@
 /* One deadline min-heap for every timer of the coordinator: attempt
  * deadlines, retry backoffs, orphaned jobs after a restart. Entries are
- * never removed early: each carries the generation of its target, and a
- * stale entry (generation changed) is skipped when it comes due. */
+ * never removed one by one: each carries the generation of its target, and
+ * a stale entry (generation changed) is skipped when it comes due, or
+ * dropped in bulk by timerheap_compact. */
 #ifndef TIMERHEAP_H
 #define TIMERHEAP_H
 #include <stdbool.h>
@@ -32,6 +33,11 @@ bool timerheap_peek(const timerheap_t *th, timer_entry_t *out);
 /* Removes and returns the earliest entry; false when empty. */
 bool timerheap_pop(timerheap_t *th, timer_entry_t *out);
 size_t timerheap_count(const timerheap_t *th);
+/* Drops every entry keep() refuses (stale ones the owner would skip when
+ * they came due) and restores the heap in O(n); returns how many went.
+ * Lets an owner with lazy deletion bound the heap to its live timers. */
+size_t timerheap_compact(timerheap_t *th, bool (*keep)(const timer_entry_t *e, void *arg),
+                         void *arg);
 void timerheap_clear(timerheap_t *th);
 
 #endif

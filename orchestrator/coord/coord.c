@@ -465,6 +465,7 @@ static void s_turn(coord_t *c, long max_wait_ms)
     }
     if (now >= c->next_cron_ms) {
         coord_worker_cron(c, now);
+        coord_timers_compact(c);
         int64_t step = c->cfg->heartbeat_interval_ms / 4;
         c->next_cron_ms = now + (step < 10 ? 10 : step > 250 ? 250 : step);
     }

@@ -204,6 +204,9 @@ const queue_policy_t *coord_policy(coord_t *c, const char *queue);
 /* coord_worker.c */
 void coord_on_worker_message(coord_t *c);
 void coord_worker_cron(coord_t *c, int64_t now_ms);
+/* coord_timers.c: drops stale timer entries once they outnumber the live
+ * jobs twice over. */
+void coord_timers_compact(coord_t *c);
 worker_t *coord_worker_by_name(coord_t *c, const char *name);
 void coord_workers_destroy(coord_t *c, bool tell_reconnect);
 void coord_send_cancel(coord_t *c, job_t *job, const char *reason);

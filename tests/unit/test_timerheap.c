@@ -251,6 +251,44 @@ static void test_clear_and_reuse(void **state)
 
 /* Lazy invalidation is the caller's protocol: the heap keeps stale entries
  * and hands them back with the generation they were pushed with. */
+static bool s_even(const timer_entry_t *e, void *arg)
+{
+    (*(int *)arg)++;
+    return e->job_id % 2 == 0;
+}
+
+/* compact keeps exactly what keep() accepts, and the heap still pops in
+ * deadline order; an empty heap stays usable. */
+static void test_compact(void **state)
+{
+    (void)state;
+    timerheap_t *th = timerheap_new();
+    uint64_t x = 88172645463325252ULL;
+    for (int64_t id = 1; id <= 20000; id++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        timerheap_push(th, (timer_entry_t){.due_ms = (int64_t)(x % 100000), .job_id = id});
+    }
+    int calls = 0;
+    assert_int_equal(timerheap_compact(th, s_even, &calls), 10000);
+    assert_int_equal(calls, 20000);
+    assert_int_equal(timerheap_count(th), 10000);
+    timer_entry_t e;
+    int64_t last = -1;
+    size_t n = 0;
+    while (timerheap_pop(th, &e)) {
+        assert_true(e.job_id % 2 == 0);
+        assert_true(e.due_ms >= last);
+        last = e.due_ms;
+        n++;
+    }
+    assert_int_equal(n, 10000);
+    assert_int_equal(timerheap_compact(th, s_even, &calls), 0);
+    timerheap_push(th, (timer_entry_t){.due_ms = 5, .job_id = 2});
+    assert_true(timerheap_pop(th, &e));
+    assert_int_equal(e.job_id, 2);
+    timerheap_destroy(&th);
+}
+
 static void test_generations_kept(void **state)
 {
     (void)state;
@@ -277,6 +315,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_compact),
         cmocka_unit_test(test_single_and_fields),
         cmocka_unit_test(test_small_order),
         cmocka_unit_test(test_random_bulk_distinct),
