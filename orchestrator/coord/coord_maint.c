@@ -45,6 +45,8 @@ void coord_maint_tick(coord_t *c, int64_t now_ms)
         return;
     proto_envelope_t env = {.route = COORD_ROUTE_SELF};
     json_t *body = s_request(c);
+    /* fenced like the loop's commits: a deposed leader deletes nothing */
+    json_object_set_new(body, "epoch", json_integer(c->lease.epoch));
     if (query_forward(c->qpipe, &env, QUERY_CMD_MAINTAIN, body) == ORCH_OK)
         c->maint_inflight = true;
     json_decref(body);

@@ -343,6 +343,13 @@ char *coord_metrics_render(coord_t *c)
     s_head(&sb, "orch_database_up", "gauge",
            "1 when the database is connected and recovered (submissions are accepted)");
     strbuf_printf(&sb, "orch_database_up %d\n", c->mode == COORD_UP ? 1 : 0);
+    s_head(&sb, "orch_leader", "gauge",
+           "1 on the coordinator holding the leader lease (up), 0 on a standby or while down");
+    strbuf_printf(&sb, "orch_leader %d\n", c->mode == COORD_UP ? 1 : 0);
+    s_head(&sb, "orch_leader_epoch", "gauge",
+           "The leader lease's epoch this coordinator last held or saw");
+    strbuf_printf(&sb, "orch_leader_epoch %lld\n",
+                  (long long)(c->lease.epoch ? c->lease.epoch : c->lease.seen.epoch));
     s_head(&sb, "orch_recovery_duration_seconds", "gauge",
            "How long the last recovery from PostgreSQL took");
     strbuf_printf(&sb, "orch_recovery_duration_seconds %.3f\n",

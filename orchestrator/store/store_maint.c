@@ -45,6 +45,48 @@
     "   FROM scan)"
 
 #define S_SQL_PARTITIONS "SELECT created, dropped FROM orch_events_partitions($1::int, $2::bigint)"
+#define S_SQL_FENCE "SELECT orch_lease_check($1::bigint)"
+
+/* Runs sql in a transaction that first checks the leader lease (epoch > 0;
+ * orch_lease_check locks its row until the commit, see migration 010), so
+ * the retention of a coordinator that lost the lease deletes nothing.
+ * Returns the statement's result (caller clears) or NULL with *err set. */
+static PGresult *s_fenced(PGconn *conn, int64_t epoch, const char *sql, int n,
+                          const char *const *v, PGresult **err)
+{
+    *err = NULL;
+    if (epoch > 0) {
+        PGresult *b = PQexec(conn, "BEGIN");
+        PQclear(b);
+        char e[24];
+        snprintf(e, sizeof e, "%lld", (long long)epoch);
+        const char *fv[1] = {e};
+        PGresult *f = PQexecParams(conn, S_SQL_FENCE, 1, NULL, fv, NULL, NULL, 0);
+        if (PQresultStatus(f) != PGRES_TUPLES_OK) {
+            *err = f;
+            PQclear(PQexec(conn, "ROLLBACK"));
+            return NULL;
+        }
+        PQclear(f);
+    }
+    PGresult *r = PQexecParams(conn, sql, n, NULL, v, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        *err = r;
+        if (epoch > 0)
+            PQclear(PQexec(conn, "ROLLBACK"));
+        return NULL;
+    }
+    if (epoch > 0) {
+        PGresult *c = PQexec(conn, "COMMIT");
+        if (PQresultStatus(c) != PGRES_COMMAND_OK) {
+            PQclear(r);
+            *err = c;
+            return NULL;
+        }
+        PQclear(c);
+    }
+    return r;
+}
 
 static char *s_fail(PGconn *conn, PGresult *r, const char *what)
 {
@@ -97,9 +139,11 @@ char *store_maint_run(void *pgconn, const json_t *body)
     snprintf(keep_events, sizeof keep_events, "%lld",
              (long long)s_int(body, "events_keep_ms", 30LL * 86400000));
     const char *pv[2] = {ahead, keep_events};
-    PGresult *r = PQexecParams(conn, S_SQL_PARTITIONS, 2, NULL, pv, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return s_fail(conn, r, "could not maintain the job_events partitions");
+    int64_t epoch = s_int(body, "epoch", 0);
+    PGresult *ferr = NULL;
+    PGresult *r = s_fenced(conn, epoch, S_SQL_PARTITIONS, 2, pv, &ferr);
+    if (!r)
+        return s_fail(conn, ferr, "could not maintain the job_events partitions");
     int created = atoi(PQgetvalue(r, 0, 0)), dropped = atoi(PQgetvalue(r, 0, 1));
     PQclear(r);
 
@@ -123,9 +167,9 @@ char *store_maint_run(void *pgconn, const json_t *body)
     while (!done && clock_mono_ms() - t0 < budget_ms) {
         snprintf(after, sizeof after, "%lld", (long long)cursor);
         const char *v[7] = {after, batch, queues.data, keeps.data, keep, dead, young};
-        r = PQexecParams(conn, S_SQL_SWEEP, 7, NULL, v, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            err = s_fail(conn, r, "could not delete finished jobs");
+        r = s_fenced(conn, epoch, S_SQL_SWEEP, 7, v, &ferr);
+        if (!r) {
+            err = s_fail(conn, ferr, "could not delete finished jobs");
             break;
         }
         int64_t last = atoll(PQgetvalue(r, 0, 0));

@@ -147,6 +147,7 @@ def test(c):
     check(value(s, "orch_workers_connected") == 1, "workers")
     check(value(s, "orch_worker_slots") == 2, "slots")
     check(value(s, "orch_database_up") == 1, "database up")
+    check(value(s, "orch_leader") == 1 and value(s, "orch_leader_epoch") >= 1, "leader")
     check(value(s, "orch_invalid_transitions_total") == 0, "invalid transitions")
     check(value(s, "orch_http_requests_total", route="POST /v1/jobs", status="201") == 1,
           "HTTP requests by route")
