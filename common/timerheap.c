@@ -54,32 +54,6 @@ bool timerheap_peek(const timerheap_t *th, timer_entry_t *out)
     return true;
 }
 
-bool timerheap_pop(timerheap_t *th, timer_entry_t *out)
-{
-    if (th->n == 0)
-        return false;
-    *out = th->a[0];
-    timer_entry_t last = th->a[--th->n];
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        const timer_entry_t *best = &last;
-        if (l < th->n && s_less(&th->a[l], best)) {
-            m = l;
-            best = &th->a[l];
-        }
-        if (r < th->n && s_less(&th->a[r], best))
-            m = r;
-        if (m == i)
-            break;
-        th->a[i] = th->a[m];
-        i = m;
-    }
-    if (th->n > 0)
-        th->a[i] = last;
-    return true;
-}
-
 /* Moves a[i] down to its place (the heap below it is valid). */
 static void s_sift_down(timerheap_t *th, size_t i)
 {
@@ -99,6 +73,17 @@ static void s_sift_down(timerheap_t *th, size_t i)
         i = m;
     }
     th->a[i] = e;
+}
+
+bool timerheap_pop(timerheap_t *th, timer_entry_t *out)
+{
+    if (th->n == 0)
+        return false;
+    *out = th->a[0];
+    th->a[0] = th->a[--th->n];
+    if (th->n > 0)
+        s_sift_down(th, 0);
+    return true;
 }
 
 size_t timerheap_compact(timerheap_t *th, bool (*keep)(const timer_entry_t *e, void *arg),

@@ -1,6 +1,7 @@
 /* The embedded tier: a private PostgreSQL under database.data_dir, started
  * and stopped by orchestratord (embedded.h). */
 #include "embedded.h"
+#include "store_tools.h"
 #include "log.h"
 #include "orch_error.h"
 #include "xalloc.h"
@@ -9,7 +10,6 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <grp.h>
-#include <libpq-fe.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -397,33 +397,14 @@ static int s_start_server(embedded_t *e, char *err, size_t errlen)
  * check runs on every start: an earlier run may have died before it). */
 static int s_create_db(const embedded_t *e, char *err, size_t errlen)
 {
-    char conninfo[PATH_MAX + 64];
+    char conninfo[PATH_MAX + 64], why[600];
     snprintf(conninfo, sizeof conninfo,
              "host=%s port=" EMBEDDED_PORT " dbname=postgres user=" EMBEDDED_USER, e->sock);
-    PGconn *conn = PQconnectdb(conninfo);
-    PGresult *r = NULL;
-    const char *name = EMBEDDED_DB;
-    bool ok = PQstatus(conn) == CONNECTION_OK;
-    if (ok) {
-        r = PQexecParams(conn, "SELECT 1 FROM pg_database WHERE datname = $1", 1, NULL, &name, NULL,
-                         NULL, 0);
-        ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-    }
-    if (ok && PQntuples(r) == 0) {
-        PQclear(r);
-        r = PQexec(conn, "CREATE DATABASE " EMBEDDED_DB);
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    }
-    if (!ok) {
-        snprintf(err, errlen, "could not create database \"" EMBEDDED_DB "\" in \"%s\": %s", e->dir,
-                 PQerrorMessage(conn));
-        size_t n = strlen(err);
-        while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
-            err[--n] = '\0';
-    }
-    PQclear(r);
-    PQfinish(conn);
-    return ok ? 0 : ORCH_EDB;
+    if (store_ensure_database(conninfo, EMBEDDED_DB, why, sizeof why) == ORCH_OK)
+        return 0;
+    snprintf(err, errlen, "could not create database \"" EMBEDDED_DB "\" in \"%s\": %s", e->dir,
+             why);
+    return ORCH_EDB;
 }
 
 static const char *s_dir(const orch_config_t *cfg, const char *data_dir)

@@ -1,18 +1,8 @@
 /* orchctl export / import: moves jobs, schedules and queue settings from one
  * database to another as JSON lines (docs/orchctl.md, "export, import:
- * moving to another database"). Both talk to PostgreSQL directly with
- * libpq (--database URL, or ORCH_DATABASE_URL), not to a coordinator.
- *
- * The stream: a header {"kind":"header","format":1,"schema_version":N},
- * then {"kind":"queue"|"schedule"|"job","row":{...}} lines (a job also has
- * "depends_on": [ids]), then {"kind":"end","queues":N,"schedules":N,
- * "jobs":N}, which import requires (a truncated file is refused). A row is
- * the table's row as row_to_json gives it, so every column travels.
- *
- * Import keeps the job ids (depends_on and schedules' last_job_id stay
- * right) and so needs a target without jobs; it runs in one transaction
- * and refuses while a coordinator is connected to the target or holds its
- * leader lease. Queues and schedules of the same name are replaced. */
+ * moving to another database"), straight to PostgreSQL (--database URL, or
+ * ORCH_DATABASE_URL), not to a coordinator. The stream and the rules of
+ * import: store/store_tools.h. */
 #ifndef CTL_EXPORT_H
 #define CTL_EXPORT_H
 
