@@ -694,6 +694,9 @@ class Client:
         self.ctx = zmq.Context.instance()
         self.sock = self.ctx.socket(sock_type if sock_type is not None else zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        # a peer whose handshake the coordinator refuses may never get a
+        # pipe: a send then fails after timeout_ms instead of blocking
+        self.sock.setsockopt(zmq.SNDTIMEO, timeout_ms)
         if curve:
             self.sock.curve_serverkey = curve[0].encode()
             self.sock.curve_publickey = curve[1].encode()
@@ -702,6 +705,8 @@ class Client:
         self.timeout_ms = timeout_ms
 
     def send_frames(self, frames):
+        """Sends one message; zmq.Again after timeout_ms when nothing can
+        take it (no accepted connection)."""
         self.sock.send_multipart([f if isinstance(f, bytes) else f.encode() for f in frames])
 
     def recv_frames(self, timeout_ms=None):
