@@ -99,6 +99,7 @@ typedef struct {
     /* scheduler: */
     int ready_window;          /* jobs kept in memory per (queue, type) lane, default 4096 */
     int refill_batch;          /* rows per refill query, default 1024 */
+    int waiting_window;        /* waiting jobs kept in memory, default 100000 */
     int max_commit_jobs;       /* state changes per group commit, default 20000 */
     int64_t priority_aging_ms;   /* 0 = off (default); else one priority step per this wait */
     int64_t idempotency_window_ms; /* keys stay taken this long after the job finished, default 24h */

@@ -69,15 +69,16 @@ job_t *coord_job_from_row(coord_t *c, const store_job_row_t *row)
     return job;
 }
 
-/* A job stays in memory while it is in a lane, running, waiting on a timer,
- * or pinned by a batch. */
+/* A job stays in memory while it is in a lane, running, waiting on a timer
+ * or (within scheduler.waiting_window) on dependencies, or pinned by a
+ * batch. */
 static bool s_job_resident(const job_t *job)
 {
     if (job->pins > 0 || job->in_lane)
         return true;
     if (job->state == JOB_SCHEDULED)
         return job->timer_armed;
-    return job->state == JOB_RUNNING || job->state == JOB_WAITING;
+    return job->state == JOB_RUNNING || (job->state == JOB_WAITING && !job->spilled);
 }
 
 void coord_job_release(coord_t *c, job_t *job)

@@ -179,6 +179,7 @@ void coord_flush(coord_t *c)
     for (op_t *o = c->ops_head; o; o = o->next)
         c->nops++;
     c->inflight_active = true;
+    coord_deps_flushed(c);
     int64_t now_ms = clock_mono_ms();
     bool work = c->inflight.nwrites || c->inflight.nevents || c->inflight_ops;
     if (!work && !coord_lease_renew_due(c, now_ms)) {
@@ -313,6 +314,7 @@ static void s_on_answer(void *arg, store_op_t *sop, const store_answer_t *ans)
     case STORE_OP_SCHED_PAUSE:
     case STORE_OP_SCHED_LOAD: coord_sched_op_result(c, op, ans); break;
     case STORE_OP_REFILL: s_refill_result(c, op, ans); break;
+    case STORE_OP_WAKE: coord_wake_result(c, op, ans); break;
     case STORE_OP_CANCEL: s_cancel_result(c, op, ans); break;
     case STORE_OP_RETRY: s_retry_result(c, op, ans); break;
     case STORE_OP_PAUSE:
@@ -396,6 +398,7 @@ static void s_committed(coord_t *c)
     c->inflight_ops = NULL;
     batch_reset(b);
     c->inflight_active = false;
+    coord_deps_committed(c);
 }
 
 static void s_on_sync(void *arg, bool ok, const char *error)

@@ -4,7 +4,16 @@
  * a SUBMIT becomes one lookup statement in the next pipeline; the jobs are
  * created when its answer arrives, checking memory first because memory is
  * newer than the answer. One coordinator applies submissions in order, so
- * two concurrent submissions with one key always resolve to one job. */
+ * two concurrent submissions with one key always resolve to one job.
+ *
+ * Waiting jobs are bounded in memory like queued ones: memory holds up to
+ * scheduler.waiting_window of them (with their place in the dependency
+ * index); a job that becomes waiting beyond that is committed and leaves
+ * memory (spilled). While any are spilled, every job that finishes is
+ * noted, and once its final state is committed a WAKE statement finds the
+ * spilled jobs that wait on it, with what still holds each back: those
+ * whose dependencies all succeeded become ready, those with a failed one
+ * are cancelled, the others stay in PostgreSQL. */
 #include "clock.h"
 #include "coord_internal.h"
 #include "log.h"
@@ -54,6 +63,21 @@ static void s_deplist_add(coord_t *c, int64_t dep, int64_t waiter)
     l->ids[l->n++] = waiter;
 }
 
+static void s_idlist_add(deplist_t *l, int64_t id)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->ids = xrealloc(l->ids, l->cap * sizeof *l->ids);
+    }
+    l->ids[l->n++] = id;
+}
+
+static void s_idlist_clear(deplist_t *l)
+{
+    free(l->ids);
+    *l = (deplist_t){0};
+}
+
 static void s_free_deplist(int64_t key, void *value, void *arg)
 {
     (void)key;
@@ -70,6 +94,9 @@ void coord_deps_forget(coord_t *c)
     c->depindex = hmap_new_i64();
     hmap_destroy(&c->keys);
     c->keys = hmap_new_str();
+    s_idlist_clear(&c->wake_new);
+    s_idlist_clear(&c->wake_sent);
+    c->js.waiting_held = 0;
 }
 
 /* A job whose wait is over (dependencies done, or none) becomes queued, or
@@ -93,8 +120,18 @@ static void s_cancel_waiting(coord_t *c, job_t *job, int64_t dep, int dep_state)
     coord_job_release(c, job);
 }
 
+int64_t coord_waiting_spilled(coord_t *c)
+{
+    int64_t waiting = 0;
+    for (size_t i = 0; i < readyq_nqueues(c->rq); i++)
+        waiting += readyq_queue_at(c->rq, i)->counts[JOB_WAITING];
+    return waiting - c->js.waiting_held;
+}
+
 void coord_deps_notify(coord_t *c, int64_t id, int state)
 {
+    if (coord_waiting_spilled(c) > 0)
+        s_idlist_add(&c->wake_new, id);
     deplist_t *l = hmap_i64_remove(c->depindex, id);
     if (!l)
         return;
@@ -209,12 +246,27 @@ static void s_deprow_add(s_deprows_t *r, int64_t job, int64_t dep)
     r->deps[r->n++] = dep;
 }
 
+/* Holds a waiting job in memory (in the dependency index), or spills it
+ * when memory holds scheduler.waiting_window of them already. */
+static void s_hold_waiting(coord_t *c, job_t *job, const int64_t *pending, size_t n)
+{
+    if (c->js.waiting_held >= c->cfg->waiting_window) {
+        job->spilled = true; /* leaves memory once its row is committed */
+        return;
+    }
+    job->waiting_held = true;
+    c->js.waiting_held++;
+    for (size_t i = 0; i < n; i++)
+        s_deplist_add(c, pending[i], job->id);
+}
+
 /* Wires a new job to its dependencies: waiting, cancelled or ready. */
 static void s_resolve(coord_t *c, const s_view_t *v, job_t *job, const proto_jobspec_t *s,
                       const int64_t *batch_ids, s_deprows_t *deprows)
 {
     int64_t failed_dep = 0;
     int failed_state = 0;
+    int64_t *pending = xcalloc(s->ndepends + 1, sizeof *pending);
     for (size_t d = 0; d < s->ndepends; d++) {
         int64_t dep = s->depends_on[d] > 0 ? s->depends_on[d] : batch_ids[-s->depends_on[d] - 1];
         s_deprow_add(deprows, job->id, dep);
@@ -226,15 +278,15 @@ static void s_resolve(coord_t *c, const s_view_t *v, job_t *job, const proto_job
             failed_state = st;
             continue;
         }
-        job->deps_pending++;
-        s_deplist_add(c, dep, job->id);
+        pending[job->deps_pending++] = dep;
     }
-    if (failed_dep) {
+    if (failed_dep)
         s_cancel_waiting(c, job, failed_dep, failed_state);
-        return;
-    }
-    if (job->deps_pending == 0)
+    else if (job->deps_pending == 0)
         coord_make_ready(c, job, NULL);
+    else
+        s_hold_waiting(c, job, pending, (size_t)job->deps_pending);
+    free(pending);
 }
 
 static void s_queue_deps_op(coord_t *c, s_deprows_t *rows)
@@ -366,6 +418,76 @@ void coord_lookup_result(coord_t *c, op_t *op, const store_answer_t *ans)
     op->has_env = false;
 }
 
+/* ---- waiting jobs beyond the window ---- */
+
+/* Rows per WAKE statement; a full page asks for the next one. */
+#define COORD_WAKE_PAGE 1000
+/* Finished jobs named in one WAKE statement. */
+#define COORD_WAKE_IDS 10000
+
+static void s_queue_wake(coord_t *c, const int64_t *ids, size_t n, bool all, int64_t after)
+{
+    op_t *op = coord_op_new(STORE_OP_WAKE, NULL, NULL);
+    int64_t *copy = op_own(op, xcalloc(n + 1, sizeof *copy));
+    if (n)
+        memcpy(copy, ids, n * sizeof *ids);
+    op->sop.in.wake.ids = copy;
+    op->sop.in.wake.n = n;
+    op->sop.in.wake.all = all;
+    op->sop.in.wake.after = after;
+    op->sop.in.wake.limit = COORD_WAKE_PAGE;
+    coord_queue_op(c, op);
+}
+
+void coord_deps_flushed(coord_t *c)
+{
+    for (size_t i = 0; i < c->wake_new.n; i++)
+        s_idlist_add(&c->wake_sent, c->wake_new.ids[i]);
+    c->wake_new.n = 0;
+}
+
+/* The final states of wake_sent's jobs are durable now: look up their
+ * spilled waiters in the next pipeline. */
+void coord_deps_committed(coord_t *c)
+{
+    for (size_t i = 0; i < c->wake_sent.n; i += COORD_WAKE_IDS) {
+        size_t n = c->wake_sent.n - i < COORD_WAKE_IDS ? c->wake_sent.n - i : COORD_WAKE_IDS;
+        s_queue_wake(c, c->wake_sent.ids + i, n, false, 0);
+    }
+    c->wake_sent.n = 0;
+}
+
+static void s_wake_one(coord_t *c, const store_job_row_t *row, const store_wake_t *w)
+{
+    job_t *job = hmap_i64_get(c->jobs, row->id);
+    if (job && !(job->spilled && job->state == JOB_WAITING))
+        return; /* memory is newer */
+    if (!w->failed_dep && w->unfinished > 0)
+        return; /* still held back: it stays in PostgreSQL */
+    if (!job) {
+        job = coord_job_from_row(c, row);
+        hmap_i64_put(c->jobs, job->id, job);
+        coord_key_register(c, job);
+    }
+    job->spilled = false;
+    if (w->failed_dep) {
+        s_cancel_waiting(c, job, w->failed_dep, w->failed_state);
+        return;
+    }
+    coord_make_ready(c, job, "{\"reason\":\"dependencies succeeded\"}");
+    coord_push_ready(c, job);
+}
+
+void coord_wake_result(coord_t *c, op_t *op, const store_answer_t *ans)
+{
+    for (size_t i = 0; i < ans->nrows; i++)
+        s_wake_one(c, &ans->rows[i], &ans->wake[i]);
+    const store_op_t *in = &op->sop;
+    if (ans->nrows >= (size_t)in->in.wake.limit) /* a full page: the next one */
+        s_queue_wake(c, in->in.wake.ids, in->in.wake.n, in->in.wake.all,
+                     ans->rows[ans->nrows - 1].id);
+}
+
 /* ---- recovery of waiting jobs ---- */
 
 typedef struct {
@@ -380,6 +502,8 @@ static void s_waiting_row(void *arg, const store_job_row_t *row)
     job_t *job = coord_job_from_row(st->c, row);
     hmap_i64_put(st->c->jobs, job->id, job);
     coord_key_register(st->c, job);
+    job->waiting_held = true;
+    st->c->js.waiting_held++;
     if (st->n == st->cap) {
         st->cap = st->cap ? st->cap * 2 : 64;
         st->ids = xrealloc(st->ids, st->cap * sizeof *st->ids);
@@ -387,12 +511,14 @@ static void s_waiting_row(void *arg, const store_job_row_t *row)
     st->ids[st->n++] = job->id;
 }
 
+/* dep_state -1: the dependency is gone (retention); it finished long ago,
+ * and had it failed this job would have been cancelled then: succeeded. */
 static void s_dep_row(void *arg, int64_t job_id, int64_t dep, int st)
 {
     coord_t *c = arg;
     job_t *w = hmap_i64_get(c->jobs, job_id);
     if (st < 0)
-        st = JOB_CANCELLED; /* the dependency is gone */
+        st = JOB_SUCCEEDED;
     job_t *mem = hmap_i64_get(c->jobs, dep);
     if (mem)
         st = mem->state;
@@ -406,12 +532,15 @@ static void s_dep_row(void *arg, int64_t job_id, int64_t dep, int st)
     s_deplist_add(c, dep, w->id);
 }
 
+/* The first scheduler.waiting_window waiting jobs come into memory; when
+ * more are in PostgreSQL, one pass over them releases those whose
+ * dependencies finished while nobody watched. */
 int coord_deps_recover(coord_t *c)
 {
     s_waiting_t st = {c, NULL, 0, 0};
-    int rc = store_load_waiting(c->store, s_waiting_row, &st);
+    int rc = store_load_waiting(c->store, c->cfg->waiting_window, s_waiting_row, &st);
     if (rc == ORCH_OK)
-        rc = store_load_deps(c->store, s_dep_row, c);
+        rc = store_load_deps(c->store, st.n ? st.ids[st.n - 1] : 0, s_dep_row, c);
     /* every dependency succeeded while we were away */
     for (size_t i = 0; rc == ORCH_OK && i < st.n; i++) {
         job_t *w = hmap_i64_get(c->jobs, st.ids[i]);
@@ -421,5 +550,11 @@ int coord_deps_recover(coord_t *c)
         }
     }
     free(st.ids);
+    int64_t spilled = coord_waiting_spilled(c);
+    if (rc == ORCH_OK && spilled > 0) {
+        LOG_INFO("waiting jobs beyond the window stay in PostgreSQL in_memory=%lld spilled=%lld",
+                 (long long)c->js.waiting_held, (long long)spilled);
+        s_queue_wake(c, NULL, 0, true, 0);
+    }
     return rc;
 }

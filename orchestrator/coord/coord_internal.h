@@ -158,6 +158,11 @@ struct coord {
     int64_t next_event_id;  /* the next audit row id to assign (coord_flush) */
     int64_t event_id_limit; /* ids up to here are reserved in PostgreSQL */
     hmap_t *depindex;  /* dependency id -> deplist_t of waiting jobs */
+    /* Jobs that finished while waiting jobs beyond scheduler.waiting_window
+     * were in PostgreSQL only: wake_new gathers them for the batch being
+     * filled, wake_sent holds those of the pipeline in flight; once that
+     * commits, a WAKE operation looks up their waiters (coord_deps.c). */
+    deplist_t wake_new, wake_sent;
     hmap_t *keys;      /* "queue\x1fkey" -> job_t* for resident jobs with a key */
     hmap_t *names;     /* interned worker names (few; kept for the process life) */
     hmap_t *seen_types;  /* job types any worker announced since start (value: a dummy) */
@@ -338,6 +343,13 @@ void coord_key_register(coord_t *c, job_t *job);
 void coord_key_unregister(coord_t *c, job_t *job);
 void coord_deps_forget(coord_t *c);
 int coord_deps_recover(coord_t *c);
+/* The pipeline was sent / committed: wake lists move along (coord_deps.c). */
+void coord_deps_flushed(coord_t *c);
+void coord_deps_committed(coord_t *c);
+void coord_wake_result(coord_t *c, op_t *op, const store_answer_t *ans);
+/* Waiting jobs in PostgreSQL that memory does not hold (an estimate that
+ * errs high: a job being submitted counts until it is resolved). */
+int64_t coord_waiting_spilled(coord_t *c);
 /* actor: the submitting key's name for the audit trail (coord_peer_actor). */
 job_t *coord_new_job(coord_t *c, const proto_jobspec_t *s, int64_t now_us, const char *actor);
 void coord_make_ready(coord_t *c, job_t *job, const char *detail);

@@ -350,6 +350,13 @@ char *coord_metrics_render(coord_t *c)
            "The leader lease's epoch this coordinator last held or saw");
     strbuf_printf(&sb, "orch_leader_epoch %lld\n",
                   (long long)(c->lease.epoch ? c->lease.epoch : c->lease.seen.epoch));
+    s_head(&sb, "orch_jobs_in_memory", "gauge",
+           "Jobs the coordinator holds in memory (ready windows, running, scheduled soon,"
+           " waiting within scheduler.waiting_window, pinned by a commit)");
+    strbuf_printf(&sb, "orch_jobs_in_memory %zu\n", hmap_count(c->jobs));
+    s_head(&sb, "orch_waiting_jobs_in_memory", "gauge",
+           "Waiting jobs (on dependencies) held in memory; at most scheduler.waiting_window");
+    strbuf_printf(&sb, "orch_waiting_jobs_in_memory %lld\n", (long long)c->js.waiting_held);
     s_head(&sb, "orch_recovery_duration_seconds", "gauge",
            "How long the last recovery from PostgreSQL took");
     strbuf_printf(&sb, "orch_recovery_duration_seconds %.3f\n",

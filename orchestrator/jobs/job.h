@@ -51,6 +51,9 @@ struct job {
     bool dirty;            /* in the accumulating batch's write set */
     bool in_lane;          /* linked in its lane's ready FIFO */
     bool cancel_requested;
+    bool waiting_held;     /* waiting, counted in jobstate_t.waiting_held (in memory for good) */
+    bool spilled;          /* waiting beyond scheduler.waiting_window: leaves memory once
+                            * committed, PostgreSQL keeps it (coord_deps.c) */
     int attempt;
     int attempt_base;      /* attempts used before the last operator retry */
     int max_attempts;

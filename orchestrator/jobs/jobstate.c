@@ -54,6 +54,10 @@ static bool s_move(jobstate_t *js, job_t *job, int to, job_event_t ev)
     }
     if (from == JOB_QUEUED && to != JOB_QUEUED && job->in_lane)
         lane_unlink(job->lane, job);
+    if (from == JOB_WAITING && job->waiting_held) {
+        job->waiting_held = false;
+        js->waiting_held--;
+    }
     s_count(job->lane ? job->lane->queue : NULL, from, to);
     job->state = (uint8_t)to;
     js->moves++;

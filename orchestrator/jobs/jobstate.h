@@ -34,6 +34,9 @@ typedef struct jobstate {
     void *arg;
     uint64_t invalid; /* transitions refused */
     uint64_t moves;   /* transitions applied */
+    /* Waiting jobs the owner holds in memory (job->waiting_held): the
+     * owner counts one in, leaving the waiting state counts it out. */
+    int64_t waiting_held;
 } jobstate_t;
 
 /* Whether from -> to is a transition of the machine. */

@@ -69,6 +69,7 @@ typedef enum {
     STORE_OP_SCHED_LOAD, /* scheduled jobs due within a horizon */
     STORE_OP_QUEUE_SET,  /* a queue's live settings (NULL: the configuration's) */
     STORE_OP_QUEUE_DELETE, /* a queue's row, only while it holds no job */
+    STORE_OP_WAKE,       /* waiting jobs not in memory whose dependencies finished */
     STORE_OP_KIND_COUNT
 } store_op_kind_t;
 
@@ -134,6 +135,9 @@ typedef struct store_op {
         struct { int64_t horizon_ms; } sched_load;
         store_queue_row_t queue_set; /* name and the overrides (-1: none) */
         struct { const char *queue; } queue_delete;
+        /* ids: jobs that finished (their waiters are wanted), or all: every
+         * waiting job; after: keyset cursor (job id); limit: page size */
+        struct { const int64_t *ids; size_t n; bool all; int64_t after; int limit; } wake;
     } in;
 } store_op_t;
 
@@ -147,9 +151,17 @@ typedef struct {
     int64_t id; /* 0: no live or recent job holds the key */
 } store_key_hit_t;
 
+/* WAKE: per row, what stands between the waiting job and its run. */
+typedef struct {
+    int64_t unfinished; /* dependencies that have not succeeded (yet) */
+    int64_t failed_dep; /* a dependency that ended dead or cancelled; 0: none (a
+                         * dependency that is gone counts as succeeded) */
+    int failed_state;   /* its state */
+} store_wake_t;
+
 /* The typed answer to one operation (borrowed: valid during the callback). */
 typedef struct {
-    /* REFILL, SCHED_LOAD: the rows; RETRY: the retried job (0 or 1 row) */
+    /* REFILL, SCHED_LOAD, WAKE: the rows; RETRY: the retried job (0 or 1 row) */
     const store_job_row_t *rows;
     size_t nrows;
     /* CANCEL, RETRY: whether it was applied; FIRE: whether the schedule
@@ -172,6 +184,8 @@ typedef struct {
     size_t ndep_states;
     const store_key_hit_t *key_hits;
     size_t nkey_hits;
+    /* WAKE: one per row */
+    const store_wake_t *wake;
 } store_answer_t;
 
 /* ---- connection ---- */
@@ -208,9 +222,11 @@ int store_load_lanes(store_t *store, void (*fn)(void *arg, const char *queue, co
                      void *arg);
 /* Running jobs, and scheduled ones due within horizon_ms, by id. */
 int store_load_live(store_t *store, int64_t horizon_ms, store_row_fn fn, void *arg);
-int store_load_waiting(store_t *store, store_row_fn fn, void *arg);
-/* Dependencies of waiting jobs; dep_state -1 when the dependency is gone. */
-int store_load_deps(store_t *store,
+/* The first limit waiting jobs, by id. */
+int store_load_waiting(store_t *store, int limit, store_row_fn fn, void *arg);
+/* Dependencies of waiting jobs with id <= upto; dep_state -1 when the
+ * dependency is gone. */
+int store_load_deps(store_t *store, int64_t upto,
                     void (*fn)(void *arg, int64_t job_id, int64_t dep_id, int dep_state), void *arg);
 /* A schedule from the config file: the file wins, but a runtime pause and
  * the next slot survive a restart unless the cron expression changed. */

@@ -31,6 +31,8 @@
 #define STORE_STMT_EVENT_IDS "orch_event_ids"
 #define STORE_STMT_QUEUE_SET "orch_queue_set"
 #define STORE_STMT_QUEUE_DELETE "orch_queue_delete"
+#define STORE_STMT_WAKE "orch_wake"
+#define STORE_STMT_WAKE_ALL "orch_wake_all"
 
 /* Parameters of the widest statement (the batch write). */
 #define STORE_MAX_PARAMS STORE_WRITE_NPARAMS

@@ -128,20 +128,29 @@ int store_load_live(store_t *s, int64_t horizon_ms, store_row_fn fn, void *arg)
                   1, v, fn, arg);
 }
 
-int store_load_waiting(store_t *s, store_row_fn fn, void *arg)
+int store_load_waiting(store_t *s, int limit, store_row_fn fn, void *arg)
 {
-    return s_rows(s, "SELECT " STORE_JOB_COLUMNS " FROM jobs WHERE state = 'waiting' ORDER BY id", 0,
-                  NULL, fn, arg);
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *v[1] = {lim};
+    return s_rows(s,
+                  "SELECT " STORE_JOB_COLUMNS " FROM jobs WHERE state = 'waiting' ORDER BY id"
+                  " LIMIT $1",
+                  1, v, fn, arg);
 }
 
-int store_load_deps(store_t *s,
+int store_load_deps(store_t *s, int64_t upto,
                     void (*fn)(void *arg, int64_t job_id, int64_t dep_id, int dep_state), void *arg)
 {
+    char up[24];
+    snprintf(up, sizeof up, "%lld", (long long)upto);
+    const char *v[1] = {up};
     PGresult *r = s_q(s,
                       "SELECT d.job_id, d.depends_on, j.state FROM job_deps d"
                       " JOIN jobs w ON w.id = d.job_id AND w.state = 'waiting'"
-                      " LEFT JOIN jobs j ON j.id = d.depends_on ORDER BY d.job_id",
-                      0, NULL);
+                      " LEFT JOIN jobs j ON j.id = d.depends_on WHERE d.job_id <= $1::bigint"
+                      " ORDER BY d.job_id",
+                      1, v);
     if (!r)
         return ORCH_EDB;
     for (int i = 0; i < PQntuples(r); i++)

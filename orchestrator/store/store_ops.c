@@ -23,6 +23,7 @@ static const char *const s_stmt[STORE_OP_KIND_COUNT] = {
     [STORE_OP_SCHED_DEL] = STORE_STMT_SCHED_DEL,
     [STORE_OP_SCHED_PAUSE] = STORE_STMT_SCHED_PAUSE,
     [STORE_OP_SCHED_LOAD] = STORE_STMT_SCHED_LOAD,
+    [STORE_OP_WAKE] = STORE_STMT_WAKE,
 };
 
 /* ---- parameters: each helper fills the next buffer ---- */
@@ -215,6 +216,13 @@ int store_op_params(store_t *s, const store_op_t *op, const char **stmt, const c
         break;
     }
     case STORE_OP_QUEUE_DELETE: s_str(&p, op->in.queue_delete.queue); break;
+    case STORE_OP_WAKE:
+        if (op->in.wake.all)
+            *stmt = STORE_STMT_WAKE_ALL;
+        s_i64_array(&p, op->in.wake.ids, op->in.wake.n);
+        s_i64(&p, op->in.wake.after);
+        s_i64(&p, op->in.wake.limit);
+        break;
     default: return ORCH_EINVAL;
     }
     return p.n;
@@ -279,6 +287,20 @@ static void s_lookup(PGresult *r, store_answer_t *a, store_dep_state_t **deps,
     a->key_hits = *keys;
 }
 
+/* WAKE: the job columns, then (unfinished, failed dependency, its state) */
+static store_wake_t *s_wake(PGresult *r, size_t n)
+{
+    store_wake_t *w = xcalloc(n ? n : 1, sizeof *w);
+    int col = PQnfields(r) - 3;
+    for (size_t i = 0; i < n; i++) {
+        w[i].unfinished = s_get_i64(r, (int)i, col);
+        w[i].failed_dep = s_get_i64(r, (int)i, col + 1);
+        if (w[i].failed_dep)
+            w[i].failed_state = job_state_parse(PQgetvalue(r, (int)i, col + 2));
+    }
+    return w;
+}
+
 static int s_prior(PGresult *r, int col)
 {
     return PQgetisnull(r, 0, col) ? -1 : job_state_parse(PQgetvalue(r, 0, col));
@@ -291,6 +313,7 @@ void store_op_answer(store_op_t *op, PGresult *r,
     store_job_row_t *rows = NULL;
     store_dep_state_t *deps = NULL;
     store_key_hit_t *keys = NULL;
+    store_wake_t *wake = NULL;
     switch (op->kind) {
     case STORE_OP_REFILL:
     case STORE_OP_SCHED_LOAD:
@@ -317,6 +340,11 @@ void store_op_answer(store_op_t *op, PGresult *r,
         }
         break;
     case STORE_OP_LOOKUP: s_lookup(r, &a, &deps, &keys); break;
+    case STORE_OP_WAKE:
+        rows = s_rows(r, &a.nrows);
+        a.rows = rows;
+        a.wake = wake = s_wake(r, a.nrows);
+        break;
     case STORE_OP_FIRE:
         a.applied = !PQgetisnull(r, 0, 0);
         a.sched_exists = !PQgetisnull(r, 0, 2);
@@ -333,4 +361,5 @@ void store_op_answer(store_op_t *op, PGresult *r,
     free(rows);
     free(deps);
     free(keys);
+    free(wake);
 }

@@ -159,6 +159,8 @@ static int s_prepare_all(store_t *s)
         s_prepare(s, STORE_STMT_WORKER, STORE_SQL_WORKER) ||
         s_prepare(s, STORE_STMT_LOOKUP, STORE_SQL_LOOKUP) ||
         s_prepare(s, STORE_STMT_DEPS, STORE_SQL_DEPS) ||
+        s_prepare(s, STORE_STMT_WAKE, STORE_SQL_WAKE) ||
+        s_prepare(s, STORE_STMT_WAKE_ALL, STORE_SQL_WAKE_ALL) ||
         s_prepare(s, STORE_STMT_FIRE, STORE_SQL_FIRE) ||
         s_prepare(s, STORE_STMT_SCHED_ADD, STORE_SQL_SCHED_ADD) ||
         s_prepare(s, STORE_STMT_SCHED_DEL, STORE_SQL_SCHED_DEL) ||

@@ -170,6 +170,33 @@
     "INSERT INTO job_deps (job_id, depends_on)"                                                    \
     " SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING"
 
+/* Waiting jobs that are not in the coordinator's memory (beyond
+ * scheduler.waiting_window) and depend on one of $1 (jobs that just
+ * finished), after id $2, a page of $3. Each row: the job, then how many of
+ * its dependencies have not succeeded yet, then one dependency that ended
+ * dead or cancelled (NULL when none) and its state. A dependency that is
+ * gone (retention) finished long ago; had it failed, the job would have
+ * been cancelled then: it counts as succeeded. */
+#define STORE_SQL_WAKE_COLUMNS                                                                     \
+    "SELECT " STORE_JOB_COLUMNS ","                                                                \
+    " (SELECT count(*) FROM job_deps d JOIN jobs j ON j.id = d.depends_on"                         \
+    "  WHERE d.job_id = w.id AND j.state <> 'succeeded'),"                                         \
+    " f.failed_dep, f.failed_state FROM jobs w LEFT JOIN LATERAL"                                  \
+    " (SELECT d.depends_on AS failed_dep, j.state AS failed_state FROM job_deps d"                 \
+    "  JOIN jobs j ON j.id = d.depends_on"                                                         \
+    "  WHERE d.job_id = w.id AND j.state IN ('dead', 'cancelled') LIMIT 1) f ON true"
+#define STORE_SQL_WAKE                                                                             \
+    STORE_SQL_WAKE_COLUMNS                                                                         \
+    " WHERE w.id IN (SELECT job_id FROM job_deps WHERE depends_on = ANY($1::bigint[]))"            \
+    " AND w.state = 'waiting' AND w.id > $2::bigint ORDER BY w.id LIMIT $3"
+/* The same over every waiting job after $2 ($1 is not used): after a recovery
+ * that left some in PostgreSQL, those whose dependencies all finished
+ * while nobody watched. */
+#define STORE_SQL_WAKE_ALL                                                                         \
+    STORE_SQL_WAKE_COLUMNS                                                                         \
+    " WHERE w.state = 'waiting' AND w.id > $2::bigint AND cardinality($1::bigint[]) >= 0"         \
+    " ORDER BY w.id LIMIT $3"
+
 /* A schedule fires: advance it only if nobody else did ($2 = the slot we
  * saw), and insert the job in the same statement. Answers one row: the new
  * job's id (NULL: it did not fire) and the schedule as it stood before the

@@ -45,6 +45,7 @@ typedef struct {
     const char *cancel_grace; /* scheduler.cancel_grace ["30s"] */
     int ready_window;         /* scheduler.ready_window [4096] */
     int refill_batch;         /* scheduler.refill_batch [1024] */
+    int waiting_window;       /* scheduler.waiting_window [100000] */
     int max_commit_jobs;      /* scheduler.max_commit_jobs [20000] */
     const char *extra;        /* raw YAML appended: queues:, types:, schedules: */
     bool reject_unknown_types; /* scheduler.accept_unknown_types false (the default of the

@@ -925,6 +925,12 @@ int store_load_lanes(store_t *s, void (*fn)(void *arg, const char *queue, const 
 
 /* The rows are collected first: a callback may not see a table change
  * under it (and does not change it). */
+static int s_id_cmp(const void *a, const void *b)
+{
+    const fake_job_t *x = *(fake_job_t *const *)a, *y = *(fake_job_t *const *)b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
 static void s_emit(fake_job_t **rows, size_t n, store_row_fn fn, void *arg)
 {
     for (size_t i = 0; i < n; i++) {
@@ -953,7 +959,7 @@ int store_load_live(store_t *s, int64_t horizon_ms, store_row_fn fn, void *arg)
     return ORCH_OK;
 }
 
-int store_load_waiting(store_t *s, store_row_fn fn, void *arg)
+int store_load_waiting(store_t *s, int limit, store_row_fn fn, void *arg)
 {
     if (s_load_begin(s))
         return ORCH_EDB;
@@ -963,6 +969,9 @@ int store_load_waiting(store_t *s, store_row_fn fn, void *arg)
     for (size_t i = 0; i < db->njobs; i++)
         if (db->jobs[i]->state == JOB_WAITING)
             rows[n++] = db->jobs[i];
+    qsort(rows, n, sizeof *rows, s_id_cmp);
+    if (limit >= 0 && n > (size_t)limit)
+        n = (size_t)limit;
     s_emit(rows, n, fn, arg);
     free(rows);
     return ORCH_OK;
@@ -974,7 +983,7 @@ static int s_dep_cmp(const void *a, const void *b)
     return x->job_id < y->job_id ? -1 : x->job_id > y->job_id;
 }
 
-int store_load_deps(store_t *s,
+int store_load_deps(store_t *s, int64_t upto,
                     void (*fn)(void *arg, int64_t job_id, int64_t dep_id, int dep_state), void *arg)
 {
     if (s_load_begin(s))
@@ -984,7 +993,7 @@ int store_load_deps(store_t *s,
     size_t n = 0;
     for (size_t i = 0; i < db->ndeps; i++) {
         const fake_job_t *w = s_job(db, db->deps[i].job_id);
-        if (w && w->state == JOB_WAITING)
+        if (w && w->state == JOB_WAITING && w->id <= upto)
             rows[n++] = db->deps[i];
     }
     qsort(rows, n, sizeof *rows, s_dep_cmp);
@@ -1099,6 +1108,56 @@ static void s_op_refill(db_t *db, s_run_t *r, store_op_t *op)
         n = (size_t)op->in.refill.limit;
     store_answer_t a = {.prior_state = -1};
     s_answer_rows(r, op, rows, n, &a);
+    free(rows);
+}
+
+/* STORE_SQL_WAKE, STORE_SQL_WAKE_ALL */
+static bool s_waits_on_any(const db_t *db, int64_t job_id, const int64_t *ids, size_t n)
+{
+    for (size_t i = 0; i < db->ndeps; i++)
+        for (size_t k = 0; db->deps[i].job_id == job_id && k < n; k++)
+            if (db->deps[i].dep == ids[k])
+                return true;
+    return false;
+}
+
+static store_wake_t s_wake_row(db_t *db, int64_t job_id)
+{
+    store_wake_t w = {0};
+    for (size_t i = 0; i < db->ndeps; i++) {
+        if (db->deps[i].job_id != job_id)
+            continue;
+        const fake_job_t *d = s_job(db, db->deps[i].dep);
+        int st = d ? d->state : JOB_SUCCEEDED; /* gone: finished long ago */
+        if (st != JOB_SUCCEEDED)
+            w.unfinished++;
+        if (!w.failed_dep && (st == JOB_DEAD || st == JOB_CANCELLED)) {
+            w.failed_dep = db->deps[i].dep;
+            w.failed_state = st;
+        }
+    }
+    return w;
+}
+
+static void s_op_wake(db_t *db, s_run_t *r, store_op_t *op)
+{
+    fake_job_t **rows = xcalloc(db->njobs + 1, sizeof *rows);
+    size_t n = 0;
+    for (size_t i = 0; i < db->njobs; i++) {
+        fake_job_t *j = db->jobs[i];
+        if (j->state == JOB_WAITING && j->id > op->in.wake.after &&
+            (op->in.wake.all || s_waits_on_any(db, j->id, op->in.wake.ids, op->in.wake.n)))
+            rows[n++] = j;
+    }
+    qsort(rows, n, sizeof *rows, s_id_cmp);
+    if (op->in.wake.limit >= 0 && n > (size_t)op->in.wake.limit)
+        n = (size_t)op->in.wake.limit;
+    store_wake_t *wake = xcalloc(n + 1, sizeof *wake);
+    for (size_t i = 0; i < n; i++)
+        wake[i] = s_wake_row(db, rows[i]->id);
+    store_answer_t a = {.prior_state = -1, .wake = wake};
+    s_answer_rows(r, op, rows, n, &a);
+    free(wake);
     free(rows);
 }
 
@@ -1394,6 +1453,9 @@ static void s_run_op(db_t *db, s_run_t *r, store_op_t *op)
         break;
     case STORE_OP_QUEUE_DELETE:
         s_op_queue_delete(db, r, op);
+        break;
+    case STORE_OP_WAKE:
+        s_op_wake(db, r, op);
         break;
     default:
         s_violate(r->tx, "unknown operation kind %d", (int)op->kind);

@@ -187,6 +187,7 @@ static void s_assert_orch_scalars(const orch_config_t *c)
     assert_int_equal(c->max_message_bytes, 16777216);
     assert_int_equal(c->max_batch_jobs, 10000);
     assert_int_equal(c->ready_window, 4096);
+    assert_int_equal(c->waiting_window, 100000);
     assert_int_equal(c->refill_batch, 1024);
     assert_int_equal(c->max_commit_jobs, 20000);
     assert_int_equal(c->priority_aging_ms, 0);

@@ -8,6 +8,7 @@
 
 #include "coord_harness.h"
 #include "job.h"
+#include "xalloc.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +218,152 @@ static void test_invalid_batch_references_rejected(void **state)
     h_finish(h);
 }
 
+/* ---- beyond scheduler.waiting_window ---- */
+
+static long s_metric(harness_t *h, fc_t *c, const char *name)
+{
+    json_t *r = fc_call(h, c, "METRICS", "{}");
+    const char *text = json_string_value(json_object_get(r, "text"));
+    assert_non_null(text);
+    char key[128];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *p = strstr(text, key);
+    if (!p)
+        fail_msg("no metric %s", name);
+    long v = strtol(p + strlen(key), NULL, 10);
+    json_decref(r);
+    return v;
+}
+
+/* n jobs of the default queue, each depending on dep (JSON array text). */
+static json_t *s_submit_dependents(harness_t *h, fc_t *c, int n, const char *deps)
+{
+    size_t cap = (size_t)n * 96 + 1;
+    char *jobs = xcalloc(cap, 1);
+    size_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(jobs + len, cap - len,
+                                "%s{\"queue\":\"default\",\"type\":\"noop\",\"depends_on\":%s}",
+                                i ? "," : "", deps);
+    json_t *r = s_submit(h, c, jobs);
+    free(jobs);
+    return r;
+}
+
+/* The worker finishes every job it gets, one by one, until it got n. */
+static void s_run(harness_t *h, fw_t *w, size_t from, size_t n)
+{
+    for (size_t i = from; i < n; i++) {
+        fw_wait_jobs(h, w, i + 1);
+        fw_done(w, fw_job_id(w, i), 1, NULL);
+    }
+}
+
+/* Beyond the window waiting jobs stay in PostgreSQL only; when their
+ * dependency succeeds they are found and run all the same, and so is a
+ * job that waits on one of them. */
+static void test_waiting_beyond_window_run(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(&(h_opts_t){.waiting_window = 16});
+    fc_t *c = fc_new(h);
+    int64_t root = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");
+    char deps[64];
+    snprintf(deps, sizeof deps, "[%lld]", (long long)root);
+    json_t *r = s_submit_dependents(h, c, 40, deps);
+    int64_t first = h_id(r, 0), last = h_id(r, 39);
+    json_decref(r);
+    snprintf(deps, sizeof deps, "[%lld]", (long long)last);
+    r = s_submit_dependents(h, c, 1, deps);
+    int64_t tail = h_id(r, 0);
+    json_decref(r);
+    h_settle(h);
+    assert_int_equal(s_metric(h, c, "orch_waiting_jobs_in_memory"), 16);
+    assert_true(s_metric(h, c, "orch_jobs_in_memory") <= 17); /* the root and 16 waiting */
+    for (int64_t id = first; id <= last; id++)
+        assert_int_equal(store_fake_state(id), JOB_WAITING);
+    assert_int_equal(store_fake_state(tail), JOB_WAITING);
+    fw_t *w = fw_new(h, "w1", "default", "noop", 4);
+    s_run(h, w, 0, 41); /* the root, then its 40 dependents in some order */
+    assert_int_equal(fw_job_id(w, 0), root);
+    for (size_t i = 1; i < 41; i++)
+        assert_true(fw_job_id(w, i) >= first && fw_job_id(w, i) <= last);
+    s_run(h, w, 41, 42);
+    assert_int_equal(fw_job_id(w, 41), tail);
+    h_wait_state(h, tail, JOB_SUCCEEDED);
+    for (int64_t id = first; id <= last; id++)
+        assert_int_equal(store_fake_state(id), JOB_SUCCEEDED);
+    h_expect_events(h, last, "submitted,queued,started,succeeded");
+    json_t *d = s_detail(last, 1);
+    assert_string_equal(json_string_value(json_object_get(d, "reason")), "dependencies succeeded");
+    json_decref(d);
+    assert_int_equal(s_metric(h, c, "orch_waiting_jobs_in_memory"), 0);
+    h_finish(h);
+}
+
+/* A dead dependency cancels the waiting jobs PostgreSQL holds too, and the
+ * cascade goes on to theirs. */
+static void test_waiting_beyond_window_cascade(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(&(h_opts_t){.waiting_window = 16});
+    fc_t *c = fc_new(h);
+    int64_t root = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");
+    char deps[64];
+    snprintf(deps, sizeof deps, "[%lld]", (long long)root);
+    json_t *r = s_submit_dependents(h, c, 30, deps);
+    int64_t first = h_id(r, 0), last = h_id(r, 29);
+    json_decref(r);
+    snprintf(deps, sizeof deps, "[%lld]", (long long)last);
+    r = s_submit_dependents(h, c, 1, deps);
+    int64_t tail = h_id(r, 0);
+    json_decref(r);
+    fw_t *w = fw_new(h, "w1", "default", "noop", 1);
+    fw_wait_jobs(h, w, 1);
+    fw_fail(w, root, 1, "bad input", true);
+    h_wait_state(h, tail, JOB_CANCELLED);
+    h_settle(h);
+    char want[64];
+    snprintf(want, sizeof want, "dependency %lld ended dead", (long long)root);
+    for (int64_t id = first; id <= last; id++) {
+        assert_int_equal(store_fake_state(id), JOB_CANCELLED);
+        assert_string_equal(store_fake_job(id)->error, want);
+    }
+    snprintf(want, sizeof want, "dependency %lld ended cancelled", (long long)last);
+    assert_string_equal(store_fake_job(tail)->error, want);
+    assert_int_equal(fw_njobs(w), 1);
+    assert_int_equal(s_metric(h, c, "orch_waiting_jobs_in_memory"), 0);
+    h_finish(h);
+}
+
+/* A restart loads the first waiting_window waiting jobs; one pass over
+ * the others releases those whose dependency succeeded while the
+ * coordinator was away, and the rest are found when theirs finishes. */
+static void test_waiting_beyond_window_recovered(void **state)
+{
+    (void)state;
+    store_fake_reset();
+    store_fake_put(100, "default", "noop", 5, JOB_SUCCEEDED);
+    for (int64_t id = 101; id <= 140; id++) {
+        store_fake_put(id, "default", "noop", 5, JOB_WAITING);
+        store_fake_put_dep(id, 100);
+    }
+    store_fake_put(141, "default", "noop", 5, JOB_WAITING);
+    store_fake_put_dep(141, 142);
+    store_fake_put(142, "default", "noop", 6, JOB_QUEUED); /* after the 40 */
+    harness_t *h = h_start(&(h_opts_t){.keep_db = true, .waiting_window = 16});
+    for (int64_t id = 101; id <= 140; id++)
+        h_wait_state(h, id, JOB_QUEUED);
+    assert_int_equal(store_fake_state(141), JOB_WAITING);
+    fw_t *w = fw_new(h, "w1", "default", "noop", 4);
+    s_run(h, w, 0, 41);
+    assert_int_equal(fw_job_id(w, 40), 142);
+    s_run(h, w, 41, 42);
+    assert_int_equal(fw_job_id(w, 41), 141);
+    h_wait_state(h, 141, JOB_SUCCEEDED);
+    h_finish(h);
+}
+
 int main(void)
 {
     /* clang-format off */
@@ -227,6 +374,9 @@ int main(void)
         H_TEST(test_cancelled_dependency_cascades),
         H_TEST(test_finished_and_unknown_dependencies),
         H_TEST(test_invalid_batch_references_rejected),
+        H_TEST(test_waiting_beyond_window_run),
+        H_TEST(test_waiting_beyond_window_cascade),
+        H_TEST(test_waiting_beyond_window_recovered),
     };
     /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
