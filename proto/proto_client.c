@@ -248,6 +248,113 @@ static int s_cron(const proto_fctx_t *c, const json_t *body, char **out)
     return ORCH_EPROTO;
 }
 
+/* One follow-up job of "then" (entry c->idx). */
+static int s_then_entry(const proto_fctx_t *c, const json_t *e, const proto_limits_t *lim,
+                        proto_then_t *out)
+{
+    static const char *const keys[] = {"type",     "queue",        "payload",
+                                       "priority", "max_attempts", NULL};
+    int64_t prio = -1, attempts = 0;
+    size_t plen = 0;
+    int rc;
+    if (!json_is_object(e))
+        return proto_ffail(c, ORCH_EPROTO, NULL, "must be a json object");
+    if ((rc = proto_fentry(c, e, keys)) < 0 ||
+        (rc = proto_fname(c, e, "type", true, &out->type)) < 0 ||
+        (rc = proto_fname(c, e, "queue", false, &out->queue)) < 0 ||
+        (rc = proto_fpayload(c, e, lim, &out->payload, &plen)) < 0 ||
+        (rc = proto_fint(c, e, "priority", 0, PROTO_MAX_PRIORITY, false, &prio)) < 0 ||
+        (rc = proto_fint(c, e, "max_attempts", 1, PROTO_MAX_ATTEMPTS, false, &attempts)) < 0)
+        return rc;
+    out->priority = (int)prio;
+    out->max_attempts = (int)attempts;
+    return 0;
+}
+
+int proto_then_parse(const json_t *v, const proto_limits_t *lim, proto_then_t **out, size_t *n,
+                     char *err, size_t errlen)
+{
+    proto_fctx_t c = {.err = err, .errlen = errlen};
+    proto_limits_t def;
+    *out = NULL;
+    *n = 0;
+    if (!lim) {
+        proto_limits_default(&def);
+        lim = &def;
+    }
+    size_t count = json_is_array(v) ? json_array_size(v) : 1;
+    if (!json_is_array(v) && !json_is_object(v))
+        return proto_ffail(&c, ORCH_EPROTO, "then", "must be a json object or a list of them");
+    if (count < 1 || count > PROTO_THEN_MAX)
+        return proto_ffail(&c, ORCH_EPROTO, "then", "must list 1..%d jobs, got %zu", PROTO_THEN_MAX,
+                           count);
+    proto_then_t *t = xcalloc(count, sizeof *t);
+    c.list = "then";
+    for (size_t i = 0; i < count; i++) {
+        c.idx = i;
+        t[i].priority = -1;
+        int rc = s_then_entry(&c, json_is_array(v) ? json_array_get(v, i) : v, lim, &t[i]);
+        if (rc < 0) {
+            proto_then_free(t, count);
+            return rc;
+        }
+    }
+    *out = t;
+    *n = count;
+    return 0;
+}
+
+void proto_then_free(proto_then_t *t, size_t n)
+{
+    for (size_t i = 0; t && i < n; i++) {
+        free(t[i].type);
+        free(t[i].queue);
+        free(t[i].payload);
+    }
+    free(t);
+}
+
+void proto_then_encode(strbuf_t *sb, const proto_then_t *t, size_t n)
+{
+    strbuf_putc(sb, '[');
+    for (size_t i = 0; i < n; i++) {
+        strbuf_puts(sb, i ? ",{" : "{");
+        s_put_str(sb, "type", t[i].type);
+        if (t[i].queue)
+            s_put_str(sb, "queue", t[i].queue);
+        if (t[i].payload && strcmp(t[i].payload, "{}") != 0) {
+            proto_key(sb, "payload");
+            strbuf_puts(sb, t[i].payload);
+        }
+        if (t[i].priority >= 0)
+            s_put_int(sb, "priority", t[i].priority);
+        if (t[i].max_attempts > 0)
+            s_put_int(sb, "max_attempts", t[i].max_attempts);
+        strbuf_putc(sb, '}');
+    }
+    strbuf_putc(sb, ']');
+}
+
+/* "then" of an add, kept in its one stored form. */
+static int s_sched_then(const proto_fctx_t *c, const json_t *body, const proto_limits_t *lim,
+                        char **out)
+{
+    const json_t *v = json_object_get(body, "then");
+    if (!v || json_is_null(v))
+        return 0;
+    proto_then_t *t = NULL;
+    size_t n = 0;
+    int rc = proto_then_parse(v, lim, &t, &n, c->err, c->errlen);
+    if (rc < 0)
+        return rc;
+    strbuf_t sb;
+    strbuf_init(&sb);
+    proto_then_encode(&sb, t, n);
+    proto_then_free(t, n);
+    *out = strbuf_detach(&sb);
+    return 0;
+}
+
 static int s_sched_add(const proto_fctx_t *c, const json_t *body, const proto_limits_t *lim,
                        proto_sched_req_t *out)
 {
@@ -260,7 +367,8 @@ static int s_sched_add(const proto_fctx_t *c, const json_t *body, const proto_li
         (rc = proto_fpayload(c, body, lim, &out->payload, &plen)) < 0 ||
         (rc = proto_fint(c, body, "priority", 0, PROTO_MAX_PRIORITY, false, &prio)) < 0 ||
         (rc = proto_fint(c, body, "max_attempts", 1, PROTO_MAX_ATTEMPTS, false, &attempts)) < 0 ||
-        (rc = proto_fbool(c, body, "paused", &out->paused)) < 0)
+        (rc = proto_fbool(c, body, "paused", &out->paused)) < 0 ||
+        (rc = s_sched_then(c, body, lim, &out->then)) < 0)
         return rc;
     out->priority = (int)prio;
     out->max_attempts = (int)attempts;
@@ -272,8 +380,9 @@ int proto_sched_req_parse(const json_t *body, const proto_limits_t *lim, proto_s
 {
     static const char *const list_keys[] = {"action", NULL};
     static const char *const name_keys[] = {"action", "name", NULL};
-    static const char *const add_keys[] = {"action",  "name",     "cron",         "queue",  "type",
-                                           "payload", "priority", "max_attempts", "paused", NULL};
+    static const char *const add_keys[] = {"action", "name",    "cron",     "queue",
+                                           "type",   "payload", "priority", "max_attempts",
+                                           "paused", "then",    NULL};
     proto_fctx_t c = {.err = err, .errlen = errlen};
     proto_limits_t def;
     int rc;
@@ -310,6 +419,7 @@ void proto_sched_req_fini(proto_sched_req_t *s)
     free(s->queue);
     free(s->type);
     free(s->payload);
+    free(s->then);
     memset(s, 0, sizeof *s);
     s->priority = -1;
 }
@@ -337,5 +447,9 @@ void proto_sched_req_encode(strbuf_t *sb, const proto_sched_req_t *s)
         s_put_int(sb, "max_attempts", s->max_attempts);
     if (s->paused)
         strbuf_puts(sb, ",\"paused\":true");
+    if (s->then) {
+        proto_key(sb, "then");
+        strbuf_puts(sb, s->then);
+    }
     strbuf_putc(sb, '}');
 }

@@ -120,6 +120,30 @@ typedef enum {
     PROTO_SCHED_RESUME,
 } proto_sched_action_t;
 
+/* A schedule's follow-up job ("then"): created with each firing, waiting
+ * on the fired job; it runs once that job succeeded and is cancelled when
+ * it ends dead or cancelled. */
+#define PROTO_THEN_MAX 8
+typedef struct {
+    char *type;
+    char *queue;      /* NULL: the schedule's queue */
+    char *payload;    /* compact JSON object text; "{}" when not given */
+    int priority;     /* -1: not given */
+    int max_attempts; /* 0: not given */
+} proto_then_t;
+
+/* "then" of a schedule: one job object or a list of 1..PROTO_THEN_MAX, each
+ * {"type", "queue"?, "payload"?, "priority"?, "max_attempts"?}; payloads
+ * bounded by lim->max_payload_bytes (lim NULL: defaults). Errors name the
+ * entry ("then[1].type: ..."). *out owned: proto_then_free. */
+int proto_then_parse(const json_t *v, const proto_limits_t *lim, proto_then_t **out, size_t *n,
+                     char *err, size_t errlen);
+void proto_then_free(proto_then_t *t, size_t n);
+/* The list as a compact JSON array, members in the order type, queue,
+ * payload, priority, max_attempts (each left out when not given): the one
+ * form stored (schedules.then_jobs) and shown in SCHEDULES replies. */
+void proto_then_encode(strbuf_t *sb, const proto_then_t *t, size_t n);
+
 typedef struct {
     proto_sched_action_t action;
     char *name;       /* every action but list */
@@ -131,6 +155,7 @@ typedef struct {
     int priority;     /* -1: not given */
     int max_attempts; /* 0: not given */
     bool paused;      /* start paused */
+    char *then;       /* follow-up jobs, proto_then_encode's text; NULL: none */
 } proto_sched_req_t;
 
 /* "action" absent means list. Fields that do not belong to the action are
@@ -142,7 +167,8 @@ void proto_sched_req_fini(proto_sched_req_t *s);
 /* The action name ("list", "add", ...); NULL for an unknown value. */
 const char *proto_sched_action_name(int action);
 /* Fields in the order action, name, cron, queue, type, payload (left out
- * when NULL or "{}"), priority, max_attempts, paused (only when true). */
+ * when NULL or "{}"), priority, max_attempts, paused (only when true),
+ * then (JSON text as is, left out when NULL). */
 void proto_sched_req_encode(strbuf_t *sb, const proto_sched_req_t *s);
 
 /* ---- REPLY ---- */
