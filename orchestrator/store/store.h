@@ -50,6 +50,7 @@ typedef struct {
     int max_attempts; /* 0: queue default */
     bool paused;
     int64_t next_run_us, last_run_us, last_job_id; /* 0 = NULL */
+    const char *then; /* follow-up jobs: JSON array text (proto_then_encode); NULL: none */
 } store_schedule_row_t;
 
 /* ---- pipeline operations ---- */
@@ -92,6 +93,16 @@ typedef struct {
     int64_t window_ms; /* finished jobs count as hits this long */
 } store_lookup_in_t;
 
+/* A follow-up job of a firing: inserted waiting, depending on the fired
+ * job. At most STORE_FIRE_THEN_MAX per firing. */
+#define STORE_FIRE_THEN_MAX 8
+typedef struct {
+    int64_t job_id;
+    const char *queue, *type, *payload;
+    int priority, max_attempts;
+    int64_t timeout_ms;
+} store_fire_then_t;
+
 typedef struct {
     const char *name;
     int64_t seen_next_us; /* the slot we saw (0 = NULL): compare-and-set */
@@ -100,6 +111,8 @@ typedef struct {
     const char *queue, *type, *payload;
     int priority, max_attempts;
     int64_t timeout_ms, created_us;
+    const store_fire_then_t *then; /* follow-ups; audit row i + 1 of the op's ids */
+    size_t nthen;
 } store_fire_in_t;
 
 /* A queue's live settings: each overrides the configuration when >= 0. */
@@ -116,9 +129,9 @@ typedef struct {
  * and must stay valid until the operation's answer has been delivered. */
 typedef struct store_op {
     store_op_kind_t kind;
-    int64_t event_id; /* CANCEL, RETRY, FIRE: the id of the audit row it may
-                       * insert (the coordinator assigns it when the op
-                       * joins a pipeline) */
+    int64_t event_id; /* CANCEL, RETRY, FIRE: the id of the (first) audit row
+                       * it may insert (the coordinator assigns it when the
+                       * op joins a pipeline; store_op_events ids from here) */
     union {
         struct { const char *queue, *type; int bound_priority; int64_t bound_id; int limit; } refill;
         struct { int64_t id; const char *reason; const char *actor; } cancel;
@@ -289,6 +302,14 @@ int store_pipeline_add_event_ids(store_t *store, int64_t upto);
 static inline bool store_op_has_event(store_op_kind_t kind)
 {
     return kind == STORE_OP_CANCEL || kind == STORE_OP_RETRY || kind == STORE_OP_FIRE;
+}
+/* How many audit rows op may insert, numbered from op->event_id on: a
+ * FIRE's job, then each follow-up job. */
+static inline int64_t store_op_events(const store_op_t *op)
+{
+    if (!store_op_has_event(op->kind))
+        return 0;
+    return op->kind == STORE_OP_FIRE ? 1 + (int64_t)op->in.fire.nthen : 1;
 }
 /* Queues one operation; its inputs are read now or later (see store_op_t). */
 int store_pipeline_add(store_t *store, store_op_t *op);

@@ -166,9 +166,17 @@ int store_upsert_schedule(store_t *s, const store_schedule_row_t *sc)
     snprintf(prio, sizeof prio, "%d", sc->priority);
     snprintf(att, sizeof att, "%d", sc->max_attempts);
     snprintf(nx, sizeof nx, "%lld", (long long)sc->next_run_us);
-    const char *v[9] = {sc->name, sc->cron, sc->queue, sc->type, sc->payload ? sc->payload : "{}",
-                        prio, att, sc->paused ? "true" : "false", nx};
-    PGresult *r = s_q(s, STORE_SQL_SCHED_UPSERT, 9, v);
+    const char *v[10] = {sc->name,
+                         sc->cron,
+                         sc->queue,
+                         sc->type,
+                         sc->payload ? sc->payload : "{}",
+                         prio,
+                         att,
+                         sc->paused ? "true" : "false",
+                         nx,
+                         sc->then};
+    PGresult *r = s_q(s, STORE_SQL_SCHED_UPSERT, 10, v);
     if (!r)
         return ORCH_EDB;
     PQclear(r);
@@ -195,6 +203,7 @@ int store_load_schedules(store_t *s, void (*fn)(void *arg, const store_schedule_
             .next_run_us = s_i64(r, i, 9),
             .last_run_us = s_i64(r, i, 10),
             .last_job_id = s_i64(r, i, 11),
+            .then = PQgetisnull(r, i, 12) ? NULL : PQgetvalue(r, i, 12),
         };
         fn(arg, &sc);
     }

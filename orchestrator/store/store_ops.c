@@ -122,6 +122,37 @@ static void s_i64_array(s_params_t *p, const int64_t *items, size_t n)
     s_done(p);
 }
 
+/* $13..$20: the follow-up jobs as parallel arrays (empty when none). */
+static void s_fire_then_params(s_params_t *p, const store_op_t *op)
+{
+    const store_fire_then_t *t = op->in.fire.then;
+    size_t n = op->in.fire.nthen;
+    int64_t ids[STORE_FIRE_THEN_MAX], prio[STORE_FIRE_THEN_MAX], att[STORE_FIRE_THEN_MAX],
+        tmo[STORE_FIRE_THEN_MAX], eid[STORE_FIRE_THEN_MAX];
+    const char *queues[STORE_FIRE_THEN_MAX], *types[STORE_FIRE_THEN_MAX],
+        *payloads[STORE_FIRE_THEN_MAX];
+    if (n > STORE_FIRE_THEN_MAX)
+        n = STORE_FIRE_THEN_MAX; /* the coordinator never gives more */
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = t[i].job_id;
+        queues[i] = t[i].queue;
+        types[i] = t[i].type;
+        prio[i] = t[i].priority;
+        att[i] = t[i].max_attempts;
+        tmo[i] = t[i].timeout_ms;
+        payloads[i] = t[i].payload;
+        eid[i] = op->event_id + 1 + (int64_t)i;
+    }
+    s_i64_array(p, ids, n);
+    s_str_array(p, queues, n);
+    s_str_array(p, types, n);
+    s_i64_array(p, prio, n);
+    s_i64_array(p, att, n);
+    s_i64_array(p, tmo, n);
+    s_str_array(p, payloads, n);
+    s_i64_array(p, eid, n);
+}
+
 static void s_fire_params(s_params_t *p, const store_op_t *op)
 {
     s_str(p, op->in.fire.name);
@@ -136,6 +167,7 @@ static void s_fire_params(s_params_t *p, const store_op_t *op)
     s_str(p, op->in.fire.payload);
     s_i64(p, op->in.fire.created_us);
     s_i64(p, op->event_id);
+    s_fire_then_params(p, op);
 }
 
 static void s_sched_params(s_params_t *p, const store_schedule_row_t *s, bool with_source)
@@ -151,6 +183,7 @@ static void s_sched_params(s_params_t *p, const store_schedule_row_t *s, bool wi
     if (with_source)
         s_str(p, s->source);
     s_i64(p, s->next_run_us);
+    s_str(p, s->then);
 }
 
 int store_op_params(store_t *s, const store_op_t *op, const char **stmt, const char **values)

@@ -198,7 +198,9 @@
     " ORDER BY w.id LIMIT $3"
 
 /* A schedule fires: advance it only if nobody else did ($2 = the slot we
- * saw), and insert the job in the same statement. Answers one row: the new
+ * saw), and insert the job in the same statement, with its follow-up jobs
+ * ($13..$20, arrays, possibly empty: the schedule's "then") waiting on it
+ * through job_deps, each with its own audit row. Answers one row: the new
  * job's id (NULL: it did not fire) and the schedule as it stood before the
  * statement (next run, paused; NULLs when it is gone), so a coordinator
  * that lost the compare-and-set can follow the stored slot. */
@@ -213,7 +215,19 @@
     "  " STORE_US_TO_TS("$11::bigint") " FROM s RETURNING id),"                                    \
     " e AS (INSERT INTO job_events (id, job_id, at, event, attempt, state, detail)"                \
     "  SELECT $12::bigint, id, now(), 'submitted', 0, 'queued',"                                   \
-    "   json_build_object('schedule', $1::text) FROM j)"                                           \
+    "   json_build_object('schedule', $1::text) FROM j),"                                          \
+    " t AS (SELECT * FROM unnest($13::bigint[], $14::text[], $15::text[], $16::int[],"            \
+    "  $17::int[], $18::bigint[], $19::text[], $20::bigint[])"                                     \
+    "  AS u(id, queue, type, priority, max_attempts, timeout_ms, payload, event_id)"              \
+    "  WHERE EXISTS (SELECT 1 FROM j)),"                                                           \
+    " tj AS (INSERT INTO jobs (id, queue, type, priority, state, attempt, attempt_base,"           \
+    "  max_attempts, timeout_ms, payload, created_at)"                                             \
+    "  SELECT id, queue, type, priority, 'waiting', 0, 0, max_attempts, timeout_ms,"              \
+    "  payload::json, " STORE_US_TO_TS("$11::bigint") " FROM t RETURNING id),"                     \
+    " td AS (INSERT INTO job_deps (job_id, depends_on) SELECT id, $4::bigint FROM tj),"            \
+    " te AS (INSERT INTO job_events (id, job_id, at, event, attempt, state, detail)"               \
+    "  SELECT t.event_id, t.id, now(), 'submitted', 0, 'waiting',"                                 \
+    "   json_build_object('schedule', $1::text, 'after', $4::bigint) FROM t JOIN tj USING (id))"  \
     " SELECT (SELECT id FROM j),"                                                                  \
     "  (SELECT (extract(epoch from next_run_at) * 1000000)::bigint FROM schedules WHERE name = $1)," \
     "  (SELECT paused FROM schedules WHERE name = $1)"
@@ -221,24 +235,26 @@
 #define STORE_SCHEDULE_COLUMNS                                                                     \
     "name, cron, queue, type, payload::text, coalesce(priority, -1), coalesce(max_attempts, 0),"   \
     " paused, source, (extract(epoch from next_run_at) * 1000000)::bigint,"                         \
-    " (extract(epoch from last_run_at) * 1000000)::bigint, last_job_id"
+    " (extract(epoch from last_run_at) * 1000000)::bigint, last_job_id, then_jobs::text"
 
 #define STORE_SQL_SCHED_ADD                                                                        \
     "INSERT INTO schedules (name, cron, queue, type, payload, priority, max_attempts, paused,"      \
-    "  source, next_run_at)"                                                                       \
+    "  source, next_run_at, then_jobs)"                                                            \
     " VALUES ($1, $2, $3, $4, $5::json, nullif($6::int, -1), nullif($7::int, 0), $8::boolean, $9,"  \
-    "  " STORE_US_TO_TS("$10::bigint") ")"                                                         \
+    "  " STORE_US_TO_TS("$10::bigint") ", $11::json)"                                              \
     " ON CONFLICT (name) DO NOTHING RETURNING name"
 
-/* Config-declared schedules: the file wins, but a runtime pause and the
- * next slot survive a restart unless the cron expression changed. */
+/* Config-declared schedules: the file wins (its then: too), but a runtime
+ * pause and the next slot survive a restart unless the cron expression
+ * changed. */
 #define STORE_SQL_SCHED_UPSERT                                                                     \
     "INSERT INTO schedules (name, cron, queue, type, payload, priority, max_attempts, paused,"      \
-    "  source, next_run_at)"                                                                       \
+    "  source, next_run_at, then_jobs)"                                                            \
     " VALUES ($1, $2, $3, $4, $5::json, nullif($6::int, -1), nullif($7::int, 0), $8::boolean,"      \
-    "  'config', " STORE_US_TO_TS("$9::bigint") ")"                                                \
+    "  'config', " STORE_US_TO_TS("$9::bigint") ", $10::json)"                                     \
     " ON CONFLICT (name) DO UPDATE SET cron = EXCLUDED.cron, queue = EXCLUDED.queue,"              \
     "  type = EXCLUDED.type, payload = EXCLUDED.payload, priority = EXCLUDED.priority,"            \
+    "  then_jobs = EXCLUDED.then_jobs,"                                                            \
     "  max_attempts = EXCLUDED.max_attempts, source = 'config', updated_at = now(),"               \
     "  next_run_at = CASE WHEN schedules.cron = EXCLUDED.cron AND schedules.next_run_at IS NOT NULL" \
     "  THEN schedules.next_run_at ELSE EXCLUDED.next_run_at END"
