@@ -19,6 +19,7 @@
 #define QOFF(field) offsetof(queue_policy_t, field)
 #define SOFF(field) offsetof(schedule_config_t, field)
 #define TOFF(field) offsetof(type_policy_t, field)
+#define THOFF(field) offsetof(schedule_then_config_t, field)
 
 /* Ranges shared by `defaults:` and every `queues:` entry. */
 #define R_PRIORITY 0, 9
@@ -37,6 +38,8 @@ static int s_parse_queues(cfgtab_t *ct, yaml_node_t *node, const char *display, 
 static int s_parse_schedules(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
 static int s_parse_types(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
 static int s_parse_payload(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
+static int s_parse_then(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
+static int s_parse_then_payload(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
 
 #define SECRET_URL (CFGTAB_SECRET | CFGTAB_NULLABLE)
 
@@ -136,6 +139,15 @@ static const cfgtab_key_t s_skeys[] = {
     CFGTAB_K_INT("priority", SOFF(priority), NULL, R_PRIORITY),
     CFGTAB_K_INT("max_attempts", SOFF(max_attempts), NULL, R_ATTEMPTS),
     CFGTAB_K_BOOL("paused", SOFF(paused), NULL),
+    CFGTAB_K_CUSTOM("then", s_parse_then),
+};
+/* One follow-up job of a schedule's `then:`. */
+static const cfgtab_key_t s_thkeys[] = {
+    CFGTAB_K_STR("type", THOFF(type), NULL, 0, NULL, cfgtab_check_name),
+    CFGTAB_K_STR("queue", THOFF(queue), NULL, 0, NULL, cfgtab_check_name),
+    CFGTAB_K_CUSTOM("payload", s_parse_then_payload),
+    CFGTAB_K_INT("priority", THOFF(priority), NULL, R_PRIORITY),
+    CFGTAB_K_INT("max_attempts", THOFF(max_attempts), NULL, R_ATTEMPTS),
 };
 /* One `types:` entry. */
 static const cfgtab_key_t s_tkeys[] = {
@@ -145,6 +157,7 @@ static const cfgtab_key_t s_tkeys[] = {
 /* clang-format on */
 #define NSKEYS (sizeof s_skeys / sizeof s_skeys[0])
 #define NTKEYS (sizeof s_tkeys / sizeof s_tkeys[0])
+#define NTHKEYS (sizeof s_thkeys / sizeof s_thkeys[0])
 
 /* Parse-time state: where each queue and schedule entry and its keys were. */
 typedef struct {
@@ -240,9 +253,9 @@ static int s_parse_types(cfgtab_t *ct, yaml_node_t *node, const char *display, v
                         &cfg->ntypes, s_parse_type);
 }
 
-static int s_parse_payload(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base)
+/* A job's payload: a mapping (or null: {}) as compact JSON into *out. */
+static int s_payload_json(cfgtab_t *ct, yaml_node_t *node, const char *display, char **out)
 {
-    schedule_config_t *sc = base;
     char *json = NULL;
     if (cfgtab_is_null(node)) {
         json = xstrdup("{}");
@@ -255,9 +268,71 @@ static int s_parse_payload(cfgtab_t *ct, yaml_node_t *node, const char *display,
         if (rc < 0)
             return rc;
     }
-    free(sc->payload);
-    sc->payload = json;
+    free(*out);
+    *out = json;
     return 0;
+}
+
+static int s_parse_then_payload(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base)
+{
+    schedule_then_config_t *t = base;
+    return s_payload_json(ct, node, display, &t->payload);
+}
+
+/* Entry i of `then:` (a mapping), walked into t. */
+static int s_parse_then_entry(cfgtab_t *ct, yaml_node_t *item, const char *display, size_t i,
+                              schedule_then_config_t *t)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%.40s[%zu].", display, i);
+    if (item->type != YAML_MAPPING_NODE)
+        return cfgtab_fail_at(ct, item, "\"%s[%zu]\": expected a mapping with a type, got %s",
+                              display, i, cfgtab_node_kind(item));
+    cfgtab_pos_t pos[NTHKEYS];
+    memset(pos, 0, sizeof pos);
+    t->priority = -1;    /* the queue's */
+    t->max_attempts = 0; /* the queue's */
+    cfgtab_scope_t scope = {s_thkeys, NTHKEYS, t, pos, prefix};
+    int rc = cfgtab_walk(ct, item, &scope);
+    if (rc < 0)
+        return rc;
+    if (!t->type)
+        return cfgtab_fail_at(ct, item, "\"%s[%zu]\": missing required key \"type\"", display, i);
+    if (!t->payload)
+        t->payload = xstrdup("{}");
+    return 0;
+}
+
+/* `then:` one follow-up job (a mapping) or a list of 1..SCHEDULE_THEN_MAX. */
+static int s_parse_then(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base)
+{
+    schedule_config_t *sc = base;
+    if (cfgtab_is_null(node))
+        return 0;
+    bool list = node->type == YAML_SEQUENCE_NODE;
+    size_t n = list ? s_list_len(node) : 1;
+    if (!list && node->type != YAML_MAPPING_NODE)
+        return cfgtab_fail_at(ct, node, "\"%s\": expected a mapping or a list of mappings, got %s",
+                              display, cfgtab_node_kind(node));
+    if (n < 1 || n > SCHEDULE_THEN_MAX)
+        return cfgtab_fail_at(ct, node, "\"%s\": expected 1..%d jobs, got %zu", display,
+                              SCHEDULE_THEN_MAX, n);
+    sc->then = xcalloc(n, sizeof *sc->then);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item =
+            list ? yaml_document_get_node(&ct->doc, node->data.sequence.items.start[i]) : node;
+        sc->nthen = i + 1; /* what a failing entry holds is freed too */
+        int rc = s_parse_then_entry(ct, item, display, i, &sc->then[i]);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int s_parse_payload(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base)
+{
+    schedule_config_t *sc = base;
+    return s_payload_json(ct, node, display, &sc->payload);
 }
 
 /* Required keys, cron syntax and unique names of entry i (just walked). */
@@ -477,6 +552,11 @@ void orch_config_destroy(orch_config_t **cfgp)
     for (size_t i = 0; i < cfg->nschedules; i++) {
         cfgtab_free(s_skeys, NSKEYS, &cfg->schedules[i]);
         free(cfg->schedules[i].payload);
+        for (size_t t = 0; t < cfg->schedules[i].nthen; t++) {
+            cfgtab_free(s_thkeys, NTHKEYS, &cfg->schedules[i].then[t]);
+            free(cfg->schedules[i].then[t].payload);
+        }
+        free(cfg->schedules[i].then);
     }
     free(cfg->schedules);
     for (size_t i = 0; i < cfg->ntypes; i++)

@@ -39,6 +39,17 @@ typedef struct {
     int64_t timeout_ms;
 } type_policy_t;
 
+/* A follow-up job of a schedule (its `then:`): created with each firing,
+ * waiting on the fired job, run once it succeeded. */
+#define SCHEDULE_THEN_MAX 8
+typedef struct {
+    char *type;       /* a protocol name */
+    char *queue;      /* NULL: the schedule's queue */
+    char *payload;    /* compact JSON object text, default "{}" */
+    int priority;     /* -1: queue default */
+    int max_attempts; /* 0: queue default */
+} schedule_then_config_t;
+
 /* A recurring job declared in the file (schedules: sequence). */
 typedef struct {
     char *name;          /* unique, a protocol name */
@@ -49,6 +60,8 @@ typedef struct {
     int priority;        /* -1: queue default */
     int max_attempts;    /* 0: queue default */
     bool paused;
+    schedule_then_config_t *then; /* `then:` follow-up jobs, nthen of them (0: none) */
+    size_t nthen;
 } schedule_config_t;
 
 /* Roles of the keys under security.keys (docs/security.md). Ordered: each

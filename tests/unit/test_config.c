@@ -1311,6 +1311,69 @@ static json_t *s_payload_parses(const char *text)
 
 /* YAML values of a payload become JSON values: quoted scalars are strings,
  * plain ones are typed as YAML 1.2's core schema reads them. */
+/* then: one follow-up job (a mapping) or a list of them, each walked like
+ * a schedule entry; errors point at the entry or the value. */
+static void test_schedule_then(void **state)
+{
+    (void)state;
+    orch_config_t *c = NULL;
+    int rc = s_orch(SCHED "    cron: \"@daily\"\n"
+                          "    then:\n"
+                          "      type: backup_verify\n"
+                          "      payload: {path: /var/backups/postgresql/latest}\n",
+                    &c);
+    if (rc)
+        print_error("%s\n", s_err);
+    assert_int_equal(rc, 0);
+    const schedule_config_t *s = &c->schedules[0];
+    assert_int_equal(s->nthen, 1);
+    assert_string_equal(s->then[0].type, "backup_verify");
+    assert_null(s->then[0].queue); /* the schedule's */
+    assert_string_equal(s->then[0].payload, "{\"path\":\"/var/backups/postgresql/latest\"}");
+    assert_int_equal(s->then[0].priority, -1);
+    assert_int_equal(s->then[0].max_attempts, 0);
+    orch_config_destroy(&c);
+    rc = s_orch(SCHED "    cron: \"@daily\"\n"
+                      "    then:\n"
+                      "      - {type: a}\n"
+                      "      - {type: b, queue: other, priority: 0, max_attempts: 2}\n",
+                &c);
+    assert_int_equal(rc, 0);
+    s = &c->schedules[0];
+    assert_int_equal(s->nthen, 2);
+    assert_string_equal(s->then[0].payload, "{}");
+    assert_string_equal(s->then[1].type, "b");
+    assert_string_equal(s->then[1].queue, "other");
+    assert_int_equal(s->then[1].priority, 0);
+    assert_int_equal(s->then[1].max_attempts, 2);
+    orch_config_destroy(&c);
+    /* none */
+    assert_int_equal(s_orch(SCHED "    cron: \"@daily\"\n    then: ~\n", &c), 0);
+    assert_int_equal(c->schedules[0].nthen, 0);
+    orch_config_destroy(&c);
+
+    s_orch_fails(SCHED "    cron: \"@daily\"\n    then:\n      queue: q\n",
+                 "7:7: \"schedules[0].then[0]\": missing required key \"type\"");
+    s_orch_fails(SCHED
+                 "    cron: \"@daily\"\n    then:\n      - {type: ok}\n      - {type: \"a b\"}\n",
+                 "8:16: \"schedules[0].then[1].type\": expected a name of 1..64 characters "
+                 "[A-Za-z0-9_.:-], got \"a b\"");
+    s_orch_fails(SCHED "    cron: \"@daily\"\n    then: backup_verify\n",
+                 "6:11: \"schedules[0].then\": expected a mapping or a list of mappings, got a "
+                 "scalar");
+    s_orch_fails(SCHED "    cron: \"@daily\"\n    then: []\n",
+                 "6:11: \"schedules[0].then\": expected 1..8 jobs, got 0");
+    s_orch_fails(SCHED "    cron: \"@daily\"\n    then:\n      - backup_verify\n",
+                 "7:9: \"schedules[0].then[0]\": expected a mapping with a type, got a scalar");
+    s_orch_fails(SCHED "    cron: \"@daily\"\n    then: {type: v, priority: 10}\n",
+                 "6:31: \"schedules[0].then[0].priority\": expected an integer 0..9, got \"10\"");
+    s_orch_fails(SCHED "    cron: \"@daily\"\n    then: {type: v, payload: [1]}\n",
+                 "6:30: \"schedules[0].then[0].payload\": expected a mapping (the job's JSON "
+                 "object), got a list");
+    s_orch_fails(SCHED "    cron: \"@daily\"\n    then: {type: v, after: 1}\n",
+                 "6:21: unknown key \"schedules[0].then[0].after\"");
+}
+
 static void test_schedule_payload_json(void **state)
 {
     (void)state;
@@ -1705,6 +1768,7 @@ int main(void)
         cmocka_unit_test_setup(test_scheduler_durations, s_setup),
         cmocka_unit_test_setup(test_schedules, s_setup),
         cmocka_unit_test_setup(test_schedule_errors, s_setup),
+        cmocka_unit_test_setup(test_schedule_then, s_setup),
         cmocka_unit_test_setup(test_schedule_payload_json, s_setup),
         cmocka_unit_test_setup(test_schedule_payload_errors, s_setup),
         cmocka_unit_test_setup(test_schedule_payload_alias_budget, s_setup),
