@@ -137,7 +137,8 @@ void coord_request_refills(coord_t *c)
 static void s_committed(coord_t *c);
 
 /* Ids for the audit rows of the pipeline being built, in commit order: the
- * batch's events, then each operation that may insert one. When they pass
+ * batch's events, then each operation that may insert some (consecutive
+ * ids from its event_id). When they pass
  * the reserved range, the pipeline first reserves a new one (a round of
  * COORD_EVENT_ID_RESERVE ids, so about one statement in that many events). */
 #define COORD_EVENT_ID_RESERVE 100000
@@ -145,9 +146,13 @@ static int s_number_events(coord_t *c)
 {
     for (size_t i = 0; i < c->inflight.nevents; i++)
         c->inflight.events[i].id = c->next_event_id++;
-    for (op_t *op = c->inflight_ops; op; op = op->next)
-        if (store_op_has_event(op->sop.kind))
-            op->sop.event_id = c->next_event_id++;
+    for (op_t *op = c->inflight_ops; op; op = op->next) {
+        int64_t n = store_op_events(&op->sop); /* a firing: its job and each follow-up */
+        if (n) {
+            op->sop.event_id = c->next_event_id;
+            c->next_event_id += n;
+        }
+    }
     if (c->next_event_id - 1 <= c->event_id_limit)
         return ORCH_OK;
     c->event_id_limit = c->next_event_id + COORD_EVENT_ID_RESERVE;

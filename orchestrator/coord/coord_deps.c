@@ -558,3 +558,11 @@ int coord_deps_recover(coord_t *c)
     }
     return rc;
 }
+
+/* ---- a job created waiting on one dependency (a schedule's follow-up) ---- */
+
+void coord_deps_wait_on(coord_t *c, job_t *job, int64_t dep_id)
+{
+    job->deps_pending++;
+    s_deplist_add(c, dep_id, job->id);
+}

@@ -55,6 +55,8 @@ typedef struct {
     bool paused;
     bool firing;       /* an OP_FIRE is in flight */
     int64_t next_run_us, last_run_us, last_job_id;
+    proto_then_t *then; /* follow-up jobs of each firing (owned), nthen of them */
+    size_t nthen;
 } schedule_t;
 
 /* Waiting jobs held back by one dependency. */
@@ -353,6 +355,9 @@ int64_t coord_waiting_spilled(coord_t *c);
 /* actor: the submitting key's name for the audit trail (coord_peer_actor). */
 job_t *coord_new_job(coord_t *c, const proto_jobspec_t *s, int64_t now_us, const char *actor);
 void coord_make_ready(coord_t *c, job_t *job, const char *detail);
+/* A waiting job just created (in memory and c->jobs) waits on dep_id as
+ * well, which must be live (not terminal): coord_deps_notify releases it. */
+void coord_deps_wait_on(coord_t *c, job_t *job, int64_t dep_id);
 
 /* coord_sched.c: recurring schedules and the scheduled-jobs horizon */
 #define COORD_TIMER_HORIZON_MS 60000

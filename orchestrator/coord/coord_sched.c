@@ -28,6 +28,7 @@ static void s_sched_free(schedule_t *s)
     free(s->type);
     free(s->payload);
     free(s->source);
+    proto_then_free(s->then, s->nthen);
     cron_destroy(&s->cron);
     free(s);
 }
@@ -76,6 +77,48 @@ static void s_iso(char *buf, size_t len, int64_t us)
     snprintf(buf, len, "%.20s.%06dZ", date, (int)((us % 1000000 + 1000000) % 1000000));
 }
 
+/* ---- follow-up jobs ("then") ---- */
+
+_Static_assert(PROTO_THEN_MAX <= STORE_FIRE_THEN_MAX, "a firing holds every follow-up job");
+
+/* The schedule's follow-up jobs from their stored text (NULL: none); false
+ * (logged) when the text does not decode. */
+static bool s_then_load(coord_t *c, schedule_t *s, const char *text)
+{
+    proto_then_free(s->then, s->nthen);
+    s->then = NULL;
+    s->nthen = 0;
+    if (!text)
+        return true;
+    char err[300] = "invalid json";
+    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    int rc = v ? proto_then_parse(v, &c->limits, &s->then, &s->nthen, err, sizeof err) : -1;
+    json_decref(v);
+    if (rc < 0)
+        LOG_ERROR("schedule ignored schedule=%s error=\"then: %s\"", s->name, err);
+    return rc >= 0;
+}
+
+/* The follow-up jobs of a config schedule in their stored form (caller
+ * frees; NULL: none). */
+static char *s_then_config_text(const schedule_config_t *sc)
+{
+    if (!sc->nthen)
+        return NULL;
+    proto_then_t t[PROTO_THEN_MAX];
+    size_t n = sc->nthen < PROTO_THEN_MAX ? sc->nthen : PROTO_THEN_MAX;
+    for (size_t i = 0; i < n; i++) /* borrowed: only read by the encoder */
+        t[i] = (proto_then_t){.type = sc->then[i].type,
+                              .queue = sc->then[i].queue,
+                              .payload = sc->then[i].payload,
+                              .priority = sc->then[i].priority,
+                              .max_attempts = sc->then[i].max_attempts};
+    strbuf_t sb;
+    strbuf_init(&sb);
+    proto_then_encode(&sb, t, n);
+    return strbuf_detach(&sb);
+}
+
 /* ---- recovery ---- */
 
 static int s_upsert_config(coord_t *c, int64_t now_us)
@@ -90,13 +133,23 @@ static int s_upsert_config(coord_t *c, int64_t now_us)
         }
         int64_t next = cron_next(cr, now_us);
         cron_destroy(&cr);
+        char *then = s_then_config_text(sc);
         store_schedule_row_t row = {
-            .name = sc->name, .cron = sc->cron, .queue = sc->queue, .type = sc->type,
-            .payload = sc->payload ? sc->payload : "{}", .source = "config",
-            .priority = sc->priority, .max_attempts = sc->max_attempts, .paused = sc->paused,
+            .name = sc->name,
+            .cron = sc->cron,
+            .queue = sc->queue,
+            .type = sc->type,
+            .payload = sc->payload ? sc->payload : "{}",
+            .source = "config",
+            .priority = sc->priority,
+            .max_attempts = sc->max_attempts,
+            .paused = sc->paused,
             .next_run_us = next,
+            .then = then,
         };
-        if (store_upsert_schedule(c->store, &row) != ORCH_OK)
+        int rc = store_upsert_schedule(c->store, &row);
+        free(then);
+        if (rc != ORCH_OK)
             return ORCH_EDB;
     }
     return ORCH_OK;
@@ -124,6 +177,10 @@ static void s_loaded(void *arg, const store_schedule_row_t *row)
     s->next_run_us = row->next_run_us;
     s->last_run_us = row->last_run_us;
     s->last_job_id = row->last_job_id;
+    if (!s_then_load(c, s, row->then)) {
+        s_sched_free(s);
+        return;
+    }
     s_add(c, s);
 }
 
@@ -138,6 +195,32 @@ int coord_schedules_recover(coord_t *c)
 }
 
 /* ---- firing ---- */
+
+/* The firing's follow-up jobs: ids now, like the fired job's; their
+ * defaults come from their own queue and type. */
+static void s_fire_then(coord_t *c, const schedule_t *s, op_t *op)
+{
+    store_fire_in_t *f = &op->sop.in.fire;
+    if (!s->nthen)
+        return;
+    store_fire_then_t *t = op_own(op, xcalloc(s->nthen, sizeof *t));
+    for (size_t i = 0; i < s->nthen; i++) {
+        const proto_then_t *pt = &s->then[i];
+        const char *queue = pt->queue ? pt->queue : s->queue;
+        const queue_policy_t *p = coord_policy(c, queue);
+        t[i] = (store_fire_then_t){
+            .job_id = ++c->next_id,
+            .queue = op_strdup(op, queue),
+            .type = op_strdup(op, pt->type),
+            .payload = op_strdup(op, pt->payload),
+            .priority = pt->priority >= 0 ? pt->priority : p->priority,
+            .max_attempts = pt->max_attempts > 0 ? pt->max_attempts : p->max_attempts,
+            .timeout_ms = orch_config_timeout(c->cfg, queue, pt->type),
+        };
+    }
+    f->then = t;
+    f->nthen = s->nthen;
+}
 
 static void s_fire(coord_t *c, schedule_t *s, int64_t now_us)
 {
@@ -157,8 +240,43 @@ static void s_fire(coord_t *c, schedule_t *s, int64_t now_us)
     f->max_attempts = s->max_attempts > 0 ? s->max_attempts : p->max_attempts;
     f->timeout_ms = orch_config_timeout(c->cfg, s->queue, s->type);
     f->created_us = now_us;
+    s_fire_then(c, s, op);
     coord_queue_op(c, op);
     s->firing = true;
+}
+
+/* The firing committed its follow-up jobs waiting on the fired job (audit
+ * rows event_id + 1 + i): they join memory as waiting jobs on it. */
+static void s_then_created(coord_t *c, const op_t *op)
+{
+    const store_fire_in_t *f = &op->sop.in.fire;
+    for (size_t i = 0; i < f->nthen; i++) {
+        const store_fire_then_t *t = &f->then[i];
+        store_job_row_t row = {
+            .id = t->job_id,
+            .queue = t->queue,
+            .type = t->type,
+            .priority = t->priority,
+            .state = JOB_WAITING,
+            .max_attempts = t->max_attempts,
+            .timeout_ms = t->timeout_ms,
+            .payload = t->payload,
+            .created_us = f->created_us,
+        };
+        job_t *job = coord_job_from_row(c, &row);
+        jobstate_external(job->lane->queue, -1, JOB_WAITING);
+        batch_publish(&c->inflight, &(batch_event_t){.id = op->sop.event_id + 1 + (int64_t)i,
+                                                     .job_id = job->id,
+                                                     .at_us = clock_real_us(),
+                                                     .event = JOB_EV_SUBMITTED,
+                                                     .queue = job->lane->queue->name,
+                                                     .type = job->lane->type,
+                                                     .state = JOB_WAITING});
+        hmap_i64_put(c->jobs, job->id, job);
+        coord_deps_wait_on(c, job, f->job_id);
+        LOG_INFO("schedule follow-up waiting schedule=%s job=%lld after=%lld", f->name,
+                 (long long)job->id, (long long)f->job_id);
+    }
 }
 
 static void s_fire_result(coord_t *c, op_t *op, const store_answer_t *ans)
@@ -199,6 +317,7 @@ static void s_fire_result(coord_t *c, op_t *op, const store_answer_t *ans)
         .state = JOB_QUEUED});
     hmap_i64_put(c->jobs, job->id, job);
     LOG_INFO("schedule fired schedule=%s job=%lld", f->name, (long long)f->job_id);
+    s_then_created(c, op);
     coord_push_ready(c, job);
 }
 
@@ -278,6 +397,15 @@ static json_t *s_json(const schedule_t *s)
     json_object_set_new(o, "next_run_at", next[0] ? json_string(next) : json_null());
     json_object_set_new(o, "last_run_at", last[0] ? json_string(last) : json_null());
     json_object_set_new(o, "last_job_id", s->last_job_id ? json_integer(s->last_job_id) : json_null());
+    json_t *then = NULL;
+    if (s->nthen) {
+        strbuf_t sb;
+        strbuf_init(&sb);
+        proto_then_encode(&sb, s->then, s->nthen);
+        then = json_loads(sb.data, 0, NULL);
+        strbuf_fini(&sb);
+    }
+    json_object_set_new(o, "then", then ? then : json_null());
     return o;
 }
 
@@ -292,7 +420,7 @@ static void s_reply_json(coord_t *c, const proto_envelope_t *env, const char *re
 
 /* The schedule of a decoded "add" (not yet kept); takes the request's
  * strings. The codec already compiled its cron expression. */
-static schedule_t *s_from_add(proto_sched_req_t *r)
+static schedule_t *s_from_add(coord_t *c, proto_sched_req_t *r)
 {
     schedule_t *s = xcalloc(1, sizeof *s);
     char err[200];
@@ -310,6 +438,9 @@ static schedule_t *s_from_add(proto_sched_req_t *r)
     s->max_attempts = r->max_attempts;
     s->paused = r->paused;
     s->next_run_us = cron_next(s->cron, clock_real_us());
+    bool ok = s_then_load(c, s, r->then); /* the codec wrote it */
+    assert(ok);
+    (void)ok;
     return s;
 }
 
@@ -322,13 +453,21 @@ static void s_cmd_add(coord_t *c, const proto_envelope_t *env, const char *req,
         coord_error(c, env, PROTO_STATUS_CONFLICT, req, err);
         return;
     }
-    schedule_t *s = s_from_add(r);
+    schedule_t *s = s_from_add(c, r);
     op_t *op = coord_op_new(STORE_OP_SCHED_ADD, env, req);
     op->sched = s; /* owned by the op until the add commits; backs the inputs */
     op->sop.in.sched_add = (store_schedule_row_t){
-        .name = s->name, .cron = s->cron_text, .queue = s->queue, .type = s->type,
-        .payload = s->payload, .source = s->source, .priority = s->priority,
-        .max_attempts = s->max_attempts, .paused = s->paused, .next_run_us = s->next_run_us,
+        .name = s->name,
+        .cron = s->cron_text,
+        .queue = s->queue,
+        .type = s->type,
+        .payload = s->payload,
+        .source = s->source,
+        .priority = s->priority,
+        .max_attempts = s->max_attempts,
+        .paused = s->paused,
+        .next_run_us = s->next_run_us,
+        .then = op_strdup(op, r->then),
     };
     coord_queue_op(c, op);
 }

@@ -155,6 +155,7 @@ static void s_sched_free(store_schedule_row_t *s)
     free((char *)s->type);
     free((char *)s->payload);
     free((char *)s->source);
+    free((char *)s->then);
 }
 
 static void s_sched_copy(store_schedule_row_t *dst, const store_schedule_row_t *src)
@@ -166,6 +167,7 @@ static void s_sched_copy(store_schedule_row_t *dst, const store_schedule_row_t *
     dst->type = s_dup(src->type);
     dst->payload = xstrdup(src->payload ? src->payload : "{}");
     dst->source = xstrdup(src->source ? src->source : "api");
+    dst->then = s_dup(src->then);
 }
 
 static void s_db_free(db_t *db)
@@ -1031,6 +1033,7 @@ int store_upsert_schedule(store_t *s, const store_schedule_row_t *sc)
     row.payload = sc->payload;
     row.priority = sc->priority;
     row.max_attempts = sc->max_attempts;
+    row.then = sc->then;
     row.source = "config";
     row.next_run_us = keep_next ? old->next_run_us : sc->next_run_us;
     store_schedule_row_t tmp;
@@ -1316,6 +1319,44 @@ static void s_op_deps(db_t *db, s_run_t *r, store_op_t *op)
     r->fn(r->arg, op, &a);
 }
 
+/* STORE_SQL_FIRE's follow-up jobs (t, tj, td, te): inserted waiting, each
+ * depending on the fired job, with its "submitted" row (id event_id + 1 + i). */
+static void s_fire_then(db_t *db, s_run_t *r, store_op_t *op)
+{
+    const store_fire_in_t *f = &op->in.fire;
+    for (size_t i = 0; i < f->nthen; i++) {
+        const store_fire_then_t *t = &f->then[i];
+        fake_job_t row = {
+            .id = t->job_id,
+            .queue = (char *)t->queue,
+            .type = (char *)t->type,
+            .priority = t->priority,
+            .state = JOB_WAITING,
+            .max_attempts = t->max_attempts,
+            .timeout_ms = t->timeout_ms,
+            .payload = (char *)t->payload,
+            .progress = -1,
+            .created_us = f->created_us,
+            .updated_us = r->now,
+        };
+        s_check_job(r->tx, &row, true);
+        if (!r->tx->failed && !s_job_insert(db, &row))
+            s_violate(r->tx,
+                      "fire: duplicate key value violates unique constraint \"jobs_pkey\""
+                      " (id %lld)",
+                      (long long)row.id);
+        if (r->tx->failed)
+            return;
+        s_dep_add(db, t->job_id, f->job_id);
+        json_t *d = json_pack("{s:s, s:I}", "schedule", f->name, "after", (json_int_t)f->job_id);
+        char *detail = json_dumps(d, JSON_COMPACT);
+        json_decref(d);
+        s_event_add(db, op->event_id + 1 + (int64_t)i, row.id, r->now, "submitted", 0, NULL, detail,
+                    "waiting");
+        free(detail);
+    }
+}
+
 /* STORE_SQL_FIRE: compare-and-set on next_run_at, then the job insert. */
 static void s_op_fire(db_t *db, s_run_t *r, store_op_t *op)
 {
@@ -1349,6 +1390,9 @@ static void s_op_fire(db_t *db, s_run_t *r, store_op_t *op)
         char *detail = s_json_obj1("schedule", op->in.fire.name);
         s_event_add(db, op->event_id, row.id, r->now, "submitted", 0, NULL, detail, "queued");
         free(detail);
+        s_fire_then(db, r, op);
+        if (r->tx->failed)
+            return;
         a.applied = true;
     } else if (s) { /* the schedule as it stands, for the coordinator to follow */
         a.sched_exists = true;

@@ -1,7 +1,8 @@
 /* Recurring schedules: a due schedule fires once (a job and the
  * schedule's advance in one compare-and-set), missed slots collapse into
  * one firing, a paused schedule stays quiet, a lost compare-and-set fires
- * nothing; and the SCHEDULES command and config-declared schedules. */
+ * nothing; a schedule's follow-up jobs ("then") wait on the fired job; and
+ * the SCHEDULES command and config-declared schedules. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -299,6 +300,228 @@ static void test_config_schedule_upserted(void **state)
     h_finish(h);
 }
 
+/* ---- follow-up jobs ("then") ---- */
+
+/* A due schedule whose firing also creates its follow-ups: "backup" in the
+ * default queue, then "verify" (default queue) and "notify" (queue ops). */
+static void s_put_chained(int64_t next_run_us)
+{
+    store_schedule_row_t s = {
+        .name = "backup-daily",
+        .cron = "@daily",
+        .queue = "default",
+        .type = "backup",
+        .payload = "{\"target\":\"/b\"}",
+        .source = "api",
+        .priority = -1,
+        .next_run_us = next_run_us,
+        .then = "[{\"type\":\"verify\",\"payload\":{\"path\":\"/b/latest\"},\"priority\":1},"
+                "{\"type\":\"notify\",\"queue\":\"ops\",\"max_attempts\":7}]",
+    };
+    store_fake_put_schedule(&s);
+}
+
+/* The firing's three job rows: fired, verify, notify (ids in that order). */
+static void s_chain_ids(int64_t ids[3])
+{
+    const fake_job_t *rows[3];
+    assert_int_equal(store_fake_rows(rows, 3), 3);
+    for (int i = 0; i < 3; i++)
+        ids[i] = rows[i]->id;
+}
+
+/* One firing writes the fired job queued and each follow-up waiting on it
+ * (a job_deps row), with its own "submitted" event naming the schedule and
+ * the job it runs after; the follow-ups take their own queue's defaults. */
+static void test_firing_creates_waiting_followups(void **state)
+{
+    (void)state;
+    store_fake_reset();
+    s_put_chained(h_now_us() - 1000);
+    harness_t *h = h_start(&(h_opts_t){.keep_db = true});
+    s_wait_jobs(h, 3);
+    h_pump_ms(h, 30);
+    h_settle(h);
+    int64_t id[3];
+    s_chain_ids(id);
+    const fake_job_t *fired = store_fake_job(id[0]), *verify = store_fake_job(id[1]),
+                     *notify = store_fake_job(id[2]);
+    assert_string_equal(fired->type, "backup");
+    assert_int_equal(fired->state, JOB_QUEUED);
+    assert_string_equal(verify->type, "verify");
+    assert_string_equal(verify->queue, "default");
+    assert_string_equal(verify->payload, "{\"path\":\"/b/latest\"}");
+    assert_int_equal(verify->priority, 1);
+    assert_int_equal(verify->state, JOB_WAITING);
+    assert_string_equal(notify->type, "notify");
+    assert_string_equal(notify->queue, "ops");
+    assert_string_equal(notify->payload, "{}");
+    assert_int_equal(notify->max_attempts, 7);
+    assert_int_equal(notify->priority, 5); /* the queue's default */
+    assert_int_equal(notify->state, JOB_WAITING);
+    assert_int_equal(store_fake_ndeps(), 2);
+    assert_true(store_fake_has_dep(id[1], id[0]));
+    assert_true(store_fake_has_dep(id[2], id[0]));
+    assert_int_equal(store_fake_count("default", JOB_WAITING), 1);
+    assert_int_equal(store_fake_count("ops", JOB_WAITING), 1);
+    h_expect_events(h, id[1], "submitted");
+    const fake_event_t *e = store_fake_job_event(id[1], 0);
+    assert_string_equal(e->state, "waiting");
+    json_t *d = json_loads(e->detail, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(d, "schedule")), "backup-daily");
+    assert_int_equal(json_integer_value(json_object_get(d, "after")), id[0]);
+    json_decref(d);
+    /* the three audit rows have three ids */
+    int64_t e0 = store_fake_job_event(id[0], 0)->id, e1 = e->id,
+            e2 = store_fake_job_event(id[2], 0)->id;
+    assert_true(e0 != e1 && e1 != e2 && e0 != e2);
+    /* STATS counts the waiting follow-ups */
+    json_t *r = fc_call(h, fc_new(h), "STATS", "{}");
+    json_t *q = json_object_get(json_object_get(r, "queues"), "ops");
+    assert_int_equal(json_integer_value(json_object_get(q, "waiting")), 1);
+    json_decref(r);
+    /* a worker gets the fired job only */
+    fw_t *w = fw_new(h, "w1", "default,ops", "backup,verify,notify", 3);
+    fw_wait_jobs(h, w, 1);
+    h_pump_ms(h, 50);
+    assert_int_equal(fw_njobs(w), 1);
+    assert_int_equal(fw_job_id(w, 0), id[0]);
+    h_finish(h);
+}
+
+/* The fired job succeeds: its follow-ups become queued and run. */
+static void test_followups_run_after_fired_job_succeeds(void **state)
+{
+    (void)state;
+    store_fake_reset();
+    s_put_chained(h_now_us() - 1000);
+    harness_t *h = h_start(&(h_opts_t){.keep_db = true});
+    fw_t *w = fw_new(h, "w1", "default,ops", "backup,verify,notify", 3);
+    fw_wait_jobs(h, w, 1);
+    int64_t id[3];
+    s_chain_ids(id);
+    assert_int_equal(fw_job_id(w, 0), id[0]);
+    fw_done(w, id[0], 1, "{\"bytes\":1}");
+    h_wait_state(h, id[0], JOB_SUCCEEDED);
+    fw_wait_jobs(h, w, 3);
+    assert_true((fw_job_id(w, 1) == id[1] && fw_job_id(w, 2) == id[2]) ||
+                (fw_job_id(w, 1) == id[2] && fw_job_id(w, 2) == id[1]));
+    h_expect_events(h, id[1], "submitted,queued,started");
+    h_expect_events(h, id[2], "submitted,queued,started");
+    h_finish(h);
+}
+
+/* The fired job ends dead: its follow-ups are cancelled with the usual
+ * reason and never run. */
+static void test_followups_cancelled_when_fired_job_dies(void **state)
+{
+    (void)state;
+    store_fake_reset();
+    s_put_chained(h_now_us() - 1000);
+    harness_t *h = h_start(&(h_opts_t){.keep_db = true});
+    fw_t *w = fw_new(h, "w1", "default,ops", "backup,verify,notify", 3);
+    fw_wait_jobs(h, w, 1);
+    int64_t id[3];
+    s_chain_ids(id);
+    fw_fail(w, id[0], 1, "disk full", true);
+    h_wait_state(h, id[0], JOB_DEAD);
+    h_wait_state(h, id[1], JOB_CANCELLED);
+    h_wait_state(h, id[2], JOB_CANCELLED);
+    char want[80];
+    snprintf(want, sizeof want, "dependency %lld ended dead", (long long)id[0]);
+    assert_string_equal(store_fake_job(id[1])->error, want);
+    assert_string_equal(store_fake_job(id[2])->error, want);
+    h_expect_events(h, id[1], "submitted,cancelled");
+    h_expect_events(h, id[2], "submitted,cancelled");
+    assert_int_equal(store_fake_count("default", JOB_WAITING), 0);
+    h_pump_ms(h, 50);
+    assert_int_equal(fw_njobs(w), 1);
+    h_finish(h);
+}
+
+/* A restart between the firing and the fired job's end: recovery finds the
+ * follow-ups waiting on it (job_deps) and they still run after it. */
+static void test_followups_survive_restart(void **state)
+{
+    (void)state;
+    store_fake_reset();
+    s_put_chained(h_now_us() - 1000);
+    harness_t *h = h_start(&(h_opts_t){.keep_db = true});
+    s_wait_jobs(h, 3);
+    h_settle(h);
+    int64_t id[3];
+    s_chain_ids(id);
+    h_restart(h);
+    fw_t *w = fw_new(h, "w1", "default,ops", "backup,verify,notify", 3);
+    fw_wait_jobs(h, w, 1);
+    assert_int_equal(fw_job_id(w, 0), id[0]);
+    h_pump_ms(h, 30);
+    assert_int_equal(fw_njobs(w), 1);
+    fw_done(w, id[0], 1, NULL);
+    fw_wait_jobs(h, w, 3);
+    h_wait_state(h, id[1], JOB_RUNNING);
+    h_wait_state(h, id[2], JOB_RUNNING);
+    h_finish(h);
+}
+
+/* SCHEDULES add carries "then" (one object is a list of one), stores it in
+ * its one form and lists it; a bad entry is a 400 naming it. */
+static void test_schedules_command_then(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    fc_t *c = fc_new(h);
+    json_t *r = fc_call(h, c, "SCHEDULES",
+                        "{\"action\":\"add\",\"name\":\"b\",\"cron\":\"@daily\",\"queue\":\"m\","
+                        "\"type\":\"backup\",\"then\":{\"type\":\"backup_verify\","
+                        "\"payload\":{\"path\":\"/x\"}}}");
+    assert_int_equal(h_status(r), 200);
+    json_t *then = json_object_get(json_object_get(r, "schedule"), "then");
+    assert_int_equal(json_array_size(then), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(then, 0), "type")),
+                        "backup_verify");
+    json_decref(r);
+    assert_string_equal(store_fake_schedule("b")->then,
+                        "[{\"type\":\"backup_verify\",\"payload\":{\"path\":\"/x\"}}]");
+    r = fc_call(h, c, "SCHEDULES", "{\"action\":\"list\"}");
+    json_t *s = json_array_get(json_object_get(r, "schedules"), 0);
+    assert_int_equal(json_array_size(json_object_get(s, "then")), 1);
+    json_decref(r);
+    r = fc_call(h, c, "SCHEDULES",
+                "{\"action\":\"add\",\"name\":\"c\",\"cron\":\"@daily\",\"queue\":\"m\","
+                "\"type\":\"backup\",\"then\":[{\"type\":\"ok\"},{\"type\":\"no good\"}]}");
+    assert_int_equal(h_status(r), 400);
+    assert_non_null(strstr(json_string_value(json_object_get(r, "error")), "then[1].type"));
+    json_decref(r);
+    r = fc_call(h, c, "SCHEDULES",
+                "{\"action\":\"add\",\"name\":\"d\",\"cron\":\"@daily\",\"queue\":\"m\","
+                "\"type\":\"backup\",\"then\":[]}");
+    assert_int_equal(h_status(r), 400);
+    json_decref(r);
+    assert_null(store_fake_schedule("c"));
+    assert_null(store_fake_schedule("d"));
+    h_finish(h);
+}
+
+/* A config schedule's then: is written to the store in the stored form. */
+static void test_config_schedule_then_upserted(void **state)
+{
+    (void)state;
+    const char *yaml = "schedules:\n"
+                       "  - name: basebackup-daily\n    cron: \"0 3 * * *\"\n"
+                       "    queue: maintenance\n    type: backup\n"
+                       "    then:\n"
+                       "      type: backup_verify\n"
+                       "      payload: {path: /var/backups/postgresql/latest}\n";
+    harness_t *h = h_start(&(h_opts_t){.extra = yaml});
+    h_settle(h);
+    const store_schedule_row_t *row = store_fake_schedule("basebackup-daily");
+    assert_non_null(row);
+    assert_string_equal(row->then, "[{\"type\":\"backup_verify\",\"payload\":"
+                                   "{\"path\":\"/var/backups/postgresql/latest\"}}]");
+    h_finish(h);
+}
+
 int main(void)
 {
     /* clang-format off */
@@ -311,6 +534,12 @@ int main(void)
         H_TEST(test_schedule_fires_again_after_lost_compare_and_set),
         H_TEST(test_schedules_command),
         H_TEST(test_config_schedule_upserted),
+        H_TEST(test_firing_creates_waiting_followups),
+        H_TEST(test_followups_run_after_fired_job_succeeds),
+        H_TEST(test_followups_cancelled_when_fired_job_dies),
+        H_TEST(test_followups_survive_restart),
+        H_TEST(test_schedules_command_then),
+        H_TEST(test_config_schedule_then_upserted),
     };
     /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
