@@ -324,7 +324,7 @@ static void test_example_orchestrator_loads(void **state)
     assert_int_equal(p->concurrency, 2);
     assert_true(p->rate_limit == 0.0);
     /* the platform's default schedules */
-    assert_int_equal(cfg->nschedules, 3);
+    assert_int_equal(cfg->nschedules, 2);
     const schedule_config_t *s = &cfg->schedules[0];
     assert_string_equal(s->name, "compact-hourly");
     assert_string_equal(s->cron, "@hourly");
@@ -334,21 +334,20 @@ static void test_example_orchestrator_loads(void **state)
     assert_int_equal(s->priority, -1);
     assert_int_equal(s->max_attempts, 0);
     assert_false(s->paused);
+    assert_int_equal(s->nthen, 0);
+    /* the nightly backup, verified by its follow-up job */
     s = &cfg->schedules[1];
     assert_string_equal(s->name, "basebackup-daily");
     assert_string_equal(s->cron, "0 3 * * *");
     assert_string_equal(s->type, "backup");
     assert_string_equal(s->payload, "{\"kind\":\"basebackup\"}");
-    s = &cfg->schedules[2];
-    assert_string_equal(s->name, "verify-basebackup-daily");
-    assert_string_equal(s->cron, "30 3 * * *");
-    assert_string_equal(s->queue, "maintenance");
-    assert_string_equal(s->type, "backup_verify");
-    assert_string_equal(s->payload,
+    assert_int_equal(s->nthen, 1);
+    assert_string_equal(s->then[0].type, "backup_verify");
+    assert_null(s->then[0].queue); /* the schedule's: maintenance */
+    assert_string_equal(s->then[0].payload,
                         "{\"kind\":\"basebackup\",\"path\":\"/var/backups/postgresql/latest\"}");
-    assert_int_equal(s->priority, -1);
-    assert_int_equal(s->max_attempts, 0);
-    assert_false(s->paused);
+    assert_int_equal(s->then[0].priority, -1);
+    assert_int_equal(s->then[0].max_attempts, 0);
     orch_config_destroy(&cfg);
 }
 
