@@ -564,5 +564,7 @@ int coord_deps_recover(coord_t *c)
 void coord_deps_wait_on(coord_t *c, job_t *job, int64_t dep_id)
 {
     job->deps_pending++;
-    s_deplist_add(c, dep_id, job->id);
+    s_hold_waiting(c, job, &dep_id, 1);
+    if (job->spilled)
+        coord_job_release(c, job); /* its row is in the statement that created it */
 }

@@ -356,7 +356,9 @@ int64_t coord_waiting_spilled(coord_t *c);
 job_t *coord_new_job(coord_t *c, const proto_jobspec_t *s, int64_t now_us, const char *actor);
 void coord_make_ready(coord_t *c, job_t *job, const char *detail);
 /* A waiting job just created (in memory and c->jobs) waits on dep_id as
- * well, which must be live (not terminal): coord_deps_notify releases it. */
+ * well, which must be live (not terminal): coord_deps_notify releases it.
+ * Beyond scheduler.waiting_window the job is freed at once (its row is
+ * committed with the statement that created it; a WAKE finds it). */
 void coord_deps_wait_on(coord_t *c, job_t *job, int64_t dep_id);
 
 /* coord_sched.c: recurring schedules and the scheduled-jobs horizon */

@@ -273,9 +273,9 @@ static void s_then_created(coord_t *c, const op_t *op)
                                                      .type = job->lane->type,
                                                      .state = JOB_WAITING});
         hmap_i64_put(c->jobs, job->id, job);
-        coord_deps_wait_on(c, job, f->job_id);
         LOG_INFO("schedule follow-up waiting schedule=%s job=%lld after=%lld", f->name,
                  (long long)job->id, (long long)f->job_id);
+        coord_deps_wait_on(c, job, f->job_id); /* may free job (beyond the window) */
     }
 }
 
