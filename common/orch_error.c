@@ -18,6 +18,7 @@ const char *orch_strerror(int err)
     case ORCH_ECONFLICT: return "conflict";
     case ORCH_EPERM: return "permanent failure";
     case ORCH_ECANCELLED: return "cancelled";
+    case ORCH_EAGAIN: return "not finished yet";
     default: return "unknown error";
     }
 }

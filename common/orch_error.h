@@ -19,6 +19,7 @@ enum {
     ORCH_ECONFLICT = -12,/* conflicting request */
     ORCH_EPERM = -13,    /* permanent failure, do not retry */
     ORCH_ECANCELLED = -14,
+    ORCH_EAGAIN = -15,   /* not finished yet: ask again later */
 };
 
 const char *orch_strerror(int err);

@@ -12,6 +12,9 @@
 #include <zmq.h>
 
 #define COORD_MAX_MSGS_PER_TURN 4096
+/* RECOVERING: how often the loop looks whether the reads are done (a
+ * recovery is rare; a wake-up socket would save at most this). */
+#define COORD_RECOVERY_POLL_MS 10
 
 const char *coord_intern(coord_t *c, const char *name)
 {
@@ -172,6 +175,7 @@ void coord_go_down(coord_t *c, const char *reason)
     s_fail_ops(c, c->ops_head, reason);
     c->inflight_ops = c->ops_head = c->ops_tail = NULL;
     c->nops = 0;
+    coord_recover_abort(c);
     s_forget_jobs(c);
     store_disconnect(c->store);
     c->mode = COORD_DOWN;
@@ -296,6 +300,7 @@ void coord_destroy(coord_t **cp)
     coord_t *c = *cp;
     if (c->query)
         query_stop((query_t **)&c->query, c->qpipe);
+    coord_recover_abort(c);
     coord_workers_destroy(c, false);
     s_fail_ops(c, c->inflight_ops, "shutting down");
     s_fail_ops(c, c->ops_head, "shutting down");
@@ -402,6 +407,8 @@ static long s_poll_timeout(coord_t *c, int64_t now)
     }
     if (c->mode == COORD_DOWN && c->reconnect_at_ms < next)
         next = c->reconnect_at_ms;
+    if (c->mode == COORD_RECOVERING && now + COORD_RECOVERY_POLL_MS < next)
+        next = now + COORD_RECOVERY_POLL_MS;
     t = coord_lease_next_ms(c);
     if (t >= 0 && t < next && !c->inflight_active)
         next = t;
@@ -475,6 +482,11 @@ static void s_turn(coord_t *c, long max_wait_ms)
     if (c->mode == COORD_STANDBY && !c->stopping && now >= c->lease.poll_at_ms &&
         coord_lease_try(c, now) != ORCH_OK)
         coord_go_down(c, store_errmsg(c->store));
+    if (c->mode == COORD_RECOVERING) {
+        coord_lease_recovering(c, now);
+        if (c->mode == COORD_RECOVERING)
+            coord_recover_poll(c);
+    }
     if (c->mode == COORD_UP) {
         coord_dispatch(c);
         coord_request_refills(c);

@@ -278,7 +278,8 @@ static void s_on_stats(coord_t *c, const proto_envelope_t *env, const char *req,
     strbuf_init(&sb);
     proto_reply_open(&sb, PROTO_STATUS_OK);
     proto_reply_raw(&sb, "queues", text, strlen(text));
-    proto_reply_str(&sb, "database", c->mode == COORD_UP ? "up" : "down");
+    proto_reply_str(&sb, "database",
+                    c->mode == COORD_UP ? "up" : c->mode == COORD_RECOVERING ? "recovering" : "down");
     proto_reply_int(&sb, "invalid_transitions", (int64_t)c->js.invalid);
     proto_reply_close(&sb, req);
     coord_send_reply(c, env, &sb);

@@ -535,12 +535,12 @@ static void s_dep_row(void *arg, int64_t job_id, int64_t dep, int st)
 /* The first scheduler.waiting_window waiting jobs come into memory; when
  * more are in PostgreSQL, one pass over them releases those whose
  * dependencies finished while nobody watched. */
-int coord_deps_recover(coord_t *c)
+int coord_deps_recover(coord_t *c, store_snapshot_t *snap)
 {
     s_waiting_t st = {c, NULL, 0, 0};
-    int rc = store_load_waiting(c->store, c->cfg->waiting_window, s_waiting_row, &st);
+    int rc = store_snapshot_waiting(snap, s_waiting_row, &st);
     if (rc == ORCH_OK)
-        rc = store_load_deps(c->store, st.n ? st.ids[st.n - 1] : 0, s_dep_row, c);
+        rc = store_snapshot_deps(snap, s_dep_row, c);
     /* every dependency succeeded while we were away */
     for (size_t i = 0; rc == ORCH_OK && i < st.n; i++) {
         job_t *w = hmap_i64_get(c->jobs, st.ids[i]);

@@ -88,8 +88,11 @@ typedef struct op {
 
 /* DOWN: no database. STANDBY: connected, another coordinator holds the
  * leader lease; nothing loaded, every request answered 503 naming the
- * leader. UP: the leader, recovered and dispatching. */
-typedef enum { COORD_DOWN = 0, COORD_UP, COORD_STANDBY } coord_mode_t;
+ * leader. RECOVERING: the leader, its recovery being read by a thread
+ * (store_snapshot_t) while the loop keeps serving workers (heartbeats,
+ * registrations; results wait) and answers requests 503. UP: the leader,
+ * recovered and dispatching. */
+typedef enum { COORD_DOWN = 0, COORD_UP, COORD_STANDBY, COORD_RECOVERING } coord_mode_t;
 
 /* The leader lease as this coordinator sees it (coord_lease.c). */
 typedef struct {
@@ -176,6 +179,8 @@ struct coord {
     int64_t next_sched_load_ms;
     bool sched_load_inflight;
     coord_mode_t mode;
+    store_snapshot_t *recovery; /* RECOVERING: the reads in progress */
+    int64_t recovery_t0;        /* when they started (monotonic ms) */
     coord_lease_t lease;
     char down_reason[512];
     int64_t reconnect_at_ms;
@@ -307,8 +312,14 @@ void coord_ack_op(coord_t *c, op_t *op, strbuf_t *body);
 void coord_ack_op_bool(coord_t *c, op_t *op, const char *key, bool value);
 void coord_ack_op_state(coord_t *c, op_t *op, const char *state);
 
-/* coord_recover.c */
-int coord_recover(coord_t *c);
+/* coord_recover.c: a leader's recovery. start: the reads begin in a
+ * thread (mode RECOVERING); 0 or ORCH_EDB. poll, each turn while
+ * RECOVERING: ORCH_EAGAIN while reading, ORCH_OK once applied (mode UP),
+ * ORCH_EDB when the reads failed (then it went DOWN, logging why). abort:
+ * stops the reads (going down, shutting down); NULL-safe. */
+int coord_recover_start(coord_t *c);
+int coord_recover_poll(coord_t *c);
+void coord_recover_abort(coord_t *c);
 
 /* coord_lease.c: high availability (docs/operations.md) */
 void coord_lease_init(coord_t *c);
@@ -322,6 +333,9 @@ int64_t coord_lease_next_ms(const coord_t *c);
 /* UP, and the lease may have expired unrenewed (a pause, a slow commit):
  * steps down before doing anything a successor might do too. */
 void coord_lease_check(coord_t *c, int64_t now_ms);
+/* RECOVERING: renews the lease every ha.renew with a statement of its own
+ * (nothing is committed meanwhile); steps down when it is gone. */
+void coord_lease_recovering(coord_t *c, int64_t now_ms);
 /* A pipeline failed on its fence: drop to STANDBY, forgetting the jobs. */
 void coord_lease_lost(coord_t *c, const char *reason);
 /* The 503 text of a standby: "standby: the leader is NAME at ENDPOINT". */
@@ -344,7 +358,8 @@ void coord_on_terminal(void *arg, job_t *job);
 void coord_key_register(coord_t *c, job_t *job);
 void coord_key_unregister(coord_t *c, job_t *job);
 void coord_deps_forget(coord_t *c);
-int coord_deps_recover(coord_t *c);
+/* Waiting jobs from a recovery's snapshot (the first scheduler.waiting_window). */
+int coord_deps_recover(coord_t *c, store_snapshot_t *snap);
 /* The pipeline was sent / committed: wake lists move along (coord_deps.c). */
 void coord_deps_flushed(coord_t *c);
 void coord_deps_committed(coord_t *c);

@@ -48,6 +48,8 @@ const char *coord_standby_text(coord_t *c)
     return text;
 }
 
+/* Leading starts with a recovery: its reads run in a thread while the
+ * loop keeps serving workers (coord_recover.c); UP once applied. */
 static int s_became_leader(coord_t *c, int64_t t0)
 {
     coord_lease_t *l = &c->lease;
@@ -55,14 +57,10 @@ static int s_became_leader(coord_t *c, int64_t t0)
     l->sent_ms = t0;
     l->until_ms = t0 + c->cfg->ha_lease_ms;
     l->inflight_sent_ms = 0;
-    c->mode = COORD_STANDBY; /* until recovered */
-    if (coord_recover(c) != ORCH_OK)
+    if (coord_recover_start(c) != ORCH_OK)
         return ORCH_EDB;
-    c->mode = COORD_UP;
-    c->down_reason[0] = '\0';
-    LOG_INFO("leader lease acquired, coordinator up name=\"%s\" epoch=%lld jobs_in_memory=%zu"
-             " lanes=%zu",
-             l->name, (long long)l->epoch, hmap_count(c->jobs), readyq_nlanes(c->rq));
+    LOG_INFO("leader lease acquired, recovering name=\"%s\" epoch=%lld", l->name,
+             (long long)l->epoch);
     return ORCH_OK;
 }
 
@@ -97,7 +95,7 @@ bool coord_lease_renew_due(const coord_t *c, int64_t now_ms)
 
 int64_t coord_lease_next_ms(const coord_t *c)
 {
-    if (c->mode == COORD_UP)
+    if (c->mode == COORD_UP || c->mode == COORD_RECOVERING)
         return c->lease.sent_ms + c->cfg->ha_renew_ms;
     if (c->mode == COORD_STANDBY)
         return c->lease.poll_at_ms;
@@ -118,7 +116,7 @@ static void s_step_down(coord_t *c, const char *reason)
 
 void coord_lease_check(coord_t *c, int64_t now_ms)
 {
-    if (c->mode != COORD_UP || now_ms < c->lease.until_ms)
+    if ((c->mode != COORD_UP && c->mode != COORD_RECOVERING) || now_ms < c->lease.until_ms)
         return;
     char reason[160];
     snprintf(reason, sizeof reason, "the leader lease (epoch %lld) expired before it was renewed",
@@ -131,9 +129,26 @@ void coord_lease_lost(coord_t *c, const char *reason)
     s_step_down(c, reason);
 }
 
+void coord_lease_recovering(coord_t *c, int64_t now_ms)
+{
+    coord_lease_t *l = &c->lease;
+    if (c->mode != COORD_RECOVERING || now_ms - l->sent_ms < c->cfg->ha_renew_ms)
+        return;
+    l->sent_ms = now_ms;
+    if (store_lease_renew(c->store, l->epoch, c->cfg->ha_lease_ms) == ORCH_OK) {
+        l->until_ms = now_ms + c->cfg->ha_lease_ms;
+        return;
+    }
+    if (store_lease_lost(c->store))
+        s_step_down(c, store_errmsg(c->store));
+    else
+        coord_go_down(c, store_errmsg(c->store));
+}
+
 void coord_lease_release(coord_t *c)
 {
-    if (c->mode != COORD_UP || c->inflight_active || !store_connected(c->store))
+    if ((c->mode != COORD_UP && c->mode != COORD_RECOVERING) || c->inflight_active ||
+        !store_connected(c->store))
         return;
     if (store_lease_release(c->store, c->lease.epoch) == ORCH_OK)
         LOG_INFO("leader lease released epoch=%lld", (long long)c->lease.epoch);

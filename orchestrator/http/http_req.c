@@ -345,6 +345,9 @@ static void s_ready(http_req_t *r, const char *reply, size_t len)
         s_json(r, 200, json_pack("{s:s, s:s}", "status", "ready", "database", "up"));
     else if (error && strncmp(error, "standby:", 8) == 0) /* high availability */
         s_problem(r, 503, error);
+    else if (db && strcmp(db, "recovering") == 0)
+        s_problem(r, 503, "not ready: recovering: the coordinator is reading its jobs from "
+                          "PostgreSQL");
     else
         s_problem(r, 503,
                   "not ready: the coordinator has no database connection (or has not finished "

@@ -219,37 +219,64 @@ const char *store_errmsg(const store_t *store);
  * Each returns 0 or ORCH_EDB with store_errmsg set. */
 typedef void (*store_row_fn)(void *arg, const store_job_row_t *row);
 
-int store_load_max_id(store_t *store, int64_t *max_id);
-/* The first audit row id no session has used or reserved (the coordinator
- * numbers its events from here; store_pipeline_add_event_ids reserves). */
-int store_load_next_event_id(store_t *store, int64_t *next);
+/* ---- the recovery snapshot (store_snapshot.c) ----
+ *
+ * What a recovery reads, taken in one REPEATABLE READ transaction by a
+ * thread of its own on a connection of its own, so that the coordinator's
+ * loop keeps serving workers (heartbeats, registrations) while PostgreSQL
+ * answers; the loop then replays the parts, in this order, from memory. */
+typedef struct store_snapshot store_snapshot_t;
+
+typedef struct {
+    int64_t live_horizon_ms; /* scheduled jobs due within this are read */
+    int waiting_limit;       /* the first this many waiting jobs, by id */
+    int lane_page;           /* queued jobs read per lane, most urgent first */
+} store_snapshot_params_t;
+
+/* A lane with queued jobs and its first page (lane_page rows at most, by
+ * priority and id); rows borrowed for the call. */
+typedef void (*store_lane_fn)(void *arg, const char *queue, const char *type,
+                              const store_job_row_t *rows, size_t nrows);
+
+/* Starts reading store's database (its conninfo); NULL when the thread
+ * could not start (store_errmsg). */
+store_snapshot_t *store_snapshot_start(store_t *store, const store_snapshot_params_t *p);
+/* Never blocks: ORCH_EAGAIN while reading, then ORCH_OK or ORCH_EDB
+ * (store_snapshot_errmsg). */
+int store_snapshot_poll(store_snapshot_t *snap);
+const char *store_snapshot_errmsg(const store_snapshot_t *snap);
+/* Cancels a query still running, joins the thread, frees; NULL-safe. */
+void store_snapshot_destroy(store_snapshot_t **snap);
+/* The replays return ORCH_OK, or ORCH_EDB with the reason on store (an
+ * implementation may read at replay time). max_id: the highest job id;
+ * next_event_id: the first audit row id no session has used or reserved
+ * (the coordinator numbers its events from here). */
+int store_snapshot_ids(store_snapshot_t *snap, int64_t *max_id, int64_t *next_event_id);
 /* Job counts per (queue, state). */
-int store_load_counts(store_t *store, void (*fn)(void *arg, const char *queue, int state, int64_t n),
-                      void *arg);
-int store_load_paused(store_t *store, void (*fn)(void *arg, const char *queue), void *arg);
+int store_snapshot_counts(store_snapshot_t *snap,
+                          void (*fn)(void *arg, const char *queue, int state, int64_t n), void *arg);
+int store_snapshot_paused(store_snapshot_t *snap, void (*fn)(void *arg, const char *queue),
+                          void *arg);
 /* Queues with live settings (any override set). */
-int store_load_queue_settings(store_t *store, void (*fn)(void *arg, const store_queue_row_t *q),
-                              void *arg);
-/* The (queue, type) lanes that have queued jobs. */
-int store_load_lanes(store_t *store, void (*fn)(void *arg, const char *queue, const char *type),
-                     void *arg);
-/* Running jobs, and scheduled ones due within horizon_ms, by id. */
-int store_load_live(store_t *store, int64_t horizon_ms, store_row_fn fn, void *arg);
-/* The first limit waiting jobs, by id. */
-int store_load_waiting(store_t *store, int limit, store_row_fn fn, void *arg);
-/* Dependencies of waiting jobs with id <= upto; dep_state -1 when the
- * dependency is gone. */
-int store_load_deps(store_t *store, int64_t upto,
-                    void (*fn)(void *arg, int64_t job_id, int64_t dep_id, int dep_state), void *arg);
+int store_snapshot_queue_settings(store_snapshot_t *snap,
+                                  void (*fn)(void *arg, const store_queue_row_t *q), void *arg);
+/* The (queue, type) lanes that have queued jobs, each with its first page. */
+int store_snapshot_lanes(store_snapshot_t *snap, store_lane_fn fn, void *arg);
+/* Running jobs, and scheduled ones due within the horizon, by id. */
+int store_snapshot_live(store_snapshot_t *snap, store_row_fn fn, void *arg);
+/* The first waiting_limit waiting jobs, by id. */
+int store_snapshot_waiting(store_snapshot_t *snap, store_row_fn fn, void *arg);
+/* Dependencies of those waiting jobs; dep_state -1 when the dependency is
+ * gone. */
+int store_snapshot_deps(store_snapshot_t *snap,
+                        void (*fn)(void *arg, int64_t job_id, int64_t dep_id, int dep_state),
+                        void *arg);
+
 /* A schedule from the config file: the file wins, but a runtime pause and
  * the next slot survive a restart unless the cron expression changed. */
 int store_upsert_schedule(store_t *store, const store_schedule_row_t *s);
 int store_load_schedules(store_t *store, void (*fn)(void *arg, const store_schedule_row_t *s),
                          void *arg);
-/* Runs one operation at once (recovery refills). on_answer is called once
- * on success. */
-int store_exec(store_t *store, store_op_t *op,
-               void (*on_answer)(void *arg, store_op_t *op, const store_answer_t *ans), void *arg);
 
 /* ---- leader lease (high availability: docs/operations.md) ----
  * Several coordinators may share one database; the one holding the lease
@@ -271,6 +298,11 @@ int store_lease_acquire(store_t *store, const char *name, const char *advertise,
 /* Lets the lease expire now if epoch still holds it (a clean shutdown hands
  * over at once). Synchronous; 0 or ORCH_EDB. */
 int store_lease_release(store_t *store, int64_t epoch);
+/* The fence on its own, as a synchronous statement: renews the lease for
+ * lease_ms if epoch still holds it. 0, or ORCH_EDB (store_lease_lost()
+ * says whether the lease is gone). For a leader that commits nothing for a
+ * while (its recovery is being read). */
+int store_lease_renew(store_t *store, int64_t epoch, int64_t lease_ms);
 /* The fence, queued FIRST in every pipeline of a leader: renews the lease
  * for lease_ms if epoch still holds it and it has not expired, else fails
  * the statement and with it the whole pipeline (one transaction), so a

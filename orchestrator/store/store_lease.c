@@ -44,6 +44,29 @@ int store_lease_release(store_t *s, int64_t epoch)
     return ORCH_OK;
 }
 
+int store_lease_renew(store_t *s, int64_t epoch, int64_t lease_ms)
+{
+    char e[24], ms[24];
+    snprintf(e, sizeof e, "%lld", (long long)epoch);
+    snprintf(ms, sizeof ms, "%lld", (long long)lease_ms);
+    const char *v[2] = {e, ms};
+    s->lease_lost = false;
+    if (!store_connected(s) || s->in_flight || s->building) {
+        snprintf(s->errmsg, sizeof s->errmsg, "database connection is not available");
+        return ORCH_EDB;
+    }
+    PGresult *r = PQexecPrepared(s->conn, STORE_STMT_LEASE_FENCE, 2, v, NULL, NULL, 0);
+    int rc = ORCH_OK;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        s->lease_lost = state && strcmp(state, STORE_LEASE_LOST_SQLSTATE) == 0;
+        store_set_error(s, "leader lease renewal failed", PQresultErrorMessage(r));
+        rc = ORCH_EDB;
+    }
+    PQclear(r);
+    return rc;
+}
+
 int store_pipeline_add_fence(store_t *s, int64_t epoch, int64_t lease_ms, bool renew)
 {
     char e[24], ms[24];

@@ -274,29 +274,6 @@ int store_pipeline_add(store_t *s, store_op_t *op)
     return store_send_prepared(s, stmt, n, values, op);
 }
 
-int store_exec(store_t *s, store_op_t *op,
-               void (*on_answer)(void *arg, store_op_t *op, const store_answer_t *ans), void *arg)
-{
-    const char *stmt = NULL;
-    const char *values[STORE_MAX_PARAMS];
-    int n = store_op_params(s, op, &stmt, values);
-    if (n < 0 || !stmt)
-        return ORCH_EINVAL;
-    if (!store_connected(s) || s->in_flight || s->building) {
-        snprintf(s->errmsg, sizeof s->errmsg, "database connection is not available");
-        return ORCH_EDB;
-    }
-    PGresult *r = PQexecPrepared(s->conn, stmt, n, values, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
-        store_set_error(s, "query failed", PQresultErrorMessage(r));
-        PQclear(r);
-        return ORCH_EDB;
-    }
-    store_op_answer(op, r, on_answer, arg);
-    PQclear(r);
-    return ORCH_OK;
-}
-
 static void s_flush(store_t *s)
 {
     int f = PQflush(s->conn);

@@ -84,6 +84,7 @@ static struct {
     int fail_connects;
     int fail_loads;
     int fail_loads_skip;
+    bool hold_snapshot;
     bool hold;
     unsigned commits, failed, violations, connects, connect_attempts, inserted, updated;
     unsigned lost_updates, max_write_rows;
@@ -842,7 +843,7 @@ static int s_load_begin(store_t *s)
     return ORCH_OK;
 }
 
-int store_load_max_id(store_t *s, int64_t *max_id)
+static int s_load_max_id(store_t *s, int64_t *max_id)
 {
     if (s_load_begin(s))
         return ORCH_EDB;
@@ -851,7 +852,7 @@ int store_load_max_id(store_t *s, int64_t *max_id)
     return ORCH_OK;
 }
 
-int store_load_next_event_id(store_t *s, int64_t *next)
+static int s_load_next_event_id(store_t *s, int64_t *next)
 {
     if (s_load_begin(s))
         return ORCH_EDB;
@@ -859,7 +860,7 @@ int store_load_next_event_id(store_t *s, int64_t *next)
     return ORCH_OK;
 }
 
-int store_load_counts(store_t *s, void (*fn)(void *arg, const char *queue, int state, int64_t n),
+static int s_load_counts(store_t *s, void (*fn)(void *arg, const char *queue, int state, int64_t n),
                       void *arg)
 {
     if (s_load_begin(s))
@@ -877,7 +878,7 @@ int store_load_counts(store_t *s, void (*fn)(void *arg, const char *queue, int s
     return ORCH_OK;
 }
 
-int store_load_paused(store_t *s, void (*fn)(void *arg, const char *queue), void *arg)
+static int s_load_paused(store_t *s, void (*fn)(void *arg, const char *queue), void *arg)
 {
     if (s_load_begin(s))
         return ORCH_EDB;
@@ -888,7 +889,7 @@ int store_load_paused(store_t *s, void (*fn)(void *arg, const char *queue), void
     return ORCH_OK;
 }
 
-int store_load_queue_settings(store_t *s, void (*fn)(void *arg, const store_queue_row_t *q),
+static int s_load_queue_settings(store_t *s, void (*fn)(void *arg, const store_queue_row_t *q),
                               void *arg)
 {
     if (s_load_begin(s))
@@ -905,7 +906,7 @@ int store_load_queue_settings(store_t *s, void (*fn)(void *arg, const store_queu
     return ORCH_OK;
 }
 
-int store_load_lanes(store_t *s, void (*fn)(void *arg, const char *queue, const char *type),
+static int s_load_lanes(store_t *s, void (*fn)(void *arg, const char *queue, const char *type),
                      void *arg)
 {
     if (s_load_begin(s))
@@ -942,7 +943,7 @@ static void s_emit(fake_job_t **rows, size_t n, store_row_fn fn, void *arg)
     }
 }
 
-int store_load_live(store_t *s, int64_t horizon_ms, store_row_fn fn, void *arg)
+static int s_load_live(store_t *s, int64_t horizon_ms, store_row_fn fn, void *arg)
 {
     if (s_load_begin(s))
         return ORCH_EDB;
@@ -961,7 +962,7 @@ int store_load_live(store_t *s, int64_t horizon_ms, store_row_fn fn, void *arg)
     return ORCH_OK;
 }
 
-int store_load_waiting(store_t *s, int limit, store_row_fn fn, void *arg)
+static int s_load_waiting(store_t *s, int limit, store_row_fn fn, void *arg)
 {
     if (s_load_begin(s))
         return ORCH_EDB;
@@ -985,7 +986,7 @@ static int s_dep_cmp(const void *a, const void *b)
     return x->job_id < y->job_id ? -1 : x->job_id > y->job_id;
 }
 
-int store_load_deps(store_t *s, int64_t upto,
+static int s_load_deps(store_t *s, int64_t upto,
                     void (*fn)(void *arg, int64_t job_id, int64_t dep_id, int dep_state), void *arg)
 {
     if (s_load_begin(s))
@@ -1694,8 +1695,9 @@ bool store_wants_write(const store_t *s)
     return false;
 }
 
-int store_exec(store_t *s, store_op_t *op,
-               void (*on_answer)(void *arg, store_op_t *op, const store_answer_t *ans), void *arg)
+static int s_exec(store_t *s, store_op_t *op,
+                  void (*on_answer)(void *arg, store_op_t *op, const store_answer_t *ans),
+                  void *arg)
 {
     if (!op || op->kind <= 0 || op->kind >= STORE_OP_KIND_COUNT)
         return ORCH_EINVAL;
@@ -1894,6 +1896,149 @@ int store_pipeline_add_fence(store_t *s, int64_t epoch, int64_t lease_ms, bool r
 bool store_lease_lost(const store_t *s)
 {
     return s->lease_lost;
+}
+
+int store_lease_renew(store_t *s, int64_t epoch, int64_t lease_ms)
+{
+    s->lease_lost = false;
+    if (s_load_begin(s))
+        return ORCH_EDB;
+    if (G.lease.epoch != epoch || G.lease.expires_us <= clock_real_us()) {
+        s->lease_lost = true;
+        snprintf(s->errmsg, sizeof s->errmsg,
+                 "leader lease renewal failed: epoch %lld is no longer the leader's",
+                 (long long)epoch);
+        return ORCH_EDB;
+    }
+    G.lease.expires_us = clock_real_us() + lease_ms * 1000;
+    G.lease.renewals++;
+    return ORCH_OK;
+}
+
+/* ---- the recovery snapshot: the fake reads at replay time (nobody writes
+ * meanwhile), on the coordinator's own store, so load failures injected
+ * with store_fake_fail_loads hit the same reads in the same order ---- */
+
+struct store_snapshot {
+    store_t *s;
+    store_snapshot_params_t p;
+    int64_t last_waiting;
+    store_row_fn fn;
+    void *arg;
+};
+
+store_snapshot_t *store_snapshot_start(store_t *s, const store_snapshot_params_t *p)
+{
+    store_snapshot_t *sn = xcalloc(1, sizeof *sn);
+    sn->s = s;
+    sn->p = *p;
+    return sn;
+}
+
+int store_snapshot_poll(store_snapshot_t *sn)
+{
+    (void)sn;
+    return G.hold_snapshot ? ORCH_EAGAIN : ORCH_OK;
+}
+
+void store_fake_hold_snapshot(bool hold)
+{
+    G.hold_snapshot = hold;
+}
+
+const char *store_snapshot_errmsg(const store_snapshot_t *sn)
+{
+    return sn->s->errmsg;
+}
+
+void store_snapshot_destroy(store_snapshot_t **snp)
+{
+    if (!snp || !*snp)
+        return;
+    free(*snp);
+    *snp = NULL;
+}
+
+int store_snapshot_ids(store_snapshot_t *sn, int64_t *max_id, int64_t *next_event_id)
+{
+    int rc = s_load_max_id(sn->s, max_id);
+    return rc ? rc : s_load_next_event_id(sn->s, next_event_id);
+}
+
+int store_snapshot_counts(store_snapshot_t *sn,
+                          void (*fn)(void *arg, const char *queue, int state, int64_t n), void *arg)
+{
+    return s_load_counts(sn->s, fn, arg);
+}
+
+int store_snapshot_paused(store_snapshot_t *sn, void (*fn)(void *arg, const char *queue),
+                          void *arg)
+{
+    return s_load_paused(sn->s, fn, arg);
+}
+
+int store_snapshot_queue_settings(store_snapshot_t *sn,
+                                  void (*fn)(void *arg, const store_queue_row_t *q), void *arg)
+{
+    return s_load_queue_settings(sn->s, fn, arg);
+}
+
+typedef struct {
+    store_snapshot_t *sn;
+    store_lane_fn fn;
+    void *arg;
+    int rc;
+} s_lanes_t;
+
+static void s_page(void *arg, store_op_t *op, const store_answer_t *ans)
+{
+    s_lanes_t *st = arg;
+    st->fn(st->arg, op->in.refill.queue, op->in.refill.type, ans->rows, ans->nrows);
+}
+
+/* Each lane's first page, read the way the real store does (a refill
+ * from the start). */
+static void s_lane_page(void *arg, const char *queue, const char *type)
+{
+    s_lanes_t *st = arg;
+    if (st->rc != ORCH_OK)
+        return;
+    store_op_t op = {.kind = STORE_OP_REFILL,
+                     .in.refill = {queue, type, -1, 0, st->sn->p.lane_page}};
+    st->rc = s_exec(st->sn->s, &op, s_page, st);
+}
+
+int store_snapshot_lanes(store_snapshot_t *sn, store_lane_fn fn, void *arg)
+{
+    s_lanes_t st = {sn, fn, arg, ORCH_OK};
+    int rc = s_load_lanes(sn->s, s_lane_page, &st);
+    return rc ? rc : st.rc;
+}
+
+int store_snapshot_live(store_snapshot_t *sn, store_row_fn fn, void *arg)
+{
+    return s_load_live(sn->s, sn->p.live_horizon_ms, fn, arg);
+}
+
+static void s_waiting_seen(void *arg, const store_job_row_t *row)
+{
+    store_snapshot_t *sn = arg;
+    sn->last_waiting = row->id;
+    sn->fn(sn->arg, row);
+}
+
+int store_snapshot_waiting(store_snapshot_t *sn, store_row_fn fn, void *arg)
+{
+    sn->fn = fn;
+    sn->arg = arg;
+    return s_load_waiting(sn->s, sn->p.waiting_limit, s_waiting_seen, sn);
+}
+
+int store_snapshot_deps(store_snapshot_t *sn,
+                        void (*fn)(void *arg, int64_t job_id, int64_t dep_id, int dep_state),
+                        void *arg)
+{
+    return s_load_deps(sn->s, sn->last_waiting, fn, arg);
 }
 
 void store_fake_lease_take(const char *holder, const char *advertise, int64_t lease_ms)

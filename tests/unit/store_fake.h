@@ -123,9 +123,13 @@ unsigned store_fake_lease_renewals(void);
 void store_fake_fail_next_commit(size_t after);
 /* The next n store_connect() calls fail with ORCH_EDB. */
 void store_fake_fail_connects(int n);
-/* The next n recovery loads (store_load_*, store_upsert_schedule,
- * store_exec) fail with ORCH_EDB, leaving the connection up. */
+/* The next n recovery loads (store_snapshot_* replays,
+ * store_load_schedules, store_upsert_schedule) fail with ORCH_EDB,
+ * leaving the connection up. */
 void store_fake_fail_loads(int n);
+/* While held, a recovery's reads are "still running"
+ * (store_snapshot_poll answers ORCH_EAGAIN): a slow PostgreSQL. */
+void store_fake_hold_snapshot(bool hold);
 /* Like store_fake_fail_loads, after letting the next `skip` loads pass
  * (to fail a recovery half way). */
 void store_fake_fail_loads_after(int skip, int n);

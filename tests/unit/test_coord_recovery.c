@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "coord.h"
 #include "coord_harness.h"
 #include "job.h"
 #include <stdio.h>
@@ -210,6 +211,42 @@ static void test_waiting_jobs_recovered(void **state)
     h_finish(h);
 }
 
+/* While a recovery's reads are still running (a slow PostgreSQL), the
+ * loop keeps serving: a worker registers and gets its heartbeats, the
+ * leader lease is renewed, requests are answered 503 "recovering"; once
+ * the reads are done the coordinator comes up and dispatches the recovered
+ * job to that worker. */
+static void test_workers_served_while_recovering(void **state)
+{
+    (void)state;
+    store_fake_reset();
+    store_fake_put(30, "default", "noop", 5, JOB_QUEUED);
+    store_fake_hold_snapshot(true);
+    harness_t *h = h_start(&(h_opts_t){.keep_db = true, .no_wait_up = true,
+                                       .extra = "ha:\n  lease: 600ms\n  renew: 200ms\n"});
+    fw_t *w = fw_new(h, "w1", "default", "noop", 1);
+    unsigned renewals = store_fake_lease_renewals();
+    h_pump_ms(h, 1500); /* 30 heartbeat intervals, 2.5 leases */
+    assert_false(coord_is_up(h_coord(h)));
+    assert_true(fw_count(w, "HEARTBEAT") >= 10);
+    assert_true(store_fake_lease_renewals() >= renewals + 3);
+    assert_int_equal(fw_njobs(w), 0);
+    fc_t *c = fc_new(h);
+    json_t *r = fc_call(h, c, "SUBMIT", "{\"jobs\":[{\"queue\":\"default\",\"type\":\"noop\"}]}");
+    assert_int_equal(h_status(r), 503);
+    const char *err = json_string_value(json_object_get(r, "error"));
+    assert_non_null(err);
+    assert_non_null(strstr(err, "recovering"));
+    json_decref(r);
+    store_fake_hold_snapshot(false);
+    h_wait_up(h);
+    fw_wait_jobs(h, w, 1);
+    assert_int_equal(fw_job_id(w, 0), 30);
+    fw_done(w, 30, 1, NULL);
+    h_wait_state(h, 30, JOB_SUCCEEDED);
+    h_finish(h);
+}
+
 /* A queue paused before the restart stays paused (declared in the
  * configuration, so it can be paused before its first job). */
 static void test_paused_queue_stays_paused(void **state)
@@ -271,6 +308,7 @@ int main(void)
         H_TEST(test_scheduled_jobs_recovered),
         H_TEST(test_waiting_jobs_recovered),
         H_TEST(test_paused_queue_stays_paused),
+        H_TEST(test_workers_served_while_recovering),
         H_TEST(test_restart_with_job_in_flight),
     };
     /* clang-format on */
