@@ -452,6 +452,8 @@ static void s_turn(coord_t *c, long max_wait_ms)
             coord_on_store_io(c);
         else if (store_idle_check(c->store) != ORCH_OK)
             coord_go_down(c, store_errmsg(c->store));
+        if (store_take_notify(c->store))
+            coord_inbox_wake(c);
     }
     if (items[4].revents & ZMQ_POLLIN)
         coord_auth_on_zap(c->auth);
@@ -490,6 +492,7 @@ static void s_turn(coord_t *c, long max_wait_ms)
     if (c->mode == COORD_UP) {
         coord_dispatch(c);
         coord_request_refills(c);
+        coord_inbox_tick(c);
         if (!c->inflight_active && s_flush_due(c, now)) {
             c->cur_since_ms = 0;
             coord_flush(c);

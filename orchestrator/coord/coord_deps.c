@@ -175,6 +175,8 @@ job_t *coord_new_job(coord_t *c, const proto_jobspec_t *s, int64_t now_us, const
 typedef struct {
     const store_answer_t *ans; /* lookup answer, or NULL */
     const char *actor;         /* the submitting key (audit trail) */
+    const int64_t *inbox;      /* from the inbox (no client to answer): its row ids */
+    size_t ninbox;
 } s_view_t;
 
 /* State of dependency id: memory first, then the lookup answer; -1 unknown. */
@@ -298,23 +300,17 @@ static void s_queue_deps_op(coord_t *c, s_deprows_t *rows)
     coord_queue_op(c, op);
 }
 
-static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
-                    proto_jobspec_t *specs, size_t n, const s_view_t *v, const char *warning)
+/* Creates the submission's jobs (ids[i]: the new job, or the existing one
+ * an idempotency key named, existing[i] true; any_key: some job had a key). */
+static void s_create(coord_t *c, const s_view_t *v, proto_jobspec_t *specs, size_t n,
+                     int64_t *ids, bool *existing, bool *any_key)
 {
-    char err[300];
-    if (!s_validate_deps(c, v, specs, n, err, sizeof err)) {
-        coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, err);
-        return;
-    }
-    int64_t *ids = xcalloc(n, sizeof *ids);
     size_t *event_at = xcalloc(n, sizeof *event_at);
-    bool *existing = xcalloc(n, sizeof *existing);
-    bool any_key = false;
     s_deprows_t deprows = {0};
     int64_t now_us = clock_real_us();
     for (size_t i = 0; i < n; i++) {
         if (specs[i].idempotency_key) {
-            any_key = true;
+            *any_key = true;
             ids[i] = s_key_hit(c, v, specs[i].queue, specs[i].idempotency_key);
             if (ids[i]) {
                 existing[i] = true;
@@ -336,10 +332,16 @@ static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
     }
     if (deprows.n)
         s_queue_deps_op(c, &deprows); /* takes the arrays */
+    free(event_at);
+}
+
+static void s_reply(coord_t *c, const proto_envelope_t *env, const char *req, const int64_t *ids,
+                    const bool *existing, size_t n, const char *warning)
+{
     strbuf_t body;
     strbuf_init(&body);
     if (warning) { /* the ids, then "warnings", then req */
-        proto_reply_ids(&body, ids, any_key ? existing : NULL, n, NULL);
+        proto_reply_ids(&body, ids, existing, n, NULL);
         body.data[--body.len] = '\0'; /* reopen the object */
         strbuf_t w;
         strbuf_init(&w);
@@ -350,11 +352,30 @@ static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
         proto_reply_close(&body, req);
         strbuf_fini(&w);
     } else {
-        proto_reply_ids(&body, ids, any_key ? existing : NULL, n, req);
+        proto_reply_ids(&body, ids, existing, n, req);
     }
     coord_ack(&c->cur, env, req, &body);
+}
+
+/* A submission from the inbox has nobody to answer: its rows are deleted
+ * in the transaction that creates its jobs. */
+static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
+                    proto_jobspec_t *specs, size_t n, const s_view_t *v, const char *warning)
+{
+    char err[300];
+    if (!s_validate_deps(c, v, specs, n, err, sizeof err)) {
+        coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, err);
+        return;
+    }
+    int64_t *ids = xcalloc(n, sizeof *ids);
+    bool *existing = xcalloc(n, sizeof *existing);
+    bool any_key = false;
+    s_create(c, v, specs, n, ids, existing, &any_key);
+    if (v->inbox)
+        coord_inbox_applied(c, v->inbox, v->ninbox);
+    else
+        s_reply(c, env, req, ids, any_key ? existing : NULL, n, warning);
     free(ids);
-    free(event_at);
     free(existing);
 }
 
@@ -370,12 +391,12 @@ static bool s_needs_lookup(const proto_jobspec_t *specs, size_t n)
     return false;
 }
 
-void coord_submit(coord_t *c, const proto_envelope_t *env, const char *req,
-                  proto_jobspec_t *specs, size_t n, const char *warning)
+/* v: the actor and, from the inbox, its row ids (the lookup op copies them). */
+static void s_submit(coord_t *c, const proto_envelope_t *env, const char *req,
+                     proto_jobspec_t *specs, size_t n, const char *warning, const s_view_t *v)
 {
     if (!s_needs_lookup(specs, n)) {
-        s_view_t v = {NULL, coord_peer_actor(c->peer)};
-        s_apply(c, env, req, specs, n, &v, warning);
+        s_apply(c, env, req, specs, n, v, warning);
         proto_jobspecs_free(specs, n);
         return;
     }
@@ -399,7 +420,13 @@ void coord_submit(coord_t *c, const proto_envelope_t *env, const char *req,
     op->specs = specs; /* the op owns them now: their strings back the inputs */
     op->nspecs = n;
     op->warning = warning ? xstrdup(warning) : NULL;
-    op->actor = coord_peer_actor(c->peer);
+    op->actor = v->actor;
+    if (v->inbox) {
+        int64_t *rows = op_own(op, xcalloc(v->ninbox + 1, sizeof *rows));
+        memcpy(rows, v->inbox, v->ninbox * sizeof *rows);
+        op->inbox = rows;
+        op->ninbox = v->ninbox;
+    }
     op->sop.in.lookup.deps = op_own(op, deps);
     op->sop.in.lookup.ndeps = ndeps;
     op->sop.in.lookup.queues = op_own(op, queues);
@@ -409,11 +436,25 @@ void coord_submit(coord_t *c, const proto_envelope_t *env, const char *req,
     coord_queue_op(c, op);
 }
 
+void coord_submit(coord_t *c, const proto_envelope_t *env, const char *req,
+                  proto_jobspec_t *specs, size_t n, const char *warning)
+{
+    s_view_t v = {NULL, coord_peer_actor(c->peer), NULL, 0};
+    s_submit(c, env, req, specs, n, warning, &v);
+}
+
+void coord_submit_inbox(coord_t *c, proto_jobspec_t *specs, size_t n, const int64_t *rows,
+                        const char *actor)
+{
+    s_view_t v = {NULL, actor, rows, n};
+    s_submit(c, NULL, NULL, specs, n, NULL, &v);
+}
+
 void coord_lookup_result(coord_t *c, op_t *op, const store_answer_t *ans)
 {
     /* Results arrive only while up; a shutdown still commits this batch, so
      * apply it (returning here would leave the client without a reply). */
-    s_view_t v = {ans, op->actor};
+    s_view_t v = {ans, op->actor, op->inbox, op->ninbox};
     s_apply(c, &op->env, op->req, op->specs, op->nspecs, &v, op->warning);
     op->has_env = false;
 }

@@ -81,6 +81,8 @@ typedef struct op {
     schedule_t *sched;      /* SCHED_ADD: the schedule to keep on success */
     char *warning;          /* LOOKUP: a warning for the submission's reply, owned */
     const char *actor;      /* LOOKUP: the submitting key's name, for the audit trail */
+    const int64_t *inbox;   /* LOOKUP of an inbox submission: its row ids (op_own) */
+    size_t ninbox;
     void **owned;           /* allocations sop points into */
     size_t nowned;
     struct op *next;
@@ -180,6 +182,11 @@ struct coord {
     bool sched_load_inflight;
     coord_mode_t mode;
     store_snapshot_t *recovery; /* RECOVERING: the reads in progress */
+    /* transactional enqueue (coord_inbox.c): a read wanted; a read in
+     * flight; submissions read whose rows are not deleted yet */
+    bool inbox_wanted, inbox_reading;
+    size_t inbox_open;
+    uint64_t inbox_jobs; /* inbox rows turned into jobs (or matched by key) */
     int64_t recovery_t0;        /* when they started (monotonic ms) */
     coord_lease_t lease;
     char down_reason[512];
@@ -312,6 +319,18 @@ void coord_ack_op(coord_t *c, op_t *op, strbuf_t *body);
 void coord_ack_op_bool(coord_t *c, op_t *op, const char *key, bool value);
 void coord_ack_op_state(coord_t *c, op_t *op, const char *state);
 
+/* coord_inbox.c: transactional enqueue (store migration 012). wake: a
+ * NOTIFY arrived or a recovery ended: read the inbox. tick, each turn while
+ * UP: queues the read when wanted and none is under way. applied: the jobs
+ * of these inbox rows are in the batch being filled: delete the rows in
+ * the same transaction. reset: forget a round in progress (going down). */
+void coord_inbox_wake(coord_t *c);
+void coord_inbox_tick(coord_t *c);
+void coord_inbox_result(coord_t *c, const store_answer_t *ans);
+void coord_inbox_deleted(coord_t *c);
+void coord_inbox_applied(coord_t *c, const int64_t *rows, size_t n);
+void coord_inbox_reset(coord_t *c);
+
 /* coord_recover.c: a leader's recovery. start: the reads begin in a
  * thread (mode RECOVERING); 0 or ORCH_EDB. poll, each turn while
  * RECOVERING: ORCH_EAGAIN while reading, ORCH_OK once applied (mode UP),
@@ -352,6 +371,11 @@ void coord_workers_redirect(coord_t *c, const char *message);
 void coord_submit(coord_t *c, const proto_envelope_t *env, const char *req,
                   proto_jobspec_t *specs, size_t n, const char *warning);
 void coord_lookup_result(coord_t *c, op_t *op, const store_answer_t *ans);
+/* A submission read from the transactional-enqueue inbox: like a SUBMIT
+ * with nobody to answer (takes the specs; rows[i] is spec i's inbox row,
+ * copied; actor interned). */
+void coord_submit_inbox(coord_t *c, proto_jobspec_t *specs, size_t n, const int64_t *rows,
+                        const char *actor);
 void coord_deps_notify(coord_t *c, int64_t id, int state);
 /* The state machine's terminal hook: dependency cascade, queue figures. */
 void coord_on_terminal(void *arg, job_t *job);

@@ -357,6 +357,9 @@ char *coord_metrics_render(coord_t *c)
     s_head(&sb, "orch_waiting_jobs_in_memory", "gauge",
            "Waiting jobs (on dependencies) held in memory; at most scheduler.waiting_window");
     strbuf_printf(&sb, "orch_waiting_jobs_in_memory %lld\n", (long long)c->js.waiting_held);
+    s_head(&sb, "orch_inbox_jobs_total", "counter",
+           "Rows of orch.inbox (orch.orch_enqueue, transactional enqueue) turned into jobs");
+    strbuf_printf(&sb, "orch_inbox_jobs_total %llu\n", (unsigned long long)c->inbox_jobs);
     s_head(&sb, "orch_recovery_duration_seconds", "gauge",
            "How long the last recovery from PostgreSQL took");
     strbuf_printf(&sb, "orch_recovery_duration_seconds %.3f\n",

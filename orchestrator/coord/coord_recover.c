@@ -149,6 +149,7 @@ int coord_recover_poll(coord_t *c)
         coord_reattach_worker(c, c->workers[i]);
     c->mode = COORD_UP;
     c->down_reason[0] = '\0';
+    coord_inbox_reset(c); /* enqueued while nobody listened */
     c->metrics.last_recovery_ms = clock_mono_ms() - c->recovery_t0;
     LOG_INFO("recovery done, coordinator up next_id=%lld jobs_in_memory=%zu lanes=%zu"
              " read_ms=%lld ms=%lld",

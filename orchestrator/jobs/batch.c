@@ -18,7 +18,7 @@ void batch_reset(batch_t *b)
         free(b->acks[i].body);
         free(b->acks[i].req);
     }
-    b->nwrites = b->nevents = b->nacks = b->nresults = b->npublished = 0;
+    b->nwrites = b->nevents = b->nacks = b->nresults = b->npublished = b->ninbox = 0;
     b->extra_statements = 0;
 }
 
@@ -30,13 +30,14 @@ void batch_fini(batch_t *b)
     free(b->acks);
     free(b->results);
     free(b->published);
+    free(b->inbox);
     memset(b, 0, sizeof *b);
 }
 
 bool batch_empty(const batch_t *b)
 {
     return b->nwrites == 0 && b->nevents == 0 && b->nacks == 0 && b->nresults == 0 &&
-           b->extra_statements == 0;
+           b->extra_statements == 0 && b->ninbox == 0;
 }
 
 #define GROW(arr, n, cap)                                                                          \
@@ -101,4 +102,12 @@ void batch_result(batch_t *b, const char *worker, int64_t id, int attempt)
 {
     GROW(b->results, b->nresults, b->capresults);
     b->results[b->nresults++] = (batch_result_t){worker, {id, attempt}};
+}
+
+void batch_inbox(batch_t *b, const int64_t *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        GROW(b->inbox, b->ninbox, b->capinbox);
+        b->inbox[b->ninbox++] = rows[i];
+    }
 }

@@ -63,6 +63,9 @@ typedef struct {
                                 * after the commit like events, not written */
     size_t npublished, cappublished;
     size_t extra_statements; /* refills, cancels, ... queued with this batch */
+    int64_t *inbox;          /* orch.inbox rows whose jobs this batch creates: the
+                              * batch write deletes them (transactional enqueue) */
+    size_t ninbox, capinbox;
 } batch_t;
 
 void batch_init(batch_t *b);
@@ -85,6 +88,8 @@ void batch_publish(batch_t *b, const batch_event_t *e);
 /* A worker's result (job id, attempt) acknowledged after commit; worker is
  * an interned name, borrowed for the life of the process. */
 void batch_result(batch_t *b, const char *worker, int64_t id, int attempt);
+/* Inbox rows to delete in this batch's transaction. */
+void batch_inbox(batch_t *b, const int64_t *rows, size_t n);
 /* Reply sent after commit (takes body; req is copied, may be NULL). */
 void batch_ack(batch_t *b, const proto_envelope_t *env, const char *req, char *body, size_t len);
 

@@ -71,6 +71,8 @@ typedef enum {
     STORE_OP_QUEUE_SET,  /* a queue's live settings (NULL: the configuration's) */
     STORE_OP_QUEUE_DELETE, /* a queue's row, only while it holds no job */
     STORE_OP_WAKE,       /* waiting jobs not in memory whose dependencies finished */
+    STORE_OP_INBOX,      /* a page of orch.inbox (transactional enqueue, migration 012) */
+    STORE_OP_INBOX_DEL,  /* inbox rows whose jobs this transaction creates */
     STORE_OP_KIND_COUNT
 } store_op_kind_t;
 
@@ -151,6 +153,8 @@ typedef struct store_op {
         /* ids: jobs that finished (their waiters are wanted), or all: every
          * waiting job; after: keyset cursor (job id); limit: page size */
         struct { const int64_t *ids; size_t n; bool all; int64_t after; int limit; } wake;
+        struct { int limit; } inbox;
+        struct { const int64_t *ids; size_t n; } inbox_del;
     } in;
 } store_op_t;
 
@@ -163,6 +167,17 @@ typedef struct {
     const char *queue, *key;
     int64_t id; /* 0: no live or recent job holds the key */
 } store_key_hit_t;
+
+/* INBOX: one row of orch.inbox (an orch.orch_enqueue call). */
+typedef struct {
+    int64_t id;
+    const char *queue, *type, *payload; /* payload: JSON object text */
+    int priority;                       /* -1: the queue's default */
+    int max_attempts;                   /* 0: the queue's default */
+    int64_t run_at_us;                  /* 0: now */
+    const char *idempotency_key;        /* may be NULL */
+    const char *created_by;             /* the database role that called it */
+} store_inbox_row_t;
 
 /* WAKE: per row, what stands between the waiting job and its run. */
 typedef struct {
@@ -199,6 +214,9 @@ typedef struct {
     size_t nkey_hits;
     /* WAKE: one per row */
     const store_wake_t *wake;
+    /* INBOX */
+    const store_inbox_row_t *inbox;
+    size_t ninbox;
 } store_answer_t;
 
 /* ---- connection ---- */
@@ -322,7 +340,8 @@ typedef void (*store_answer_fn)(void *arg, store_op_t *op, const store_answer_t 
 typedef void (*store_sync_fn)(void *arg, bool ok, const char *error);
 
 bool store_pipeline_busy(const store_t *store);
-/* Queues the batch's job rows and audit events as one statement. Marks
+/* Queues the batch's job rows and audit events as one statement, after
+ * the deletion of the inbox rows whose jobs they are (b->inbox). Marks
  * every written job in_pg and clears its dirty flag. */
 int store_pipeline_add_write(store_t *store, batch_t *b);
 /* Reserves audit row ids up to upto (inclusive) for this coordinator, so
@@ -355,6 +374,9 @@ int store_socket(const store_t *store);
  * store_errmsg) when the connection is gone, so an idle coordinator
  * notices at once instead of at its next commit. */
 int store_idle_check(store_t *store);
+/* Whether a NOTIFY on channel orch_inbox (an orch.orch_enqueue committed)
+ * arrived since the last call; the connection LISTENs from its connect. */
+bool store_take_notify(store_t *store);
 /* True when output is still to be flushed (poll for POLLOUT too). */
 bool store_wants_write(const store_t *store);
 /* Call when the socket is ready: delivers answers, then on_sync once when

@@ -33,6 +33,8 @@
 #define STORE_STMT_QUEUE_DELETE "orch_queue_delete"
 #define STORE_STMT_WAKE "orch_wake"
 #define STORE_STMT_WAKE_ALL "orch_wake_all"
+#define STORE_STMT_INBOX "orch_inbox"
+#define STORE_STMT_INBOX_DEL "orch_inbox_del"
 
 /* Parameters of the widest statement (the batch write). */
 #define STORE_MAX_PARAMS STORE_WRITE_NPARAMS

@@ -24,6 +24,8 @@ static const char *const s_stmt[STORE_OP_KIND_COUNT] = {
     [STORE_OP_SCHED_PAUSE] = STORE_STMT_SCHED_PAUSE,
     [STORE_OP_SCHED_LOAD] = STORE_STMT_SCHED_LOAD,
     [STORE_OP_WAKE] = STORE_STMT_WAKE,
+    [STORE_OP_INBOX] = STORE_STMT_INBOX,
+    [STORE_OP_INBOX_DEL] = STORE_STMT_INBOX_DEL,
 };
 
 /* ---- parameters: each helper fills the next buffer ---- */
@@ -256,6 +258,8 @@ int store_op_params(store_t *s, const store_op_t *op, const char **stmt, const c
         s_i64(&p, op->in.wake.after);
         s_i64(&p, op->in.wake.limit);
         break;
+    case STORE_OP_INBOX: s_i64(&p, op->in.inbox.limit); break;
+    case STORE_OP_INBOX_DEL: s_i64_array(&p, op->in.inbox_del.ids, op->in.inbox_del.n); break;
     default: return ORCH_EINVAL;
     }
     return p.n;
@@ -334,6 +338,21 @@ static store_wake_t *s_wake(PGresult *r, size_t n)
     return w;
 }
 
+static store_inbox_row_t *s_inbox(PGresult *r, size_t *n)
+{
+    *n = (size_t)PQntuples(r);
+    store_inbox_row_t *rows = xcalloc(*n + 1, sizeof *rows);
+    for (size_t i = 0; i < *n; i++) {
+        int k = (int)i;
+        rows[i] = (store_inbox_row_t){
+            .id = s_get_i64(r, k, 0), .queue = PQgetvalue(r, k, 1), .type = PQgetvalue(r, k, 2),
+            .payload = PQgetvalue(r, k, 3), .priority = (int)s_get_i64(r, k, 4),
+            .max_attempts = (int)s_get_i64(r, k, 5), .run_at_us = s_get_i64(r, k, 6),
+            .idempotency_key = s_get_str(r, k, 7), .created_by = PQgetvalue(r, k, 8)};
+    }
+    return rows;
+}
+
 static int s_prior(PGresult *r, int col)
 {
     return PQgetisnull(r, 0, col) ? -1 : job_state_parse(PQgetvalue(r, 0, col));
@@ -347,6 +366,7 @@ void store_op_answer(store_op_t *op, PGresult *r,
     store_dep_state_t *deps = NULL;
     store_key_hit_t *keys = NULL;
     store_wake_t *wake = NULL;
+    store_inbox_row_t *inbox = NULL;
     switch (op->kind) {
     case STORE_OP_REFILL:
     case STORE_OP_SCHED_LOAD:
@@ -378,6 +398,9 @@ void store_op_answer(store_op_t *op, PGresult *r,
         a.rows = rows;
         a.wake = wake = s_wake(r, a.nrows);
         break;
+    case STORE_OP_INBOX:
+        a.inbox = inbox = s_inbox(r, &a.ninbox);
+        break;
     case STORE_OP_FIRE:
         a.applied = !PQgetisnull(r, 0, 0);
         a.sched_exists = !PQgetisnull(r, 0, 2);
@@ -395,4 +418,5 @@ void store_op_answer(store_op_t *op, PGresult *r,
     free(deps);
     free(keys);
     free(wake);
+    free(inbox);
 }

@@ -161,6 +161,8 @@ static int s_prepare_all(store_t *s)
         s_prepare(s, STORE_STMT_DEPS, STORE_SQL_DEPS) ||
         s_prepare(s, STORE_STMT_WAKE, STORE_SQL_WAKE) ||
         s_prepare(s, STORE_STMT_WAKE_ALL, STORE_SQL_WAKE_ALL) ||
+        s_prepare(s, STORE_STMT_INBOX, STORE_SQL_INBOX) ||
+        s_prepare(s, STORE_STMT_INBOX_DEL, STORE_SQL_INBOX_DEL) ||
         s_prepare(s, STORE_STMT_FIRE, STORE_SQL_FIRE) ||
         s_prepare(s, STORE_STMT_SCHED_ADD, STORE_SQL_SCHED_ADD) ||
         s_prepare(s, STORE_STMT_SCHED_DEL, STORE_SQL_SCHED_DEL) ||
@@ -192,7 +194,8 @@ int store_connect(store_t *s)
         return ORCH_EDB;
     }
     if (!s_exec_ok(s, "SET application_name = 'orchestratord'", "could not configure session") ||
-        s_migrate(s) || s_prepare_all(s)) {
+        s_migrate(s) || s_prepare_all(s) ||
+        !s_exec_ok(s, "LISTEN orch_inbox", "could not listen for enqueued jobs")) {
         store_disconnect(s);
         return ORCH_EDB;
     }
@@ -235,6 +238,17 @@ int store_idle_check(store_t *s)
         return ORCH_EDB;
     }
     return ORCH_OK;
+}
+
+bool store_take_notify(store_t *s)
+{
+    bool any = false;
+    PGnotify *n;
+    while (s->conn && (n = PQnotifies(s->conn)) != NULL) {
+        any = true;
+        PQfreemem(n);
+    }
+    return any;
 }
 
 bool store_wants_write(const store_t *s)

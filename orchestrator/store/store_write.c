@@ -1,6 +1,7 @@
 /* The batch write: one loop turn's job rows and audit events become the
  * STORE_SQL_WRITE* statements' array parameters. The only code that knows
  * their order (store_sql.h documents it). */
+#include "orch_error.h"
 #include "store_int.h"
 #include "readyq.h"
 #include <string.h>
@@ -127,8 +128,29 @@ void store_write_params(batch_t *b, strbuf_t *bufs, const char **params)
 /* The statement variant that fits the batch: a turn that only inserts
  * (submissions) or only updates (dispatches and results) runs a statement
  * without an empty half. */
+/* The inbox rows whose jobs the write creates go in the same transaction. */
+static int s_add_inbox_delete(store_t *s, const batch_t *b)
+{
+    if (!b->ninbox)
+        return ORCH_OK;
+    strbuf_t *buf = &s->bufs[0];
+    strbuf_reset(buf);
+    strbuf_putc(buf, '{');
+    for (size_t i = 0; i < b->ninbox; i++) {
+        if (i)
+            strbuf_putc(buf, ',');
+        strbuf_put_i64(buf, b->inbox[i]);
+    }
+    strbuf_putc(buf, '}');
+    const char *v[1] = {buf->data};
+    return store_send_prepared(s, STORE_STMT_INBOX_DEL, 1, v, NULL);
+}
+
 int store_pipeline_add_write(store_t *s, batch_t *b)
 {
+    int rc = s_add_inbox_delete(s, b);
+    if (rc != ORCH_OK || (!b->nwrites && !b->nevents))
+        return rc;
     const char *params[STORE_WRITE_NPARAMS];
     size_t ins = 0;
     for (size_t i = 0; i < b->nwrites; i++)
