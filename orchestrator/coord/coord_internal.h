@@ -198,6 +198,10 @@ struct coord {
     int64_t maint_next_ms;  /* next retention round (coord_maint.c) */
     bool maint_inflight;
     int64_t maint_cursor;   /* the jobs sweep goes on after this id */
+    int64_t seal_next_ms;   /* next audit sealing round (coord_maint.c) */
+    bool seal_inflight;
+    uint64_t audit_sealed;  /* audit rows hashed into the chain since start */
+    int64_t audit_sealed_id; /* the last one */
     int64_t cur_since_ms;  /* when the batch being filled got its first change */
     uint64_t rng;
     jobstate_t js;       /* the job state machine, writing into cur */
@@ -260,6 +264,7 @@ void coord_queue_settings_forget(coord_t *c);
 void coord_maint_tick(coord_t *c, int64_t now_ms);
 int64_t coord_maint_next_ms(const coord_t *c);
 void coord_maint_result(coord_t *c, const char *body, size_t len);
+void coord_seal_result(coord_t *c, const char *body, size_t len);
 
 /* coord_metrics.c */
 /* Counts what batch b committed (its events, size) and the commit's latency. */
@@ -282,6 +287,7 @@ void coord_on_query_reply(coord_t *c);
 /* Where env's replies go: COORD_ROUTE_HTTP the HTTP listener's pipe. */
 #define COORD_ROUTE_HTTP 1
 #define COORD_ROUTE_SELF 2 /* the loop's own request (retention): no client waits */
+#define COORD_ROUTE_SEAL 3 /* the loop's own request (audit sealing) */
 void coord_send_client(coord_t *c, const proto_envelope_t *env, const char *body, size_t len);
 void coord_on_http_message(coord_t *c);
 /* Sends a finished REPLY body (proto_reply_*) now. */

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "orch_error.h"
 #include "query.h"
+#include "store_audit.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@
 #define COORD_MAINT_BUDGET_MS 1000
 #define COORD_MAINT_AGAIN_MS 1000 /* a round that ran out of time goes on after this */
 #define COORD_MAINT_AHEAD_DAYS 7
+#define COORD_SEAL_BUDGET_MS 100 /* the query thread serves GET and LIST too */
 
 static json_t *s_request(coord_t *c)
 {
@@ -39,8 +41,42 @@ static json_t *s_request(coord_t *c)
                      COORD_MAINT_BATCH, "budget_ms", COORD_MAINT_BUDGET_MS);
 }
 
+/* Audit sealing (store_audit.c): every audit.seal_interval, the rows
+ * committed since the last round are hashed into the chain. */
+static void s_seal_tick(coord_t *c, int64_t now_ms)
+{
+    if (!c->cfg->audit_seal_interval_ms || c->seal_inflight || now_ms < c->seal_next_ms)
+        return;
+    proto_envelope_t env = {.route = COORD_ROUTE_SEAL};
+    json_t *body = json_pack("{s:I, s:i}", "epoch", (json_int_t)c->lease.epoch, "budget_ms",
+                             COORD_SEAL_BUDGET_MS);
+    if (query_forward(c->qpipe, &env, QUERY_CMD_SEAL, body) == ORCH_OK)
+        c->seal_inflight = true;
+    json_decref(body);
+    c->seal_next_ms = now_ms + c->cfg->audit_seal_interval_ms;
+}
+
+void coord_seal_result(coord_t *c, const char *body, size_t len)
+{
+    c->seal_inflight = false;
+    json_t *doc = json_loadb(body, len, 0, NULL);
+    if (json_integer_value(json_object_get(doc, "status")) != 200) {
+        const char *e = json_string_value(json_object_get(doc, "error"));
+        LOG_WARN("audit sealing round failed error=\"%s\"", e ? e : "malformed answer");
+    } else {
+        c->audit_sealed += (uint64_t)json_integer_value(json_object_get(doc, "sealed"));
+        if (json_integer_value(json_object_get(doc, "sealed")))
+            c->audit_sealed_id = json_integer_value(json_object_get(doc, "last_id"));
+        if (json_is_true(json_object_get(doc, "more")))
+            c->seal_next_ms = 0; /* behind: go on at once */
+    }
+    json_decref(doc);
+}
+
 void coord_maint_tick(coord_t *c, int64_t now_ms)
 {
+    if (c->mode == COORD_UP)
+        s_seal_tick(c, now_ms);
     if (c->maint_inflight || now_ms < c->maint_next_ms || c->mode != COORD_UP)
         return;
     proto_envelope_t env = {.route = COORD_ROUTE_SELF};
@@ -55,7 +91,10 @@ void coord_maint_tick(coord_t *c, int64_t now_ms)
 
 int64_t coord_maint_next_ms(const coord_t *c)
 {
-    return c->maint_inflight ? INT64_MAX : c->maint_next_ms;
+    int64_t next = c->maint_inflight ? INT64_MAX : c->maint_next_ms;
+    if (c->cfg->audit_seal_interval_ms && !c->seal_inflight && c->seal_next_ms < next)
+        next = c->seal_next_ms;
+    return next;
 }
 
 void coord_maint_result(coord_t *c, const char *body, size_t len)

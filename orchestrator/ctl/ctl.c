@@ -63,6 +63,9 @@ void ctl_usage(FILE *out)
           "                                               lines, read from PostgreSQL directly\n"
           "  import --database URL [--file F]             load an export into another database\n"
           "                                               (no jobs there, orchestratord stopped)\n"
+          "  audit verify --database URL [--since T]      recompute the audit chain (all, or\n"
+          "                                               rows from time T or duration ago) and\n"
+          "                                               name the first row that does not match\n"
           "\n"
           "global flags (before or after the command):\n"
           "  --endpoint E     coordinator client endpoint (env ORCH_ENDPOINT,\n"
@@ -269,6 +272,7 @@ static const struct {
     {"workers", s_cmd_workers},       {"stats", s_cmd_stats},
     {"keygen", s_cmd_keygen},         {"top", ctl_top_run},
     {"export", ctl_export_run},       {"import", ctl_import_run},
+    {"audit", ctl_audit_run},
 };
 
 static int s_globals(ctl_cmd_t *ctx)

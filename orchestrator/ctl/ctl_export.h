@@ -16,4 +16,9 @@ int ctl_export_run(ctl_cmd_t *ctx);
  * stdin) into the database. */
 int ctl_import_run(ctl_cmd_t *ctx);
 
+/* orchctl audit verify --database URL [--since TIME|DURATION]: recomputes
+ * the audit chain (store/store_audit.h) and names the first row that does
+ * not match; exit 1 when one does not. */
+int ctl_audit_run(ctl_cmd_t *ctx);
+
 #endif

@@ -6,6 +6,7 @@
  * time, within a time budget. The loop keeps the sweep's cursor and adjusts
  * its per-queue counts from what was deleted. */
 #include "query.h"
+#include "store_audit.h"
 #include "store_int.h"
 #include "clock.h"
 #include "orch_error.h"
@@ -146,6 +147,10 @@ char *store_maint_run(void *pgconn, const json_t *body)
         return s_fail(conn, ferr, "could not maintain the job_events partitions");
     int created = atoi(PQgetvalue(r, 0, 0)), dropped = atoi(PQgetvalue(r, 0, 1));
     PQclear(r);
+    long trimmed = 0;
+    char terr[600];
+    if (dropped > 0 && store_audit_trim(conn, &trimmed, terr, sizeof terr) != ORCH_OK)
+        return s_fail(conn, NULL, terr);
 
     strbuf_t queues, keeps;
     strbuf_init(&queues);

@@ -5,6 +5,7 @@
  * over the pipe at once, so the loop reads it on a later poll exactly as
  * it reads the real thread's replies. */
 #include "query.h"
+#include "store_audit.h"
 #include "job.h"
 #include "orch_error.h"
 #include "proto.h"
@@ -223,6 +224,8 @@ int query_forward(void *pipe, const proto_envelope_t *env, int cmd, const json_t
     char *reply = cmd == QUERY_CMD_MAINTAIN
                       ? strdup("{\"status\":200,\"partitions_created\":0,\"partitions_dropped\":0,"
                                "\"deleted\":[],\"scanned\":0,\"cursor\":0,\"more\":false}")
+                  : cmd == QUERY_CMD_SEAL /* the fake keeps no audit chain */
+                      ? strdup("{\"status\":200,\"sealed\":0,\"last_id\":0,\"more\":false}")
                   : cmd == PROTO_C_PURGE
                       ? strdup("{\"status\":500,\"error\":\"PURGE is not in the store fake\"}")
                   : cmd == PROTO_C_GET    ? s_get(body)

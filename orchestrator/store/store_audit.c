@@ -1,0 +1,366 @@
+/* The audit chain (store migration 013; docs/operations.md "Audit chain").
+ *
+ * Sealing runs on the query thread's connection, never in the loop's
+ * commits: one round reads the job_events rows after the last sealed one,
+ * in id order (ids grow in commit order: one leader, one pipeline at a
+ * time), computes hash_i = SHA-256(hash_(i-1) || content_i) and inserts
+ * the hashes into audit_chain, a page per transaction fenced by the leader
+ * lease like retention. Verifying (orchctl audit verify) reads both
+ * tables, recomputes, and names the first row that does not match.
+ *
+ * content_i: the row's fields in S_FIELDS order as PostgreSQL prints them,
+ * each a 0 byte when NULL, else a 1 byte, its length (4 bytes, big
+ * endian) and its bytes; so no two different rows share a content. */
+#include "store_audit.h"
+#include "clock.h"
+#include "orch_error.h"
+#include "proto.h"
+#include "store_int.h"
+#include "strbuf.h"
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_FIELDS                                                                                   \
+    "e.id, e.job_id, (extract(epoch from e.at) * 1000000)::bigint, e.event, e.attempt, e.worker,"  \
+    " e.state, e.detail::text, e.epoch"
+#define S_NFIELDS 9
+#define S_PAGE 5000
+
+#define S_SQL_HEAD                                                                                 \
+    "SELECT id, encode(hash, 'hex') FROM (SELECT id, hash FROM audit_chain"                        \
+    " ORDER BY id DESC LIMIT 1) c UNION ALL SELECT id, encode(hash, 'hex') FROM audit_anchor"      \
+    " LIMIT 1"
+#define S_SQL_ROWS                                                                                 \
+    "SELECT " S_FIELDS " FROM job_events e WHERE e.id > $1::bigint ORDER BY e.id LIMIT $2::int"
+#define S_SQL_INSERT                                                                               \
+    "INSERT INTO audit_chain (id, hash)"                                                           \
+    " SELECT i, decode(h, 'hex') FROM unnest($1::bigint[], $2::text[]) AS u(i, h)"
+#define S_SQL_FENCE "SELECT orch_lease_check($1::bigint)"
+
+static void s_hash_row(const unsigned char prev[32], const PGresult *r, int row,
+                       unsigned char out[32])
+{
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, prev, 32);
+    for (int f = 0; f < S_NFIELDS; f++) {
+        if (PQgetisnull(r, row, f)) {
+            unsigned char none = 0;
+            crypto_hash_sha256_update(&st, &none, 1);
+            continue;
+        }
+        uint32_t n = (uint32_t)PQgetlength(r, row, f);
+        unsigned char hdr[5] = {1, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                                (unsigned char)(n >> 8), (unsigned char)n};
+        crypto_hash_sha256_update(&st, hdr, sizeof hdr);
+        crypto_hash_sha256_update(&st, (const unsigned char *)PQgetvalue(r, row, f), n);
+    }
+    crypto_hash_sha256_final(&st, out);
+}
+
+static bool s_unhex(const char *hex, unsigned char out[32])
+{
+    size_t n = 0;
+    return hex && sodium_hex2bin(out, 32, hex, strlen(hex), NULL, &n, NULL) == 0 && n == 32;
+}
+
+static bool s_ok(PGresult *r, ExecStatusType want, char *err, size_t errlen, const char *what)
+{
+    if (PQresultStatus(r) == want)
+        return true;
+    snprintf(err, errlen, "%s: %s", what, PQresultErrorMessage(r));
+    for (char *p = err; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    return false;
+}
+
+/* ---- sealing (query thread) ---- */
+
+/* One page in one fenced transaction: *n rows sealed, *last the last id. */
+static int s_seal_page(PGconn *conn, int64_t epoch, long *n, int64_t *last, char *err,
+                       size_t errlen)
+{
+    *n = 0;
+    char e[24], after[24], limit[16];
+    snprintf(e, sizeof e, "%lld", (long long)epoch);
+    snprintf(limit, sizeof limit, "%d", S_PAGE);
+    const char *fv[1] = {e};
+    PGresult *r = PQexec(conn, "BEGIN");
+    bool ok = s_ok(r, PGRES_COMMAND_OK, err, errlen, "could not begin");
+    PQclear(r);
+    if (ok && epoch > 0) {
+        r = PQexecParams(conn, S_SQL_FENCE, 1, NULL, fv, NULL, NULL, 0);
+        ok = s_ok(r, PGRES_TUPLES_OK, err, errlen, "leader lease");
+        PQclear(r);
+    }
+    unsigned char prev[32];
+    if (ok) {
+        r = PQexec(conn, S_SQL_HEAD);
+        ok = s_ok(r, PGRES_TUPLES_OK, err, errlen, "could not read the chain's head") &&
+             PQntuples(r) == 1 && s_unhex(PQgetvalue(r, 0, 1), prev);
+        *last = ok ? atoll(PQgetvalue(r, 0, 0)) : 0;
+        PQclear(r);
+    }
+    PGresult *rows = NULL;
+    if (ok) {
+        snprintf(after, sizeof after, "%lld", (long long)*last);
+        const char *v[2] = {after, limit};
+        rows = PQexecParams(conn, S_SQL_ROWS, 2, NULL, v, NULL, NULL, 0);
+        ok = s_ok(rows, PGRES_TUPLES_OK, err, errlen, "could not read job_events");
+    }
+    if (ok && PQntuples(rows) > 0) {
+        strbuf_t ids, hashes;
+        strbuf_init(&ids);
+        strbuf_init(&hashes);
+        strbuf_putc(&ids, '{');
+        strbuf_putc(&hashes, '{');
+        for (int i = 0; i < PQntuples(rows); i++) {
+            unsigned char h[32];
+            char hex[65];
+            s_hash_row(prev, rows, i, h);
+            memcpy(prev, h, 32);
+            sodium_bin2hex(hex, sizeof hex, h, 32);
+            strbuf_printf(&ids, "%s%s", i ? "," : "", PQgetvalue(rows, i, 0));
+            strbuf_printf(&hashes, "%s%s", i ? "," : "", hex);
+        }
+        strbuf_putc(&ids, '}');
+        strbuf_putc(&hashes, '}');
+        const char *v[2] = {ids.data, hashes.data};
+        r = PQexecParams(conn, S_SQL_INSERT, 2, NULL, v, NULL, NULL, 0);
+        ok = s_ok(r, PGRES_COMMAND_OK, err, errlen, "could not write audit_chain");
+        PQclear(r);
+        strbuf_fini(&ids);
+        strbuf_fini(&hashes);
+        *n = PQntuples(rows);
+        *last = atoll(PQgetvalue(rows, PQntuples(rows) - 1, 0));
+    }
+    PQclear(rows);
+    r = PQexec(conn, ok ? "COMMIT" : "ROLLBACK");
+    if (ok)
+        ok = s_ok(r, PGRES_COMMAND_OK, err, errlen, "could not commit");
+    PQclear(r);
+    return ok ? ORCH_OK : ORCH_EDB;
+}
+
+char *store_audit_seal(void *pgconn, const json_t *body)
+{
+    json_int_t epoch = json_integer_value(json_object_get(body, "epoch"));
+    json_int_t budget = json_integer_value(json_object_get(body, "budget_ms"));
+    int64_t t0 = clock_mono_ms();
+    long total = 0, n = S_PAGE;
+    int64_t last = 0;
+    char err[600] = "";
+    int rc = ORCH_OK;
+    while (rc == ORCH_OK && n == S_PAGE && clock_mono_ms() - t0 < (budget > 0 ? budget : 100)) {
+        rc = s_seal_page(pgconn, epoch, &n, &last, err, sizeof err);
+        if (rc == ORCH_OK)
+            total += n;
+    }
+    json_t *reply = rc == ORCH_OK
+                        ? json_pack("{s:i, s:I, s:I, s:b}", "status", 200, "sealed",
+                                    (json_int_t)total, "last_id", (json_int_t)last, "more",
+                                    n == S_PAGE)
+                        : json_pack("{s:i, s:s}", "status", PROTO_STATUS_UNAVAILABLE, "error", err);
+    char *text = json_dumps(reply, JSON_COMPACT);
+    json_decref(reply);
+    return text;
+}
+
+/* After retention dropped days of job_events: the anchor moves to the last
+ * hash below the oldest row left, and the hashes up to it go. */
+#define S_SQL_TRIM                                                                                 \
+    "WITH lo AS (SELECT coalesce((SELECT min(id) FROM job_events),"                                \
+    "  (SELECT max(id) + 1 FROM audit_chain)) AS id),"                                             \
+    " a AS (SELECT id, hash FROM audit_chain WHERE id < (SELECT id FROM lo)"                       \
+    "  ORDER BY id DESC LIMIT 1),"                                                                 \
+    " up AS (UPDATE audit_anchor SET id = a.id, hash = a.hash, moved_at = now() FROM a"           \
+    "  RETURNING 1),"                                                                              \
+    " d AS (DELETE FROM audit_chain WHERE id <= (SELECT id FROM a) RETURNING 1)"                   \
+    " SELECT (SELECT count(*) FROM d)"
+
+int store_audit_trim(void *pgconn, long *trimmed, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(pgconn, S_SQL_TRIM);
+    bool ok = s_ok(r, PGRES_TUPLES_OK, err, errlen, "could not move the audit anchor");
+    *trimmed = ok ? atol(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
+    return ok ? ORCH_OK : ORCH_EDB;
+}
+
+/* ---- verifying (orchctl audit verify) ---- */
+
+typedef struct {
+    PGconn *conn;
+    store_audit_report_t *rep;
+    unsigned char prev[32];
+    int64_t cursor;
+    int64_t sealed_upto; /* the last sealed id */
+    char *err;
+    size_t errlen;
+} s_verify_t;
+
+static void s_bad(s_verify_t *v, int64_t id, int64_t job, const char *event, const char *what)
+{
+    store_audit_report_t *rep = v->rep;
+    if (rep->bad++ == 0) {
+        rep->first_bad_id = id;
+        rep->first_bad_job = job;
+        snprintf(rep->first_bad_event, sizeof rep->first_bad_event, "%s", event ? event : "");
+        snprintf(rep->first_bad_what, sizeof rep->first_bad_what, "%s", what);
+    }
+}
+
+/* Chain rows in (from, upto], in id order. */
+static PGresult *s_hashes(s_verify_t *v, int64_t from, int64_t upto)
+{
+    char a[24], b[24];
+    snprintf(a, sizeof a, "%lld", (long long)from);
+    snprintf(b, sizeof b, "%lld", (long long)upto);
+    const char *p[2] = {a, b};
+    PGresult *r = PQexecParams(v->conn,
+                               "SELECT id, encode(hash, 'hex') FROM audit_chain"
+                               " WHERE id > $1::bigint AND id <= $2::bigint ORDER BY id",
+                               2, NULL, p, NULL, NULL, 0);
+    if (!s_ok(r, PGRES_TUPLES_OK, v->err, v->errlen, "could not read audit_chain")) {
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Walks one page of rows against the hashes of the same id range. */
+static void s_check(s_verify_t *v, const PGresult *rows, const PGresult *hs)
+{
+    int k = 0, nh = PQntuples(hs);
+    for (int i = 0; i < PQntuples(rows); i++) {
+        int64_t id = atoll(PQgetvalue(rows, i, 0));
+        int64_t job = atoll(PQgetvalue(rows, i, 1));
+        const char *event = PQgetvalue(rows, i, 3);
+        for (; k < nh && atoll(PQgetvalue(hs, k, 0)) < id; k++) {
+            s_bad(v, atoll(PQgetvalue(hs, k, 0)), 0, NULL,
+                  "the row is gone but its hash remains (deleted after it was sealed)");
+            s_unhex(PQgetvalue(hs, k, 1), v->prev);
+        }
+        if (id > v->sealed_upto) {
+            v->rep->unsealed++;
+            continue;
+        }
+        v->rep->rows++;
+        unsigned char want[32], got[32];
+        s_hash_row(v->prev, rows, i, want);
+        if (k >= nh || atoll(PQgetvalue(hs, k, 0)) != id) {
+            s_bad(v, id, job, event, "the row has no hash (inserted after its successors "
+                                     "were sealed, or its hash was deleted)");
+            memcpy(v->prev, want, 32);
+            continue;
+        }
+        s_unhex(PQgetvalue(hs, k++, 1), got);
+        if (sodium_memcmp(want, got, 32) != 0)
+            s_bad(v, id, job, event, "its content does not match its hash (edited after it was "
+                                     "sealed, or an earlier row was)");
+        memcpy(v->prev, got, 32);
+    }
+    for (; k < nh; k++)
+        s_bad(v, atoll(PQgetvalue(hs, k, 0)), 0, NULL,
+              "the row is gone but its hash remains (deleted after it was sealed)");
+}
+
+/* The starting point: the anchor, or with since_us the hash just before the
+ * first row at or after it. */
+static int s_start(s_verify_t *v, int64_t since_us)
+{
+    char s[24];
+    snprintf(s, sizeof s, "%lld", (long long)since_us);
+    const char *p[1] = {s};
+    PGresult *r = since_us > 0
+                      ? PQexecParams(v->conn,
+                                     "WITH f AS (SELECT min(id) AS id FROM job_events WHERE at >="
+                                     " to_timestamp($1::bigint / 1000000.0))"
+                                     " SELECT c.id, encode(c.hash, 'hex') FROM audit_chain c, f"
+                                     " WHERE c.id < f.id ORDER BY c.id DESC LIMIT 1",
+                                     1, NULL, p, NULL, NULL, 0)
+                      : PQexec(v->conn, "SELECT id, encode(hash, 'hex') FROM audit_anchor");
+    bool ok = s_ok(r, PGRES_TUPLES_OK, v->err, v->errlen, "could not find where to start");
+    if (ok && PQntuples(r) == 0 && since_us > 0) { /* nothing before: from the anchor */
+        PQclear(r);
+        return s_start(v, 0);
+    }
+    ok = ok && PQntuples(r) == 1 && s_unhex(PQgetvalue(r, 0, 1), v->prev);
+    if (ok)
+        v->cursor = v->rep->from_id = atoll(PQgetvalue(r, 0, 0));
+    else if (!v->err[0])
+        snprintf(v->err, v->errlen, "the audit anchor is missing or malformed");
+    PQclear(r);
+    if (!ok)
+        return ORCH_EDB;
+    r = PQexec(v->conn, "SELECT coalesce(max(id), 0) FROM audit_chain");
+    ok = s_ok(r, PGRES_TUPLES_OK, v->err, v->errlen, "could not read audit_chain");
+    if (ok)
+        v->sealed_upto = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return ok ? ORCH_OK : ORCH_EDB;
+}
+
+static int s_walk(s_verify_t *v)
+{
+    char after[24], limit[16];
+    snprintf(limit, sizeof limit, "%d", S_PAGE);
+    for (;;) {
+        snprintf(after, sizeof after, "%lld", (long long)v->cursor);
+        const char *p[2] = {after, limit};
+        PGresult *rows = PQexecParams(v->conn, S_SQL_ROWS, 2, NULL, p, NULL, NULL, 0);
+        if (!s_ok(rows, PGRES_TUPLES_OK, v->err, v->errlen, "could not read job_events")) {
+            PQclear(rows);
+            return ORCH_EDB;
+        }
+        int n = PQntuples(rows);
+        /* the last page also takes the hashes of rows deleted at the end */
+        int64_t upto = n == S_PAGE ? atoll(PQgetvalue(rows, n - 1, 0)) : INT64_MAX;
+        PGresult *hs = s_hashes(v, v->cursor, upto);
+        if (!hs) {
+            PQclear(rows);
+            return ORCH_EDB;
+        }
+        s_check(v, rows, hs);
+        PQclear(hs);
+        if (n)
+            v->cursor = atoll(PQgetvalue(rows, n - 1, 0));
+        PQclear(rows);
+        if (n < S_PAGE)
+            return ORCH_OK;
+    }
+}
+
+int store_audit_verify(const char *conninfo, int64_t since_us, store_audit_report_t *rep,
+                       char *err, size_t errlen)
+{
+    memset(rep, 0, sizeof *rep);
+    err[0] = '\0';
+    if (sodium_init() < 0) {
+        snprintf(err, errlen, "could not initialise libsodium");
+        return ORCH_EIO;
+    }
+    PGconn *conn = store_pg_connectdb(conninfo);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        snprintf(err, errlen, "could not connect to database: %s", PQerrorMessage(conn));
+        for (char *p = err; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        PQfinish(conn);
+        return ORCH_EDB;
+    }
+    s_verify_t v = {.conn = conn, .rep = rep, .err = err, .errlen = errlen};
+    PGresult *r = PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    int rc = s_ok(r, PGRES_COMMAND_OK, err, errlen, "could not begin") ? ORCH_OK : ORCH_EDB;
+    PQclear(r);
+    if (rc == ORCH_OK)
+        rc = s_start(&v, since_us);
+    if (rc == ORCH_OK)
+        rc = s_walk(&v);
+    PQclear(PQexec(conn, "COMMIT"));
+    PQfinish(conn);
+    return rc;
+}

@@ -1,0 +1,39 @@
+/* The audit chain (store migration 013, store_audit.c): sealing, run by
+ * the coordinator's query thread, and verifying, run by orchctl. */
+#ifndef STORE_AUDIT_H
+#define STORE_AUDIT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The loop's request to the query thread: one sealing round. body:
+ * {"epoch": the leader lease's epoch (0: unfenced), "budget_ms": N}.
+ * Returns the reply body (caller frees): {"status":200,"sealed":N,
+ * "last_id":ID,"more":bool} or {"status":503,"error":"..."}. */
+#define QUERY_CMD_SEAL 1001
+char *store_audit_seal(void *pgconn, const json_t *body);
+
+/* After retention dropped days of job_events: moves the anchor past them
+ * and deletes their hashes (*trimmed). 0, or ORCH_EDB with err. */
+int store_audit_trim(void *pgconn, long *trimmed, char *err, size_t errlen);
+
+typedef struct {
+    int64_t from_id;        /* the chain was checked from after this id */
+    int64_t rows;           /* sealed rows checked */
+    int64_t unsealed;       /* the newest rows, not sealed yet */
+    int64_t bad;            /* rows (or hashes) that do not match */
+    int64_t first_bad_id;   /* 0: none */
+    int64_t first_bad_job;  /* 0: unknown (the row is gone) */
+    char first_bad_event[32];
+    char first_bad_what[160];
+} store_audit_report_t;
+
+/* Recomputes the chain in conninfo's database, in one snapshot, from the
+ * anchor, or from the first row at or after since_us (wall-clock
+ * microseconds; 0: all). 0 (rep says whether it is intact), or an
+ * ORCH_E... code with the reason in err. */
+int store_audit_verify(const char *conninfo, int64_t since_us, store_audit_report_t *rep,
+                       char *err, size_t errlen);
+
+#endif

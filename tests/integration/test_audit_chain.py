@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""The tamper-evident audit trail (store migration 013, audit.seal_interval
+200ms, retention.interval 1s here).
+
+1. 200 jobs run (some fail and are retried); the coordinator seals every
+   audit row into audit_chain; `orchctl audit verify` says the chain is
+   intact and checked every row.
+2. One row's detail is edited with SQL: verify exits 1 and names that row
+   (its id, job and event) as the first that does not match.
+3. That row is put back and another row is deleted: verify names the
+   deleted row.
+4. --since checks from a time on: the rows before it are not read.
+5. Retention drops the day holding the oldest rows (moved 40 days back
+   with SQL): the anchor moves to the last hash before the rows left, the
+   dropped rows' hashes go, and the rest verifies from the anchor.
+"""
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import check, log, wait_for  # noqa: E402
+
+CONFIG = {"audit": {"seal_interval": "200ms"}, "retention": {"interval": "1s"}}
+
+
+def unsealed(c):
+    return c.sql("SELECT count(*) AS n FROM job_events e LEFT JOIN audit_chain a USING (id)"
+                 " WHERE a.id IS NULL")[0]["n"]
+
+
+def verify(c, *extra):
+    rc, out, err = c.orchctl("audit", "verify", "--database", c.db_url, "--json", *extra,
+                             check=False, json_out=False)
+    doc = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+    return rc, doc, err
+
+
+def test(c):
+    c.start_worker("w", slots=8, queues=["default"])
+    jobs = [{"queue": "default", "type": "noop"} for _ in range(180)]
+    jobs += [{"queue": "default", "type": "fail", "max_attempts": 2} for _ in range(20)]
+    ids = c.submit(jobs)
+    c.wait_terminal(ids, timeout=120)
+    wait_for(lambda: unsealed(c) == 0, 30, "every audit row to be sealed")
+    n = c.sql("SELECT count(*) AS n FROM job_events")[0]["n"]
+    t0 = time.monotonic()
+    rc, doc, err = verify(c)
+    log("verify of %d rows: %.2f s, %r" % (n, time.monotonic() - t0, doc))
+    check(rc == 0 and doc.get("intact") is True and doc.get("rows") == n,
+          "verify of an untouched chain: rc %d %r %s" % (rc, doc, err))
+
+    # 2. an edit
+    victim = c.sql("SELECT id, job_id, event FROM job_events WHERE event = 'succeeded'"
+                   " ORDER BY id LIMIT 1 OFFSET 40")[0]
+    old = c.sql("SELECT detail::text AS d FROM job_events WHERE id = :'id'::bigint",
+                id=victim["id"])[0]["d"]
+    c.sql_exec("UPDATE job_events SET detail = '{\"result\": \"forged\"}' WHERE id = :'id'::bigint",
+               id=victim["id"])
+    rc, doc, err = verify(c)
+    bad = doc.get("first_bad") or {}
+    log("after editing row %d: rc %d %r" % (victim["id"], rc, doc))
+    check(rc == 1 and doc.get("intact") is False and bad.get("id") == victim["id"]
+          and bad.get("job") == victim["job_id"] and bad.get("event") == victim["event"]
+          and "does not match its hash" in bad.get("reason", ""),
+          "verify after editing row %d: rc %d %r" % (victim["id"], rc, doc))
+    rc, out, _ = c.orchctl("audit", "verify", "--database", c.db_url, check=False, json_out=False)
+    want = "audit chain broken at row %d (job %d, %s)" % (victim["id"], victim["job_id"],
+                                                          victim["event"])
+    check(rc == 1 and want in out, "plain output: %r (want %r)" % (out, want))
+
+    # 3. put it back, delete another
+    c.sql_exec("UPDATE job_events SET detail = :'d'::json WHERE id = :'id'::bigint",
+               d=old if old is not None else "null", id=victim["id"])
+    if old is None:
+        c.sql_exec("UPDATE job_events SET detail = NULL WHERE id = :'id'::bigint", id=victim["id"])
+    rc, doc, _ = verify(c)
+    check(rc == 0 and doc.get("intact") is True, "after restoring the row: %r" % doc)
+    gone = c.sql("SELECT id FROM job_events ORDER BY id LIMIT 1 OFFSET 100")[0]["id"]
+    c.sql_exec("DELETE FROM job_events WHERE id = :'id'::bigint", id=gone)
+    rc, doc, _ = verify(c)
+    bad = doc.get("first_bad") or {}
+    check(rc == 1 and bad.get("id") == gone and "deleted" in bad.get("reason", ""),
+          "verify after deleting row %d: %r" % (gone, doc))
+    log("after deleting row %d: %r" % (gone, bad))
+
+    # 4. --since: from the rows of a later job on (the deleted row is older)
+    cut = c.sql("SELECT at::text AS at FROM job_events WHERE id > :'id'::bigint"
+                " ORDER BY id LIMIT 1 OFFSET 50", id=gone)[0]["at"]
+    since = cut.replace(" ", "T")
+    if since[-3] in "+-" and ":" not in since[-3:]:
+        since += ":00"
+    rc, doc, err = verify(c, "--since", since)
+    check(rc == 0 and doc.get("intact") is True and 0 < doc.get("rows", 0) < n,
+          "verify --since %s: rc %d %r %s" % (since, rc, doc, err))
+
+    # 5. retention drops the day of the oldest rows (moved 40 days back, so
+    #    into a partition of their own): the anchor moves past them and the
+    #    rows left verify from it
+    cut_id = c.sql("SELECT id FROM job_events WHERE id > :'id'::bigint ORDER BY id"
+                   " LIMIT 1 OFFSET 10", id=gone)[0]["id"]
+    c.sql_exec("DO $$ DECLARE d timestamptz := date_trunc('day', now() AT TIME ZONE 'UTC') "
+               "AT TIME ZONE 'UTC' - interval '40 days'; BEGIN "
+               "EXECUTE format('CREATE TABLE job_events_old40 PARTITION OF job_events "
+               "FOR VALUES FROM (%L) TO (%L)', d, d + interval '1 day'); END $$")
+    c.sql_exec("UPDATE job_events SET at = date_trunc('day', now() AT TIME ZONE 'UTC')"
+               " AT TIME ZONE 'UTC' - interval '40 days' + interval '1 hour'"
+               " WHERE id < :'id'::bigint", id=cut_id)
+    wait_for(lambda: not c.sql("SELECT 1 FROM pg_class WHERE relname = 'job_events_old40'"), 30,
+             "retention to drop the 40-day-old partition")
+    anchor = c.sql("SELECT id FROM audit_anchor")[0]["id"]
+    left = c.sql("SELECT count(*) AS n FROM audit_chain WHERE id < :'id'::bigint", id=cut_id)[0]["n"]
+    check(anchor == cut_id - 1 and left == 0,
+          "the anchor is at %d (want %d), %d hashes of dropped rows left" % (anchor, cut_id - 1, left))
+    rc, doc, _ = verify(c)
+    check(rc == 0 and doc.get("intact") is True and doc.get("from_id") == cut_id - 1,
+          "verify from the moved anchor: %r" % doc)
+    log("after retention: %r" % doc)
+
+
+harness.main(test, coordinator_config=CONFIG)
