@@ -154,6 +154,8 @@ static const cfgtab_key_t s_thkeys[] = {
 static const cfgtab_key_t s_tkeys[] = {
     CFGTAB_K_STR("name", TOFF(name), NULL, 0, NULL, cfgtab_check_name),
     CFGTAB_K_DUR("timeout", TOFF(timeout_ms), NULL, R_TIMEOUT),
+    CFGTAB_K_DUR("reuse_ttl", TOFF(reuse_ttl_ms), NULL, CFGTAB_SEC, 366 * CFGTAB_DAY),
+    CFGTAB_K_LIST("reuse_key", TOFF(reuse_key), TOFF(nreuse_key), NULL, 1, 16, NULL, NULL),
 };
 /* clang-format on */
 #define NSKEYS (sizeof s_skeys / sizeof s_skeys[0])
@@ -560,8 +562,12 @@ void orch_config_destroy(orch_config_t **cfgp)
         free(cfg->schedules[i].then);
     }
     free(cfg->schedules);
-    for (size_t i = 0; i < cfg->ntypes; i++)
+    for (size_t i = 0; i < cfg->ntypes; i++) {
         free(cfg->types[i].name);
+        for (size_t k = 0; k < cfg->types[i].nreuse_key; k++)
+            free(cfg->types[i].reuse_key[k]);
+        free(cfg->types[i].reuse_key);
+    }
     free(cfg->types);
     free(cfg);
     *cfgp = NULL;

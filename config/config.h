@@ -37,6 +37,11 @@ typedef struct {
 typedef struct {
     char *name;
     int64_t timeout_ms;
+    /* result reuse by default: a job of this type with no "reuse" of its own
+     * gets the key SHA-256 of these payload fields, kept reuse_ttl_ms */
+    int64_t reuse_ttl_ms;  /* 0: none */
+    char **reuse_key;      /* payload field names */
+    size_t nreuse_key;
 } type_policy_t;
 
 /* A follow-up job of a schedule (its `then:`): created with each firing,

@@ -28,6 +28,9 @@ typedef struct {
     int64_t delay_ms;        /* -1: not given; else as given (run_at_us = receipt + delay) */
     int64_t *depends_on;     /* job ids; negative -k = k-th job of this batch (1-based) */
     size_t ndepends;
+    char *reuse_key;         /* result reuse: NULL none; else a succeeded job of the same
+                              * type and key, finished within reuse_ttl_ms, answers instead */
+    int64_t reuse_ttl_ms;
 } proto_jobspec_t;
 
 /* Parses {"jobs":[{...}, ...]}. On error names the offending job index and
@@ -218,6 +221,11 @@ void proto_reply_close(strbuf_t *sb, const char *req);
 void proto_reply_error(strbuf_t *sb, int status, const char *msg, const char *req);
 /* {"status":200} */
 void proto_reply_ok(strbuf_t *sb, const char *req);
+/* The SUBMIT reply, like proto_reply_ids plus, when reused is not NULL,
+ * "reused":[bool...] and "results":[stored result JSON text or null...]
+ * (result reuse: the job answered with its stored result). */
+void proto_reply_submitted(strbuf_t *sb, const int64_t *ids, const bool *existing,
+                           const bool *reused, char *const *results, size_t n, const char *req);
 /* {"status":200,"ids":[...]} plus "existing" when existing is not NULL. */
 void proto_reply_ids(strbuf_t *sb, const int64_t *ids, const bool *existing, size_t n,
                      const char *req);

@@ -190,6 +190,39 @@ void proto_reply_ok(strbuf_t *sb, const char *req)
     proto_reply_close(sb, req);
 }
 
+static void s_bools(strbuf_t *sb, const char *key, const bool *v, size_t n)
+{
+    proto_key(sb, key);
+    strbuf_putc(sb, '[');
+    for (size_t i = 0; i < n; i++)
+        strbuf_puts(sb, v[i] ? (i ? ",true" : "true") : (i ? ",false" : "false"));
+    strbuf_putc(sb, ']');
+}
+
+void proto_reply_submitted(strbuf_t *sb, const int64_t *ids, const bool *existing,
+                           const bool *reused, char *const *results, size_t n, const char *req)
+{
+    proto_reply_ids(sb, ids, existing, n, NULL);
+    if (reused) {
+        sb->data[--sb->len] = '\0'; /* reopen the object */
+        s_bools(sb, "reused", reused, n);
+        proto_key(sb, "results");
+        strbuf_putc(sb, '[');
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                strbuf_putc(sb, ',');
+            strbuf_puts(sb, results && results[i] ? results[i] : "null");
+        }
+        strbuf_putc(sb, ']');
+        proto_reply_close(sb, req);
+        return;
+    }
+    if (req) { /* proto_reply_ids closed without req */
+        sb->data[--sb->len] = '\0';
+        proto_reply_close(sb, req);
+    }
+}
+
 void proto_reply_ids(strbuf_t *sb, const int64_t *ids, const bool *existing, size_t n,
                      const char *req)
 {

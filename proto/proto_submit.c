@@ -18,8 +18,42 @@
 
 static const char *const s_job_keys[] = {
     "queue",     "type",     "priority",   "payload", "max_attempts", "timeout_ms",
-    "idempotency_key", "run_at_us", "delay_ms", "depends_on", NULL,
+    "idempotency_key", "run_at_us", "delay_ms", "depends_on", "reuse", NULL,
 };
+
+static const char *const s_reuse_keys[] = {"key", "ttl_ms", NULL};
+
+/* reuse: {"key": 1..255 bytes, "ttl_ms": 1 ms..366 days}, both required. */
+static int s_reuse(const proto_fctx_t *c, const json_t *job, proto_jobspec_t *out)
+{
+    const json_t *r = json_object_get(job, "reuse");
+    if (!r)
+        return 0;
+    if (!json_is_object(r))
+        return proto_ffail(c, ORCH_EPROTO, "reuse", "must be an object {\"key\":..., \"ttl_ms\":...}");
+    const char *key = json_string_value(json_object_get(r, "key"));
+    json_t *ttl = json_object_get(r, "ttl_ms");
+    const char *bad = NULL;
+    void *it = json_object_iter((json_t *)r);
+    for (; it && !bad; it = json_object_iter_next((json_t *)r, it)) {
+        const char *k = json_object_iter_key(it);
+        if (strcmp(k, s_reuse_keys[0]) != 0 && strcmp(k, s_reuse_keys[1]) != 0)
+            bad = k;
+    }
+    if (bad)
+        return proto_ffail(c, ORCH_EPROTO, "reuse", "unknown field \"%s\" (allowed: key, ttl_ms)",
+                           bad);
+    if (!key || strlen(key) < 1 || strlen(key) > PROTO_IDEMPOTENCY_KEY_MAX)
+        return proto_ffail(c, ORCH_EPROTO, "reuse.key", "must be a string of 1..%d bytes",
+                           PROTO_IDEMPOTENCY_KEY_MAX);
+    if (!json_is_integer(ttl) || json_integer_value(ttl) < 1 ||
+        json_integer_value(ttl) > INT64_C(366) * 86400000)
+        return proto_ffail(c, ORCH_EPROTO, "reuse.ttl_ms",
+                           "must be an integer of milliseconds, 1..31622400000 (366 days)");
+    out->reuse_key = xstrdup(key);
+    out->reuse_ttl_ms = json_integer_value(ttl);
+    return 0;
+}
 
 static int s_depends(const proto_fctx_t *c, const json_t *job, const proto_limits_t *lim,
                      proto_jobspec_t *out)
@@ -108,6 +142,7 @@ static int s_jobspec(const proto_fctx_t *c, const json_t *job, const proto_limit
         (rc = proto_fstr(c, job, "idempotency_key", 1, PROTO_IDEMPOTENCY_KEY_MAX, false, false,
                          &out->idempotency_key)) < 0 ||
         (rc = s_schedule(c, job, out)) < 0 || (rc = s_depends(c, job, lim, out)) < 0 ||
+        (rc = s_reuse(c, job, out)) < 0 ||
         (rc = proto_fpayload(c, job, lim, &out->payload, &out->payload_len)) < 0) {
         proto_jobspec_fini(out);
         out->priority = -1;
@@ -139,6 +174,7 @@ void proto_jobspec_fini(proto_jobspec_t *s)
     free(s->payload);
     free(s->idempotency_key);
     free(s->depends_on);
+    free(s->reuse_key);
     memset(s, 0, sizeof *s);
 }
 
@@ -326,6 +362,13 @@ void proto_jobspec_encode(strbuf_t *sb, const proto_jobspec_t *s, size_t batch_s
     if (s->idempotency_key) {
         proto_key(sb, "idempotency_key");
         proto_put_string(sb, s->idempotency_key, strlen(s->idempotency_key));
+    }
+    if (s->reuse_key) {
+        proto_key(sb, "reuse");
+        strbuf_append(sb, "{\"key\":", 7);
+        proto_put_string(sb, s->reuse_key, strlen(s->reuse_key));
+        s_put_int(sb, "ttl_ms", s->reuse_ttl_ms);
+        strbuf_putc(sb, '}');
     }
     strbuf_putc(sb, '}');
 }

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "orch_error.h"
 #include "xalloc.h"
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,48 +301,138 @@ static void s_queue_deps_op(coord_t *c, s_deprows_t *rows)
     coord_queue_op(c, op);
 }
 
-/* Creates the submission's jobs (ids[i]: the new job, or the existing one
- * an idempotency key named, existing[i] true; any_key: some job had a key). */
+/* ---- result reuse ---- */
+
+/* A type configured with reuse_key: a job of it without a "reuse" of its
+ * own gets the key "auto:" + SHA-256 (hex) of those payload fields as
+ * compact JSON with sorted keys, and the type's reuse_ttl. */
+static void s_auto_reuse(coord_t *c, proto_jobspec_t *specs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const type_policy_t *t = NULL;
+        for (size_t k = 0; !specs[i].reuse_key && k < c->cfg->ntypes; k++)
+            if (strcmp(c->cfg->types[k].name, specs[i].type) == 0)
+                t = &c->cfg->types[k];
+        if (!t || !t->reuse_ttl_ms || !t->nreuse_key)
+            continue;
+        json_t *payload = json_loads(specs[i].payload ? specs[i].payload : "{}", 0, NULL);
+        json_t *sel = json_object();
+        for (size_t k = 0; k < t->nreuse_key; k++) {
+            json_t *f = json_object_get(payload, t->reuse_key[k]);
+            json_object_set(sel, t->reuse_key[k], f ? f : json_null());
+        }
+        char *text = json_dumps(sel, JSON_COMPACT | JSON_SORT_KEYS);
+        unsigned char h[32];
+        char hex[65];
+        crypto_hash_sha256(h, (const unsigned char *)text, strlen(text));
+        sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+        specs[i].reuse_key = xmalloc(5 + sizeof hex);
+        snprintf(specs[i].reuse_key, 5 + sizeof hex, "auto:%s", hex);
+        specs[i].reuse_ttl_ms = t->reuse_ttl_ms;
+        free(text);
+        json_decref(sel);
+        json_decref(payload);
+    }
+}
+
+static const store_reuse_hit_t *s_reuse_hit(const s_view_t *v, const proto_jobspec_t *s)
+{
+    for (size_t r = 0; s->reuse_key && v->ans && r < v->ans->nreuse_hits; r++) {
+        const store_reuse_hit_t *h = &v->ans->reuse_hits[r];
+        if (h->id && strcmp(h->type, s->type) == 0 && strcmp(h->key, s->reuse_key) == 0)
+            return h;
+    }
+    return NULL;
+}
+
+/* job_reuse rows of the jobs just created with a reuse key. */
+static void s_queue_reuse_op(coord_t *c, const proto_jobspec_t *specs, const int64_t *ids,
+                             const bool *existing, size_t n)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m += specs[i].reuse_key && !existing[i];
+    if (!m)
+        return;
+    op_t *op = coord_op_new(STORE_OP_REUSE, NULL, NULL);
+    const char **types = op_own(op, xcalloc(m, sizeof *types));
+    const char **keys = op_own(op, xcalloc(m, sizeof *keys));
+    int64_t *jobs = op_own(op, xcalloc(m, sizeof *jobs));
+    m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (specs[i].reuse_key && !existing[i]) {
+            types[m] = op_strdup(op, specs[i].type);
+            keys[m] = op_strdup(op, specs[i].reuse_key);
+            jobs[m++] = ids[i];
+        }
+    op->sop.in.reuse.types = types;
+    op->sop.in.reuse.keys = keys;
+    op->sop.in.reuse.job_ids = jobs;
+    op->sop.in.reuse.n = m;
+    coord_queue_op(c, op);
+}
+
+/* What a submission answers: per job its id, whether it existed (an
+ * idempotency key or a reused result named it), whether a result was
+ * reused and that result. */
+typedef struct {
+    int64_t *ids;
+    bool *existing, *reused;
+    char **results;
+    bool any_key, any_reused;
+} s_outcome_t;
+
+/* Creates the submission's jobs. */
 static void s_create(coord_t *c, const s_view_t *v, proto_jobspec_t *specs, size_t n,
-                     int64_t *ids, bool *existing, bool *any_key)
+                     s_outcome_t *o)
 {
     size_t *event_at = xcalloc(n, sizeof *event_at);
     s_deprows_t deprows = {0};
     int64_t now_us = clock_real_us();
     for (size_t i = 0; i < n; i++) {
         if (specs[i].idempotency_key) {
-            *any_key = true;
-            ids[i] = s_key_hit(c, v, specs[i].queue, specs[i].idempotency_key);
-            if (ids[i]) {
-                existing[i] = true;
+            o->any_key = true;
+            o->ids[i] = s_key_hit(c, v, specs[i].queue, specs[i].idempotency_key);
+            if (o->ids[i]) {
+                o->existing[i] = true;
                 continue;
             }
         }
+        const store_reuse_hit_t *h = s_reuse_hit(v, &specs[i]);
+        if (h) {
+            o->ids[i] = h->id;
+            o->existing[i] = o->reused[i] = o->any_reused = true;
+            o->results[i] = xstrdup(h->result);
+            continue;
+        }
         event_at[i] = c->cur.nevents; /* coord_new_job records "submitted" */
         job_t *job = coord_new_job(c, &specs[i], now_us, v->actor);
-        ids[i] = job->id;
+        o->ids[i] = job->id;
     }
     /* second pass: a job may depend on a later job of the same batch */
     for (size_t i = 0; i < n; i++) {
-        job_t *job = existing[i] ? NULL : hmap_i64_get(c->jobs, ids[i]);
+        job_t *job = o->existing[i] ? NULL : hmap_i64_get(c->jobs, o->ids[i]);
         if (job && job->state == JOB_WAITING)
-            s_resolve(c, v, job, &specs[i], ids, &deprows);
+            s_resolve(c, v, job, &specs[i], o->ids, &deprows);
         /* the event stream shows where submission left the job */
         if (job && !job_state_terminal(job->state))
             c->cur.events[event_at[i]].state = job->state;
     }
     if (deprows.n)
         s_queue_deps_op(c, &deprows); /* takes the arrays */
+    s_queue_reuse_op(c, specs, o->ids, o->existing, n);
     free(event_at);
 }
 
-static void s_reply(coord_t *c, const proto_envelope_t *env, const char *req, const int64_t *ids,
-                    const bool *existing, size_t n, const char *warning)
+static void s_reply(coord_t *c, const proto_envelope_t *env, const char *req,
+                    const s_outcome_t *o, size_t n, const char *warning)
 {
     strbuf_t body;
     strbuf_init(&body);
+    const bool *existing = o->any_key || o->any_reused ? o->existing : NULL;
+    const bool *reused = o->any_reused ? o->reused : NULL;
     if (warning) { /* the ids, then "warnings", then req */
-        proto_reply_ids(&body, ids, existing, n, NULL);
+        proto_reply_submitted(&body, o->ids, existing, reused, o->results, n, NULL);
         body.data[--body.len] = '\0'; /* reopen the object */
         strbuf_t w;
         strbuf_init(&w);
@@ -352,7 +443,7 @@ static void s_reply(coord_t *c, const proto_envelope_t *env, const char *req, co
         proto_reply_close(&body, req);
         strbuf_fini(&w);
     } else {
-        proto_reply_ids(&body, ids, existing, n, req);
+        proto_reply_submitted(&body, o->ids, existing, reused, o->results, n, req);
     }
     coord_ack(&c->cur, env, req, &body);
 }
@@ -367,22 +458,25 @@ static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
         coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, err);
         return;
     }
-    int64_t *ids = xcalloc(n, sizeof *ids);
-    bool *existing = xcalloc(n, sizeof *existing);
-    bool any_key = false;
-    s_create(c, v, specs, n, ids, existing, &any_key);
+    s_outcome_t o = {xcalloc(n, sizeof *o.ids), xcalloc(n, sizeof *o.existing),
+                     xcalloc(n, sizeof *o.reused), xcalloc(n, sizeof *o.results), false, false};
+    s_create(c, v, specs, n, &o);
     if (v->inbox)
         coord_inbox_applied(c, v->inbox, v->ninbox);
     else
-        s_reply(c, env, req, ids, any_key ? existing : NULL, n, warning);
-    free(ids);
-    free(existing);
+        s_reply(c, env, req, &o, n, warning);
+    for (size_t i = 0; i < n; i++)
+        free(o.results[i]);
+    free(o.results);
+    free(o.reused);
+    free(o.ids);
+    free(o.existing);
 }
 
 static bool s_needs_lookup(const proto_jobspec_t *specs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (specs[i].idempotency_key)
+        if (specs[i].idempotency_key || specs[i].reuse_key)
             return true;
         for (size_t d = 0; d < specs[i].ndepends; d++)
             if (specs[i].depends_on[d] > 0)
@@ -395,6 +489,7 @@ static bool s_needs_lookup(const proto_jobspec_t *specs, size_t n)
 static void s_submit(coord_t *c, const proto_envelope_t *env, const char *req,
                      proto_jobspec_t *specs, size_t n, const char *warning, const s_view_t *v)
 {
+    s_auto_reuse(c, specs, n);
     if (!s_needs_lookup(specs, n)) {
         s_apply(c, env, req, specs, n, v, warning);
         proto_jobspecs_free(specs, n);
@@ -406,6 +501,10 @@ static void s_submit(coord_t *c, const proto_envelope_t *env, const char *req,
     int64_t *deps = xcalloc(ndeps + 1, sizeof *deps);
     const char **queues = xcalloc(n, sizeof *queues);
     const char **keys = xcalloc(n, sizeof *keys);
+    const char **rtypes = xcalloc(n, sizeof *rtypes);
+    const char **rkeys = xcalloc(n, sizeof *rkeys);
+    int64_t *rttls = xcalloc(n, sizeof *rttls);
+    size_t nreuse = 0;
     ndeps = 0;
     for (size_t i = 0; i < n; i++) {
         for (size_t d = 0; d < specs[i].ndepends; d++)
@@ -414,6 +513,11 @@ static void s_submit(coord_t *c, const proto_envelope_t *env, const char *req,
         if (specs[i].idempotency_key) {
             queues[nkeys] = specs[i].queue;
             keys[nkeys++] = specs[i].idempotency_key;
+        }
+        if (specs[i].reuse_key) {
+            rtypes[nreuse] = specs[i].type;
+            rkeys[nreuse] = specs[i].reuse_key;
+            rttls[nreuse++] = specs[i].reuse_ttl_ms;
         }
     }
     op_t *op = coord_op_new(STORE_OP_LOOKUP, env, req);
@@ -433,6 +537,10 @@ static void s_submit(coord_t *c, const proto_envelope_t *env, const char *req,
     op->sop.in.lookup.keys = op_own(op, keys);
     op->sop.in.lookup.nkeys = nkeys;
     op->sop.in.lookup.window_ms = c->cfg->idempotency_window_ms;
+    op->sop.in.lookup.reuse_types = op_own(op, rtypes);
+    op->sop.in.lookup.reuse_keys = op_own(op, rkeys);
+    op->sop.in.lookup.reuse_ttls_ms = op_own(op, rttls);
+    op->sop.in.lookup.nreuse = nreuse;
     coord_queue_op(c, op);
 }
 

@@ -202,6 +202,7 @@ struct coord {
     bool seal_inflight;
     uint64_t audit_sealed;  /* audit rows hashed into the chain since start */
     int64_t audit_sealed_id; /* the last one */
+    bool audit_behind;       /* the last round ran out of its budget */
     int64_t cur_since_ms;  /* when the batch being filled got its first change */
     uint64_t rng;
     jobstate_t js;       /* the job state machine, writing into cur */

@@ -48,8 +48,14 @@ static void s_seal_tick(coord_t *c, int64_t now_ms)
     if (!c->cfg->audit_seal_interval_ms || c->seal_inflight || now_ms < c->seal_next_ms)
         return;
     proto_envelope_t env = {.route = COORD_ROUTE_SEAL};
-    json_t *body = json_pack("{s:I, s:i}", "epoch", (json_int_t)c->lease.epoch, "budget_ms",
-                             COORD_SEAL_BUDGET_MS);
+    /* a tenth of the interval at most: sealing never takes over the query
+     * thread (GET, LIST) or PostgreSQL; a burst it cannot follow is sealed
+     * later */
+    int64_t budget = c->cfg->audit_seal_interval_ms / 10;
+    if (budget > COORD_SEAL_BUDGET_MS)
+        budget = COORD_SEAL_BUDGET_MS;
+    json_t *body = json_pack("{s:I, s:I}", "epoch", (json_int_t)c->lease.epoch, "budget_ms",
+                             (json_int_t)(budget < 1 ? 1 : budget));
     if (query_forward(c->qpipe, &env, QUERY_CMD_SEAL, body) == ORCH_OK)
         c->seal_inflight = true;
     json_decref(body);
@@ -67,8 +73,7 @@ void coord_seal_result(coord_t *c, const char *body, size_t len)
         c->audit_sealed += (uint64_t)json_integer_value(json_object_get(doc, "sealed"));
         if (json_integer_value(json_object_get(doc, "sealed")))
             c->audit_sealed_id = json_integer_value(json_object_get(doc, "last_id"));
-        if (json_is_true(json_object_get(doc, "more")))
-            c->seal_next_ms = 0; /* behind: go on at once */
+        c->audit_behind = json_is_true(json_object_get(doc, "more"));
     }
     json_decref(doc);
 }

@@ -360,6 +360,12 @@ char *coord_metrics_render(coord_t *c)
     s_head(&sb, "orch_inbox_jobs_total", "counter",
            "Rows of orch.inbox (orch.orch_enqueue, transactional enqueue) turned into jobs");
     strbuf_printf(&sb, "orch_inbox_jobs_total %llu\n", (unsigned long long)c->inbox_jobs);
+    s_head(&sb, "orch_audit_sealed_total", "counter",
+           "Audit rows hashed into the audit chain by this coordinator (audit.seal_interval)");
+    strbuf_printf(&sb, "orch_audit_sealed_total %llu\n", (unsigned long long)c->audit_sealed);
+    s_head(&sb, "orch_audit_sealed_id", "gauge",
+           "The last audit row (job_events.id) this coordinator sealed; 0: none yet");
+    strbuf_printf(&sb, "orch_audit_sealed_id %lld\n", (long long)c->audit_sealed_id);
     s_head(&sb, "orch_recovery_duration_seconds", "gauge",
            "How long the last recovery from PostgreSQL took");
     strbuf_printf(&sb, "orch_recovery_duration_seconds %.3f\n",

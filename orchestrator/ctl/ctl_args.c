@@ -46,7 +46,7 @@ static const s_cmd_t s_cmds[] = {
     {"keygen", "file prefix", NULL, {NULL}, {NULL}, {NULL}},
     {"export", NULL, NULL, {"--database", "--file", NULL}, {"--all", NULL}, {NULL}},
     {"import", NULL, NULL, {"--database", "--file", NULL}, {NULL}, {NULL}},
-    {"audit", "action", NULL, {"--database", "--since", NULL}, {NULL}, {NULL}},
+    {"audit", "action", NULL, {"--database", "--since", "--expect", NULL}, {NULL}, {NULL}},
     {"help", NULL, NULL, {NULL}, {NULL}, {NULL}},
 };
 

@@ -119,6 +119,10 @@ static void s_audit_print(ctl_cmd_t *ctx, const store_audit_report_t *r)
         json_t *doc = json_pack("{s:b, s:I, s:I, s:I, s:I}", "intact", r->bad == 0, "from_id",
                                 (json_int_t)r->from_id, "rows", (json_int_t)r->rows, "unsealed",
                                 (json_int_t)r->unsealed, "bad", (json_int_t)r->bad);
+        if (r->head_id)
+            json_object_set_new(doc, "head",
+                                json_pack("{s:I, s:s}", "id", (json_int_t)r->head_id, "hash",
+                                          r->head_hash));
         if (r->bad)
             json_object_set_new(doc, "first_bad",
                                 json_pack("{s:I, s:I, s:s, s:s}", "id",
@@ -134,6 +138,8 @@ static void s_audit_print(ctl_cmd_t *ctx, const store_audit_report_t *r)
                 "audit chain intact: %lld rows checked after row %lld, %lld newest not sealed "
                 "yet\n",
                 (long long)r->rows, (long long)r->from_id, (long long)r->unsealed);
+        if (r->head_id) /* worth keeping outside the database */
+            fprintf(ctx->out, "head: %lld:%s\n", (long long)r->head_id, r->head_hash);
         return;
     }
     if (r->first_bad_job)
@@ -164,9 +170,16 @@ int ctl_audit_run(ctl_cmd_t *ctx)
     int rc = s_since(ctx, &since_us);
     if (rc != 0)
         return rc;
+    store_audit_checkpoint_t expect = {0};
+    const char *cp = ctl_args_opt(ctx->args, "--expect");
+    if (cp && store_audit_checkpoint_parse(cp, &expect) != 0)
+        return ctl_cmd_usage_error(ctx,
+                                   "invalid value '%s' for --expect: must be ID:HASH as a "
+                                   "verify printed it (head: ...), 64 hex digits",
+                                   cp);
     store_audit_report_t rep;
     char err[1024];
-    if (store_audit_verify(url, since_us, &rep, err, sizeof err) != 0)
+    if (store_audit_verify(url, since_us, &expect, &rep, err, sizeof err) != 0)
         return ctl_cmd_error(ctx, "%s", err);
     s_audit_print(ctx, &rep);
     return rep.bad ? CTL_EXIT_ERROR : 0;

@@ -73,6 +73,7 @@ typedef enum {
     STORE_OP_WAKE,       /* waiting jobs not in memory whose dependencies finished */
     STORE_OP_INBOX,      /* a page of orch.inbox (transactional enqueue, migration 012) */
     STORE_OP_INBOX_DEL,  /* inbox rows whose jobs this transaction creates */
+    STORE_OP_REUSE,      /* job_reuse rows of new jobs with a reuse key */
     STORE_OP_KIND_COUNT
 } store_op_kind_t;
 
@@ -93,6 +94,10 @@ typedef struct {
     const char *const *keys;
     size_t nkeys;
     int64_t window_ms; /* finished jobs count as hits this long */
+    const char *const *reuse_types; /* (type, key, ttl) result reuse candidates */
+    const char *const *reuse_keys;
+    const int64_t *reuse_ttls_ms;
+    size_t nreuse;
 } store_lookup_in_t;
 
 /* A follow-up job of a firing: inserted waiting, depending on the fired
@@ -142,6 +147,7 @@ typedef struct store_op {
         store_worker_in_t worker;
         store_lookup_in_t lookup;
         struct { const int64_t *job_ids, *dep_ids; size_t n; } deps;
+        struct { const char *const *types, *const *keys; const int64_t *job_ids; size_t n; } reuse;
         store_fire_in_t fire;
         store_schedule_row_t sched_add; /* name, cron, queue, type, payload, priority,
                                          * max_attempts, paused, source, next_run_us */
@@ -167,6 +173,13 @@ typedef struct {
     const char *queue, *key;
     int64_t id; /* 0: no live or recent job holds the key */
 } store_key_hit_t;
+
+/* LOOKUP: the newest succeeded job of (type, key) within its ttl. */
+typedef struct {
+    const char *type, *key;
+    int64_t id;         /* 0: none */
+    const char *result; /* its stored result, JSON text */
+} store_reuse_hit_t;
 
 /* INBOX: one row of orch.inbox (an orch.orch_enqueue call). */
 typedef struct {
@@ -212,6 +225,8 @@ typedef struct {
     size_t ndep_states;
     const store_key_hit_t *key_hits;
     size_t nkey_hits;
+    const store_reuse_hit_t *reuse_hits;
+    size_t nreuse_hits;
     /* WAKE: one per row */
     const store_wake_t *wake;
     /* INBOX */

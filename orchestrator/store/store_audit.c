@@ -4,9 +4,10 @@
  * commits: one round reads the job_events rows after the last sealed one,
  * in id order (ids grow in commit order: one leader, one pipeline at a
  * time), computes hash_i = SHA-256(hash_(i-1) || content_i) and inserts
- * the hashes into audit_chain, a page per transaction fenced by the leader
- * lease like retention. Verifying (orchctl audit verify) reads both
- * tables, recomputes, and names the first row that does not match.
+ * one audit_seals row per page (the ids and their hashes, packed), a page
+ * per transaction fenced by the leader lease like retention. Verifying
+ * (orchctl audit verify) reads both tables, recomputes, and names the
+ * first row that does not match.
  *
  * content_i: the row's fields in S_FIELDS order as PostgreSQL prints them,
  * each a 0 byte when NULL, else a 1 byte, its length (4 bytes, big
@@ -28,15 +29,22 @@
 #define S_NFIELDS 9
 #define S_PAGE 5000
 
+/* The last hash sealed: the last block's last one, else the anchor's. */
 #define S_SQL_HEAD                                                                                 \
-    "SELECT id, encode(hash, 'hex') FROM (SELECT id, hash FROM audit_chain"                        \
-    " ORDER BY id DESC LIMIT 1) c UNION ALL SELECT id, encode(hash, 'hex') FROM audit_anchor"      \
-    " LIMIT 1"
+    "SELECT id, encode(hash, 'hex') FROM (SELECT last_id AS id, substring(hashes from"             \
+    " octet_length(hashes) - 31) AS hash FROM audit_seals ORDER BY last_id DESC LIMIT 1) c"        \
+    " UNION ALL SELECT id, encode(hash, 'hex') FROM audit_anchor LIMIT 1"
 #define S_SQL_ROWS                                                                                 \
     "SELECT " S_FIELDS " FROM job_events e WHERE e.id > $1::bigint ORDER BY e.id LIMIT $2::int"
 #define S_SQL_INSERT                                                                               \
-    "INSERT INTO audit_chain (id, hash)"                                                           \
-    " SELECT i, decode(h, 'hex') FROM unnest($1::bigint[], $2::text[]) AS u(i, h)"
+    "INSERT INTO audit_seals (last_id, first_id, ids, hashes)"                                     \
+    " VALUES ($1::bigint, $2::bigint, $3::bigint[], decode($4, 'hex'))"
+/* The hashes of rows in ($1, $2], one row each, from the blocks. */
+#define S_SQL_HASHES                                                                               \
+    "SELECT u.id, encode(substring(b.hashes from (u.o::int - 1) * 32 + 1 for 32), 'hex')"          \
+    " FROM audit_seals b, unnest(b.ids) WITH ORDINALITY AS u(id, o)"                               \
+    " WHERE b.last_id > $1::bigint AND b.first_id <= $2::bigint"                                   \
+    " AND u.id > $1::bigint AND u.id <= $2::bigint ORDER BY u.id"
 #define S_SQL_FENCE "SELECT orch_lease_check($1::bigint)"
 
 static void s_hash_row(const unsigned char prev[32], const PGresult *r, int row,
@@ -112,30 +120,30 @@ static int s_seal_page(PGconn *conn, int64_t epoch, long *n, int64_t *last, char
         ok = s_ok(rows, PGRES_TUPLES_OK, err, errlen, "could not read job_events");
     }
     if (ok && PQntuples(rows) > 0) {
+        int nr = PQntuples(rows);
         strbuf_t ids, hashes;
         strbuf_init(&ids);
         strbuf_init(&hashes);
         strbuf_putc(&ids, '{');
-        strbuf_putc(&hashes, '{');
-        for (int i = 0; i < PQntuples(rows); i++) {
+        for (int i = 0; i < nr; i++) {
             unsigned char h[32];
             char hex[65];
             s_hash_row(prev, rows, i, h);
             memcpy(prev, h, 32);
             sodium_bin2hex(hex, sizeof hex, h, 32);
             strbuf_printf(&ids, "%s%s", i ? "," : "", PQgetvalue(rows, i, 0));
-            strbuf_printf(&hashes, "%s%s", i ? "," : "", hex);
+            strbuf_append(&hashes, hex, 64);
         }
         strbuf_putc(&ids, '}');
-        strbuf_putc(&hashes, '}');
-        const char *v[2] = {ids.data, hashes.data};
-        r = PQexecParams(conn, S_SQL_INSERT, 2, NULL, v, NULL, NULL, 0);
-        ok = s_ok(r, PGRES_COMMAND_OK, err, errlen, "could not write audit_chain");
+        const char *v[4] = {PQgetvalue(rows, nr - 1, 0), PQgetvalue(rows, 0, 0), ids.data,
+                            hashes.data};
+        r = PQexecParams(conn, S_SQL_INSERT, 4, NULL, v, NULL, NULL, 0);
+        ok = s_ok(r, PGRES_COMMAND_OK, err, errlen, "could not write audit_seals");
         PQclear(r);
         strbuf_fini(&ids);
         strbuf_fini(&hashes);
-        *n = PQntuples(rows);
-        *last = atoll(PQgetvalue(rows, PQntuples(rows) - 1, 0));
+        *n = nr;
+        *last = atoll(PQgetvalue(rows, nr - 1, 0));
     }
     PQclear(rows);
     r = PQexec(conn, ok ? "COMMIT" : "ROLLBACK");
@@ -170,15 +178,19 @@ char *store_audit_seal(void *pgconn, const json_t *body)
 }
 
 /* After retention dropped days of job_events: the anchor moves to the last
- * hash below the oldest row left, and the hashes up to it go. */
+ * sealed row below the oldest row left (its hash), and the blocks that end
+ * at or before it go (a block across the anchor stays: a verify starts
+ * inside it). */
 #define S_SQL_TRIM                                                                                 \
     "WITH lo AS (SELECT coalesce((SELECT min(id) FROM job_events),"                                \
-    "  (SELECT max(id) + 1 FROM audit_chain)) AS id),"                                             \
-    " a AS (SELECT id, hash FROM audit_chain WHERE id < (SELECT id FROM lo)"                       \
-    "  ORDER BY id DESC LIMIT 1),"                                                                 \
+    "  (SELECT max(last_id) + 1 FROM audit_seals)) AS id),"                                        \
+    " a AS (SELECT u.id, substring(b.hashes from (u.o::int - 1) * 32 + 1 for 32) AS hash"          \
+    "  FROM audit_seals b, unnest(b.ids) WITH ORDINALITY AS u(id, o)"                              \
+    "  WHERE b.first_id < (SELECT id FROM lo) AND u.id < (SELECT id FROM lo)"                      \
+    "  ORDER BY u.id DESC LIMIT 1),"                                                               \
     " up AS (UPDATE audit_anchor SET id = a.id, hash = a.hash, moved_at = now() FROM a"           \
     "  RETURNING 1),"                                                                              \
-    " d AS (DELETE FROM audit_chain WHERE id <= (SELECT id FROM a) RETURNING 1)"                   \
+    " d AS (DELETE FROM audit_seals WHERE last_id <= (SELECT id FROM a) RETURNING 1)"              \
     " SELECT (SELECT count(*) FROM d)"
 
 int store_audit_trim(void *pgconn, long *trimmed, char *err, size_t errlen)
@@ -192,15 +204,33 @@ int store_audit_trim(void *pgconn, long *trimmed, char *err, size_t errlen)
 
 /* ---- verifying (orchctl audit verify) ---- */
 
-typedef struct {
+typedef struct s_verify s_verify_t;
+static void s_bad(s_verify_t *v, int64_t id, int64_t job, const char *event, const char *what);
+
+struct s_verify {
     PGconn *conn;
     store_audit_report_t *rep;
     unsigned char prev[32];
     int64_t cursor;
     int64_t sealed_upto; /* the last sealed id */
+    const store_audit_checkpoint_t *expect;
+    bool expect_seen;
     char *err;
     size_t errlen;
-} s_verify_t;
+};
+
+/* A stored hash read for row id: the recorded checkpoint, and the head. */
+static void s_seen(s_verify_t *v, int64_t id, const unsigned char hash[32])
+{
+    v->rep->head_id = id;
+    sodium_bin2hex(v->rep->head_hash, sizeof v->rep->head_hash, hash, 32);
+    if (!v->expect || v->expect->id != id)
+        return;
+    v->expect_seen = true;
+    if (sodium_memcmp(hash, v->expect->hash, 32) != 0)
+        s_bad(v, id, 0, NULL, "the chain no longer passes through the recorded checkpoint "
+                              "(rewritten up to there)");
+}
 
 static void s_bad(s_verify_t *v, int64_t id, int64_t job, const char *event, const char *what)
 {
@@ -220,11 +250,8 @@ static PGresult *s_hashes(s_verify_t *v, int64_t from, int64_t upto)
     snprintf(a, sizeof a, "%lld", (long long)from);
     snprintf(b, sizeof b, "%lld", (long long)upto);
     const char *p[2] = {a, b};
-    PGresult *r = PQexecParams(v->conn,
-                               "SELECT id, encode(hash, 'hex') FROM audit_chain"
-                               " WHERE id > $1::bigint AND id <= $2::bigint ORDER BY id",
-                               2, NULL, p, NULL, NULL, 0);
-    if (!s_ok(r, PGRES_TUPLES_OK, v->err, v->errlen, "could not read audit_chain")) {
+    PGresult *r = PQexecParams(v->conn, S_SQL_HASHES, 2, NULL, p, NULL, NULL, 0);
+    if (!s_ok(r, PGRES_TUPLES_OK, v->err, v->errlen, "could not read audit_seals")) {
         PQclear(r);
         return NULL;
     }
@@ -243,6 +270,7 @@ static void s_check(s_verify_t *v, const PGresult *rows, const PGresult *hs)
             s_bad(v, atoll(PQgetvalue(hs, k, 0)), 0, NULL,
                   "the row is gone but its hash remains (deleted after it was sealed)");
             s_unhex(PQgetvalue(hs, k, 1), v->prev);
+            s_seen(v, atoll(PQgetvalue(hs, k, 0)), v->prev);
         }
         if (id > v->sealed_upto) {
             v->rep->unsealed++;
@@ -262,10 +290,15 @@ static void s_check(s_verify_t *v, const PGresult *rows, const PGresult *hs)
             s_bad(v, id, job, event, "its content does not match its hash (edited after it was "
                                      "sealed, or an earlier row was)");
         memcpy(v->prev, got, 32);
+        s_seen(v, id, got);
     }
-    for (; k < nh; k++)
+    for (; k < nh; k++) {
         s_bad(v, atoll(PQgetvalue(hs, k, 0)), 0, NULL,
               "the row is gone but its hash remains (deleted after it was sealed)");
+        unsigned char h[32];
+        if (s_unhex(PQgetvalue(hs, k, 1), h))
+            s_seen(v, atoll(PQgetvalue(hs, k, 0)), h);
+    }
 }
 
 /* The starting point: the anchor, or with since_us the hash just before the
@@ -279,8 +312,12 @@ static int s_start(s_verify_t *v, int64_t since_us)
                       ? PQexecParams(v->conn,
                                      "WITH f AS (SELECT min(id) AS id FROM job_events WHERE at >="
                                      " to_timestamp($1::bigint / 1000000.0))"
-                                     " SELECT c.id, encode(c.hash, 'hex') FROM audit_chain c, f"
-                                     " WHERE c.id < f.id ORDER BY c.id DESC LIMIT 1",
+                                     " SELECT u.id, encode(substring(b.hashes from"
+                                     "  (u.o::int - 1) * 32 + 1 for 32), 'hex')"
+                                     " FROM f, audit_seals b, unnest(b.ids) WITH ORDINALITY"
+                                     "  AS u(id, o)"
+                                     " WHERE b.first_id < f.id AND u.id < f.id"
+                                     " ORDER BY u.id DESC LIMIT 1",
                                      1, NULL, p, NULL, NULL, 0)
                       : PQexec(v->conn, "SELECT id, encode(hash, 'hex') FROM audit_anchor");
     bool ok = s_ok(r, PGRES_TUPLES_OK, v->err, v->errlen, "could not find where to start");
@@ -296,8 +333,8 @@ static int s_start(s_verify_t *v, int64_t since_us)
     PQclear(r);
     if (!ok)
         return ORCH_EDB;
-    r = PQexec(v->conn, "SELECT coalesce(max(id), 0) FROM audit_chain");
-    ok = s_ok(r, PGRES_TUPLES_OK, v->err, v->errlen, "could not read audit_chain");
+    r = PQexec(v->conn, "SELECT coalesce(max(last_id), 0) FROM audit_seals");
+    ok = s_ok(r, PGRES_TUPLES_OK, v->err, v->errlen, "could not read audit_seals");
     if (ok)
         v->sealed_upto = atoll(PQgetvalue(r, 0, 0));
     PQclear(r);
@@ -334,7 +371,21 @@ static int s_walk(s_verify_t *v)
     }
 }
 
-int store_audit_verify(const char *conninfo, int64_t since_us, store_audit_report_t *rep,
+int store_audit_checkpoint_parse(const char *text, store_audit_checkpoint_t *cp)
+{
+    const char *colon = text ? strchr(text, ':') : NULL;
+    char *end = NULL;
+    long long id = colon ? strtoll(text, &end, 10) : 0;
+    size_t n = 0;
+    if (!colon || end != colon || id <= 0 || strlen(colon + 1) != 64 ||
+        sodium_hex2bin(cp->hash, 32, colon + 1, 64, NULL, &n, NULL) != 0 || n != 32)
+        return ORCH_EINVAL;
+    cp->id = id;
+    return ORCH_OK;
+}
+
+int store_audit_verify(const char *conninfo, int64_t since_us,
+                       const store_audit_checkpoint_t *expect, store_audit_report_t *rep,
                        char *err, size_t errlen)
 {
     memset(rep, 0, sizeof *rep);
@@ -352,7 +403,8 @@ int store_audit_verify(const char *conninfo, int64_t since_us, store_audit_repor
         PQfinish(conn);
         return ORCH_EDB;
     }
-    s_verify_t v = {.conn = conn, .rep = rep, .err = err, .errlen = errlen};
+    s_verify_t v = {.conn = conn, .rep = rep, .err = err, .errlen = errlen,
+                    .expect = expect && expect->id > 0 ? expect : NULL};
     PGresult *r = PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     int rc = s_ok(r, PGRES_COMMAND_OK, err, errlen, "could not begin") ? ORCH_OK : ORCH_EDB;
     PQclear(r);
@@ -360,6 +412,12 @@ int store_audit_verify(const char *conninfo, int64_t since_us, store_audit_repor
         rc = s_start(&v, since_us);
     if (rc == ORCH_OK)
         rc = s_walk(&v);
+    if (rc == ORCH_OK && v.expect && !v.expect_seen)
+        s_bad(&v, v.expect->id, 0, NULL,
+              v.expect->id <= rep->from_id
+                  ? "the recorded checkpoint is older than where the check started (retention "
+                    "dropped it, or --since is later)"
+                  : "the recorded checkpoint is not in the chain (its row and hash are gone)");
     PQclear(PQexec(conn, "COMMIT"));
     PQfinish(conn);
     return rc;

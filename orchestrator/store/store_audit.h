@@ -27,13 +27,25 @@ typedef struct {
     int64_t first_bad_job;  /* 0: unknown (the row is gone) */
     char first_bad_event[32];
     char first_bad_what[160];
+    int64_t head_id;        /* the chain's last sealed row checked, and its hash (hex): */
+    char head_hash[65];     /* a checkpoint to record elsewhere */
 } store_audit_report_t;
+
+/* A checkpoint recorded earlier (head_id, head_hash of a past verify):
+ * the chain must still pass through it. id 0: none. */
+typedef struct {
+    int64_t id;
+    unsigned char hash[32];
+} store_audit_checkpoint_t;
 
 /* Recomputes the chain in conninfo's database, in one snapshot, from the
  * anchor, or from the first row at or after since_us (wall-clock
  * microseconds; 0: all). 0 (rep says whether it is intact), or an
  * ORCH_E... code with the reason in err. */
-int store_audit_verify(const char *conninfo, int64_t since_us, store_audit_report_t *rep,
+int store_audit_verify(const char *conninfo, int64_t since_us,
+                       const store_audit_checkpoint_t *expect, store_audit_report_t *rep,
                        char *err, size_t errlen);
+/* Parses "ID:HEX" (64 hex digits) into cp: 0 or ORCH_EINVAL. */
+int store_audit_checkpoint_parse(const char *text, store_audit_checkpoint_t *cp);
 
 #endif

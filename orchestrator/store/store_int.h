@@ -35,6 +35,7 @@
 #define STORE_STMT_WAKE_ALL "orch_wake_all"
 #define STORE_STMT_INBOX "orch_inbox"
 #define STORE_STMT_INBOX_DEL "orch_inbox_del"
+#define STORE_STMT_REUSE "orch_reuse"
 
 /* Parameters of the widest statement (the batch write). */
 #define STORE_MAX_PARAMS STORE_WRITE_NPARAMS

@@ -26,6 +26,7 @@ static const char *const s_stmt[STORE_OP_KIND_COUNT] = {
     [STORE_OP_WAKE] = STORE_STMT_WAKE,
     [STORE_OP_INBOX] = STORE_STMT_INBOX,
     [STORE_OP_INBOX_DEL] = STORE_STMT_INBOX_DEL,
+    [STORE_OP_REUSE] = STORE_STMT_REUSE,
 };
 
 /* ---- parameters: each helper fills the next buffer ---- */
@@ -228,6 +229,14 @@ int store_op_params(store_t *s, const store_op_t *op, const char **stmt, const c
         s_str_array(&p, op->in.lookup.queues, op->in.lookup.nkeys);
         s_str_array(&p, op->in.lookup.keys, op->in.lookup.nkeys);
         s_i64(&p, op->in.lookup.window_ms);
+        s_str_array(&p, op->in.lookup.reuse_types, op->in.lookup.nreuse);
+        s_str_array(&p, op->in.lookup.reuse_keys, op->in.lookup.nreuse);
+        s_i64_array(&p, op->in.lookup.reuse_ttls_ms, op->in.lookup.nreuse);
+        break;
+    case STORE_OP_REUSE:
+        s_str_array(&p, op->in.reuse.types, op->in.reuse.n);
+        s_str_array(&p, op->in.reuse.keys, op->in.reuse.n);
+        s_i64_array(&p, op->in.reuse.job_ids, op->in.reuse.n);
         break;
     case STORE_OP_DEPS:
         s_i64_array(&p, op->in.deps.job_ids, op->in.deps.n);
@@ -306,13 +315,18 @@ static store_job_row_t *s_rows(PGresult *r, size_t *n)
 }
 
 static void s_lookup(PGresult *r, store_answer_t *a, store_dep_state_t **deps,
-                     store_key_hit_t **keys)
+                     store_key_hit_t **keys, store_reuse_hit_t **reuse)
 {
     int n = PQntuples(r);
     *deps = xcalloc((size_t)n + 1, sizeof **deps);
     *keys = xcalloc((size_t)n + 1, sizeof **keys);
+    *reuse = xcalloc((size_t)n + 1, sizeof **reuse);
     for (int i = 0; i < n; i++) {
-        if (PQgetvalue(r, i, 0)[0] == 'd') {
+        if (PQgetvalue(r, i, 0)[0] == 'r') {
+            (*reuse)[a->nreuse_hits++] = (store_reuse_hit_t){
+                PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), s_get_i64(r, i, 1),
+                PQgetisnull(r, i, 2) ? "null" : PQgetvalue(r, i, 2)};
+        } else if (PQgetvalue(r, i, 0)[0] == 'd') {
             (*deps)[a->ndep_states++] = (store_dep_state_t){
                 s_get_i64(r, i, 1), job_state_parse(PQgetvalue(r, i, 2))};
         } else {
@@ -322,6 +336,7 @@ static void s_lookup(PGresult *r, store_answer_t *a, store_dep_state_t **deps,
     }
     a->dep_states = *deps;
     a->key_hits = *keys;
+    a->reuse_hits = *reuse;
 }
 
 /* WAKE: the job columns, then (unfinished, failed dependency, its state) */
@@ -367,6 +382,7 @@ void store_op_answer(store_op_t *op, PGresult *r,
     store_key_hit_t *keys = NULL;
     store_wake_t *wake = NULL;
     store_inbox_row_t *inbox = NULL;
+    store_reuse_hit_t *reuse = NULL;
     switch (op->kind) {
     case STORE_OP_REFILL:
     case STORE_OP_SCHED_LOAD:
@@ -392,7 +408,7 @@ void store_op_answer(store_op_t *op, PGresult *r,
             a.queue = rows->queue;
         }
         break;
-    case STORE_OP_LOOKUP: s_lookup(r, &a, &deps, &keys); break;
+    case STORE_OP_LOOKUP: s_lookup(r, &a, &deps, &keys, &reuse); break;
     case STORE_OP_WAKE:
         rows = s_rows(r, &a.nrows);
         a.rows = rows;
@@ -419,4 +435,5 @@ void store_op_answer(store_op_t *op, PGresult *r,
     free(keys);
     free(wake);
     free(inbox);
+    free(reuse);
 }

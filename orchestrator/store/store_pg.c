@@ -163,6 +163,7 @@ static int s_prepare_all(store_t *s)
         s_prepare(s, STORE_STMT_WAKE_ALL, STORE_SQL_WAKE_ALL) ||
         s_prepare(s, STORE_STMT_INBOX, STORE_SQL_INBOX) ||
         s_prepare(s, STORE_STMT_INBOX_DEL, STORE_SQL_INBOX_DEL) ||
+        s_prepare(s, STORE_STMT_REUSE, STORE_SQL_REUSE) ||
         s_prepare(s, STORE_STMT_FIRE, STORE_SQL_FIRE) ||
         s_prepare(s, STORE_STMT_SCHED_ADD, STORE_SQL_SCHED_ADD) ||
         s_prepare(s, STORE_STMT_SCHED_DEL, STORE_SQL_SCHED_DEL) ||

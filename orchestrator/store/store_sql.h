@@ -164,7 +164,17 @@
     "  AND (j.state IN ('waiting', 'scheduled', 'queued', 'running')"                             \
     "   OR j.finished_at > now() - $4::bigint * interval '1 millisecond')"                        \
     "  ORDER BY j.id DESC LIMIT 1), NULL, k.q, k.k"                                                \
-    " FROM unnest($2::text[], $3::text[]) AS k(q, k)"
+    " FROM unnest($2::text[], $3::text[]) AS k(q, k)"                                              \
+    " UNION ALL"                                                                                   \
+    " SELECT 'r', h.id, h.result, u.t, u.k FROM unnest($5::text[], $6::text[], $7::bigint[])"     \
+    "  AS u(t, k, ttl) LEFT JOIN LATERAL (SELECT j.id, coalesce(j.result::text, 'null') AS result" \
+    "  FROM job_reuse r JOIN jobs j ON j.id = r.job_id WHERE r.type = u.t AND r.key = u.k"          \
+    "  AND j.state = 'succeeded' AND j.finished_at > now() - u.ttl * interval '1 millisecond'"     \
+    "  ORDER BY j.finished_at DESC LIMIT 1) h ON true"
+
+#define STORE_SQL_REUSE                                                                            \
+    "INSERT INTO job_reuse (type, key, job_id)"                                                    \
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING"
 
 #define STORE_SQL_DEPS                                                                             \
     "INSERT INTO job_deps (job_id, depends_on)"                                                    \

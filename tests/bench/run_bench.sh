@@ -28,6 +28,8 @@
 #   --no-build       use the binaries already in build-bench/bin as they are
 #   --skip-deps      do not run deploy/install-deps.sh
 #   --keep           keep the work directory (logs, cluster) for inspection
+#   --config-extra F append the YAML file F to the coordinator's configuration
+#                    (an A/B of one setting with the same binaries)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -35,7 +37,7 @@ PEERS=$(cd "$ROOT/.." && pwd)/shared/peers
 BUILD=$ROOT/build-bench
 RESULTS=$ROOT/tests/bench/results
 REPS=3 N=50000 LAT_SECONDS=10 MAX_SECONDS=120 BACKLOG_N=1000000 IPC=0 PORT_BASE=25555
-REAL=1 WITH_PEERS=0 SKIP_DEPS=0 KEEP=0 REV="" NO_BUILD=0 CURVE=0
+REAL=1 WITH_PEERS=0 SKIP_DEPS=0 KEEP=0 REV="" NO_BUILD=0 CURVE=0 CONFIG_EXTRA=""
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -49,6 +51,7 @@ while [ $# -gt 0 ]; do
         --curve) CURVE=1 ;;
         --port-base) PORT_BASE=$2; shift ;;
         --no-real-workers) REAL=0 ;;
+        --config-extra) CONFIG_EXTRA=$2; shift ;;
         --with-peers) WITH_PEERS=1 ;;
         --skip-deps) SKIP_DEPS=1 ;;
         --rev) REV=$2; shift ;;
@@ -149,6 +152,9 @@ log:
 types:
   - name: noop
 EOF
+if [ -n "${CONFIG_EXTRA:-}" ]; then
+    cat "$CONFIG_EXTRA" >>"$WORK/orchestrator.yaml"
+fi
 CURVE_ARGS=()
 CTL_KEYS=()
 LABEL=sync_commit_on

@@ -3,7 +3,7 @@
 200ms, retention.interval 1s here).
 
 1. 200 jobs run (some fail and are retried); the coordinator seals every
-   audit row into audit_chain; `orchctl audit verify` says the chain is
+   audit row into audit_seals; `orchctl audit verify` says the chain is
    intact and checked every row.
 2. One row's detail is edited with SQL: verify exits 1 and names that row
    (its id, job and event) as the first that does not match.
@@ -13,6 +13,10 @@
 5. Retention drops the day holding the oldest rows (moved 40 days back
    with SQL): the anchor moves to the last hash before the rows left, the
    dropped rows' hashes go, and the rest verifies from the anchor.
+6. A whole-chain rewrite (a row edited, its hash and all later ones
+   deleted so the sealer hashes the forgery again) passes a plain verify,
+   and fails `verify --expect ID:HASH` with the head an earlier verify
+   printed (a checkpoint kept outside the database).
 """
 import json
 import os
@@ -27,8 +31,8 @@ CONFIG = {"audit": {"seal_interval": "200ms"}, "retention": {"interval": "1s"}}
 
 
 def unsealed(c):
-    return c.sql("SELECT count(*) AS n FROM job_events e LEFT JOIN audit_chain a USING (id)"
-                 " WHERE a.id IS NULL")[0]["n"]
+    return c.sql("SELECT count(*) AS n FROM job_events"
+                 " WHERE id > (SELECT coalesce(max(last_id), 0) FROM audit_seals)")[0]["n"]
 
 
 def verify(c, *extra):
@@ -111,13 +115,40 @@ def test(c):
     wait_for(lambda: not c.sql("SELECT 1 FROM pg_class WHERE relname = 'job_events_old40'"), 30,
              "retention to drop the 40-day-old partition")
     anchor = c.sql("SELECT id FROM audit_anchor")[0]["id"]
-    left = c.sql("SELECT count(*) AS n FROM audit_chain WHERE id < :'id'::bigint", id=cut_id)[0]["n"]
+    left = c.sql("SELECT count(*) AS n FROM audit_seals WHERE last_id < :'id'::bigint",
+                 id=cut_id)[0]["n"]
     check(anchor == cut_id - 1 and left == 0,
-          "the anchor is at %d (want %d), %d hashes of dropped rows left" % (anchor, cut_id - 1, left))
+          "the anchor is at %d (want %d), %d blocks of dropped rows left" % (anchor, cut_id - 1, left))
     rc, doc, _ = verify(c)
     check(rc == 0 and doc.get("intact") is True and doc.get("from_id") == cut_id - 1,
           "verify from the moved anchor: %r" % doc)
     log("after retention: %r" % doc)
+
+
+    # 6. a whole-chain rewrite: one row edited, the blocks of its hash and
+    #    every later one deleted, so that the sealer hashes again; the chain
+    #    alone looks intact, the head recorded before does not match
+    head = doc.get("head") or {}
+    check(head.get("id") and len(head.get("hash", "")) == 64, "no head in %r" % doc)
+    recorded = "%d:%s" % (head["id"], head["hash"])
+    rc, doc, _ = verify(c, "--expect", recorded)
+    check(rc == 0 and doc.get("intact") is True, "verify --expect the current head: %r" % doc)
+    forged = c.sql("SELECT id FROM job_events ORDER BY id LIMIT 1 OFFSET 20")[0]["id"]
+    c.sql_exec("UPDATE job_events SET detail = '{\"result\": \"forged\"}' WHERE id = :'id'::bigint",
+               id=forged)
+    c.sql_exec("DELETE FROM audit_seals WHERE last_id >= :'id'::bigint", id=forged)
+    wait_for(lambda: unsealed(c) == 0, 30, "the sealer to hash the forged rows again")
+    rc, doc, _ = verify(c)
+    check(rc == 0 and doc.get("intact") is True,
+          "a rewritten chain is consistent on its own (what --expect is for): %r" % doc)
+    rc, doc, _ = verify(c, "--expect", recorded)
+    bad = doc.get("first_bad") or {}
+    check(rc == 1 and bad.get("id") == head["id"] and "checkpoint" in bad.get("reason", ""),
+          "verify --expect after a rewrite from row %d: %r" % (forged, doc))
+    log("rewrite from row %d caught by the recorded head %d: %r" % (forged, head["id"], bad))
+    rc, _, err = c.orchctl("audit", "verify", "--database", c.db_url, "--expect", "12:zz",
+                           check=False, json_out=False)
+    check(rc == 2 and "--expect" in err, "a malformed --expect: rc %d %r" % (rc, err))
 
 
 harness.main(test, coordinator_config=CONFIG)
