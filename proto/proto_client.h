@@ -31,6 +31,9 @@ typedef struct {
     char *reuse_key;         /* result reuse: NULL none; else a succeeded job of the same
                               * type and key, finished within reuse_ttl_ms, answers instead */
     int64_t reuse_ttl_ms;
+    char *on_failure;        /* compensation jobs (proto_then_encode's text, a list): run
+                              * when a job that depends on this one, once it succeeded,
+                              * ends dead or cancelled; NULL: none */
 } proto_jobspec_t;
 
 /* Parses {"jobs":[{...}, ...]}. On error names the offending job index and

@@ -18,8 +18,30 @@
 
 static const char *const s_job_keys[] = {
     "queue",     "type",     "priority",   "payload", "max_attempts", "timeout_ms",
-    "idempotency_key", "run_at_us", "delay_ms", "depends_on", "reuse", NULL,
+    "idempotency_key", "run_at_us", "delay_ms", "depends_on", "reuse", "on_failure", NULL,
 };
+
+/* on_failure: one compensation job or a list, as a schedule's "then"
+ * ({"type", "queue"?, "payload"?, "priority"?, "max_attempts"?}). */
+static int s_on_failure(const proto_fctx_t *c, const json_t *job, const proto_limits_t *lim,
+                        proto_jobspec_t *out)
+{
+    const json_t *v = json_object_get(job, "on_failure");
+    if (!v)
+        return 0;
+    proto_then_t *t = NULL;
+    size_t n = 0;
+    char err[300];
+    int rc = proto_then_parse(v, lim, &t, &n, err, sizeof err);
+    if (rc < 0) /* its messages name "then": this field is on_failure */
+        return proto_ffail(c, rc, NULL, "on_failure%s", strncmp(err, "then", 4) == 0 ? err + 4 : err);
+    strbuf_t sb;
+    strbuf_init(&sb);
+    proto_then_encode(&sb, t, n);
+    out->on_failure = strbuf_detach(&sb);
+    proto_then_free(t, n);
+    return 0;
+}
 
 static const char *const s_reuse_keys[] = {"key", "ttl_ms", NULL};
 
@@ -142,7 +164,7 @@ static int s_jobspec(const proto_fctx_t *c, const json_t *job, const proto_limit
         (rc = proto_fstr(c, job, "idempotency_key", 1, PROTO_IDEMPOTENCY_KEY_MAX, false, false,
                          &out->idempotency_key)) < 0 ||
         (rc = s_schedule(c, job, out)) < 0 || (rc = s_depends(c, job, lim, out)) < 0 ||
-        (rc = s_reuse(c, job, out)) < 0 ||
+        (rc = s_reuse(c, job, out)) < 0 || (rc = s_on_failure(c, job, lim, out)) < 0 ||
         (rc = proto_fpayload(c, job, lim, &out->payload, &out->payload_len)) < 0) {
         proto_jobspec_fini(out);
         out->priority = -1;
@@ -175,6 +197,7 @@ void proto_jobspec_fini(proto_jobspec_t *s)
     free(s->idempotency_key);
     free(s->depends_on);
     free(s->reuse_key);
+    free(s->on_failure);
     memset(s, 0, sizeof *s);
 }
 
@@ -362,6 +385,10 @@ void proto_jobspec_encode(strbuf_t *sb, const proto_jobspec_t *s, size_t batch_s
     if (s->idempotency_key) {
         proto_key(sb, "idempotency_key");
         proto_put_string(sb, s->idempotency_key, strlen(s->idempotency_key));
+    }
+    if (s->on_failure) {
+        proto_key(sb, "on_failure");
+        strbuf_puts(sb, s->on_failure);
     }
     if (s->reuse_key) {
         proto_key(sb, "reuse");

@@ -493,6 +493,7 @@ static void s_turn(coord_t *c, long max_wait_ms)
         coord_dispatch(c);
         coord_request_refills(c);
         coord_inbox_tick(c);
+        coord_comp_tick(c);
         if (!c->inflight_active && s_flush_due(c, now)) {
             c->cur_since_ms = 0;
             coord_flush(c);

@@ -185,8 +185,10 @@ void coord_flush(coord_t *c)
         c->nops++;
     c->inflight_active = true;
     coord_deps_flushed(c);
+    coord_comp_flushed(c);
     int64_t now_ms = clock_mono_ms();
-    bool work = c->inflight.nwrites || c->inflight.nevents || c->inflight.ninbox || c->inflight_ops;
+    bool work = c->inflight.nwrites || c->inflight.nevents || c->inflight.ninbox ||
+                c->inflight.ncomp || c->inflight_ops;
     if (!work && !coord_lease_renew_due(c, now_ms)) {
         /* only replies (e.g. an idempotency hit on a committed job): nothing to commit */
         s_committed(c);
@@ -208,7 +210,8 @@ void coord_flush(coord_t *c)
     }
     if (rc == ORCH_OK)
         rc = s_number_events(c);
-    if (rc == ORCH_OK && (c->inflight.nwrites || c->inflight.nevents || c->inflight.ninbox))
+    if (rc == ORCH_OK &&
+        (c->inflight.nwrites || c->inflight.nevents || c->inflight.ninbox || c->inflight.ncomp))
         rc = store_pipeline_add_write(c->store, &c->inflight);
     for (op_t *op = c->inflight_ops; op && rc == ORCH_OK; op = op->next)
         rc = store_pipeline_add(c->store, &op->sop);
@@ -311,6 +314,10 @@ static void s_on_answer(void *arg, store_op_t *sop, const store_answer_t *ans)
             coord_sched_op_result(c, op, NULL);
         if (sop->kind == STORE_OP_INBOX)
             coord_inbox_result(c, NULL);
+        if (sop->kind == STORE_OP_COMP_FIND)
+            coord_comp_result(c, NULL);
+        if (sop->kind == STORE_OP_COMP_FAILED)
+            coord_comp_failed_result(c, NULL);
         return;
     }
     switch (sop->kind) {
@@ -323,6 +330,8 @@ static void s_on_answer(void *arg, store_op_t *sop, const store_answer_t *ans)
     case STORE_OP_REFILL: s_refill_result(c, op, ans); break;
     case STORE_OP_WAKE: coord_wake_result(c, op, ans); break;
     case STORE_OP_INBOX: coord_inbox_result(c, ans); break;
+    case STORE_OP_COMP_FIND: coord_comp_result(c, ans); break;
+    case STORE_OP_COMP_FAILED: coord_comp_failed_result(c, ans); break;
     case STORE_OP_CANCEL: s_cancel_result(c, op, ans); break;
     case STORE_OP_RETRY: s_retry_result(c, op, ans); break;
     case STORE_OP_PAUSE:
@@ -405,6 +414,7 @@ static void s_committed(coord_t *c)
     }
     c->inflight_ops = NULL;
     coord_inbox_deleted(c);
+    coord_comp_committed(c, b);
     batch_reset(b);
     c->inflight_active = false;
     coord_deps_committed(c);

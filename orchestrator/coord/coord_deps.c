@@ -97,6 +97,7 @@ void coord_deps_forget(coord_t *c)
     c->keys = hmap_new_str();
     s_idlist_clear(&c->wake_new);
     s_idlist_clear(&c->wake_sent);
+    coord_comp_forget(c);
     c->js.waiting_held = 0;
 }
 
@@ -131,6 +132,8 @@ int64_t coord_waiting_spilled(coord_t *c)
 
 void coord_deps_notify(coord_t *c, int64_t id, int state)
 {
+    if (state == JOB_DEAD || state == JOB_CANCELLED)
+        coord_comp_failed(c, id); /* its predecessors' compensations (coord_comp.c) */
     if (coord_waiting_spilled(c) > 0)
         s_idlist_add(&c->wake_new, id);
     deplist_t *l = hmap_i64_remove(c->depindex, id);
@@ -178,6 +181,7 @@ typedef struct {
     const char *actor;         /* the submitting key (audit trail) */
     const int64_t *inbox;      /* from the inbox (no client to answer): its row ids */
     size_t ninbox;
+    bool quiet;                /* the coordinator's own: no client to answer */
 } s_view_t;
 
 /* State of dependency id: memory first, then the lookup answer; -1 unknown. */
@@ -372,6 +376,30 @@ static void s_queue_reuse_op(coord_t *c, const proto_jobspec_t *specs, const int
     coord_queue_op(c, op);
 }
 
+/* job_compensations rows of the jobs just created with on_failure. */
+static void s_queue_comp_op(coord_t *c, const proto_jobspec_t *specs, const int64_t *ids,
+                            const bool *existing, size_t n)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m += specs[i].on_failure && !existing[i];
+    if (!m)
+        return;
+    op_t *op = coord_op_new(STORE_OP_COMP_ADD, NULL, NULL);
+    int64_t *jobs = op_own(op, xcalloc(m, sizeof *jobs));
+    const char **texts = op_own(op, xcalloc(m, sizeof *texts));
+    m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (specs[i].on_failure && !existing[i]) {
+            jobs[m] = ids[i];
+            texts[m++] = op_strdup(op, specs[i].on_failure);
+        }
+    op->sop.in.comp_add.job_ids = jobs;
+    op->sop.in.comp_add.specs = texts;
+    op->sop.in.comp_add.n = m;
+    coord_queue_op(c, op);
+}
+
 /* What a submission answers: per job its id, whether it existed (an
  * idempotency key or a reused result named it), whether a result was
  * reused and that result. */
@@ -421,6 +449,7 @@ static void s_create(coord_t *c, const s_view_t *v, proto_jobspec_t *specs, size
     if (deprows.n)
         s_queue_deps_op(c, &deprows); /* takes the arrays */
     s_queue_reuse_op(c, specs, o->ids, o->existing, n);
+    s_queue_comp_op(c, specs, o->ids, o->existing, n);
     free(event_at);
 }
 
@@ -463,7 +492,7 @@ static void s_apply(coord_t *c, const proto_envelope_t *env, const char *req,
     s_create(c, v, specs, n, &o);
     if (v->inbox)
         coord_inbox_applied(c, v->inbox, v->ninbox);
-    else
+    else if (!v->quiet)
         s_reply(c, env, req, &o, n, warning);
     for (size_t i = 0; i < n; i++)
         free(o.results[i]);
@@ -525,6 +554,7 @@ static void s_submit(coord_t *c, const proto_envelope_t *env, const char *req,
     op->nspecs = n;
     op->warning = warning ? xstrdup(warning) : NULL;
     op->actor = v->actor;
+    op->quiet = v->quiet;
     if (v->inbox) {
         int64_t *rows = op_own(op, xcalloc(v->ninbox + 1, sizeof *rows));
         memcpy(rows, v->inbox, v->ninbox * sizeof *rows);
@@ -547,14 +577,20 @@ static void s_submit(coord_t *c, const proto_envelope_t *env, const char *req,
 void coord_submit(coord_t *c, const proto_envelope_t *env, const char *req,
                   proto_jobspec_t *specs, size_t n, const char *warning)
 {
-    s_view_t v = {NULL, coord_peer_actor(c->peer), NULL, 0};
+    s_view_t v = {NULL, coord_peer_actor(c->peer), NULL, 0, false};
     s_submit(c, env, req, specs, n, warning, &v);
+}
+
+void coord_submit_quiet(coord_t *c, proto_jobspec_t *specs, size_t n, const char *actor)
+{
+    s_view_t v = {NULL, actor, NULL, 0, true};
+    s_submit(c, NULL, NULL, specs, n, NULL, &v);
 }
 
 void coord_submit_inbox(coord_t *c, proto_jobspec_t *specs, size_t n, const int64_t *rows,
                         const char *actor)
 {
-    s_view_t v = {NULL, actor, rows, n};
+    s_view_t v = {NULL, actor, rows, n, false};
     s_submit(c, NULL, NULL, specs, n, NULL, &v);
 }
 
@@ -562,7 +598,7 @@ void coord_lookup_result(coord_t *c, op_t *op, const store_answer_t *ans)
 {
     /* Results arrive only while up; a shutdown still commits this batch, so
      * apply it (returning here would leave the client without a reply). */
-    s_view_t v = {ans, op->actor, op->inbox, op->ninbox};
+    s_view_t v = {ans, op->actor, op->inbox, op->ninbox, op->quiet};
     s_apply(c, &op->env, op->req, op->specs, op->nspecs, &v, op->warning);
     op->has_env = false;
 }

@@ -83,6 +83,7 @@ typedef struct op {
     const char *actor;      /* LOOKUP: the submitting key's name, for the audit trail */
     const int64_t *inbox;   /* LOOKUP of an inbox submission: its row ids (op_own) */
     size_t ninbox;
+    bool quiet;             /* LOOKUP of a submission nobody waits for (compensation) */
     void **owned;           /* allocations sop points into */
     size_t nowned;
     struct op *next;
@@ -170,6 +171,10 @@ struct coord {
      * filled, wake_sent holds those of the pipeline in flight; once that
      * commits, a WAKE operation looks up their waiters (coord_deps.c). */
     deplist_t wake_new, wake_sent;
+    /* failed jobs whose compensations are to be looked up (coord_comp.c) */
+    deplist_t comp_new, comp_sent, comp_ready;
+    bool comp_round;          /* a lookup, or the batch running its result, in flight */
+    uint64_t compensations_run;
     hmap_t *keys;      /* "queue\x1fkey" -> job_t* for resident jobs with a key */
     hmap_t *names;     /* interned worker names (few; kept for the process life) */
     hmap_t *seen_types;  /* job types any worker announced since start (value: a dummy) */
@@ -383,6 +388,21 @@ void coord_lookup_result(coord_t *c, op_t *op, const store_answer_t *ans);
  * copied; actor interned). */
 void coord_submit_inbox(coord_t *c, proto_jobspec_t *specs, size_t n, const int64_t *rows,
                         const char *actor);
+/* A submission of the coordinator's own, nobody to answer (takes the
+ * specs; actor interned). */
+void coord_submit_quiet(coord_t *c, proto_jobspec_t *specs, size_t n, const char *actor);
+
+/* coord_comp.c: compensation (store migration 015). failed: a job ended
+ * dead or cancelled; flushed/committed: the pipeline that records it was
+ * sent/committed; tick: each turn while UP; reset: after a recovery. */
+void coord_comp_failed(coord_t *c, int64_t id);
+void coord_comp_flushed(coord_t *c);
+void coord_comp_committed(coord_t *c, const batch_t *b);
+void coord_comp_tick(coord_t *c);
+void coord_comp_reset(coord_t *c);
+void coord_comp_forget(coord_t *c); /* frees the lists (going down, destroying) */
+void coord_comp_result(coord_t *c, const store_answer_t *ans);
+void coord_comp_failed_result(coord_t *c, const store_answer_t *ans);
 void coord_deps_notify(coord_t *c, int64_t id, int state);
 /* The state machine's terminal hook: dependency cascade, queue figures. */
 void coord_on_terminal(void *arg, job_t *job);

@@ -17,7 +17,7 @@
 #define COORD_MAINT_BUDGET_MS 1000
 #define COORD_MAINT_AGAIN_MS 1000 /* a round that ran out of time goes on after this */
 #define COORD_MAINT_AHEAD_DAYS 7
-#define COORD_SEAL_BUDGET_MS 100 /* the query thread serves GET and LIST too */
+#define COORD_SEAL_BUDGET_MS 50 /* the query thread serves GET and LIST too */
 
 static json_t *s_request(coord_t *c)
 {
@@ -48,14 +48,13 @@ static void s_seal_tick(coord_t *c, int64_t now_ms)
     if (!c->cfg->audit_seal_interval_ms || c->seal_inflight || now_ms < c->seal_next_ms)
         return;
     proto_envelope_t env = {.route = COORD_ROUTE_SEAL};
-    /* a tenth of the interval at most: sealing never takes over the query
-     * thread (GET, LIST) or PostgreSQL; a burst it cannot follow is sealed
-     * later */
-    int64_t budget = c->cfg->audit_seal_interval_ms / 10;
+    /* a twentieth of the interval at most: sealing never takes over the
+     * query thread (GET, LIST) or PostgreSQL; a burst it cannot follow is
+     * sealed later */
+    int64_t budget = c->cfg->audit_seal_interval_ms / 20;
     if (budget > COORD_SEAL_BUDGET_MS)
         budget = COORD_SEAL_BUDGET_MS;
-    json_t *body = json_pack("{s:I, s:I}", "epoch", (json_int_t)c->lease.epoch, "budget_ms",
-                             (json_int_t)(budget < 1 ? 1 : budget));
+    json_t *body = json_pack("{s:I}", "budget_ms", (json_int_t)(budget < 1 ? 1 : budget));
     if (query_forward(c->qpipe, &env, QUERY_CMD_SEAL, body) == ORCH_OK)
         c->seal_inflight = true;
     json_decref(body);

@@ -360,6 +360,11 @@ char *coord_metrics_render(coord_t *c)
     s_head(&sb, "orch_inbox_jobs_total", "counter",
            "Rows of orch.inbox (orch.orch_enqueue, transactional enqueue) turned into jobs");
     strbuf_printf(&sb, "orch_inbox_jobs_total %llu\n", (unsigned long long)c->inbox_jobs);
+    s_head(&sb, "orch_compensations_total", "counter",
+           "Compensations run: succeeded jobs whose on_failure jobs were submitted because a "
+           "job after them ended dead or cancelled");
+    strbuf_printf(&sb, "orch_compensations_total %llu\n",
+                  (unsigned long long)c->compensations_run);
     s_head(&sb, "orch_audit_sealed_total", "counter",
            "Audit rows hashed into the audit chain by this coordinator (audit.seal_interval)");
     strbuf_printf(&sb, "orch_audit_sealed_total %llu\n", (unsigned long long)c->audit_sealed);

@@ -150,6 +150,7 @@ int coord_recover_poll(coord_t *c)
     c->mode = COORD_UP;
     c->down_reason[0] = '\0';
     coord_inbox_reset(c); /* enqueued while nobody listened */
+    coord_comp_reset(c);  /* failures whose compensations did not run */
     c->metrics.last_recovery_ms = clock_mono_ms() - c->recovery_t0;
     LOG_INFO("recovery done, coordinator up next_id=%lld jobs_in_memory=%zu lanes=%zu"
              " read_ms=%lld ms=%lld",

@@ -18,7 +18,7 @@ void batch_reset(batch_t *b)
         free(b->acks[i].body);
         free(b->acks[i].req);
     }
-    b->nwrites = b->nevents = b->nacks = b->nresults = b->npublished = b->ninbox = 0;
+    b->nwrites = b->nevents = b->nacks = b->nresults = b->npublished = b->ninbox = b->ncomp = 0;
     b->extra_statements = 0;
 }
 
@@ -31,13 +31,15 @@ void batch_fini(batch_t *b)
     free(b->results);
     free(b->published);
     free(b->inbox);
+    free(b->comp_jobs);
+    free(b->comp_roots);
     memset(b, 0, sizeof *b);
 }
 
 bool batch_empty(const batch_t *b)
 {
     return b->nwrites == 0 && b->nevents == 0 && b->nacks == 0 && b->nresults == 0 &&
-           b->extra_statements == 0 && b->ninbox == 0;
+           b->extra_statements == 0 && b->ninbox == 0 && b->ncomp == 0;
 }
 
 #define GROW(arr, n, cap)                                                                          \
@@ -102,6 +104,17 @@ void batch_result(batch_t *b, const char *worker, int64_t id, int attempt)
 {
     GROW(b->results, b->nresults, b->capresults);
     b->results[b->nresults++] = (batch_result_t){worker, {id, attempt}};
+}
+
+void batch_comp(batch_t *b, int64_t job_id, int64_t root)
+{
+    if (b->ncomp == b->capcomp) {
+        b->capcomp = b->capcomp ? b->capcomp * 2 : 8;
+        b->comp_jobs = xrealloc(b->comp_jobs, b->capcomp * sizeof *b->comp_jobs);
+        b->comp_roots = xrealloc(b->comp_roots, b->capcomp * sizeof *b->comp_roots);
+    }
+    b->comp_jobs[b->ncomp] = job_id;
+    b->comp_roots[b->ncomp++] = root;
 }
 
 void batch_inbox(batch_t *b, const int64_t *rows, size_t n)

@@ -66,6 +66,10 @@ typedef struct {
     int64_t *inbox;          /* orch.inbox rows whose jobs this batch creates: the
                               * batch write deletes them (transactional enqueue) */
     size_t ninbox, capinbox;
+    int64_t *comp_jobs;      /* compensations this batch runs: the batch write marks
+                              * them triggered (by comp_roots[i]) */
+    int64_t *comp_roots;
+    size_t ncomp, capcomp;
 } batch_t;
 
 void batch_init(batch_t *b);
@@ -90,6 +94,9 @@ void batch_publish(batch_t *b, const batch_event_t *e);
 void batch_result(batch_t *b, const char *worker, int64_t id, int attempt);
 /* Inbox rows to delete in this batch's transaction. */
 void batch_inbox(batch_t *b, const int64_t *rows, size_t n);
+/* A compensation (of job_id, run because root failed) to mark triggered in
+ * this batch's transaction. */
+void batch_comp(batch_t *b, int64_t job_id, int64_t root);
 /* Reply sent after commit (takes body; req is copied, may be NULL). */
 void batch_ack(batch_t *b, const proto_envelope_t *env, const char *req, char *body, size_t len);
 

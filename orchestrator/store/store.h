@@ -74,6 +74,9 @@ typedef enum {
     STORE_OP_INBOX,      /* a page of orch.inbox (transactional enqueue, migration 012) */
     STORE_OP_INBOX_DEL,  /* inbox rows whose jobs this transaction creates */
     STORE_OP_REUSE,      /* job_reuse rows of new jobs with a reuse key */
+    STORE_OP_COMP_ADD,   /* job_compensations rows of new jobs with on_failure */
+    STORE_OP_COMP_FIND,  /* open compensations above failed jobs */
+    STORE_OP_COMP_FAILED, /* failed jobs below open compensations (recovery) */
     STORE_OP_KIND_COUNT
 } store_op_kind_t;
 
@@ -148,6 +151,8 @@ typedef struct store_op {
         store_lookup_in_t lookup;
         struct { const int64_t *job_ids, *dep_ids; size_t n; } deps;
         struct { const char *const *types, *const *keys; const int64_t *job_ids; size_t n; } reuse;
+        struct { const int64_t *job_ids; const char *const *specs; size_t n; } comp_add;
+        struct { const int64_t *failed; size_t n; } comp_find;
         store_fire_in_t fire;
         store_schedule_row_t sched_add; /* name, cron, queue, type, payload, priority,
                                          * max_attempts, paused, source, next_run_us */
@@ -180,6 +185,16 @@ typedef struct {
     int64_t id;         /* 0: none */
     const char *result; /* its stored result, JSON text */
 } store_reuse_hit_t;
+
+/* COMP_FIND: an open compensation above a failed job. */
+typedef struct {
+    int64_t root;        /* the failed job */
+    int64_t job_id;      /* the succeeded job it compensates */
+    const char *spec;    /* its on_failure list, JSON text */
+    const char *queue;   /* that job's queue (the default for the compensations) */
+    int64_t finished_us; /* when that job succeeded */
+    const char *root_state; /* the failed job's state (dead, cancelled); "" when gone */
+} store_comp_row_t;
 
 /* INBOX: one row of orch.inbox (an orch.orch_enqueue call). */
 typedef struct {
@@ -232,6 +247,12 @@ typedef struct {
     /* INBOX */
     const store_inbox_row_t *inbox;
     size_t ninbox;
+    /* COMP_FIND */
+    const store_comp_row_t *comps;
+    size_t ncomps;
+    /* COMP_FAILED: the failed job ids */
+    const int64_t *ids;
+    size_t nids;
 } store_answer_t;
 
 /* ---- connection ---- */

@@ -5,7 +5,10 @@
  * in id order (ids grow in commit order: one leader, one pipeline at a
  * time), computes hash_i = SHA-256(hash_(i-1) || content_i) and inserts
  * one audit_seals row per page (the ids and their hashes, packed), a page
- * per transaction fenced by the leader lease like retention. Verifying
+ * per transaction. The chain is a function of the rows alone, so any
+ * coordinator may seal: an advisory lock keeps two from sealing at once
+ * (a leader and one it deposed), without the leader lease's row lock,
+ * which the leader's renewals wait for. Verifying
  * (orchctl audit verify) reads both tables, recomputes, and names the
  * first row that does not match.
  *
@@ -27,7 +30,7 @@
     "e.id, e.job_id, (extract(epoch from e.at) * 1000000)::bigint, e.event, e.attempt, e.worker,"  \
     " e.state, e.detail::text, e.epoch"
 #define S_NFIELDS 9
-#define S_PAGE 5000
+#define S_PAGE 2000 /* rows per transaction: short, so nothing waits on it long */
 
 /* The last hash sealed: the last block's last one, else the anchor's. */
 #define S_SQL_HEAD                                                                                 \
@@ -45,7 +48,9 @@
     " FROM audit_seals b, unnest(b.ids) WITH ORDINALITY AS u(id, o)"                               \
     " WHERE b.last_id > $1::bigint AND b.first_id <= $2::bigint"                                   \
     " AND u.id > $1::bigint AND u.id <= $2::bigint ORDER BY u.id"
-#define S_SQL_FENCE "SELECT orch_lease_check($1::bigint)"
+/* Sealers exclude each other for a transaction; one that finds the lock
+ * taken skips its round. */
+#define S_SQL_LOCK "SELECT pg_try_advisory_xact_lock(hashtext('orch_audit_seal'))"
 
 static void s_hash_row(const unsigned char prev[32], const PGresult *r, int row,
                        unsigned char out[32])
@@ -87,22 +92,27 @@ static bool s_ok(PGresult *r, ExecStatusType want, char *err, size_t errlen, con
 
 /* ---- sealing (query thread) ---- */
 
-/* One page in one fenced transaction: *n rows sealed, *last the last id. */
-static int s_seal_page(PGconn *conn, int64_t epoch, long *n, int64_t *last, char *err,
+/* One page in one transaction: *n rows sealed, *last the last id; *busy
+ * when another sealer holds the lock. */
+static int s_seal_page(PGconn *conn, long *n, int64_t *last, bool *busy, char *err,
                        size_t errlen)
 {
     *n = 0;
-    char e[24], after[24], limit[16];
-    snprintf(e, sizeof e, "%lld", (long long)epoch);
+    *busy = false;
+    char after[24], limit[16];
     snprintf(limit, sizeof limit, "%d", S_PAGE);
-    const char *fv[1] = {e};
     PGresult *r = PQexec(conn, "BEGIN");
     bool ok = s_ok(r, PGRES_COMMAND_OK, err, errlen, "could not begin");
     PQclear(r);
-    if (ok && epoch > 0) {
-        r = PQexecParams(conn, S_SQL_FENCE, 1, NULL, fv, NULL, NULL, 0);
-        ok = s_ok(r, PGRES_TUPLES_OK, err, errlen, "leader lease");
+    if (ok) {
+        r = PQexec(conn, S_SQL_LOCK);
+        ok = s_ok(r, PGRES_TUPLES_OK, err, errlen, "could not take the sealing lock");
+        *busy = ok && PQgetvalue(r, 0, 0)[0] != 't';
         PQclear(r);
+    }
+    if (*busy) {
+        PQclear(PQexec(conn, "ROLLBACK"));
+        return ORCH_OK;
     }
     unsigned char prev[32];
     if (ok) {
@@ -155,15 +165,16 @@ static int s_seal_page(PGconn *conn, int64_t epoch, long *n, int64_t *last, char
 
 char *store_audit_seal(void *pgconn, const json_t *body)
 {
-    json_int_t epoch = json_integer_value(json_object_get(body, "epoch"));
     json_int_t budget = json_integer_value(json_object_get(body, "budget_ms"));
     int64_t t0 = clock_mono_ms();
     long total = 0, n = S_PAGE;
     int64_t last = 0;
     char err[600] = "";
     int rc = ORCH_OK;
-    while (rc == ORCH_OK && n == S_PAGE && clock_mono_ms() - t0 < (budget > 0 ? budget : 100)) {
-        rc = s_seal_page(pgconn, epoch, &n, &last, err, sizeof err);
+    bool busy = false;
+    while (rc == ORCH_OK && !busy && n == S_PAGE &&
+           clock_mono_ms() - t0 < (budget > 0 ? budget : 100)) {
+        rc = s_seal_page(pgconn, &n, &last, &busy, err, sizeof err);
         if (rc == ORCH_OK)
             total += n;
     }

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 /* The loop's request to the query thread: one sealing round. body:
- * {"epoch": the leader lease's epoch (0: unfenced), "budget_ms": N}.
+ * {"budget_ms": N}.
  * Returns the reply body (caller frees): {"status":200,"sealed":N,
  * "last_id":ID,"more":bool} or {"status":503,"error":"..."}. */
 #define QUERY_CMD_SEAL 1001

@@ -36,6 +36,10 @@
 #define STORE_STMT_INBOX "orch_inbox"
 #define STORE_STMT_INBOX_DEL "orch_inbox_del"
 #define STORE_STMT_REUSE "orch_reuse"
+#define STORE_STMT_COMP_ADD "orch_comp_add"
+#define STORE_STMT_COMP_FIND "orch_comp_find"
+#define STORE_STMT_COMP_FAILED "orch_comp_failed"
+#define STORE_STMT_COMP_MARK "orch_comp_mark"
 
 /* Parameters of the widest statement (the batch write). */
 #define STORE_MAX_PARAMS STORE_WRITE_NPARAMS

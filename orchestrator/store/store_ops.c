@@ -27,6 +27,9 @@ static const char *const s_stmt[STORE_OP_KIND_COUNT] = {
     [STORE_OP_INBOX] = STORE_STMT_INBOX,
     [STORE_OP_INBOX_DEL] = STORE_STMT_INBOX_DEL,
     [STORE_OP_REUSE] = STORE_STMT_REUSE,
+    [STORE_OP_COMP_ADD] = STORE_STMT_COMP_ADD,
+    [STORE_OP_COMP_FIND] = STORE_STMT_COMP_FIND,
+    [STORE_OP_COMP_FAILED] = STORE_STMT_COMP_FAILED,
 };
 
 /* ---- parameters: each helper fills the next buffer ---- */
@@ -233,6 +236,12 @@ int store_op_params(store_t *s, const store_op_t *op, const char **stmt, const c
         s_str_array(&p, op->in.lookup.reuse_keys, op->in.lookup.nreuse);
         s_i64_array(&p, op->in.lookup.reuse_ttls_ms, op->in.lookup.nreuse);
         break;
+    case STORE_OP_COMP_ADD:
+        s_i64_array(&p, op->in.comp_add.job_ids, op->in.comp_add.n);
+        s_str_array(&p, op->in.comp_add.specs, op->in.comp_add.n);
+        break;
+    case STORE_OP_COMP_FIND: s_i64_array(&p, op->in.comp_find.failed, op->in.comp_find.n); break;
+    case STORE_OP_COMP_FAILED: break;
     case STORE_OP_REUSE:
         s_str_array(&p, op->in.reuse.types, op->in.reuse.n);
         s_str_array(&p, op->in.reuse.keys, op->in.reuse.n);
@@ -368,6 +377,27 @@ static store_inbox_row_t *s_inbox(PGresult *r, size_t *n)
     return rows;
 }
 
+static store_comp_row_t *s_comps(PGresult *r, size_t *n)
+{
+    *n = (size_t)PQntuples(r);
+    store_comp_row_t *rows = xcalloc(*n + 1, sizeof *rows);
+    for (size_t i = 0; i < *n; i++) {
+        int k = (int)i;
+        rows[i] = (store_comp_row_t){s_get_i64(r, k, 0), s_get_i64(r, k, 1), PQgetvalue(r, k, 2),
+                                     PQgetvalue(r, k, 3), s_get_i64(r, k, 4), PQgetvalue(r, k, 5)};
+    }
+    return rows;
+}
+
+static int64_t *s_ids(PGresult *r, size_t *n)
+{
+    *n = (size_t)PQntuples(r);
+    int64_t *ids = xcalloc(*n + 1, sizeof *ids);
+    for (size_t i = 0; i < *n; i++)
+        ids[i] = s_get_i64(r, (int)i, 0);
+    return ids;
+}
+
 static int s_prior(PGresult *r, int col)
 {
     return PQgetisnull(r, 0, col) ? -1 : job_state_parse(PQgetvalue(r, 0, col));
@@ -383,6 +413,8 @@ void store_op_answer(store_op_t *op, PGresult *r,
     store_wake_t *wake = NULL;
     store_inbox_row_t *inbox = NULL;
     store_reuse_hit_t *reuse = NULL;
+    store_comp_row_t *comps = NULL;
+    int64_t *ids = NULL;
     switch (op->kind) {
     case STORE_OP_REFILL:
     case STORE_OP_SCHED_LOAD:
@@ -417,6 +449,12 @@ void store_op_answer(store_op_t *op, PGresult *r,
     case STORE_OP_INBOX:
         a.inbox = inbox = s_inbox(r, &a.ninbox);
         break;
+    case STORE_OP_COMP_FIND:
+        a.comps = comps = s_comps(r, &a.ncomps);
+        break;
+    case STORE_OP_COMP_FAILED:
+        a.ids = ids = s_ids(r, &a.nids);
+        break;
     case STORE_OP_FIRE:
         a.applied = !PQgetisnull(r, 0, 0);
         a.sched_exists = !PQgetisnull(r, 0, 2);
@@ -436,4 +474,6 @@ void store_op_answer(store_op_t *op, PGresult *r,
     free(wake);
     free(inbox);
     free(reuse);
+    free(comps);
+    free(ids);
 }

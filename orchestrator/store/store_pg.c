@@ -164,6 +164,10 @@ static int s_prepare_all(store_t *s)
         s_prepare(s, STORE_STMT_INBOX, STORE_SQL_INBOX) ||
         s_prepare(s, STORE_STMT_INBOX_DEL, STORE_SQL_INBOX_DEL) ||
         s_prepare(s, STORE_STMT_REUSE, STORE_SQL_REUSE) ||
+        s_prepare(s, STORE_STMT_COMP_ADD, STORE_SQL_COMP_ADD) ||
+        s_prepare(s, STORE_STMT_COMP_FIND, STORE_SQL_COMP_FIND) ||
+        s_prepare(s, STORE_STMT_COMP_FAILED, STORE_SQL_COMP_FAILED) ||
+        s_prepare(s, STORE_STMT_COMP_MARK, STORE_SQL_COMP_MARK) ||
         s_prepare(s, STORE_STMT_FIRE, STORE_SQL_FIRE) ||
         s_prepare(s, STORE_STMT_SCHED_ADD, STORE_SQL_SCHED_ADD) ||
         s_prepare(s, STORE_STMT_SCHED_DEL, STORE_SQL_SCHED_DEL) ||

@@ -176,6 +176,36 @@
     "INSERT INTO job_reuse (type, key, job_id)"                                                    \
     " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING"
 
+/* Compensation (migration 015): a submission's on_failure lists; the
+ * open compensations of the succeeded jobs that the failed jobs $1 depend
+ * on, transitively (root: the failed job); the failed jobs below open
+ * compensations (after a recovery); and marking them run, which the batch
+ * write does with the jobs it inserts for them. */
+#define STORE_SQL_COMP_ADD                                                                         \
+    "INSERT INTO job_compensations (job_id, spec)"                                                 \
+    " SELECT j, s::json FROM unnest($1::bigint[], $2::text[]) AS u(j, s) ON CONFLICT DO NOTHING"
+#define STORE_SQL_COMP_FIND                                                                        \
+    "WITH RECURSIVE up(root, id) AS ("                                                             \
+    "  SELECT f.f, d.depends_on FROM unnest($1::bigint[]) AS f(f) JOIN job_deps d ON d.job_id = f.f" \
+    "  UNION SELECT up.root, d.depends_on FROM up JOIN job_deps d ON d.job_id = up.id)"           \
+    " SELECT DISTINCT ON (c.job_id) up.root, c.job_id, c.spec::text, j.queue,"                     \
+    "  (extract(epoch from j.finished_at) * 1000000)::bigint,"                                     \
+    "  (SELECT f.state FROM jobs f WHERE f.id = up.root)"                                          \
+    " FROM up JOIN job_compensations c ON c.job_id = up.id AND c.triggered_at IS NULL"            \
+    " JOIN jobs j ON j.id = c.job_id AND j.state = 'succeeded'"                                    \
+    " ORDER BY c.job_id, up.root"
+#define STORE_SQL_COMP_FAILED                                                                      \
+    "WITH RECURSIVE down(id) AS ("                                                                 \
+    "  SELECT d.job_id FROM job_compensations c JOIN job_deps d ON d.depends_on = c.job_id"       \
+    "  WHERE c.triggered_at IS NULL"                                                               \
+    "  UNION SELECT d.job_id FROM down JOIN job_deps d ON d.depends_on = down.id)"                \
+    " SELECT down.id FROM down JOIN jobs j ON j.id = down.id"                                      \
+    " WHERE j.state IN ('dead', 'cancelled') LIMIT 10000"
+#define STORE_SQL_COMP_MARK                                                                        \
+    "UPDATE job_compensations c SET triggered_at = now(), triggered_by = u.r"                     \
+    " FROM unnest($1::bigint[], $2::bigint[]) AS u(j, r)"                                          \
+    " WHERE c.job_id = u.j AND c.triggered_at IS NULL"
+
 #define STORE_SQL_DEPS                                                                             \
     "INSERT INTO job_deps (job_id, depends_on)"                                                    \
     " SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING"

@@ -128,27 +128,39 @@ void store_write_params(batch_t *b, strbuf_t *bufs, const char **params)
 /* The statement variant that fits the batch: a turn that only inserts
  * (submissions) or only updates (dispatches and results) runs a statement
  * without an empty half. */
-/* The inbox rows whose jobs the write creates go in the same transaction. */
-static int s_add_inbox_delete(store_t *s, const batch_t *b)
+static const char *s_i64_literal(strbuf_t *buf, const int64_t *v, size_t n)
 {
-    if (!b->ninbox)
-        return ORCH_OK;
-    strbuf_t *buf = &s->bufs[0];
     strbuf_reset(buf);
     strbuf_putc(buf, '{');
-    for (size_t i = 0; i < b->ninbox; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (i)
             strbuf_putc(buf, ',');
-        strbuf_put_i64(buf, b->inbox[i]);
+        strbuf_put_i64(buf, v[i]);
     }
     strbuf_putc(buf, '}');
-    const char *v[1] = {buf->data};
-    return store_send_prepared(s, STORE_STMT_INBOX_DEL, 1, v, NULL);
+    return buf->data;
+}
+
+/* The inbox rows whose jobs the write creates, and the compensations it
+ * runs, go in the same transaction. */
+static int s_add_inbox_delete(store_t *s, const batch_t *b)
+{
+    int rc = ORCH_OK;
+    if (b->ninbox) {
+        const char *v[1] = {s_i64_literal(&s->bufs[0], b->inbox, b->ninbox)};
+        rc = store_send_prepared(s, STORE_STMT_INBOX_DEL, 1, v, NULL);
+    }
+    if (rc == ORCH_OK && b->ncomp) {
+        const char *v[2] = {s_i64_literal(&s->bufs[0], b->comp_jobs, b->ncomp),
+                            s_i64_literal(&s->bufs[1], b->comp_roots, b->ncomp)};
+        rc = store_send_prepared(s, STORE_STMT_COMP_MARK, 2, v, NULL);
+    }
+    return rc;
 }
 
 int store_pipeline_add_write(store_t *s, batch_t *b)
 {
-    int rc = s_add_inbox_delete(s, b);
+    int rc = s_add_inbox_delete(s, b); /* and the compensation marks */
     if (rc != ORCH_OK || (!b->nwrites && !b->nevents))
         return rc;
     const char *params[STORE_WRITE_NPARAMS];

@@ -1502,6 +1502,9 @@ static void s_run_op(db_t *db, s_run_t *r, store_op_t *op)
     case STORE_OP_WAKE:
         s_op_wake(db, r, op);
         break;
+    case STORE_OP_COMP_ADD: /* the fake keeps no compensations: none ever runs */
+    case STORE_OP_COMP_FIND:
+    case STORE_OP_COMP_FAILED:
     case STORE_OP_REUSE: { /* the fake keeps no job_reuse: results are never reused */
         store_answer_t a = {.prior_state = -1};
         r->fn(r->arg, op, &a);
