@@ -101,7 +101,11 @@ static int s_seal_page(PGconn *conn, long *n, int64_t *last, bool *busy, char *e
     *busy = false;
     char after[24], limit[16];
     snprintf(limit, sizeof limit, "%d", S_PAGE);
-    PGresult *r = PQexec(conn, "BEGIN");
+    /* Asynchronous commit: a seal is derived data, recomputed from the rows
+     * if a crash loses it (the next round starts from the last durable
+     * head), so it need not wait for its own flush, which would compete
+     * with the leader's commits for the disk. */
+    PGresult *r = PQexec(conn, "BEGIN; SET LOCAL synchronous_commit = off");
     bool ok = s_ok(r, PGRES_COMMAND_OK, err, errlen, "could not begin");
     PQclear(r);
     if (ok) {
