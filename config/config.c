@@ -89,7 +89,7 @@ static const cfgtab_key_t s_keys[] = {
     CFGTAB_K_DUR("retention.events", OFF(retention_events_ms), "30d", CFGTAB_DAY, 3660 * CFGTAB_DAY),
     CFGTAB_K_DUR("retention.dead", OFF(retention_dead_ms), "0", 0, 3660 * CFGTAB_DAY),
     CFGTAB_K_DUR("retention.interval", OFF(retention_interval_ms), "10m", CFGTAB_SEC, CFGTAB_DAY),
-    CFGTAB_K_DUR("audit.seal_interval", OFF(audit_seal_interval_ms), "1s", 0, CFGTAB_HOUR),
+    CFGTAB_K_DUR("audit.seal_interval", OFF(audit_seal_interval_ms), "0", 0, CFGTAB_HOUR),
     /* high availability (docs/operations.md, "High availability") */
     CFGTAB_K_DUR("ha.lease", OFF(ha_lease_ms), "3s", 100, CFGTAB_HOUR),
     CFGTAB_K_DUR("ha.renew", OFF(ha_renew_ms), "1s", 10, CFGTAB_HOUR),

@@ -129,8 +129,8 @@ typedef struct {
     int64_t retention_events_ms;   /* job_events partitions older than this are dropped, 30d */
     int64_t retention_dead_ms;     /* dead jobs deleted this long after they died; 0 keeps them */
     int64_t retention_interval_ms; /* how often the maintenance runs, default 10m */
-    int64_t audit_seal_interval_ms; /* how often new audit rows are hashed into the chain,
-                                     * default 1s; 0: never */
+    int64_t audit_seal_interval_ms; /* how often new audit rows are hashed into the chain;
+                                     * 0 (the default): never */
     /* ha: (docs/operations.md, "High availability") */
     int64_t ha_lease_ms;       /* the leader lease's length, default 3s */
     int64_t ha_renew_ms;       /* renewal (leader) and poll (standby) interval, default 1s */

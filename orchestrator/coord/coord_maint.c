@@ -17,8 +17,7 @@
 #define COORD_MAINT_BUDGET_MS 1000
 #define COORD_MAINT_AGAIN_MS 1000 /* a round that ran out of time goes on after this */
 #define COORD_MAINT_AHEAD_DAYS 7
-#define COORD_SEAL_SLICE_MS 5   /* one sealing round at most (the query thread serves GET too) */
-#define COORD_SEAL_BEHIND_MS 100 /* the next round while behind */
+#define COORD_SEAL_BUDGET_MS 50 /* one sealing round at most (the query thread serves GET too) */
 
 static json_t *s_request(coord_t *c)
 {
@@ -49,12 +48,15 @@ static void s_seal_tick(coord_t *c, int64_t now_ms)
     if (!c->cfg->audit_seal_interval_ms || c->seal_inflight || now_ms < c->seal_next_ms)
         return;
     proto_envelope_t env = {.route = COORD_ROUTE_SEAL};
-    /* Short slices: a round takes COORD_SEAL_SLICE_MS at most, and while
-     * behind the next comes after COORD_SEAL_BEHIND_MS, so sealing uses at
-     * most about a twentieth of the query thread and never holds
-     * PostgreSQL long enough to delay a commit much; a burst it cannot
-     * follow is sealed later. Caught up, a round every audit.seal_interval. */
-    int64_t budget = COORD_SEAL_SLICE_MS;
+    /* A round every audit.seal_interval takes a twentieth of it at most
+     * (and COORD_SEAL_BUDGET_MS): sealing never takes over the query thread
+     * (GET, LIST) or PostgreSQL; a burst it cannot follow is sealed later.
+     * (Rounds in short slices every 100 ms while behind cost more: each
+     * round's read of the newest job_events rows scans the partition's
+     * BRIN ranges not summarized yet.) */
+    int64_t budget = c->cfg->audit_seal_interval_ms / 20;
+    if (budget > COORD_SEAL_BUDGET_MS)
+        budget = COORD_SEAL_BUDGET_MS;
     json_t *body = json_pack("{s:I}", "budget_ms", (json_int_t)(budget < 1 ? 1 : budget));
     if (query_forward(c->qpipe, &env, QUERY_CMD_SEAL, body) == ORCH_OK)
         c->seal_inflight = true;
@@ -74,11 +76,6 @@ void coord_seal_result(coord_t *c, const char *body, size_t len)
         if (json_integer_value(json_object_get(doc, "sealed")))
             c->audit_sealed_id = json_integer_value(json_object_get(doc, "last_id"));
         c->audit_behind = json_is_true(json_object_get(doc, "more"));
-        if (c->audit_behind) {
-            int64_t soon = clock_mono_ms() + COORD_SEAL_BEHIND_MS;
-            if (soon < c->seal_next_ms)
-                c->seal_next_ms = soon;
-        }
     }
     json_decref(doc);
 }

@@ -30,7 +30,7 @@
     "e.id, e.job_id, (extract(epoch from e.at) * 1000000)::bigint, e.event, e.attempt, e.worker,"  \
     " e.state, e.detail::text, e.epoch"
 #define S_NFIELDS 9
-#define S_PAGE 500 /* rows per transaction: short, so nothing waits on it long */
+#define S_PAGE 2000 /* rows per transaction */
 
 /* The last hash sealed: the last block's last one, else the anchor's. */
 #define S_SQL_HEAD                                                                                 \
