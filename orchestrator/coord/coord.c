@@ -452,9 +452,11 @@ static void s_turn(coord_t *c, long max_wait_ms)
             coord_on_store_io(c);
         else if (store_idle_check(c->store) != ORCH_OK)
             coord_go_down(c, store_errmsg(c->store));
-        if (store_take_notify(c->store))
-            coord_inbox_wake(c);
     }
+    /* every turn: a standby's lease polls read notifications too, and
+     * libpq keeps them until taken */
+    if (store_take_notify(c->store) && c->mode == COORD_UP)
+        coord_inbox_wake(c);
     if (items[4].revents & ZMQ_POLLIN)
         coord_auth_on_zap(c->auth);
     if (items[3].revents & ZMQ_POLLIN)

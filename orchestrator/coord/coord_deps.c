@@ -193,6 +193,14 @@ static int s_dep_state(coord_t *c, const s_view_t *v, int64_t id)
     for (size_t r = 0; v->ans && r < v->ans->ndep_states; r++)
         if (v->ans->dep_states[r].id == id)
             return v->ans->dep_states[r].state;
+    /* a batch reference to a job an idempotency key or a reused result
+     * named: that job is not in memory, but the lookup saw it */
+    for (size_t r = 0; v->ans && r < v->ans->nkey_hits; r++)
+        if (v->ans->key_hits[r].id == id)
+            return v->ans->key_hits[r].state;
+    for (size_t r = 0; v->ans && r < v->ans->nreuse_hits; r++)
+        if (v->ans->reuse_hits[r].id == id)
+            return JOB_SUCCEEDED;
     return -1;
 }
 
@@ -518,7 +526,8 @@ static bool s_needs_lookup(const proto_jobspec_t *specs, size_t n)
 static void s_submit(coord_t *c, const proto_envelope_t *env, const char *req,
                      proto_jobspec_t *specs, size_t n, const char *warning, const s_view_t *v)
 {
-    s_auto_reuse(c, specs, n);
+    if (!v->quiet) /* compensations run, whatever ran before */
+        s_auto_reuse(c, specs, n);
     if (!s_needs_lookup(specs, n)) {
         s_apply(c, env, req, specs, n, v, warning);
         proto_jobspecs_free(specs, n);

@@ -214,6 +214,7 @@ static char *s_events(PGconn *conn, const json_t *body)
     "WITH v AS (SELECT id FROM jobs WHERE" QUERY_SQL_PURGE_WHERE " ORDER BY id LIMIT $5::int),"   \
     " dd AS (DELETE FROM job_deps WHERE job_id IN (SELECT id FROM v)),"                            \
     " dr AS (DELETE FROM job_reuse WHERE job_id IN (SELECT id FROM v)),"                           \
+    " dc AS (DELETE FROM job_compensations WHERE job_id IN (SELECT id FROM v)),"                   \
     " d AS (DELETE FROM jobs WHERE id IN (SELECT id FROM v) AND state = $1 RETURNING queue)"       \
     " SELECT coalesce(json_agg(x), '[]'::json)::text, coalesce(sum(x.n), 0) FROM"                  \
     " (SELECT queue, count(*) AS n FROM d GROUP BY 1) x"

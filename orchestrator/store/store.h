@@ -177,6 +177,7 @@ typedef struct {
 typedef struct {
     const char *queue, *key;
     int64_t id; /* 0: no live or recent job holds the key */
+    int state;  /* that job's state (-1 when none) */
 } store_key_hit_t;
 
 /* LOOKUP: the newest succeeded job of (type, key) within its ttl. */

@@ -34,9 +34,10 @@
 
 /* The last hash sealed: the last block's last one, else the anchor's. */
 #define S_SQL_HEAD                                                                                 \
-    "SELECT id, encode(hash, 'hex') FROM (SELECT last_id AS id, substring(hashes from"             \
-    " octet_length(hashes) - 31) AS hash FROM audit_seals ORDER BY last_id DESC LIMIT 1) c"        \
-    " UNION ALL SELECT id, encode(hash, 'hex') FROM audit_anchor LIMIT 1"
+    "SELECT id, encode(hash, 'hex') FROM (SELECT 0 AS o, last_id AS id,"                          \
+    " substring(hashes from octet_length(hashes) - 31) AS hash FROM (SELECT last_id, hashes"      \
+    " FROM audit_seals ORDER BY last_id DESC LIMIT 1) b"                                           \
+    " UNION ALL SELECT 1, id, hash FROM audit_anchor) h ORDER BY o LIMIT 1"
 #define S_SQL_ROWS                                                                                 \
     "SELECT " S_FIELDS " FROM job_events e WHERE e.id > $1::bigint ORDER BY e.id LIMIT $2::int"
 #define S_SQL_INSERT                                                                               \

@@ -38,6 +38,7 @@
     "    AND s.finished_at < now() - $6::bigint * interval '1 ms'))),"                             \
     " dd AS (DELETE FROM job_deps WHERE job_id IN (SELECT id FROM victims)),"                      \
     " dr AS (DELETE FROM job_reuse WHERE job_id IN (SELECT id FROM victims)),"                     \
+    " dc AS (DELETE FROM job_compensations WHERE job_id IN (SELECT id FROM victims)),"             \
     " d AS (DELETE FROM jobs WHERE id IN (SELECT id FROM victims)"                                 \
     "  AND state IN ('succeeded', 'cancelled', 'dead') RETURNING queue, state)"                    \
     " SELECT (SELECT coalesce(max(id), 0) FROM scan), (SELECT count(*) FROM scan),"                \

@@ -339,8 +339,9 @@ static void s_lookup(PGresult *r, store_answer_t *a, store_dep_state_t **deps,
             (*deps)[a->ndep_states++] = (store_dep_state_t){
                 s_get_i64(r, i, 1), job_state_parse(PQgetvalue(r, i, 2))};
         } else {
-            (*keys)[a->nkey_hits++] = (store_key_hit_t){PQgetvalue(r, i, 3), PQgetvalue(r, i, 4),
-                                                        s_get_i64(r, i, 1)};
+            (*keys)[a->nkey_hits++] = (store_key_hit_t){
+                PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), s_get_i64(r, i, 1),
+                PQgetisnull(r, i, 2) ? -1 : job_state_parse(PQgetvalue(r, i, 2))};
         }
     }
     a->dep_states = *deps;

@@ -160,11 +160,12 @@
 #define STORE_SQL_LOOKUP                                                                           \
     "SELECT 'd', id, state, NULL::text, NULL::text FROM jobs WHERE id = ANY($1::bigint[])"        \
     " UNION ALL"                                                                                   \
-    " SELECT 'k', (SELECT j.id FROM jobs j WHERE j.queue = k.q AND j.idempotency_key = k.k"        \
+    " SELECT 'k', h.id, h.state, k.q, k.k FROM unnest($2::text[], $3::text[]) AS k(q, k)"          \
+    " LEFT JOIN LATERAL (SELECT j.id, j.state FROM jobs j"                                         \
+    "  WHERE j.queue = k.q AND j.idempotency_key = k.k"                                            \
     "  AND (j.state IN ('waiting', 'scheduled', 'queued', 'running')"                             \
     "   OR j.finished_at > now() - $4::bigint * interval '1 millisecond')"                        \
-    "  ORDER BY j.id DESC LIMIT 1), NULL, k.q, k.k"                                                \
-    " FROM unnest($2::text[], $3::text[]) AS k(q, k)"                                              \
+    "  ORDER BY j.id DESC LIMIT 1) h ON true"                                                      \
     " UNION ALL"                                                                                   \
     " SELECT 'r', h.id, h.result, u.t, u.k FROM unnest($5::text[], $6::text[], $7::bigint[])"     \
     "  AS u(t, k, ttl) LEFT JOIN LATERAL (SELECT j.id, coalesce(j.result::text, 'null') AS result" \

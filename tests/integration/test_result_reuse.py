@@ -12,6 +12,8 @@
    payloads with the same tag (and another ms) reuse; another tag runs.
 6. Over HTTP: POST /v1/jobs answers 200 (nothing created) with reused and
    results.
+7. A job depending (in its batch) on a job that was reused, or named by an
+   idempotency key, runs: the lookup saw that job succeeded.
 """
 import os
 import sys
@@ -112,6 +114,20 @@ def http(c):
           "an empty reuse key: %s %r" % (st, doc))
 
 
+def batch_ref(c):
+    """A job that depends on a reused one (or on one an idempotency key
+    named) in its own batch runs: that dependency succeeded."""
+    first, _ = run(c, {"queue": "default", "type": "noop", "reuse": {"key": "k5", "ttl_ms": 60000},
+                       "idempotency_key": "i5"})
+    for dep in ({"reuse": {"key": "k5", "ttl_ms": 60000}}, {"idempotency_key": "i5"}):
+        r = sh.submit_reply(c, [dict({"queue": "default", "type": "noop"}, **dep),
+                                {"queue": "default", "type": "noop", "depends_on": [-1]}])
+        check(r.get("status") == 200 and r["ids"][0] == first["ids"][0], "%r: %r" % (dep, r))
+        final = c.wait_terminal([r["ids"][1]], timeout=20,
+                                what="the job depending on a job named by %r" % dep)
+        check(final[r["ids"][1]] == "succeeded", "%r: the dependent ended %r" % (dep, final))
+
+
 def test(c):
     c.start_worker("w", slots=4, queues=["default"])
     sh.run_parts(c, [
@@ -121,6 +137,7 @@ def test(c):
         ("failed and running jobs are not reused", not_results),
         ("a type's configured reuse_key", by_type),
         ("over HTTP", http),
+        ("a batch reference to a reused or keyed job", batch_ref),
     ])
 
 

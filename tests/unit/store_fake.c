@@ -1298,13 +1298,16 @@ static void s_op_lookup(db_t *db, s_run_t *r, store_op_t *op)
     for (size_t k = 0; k < op->in.lookup.nkeys; k++) {
         const char *q = op->in.lookup.queues[k], *key = op->in.lookup.keys[k];
         int64_t hit = 0;
+        int hit_state = -1;
         for (size_t i = 0; i < db->njobs; i++) {
             const fake_job_t *j = db->jobs[i];
             if (s_eq(j->queue, q) && s_eq(j->idempotency_key, key) &&
-                (s_live_state(j->state) || (j->finished_us && j->finished_us > since)))
+                (s_live_state(j->state) || (j->finished_us && j->finished_us > since))) {
                 hit = j->id; /* ORDER BY id DESC LIMIT 1: rows are sorted by id */
+                hit_state = j->state;
+            }
         }
-        keys[a.nkey_hits++] = (store_key_hit_t){q, key, hit};
+        keys[a.nkey_hits++] = (store_key_hit_t){q, key, hit, hit_state};
     }
     r->fn(r->arg, op, &a);
     free(deps);
