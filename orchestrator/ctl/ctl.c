@@ -180,6 +180,11 @@ static int s_cmd_stats(ctl_cmd_t *ctx)
         return rc;
     rc = orch_client_stats(cl, &stats);
     json_t *queues = rc == 0 ? json_incref(json_object_get(stats, "queues")) : NULL;
+    const char *db = rc == 0 ? json_string_value(json_object_get(stats, "database")) : NULL;
+    if (db && strcmp(db, "up") != 0) /* down, or recovering: the counts lag */
+        fprintf(ctx->err, "orchctl: the coordinator's database is %s: these counts are not "
+                          "current, and changes are refused until it is up\n",
+                db);
     json_decref(stats);
     return ctl_cmd_print_list(ctx, rc, queues, ctl_format_stats);
 }

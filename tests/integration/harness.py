@@ -391,8 +391,10 @@ class Cluster:
             if not self.coordinator.alive():
                 raise TestFailure("orchestratord exited with code %s while starting"
                                   % self.coordinator.returncode())
-            return self.orchctl("stats", check=False, timeout="1s")[0] == 0
-        wait_for(ready, timeout, "orchestratord to answer 'orchctl stats'", interval=0.2)
+            rc, _, err = self.orchctl("stats", check=False, timeout="1s")
+            return rc == 0 and "database is" not in err  # up, not recovering
+        wait_for(ready, timeout, "orchestratord to answer 'orchctl stats' with its database up",
+                 interval=0.2)
 
     def kill_coordinator(self):
         self.coordinator.kill()
