@@ -19,31 +19,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void s_add(deplist_t *l, int64_t id)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 16;
-        l->ids = xrealloc(l->ids, l->cap * sizeof *l->ids);
-    }
-    l->ids[l->n++] = id;
-}
-
 void coord_comp_failed(coord_t *c, int64_t id)
 {
-    s_add(&c->comp_new, id);
+    coord_idlist_add(&c->comp_new, id);
 }
 
 void coord_comp_flushed(coord_t *c)
 {
     for (size_t i = 0; i < c->comp_new.n; i++)
-        s_add(&c->comp_sent, c->comp_new.ids[i]);
+        coord_idlist_add(&c->comp_sent, c->comp_new.ids[i]);
     c->comp_new.n = 0;
 }
 
 void coord_comp_committed(coord_t *c, const batch_t *b)
 {
     for (size_t i = 0; i < c->comp_sent.n; i++)
-        s_add(&c->comp_ready, c->comp_sent.ids[i]);
+        coord_idlist_add(&c->comp_ready, c->comp_sent.ids[i]);
     c->comp_sent.n = 0;
     if (b->ncomp) /* the round's jobs and marks are durable */
         c->comp_round = false;
@@ -51,11 +42,9 @@ void coord_comp_committed(coord_t *c, const batch_t *b)
 
 void coord_comp_forget(coord_t *c)
 {
-    deplist_t *lists[3] = {&c->comp_new, &c->comp_sent, &c->comp_ready};
-    for (int i = 0; i < 3; i++) {
-        free(lists[i]->ids);
-        *lists[i] = (deplist_t){0};
-    }
+    coord_idlist_free(&c->comp_new);
+    coord_idlist_free(&c->comp_sent);
+    coord_idlist_free(&c->comp_ready);
 }
 
 void coord_comp_reset(coord_t *c)
@@ -83,7 +72,7 @@ void coord_comp_failed_result(coord_t *c, const store_answer_t *ans)
 {
     c->comp_round = false;
     for (size_t i = 0; ans && i < ans->nids; i++)
-        s_add(&c->comp_ready, ans->ids[i]);
+        coord_idlist_add(&c->comp_ready, ans->ids[i]);
     if (ans && ans->nids)
         LOG_INFO("compensation: failed jobs with open compensations above them jobs=%zu",
                  ans->nids);

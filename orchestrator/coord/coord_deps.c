@@ -57,23 +57,19 @@ static void s_deplist_add(coord_t *c, int64_t dep, int64_t waiter)
         l = xcalloc(1, sizeof *l);
         hmap_i64_put(c->depindex, dep, l);
     }
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 4;
-        l->ids = xrealloc(l->ids, l->cap * sizeof *l->ids);
-    }
-    l->ids[l->n++] = waiter;
+    coord_idlist_add(l, waiter);
 }
 
-static void s_idlist_add(deplist_t *l, int64_t id)
+void coord_idlist_add(deplist_t *l, int64_t id)
 {
     if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 64;
+        l->cap = l->cap ? l->cap * 2 : 4;
         l->ids = xrealloc(l->ids, l->cap * sizeof *l->ids);
     }
     l->ids[l->n++] = id;
 }
 
-static void s_idlist_clear(deplist_t *l)
+void coord_idlist_free(deplist_t *l)
 {
     free(l->ids);
     *l = (deplist_t){0};
@@ -95,8 +91,8 @@ void coord_deps_forget(coord_t *c)
     c->depindex = hmap_new_i64();
     hmap_destroy(&c->keys);
     c->keys = hmap_new_str();
-    s_idlist_clear(&c->wake_new);
-    s_idlist_clear(&c->wake_sent);
+    coord_idlist_free(&c->wake_new);
+    coord_idlist_free(&c->wake_sent);
     coord_comp_forget(c);
     c->js.waiting_held = 0;
 }
@@ -135,7 +131,7 @@ void coord_deps_notify(coord_t *c, int64_t id, int state)
     if (state == JOB_DEAD || state == JOB_CANCELLED)
         coord_comp_failed(c, id); /* its predecessors' compensations (coord_comp.c) */
     if (coord_waiting_spilled(c) > 0)
-        s_idlist_add(&c->wake_new, id);
+        coord_idlist_add(&c->wake_new, id);
     deplist_t *l = hmap_i64_remove(c->depindex, id);
     if (!l)
         return;
@@ -636,7 +632,7 @@ static void s_queue_wake(coord_t *c, const int64_t *ids, size_t n, bool all, int
 void coord_deps_flushed(coord_t *c)
 {
     for (size_t i = 0; i < c->wake_new.n; i++)
-        s_idlist_add(&c->wake_sent, c->wake_new.ids[i]);
+        coord_idlist_add(&c->wake_sent, c->wake_new.ids[i]);
     c->wake_new.n = 0;
 }
 

@@ -59,11 +59,15 @@ typedef struct {
     size_t nthen;
 } schedule_t;
 
-/* Waiting jobs held back by one dependency. */
+/* A growing list of job ids (coord_deps.c): the waiting jobs held back by
+ * one dependency, and the finished jobs a WAKE or a compensation lookup
+ * is due for. */
 typedef struct {
     int64_t *ids;
     size_t n, cap;
 } deplist_t;
+void coord_idlist_add(deplist_t *l, int64_t id);
+void coord_idlist_free(deplist_t *l); /* and empties it */
 
 /* An operation queued for the next pipeline besides the batch write: the
  * typed store operation plus what the coordinator needs when its answer

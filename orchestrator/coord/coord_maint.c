@@ -64,14 +64,23 @@ static void s_seal_tick(coord_t *c, int64_t now_ms)
     c->seal_next_ms = now_ms + c->cfg->audit_seal_interval_ms;
 }
 
+/* The query thread's answer to a round, or NULL (logged) when it failed. */
+static json_t *s_answer(const char *body, size_t len, const char *round)
+{
+    json_t *doc = json_loadb(body, len, 0, NULL);
+    if (json_integer_value(json_object_get(doc, "status")) == 200)
+        return doc;
+    const char *e = json_string_value(json_object_get(doc, "error"));
+    LOG_WARN("%s round failed error=\"%s\"", round, e ? e : "malformed answer");
+    json_decref(doc);
+    return NULL;
+}
+
 void coord_seal_result(coord_t *c, const char *body, size_t len)
 {
     c->seal_inflight = false;
-    json_t *doc = json_loadb(body, len, 0, NULL);
-    if (json_integer_value(json_object_get(doc, "status")) != 200) {
-        const char *e = json_string_value(json_object_get(doc, "error"));
-        LOG_WARN("audit sealing round failed error=\"%s\"", e ? e : "malformed answer");
-    } else {
+    json_t *doc = s_answer(body, len, "audit sealing");
+    if (doc) {
         c->audit_sealed += (uint64_t)json_integer_value(json_object_get(doc, "sealed"));
         if (json_integer_value(json_object_get(doc, "sealed")))
             c->audit_sealed_id = json_integer_value(json_object_get(doc, "last_id"));
@@ -107,13 +116,9 @@ int64_t coord_maint_next_ms(const coord_t *c)
 void coord_maint_result(coord_t *c, const char *body, size_t len)
 {
     c->maint_inflight = false;
-    json_t *doc = json_loadb(body, len, 0, NULL);
-    if (json_integer_value(json_object_get(doc, "status")) != 200) {
-        const char *e = json_string_value(json_object_get(doc, "error"));
-        LOG_WARN("retention round failed error=\"%s\"", e ? e : "malformed answer");
-        json_decref(doc);
+    json_t *doc = s_answer(body, len, "retention");
+    if (!doc)
         return;
-    }
     long total = 0;
     size_t i;
     json_t *d;

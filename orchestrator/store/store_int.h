@@ -74,6 +74,8 @@ PGresult *store_exec_sql(store_t *s, const char *sql, int nparams, const char *c
  * caller initialised). Marks every written job in_pg, not dirty. */
 void store_write_params(batch_t *b, strbuf_t *bufs, const char **params);
 
+/* store_ops.c: a PostgreSQL bigint[] literal of items appended to b. */
+void store_put_i64_array(strbuf_t *b, const int64_t *items, size_t n);
 /* store_ops.c: an operation's statement name and parameters (pointing into
  * s->bufs); returns the parameter count. */
 int store_op_params(store_t *s, const store_op_t *op, const char **stmt, const char **values);

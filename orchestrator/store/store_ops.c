@@ -115,9 +115,8 @@ static void s_str_array(s_params_t *p, const char *const *items, size_t n)
     s_done(p);
 }
 
-static void s_i64_array(s_params_t *p, const int64_t *items, size_t n)
+void store_put_i64_array(strbuf_t *b, const int64_t *items, size_t n)
 {
-    strbuf_t *b = s_next(p);
     strbuf_putc(b, '{');
     for (size_t i = 0; i < n; i++) {
         if (i)
@@ -125,6 +124,11 @@ static void s_i64_array(s_params_t *p, const int64_t *items, size_t n)
         strbuf_put_i64(b, items[i]);
     }
     strbuf_putc(b, '}');
+}
+
+static void s_i64_array(s_params_t *p, const int64_t *items, size_t n)
+{
+    store_put_i64_array(s_next(p), items, n);
     s_done(p);
 }
 

@@ -131,13 +131,7 @@ void store_write_params(batch_t *b, strbuf_t *bufs, const char **params)
 static const char *s_i64_literal(strbuf_t *buf, const int64_t *v, size_t n)
 {
     strbuf_reset(buf);
-    strbuf_putc(buf, '{');
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            strbuf_putc(buf, ',');
-        strbuf_put_i64(buf, v[i]);
-    }
-    strbuf_putc(buf, '}');
+    store_put_i64_array(buf, v, n);
     return buf->data;
 }
 

@@ -47,6 +47,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import traceback
 
 SOURCE_DIR = os.path.abspath(
@@ -229,6 +231,17 @@ def _merge(base, extra):
 
 
 # ---- the cluster under test ----
+
+def readyz(port):
+    """(status, body dict) of GET /readyz of an HTTP API on loopback port."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % port, timeout=2) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+    except OSError:
+        return None, {}
+
 
 def free_tcp_port():
     """A loopback TCP port nobody listens on right now."""

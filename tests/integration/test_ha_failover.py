@@ -33,17 +33,6 @@ import harness  # noqa: E402
 from harness import check, log, wait_for  # noqa: E402
 
 
-def readyz(port):
-    """(status, body dict) of GET /readyz."""
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % port, timeout=2) as r:
-            return r.status, json.loads(r.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
-    except OSError:
-        return None, {}
-
-
 def healthz(port):
     try:
         with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=2) as r:
@@ -124,8 +113,8 @@ def test(c):
     c.extra_procs = getattr(c, "extra_procs", []) + [b]
 
     # B stands by and says who leads
-    wait_for(lambda: readyz(b_port)[0] == 503, 30, "B to answer /readyz 503")
-    st, body = readyz(b_port)
+    wait_for(lambda: harness.readyz(b_port)[0] == 503, 30, "B to answer /readyz 503")
+    st, body = harness.readyz(b_port)
     want = "standby: the leader is A at %s" % c.client_endpoint
     check(body.get("detail") == want or body.get("error") == want,
           "B's /readyz: %r (want %r)" % (body, want))
@@ -143,7 +132,7 @@ def test(c):
     # 1. the leader dies
     t0 = time.monotonic()
     c.kill_coordinator()
-    wait_for(lambda: readyz(b_port)[0] == 200, 30, "B to take over")
+    wait_for(lambda: harness.readyz(b_port)[0] == 200, 30, "B to take over")
     takeover = time.monotonic() - t0
     log("takeover after SIGKILL of the leader: %.2f s (ha.lease 3s, ha.renew 1s)" % takeover)
     check(takeover < 5.0, "B took %.2f s to take over (more than 5 s)" % takeover)
@@ -152,12 +141,12 @@ def test(c):
 
     # 2. A comes back as a standby; B is paused past its lease
     c.start_coordinator(wait=False)
-    wait_for(lambda: readyz(a_port)[0] == 503, 30, "A to stand by")
+    wait_for(lambda: harness.readyz(a_port)[0] == 503, 30, "A to stand by")
     time.sleep(2)
     b_epoch = int(lease(c)["epoch"])
     b.signal(signal.SIGSTOP)
     t1 = time.monotonic()
-    wait_for(lambda: readyz(a_port)[0] == 200, 30, "A to take over from the paused B")
+    wait_for(lambda: harness.readyz(a_port)[0] == 200, 30, "A to take over from the paused B")
     log("takeover after SIGSTOP of the leader: %.2f s" % (time.monotonic() - t1))
     taken = lease(c)
     check(taken["holder"] == "A" and int(taken["epoch"]) > b_epoch, "lease: %r" % taken)
@@ -165,7 +154,7 @@ def test(c):
                       e=str(b_epoch))[0]["n"]
     time.sleep(2)  # workers move to A meanwhile
     b.signal(signal.SIGCONT)
-    wait_for(lambda: readyz(b_port)[0] == 503, 30, "B to step down after SIGCONT")
+    wait_for(lambda: harness.readyz(b_port)[0] == 503, 30, "B to step down after SIGCONT")
     time.sleep(2)
     after = c.sql("SELECT count(*) AS n FROM job_events WHERE epoch = :'e'",
                   e=str(b_epoch))[0]["n"]

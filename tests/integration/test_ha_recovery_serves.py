@@ -23,23 +23,12 @@ import os
 import signal
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import check, log, wait_for  # noqa: E402
 
 STALL_S = 4.0
-
-
-def readyz(port):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % port, timeout=2) as r:
-            return r.status, json.loads(r.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
-    except OSError:
-        return None, {}
 
 
 def lease(c):
@@ -65,7 +54,7 @@ def start_b(c):
     b = harness.Proc("orchestratord B", [c.bin("orchestratord"), "-c", path],
                      os.path.join(c.tmp, "log", "orchestratord-b.log"), c.env)
     c.extra_procs = getattr(c, "extra_procs", []) + [b]
-    wait_for(lambda: readyz(b_port)[0] == 503, 30, "B to stand by")
+    wait_for(lambda: harness.readyz(b_port)[0] == 503, 30, "B to stand by")
     return b, b_port, ends
 
 
@@ -96,10 +85,10 @@ def test(c):
     os.kill(pm, signal.SIGSTOP)
     try:
         c.kill_coordinator()
-        wait_for(lambda: "recovering" in json.dumps(readyz(b_port)[1]), 15,
+        wait_for(lambda: "recovering" in json.dumps(harness.readyz(b_port)[1]), 15,
                  "B to take the lease and start recovering")
         taken = time.monotonic()
-        st, body = readyz(b_port)
+        st, body = harness.readyz(b_port)
         check(st == 503 and "recovering" in json.dumps(body), "B's /readyz: %s %r" % (st, body))
         cl = harness.Client(ends["clients"], timeout_ms=5000)
         r = cl.request(b"SUBMIT", {"jobs": [{"queue": "default", "type": "noop"}]})
@@ -112,7 +101,7 @@ def test(c):
              "slots": 1})])
         welcomes, beats = watch_heartbeats(w, STALL_S - (time.monotonic() - taken))
         stalled = time.monotonic() - taken
-        st, body = readyz(b_port)
+        st, body = harness.readyz(b_port)
         log("B recovering for %.1f s (postmaster stopped): WELCOME %d, HEARTBEATs %d, /readyz %s"
             % (stalled, welcomes, beats, st))
         check(welcomes == 1, "the raw worker got %d WELCOMEs while B recovered" % welcomes)
@@ -122,7 +111,7 @@ def test(c):
         w.close()
     finally:
         os.kill(pm, signal.SIGCONT)
-    wait_for(lambda: readyz(b_port)[0] == 200, 30, "B to finish its recovery")
+    wait_for(lambda: harness.readyz(b_port)[0] == 200, 30, "B to finish its recovery")
     now = lease(c)
     check(now["holder"] == "B", "lease after the stall: %r" % now)
     log_b = b.log_text()
