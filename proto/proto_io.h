@@ -34,6 +34,8 @@ typedef struct {
     unsigned char route; /* which of its owner's sockets to answer on (0: the
                           * one proto_envelope_from's message came in on) */
     unsigned char cmd;   /* the request's command, once known (for the owner's figures) */
+    int64_t recv_us;     /* CLOCK_MONOTONIC us when its owner took the request (0: not
+                          * timed), for the owner's per-stage figures */
 } proto_envelope_t;
 
 void proto_envelope_from(const proto_rawmsg_t *m, proto_envelope_t *env);

@@ -403,6 +403,7 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m, bool http)
     proto_envelope_from(m, &env);
     if (m->env_len == 0)
         return;
+    env.recv_us = clock_mono_us();
     if (http)
         env.route = COORD_ROUTE_HTTP;
     if (m->too_many) {

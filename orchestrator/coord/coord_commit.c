@@ -195,13 +195,13 @@ void coord_flush(coord_t *c)
         return;
     }
     /* The fence first: it renews the lease only while it is still ours, or
-     * fails, and with it the whole pipeline (one transaction). Its row lock
-     * is held to the commit, which orders this transaction against another
-     * coordinator's acquire (store migration 008). */
+     * fails, and with it the whole pipeline (one transaction). Its lock is
+     * held to the commit, which orders this transaction against another
+     * coordinator's acquire (store migrations 008 and 016). */
     /* The fence renews (an UPDATE of the lease row) every ha.renew/2; in
-     * between it only checks and locks the row (orch_lease_check, store
-     * migration 010), which fences as well but writes nothing. Only a
-     * committed renewal moves until_ms. */
+     * between it only checks the row under a shared advisory lock
+     * (orch_lease_check, store migration 016), which fences as well but
+     * writes nothing. Only a committed renewal moves until_ms. */
     bool renew = now_ms - c->lease.sent_ms >= c->cfg->ha_renew_ms / 2;
     int rc = store_pipeline_add_fence(c->store, c->lease.epoch, c->cfg->ha_lease_ms, renew);
     if (renew) {
@@ -215,7 +215,7 @@ void coord_flush(coord_t *c)
         rc = store_pipeline_add_write(c->store, &c->inflight);
     for (op_t *op = c->inflight_ops; op && rc == ORCH_OK; op = op->next)
         rc = store_pipeline_add(c->store, &op->sop);
-    c->metrics.flush_us = clock_real_us();
+    c->metrics.flush_us = clock_mono_us();
     if (rc == ORCH_OK)
         rc = store_pipeline_send(c->store);
     if (rc != ORCH_OK)
@@ -380,6 +380,16 @@ static void s_publish_events(coord_t *c, const batch_event_t *events, size_t n)
     strbuf_fini(&sb);
 }
 
+/* flush_us is 0 when nothing was sent: replies to what was committed before */
+static void s_stages(coord_t *c, const batch_ack_t *a, int64_t durable_us)
+{
+    int64_t sent = c->metrics.flush_us > a->at_us ? c->metrics.flush_us : a->at_us;
+    coord_metrics_stage(c, COORD_STAGE_DECODE, a->at_us - a->env.recv_us);
+    coord_metrics_stage(c, COORD_STAGE_QUEUED, sent - a->at_us);
+    coord_metrics_stage(c, COORD_STAGE_DATABASE, durable_us - sent);
+    coord_metrics_stage(c, COORD_STAGE_REPLY, clock_mono_us() - durable_us);
+}
+
 static void s_committed(coord_t *c)
 {
     batch_t *b = &c->inflight;
@@ -390,9 +400,14 @@ static void s_committed(coord_t *c)
     }
     c->commits++;
     c->committed_changes += b->nwrites;
-    coord_metrics_committed(c, b, clock_real_us() - c->metrics.flush_us);
-    for (size_t i = 0; i < b->nacks; i++)
-        coord_send_client(c, &b->acks[i].env, b->acks[i].body, b->acks[i].len);
+    int64_t durable_us = clock_mono_us();
+    coord_metrics_committed(c, b, durable_us - c->metrics.flush_us);
+    for (size_t i = 0; i < b->nacks; i++) {
+        const batch_ack_t *a = &b->acks[i];
+        coord_send_client(c, &a->env, a->body, a->len);
+        if (a->env.cmd == PROTO_C_SUBMIT && a->env.recv_us)
+            s_stages(c, a, durable_us);
+    }
     s_publish(c, b);
     coord_ack_results(c, b);
     for (size_t i = 0; i < b->nwrites; i++) {

@@ -123,19 +123,27 @@ typedef struct {
     uint64_t count;
 } coord_hist_t;
 
+/* The steps of a request that waits for its commit (orch_request_stage_seconds):
+ * received -> reply ready (decode, validation, state changes), -> pipeline
+ * sent (waiting for the commit in flight, building the statements), ->
+ * transaction durable, -> reply handed to ZeroMQ. */
+enum { COORD_STAGE_DECODE, COORD_STAGE_QUEUED, COORD_STAGE_DATABASE, COORD_STAGE_REPLY,
+       COORD_STAGES };
+
 #define COORD_METRIC_COMMANDS (PROTO_C_PURGE + 8) /* proto_ccmd_t values, with room */
 #define COORD_METRIC_STATUSES 10
 /* The coordinator's own figures (coord_metrics.c); per-lane ones hang off
  * lane_t.metrics. */
 typedef struct {
     coord_hist_t commit_size, commit_latency, refill_latency;
+    coord_hist_t stages[COORD_STAGES]; /* a SUBMIT that waits for its commit, step by step */
     uint64_t requests[COORD_METRIC_COMMANDS][COORD_METRIC_STATUSES];
     uint64_t workers_lost;
     uint64_t retention_deleted;  /* finished jobs deleted by retention */
     uint64_t partitions_dropped; /* job_events days dropped by retention */
     int64_t last_recovery_ms;
     int64_t start_us;
-    int64_t flush_us; /* when the in-flight pipeline was sent */
+    int64_t flush_us; /* when the in-flight pipeline was sent (CLOCK_MONOTONIC us) */
 } coord_metrics_t;
 
 /* How long a batch nobody waits for may gather before it is committed. */
@@ -280,6 +288,7 @@ void coord_seal_result(coord_t *c, const char *body, size_t len);
 /* Counts what batch b committed (its events, size) and the commit's latency. */
 void coord_metrics_committed(coord_t *c, const batch_t *b, int64_t latency_us);
 void coord_metrics_refill(coord_t *c, int64_t latency_us);
+void coord_metrics_stage(coord_t *c, int stage, int64_t us);
 /* A REPLY body sent for client command cmd: counted by command and status. */
 void coord_metrics_reply(coord_t *c, int cmd, const char *body, size_t len);
 /* The Prometheus text of everything above plus gauges (caller frees). */

@@ -20,6 +20,9 @@ static const double s_time_buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 /* Seconds: a commit, a refill. */
 static const double s_db_buckets[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
                                       0.1,    0.25,  0.5,   1,     2.5,  5};
+/* Seconds: one step of a request (orch_request_stage_seconds). */
+static const double s_stage_buckets[] = {0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002,
+                                         0.005,   0.01,   0.05,   0.1,    1};
 /* State changes per commit. */
 static const double s_size_buckets[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000,
                                         10000, 20000};
@@ -40,6 +43,12 @@ static void s_hist_add(coord_hist_t *h, const double *bounds, size_t nb, double 
     h->buckets[i]++; /* i == nb: only +Inf */
     h->sum += v;
     h->count++;
+}
+
+void coord_metrics_stage(coord_t *c, int stage, int64_t us)
+{
+    s_hist_add(&c->metrics.stages[stage], s_stage_buckets, S_NB(s_stage_buckets),
+               (double)(us > 0 ? us : 0) / 1e6);
 }
 
 static s_lane_t *s_lane(lane_t *l)
@@ -334,6 +343,18 @@ char *coord_metrics_render(coord_t *c)
            "Group commit latency: pipeline sent to transaction durable");
     s_hist(&sb, "orch_commit_duration_seconds", "", &m->commit_latency, s_db_buckets,
            S_NB(s_db_buckets));
+    s_head(&sb, "orch_request_stage_seconds", "histogram",
+           "A submission that waits for its commit, step by step: decode (received to reply"
+           " ready), queued (to its pipeline sent), database (to the transaction durable),"
+           " reply (to the reply handed to ZeroMQ)");
+    static const char *const stage_names[COORD_STAGES] = {"decode", "queued", "database",
+                                                          "reply"};
+    for (int i = 0; i < COORD_STAGES; i++) {
+        char stage[32];
+        snprintf(stage, sizeof stage, "stage=\"%s\"", stage_names[i]);
+        s_hist(&sb, "orch_request_stage_seconds", stage, &m->stages[i], s_stage_buckets,
+               S_NB(s_stage_buckets));
+    }
     s_head(&sb, "orch_refill_duration_seconds", "histogram",
            "Ready-window refills from PostgreSQL: sent to answered");
     s_hist(&sb, "orch_refill_duration_seconds", "", &m->refill_latency, s_db_buckets,

@@ -98,6 +98,7 @@ void batch_ack(batch_t *b, const proto_envelope_t *env, const char *req, char *b
     a->body = body;
     a->len = len;
     a->req = req ? xstrdup(req) : NULL;
+    a->at_us = clock_mono_us();
 }
 
 void batch_result(batch_t *b, const char *worker, int64_t id, int attempt)

@@ -40,6 +40,8 @@ typedef struct {
     char *body; /* owned */
     size_t len;
     char *req;  /* the request's "req" echo (JSON text, owned), for a 503 if the commit fails */
+    int64_t at_us; /* CLOCK_MONOTONIC us when the reply was ready (its wait for the commit
+                    * starts) */
 } batch_ack_t;
 
 /* A worker result to acknowledge once the commit that records it is done.

@@ -363,8 +363,9 @@ int store_lease_renew(store_t *store, int64_t epoch, int64_t lease_ms);
  * the statement and with it the whole pipeline (one transaction), so a
  * deposed leader commits nothing; store_lease_lost() then says so. Every
  * audit row the pipeline writes records epoch (job_events.epoch).
- * renew false: only check the epoch and lock the lease row until the
- * commit (orch_lease_check), which fences as well without writing. */
+ * renew false: only check the epoch, under a shared advisory lock that an
+ * acquire must wait for, held to the commit (orch_lease_check, migration
+ * 016), which fences as well without writing. */
 int store_pipeline_add_fence(store_t *store, int64_t epoch, int64_t lease_ms, bool renew);
 /* Whether the last pipeline failed because its fence found the lease gone. */
 bool store_lease_lost(const store_t *store);

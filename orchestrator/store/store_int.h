@@ -13,9 +13,12 @@
 /* Prepared statement names. */
 #define STORE_STMT_LEASE_FENCE "orch_lease_fence"
 #define STORE_STMT_LEASE_CHECK "orch_lease_check"
-#define STORE_STMT_WRITE "orch_write"
-#define STORE_STMT_WRITE_INS "orch_write_ins"
-#define STORE_STMT_WRITE_UPD "orch_write_upd"
+#define STORE_STMT_INS "orch_ins"
+#define STORE_STMT_INS_1 "orch_ins_1"
+#define STORE_STMT_UPD "orch_upd"
+#define STORE_STMT_UPD_1 "orch_upd_1"
+#define STORE_STMT_EV "orch_ev"
+#define STORE_STMT_EV_1 "orch_ev_1"
 #define STORE_STMT_REFILL "orch_refill"
 #define STORE_STMT_CANCEL "orch_cancel"
 #define STORE_STMT_RETRY "orch_retry"
@@ -57,6 +60,7 @@ struct store {
     size_t nitems;    /* statements in the current pipeline */
     size_t next_item; /* next statement whose result we expect */
     strbuf_t bufs[STORE_MAX_PARAMS]; /* parameter text, reused per statement */
+    strbuf_t row[STORE_WRITE_NINS];  /* one row's numbers (store_write_row) */
 };
 
 /* Connects with a 5 s timeout unless conninfo sets one (the loop and the
@@ -69,10 +73,17 @@ int store_send_prepared(store_t *s, const char *stmt, int nparams, const char *c
 /* Synchronous query; NULL with errmsg set on failure. Caller PQclear()s. */
 PGresult *store_exec_sql(store_t *s, const char *sql, int nparams, const char *const *values);
 
-/* store_write.c: serialises the batch's write set and events into the 38
- * array literals of STORE_SQL_WRITE (params point into bufs, which the
- * caller initialised). Marks every written job in_pg, not dirty. */
+/* store_write.c: serialises the batch's write set and events into the
+ * STORE_WRITE_NPARAMS array literals of STORE_SQL_INS, STORE_SQL_UPD and
+ * STORE_SQL_EV, in that order (params point into bufs, which the caller
+ * initialised). Marks every written job in_pg, not dirty. */
 void store_write_params(batch_t *b, strbuf_t *bufs, const char **params);
+/* One row as plain parameters of STORE_SQL_INS_1 (insert), STORE_SQL_UPD_1
+ * (job, not insert) or STORE_SQL_EV_1 (ev, job NULL): numbers are written
+ * into bufs, strings point at the job's or event's own (NULL: SQL NULL).
+ * Returns the parameter count. */
+int store_write_row(const job_t *job, bool insert, const batch_event_t *ev, strbuf_t *bufs,
+                    const char **values);
 
 /* store_ops.c: a PostgreSQL bigint[] literal of items appended to b. */
 void store_put_i64_array(strbuf_t *b, const int64_t *items, size_t n);

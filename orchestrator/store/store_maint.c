@@ -51,7 +51,8 @@
 #define S_SQL_FENCE "SELECT orch_lease_check($1::bigint)"
 
 /* Runs sql in a transaction that first checks the leader lease (epoch > 0;
- * orch_lease_check locks its row until the commit, see migration 010), so
+ * orch_lease_check holds a lock an acquire waits for until the commit, see
+ * migration 016), so
  * the retention of a coordinator that lost the lease deletes nothing.
  * Returns the statement's result (caller clears) or NULL with *err set. */
 static PGresult *s_fenced(PGconn *conn, int64_t epoch, const char *sql, int n,

@@ -26,6 +26,8 @@ store_t *store_new(const char *conninfo)
     s->conninfo = xstrdup(conninfo ? conninfo : "");
     for (int i = 0; i < STORE_MAX_PARAMS; i++)
         strbuf_init(&s->bufs[i]);
+    for (int i = 0; i < STORE_WRITE_NINS; i++)
+        strbuf_init(&s->row[i]);
     return s;
 }
 
@@ -36,6 +38,8 @@ void store_destroy(store_t **sp)
     store_disconnect(*sp);
     for (int i = 0; i < STORE_MAX_PARAMS; i++)
         strbuf_fini(&(*sp)->bufs[i]);
+    for (int i = 0; i < STORE_WRITE_NINS; i++)
+        strbuf_fini(&(*sp)->row[i]);
     free((*sp)->conninfo);
     free(*sp);
     *sp = NULL;
@@ -149,9 +153,12 @@ static int s_prepare_all(store_t *s)
         return ORCH_EDB;
     if (s_prepare(s, STORE_STMT_LEASE_FENCE, STORE_SQL_LEASE_FENCE) ||
         s_prepare(s, STORE_STMT_LEASE_CHECK, STORE_SQL_LEASE_CHECK) ||
-        s_prepare(s, STORE_STMT_WRITE, STORE_SQL_WRITE) ||
-        s_prepare(s, STORE_STMT_WRITE_INS, STORE_SQL_WRITE_INS) ||
-        s_prepare(s, STORE_STMT_WRITE_UPD, STORE_SQL_WRITE_UPD) ||
+        s_prepare(s, STORE_STMT_INS, STORE_SQL_INS) ||
+        s_prepare(s, STORE_STMT_INS_1, STORE_SQL_INS_1) ||
+        s_prepare(s, STORE_STMT_UPD, STORE_SQL_UPD) ||
+        s_prepare(s, STORE_STMT_UPD_1, STORE_SQL_UPD_1) ||
+        s_prepare(s, STORE_STMT_EV, STORE_SQL_EV) ||
+        s_prepare(s, STORE_STMT_EV_1, STORE_SQL_EV_1) ||
         s_prepare(s, STORE_STMT_REFILL, STORE_SQL_REFILL) ||
         s_prepare(s, STORE_STMT_CANCEL, STORE_SQL_CANCEL) ||
         s_prepare(s, STORE_STMT_RETRY, STORE_SQL_RETRY) ||

@@ -1,7 +1,8 @@
 /* Unit tests of the group-commit batch (orchestrator/jobs/batch.c, orchestrator/store/store_write.c): write set
  * deduplication and pins, insert/update classification, events and acks
- * owning their copies, reset, and store_write_params' 40 array literals for
- * STORE_SQL_WRITE: exact text for a hand-made batch (NULLs, quoting of
+ * owning their copies, reset, store_write_row's plain parameters of one
+ * row (STORE_SQL_INS_1, _UPD_1, _EV_1), and store_write_params' 40 array
+ * literals for STORE_SQL_INS, STORE_SQL_UPD and STORE_SQL_EV: exact text for a hand-made batch (NULLs, quoting of
  * quotes, backslashes, commas, braces and the word NULL, JSON payloads),
  * and random batches read back with a reference array literal parser.
  * Also job.c's helpers, whose state names the batch writes. */
@@ -424,6 +425,72 @@ static void test_build_exact(void **state)
     job_destroy(&c);
 }
 
+/* ---- store_write_row: one row as plain parameters ---- */
+
+static void test_row_insert(void **state)
+{
+    fx_t *f = *state;
+    job_t *j = s_job(f->l2, 42, JOB_QUEUED, false);
+    j->priority = 3;
+    j->max_attempts = 5;
+    j->timeout_ms = 60000;
+    j->payload = xstrdup("{\"a\":\"x,y\"}");
+    j->progress = -1;
+    j->created_us = 1700000000000001;
+    const char *v[STORE_WRITE_NINS];
+    assert_int_equal(store_write_row(j, true, NULL, f->bufs, v), STORE_WRITE_NINS);
+    assert_string_equal(v[0], "42");
+    assert_string_equal(v[1], "q,1"); /* as is: a parameter needs no quoting */
+    assert_string_equal(v[2], "t\"x");
+    assert_string_equal(v[3], "3");
+    assert_string_equal(v[4], "queued");
+    assert_string_equal(v[7], "5");
+    assert_string_equal(v[8], "60000");
+    assert_string_equal(v[9], "{\"a\":\"x,y\"}");
+    for (int i = 10; i <= 15; i++) /* result, error, worker, progress, key, run_at */
+        assert_null(v[i]);
+    assert_string_equal(v[16], "1700000000000001");
+    assert_null(v[17]);
+    assert_null(v[18]);
+    job_destroy(&j);
+}
+
+static void test_row_update_and_event(void **state)
+{
+    fx_t *f = *state;
+    job_t *j = s_job(f->l1, 7, JOB_RUNNING, true);
+    j->attempt = 2;
+    j->worker_name = s_keep(xstrdup("w-1"));
+    j->progress = 40;
+    j->started_us = 1700000000000002;
+    j->priority = 9;
+    const char *v[STORE_WRITE_NINS];
+    assert_int_equal(store_write_row(j, false, NULL, f->bufs, v), STORE_WRITE_NUPD);
+    assert_string_equal(v[0], "7");
+    assert_string_equal(v[1], "running");
+    assert_string_equal(v[2], "2");
+    assert_null(v[5]); /* result */
+    assert_null(v[6]); /* error */
+    assert_string_equal(v[7], "w-1");
+    assert_string_equal(v[8], "40");
+    assert_null(v[9]); /* run_at */
+    assert_string_equal(v[10], "1700000000000002");
+    assert_null(v[11]);
+    assert_string_equal(v[12], "9");
+    batch_event_t ev = {.id = 99, .job_id = 7, .at_us = 5, .event = JOB_EV_STARTED,
+                        .attempt = 2, .worker = "w-1", .state = -1};
+    assert_int_equal(store_write_row(NULL, false, &ev, f->bufs, v), STORE_WRITE_NEVPARAMS);
+    assert_string_equal(v[0], "7");
+    assert_string_equal(v[1], "5");
+    assert_string_equal(v[2], job_event_name(JOB_EV_STARTED));
+    assert_string_equal(v[3], "2");
+    assert_string_equal(v[4], "w-1");
+    assert_null(v[5]);
+    assert_string_equal(v[6], "99");
+    assert_null(v[7]); /* no state after the event */
+    job_destroy(&j);
+}
+
 static void test_build_updates_only(void **state)
 {
     fx_t *f = *state;
@@ -678,6 +745,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_build_empty, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_build_exact, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_build_updates_only, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_row_insert, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_row_update_and_event, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_build_random_roundtrip, s_setup, s_teardown),
         cmocka_unit_test(test_job_helpers),
     };
