@@ -22,6 +22,8 @@ typedef struct {
     int batch;               /* enqueue: jobs per SUBMIT */
     int pipeline;            /* enqueue, e2e: SUBMITs in flight per producer (1 = peers) */
     int slots;               /* drain / e2e / latency: worker slots in total */
+    int workers;             /* fleet: simulated one-slot workers (connections) */
+    double idle_seconds;     /* fleet: length of the idle CPU window */
     int64_t n;               /* jobs per run */
     double rate;             /* latency: offered jobs/s */
     double seconds;          /* latency: length of the run */
@@ -61,6 +63,8 @@ typedef struct {
     /* coordinator memory, after the run: */
     double rss_mb, peak_rss_mb;    /* < 0: unknown */
     json_t *params;                /* owned: the parameters of the run */
+    json_t *extra;                 /* owned, or NULL: figures of one mode only (fleet's
+                                    * CPU and fairness), top-level fields of the JSON line */
 } bench_result_t;
 
 /* Each mode fills res (params included) and returns 0, or a negative
@@ -70,6 +74,12 @@ int bench_drain(const bench_opts_t *o, bench_result_t *res);
 int bench_e2e(const bench_opts_t *o, bench_result_t *res);
 int bench_latency(const bench_opts_t *o, bench_result_t *res);
 int bench_rss_backlog(const bench_opts_t *o, bench_result_t *res);
+int bench_fleet(const bench_opts_t *o, bench_result_t *res);
+
+/* fleet: raises RLIMIT_NOFILE and the context's ZMQ_MAX_SOCKETS for
+ * `workers` connections; call before the context's first socket. Prints
+ * what it could not raise. */
+void bench_fleet_limits(void *zctx, int workers);
 
 /* The ZeroMQ context every socket of the process shares. */
 void *bench_zctx(void);
@@ -78,6 +88,17 @@ void *bench_zctx(void);
  * the in-process worker connections (worker true); NULL when CURVE is off.
  * Give them to proto_curve_client before connecting. */
 const proto_curve_t *bench_curve(bool worker);
+
+/* Shared by the modes (bench_modes.c). bench_prefill submits n jobs of
+ * queue in SUBMITs of BENCH_PREFILL_BATCH (*submitted: how many were
+ * acknowledged). bench_wait_committed polls STATS every
+ * o->stats_interval_ms until `target` jobs of queue are succeeded: *t_ns
+ * when the reply that showed it arrived (at most one polling period late),
+ * *reached the last count seen; 0, ORCH_ETIMEOUT or a request's error. */
+struct bench_client;
+int bench_prefill(struct bench_client *c, const char *queue, int64_t n, int64_t *submitted);
+int bench_wait_committed(const bench_opts_t *o, struct bench_client *c, const char *queue,
+                         int64_t target, int64_t deadline_ns, int64_t *t_ns, int64_t *reached);
 
 /* A fresh queue name per run: bench-<mode>-<n>-<unix ms>-<seq>. */
 void bench_queue_name(char *buf, size_t len, const char *mode, int64_t n);

@@ -166,6 +166,16 @@ int bench_client_submit(bench_client_t *c, const char *body, size_t len, size_t 
     return rc;
 }
 
+int bench_client_pause(bench_client_t *c, const char *queue, bool paused)
+{
+    json_t *reply = NULL;
+    int rc = paused ? orch_client_pause(c->cl, queue, &reply) : orch_client_resume(c->cl, queue, &reply);
+    json_decref(reply);
+    return rc != 0 ? s_fail(c, rc, "%s failed: %s", paused ? "PAUSE" : "RESUME",
+                            orch_client_error(c->cl))
+                   : ORCH_OK;
+}
+
 int bench_client_warm_up(bench_client_t *c)
 {
     json_t *stats = NULL;

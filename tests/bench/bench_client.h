@@ -45,6 +45,9 @@ int64_t bench_client_acked_jobs(const bench_client_t *c);
 /* SUBMIT body (holding njobs jobs) and wait for the reply: 0 when it is
  * 200 with njobs ids, else a negative code and a message in errmsg. */
 int bench_client_submit(bench_client_t *c, const char *body, size_t len, size_t njobs);
+/* PAUSE (paused true) or RESUME of queue; 0 once the 200 reply arrived
+ * (the pause is then committed), else a negative code and errmsg. */
+int bench_client_pause(bench_client_t *c, const char *queue, bool paused);
 /* STATS (any answer proves the connection is up). */
 int bench_client_warm_up(bench_client_t *c);
 /* STATS, reduced to one queue. */

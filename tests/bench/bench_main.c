@@ -49,6 +49,10 @@ static void s_usage(FILE *f)
         "                                            one producer and the consumers at once\n"
         "  latency --rate R --seconds T --slots S    open-loop submit -> JOB arrival latency\n"
         "  rss-backlog --n N                         N queued jobs, nobody consuming: coordinator RSS\n"
+        "  fleet [--workers W] --n N [--idle-seconds S]\n"
+        "                                            W one-slot workers (1000) with heartbeats: the\n"
+        "                                            coordinator's CPU over S idle seconds (10), then\n"
+        "                                            N prefilled jobs drained, jobs per worker\n"
         "  all [--reps K] [--n N] [--seconds T]      the standard matrix, then a markdown table\n"
         "options:\n"
         "  --client EP        client endpoint (env ORCH_ENDPOINT, default tcp://127.0.0.1:5556)\n"
@@ -70,7 +74,7 @@ static void s_usage(FILE *f)
 
 enum { O_CLIENT = 256, O_WORKER, O_PRODUCERS, O_BATCH, O_PIPELINE, O_N, O_SLOTS, O_RATE, O_SECONDS,
        O_WARMUP, O_REAL, O_WBIN, O_WARG, O_PID, O_NORESET, O_MAXS, O_STATSI, O_REPS, O_LABEL,
-       O_OUT, O_CURVE, O_HELP };
+       O_OUT, O_CURVE, O_WORKERS, O_IDLE, O_HELP };
 
 static const struct option s_longopts[] = {
     {"client", required_argument, NULL, O_CLIENT}, {"worker", required_argument, NULL, O_WORKER},
@@ -85,6 +89,7 @@ static const struct option s_longopts[] = {
     {"stats-interval-ms", required_argument, NULL, O_STATSI}, {"reps", required_argument, NULL, O_REPS},
     {"label", required_argument, NULL, O_LABEL}, {"out", required_argument, NULL, O_OUT},
     {"curve", required_argument, NULL, O_CURVE},
+    {"workers", required_argument, NULL, O_WORKERS}, {"idle-seconds", required_argument, NULL, O_IDLE},
     {"help", no_argument, NULL, O_HELP}, {NULL, 0, NULL, 0}};
 
 /* Parses a number in [lo, hi] or exits with a usage error. */
@@ -119,6 +124,8 @@ static void s_defaults(s_cli_t *cli)
     o->batch = 1;
     o->pipeline = 1;
     o->slots = 4;
+    o->workers = 1000;
+    o->idle_seconds = 10;
     o->n = 50000;
     o->rate = 1000;
     o->seconds = 10;
@@ -194,6 +201,8 @@ static void s_option(s_cli_t *cli, int c, const char *name)
     case O_LABEL: o->label = optarg; break;
     case O_OUT: o->out_path = optarg; break;
     case O_CURVE: s_curve_dir(cli, optarg); break;
+    case O_WORKERS: o->workers = (int)s_num(name, optarg, 1, 100000); break;
+    case O_IDLE: o->idle_seconds = s_num(name, optarg, 0, 3600); break;
     case O_HELP: s_usage(stdout); exit(0);
     default: s_usage(stderr); exit(2);
     }
@@ -228,7 +237,8 @@ static s_mode_fn s_mode_by_name(const char *mode)
         const char *name;
         s_mode_fn fn;
     } modes[] = {{"enqueue", bench_enqueue}, {"drain", bench_drain}, {"e2e", bench_e2e},
-                 {"latency", bench_latency}, {"rss-backlog", bench_rss_backlog}};
+                 {"latency", bench_latency}, {"rss-backlog", bench_rss_backlog},
+                 {"fleet", bench_fleet}};
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
         if (strcmp(modes[i].name, mode) == 0)
             return modes[i].fn;
@@ -327,6 +337,8 @@ int main(int argc, char **argv)
     cli.o.cmdline = cmd;
     signal(SIGPIPE, SIG_IGN);
     s_zctx = zmq_ctx_new();
+    if (strcmp(cli.mode, "fleet") == 0)
+        bench_fleet_limits(s_zctx, cli.o.workers);
     int rc;
     if (all) {
         rc = s_all(&cli);

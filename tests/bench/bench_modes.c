@@ -48,8 +48,8 @@ static double s_sec(int64_t ns)
 /* Polls STATS until `target` jobs of queue are succeeded. *t_ns: when the
  * reply that showed it arrived (an upper bound of the commit time, at most
  * one polling period late). *reached: the last count seen. */
-static int s_wait_committed(const bench_opts_t *o, bench_client_t *c, const char *queue,
-                            int64_t target, int64_t deadline_ns, int64_t *t_ns, int64_t *reached)
+int bench_wait_committed(const bench_opts_t *o, bench_client_t *c, const char *queue,
+                         int64_t target, int64_t deadline_ns, int64_t *t_ns, int64_t *reached)
 {
     for (;;) {
         bench_qstats_t st;
@@ -69,7 +69,7 @@ static int s_wait_committed(const bench_opts_t *o, bench_client_t *c, const char
 }
 
 /* Submits n jobs in batches of BENCH_PREFILL_BATCH (not timed by callers). */
-static int s_prefill(bench_client_t *c, const char *queue, int64_t n, int64_t *submitted)
+int bench_prefill(bench_client_t *c, const char *queue, int64_t n, int64_t *submitted)
 {
     strbuf_t sb;
     strbuf_init(&sb);
@@ -333,7 +333,7 @@ static int s_wait_finished(const bench_opts_t *o, s_consumers_t *cs, bench_clien
         }
         *t_done = bench_workers_target_ns(cs->threads);
     }
-    int rc = s_wait_committed(o, c, queue, n, deadline, t_commit, &reached);
+    int rc = bench_wait_committed(o, c, queue, n, deadline, t_commit, &reached);
     res->completed = reached;
     if (rc != ORCH_OK)
         bench_result_fail(res, "%lld of %lld jobs committed succeeded: %s", (long long)reached,
@@ -377,7 +377,7 @@ int bench_drain(const bench_opts_t *o, bench_result_t *res)
         return ORCH_EIO;
     }
     int64_t p0 = clock_mono_ns();
-    int rc = s_prefill(c, queue, o->n, &submitted);
+    int rc = bench_prefill(c, queue, o->n, &submitted);
     json_object_set_new(res->params, "prefill_jobs_per_s",
                         json_real((double)submitted / s_sec(clock_mono_ns() - p0)));
     if (rc != ORCH_OK) {
@@ -592,7 +592,7 @@ static int s_latency_finish(const bench_opts_t *o, s_acks_t *a, bench_workers_t 
         return ORCH_ETIMEOUT;
     }
     int64_t t_commit = 0, reached = 0;
-    int rc = s_wait_committed(o, a->c, queue, total, deadline, &t_commit, &reached);
+    int rc = bench_wait_committed(o, a->c, queue, total, deadline, &t_commit, &reached);
     res->completed = reached;
     if (rc != ORCH_OK)
         bench_result_fail(res, "%lld of %lld jobs committed succeeded", (long long)reached,

@@ -18,6 +18,8 @@ void bench_result_fini(bench_result_t *r)
 {
     json_decref(r->params);
     r->params = NULL;
+    json_decref(r->extra);
+    r->extra = NULL;
 }
 
 void bench_result_fail(bench_result_t *r, const char *fmt, ...)
@@ -132,6 +134,8 @@ static json_t *s_result_json(const bench_opts_t *o, const bench_result_t *r)
     }
     if (r->produce_wall_s > 0)
         s_set_real(j, "produce_wall_s", r->produce_wall_s);
+    if (r->extra)
+        json_object_update(j, r->extra);
     json_object_set_new(j, "coordinator_rss_mb", r->rss_mb >= 0 ? json_real(r->rss_mb) : json_null());
     json_object_set_new(j, "coordinator_peak_rss_mb",
                         r->peak_rss_mb >= 0 ? json_real(r->peak_rss_mb) : json_null());
@@ -158,6 +162,19 @@ static void s_human(const bench_result_t *r)
     if (r->done_wall_s > 0)
         fprintf(stderr, "; handed to coordinator %.0f jobs/s (%.3f s)", r->done_jobs_per_s,
                 r->done_wall_s);
+    if (r->extra) {
+        const char *key;
+        json_t *v;
+        fputc(';', stderr);
+        json_object_foreach(r->extra, key, v) {
+            if (json_is_real(v))
+                fprintf(stderr, " %s=%.3g", key, json_real_value(v));
+            else if (json_is_integer(v))
+                fprintf(stderr, " %s=%lld", key, (long long)json_integer_value(v));
+            else if (json_is_null(v))
+                fprintf(stderr, " %s=?", key);
+        }
+    }
     if (r->peak_rss_mb >= 0)
         fprintf(stderr, "; coordinator RSS %.1f MB, peak %.1f MB", r->rss_mb, r->peak_rss_mb);
     if (r->partial)

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Minimal in-memory stand-in for orchestratord, for smoke-testing orch-bench
-only (no PostgreSQL, no durability, no retries): SUBMIT, STATS, HELLO,
-credit-based JOB dispatch, DONE, HEARTBEAT, BYE. Never use its figures.
+only (no PostgreSQL, no durability, no retries): SUBMIT, STATS, PAUSE,
+RESUME, HELLO, credit-based JOB dispatch, DONE, HEARTBEAT, BYE. Never use its figures.
 
 usage: fake_coord.py [--client EP] [--worker EP] [--commit-delay-ms MS]
 --commit-delay-ms holds DONE results back before they count as succeeded,
@@ -21,6 +21,7 @@ ws = ctx.socket(zmq.ROUTER); ws.bind(a.worker)
 ready = collections.defaultdict(collections.deque)   # queue -> deque of (id, payload)
 stats = collections.defaultdict(lambda: collections.Counter())
 workers = {}                                         # identity -> dict(queues, slots, held)
+paused = set()                                       # queues that dispatch nothing
 pending = collections.deque()                        # (due, queue, n) results not yet "committed"
 next_id = 1
 
@@ -43,6 +44,9 @@ def on_client(frames):
             stats[j['queue']]['queued'] += 1
             ids.append(next_id); next_id += 1
         reply(env, {'status': 200, 'ids': ids}, req)
+    elif cmd in ('PAUSE', 'RESUME'):
+        (paused.add if cmd == 'PAUSE' else paused.discard)(body['queue'])
+        reply(env, {'status': 200}, req)
     elif cmd == 'STATS':
         reply(env, {'status': 200, 'queues': {q: dict(c) for q, c in stats.items()}}, req)
     else:
@@ -53,7 +57,7 @@ def dispatch():
         free = w['slots'] - w['held']
         jobs = []
         for q in w['queues']:
-            while free > 0 and ready[q]:
+            while q not in paused and free > 0 and ready[q]:
                 jid, payload = ready[q].popleft(); free -= 1
                 stats[q]['queued'] -= 1; stats[q]['running'] += 1
                 jobs.append({'id': jid, 'attempt': 1, 'queue': q, 'type': 'noop',

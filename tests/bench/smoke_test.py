@@ -31,9 +31,22 @@ def check_complete(mode, args, ep, n_expected):
         assert r['samples'] > 0 and r['p50_ms'] > 0 and r['p99_ms'] >= r['p50_ms'], r
     else:
         assert r['jobs_per_s'] > 0, r
-    if mode in ('drain', 'e2e'):
+    if mode in ('drain', 'e2e', 'fleet'):
         assert r['done_jobs_per_s'] > 0 and r['params']['redelivered'] == 0, r
     return r
+
+
+def check_fleet(ep):
+    """20 one-slot workers: every figure is there and the per-worker counts
+    add up to n (the fake dispatches every job once)."""
+    r = check_complete('fleet', ['--workers', '20', '--n', '600', '--idle-seconds', '0.5'], ep, 600)
+    assert r['params']['workers'] == 20 and r['params']['reregistered'] == 0, r
+    for k in ('idle_cpu_pct', 'drain_cpu_pct', 'jobs_per_worker_mean', 'jobs_per_worker_stddev',
+              'jain_index', 'idle_heartbeats_per_s'):
+        assert isinstance(r[k], (int, float)) and r[k] >= 0, (k, r)
+    assert r['jobs_per_worker_min'] <= r['jobs_per_worker_max'], r
+    assert abs(r['jobs_per_worker_mean'] * 20 - 600) < 1e-6, r
+    assert 0 <= r['workers_without_jobs'] <= 20 and 0 < r['jain_index'] <= 1 + 1e-9, r
 
 
 def main():
@@ -54,6 +67,7 @@ def main():
             check_complete('latency', ['--rate', '200', '--seconds', '1.5', '--warmup', '0.5'], ep, 300)
             r = check_complete('rss-backlog', ['--n', '12000'], ep, 12000)
             assert r['params']['queued_after'] == 12000, r
+            check_fleet(ep)
         finally:
             fake.kill()
             fake.wait()

@@ -1,0 +1,608 @@
+/* orch-bench fleet: W simulated one-slot workers on one coordinator.
+ *
+ * Each simulated worker is a DEALER of its own that speaks the worker
+ * protocol as bench_workers.c does (HELLO with the run's queue, type
+ * "noop", slots 1; DONE at once for every JOB; HEARTBEAT whenever it sent
+ * nothing for heartbeat_ms). A few threads (S_THREADS) each own a shard of
+ * the sockets and wait on all of them with one zmq_poll.
+ *
+ * Phases: (a) all W registered, then the coordinator's CPU over
+ * --idle-seconds with nobody submitting; (b) the queue paused, N jobs
+ * prefilled (not timed), the queue resumed: the clock starts when RESUME
+ * is sent and stops at the first STATS reply showing N succeeded (and,
+ * for the handed rate, at the DONE that completes N); the coordinator's
+ * CPU over the same window; (c) fairness: jobs per worker.
+ *
+ * The shards and the main thread share only C11 atomics (counters the main
+ * thread reads to decide when a phase is over) and the problem text behind
+ * a lock; the per-worker counts are read after the threads are joined. */
+#include "bench.h"
+#include "bench_client.h"
+#include "bench_report.h"
+#include "clock.h"
+#include "orch_error.h"
+#include "proto.h"
+#include "proto_io.h"
+#include "strbuf.h"
+#include "xalloc.h"
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define S_THREADS 4             /* threads owning the sockets */
+#define S_READ_BURST 64         /* messages read from one socket before its DONE goes */
+#define S_CONNECT_SETTLE_MS 500 /* let W TCP connects finish before HELLO */
+#define S_SETTLE_MS 1000        /* after the last WELCOME: registrations commit */
+#define S_FDS_PER_WORKER 2      /* the socket's mailbox and its TCP connection */
+
+/* One simulated worker. */
+typedef struct {
+    int idx;
+    void *sock;
+    bool welcomed;
+    int64_t last_send_ns;
+    int64_t heartbeat_ns;
+    int64_t jobs;   /* JOB entries received: the fairness figures */
+    strbuf_t done;  /* DONE body being built */
+    size_t ndone;
+} s_member_t;
+
+typedef struct s_fleet s_fleet_t;
+
+/* A thread and the members it owns (a slice of the fleet's array). */
+typedef struct {
+    s_fleet_t *f;
+    s_member_t *m;
+    int nm;
+    zmq_pollitem_t *items;
+    pthread_t thread;
+    bool started;
+} s_shard_t;
+
+struct s_fleet {
+    char endpoint[256];
+    char queue[PROTO_NAME_MAX + 1];
+    int nworkers;
+    s_member_t *members;
+    s_shard_t shards[S_THREADS];
+    int nshards;
+    int64_t target; /* results after which target_ns is stamped */
+    atomic_int go, stop, welcomed, reregistered;
+    atomic_llong received, done, target_ns, duplicates, heartbeats;
+    pthread_mutex_t lock; /* guards problem: the first thread to see one writes it */
+    char problem[256];
+};
+
+static void s_problem(s_fleet_t *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void s_problem(s_fleet_t *f, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&f->lock);
+    if (!f->problem[0])
+        vsnprintf(f->problem, sizeof f->problem, fmt, ap);
+    pthread_mutex_unlock(&f->lock);
+    va_end(ap);
+}
+
+static void s_sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* ---------------------------------------------------------------- limits */
+
+void bench_fleet_limits(void *zctx, int workers)
+{
+    rlim_t need = (rlim_t)workers * S_FDS_PER_WORKER + 256;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need) {
+        rlim_t want = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || want < need)
+            fprintf(stderr, "orch-bench: cannot raise RLIMIT_NOFILE to %llu (hard limit %llu): "
+                            "%d workers may not all connect\n", (unsigned long long)need,
+                    (unsigned long long)rl.rlim_max, workers);
+    }
+    if (zmq_ctx_set(zctx, ZMQ_MAX_SOCKETS, workers + 64) != 0 ||
+        zmq_ctx_get(zctx, ZMQ_MAX_SOCKETS) < workers + 64)
+        fprintf(stderr, "orch-bench: could not raise ZMQ_MAX_SOCKETS to %d: %s\n", workers + 64,
+                zmq_strerror(errno));
+}
+
+/* The coordinator's utime + stime in clock ticks (all its threads), or -1. */
+static int64_t s_cpu_ticks(int pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    /* fields after the command name, which may hold spaces: state is the
+     * first, utime the 12th and stime the 13th (proc(5) fields 14, 15) */
+    char *p = strrchr(buf, ')');
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (int64_t)(ut + st);
+}
+
+/* CPU of pid between two samples as % of one core; NaN when unknown. */
+static double s_cpu_pct(int64_t t0, int64_t t1, int64_t wall_ns)
+{
+    if (t0 < 0 || t1 < 0 || wall_ns <= 0)
+        return NAN;
+    double sec = (double)(t1 - t0) / (double)sysconf(_SC_CLK_TCK);
+    return 100.0 * sec / ((double)wall_ns / 1e9);
+}
+
+/* ---------------------------------------------------------------- one worker */
+
+static int s_send(s_member_t *m, const char *cmd, const strbuf_t *body)
+{
+    if (proto_send(m->sock, NULL, PROTO_WORKER_V1, cmd, body->data, body->len) != ORCH_OK)
+        return ORCH_EIO;
+    m->last_send_ns = clock_mono_ns();
+    return ORCH_OK;
+}
+
+static void s_hello(s_fleet_t *f, s_member_t *m)
+{
+    char name[PROTO_NAME_MAX + 1];
+    snprintf(name, sizeof name, "fleet-%ld-%d", (long)getpid(), m->idx);
+    /* the codec's struct holds char *: these are only read by the encoder */
+    char *queues[1] = {f->queue};
+    char *types[1] = {"noop"};
+    proto_hello_t h = {.name = name, .version = "orch-bench", .queues = queues, .nqueues = 1,
+                       .types = types, .ntypes = 1, .slots = 1};
+    strbuf_t sb;
+    strbuf_init(&sb);
+    proto_hello_encode(&sb, &h);
+    if (s_send(m, "HELLO", &sb) != ORCH_OK)
+        s_problem(f, "could not send HELLO: %s", zmq_strerror(errno));
+    strbuf_fini(&sb);
+}
+
+static void s_send_empty(s_member_t *m, const char *cmd)
+{
+    strbuf_t sb;
+    strbuf_init(&sb);
+    if (strcmp(cmd, "BYE") == 0)
+        proto_bye_encode(&sb, false);
+    else
+        proto_empty_encode(&sb);
+    s_send(m, cmd, &sb);
+    strbuf_fini(&sb);
+}
+
+static void s_flush(s_fleet_t *f, s_member_t *m)
+{
+    if (!m->ndone)
+        return;
+    proto_jobs_close(&m->done);
+    if (s_send(m, "DONE", &m->done) != ORCH_OK)
+        s_problem(f, "could not send DONE: %s", zmq_strerror(errno));
+    long long prev = atomic_fetch_add(&f->done, (long long)m->ndone);
+    if (prev < f->target && prev + (long long)m->ndone >= f->target)
+        atomic_store(&f->target_ns, m->last_send_ns);
+    m->ndone = 0;
+}
+
+static void s_on_job(s_fleet_t *f, s_member_t *m, const json_t *body)
+{
+    proto_job_t *jobs = NULL;
+    size_t n = 0;
+    char err[256] = "";
+    if (proto_jobs_parse(body, NULL, &jobs, &n, err, sizeof err) != ORCH_OK) {
+        s_problem(f, "malformed JOB: %s", err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (jobs[i].id == 0 || jobs[i].error) {
+            s_problem(f, "a JOB entry cannot run: %s", jobs[i].error);
+            continue;
+        }
+        if (jobs[i].attempt > 1)
+            atomic_fetch_add(&f->duplicates, 1);
+        if (m->ndone == 0)
+            proto_jobs_open(&m->done);
+        proto_done_add(&m->done, jobs[i].id, jobs[i].attempt, "{}", 2);
+        m->ndone++;
+    }
+    m->jobs += (int64_t)n;
+    atomic_fetch_add(&f->received, (long long)n);
+    proto_jobs_free(jobs, n);
+}
+
+static void s_on_welcome(s_fleet_t *f, s_member_t *m, const json_t *body)
+{
+    proto_welcome_t wl;
+    char err[256] = "";
+    if (proto_welcome_parse(body, &wl, err, sizeof err) != ORCH_OK) {
+        s_problem(f, "malformed WELCOME: %s", err);
+        return;
+    }
+    if (wl.heartbeat_ms > 0)
+        m->heartbeat_ns = wl.heartbeat_ms * 1000000;
+    if (m->welcomed) {
+        atomic_fetch_add(&f->reregistered, 1);
+        return;
+    }
+    m->welcomed = true;
+    atomic_fetch_add(&f->welcomed, 1);
+}
+
+/* ERROR (reconnect: the coordinator declared this worker lost, or never
+ * knew it) and CANCEL are not expected: say which arrived, register again. */
+static void s_on_unexpected(s_fleet_t *f, s_member_t *m, int cmd, const json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    s_problem(f, "worker %d: coordinator sent %s %.200s", m->idx, proto_wcmd_name(cmd),
+              text ? text : "");
+    free(text);
+    if (cmd == PROTO_W_ERROR)
+        s_hello(f, m);
+}
+
+static void s_dispatch(s_fleet_t *f, s_member_t *m, proto_rawmsg_t *raw)
+{
+    proto_frame_t fr[PROTO_MAX_PARTS];
+    size_t nf = raw->too_many ? 0 : proto_rawmsg_frames(raw, fr, PROTO_MAX_PARTS);
+    int cmd = 0;
+    json_t *body = NULL;
+    char err[256] = "";
+    if (proto_decode(NULL, PROTO_KIND_WORKER, fr, nf, &cmd, &body, err, sizeof err) != ORCH_OK) {
+        s_problem(f, "malformed coordinator message: %s", err);
+        return;
+    }
+    switch (cmd) {
+    case PROTO_W_JOB: s_on_job(f, m, body); break;
+    case PROTO_W_WELCOME: s_on_welcome(f, m, body); break;
+    case PROTO_W_HEARTBEAT:
+    case PROTO_W_ACK: break; /* a result is sent once and kept by nobody */
+    case PROTO_W_ERROR:
+    case PROTO_W_CANCEL: s_on_unexpected(f, m, cmd, body); break;
+    default: s_problem(f, "coordinator sent %s", proto_wcmd_name(cmd));
+    }
+    json_decref(body);
+}
+
+static void s_read_burst(s_fleet_t *f, s_member_t *m)
+{
+    for (int k = 0; k < S_READ_BURST; k++) {
+        proto_rawmsg_t raw;
+        if (proto_recv_raw(m->sock, ZMQ_DONTWAIT, false, &raw) != ORCH_OK)
+            break;
+        s_dispatch(f, m, &raw);
+        proto_rawmsg_close(&raw);
+    }
+    s_flush(f, m);
+}
+
+/* ---------------------------------------------------------------- a shard */
+
+/* HEARTBEAT from every member that sent nothing for its heartbeat_ms;
+ * returns ms until the next one is due (at most 100: stop is noticed). */
+static long s_heartbeats(s_fleet_t *f, s_shard_t *s)
+{
+    int64_t now = clock_mono_ns(), next = now + 100000000;
+    for (int i = 0; i < s->nm; i++) {
+        s_member_t *m = &s->m[i];
+        if (now - m->last_send_ns >= m->heartbeat_ns) {
+            s_send_empty(m, "HEARTBEAT");
+            atomic_fetch_add(&f->heartbeats, 1);
+        }
+        if (m->last_send_ns + m->heartbeat_ns < next)
+            next = m->last_send_ns + m->heartbeat_ns;
+    }
+    return next <= now ? 0 : (long)((next - now) / 1000000);
+}
+
+static void *s_shard_run(void *arg)
+{
+    s_shard_t *s = arg;
+    s_fleet_t *f = s->f;
+    while (!atomic_load(&f->go) && !atomic_load(&f->stop))
+        s_sleep_ms(1);
+    if (!atomic_load(&f->stop))
+        for (int i = 0; i < s->nm; i++)
+            s_hello(f, &s->m[i]);
+    while (!atomic_load(&f->stop)) {
+        long timeout_ms = s_heartbeats(f, s);
+        int rc = zmq_poll(s->items, s->nm, timeout_ms);
+        if (rc < 0 && errno != EINTR) {
+            s_problem(f, "zmq_poll: %s", zmq_strerror(errno));
+            break;
+        }
+        for (int i = 0; rc > 0 && i < s->nm; i++)
+            if (s->items[i].revents & ZMQ_POLLIN)
+                s_read_burst(f, &s->m[i]);
+    }
+    /* leave now: no jobs are held after a complete run */
+    for (int i = 0; i < s->nm; i++)
+        s_send_empty(&s->m[i], "BYE");
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- the fleet */
+
+static s_fleet_t *s_fleet_new(const bench_opts_t *o, const char *queue, int64_t target)
+{
+    s_fleet_t *f = xcalloc(1, sizeof *f);
+    snprintf(f->endpoint, sizeof f->endpoint, "%s", o->worker_ep);
+    snprintf(f->queue, sizeof f->queue, "%s", queue);
+    f->nworkers = o->workers;
+    f->target = target;
+    f->members = xcalloc((size_t)f->nworkers, sizeof *f->members);
+    pthread_mutex_init(&f->lock, NULL);
+    for (int i = 0; i < f->nworkers; i++) {
+        f->members[i].idx = i;
+        f->members[i].heartbeat_ns = 1000000000LL;
+        strbuf_init(&f->members[i].done);
+    }
+    f->nshards = f->nworkers < S_THREADS ? f->nworkers : S_THREADS;
+    for (int t = 0, first = 0; t < f->nshards; t++) {
+        s_shard_t *s = &f->shards[t];
+        s->f = f;
+        s->nm = f->nworkers / f->nshards + (t < f->nworkers % f->nshards ? 1 : 0);
+        s->m = &f->members[first];
+        s->items = xcalloc((size_t)s->nm, sizeof *s->items);
+        first += s->nm;
+    }
+    return f;
+}
+
+static int s_connect(s_fleet_t *f, s_member_t *m)
+{
+    m->sock = zmq_socket(bench_zctx(), ZMQ_DEALER);
+    if (!m->sock) {
+        fprintf(stderr, "orch-bench: could not open worker socket %d: %s\n", m->idx,
+                zmq_strerror(errno));
+        return ORCH_EIO;
+    }
+    int zero = 0;
+    zmq_setsockopt(m->sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(m->sock, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_setsockopt(m->sock, ZMQ_RCVHWM, &zero, sizeof zero);
+    if (proto_curve_client(m->sock, bench_curve(true)) != 0 || zmq_connect(m->sock, f->endpoint) != 0) {
+        fprintf(stderr, "orch-bench: could not connect to \"%s\": %s\n", f->endpoint,
+                zmq_strerror(errno));
+        return ORCH_EIO;
+    }
+    return ORCH_OK;
+}
+
+/* Opens every socket here, then starts the threads (a zmq socket may move
+ * to another thread across a full barrier, which pthread_create is). */
+static int s_fleet_start(s_fleet_t *f)
+{
+    for (int i = 0; i < f->nworkers; i++)
+        if (s_connect(f, &f->members[i]) != ORCH_OK)
+            return ORCH_EIO;
+    for (int t = 0; t < f->nshards; t++) {
+        s_shard_t *s = &f->shards[t];
+        for (int i = 0; i < s->nm; i++)
+            s->items[i] = (zmq_pollitem_t){.socket = s->m[i].sock, .events = ZMQ_POLLIN};
+        if (pthread_create(&s->thread, NULL, s_shard_run, s) != 0)
+            return ORCH_EIO;
+        s->started = true;
+    }
+    return ORCH_OK;
+}
+
+static void s_fleet_stop(s_fleet_t *f)
+{
+    atomic_store(&f->stop, 1);
+    for (int t = 0; t < f->nshards; t++) {
+        if (f->shards[t].started)
+            pthread_join(f->shards[t].thread, NULL);
+        f->shards[t].started = false;
+    }
+    for (int i = 0; i < f->nworkers; i++) {
+        if (f->members[i].sock)
+            zmq_close(f->members[i].sock);
+        f->members[i].sock = NULL;
+    }
+}
+
+static void s_fleet_destroy(s_fleet_t **pf)
+{
+    s_fleet_t *f = *pf;
+    if (!f)
+        return;
+    s_fleet_stop(f);
+    for (int i = 0; i < f->nworkers; i++)
+        strbuf_fini(&f->members[i].done);
+    for (int t = 0; t < f->nshards; t++)
+        free(f->shards[t].items);
+    free(f->members);
+    pthread_mutex_destroy(&f->lock);
+    free(f);
+    *pf = NULL;
+}
+
+static int s_wait_atomic(atomic_llong *v, int64_t count, int64_t deadline_ns)
+{
+    while (atomic_load(v) < count) {
+        if (clock_mono_ns() >= deadline_ns)
+            return ORCH_ETIMEOUT;
+        s_sleep_ms(1);
+    }
+    return ORCH_OK;
+}
+
+/* ---------------------------------------------------------------- figures */
+
+/* Jobs per worker after the threads are joined: min, max, mean, stddev
+ * (population), workers with none, and Jain's index (sum x)^2 / (W sum x^2):
+ * 1 when every worker got the same count, 1/W when one got everything. */
+static void s_fairness(const s_fleet_t *f, json_t *extra)
+{
+    int64_t mn = INT64_MAX, mx = 0, zero = 0;
+    double sum = 0, sumsq = 0;
+    for (int i = 0; i < f->nworkers; i++) {
+        int64_t x = f->members[i].jobs;
+        mn = x < mn ? x : mn;
+        mx = x > mx ? x : mx;
+        zero += x == 0;
+        sum += (double)x;
+        sumsq += (double)x * (double)x;
+    }
+    double w = (double)f->nworkers, mean = sum / w;
+    double var = sumsq / w - mean * mean;
+    json_object_set_new(extra, "jobs_per_worker_min", json_integer(mn));
+    json_object_set_new(extra, "jobs_per_worker_max", json_integer(mx));
+    json_object_set_new(extra, "jobs_per_worker_mean", json_real(mean));
+    json_object_set_new(extra, "jobs_per_worker_stddev", json_real(var > 0 ? sqrt(var) : 0));
+    json_object_set_new(extra, "workers_without_jobs", json_integer(zero));
+    json_object_set_new(extra, "jain_index", sumsq > 0 ? json_real(sum * sum / (w * sumsq)) : json_null());
+}
+
+static void s_set_pct(json_t *extra, const char *key, double pct)
+{
+    json_object_set_new(extra, key, isnan(pct) ? json_null() : json_real(pct));
+}
+
+/* ---------------------------------------------------------------- phases */
+
+/* (a) every worker registered; then the idle window. */
+static int s_phase_idle(const bench_opts_t *o, s_fleet_t *f, bench_result_t *res)
+{
+    int64_t t0 = clock_mono_ns(), deadline = t0 + (int64_t)(o->max_seconds * 1e9);
+    atomic_store(&f->go, 1);
+    while (atomic_load(&f->welcomed) < f->nworkers) {
+        if (clock_mono_ns() >= deadline) {
+            bench_result_fail(res, "%d of %d workers got WELCOME from %s within %.0f s",
+                              atomic_load(&f->welcomed), f->nworkers, f->endpoint, o->max_seconds);
+            return ORCH_ETIMEOUT;
+        }
+        s_sleep_ms(1);
+    }
+    json_object_set_new(res->params, "register_s", json_real((double)(clock_mono_ns() - t0) / 1e9));
+    s_sleep_ms(S_SETTLE_MS);
+    int64_t hb0 = atomic_load(&f->heartbeats);
+    int64_t c0 = o->coord_pid > 0 ? s_cpu_ticks(o->coord_pid) : -1, w0 = clock_mono_ns();
+    s_sleep_ms((int64_t)(o->idle_seconds * 1000));
+    int64_t c1 = o->coord_pid > 0 ? s_cpu_ticks(o->coord_pid) : -1, w1 = clock_mono_ns();
+    s_set_pct(res->extra, "idle_cpu_pct", s_cpu_pct(c0, c1, w1 - w0));
+    json_object_set_new(res->extra, "idle_heartbeats_per_s",
+                        json_real((double)(atomic_load(&f->heartbeats) - hb0) / ((double)(w1 - w0) / 1e9)));
+    return ORCH_OK;
+}
+
+/* (b) pause, prefill (not timed), resume: the clock runs from RESUME to
+ * the first STATS showing N succeeded. */
+static int s_phase_drain(const bench_opts_t *o, s_fleet_t *f, bench_client_t *c, bench_result_t *res)
+{
+    int64_t submitted = 0;
+    int rc = bench_client_pause(c, f->queue, true);
+    if (rc == ORCH_OK)
+        rc = bench_prefill(c, f->queue, o->n, &submitted);
+    if (rc != ORCH_OK) {
+        bench_result_fail(res, "prefill stopped at %lld jobs: %s", (long long)submitted,
+                          bench_client_errmsg(c));
+        return rc;
+    }
+    int64_t deadline = clock_mono_ns() + (int64_t)(o->max_seconds * 1e9);
+    int64_t c0 = o->coord_pid > 0 ? s_cpu_ticks(o->coord_pid) : -1, t0 = clock_mono_ns();
+    rc = bench_client_pause(c, f->queue, false);
+    if (rc == ORCH_OK && s_wait_atomic(&f->done, o->n, deadline) != ORCH_OK)
+        rc = ORCH_ETIMEOUT;
+    int64_t t_commit = 0, reached = 0;
+    if (rc == ORCH_OK)
+        rc = bench_wait_committed(o, c, f->queue, o->n, deadline, &t_commit, &reached);
+    int64_t c1 = o->coord_pid > 0 ? s_cpu_ticks(o->coord_pid) : -1, t1 = clock_mono_ns();
+    res->completed = reached;
+    if (rc != ORCH_OK) {
+        bench_result_fail(res, "%lld of %lld results handed back, %lld committed succeeded: %s",
+                          (long long)atomic_load(&f->done), (long long)o->n, (long long)reached,
+                          rc == ORCH_ETIMEOUT ? "time bound reached" : bench_client_errmsg(c));
+        res->wall_s = (double)(t1 - t0) / 1e9;
+        res->jobs_per_s = (double)reached / res->wall_s;
+    } else {
+        res->wall_s = (double)(t_commit - t0) / 1e9;
+        res->jobs_per_s = (double)o->n / res->wall_s;
+        res->done_wall_s = (double)(atomic_load(&f->target_ns) - t0) / 1e9;
+        res->done_jobs_per_s = res->done_wall_s > 0 ? (double)o->n / res->done_wall_s : 0;
+    }
+    s_set_pct(res->extra, "drain_cpu_pct", s_cpu_pct(c0, c1, t1 - t0));
+    return rc;
+}
+
+static void s_params(const bench_opts_t *o, const s_fleet_t *f, bench_result_t *res)
+{
+    snprintf(res->variant, sizeof res->variant, "%d one-slot workers, %d threads", f->nworkers,
+             f->nshards);
+    json_object_set_new(res->params, "queue", json_string(f->queue));
+    json_object_set_new(res->params, "workers", json_integer(f->nworkers));
+    json_object_set_new(res->params, "slots_per_worker", json_integer(1));
+    json_object_set_new(res->params, "threads", json_integer(f->nshards));
+    json_object_set_new(res->params, "idle_seconds", json_real(o->idle_seconds));
+    json_object_set_new(res->params, "settle_ms", json_integer(S_SETTLE_MS));
+    json_object_set_new(res->params, "coord_pid", o->coord_pid > 0 ? json_integer(o->coord_pid)
+                                                                   : json_null());
+}
+
+/* After the threads stopped: what went wrong, if anything, and fairness. */
+static void s_report_fleet(s_fleet_t *f, bench_result_t *res)
+{
+    if (f->problem[0])
+        fprintf(stderr, "orch-bench: worker protocol note: %s\n", f->problem);
+    int64_t dup = atomic_load(&f->duplicates);
+    json_object_set_new(res->params, "redelivered", json_integer(dup));
+    json_object_set_new(res->params, "reregistered", json_integer(atomic_load(&f->reregistered)));
+    if (atomic_load(&f->reregistered))
+        fprintf(stderr, "orch-bench: %d workers had to register again (the coordinator lost "
+                        "them)\n", atomic_load(&f->reregistered));
+    s_fairness(f, res->extra);
+}
+
+int bench_fleet(const bench_opts_t *o, bench_result_t *res)
+{
+    char queue[PROTO_NAME_MAX + 1];
+    bench_queue_name(queue, sizeof queue, "fleet", o->n);
+    res->n = o->n;
+    res->concurrency = o->workers;
+    res->extra = json_object();
+    if (o->coord_pid <= 0)
+        fprintf(stderr, "orch-bench: coordinator pid unknown (--coord-pid): no CPU figures\n");
+    bench_client_t *c = bench_client_new(o->client_ep, (int64_t)(o->max_seconds * 1000) + 1);
+    if (!c) {
+        bench_result_fail(res, "could not connect to %s", o->client_ep);
+        return ORCH_EIO;
+    }
+    s_fleet_t *f = s_fleet_new(o, queue, o->n);
+    s_params(o, f, res);
+    int rc = bench_client_warm_up(c);
+    if (rc != ORCH_OK)
+        bench_result_fail(res, "%s", bench_client_errmsg(c));
+    else if ((rc = s_fleet_start(f)) != ORCH_OK)
+        bench_result_fail(res, "could not start %d workers", o->workers);
+    if (rc == ORCH_OK) {
+        s_sleep_ms(S_CONNECT_SETTLE_MS);
+        rc = s_phase_idle(o, f, res);
+    }
+    if (rc == ORCH_OK)
+        rc = s_phase_drain(o, f, c, res);
+    s_fleet_stop(f);
+    s_report_fleet(f, res);
+    s_fleet_destroy(&f);
+    bench_client_destroy(&c);
+    if (o->coord_pid > 0)
+        bench_rss_read(o->coord_pid, &res->rss_mb, &res->peak_rss_mb);
+    return rc;
+}
