@@ -168,6 +168,10 @@ struct coord {
     timerheap_t *timers;
     worker_t **workers;
     size_t nworkers;
+    /* the registered workers by routing id (hex) and by name, so that a
+     * message or an ACK finds its worker without a scan (coord_worker.c;
+     * created with the first registration, freed with the workers) */
+    hmap_t *workers_by_route, *workers_by_name;
     batch_t cur;
     batch_t inflight;
     bool inflight_active;

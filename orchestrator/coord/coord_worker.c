@@ -16,20 +16,84 @@ static bool s_env_equal(const proto_envelope_t *a, const proto_envelope_t *b)
     return a->id_len == b->id_len && memcmp(a->id, b->id, a->id_len) == 0;
 }
 
+/* ---- the worker indexes: every message looks its sender up, and with a
+ * thousand workers a scan of the array per message was the loop's largest
+ * cost (docs/benchmarks.md, "fleet"). Routing ids are bytes chosen by the
+ * peer (ZMQ_ROUTING_ID): the key is their hex text, hashed with the map's
+ * keyed SipHash like any key a peer picks. */
+
+#define S_ROUTE_KEY_MAX (2 * sizeof ((proto_envelope_t *)0)->id + 1)
+
+static void s_route_key(const proto_envelope_t *env, char *key)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < env->id_len; i++) {
+        key[2 * i] = hex[env->id[i] >> 4];
+        key[2 * i + 1] = hex[env->id[i] & 15];
+    }
+    key[2 * env->id_len] = '\0';
+}
+
 static worker_t *s_by_env(coord_t *c, const proto_envelope_t *env)
 {
-    for (size_t i = 0; i < c->nworkers; i++)
-        if (s_env_equal(&c->workers[i]->env, env))
-            return c->workers[i];
-    return NULL;
+    if (!c->workers_by_route)
+        return NULL;
+    char key[S_ROUTE_KEY_MAX];
+    s_route_key(env, key);
+    return hmap_str_get(c->workers_by_route, key);
 }
 
 worker_t *coord_worker_by_name(coord_t *c, const char *name)
 {
+    return c->workers_by_name ? hmap_str_get(c->workers_by_name, name) : NULL;
+}
+
+/* Appends a registered worker to the array and the indexes. A name keeps
+ * the worker that registered it first: HELLO never gives a live name to a
+ * second connection, except when a registration on the same connection
+ * renames itself to it (then, as with the array scan before, the earlier
+ * one is found). */
+static void s_worker_add(coord_t *c, worker_t *w)
+{
+    if (!c->workers_by_route) {
+        c->workers_by_route = hmap_new_str();
+        c->workers_by_name = hmap_new_str();
+    }
+    c->workers = xrealloc(c->workers, (c->nworkers + 1) * sizeof *c->workers);
+    c->workers[c->nworkers++] = w;
+    char key[S_ROUTE_KEY_MAX];
+    s_route_key(&w->env, key);
+    hmap_str_put(c->workers_by_route, key, w);
+    if (!hmap_str_get(c->workers_by_name, w->name))
+        hmap_str_put(c->workers_by_name, w->name, w);
+}
+
+/* Takes w out of the indexes (the array is the caller's). */
+static void s_index_remove(coord_t *c, worker_t *w)
+{
+    char key[S_ROUTE_KEY_MAX];
+    s_route_key(&w->env, key);
+    if (hmap_str_get(c->workers_by_route, key) == w)
+        hmap_str_remove(c->workers_by_route, key);
+    if (hmap_str_get(c->workers_by_name, w->name) != w)
+        return;
+    hmap_str_remove(c->workers_by_name, w->name);
     for (size_t i = 0; i < c->nworkers; i++)
-        if (strcmp(c->workers[i]->name, name) == 0)
-            return c->workers[i];
-    return NULL;
+        if (c->workers[i] != w && strcmp(c->workers[i]->name, w->name) == 0) {
+            hmap_str_put(c->workers_by_name, w->name, c->workers[i]);
+            break;
+        }
+}
+
+static void s_index_forget(coord_t *c, bool destroy)
+{
+    if (destroy) {
+        hmap_destroy(&c->workers_by_route);
+        hmap_destroy(&c->workers_by_name);
+    } else if (c->workers_by_route) {
+        hmap_clear(c->workers_by_route);
+        hmap_clear(c->workers_by_name);
+    }
 }
 
 /* Sends a body built by the codec (proto_*_encode) to a worker. */
@@ -73,6 +137,7 @@ static void s_worker_free(worker_t *w)
 
 static void s_worker_remove(coord_t *c, worker_t *w)
 {
+    s_index_remove(c, w);
     for (size_t i = 0; i < c->nworkers; i++) {
         if (c->workers[i] == w) {
             c->workers[i] = c->workers[--c->nworkers];
@@ -90,6 +155,7 @@ void coord_workers_destroy(coord_t *c, bool tell_reconnect)
         s_worker_free(c->workers[i]);
     }
     c->nworkers = 0;
+    s_index_forget(c, true);
 }
 
 void coord_workers_redirect(coord_t *c, const char *message)
@@ -99,6 +165,7 @@ void coord_workers_redirect(coord_t *c, const char *message)
         s_worker_free(c->workers[i]);
     }
     c->nworkers = 0;
+    s_index_forget(c, false);
 }
 
 void coord_lease_drop(worker_t *w, int64_t id, int attempt)
@@ -448,8 +515,7 @@ static void s_on_hello(coord_t *c, const proto_envelope_t *env, json_t *body)
     if (old)
         s_retire(c, old, w, &h);
     proto_hello_fini(&h);
-    c->workers = xrealloc(c->workers, (c->nworkers + 1) * sizeof *c->workers);
-    c->workers[c->nworkers++] = w;
+    s_worker_add(c, w);
     s_send_welcome(c, w);
     LOG_INFO("worker registered worker=%s slots=%d queues=%zu types=%zu running=%d%s", w->name,
              w->slots, w->nqueues, w->ntypes, w->nleases, old ? " replaced=yes" : "");
