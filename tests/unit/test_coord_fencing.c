@@ -260,6 +260,67 @@ static void test_reconnect_through_new_connection(void **state)
     h_finish(h);
 }
 
+static size_t s_nworkers(harness_t *h, fc_t *c)
+{
+    json_t *r = fc_call(h, c, "WORKERS", "{}");
+    size_t n = json_array_size(json_object_get(r, "workers"));
+    json_decref(r);
+    return n;
+}
+
+/* HELLO of name on a connection of its own: WELCOME, or the ERROR's code. */
+static bool s_registers(harness_t *h, const char *name, const char *routing_id, char *code,
+                        size_t len)
+{
+    fw_t *w = fw_connect_id(h, name, routing_id);
+    fw_sendf(w, "HELLO", "{\"name\":\"%s\",\"queues\":[\"default\"],\"types\":[\"noop\"],"
+                         "\"slots\":1}", name);
+    bool ok = false;
+    for (int i = 0; i < 200 && !ok && !fw_count(w, "ERROR"); i++) {
+        h_turn(h, 5);
+        ok = fw_count(w, "WELCOME") > 0;
+    }
+    json_t *err = fw_take(w, "ERROR");
+    snprintf(code, len, "%s", err ? json_string_value(json_object_get(err, "code")) : "");
+    json_decref(err);
+    return ok;
+}
+
+/* The coordinator finds a message's worker by its routing id and a name's
+ * worker through indexes. A registration that renames itself on its own
+ * connection keeps its route (its heartbeats count) and frees the old name;
+ * a rename onto a live name leaves two registrations with that name, and
+ * the name stays taken until neither holds it. */
+static void test_rename_on_same_connection_keeps_route_and_name(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    fc_t *c = fc_new(h);
+    fw_t *b = fw_new(h, "b", "default", "noop", 1);
+    fw_t *a = fw_new(h, "a", "default", "noop", 1);
+    fw_send(a, "HELLO", "{\"name\":\"a2\",\"queues\":[\"default\"],\"types\":[\"noop\"],\"slots\":1}");
+    json_decref(fw_expect(h, a, "WELCOME"));
+    assert_int_equal(s_nworkers(h, c), 2);
+    fw_send(a, "HEARTBEAT", "{}");
+    h_pump_ms(h, 100);
+    assert_int_equal(fw_count(a, "ERROR"), 0); /* still known by its route */
+    char code[64];
+    assert_true(s_registers(h, "a", "a-new", code, sizeof code)); /* "a" was freed */
+    assert_int_equal(s_nworkers(h, c), 3);
+    fw_send(a, "HELLO", "{\"name\":\"b\",\"queues\":[\"default\"],\"types\":[\"noop\"],\"slots\":1}");
+    json_decref(fw_expect(h, a, "WELCOME"));
+    fw_send(b, "BYE", "{}");
+    fc_sync(h, c);
+    h_pump_ms(h, 50);
+    assert_int_equal(s_nworkers(h, c), 2); /* "a" (a-new) and "b" (connection a) */
+    assert_false(s_registers(h, "b", "b-new", code, sizeof code));
+    assert_string_equal(code, "name_in_use");
+    fw_send(a, "BYE", "{}");
+    h_pump_ms(h, 50);
+    assert_true(s_registers(h, "b", "b-newer", code, sizeof code));
+    h_finish(h);
+}
+
 /* Names are identities: a HELLO with a live worker's name from another
  * connection, without that worker's session token (or with a wrong one), is
  * refused with name_in_use; the live worker keeps its registration and its
@@ -361,6 +422,7 @@ int main(void)
         H_TEST(test_reregistration_with_stale_attempt_is_cancelled),
         H_TEST(test_reconnect_through_new_connection),
         H_TEST(test_live_name_from_another_connection_is_refused),
+        H_TEST(test_rename_on_same_connection_keeps_route_and_name),
         H_TEST(test_malformed_hello_gets_an_error),
         H_TEST(test_worker_without_acks_gets_none),
     };
