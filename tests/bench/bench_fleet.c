@@ -141,6 +141,47 @@ static int64_t s_cpu_ticks(int pid)
     return (int64_t)(ut + st);
 }
 
+/* Busy and total ticks of the whole machine (/proc/stat, all cores), so a
+ * run can show whether the host was saturated; false when unreadable. */
+static bool s_host_ticks(int64_t *busy, int64_t *total)
+{
+    FILE *fp = fopen("/proc/stat", "r");
+    if (!fp)
+        return false;
+    unsigned long long v[8] = {0};
+    int n = fscanf(fp, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(fp);
+    if (n < 5)
+        return false;
+    *total = 0;
+    for (int i = 0; i < 8; i++)
+        *total += (int64_t)v[i];
+    *busy = *total - (int64_t)v[3] - (int64_t)v[4]; /* minus idle and iowait */
+    return true;
+}
+
+/* This process's own CPU (every thread) in ticks. */
+static int64_t s_self_ticks(void)
+{
+    return s_cpu_ticks((int)getpid());
+}
+
+/* CPU figures of one window: the coordinator, orch-bench itself (% of one
+ * core each) and the machine (% of all its cores busy). */
+typedef struct {
+    int64_t coord, self, host_busy, host_total, wall;
+    bool host;
+} s_cpu_t;
+
+static void s_cpu_sample(const bench_opts_t *o, s_cpu_t *s)
+{
+    s->coord = o->coord_pid > 0 ? s_cpu_ticks(o->coord_pid) : -1;
+    s->self = s_self_ticks();
+    s->host = s_host_ticks(&s->host_busy, &s->host_total);
+    s->wall = clock_mono_ns();
+}
+
 /* CPU of pid between two samples as % of one core; NaN when unknown. */
 static double s_cpu_pct(int64_t t0, int64_t t1, int64_t wall_ns)
 {
@@ -477,6 +518,24 @@ static void s_set_pct(json_t *extra, const char *key, double pct)
     json_object_set_new(extra, key, isnan(pct) ? json_null() : json_real(pct));
 }
 
+/* <prefix>_cpu_pct (the coordinator), and in params <prefix>_bench_cpu_pct
+ * and <prefix>_host_busy_pct over the window a..b. */
+static void s_cpu_report(const s_cpu_t *a, const s_cpu_t *b, const char *prefix, bench_result_t *res)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%s_cpu_pct", prefix);
+    s_set_pct(res->extra, key, s_cpu_pct(a->coord, b->coord, b->wall - a->wall));
+    snprintf(key, sizeof key, "%s_bench_cpu_pct", prefix);
+    double self = s_cpu_pct(a->self, b->self, b->wall - a->wall);
+    json_object_set_new(res->params, key, isnan(self) ? json_null() : json_real(self));
+    snprintf(key, sizeof key, "%s_host_busy_pct", prefix);
+    bool host = a->host && b->host && b->host_total > a->host_total;
+    json_object_set_new(res->params, key,
+                        host ? json_real(100.0 * (double)(b->host_busy - a->host_busy) /
+                                         (double)(b->host_total - a->host_total))
+                             : json_null());
+}
+
 /* ---------------------------------------------------------------- phases */
 
 /* (a) every worker registered; then the idle window. */
@@ -495,12 +554,14 @@ static int s_phase_idle(const bench_opts_t *o, s_fleet_t *f, bench_result_t *res
     json_object_set_new(res->params, "register_s", json_real((double)(clock_mono_ns() - t0) / 1e9));
     s_sleep_ms(S_SETTLE_MS);
     int64_t hb0 = atomic_load(&f->heartbeats);
-    int64_t c0 = o->coord_pid > 0 ? s_cpu_ticks(o->coord_pid) : -1, w0 = clock_mono_ns();
+    s_cpu_t a, b;
+    s_cpu_sample(o, &a);
     s_sleep_ms((int64_t)(o->idle_seconds * 1000));
-    int64_t c1 = o->coord_pid > 0 ? s_cpu_ticks(o->coord_pid) : -1, w1 = clock_mono_ns();
-    s_set_pct(res->extra, "idle_cpu_pct", s_cpu_pct(c0, c1, w1 - w0));
+    s_cpu_sample(o, &b);
+    s_cpu_report(&a, &b, "idle", res);
     json_object_set_new(res->extra, "idle_heartbeats_per_s",
-                        json_real((double)(atomic_load(&f->heartbeats) - hb0) / ((double)(w1 - w0) / 1e9)));
+                        json_real((double)(atomic_load(&f->heartbeats) - hb0) /
+                                  ((double)(b.wall - a.wall) / 1e9)));
     return ORCH_OK;
 }
 
@@ -518,14 +579,17 @@ static int s_phase_drain(const bench_opts_t *o, s_fleet_t *f, bench_client_t *c,
         return rc;
     }
     int64_t deadline = clock_mono_ns() + (int64_t)(o->max_seconds * 1e9);
-    int64_t c0 = o->coord_pid > 0 ? s_cpu_ticks(o->coord_pid) : -1, t0 = clock_mono_ns();
+    s_cpu_t a, b;
+    s_cpu_sample(o, &a);
+    int64_t t0 = a.wall;
     rc = bench_client_pause(c, f->queue, false);
     if (rc == ORCH_OK && s_wait_atomic(&f->done, o->n, deadline) != ORCH_OK)
         rc = ORCH_ETIMEOUT;
     int64_t t_commit = 0, reached = 0;
     if (rc == ORCH_OK)
         rc = bench_wait_committed(o, c, f->queue, o->n, deadline, &t_commit, &reached);
-    int64_t c1 = o->coord_pid > 0 ? s_cpu_ticks(o->coord_pid) : -1, t1 = clock_mono_ns();
+    s_cpu_sample(o, &b);
+    int64_t t1 = b.wall;
     res->completed = reached;
     if (rc != ORCH_OK) {
         bench_result_fail(res, "%lld of %lld results handed back, %lld committed succeeded: %s",
@@ -539,7 +603,7 @@ static int s_phase_drain(const bench_opts_t *o, s_fleet_t *f, bench_client_t *c,
         res->done_wall_s = (double)(atomic_load(&f->target_ns) - t0) / 1e9;
         res->done_jobs_per_s = res->done_wall_s > 0 ? (double)o->n / res->done_wall_s : 0;
     }
-    s_set_pct(res->extra, "drain_cpu_pct", s_cpu_pct(c0, c1, t1 - t0));
+    s_cpu_report(&a, &b, "drain", res);
     return rc;
 }
 
