@@ -699,6 +699,16 @@ static void s_report_fleet(s_fleet_t *f, bench_result_t *res)
         fprintf(stderr, "orch-bench: %d workers had to register again (the coordinator lost "
                         "them)\n", atomic_load(&f->reregistered));
     s_fairness(f, res->extra);
+    /* jobs per thread: an uneven split shows unfairness of the load
+     * generator's threads (one got less CPU), not of the coordinator */
+    json_t *per = json_array();
+    for (int t = 0; t < f->nshards; t++) {
+        int64_t sum = 0;
+        for (int i = 0; i < f->shards[t].nm; i++)
+            sum += f->shards[t].m[i].jobs;
+        json_array_append_new(per, json_integer(sum));
+    }
+    json_object_set_new(res->params, "jobs_per_thread", per);
 }
 
 int bench_fleet(const bench_opts_t *o, bench_result_t *res)
