@@ -72,8 +72,11 @@ def main():
             fake.kill()
             fake.wait()
         # Nobody listening: bounded (subprocess timeout), partial, exit 1.
+        # --no-reset-hwm: without --coord-pid, orch-bench would take the one
+        # orchestratord that runs on this machine (pidof), someone else's,
+        # and reset its peak RSS.
         rc, lines, err = run(['drain', '--n', '10', '--client', cep, '--worker', wep,
-                              '--max-seconds', '2'], timeout=30)
+                              '--max-seconds', '2', '--no-reset-hwm'], timeout=30)
         assert rc == 1 and lines and lines[0]['partial'] and 'no reply' in lines[0]['failure'], (rc, lines, err)
         rc, _, _ = run(['nonsense'])
         assert rc == 2
