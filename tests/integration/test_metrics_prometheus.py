@@ -154,6 +154,12 @@ def test(c):
     check(value(s, "orch_client_requests_total", command="SUBMIT", status="200") >= 1,
           "client requests by command")
     check(value(s, "process_resident_memory_bytes") > 1e6, "RSS")
+    # the one POST waited for its commit: timed once in each step
+    for stage in ("decode", "queued", "database", "reply"):
+        check(value(s, "orch_request_stage_seconds_count", stage=stage) == 1,
+              "orch_request_stage_seconds_count{stage=%s}" % stage)
+    check(value(s, "orch_request_stage_seconds_sum", stage="database") > 0,
+          "the database step of the POST took no time")
     for name, _ in s:
         check("job" not in dict(_) and "worker" not in dict(_),
               "a label names a job or a worker: %s %r" % (name, dict(_)))
