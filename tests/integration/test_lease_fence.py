@@ -49,7 +49,10 @@ def session(c, sql):
 
 
 def waiting_advisory(c):
-    return c.sql("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    # the fence's lock: two int4 keys (7400, 1), which pg_locks shows as
+    # classid, objid and objsubid 2
+    return c.sql("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                 " AND classid = 7400 AND objid = 1 AND objsubid = 2")
 
 
 def test(c):

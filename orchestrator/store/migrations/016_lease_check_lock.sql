@@ -12,12 +12,14 @@
 --     while an acquire runs waits for it and then finds the new epoch.
 -- Either way a deposed leader commits nothing. orch_lease_renew (008)
 -- keeps its UPDATE: the row lock orders it against the acquire's UPDATE.
--- The key is hashtext('orch_lease').
+-- The key is the pair (7400, 1): advisory locks taken with two int4 keys
+-- live apart from those with one bigint key (the migrations' lock, the
+-- compact handler's per-document locks), so none of those can collide.
 
 CREATE OR REPLACE FUNCTION orch_lease_check(p_epoch bigint)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock_shared(hashtext('orch_lease'));
+    PERFORM pg_advisory_xact_lock_shared(7400, 1);
     PERFORM 1 FROM leader_lease l
       WHERE l.id = 1 AND l.epoch = p_epoch AND l.expires_at > now();
     IF NOT FOUND THEN
@@ -33,7 +35,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     got boolean;
 BEGIN
-    PERFORM pg_advisory_xact_lock(hashtext('orch_lease'));
+    PERFORM pg_advisory_xact_lock(7400, 1);
     UPDATE leader_lease l
        SET holder = p_name, advertise = p_advertise, epoch = l.epoch + 1,
            expires_at = now() + p_lease_ms * interval '1 millisecond', acquired_at = now()
