@@ -73,6 +73,14 @@ typedef struct {
      * conf is the section's struct. Such a handler's own name is not a job
      * type, and init() still gets the section's struct. */
     const char *(*types)(const void *conf, size_t i, const void **type_conf);
+    /* true: run() finishes at once and never blocks (no I/O, no waiting, a
+     * bounded amount of work; it neither polls ctx->cancelled nor reports
+     * progress). The worker then runs it on its main thread, in the loop
+     * turn its JOB arrived in, instead of handing it to a slot thread and
+     * back, which costs more than such a job. Anything that may block or
+     * take long must leave it false: it would stall heartbeats, CANCELs
+     * and every other job of the worker while it runs. */
+    bool runs_inline;
 } handler_t;
 
 /* A job type a worker's config serves: built-in types by their handler's

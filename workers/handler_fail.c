@@ -26,4 +26,5 @@ const handler_t handler_fail = {
     .name = "fail",
     .config = {.enabled = true}, /* no keys; on unless `enabled: false` */
     .run = s_run,
+    .runs_inline = true, /* a few JSON calls: less than a hand-off to a slot thread */
 };

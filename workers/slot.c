@@ -133,7 +133,17 @@ static void s_settle(slot_job_t *job, handler_status_t st, json_t *result)
     job->status = st;
 }
 
-static void s_run_job(slot_t *slot)
+/* ctx->progress of a handler run on the main thread (slot_run_here): the
+ * slot's socket belongs to its thread, and such a handler ends within the
+ * loop turn anyway. */
+static void s_progress_dropped(handler_ctx_t *ctx, int percent, const char *message)
+{
+    (void)ctx;
+    (void)percent;
+    (void)message;
+}
+
+static void s_run_job(slot_t *slot, bool here)
 {
     slot_job_t *job = &slot->job;
     handler_ctx_t ctx = {
@@ -144,7 +154,7 @@ static void s_run_job(slot_t *slot)
         .config = slot->cfg,
         .conf = job->handler_conf,
         .state = job->handler_state,
-        .progress = s_progress,
+        .progress = here ? s_progress_dropped : s_progress,
         .progress_arg = slot,
         .metrics = job->metrics,
     };
@@ -157,6 +167,11 @@ static void s_run_job(slot_t *slot)
     s_settle(job, st, result);
     json_decref(job->payload);
     job->payload = NULL;
+}
+
+void slot_run_here(slot_t *slot)
+{
+    s_run_job(slot, true);
 }
 
 static void *s_thread(void *arg)
@@ -176,7 +191,7 @@ static void *s_thread(void *arg)
         if (n != 1 || cmd != SLOT_MSG_RUN)
             break;
         slot_job_take(slot);
-        s_run_job(slot);
+        s_run_job(slot, false);
         slot_job_publish(slot);
         kind = SLOT_MSG_DONE;
         if (zmq_send(slot->sock, &kind, 1, 0) < 0)

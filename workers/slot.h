@@ -74,6 +74,12 @@ slot_job_t *slot_job(slot_t *slot);
  * see inside libzmq, check it. */
 void slot_job_publish(slot_t *slot);
 void slot_job_take(slot_t *slot);
+/* Runs the job in the record on the calling thread, as the slot thread
+ * would, and leaves the outcome in the record: for a handler that runs
+ * inline (handler_t.runs_inline), on the main thread, while the slot is
+ * idle (the record is the main thread's). Its progress reports are
+ * dropped. */
+void slot_run_here(slot_t *slot);
 /* The cancel flag: main thread stores, handler loads. */
 atomic_bool *slot_cancel_flag(slot_t *slot);
 /* Encodes/decodes the routing id of slot index. */

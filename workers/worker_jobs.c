@@ -25,6 +25,8 @@ static void s_fail(worker_t *w, int64_t id, int attempt, const char *msg, bool p
 /* Frees slot i and, if a job of the same type waits for its type's limit,
  * starts the oldest such job. */
 static void s_start_parked(worker_t *w, int type);
+static void s_launch(worker_t *w, int i);
+static void s_finished(worker_t *w, int i);
 
 static void s_release(worker_t *w, int i)
 {
@@ -83,7 +85,7 @@ static void s_start_parked(worker_t *w, int type)
         return;
     w->types[type].parked--;
     s_run(w, best);
-    s_send_run(w, best);
+    s_launch(w, best);
 }
 
 /* Puts a validated job on a free slot. payload: owned reference. */
@@ -189,8 +191,21 @@ void worker_on_jobs(worker_t *w, json_t *body)
     proto_jobs_free(jobs, n);
     json_decref(body);
     for (int k = 0; k < w->nstart; k++)
-        s_send_run(w, w->start[k]);
+        s_launch(w, w->start[k]);
     w->nstart = 0;
+}
+
+/* Starts the job of RUNNING slot i: a handler that runs inline runs here and
+ * now (its outcome is queued before this returns), any other one on the
+ * slot's thread. */
+static void s_launch(worker_t *w, int i)
+{
+    if (!w->types[w->ws[i].type].h->runs_inline) {
+        s_send_run(w, i);
+        return;
+    }
+    slot_run_here(w->ws[i].slot);
+    s_finished(w, i);
 }
 
 /* Queues the outcome a slot reported; returns it as counted in the metrics. */
@@ -227,6 +242,16 @@ static worker_metrics_outcome_t s_report(worker_t *w, const wslot_t *ws, slot_jo
     }
 }
 
+/* The job of RUNNING slot i has ended and its record holds the outcome:
+ * queue it, count it, free the slot. */
+static void s_finished(worker_t *w, int i)
+{
+    slot_job_t *job = slot_job(w->ws[i].slot);
+    worker_metrics_job(w->metrics, (size_t)w->ws[i].type, s_report(w, &w->ws[i], job),
+                       job->run_ns);
+    s_release(w, i);
+}
+
 static void s_on_progress(worker_t *w, int i, slot_progress_t *p)
 {
     const wslot_t *ws = &w->ws[i];
@@ -253,11 +278,8 @@ void worker_on_slots(worker_t *w)
         if (len < 1 || i < 0 || i >= w->nslots)
             continue;
         if (m.kind == SLOT_MSG_DONE && w->ws[i].state == WS_RUNNING) {
-            slot_job_t *job = slot_job(w->ws[i].slot);
             slot_job_take(w->ws[i].slot);
-            worker_metrics_job(w->metrics, (size_t)w->ws[i].type, s_report(w, &w->ws[i], job),
-                               job->run_ns);
-            s_release(w, i);
+            s_finished(w, i);
         } else if (m.kind == SLOT_MSG_PROGRESS &&
                    (size_t)len > offsetof(slot_progress_t, message)) {
             m.message[SLOT_PROGRESS_TEXT_MAX] = '\0';

@@ -701,6 +701,87 @@ static void test_type_slot_limit_parks_jobs(void **state)
     s_free(fx);
 }
 
+/* Sorted ids of a DONE or FAIL body, at most 8. */
+static size_t s_ids(const json_t *body, json_int_t ids[8])
+{
+    size_t k, n = 0;
+    json_t *e;
+    json_array_foreach(json_object_get(body, "jobs"), k, e) {
+        assert_true(n < 8);
+        json_int_t id = s_int(e, "id");
+        size_t at = n++;
+        for (; at > 0 && ids[at - 1] > id; at--)
+            ids[at] = ids[at - 1];
+        ids[at] = id;
+    }
+    return n;
+}
+
+/* noop and fail run inline, on the loop's thread, in the turn their JOB
+ * arrived in: every outcome of the JOB goes out in that turn's one DONE
+ * and one FAIL, whatever the slot threads do meanwhile. */
+static void test_inline_jobs_answered_in_their_turn(void **state)
+{
+    (void)state;
+    assert_true(handler_find("noop")->runs_inline);
+    assert_true(handler_find("fail")->runs_inline);
+    assert_false(handler_find("sleep")->runs_inline); /* it blocks: a slot thread's */
+    fixture_t *fx = s_fixture(4, 1);
+    s_start(fx);
+    fake_t *f = &fx->fc[0];
+    s_register(f, 1000);
+    fake_send(f, "JOB", "{\"jobs\":["
+                        "{\"id\":81,\"attempt\":1,\"type\":\"noop\",\"payload\":{}},"
+                        "{\"id\":82,\"attempt\":1,\"type\":\"fail\",\"payload\":{}},"
+                        "{\"id\":83,\"attempt\":1,\"type\":\"noop\",\"payload\":{}},"
+                        "{\"id\":84,\"attempt\":1,\"type\":\"noop\",\"payload\":{}}]}");
+    json_int_t ids[8];
+    json_t *d = fake_expect(f, "DONE");
+    assert_int_equal(s_ids(d, ids), 3);
+    assert_int_equal(ids[0], 81);
+    assert_int_equal(ids[1], 83);
+    assert_int_equal(ids[2], 84);
+    json_decref(d);
+    json_t *b = fake_expect(f, "FAIL");
+    assert_int_equal(s_int(s_only_job(b), "id"), 82);
+    assert_string_equal(json_string_value(json_object_get(s_only_job(b), "error")),
+                        "failed on purpose");
+    json_decref(b);
+    s_free(fx);
+}
+
+/* A type's slot limit holds for inline jobs too: the parked ones start one
+ * after the other as each frees its slot, still within the turn. */
+static void test_inline_jobs_respect_type_limit(void **state)
+{
+    (void)state;
+    fixture_t *fx = s_fixture(3, 1);
+    s_section(fx->cfg, "noop")->slots = 1;
+    s_start(fx);
+    fake_t *f = &fx->fc[0];
+    s_register(f, 1000);
+    fake_send(f, "JOB", "{\"jobs\":["
+                        "{\"id\":91,\"attempt\":1,\"type\":\"noop\",\"payload\":{}},"
+                        "{\"id\":92,\"attempt\":1,\"type\":\"noop\",\"payload\":{}},"
+                        "{\"id\":93,\"attempt\":1,\"type\":\"noop\",\"payload\":{}}]}");
+    json_int_t ids[8];
+    json_t *d = fake_expect(f, "DONE");
+    assert_int_equal(s_ids(d, ids), 3);
+    assert_int_equal(ids[0], 91);
+    assert_int_equal(ids[2], 93);
+    json_decref(d);
+    /* every slot is free again: three more fit */
+    fake_send(f, "JOB", "{\"jobs\":["
+                        "{\"id\":94,\"attempt\":1,\"type\":\"noop\",\"payload\":{}},"
+                        "{\"id\":95,\"attempt\":1,\"type\":\"noop\",\"payload\":{}},"
+                        "{\"id\":96,\"attempt\":1,\"type\":\"noop\",\"payload\":{}}]}");
+    d = fake_expect(f, "DONE");
+    assert_int_equal(s_ids(d, ids), 3);
+    assert_int_equal(ids[0], 94);
+    json_decref(d);
+    s_free(fx);
+}
+
 static void test_malformed_messages_ignored(void **state)
 {
     (void)state;
@@ -980,6 +1061,8 @@ int main(void)
         cmocka_unit_test(test_drain),
         cmocka_unit_test(test_second_stop_is_immediate),
         cmocka_unit_test(test_type_slot_limit_parks_jobs),
+        cmocka_unit_test(test_inline_jobs_answered_in_their_turn),
+        cmocka_unit_test(test_inline_jobs_respect_type_limit),
         cmocka_unit_test(test_malformed_messages_ignored),
         cmocka_unit_test(test_results_kept_until_ack),
         cmocka_unit_test(test_no_retention_without_acks),
