@@ -1,63 +1,170 @@
-/* Slot thread: receives RUN, runs the handler, serialises its outcome into
- * the job record, answers DONE. See slot.h for who owns what when. */
+/* Slot threads and their board: a thread waits for RUN, runs the handler,
+ * serialises its outcome into the job record and posts done on the board.
+ * See slot.h for who owns what when. */
 #include "slot.h"
 #include "clock.h"
 #include "log.h"
 #include "utf8.h"
 #include "xalloc.h"
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
+#include <unistd.h>
 
 #define SLOT_PROGRESS_INTERVAL_MS 100 /* at most ~10 reports per second per job */
 
+/* The board. lock guards every field but pipefd and nslots (immutable).
+ * ev[i] is slot i's entry; order lists, oldest first, the slots with
+ * something posted (each once), so that taking costs what was posted, not
+ * the number of slots. */
+struct slot_board {
+    pthread_mutex_t lock;
+    int nslots;
+    int pipefd[2];   /* [0] polled by the main thread, [1] written by posts */
+    slot_event_t *ev;
+    int *order;
+    size_t norder;
+    bool woken;      /* a byte is (or is about to be) in the pipe, not taken yet */
+};
+
 struct slot {
     int index;
-    void *zctx;
-    char endpoint[128];
+    slot_board_t *board;
     const worker_config_t *cfg;
     pthread_t thread;
     bool started;
     atomic_bool cancel;
-    atomic_uint handover; /* see slot_job_publish */
+    /* lock guards run and stop; wake signals a change of either */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool run;  /* a job is in the record, for the thread to run */
+    bool stop; /* the thread exits (before running a job still flagged) */
     slot_job_t job;
     /* slot-thread private */
-    void *sock;
     int64_t last_progress_ms;
 };
 
-void slot_id_encode(int index, unsigned char id[SLOT_ID_LEN])
+/* ---- the board ---- */
+
+slot_board_t *slot_board_new(int nslots)
 {
-    uint32_t u = (uint32_t)index;
-    id[0] = 'S';
-    memcpy(id + 1, &u, sizeof u);
+    slot_board_t *b = xcalloc(1, sizeof *b);
+    if (pipe2(b->pipefd, O_NONBLOCK | O_CLOEXEC) != 0) {
+        LOG_ERROR("could not create the slot board's pipe error=\"%s\"", strerror(errno));
+        free(b);
+        return NULL;
+    }
+    pthread_mutex_init(&b->lock, NULL);
+    b->nslots = nslots;
+    b->ev = xcalloc((size_t)nslots, sizeof *b->ev);
+    b->order = xcalloc((size_t)nslots, sizeof *b->order);
+    for (int i = 0; i < nslots; i++)
+        b->ev[i].index = i;
+    return b;
 }
 
-int slot_id_decode(const void *id, size_t len)
+void slot_board_destroy(slot_board_t **pb)
 {
-    const unsigned char *p = id;
-    if (len != SLOT_ID_LEN || p[0] != 'S')
-        return -1;
-    uint32_t u;
-    memcpy(&u, p + 1, sizeof u);
-    return u > INT32_MAX ? -1 : (int)u;
+    slot_board_t *b = pb ? *pb : NULL;
+    if (!b)
+        return;
+    close(b->pipefd[0]);
+    close(b->pipefd[1]);
+    pthread_mutex_destroy(&b->lock);
+    free(b->ev);
+    free(b->order);
+    free(b);
+    *pb = NULL;
 }
+
+int slot_board_fd(const slot_board_t *b)
+{
+    return b->pipefd[0];
+}
+
+/* Returns slot i's entry for a post, listed; the caller holds the lock. */
+static slot_event_t *s_entry(slot_board_t *b, int i)
+{
+    slot_event_t *e = &b->ev[i];
+    if (!e->progress && !e->done)
+        b->order[b->norder++] = i;
+    return e;
+}
+
+/* Wakes the main thread unless a wake-up is pending already: called with
+ * the lock held, returns whether the caller must write the byte (after
+ * unlocking). */
+static bool s_wake(slot_board_t *b)
+{
+    if (b->woken)
+        return false;
+    b->woken = true;
+    return true;
+}
+
+static void s_write_byte(slot_board_t *b)
+{
+    /* Cannot fail short of a full pipe, and a full pipe is readable
+     * already: either way the main thread wakes. */
+    ssize_t n = write(b->pipefd[1], "d", 1);
+    (void)n;
+}
+
+static void s_post_done(slot_board_t *b, int i)
+{
+    pthread_mutex_lock(&b->lock);
+    s_entry(b, i)->done = true;
+    bool wake = s_wake(b);
+    pthread_mutex_unlock(&b->lock);
+    if (wake)
+        s_write_byte(b);
+}
+
+static void s_post_progress(slot_board_t *b, int i, int percent, const char *msg, size_t len)
+{
+    pthread_mutex_lock(&b->lock);
+    slot_event_t *e = s_entry(b, i);
+    e->progress = true;
+    e->percent = percent;
+    memcpy(e->message, msg, len);
+    e->message[len] = '\0';
+    bool wake = s_wake(b);
+    pthread_mutex_unlock(&b->lock);
+    if (wake)
+        s_write_byte(b);
+}
+
+size_t slot_board_take(slot_board_t *b, slot_event_t *out)
+{
+    char buf[64];
+    /* Drain the pipe first: a post after this finds woken still set and
+     * writes nothing, and is taken below; a post after the unlock writes
+     * a new byte. A byte left from a post taken here only makes one empty
+     * take. */
+    while (read(b->pipefd[0], buf, sizeof buf) > 0)
+        ;
+    pthread_mutex_lock(&b->lock);
+    size_t n = b->norder;
+    for (size_t k = 0; k < n; k++) {
+        slot_event_t *e = &b->ev[b->order[k]];
+        out[k] = *e;
+        e->progress = e->done = false;
+    }
+    b->norder = 0;
+    b->woken = false;
+    pthread_mutex_unlock(&b->lock);
+    return n;
+}
+
+/* ---- a slot ---- */
 
 slot_job_t *slot_job(slot_t *slot)
 {
     return &slot->job;
-}
-
-void slot_job_publish(slot_t *slot)
-{
-    atomic_fetch_add_explicit(&slot->handover, 1, memory_order_release);
-}
-
-void slot_job_take(slot_t *slot)
-{
-    (void)atomic_load_explicit(&slot->handover, memory_order_acquire);
 }
 
 atomic_bool *slot_cancel_flag(slot_t *slot)
@@ -65,10 +172,18 @@ atomic_bool *slot_cancel_flag(slot_t *slot)
     return &slot->cancel;
 }
 
+void slot_run(slot_t *slot)
+{
+    pthread_mutex_lock(&slot->lock);
+    assert(!slot->run);
+    slot->run = true;
+    pthread_cond_signal(&slot->wake);
+    pthread_mutex_unlock(&slot->lock);
+}
+
 /* ctx->progress: runs on the slot thread, inside the handler. Rate-limited
- * here, at the source, so a handler may call it in a tight loop without
- * flooding the pipe; a report that cannot be queued at once is dropped
- * rather than stalling the handler. */
+ * here, at the source, so a handler may call it in a tight loop; a report
+ * the main thread has not taken yet is replaced by the newer one. */
 static void s_progress(handler_ctx_t *ctx, int percent, const char *message)
 {
     slot_t *slot = ctx->progress_arg;
@@ -76,16 +191,15 @@ static void s_progress(handler_ctx_t *ctx, int percent, const char *message)
     if (slot->last_progress_ms && now - slot->last_progress_ms < SLOT_PROGRESS_INTERVAL_MS)
         return;
     slot->last_progress_ms = now;
-    slot_progress_t p = {.kind = SLOT_MSG_PROGRESS};
-    p.percent = percent < 0 ? 0 : percent > 100 ? 100 : percent;
+    char text[SLOT_PROGRESS_TEXT_MAX + 1];
     size_t len = 0;
     if (message) {
         len = strnlen(message, SLOT_PROGRESS_TEXT_MAX);
-        memcpy(p.message, message, len);
-        len = utf8_sanitize(p.message, len);
+        memcpy(text, message, len);
+        len = utf8_sanitize(text, len);
     }
-    p.message[len] = '\0';
-    zmq_send(slot->sock, &p, offsetof(slot_progress_t, message) + len + 1, ZMQ_DONTWAIT);
+    s_post_progress(slot->board, slot->index, percent < 0 ? 0 : percent > 100 ? 100 : percent,
+                    text, len);
 }
 
 static int s_dump_cb(const char *buffer, size_t size, void *data)
@@ -174,56 +288,38 @@ void slot_run_here(slot_t *slot)
     s_run_job(slot, true);
 }
 
+/* Waits for RUN or stop; returns false on stop. */
+static bool s_wait_run(slot_t *slot)
+{
+    pthread_mutex_lock(&slot->lock);
+    while (!slot->run && !slot->stop)
+        pthread_cond_wait(&slot->wake, &slot->lock);
+    bool go = !slot->stop;
+    slot->run = false;
+    pthread_mutex_unlock(&slot->lock);
+    return go;
+}
+
 static void *s_thread(void *arg)
 {
     slot_t *slot = arg;
-    char kind = SLOT_MSG_READY;
-    if (zmq_send(slot->sock, &kind, 1, 0) < 0)
-        return NULL;
-    for (;;) {
-        char cmd;
-        int n = zmq_recv(slot->sock, &cmd, 1, 0);
-        if (n < 0) {
-            if (zmq_errno() == EINTR)
-                continue;
-            break; /* ETERM: the context is going away */
-        }
-        if (n != 1 || cmd != SLOT_MSG_RUN)
-            break;
-        slot_job_take(slot);
+    while (s_wait_run(slot)) {
         s_run_job(slot, false);
-        slot_job_publish(slot);
-        kind = SLOT_MSG_DONE;
-        if (zmq_send(slot->sock, &kind, 1, 0) < 0)
-            break;
+        s_post_done(slot->board, slot->index);
     }
     return NULL;
 }
 
-slot_t *slot_new(void *zctx, const char *endpoint, int index, const worker_config_t *cfg)
+slot_t *slot_new(slot_board_t *board, int index, const worker_config_t *cfg)
 {
     slot_t *slot = xcalloc(1, sizeof *slot);
     slot->index = index;
-    slot->zctx = zctx;
+    slot->board = board;
     slot->cfg = cfg;
-    snprintf(slot->endpoint, sizeof slot->endpoint, "%s", endpoint);
     atomic_init(&slot->cancel, false);
-    atomic_init(&slot->handover, 0);
     strbuf_init(&slot->job.result);
-    /* The socket is created and connected here, on the owner's thread, and
-     * used only by the slot thread from then on (the thread start orders it). */
-    unsigned char id[SLOT_ID_LEN];
-    slot_id_encode(index, id);
-    int linger = 0;
-    slot->sock = zmq_socket(zctx, ZMQ_DEALER);
-    if (!slot->sock || zmq_setsockopt(slot->sock, ZMQ_ROUTING_ID, id, sizeof id) != 0 ||
-        zmq_setsockopt(slot->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
-        zmq_connect(slot->sock, slot->endpoint) != 0) {
-        LOG_ERROR("could not create slot socket slot=%d error=\"%s\"", index,
-                  zmq_strerror(zmq_errno()));
-        slot_destroy(&slot);
-        return NULL;
-    }
+    pthread_mutex_init(&slot->lock, NULL);
+    pthread_cond_init(&slot->wake, NULL);
     if (pthread_create(&slot->thread, NULL, s_thread, slot) != 0) {
         LOG_ERROR("could not start slot thread slot=%d", index);
         slot_destroy(&slot);
@@ -238,10 +334,15 @@ void slot_destroy(slot_t **pslot)
     slot_t *slot = pslot ? *pslot : NULL;
     if (!slot)
         return;
-    if (slot->started)
+    if (slot->started) {
+        pthread_mutex_lock(&slot->lock);
+        slot->stop = true;
+        pthread_cond_signal(&slot->wake);
+        pthread_mutex_unlock(&slot->lock);
         pthread_join(slot->thread, NULL);
-    if (slot->sock)
-        zmq_close(slot->sock);
+    }
+    pthread_cond_destroy(&slot->wake);
+    pthread_mutex_destroy(&slot->lock);
     json_decref(slot->job.payload);
     strbuf_fini(&slot->job.result);
     free(slot);

@@ -2,11 +2,14 @@
  * connection (HELLO/WELCOME, heartbeats, liveness, reconnect with backoff
  * and failover, drain). The job side is in worker_jobs.c.
  *
- * Threads (STYLE rule 10): this thread owns the coordinator DEALER and an
- * inproc ROUTER; each slot thread owns a DEALER connected to that ROUTER.
- * Jobs go out and outcomes come back as messages on those sockets, which
- * also hand over the job record (slot.h). The only memory both sides touch
- * is each slot's atomic cancel flag. */
+ * Threads (STYLE rule 10): this thread owns the coordinator DEALER and
+ * every piece of scheduling state. A job whose handler runs inline
+ * (handler_t.runs_inline: noop, fail) runs on this thread, within the turn
+ * its JOB arrived in. Any other job goes to its slot's thread and back
+ * through two locked hand-offs (slot.h): slot_run wakes the thread, which
+ * posts the outcome on the slot board, whose pipe this loop polls. The
+ * record changes hands with each hand-off; the only memory both sides
+ * touch outside the locks is each slot's atomic cancel flag. */
 #include "clock.h"
 #include "log.h"
 #include "orch_error.h"
@@ -26,7 +29,6 @@
 #include <zmq.h>
 
 #define WORKER_COORD_BATCH 256       /* coordinator messages handled per loop turn */
-#define WORKER_READY_TIMEOUT_MS 10000 /* slot threads must say READY within this */
 #define WORKER_BYE_LINGER_MS 1000    /* how long exit may wait to deliver BYE */
 #define WORKER_POLL_MAX_MS 3600000
 #define WORKER_RESEND_MIN_MS 1000    /* unacknowledged results go out again at most this often */
@@ -126,59 +128,26 @@ static int s_init_handlers(worker_t *w, char *err, size_t errlen)
     return 0;
 }
 
-/* Waits until every slot thread has connected and said READY, so the
- * ROUTER can route to all of them from the first job on. */
-static int s_wait_ready(worker_t *w, char *err, size_t errlen)
-{
-    int64_t until = clock_mono_ms() + WORKER_READY_TIMEOUT_MS;
-    for (int ready = 0; ready < w->nslots;) {
-        zmq_pollitem_t it = {w->router, 0, ZMQ_POLLIN, 0};
-        int64_t left = until - clock_mono_ms();
-        if (left <= 0 || (zmq_poll(&it, 1, (long)left) < 0 && zmq_errno() != EINTR)) {
-            s_err(err, errlen, "slot threads did not start (%d of %d ready)", ready, w->nslots);
-            return ORCH_EIO;
-        }
-        unsigned char id[16];
-        char kind;
-        while (zmq_recv(w->router, id, sizeof id, ZMQ_DONTWAIT) >= 0) {
-            if (zmq_recv(w->router, &kind, 1, 0) == 1 && kind == SLOT_MSG_READY)
-                ready++;
-        }
-    }
-    return 0;
-}
-
 static int s_start_slots(worker_t *w, char *err, size_t errlen)
 {
-    char ep[64];
-    int on = 1, zero = 0;
-    w->zctx = zmq_ctx_new();
-    if (!w->zctx)
-        goto fail;
-    /* inproc needs no I/O thread; every slot and the router count as sockets */
-    zmq_ctx_set(w->zctx, ZMQ_IO_THREADS, 0);
-    zmq_ctx_set(w->zctx, ZMQ_MAX_SOCKETS, w->nslots + 8);
-    w->router = zmq_socket(w->zctx, ZMQ_ROUTER);
-    snprintf(ep, sizeof ep, "inproc://orch-worker-%p", (void *)w);
-    if (!w->router || zmq_setsockopt(w->router, ZMQ_ROUTER_MANDATORY, &on, sizeof on) != 0 ||
-        zmq_setsockopt(w->router, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
-        zmq_bind(w->router, ep) != 0)
-        goto fail;
+    w->board = slot_board_new(w->nslots);
+    if (!w->board) {
+        s_err(err, errlen, "could not create the slot board: %s", strerror(errno));
+        return ORCH_EIO;
+    }
+    w->events = xcalloc((size_t)w->nslots, sizeof *w->events);
     w->ws = xcalloc((size_t)w->nslots, sizeof *w->ws);
     w->free_idx = xcalloc((size_t)w->nslots, sizeof *w->free_idx);
     w->start = xcalloc((size_t)w->nslots, sizeof *w->start);
     for (int i = 0; i < w->nslots; i++) {
-        w->ws[i].slot = slot_new(w->zctx, ep, i, w->cfg);
+        w->ws[i].slot = slot_new(w->board, i, w->cfg);
         if (!w->ws[i].slot) {
             s_err(err, errlen, "could not start slot thread %d", i);
             return ORCH_EIO;
         }
         w->free_idx[w->nfree++] = w->nslots - 1 - i; /* slot 0 on top */
     }
-    return s_wait_ready(w, err, errlen);
-fail:
-    s_err(err, errlen, "could not set up slot sockets: %s", zmq_strerror(zmq_errno()));
-    return ORCH_EIO;
+    return 0;
 }
 
 /* The counters exist whether or not they are served, so the loop and the
@@ -275,22 +244,17 @@ void worker_destroy(worker_t **pw)
         zmq_close(w->coord);
     if (w->ioctx)
         zmq_ctx_term(w->ioctx);
-    /* Stop the slots: running handlers see their cancel flag, and shutting
-     * the context down makes every blocking receive or send in a slot
-     * thread return ETERM, so each thread ends once its handler returns. */
+    /* Stop the slots: every running handler sees its cancel flag first, so
+     * that they all return at once; each thread ends once its handler has
+     * returned. */
     for (int i = 0; w->ws && i < w->nslots; i++) {
         if (w->ws[i].slot)
             atomic_store(slot_cancel_flag(w->ws[i].slot), true);
     }
-    if (w->zctx)
-        zmq_ctx_shutdown(w->zctx);
     for (int i = 0; w->ws && i < w->nslots; i++)
         slot_destroy(&w->ws[i].slot);
     worker_metrics_destroy(&w->metrics); /* no handler runs from here on */
-    if (w->router)
-        zmq_close(w->router);
-    if (w->zctx)
-        zmq_ctx_term(w->zctx);
+    slot_board_destroy(&w->board);
     for (size_t i = 0; i < w->ntypes; i++) {
         if (w->types[i].inited && w->types[i].h->fini)
             w->types[i].h->fini(w->types[i].state);
@@ -304,6 +268,7 @@ void worker_destroy(worker_t **pw)
     strbuf_fini(&w->out);
     free(w->types);
     free(w->ws);
+    free(w->events);
     free(w->free_idx);
     free(w->start);
     free(w);
@@ -772,7 +737,7 @@ static void s_turn(worker_t *w)
 {
     zmq_pollitem_t items[3] = {
         {NULL, w->sigpipe[0], ZMQ_POLLIN, 0},
-        {w->router, 0, ZMQ_POLLIN, 0},
+        {NULL, slot_board_fd(w->board), ZMQ_POLLIN, 0},
         {w->coord, 0, ZMQ_POLLIN, 0},
     };
     void *coord = w->coord;

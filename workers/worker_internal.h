@@ -1,6 +1,7 @@
 /* Private to worker.c and worker_jobs.c: the worker's state. Everything in
  * here belongs to the main thread; slot threads see only their slot_job_t
- * (handed over by message) and their cancel flag (slot.h). */
+ * (handed over under a lock), the board they post on and their cancel flag
+ * (slot.h). */
 #ifndef WORKER_INTERNAL_H
 #define WORKER_INTERNAL_H
 
@@ -59,14 +60,14 @@ struct worker {
     size_t max_out;     /* largest message we send: min(config, WELCOME) */
 
     /* slots */
-    void *zctx;         /* inproc only: main <-> slot threads */
-    void *router;       /* main's end; slot i has routing id slot_id_encode(i) */
+    slot_board_t *board; /* where slot threads post outcomes and progress */
+    slot_event_t *events; /* scratch for slot_board_take, one per slot */
     wslot_t *ws;
     int nslots;
     int *free_idx;      /* stack of free slot indices: reuses the warmest thread */
     int nfree;
     int busy;           /* RUNNING + PARKED */
-    int *start;         /* slots to send RUN once the JOB body is released */
+    int *start;         /* slots to start once the JOB body is released */
     int nstart;
     uint64_t seq;
     int64_t next_deadline; /* earliest attempt deadline not yet acted on, or later */

@@ -9,9 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <zmq.h>
 
-#define WORKER_SLOT_BATCH 4096        /* slot messages handled per loop turn */
 #define WORKER_RESULT_OVERHEAD 1024   /* room around one result inside a DONE */
 
 static void s_fail(worker_t *w, int64_t id, int attempt, const char *msg, bool permanent,
@@ -41,26 +39,6 @@ static void s_release(worker_t *w, int i)
     w->free_idx[w->nfree++] = i;
     if (ty->parked > 0 && (ty->limit == 0 || ty->running < ty->limit))
         s_start_parked(w, ws->type);
-}
-
-static void s_send_run(worker_t *w, int i)
-{
-    unsigned char id[SLOT_ID_LEN];
-    const char run = SLOT_MSG_RUN;
-    slot_id_encode(i, id);
-    slot_job_publish(w->ws[i].slot);
-    if (zmq_send(w->router, id, sizeof id, ZMQ_SNDMORE) == (int)sizeof id &&
-        zmq_send(w->router, &run, 1, 0) == 1)
-        return;
-    /* Cannot happen short of a broken context: every slot said READY and
-     * inproc pipes to an idle slot are empty. Report instead of losing it. */
-    LOG_ERROR("could not hand job to slot slot=%d error=\"%s\"", i, zmq_strerror(zmq_errno()));
-    wslot_t *ws = &w->ws[i];
-    slot_job_t *job = slot_job(ws->slot);
-    json_decref(job->payload);
-    job->payload = NULL;
-    s_fail(w, ws->job_id, ws->attempt, "worker could not start the job on a slot", false, false);
-    s_release(w, i);
 }
 
 static void s_run(worker_t *w, int i)
@@ -201,7 +179,7 @@ void worker_on_jobs(worker_t *w, json_t *body)
 static void s_launch(worker_t *w, int i)
 {
     if (!w->types[w->ws[i].type].h->runs_inline) {
-        s_send_run(w, i);
+        slot_run(w->ws[i].slot);
         return;
     }
     slot_run_here(w->ws[i].slot);
@@ -252,13 +230,15 @@ static void s_finished(worker_t *w, int i)
     s_release(w, i);
 }
 
-static void s_on_progress(worker_t *w, int i, slot_progress_t *p)
+static void s_on_progress(worker_t *w, const slot_event_t *e)
 {
-    const wslot_t *ws = &w->ws[i];
+    const wslot_t *ws = &w->ws[e->index];
     if (w->conn != CONN_READY || ws->state != WS_RUNNING)
         return;
-    proto_progress_t pr = {
-        .id = ws->job_id, .attempt = ws->attempt, .percent = p->percent, .message = p->message};
+    proto_progress_t pr = {.id = ws->job_id,
+                           .attempt = ws->attempt,
+                           .percent = e->percent,
+                           .message = (char *)e->message}; /* only read by the encoder */
     strbuf_reset(&w->out);
     proto_progress_encode(&w->out, &pr);
     worker_send(w, "PROGRESS", w->out.data, w->out.len);
@@ -266,25 +246,13 @@ static void s_on_progress(worker_t *w, int i, slot_progress_t *p)
 
 void worker_on_slots(worker_t *w)
 {
-    for (int k = 0; k < WORKER_SLOT_BATCH; k++) {
-        unsigned char id[16];
-        int n = zmq_recv(w->router, id, sizeof id, ZMQ_DONTWAIT);
-        if (n < 0)
-            return;
-        /* the rest of a multipart message is already queued */
-        slot_progress_t m;
-        int len = zmq_recv(w->router, &m, sizeof m, 0);
-        int i = slot_id_decode(id, (size_t)n);
-        if (len < 1 || i < 0 || i >= w->nslots)
-            continue;
-        if (m.kind == SLOT_MSG_DONE && w->ws[i].state == WS_RUNNING) {
-            slot_job_take(w->ws[i].slot);
-            s_finished(w, i);
-        } else if (m.kind == SLOT_MSG_PROGRESS &&
-                   (size_t)len > offsetof(slot_progress_t, message)) {
-            m.message[SLOT_PROGRESS_TEXT_MAX] = '\0';
-            s_on_progress(w, i, &m);
-        }
+    size_t n = slot_board_take(w->board, w->events);
+    for (size_t k = 0; k < n; k++) {
+        const slot_event_t *e = &w->events[k];
+        if (e->progress)
+            s_on_progress(w, e);
+        if (e->done && w->ws[e->index].state == WS_RUNNING)
+            s_finished(w, e->index);
     }
 }
 
