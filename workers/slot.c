@@ -144,8 +144,9 @@ size_t slot_board_take(slot_board_t *b, slot_event_t *out)
     /* Drain the pipe first: a post after this finds woken still set and
      * writes nothing, and is taken below; a post after the unlock writes
      * a new byte. A byte left from a post taken here only makes one empty
-     * take. */
-    while (read(b->pipefd[0], buf, sizeof buf) > 0)
+     * take. At most two bytes wait (one per wake-up, one stale), so one
+     * short read empties it. */
+    while (read(b->pipefd[0], buf, sizeof buf) == (ssize_t)sizeof buf)
         ;
     pthread_mutex_lock(&b->lock);
     size_t n = b->norder;
