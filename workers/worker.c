@@ -132,7 +132,7 @@ static int s_start_slots(worker_t *w, char *err, size_t errlen)
 {
     w->board = slot_board_new(w->nslots);
     if (!w->board) {
-        s_err(err, errlen, "could not create the slot board: %s", strerror(errno));
+        s_err(err, errlen, "could not create the slot board's pipe (logged above)");
         return ORCH_EIO;
     }
     w->events = xcalloc((size_t)w->nslots, sizeof *w->events);
