@@ -69,7 +69,6 @@ static const cfgtab_key_t s_keys[] = {
     CFGTAB_K_INT("scheduler.refill_batch", OFF(refill_batch), "1024", 1, 1000000),
     CFGTAB_K_INT("scheduler.waiting_window", OFF(waiting_window), "100000", 16, 100000000),
     CFGTAB_K_INT("scheduler.max_commit_jobs", OFF(max_commit_jobs), "20000", 1, 1000000),
-    CFGTAB_K_INT("scheduler.commit_gather_us", OFF(commit_gather_us), "400", 0, 1000000),
     CFGTAB_K_DUR("scheduler.priority_aging", OFF(priority_aging_ms), "0", 0, 7 * CFGTAB_DAY),
     CFGTAB_K_DUR("scheduler.idempotency_window", OFF(idempotency_window_ms), "24h", 0,
                  365 * CFGTAB_DAY),

@@ -119,8 +119,6 @@ typedef struct {
     int refill_batch;          /* rows per refill query, default 1024 */
     int waiting_window;        /* waiting jobs kept in memory, default 100000 */
     int max_commit_jobs;       /* state changes per group commit, default 20000 */
-    int commit_gather_us;      /* how long a commit may wait for the clients the last one
-                                * answered to ask again (0: never), default 400 */
     int64_t priority_aging_ms;   /* 0 = off (default); else one priority step per this wait */
     int64_t idempotency_window_ms; /* keys stay taken this long after the job finished, default 24h */
     int64_t max_schedule_ahead_ms; /* run_at further ahead is refused (400), default 366 days */

@@ -358,78 +358,6 @@ static void s_on_subscription(coord_t *c)
     }
 }
 
-/* ---- group commit across clients ---- */
-
-#define COORD_GATHER_MAX 64 /* clients counted at most */
-
-static bool s_same_client(const proto_envelope_t *a, const proto_envelope_t *b)
-{
-    return a->route == b->route && a->id_len == b->id_len && memcmp(a->id, b->id, a->id_len) == 0;
-}
-
-/* The distinct clients (routing ids) among the requests answered by a and
- * b (b may be NULL), counted up to COORD_GATHER_MAX. */
-static size_t s_clients(const batch_t *a, const batch_t *b)
-{
-    const proto_envelope_t *seen[COORD_GATHER_MAX];
-    size_t n = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        const batch_t *x = pass ? b : a;
-        for (size_t i = 0; x && i < x->nacks && n < COORD_GATHER_MAX; i++) {
-            size_t j = 0;
-            while (j < n && !s_same_client(seen[j], &x->acks[i].env))
-                j++;
-            if (j == n)
-                seen[n++] = &x->acks[i].env;
-        }
-    }
-    return n;
-}
-
-/* A commit that answered several clients (closed-loop producers, each
- * waiting for its reply before the next request) is followed by their next
- * requests a round trip later; the commit after it waits for them, up to
- * scheduler.commit_gather_us, so that it carries them all instead of the few that
- * were already waiting. One client (or one pipelining client) never waits.
- * Open-loop clients would make every such wait run out: after
- * COORD_GATHER_MISSES of those in a row, no waiting for
- * COORD_GATHER_OFF_COMMITS commits. */
-void coord_gather_plan(coord_t *c, const batch_t *answered)
-{
-    c->gather_clients = 0;
-    if (c->gather_off > 0) {
-        c->gather_off--;
-        return;
-    }
-    if (!answered->nacks || c->cfg->commit_gather_us <= 0)
-        return;
-    size_t want = s_clients(answered, &c->cur);
-    if (want < 2 || s_clients(&c->cur, NULL) >= want)
-        return;
-    c->gather_clients = want;
-    c->gather_until_us = clock_mono_us() + c->cfg->commit_gather_us;
-}
-
-static bool s_gathering(coord_t *c)
-{
-    if (!c->gather_clients)
-        return false;
-    if (c->ops_head || c->stopping || c->cur.nwrites >= (size_t)c->cfg->max_commit_jobs / 4 ||
-        s_clients(&c->cur, NULL) >= c->gather_clients) {
-        c->gather_clients = 0;
-        c->gather_misses = 0;
-        return false;
-    }
-    if (clock_mono_us() < c->gather_until_us)
-        return true;
-    c->gather_clients = 0;
-    if (++c->gather_misses >= COORD_GATHER_MISSES) {
-        c->gather_misses = 0;
-        c->gather_off = COORD_GATHER_OFF_COMMITS;
-    }
-    return false;
-}
-
 static bool s_has_work_to_flush(const coord_t *c)
 {
     return !batch_empty(&c->cur) || c->ops_head;
@@ -448,7 +376,7 @@ static bool s_flush_due(coord_t *c, int64_t now)
         return false;
     if (c->cur.nacks || c->ops_head || c->stopping ||
         c->cur.nwrites >= (size_t)c->cfg->max_commit_jobs / 4)
-        return !s_gathering(c);
+        return true;
     if (!c->cur_since_ms)
         c->cur_since_ms = now;
     return now - c->cur_since_ms >= COORD_COMMIT_DELAY_MS;
@@ -459,8 +387,6 @@ static long s_poll_timeout(coord_t *c, int64_t now)
     if (c->mode == COORD_UP && !c->inflight_active && s_has_work_to_flush(c)) {
         if (s_flush_due(c, now))
             return 0;
-        if (c->gather_clients)
-            return 1; /* a client's message ends the poll sooner */
         int64_t wait = c->cur_since_ms + COORD_COMMIT_DELAY_MS - now;
         return wait < 1 ? 1 : (long)wait;
     }

@@ -408,7 +408,6 @@ static void s_committed(coord_t *c)
         if (a->env.cmd == PROTO_C_SUBMIT && a->env.recv_us)
             s_stages(c, a, durable_us);
     }
-    coord_gather_plan(c, b);
     s_publish(c, b);
     coord_ack_results(c, b);
     for (size_t i = 0; i < b->nwrites; i++) {

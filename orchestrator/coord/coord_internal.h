@@ -148,11 +148,6 @@ typedef struct {
 
 /* How long a batch nobody waits for may gather before it is committed. */
 #define COORD_COMMIT_DELAY_MS 5
-/* After how many waits in a row for clients just answered that ran out
- * (scheduler.commit_gather_us; open-loop clients) the coordinator stops
- * waiting, and for how many commits. */
-#define COORD_GATHER_MISSES 3
-#define COORD_GATHER_OFF_COMMITS 1000
 
 struct coord {
     const orch_config_t *cfg;
@@ -230,14 +225,6 @@ struct coord {
     int64_t audit_sealed_id; /* the last one */
     bool audit_behind;       /* the last round ran out of its budget */
     int64_t cur_since_ms;  /* when the batch being filled got its first change */
-    /* Group commit across clients (coord.c, s_gathering): a commit that
-     * answered requests of several clients makes the next one wait, up to
-     * scheduler.commit_gather_us, until that many distinct clients have
-     * asked again. */
-    size_t gather_clients;   /* 0: not gathering */
-    int64_t gather_until_us; /* CLOCK_MONOTONIC */
-    int gather_misses;       /* gathers in a row that ran out of time */
-    int gather_off;          /* commits left before gathering is tried again */
     uint64_t rng;
     jobstate_t js;       /* the job state machine, writing into cur */
     /* figures */
@@ -341,8 +328,6 @@ void coord_reply_raw(coord_t *c, const proto_envelope_t *env, const char *req, c
 /* coord_commit.c */
 void coord_queue_op(coord_t *c, op_t *op);
 void coord_flush(coord_t *c);
-/* After a commit: whether the next should gather (see gather_clients). */
-void coord_gather_plan(coord_t *c, const batch_t *answered);
 void coord_on_store_io(coord_t *c);
 void coord_request_refills(coord_t *c);
 /* An op with a waiting client (env may be NULL: nobody waits). */

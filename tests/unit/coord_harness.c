@@ -161,7 +161,7 @@ static void s_write_config(harness_t *h, const h_opts_t *o)
             "listen:\n  workers: ipc://%s/w\n  clients: ipc://%s/c\n  events: ipc://%s/e\n"
             "heartbeat:\n  interval: %dms\n  liveness: %d\n"
             "scheduler:\n  ready_window: %d\n  refill_batch: %d\n  waiting_window: %d\n"
-            "  max_commit_jobs: %d\n  commit_gather_us: %d\n"
+            "  max_commit_jobs: %d\n"
             "  priority_aging: %s\n  idempotency_window: %s\n  cancel_grace: %s\n"
             "  accept_unknown_types: %s\n"
             "defaults:\n  max_attempts: %d\n  timeout: %s\n  backoff_base: %s\n"
@@ -171,9 +171,7 @@ static void s_write_config(harness_t *h, const h_opts_t *o)
             h->dir, h->dir, h->dir, h->heartbeat_ms, o->liveness ? o->liveness : 20,
             o->ready_window ? o->ready_window : 4096, o->refill_batch ? o->refill_batch : 1024,
             o->waiting_window ? o->waiting_window : 100000,
-            o->max_commit_jobs ? o->max_commit_jobs : 20000,
-            o->commit_gather_us < 0 ? 0 : o->commit_gather_us ? o->commit_gather_us : 400,
-            s_or(o->aging, "0"),
+            o->max_commit_jobs ? o->max_commit_jobs : 20000, s_or(o->aging, "0"),
             s_or(o->idem_window, "24h"), s_or(o->cancel_grace, "30s"),
             o->reject_unknown_types ? "false" : "true",
             o->max_attempts ? o->max_attempts : 3, s_or(o->timeout, "10s"),

@@ -47,7 +47,6 @@ typedef struct {
     int refill_batch;         /* scheduler.refill_batch [1024] */
     int waiting_window;       /* scheduler.waiting_window [100000] */
     int max_commit_jobs;      /* scheduler.max_commit_jobs [20000] */
-    int commit_gather_us;     /* scheduler.commit_gather_us [400]; -1: 0 (off) */
     const char *extra;        /* raw YAML appended: queues:, types:, schedules: */
     bool reject_unknown_types; /* scheduler.accept_unknown_types false (the default of the
                                 * daemon; tests submit before workers announce types) */

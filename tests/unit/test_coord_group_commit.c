@@ -1,9 +1,6 @@
 /* Group commit: the changes of the requests that arrive while a commit is
- * in flight go together into the next one; a commit that answered several
- * clients makes the next wait for them to ask again
- * (scheduler.commit_gather_us), one client never waits; while the batch
- * being filled is full, clients wait in the socket (backpressure) and
- * nothing is lost. */
+ * in flight go together into the next one; while the batch being filled
+ * is full, clients wait in the socket (backpressure) and nothing is lost. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,91 +40,6 @@ static void test_requests_behind_a_commit_share_the_next(void **state)
     assert_int_equal(store_fake_commits() - commits, 2);
     assert_int_equal(store_fake_max_write_rows(), 4);
     assert_int_equal(store_fake_count(NULL, JOB_QUEUED), 5);
-    h_finish(h);
-}
-
-#define S_ONE "{\"jobs\":[{\"queue\":\"default\",\"type\":\"noop\"}]}"
-
-/* c0's commit is in flight while c1 and c2 submit. Once it is answered,
- * the next commit (c1 and c2 waiting) waits for c0 to ask again (the
- * window, 1 s, is far longer than the test's turns) and then carries all
- * three: two commits. gather_off: the window is 0 and c0's second request
- * takes a third commit. Returns the commits made. */
-static unsigned s_three_clients(bool gather_off)
-{
-    harness_t *h = h_start(&(h_opts_t){.commit_gather_us = gather_off ? -1 : 1000000});
-    h_settle(h);
-    fc_t *c[3];
-    for (int i = 0; i < 3; i++)
-        c[i] = fc_new(h);
-    unsigned commits = store_fake_commits();
-    store_fake_hold(true);
-    fc_send(c[0], "SUBMIT", S_ONE);
-    h_wait_in_flight(h);
-    fc_send(c[1], "SUBMIT", S_ONE);
-    fc_sync(h, c[1]);
-    fc_send(c[2], "SUBMIT", S_ONE);
-    fc_sync(h, c[2]);
-    store_fake_release_one();
-    json_t *r = fc_reply(h, c[0]);
-    assert_int_equal(h_status(r), 200);
-    json_decref(r);
-    h_pump_ms(h, 30);
-    assert_int_equal(store_fake_in_flight(), gather_off);
-    fc_send(c[0], "SUBMIT", S_ONE);
-    fc_sync(h, c[0]);
-    h_wait_in_flight(h);
-    store_fake_release();
-    store_fake_hold(false);
-    for (int i = 0; i < 3; i++) {
-        r = fc_reply(h, c[i]);
-        assert_int_equal(h_status(r), 200);
-        json_decref(r);
-    }
-    h_settle(h);
-    assert_int_equal(store_fake_count(NULL, JOB_QUEUED), 4);
-    assert_int_equal(store_fake_max_write_rows(), gather_off ? 2 : 3);
-    unsigned made = store_fake_commits() - commits;
-    h_finish(h);
-    return made;
-}
-
-static void test_answered_clients_share_the_next_commit(void **state)
-{
-    (void)state;
-    assert_int_equal(s_three_clients(false), 2);
-}
-
-static void test_no_gathering_when_off(void **state)
-{
-    (void)state;
-    assert_int_equal(s_three_clients(true), 3);
-}
-
-/* One client, two requests pipelined behind a commit: its first reply
- * starts the next commit at once, with no wait for more clients. */
-static void test_one_client_never_waits(void **state)
-{
-    (void)state;
-    harness_t *h = h_start(&(h_opts_t){.commit_gather_us = 1000000});
-    h_settle(h);
-    fc_t *c = fc_new(h);
-    store_fake_hold(true);
-    fc_send(c, "SUBMIT", S_ONE);
-    h_wait_in_flight(h);
-    fc_send(c, "SUBMIT", S_ONE);
-    fc_sync(h, c);
-    store_fake_release_one();
-    json_t *r = fc_reply(h, c);
-    assert_int_equal(h_status(r), 200);
-    json_decref(r);
-    h_pump_ms(h, 30);
-    assert_true(store_fake_in_flight());
-    store_fake_release();
-    store_fake_hold(false);
-    r = fc_reply(h, c);
-    assert_int_equal(h_status(r), 200);
-    json_decref(r);
     h_finish(h);
 }
 
@@ -198,9 +110,6 @@ int main(void)
         H_TEST(test_requests_behind_a_commit_share_the_next),
         H_TEST(test_full_batch_holds_clients_back),
         H_TEST(test_unacknowledged_changes_are_committed),
-        H_TEST(test_answered_clients_share_the_next_commit),
-        H_TEST(test_no_gathering_when_off),
-        H_TEST(test_one_client_never_waits),
     };
     /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
