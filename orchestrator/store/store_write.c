@@ -7,7 +7,16 @@
 #include "readyq.h"
 #include <string.h>
 
-/* ---- array literal helpers ---- */
+/* ---- where a row's values go ---- */
+
+/* Each column either gets the row appended to its array literal (values
+ * NULL: the batch's STORE_SQL_INS/UPD/EV) or becomes one plain parameter
+ * (values[col]: the single-row forms). Numbers are written into bufs[col];
+ * a plain string parameter points at the row's own text. */
+typedef struct {
+    strbuf_t *bufs;
+    const char **values;
+} s_sink_t;
 
 static void s_open(strbuf_t *bufs, int from, int to)
 {
@@ -23,175 +32,137 @@ static void s_sep(strbuf_t *sb)
         strbuf_putc(sb, ',');
 }
 
-static void s_i64(strbuf_t *sb, int64_t v)
+/* set false: SQL NULL (an unset timestamp, no progress) */
+static void s_num(const s_sink_t *k, int col, int64_t v, bool set)
 {
+    strbuf_t *sb = &k->bufs[col];
+    if (k->values) {
+        strbuf_reset(sb);
+        if (set)
+            strbuf_put_i64(sb, v);
+        k->values[col] = set ? sb->data : NULL;
+        return;
+    }
     s_sep(sb);
-    strbuf_put_i64(sb, v);
-}
-
-/* 0 means unset for timestamps */
-static void s_ts(strbuf_t *sb, int64_t v)
-{
-    s_sep(sb);
-    if (v)
+    if (set)
         strbuf_put_i64(sb, v);
     else
         strbuf_puts(sb, "NULL");
 }
 
-static void s_str(strbuf_t *sb, const char *s)
+static void s_i64(const s_sink_t *k, int col, int64_t v)
 {
-    s_sep(sb);
-    strbuf_put_pg_array_elem(sb, s);
+    s_num(k, col, v, true);
 }
 
-static void s_progress(strbuf_t *sb, int p)
+static void s_str(const s_sink_t *k, int col, const char *s)
 {
-    s_sep(sb);
-    if (p >= 0)
-        strbuf_put_i64(sb, p);
-    else
-        strbuf_puts(sb, "NULL");
+    if (k->values) {
+        k->values[col] = s;
+        return;
+    }
+    s_sep(&k->bufs[col]);
+    strbuf_put_pg_array_elem(&k->bufs[col], s);
 }
 
-static void s_insert_row(strbuf_t *v, const job_t *j)
+/* 0 means unset for timestamps */
+static void s_ts(const s_sink_t *k, int col, int64_t v)
 {
-    s_i64(&v[0], j->id);
-    s_str(&v[1], j->lane->queue->name);
-    s_str(&v[2], j->lane->type);
-    s_i64(&v[3], j->priority);
-    s_str(&v[4], job_state_name(j->state));
-    s_i64(&v[5], j->attempt);
-    s_i64(&v[6], j->attempt_base);
-    s_i64(&v[7], j->max_attempts);
-    s_i64(&v[8], j->timeout_ms);
-    s_str(&v[9], j->payload);
-    s_str(&v[10], j->result);
-    s_str(&v[11], j->error);
-    s_str(&v[12], j->worker_name);
-    s_progress(&v[13], j->progress);
-    s_str(&v[14], j->idempotency_key);
-    s_ts(&v[15], j->run_at_us);
-    s_ts(&v[16], j->created_us);
-    s_ts(&v[17], j->started_us);
-    s_ts(&v[18], j->finished_us);
+    s_num(k, col, v, v != 0);
 }
 
-static void s_update_row(strbuf_t *v, const job_t *j)
+static void s_progress(const s_sink_t *k, int col, int p)
 {
-    v += STORE_WRITE_NINS;
-    s_i64(&v[0], j->id);
-    s_str(&v[1], job_state_name(j->state));
-    s_i64(&v[2], j->attempt);
-    s_i64(&v[3], j->attempt_base);
-    s_i64(&v[4], j->max_attempts);
-    s_str(&v[5], j->result);
-    s_str(&v[6], j->error);
-    s_str(&v[7], j->worker_name);
-    s_progress(&v[8], j->progress);
-    s_ts(&v[9], j->run_at_us);
-    s_ts(&v[10], j->started_us);
-    s_ts(&v[11], j->finished_us);
-    s_i64(&v[12], j->priority);
+    s_num(k, col, p, p >= 0);
 }
 
-static void s_event_row(strbuf_t *v, const batch_event_t *e)
+static void s_insert_row(const s_sink_t *k, const job_t *j)
 {
-    v += STORE_WRITE_NINS + STORE_WRITE_NUPD;
-    s_i64(&v[0], e->job_id);
-    s_i64(&v[1], e->at_us);
-    s_str(&v[2], job_event_name(e->event));
-    s_i64(&v[3], e->attempt);
-    s_str(&v[4], e->worker);
-    s_str(&v[5], e->detail);
-    s_i64(&v[6], e->id);
-    s_str(&v[7], e->state >= 0 ? job_state_name(e->state) : NULL);
+    s_i64(k, 0, j->id);
+    s_str(k, 1, j->lane->queue->name);
+    s_str(k, 2, j->lane->type);
+    s_i64(k, 3, j->priority);
+    s_str(k, 4, job_state_name(j->state));
+    s_i64(k, 5, j->attempt);
+    s_i64(k, 6, j->attempt_base);
+    s_i64(k, 7, j->max_attempts);
+    s_i64(k, 8, j->timeout_ms);
+    s_str(k, 9, j->payload);
+    s_str(k, 10, j->result);
+    s_str(k, 11, j->error);
+    s_str(k, 12, j->worker_name);
+    s_progress(k, 13, j->progress);
+    s_str(k, 14, j->idempotency_key);
+    s_ts(k, 15, j->run_at_us);
+    s_ts(k, 16, j->created_us);
+    s_ts(k, 17, j->started_us);
+    s_ts(k, 18, j->finished_us);
+}
+
+static void s_update_row(const s_sink_t *k, const job_t *j)
+{
+    s_i64(k, 0, j->id);
+    s_str(k, 1, job_state_name(j->state));
+    s_i64(k, 2, j->attempt);
+    s_i64(k, 3, j->attempt_base);
+    s_i64(k, 4, j->max_attempts);
+    s_str(k, 5, j->result);
+    s_str(k, 6, j->error);
+    s_str(k, 7, j->worker_name);
+    s_progress(k, 8, j->progress);
+    s_ts(k, 9, j->run_at_us);
+    s_ts(k, 10, j->started_us);
+    s_ts(k, 11, j->finished_us);
+    s_i64(k, 12, j->priority);
+}
+
+static void s_event_row(const s_sink_t *k, const batch_event_t *e)
+{
+    s_i64(k, 0, e->job_id);
+    s_i64(k, 1, e->at_us);
+    s_str(k, 2, job_event_name(e->event));
+    s_i64(k, 3, e->attempt);
+    s_str(k, 4, e->worker);
+    s_str(k, 5, e->detail);
+    s_i64(k, 6, e->id);
+    s_str(k, 7, e->state >= 0 ? job_state_name(e->state) : NULL);
 }
 
 void store_write_params(batch_t *b, strbuf_t *bufs, const char **params)
 {
+    const s_sink_t ins = {bufs, NULL}, upd = {bufs + STORE_WRITE_NINS, NULL},
+                   ev = {bufs + STORE_WRITE_NINS + STORE_WRITE_NUPD, NULL};
     s_open(bufs, 0, STORE_WRITE_NPARAMS);
     for (size_t i = 0; i < b->nwrites; i++) {
         job_t *j = b->writes[i].job;
         if (b->writes[i].insert)
-            s_insert_row(bufs, j);
+            s_insert_row(&ins, j);
         else
-            s_update_row(bufs, j);
+            s_update_row(&upd, j);
         j->dirty = false;
         j->in_pg = true;
     }
     for (size_t i = 0; i < b->nevents; i++)
-        s_event_row(bufs, &b->events[i]);
+        s_event_row(&ev, &b->events[i]);
     for (int i = 0; i < STORE_WRITE_NPARAMS; i++) {
         strbuf_putc(&bufs[i], '}');
         params[i] = bufs[i].data;
     }
 }
 
-/* ---- one row as plain parameters ---- */
-
-static const char *s_num(strbuf_t *b, int64_t v)
-{
-    strbuf_reset(b);
-    strbuf_put_i64(b, v);
-    return b->data;
-}
-
-/* 0 means unset for timestamps; a negative progress is none */
-static const char *s_num_or_null(strbuf_t *b, int64_t v, bool set)
-{
-    return set ? s_num(b, v) : NULL;
-}
-
 int store_write_row(const job_t *j, bool insert, const batch_event_t *e, strbuf_t *bufs,
                     const char **v)
 {
+    const s_sink_t k = {bufs, v};
     if (e) {
-        v[0] = s_num(&bufs[0], e->job_id);
-        v[1] = s_num(&bufs[1], e->at_us);
-        v[2] = job_event_name(e->event);
-        v[3] = s_num(&bufs[3], e->attempt);
-        v[4] = e->worker;
-        v[5] = e->detail;
-        v[6] = s_num(&bufs[6], e->id);
-        v[7] = e->state >= 0 ? job_state_name(e->state) : NULL;
+        s_event_row(&k, e);
         return STORE_WRITE_NEVPARAMS;
     }
     if (!insert) {
-        v[0] = s_num(&bufs[0], j->id);
-        v[1] = job_state_name(j->state);
-        v[2] = s_num(&bufs[2], j->attempt);
-        v[3] = s_num(&bufs[3], j->attempt_base);
-        v[4] = s_num(&bufs[4], j->max_attempts);
-        v[5] = j->result;
-        v[6] = j->error;
-        v[7] = j->worker_name;
-        v[8] = s_num_or_null(&bufs[8], j->progress, j->progress >= 0);
-        v[9] = s_num_or_null(&bufs[9], j->run_at_us, j->run_at_us != 0);
-        v[10] = s_num_or_null(&bufs[10], j->started_us, j->started_us != 0);
-        v[11] = s_num_or_null(&bufs[11], j->finished_us, j->finished_us != 0);
-        v[12] = s_num(&bufs[12], j->priority);
+        s_update_row(&k, j);
         return STORE_WRITE_NUPD;
     }
-    v[0] = s_num(&bufs[0], j->id);
-    v[1] = j->lane->queue->name;
-    v[2] = j->lane->type;
-    v[3] = s_num(&bufs[3], j->priority);
-    v[4] = job_state_name(j->state);
-    v[5] = s_num(&bufs[5], j->attempt);
-    v[6] = s_num(&bufs[6], j->attempt_base);
-    v[7] = s_num(&bufs[7], j->max_attempts);
-    v[8] = s_num(&bufs[8], j->timeout_ms);
-    v[9] = j->payload;
-    v[10] = j->result;
-    v[11] = j->error;
-    v[12] = j->worker_name;
-    v[13] = s_num_or_null(&bufs[13], j->progress, j->progress >= 0);
-    v[14] = j->idempotency_key;
-    v[15] = s_num_or_null(&bufs[15], j->run_at_us, j->run_at_us != 0);
-    v[16] = s_num_or_null(&bufs[16], j->created_us, j->created_us != 0);
-    v[17] = s_num_or_null(&bufs[17], j->started_us, j->started_us != 0);
-    v[18] = s_num_or_null(&bufs[18], j->finished_us, j->finished_us != 0);
+    s_insert_row(&k, j);
     return STORE_WRITE_NINS;
 }
 
