@@ -1,9 +1,9 @@
 /* orch-bench fleet: W simulated one-slot workers on one coordinator.
  *
- * Each simulated worker is a DEALER of its own that speaks the worker
- * protocol as bench_workers.c does (HELLO with the run's queue, type
- * "noop", slots 1; DONE at once for every JOB; HEARTBEAT whenever it sent
- * nothing for heartbeat_ms). A few threads (S_THREADS) each own a shard of
+ * Each simulated worker is a bench_wconn_t, the connection the in-process
+ * workers use too (HELLO with the run's queue, type "noop", slots 1; DONE
+ * at once for every JOB), with HEARTBEAT whenever it sent nothing for
+ * heartbeat_ms. A few threads (S_THREADS) each own a shard of
  * the sockets and wait on all of them with one epoll set.
  *
  * Phases: (a) all W registered, then the coordinator's CPU over
@@ -17,6 +17,7 @@
  * thread reads to decide when a phase is over) and the problem text behind
  * a lock; the per-worker counts are read after the threads are joined. */
 #include "bench.h"
+#include "bench_wconn.h"
 #include "bench_client.h"
 #include "bench_report.h"
 #include "clock.h"
@@ -45,18 +46,6 @@
 #define S_SETTLE_MS 1000        /* after the last WELCOME: registrations commit */
 #define S_FDS_PER_WORKER 2      /* the socket's mailbox and its TCP connection */
 
-/* One simulated worker. */
-typedef struct {
-    int idx;
-    void *sock;
-    bool welcomed;
-    int64_t last_send_ns;
-    int64_t heartbeat_ns;
-    int64_t jobs;   /* JOB entries received: the fairness figures */
-    strbuf_t done;  /* DONE body being built */
-    size_t ndone;
-} s_member_t;
-
 typedef struct s_fleet s_fleet_t;
 
 /* A thread and the members it owns (a slice of the fleet's array). It
@@ -67,7 +56,7 @@ typedef struct s_fleet s_fleet_t;
  * meanwhile), and stays on the due list while ZMQ_EVENTS says POLLIN. */
 typedef struct {
     s_fleet_t *f;
-    s_member_t *m;
+    bench_wconn_t *m;
     int nm;
     int epfd;
     int *due;       /* members to check, each once (is_due) */
@@ -78,37 +67,13 @@ typedef struct {
 } s_shard_t;
 
 struct s_fleet {
-    char endpoint[256];
-    char queue[PROTO_NAME_MAX + 1];
+    bench_wpool_t pool; /* what the members share: counters, the first problem */
     int nworkers;
-    s_member_t *members;
+    bench_wconn_t *members;
     s_shard_t shards[S_THREADS];
     int nshards;
-    int64_t target; /* results after which target_ns is stamped */
-    atomic_int go, stop, welcomed, reregistered;
-    atomic_llong received, done, target_ns, duplicates, heartbeats;
-    pthread_mutex_t lock; /* guards problem: the first thread to see one writes it */
-    char problem[256];
+    atomic_int go, stop;
 };
-
-static void s_problem(s_fleet_t *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void s_problem(s_fleet_t *f, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    pthread_mutex_lock(&f->lock);
-    if (!f->problem[0])
-        vsnprintf(f->problem, sizeof f->problem, fmt, ap);
-    pthread_mutex_unlock(&f->lock);
-    va_end(ap);
-}
-
-static void s_sleep_ms(int64_t ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
 
 /* ---------------------------------------------------------------- limits */
 
@@ -200,149 +165,6 @@ static double s_cpu_pct(int64_t t0, int64_t t1, int64_t wall_ns)
     return 100.0 * sec / ((double)wall_ns / 1e9);
 }
 
-/* ---------------------------------------------------------------- one worker */
-
-static int s_send(s_member_t *m, const char *cmd, const strbuf_t *body)
-{
-    if (proto_send(m->sock, NULL, PROTO_WORKER_V1, cmd, body->data, body->len) != ORCH_OK)
-        return ORCH_EIO;
-    m->last_send_ns = clock_mono_ns();
-    return ORCH_OK;
-}
-
-static void s_hello(s_fleet_t *f, s_member_t *m)
-{
-    char name[PROTO_NAME_MAX + 1];
-    snprintf(name, sizeof name, "fleet-%ld-%d", (long)getpid(), m->idx);
-    /* the codec's struct holds char *: these are only read by the encoder */
-    char *queues[1] = {f->queue};
-    char *types[1] = {"noop"};
-    proto_hello_t h = {.name = name, .version = "orch-bench", .queues = queues, .nqueues = 1,
-                       .types = types, .ntypes = 1, .slots = 1};
-    strbuf_t sb;
-    strbuf_init(&sb);
-    proto_hello_encode(&sb, &h);
-    if (s_send(m, "HELLO", &sb) != ORCH_OK)
-        s_problem(f, "could not send HELLO: %s", zmq_strerror(errno));
-    strbuf_fini(&sb);
-}
-
-static void s_send_empty(s_member_t *m, const char *cmd)
-{
-    strbuf_t sb;
-    strbuf_init(&sb);
-    if (strcmp(cmd, "BYE") == 0)
-        proto_bye_encode(&sb, false);
-    else
-        proto_empty_encode(&sb);
-    s_send(m, cmd, &sb);
-    strbuf_fini(&sb);
-}
-
-static void s_flush(s_fleet_t *f, s_member_t *m)
-{
-    if (!m->ndone)
-        return;
-    proto_jobs_close(&m->done);
-    if (s_send(m, "DONE", &m->done) != ORCH_OK)
-        s_problem(f, "could not send DONE: %s", zmq_strerror(errno));
-    long long prev = atomic_fetch_add(&f->done, (long long)m->ndone);
-    if (prev < f->target && prev + (long long)m->ndone >= f->target)
-        atomic_store(&f->target_ns, m->last_send_ns);
-    m->ndone = 0;
-}
-
-static void s_on_job(s_fleet_t *f, s_member_t *m, const json_t *body)
-{
-    proto_job_t *jobs = NULL;
-    size_t n = 0;
-    char err[256] = "";
-    if (proto_jobs_parse(body, NULL, &jobs, &n, err, sizeof err) != ORCH_OK) {
-        s_problem(f, "malformed JOB: %s", err);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (jobs[i].id == 0 || jobs[i].error) {
-            s_problem(f, "a JOB entry cannot run: %s", jobs[i].error);
-            continue;
-        }
-        if (jobs[i].attempt > 1)
-            atomic_fetch_add(&f->duplicates, 1);
-        if (m->ndone == 0)
-            proto_jobs_open(&m->done);
-        proto_done_add(&m->done, jobs[i].id, jobs[i].attempt, "{}", 2);
-        m->ndone++;
-    }
-    m->jobs += (int64_t)n;
-    atomic_fetch_add(&f->received, (long long)n);
-    proto_jobs_free(jobs, n);
-}
-
-static void s_on_welcome(s_fleet_t *f, s_member_t *m, const json_t *body)
-{
-    proto_welcome_t wl;
-    char err[256] = "";
-    if (proto_welcome_parse(body, &wl, err, sizeof err) != ORCH_OK) {
-        s_problem(f, "malformed WELCOME: %s", err);
-        return;
-    }
-    if (wl.heartbeat_ms > 0)
-        m->heartbeat_ns = wl.heartbeat_ms * 1000000;
-    if (m->welcomed) {
-        atomic_fetch_add(&f->reregistered, 1);
-        return;
-    }
-    m->welcomed = true;
-    atomic_fetch_add(&f->welcomed, 1);
-}
-
-/* ERROR (reconnect: the coordinator declared this worker lost, or never
- * knew it) and CANCEL are not expected: say which arrived, register again. */
-static void s_on_unexpected(s_fleet_t *f, s_member_t *m, int cmd, const json_t *body)
-{
-    char *text = json_dumps(body, JSON_COMPACT);
-    s_problem(f, "worker %d: coordinator sent %s %.200s", m->idx, proto_wcmd_name(cmd),
-              text ? text : "");
-    free(text);
-    if (cmd == PROTO_W_ERROR)
-        s_hello(f, m);
-}
-
-static void s_dispatch(s_fleet_t *f, s_member_t *m, proto_rawmsg_t *raw)
-{
-    proto_frame_t fr[PROTO_MAX_PARTS];
-    size_t nf = raw->too_many ? 0 : proto_rawmsg_frames(raw, fr, PROTO_MAX_PARTS);
-    int cmd = 0;
-    json_t *body = NULL;
-    char err[256] = "";
-    if (proto_decode(NULL, PROTO_KIND_WORKER, fr, nf, &cmd, &body, err, sizeof err) != ORCH_OK) {
-        s_problem(f, "malformed coordinator message: %s", err);
-        return;
-    }
-    switch (cmd) {
-    case PROTO_W_JOB: s_on_job(f, m, body); break;
-    case PROTO_W_WELCOME: s_on_welcome(f, m, body); break;
-    case PROTO_W_HEARTBEAT:
-    case PROTO_W_ACK: break; /* a result is sent once and kept by nobody */
-    case PROTO_W_ERROR:
-    case PROTO_W_CANCEL: s_on_unexpected(f, m, cmd, body); break;
-    default: s_problem(f, "coordinator sent %s", proto_wcmd_name(cmd));
-    }
-    json_decref(body);
-}
-
-static void s_read_burst(s_fleet_t *f, s_member_t *m)
-{
-    for (int k = 0; k < S_READ_BURST; k++) {
-        proto_rawmsg_t raw;
-        if (proto_recv_raw(m->sock, ZMQ_DONTWAIT, false, &raw) != ORCH_OK)
-            break;
-        s_dispatch(f, m, &raw);
-        proto_rawmsg_close(&raw);
-    }
-    s_flush(f, m);
-}
-
 /* ---------------------------------------------------------------- a shard */
 
 static void s_mark_due(s_shard_t *s, int i)
@@ -355,14 +177,13 @@ static void s_mark_due(s_shard_t *s, int i)
 
 /* HEARTBEAT from every member that sent nothing for its heartbeat_ms;
  * returns ms until the next one is due (at most 100: stop is noticed). */
-static long s_heartbeats(s_fleet_t *f, s_shard_t *s)
+static long s_heartbeats(s_shard_t *s)
 {
     int64_t now = clock_mono_ns(), next = now + 100000000;
     for (int i = 0; i < s->nm; i++) {
-        s_member_t *m = &s->m[i];
+        bench_wconn_t *m = &s->m[i];
         if (now - m->last_send_ns >= m->heartbeat_ns) {
-            s_send_empty(m, "HEARTBEAT");
-            atomic_fetch_add(&f->heartbeats, 1);
+            bench_wconn_heartbeat(m);
             s_mark_due(s, i);
         }
         if (m->last_send_ns + m->heartbeat_ns < next)
@@ -373,7 +194,7 @@ static long s_heartbeats(s_fleet_t *f, s_shard_t *s)
 
 /* One burst for each due member with a message waiting; a member whose
  * ZMQ_EVENTS still says POLLIN (more than a burst came) stays due. */
-static void s_service_due(s_fleet_t *f, s_shard_t *s)
+static void s_service_due(s_shard_t *s)
 {
     int n = s->ndue;
     s->ndue = 0;
@@ -384,7 +205,7 @@ static void s_service_due(s_fleet_t *f, s_shard_t *s)
         size_t len = sizeof ev;
         if (zmq_getsockopt(s->m[i].sock, ZMQ_EVENTS, &ev, &len) != 0 || !(ev & ZMQ_POLLIN))
             continue;
-        s_read_burst(f, &s->m[i]); /* sends its DONE: checked again next turn */
+        bench_wconn_read_burst(&s->m[i], S_READ_BURST); /* sends its DONE: checked again next turn */
         s_mark_due(s, i);
     }
 }
@@ -394,25 +215,25 @@ static void *s_shard_run(void *arg)
     s_shard_t *s = arg;
     s_fleet_t *f = s->f;
     while (!atomic_load(&f->go) && !atomic_load(&f->stop))
-        s_sleep_ms(1);
+        bench_sleep_ms(1);
     if (!atomic_load(&f->stop))
         for (int i = 0; i < s->nm; i++)
-            s_hello(f, &s->m[i]);
+            bench_wconn_hello(&s->m[i]);
     struct epoll_event evs[256];
     while (!atomic_load(&f->stop)) {
-        long timeout_ms = s_heartbeats(f, s);
+        long timeout_ms = s_heartbeats(s);
         int n = epoll_wait(s->epfd, evs, 256, s->ndue ? 0 : (int)timeout_ms);
         if (n < 0 && errno != EINTR) {
-            s_problem(f, "epoll_wait: %s", strerror(errno));
+            bench_wpool_problem(&f->pool, "epoll_wait: %s", strerror(errno));
             break;
         }
         for (int k = 0; k < n; k++)
             s_mark_due(s, (int)evs[k].data.u32);
-        s_service_due(f, s);
+        s_service_due(s);
     }
     /* leave now: no jobs are held after a complete run */
     for (int i = 0; i < s->nm; i++)
-        s_send_empty(&s->m[i], "BYE");
+        bench_wconn_bye(&s->m[i]);
     return NULL;
 }
 
@@ -421,17 +242,11 @@ static void *s_shard_run(void *arg)
 static s_fleet_t *s_fleet_new(const bench_opts_t *o, const char *queue, int64_t target)
 {
     s_fleet_t *f = xcalloc(1, sizeof *f);
-    snprintf(f->endpoint, sizeof f->endpoint, "%s", o->worker_ep);
-    snprintf(f->queue, sizeof f->queue, "%s", queue);
+    bench_wpool_init(&f->pool, o->worker_ep, queue, "fleet", false, target);
     f->nworkers = o->workers;
-    f->target = target;
     f->members = xcalloc((size_t)f->nworkers, sizeof *f->members);
-    pthread_mutex_init(&f->lock, NULL);
-    for (int i = 0; i < f->nworkers; i++) {
-        f->members[i].idx = i;
-        f->members[i].heartbeat_ns = 1000000000LL;
-        strbuf_init(&f->members[i].done);
-    }
+    for (int i = 0; i < f->nworkers; i++)
+        bench_wconn_init(&f->members[i], &f->pool, i, 1);
     f->nshards = f->nworkers < S_THREADS ? f->nworkers : S_THREADS;
     for (int t = 0, first = 0; t < f->nshards; t++) {
         s_shard_t *s = &f->shards[t];
@@ -444,26 +259,6 @@ static s_fleet_t *s_fleet_new(const bench_opts_t *o, const char *queue, int64_t 
         first += s->nm;
     }
     return f;
-}
-
-static int s_connect(s_fleet_t *f, s_member_t *m)
-{
-    m->sock = zmq_socket(bench_zctx(), ZMQ_DEALER);
-    if (!m->sock) {
-        fprintf(stderr, "orch-bench: could not open worker socket %d: %s\n", m->idx,
-                zmq_strerror(errno));
-        return ORCH_EIO;
-    }
-    int zero = 0;
-    zmq_setsockopt(m->sock, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(m->sock, ZMQ_SNDHWM, &zero, sizeof zero);
-    zmq_setsockopt(m->sock, ZMQ_RCVHWM, &zero, sizeof zero);
-    if (proto_curve_client(m->sock, bench_curve(true)) != 0 || zmq_connect(m->sock, f->endpoint) != 0) {
-        fprintf(stderr, "orch-bench: could not connect to \"%s\": %s\n", f->endpoint,
-                zmq_strerror(errno));
-        return ORCH_EIO;
-    }
-    return ORCH_OK;
 }
 
 static int s_epoll_setup(s_shard_t *s)
@@ -494,7 +289,7 @@ static int s_epoll_setup(s_shard_t *s)
 static int s_fleet_start(s_fleet_t *f)
 {
     for (int i = 0; i < f->nworkers; i++)
-        if (s_connect(f, &f->members[i]) != ORCH_OK)
+        if (bench_wconn_connect(&f->members[i]) != ORCH_OK)
             return ORCH_EIO;
     for (int t = 0; t < f->nshards; t++) {
         s_shard_t *s = &f->shards[t];
@@ -515,11 +310,8 @@ static void s_fleet_stop(s_fleet_t *f)
             pthread_join(f->shards[t].thread, NULL);
         f->shards[t].started = false;
     }
-    for (int i = 0; i < f->nworkers; i++) {
-        if (f->members[i].sock)
-            zmq_close(f->members[i].sock);
-        f->members[i].sock = NULL;
-    }
+    for (int i = 0; i < f->nworkers; i++)
+        bench_wconn_close(&f->members[i]);
 }
 
 static void s_fleet_destroy(s_fleet_t **pf)
@@ -529,7 +321,7 @@ static void s_fleet_destroy(s_fleet_t **pf)
         return;
     s_fleet_stop(f);
     for (int i = 0; i < f->nworkers; i++)
-        strbuf_fini(&f->members[i].done);
+        bench_wconn_fini(&f->members[i]);
     for (int t = 0; t < f->nshards; t++) {
         if (f->shards[t].epfd >= 0)
             close(f->shards[t].epfd);
@@ -537,19 +329,9 @@ static void s_fleet_destroy(s_fleet_t **pf)
         free(f->shards[t].is_due);
     }
     free(f->members);
-    pthread_mutex_destroy(&f->lock);
+    bench_wpool_fini(&f->pool);
     free(f);
     *pf = NULL;
-}
-
-static int s_wait_atomic(atomic_llong *v, int64_t count, int64_t deadline_ns)
-{
-    while (atomic_load(v) < count) {
-        if (clock_mono_ns() >= deadline_ns)
-            return ORCH_ETIMEOUT;
-        s_sleep_ms(1);
-    }
-    return ORCH_OK;
 }
 
 /* ---------------------------------------------------------------- figures */
@@ -609,24 +391,24 @@ static int s_phase_idle(const bench_opts_t *o, s_fleet_t *f, bench_result_t *res
 {
     int64_t t0 = clock_mono_ns(), deadline = t0 + (int64_t)(o->max_seconds * 1e9);
     atomic_store(&f->go, 1);
-    while (atomic_load(&f->welcomed) < f->nworkers) {
+    while (atomic_load(&f->pool.welcomed) < f->nworkers) {
         if (clock_mono_ns() >= deadline) {
             bench_result_fail(res, "%d of %d workers got WELCOME from %s within %.0f s",
-                              atomic_load(&f->welcomed), f->nworkers, f->endpoint, o->max_seconds);
+                              atomic_load(&f->pool.welcomed), f->nworkers, f->pool.endpoint, o->max_seconds);
             return ORCH_ETIMEOUT;
         }
-        s_sleep_ms(1);
+        bench_sleep_ms(1);
     }
     json_object_set_new(res->params, "register_s", json_real((double)(clock_mono_ns() - t0) / 1e9));
-    s_sleep_ms(S_SETTLE_MS);
-    int64_t hb0 = atomic_load(&f->heartbeats);
+    bench_sleep_ms(S_SETTLE_MS);
+    int64_t hb0 = atomic_load(&f->pool.heartbeats);
     s_cpu_t a, b;
     s_cpu_sample(o, &a);
-    s_sleep_ms((int64_t)(o->idle_seconds * 1000));
+    bench_sleep_ms((int64_t)(o->idle_seconds * 1000));
     s_cpu_sample(o, &b);
     s_cpu_report(&a, &b, "idle", res);
     json_object_set_new(res->extra, "idle_heartbeats_per_s",
-                        json_real((double)(atomic_load(&f->heartbeats) - hb0) /
+                        json_real((double)(atomic_load(&f->pool.heartbeats) - hb0) /
                                   ((double)(b.wall - a.wall) / 1e9)));
     return ORCH_OK;
 }
@@ -636,9 +418,9 @@ static int s_phase_idle(const bench_opts_t *o, s_fleet_t *f, bench_result_t *res
 static int s_phase_drain(const bench_opts_t *o, s_fleet_t *f, bench_client_t *c, bench_result_t *res)
 {
     int64_t submitted = 0;
-    int rc = bench_client_pause(c, f->queue, true);
+    int rc = bench_client_pause(c, f->pool.queue, true);
     if (rc == ORCH_OK)
-        rc = bench_prefill(c, f->queue, o->n, &submitted);
+        rc = bench_prefill(c, f->pool.queue, o->n, &submitted);
     if (rc != ORCH_OK) {
         bench_result_fail(res, "prefill stopped at %lld jobs: %s", (long long)submitted,
                           bench_client_errmsg(c));
@@ -648,25 +430,25 @@ static int s_phase_drain(const bench_opts_t *o, s_fleet_t *f, bench_client_t *c,
     s_cpu_t a, b;
     s_cpu_sample(o, &a);
     int64_t t0 = a.wall;
-    rc = bench_client_pause(c, f->queue, false);
-    if (rc == ORCH_OK && s_wait_atomic(&f->done, o->n, deadline) != ORCH_OK)
+    rc = bench_client_pause(c, f->pool.queue, false);
+    if (rc == ORCH_OK && bench_wait_count(&f->pool.done, o->n, deadline) != ORCH_OK)
         rc = ORCH_ETIMEOUT;
     int64_t t_commit = 0, reached = 0;
     if (rc == ORCH_OK)
-        rc = bench_wait_committed(o, c, f->queue, o->n, deadline, &t_commit, &reached);
+        rc = bench_wait_committed(o, c, f->pool.queue, o->n, deadline, &t_commit, &reached);
     s_cpu_sample(o, &b);
     int64_t t1 = b.wall;
     res->completed = reached;
     if (rc != ORCH_OK) {
         bench_result_fail(res, "%lld of %lld results handed back, %lld committed succeeded: %s",
-                          (long long)atomic_load(&f->done), (long long)o->n, (long long)reached,
+                          (long long)atomic_load(&f->pool.done), (long long)o->n, (long long)reached,
                           rc == ORCH_ETIMEOUT ? "time bound reached" : bench_client_errmsg(c));
         res->wall_s = (double)(t1 - t0) / 1e9;
         res->jobs_per_s = (double)reached / res->wall_s;
     } else {
         res->wall_s = (double)(t_commit - t0) / 1e9;
         res->jobs_per_s = (double)o->n / res->wall_s;
-        res->done_wall_s = (double)(atomic_load(&f->target_ns) - t0) / 1e9;
+        res->done_wall_s = (double)(atomic_load(&f->pool.target_ns) - t0) / 1e9;
         res->done_jobs_per_s = res->done_wall_s > 0 ? (double)o->n / res->done_wall_s : 0;
     }
     s_cpu_report(&a, &b, "drain", res);
@@ -677,7 +459,7 @@ static void s_params(const bench_opts_t *o, const s_fleet_t *f, bench_result_t *
 {
     snprintf(res->variant, sizeof res->variant, "%d one-slot workers, %d threads", f->nworkers,
              f->nshards);
-    json_object_set_new(res->params, "queue", json_string(f->queue));
+    json_object_set_new(res->params, "queue", json_string(f->pool.queue));
     json_object_set_new(res->params, "workers", json_integer(f->nworkers));
     json_object_set_new(res->params, "slots_per_worker", json_integer(1));
     json_object_set_new(res->params, "threads", json_integer(f->nshards));
@@ -690,14 +472,14 @@ static void s_params(const bench_opts_t *o, const s_fleet_t *f, bench_result_t *
 /* After the threads stopped: what went wrong, if anything, and fairness. */
 static void s_report_fleet(s_fleet_t *f, bench_result_t *res)
 {
-    if (f->problem[0])
-        fprintf(stderr, "orch-bench: worker protocol note: %s\n", f->problem);
-    int64_t dup = atomic_load(&f->duplicates);
+    if (bench_wpool_problem_text(&f->pool))
+        fprintf(stderr, "orch-bench: worker protocol note: %s\n", f->pool.problem);
+    int64_t dup = atomic_load(&f->pool.duplicates);
     json_object_set_new(res->params, "redelivered", json_integer(dup));
-    json_object_set_new(res->params, "reregistered", json_integer(atomic_load(&f->reregistered)));
-    if (atomic_load(&f->reregistered))
+    json_object_set_new(res->params, "reregistered", json_integer(atomic_load(&f->pool.reregistered)));
+    if (atomic_load(&f->pool.reregistered))
         fprintf(stderr, "orch-bench: %d workers had to register again (the coordinator lost "
-                        "them)\n", atomic_load(&f->reregistered));
+                        "them)\n", atomic_load(&f->pool.reregistered));
     s_fairness(f, res->extra);
     /* jobs per thread: an uneven split shows unfairness of the load
      * generator's threads (one got less CPU), not of the coordinator */
@@ -733,7 +515,7 @@ int bench_fleet(const bench_opts_t *o, bench_result_t *res)
     else if ((rc = s_fleet_start(f)) != ORCH_OK)
         bench_result_fail(res, "could not start %d workers", o->workers);
     if (rc == ORCH_OK) {
-        s_sleep_ms(S_CONNECT_SETTLE_MS);
+        bench_sleep_ms(S_CONNECT_SETTLE_MS);
         rc = s_phase_idle(o, f, res);
     }
     if (rc == ORCH_OK)

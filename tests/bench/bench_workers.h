@@ -8,16 +8,13 @@
 #ifndef BENCH_WORKERS_H
 #define BENCH_WORKERS_H
 
+#include "bench_wconn.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct bench_workers bench_workers_t;
 
-typedef struct {
-    int64_t sent_ns; /* the producer's CLOCK_MONOTONIC stamp in the payload ("t") */
-    int64_t lat_ns;  /* JOB arrival - sent_ns */
-} bench_sample_t;
 
 /* slots in total, spread over min(slots, BENCH_MAX_WORKER_CONNS)
  * connections (the first slots % conns connections get one more).
