@@ -20,6 +20,7 @@
 #define SOFF(field) offsetof(schedule_config_t, field)
 #define TOFF(field) offsetof(type_policy_t, field)
 #define THOFF(field) offsetof(schedule_then_config_t, field)
+#define NOFF(field) offsetof(tenant_policy_t, field)
 
 /* Ranges shared by `defaults:` and every `queues:` entry. */
 #define R_PRIORITY 0, 9
@@ -37,6 +38,7 @@
 static int s_parse_queues(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
 static int s_parse_schedules(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
 static int s_parse_types(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
+static int s_parse_tenants(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
 static int s_parse_payload(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
 static int s_parse_then(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
 static int s_parse_then_payload(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base);
@@ -98,6 +100,7 @@ static const cfgtab_key_t s_keys[] = {
     CFGTAB_K_CUSTOM("queues", s_parse_queues),
     CFGTAB_K_CUSTOM("schedules", s_parse_schedules),
     CFGTAB_K_CUSTOM("types", s_parse_types),
+    CFGTAB_K_CUSTOM("tenants", s_parse_tenants),
     CFGTAB_K_LEVEL("log.level", OFF(log_level), "info", "ORCH_LOG_LEVEL"),
     CFGTAB_K_LOGFMT("log.format", OFF(log_format), "text", "ORCH_LOG_FORMAT"),
     CFGTAB_K_STR("security.secret_key_file", OFF(secret_key_file), NULL, CFGTAB_NULLABLE,
@@ -157,7 +160,19 @@ static const cfgtab_key_t s_tkeys[] = {
     CFGTAB_K_DUR("reuse_ttl", TOFF(reuse_ttl_ms), NULL, CFGTAB_SEC, 366 * CFGTAB_DAY),
     CFGTAB_K_LIST("reuse_key", TOFF(reuse_key), TOFF(nreuse_key), NULL, 1, 16, NULL, NULL),
 };
+
+/* One `tenants:` entry (0 = no limit; weight and burst get their defaults
+ * in s_parse_tenant). */
+static const cfgtab_key_t s_nkeys[] = {
+    CFGTAB_K_STR("name", NOFF(name), NULL, 0, NULL, cfgtab_check_name),
+    CFGTAB_K_INT("weight", NOFF(weight), NULL, 1, 1000),
+    CFGTAB_K_INT("max_queued", NOFF(max_queued), NULL, 0, 1000000000),
+    CFGTAB_K_NUM("rate", NOFF(rate), NULL, R_RATE),
+    CFGTAB_K_INT("burst", NOFF(burst), NULL, R_BURST),
+    CFGTAB_K_INT("max_running", NOFF(max_running), NULL, R_CONCURRENCY),
+};
 /* clang-format on */
+#define NNKEYS (sizeof s_nkeys / sizeof s_nkeys[0])
 #define NSKEYS (sizeof s_skeys / sizeof s_skeys[0])
 #define NTKEYS (sizeof s_tkeys / sizeof s_tkeys[0])
 #define NTHKEYS (sizeof s_thkeys / sizeof s_thkeys[0])
@@ -254,6 +269,29 @@ static int s_parse_types(cfgtab_t *ct, yaml_node_t *node, const char *display, v
     orch_config_t *cfg = base;
     return s_parse_list(ct, node, display, cfg, (void **)&cfg->types, sizeof *cfg->types,
                         &cfg->ntypes, s_parse_type);
+}
+
+static int s_parse_tenant(cfgtab_t *ct, yaml_node_t *item, orch_config_t *cfg, size_t i)
+{
+    cfgtab_pos_t pos[NNKEYS];
+    memset(pos, 0, sizeof pos);
+    int rc = s_walk_named(ct, item, "tenants", "tenant", i, s_nkeys, NNKEYS, cfg->tenants,
+                          sizeof *cfg->tenants, pos);
+    if (rc < 0)
+        return rc;
+    tenant_policy_t *t = &cfg->tenants[i];
+    if (t->weight == 0)
+        t->weight = 1;
+    if (t->burst == 0)
+        t->burst = t->rate > 1 ? (int)(t->rate + 0.999999) : 1;
+    return 0;
+}
+
+static int s_parse_tenants(cfgtab_t *ct, yaml_node_t *node, const char *display, void *base)
+{
+    orch_config_t *cfg = base;
+    return s_parse_list(ct, node, display, cfg, (void **)&cfg->tenants, sizeof *cfg->tenants,
+                        &cfg->ntenants, s_parse_tenant);
 }
 
 /* A job's payload: a mapping (or null: {}) as compact JSON into *out. */
@@ -569,6 +607,9 @@ void orch_config_destroy(orch_config_t **cfgp)
         free(cfg->types[i].reuse_key);
     }
     free(cfg->types);
+    for (size_t i = 0; i < cfg->ntenants; i++)
+        free(cfg->tenants[i].name);
+    free(cfg->tenants);
     free(cfg);
     *cfgp = NULL;
 }
@@ -587,4 +628,12 @@ int64_t orch_config_timeout(const orch_config_t *cfg, const char *queue, const c
         if (strcmp(cfg->types[i].name, type) == 0 && cfg->types[i].timeout_ms > 0)
             return cfg->types[i].timeout_ms;
     return orch_config_policy(cfg, queue)->timeout_ms;
+}
+
+const tenant_policy_t *orch_config_tenant(const orch_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->ntenants; i++)
+        if (strcmp(cfg->tenants[i].name, name) == 0)
+            return &cfg->tenants[i];
+    return NULL;
 }

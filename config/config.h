@@ -44,6 +44,19 @@ typedef struct {
     size_t nreuse_key;
 } type_policy_t;
 
+/* A tenant (tenants: sequence; docs/operations.md, "Tenants"). Within one
+ * priority level dispatch shares the fleet among tenants with work in
+ * proportion to their weights; the quotas refuse a submission (429 with
+ * retry_after_ms) instead of queueing it. 0 = no limit. */
+typedef struct {
+    char *name;          /* a protocol name */
+    int weight;          /* 1..1000, default 1 */
+    int64_t max_queued;  /* jobs accepted and not started yet (waiting, scheduled, queued) */
+    double rate;         /* submissions per second (token bucket) */
+    int burst;           /* bucket size, default max(1, ceil(rate)) */
+    int max_running;     /* jobs of the tenant running at once, fleet-wide */
+} tenant_policy_t;
+
 /* A follow-up job of a schedule (its `then:`): created with each firing,
  * waiting on the fired job, run once it succeeded. */
 #define SCHEDULE_THEN_MAX 8
@@ -87,14 +100,18 @@ typedef struct {
     int role;              /* orch_role_t */
     char **queues;         /* worker role: the queues it may serve */
     size_t nqueues;
+    char *tenant;          /* client roles: the one tenant it acts for; NULL: any tenant */
 } orch_key_t;
 
 /* One bearer token of the HTTP API (security.tokens_file line
- * "NAME ROLE sha256:HEX"): only the SHA-256 of the token is kept. */
+ * "NAME ROLE sha256:HEX [tenant=NAME]"): only the SHA-256 of the token is
+ * kept. */
 typedef struct {
     char *name;                 /* the audit trail's actor */
     int role;                   /* orch_role_t: submit, operate or admin */
     unsigned char sha256[32];
+    char *tenant;               /* the line's "tenant=NAME": the one tenant it acts for;
+                                 * NULL: any tenant */
 } orch_token_t;
 
 typedef struct {
@@ -140,6 +157,9 @@ typedef struct {
     size_t nschedules;
     type_policy_t *types;
     size_t ntypes;
+    tenant_policy_t *tenants; /* tenants: when any are listed, a submission naming another
+                               * tenant than these and "default" is refused */
+    size_t ntenants;
     /* defaults: and queues: */
     queue_policy_t defaults;
     queue_policy_t *queues;
@@ -239,6 +259,8 @@ int orch_token_new(const char *file, const char *name, const char *role, char *t
                    size_t tokenlen, char *err, size_t errlen);
 /* "worker", "submit", "operate", "admin". */
 const char *orch_role_name(int role);
+/* The tenants: entry named name, or NULL (weight 1, no quota). Borrowed. */
+const tenant_policy_t *orch_config_tenant(const orch_config_t *cfg, const char *name);
 /* The policy for queue name: its own entry or the defaults. Borrowed. */
 const queue_policy_t *orch_config_policy(const orch_config_t *cfg, const char *queue);
 /* The attempt timeout for a job without its own: the type's entry under

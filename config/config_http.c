@@ -1,6 +1,7 @@
 /* The HTTP API's settings: where it listens, TLS, and the bearer tokens.
- * A token file line is "NAME ROLE sha256:HEX" (blank lines and lines
- * starting with # are ignored): the file holds hashes only, so reading it
+ * A token file line is "NAME ROLE sha256:HEX [tenant=NAME]" (blank lines
+ * and lines starting with # are ignored; a tenant scopes a submit or
+ * operate token to that tenant's jobs): the file holds hashes only, so reading it
  * reveals no token. `orchestratord --new-token NAME ROLE` appends a line
  * and prints the token once. Tokens are 32 random bytes, so one SHA-256
  * is the right hash (a slow password hash protects guessable secrets). */
@@ -63,8 +64,15 @@ static int s_parse_line(cfgtab_t *ct, orch_config_t *cfg, const char *file, int 
         return 0;
     char *role = strtok_r(NULL, " \t", &save);
     char *hash = strtok_r(NULL, " \t", &save);
-    if (!role || !hash || strtok_r(NULL, " \t", &save))
-        return s_line_fail(ct, file, lineno, "expected \"NAME ROLE sha256:HEX\"", NULL);
+    char *scope = hash ? strtok_r(NULL, " \t", &save) : NULL;
+    if (!role || !hash || (scope && strtok_r(NULL, " \t", &save)))
+        return s_line_fail(ct, file, lineno, "expected \"NAME ROLE sha256:HEX [tenant=NAME]\"",
+                           NULL);
+    if (scope && (strncmp(scope, "tenant=", 7) != 0 || cfgtab_check_name(scope + 7)))
+        return s_line_fail(ct, file, lineno,
+                           "the fourth field must be tenant=NAME (1..64 characters "
+                           "[A-Za-z0-9_.:-]), not ",
+                           scope);
     if (cfgtab_check_name(name))
         return s_line_fail(ct, file, lineno,
                            "the name must be 1..64 characters [A-Za-z0-9_.:-]", NULL);
@@ -72,6 +80,11 @@ static int s_parse_line(cfgtab_t *ct, orch_config_t *cfg, const char *file, int 
     if (t.role < 0)
         return s_line_fail(ct, file, lineno, "the role must be submit, operate or admin, not ",
                            role);
+    if (scope && t.role == ORCH_ROLE_ADMIN)
+        return s_line_fail(ct, file, lineno,
+                           "an admin token acts for every tenant: tenant= is for submit and "
+                           "operate tokens",
+                           NULL);
     size_t bin_len = 0;
     if (strncmp(hash, "sha256:", 7) != 0 || strlen(hash + 7) != 64 ||
         sodium_hex2bin(t.sha256, sizeof t.sha256, hash + 7, 64, NULL, &bin_len, NULL) != 0 ||
@@ -84,6 +97,7 @@ static int s_parse_line(cfgtab_t *ct, orch_config_t *cfg, const char *file, int 
         if (strcmp(cfg->tokens[i].name, name) == 0)
             return s_line_fail(ct, file, lineno, "a token named ", name);
     t.name = xstrdup(name);
+    t.tenant = scope ? xstrdup(scope + 7) : NULL;
     cfg->tokens = xrealloc(cfg->tokens, (cfg->ntokens + 1) * sizeof *cfg->tokens);
     cfg->tokens[cfg->ntokens++] = t;
     return 0;
@@ -216,8 +230,10 @@ int config_http_check(cfgtab_t *ct, orch_config_t *cfg)
 
 void config_http_free(orch_config_t *cfg)
 {
-    for (size_t i = 0; i < cfg->ntokens; i++)
+    for (size_t i = 0; i < cfg->ntokens; i++) {
         free(cfg->tokens[i].name);
+        free(cfg->tokens[i].tenant);
+    }
     free(cfg->tokens);
     cfg->tokens = NULL;
     cfg->ntokens = 0;

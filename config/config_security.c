@@ -39,6 +39,7 @@ static const cfgtab_key_t s_kkeys[] = {
     CFGTAB_K_STR("public_key_file", KOFF(public_key_file), NULL, CFGTAB_NULLABLE, NULL, NULL),
     CFGTAB_K_STR("role", KOFF(role_name), NULL, 0, NULL, s_check_role),
     CFGTAB_K_LIST("queues", KOFF(queues), KOFF(nqueues), NULL, 1, 1024, NULL, cfgtab_check_name),
+    CFGTAB_K_STR("tenant", KOFF(tenant), NULL, CFGTAB_NULLABLE, NULL, cfgtab_check_name),
 };
 /* clang-format on */
 #define NKKEYS (sizeof s_kkeys / sizeof s_kkeys[0])
@@ -139,6 +140,10 @@ static int s_entry_role(cfgtab_t *ct, const cfgtab_scope_t *scope, orch_key_t *k
                            "a worker key needs \"queues\": the queues it may serve");
     if (k->role != ORCH_ROLE_WORKER && k->nqueues > 0)
         return cfgtab_fail(ct, scope, "queues", "only a key with role worker has queues");
+    if (k->tenant && (k->role == ORCH_ROLE_WORKER || k->role == ORCH_ROLE_ADMIN))
+        return cfgtab_fail(ct, scope, "tenant",
+                           "only a submit or operate key acts for one tenant (a worker serves "
+                           "queues, an admin key every tenant)");
     return 0;
 }
 

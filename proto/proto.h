@@ -98,6 +98,7 @@ enum {
     PROTO_STATUS_NOT_FOUND = 404,
     PROTO_STATUS_CONFLICT = 409,
     PROTO_STATUS_TOO_LARGE = 413,
+    PROTO_STATUS_TOO_MANY = 429, /* a tenant's quota: the reply carries retry_after_ms */
     PROTO_STATUS_INTERNAL = 500,
     PROTO_STATUS_UNAVAILABLE = 503,
 };

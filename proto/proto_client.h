@@ -31,6 +31,8 @@ typedef struct {
     char *reuse_key;         /* result reuse: NULL none; else a succeeded job of the same
                               * type and key, finished within reuse_ttl_ms, answers instead */
     int64_t reuse_ttl_ms;
+    char *tenant;            /* NULL: the client key's tenant, or "default" (the coordinator
+                              * sets it before the job is created) */
     char *on_failure;        /* compensation jobs (proto_then_encode's text, a list): run
                               * when a job that depends on this one, once it succeeded,
                               * ends dead or cancelled; NULL: none */

@@ -18,7 +18,8 @@
 
 static const char *const s_job_keys[] = {
     "queue",     "type",     "priority",   "payload", "max_attempts", "timeout_ms",
-    "idempotency_key", "run_at_us", "delay_ms", "depends_on", "reuse", "on_failure", NULL,
+    "idempotency_key", "run_at_us", "delay_ms", "depends_on", "reuse", "on_failure", "tenant",
+    NULL,
 };
 
 /* on_failure: one compensation job or a list, as a schedule's "then"
@@ -160,6 +161,7 @@ static int s_jobspec(const proto_fctx_t *c, const json_t *job, const proto_limit
     if ((rc = proto_fkeys(c, job, s_job_keys, false)) < 0 ||
         (rc = proto_fname(c, job, "queue", true, &out->queue)) < 0 ||
         (rc = proto_fname(c, job, "type", true, &out->type)) < 0 ||
+        (rc = proto_fname(c, job, "tenant", false, &out->tenant)) < 0 ||
         (rc = s_options(c, job, out)) < 0 ||
         (rc = proto_fstr(c, job, "idempotency_key", 1, PROTO_IDEMPOTENCY_KEY_MAX, false, false,
                          &out->idempotency_key)) < 0 ||
@@ -198,6 +200,7 @@ void proto_jobspec_fini(proto_jobspec_t *s)
     free(s->depends_on);
     free(s->reuse_key);
     free(s->on_failure);
+    free(s->tenant);
     memset(s, 0, sizeof *s);
 }
 
@@ -385,6 +388,10 @@ void proto_jobspec_encode(strbuf_t *sb, const proto_jobspec_t *s, size_t batch_s
     if (s->idempotency_key) {
         proto_key(sb, "idempotency_key");
         proto_put_string(sb, s->idempotency_key, strlen(s->idempotency_key));
+    }
+    if (s->tenant) {
+        proto_key(sb, "tenant");
+        proto_put_string(sb, s->tenant, strlen(s->tenant));
     }
     if (s->on_failure) {
         proto_key(sb, "on_failure");

@@ -56,7 +56,7 @@ void coord_on_terminal(void *arg, job_t *job)
 job_t *coord_job_from_row(coord_t *c, const store_job_row_t *row)
 {
     job_t *job = job_new(row->id);
-    job->lane = readyq_lane(c->rq, row->queue, row->type, true);
+    job->lane = readyq_lane(c->rq, row->queue, row->type, row->tenant, true);
     job->priority = (uint8_t)row->priority;
     job->attempt = row->attempt;
     job->attempt_base = row->attempt_base;

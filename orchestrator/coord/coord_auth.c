@@ -47,7 +47,8 @@ static void s_index_keys(coord_auth_t *a)
     const orch_config_t *cfg = a->cfg;
     a->peers = xcalloc(cfg->nkeys ? cfg->nkeys : 1, sizeof *a->peers);
     for (size_t i = 0; i < cfg->nkeys; i++) {
-        a->peers[i] = (coord_peer_t){cfg->keys[i].name, cfg->keys[i].role, &cfg->keys[i], false};
+        a->peers[i] = (coord_peer_t){cfg->keys[i].name, cfg->keys[i].role, &cfg->keys[i], false,
+                                     cfg->keys[i].tenant};
         hmap_str_put(a->by_name, cfg->keys[i].name, &a->peers[i]);
         hmap_str_put(a->by_public, cfg->keys[i].public_key, &a->peers[i]);
     }
@@ -69,15 +70,16 @@ coord_auth_t *coord_auth_new(void *zctx, const orch_config_t *cfg, char *err, si
     coord_auth_t *a = xcalloc(1, sizeof *a);
     a->cfg = cfg;
     a->curve = cfg->secret_key != NULL;
-    a->local = (coord_peer_t){"local", ORCH_ROLE_ADMIN, NULL, false};
-    a->unknown = (coord_peer_t){"unknown", -1, NULL, false};
+    a->local = (coord_peer_t){"local", ORCH_ROLE_ADMIN, NULL, false, NULL};
+    a->unknown = (coord_peer_t){"unknown", -1, NULL, false, NULL};
     a->by_name = hmap_new_str();
     a->by_public = hmap_new_str();
     a->bound = hmap_new_str();
-    a->probe = (coord_peer_t){"http-readyz", ORCH_ROLE_SUBMIT, NULL, true};
+    a->probe = (coord_peer_t){"http-readyz", ORCH_ROLE_SUBMIT, NULL, true, NULL};
     a->tokens = xcalloc(cfg->ntokens ? cfg->ntokens : 1, sizeof *a->tokens);
     for (size_t i = 0; i < cfg->ntokens; i++)
-        a->tokens[i] = (coord_peer_t){cfg->tokens[i].name, cfg->tokens[i].role, NULL, true};
+        a->tokens[i] = (coord_peer_t){cfg->tokens[i].name, cfg->tokens[i].role, NULL, true,
+                                      cfg->tokens[i].tenant};
     if (!a->curve) {
         s_warn_insecure(cfg);
         return a;

@@ -33,6 +33,7 @@ typedef struct {
     int role;              /* orch_role_t; -1 for a key the coordinator does not know */
     const orch_key_t *key; /* borrowed from the config; NULL without CURVE */
     bool token;            /* an HTTP API bearer token (security.tokens_file), not a key */
+    const char *tenant;    /* the one tenant it acts for (coord_tenants.c); NULL: any */
 } coord_peer_t;
 
 /* The audit trail's actor for p: its name, "local" when p is NULL. */

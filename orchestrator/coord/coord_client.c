@@ -141,6 +141,10 @@ static void s_on_submit(coord_t *c, const proto_envelope_t *env, const char *req
         proto_jobspecs_free(specs, n);
         return;
     }
+    if (!coord_tenant_admit(c, env, req, specs, n)) {
+        proto_jobspecs_free(specs, n);
+        return;
+    }
     coord_submit(c, env, req, specs, n, warning); /* takes the specs */
 }
 

@@ -99,6 +99,7 @@ op_t *coord_refill_op(coord_t *c, lane_t *l)
     /* the lane outlives the op: its names are borrowed */
     op->sop.in.refill.queue = l->queue->name;
     op->sop.in.refill.type = l->type;
+    op->sop.in.refill.tenant = l->tenant->name;
     op->sop.in.refill.bound_priority = l->bound_priority;
     op->sop.in.refill.bound_id = l->bound_id;
     op->sop.in.refill.limit = limit < 1 ? 1 : limit;
@@ -254,12 +255,13 @@ static void s_cancel_result(coord_t *c, op_t *op, const store_answer_t *ans)
             jobstate_adopt(job, JOB_CANCELLED);
             coord_job_release(c, job);
         }
-        jobstate_external(readyq_queue(c->rq, ans->queue, true), from, JOB_CANCELLED);
+        jobstate_external(readyq_lane(c->rq, ans->queue, ans->type, ans->tenant, true), from,
+                          JOB_CANCELLED);
         batch_publish(&c->inflight, &(batch_event_t){
             .id = op->sop.event_id, .job_id = id, .at_us = clock_real_us(),
             .event = JOB_EV_CANCELLED, .attempt = ans->attempt,
             .queue = coord_intern(c, ans->queue), .type = coord_intern(c, ans->type),
-            .state = JOB_CANCELLED});
+            .tenant = coord_intern(c, ans->tenant), .state = JOB_CANCELLED});
         coord_deps_notify(c, id, JOB_CANCELLED);
         coord_ack_op_state(c, op, "cancelled");
         return;
@@ -293,7 +295,7 @@ static void s_retry_result(coord_t *c, op_t *op, const store_answer_t *ans)
         return;
     }
     job_t *job = coord_job_from_row(c, &ans->rows[0]);
-    jobstate_external(job->lane->queue, ans->prior_state, JOB_QUEUED);
+    jobstate_external(job->lane, ans->prior_state, JOB_QUEUED);
     batch_publish(&c->inflight, &(batch_event_t){
         .id = op->sop.event_id, .job_id = job->id, .at_us = clock_real_us(),
         .event = JOB_EV_RETRIED, .attempt = job->attempt, .queue = job->lane->queue->name,

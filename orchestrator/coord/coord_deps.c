@@ -24,9 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void s_keyname(char *buf, size_t len, const char *queue, const char *key)
+/* Idempotency keys are per (tenant, queue). */
+static void s_keyname(char *buf, size_t len, const char *tenant, const char *queue,
+                      const char *key)
 {
-    snprintf(buf, len, "%s\x1f%s", queue, key);
+    snprintf(buf, len, "%s\x1f%s\x1f%s", tenant, queue, key);
 }
 
 void coord_key_register(coord_t *c, job_t *job)
@@ -34,7 +36,7 @@ void coord_key_register(coord_t *c, job_t *job)
     if (!job->idempotency_key || job->key_registered)
         return;
     char k[400];
-    s_keyname(k, sizeof k, job->lane->queue->name, job->idempotency_key);
+    s_keyname(k, sizeof k, job->lane->tenant->name, job->lane->queue->name, job->idempotency_key);
     hmap_str_put(c->keys, k, job);
     job->key_registered = true;
 }
@@ -44,7 +46,7 @@ void coord_key_unregister(coord_t *c, job_t *job)
     if (!job->key_registered)
         return;
     char k[400];
-    s_keyname(k, sizeof k, job->lane->queue->name, job->idempotency_key);
+    s_keyname(k, sizeof k, job->lane->tenant->name, job->lane->queue->name, job->idempotency_key);
     if (hmap_str_get(c->keys, k) == job)
         hmap_str_remove(c->keys, k);
     job->key_registered = false;
@@ -156,7 +158,7 @@ job_t *coord_new_job(coord_t *c, const proto_jobspec_t *s, int64_t now_us, const
 {
     const queue_policy_t *p = coord_policy(c, s->queue);
     job_t *job = job_new(++c->next_id);
-    job->lane = readyq_lane(c->rq, s->queue, s->type, true);
+    job->lane = readyq_lane(c->rq, s->queue, s->type, coord_spec_tenant(s), true);
     job->priority = (uint8_t)(s->priority >= 0 ? s->priority : p->priority);
     job->max_attempts = s->max_attempts > 0 ? s->max_attempts : p->max_attempts;
     job->timeout_ms = s->timeout_ms > 0 ? s->timeout_ms : orch_config_timeout(c->cfg, s->queue, s->type);
@@ -201,10 +203,11 @@ static int s_dep_state(coord_t *c, const s_view_t *v, int64_t id)
 }
 
 /* Existing job for (queue, key) or 0. */
-static int64_t s_key_hit(coord_t *c, const s_view_t *v, const char *queue, const char *key)
+static int64_t s_key_hit(coord_t *c, const s_view_t *v, const char *tenant, const char *queue,
+                         const char *key)
 {
-    char k[400];
-    s_keyname(k, sizeof k, queue, key);
+    char k[480];
+    s_keyname(k, sizeof k, tenant, queue, key);
     job_t *j = hmap_str_get(c->keys, k);
     int64_t window_us = c->cfg->idempotency_window_ms * 1000;
     if (j) {
@@ -214,7 +217,8 @@ static int64_t s_key_hit(coord_t *c, const s_view_t *v, const char *queue, const
     }
     for (size_t r = 0; v->ans && r < v->ans->nkey_hits; r++) {
         const store_key_hit_t *h = &v->ans->key_hits[r];
-        if (!h->id || strcmp(h->queue, queue) != 0 || strcmp(h->key, key) != 0)
+        if (!h->id || strcmp(h->queue, queue) != 0 || strcmp(h->key, key) != 0 ||
+            strcmp(h->tenant, tenant) != 0)
             continue;
         int64_t id = h->id;
         job_t *mem = hmap_i64_get(c->jobs, id);
@@ -347,7 +351,8 @@ static const store_reuse_hit_t *s_reuse_hit(const s_view_t *v, const proto_jobsp
 {
     for (size_t r = 0; s->reuse_key && v->ans && r < v->ans->nreuse_hits; r++) {
         const store_reuse_hit_t *h = &v->ans->reuse_hits[r];
-        if (h->id && strcmp(h->type, s->type) == 0 && strcmp(h->key, s->reuse_key) == 0)
+        if (h->id && strcmp(h->type, s->type) == 0 && strcmp(h->key, s->reuse_key) == 0 &&
+            strcmp(h->tenant, coord_spec_tenant(s)) == 0)
             return h;
     }
     return NULL;
@@ -365,16 +370,19 @@ static void s_queue_reuse_op(coord_t *c, const proto_jobspec_t *specs, const int
     op_t *op = coord_op_new(STORE_OP_REUSE, NULL, NULL);
     const char **types = op_own(op, xcalloc(m, sizeof *types));
     const char **keys = op_own(op, xcalloc(m, sizeof *keys));
+    const char **tenants = op_own(op, xcalloc(m, sizeof *tenants));
     int64_t *jobs = op_own(op, xcalloc(m, sizeof *jobs));
     m = 0;
     for (size_t i = 0; i < n; i++)
         if (specs[i].reuse_key && !existing[i]) {
             types[m] = op_strdup(op, specs[i].type);
             keys[m] = op_strdup(op, specs[i].reuse_key);
+            tenants[m] = op_strdup(op, coord_spec_tenant(&specs[i]));
             jobs[m++] = ids[i];
         }
     op->sop.in.reuse.types = types;
     op->sop.in.reuse.keys = keys;
+    op->sop.in.reuse.tenants = tenants;
     op->sop.in.reuse.job_ids = jobs;
     op->sop.in.reuse.n = m;
     coord_queue_op(c, op);
@@ -424,7 +432,8 @@ static void s_create(coord_t *c, const s_view_t *v, proto_jobspec_t *specs, size
     for (size_t i = 0; i < n; i++) {
         if (specs[i].idempotency_key) {
             o->any_key = true;
-            o->ids[i] = s_key_hit(c, v, specs[i].queue, specs[i].idempotency_key);
+            o->ids[i] = s_key_hit(c, v, coord_spec_tenant(&specs[i]), specs[i].queue,
+                                  specs[i].idempotency_key);
             if (o->ids[i]) {
                 o->existing[i] = true;
                 continue;
@@ -535,6 +544,8 @@ static void s_submit(coord_t *c, const proto_envelope_t *env, const char *req,
     int64_t *deps = xcalloc(ndeps + 1, sizeof *deps);
     const char **queues = xcalloc(n, sizeof *queues);
     const char **keys = xcalloc(n, sizeof *keys);
+    const char **ktenants = xcalloc(n, sizeof *ktenants);
+    const char **rtenants = xcalloc(n, sizeof *rtenants);
     const char **rtypes = xcalloc(n, sizeof *rtypes);
     const char **rkeys = xcalloc(n, sizeof *rkeys);
     int64_t *rttls = xcalloc(n, sizeof *rttls);
@@ -546,10 +557,12 @@ static void s_submit(coord_t *c, const proto_envelope_t *env, const char *req,
                 deps[ndeps++] = specs[i].depends_on[d];
         if (specs[i].idempotency_key) {
             queues[nkeys] = specs[i].queue;
+            ktenants[nkeys] = coord_spec_tenant(&specs[i]);
             keys[nkeys++] = specs[i].idempotency_key;
         }
         if (specs[i].reuse_key) {
             rtypes[nreuse] = specs[i].type;
+            rtenants[nreuse] = coord_spec_tenant(&specs[i]);
             rkeys[nreuse] = specs[i].reuse_key;
             rttls[nreuse++] = specs[i].reuse_ttl_ms;
         }
@@ -570,6 +583,8 @@ static void s_submit(coord_t *c, const proto_envelope_t *env, const char *req,
     op->sop.in.lookup.ndeps = ndeps;
     op->sop.in.lookup.queues = op_own(op, queues);
     op->sop.in.lookup.keys = op_own(op, keys);
+    op->sop.in.lookup.tenants = op_own(op, ktenants);
+    op->sop.in.lookup.reuse_tenants = op_own(op, rtenants);
     op->sop.in.lookup.nkeys = nkeys;
     op->sop.in.lookup.window_ms = c->cfg->idempotency_window_ms;
     op->sop.in.lookup.reuse_types = op_own(op, rtypes);

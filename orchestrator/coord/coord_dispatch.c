@@ -60,14 +60,34 @@ static job_t *s_lane_best(coord_t *c, lane_t *l, int *eff, int64_t now_us)
     return best;
 }
 
+/* Dispatch order: effective priority, then the tenant's fair-share tag
+ * (coord_tenants.c), then id. Negative when (ea, a) goes before (eb, b). */
+static int s_order(coord_t *c, int ea, const lane_t *la, int64_t ia, int eb, const lane_t *lb,
+                   int64_t ib)
+{
+    if (ea != eb)
+        return ea < eb ? -1 : 1;
+    if (la->tenant != lb->tenant) {
+        double ta = coord_tenant_tag(c, la->tenant), tb = coord_tenant_tag(c, lb->tenant);
+        if (ta != tb)
+            return ta < tb ? -1 : 1;
+    }
+    return ia < ib ? -1 : ia > ib ? 1 : 0;
+}
+
 /* An emptied lane whose next jobs are still in PostgreSQL may hold a job
  * more urgent than anything in memory: its next key is only known to be
  * above its bound. Dispatch waits for that lane's refill (already requested)
  * rather than hand out a possibly less urgent job. */
-static bool s_refill_may_beat(const lane_t *l, int prio, int64_t id)
+static bool s_refill_may_beat(coord_t *c, const lane_t *l, int prio, const job_t *best)
 {
     return l->count == 0 && l->overflow &&
-           readyq_key_cmp(l->bound_priority, l->bound_id, prio, id) < 0;
+           s_order(c, l->bound_priority, l, l->bound_id, prio, best->lane, best->id) < 0;
+}
+
+static bool s_may_dispatch(coord_t *c, lane_t *l, int64_t now_ms)
+{
+    return coord_queue_may_dispatch(c, l->queue, now_ms) && coord_tenant_may_dispatch(c, l->tenant);
 }
 
 static job_t *s_best(coord_t *c, worker_t *w, int64_t now_us, int64_t now_ms)
@@ -76,11 +96,11 @@ static job_t *s_best(coord_t *c, worker_t *w, int64_t now_us, int64_t now_ms)
     int best_eff = 0;
     for (size_t i = 0; i < w->nlanes; i++) {
         lane_t *l = w->lanes[i];
-        if ((l->count == 0 && !l->overflow) || !coord_queue_may_dispatch(c, l->queue, now_ms))
+        if ((l->count == 0 && !l->overflow) || !s_may_dispatch(c, l, now_ms))
             continue;
         int eff = 0;
         job_t *j = l->count ? s_lane_best(c, l, &eff, now_us) : NULL;
-        if (j && (!best || readyq_key_cmp(eff, j->id, best_eff, best->id) < 0)) {
+        if (j && (!best || s_order(c, eff, l, j->id, best_eff, best->lane, best->id) < 0)) {
             best = j;
             best_eff = eff;
         }
@@ -88,8 +108,7 @@ static job_t *s_best(coord_t *c, worker_t *w, int64_t now_us, int64_t now_ms)
     if (!best)
         return NULL;
     for (size_t i = 0; i < w->nlanes; i++)
-        if (s_refill_may_beat(w->lanes[i], best_eff, best->id) &&
-            coord_queue_may_dispatch(c, w->lanes[i]->queue, now_ms))
+        if (s_refill_may_beat(c, w->lanes[i], best_eff, best) && s_may_dispatch(c, w->lanes[i], now_ms))
             return NULL;
     return best;
 }
@@ -113,6 +132,7 @@ static void s_assign(coord_t *c, worker_t *w, job_t *job, int64_t now_real, int6
         return;
     job->worker = w;
     coord_queue_dispatched(c, job->lane->queue);
+    coord_tenant_started(c, job->lane->tenant);
     w->leases[w->nleases++] = (proto_jobref_t){job->id, job->attempt};
     coord_arm_timer(c, job, TIMER_JOB_DEADLINE, now_mono + job->timeout_ms);
     s_append_job(w, job);

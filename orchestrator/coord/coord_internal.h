@@ -166,6 +166,7 @@ struct coord {
     void *qpipe;   /* PAIR to the query thread */
     coord_auth_t *auth;        /* CURVE, ZAP and roles */
     const coord_peer_t *peer;  /* who sent the message being handled (coord_auth_peer) */
+    double fair_vtime;         /* fair share's virtual time (coord_tenants.c) */
     void *query;   /* query_t */
     store_t *store;
     readyq_t *rq;
@@ -475,6 +476,33 @@ bool coord_queue_known(coord_t *c, const char *name);
 bool coord_type_known(coord_t *c, const char *type);
 /* Effective priority with aging (scheduler.priority_aging). */
 int coord_effective_priority(coord_t *c, const job_t *job, int64_t now_us);
+
+/* coord_tenants.c: tenants, their quotas and fair share */
+typedef enum {
+    COORD_TENANT_MAX_QUEUED = 0,
+    COORD_TENANT_RATE,
+    COORD_TENANT_REFUSALS
+} coord_tenant_refusal_t;
+/* The tenant a job spec is for (set by coord_tenant_admit; "default"). */
+const char *coord_spec_tenant(const proto_jobspec_t *s);
+const tenant_policy_t *coord_tenant_policy(coord_t *c, tenant_t *t);
+/* Jobs of t accepted and not started (waiting, scheduled, queued). */
+int64_t coord_tenant_pending(const tenant_t *t);
+/* Resolves each job's tenant (the sender's key scope, what the job names,
+ * "default") and checks the tenants' quotas; on a refusal replies (403,
+ * 400 or 429 with retry_after_ms) and returns false. */
+bool coord_tenant_admit(coord_t *c, const proto_envelope_t *env, const char *req,
+                        proto_jobspec_t *specs, size_t n);
+/* Fair share: t's tag floored at the virtual time (smaller goes first). */
+double coord_tenant_tag(coord_t *c, const tenant_t *t);
+void coord_tenant_started(coord_t *c, tenant_t *t);
+/* max_running not reached. */
+bool coord_tenant_may_dispatch(coord_t *c, tenant_t *t);
+/* Whether the sender of the message being handled may see tenant's jobs. */
+bool coord_tenant_visible(const coord_t *c, const char *tenant);
+/* The sender's tenant scope, NULL: every tenant. */
+const char *coord_peer_tenant(const coord_t *c);
+char *coord_tenants_json(coord_t *c);
 
 /* coord_timers.c */
 void coord_run_timers(coord_t *c, int64_t now_ms);

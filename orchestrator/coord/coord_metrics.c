@@ -71,7 +71,7 @@ void coord_metrics_committed(coord_t *c, const batch_t *b, int64_t latency_us)
             const batch_event_t *e = &evs[i];
             lane_t *l = e->lane;
             if (!l && e->queue && e->type)
-                l = readyq_lane(c->rq, e->queue, e->type, true);
+                l = readyq_lane(c->rq, e->queue, e->type, e->tenant, true);
             if (!l || e->event >= JOB_EV_COUNT)
                 continue;
             s_lane_t *sl = s_lane(l);

@@ -13,10 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void s_count(void *arg, const char *queue, int state, int64_t n)
+/* One call per (queue, tenant, state): memory starts from zero. */
+static void s_count(void *arg, const char *queue, const char *tenant, int state, int64_t n)
 {
     coord_t *c = arg;
-    readyq_queue(c->rq, queue, true)->counts[state] = n;
+    readyq_queue(c->rq, queue, true)->counts[state] += n;
+    if (state < TENANT_LIVE_STATES)
+        readyq_tenant(c->rq, tenant, true)->live[state] += n;
 }
 
 static void s_paused(void *arg, const char *queue)
@@ -40,11 +43,11 @@ static int s_lane_page(coord_t *c)
 
 /* A lane starts empty with everything in PostgreSQL, and takes its first
  * page as a refill would (a worker that re-registers may claim one). */
-static void s_lane(void *arg, const char *queue, const char *type, const store_job_row_t *rows,
-                   size_t nrows)
+static void s_lane(void *arg, const char *queue, const char *type, const char *tenant,
+                   const store_job_row_t *rows, size_t nrows)
 {
     coord_t *c = arg;
-    lane_t *l = readyq_lane(c->rq, queue, type, true);
+    lane_t *l = readyq_lane(c->rq, queue, type, tenant, true);
     lane_mark_overflow(l);
     store_answer_t ans = {.rows = rows, .nrows = nrows, .prior_state = -1};
     coord_refill_apply(c, l, &ans, s_lane_page(c));

@@ -264,7 +264,7 @@ static void s_then_created(coord_t *c, const op_t *op)
             .created_us = f->created_us,
         };
         job_t *job = coord_job_from_row(c, &row);
-        jobstate_external(job->lane->queue, -1, JOB_WAITING);
+        jobstate_external(job->lane, -1, JOB_WAITING);
         batch_publish(&c->inflight, &(batch_event_t){.id = op->sop.event_id + 1 + (int64_t)i,
                                                      .job_id = job->id,
                                                      .at_us = clock_real_us(),
@@ -310,7 +310,7 @@ static void s_fire_result(coord_t *c, op_t *op, const store_answer_t *ans)
     };
     job_t *job = coord_job_from_row(c, &row);
     job->ready_us = f->created_us;
-    jobstate_external(job->lane->queue, -1, JOB_QUEUED);
+    jobstate_external(job->lane, -1, JOB_QUEUED);
     batch_publish(&c->inflight, &(batch_event_t){
         .id = op->sop.event_id, .job_id = job->id, .at_us = clock_real_us(),
         .event = JOB_EV_SUBMITTED, .queue = job->lane->queue->name, .type = job->lane->type,

@@ -31,14 +31,18 @@ bool jobstate_allowed(int from, int to)
     return (s_allowed[from] & B(to)) != 0;
 }
 
-static void s_count(queue_t *q, int from, int to)
+static void s_count(lane_t *l, int from, int to)
 {
-    if (!q)
+    if (!l)
         return;
     if (from >= 0)
-        q->counts[from]--;
+        l->queue->counts[from]--;
     if (to >= 0)
-        q->counts[to]++;
+        l->queue->counts[to]++;
+    if (from >= 0 && from < TENANT_LIVE_STATES && l->tenant->live[from] > 0)
+        l->tenant->live[from]--;
+    if (to >= 0 && to < TENANT_LIVE_STATES)
+        l->tenant->live[to]++;
 }
 
 /* Checks and applies from -> to; false (logged, counted) when refused. */
@@ -58,7 +62,7 @@ static bool s_move(jobstate_t *js, job_t *job, int to, job_event_t ev)
         job->waiting_held = false;
         js->waiting_held--;
     }
-    s_count(job->lane ? job->lane->queue : NULL, from, to);
+    s_count(job->lane, from, to);
     job->state = (uint8_t)to;
     js->moves++;
     return true;
@@ -106,7 +110,7 @@ void jobstate_operator_detail(strbuf_t *sb, const char *reason, const char *acto
 void jobstate_submit(jobstate_t *js, job_t *job, const char *actor)
 {
     job->state = JOB_WAITING;
-    s_count(job->lane ? job->lane->queue : NULL, -1, JOB_WAITING);
+    s_count(job->lane, -1, JOB_WAITING);
     js->moves++;
     strbuf_t sb;
     strbuf_init(&sb);
@@ -289,7 +293,7 @@ void jobstate_adopt(job_t *job, int state)
     job->in_pg = true;
 }
 
-void jobstate_external(queue_t *q, int from, int to)
+void jobstate_external(lane_t *l, int from, int to)
 {
-    s_count(q, from, to);
+    s_count(l, from, to);
 }

@@ -81,7 +81,8 @@ void jobstate_stale(jobstate_t *js, job_t *job, int64_t id, int attempt, const c
 /* A job loaded from PostgreSQL in the given state: already counted there. */
 void jobstate_adopt(job_t *job, int state);
 /* A transition PostgreSQL applied itself (cancel, retry or schedule firing
- * of a job not in memory): its queue's counters follow. from -1: none. */
-void jobstate_external(queue_t *q, int from, int to);
+ * of a job not in memory): its queue's and tenant's counters follow.
+ * from -1: none. */
+void jobstate_external(lane_t *l, int from, int to);
 
 #endif

@@ -10,6 +10,8 @@ struct readyq {
     size_t nqueues;
     lane_t **lanes;
     size_t nlanes;
+    tenant_t **tenants;
+    size_t ntenants;
 };
 
 readyq_t *readyq_new(int window)
@@ -37,6 +39,11 @@ void readyq_destroy(readyq_t **rqp)
         free(rq->queues[i]->lanes);
         free(rq->queues[i]);
     }
+    for (size_t i = 0; i < rq->ntenants; i++) {
+        free(rq->tenants[i]->name);
+        free(rq->tenants[i]);
+    }
+    free(rq->tenants);
     free(rq->lanes);
     free(rq->queues);
     free(rq);
@@ -68,18 +75,50 @@ queue_t *readyq_queue(readyq_t *rq, const char *name, bool create)
     return q;
 }
 
-lane_t *readyq_lane(readyq_t *rq, const char *queue, const char *type, bool create)
+tenant_t *readyq_tenant(readyq_t *rq, const char *name, bool create)
 {
+    if (!name)
+        name = "default";
+    for (size_t i = 0; i < rq->ntenants; i++)
+        if (strcmp(rq->tenants[i]->name, name) == 0)
+            return rq->tenants[i];
+    if (!create)
+        return NULL;
+    tenant_t *t = xcalloc(1, sizeof *t);
+    t->name = xstrdup(name);
+    t->tokens = -1; /* the first submission fills the bucket */
+    rq->tenants = xrealloc(rq->tenants, (rq->ntenants + 1) * sizeof *rq->tenants);
+    rq->tenants[rq->ntenants++] = t;
+    return t;
+}
+
+size_t readyq_ntenants(const readyq_t *rq)
+{
+    return rq->ntenants;
+}
+
+tenant_t *readyq_tenant_at(const readyq_t *rq, size_t i)
+{
+    return i < rq->ntenants ? rq->tenants[i] : NULL;
+}
+
+lane_t *readyq_lane(readyq_t *rq, const char *queue, const char *type, const char *tenant,
+                    bool create)
+{
+    tenant_t *t = readyq_tenant(rq, tenant, create);
+    if (!t)
+        return NULL;
     queue_t *q = readyq_queue(rq, queue, create);
     if (!q)
         return NULL;
     for (size_t i = 0; i < q->nlanes; i++)
-        if (strcmp(q->lanes[i]->type, type) == 0)
+        if (q->lanes[i]->tenant == t && strcmp(q->lanes[i]->type, type) == 0)
             return q->lanes[i];
     if (!create)
         return NULL;
     lane_t *l = xcalloc(1, sizeof *l);
     l->queue = q;
+    l->tenant = t;
     l->type = xstrdup(type);
     l->index = rq->nlanes;
     q->lanes = xrealloc(q->lanes, (q->nlanes + 1) * sizeof *q->lanes);

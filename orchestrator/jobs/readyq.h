@@ -1,6 +1,8 @@
-/* The in-memory ready index: queues, and per (queue, type) lanes holding a
- * bounded window of the most urgent queued jobs, ordered by priority (0
- * first) then job id (FIFO).
+/* The in-memory ready index: queues, tenants, and per (queue, type, tenant)
+ * lanes holding a bounded window of the most urgent queued jobs, ordered by
+ * priority (0 first) then job id (FIFO). A lane per tenant is what makes
+ * fair share possible: one tenant's backlog in PostgreSQL never stands in
+ * front of another tenant's jobs in a refill.
  *
  * Window invariant, per lane: when `overflow` is set, PostgreSQL may hold
  * queued jobs of this lane that are not in memory, and every one of them has
@@ -18,6 +20,25 @@
 #define READYQ_PRIORITIES 10
 
 typedef struct queue queue_t;
+typedef struct tenant tenant_t;
+
+/* Live states a tenant's quota counts (see tenant_t.live). */
+#define TENANT_LIVE_STATES 4 /* waiting, scheduled, queued, running */
+
+struct tenant {
+    char *name;
+    const void *policy;              /* tenant_policy_t, borrowed from config; NULL: defaults */
+    bool policy_set;                 /* policy was looked up */
+    int64_t live[TENANT_LIVE_STATES]; /* jobs per live state, all of PostgreSQL + memory */
+    /* fair share (start-time fair queueing, coord_dispatch.c): the virtual
+     * time at which this tenant's next job would finish its share */
+    double finish_tag;
+    /* submission rate quota (token bucket), maintained by the coordinator */
+    double tokens;
+    int64_t tokens_at_ms;
+    int64_t started_total;
+    int64_t refused_total[3];        /* coord_tenant_refusal_t */
+};
 
 struct queue {
     char *name;
@@ -39,6 +60,7 @@ struct queue {
 struct lane {
     queue_t *queue;
     char *type;
+    tenant_t *tenant;
     job_t *head[READYQ_PRIORITIES];
     job_t *tail[READYQ_PRIORITIES];
     uint16_t nonempty;       /* bit p set when priority p has jobs */
@@ -61,7 +83,13 @@ void readyq_destroy(readyq_t **rq);
 int readyq_window(const readyq_t *rq);
 
 queue_t *readyq_queue(readyq_t *rq, const char *name, bool create);
-lane_t *readyq_lane(readyq_t *rq, const char *queue, const char *type, bool create);
+/* The tenant named name (NULL: "default"); created when create. */
+tenant_t *readyq_tenant(readyq_t *rq, const char *name, bool create);
+size_t readyq_ntenants(const readyq_t *rq);
+tenant_t *readyq_tenant_at(const readyq_t *rq, size_t i);
+/* tenant NULL: the "default" tenant. */
+lane_t *readyq_lane(readyq_t *rq, const char *queue, const char *type, const char *tenant,
+                    bool create);
 size_t readyq_nlanes(const readyq_t *rq);
 lane_t *readyq_lane_at(const readyq_t *rq, size_t i);
 size_t readyq_nqueues(const readyq_t *rq);

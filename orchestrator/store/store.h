@@ -42,6 +42,7 @@ typedef struct {
     const char *idempotency_key; /* may be NULL */
     int64_t created_us, run_at_us, started_us; /* 0 = NULL */
     const char *worker;     /* may be NULL */
+    const char *tenant;     /* never NULL */
 } store_job_row_t;
 
 typedef struct {
@@ -93,13 +94,15 @@ typedef struct {
 typedef struct {
     const int64_t *deps; /* existing jobs whose state is needed */
     size_t ndeps;
-    const char *const *queues; /* (queue, key) pairs */
+    const char *const *queues; /* (queue, key, tenant) triples */
     const char *const *keys;
+    const char *const *tenants;
     size_t nkeys;
     int64_t window_ms; /* finished jobs count as hits this long */
     const char *const *reuse_types; /* (type, key, ttl) result reuse candidates */
     const char *const *reuse_keys;
     const int64_t *reuse_ttls_ms;
+    const char *const *reuse_tenants;
     size_t nreuse;
 } store_lookup_in_t;
 
@@ -143,14 +146,23 @@ typedef struct store_op {
                        * it may insert (the coordinator assigns it when the
                        * op joins a pipeline; store_op_events ids from here) */
     union {
-        struct { const char *queue, *type; int bound_priority; int64_t bound_id; int limit; } refill;
+        struct {
+            const char *queue, *type, *tenant;
+            int bound_priority;
+            int64_t bound_id;
+            int limit;
+        } refill;
         struct { int64_t id; const char *reason; const char *actor; } cancel;
         struct { int64_t id; const char *actor; } retry;
         struct { const char *queue; bool paused; } pause;
         store_worker_in_t worker;
         store_lookup_in_t lookup;
         struct { const int64_t *job_ids, *dep_ids; size_t n; } deps;
-        struct { const char *const *types, *const *keys; const int64_t *job_ids; size_t n; } reuse;
+        struct {
+            const char *const *types, *const *keys, *const *tenants;
+            const int64_t *job_ids;
+            size_t n;
+        } reuse;
         struct { const int64_t *job_ids; const char *const *specs; size_t n; } comp_add;
         struct { const int64_t *failed; size_t n; } comp_find;
         store_fire_in_t fire;
@@ -175,14 +187,14 @@ typedef struct {
 } store_dep_state_t;
 
 typedef struct {
-    const char *queue, *key;
+    const char *queue, *key, *tenant;
     int64_t id; /* 0: no live or recent job holds the key */
     int state;  /* that job's state (-1 when none) */
 } store_key_hit_t;
 
 /* LOOKUP: the newest succeeded job of (type, key) within its ttl. */
 typedef struct {
-    const char *type, *key;
+    const char *type, *key, *tenant;
     int64_t id;         /* 0: none */
     const char *result; /* its stored result, JSON text */
 } store_reuse_hit_t;
@@ -229,6 +241,7 @@ typedef struct {
     int prior_state;
     const char *queue;
     const char *type;
+    const char *tenant;
     int attempt;
     /* FIRE that did not fire: the schedule as stored (another coordinator
      * advanced or paused it, or it was removed: sched_exists false) */
@@ -290,7 +303,7 @@ typedef struct {
 
 /* A lane with queued jobs and its first page (lane_page rows at most, by
  * priority and id); rows borrowed for the call. */
-typedef void (*store_lane_fn)(void *arg, const char *queue, const char *type,
+typedef void (*store_lane_fn)(void *arg, const char *queue, const char *type, const char *tenant,
                               const store_job_row_t *rows, size_t nrows);
 
 /* Starts reading store's database (its conninfo); NULL when the thread
@@ -308,8 +321,11 @@ void store_snapshot_destroy(store_snapshot_t **snap);
  * (the coordinator numbers its events from here). */
 int store_snapshot_ids(store_snapshot_t *snap, int64_t *max_id, int64_t *next_event_id);
 /* Job counts per (queue, state). */
+/* Jobs per (queue, tenant, state): one call per group. */
 int store_snapshot_counts(store_snapshot_t *snap,
-                          void (*fn)(void *arg, const char *queue, int state, int64_t n), void *arg);
+                          void (*fn)(void *arg, const char *queue, const char *tenant, int state,
+                                     int64_t n),
+                          void *arg);
 int store_snapshot_paused(store_snapshot_t *snap, void (*fn)(void *arg, const char *queue),
                           void *arg);
 /* Queues with live settings (any override set). */

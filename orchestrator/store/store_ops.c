@@ -207,6 +207,7 @@ int store_op_params(store_t *s, const store_op_t *op, const char **stmt, const c
         s_i64(&p, op->in.refill.bound_priority);
         s_i64(&p, op->in.refill.bound_id);
         s_i64(&p, op->in.refill.limit);
+        s_str(&p, op->in.refill.tenant ? op->in.refill.tenant : "default");
         break;
     case STORE_OP_CANCEL:
         s_i64(&p, op->in.cancel.id);
@@ -239,6 +240,8 @@ int store_op_params(store_t *s, const store_op_t *op, const char **stmt, const c
         s_str_array(&p, op->in.lookup.reuse_types, op->in.lookup.nreuse);
         s_str_array(&p, op->in.lookup.reuse_keys, op->in.lookup.nreuse);
         s_i64_array(&p, op->in.lookup.reuse_ttls_ms, op->in.lookup.nreuse);
+        s_str_array(&p, op->in.lookup.tenants, op->in.lookup.nkeys);
+        s_str_array(&p, op->in.lookup.reuse_tenants, op->in.lookup.nreuse);
         break;
     case STORE_OP_COMP_ADD:
         s_i64_array(&p, op->in.comp_add.job_ids, op->in.comp_add.n);
@@ -250,6 +253,7 @@ int store_op_params(store_t *s, const store_op_t *op, const char **stmt, const c
         s_str_array(&p, op->in.reuse.types, op->in.reuse.n);
         s_str_array(&p, op->in.reuse.keys, op->in.reuse.n);
         s_i64_array(&p, op->in.reuse.job_ids, op->in.reuse.n);
+        s_str_array(&p, op->in.reuse.tenants, op->in.reuse.n);
         break;
     case STORE_OP_DEPS:
         s_i64_array(&p, op->in.deps.job_ids, op->in.deps.n);
@@ -316,6 +320,7 @@ void store_job_row(PGresult *r, int row, store_job_row_t *out)
     out->run_at_us = s_get_i64(r, row, 12);
     out->worker = s_get_str(r, row, 13);
     out->started_us = s_get_i64(r, row, 14);
+    out->tenant = PQgetisnull(r, row, 15) ? "default" : PQgetvalue(r, row, 15);
 }
 
 static store_job_row_t *s_rows(PGresult *r, size_t *n)
@@ -337,14 +342,14 @@ static void s_lookup(PGresult *r, store_answer_t *a, store_dep_state_t **deps,
     for (int i = 0; i < n; i++) {
         if (PQgetvalue(r, i, 0)[0] == 'r') {
             (*reuse)[a->nreuse_hits++] = (store_reuse_hit_t){
-                PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), s_get_i64(r, i, 1),
+                PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), s_get_i64(r, i, 1),
                 PQgetisnull(r, i, 2) ? "null" : PQgetvalue(r, i, 2)};
         } else if (PQgetvalue(r, i, 0)[0] == 'd') {
             (*deps)[a->ndep_states++] = (store_dep_state_t){
                 s_get_i64(r, i, 1), job_state_parse(PQgetvalue(r, i, 2))};
         } else {
             (*keys)[a->nkey_hits++] = (store_key_hit_t){
-                PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), s_get_i64(r, i, 1),
+                PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), s_get_i64(r, i, 1),
                 PQgetisnull(r, i, 2) ? -1 : job_state_parse(PQgetvalue(r, i, 2))};
         }
     }
@@ -433,6 +438,7 @@ void store_op_answer(store_op_t *op, PGresult *r,
         a.queue = s_get_str(r, 0, 2);
         a.type = s_get_str(r, 0, 3);
         a.attempt = (int)s_get_i64(r, 0, 4);
+        a.tenant = s_get_str(r, 0, 5);
         break;
     case STORE_OP_RETRY: /* job columns (all NULL when refused), then the prior state */
         a.prior_state = s_prior(r, PQnfields(r) - 1);
@@ -443,6 +449,7 @@ void store_op_answer(store_op_t *op, PGresult *r,
             a.rows = rows;
             a.nrows = 1;
             a.queue = rows->queue;
+            a.tenant = rows->tenant;
         }
         break;
     case STORE_OP_LOOKUP: s_lookup(r, &a, &deps, &keys, &reuse); break;

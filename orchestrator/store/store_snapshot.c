@@ -52,13 +52,13 @@ struct store_snapshot {
 static const char *const s_sql[S_N] = {
     [S_MAX_ID] = "SELECT coalesce(max(id), 0) FROM jobs",
     [S_EVENT_ID] = "SELECT nextval('job_events_id_seq')",
-    [S_COUNTS] = "SELECT queue, state, count(*) FROM jobs GROUP BY queue, state",
+    [S_COUNTS] = "SELECT queue, state, count(*), tenant FROM jobs GROUP BY queue, tenant, state",
     [S_PAUSED] = "SELECT name FROM queues WHERE paused",
     [S_SETTINGS] = "SELECT name, paused, coalesce(concurrency, -1), coalesce(rate_limit, -1),"
                    " coalesce(rate_burst, -1), coalesce(priority, -1) FROM queues"
                    " WHERE concurrency IS NOT NULL OR rate_limit IS NOT NULL"
                    " OR rate_burst IS NOT NULL OR priority IS NOT NULL",
-    [S_LANES] = "SELECT DISTINCT queue, type FROM jobs WHERE state = 'queued'",
+    [S_LANES] = "SELECT DISTINCT queue, type, tenant FROM jobs WHERE state = 'queued'",
     [S_LIVE] = "SELECT " STORE_JOB_COLUMNS " FROM jobs WHERE state = 'running'"
                " OR (state = 'scheduled' AND run_at < now() + $1::bigint * interval '1 millisecond')"
                " ORDER BY id",
@@ -122,8 +122,9 @@ static bool s_read_pages(store_snapshot_t *sn, PGconn *conn)
     for (int i = 0; i < n; i++) {
         if (atomic_load(&sn->cancelled))
             return s_fail(sn, "cancelled", NULL);
-        const char *v[5] = {PQgetvalue(lanes, i, 0), PQgetvalue(lanes, i, 1), "-1", "0", limit};
-        sn->pages[i] = PQexecParams(conn, STORE_SQL_REFILL, 5, NULL, v, NULL, NULL, 0);
+        const char *v[6] = {PQgetvalue(lanes, i, 0), PQgetvalue(lanes, i, 1), "-1", "0", limit,
+                            PQgetvalue(lanes, i, 2)};
+        sn->pages[i] = PQexecParams(conn, STORE_SQL_REFILL, 6, NULL, v, NULL, NULL, 0);
         if (PQresultStatus(sn->pages[i]) != PGRES_TUPLES_OK)
             return s_fail(sn, "query failed", PQresultErrorMessage(sn->pages[i]));
     }
@@ -236,13 +237,15 @@ int store_snapshot_ids(store_snapshot_t *sn, int64_t *max_id, int64_t *next_even
 }
 
 int store_snapshot_counts(store_snapshot_t *sn,
-                          void (*fn)(void *arg, const char *queue, int state, int64_t n), void *arg)
+                          void (*fn)(void *arg, const char *queue, const char *tenant, int state,
+                                     int64_t n),
+                          void *arg)
 {
     const PGresult *r = sn->r[S_COUNTS];
     for (int i = 0; i < PQntuples(r); i++) {
         int st = job_state_parse(PQgetvalue(r, i, 1));
         if (st >= 0)
-            fn(arg, PQgetvalue(r, i, 0), st, s_i64(r, i, 2));
+            fn(arg, PQgetvalue(r, i, 0), PQgetvalue(r, i, 3), st, s_i64(r, i, 2));
     }
     return ORCH_OK;
 }
@@ -286,7 +289,7 @@ int store_snapshot_lanes(store_snapshot_t *sn, store_lane_fn fn, void *arg)
     for (int i = 0; i < PQntuples(r); i++) {
         size_t n;
         store_job_row_t *rows = s_job_rows(sn->pages[i], &n);
-        fn(arg, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), rows, n);
+        fn(arg, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), rows, n);
         free(rows);
     }
     return ORCH_OK;

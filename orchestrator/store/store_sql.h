@@ -7,7 +7,7 @@
 
 #define STORE_US_TO_TS(col) "(timestamptz 'epoch' + (" col ") * interval '1 microsecond')"
 
-/* The batch write: new jobs (19 columns), changed jobs (13) and their
+/* The batch write: new jobs (20 columns), changed jobs (13) and their
  * audit events (8), each its own statement in the commit's pipeline (the
  * pipeline is one transaction, and its statements cost no round trip of
  * their own). A single row goes as plain parameters (..._1); several as
@@ -17,25 +17,26 @@
 #define STORE_SQL_JOB_COLUMNS                                                                      \
     "id, queue, type, priority, state, attempt, attempt_base, max_attempts, timeout_ms, payload,"   \
     " result, error, worker, progress, idempotency_key, run_at, created_at, started_at,"           \
-    " finished_at"
+    " finished_at, tenant"
 #define STORE_SQL_INS                                                                              \
     "INSERT INTO jobs (" STORE_SQL_JOB_COLUMNS ")"                                                 \
     " SELECT u.id, u.queue, u.type, u.priority, u.state, u.attempt, u.attempt_base,"               \
     "  u.max_attempts, u.timeout_ms, u.payload::json, u.result::json, u.error, u.worker,"          \
     "  u.progress, u.ikey, " STORE_US_TO_TS("u.run_at") ", " STORE_US_TO_TS("u.created_at") ","    \
-    "  " STORE_US_TO_TS("u.started_at") ", " STORE_US_TO_TS("u.finished_at")                        \
+    "  " STORE_US_TO_TS("u.started_at") ", " STORE_US_TO_TS("u.finished_at") ", u.tenant"          \
     " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[],"         \
     "  $7::int[], $8::int[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[],"     \
-    "  $14::int[], $15::text[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[])"       \
+    "  $14::int[], $15::text[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[],"       \
+    "  $20::text[])"                                                                               \
     "  AS u(id, queue, type, priority, state, attempt, attempt_base, max_attempts, timeout_ms,"    \
     "  payload, result, error, worker, progress, ikey, run_at, created_at, started_at,"            \
-    "  finished_at)"
+    "  finished_at, tenant)"
 #define STORE_SQL_INS_1                                                                            \
     "INSERT INTO jobs (" STORE_SQL_JOB_COLUMNS ")"                                                 \
     " VALUES ($1::bigint, $2, $3, $4::int, $5, $6::int, $7::int, $8::int, $9::bigint, $10::json,"  \
     "  $11::json, $12, $13, $14::int, $15, " STORE_US_TO_TS("$16::bigint") ","                     \
     "  " STORE_US_TO_TS("$17::bigint") ", " STORE_US_TO_TS("$18::bigint") ","                       \
-    "  " STORE_US_TO_TS("$19::bigint") ")"
+    "  " STORE_US_TO_TS("$19::bigint") ", $20)"
 
 #define STORE_SQL_UPD                                                                              \
     "UPDATE jobs j SET state = u.state, attempt = u.attempt, attempt_base = u.attempt_base,"       \
@@ -69,7 +70,7 @@
 
 /* Parameters of the three: store_write_params lays them out in one array
  * of literals, jobs inserted first, then changed, then events. */
-#define STORE_WRITE_NINS 19
+#define STORE_WRITE_NINS 20
 #define STORE_WRITE_NUPD 13
 #define STORE_WRITE_NEVPARAMS 8
 #define STORE_WRITE_NPARAMS (STORE_WRITE_NINS + STORE_WRITE_NUPD + STORE_WRITE_NEVPARAMS)
@@ -95,16 +96,18 @@
     " payload::text, idempotency_key,"                                                             \
     " (extract(epoch from created_at) * 1000000)::bigint,"                                         \
     " (extract(epoch from run_at) * 1000000)::bigint, worker,"                                     \
-    " (extract(epoch from started_at) * 1000000)::bigint"
+    " (extract(epoch from started_at) * 1000000)::bigint, tenant"
 
-/* Next page of queued jobs of a lane after the window bound. */
+/* Next page of queued jobs of a lane (queue, type, tenant) after the
+ * window bound (index jobs_ready, migration 017). */
 #define STORE_SQL_REFILL                                                                           \
     "SELECT " STORE_JOB_COLUMNS " FROM jobs"                                                       \
-    " WHERE queue = $1 AND type = $2 AND state = 'queued' AND (priority, id) > ($3::int, $4::bigint)" \
+    " WHERE queue = $1 AND type = $2 AND tenant = $6 AND state = 'queued'"                         \
+    "  AND (priority, id) > ($3::int, $4::bigint)"                                                 \
     " ORDER BY priority, id LIMIT $5"
 
 /* Cancel of a job that is not in memory. Answers (cancelled, prior state,
- * queue, type, attempt).
+ * queue, type, attempt, tenant).
  * $3: the operator's key name (the event's actor; NULL: left out). */
 #define STORE_SQL_CANCEL                                                                           \
     "WITH c AS (UPDATE jobs SET state = 'cancelled', finished_at = now(), updated_at = now(),"     \
@@ -115,7 +118,7 @@
     "   json_strip_nulls(json_build_object('reason', $2::text, 'actor', $3::text)) FROM c)"        \
     " SELECT (SELECT count(*) FROM c), (SELECT state FROM jobs WHERE id = $1),"                    \
     "  (SELECT queue FROM jobs WHERE id = $1), (SELECT type FROM jobs WHERE id = $1),"            \
-    "  (SELECT attempt FROM jobs WHERE id = $1)"
+    "  (SELECT attempt FROM jobs WHERE id = $1), (SELECT tenant FROM jobs WHERE id = $1)"
 
 /* Operator retry of a dead or cancelled job not in memory: back to queued
  * with a fresh attempt budget. Answers the job row (empty when not allowed)
@@ -158,26 +161,32 @@
     "  ELSE workers.connected_at END, last_seen_at = now()"
 
 /* Deferred SUBMIT: states of dependencies ($1) and idempotency hits for
- * (queue $2[i], key $3[i]) live or finished within $4 ms. */
+ * (queue $2[i], key $3[i], tenant $8[i]) live or finished within $4 ms;
+ * result reuse hits for (type $5[i], key $6[i], ttl $7[i], tenant $9[i]). */
 #define STORE_SQL_LOOKUP                                                                           \
-    "SELECT 'd', id, state, NULL::text, NULL::text FROM jobs WHERE id = ANY($1::bigint[])"        \
+    "SELECT 'd', id, state, NULL::text, NULL::text, NULL::text FROM jobs"                          \
+    "  WHERE id = ANY($1::bigint[])"                                                               \
     " UNION ALL"                                                                                   \
-    " SELECT 'k', h.id, h.state, k.q, k.k FROM unnest($2::text[], $3::text[]) AS k(q, k)"          \
+    " SELECT 'k', h.id, h.state, k.q, k.k, k.t FROM unnest($2::text[], $3::text[], $8::text[])"    \
+    "  AS k(q, k, t)"                                                                              \
     " LEFT JOIN LATERAL (SELECT j.id, j.state FROM jobs j"                                         \
-    "  WHERE j.queue = k.q AND j.idempotency_key = k.k"                                            \
+    "  WHERE j.tenant = k.t AND j.queue = k.q AND j.idempotency_key = k.k"                        \
     "  AND (j.state IN ('waiting', 'scheduled', 'queued', 'running')"                             \
     "   OR j.finished_at > now() - $4::bigint * interval '1 millisecond')"                        \
     "  ORDER BY j.id DESC LIMIT 1) h ON true"                                                      \
     " UNION ALL"                                                                                   \
-    " SELECT 'r', h.id, h.result, u.t, u.k FROM unnest($5::text[], $6::text[], $7::bigint[])"     \
-    "  AS u(t, k, ttl) LEFT JOIN LATERAL (SELECT j.id, coalesce(j.result::text, 'null') AS result" \
-    "  FROM job_reuse r JOIN jobs j ON j.id = r.job_id WHERE r.type = u.t AND r.key = u.k"          \
+    " SELECT 'r', h.id, h.result, u.t, u.k, u.tn"                                                  \
+    "  FROM unnest($5::text[], $6::text[], $7::bigint[], $9::text[]) AS u(t, k, ttl, tn)"          \
+    "  LEFT JOIN LATERAL (SELECT j.id, coalesce(j.result::text, 'null') AS result"                 \
+    "  FROM job_reuse r JOIN jobs j ON j.id = r.job_id"                                            \
+    "  WHERE r.tenant = u.tn AND r.type = u.t AND r.key = u.k"                                     \
     "  AND j.state = 'succeeded' AND j.finished_at > now() - u.ttl * interval '1 millisecond'"     \
     "  ORDER BY j.finished_at DESC LIMIT 1) h ON true"
 
 #define STORE_SQL_REUSE                                                                            \
-    "INSERT INTO job_reuse (type, key, job_id)"                                                    \
-    " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING"
+    "INSERT INTO job_reuse (type, key, job_id, tenant)"                                            \
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])"                      \
+    " ON CONFLICT DO NOTHING"
 
 /* Compensation (migration 015): a submission's on_failure lists; the
  * open compensations of the succeeded jobs that the failed jobs $1 depend

@@ -97,6 +97,7 @@ static void s_insert_row(const s_sink_t *k, const job_t *j)
     s_ts(k, 16, j->created_us);
     s_ts(k, 17, j->started_us);
     s_ts(k, 18, j->finished_us);
+    s_str(k, 19, j->lane->tenant->name);
 }
 
 static void s_update_row(const s_sink_t *k, const job_t *j)

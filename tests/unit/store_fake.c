@@ -119,6 +119,7 @@ static void s_job_free_strs(fake_job_t *j)
     free(j->error);
     free(j->worker);
     free(j->idempotency_key);
+    free(j->tenant);
 }
 
 static void s_job_copy(fake_job_t *dst, const fake_job_t *src)
@@ -131,6 +132,7 @@ static void s_job_copy(fake_job_t *dst, const fake_job_t *src)
     dst->error = s_dup(src->error);
     dst->worker = s_dup(src->worker);
     dst->idempotency_key = s_dup(src->idempotency_key);
+    dst->tenant = s_dup(src->tenant);
 }
 
 static void s_event_free(fake_event_t *e)
@@ -325,6 +327,7 @@ static void s_row(const fake_job_t *j, store_job_row_t *out)
         .run_at_us = j->run_at_us,
         .started_us = j->started_us,
         .worker = j->worker,
+        .tenant = j->tenant ? j->tenant : "default",
     };
 }
 
@@ -423,6 +426,7 @@ void store_fake_put_job(const fake_job_t *row)
     r.queue = row->queue ? row->queue : "default";
     r.type = row->type ? row->type : "noop";
     r.payload = row->payload ? row->payload : "{}";
+    r.tenant = row->tenant ? row->tenant : "default";
     if (!r.created_us)
         r.created_us = clock_real_us();
     if (!r.max_attempts)
@@ -860,20 +864,33 @@ static int s_load_next_event_id(store_t *s, int64_t *next)
     return ORCH_OK;
 }
 
-static int s_load_counts(store_t *s, void (*fn)(void *arg, const char *queue, int state, int64_t n),
-                      void *arg)
+static const char *s_tenant(const fake_job_t *j)
+{
+    return j->tenant ? j->tenant : "default";
+}
+
+static int s_load_counts(store_t *s,
+                         void (*fn)(void *arg, const char *queue, const char *tenant, int state,
+                                    int64_t n),
+                         void *arg)
 {
     if (s_load_begin(s))
         return ORCH_EDB;
     db_t *db = s_db();
-    /* GROUP BY queue, state: one callback per distinct pair */
+    /* GROUP BY queue, tenant, state: one callback per distinct triple */
     for (size_t i = 0; i < db->njobs; i++) {
         const fake_job_t *j = db->jobs[i];
         bool seen = false;
         for (size_t k = 0; k < i && !seen; k++)
-            seen = db->jobs[k]->state == j->state && s_eq(db->jobs[k]->queue, j->queue);
-        if (!seen)
-            fn(arg, j->queue, j->state, (int64_t)store_fake_count(j->queue, j->state));
+            seen = db->jobs[k]->state == j->state && s_eq(db->jobs[k]->queue, j->queue) &&
+                   s_eq(s_tenant(db->jobs[k]), s_tenant(j));
+        if (seen)
+            continue;
+        int64_t n = 0;
+        for (size_t k = i; k < db->njobs; k++)
+            n += db->jobs[k]->state == j->state && s_eq(db->jobs[k]->queue, j->queue) &&
+                 s_eq(s_tenant(db->jobs[k]), s_tenant(j));
+        fn(arg, j->queue, s_tenant(j), j->state, n);
     }
     return ORCH_OK;
 }
@@ -906,8 +923,10 @@ static int s_load_queue_settings(store_t *s, void (*fn)(void *arg, const store_q
     return ORCH_OK;
 }
 
-static int s_load_lanes(store_t *s, void (*fn)(void *arg, const char *queue, const char *type),
-                     void *arg)
+static int s_load_lanes(store_t *s,
+                        void (*fn)(void *arg, const char *queue, const char *type,
+                                   const char *tenant),
+                        void *arg)
 {
     if (s_load_begin(s))
         return ORCH_EDB;
@@ -919,9 +938,9 @@ static int s_load_lanes(store_t *s, void (*fn)(void *arg, const char *queue, con
         bool seen = false;
         for (size_t k = 0; k < i && !seen; k++)
             seen = db->jobs[k]->state == JOB_QUEUED && s_eq(db->jobs[k]->queue, j->queue) &&
-                   s_eq(db->jobs[k]->type, j->type);
+                   s_eq(db->jobs[k]->type, j->type) && s_eq(s_tenant(db->jobs[k]), s_tenant(j));
         if (!seen)
-            fn(arg, j->queue, j->type);
+            fn(arg, j->queue, j->type, s_tenant(j));
     }
     return ORCH_OK;
 }
@@ -1103,6 +1122,7 @@ static void s_op_refill(db_t *db, s_run_t *r, store_op_t *op)
         fake_job_t *j = db->jobs[i];
         if (j->state == JOB_QUEUED && s_eq(j->queue, op->in.refill.queue) &&
             s_eq(j->type, op->in.refill.type) &&
+            s_eq(s_tenant(j), op->in.refill.tenant ? op->in.refill.tenant : "default") &&
             readyq_key_cmp(j->priority, j->id, op->in.refill.bound_priority,
                            op->in.refill.bound_id) > 0)
             rows[n++] = j;
@@ -1170,7 +1190,8 @@ static void s_op_cancel(db_t *db, s_run_t *r, store_op_t *op)
 {
     fake_job_t *j = s_job(db, op->in.cancel.id);
     store_answer_t a = {.prior_state = j ? j->state : -1, .queue = j ? j->queue : NULL,
-                        .type = j ? j->type : NULL, .attempt = j ? j->attempt : 0};
+                        .type = j ? j->type : NULL, .attempt = j ? j->attempt : 0,
+                        .tenant = j ? s_tenant(j) : NULL};
     if (j && (j->state == JOB_WAITING || j->state == JOB_SCHEDULED || j->state == JOB_QUEUED)) {
         j->state = JOB_CANCELLED;
         j->finished_us = j->updated_us = r->now;
@@ -1206,6 +1227,7 @@ static void s_op_retry(db_t *db, s_run_t *r, store_op_t *op)
     free(detail);
     a.applied = true;
     a.queue = j->queue;
+    a.tenant = s_tenant(j);
     s_answer_rows(r, op, &j, 1, &a);
 }
 
@@ -1297,17 +1319,18 @@ static void s_op_lookup(db_t *db, s_run_t *r, store_op_t *op)
     int64_t since = r->now - op->in.lookup.window_ms * 1000;
     for (size_t k = 0; k < op->in.lookup.nkeys; k++) {
         const char *q = op->in.lookup.queues[k], *key = op->in.lookup.keys[k];
+        const char *t = op->in.lookup.tenants[k];
         int64_t hit = 0;
         int hit_state = -1;
         for (size_t i = 0; i < db->njobs; i++) {
             const fake_job_t *j = db->jobs[i];
-            if (s_eq(j->queue, q) && s_eq(j->idempotency_key, key) &&
+            if (s_eq(j->queue, q) && s_eq(j->idempotency_key, key) && s_eq(s_tenant(j), t) &&
                 (s_live_state(j->state) || (j->finished_us && j->finished_us > since))) {
                 hit = j->id; /* ORDER BY id DESC LIMIT 1: rows are sorted by id */
                 hit_state = j->state;
             }
         }
-        keys[a.nkey_hits++] = (store_key_hit_t){q, key, hit, hit_state};
+        keys[a.nkey_hits++] = (store_key_hit_t){q, key, t, hit, hit_state};
     }
     r->fn(r->arg, op, &a);
     free(deps);
@@ -1614,6 +1637,7 @@ static void s_snapshot_job(fake_job_t *dst, const job_t *j)
         .id = j->id,
         .queue = j->lane->queue->name,
         .type = j->lane->type,
+        .tenant = j->lane->tenant->name,
         .priority = j->priority,
         .state = j->state,
         .attempt = j->attempt,
@@ -1988,7 +2012,9 @@ int store_snapshot_ids(store_snapshot_t *sn, int64_t *max_id, int64_t *next_even
 }
 
 int store_snapshot_counts(store_snapshot_t *sn,
-                          void (*fn)(void *arg, const char *queue, int state, int64_t n), void *arg)
+                          void (*fn)(void *arg, const char *queue, const char *tenant, int state,
+                                     int64_t n),
+                          void *arg)
 {
     return s_load_counts(sn->s, fn, arg);
 }
@@ -2015,18 +2041,19 @@ typedef struct {
 static void s_page(void *arg, store_op_t *op, const store_answer_t *ans)
 {
     s_lanes_t *st = arg;
-    st->fn(st->arg, op->in.refill.queue, op->in.refill.type, ans->rows, ans->nrows);
+    st->fn(st->arg, op->in.refill.queue, op->in.refill.type, op->in.refill.tenant, ans->rows,
+           ans->nrows);
 }
 
 /* Each lane's first page, read the way the real store does (a refill
  * from the start). */
-static void s_lane_page(void *arg, const char *queue, const char *type)
+static void s_lane_page(void *arg, const char *queue, const char *type, const char *tenant)
 {
     s_lanes_t *st = arg;
     if (st->rc != ORCH_OK)
         return;
     store_op_t op = {.kind = STORE_OP_REFILL,
-                     .in.refill = {queue, type, -1, 0, st->sn->p.lane_page}};
+                     .in.refill = {queue, type, tenant, -1, 0, st->sn->p.lane_page}};
     st->rc = s_exec(st->sn->s, &op, s_page, st);
 }
 

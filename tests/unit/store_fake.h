@@ -32,6 +32,7 @@ typedef struct {
     int attempt, attempt_base, max_attempts;
     int64_t timeout_ms;
     char *payload, *result, *error, *worker, *idempotency_key;
+    char *tenant; /* NULL: "default" */
     int progress;
     int64_t run_at_us, created_us, started_us, finished_us, updated_us;
 } fake_job_t;

@@ -41,8 +41,8 @@ static int s_setup(void **state)
 {
     fx_t *f = calloc(1, sizeof *f);
     f->rq = readyq_new(16);
-    f->l1 = readyq_lane(f->rq, "default", "echo", true);
-    f->l2 = readyq_lane(f->rq, "q,1", "t\"x", true);
+    f->l1 = readyq_lane(f->rq, "default", "echo", NULL, true);
+    f->l2 = readyq_lane(f->rq, "q,1", "t\"x", NULL, true);
     for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
         strbuf_init(&f->bufs[i]);
     batch_init(&f->b);
@@ -342,7 +342,7 @@ static void test_build_exact(void **state)
 
     store_write_params(&f->b, f->bufs, f->params);
 
-    /* $1..$19: the inserts, in touch order (a, c) */
+    /* $1..$20: the inserts, in touch order (a, c) */
     s_expect_param(f, 0, "{42,43}");
     s_expect_param(f, 1, "{'default','q,1'}");
     s_expect_param(f, 2, "{'echo','t/'x'}");
@@ -362,29 +362,30 @@ static void test_build_exact(void **state)
     s_expect_param(f, 16, "{1700000000000000,1700000000000000}");
     s_expect_param(f, 17, "{NULL,NULL}");
     s_expect_param(f, 18, "{NULL,NULL}");
-    /* $20..$32: the update (b) */
-    s_expect_param(f, 19, "{7}");
-    s_expect_param(f, 20, "{'succeeded'}");
-    s_expect_param(f, 21, "{2}");
-    s_expect_param(f, 22, "{1}");
-    s_expect_param(f, 23, "{3}");
-    s_expect_param(f, 24, "{'{/'v/':/'NULL/'}'}");
-    s_expect_param(f, 25, "{NULL}");
-    s_expect_param(f, 26, "{'w1'}");
-    s_expect_param(f, 27, "{100}");
-    s_expect_param(f, 28, "{5}");
-    s_expect_param(f, 29, "{6}");
-    s_expect_param(f, 30, "{7}");
-    s_expect_param(f, 31, "{9}");
-    /* $33..$40: the events */
-    s_expect_param(f, 32, "{42,7}");
-    s_expect_param(f, 33, "{1700000000000002,1700000000000003}");
-    s_expect_param(f, 34, "{'submitted','succeeded'}");
-    s_expect_param(f, 35, "{0,2}");
-    s_expect_param(f, 36, "{NULL,'w1'}");
-    s_expect_param(f, 37, "{NULL,'{/'ms/':12,/'note/':/'a,b/'}'}");
-    /* $39, $40: the row ids (assigned at flush, 0 here) and the states */
-    s_expect_param(f, 38, "{0,0}");
+    s_expect_param(f, 19, "{'default','default'}");
+    /* $21..$33: the update (b) */
+    s_expect_param(f, 20, "{7}");
+    s_expect_param(f, 21, "{'succeeded'}");
+    s_expect_param(f, 22, "{2}");
+    s_expect_param(f, 23, "{1}");
+    s_expect_param(f, 24, "{3}");
+    s_expect_param(f, 25, "{'{/'v/':/'NULL/'}'}");
+    s_expect_param(f, 26, "{NULL}");
+    s_expect_param(f, 27, "{'w1'}");
+    s_expect_param(f, 28, "{100}");
+    s_expect_param(f, 29, "{5}");
+    s_expect_param(f, 30, "{6}");
+    s_expect_param(f, 31, "{7}");
+    s_expect_param(f, 32, "{9}");
+    /* $34..$41: the events */
+    s_expect_param(f, 33, "{42,7}");
+    s_expect_param(f, 34, "{1700000000000002,1700000000000003}");
+    s_expect_param(f, 35, "{'submitted','succeeded'}");
+    s_expect_param(f, 36, "{0,2}");
+    s_expect_param(f, 37, "{NULL,'w1'}");
+    s_expect_param(f, 38, "{NULL,'{/'ms/':12,/'note/':/'a,b/'}'}");
+    /* $40, $41: the row ids (assigned at flush, 0 here) and the states */
+    s_expect_param(f, 39, "{0,0}");
     for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
         assert_ptr_equal(f->params[i], f->bufs[i].data);
 
@@ -499,15 +500,15 @@ static void test_build_updates_only(void **state)
     j->progress = -1;
     batch_touch(&f->b, j);
     store_write_params(&f->b, f->bufs, f->params);
-    for (int i = 0; i < 19; i++)
+    for (int i = 0; i < STORE_WRITE_NINS; i++)
         assert_string_equal(f->params[i], "{}");
-    for (int i = 32; i < STORE_WRITE_NPARAMS; i++)
+    for (int i = STORE_WRITE_NINS + STORE_WRITE_NUPD; i < STORE_WRITE_NPARAMS; i++)
         assert_string_equal(f->params[i], "{}");
-    s_expect_param(f, 19, "{-5}");
-    s_expect_param(f, 20, "{'dead'}");
-    s_expect_param(f, 25, "{'boom, /'bad/' {x} //n'}");
-    s_expect_param(f, 27, "{NULL}");
+    s_expect_param(f, 20, "{-5}");
+    s_expect_param(f, 21, "{'dead'}");
+    s_expect_param(f, 26, "{'boom, /'bad/' {x} //n'}");
     s_expect_param(f, 28, "{NULL}");
+    s_expect_param(f, 29, "{NULL}");
     job_destroy(&j);
 }
 
@@ -651,7 +652,7 @@ static void test_build_random_roundtrip(void **state)
         }
         store_write_params(&f->b, f->bufs, f->params);
         for (int i = 0; i < STORE_WRITE_NPARAMS; i++) {
-            int want = i < 19 ? nins : i < 32 ? nupd : nj;
+            int want = i < STORE_WRITE_NINS ? nins : i < STORE_WRITE_NINS + STORE_WRITE_NUPD ? nupd : nj;
             int n = s_pg_parse(f->params[i], el, 2 * MAXJ);
             if (n != want)
                 fail_msg("iteration %d: param $%d has %d elements, want %d: %s", iter, i + 1, n,
@@ -661,21 +662,21 @@ static void test_build_random_roundtrip(void **state)
                 const job_t *j = jobs[k];
                 const batch_write_t *w = &f->b.writes[k];
                 assert_ptr_equal(w->job, j);
-                if (i >= 32) {
+                if (i >= STORE_WRITE_NINS + STORE_WRITE_NUPD) {
                     const batch_event_t *e = &f->b.events[k];
                     switch (i) {
-                    case 32: s_check_int(el, i, k, e->job_id, false); break;
-                    case 33: s_check_int(el, i, k, e->at_us, false); break;
-                    case 34: s_check_str(el, i, k, "reattached"); break;
-                    case 35: s_check_int(el, i, k, e->attempt, false); break;
-                    case 36: s_check_str(el, i, k, e->worker); break;
-                    case 37: s_check_str(el, i, k, e->detail); break;
-                    case 38: s_check_int(el, i, k, e->id, false); break;
+                    case 33: s_check_int(el, i, k, e->job_id, false); break;
+                    case 34: s_check_int(el, i, k, e->at_us, false); break;
+                    case 35: s_check_str(el, i, k, "reattached"); break;
+                    case 36: s_check_int(el, i, k, e->attempt, false); break;
+                    case 37: s_check_str(el, i, k, e->worker); break;
+                    case 38: s_check_str(el, i, k, e->detail); break;
+                    case 39: s_check_int(el, i, k, e->id, false); break;
                     default:
                         s_check_str(el, i, k, e->state >= 0 ? job_state_name(e->state) : NULL);
                         break;
                     }
-                } else if (w->insert && i < 19) {
+                } else if (w->insert && i < STORE_WRITE_NINS) {
                     int e = ins;
                     switch (i) {
                     case 0: s_check_int(el, i, e, j->id, false); break;
@@ -696,23 +697,24 @@ static void test_build_random_roundtrip(void **state)
                     case 15: s_check_int(el, i, e, j->run_at_us, j->run_at_us == 0); break;
                     case 16: s_check_int(el, i, e, j->created_us, j->created_us == 0); break;
                     case 17: s_check_int(el, i, e, j->started_us, j->started_us == 0); break;
-                    default: s_check_int(el, i, e, j->finished_us, j->finished_us == 0); break;
+                    case 18: s_check_int(el, i, e, j->finished_us, j->finished_us == 0); break;
+                    default: s_check_str(el, i, e, j->lane->tenant->name); break;
                     }
-                } else if (!w->insert && i >= 19) {
+                } else if (!w->insert && i >= STORE_WRITE_NINS) {
                     int e = upd;
                     switch (i) {
-                    case 19: s_check_int(el, i, e, j->id, false); break;
-                    case 20: s_check_str(el, i, e, job_state_name(j->state)); break;
-                    case 21: s_check_int(el, i, e, j->attempt, false); break;
-                    case 22: s_check_int(el, i, e, j->attempt_base, false); break;
-                    case 23: s_check_int(el, i, e, j->max_attempts, false); break;
-                    case 24: s_check_str(el, i, e, j->result); break;
-                    case 25: s_check_str(el, i, e, j->error); break;
-                    case 26: s_check_str(el, i, e, j->worker_name); break;
-                    case 27: s_check_int(el, i, e, j->progress, j->progress < 0); break;
-                    case 28: s_check_int(el, i, e, j->run_at_us, j->run_at_us == 0); break;
-                    case 29: s_check_int(el, i, e, j->started_us, j->started_us == 0); break;
-                    case 30: s_check_int(el, i, e, j->finished_us, j->finished_us == 0); break;
+                    case 20: s_check_int(el, i, e, j->id, false); break;
+                    case 21: s_check_str(el, i, e, job_state_name(j->state)); break;
+                    case 22: s_check_int(el, i, e, j->attempt, false); break;
+                    case 23: s_check_int(el, i, e, j->attempt_base, false); break;
+                    case 24: s_check_int(el, i, e, j->max_attempts, false); break;
+                    case 25: s_check_str(el, i, e, j->result); break;
+                    case 26: s_check_str(el, i, e, j->error); break;
+                    case 27: s_check_str(el, i, e, j->worker_name); break;
+                    case 28: s_check_int(el, i, e, j->progress, j->progress < 0); break;
+                    case 29: s_check_int(el, i, e, j->run_at_us, j->run_at_us == 0); break;
+                    case 30: s_check_int(el, i, e, j->started_us, j->started_us == 0); break;
+                    case 31: s_check_int(el, i, e, j->finished_us, j->finished_us == 0); break;
                     default: s_check_int(el, i, e, j->priority, false); break;
                     }
                 }

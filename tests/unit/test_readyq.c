@@ -111,13 +111,13 @@ static void test_lookup_create_flags(void **state)
     assert_int_equal(readyq_nqueues(rq), 0);
 
     /* no create: nothing appears, not even the queue */
-    assert_null(readyq_lane(rq, "q1", "t1", false));
+    assert_null(readyq_lane(rq, "q1", "t1", NULL, false));
     assert_null(readyq_queue(rq, "q1", false));
     assert_int_equal(readyq_nqueues(rq), 0);
 
-    lane_t *a = readyq_lane(rq, "q1", "t1", true);
-    lane_t *b = readyq_lane(rq, "q1", "t2", true);
-    lane_t *c = readyq_lane(rq, "q2", "t1", true);
+    lane_t *a = readyq_lane(rq, "q1", "t1", NULL, true);
+    lane_t *b = readyq_lane(rq, "q1", "t2", NULL, true);
+    lane_t *c = readyq_lane(rq, "q2", "t1", NULL, true);
     queue_t *q3 = readyq_queue(rq, "q3", true);
     assert_non_null(a);
     assert_non_null(b);
@@ -128,11 +128,11 @@ static void test_lookup_create_flags(void **state)
     assert_int_equal(readyq_nqueues(rq), 3);
 
     /* found again, with or without create, without duplicates */
-    assert_ptr_equal(readyq_lane(rq, "q1", "t1", false), a);
-    assert_ptr_equal(readyq_lane(rq, "q1", "t1", true), a);
-    assert_ptr_equal(readyq_lane(rq, "q2", "t1", false), c);
-    assert_null(readyq_lane(rq, "q2", "t2", false));
-    assert_null(readyq_lane(rq, "q3", "t1", false));
+    assert_ptr_equal(readyq_lane(rq, "q1", "t1", NULL, false), a);
+    assert_ptr_equal(readyq_lane(rq, "q1", "t1", NULL, true), a);
+    assert_ptr_equal(readyq_lane(rq, "q2", "t1", NULL, false), c);
+    assert_null(readyq_lane(rq, "q2", "t2", NULL, false));
+    assert_null(readyq_lane(rq, "q3", "t1", NULL, false));
     assert_ptr_equal(readyq_queue(rq, "q3", true), q3);
     assert_int_equal(readyq_nlanes(rq), 3);
     assert_int_equal(readyq_nqueues(rq), 3);
@@ -198,7 +198,7 @@ static void test_priority_then_fifo(void **state)
 {
     (void)state;
     readyq_t *rq = readyq_new(64);
-    lane_t *l = readyq_lane(rq, "q", "t", true);
+    lane_t *l = readyq_lane(rq, "q", "t", NULL, true);
     /* id, priority in submission (ascending id) order */
     static const int prio[] = {5, 0, 9, 5, 0, 3, 9, 0, 5, 3, 1, 1};
     enum { N = sizeof prio / sizeof prio[0] };
@@ -223,7 +223,7 @@ static void test_retry_inserted_in_id_order(void **state)
 {
     (void)state;
     readyq_t *rq = readyq_new(64);
-    lane_t *l = readyq_lane(rq, "q", "t", true);
+    lane_t *l = readyq_lane(rq, "q", "t", NULL, true);
     job_t *j10 = s_job(l, 10, 2), *j20 = s_job(l, 20, 2), *j30 = s_job(l, 30, 2);
     s_push_kept(rq, l, j10);
     s_push_kept(rq, l, j20);
@@ -254,7 +254,7 @@ static void test_unlink_anywhere(void **state)
 {
     (void)state;
     readyq_t *rq = readyq_new(64);
-    lane_t *l = readyq_lane(rq, "q", "t", true);
+    lane_t *l = readyq_lane(rq, "q", "t", NULL, true);
     job_t *a = s_job(l, 1, 4), *b = s_job(l, 2, 4), *c = s_job(l, 3, 4), *d = s_job(l, 4, 6);
     s_push_kept(rq, l, a);
     s_push_kept(rq, l, b);
@@ -292,7 +292,7 @@ static void test_window_evicts_least_urgent(void **state)
 {
     (void)state;
     readyq_t *rq = readyq_new(4);
-    lane_t *l = readyq_lane(rq, "q", "t", true);
+    lane_t *l = readyq_lane(rq, "q", "t", NULL, true);
     job_t *j[10];
     j[1] = s_job(l, 1, 0);
     j[2] = s_job(l, 2, 1);
@@ -371,7 +371,7 @@ static void test_window_push_of_max_when_full(void **state)
      * a full window: the pushed job is the victim, reported NOT_KEPT with
      * no evicted job; the lane now overflows with the previous max as bound. */
     readyq_t *rq = readyq_new(3);
-    lane_t *l = readyq_lane(rq, "q", "t", true);
+    lane_t *l = readyq_lane(rq, "q", "t", NULL, true);
     job_t *j[5];
     for (int i = 1; i <= 4; i++)
         j[i] = s_job(l, i, 0);
@@ -400,7 +400,7 @@ static void test_window_of_one(void **state)
 {
     (void)state;
     readyq_t *rq = readyq_new(1);
-    lane_t *l = readyq_lane(rq, "q", "t", true);
+    lane_t *l = readyq_lane(rq, "q", "t", NULL, true);
     job_t *a = s_job(l, 10, 5), *b = s_job(l, 11, 4), *c = s_job(l, 12, 4);
     s_push_kept(rq, l, a);
     job_t *ev = NULL;
@@ -422,7 +422,7 @@ static void test_wants_refill_thresholds(void **state)
 {
     (void)state;
     readyq_t *rq = readyq_new(8);
-    lane_t *l = readyq_lane(rq, "q", "t", true);
+    lane_t *l = readyq_lane(rq, "q", "t", NULL, true);
     job_t *j[10];
     for (int i = 0; i < 10; i++)
         j[i] = s_job(l, i + 1, 0);
@@ -461,7 +461,7 @@ static void test_refill_done(void **state)
 {
     (void)state;
     readyq_t *rq = readyq_new(4);
-    lane_t *l = readyq_lane(rq, "q", "t", true);
+    lane_t *l = readyq_lane(rq, "q", "t", NULL, true);
     job_t *j[12];
     for (int i = 0; i < 12; i++)
         j[i] = s_job(l, i + 1, 1);
@@ -530,7 +530,7 @@ static void test_mark_overflow_empty_lane(void **state)
 {
     (void)state;
     readyq_t *rq = readyq_new(8);
-    lane_t *l = readyq_lane(rq, "q", "t", true);
+    lane_t *l = readyq_lane(rq, "q", "t", NULL, true);
     uint32_t e0 = l->epoch;
     lane_mark_overflow(l);
     assert_true(l->overflow);
@@ -594,9 +594,9 @@ static void test_lanes_are_independent(void **state)
 {
     (void)state;
     readyq_t *rq = readyq_new(2);
-    lane_t *a = readyq_lane(rq, "q1", "t", true);
-    lane_t *b = readyq_lane(rq, "q2", "t", true);
-    lane_t *c = readyq_lane(rq, "q1", "u", true);
+    lane_t *a = readyq_lane(rq, "q1", "t", NULL, true);
+    lane_t *b = readyq_lane(rq, "q2", "t", NULL, true);
+    lane_t *c = readyq_lane(rq, "q1", "u", NULL, true);
     job_t *ja[3], *jb[2], *jc[1];
     for (int i = 0; i < 3; i++)
         ja[i] = s_job(a, 100 + i, 0);
@@ -925,7 +925,7 @@ static void s_model_run(uint64_t seed, int window, int page, int prios, int step
     assert_non_null(m);
     s_rng = seed;
     m->rq = readyq_new(window);
-    m->l = readyq_lane(m->rq, "q", "t", true);
+    m->l = readyq_lane(m->rq, "q", "t", NULL, true);
     m->window = window;
     m->page = page;
     m->prios = prios;
