@@ -26,7 +26,7 @@ static void s_put_str(strbuf_t *sb, const char *key, const char *v)
 
 int proto_get_parse(const json_t *body, proto_get_t *out, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"id", "history", NULL};
+    static const char *const keys[] = {"id", "history", "tenant", NULL};
     proto_fctx_t c = {.err = err, .errlen = errlen};
     int rc;
 
@@ -67,7 +67,8 @@ static int s_state(const proto_fctx_t *c, const json_t *body, int *state)
 
 int proto_list_parse(const json_t *body, proto_list_t *out, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"state", "queue", "type", "error", "limit", "before", NULL};
+    static const char *const keys[] = {"state", "queue", "type", "error", "limit", "before",
+                                       "tenant", NULL};
     proto_fctx_t c = {.err = err, .errlen = errlen};
     int64_t limit = 0;
     int rc;
@@ -77,6 +78,7 @@ int proto_list_parse(const json_t *body, proto_list_t *out, char *err, size_t er
     if ((rc = proto_fbody(&c, body, keys)) < 0 || (rc = s_state(&c, body, &out->state)) < 0 ||
         (rc = proto_fname(&c, body, "queue", false, &out->queue)) < 0 ||
         (rc = proto_fname(&c, body, "type", false, &out->type)) < 0 ||
+        (rc = proto_fname(&c, body, "tenant", false, &out->tenant)) < 0 ||
         (rc = proto_fstr(&c, body, "error", 1, 256, false, false, &out->error)) < 0 ||
         (rc = proto_fint(&c, body, "limit", 1, PROTO_LIST_MAX_LIMIT, false, &limit)) < 0 ||
         (rc = proto_fint(&c, body, "before", 1, INT64_MAX, false, &out->before)) < 0) {
@@ -94,6 +96,7 @@ void proto_list_fini(proto_list_t *l)
     free(l->queue);
     free(l->type);
     free(l->error);
+    free(l->tenant);
     memset(l, 0, sizeof *l);
     l->state = -1;
 }
@@ -109,6 +112,8 @@ void proto_list_encode(strbuf_t *sb, const proto_list_t *l)
         s_put_str(sb, "type", l->type);
     if (l->error)
         s_put_str(sb, "error", l->error);
+    if (l->tenant)
+        s_put_str(sb, "tenant", l->tenant);
     if (l->limit > 0)
         s_put_int(sb, "limit", l->limit);
     if (l->before > 0)
@@ -120,7 +125,7 @@ void proto_list_encode(strbuf_t *sb, const proto_list_t *l)
 
 int proto_events_parse(const json_t *body, proto_events_t *out, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"after", "queue", "type", "job", "limit", NULL};
+    static const char *const keys[] = {"after", "queue", "type", "job", "limit", "tenant", NULL};
     proto_fctx_t c = {.err = err, .errlen = errlen};
     int64_t limit = 0;
     int rc;
@@ -130,6 +135,7 @@ int proto_events_parse(const json_t *body, proto_events_t *out, char *err, size_
         (rc = proto_fint(&c, body, "after", 0, INT64_MAX, true, &out->after)) < 0 ||
         (rc = proto_fname(&c, body, "queue", false, &out->queue)) < 0 ||
         (rc = proto_fname(&c, body, "type", false, &out->type)) < 0 ||
+        (rc = proto_fname(&c, body, "tenant", false, &out->tenant)) < 0 ||
         (rc = proto_fint(&c, body, "job", 1, INT64_MAX, false, &out->job)) < 0 ||
         (rc = proto_fint(&c, body, "limit", 1, PROTO_EVENTS_MAX_LIMIT, false, &limit)) < 0) {
         proto_events_fini(out);
@@ -145,6 +151,7 @@ void proto_events_fini(proto_events_t *e)
         return;
     free(e->queue);
     free(e->type);
+    free(e->tenant);
     memset(e, 0, sizeof *e);
 }
 
@@ -156,6 +163,8 @@ void proto_events_encode(strbuf_t *sb, const proto_events_t *e)
         s_put_str(sb, "queue", e->queue);
     if (e->type)
         s_put_str(sb, "type", e->type);
+    if (e->tenant)
+        s_put_str(sb, "tenant", e->tenant);
     if (e->job > 0)
         s_put_int(sb, "job", e->job);
     if (e->limit > 0)

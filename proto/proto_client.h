@@ -69,7 +69,7 @@ typedef struct {
 int proto_get_parse(const json_t *body, proto_get_t *out, char *err, size_t errlen);
 void proto_get_encode(strbuf_t *sb, const proto_get_t *g);
 
-/* LIST {"state"?,"queue"?,"type"?,"error"?,"limit"?,"before"?}: newest
+/* LIST {"state"?,"queue"?,"type"?,"error"?,"limit"?,"before"?,"tenant"?}: newest
  * first; "error" keeps jobs whose last error contains that text. A
  * full page's reply carries "next_before", the "before" of the next page
  * (cursor paging: stable while jobs are added, unlike an offset). */
@@ -81,6 +81,7 @@ typedef struct {
     char *queue;    /* NULL: any */
     char *type;     /* NULL: any */
     char *error;    /* NULL: any; else a substring of the job's error (1..256 bytes) */
+    char *tenant;   /* NULL: any (a key scoped to a tenant always sees its own only) */
     int limit;      /* 0: not given (PROTO_LIST_DEFAULT_LIMIT) */
     int64_t before; /* only jobs with a smaller id; 0: from the newest */
 } proto_list_t;
@@ -102,6 +103,7 @@ typedef struct {
     char *type;     /* NULL: any */
     int64_t job;    /* 0: any */
     int limit;      /* 0: not given (PROTO_EVENTS_DEFAULT_LIMIT) */
+    char *tenant;   /* NULL: any (a key scoped to a tenant always sees its own only) */
 } proto_events_t;
 
 int proto_events_parse(const json_t *body, proto_events_t *out, char *err, size_t errlen);

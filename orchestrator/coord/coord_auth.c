@@ -224,6 +224,12 @@ static const coord_peer_t *s_decide(coord_auth_t *a, zmq_msg_t *parts, size_t n,
         *why = "the key's role may not use this socket";
         return NULL;
     }
+    /* the event socket publishes every tenant's events: a key scoped to
+     * one tenant reads its events with EVENTS (replay), which is scoped */
+    if (p->tenant && strcmp(domain, COORD_AUTH_EVENTS) == 0) {
+        *why = "a key scoped to a tenant may not subscribe to every tenant's events";
+        return NULL;
+    }
     return p;
 }
 

@@ -160,6 +160,18 @@ static bool s_get_id(coord_t *c, const proto_envelope_t *env, const char *req, j
     return true;
 }
 
+/* A job of another tenant than the sender's key acts for does not exist
+ * for it: 404, as for an id nobody has. */
+static bool s_visible(coord_t *c, const proto_envelope_t *env, const char *req, const job_t *job)
+{
+    if (coord_tenant_visible(c, job->lane->tenant->name))
+        return true;
+    char msg[64];
+    snprintf(msg, sizeof msg, "job %lld not found", (long long)job->id);
+    coord_error(c, env, PROTO_STATUS_NOT_FOUND, req, msg);
+    return false;
+}
+
 static void s_cancel_now(coord_t *c, job_t *job, const char *reason)
 {
     job->timer_gen++; /* its run_at timer no longer applies */
@@ -182,9 +194,12 @@ static void s_on_cancel(coord_t *c, const proto_envelope_t *env, const char *req
         op->sop.in.cancel.id = id;
         op->sop.in.cancel.reason = "cancelled by operator";
         op->sop.in.cancel.actor = coord_peer_actor(c->peer);
+        op->sop.in.cancel.tenant = coord_peer_tenant(c);
         coord_queue_op(c, op);
         return;
     }
+    if (!s_visible(c, env, req, job))
+        return;
     if (job_state_terminal(job->state)) {
         char msg[128];
         snprintf(msg, sizeof msg, "cannot cancel job %lld: it is already %s", (long long)id,
@@ -219,9 +234,12 @@ static void s_on_retry(coord_t *c, const proto_envelope_t *env, const char *req,
         op_t *op = coord_op_new(STORE_OP_RETRY, env, req);
         op->sop.in.retry.id = id;
         op->sop.in.retry.actor = coord_peer_actor(c->peer);
+        op->sop.in.retry.tenant = coord_peer_tenant(c);
         coord_queue_op(c, op);
         return;
     }
+    if (!s_visible(c, env, req, job))
+        return;
     if (job->state != JOB_DEAD && job->state != JOB_CANCELLED) {
         char msg[128];
         snprintf(msg, sizeof msg, "cannot retry job %lld: it is %s (only dead or cancelled jobs)",
@@ -311,6 +329,10 @@ static void s_on_queues(coord_t *c, const proto_envelope_t *env, const char *req
 static void s_on_query(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body,
                        int cmd)
 {
+    /* a key scoped to a tenant reads that tenant's jobs only, whatever it asks */
+    const char *scope = coord_peer_tenant(c);
+    if (scope)
+        json_object_set_new(body, "tenant", json_string(scope));
     if (query_forward(c->qpipe, env, cmd, body) != ORCH_OK)
         coord_error(c, env, PROTO_STATUS_INTERNAL, req, "could not reach the query thread");
 }

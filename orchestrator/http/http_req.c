@@ -31,6 +31,7 @@ struct http_req {
     char *out;
     bool problem;
     bool text;         /* out is Prometheus text, not JSON */
+    int retry_after_s; /* 429 and 503: the Retry-After header (0: 1 s) */
     /* bulk: the LIST's jobs, then one command each */
     json_t *bulk_ids;
     bool bulk_more, bulk_dry;
@@ -141,8 +142,11 @@ static enum MHD_Result s_queue(http_req_t *r)
     if (r->status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"orchestrator\"");
-    if (r->status == 503 || r->status == 429)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (r->status == 503 || r->status == 429) {
+        char after[24];
+        snprintf(after, sizeof after, "%d", r->retry_after_s > 0 ? r->retry_after_s : 1);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, after);
+    }
     enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned int)r->status, resp);
     MHD_destroy_response(resp);
     r->done = true;
@@ -398,6 +402,12 @@ void http_req_on_reply(http_req_t *r, const char *body, size_t len)
     char *out = NULL;
     bool problem = false;
     int status = http_route_answer(&r->m, body, len, &out, &problem);
+    if (status == 429) { /* a tenant's quota: when to come back, in whole seconds */
+        json_t *doc = json_loadb(body, len, 0, NULL);
+        json_int_t ms = json_integer_value(json_object_get(doc, "retry_after_ms"));
+        r->retry_after_s = ms > 0 ? (int)((ms + 999) / 1000) : 1;
+        json_decref(doc);
+    }
     s_answer(r, status, out, problem);
 }
 
@@ -550,6 +560,13 @@ static enum MHD_Result s_dispatch(http_req_t *r)
     case HTTP_R_EVENTS: {
         int64_t after = s_after(r->conn);
         char err[256] = "";
+        if (r->token >= 0 && (size_t)r->token < h->cfg->ntokens && h->cfg->tokens[r->token].tenant) {
+            /* the live stream carries every tenant's events */
+            s_problem(r, 403,
+                      "this token is scoped to one tenant: the live event stream carries every "
+                      "tenant's events; list yours with GET /v1/jobs");
+            return s_queue(r);
+        }
         if (after == -2) {
             s_problem(r, 400, "Last-Event-ID (or ?after=): must be an event id >= 0");
             return s_queue(r);

@@ -152,7 +152,7 @@ static int s_b_jobid(const http_request_t *req, json_t **out, char *err, size_t 
     return 0;
 }
 
-/* GET /v1/jobs?state=&queue=&type=&error=&limit=&cursor= */
+/* GET /v1/jobs?state=&queue=&type=&error=&tenant=&limit=&cursor= */
 static int s_b_list(const http_request_t *req, json_t **out, char *err, size_t errlen)
 {
     json_t *b = json_object();
@@ -160,6 +160,7 @@ static int s_b_list(const http_request_t *req, json_t **out, char *err, size_t e
     s_query_str(req, b, "queue");
     s_query_str(req, b, "type");
     s_query_str(req, b, "error");
+    s_query_str(req, b, "tenant");
     int rc = s_query_int(req, b, "limit", "limit", 1, PROTO_LIST_MAX_LIMIT, err, errlen);
     if (!rc)
         rc = s_query_int(req, b, "cursor", "before", 1, INT64_MAX, err, errlen);

@@ -19,9 +19,13 @@
     " 'payload', payload, 'result', result, 'error', error, 'worker', worker,"                    \
     " 'progress', progress, 'timeout_ms', timeout_ms, 'idempotency_key', idempotency_key,"        \
     " 'run_at', run_at, 'created_at', created_at, 'started_at', started_at,"                      \
-    " 'finished_at', finished_at, 'updated_at', updated_at)"
+    " 'finished_at', finished_at, 'updated_at', updated_at, 'tenant', tenant)"
 
-#define QUERY_SQL_GET "SELECT " QUERY_JOB_JSON "::text FROM jobs WHERE id = $1::bigint"
+/* $2: the tenant a scoped key may see (NULL: any): another tenant's job is
+ * "not found", as if it did not exist. */
+#define QUERY_SQL_GET                                                                              \
+    "SELECT " QUERY_JOB_JSON "::text FROM jobs WHERE id = $1::bigint"                              \
+    " AND ($2::text IS NULL OR tenant = $2)"
 #define QUERY_SQL_HISTORY                                                                          \
     "SELECT coalesce(json_agg(json_build_object('at', at, 'event', event, 'attempt', attempt,"    \
     " 'worker', worker, 'detail', detail) ORDER BY id), '[]'::json)::text"                        \
@@ -32,7 +36,7 @@
     " SELECT " QUERY_JOB_JSON " AS j FROM jobs"                                                    \
     " WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR queue = $2)"                \
     "  AND ($4::text IS NULL OR type = $4) AND ($5::bigint IS NULL OR id < $5)"                   \
-    "  AND ($6::text IS NULL OR strpos(error, $6) > 0)"                                            \
+    "  AND ($6::text IS NULL OR strpos(error, $6) > 0) AND ($7::text IS NULL OR tenant = $7)"     \
     " ORDER BY id DESC LIMIT $3::int) s"
 /* What a watcher missed: the next $5 audit rows after $1, oldest first,
  * those of the wanted queue and type shaped as the event stream's bodies;
@@ -48,7 +52,8 @@
     "  'event_id', e.id)) ORDER BY e.id), '[]'::json)::text,"                                     \
     "  (SELECT count(*) FROM e), (SELECT coalesce(max(id), $1::bigint) FROM e)"                    \
     " FROM e JOIN jobs j ON j.id = e.job_id"                                                       \
-    " WHERE ($2::text IS NULL OR j.queue = $2) AND ($3::text IS NULL OR j.type = $3)"
+    " WHERE ($2::text IS NULL OR j.queue = $2) AND ($3::text IS NULL OR j.type = $3)"             \
+    "  AND ($6::text IS NULL OR j.tenant = $6)"
 
 struct query {
     pthread_t thread;
@@ -103,8 +108,8 @@ static char *s_get(PGconn *conn, const json_t *body)
         return s_error_body(body, PROTO_STATUS_BAD_REQUEST, "id: must be an integer >= 1");
     char id[24];
     snprintf(id, sizeof id, "%lld", (long long)json_integer_value(idv));
-    const char *v[1] = {id};
-    PGresult *r = s_exec(conn, QUERY_SQL_GET, 1, v);
+    const char *v[2] = {id, json_string_value(json_object_get(body, "tenant"))};
+    PGresult *r = s_exec(conn, QUERY_SQL_GET, 2, v);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         char *e = s_db_error(body, conn, r);
         PQclear(r);
@@ -154,9 +159,9 @@ static char *s_list(PGconn *conn, const json_t *body)
     char lbuf[24], bbuf[24];
     snprintf(lbuf, sizeof lbuf, "%d", l.limit > 0 ? l.limit : PROTO_LIST_DEFAULT_LIMIT);
     snprintf(bbuf, sizeof bbuf, "%lld", (long long)l.before);
-    const char *v[6] = {l.state >= 0 ? proto_states[l.state] : NULL, l.queue, lbuf, l.type,
-                        l.before > 0 ? bbuf : NULL, l.error};
-    PGresult *r = s_exec(conn, QUERY_SQL_LIST, 6, v);
+    const char *v[7] = {l.state >= 0 ? proto_states[l.state] : NULL, l.queue, lbuf, l.type,
+                        l.before > 0 ? bbuf : NULL, l.error, l.tenant};
+    PGresult *r = s_exec(conn, QUERY_SQL_LIST, 7, v);
     int limit = atoi(lbuf);
     proto_list_fini(&l);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -184,8 +189,8 @@ static char *s_events(PGconn *conn, const json_t *body)
     snprintf(after, sizeof after, "%lld", (long long)e.after);
     snprintf(job, sizeof job, "%lld", (long long)e.job);
     snprintf(lbuf, sizeof lbuf, "%d", e.limit > 0 ? e.limit : PROTO_EVENTS_DEFAULT_LIMIT);
-    const char *v[5] = {after, e.queue, e.type, e.job > 0 ? job : NULL, lbuf};
-    PGresult *r = s_exec(conn, QUERY_SQL_EVENTS, 5, v);
+    const char *v[6] = {after, e.queue, e.type, e.job > 0 ? job : NULL, lbuf, e.tenant};
+    PGresult *r = s_exec(conn, QUERY_SQL_EVENTS, 6, v);
     int limit = atoi(lbuf);
     proto_events_fini(&e);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)

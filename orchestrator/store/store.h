@@ -152,8 +152,9 @@ typedef struct store_op {
             int64_t bound_id;
             int limit;
         } refill;
-        struct { int64_t id; const char *reason; const char *actor; } cancel;
-        struct { int64_t id; const char *actor; } retry;
+        /* tenant: the scope of the key that asked (NULL: any tenant) */
+        struct { int64_t id; const char *reason, *actor, *tenant; } cancel;
+        struct { int64_t id; const char *actor, *tenant; } retry;
         struct { const char *queue; bool paused; } pause;
         store_worker_in_t worker;
         store_lookup_in_t lookup;

@@ -214,11 +214,13 @@ int store_op_params(store_t *s, const store_op_t *op, const char **stmt, const c
         s_str(&p, op->in.cancel.reason);
         s_str(&p, op->in.cancel.actor);
         s_i64(&p, op->event_id);
+        s_str(&p, op->in.cancel.tenant);
         break;
     case STORE_OP_RETRY:
         s_i64(&p, op->in.retry.id);
         s_str(&p, op->in.retry.actor);
         s_i64(&p, op->event_id);
+        s_str(&p, op->in.retry.tenant);
         break;
     case STORE_OP_PAUSE:
         s_str(&p, op->in.pause.queue);

@@ -107,27 +107,31 @@
     " ORDER BY priority, id LIMIT $5"
 
 /* Cancel of a job that is not in memory. Answers (cancelled, prior state,
- * queue, type, attempt, tenant).
+ * queue, type, attempt, tenant). $5: the tenant a scoped key acts for
+ * (NULL: any): another tenant's job is "no such job".
  * $3: the operator's key name (the event's actor; NULL: left out). */
 #define STORE_SQL_CANCEL                                                                           \
-    "WITH c AS (UPDATE jobs SET state = 'cancelled', finished_at = now(), updated_at = now(),"     \
-    "  error = $2 WHERE id = $1 AND state IN ('waiting', 'scheduled', 'queued')"                   \
+    "WITH v AS (SELECT id, state, queue, type, attempt, tenant FROM jobs"                          \
+    "  WHERE id = $1 AND ($5::text IS NULL OR tenant = $5)),"                                      \
+    " c AS (UPDATE jobs SET state = 'cancelled', finished_at = now(), updated_at = now(),"         \
+    "  error = $2 WHERE id = (SELECT id FROM v) AND state IN ('waiting', 'scheduled', 'queued')"   \
     "  RETURNING id, attempt, queue, state),"                                                      \
     " e AS (INSERT INTO job_events (id, job_id, at, event, attempt, state, detail)"                \
     "  SELECT $4::bigint, id, now(), 'cancelled', attempt, 'cancelled',"                           \
     "   json_strip_nulls(json_build_object('reason', $2::text, 'actor', $3::text)) FROM c)"        \
-    " SELECT (SELECT count(*) FROM c), (SELECT state FROM jobs WHERE id = $1),"                    \
-    "  (SELECT queue FROM jobs WHERE id = $1), (SELECT type FROM jobs WHERE id = $1),"            \
-    "  (SELECT attempt FROM jobs WHERE id = $1), (SELECT tenant FROM jobs WHERE id = $1)"
+    " SELECT (SELECT count(*) FROM c), (SELECT state FROM v), (SELECT queue FROM v),"              \
+    "  (SELECT type FROM v), (SELECT attempt FROM v), (SELECT tenant FROM v)"
 
 /* Operator retry of a dead or cancelled job not in memory: back to queued
  * with a fresh attempt budget. Answers the job row (empty when not allowed)
- * and, separately, the prior state. $2: the operator's key name (actor). */
+ * and, separately, the prior state. $2: the operator's key name (actor);
+ * $4: the tenant a scoped key acts for (NULL: any). */
 #define STORE_SQL_RETRY                                                                            \
-    "WITH prior AS (SELECT state FROM jobs WHERE id = $1),"                                        \
+    "WITH prior AS (SELECT state FROM jobs WHERE id = $1 AND ($4::text IS NULL OR tenant = $4)),"  \
     " r AS (UPDATE jobs SET state = 'queued', attempt_base = attempt, result = NULL, error = NULL," \
     "  finished_at = NULL, worker = NULL, progress = NULL, updated_at = now()"                    \
-    "  WHERE id = $1 AND state IN ('dead', 'cancelled') RETURNING " STORE_JOB_COLUMNS "),"         \
+    "  WHERE id = $1 AND ($4::text IS NULL OR tenant = $4) AND state IN ('dead', 'cancelled')"    \
+    "  RETURNING " STORE_JOB_COLUMNS "),"                                                          \
     " e AS (INSERT INTO job_events (id, job_id, at, event, attempt, state, detail)"                \
     "  SELECT $3::bigint, id, now(), 'retried', attempt, 'queued',"                                \
     "   json_strip_nulls(json_build_object('from', (SELECT state FROM prior), 'actor', $2::text))"\

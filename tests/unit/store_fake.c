@@ -1189,6 +1189,8 @@ static void s_op_wake(db_t *db, s_run_t *r, store_op_t *op)
 static void s_op_cancel(db_t *db, s_run_t *r, store_op_t *op)
 {
     fake_job_t *j = s_job(db, op->in.cancel.id);
+    if (j && op->in.cancel.tenant && !s_eq(s_tenant(j), op->in.cancel.tenant))
+        j = NULL; /* another tenant's job: no such job for this key */
     store_answer_t a = {.prior_state = j ? j->state : -1, .queue = j ? j->queue : NULL,
                         .type = j ? j->type : NULL, .attempt = j ? j->attempt : 0,
                         .tenant = j ? s_tenant(j) : NULL};
@@ -1209,6 +1211,8 @@ static void s_op_cancel(db_t *db, s_run_t *r, store_op_t *op)
 static void s_op_retry(db_t *db, s_run_t *r, store_op_t *op)
 {
     fake_job_t *j = s_job(db, op->in.retry.id);
+    if (j && op->in.retry.tenant && !s_eq(s_tenant(j), op->in.retry.tenant))
+        j = NULL; /* another tenant's job: no such job for this key */
     store_answer_t a = {.prior_state = j ? j->state : -1};
     if (!j || (j->state != JOB_DEAD && j->state != JOB_CANCELLED)) {
         r->fn(r->arg, op, &a);
