@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Tenants against real processes and PostgreSQL, through the HTTP API with
+bearer tokens (one admin token, one submit token scoped to tenant acme by
+its tokens-file line's `tenant=acme`):
+
+1. Fair share: the admin token queues 400 noop jobs for tenant `flood`;
+   then the acme token submits 20 (no tenant named: the token's). One
+   worker with one slot starts. Ordered by started_at (the database's
+   rows), all 20 acme jobs start within the first 42 starts (equal
+   weights: every other dispatch, one job of slack); without fair share
+   they would start after the 400. The figures are printed.
+2. Quotas: tenant `capped` (max_queued 20): 20 accepted, the 21st is 429
+   with a Retry-After header and a problem naming the tenant and
+   max_queued; nothing of it is written. Tenant `metered` (rate 5/s,
+   burst 5): 5 accepted at once, the 6th 429 with Retry-After >= 1; after
+   that wait it is accepted.
+3. Scope: the acme token's job list holds acme jobs only; a flood job is
+   404 for it (GET and cancel); naming tenant flood is 403; the live event
+   stream is 403. The admin token lists ?tenant=acme: exactly the 20.
+4. An unknown tenant (tenants: lists them) is 400 naming it.
+"""
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import check, log  # noqa: E402
+
+TENANTS = [
+    {"name": "flood"},
+    {"name": "acme"},
+    {"name": "capped", "max_queued": 20},
+    {"name": "metered", "rate": 5, "burst": 5},
+]
+
+
+def new_token(c, path, name, role, tenant=None):
+    r = subprocess.run([c.bin("orchestratord"), "--new-token", name, role, "--tokens-file", path],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=c.env, timeout=30)
+    check(r.returncode == 0, "--new-token %s: %s" % (name, r.stderr.decode()))
+    if tenant:  # the documented line format: NAME ROLE sha256:HEX tenant=NAME
+        lines = open(path).read().splitlines()
+        lines = [ln + " tenant=" + tenant if ln.startswith(name + " ") else ln for ln in lines]
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+    return r.stdout.decode().strip()
+
+
+def jobs(tenant, n, queue="default"):
+    body = {"queue": queue, "type": "noop"}
+    if tenant:
+        body["tenant"] = tenant
+    return {"jobs": [dict(body) for _ in range(n)]}
+
+
+def post(c, tok, body, status):
+    st, hdrs, doc = c.http("POST", "/v1/jobs", body, token=tok)
+    check(st == status, "POST /v1/jobs: expected %d, got %d %r" % (status, st, doc))
+    return hdrs, doc
+
+
+def fair_share(c, admin, acme):
+    flood_ids = []
+    for _ in range(4):
+        flood_ids += post(c, admin, jobs("flood", 100), 201)[1]["ids"]
+    acme_ids = post(c, acme, jobs(None, 20), 201)[1]["ids"]
+    rows = c.sql("SELECT tenant, count(*) AS n FROM jobs GROUP BY tenant ORDER BY tenant")
+    check([(r["tenant"], r["n"]) for r in rows] == [("acme", 20), ("flood", 400)],
+          "jobs by tenant: %r" % rows)
+    c.start_worker("w1", slots=1)
+    c.wait_terminal(flood_ids + acme_ids, timeout=180, what="the 420 jobs")
+    order = c.sql("SELECT tenant FROM jobs WHERE tenant IN ('acme', 'flood')"
+                  " ORDER BY started_at, id")
+    starts = [r["tenant"] for r in order]
+    positions = [i for i, t in enumerate(starts) if t == "acme"]
+    log("fair share: acme's 20 jobs started at positions %s of %d (first %d, last %d)"
+        % (positions, len(starts), positions[0], positions[-1]))
+    check(len(positions) == 20, "acme jobs started: %d" % len(positions))
+    check(positions[-1] <= 41, "acme's last job started at position %d, beyond its share (41)"
+          % positions[-1])
+    return flood_ids, acme_ids
+
+
+def quotas(c, admin):
+    post(c, admin, jobs("capped", 20, queue="parked"), 201)
+    hdrs, doc = post(c, admin, jobs("capped", 1, queue="parked"), 429)
+    detail = doc.get("detail", "")
+    check('tenant "capped"' in detail and "max_queued 20" in detail,
+          "429 detail %r does not name the tenant and the quota" % detail)
+    check(int(hdrs.get("retry-after", "0")) >= 1, "429 without Retry-After: %r" % hdrs)
+    n = c.sql("SELECT count(*) AS n FROM jobs WHERE tenant = 'capped'")[0]["n"]
+    check(n == 20, "tenant capped holds %s jobs, expected 20" % n)
+
+    post(c, admin, jobs("metered", 5, queue="parked"), 201)
+    t0 = time.monotonic()
+    hdrs, doc = post(c, admin, jobs("metered", 1, queue="parked"), 429)
+    after = int(hdrs.get("retry-after", "0"))
+    check(after >= 1, "rate 429 Retry-After %r" % hdrs.get("retry-after"))
+    check("over its rate" in doc.get("detail", ""), "rate 429 detail %r" % doc)
+    time.sleep(max(0.0, after - (time.monotonic() - t0)))
+    post(c, admin, jobs("metered", 1, queue="parked"), 201)
+
+
+def scope(c, admin, acme, flood_ids, acme_ids):
+    st, _, doc = c.http("GET", "/v1/jobs?limit=1000", token=acme)
+    check(st == 200, "acme list: %d %r" % (st, doc))
+    seen = {j["id"] for j in doc["jobs"]}
+    check(seen == set(acme_ids), "acme's list holds %d jobs, not its 20" % len(seen))
+    check(all(j["tenant"] == "acme" for j in doc["jobs"]), "a listed job of another tenant")
+    st, _, doc = c.http("GET", "/v1/jobs/%d" % flood_ids[0], token=acme)
+    check(st == 404, "acme GET of a flood job: %d %r, expected 404" % (st, doc))
+    st, _, doc = c.http("GET", "/v1/jobs/%d" % acme_ids[0], token=acme)
+    check(st == 200 and doc.get("job", doc).get("tenant") == "acme",
+          "acme GET of its job: %d %r" % (st, doc))
+    parked = post(c, admin, jobs("flood", 1, queue="parked"), 201)[1]["ids"][0]
+    st, _, doc = c.http("POST", "/v1/jobs/%d/cancel" % parked, token=acme)
+    check(st in (403, 404), "acme cancel of a flood job: %d %r" % (st, doc))
+    check(c.job(parked)["state"] == "queued", "the flood job changed state")
+    _, doc = post(c, acme, jobs("flood", 1), 403)
+    check("acts for tenant \"acme\" only" in doc.get("detail", ""), "403 detail %r" % doc)
+    st, _, _ = c.http("GET", "/v1/events", token=acme, timeout=5)
+    check(st == 403, "acme live event stream: %d, expected 403" % st)
+    st, _, doc = c.http("GET", "/v1/jobs?tenant=acme&limit=1000", token=admin)
+    check(st == 200 and {j["id"] for j in doc["jobs"]} == set(acme_ids),
+          "admin ?tenant=acme: %d jobs" % len(doc.get("jobs", [])))
+    _, doc = post(c, admin, jobs("nosuch", 1), 400)
+    check('unknown tenant "nosuch"' in doc.get("detail", ""), "400 detail %r" % doc)
+
+
+def test(c):
+    path = os.path.join(c.tmp, "tokens")
+    admin = new_token(c, path, "root", "admin")
+    acme = new_token(c, path, "acme-gw", "submit", tenant="acme")
+    import sched_helpers as sh
+    sh.write_coordinator_config(c, {"security": {"tokens_file": path}, "tenants": TENANTS})
+    c.restart_coordinator()
+    flood_ids, acme_ids = fair_share(c, admin, acme)
+    quotas(c, admin)
+    scope(c, admin, acme, flood_ids, acme_ids)
+
+
+harness.main(test)
