@@ -502,7 +502,6 @@ bool coord_tenant_may_dispatch(coord_t *c, tenant_t *t);
 bool coord_tenant_visible(const coord_t *c, const char *tenant);
 /* The sender's tenant scope, NULL: every tenant. */
 const char *coord_peer_tenant(const coord_t *c);
-char *coord_tenants_json(coord_t *c);
 
 /* coord_timers.c */
 void coord_run_timers(coord_t *c, int64_t now_ms);

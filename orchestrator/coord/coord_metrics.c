@@ -51,8 +51,21 @@ void coord_metrics_stage(coord_t *c, int stage, int64_t us)
                (double)(us > 0 ? us : 0) / 1e6);
 }
 
+/* The lanes of one (queue, type), one per tenant, share one set of
+ * figures: the first lane's. The series stay labelled by queue and type
+ * (per-tenant figures: orch_tenant_*). */
+static lane_t *s_owner(lane_t *l)
+{
+    queue_t *q = l->queue;
+    for (size_t i = 0; i < q->nlanes; i++)
+        if (q->lanes[i] == l || strcmp(q->lanes[i]->type, l->type) == 0)
+            return q->lanes[i];
+    return l;
+}
+
 static s_lane_t *s_lane(lane_t *l)
 {
+    l = s_owner(l);
     if (!l->metrics)
         l->metrics = xcalloc(1, sizeof(s_lane_t));
     return l->metrics;
@@ -171,6 +184,8 @@ static void s_lane_counter(coord_t *c, strbuf_t *sb, strbuf_t *lb, const char *n
     s_head(sb, name, "counter", help);
     for (size_t i = 0; i < readyq_nlanes(c->rq); i++) {
         lane_t *l = readyq_lane_at(c->rq, i);
+        if (s_owner(l) != l)
+            continue;
         const s_lane_t *sl = l->metrics;
         uint64_t v = sl ? sl->events[ev] + (ev2 >= 0 ? sl->events[ev2] : 0) : 0;
         s_lane_labels(lb, l);
@@ -186,6 +201,8 @@ static void s_failed(coord_t *c, strbuf_t *sb, strbuf_t *lb)
            "a timeout, with attempts left) or permanent (the handler said it will not change)");
     for (size_t i = 0; i < readyq_nlanes(c->rq); i++) {
         lane_t *l = readyq_lane_at(c->rq, i);
+        if (s_owner(l) != l)
+            continue;
         const s_lane_t *sl = l->metrics;
         uint64_t retryable = sl ? sl->events[JOB_EV_FAILED] + sl->events[JOB_EV_LOST] +
                                       sl->events[JOB_EV_TIMEOUT]
@@ -207,6 +224,8 @@ static void s_lane_hists(coord_t *c, strbuf_t *sb, strbuf_t *lb, bool run)
                : "Time from ready (submitted, or due) to start, by queue and type");
     for (size_t i = 0; i < readyq_nlanes(c->rq); i++) {
         lane_t *l = readyq_lane_at(c->rq, i);
+        if (s_owner(l) != l)
+            continue;
         static const s_lane_t zero;
         const s_lane_t *sl = l->metrics ? l->metrics : &zero;
         s_lane_labels(lb, l);
@@ -251,6 +270,42 @@ static void s_queues(coord_t *c, strbuf_t *sb, strbuf_t *lb)
         s_label(lb, "queue", q->name);
         strbuf_printf(sb, "orch_queue_oldest_ready_age_seconds{%s} %.3f\n", lb->data,
                       oldest && now > oldest ? (double)(now - oldest) / 1e6 : 0.0);
+    }
+}
+
+static void s_tenants(coord_t *c, strbuf_t *sb, strbuf_t *lb)
+{
+    s_head(sb, "orch_tenant_jobs", "gauge",
+           "Jobs per tenant in the states its quotas count (all of PostgreSQL)");
+    for (size_t i = 0; i < readyq_ntenants(c->rq); i++) {
+        tenant_t *t = readyq_tenant_at(c->rq, i);
+        for (int s = 0; s < TENANT_LIVE_STATES; s++) {
+            strbuf_reset(lb);
+            s_label(lb, "tenant", t->name);
+            strbuf_printf(sb, "orch_tenant_jobs{%s,state=\"%s\"} %lld\n", lb->data,
+                          job_state_name(s), (long long)t->live[s]);
+        }
+    }
+    s_head(sb, "orch_tenant_started_total", "counter",
+           "Jobs of the tenant dispatched to a worker since the coordinator started");
+    for (size_t i = 0; i < readyq_ntenants(c->rq); i++) {
+        tenant_t *t = readyq_tenant_at(c->rq, i);
+        strbuf_reset(lb);
+        s_label(lb, "tenant", t->name);
+        strbuf_printf(sb, "orch_tenant_started_total{%s} %lld\n", lb->data,
+                      (long long)t->started_total);
+    }
+    s_head(sb, "orch_tenant_refused_total", "counter",
+           "Submissions refused by a tenant quota, by quota (max_queued, rate)");
+    static const char *const why[COORD_TENANT_REFUSALS] = {"max_queued", "rate"};
+    for (size_t i = 0; i < readyq_ntenants(c->rq); i++) {
+        tenant_t *t = readyq_tenant_at(c->rq, i);
+        for (int k = 0; k < COORD_TENANT_REFUSALS; k++) {
+            strbuf_reset(lb);
+            s_label(lb, "tenant", t->name);
+            strbuf_printf(sb, "orch_tenant_refused_total{%s,quota=\"%s\"} %lld\n", lb->data,
+                          why[k], (long long)t->refused_total[k]);
+        }
     }
 }
 
@@ -332,6 +387,7 @@ char *coord_metrics_render(coord_t *c)
     s_lane_hists(c, &sb, &lb, false);
     s_lane_hists(c, &sb, &lb, true);
     s_queues(c, &sb, &lb);
+    s_tenants(c, &sb, &lb);
     s_head(&sb, "orch_jobs_running", "gauge", "Attempts running now (all queues)");
     long running = 0;
     for (size_t i = 0; i < readyq_nqueues(c->rq); i++)
@@ -419,7 +475,8 @@ void coord_metrics_forget(coord_t *c)
 {
     for (size_t i = 0; c->rq && i < readyq_nlanes(c->rq); i++) {
         lane_t *l = readyq_lane_at(c->rq, i);
-        free(l->metrics);
+        if (s_owner(l) == l)
+            free(l->metrics);
         l->metrics = NULL;
     }
 }

@@ -37,7 +37,7 @@ struct tenant {
     double tokens;
     int64_t tokens_at_ms;
     int64_t started_total;
-    int64_t refused_total[3];        /* coord_tenant_refusal_t */
+    int64_t refused_total[2];        /* by coord_tenant_refusal_t */
 };
 
 struct queue {
