@@ -13,7 +13,9 @@ its tokens-file line's `tenant=acme`):
    with a Retry-After header and a problem naming the tenant and
    max_queued; nothing of it is written. Tenant `metered` (rate 5/s,
    burst 5): 5 accepted at once, the 6th 429 with Retry-After >= 1; after
-   that wait it is accepted.
+   that wait it is accepted. /metrics counts both refusals
+   (orch_tenant_refused_total), the capped tenant's 20 queued jobs and
+   acme's 20 starts.
 3. Scope: the acme token's job list holds acme jobs only; a flood job is
    404 for it (GET and cancel); naming tenant flood is 403; the live event
    stream is 403. The admin token lists ?tenant=acme: exactly the 20.
@@ -102,6 +104,16 @@ def quotas(c, admin):
     check("over its rate" in doc.get("detail", ""), "rate 429 detail %r" % doc)
     time.sleep(max(0.0, after - (time.monotonic() - t0)))
     post(c, admin, jobs("metered", 1, queue="parked"), 201)
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", c.http_port, timeout=15)
+    conn.request("GET", "/metrics", headers={"Authorization": "Bearer " + admin})
+    text = conn.getresponse().read().decode()
+    conn.close()
+    for series in ('orch_tenant_refused_total{tenant="capped",quota="max_queued"} 1',
+                   'orch_tenant_refused_total{tenant="metered",quota="rate"} 1',
+                   'orch_tenant_jobs{tenant="capped",state="queued"} 20',
+                   'orch_tenant_started_total{tenant="acme"} 20'):
+        check(series in text.splitlines(), "metrics: %r missing" % series)
 
 
 def scope(c, admin, acme, flood_ids, acme_ids):
