@@ -254,9 +254,10 @@ const orch_token_t *orch_token_find(const orch_config_t *cfg, const char *token,
 void orch_token_hash(const char *token, size_t len, unsigned char out[32]);
 /* Makes a token "orch_" + 64 hex digits into token (tokenlen >= 70) and
  * appends "NAME ROLE sha256:HEX" to file (created 0600). role: submit,
- * operate or admin. 0, or ORCH_EINVAL / ORCH_EIO with err filled. */
-int orch_token_new(const char *file, const char *name, const char *role, char *token,
-                   size_t tokenlen, char *err, size_t errlen);
+ * operate or admin; tenant (NULL: none) appends " tenant=TENANT" (submit
+ * and operate only). 0, or ORCH_EINVAL / ORCH_EIO with err filled. */
+int orch_token_new(const char *file, const char *name, const char *role, const char *tenant,
+                   char *token, size_t tokenlen, char *err, size_t errlen);
 /* "worker", "submit", "operate", "admin". */
 const char *orch_role_name(int role);
 /* The tenants: entry named name, or NULL (weight 1, no quota). Borrowed. */

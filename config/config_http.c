@@ -134,8 +134,8 @@ static int s_read_tokens(cfgtab_t *ct, orch_config_t *cfg)
     return rc;
 }
 
-int orch_token_new(const char *file, const char *name, const char *role, char *token,
-                   size_t tokenlen, char *err, size_t errlen)
+int orch_token_new(const char *file, const char *name, const char *role, const char *tenant,
+                   char *token, size_t tokenlen, char *err, size_t errlen)
 {
     if (cfgtab_check_name(name)) {
         snprintf(err, errlen, "token name \"%s\": must be 1..64 characters [A-Za-z0-9_.:-]",
@@ -144,6 +144,16 @@ int orch_token_new(const char *file, const char *name, const char *role, char *t
     }
     if (s_token_role(role) < 0) {
         snprintf(err, errlen, "token role \"%s\": must be submit, operate or admin", role);
+        return ORCH_EINVAL;
+    }
+    if (tenant && cfgtab_check_name(tenant)) {
+        snprintf(err, errlen, "--tenant \"%s\": must be 1..64 characters [A-Za-z0-9_.:-]",
+                 tenant);
+        return ORCH_EINVAL;
+    }
+    if (tenant && s_token_role(role) == ORCH_ROLE_ADMIN) {
+        snprintf(err, errlen, "--tenant: an admin token acts for every tenant (use submit or "
+                              "operate)");
         return ORCH_EINVAL;
     }
     unsigned char raw[32];
@@ -167,7 +177,8 @@ int orch_token_new(const char *file, const char *name, const char *role, char *t
         return ORCH_EIO;
     }
     char line[256];
-    int n = snprintf(line, sizeof line, "%s %s sha256:%s\n", name, role, hhex);
+    int n = snprintf(line, sizeof line, "%s %s sha256:%s%s%s\n", name, role, hhex,
+                     tenant ? " tenant=" : "", tenant ? tenant : "");
     bool ok = write(fd, line, (size_t)n) == n && fsync(fd) == 0;
     int saved = errno;
     close(fd);

@@ -30,7 +30,7 @@ static void s_usage(FILE *out)
 {
     fprintf(out, "usage: orchestratord [-c FILE] [--data-dir DIR] [--check-config]\n"
                  "                     [--log-level LEVEL] [--log-format FORMAT] [--version]\n"
-                 "       orchestratord --new-token NAME ROLE --tokens-file FILE\n"
+                 "       orchestratord --new-token NAME ROLE --tokens-file FILE [--tenant T]\n"
                  "  -c, --config FILE   configuration file (default: built-in defaults)\n"
                  "  --data-dir DIR      without a database URL: run a private PostgreSQL\n"
                  "                      under DIR (database.data_dir)\n"
@@ -39,21 +39,22 @@ static void s_usage(FILE *out)
                  "  --log-format FORMAT text or json lines (overrides the file)\n"
                  "  --new-token NAME ROLE\n"
                  "                      make an HTTP API bearer token (ROLE: submit, operate or\n"
-                 "                      admin), append its hash to --tokens-file, print the token\n"
+                 "                      admin), append its hash to --tokens-file, print the token;\n"
+                 "                      --tenant T: it acts for tenant T only (submit, operate)\n"
                  "environment: ORCH_DATABASE_URL, ORCH_WORKER_ENDPOINT, ORCH_CLIENT_ENDPOINT,\n"
                  "  ORCH_EVENT_ENDPOINT, ORCH_HTTP_LISTEN, ORCH_TOKENS_FILE, ORCH_LOG_LEVEL,\n"
                  "  ORCH_LOG_FORMAT, ORCH_DATA_DIR\n");
 }
 
 /* --new-token NAME ROLE --tokens-file FILE: the token on stdout, once. */
-static int s_new_token(const char *name, const char *role, const char *file)
+static int s_new_token(const char *name, const char *role, const char *file, const char *tenant)
 {
     if (!file) {
         fprintf(stderr, "orchestratord: --new-token needs --tokens-file FILE\n");
         return 2;
     }
     char token[80], err[512];
-    if (orch_token_new(file, name, role, token, sizeof token, err, sizeof err) != ORCH_OK) {
+    if (orch_token_new(file, name, role, tenant, token, sizeof token, err, sizeof err) != ORCH_OK) {
         fprintf(stderr, "orchestratord: %s\n", err);
         return 2;
     }
@@ -66,7 +67,7 @@ static int s_new_token(const char *name, const char *role, const char *file)
 int main(int argc, char **argv)
 {
     const char *path = NULL, *level = NULL, *format = NULL, *data_dir = NULL;
-    const char *token_name = NULL, *token_role = NULL, *tokens_file = NULL;
+    const char *token_name = NULL, *token_role = NULL, *tokens_file = NULL, *tenant = NULL;
     bool check = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -85,6 +86,8 @@ int main(int argc, char **argv)
             token_role = argv[++i];
         } else if (!strcmp(a, "--tokens-file") && i + 1 < argc)
             tokens_file = argv[++i];
+        else if (!strcmp(a, "--tenant") && i + 1 < argc)
+            tenant = argv[++i];
         else if (!strcmp(a, "--version")) {
             printf("orchestratord %s\n", ORCH_VERSION);
             return 0;
@@ -98,7 +101,7 @@ int main(int argc, char **argv)
         }
     }
     if (token_name)
-        return s_new_token(token_name, token_role, tokens_file);
+        return s_new_token(token_name, token_role, tokens_file, tenant);
     orch_config_t *cfg = NULL;
     char err[1024];
     if (orch_config_load(path, &cfg, err, sizeof err) != ORCH_OK) {

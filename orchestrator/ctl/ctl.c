@@ -29,6 +29,8 @@ void ctl_usage(FILE *out)
           "                                               +HH:MM offset, or @UNIX_SECONDS)\n"
           "         [--depends-on ID[,ID...]]             run it after these jobs succeeded\n"
           "         [--idempotency-key KEY]               at most one live job per queue and key\n"
+          "         [--tenant NAME]                       the tenant it is for (default: the key's,\n"
+          "                                               or default)\n"
           "  submit --batch FILE|-                        submit JSON lines, print one id per line\n"
           "  get ID [--history]                           show one job [and its audit trail]\n"
           "  list [--state S] [--queue Q] [--limit N]     list jobs, newest first\n"

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define S_CMD_FLAGS 12 /* most flags of one command, NULL terminator included */
+#define S_CMD_FLAGS 13 /* most flags of one command, NULL terminator included */
 
 typedef struct {
     const char *name;
@@ -21,7 +21,7 @@ static const char s_switch_on[] = "";
 static const s_cmd_t s_cmds[] = {
     {"submit", NULL, NULL,
      {"--queue", "--type", "--priority", "--payload", "--max-attempts", "--timeout-ms", "--batch",
-      "--run-at", "--delay", "--depends-on", "--idempotency-key", NULL},
+      "--run-at", "--delay", "--depends-on", "--idempotency-key", "--tenant", NULL},
      {NULL}, {"--depends-on", NULL}},
     {"get", "job id", NULL, {NULL}, {"--history", NULL}, {NULL}},
     {"list", NULL, NULL, {"--state", "--queue", "--limit", NULL}, {NULL}, {NULL}},

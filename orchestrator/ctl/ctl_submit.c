@@ -18,6 +18,7 @@
 static const char *const s_job_flags[] = {
     "--queue",      "--type",   "--priority", "--payload",    "--max-attempts",
     "--timeout-ms", "--run-at", "--delay",    "--depends-on", "--idempotency-key",
+    "--tenant",
 };
 
 /* ---- scheduling flags ---- */
@@ -142,6 +143,9 @@ static int s_job_from_flags(ctl_cmd_t *ctx, ctl_batch_t *batch)
         rc = s_depends_on(ctx, job);
     if (rc == 0)
         rc = s_idempotency_key(ctx, job);
+    const char *tenant = ctl_args_opt(ctx->args, "--tenant");
+    if (rc == 0 && tenant && (rc = ctl_cmd_check_name(ctx, "tenant name", tenant)) == 0)
+        json_object_set_new(job, "tenant", json_string(tenant));
     char why[512];
     if (rc == 0 && ctl_batch_add(batch, job, why, sizeof why) != 0)
         rc = ctl_cmd_usage_error(ctx, "invalid job: %s", why);

@@ -11,9 +11,10 @@ its tokens-file line's `tenant=acme`):
    they would start after the 400. The figures are printed.
 2. Quotas: tenant `capped` (max_queued 20): 20 accepted, the 21st is 429
    with a Retry-After header and a problem naming the tenant and
-   max_queued; nothing of it is written. Tenant `metered` (rate 5/s,
+   max_queued; nothing of it is written; orchctl submit --tenant capped
+   exits 1 printing it. Tenant `metered` (rate 5/s,
    burst 5): 5 accepted at once, the 6th 429 with Retry-After >= 1; after
-   that wait it is accepted. /metrics counts both refusals
+   that wait it is accepted. /metrics counts the refusals
    (orch_tenant_refused_total), the capped tenant's 20 queued jobs and
    acme's 20 starts.
 3. Scope: the acme token's job list holds acme jobs only; a flood job is
@@ -39,15 +40,15 @@ TENANTS = [
 
 
 def new_token(c, path, name, role, tenant=None):
-    r = subprocess.run([c.bin("orchestratord"), "--new-token", name, role, "--tokens-file", path],
+    argv = [c.bin("orchestratord"), "--new-token", name, role, "--tokens-file", path]
+    r = subprocess.run(argv + (["--tenant", tenant] if tenant else []),
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        env=c.env, timeout=30)
     check(r.returncode == 0, "--new-token %s: %s" % (name, r.stderr.decode()))
-    if tenant:  # the documented line format: NAME ROLE sha256:HEX tenant=NAME
-        lines = open(path).read().splitlines()
-        lines = [ln + " tenant=" + tenant if ln.startswith(name + " ") else ln for ln in lines]
-        with open(path, "w") as f:
-            f.write("\n".join(lines) + "\n")
+    if tenant:
+        line = [ln for ln in open(path).read().splitlines() if ln.startswith(name + " ")]
+        check(len(line) == 1 and line[0].endswith(" tenant=" + tenant),
+              "tokens file line for %s: %r" % (name, line))
     return r.stdout.decode().strip()
 
 
@@ -93,8 +94,15 @@ def quotas(c, admin):
     check('tenant "capped"' in detail and "max_queued 20" in detail,
           "429 detail %r does not name the tenant and the quota" % detail)
     check(int(hdrs.get("retry-after", "0")) >= 1, "429 without Retry-After: %r" % hdrs)
+    rc, _, err = c.orchctl("submit", "--queue", "parked", "--type", "noop", "--tenant", "capped",
+                           check=False)
+    check(rc == 1 and "max_queued 20" in err, "orchctl over quota: exit %d, %r" % (rc, err))
     n = c.sql("SELECT count(*) AS n FROM jobs WHERE tenant = 'capped'")[0]["n"]
     check(n == 20, "tenant capped holds %s jobs, expected 20" % n)
+    r = c.orchctl("submit", "--queue", "parked", "--type", "noop", "--tenant", "flood")
+    check(c.job(r["ids"][0]) and c.sql("SELECT tenant FROM jobs WHERE id = :'id'::bigint",
+                                       id=r["ids"][0])[0]["tenant"] == "flood",
+          "orchctl --tenant flood: the job's tenant")
 
     post(c, admin, jobs("metered", 5, queue="parked"), 201)
     t0 = time.monotonic()
@@ -109,7 +117,7 @@ def quotas(c, admin):
     conn.request("GET", "/metrics", headers={"Authorization": "Bearer " + admin})
     text = conn.getresponse().read().decode()
     conn.close()
-    for series in ('orch_tenant_refused_total{tenant="capped",quota="max_queued"} 1',
+    for series in ('orch_tenant_refused_total{tenant="capped",quota="max_queued"} 2',
                    'orch_tenant_refused_total{tenant="metered",quota="rate"} 1',
                    'orch_tenant_jobs{tenant="capped",state="queued"} 20',
                    'orch_tenant_started_total{tenant="acme"} 20'):
