@@ -99,6 +99,7 @@ static size_t s_specs(const store_comp_row_t *r, proto_jobspec_t **specs, size_t
                                .type = xstrdup(t[k].type), .priority = t[k].priority,
                                .max_attempts = t[k].max_attempts,
                                .payload = xstrdup(t[k].payload ? t[k].payload : "{}"),
+                               .tenant = r->tenant ? xstrdup(r->tenant) : NULL,
                                .delay_ms = -1};
         s->payload_len = strlen(s->payload);
         if (n > 0) { /* after the one before */

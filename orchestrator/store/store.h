@@ -208,6 +208,7 @@ typedef struct {
     const char *queue;   /* that job's queue (the default for the compensations) */
     int64_t finished_us; /* when that job succeeded */
     const char *root_state; /* the failed job's state (dead, cancelled); "" when gone */
+    const char *tenant;  /* that job's tenant (the compensations' too) */
 } store_comp_row_t;
 
 /* INBOX: one row of orch.inbox (an orch.orch_enqueue call). */

@@ -396,7 +396,8 @@ static store_comp_row_t *s_comps(PGresult *r, size_t *n)
     for (size_t i = 0; i < *n; i++) {
         int k = (int)i;
         rows[i] = (store_comp_row_t){s_get_i64(r, k, 0), s_get_i64(r, k, 1), PQgetvalue(r, k, 2),
-                                     PQgetvalue(r, k, 3), s_get_i64(r, k, 4), PQgetvalue(r, k, 5)};
+                                     PQgetvalue(r, k, 3), s_get_i64(r, k, 4), PQgetvalue(r, k, 5),
+                                     PQgetvalue(r, k, 6)};
     }
     return rows;
 }

@@ -206,7 +206,7 @@
     "  UNION SELECT up.root, d.depends_on FROM up JOIN job_deps d ON d.job_id = up.id)"           \
     " SELECT DISTINCT ON (c.job_id) up.root, c.job_id, c.spec::text, j.queue,"                     \
     "  (extract(epoch from j.finished_at) * 1000000)::bigint,"                                     \
-    "  (SELECT f.state FROM jobs f WHERE f.id = up.root)"                                          \
+    "  (SELECT f.state FROM jobs f WHERE f.id = up.root), j.tenant"                                \
     " FROM up JOIN job_compensations c ON c.job_id = up.id AND c.triggered_at IS NULL"            \
     " JOIN jobs j ON j.id = c.job_id AND j.state = 'succeeded'"                                    \
     " ORDER BY c.job_id, up.root"

@@ -5,7 +5,7 @@
    fails for good: the compensations of B and then of A run (B's first: it
    finished last; A's only after B's succeeded), once each, submitted by
    "compensation for job C (dead)"; C's own does not run (C never
-   succeeded).
+   succeeded). The chain is tenant acme's: so are its compensations.
 2. The same chain failing at B: only A's compensation runs.
 3. A chain that succeeds: no compensation runs.
 4. A cancelled step (an operator cancel of the waiting C): A's and B's run.
@@ -28,17 +28,20 @@ def undo(tag):
 
 def comp_jobs(c, tag):
     """The compensation jobs of saga `tag`, in id order."""
-    return c.sql("SELECT id, state, payload->>'undo' AS undo FROM jobs"
+    return c.sql("SELECT id, state, payload->>'undo' AS undo, tenant FROM jobs"
                  " WHERE payload->>'undo' LIKE :'t' ORDER BY id", t=tag + "-%")
 
 
-def chain(c, tag, last_type="fail", extra=None):
+def chain(c, tag, last_type="fail", extra=None, tenant=None):
     jobs = [
         {"queue": "default", "type": "noop", "on_failure": undo(tag + "-A")},
         {"queue": "default", "type": "noop", "depends_on": [-1], "on_failure": undo(tag + "-B")},
         {"queue": "default", "type": last_type, "max_attempts": 1, "depends_on": [-2],
          "on_failure": undo(tag + "-C")},
     ] + (extra or [])
+    if tenant:
+        for j in jobs:
+            j["tenant"] = tenant
     return sh.submit(c, jobs)
 
 
@@ -49,7 +52,7 @@ def started(c, job_id):
 
 
 def at_step_3(c):
-    a, b, cc = chain(c, "s1")
+    a, b, cc = chain(c, "s1", tenant="acme")
     final = c.wait_terminal([a, b, cc], timeout=30)
     check(final == {a: "succeeded", b: "succeeded", cc: "dead"}, "the chain ended %r" % final)
     wait_for(lambda: len([j for j in comp_jobs(c, "s1") if j["state"] == "succeeded"]) == 2, 30,
@@ -57,6 +60,8 @@ def at_step_3(c):
     comps = comp_jobs(c, "s1")
     check([j["undo"] for j in comps] == ["s1-B", "s1-A"],
           "compensations %r, expected s1-B then s1-A" % comps)
+    check([j["tenant"] for j in comps] == ["acme", "acme"],
+          "the compensations of tenant acme's chain run for %r" % [j["tenant"] for j in comps])
     undo_b, undo_a = comps[0]["id"], comps[1]["id"]
     ev_a = {e["event"]: e for e in sh.events(c, undo_a)}
     succeeded_b = [e["id"] for e in sh.events(c, undo_b) if e["event"] == "succeeded"][0]
