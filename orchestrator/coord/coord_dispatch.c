@@ -76,7 +76,8 @@ static job_t *s_best(coord_t *c, worker_t *w, int64_t now_us, int64_t now_ms)
     int best_eff = 0;
     for (size_t i = 0; i < w->nlanes; i++) {
         lane_t *l = w->lanes[i];
-        if ((l->count == 0 && !l->overflow) || !coord_queue_may_dispatch(c, l->queue, now_ms))
+        if ((l->count == 0 && !l->overflow) || !coord_queue_may_dispatch(c, l->queue, now_ms) ||
+            !coord_downstream_may_dispatch(c, l->type, now_us))
             continue;
         int eff = 0;
         job_t *j = l->count ? s_lane_best(c, l, &eff, now_us) : NULL;
@@ -89,7 +90,8 @@ static job_t *s_best(coord_t *c, worker_t *w, int64_t now_us, int64_t now_ms)
         return NULL;
     for (size_t i = 0; i < w->nlanes; i++)
         if (s_refill_may_beat(w->lanes[i], best_eff, best->id) &&
-            coord_queue_may_dispatch(c, w->lanes[i]->queue, now_ms))
+            coord_queue_may_dispatch(c, w->lanes[i]->queue, now_ms) &&
+            coord_downstream_may_dispatch(c, w->lanes[i]->type, now_us))
             return NULL;
     return best;
 }
