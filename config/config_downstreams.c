@@ -62,8 +62,8 @@ static int s_check(cfgtab_t *ct, yaml_node_t *item, orch_config_t *cfg, size_t i
         return cfgtab_fail(ct, scope, cfgtab_is_set(scope, "max") ? "max" : "min",
                            "min (%d) must not exceed max (%d)", d->min, d->max);
     if (d->initial < d->min || d->initial > d->max)
-        return cfgtab_fail(ct, scope, "initial", "must be within min..max (%d..%d), got %d",
-                           d->min, d->max, d->initial);
+        return cfgtab_fail(ct, scope, "initial", "must be within min..max (%d..%d), got %d", d->min,
+                           d->max, d->initial);
     if (!(d->decrease > 0 && d->decrease < 1))
         return cfgtab_fail(ct, scope, "decrease",
                            "must be above 0 and below 1 (the factor a throttle multiplies the "
@@ -79,8 +79,9 @@ static int s_parse_entry(cfgtab_t *ct, yaml_node_t *item, orch_config_t *cfg, si
     char prefix[40];
     snprintf(prefix, sizeof prefix, "downstreams[%zu].", i);
     if (item->type != YAML_MAPPING_NODE)
-        return cfgtab_fail_at(ct, item, "\"downstreams[%zu]\": expected a mapping with a name "
-                                        "and types, got %s",
+        return cfgtab_fail_at(ct, item,
+                              "\"downstreams[%zu]\": expected a mapping with a name "
+                              "and types, got %s",
                               i, cfgtab_node_kind(item));
     cfgtab_pos_t pos[NDKEYS];
     memset(pos, 0, sizeof pos);

@@ -74,8 +74,8 @@ void coord_downstream_running(void *arg, job_t *job, int delta)
         return;
     d->running += delta;
     if (d->running < 0) { /* a bug: say so, and do not block the downstream for good */
-        LOG_ERROR("downstream running count went negative downstream=%s job=%lld",
-                  d->cfg->name, (long long)job->id);
+        LOG_ERROR("downstream running count went negative downstream=%s job=%lld", d->cfg->name,
+                  (long long)job->id);
         d->running = 0;
     }
 }
@@ -99,8 +99,7 @@ int64_t coord_downstream_call(coord_t *c, const job_t *job, const proto_call_t *
         aimd_on_good(&d->aimd, call->ms, d->running);
         return 0;
     }
-    aimd_move_t move = aimd_on_congestion(&d->aimd, job->started_us, call->retry_after_ms,
-                                          now_us);
+    aimd_move_t move = aimd_on_congestion(&d->aimd, job->started_us, call->retry_after_ms, now_us);
     if (move == AIMD_DECREASED)
         LOG_INFO("downstream limit decreased downstream=%s outcome=%s limit=%d->%d running=%d",
                  d->cfg->name, proto_call_outcome_name(call->outcome), before,
@@ -135,12 +134,13 @@ json_t *coord_downstreams_json(coord_t *c)
             json_array_append_new(types, json_string(d->cfg->types[k]));
         json_t *calls = json_object();
         for (int o = PROTO_CALL_OK; o < PROTO_CALL_OUTCOMES; o++)
-            json_object_set_new(calls, proto_call_outcome_name(o), json_integer((json_int_t)d->calls[o]));
-        json_t *o = json_pack("{s:s, s:o, s:i, s:f, s:i, s:i, s:i, s:I, s:o}", "name",
-                              d->cfg->name, "types", types, "limit", aimd_window(&d->aimd),
-                              "limit_exact", d->aimd.limit, "running", d->running, "min",
-                              d->cfg->min, "max", d->cfg->max, "paused_ms",
-                              (json_int_t)(until ? (until - now_us) / 1000 : 0), "calls", calls);
+            json_object_set_new(calls, proto_call_outcome_name(o),
+                                json_integer((json_int_t)d->calls[o]));
+        json_t *o =
+            json_pack("{s:s, s:o, s:i, s:f, s:i, s:i, s:i, s:I, s:o}", "name", d->cfg->name,
+                      "types", types, "limit", aimd_window(&d->aimd), "limit_exact", d->aimd.limit,
+                      "running", d->running, "min", d->cfg->min, "max", d->cfg->max, "paused_ms",
+                      (json_int_t)(until ? (until - now_us) / 1000 : 0), "calls", calls);
         json_object_set_new(o, "url", d->url[0] ? json_string(d->url) : json_null());
         json_object_set_new(o, "decreases", json_integer((json_int_t)d->aimd.decreases));
         json_array_append_new(arr, o);
@@ -168,7 +168,8 @@ void coord_downstreams_metrics(coord_t *c, strbuf_t *sb)
                     "# TYPE orch_downstream_calls_total counter\n");
     for (size_t i = 0; i < c->ndownstreams; i++)
         for (int o = PROTO_CALL_OK; o < PROTO_CALL_OUTCOMES; o++)
-            strbuf_printf(sb, "orch_downstream_calls_total{downstream=\"%s\",outcome=\"%s\"} %llu\n",
+            strbuf_printf(sb,
+                          "orch_downstream_calls_total{downstream=\"%s\",outcome=\"%s\"} %llu\n",
                           c->downstreams[i].cfg->name, proto_call_outcome_name(o),
                           (unsigned long long)c->downstreams[i].calls[o]);
 }

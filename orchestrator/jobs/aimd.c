@@ -12,8 +12,12 @@ void aimd_init(aimd_t *a, int initial, int min, int max, double decrease, double
                int64_t latency_target_ms, int64_t max_pause_ms)
 {
     assert(min >= 1 && min <= max && decrease > 0 && decrease < 1 && increase > 0);
-    *a = (aimd_t){.min = min, .max = max, .decrease = decrease, .increase = increase,
-                  .latency_target_ms = latency_target_ms, .max_pause_ms = max_pause_ms};
+    *a = (aimd_t){.min = min,
+                  .max = max,
+                  .decrease = decrease,
+                  .increase = increase,
+                  .latency_target_ms = latency_target_ms,
+                  .max_pause_ms = max_pause_ms};
     a->limit = s_clamp(a, initial);
 }
 

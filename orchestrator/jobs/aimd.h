@@ -24,17 +24,17 @@
 typedef struct {
     double limit;
     int min, max;
-    double decrease;           /* 0 < decrease < 1 */
-    double increase;           /* > 0 */
-    int64_t latency_target_ms; /* a slower good call does not raise the limit */
-    int64_t max_pause_ms;      /* longest Retry-After honoured */
-    int64_t last_decrease_us;  /* 0: never */
-    int64_t paused_until_us;   /* 0: not paused */
+    double decrease;                       /* 0 < decrease < 1 */
+    double increase;                       /* > 0 */
+    int64_t latency_target_ms;             /* a slower good call does not raise the limit */
+    int64_t max_pause_ms;                  /* longest Retry-After honoured */
+    int64_t last_decrease_us;              /* 0: never */
+    int64_t paused_until_us;               /* 0: not paused */
     uint64_t increases, decreases, pauses; /* moves made, for figures */
 } aimd_t;
 
 typedef enum {
-    AIMD_HOLD = 0,  /* nothing changed */
+    AIMD_HOLD = 0, /* nothing changed */
     AIMD_INCREASED,
     AIMD_DECREASED,
     AIMD_SAME_BURST /* a throttle from an attempt started before the last decrease: ignored */

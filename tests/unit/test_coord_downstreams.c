@@ -19,7 +19,7 @@
 
 /* ollama for embed jobs, starting at initial */
 #define DS_YAML_AT(initial)                                                                        \
-    "downstreams:\n  - name: ollama\n    types: [embed]\n    initial: " initial "\n"              \
+    "downstreams:\n  - name: ollama\n    types: [embed]\n    initial: " initial "\n"               \
     "    min: 1\n    max: 8\n    latency_target: 1s\n"
 #define DS_YAML DS_YAML_AT("2")
 
@@ -151,13 +151,14 @@ static bool s_running_zero(harness_t *h, void *arg)
 static void test_running_count_never_leaks(void **state)
 {
     (void)state;
-    harness_t *h = h_start(&(h_opts_t){.extra = DS_YAML_AT("8"), .heartbeat_ms = 20,
-                                       .liveness = 3, .max_attempts = 1});
+    harness_t *h = h_start(&(h_opts_t){
+        .extra = DS_YAML_AT("8"), .heartbeat_ms = 20, .liveness = 3, .max_attempts = 1});
     fc_t *c = fc_new(h);
     fw_t *w1 = fw_new(h, "w1", "default", "embed", 4);
     fw_t *w2 = fw_new(h, "w2", "default", "embed", 2);
     fw_t *w3 = fw_new(h, "w3", "default", "embed", 2);
-    int64_t timed = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"embed\",\"timeout_ms\":150}");
+    int64_t timed =
+        fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"embed\",\"timeout_ms\":150}");
     s_submit(h, c, "embed", 7);
     h_settle(h);
     assert_int_equal(fw_njobs(w1) + fw_njobs(w2) + fw_njobs(w3), 8);

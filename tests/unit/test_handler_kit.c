@@ -45,8 +45,8 @@ static void test_origin(void **state)
 {
     (void)state;
     proto_call_t c;
-    handler_kit_call("https://user:p@ss@meili.example:7700/indexes/a/documents?x=1", 0, 202, 1,
-                     -1, &c);
+    handler_kit_call("https://user:p@ss@meili.example:7700/indexes/a/documents?x=1", 0, 202, 1, -1,
+                     &c);
     assert_string_equal(c.downstream, "https://meili.example:7700");
     handler_kit_call("http://ollama", 0, 200, 1, -1, &c);
     assert_string_equal(c.downstream, "http://ollama");
