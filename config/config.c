@@ -3,6 +3,7 @@
  * span several keys. */
 #include "config.h"
 #include "cfgtab.h"
+#include "config_downstreams.h"
 #include "config_http.h"
 #include "config_security.h"
 #include "cron.h"
@@ -101,6 +102,7 @@ static const cfgtab_key_t s_keys[] = {
     CFGTAB_K_CUSTOM("schedules", s_parse_schedules),
     CFGTAB_K_CUSTOM("types", s_parse_types),
     CFGTAB_K_CUSTOM("tenants", s_parse_tenants),
+    CFGTAB_K_CUSTOM("downstreams", config_downstreams_parse),
     CFGTAB_K_LEVEL("log.level", OFF(log_level), "info", "ORCH_LOG_LEVEL"),
     CFGTAB_K_LOGFMT("log.format", OFF(log_format), "text", "ORCH_LOG_FORMAT"),
     CFGTAB_K_STR("security.secret_key_file", OFF(secret_key_file), NULL, CFGTAB_NULLABLE,
@@ -587,6 +589,7 @@ void orch_config_destroy(orch_config_t **cfgp)
     cfgtab_free(s_keys, NKEYS, cfg);
     config_security_free(cfg);
     config_http_free(cfg);
+    config_downstreams_free(cfg);
     for (size_t i = 0; i < cfg->nqueues; i++)
         free(cfg->queues[i].name);
     free(cfg->queues);

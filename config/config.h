@@ -57,6 +57,22 @@ typedef struct {
     int max_running;     /* jobs of the tenant running at once, fleet-wide */
 } tenant_policy_t;
 
+/* A downstream service whose fleet-wide concurrency the coordinator adapts
+ * (downstreams: sequence; docs/configuration.md, "downstreams"): jobs of
+ * its types are dispatched only while fewer than its current limit run.
+ * The limit moves by AIMD on the outcomes workers report for their calls. */
+typedef struct {
+    char *name;             /* a protocol name, unique */
+    char **types;           /* job types bound to it (a type to one downstream at most) */
+    size_t ntypes;
+    int initial;            /* limit at start, default 4 */
+    int min, max;           /* floor and ceiling of the limit, default 1 and 64 */
+    int64_t latency_target_ms; /* a call slower than this does not raise the limit, default 2s */
+    double decrease;        /* multiplicative factor on a throttle or error, 0 < d < 1, default 0.5 */
+    double increase;        /* added to the limit per limit-full of good calls, default 1 */
+    int64_t max_pause_ms;   /* longest Retry-After honoured, default 60s */
+} downstream_config_t;
+
 /* A follow-up job of a schedule (its `then:`): created with each firing,
  * waiting on the fired job, run once it succeeded. */
 #define SCHEDULE_THEN_MAX 8
@@ -160,6 +176,9 @@ typedef struct {
     tenant_policy_t *tenants; /* tenants: when any are listed, a submission naming another
                                * tenant than these and "default" is refused */
     size_t ntenants;
+
+    downstream_config_t *downstreams; /* downstreams: (adaptive concurrency) */
+    size_t ndownstreams;
     /* defaults: and queues: */
     queue_policy_t defaults;
     queue_policy_t *queues;

@@ -197,6 +197,10 @@ int orch_client_resume(orch_client_t *cl, const char *queue, json_t **reply);
 int orch_client_stats(orch_client_t *cl, json_t **stats);
 /* QUEUES, WORKERS, SCHEDULES list: the array (caller owns). */
 int orch_client_queues(orch_client_t *cl, json_t **queues);
+/* QUEUES with the adaptive concurrency state of each downstream (the
+ * coordinator's downstreams: configuration) in *downstreams: an array,
+ * empty when none is configured (caller owns both). */
+int orch_client_queues_downstreams(orch_client_t *cl, json_t **queues, json_t **downstreams);
 int orch_client_workers(orch_client_t *cl, json_t **workers);
 int orch_client_schedules(orch_client_t *cl, json_t **schedules);
 

@@ -387,10 +387,28 @@ int orch_client_stats(orch_client_t *cl, json_t **stats)
 
 int orch_client_queues(orch_client_t *cl, json_t **queues)
 {
+    return orch_client_queues_downstreams(cl, queues, NULL);
+}
+
+int orch_client_queues_downstreams(orch_client_t *cl, json_t **queues, json_t **downstreams)
+{
     json_t *reply = NULL;
     *queues = NULL;
+    if (downstreams)
+        *downstreams = NULL;
     int rc = s_call_empty(cl, "QUEUES", &reply);
-    return rc != 0 ? rc : s_member(cl, reply, "queues", JSON_ARRAY, queues);
+    if (rc != 0)
+        return rc;
+    if (downstreams) { /* a coordinator older than the member: none */
+        json_t *d = json_object_get(reply, "downstreams");
+        *downstreams = json_is_array(d) ? json_incref(d) : json_array();
+    }
+    rc = s_member(cl, reply, "queues", JSON_ARRAY, queues);
+    if (rc != 0 && downstreams) {
+        json_decref(*downstreams);
+        *downstreams = NULL;
+    }
+    return rc;
 }
 
 int orch_client_workers(orch_client_t *cl, json_t **workers)

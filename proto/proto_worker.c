@@ -5,6 +5,7 @@
 #include "proto_field.h"
 #include "xalloc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,18 +206,110 @@ static int s_fail(const proto_fctx_t *c, const json_t *e, proto_result_t *r)
     return rc < 0 ? rc : 0;
 }
 
+static const char *const s_call_outcomes[PROTO_CALL_OUTCOMES] = {"none", "ok", "error", "timeout",
+                                                                 "throttled"};
+
+const char *proto_call_outcome_name(int outcome)
+{
+    return outcome >= 0 && outcome < PROTO_CALL_OUTCOMES ? s_call_outcomes[outcome] : "none";
+}
+
+void proto_call_merge(proto_call_t *into, const proto_call_t *c)
+{
+    if (c->outcome == PROTO_CALL_NONE)
+        return;
+    int64_t retry =
+        into->retry_after_ms > c->retry_after_ms ? into->retry_after_ms : c->retry_after_ms;
+    if (c->outcome > into->outcome || (c->outcome == into->outcome && c->ms > into->ms))
+        *into = *c;
+    into->retry_after_ms = retry;
+}
+
+/* "call.<key>": an integer 0..PROTO_CALL_MS_MAX (absent: 0, or an error
+ * when required). */
+static int s_call_ms(const proto_fctx_t *c, const json_t *call, const char *key, bool required,
+                     int64_t *out)
+{
+    const json_t *v = json_object_get(call, key);
+    char field[32];
+    snprintf(field, sizeof field, "call.%s", key);
+    if (!v)
+        return required ? proto_ffail(c, ORCH_EPROTO, field, "is required") : 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        json_integer_value(v) > PROTO_CALL_MS_MAX)
+        return proto_ffail(c, ORCH_EPROTO, field, "must be an integer 0..%lld",
+                           (long long)PROTO_CALL_MS_MAX);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+static int s_call_outcome(const proto_fctx_t *c, const json_t *call, int *out)
+{
+    const char *s = json_string_value(json_object_get(call, "outcome"));
+    for (int o = PROTO_CALL_OK; s && o < PROTO_CALL_OUTCOMES; o++)
+        if (strcmp(s, s_call_outcomes[o]) == 0) {
+            *out = o;
+            return 0;
+        }
+    return proto_ffail(c, ORCH_EPROTO, "call.outcome",
+                       "must be one of \"ok\", \"error\", \"timeout\", \"throttled\"");
+}
+
+/* The optional "call" object of a DONE or FAIL entry. */
+static int s_call(const proto_fctx_t *c, const json_t *e, proto_call_t *out)
+{
+    static const char *const keys[] = {"downstream", "outcome", "ms", "retry_after_ms", NULL};
+    const json_t *call = json_object_get(e, "call");
+    if (!call)
+        return 0;
+    if (!json_is_object(call))
+        return proto_ffail(c, ORCH_EPROTO, "call", "must be an object");
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)call, key, v)
+    {
+        bool known = false;
+        for (size_t k = 0; keys[k] && !known; k++)
+            known = strcmp(keys[k], key) == 0;
+        if (!known) {
+            char q[PROTO_QUOTE_BUF];
+            proto_quote(q, sizeof q, key, strlen(key));
+            return proto_ffail(c, ORCH_EPROTO, "call", "unknown field \"%s\"", q);
+        }
+    }
+    const json_t *ds = json_object_get(call, "downstream");
+    size_t len = json_string_length(ds);
+    if (!json_is_string(ds) || len < 1 || len > PROTO_DOWNSTREAM_MAX ||
+        strlen(json_string_value(ds)) != len)
+        return proto_ffail(c, ORCH_EPROTO, "call.downstream", "must be a string of 1..%d bytes",
+                           PROTO_DOWNSTREAM_MAX);
+    int rc = s_call_outcome(c, call, &out->outcome);
+    if (rc == 0)
+        rc = s_call_ms(c, call, "ms", true, &out->ms);
+    if (rc == 0)
+        rc = s_call_ms(c, call, "retry_after_ms", false, &out->retry_after_ms);
+    if (rc < 0) {
+        memset(out, 0, sizeof *out);
+        return rc;
+    }
+    memcpy(out->downstream, json_string_value(ds), len + 1);
+    return 0;
+}
+
 static int s_result(const proto_fctx_t *c, int cmd, const json_t *e, const proto_limits_t *lim,
                     proto_result_t *r)
 {
-    static const char *const done_keys[] = {"id", "attempt", "result", NULL};
-    static const char *const fail_keys[] = {"id",        "attempt",   "error",
-                                            "permanent", "cancelled", NULL};
+    static const char *const done_keys[] = {"id", "attempt", "result", "call", NULL};
+    static const char *const fail_keys[] = {"id",        "attempt",   "error", "permanent",
+                                            "cancelled", "call",      NULL};
 
     int rc = proto_fentry(c, e, cmd == PROTO_W_DONE ? done_keys : fail_keys);
     if (rc == 0)
         rc = proto_fjobref(c, e, &r->id, &r->attempt);
     if (rc == 0)
         rc = cmd == PROTO_W_DONE ? s_done(c, e, lim, r) : s_fail(c, e, r);
+    if (rc == 0)
+        rc = s_call(c, e, &r->call);
     return rc;
 }
 
@@ -265,24 +358,57 @@ void proto_results_free(proto_result_t *r, size_t n)
     free(r);
 }
 
-void proto_done_add(strbuf_t *sb, int64_t id, int attempt, const char *result, size_t len)
+/* ,"call":{...} when there is one; then the entry's closing brace. */
+static void s_call_close(strbuf_t *sb, const proto_call_t *call)
+{
+    if (call && call->outcome > PROTO_CALL_NONE && call->outcome < PROTO_CALL_OUTCOMES) {
+        strbuf_puts(sb, ",\"call\":{\"downstream\":");
+        proto_put_cut(sb, call->downstream, PROTO_DOWNSTREAM_MAX);
+        strbuf_printf(sb, ",\"outcome\":\"%s\",\"ms\":%lld", s_call_outcomes[call->outcome],
+                      (long long)(call->ms < 0                   ? 0
+                                  : call->ms > PROTO_CALL_MS_MAX ? PROTO_CALL_MS_MAX
+                                                                 : call->ms));
+        if (call->retry_after_ms > 0)
+            strbuf_printf(sb, ",\"retry_after_ms\":%lld",
+                          (long long)(call->retry_after_ms > PROTO_CALL_MS_MAX
+                                          ? PROTO_CALL_MS_MAX
+                                          : call->retry_after_ms));
+        strbuf_putc(sb, '}');
+    }
+    strbuf_putc(sb, '}');
+}
+
+void proto_done_add_call(strbuf_t *sb, int64_t id, int attempt, const char *result, size_t len,
+                         const proto_call_t *call)
 {
     s_ref(sb, id, attempt);
     if (result) {
         strbuf_append(sb, ",\"result\":", 10);
         strbuf_append(sb, result, len);
     }
-    strbuf_putc(sb, '}');
+    s_call_close(sb, call);
 }
 
-void proto_fail_add(strbuf_t *sb, int64_t id, int attempt, const char *error, bool permanent,
-                    bool cancelled)
+void proto_done_add(strbuf_t *sb, int64_t id, int attempt, const char *result, size_t len)
+{
+    proto_done_add_call(sb, id, attempt, result, len, NULL);
+}
+
+void proto_fail_add_call(strbuf_t *sb, int64_t id, int attempt, const char *error, bool permanent,
+                         bool cancelled, const proto_call_t *call)
 {
     s_ref(sb, id, attempt);
     strbuf_append(sb, ",\"error\":", 9);
     proto_put_cut(sb, error, PROTO_ERROR_MAX);
     strbuf_puts(sb, permanent ? ",\"permanent\":true" : ",\"permanent\":false");
-    strbuf_puts(sb, cancelled ? ",\"cancelled\":true}" : ",\"cancelled\":false}");
+    strbuf_puts(sb, cancelled ? ",\"cancelled\":true" : ",\"cancelled\":false");
+    s_call_close(sb, call);
+}
+
+void proto_fail_add(strbuf_t *sb, int64_t id, int attempt, const char *error, bool permanent,
+                    bool cancelled)
+{
+    proto_fail_add_call(sb, id, attempt, error, permanent, cancelled, NULL);
 }
 
 /* ---- BYE, HEARTBEAT ---- */

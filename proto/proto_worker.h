@@ -56,8 +56,37 @@ void proto_progress_fini(proto_progress_t *p);
  * PROTO_MESSAGE_MAX bytes. */
 void proto_progress_encode(strbuf_t *sb, const proto_progress_t *p);
 
-/* One entry of DONE ({"jobs":[{"id","attempt","result"?}]}) or FAIL
- * ({"jobs":[{"id","attempt","error","permanent"?,"cancelled"?}]}). */
+/* The external call an attempt reports with its DONE or FAIL entry ("call",
+ * PROTOCOL.md "Downstream calls"): the worst of the attempt's calls, on
+ * which the coordinator adapts the downstream's concurrency. Outcomes are
+ * ordered from best to worst. */
+typedef enum {
+    PROTO_CALL_NONE = 0,  /* no call reported */
+    PROTO_CALL_OK,        /* the service answered (2xx, 3xx, or a 4xx other than 429) */
+    PROTO_CALL_ERROR,     /* 5xx, or could not connect, or the transfer broke off */
+    PROTO_CALL_TIMEOUT,   /* no answer within the request's timeout */
+    PROTO_CALL_THROTTLED, /* 429 Too Many Requests */
+    PROTO_CALL_OUTCOMES
+} proto_call_outcome_t;
+
+#define PROTO_DOWNSTREAM_MAX 256      /* bytes of "downstream" */
+#define PROTO_CALL_MS_MAX 86400000LL  /* a day: "ms" and "retry_after_ms" */
+
+typedef struct {
+    int outcome;               /* proto_call_outcome_t */
+    char downstream[PROTO_DOWNSTREAM_MAX + 1]; /* the service's origin (scheme://host:port) */
+    int64_t ms;                /* how long the call took */
+    int64_t retry_after_ms;    /* the answer's Retry-After; 0: none */
+} proto_call_t;
+
+/* "ok", "error", "timeout", "throttled" ("none" for PROTO_CALL_NONE). */
+const char *proto_call_outcome_name(int outcome);
+/* Keeps in *into the worse of *into and *c (the worse outcome; the slower
+ * of two alike), and the longer Retry-After of the two. */
+void proto_call_merge(proto_call_t *into, const proto_call_t *c);
+
+/* One entry of DONE ({"jobs":[{"id","attempt","result"?,"call"?}]}) or FAIL
+ * ({"jobs":[{"id","attempt","error","permanent"?,"cancelled"?,"call"?}]}). */
 typedef struct {
     int64_t id;
     int attempt;
@@ -65,6 +94,7 @@ typedef struct {
     char *error;   /* FAIL: message, truncated to PROTO_ERROR_MAX */
     bool permanent;
     bool cancelled; /* FAIL: the handler stopped because of CANCEL */
+    proto_call_t call; /* outcome PROTO_CALL_NONE when the entry has no "call" */
 } proto_result_t;
 
 int proto_results_parse(int cmd, const json_t *body, const proto_limits_t *lim,
@@ -80,6 +110,12 @@ void proto_done_add(strbuf_t *sb, int64_t id, int attempt, const char *result, s
  * bytes at a character boundary (NULL: ""). */
 void proto_fail_add(strbuf_t *sb, int64_t id, int attempt, const char *error, bool permanent,
                     bool cancelled);
+/* The same with the attempt's call (NULL or outcome PROTO_CALL_NONE: no
+ * "call" member). */
+void proto_done_add_call(strbuf_t *sb, int64_t id, int attempt, const char *result, size_t len,
+                         const proto_call_t *call);
+void proto_fail_add_call(strbuf_t *sb, int64_t id, int attempt, const char *error,
+                         bool permanent, bool cancelled, const proto_call_t *call);
 
 /* BYE {"drain"?: bool}; drain defaults to false (encoded as {}). */
 int proto_bye_parse(const json_t *body, bool *drain, char *err, size_t errlen);

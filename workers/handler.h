@@ -14,6 +14,7 @@
 
 #include "cfgsection.h"
 #include "config.h"
+#include "proto.h"
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -36,6 +37,12 @@ struct handler_ctx {
     /* The worker's counters, for a handler that calls a downstream service
      * (worker_metrics_external); NULL outside a worker, which they accept. */
     struct worker_metrics *metrics;
+    /* The attempt's worst external call so far (handler_kit_http merges
+     * each call into it), reported with the attempt's DONE or FAIL for the
+     * coordinator's adaptive concurrency (PROTOCOL.md, "Downstream calls");
+     * NULL outside a worker. A handler that calls a service without
+     * handler_kit_http may merge its own (proto_call_merge). */
+    proto_call_t *call;
 };
 
 typedef enum {

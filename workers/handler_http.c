@@ -5,6 +5,7 @@
  * the configured headers with their secrets already expanded at load time;
  * then the status decides: 2xx result, retryable, or permanent. */
 #include "handler_http.h"
+#include "clock.h"
 
 #include "handler_kit.h"
 #include "httpc.h"
@@ -290,7 +291,12 @@ static handler_status_t s_run(handler_ctx_t *ctx, const json_t *payload, json_t 
     snprintf(note, sizeof note, "%s %s", t->method, url);
     handler_progress(ctx, 0, note);
     httpc_response_t resp;
+    int64_t started = clock_mono_ms();
     int rc = httpc_perform(&req, &resp);
+    proto_call_t call; /* no metrics label of its own: any URL the config names */
+    if (ctx->call && handler_kit_call(url, rc, resp.status, clock_mono_ms() - started,
+                                      resp.retry_after_s, &call))
+        proto_call_merge(ctx->call, &call);
     s_lines_free(lines);
     free(body);
     if (rc != 0)

@@ -3,6 +3,7 @@
 #include "clock.h"
 #include "orch_error.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -82,12 +83,58 @@ int handler_kit_require_db(cfgsection_ctx_t *cx, const char *url, const char *ty
                            type);
 }
 
+/* scheme://host[:port] of url into out, without user:password@. */
+static void s_origin(const char *url, char *out, size_t outlen)
+{
+    const char *auth = strstr(url, "://");
+    auth = auth ? auth + 3 : url;
+    size_t n = strcspn(auth, "/?#");
+    const char *at = memchr(auth, '@', n);
+    while (at) { /* the last '@' of the authority ends the credentials */
+        const char *next = memchr(at + 1, '@', n - (size_t)(at + 1 - auth));
+        if (!next)
+            break;
+        at = next;
+    }
+    const char *host = at ? at + 1 : auth;
+    size_t hostlen = n - (size_t)(host - auth);
+    snprintf(out, outlen, "%.*s%.*s", (int)(auth - url), url, (int)hostlen, host);
+}
+
+bool handler_kit_call(const char *url, int rc, long status, int64_t elapsed_ms,
+                      int64_t retry_after_s, proto_call_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (rc == ORCH_ECANCELLED)
+        return false;
+    if (rc == ORCH_ETIMEOUT)
+        out->outcome = PROTO_CALL_TIMEOUT;
+    else if (rc != 0 && rc != ORCH_ETOOBIG) /* too big: it did answer */
+        out->outcome = PROTO_CALL_ERROR;
+    else if (rc == 0 && status == 429)
+        out->outcome = PROTO_CALL_THROTTLED;
+    else if (rc == 0 && status >= 500)
+        out->outcome = PROTO_CALL_ERROR;
+    else
+        out->outcome = PROTO_CALL_OK;
+    out->ms = elapsed_ms < 0 ? 0 : elapsed_ms;
+    if (rc == 0 && retry_after_s > 0)
+        out->retry_after_ms = retry_after_s > PROTO_CALL_MS_MAX / 1000 ? PROTO_CALL_MS_MAX
+                                                                       : retry_after_s * 1000;
+    s_origin(url ? url : "", out->downstream, sizeof out->downstream);
+    return true;
+}
+
 int handler_kit_http(handler_ctx_t *ctx, worker_metrics_downstream_t downstream,
                      const httpc_request_t *req, httpc_response_t *resp)
 {
     int64_t started = clock_mono_ns();
     int rc = httpc_perform(req, resp);
-    worker_metrics_external(ctx->metrics, downstream, clock_mono_ns() - started, rc,
-                            resp->status);
+    int64_t elapsed = clock_mono_ns() - started;
+    worker_metrics_external(ctx->metrics, downstream, elapsed, rc, resp->status);
+    proto_call_t call;
+    if (ctx->call && handler_kit_call(req->url, rc, resp->status, elapsed / 1000000,
+                                      resp->retry_after_s, &call))
+        proto_call_merge(ctx->call, &call);
     return rc;
 }

@@ -29,9 +29,18 @@ bool handler_kit_sleep(handler_ctx_t *ctx, int64_t ms);
 int64_t handler_kit_budget_ms(const handler_ctx_t *ctx, int64_t limit_ms);
 
 /* httpc_perform(req, resp), timed and counted in the worker's metrics as a
- * request to downstream (orch_worker_external_*); same return and resp. */
+ * request to downstream (orch_worker_external_*), and merged into the
+ * attempt's reported call (ctx->call: the service's origin, outcome,
+ * latency, Retry-After); same return and resp. */
 int handler_kit_http(handler_ctx_t *ctx, worker_metrics_downstream_t downstream,
                      const httpc_request_t *req, httpc_response_t *resp);
+
+/* The call summary of one request (handler_kit_http's): outcome from rc and
+ * status (PROTOCOL.md, "Downstream calls"), downstream the origin of url
+ * without credentials. Returns false for a request that says nothing about
+ * the service (the job's cancellation aborted it). Pure. */
+bool handler_kit_call(const char *url, int rc, long status, int64_t elapsed_ms,
+                      int64_t retry_after_s, proto_call_t *out);
 
 /* Optional string field: NULL when absent; false (with err) when present
  * but not a string of 1..max_len bytes. */

@@ -175,18 +175,19 @@ static void s_end(resultq_t *q)
     q->unsent++;
 }
 
-void resultq_add_done(resultq_t *q, int64_t id, int attempt, const char *result, size_t len)
+void resultq_add_done(resultq_t *q, int64_t id, int attempt, const char *result, size_t len,
+                      const proto_call_t *call)
 {
     s_begin(q, id, attempt);
-    proto_done_add(&q->text, id, attempt, result, len);
+    proto_done_add_call(&q->text, id, attempt, result, len, call);
     s_end(q);
 }
 
 void resultq_add_fail(resultq_t *q, int64_t id, int attempt, const char *error, bool permanent,
-                      bool cancelled)
+                      bool cancelled, const proto_call_t *call)
 {
     s_begin(q, id, attempt);
-    proto_fail_add(&q->text, id, attempt, error, permanent, cancelled);
+    proto_fail_add_call(&q->text, id, attempt, error, permanent, cancelled, call);
     s_end(q);
 }
 

@@ -24,11 +24,14 @@ typedef struct resultq resultq_t;
 resultq_t *resultq_new(const char *cmd);
 void resultq_destroy(resultq_t **q);
 
-/* result: compact JSON text of the result (any JSON value). */
-void resultq_add_done(resultq_t *q, int64_t id, int attempt, const char *result, size_t len);
+/* result: compact JSON text of the result (any JSON value). call: the
+ * attempt's external call (PROTOCOL.md, "Downstream calls"), copied; NULL
+ * or outcome PROTO_CALL_NONE: none. */
+void resultq_add_done(resultq_t *q, int64_t id, int attempt, const char *result, size_t len,
+                      const proto_call_t *call);
 /* error: valid UTF-8, truncated to PROTO_ERROR_MAX bytes. */
 void resultq_add_fail(resultq_t *q, int64_t id, int attempt, const char *error, bool permanent,
-                      bool cancelled);
+                      bool cancelled, const proto_call_t *call);
 
 /* on: keep entries after sending them until acknowledged. Turning it off
  * keeps what is queued (sent or not); resultq_unsend_all then gets it sent

@@ -272,7 +272,9 @@ static void s_run_job(slot_t *slot, bool here)
         .progress = here ? s_progress_dropped : s_progress,
         .progress_arg = slot,
         .metrics = job->metrics,
+        .call = &job->call,
     };
+    memset(&job->call, 0, sizeof job->call);
     json_t *result = NULL;
     job->err.message[0] = '\0';
     slot->last_progress_ms = 0;

@@ -63,6 +63,7 @@ typedef struct {
     strbuf_t result;          /* HANDLER_OK: compact JSON text of the result */
     handler_error_t err;      /* otherwise: valid UTF-8 message, never empty */
     int64_t run_ns;           /* how long run() took */
+    proto_call_t call;        /* the worst external call of the attempt (handler_ctx_t.call) */
 } slot_job_t;
 
 /* A board for slots 0..nslots-1. NULL if its pipe cannot be made. */

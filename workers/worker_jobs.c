@@ -12,10 +12,11 @@
 
 #define WORKER_RESULT_OVERHEAD 1024   /* room around one result inside a DONE */
 
+/* call: the attempt's external call (NULL: none, or it never ran). */
 static void s_fail(worker_t *w, int64_t id, int attempt, const char *msg, bool permanent,
-                   bool cancelled)
+                   bool cancelled, const proto_call_t *call)
 {
-    resultq_add_fail(w->fail, id, attempt, msg, permanent, cancelled);
+    resultq_add_fail(w->fail, id, attempt, msg, permanent, cancelled, call);
     LOG_DEBUG("job failed job=%" PRId64 " attempt=%d permanent=%d cancelled=%d error=\"%s\"", id,
               attempt, permanent, cancelled, msg);
 }
@@ -123,17 +124,17 @@ static void s_take_job(worker_t *w, proto_job_t *j)
         return;
     }
     if (w->draining) {
-        s_fail(w, j->id, j->attempt, "worker is draining", false, false);
+        s_fail(w, j->id, j->attempt, "worker is draining", false, false, NULL);
         return;
     }
     if (w->nfree == 0) {
         LOG_WARN("coordinator sent a job to a worker with no free slot job=%" PRId64
                  " attempt=%d slots=%d", j->id, j->attempt, w->nslots);
-        s_fail(w, j->id, j->attempt, "worker has no free slot", false, false);
+        s_fail(w, j->id, j->attempt, "worker has no free slot", false, false, NULL);
         return;
     }
     if (j->error) {
-        s_fail(w, j->id, j->attempt, j->error, true, false);
+        s_fail(w, j->id, j->attempt, j->error, true, false, NULL);
         return;
     }
     int t = s_type_index(w, j->type);
@@ -143,7 +144,7 @@ static void s_take_job(worker_t *w, proto_job_t *j)
         snprintf(msg, sizeof msg,
                  known ? "job type \"%s\" is not enabled on this worker" : "unknown job type \"%s\"",
                  j->type);
-        s_fail(w, j->id, j->attempt, msg, !known, false);
+        s_fail(w, j->id, j->attempt, msg, !known, false, NULL);
         return;
     }
     s_assign(w, j->id, j->attempt, t, j->payload, j->timeout_ms);
@@ -195,27 +196,29 @@ static worker_metrics_outcome_t s_report(worker_t *w, const wslot_t *ws, slot_jo
         if (job->result.len + WORKER_RESULT_OVERHEAD > w->max_out) {
             snprintf(msg, sizeof msg, "result is too large (%zu bytes, limit %zu)",
                      job->result.len, w->max_out - WORKER_RESULT_OVERHEAD);
-            s_fail(w, ws->job_id, ws->attempt, msg, true, false);
+            s_fail(w, ws->job_id, ws->attempt, msg, true, false, &job->call);
             return WORKER_METRICS_FAILED_PERMANENT;
         }
-        resultq_add_done(w->done, ws->job_id, ws->attempt, job->result.data, job->result.len);
+        resultq_add_done(w->done, ws->job_id, ws->attempt, job->result.data, job->result.len,
+                         &job->call);
         LOG_DEBUG("job done job=%" PRId64 " attempt=%d", ws->job_id, ws->attempt);
         return WORKER_METRICS_SUCCEEDED;
     case HANDLER_CANCELLED:
         if (ws->why == WHY_TIMEOUT) {
             snprintf(msg, sizeof msg, "timed out after %" PRId64 " ms", ws->timeout_ms);
-            s_fail(w, ws->job_id, ws->attempt, msg, false, false);
+            s_fail(w, ws->job_id, ws->attempt, msg, false, false, &job->call);
             return WORKER_METRICS_FAILED_RETRYABLE;
         }
         /* cancelled:true only when we asked; a handler that gives up on
          * its own is an ordinary retryable failure */
-        s_fail(w, ws->job_id, ws->attempt, job->err.message, false, ws->why == WHY_CANCEL);
+        s_fail(w, ws->job_id, ws->attempt, job->err.message, false, ws->why == WHY_CANCEL,
+               &job->call);
         return ws->why == WHY_CANCEL ? WORKER_METRICS_CANCELLED : WORKER_METRICS_FAILED_RETRYABLE;
     case HANDLER_PERMANENT:
-        s_fail(w, ws->job_id, ws->attempt, job->err.message, true, false);
+        s_fail(w, ws->job_id, ws->attempt, job->err.message, true, false, &job->call);
         return WORKER_METRICS_FAILED_PERMANENT;
     default:
-        s_fail(w, ws->job_id, ws->attempt, job->err.message, false, false);
+        s_fail(w, ws->job_id, ws->attempt, job->err.message, false, false, &job->call);
         return WORKER_METRICS_FAILED_RETRYABLE;
     }
 }
@@ -274,7 +277,7 @@ static void s_end_parked(worker_t *w, int i, const char *msg, bool cancelled)
     slot_job_t *job = slot_job(ws->slot);
     json_decref(job->payload);
     job->payload = NULL;
-    s_fail(w, ws->job_id, ws->attempt, msg, false, cancelled);
+    s_fail(w, ws->job_id, ws->attempt, msg, false, cancelled, NULL);
     worker_metrics_job(w->metrics, (size_t)ws->type,
                        cancelled ? WORKER_METRICS_CANCELLED : WORKER_METRICS_FAILED_RETRYABLE, -1);
     s_release(w, i);

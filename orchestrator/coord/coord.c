@@ -69,6 +69,8 @@ job_t *coord_job_from_row(coord_t *c, const store_job_row_t *row)
     job->worker_name = coord_intern(c, row->worker);
     job->started_us = row->started_us;
     jobstate_adopt(job, row->state);
+    if (job->state == JOB_RUNNING) /* counted in PostgreSQL's figures, not yet here */
+        coord_downstream_running(c, job, 1);
     return job;
 }
 
@@ -151,6 +153,7 @@ static void s_forget_jobs(coord_t *c)
         job_destroy(&all[i]);
     free(all);
     timerheap_clear(c->timers);
+    coord_downstreams_forget(c);
     coord_deps_forget(c);
     for (size_t i = 0; i < c->nworkers; i++) {
         c->workers[i]->nlanes = 0;
@@ -273,7 +276,9 @@ coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
     c->queue_settings = hmap_new_str();
     batch_init(&c->cur);
     batch_init(&c->inflight);
-    c->js = (jobstate_t){.batch = &c->cur, .on_terminal = coord_on_terminal, .arg = c};
+    c->js = (jobstate_t){.batch = &c->cur, .on_terminal = coord_on_terminal,
+                         .on_running = coord_downstream_running, .arg = c};
+    coord_downstreams_init(c);
     c->zctx = zmq_ctx_new();
     c->mode = COORD_DOWN;
     c->reconnect_delay_ms = 100;
@@ -317,6 +322,7 @@ void coord_destroy(coord_t **cp)
     hmap_destroy(&c->seen_types);
     coord_queue_settings_forget(c);
     hmap_destroy(&c->queue_settings);
+    coord_downstreams_destroy(c);
     for (size_t i = 0; i < c->nnames; i++)
         free(c->name_list[i]);
     free(c->name_list);
@@ -399,6 +405,9 @@ static long s_poll_timeout(coord_t *c, int64_t now)
         if (t < next)
             next = t;
         t = coord_queues_next_token_ms(c, now);
+        if (t >= 0 && t < next)
+            next = t;
+        t = coord_downstreams_next_ms(c, now);
         if (t >= 0 && t < next)
             next = t;
         t = coord_maint_next_ms(c);

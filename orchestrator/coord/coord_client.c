@@ -321,7 +321,18 @@ static void s_on_queues(coord_t *c, const proto_envelope_t *env, const char *req
 {
     (void)body;
     char *text = coord_queues_json(c);
-    coord_reply_raw(c, env, req, "queues", text);
+    json_t *ds = coord_downstreams_json(c);
+    char *dtext = json_dumps(ds, JSON_COMPACT);
+    json_decref(ds);
+    strbuf_t sb;
+    strbuf_init(&sb);
+    proto_reply_open(&sb, PROTO_STATUS_OK);
+    proto_reply_raw(&sb, "queues", text, strlen(text));
+    proto_reply_raw(&sb, "downstreams", dtext, strlen(dtext)); /* coord_downstream.c */
+    proto_reply_close(&sb, req);
+    coord_send_reply(c, env, &sb);
+    strbuf_fini(&sb);
+    free(dtext);
     free(text);
 }
 

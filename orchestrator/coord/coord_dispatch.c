@@ -85,9 +85,12 @@ static bool s_refill_may_beat(coord_t *c, const lane_t *l, int prio, const job_t
            s_order(c, l->bound_priority, l, l->bound_id, prio, best->lane, best->id) < 0;
 }
 
-static bool s_may_dispatch(coord_t *c, lane_t *l, int64_t now_ms)
+/* The lane's queue, tenant and downstream limits allow one more job. */
+static bool s_may_dispatch(coord_t *c, lane_t *l, int64_t now_us, int64_t now_ms)
 {
-    return coord_queue_may_dispatch(c, l->queue, now_ms) && coord_tenant_may_dispatch(c, l->tenant);
+    return coord_queue_may_dispatch(c, l->queue, now_ms) &&
+           coord_tenant_may_dispatch(c, l->tenant) &&
+           coord_downstream_may_dispatch(c, l->type, now_us);
 }
 
 static job_t *s_best(coord_t *c, worker_t *w, int64_t now_us, int64_t now_ms)
@@ -96,7 +99,7 @@ static job_t *s_best(coord_t *c, worker_t *w, int64_t now_us, int64_t now_ms)
     int best_eff = 0;
     for (size_t i = 0; i < w->nlanes; i++) {
         lane_t *l = w->lanes[i];
-        if ((l->count == 0 && !l->overflow) || !s_may_dispatch(c, l, now_ms))
+        if ((l->count == 0 && !l->overflow) || !s_may_dispatch(c, l, now_us, now_ms))
             continue;
         int eff = 0;
         job_t *j = l->count ? s_lane_best(c, l, &eff, now_us) : NULL;
@@ -108,7 +111,8 @@ static job_t *s_best(coord_t *c, worker_t *w, int64_t now_us, int64_t now_ms)
     if (!best)
         return NULL;
     for (size_t i = 0; i < w->nlanes; i++)
-        if (s_refill_may_beat(c, w->lanes[i], best_eff, best) && s_may_dispatch(c, w->lanes[i], now_ms))
+        if (s_refill_may_beat(c, w->lanes[i], best_eff, best) &&
+            s_may_dispatch(c, w->lanes[i], now_us, now_ms))
             return NULL;
     return best;
 }

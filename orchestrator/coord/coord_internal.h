@@ -46,6 +46,8 @@ struct worker {
     bool acks;                /* it keeps results until ACKed (said so in HELLO) */
 };
 
+typedef struct coord_downstream coord_downstream_t; /* coord_downstream.c */
+
 /* A recurring job (schedules table). */
 typedef struct {
     char *name, *cron_text, *queue, *type, *payload, *source;
@@ -233,6 +235,11 @@ struct coord {
     int64_t cur_since_ms;  /* when the batch being filled got its first change */
     uint64_t rng;
     jobstate_t js;       /* the job state machine, writing into cur */
+    /* adaptive concurrency per downstream (coord_downstream.c): one per
+     * downstreams: entry, and job type -> its downstream */
+    coord_downstream_t *downstreams;
+    size_t ndownstreams;
+    hmap_t *downstream_by_type;
     /* figures */
     uint64_t commits;
     uint64_t committed_changes;
@@ -265,6 +272,9 @@ void coord_send_cancel(coord_t *c, job_t *job, const char *reason);
  * cancelled (job_end_t says why). */
 void coord_attempt_failed(coord_t *c, job_t *job, job_end_t why, const char *error,
                           bool permanent);
+/* The same, with the retry waiting at least min_delay_ms (a Retry-After). */
+void coord_attempt_failed_after(coord_t *c, job_t *job, job_end_t why, const char *error,
+                                bool permanent, int64_t min_delay_ms);
 void coord_lease_drop(worker_t *w, int64_t id, int attempt);
 char *coord_workers_json(coord_t *c);
 void coord_reattach_worker(coord_t *c, worker_t *w);
@@ -460,6 +470,30 @@ void coord_on_schedules_cmd(coord_t *c, const proto_envelope_t *env, const char 
 int coord_schedules_recover(coord_t *c);
 void coord_schedules_forget(coord_t *c);
 bool coord_scheduled_resident(int64_t run_at_us, int64_t now_us);
+
+/* coord_downstream.c: adaptive concurrency per downstream (the config's
+ * downstreams:, docs/operations.md "Adaptive concurrency"). init/destroy:
+ * with the coordinator. */
+void coord_downstreams_init(coord_t *c);
+void coord_downstreams_destroy(coord_t *c);
+/* The downstream job type is bound to, or NULL. */
+coord_downstream_t *coord_downstream_of(coord_t *c, const char *type);
+/* Whether one more job of type may start now (true for an unbound type). */
+bool coord_downstream_may_dispatch(coord_t *c, const char *type, int64_t now_us);
+/* jobstate_t.on_running: job's attempt entered (+1) or left (-1) running. */
+void coord_downstream_running(void *arg, job_t *job, int delta);
+/* Every job was dropped from memory: nothing runs as far as we know. */
+void coord_downstreams_forget(coord_t *c);
+/* The call a running job's attempt reported with its result (before the
+ * result is applied): moves the limit. Returns how long the attempt's
+ * retry must wait at least (its Retry-After, capped; 0: no constraint). */
+int64_t coord_downstream_call(coord_t *c, const job_t *job, const proto_call_t *call);
+/* When the earliest pause ends (monotonic ms), or -1. */
+int64_t coord_downstreams_next_ms(coord_t *c, int64_t now_ms);
+/* The QUEUES reply's "downstreams" array (caller decrefs). */
+json_t *coord_downstreams_json(coord_t *c);
+/* orch_downstream_* for the metrics text (nothing when none configured). */
+void coord_downstreams_metrics(coord_t *c, strbuf_t *sb);
 
 /* coord_queues.c: queue controls */
 bool coord_queue_may_dispatch(coord_t *c, queue_t *q, int64_t now_ms);

@@ -417,6 +417,7 @@ char *coord_metrics_render(coord_t *c)
            S_NB(s_db_buckets));
     s_workers(c, &sb);
     s_requests(c, &sb);
+    coord_downstreams_metrics(c, &sb);
     s_head(&sb, "orch_database_up", "gauge",
            "1 when the database is connected and recovered (submissions are accepted)");
     strbuf_printf(&sb, "orch_database_up %d\n", c->mode == COORD_UP ? 1 : 0);

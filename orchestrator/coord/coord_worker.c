@@ -192,11 +192,19 @@ void coord_send_cancel(coord_t *c, job_t *job, const char *reason)
 void coord_attempt_failed(coord_t *c, job_t *job, job_end_t why, const char *error,
                           bool permanent)
 {
+    coord_attempt_failed_after(c, job, why, error, permanent, 0);
+}
+
+void coord_attempt_failed_after(coord_t *c, job_t *job, job_end_t why, const char *error,
+                                bool permanent, int64_t min_delay_ms)
+{
     job->worker = NULL;
     job->timer_gen++; /* the attempt's deadline no longer applies */
     const queue_policy_t *p = coord_policy(c, job->lane->queue->name);
     int64_t delay = backoff_delay_ms(job_attempts_used(job), p->backoff_base_ms,
                                      p->backoff_max_ms, coord_rand01(c));
+    if (delay < min_delay_ms)
+        delay = min_delay_ms;
     int64_t now = clock_real_us();
     int to = jobstate_attempt_ended(&c->js, job, why, error, permanent, delay, now);
     if (to == JOB_SCHEDULED) {
@@ -253,6 +261,7 @@ static void s_on_done(coord_t *c, worker_t *w, proto_result_t *r)
     job_t *job = s_fenced(c, w, r->id, r->attempt);
     if (!job)
         return;
+    coord_downstream_call(c, job, &r->call);
     job->worker = NULL;
     job->timer_gen++;
     char *result = r->result;
@@ -268,11 +277,12 @@ static void s_on_fail(coord_t *c, worker_t *w, proto_result_t *r)
     job_t *job = s_fenced(c, w, r->id, r->attempt);
     if (!job)
         return;
+    int64_t retry_after = coord_downstream_call(c, job, &r->call);
     if (r->cancelled && job->cancel_requested) {
         coord_attempt_failed(c, job, JOB_END_CANCEL, r->error, true);
         return;
     }
-    coord_attempt_failed(c, job, JOB_END_FAILED, r->error, r->permanent);
+    coord_attempt_failed_after(c, job, JOB_END_FAILED, r->error, r->permanent, retry_after);
 }
 
 static void s_on_results(coord_t *c, worker_t *w, const proto_envelope_t *env, int cmd,

@@ -42,6 +42,7 @@ void ctl_usage(FILE *out)
           "  purge --state succeeded|dead|cancelled [--queue Q] [--type T]\n"
           "        [--older-than D] [--limit N] [--dry-run]  delete finished jobs\n"
           "  queues                                       list queues: depth, limits, rates\n"
+          "  queues downstreams                           adaptive concurrency per downstream\n"
           "  pause QUEUE | resume QUEUE                   stop or restart dispatching a queue\n"
           "                                               (also: queues pause|resume QUEUE)\n"
           "  queues set QUEUE [--concurrency N] [--rate R] [--burst B] [--priority P]\n"

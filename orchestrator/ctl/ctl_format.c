@@ -458,6 +458,47 @@ void ctl_format_queues(FILE *out, const json_t *queues)
     s_table_fini(&t);
 }
 
+/* The downstreams: table of `queues` (the QUEUES reply's "downstreams"). */
+void ctl_format_downstreams(FILE *out, const json_t *downstreams)
+{
+    static const char *const heads[] = {"DOWNSTREAM", "TYPES",    "LIMIT",     "RUNNING",
+                                        "MIN",        "MAX",      "PAUSED_MS", "OK",
+                                        "THROTTLED",  "ERRORS",   "TIMEOUTS",  "URL"};
+    static const bool right[] = {false, false, true, true, true, true,
+                                 true,  true,  true, true, true, false};
+    s_table_t t;
+    s_table_init(&t, heads, right, 12);
+    size_t i;
+    json_t *d;
+    json_array_foreach(downstreams, i, d) {
+        char **row = s_table_row(&t);
+        strbuf_t types;
+        strbuf_init(&types);
+        size_t k;
+        json_t *ty;
+        json_array_foreach(json_object_get(d, "types"), k, ty) {
+            if (k)
+                strbuf_putc(&types, ',');
+            strbuf_puts(&types, json_string_value(ty) ? json_string_value(ty) : "?");
+        }
+        json_t *calls = json_object_get(d, "calls");
+        row[0] = s_field(d, "name");
+        row[1] = strbuf_detach(&types);
+        row[2] = s_field(d, "limit");
+        row[3] = s_field(d, "running");
+        row[4] = s_field(d, "min");
+        row[5] = s_field(d, "max");
+        row[6] = s_field(d, "paused_ms");
+        row[7] = s_field(calls, "ok");
+        row[8] = s_field(calls, "throttled");
+        row[9] = s_field(calls, "error");
+        row[10] = s_field(calls, "timeout");
+        row[11] = s_field(d, "url");
+    }
+    s_table_print(out, &t, 0);
+    s_table_fini(&t);
+}
+
 void ctl_format_schedules(FILE *out, const json_t *schedules)
 {
     static const char *const heads[] = {"NAME",   "CRON",     "QUEUE",    "TYPE",    "PAUSED",

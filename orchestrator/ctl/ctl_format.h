@@ -38,6 +38,7 @@ void ctl_format_history(FILE *out, const json_t *history);
  * RATE_LIMIT RATE_1M, one queue per row in reply order. A limit of 0 (none)
  * prints "-"; RATE_1M (jobs/s) has two decimals. */
 void ctl_format_queues(FILE *out, const json_t *queues);
+void ctl_format_downstreams(FILE *out, const json_t *downstreams);
 
 /* `schedules list`: a table NAME CRON QUEUE TYPE PAUSED SOURCE NEXT_RUN
  * LAST_RUN LAST_JOB, one schedule per row in reply order. */

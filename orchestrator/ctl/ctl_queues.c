@@ -44,12 +44,39 @@ static int s_list(ctl_cmd_t *ctx)
         return ctl_cmd_usage_error(ctx, "unexpected argument '%s' for 'queues list'",
                                    ctx->args->arg2);
     orch_client_t *cl;
-    json_t *queues = NULL;
+    json_t *queues = NULL, *downstreams = NULL;
     int rc = ctl_cmd_client(ctx, &cl);
     if (rc != 0)
         return rc;
-    rc = orch_client_queues(cl, &queues);
-    return ctl_cmd_print_list(ctx, rc, queues, ctl_format_queues);
+    rc = orch_client_queues_downstreams(cl, &queues, &downstreams);
+    if (rc != 0 || ctx->args->json) { /* --json: the queues array, as before */
+        json_decref(downstreams);
+        return ctl_cmd_print_list(ctx, rc, queues, ctl_format_queues);
+    }
+    ctl_format_queues(ctx->out, queues);
+    if (json_array_size(downstreams)) {
+        fputc('\n', ctx->out);
+        ctl_format_downstreams(ctx->out, downstreams);
+    }
+    json_decref(queues);
+    json_decref(downstreams);
+    return 0;
+}
+
+/* queues downstreams: the adaptive concurrency limits alone (--json: the array). */
+static int s_downstreams(ctl_cmd_t *ctx)
+{
+    if (ctx->args->arg2)
+        return ctl_cmd_usage_error(ctx, "unexpected argument '%s' for 'queues downstreams'",
+                                   ctx->args->arg2);
+    orch_client_t *cl;
+    json_t *queues = NULL, *downstreams = NULL;
+    int rc = ctl_cmd_client(ctx, &cl);
+    if (rc != 0)
+        return rc;
+    rc = orch_client_queues_downstreams(cl, &queues, &downstreams);
+    json_decref(queues);
+    return ctl_cmd_print_list(ctx, rc, downstreams, ctl_format_downstreams);
 }
 
 int ctl_queues_run(ctl_cmd_t *ctx)
@@ -57,6 +84,8 @@ int ctl_queues_run(ctl_cmd_t *ctx)
     const char *action = ctx->args->arg ? ctx->args->arg : "list";
     if (strcmp(action, "list") == 0)
         return s_list(ctx);
+    if (strcmp(action, "downstreams") == 0)
+        return s_downstreams(ctx);
     if (strcmp(action, "pause") == 0)
         return s_queue_action(ctx, "queues pause", ctx->args->arg2, orch_client_pause, "paused");
     if (strcmp(action, "resume") == 0)
@@ -66,7 +95,7 @@ int ctl_queues_run(ctl_cmd_t *ctx)
     if (strcmp(action, "delete") == 0)
         return ctl_admin_queue_delete(ctx, ctx->args->arg2);
     return ctl_cmd_usage_error(ctx,
-                               "unknown action '%s' for 'queues': must be list, pause, resume, "
-                               "set or delete",
+                               "unknown action '%s' for 'queues': must be list, downstreams, "
+                               "pause, resume, set or delete",
                                action);
 }

@@ -65,6 +65,8 @@ static bool s_move(jobstate_t *js, job_t *job, int to, job_event_t ev)
     s_count(job->lane, from, to);
     job->state = (uint8_t)to;
     js->moves++;
+    if ((from == JOB_RUNNING) != (to == JOB_RUNNING) && js->on_running)
+        js->on_running(js->arg, job, to == JOB_RUNNING ? 1 : -1);
     return true;
 }
 

@@ -31,6 +31,10 @@ typedef struct jobstate {
     /* Called once when a job enters a terminal state (dependency cascade,
      * queue completion figures). May cause further transitions. */
     void (*on_terminal)(void *arg, job_t *job);
+    /* Called when an attempt enters running (delta +1) or leaves it (-1),
+     * whatever ends it: the one place a running count can follow. May be
+     * NULL. */
+    void (*on_running)(void *arg, job_t *job, int delta);
     void *arg;
     uint64_t invalid; /* transitions refused */
     uint64_t moves;   /* transitions applied */

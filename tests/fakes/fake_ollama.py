@@ -18,11 +18,21 @@ Faults, for tests:
   model "slow"       -> answers after --slow seconds (default 5)
   POST /_fake/fail {"status": 500|503|429, "count": n}: the next n embed
       requests fail with that status (then answers are normal again)
-  GET  /_fake/stats  {"requests", "embed_requests", "texts", "statuses": {code: n}}
-  POST /_fake/reset  zeroes the counters and pending faults
+  Throttling (a service that sheds load beyond N requests in flight, as a
+  gateway in front of Ollama does): with --max-concurrent N, an embed
+  request arriving while N are in flight is answered at once
+      429 {"error": "too many requests, please retry later"}
+  with a Retry-After header (--retry-after seconds, default 1; 0: none);
+  every embed request takes at least --delay-ms. Both can be changed live:
+  POST /_fake/throttle {"max_concurrent": N, "delay_ms": D, "retry_after": S}
+  (0 max_concurrent: no throttling).
+  GET  /_fake/stats  {"requests", "embed_requests", "texts", "statuses": {code: n},
+                      "in_flight", "max_in_flight", "throttled"}
+  POST /_fake/reset  zeroes the counters and pending faults (not the throttle)
 
 Usage: fake_ollama.py [--port 0] [--port-file FILE] [--dim 8]
                       [--models a,b] [--slow 5]
+                      [--max-concurrent 0] [--delay-ms 0] [--retry-after 1]
 The chosen port is printed on stdout ("port N") and written to --port-file.
 Only the Python standard library.
 """
@@ -38,6 +48,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+TOO_MANY = "too many requests, please retry later"
 BUSY = "server busy, please try again.  maximum pending requests exceeded"
 RUNNER_DIED = "llama runner process has terminated: exit status 2"
 MAGIC_MODELS = ("fail-500", "busy-503", "slow")
@@ -65,6 +76,10 @@ class State:
         self.lock = threading.RLock()  # send_json counts statuses under it too
         self.args = args
         self.models = set(m.strip() for m in args.models.split(",") if m.strip())
+        self.max_concurrent = args.max_concurrent
+        self.delay_ms = args.delay_ms
+        self.retry_after = args.retry_after
+        self.in_flight = 0
         self.reset()
 
     def reset(self):
@@ -74,10 +89,14 @@ class State:
         self.statuses = {}
         self.fail_status = 0
         self.fail_count = 0
+        self.max_in_flight = self.in_flight
+        self.throttled = 0
 
     def stats(self):
         return {"requests": self.requests, "embed_requests": self.embed_requests,
-                "texts": self.texts, "statuses": dict(self.statuses)}
+                "texts": self.texts, "statuses": dict(self.statuses),
+                "in_flight": self.in_flight, "max_in_flight": self.max_in_flight,
+                "throttled": self.throttled}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -88,9 +107,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.state.args.verbose:
             sys.stderr.write("fake_ollama: " + (fmt % args) + "\n")
 
-    def send_json(self, status, obj):
+    def send_json(self, status, obj, headers=()):
         body = json.dumps(obj).encode()
         self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -131,6 +152,13 @@ class Handler(BaseHTTPRequestHandler):
             with st.lock:
                 st.reset()
             return self.send_json(200, {})
+        if self.path == "/_fake/throttle":
+            req = json.loads(raw or b"{}")
+            with st.lock:
+                st.max_concurrent = int(req.get("max_concurrent", st.max_concurrent))
+                st.delay_ms = float(req.get("delay_ms", st.delay_ms))
+                st.retry_after = int(req.get("retry_after", st.retry_after))
+            return self.send_json(200, {})
         if self.path == "/_fake/fail":
             req = json.loads(raw or b"{}")
             with st.lock:
@@ -142,9 +170,31 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(404, {"error": "404 page not found"})
 
     def embed(self, raw):
+        """Throttling first (a gateway answers before the model runs), then
+        the request holds a place in flight for at least delay_ms."""
         st = self.server.state
         with st.lock:
             st.embed_requests += 1
+            if st.max_concurrent > 0 and st.in_flight >= st.max_concurrent:
+                st.throttled += 1
+                headers = [("Retry-After", str(st.retry_after))] if st.retry_after > 0 else []
+                return self.send_json(429, {"error": TOO_MANY}, headers)
+            st.in_flight += 1
+            st.max_in_flight = max(st.max_in_flight, st.in_flight)
+            delay = st.delay_ms / 1000.0
+        started = time.monotonic()
+        try:
+            return self.embed_held(raw, started + delay)
+        finally:
+            with st.lock:
+                st.in_flight -= 1
+
+    def embed_held(self, raw, not_before):
+        st = self.server.state
+        left = not_before - time.monotonic()
+        if left > 0:
+            time.sleep(left)
+        with st.lock:
             if st.fail_count > 0:
                 st.fail_count -= 1
                 status = st.fail_status
@@ -206,6 +256,9 @@ def main():
     ap.add_argument("--dim", type=int, default=8)
     ap.add_argument("--models", default="nomic-embed-text,all-minilm,test-embed")
     ap.add_argument("--slow", type=float, default=5.0)
+    ap.add_argument("--max-concurrent", type=int, default=0)
+    ap.add_argument("--delay-ms", type=float, default=0.0)
+    ap.add_argument("--retry-after", type=int, default=1)
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     server = ThreadingHTTPServer((args.host, args.port), Handler)

@@ -52,11 +52,11 @@ static void s_results_again(int cmd, const proto_result_t *r, size_t n, const pr
     proto_jobs_open(&sb);
     for (size_t i = 0; i < n; i++) {
         if (cmd == PROTO_W_DONE)
-            proto_done_add(&sb, r[i].id, r[i].attempt, r[i].result,
-                           r[i].result ? strlen(r[i].result) : 0);
+            proto_done_add_call(&sb, r[i].id, r[i].attempt, r[i].result,
+                                r[i].result ? strlen(r[i].result) : 0, &r[i].call);
         else
-            proto_fail_add(&sb, r[i].id, r[i].attempt, r[i].error, r[i].permanent,
-                           r[i].cancelled);
+            proto_fail_add_call(&sb, r[i].id, r[i].attempt, r[i].error, r[i].permanent,
+                                r[i].cancelled, &r[i].call);
     }
     proto_jobs_close(&sb);
     json_t *again = fuzz_load(&sb, true);
@@ -72,6 +72,9 @@ static void s_results_again(int cmd, const proto_result_t *r, size_t n, const pr
         CHECK(g[i].id == r[i].id && g[i].attempt == r[i].attempt);
         CHECK(fuzz_streq(g[i].result, r[i].result) && fuzz_streq(g[i].error, r[i].error));
         CHECK(g[i].permanent == r[i].permanent && g[i].cancelled == r[i].cancelled);
+        CHECK(g[i].call.outcome == r[i].call.outcome && g[i].call.ms == r[i].call.ms &&
+              g[i].call.retry_after_ms == r[i].call.retry_after_ms &&
+              strcmp(g[i].call.downstream, r[i].call.downstream) == 0);
     }
     proto_results_free(g, m);
     json_decref(again);

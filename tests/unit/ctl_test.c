@@ -389,7 +389,7 @@ static const usage_case_t s_usage_cases[] = {
     {{"list", "--history"}, "orchctl: unknown flag '--history' for 'list'\n"},
     /* queues */
     {{"queues", "bogus"},
-     "orchctl: unknown action 'bogus' for 'queues': must be list, pause, resume, set or delete\n"},
+     "orchctl: unknown action 'bogus' for 'queues': must be list, downstreams, pause, resume, set or delete\n"},
     {{"queues", "pause"}, "orchctl: missing queue name for 'queues pause'\n"},
     {{"queues", "resume", "a b"},
      "orchctl: invalid queue name 'a b': must be 1..64 characters of A-Z a-z 0-9 _ . : -\n"},

@@ -536,6 +536,88 @@ static void test_results_roundtrip(void **state)
                                      "\"error\":\"x\",\"permanent\":false,\"cancelled\":false}");
 }
 
+/* "call" on DONE and FAIL entries: encoded only when there is one,
+ * decoded strictly (each bad field named), merged worst-first. */
+static void test_results_call(void **state)
+{
+    fx_t *fx = *state;
+    proto_call_t call = {.outcome = PROTO_CALL_THROTTLED, .ms = 12, .retry_after_ms = 1000};
+    snprintf(call.downstream, sizeof call.downstream, "http://127.0.0.1:11434");
+    proto_jobs_open(&fx->sb);
+    proto_done_add_call(&fx->sb, 1, 1, "{}", 2, &(proto_call_t){.outcome = PROTO_CALL_OK,
+                                                                 .downstream = "http://o", .ms = 5});
+    proto_fail_add_call(&fx->sb, 2, 1, "429", false, false, &call);
+    proto_done_add_call(&fx->sb, 3, 1, NULL, 0, &(proto_call_t){0});
+    proto_jobs_close(&fx->sb);
+    assert_non_null(strstr(fx->sb.data, "\"call\":{\"downstream\":\"http://o\",\"outcome\":\"ok\","
+                                        "\"ms\":5}}"));
+    assert_non_null(strstr(fx->sb.data, "\"cancelled\":false,\"call\":{\"downstream\":"
+                                        "\"http://127.0.0.1:11434\",\"outcome\":\"throttled\","
+                                        "\"ms\":12,\"retry_after_ms\":1000}}"));
+    assert_non_null(strstr(fx->sb.data, "{\"id\":3,\"attempt\":1}"));
+    json_t *b = NULL;
+    proto_result_t *r = NULL;
+    size_t n = 0;
+    strbuf_reset(&fx->sb);
+    proto_jobs_open(&fx->sb);
+    proto_fail_add_call(&fx->sb, 2, 1, "429", false, false, &call);
+    proto_fail_add(&fx->sb, 4, 1, "x", false, false);
+    proto_jobs_close(&fx->sb);
+    b = s_load(&fx->sb);
+    assert_int_equal(proto_results_parse(PROTO_W_FAIL, b, NULL, &r, &n, fx->err, ERRLEN), 0);
+    assert_int_equal(r[0].call.outcome, PROTO_CALL_THROTTLED);
+    assert_string_equal(r[0].call.downstream, "http://127.0.0.1:11434");
+    assert_int_equal(r[0].call.ms, 12);
+    assert_int_equal(r[0].call.retry_after_ms, 1000);
+    assert_int_equal(r[1].call.outcome, PROTO_CALL_NONE);
+    proto_results_free(r, n);
+    json_decref(b);
+
+    static const struct {
+        const char *call, *err;
+    } bad[] = {
+        {"1", "jobs[0].call: must be an object"},
+        {"{\"downstream\":\"d\",\"outcome\":\"ok\",\"ms\":1,\"x\":1}",
+         "jobs[0].call: unknown field \"x\""},
+        {"{\"outcome\":\"ok\",\"ms\":1}", "jobs[0].call.downstream: must be a string"},
+        {"{\"downstream\":\"\",\"outcome\":\"ok\",\"ms\":1}",
+         "jobs[0].call.downstream: must be a string"},
+        {"{\"downstream\":\"d\",\"outcome\":\"slow\",\"ms\":1}",
+         "jobs[0].call.outcome: must be one of"},
+        {"{\"downstream\":\"d\",\"outcome\":\"none\",\"ms\":1}",
+         "jobs[0].call.outcome: must be one of"},
+        {"{\"downstream\":\"d\",\"outcome\":\"ok\"}", "jobs[0].call.ms: is required"},
+        {"{\"downstream\":\"d\",\"outcome\":\"ok\",\"ms\":-1}", "jobs[0].call.ms: must be an integer"},
+        {"{\"downstream\":\"d\",\"outcome\":\"ok\",\"ms\":1,\"retry_after_ms\":\"1\"}",
+         "jobs[0].call.retry_after_ms: must be an integer"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "{\"jobs\":[{\"id\":1,\"attempt\":1,\"call\":%s}]}",
+                 bad[i].call);
+        b = json_loads(text, 0, NULL);
+        assert_non_null(b);
+        assert_int_equal(proto_results_parse(PROTO_W_DONE, b, NULL, &r, &n, fx->err, ERRLEN),
+                         ORCH_EPROTO);
+        if (!strstr(fx->err, bad[i].err)) {
+            print_error("expected \"%s\" in \"%s\"\n", bad[i].err, fx->err);
+            fail();
+        }
+        json_decref(b);
+    }
+
+    proto_call_t sum = {0};
+    proto_call_merge(&sum, &(proto_call_t){.outcome = PROTO_CALL_OK, .ms = 30});
+    proto_call_merge(&sum, &(proto_call_t){.outcome = PROTO_CALL_OK, .ms = 50});
+    assert_int_equal(sum.ms, 50);
+    proto_call_merge(&sum, &(proto_call_t){.outcome = PROTO_CALL_THROTTLED, .ms = 1,
+                                            .retry_after_ms = 2000});
+    proto_call_merge(&sum, &(proto_call_t){.outcome = PROTO_CALL_ERROR, .ms = 90});
+    assert_int_equal(sum.outcome, PROTO_CALL_THROTTLED);
+    assert_int_equal(sum.ms, 1);
+    assert_int_equal(sum.retry_after_ms, 2000);
+}
+
 static void test_cancel_error_bye(void **state)
 {
     fx_t *fx = *state;
@@ -1135,6 +1217,7 @@ int main(void)
         T(test_hello_roundtrip),    T(test_welcome),             T(test_ack_roundtrip),
         T(test_ack_hostile),        T(test_job_roundtrip),
         T(test_job_full_batch),     T(test_progress_roundtrip),  T(test_results_roundtrip),
+        T(test_results_call),
         T(test_cancel_error_bye),   T(test_worker_bodies_hostile), T(test_submit_encode),
         T(test_requests_roundtrip), T(test_schedules_roundtrip), T(test_reply_builders),
         T(test_reply_error_hostile), T(test_reply_decode_hostile), T(test_event_roundtrip),

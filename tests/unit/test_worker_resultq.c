@@ -115,9 +115,9 @@ static void test_done_batch(void **state)
     pair_t *p = *state;
     resultq_t *q = resultq_new("DONE");
     assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 0, -1), 0); /* nothing queued */
-    resultq_add_done(q, 1, 1, "{\"a\":[1,2]}", 11);
-    resultq_add_done(q, 9007199254740991LL, 3, "null", 4);
-    resultq_add_done(q, 3, 2, "\"s\"", 3);
+    resultq_add_done(q, 1, 1, "{\"a\":[1,2]}", 11, NULL);
+    resultq_add_done(q, 9007199254740991LL, 3, "null", 4, NULL);
+    resultq_add_done(q, 3, 2, "\"s\"", 3, NULL);
     assert_int_equal(resultq_count(q), 3);
     proto_jobref_t refs[4];
     assert_int_equal(resultq_refs(q, refs, 4), 3);
@@ -143,8 +143,9 @@ static void test_fail_entries_escaped(void **state)
 {
     pair_t *p = *state;
     resultq_t *q = resultq_new("FAIL");
-    resultq_add_fail(q, 5, 1, "quote \" backslash \\ newline \n tab \t bell \a", true, false);
-    resultq_add_fail(q, 6, 2, "cancelled", false, true);
+    resultq_add_fail(q, 5, 1, "quote \" backslash \\ newline \n tab \t bell \a", true, false,
+                     NULL);
+    resultq_add_fail(q, 6, 2, "cancelled", false, true, NULL);
     assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 0, -1), 1);
     json_t *b = s_recv(p, "FAIL");
     json_t *jobs = json_object_get(b, "jobs");
@@ -171,7 +172,7 @@ static void test_fail_error_truncated_on_character_boundary(void **state)
     memcpy(msg + PROTO_ERROR_MAX - 1, "\xc3\xa9tail", 7);
     msg[PROTO_ERROR_MAX - 1 + 7] = '\0';
     resultq_t *q = resultq_new("FAIL");
-    resultq_add_fail(q, 1, 1, msg, false, false);
+    resultq_add_fail(q, 1, 1, msg, false, false, NULL);
     assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 0, -1), 1);
     json_t *b = s_recv(p, "FAIL"); /* parses: still valid UTF-8 */
     const char *e = json_string_value(json_object_get(json_array_get(json_object_get(b, "jobs"), 0),
@@ -186,7 +187,7 @@ static void test_split_by_count_and_size(void **state)
     pair_t *p = *state;
     resultq_t *q = resultq_new("DONE");
     for (int i = 1; i <= 5; i++)
-        resultq_add_done(q, i, 1, "{}", 2);
+        resultq_add_done(q, i, 1, "{}", 2, NULL);
     assert_int_equal(resultq_flush(q, p->tx, 2, 1 << 20, 0, -1), 3); /* 2 + 2 + 1 */
     int seen = 0;
     for (int m = 0; m < 3; m++) {
@@ -205,9 +206,9 @@ static void test_split_by_count_and_size(void **state)
     memset(big, 'a', sizeof big);
     big[0] = '"';
     big[sizeof big - 1] = '"';
-    resultq_add_done(q, 1, 1, "{}", 2);
-    resultq_add_done(q, 2, 1, big, sizeof big); /* larger than the budget: goes alone */
-    resultq_add_done(q, 3, 1, "{}", 2);
+    resultq_add_done(q, 1, 1, "{}", 2, NULL);
+    resultq_add_done(q, 2, 1, big, sizeof big, NULL); /* larger than the budget: goes alone */
+    resultq_add_done(q, 3, 1, "{}", 2, NULL);
     int sent = resultq_flush(q, p->tx, 100, 100, 0, -1);
     assert_int_equal(sent, 3);
     for (int m = 0; m < sent; m++) {
@@ -224,8 +225,8 @@ static void test_failed_send_keeps_entries(void **state)
 {
     pair_t *p = *state;
     resultq_t *q = resultq_new("DONE");
-    resultq_add_done(q, 1, 1, "{}", 2);
-    resultq_add_done(q, 2, 1, "{}", 2);
+    resultq_add_done(q, 1, 1, "{}", 2, NULL);
+    resultq_add_done(q, 2, 1, "{}", 2, NULL);
     /* a PUSH with no peer and SNDTIMEO 0 refuses to queue */
     void *dead = zmq_socket(p->ctx, ZMQ_PUSH);
     int zero = 0;
@@ -266,9 +267,9 @@ static void test_retained_until_ack(void **state)
     resultq_t *q = resultq_new("DONE");
     resultq_set_retain(q, true);
     assert_true(resultq_retains(q));
-    resultq_add_done(q, 1, 1, "1", 1);
-    resultq_add_done(q, 2, 1, "2", 1);
-    resultq_add_done(q, 3, 1, "3", 1);
+    resultq_add_done(q, 1, 1, "1", 1, NULL);
+    resultq_add_done(q, 2, 1, "2", 1, NULL);
+    resultq_add_done(q, 3, 1, "3", 1, NULL);
     assert_int_equal(resultq_unsent(q), 3);
     assert_int_equal(resultq_next_resend(q), INT64_MAX);
     assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 5000, 1000), 1);
@@ -292,7 +293,7 @@ static void test_retained_until_ack(void **state)
     assert_true(refs[0].id == 1 && refs[1].id == 3);
 
     /* due again: both in one message; a new entry goes with them */
-    resultq_add_done(q, 4, 1, "4", 1);
+    resultq_add_done(q, 4, 1, "4", 1, NULL);
     assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 6000, 1000), 1);
     s_recv_ids(p, "DONE", ids, sizeof ids);
     assert_string_equal(ids, "1,3,4");
@@ -316,8 +317,8 @@ static void test_unsend_all_and_intervals(void **state)
     char ids[256];
     resultq_t *q = resultq_new("FAIL");
     resultq_set_retain(q, true);
-    resultq_add_fail(q, 7, 1, "a", false, false);
-    resultq_add_fail(q, 8, 2, "b", true, false);
+    resultq_add_fail(q, 7, 1, "a", false, false, NULL);
+    resultq_add_fail(q, 8, 2, "b", true, false, NULL);
     assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 100, -1), 1);
     s_recv_ids(p, "FAIL", ids, sizeof ids);
     assert_string_equal(ids, "7,8");
@@ -345,8 +346,8 @@ static void test_no_retention(void **state)
     pair_t *p = *state;
     char ids[256];
     resultq_t *q = resultq_new("DONE");
-    resultq_add_done(q, 1, 1, "1", 1);
-    resultq_add_done(q, 2, 1, "2", 1);
+    resultq_add_done(q, 1, 1, "1", 1, NULL);
+    resultq_add_done(q, 2, 1, "2", 1, NULL);
     assert_true(resultq_ack(q, 1, 1)); /* an unsent entry can be acknowledged too */
     assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 0, 1000), 1);
     s_recv_ids(p, "DONE", ids, sizeof ids);
@@ -359,7 +360,7 @@ static void test_no_retention(void **state)
 
     /* retention turned off with results held: sent once more, then gone */
     resultq_set_retain(q, true);
-    resultq_add_done(q, 3, 1, "3", 1);
+    resultq_add_done(q, 3, 1, "3", 1, NULL);
     assert_int_equal(resultq_flush(q, p->tx, 100, 1 << 20, 0, 1000), 1);
     s_recv_ids(p, "DONE", ids, sizeof ids);
     resultq_set_retain(q, false);
@@ -382,10 +383,10 @@ static void test_ack_names_the_attempt(void **state)
     (void)p;
     resultq_t *q = resultq_new("FAIL");
     resultq_set_retain(q, true);
-    resultq_add_fail(q, 5, 1, "first", false, false);
-    resultq_add_fail(q, 6, 1, "other", false, false);
-    resultq_add_fail(q, 5, 2, "second", false, false);
-    resultq_add_fail(q, 5, 3, "third", false, false);
+    resultq_add_fail(q, 5, 1, "first", false, false, NULL);
+    resultq_add_fail(q, 6, 1, "other", false, false, NULL);
+    resultq_add_fail(q, 5, 2, "second", false, false, NULL);
+    resultq_add_fail(q, 5, 3, "third", false, false, NULL);
     assert_true(resultq_ack(q, 5, 2)); /* in the middle of its job's chain */
     proto_jobref_t refs[4];
     assert_int_equal(resultq_refs(q, refs, 4), 3);
@@ -412,7 +413,7 @@ static void test_many_acks_out_of_order(void **state)
     char text[32];
     for (int i = 1; i <= N; i++) {
         int len = snprintf(text, sizeof text, "{\"n\":%d}", i);
-        resultq_add_done(q, i, 1 + i % 3, text, (size_t)len);
+        resultq_add_done(q, i, 1 + i % 3, text, (size_t)len, NULL);
     }
     assert_int_equal(resultq_flush(q, p->tx, N, 1 << 20, 0, 10), 1);
     json_decref(s_recv(p, "DONE"));
@@ -442,7 +443,7 @@ static void test_many_acks_out_of_order(void **state)
     }
     json_decref(b);
     /* new entries after a compaction are indexed and sent like the others */
-    resultq_add_done(q, N + 1, 1, "null", 4);
+    resultq_add_done(q, N + 1, 1, "null", 4, NULL);
     for (int i = 7; i <= N; i += 7)
         assert_true(resultq_ack(q, i, 1 + i % 3));
     assert_int_equal(resultq_count(q), 1);
@@ -461,7 +462,7 @@ static void test_failed_send_with_retention(void **state)
     char ids[256];
     resultq_t *q = resultq_new("DONE");
     resultq_set_retain(q, true);
-    resultq_add_done(q, 1, 1, "{}", 2);
+    resultq_add_done(q, 1, 1, "{}", 2, NULL);
     void *dead = zmq_socket(p->ctx, ZMQ_PUSH);
     int zero = 0;
     zmq_setsockopt(dead, ZMQ_SNDTIMEO, &zero, sizeof zero);
