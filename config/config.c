@@ -146,6 +146,7 @@ static const cfgtab_key_t s_skeys[] = {
     CFGTAB_K_INT("max_attempts", SOFF(max_attempts), NULL, R_ATTEMPTS),
     CFGTAB_K_BOOL("paused", SOFF(paused), NULL),
     CFGTAB_K_CUSTOM("then", s_parse_then),
+    CFGTAB_K_STR("tenant", SOFF(tenant), NULL, CFGTAB_NULLABLE, NULL, cfgtab_check_name),
 };
 /* One follow-up job of a schedule's `then:`. */
 static const cfgtab_key_t s_thkeys[] = {
@@ -500,14 +501,21 @@ static int s_validate(cfgtab_t *ct, orch_config_t *cfg, const s_load_t *ld)
     }
     for (size_t i = 0; rc == 0 && i < cfg->nschedules; i++) {
         size_t len = strlen(cfg->schedules[i].payload);
-        if (len <= cfg->max_payload_bytes)
+        const char *tenant = cfg->schedules[i].tenant;
+        bool unknown = tenant && cfg->ntenants > 0 && strcmp(tenant, "default") != 0 &&
+                       !orch_config_tenant(cfg, tenant);
+        if (len <= cfg->max_payload_bytes && !unknown)
             continue;
         char prefix[40];
         snprintf(prefix, sizeof prefix, "schedules[%zu].", i);
         cfgtab_scope_t sscope = {s_skeys, NSKEYS, &cfg->schedules[i], ld->spos[i], prefix};
-        rc = cfgtab_fail(ct, &sscope, "payload",
-                         "%zu bytes as JSON exceed limits.max_payload_bytes (%zu)", len,
-                         cfg->max_payload_bytes);
+        if (unknown)
+            rc = cfgtab_fail(ct, &sscope, "tenant", "tenant \"%s\" is not listed under tenants:",
+                             tenant);
+        else
+            rc = cfgtab_fail(ct, &sscope, "payload",
+                             "%zu bytes as JSON exceed limits.max_payload_bytes (%zu)", len,
+                             cfg->max_payload_bytes);
     }
     if (rc == 0 && cfg->ha_renew_ms * 2 > cfg->ha_lease_ms)
         rc = cfgtab_fail(ct, root, cfgtab_is_set(root, "ha.renew") ? "ha.renew" : "ha.lease",

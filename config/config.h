@@ -96,6 +96,7 @@ typedef struct {
     bool paused;
     schedule_then_config_t *then; /* `then:` follow-up jobs, nthen of them (0: none) */
     size_t nthen;
+    char *tenant;        /* the tenant its jobs belong to; NULL: "default" */
 } schedule_config_t;
 
 /* Roles of the keys under security.keys (docs/security.md). Ordered: each

@@ -377,7 +377,8 @@ static int s_sched_add(const proto_fctx_t *c, const json_t *body, const proto_li
         (rc = proto_fint(c, body, "priority", 0, PROTO_MAX_PRIORITY, false, &prio)) < 0 ||
         (rc = proto_fint(c, body, "max_attempts", 1, PROTO_MAX_ATTEMPTS, false, &attempts)) < 0 ||
         (rc = proto_fbool(c, body, "paused", &out->paused)) < 0 ||
-        (rc = s_sched_then(c, body, lim, &out->then)) < 0)
+        (rc = s_sched_then(c, body, lim, &out->then)) < 0 ||
+        (rc = proto_fname(c, body, "tenant", false, &out->tenant)) < 0)
         return rc;
     out->priority = (int)prio;
     out->max_attempts = (int)attempts;
@@ -391,7 +392,7 @@ int proto_sched_req_parse(const json_t *body, const proto_limits_t *lim, proto_s
     static const char *const name_keys[] = {"action", "name", NULL};
     static const char *const add_keys[] = {"action", "name",    "cron",     "queue",
                                            "type",   "payload", "priority", "max_attempts",
-                                           "paused", "then",    NULL};
+                                           "paused", "then",    "tenant",   NULL};
     proto_fctx_t c = {.err = err, .errlen = errlen};
     proto_limits_t def;
     int rc;
@@ -429,6 +430,7 @@ void proto_sched_req_fini(proto_sched_req_t *s)
     free(s->type);
     free(s->payload);
     free(s->then);
+    free(s->tenant);
     memset(s, 0, sizeof *s);
     s->priority = -1;
 }
@@ -460,5 +462,7 @@ void proto_sched_req_encode(strbuf_t *sb, const proto_sched_req_t *s)
         proto_key(sb, "then");
         strbuf_puts(sb, s->then);
     }
+    if (s->tenant)
+        s_put_str(sb, "tenant", s->tenant);
     strbuf_putc(sb, '}');
 }

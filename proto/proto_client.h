@@ -166,6 +166,7 @@ typedef struct {
     int max_attempts; /* 0: not given */
     bool paused;      /* start paused */
     char *then;       /* follow-up jobs, proto_then_encode's text; NULL: none */
+    char *tenant;     /* the tenant its jobs belong to; NULL: the key's, or "default" */
 } proto_sched_req_t;
 
 /* "action" absent means list. Fields that do not belong to the action are

@@ -51,6 +51,7 @@ typedef struct coord_downstream coord_downstream_t; /* coord_downstream.c */
 /* A recurring job (schedules table). */
 typedef struct {
     char *name, *cron_text, *queue, *type, *payload, *source;
+    char *tenant;      /* the tenant its jobs belong to */
     cron_t *cron;
     int priority;      /* -1: queue default */
     int max_attempts;  /* 0: queue default */

@@ -28,6 +28,7 @@ static void s_sched_free(schedule_t *s)
     free(s->type);
     free(s->payload);
     free(s->source);
+    free(s->tenant);
     proto_then_free(s->then, s->nthen);
     cron_destroy(&s->cron);
     free(s);
@@ -146,6 +147,7 @@ static int s_upsert_config(coord_t *c, int64_t now_us)
             .paused = sc->paused,
             .next_run_us = next,
             .then = then,
+            .tenant = sc->tenant,
         };
         int rc = store_upsert_schedule(c->store, &row);
         free(then);
@@ -174,6 +176,7 @@ static void s_loaded(void *arg, const store_schedule_row_t *row)
     s->max_attempts = row->max_attempts;
     s->paused = row->paused;
     s->source = xstrdup(row->source ? row->source : "api");
+    s->tenant = xstrdup(row->tenant ? row->tenant : "default");
     s->next_run_us = row->next_run_us;
     s->last_run_us = row->last_run_us;
     s->last_job_id = row->last_job_id;
@@ -240,6 +243,7 @@ static void s_fire(coord_t *c, schedule_t *s, int64_t now_us)
     f->max_attempts = s->max_attempts > 0 ? s->max_attempts : p->max_attempts;
     f->timeout_ms = orch_config_timeout(c->cfg, s->queue, s->type);
     f->created_us = now_us;
+    f->tenant = op_strdup(op, s->tenant);
     s_fire_then(c, s, op);
     coord_queue_op(c, op);
     s->firing = true;
@@ -262,6 +266,7 @@ static void s_then_created(coord_t *c, const op_t *op)
             .timeout_ms = t->timeout_ms,
             .payload = t->payload,
             .created_us = f->created_us,
+            .tenant = f->tenant,
         };
         job_t *job = coord_job_from_row(c, &row);
         jobstate_external(job->lane, -1, JOB_WAITING);
@@ -306,7 +311,7 @@ static void s_fire_result(coord_t *c, op_t *op, const store_answer_t *ans)
     store_job_row_t row = {
         .id = f->job_id, .queue = f->queue, .type = f->type, .priority = f->priority,
         .state = JOB_QUEUED, .max_attempts = f->max_attempts, .timeout_ms = f->timeout_ms,
-        .payload = f->payload, .created_us = f->created_us,
+        .payload = f->payload, .created_us = f->created_us, .tenant = f->tenant,
     };
     job_t *job = coord_job_from_row(c, &row);
     job->ready_us = f->created_us;
@@ -391,6 +396,7 @@ static json_t *s_json(const schedule_t *s)
                           s->cron_text, "queue", s->queue, "type", s->type, "payload",
                           payload ? payload : json_object(), "paused", s->paused, "source",
                           s->source);
+    json_object_set_new(o, "tenant", json_string(s->tenant));
     json_object_set_new(o, "priority", s->priority >= 0 ? json_integer(s->priority) : json_null());
     json_object_set_new(o, "max_attempts",
                         s->max_attempts > 0 ? json_integer(s->max_attempts) : json_null());
@@ -434,6 +440,8 @@ static schedule_t *s_from_add(coord_t *c, proto_sched_req_t *r)
     s->payload = r->payload ? r->payload : xstrdup("{}");
     r->name = r->cron = r->queue = r->type = r->payload = NULL;
     s->source = xstrdup("api");
+    s->tenant = r->tenant ? r->tenant : xstrdup("default");
+    r->tenant = NULL;
     s->priority = r->priority;
     s->max_attempts = r->max_attempts;
     s->paused = r->paused;
@@ -468,6 +476,7 @@ static void s_cmd_add(coord_t *c, const proto_envelope_t *env, const char *req,
         .paused = s->paused,
         .next_run_us = s->next_run_us,
         .then = op_strdup(op, r->then),
+        .tenant = s->tenant,
     };
     coord_queue_op(c, op);
 }
@@ -476,8 +485,36 @@ static void s_cmd_list(coord_t *c, const proto_envelope_t *env, const char *req)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < c->nschedules; i++)
-        json_array_append_new(arr, s_json(c->schedules[i]));
+        if (coord_tenant_visible(c, c->schedules[i]->tenant))
+            json_array_append_new(arr, s_json(c->schedules[i]));
     s_reply_json(c, env, req, "schedules", arr);
+}
+
+/* The tenant of an add: the key's scope (another named: 403), what the
+ * request names, or "default"; a tenant tenants: does not list is 400.
+ * False when refused (answered). */
+static bool s_add_tenant(coord_t *c, const proto_envelope_t *env, const char *req,
+                         proto_sched_req_t *r)
+{
+    const char *scope = coord_peer_tenant(c);
+    char err[300];
+    if (scope && r->tenant && strcmp(scope, r->tenant) != 0) {
+        snprintf(err, sizeof err, "tenant: key \"%s\" acts for tenant \"%s\" only, not \"%s\"",
+                 coord_peer_actor(c->peer), scope, r->tenant);
+        coord_error(c, env, PROTO_STATUS_FORBIDDEN, req, err);
+        return false;
+    }
+    if (scope && !r->tenant)
+        r->tenant = xstrdup(scope);
+    const char *t = r->tenant ? r->tenant : "default";
+    if (c->cfg->ntenants > 0 && strcmp(t, "default") != 0 && !orch_config_tenant(c->cfg, t)) {
+        snprintf(err, sizeof err,
+                 "tenant: unknown tenant \"%s\" (the configuration's tenants: does not list it)",
+                 t);
+        coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, err);
+        return false;
+    }
+    return true;
 }
 
 void coord_on_schedules_cmd(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
@@ -494,7 +531,12 @@ void coord_on_schedules_cmd(coord_t *c, const proto_envelope_t *env, const char 
         coord_error(c, env, PROTO_STATUS_UNAVAILABLE, req,
                     "database unavailable or shutting down; retry later");
     } else if (r.action == PROTO_SCHED_ADD) {
-        s_cmd_add(c, env, req, &r);
+        if (s_add_tenant(c, env, req, &r))
+            s_cmd_add(c, env, req, &r);
+    } else if (s_find(c, r.name) && !coord_tenant_visible(c, s_find(c, r.name)->tenant)) {
+        /* another tenant's schedule does not exist for a scoped key */
+        snprintf(err, sizeof err, "schedule \"%s\" not found", r.name);
+        coord_error(c, env, PROTO_STATUS_NOT_FOUND, req, err);
     } else {
         bool del = r.action == PROTO_SCHED_REMOVE;
         op_t *op = coord_op_new(del ? STORE_OP_SCHED_DEL : STORE_OP_SCHED_PAUSE, env, req);

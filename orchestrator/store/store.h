@@ -52,6 +52,7 @@ typedef struct {
     bool paused;
     int64_t next_run_us, last_run_us, last_job_id; /* 0 = NULL */
     const char *then; /* follow-up jobs: JSON array text (proto_then_encode); NULL: none */
+    const char *tenant; /* its jobs' tenant; NULL: "default" */
 } store_schedule_row_t;
 
 /* ---- pipeline operations ---- */
@@ -126,6 +127,7 @@ typedef struct {
     int64_t timeout_ms, created_us;
     const store_fire_then_t *then; /* follow-ups; audit row i + 1 of the op's ids */
     size_t nthen;
+    const char *tenant; /* the schedule's: its jobs' tenant */
 } store_fire_in_t;
 
 /* A queue's live settings: each overrides the configuration when >= 0. */

@@ -27,7 +27,7 @@ int store_upsert_schedule(store_t *s, const store_schedule_row_t *sc)
     snprintf(prio, sizeof prio, "%d", sc->priority);
     snprintf(att, sizeof att, "%d", sc->max_attempts);
     snprintf(nx, sizeof nx, "%lld", (long long)sc->next_run_us);
-    const char *v[10] = {sc->name,
+    const char *v[11] = {sc->name,
                          sc->cron,
                          sc->queue,
                          sc->type,
@@ -36,8 +36,9 @@ int store_upsert_schedule(store_t *s, const store_schedule_row_t *sc)
                          att,
                          sc->paused ? "true" : "false",
                          nx,
-                         sc->then};
-    PGresult *r = s_q(s, STORE_SQL_SCHED_UPSERT, 10, v);
+                         sc->then,
+                         sc->tenant ? sc->tenant : "default"};
+    PGresult *r = s_q(s, STORE_SQL_SCHED_UPSERT, 11, v);
     if (!r)
         return ORCH_EDB;
     PQclear(r);
@@ -65,6 +66,7 @@ int store_load_schedules(store_t *s, void (*fn)(void *arg, const store_schedule_
             .last_run_us = s_i64(r, i, 10),
             .last_job_id = s_i64(r, i, 11),
             .then = PQgetisnull(r, i, 12) ? NULL : PQgetvalue(r, i, 12),
+            .tenant = PQgetvalue(r, i, 13),
         };
         fn(arg, &sc);
     }

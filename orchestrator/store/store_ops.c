@@ -178,6 +178,7 @@ static void s_fire_params(s_params_t *p, const store_op_t *op)
     s_i64(p, op->in.fire.created_us);
     s_i64(p, op->event_id);
     s_fire_then_params(p, op);
+    s_str(p, op->in.fire.tenant ? op->in.fire.tenant : "default");
 }
 
 static void s_sched_params(s_params_t *p, const store_schedule_row_t *s, bool with_source)
@@ -194,6 +195,7 @@ static void s_sched_params(s_params_t *p, const store_schedule_row_t *s, bool wi
         s_str(p, s->source);
     s_i64(p, s->next_run_us);
     s_str(p, s->then);
+    s_str(p, s->tenant ? s->tenant : "default");
 }
 
 int store_op_params(store_t *s, const store_op_t *op, const char **stmt, const char **values)

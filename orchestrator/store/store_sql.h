@@ -274,9 +274,9 @@
     "  WHERE name = $1 AND NOT paused"                                                             \
     "  AND next_run_at IS NOT DISTINCT FROM " STORE_US_TO_TS("$2::bigint") " RETURNING name),"     \
     " j AS (INSERT INTO jobs (id, queue, type, priority, state, attempt, attempt_base,"            \
-    "  max_attempts, timeout_ms, payload, created_at)"                                             \
+    "  max_attempts, timeout_ms, payload, created_at, tenant)"                                     \
     "  SELECT $4::bigint, $5, $6, $7::int, 'queued', 0, 0, $8::int, $9::bigint, $10::json,"        \
-    "  " STORE_US_TO_TS("$11::bigint") " FROM s RETURNING id),"                                    \
+    "  " STORE_US_TO_TS("$11::bigint") ", $21 FROM s RETURNING id),"                                    \
     " e AS (INSERT INTO job_events (id, job_id, at, event, attempt, state, detail)"                \
     "  SELECT $12::bigint, id, now(), 'submitted', 0, 'queued',"                                   \
     "   json_build_object('schedule', $1::text) FROM j),"                                          \
@@ -285,9 +285,9 @@
     "  AS u(id, queue, type, priority, max_attempts, timeout_ms, payload, event_id)"              \
     "  WHERE EXISTS (SELECT 1 FROM j)),"                                                           \
     " tj AS (INSERT INTO jobs (id, queue, type, priority, state, attempt, attempt_base,"           \
-    "  max_attempts, timeout_ms, payload, created_at)"                                             \
+    "  max_attempts, timeout_ms, payload, created_at, tenant)"                                     \
     "  SELECT id, queue, type, priority, 'waiting', 0, 0, max_attempts, timeout_ms,"              \
-    "  payload::json, " STORE_US_TO_TS("$11::bigint") " FROM t RETURNING id),"                     \
+    "  payload::json, " STORE_US_TO_TS("$11::bigint") ", $21 FROM t RETURNING id),"                     \
     " td AS (INSERT INTO job_deps (job_id, depends_on) SELECT id, $4::bigint FROM tj),"            \
     " te AS (INSERT INTO job_events (id, job_id, at, event, attempt, state, detail)"               \
     "  SELECT t.event_id, t.id, now(), 'submitted', 0, 'waiting',"                                 \
@@ -299,13 +299,13 @@
 #define STORE_SCHEDULE_COLUMNS                                                                     \
     "name, cron, queue, type, payload::text, coalesce(priority, -1), coalesce(max_attempts, 0),"   \
     " paused, source, (extract(epoch from next_run_at) * 1000000)::bigint,"                         \
-    " (extract(epoch from last_run_at) * 1000000)::bigint, last_job_id, then_jobs::text"
+    " (extract(epoch from last_run_at) * 1000000)::bigint, last_job_id, then_jobs::text, tenant"
 
 #define STORE_SQL_SCHED_ADD                                                                        \
     "INSERT INTO schedules (name, cron, queue, type, payload, priority, max_attempts, paused,"      \
-    "  source, next_run_at, then_jobs)"                                                            \
+    "  source, next_run_at, then_jobs, tenant)"                                                    \
     " VALUES ($1, $2, $3, $4, $5::json, nullif($6::int, -1), nullif($7::int, 0), $8::boolean, $9,"  \
-    "  " STORE_US_TO_TS("$10::bigint") ", $11::json)"                                              \
+    "  " STORE_US_TO_TS("$10::bigint") ", $11::json, $12)"                                         \
     " ON CONFLICT (name) DO NOTHING RETURNING name"
 
 /* Config-declared schedules: the file wins (its then: too), but a runtime
@@ -313,10 +313,11 @@
  * changed. */
 #define STORE_SQL_SCHED_UPSERT                                                                     \
     "INSERT INTO schedules (name, cron, queue, type, payload, priority, max_attempts, paused,"      \
-    "  source, next_run_at, then_jobs)"                                                            \
+    "  source, next_run_at, then_jobs, tenant)"                                                    \
     " VALUES ($1, $2, $3, $4, $5::json, nullif($6::int, -1), nullif($7::int, 0), $8::boolean,"      \
-    "  'config', " STORE_US_TO_TS("$9::bigint") ", $10::json)"                                     \
+    "  'config', " STORE_US_TO_TS("$9::bigint") ", $10::json, $11)"                                \
     " ON CONFLICT (name) DO UPDATE SET cron = EXCLUDED.cron, queue = EXCLUDED.queue,"              \
+    "  tenant = EXCLUDED.tenant,"                                                                  \
     "  type = EXCLUDED.type, payload = EXCLUDED.payload, priority = EXCLUDED.priority,"            \
     "  then_jobs = EXCLUDED.then_jobs,"                                                            \
     "  max_attempts = EXCLUDED.max_attempts, source = 'config', updated_at = now(),"               \

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Tenants against real processes and PostgreSQL, through the HTTP API with
-bearer tokens (one admin token, one submit token scoped to tenant acme by
+bearer tokens (one admin token, one operate token scoped to tenant acme by
 its tokens-file line's `tenant=acme`):
 
 1. Fair share: the admin token queues 400 noop jobs for tenant `flood`;
@@ -21,6 +21,9 @@ its tokens-file line's `tenant=acme`):
    404 for it (GET and cancel); naming tenant flood is 403; the live event
    stream is 403. The admin token lists ?tenant=acme: exactly the 20.
 4. An unknown tenant (tenants: lists them) is 400 naming it.
+5. Schedules: one the acme token adds is acme's (so are the jobs it
+   fires); it lists only acme's schedules, cannot add one for another
+   tenant (403) nor delete another tenant's (404).
 """
 import os
 import subprocess
@@ -137,7 +140,7 @@ def scope(c, admin, acme, flood_ids, acme_ids):
           "acme GET of its job: %d %r" % (st, doc))
     parked = post(c, admin, jobs("flood", 1, queue="parked"), 201)[1]["ids"][0]
     st, _, doc = c.http("POST", "/v1/jobs/%d/cancel" % parked, token=acme)
-    check(st in (403, 404), "acme cancel of a flood job: %d %r" % (st, doc))
+    check(st == 404, "acme cancel of a flood job: %d %r" % (st, doc))
     check(c.job(parked)["state"] == "queued", "the flood job changed state")
     _, doc = post(c, acme, jobs("flood", 1), 403)
     check("acts for tenant \"acme\" only" in doc.get("detail", ""), "403 detail %r" % doc)
@@ -150,16 +153,42 @@ def scope(c, admin, acme, flood_ids, acme_ids):
     check('unknown tenant "nosuch"' in doc.get("detail", ""), "400 detail %r" % doc)
 
 
+def schedules(c, admin, acme):
+    """A schedule's jobs belong to its tenant; a scoped token sees, adds and
+    changes its own tenant's schedules only."""
+    st, _, doc = c.http("POST", "/v1/schedules", {"name": "acme-tick", "cron": "@every 1s",
+                                                  "queue": "ticks", "type": "noop"}, token=acme)
+    check(st == 201 and doc["schedule"]["tenant"] == "acme", "acme add: %d %r" % (st, doc))
+    st, _, doc = c.http("POST", "/v1/schedules", {"name": "ops-tick", "cron": "@every 1h",
+                                                  "queue": "ticks", "type": "noop"}, token=admin)
+    check(st == 201 and doc["schedule"]["tenant"] == "default", "admin add: %d %r" % (st, doc))
+    st, _, doc = c.http("POST", "/v1/schedules", {"name": "x", "cron": "@daily", "queue": "ticks",
+                                                  "type": "noop", "tenant": "flood"}, token=acme)
+    check(st == 403, "acme adding a flood schedule: %d %r" % (st, doc))
+    st, _, doc = c.http("GET", "/v1/schedules", token=acme)
+    names = sorted(s["name"] for s in doc["schedules"])
+    check(st == 200 and names == ["acme-tick"], "acme's schedules: %r" % names)
+    st, _, doc = c.http("DELETE", "/v1/schedules/ops-tick", token=acme)
+    check(st == 404, "acme deleting the default tenant's schedule: %d %r" % (st, doc))
+    harness.wait_for(lambda: c.sql("SELECT count(*) AS n FROM jobs WHERE queue = 'ticks'")[0]["n"]
+                     >= 1, 20, "acme-tick to fire")
+    rows = c.sql("SELECT DISTINCT tenant FROM jobs WHERE queue = 'ticks'")
+    check([r["tenant"] for r in rows] == ["acme"], "fired jobs' tenants: %r" % rows)
+    st, _, _ = c.http("DELETE", "/v1/schedules/acme-tick", token=acme)
+    check(st == 200, "acme deleting its schedule: %d" % st)
+
+
 def test(c):
     path = os.path.join(c.tmp, "tokens")
     admin = new_token(c, path, "root", "admin")
-    acme = new_token(c, path, "acme-gw", "submit", tenant="acme")
+    acme = new_token(c, path, "acme-gw", "operate", tenant="acme")
     import sched_helpers as sh
     sh.write_coordinator_config(c, {"security": {"tokens_file": path}, "tenants": TENANTS})
     c.restart_coordinator()
     flood_ids, acme_ids = fair_share(c, admin, acme)
     quotas(c, admin)
     scope(c, admin, acme, flood_ids, acme_ids)
+    schedules(c, admin, acme)
 
 
 harness.main(test)
