@@ -50,6 +50,7 @@ static void s_spec(proto_jobspec_t *s, const store_inbox_row_t *r)
         .max_attempts = r->max_attempts, .payload = xstrdup(r->payload),
         .payload_len = strlen(r->payload),
         .idempotency_key = r->idempotency_key ? xstrdup(r->idempotency_key) : NULL,
+        .tenant = r->tenant ? xstrdup(r->tenant) : NULL,
         .run_at_us = r->run_at_us, .delay_ms = -1};
 }
 

@@ -222,6 +222,7 @@ typedef struct {
     int64_t run_at_us;                  /* 0: now */
     const char *idempotency_key;        /* may be NULL */
     const char *created_by;             /* the database role that called it */
+    const char *tenant;                 /* the job's tenant (orch_enqueue_for), "default" */
 } store_inbox_row_t;
 
 /* WAKE: per row, what stands between the waiting job and its run. */

@@ -386,7 +386,8 @@ static store_inbox_row_t *s_inbox(PGresult *r, size_t *n)
             .id = s_get_i64(r, k, 0), .queue = PQgetvalue(r, k, 1), .type = PQgetvalue(r, k, 2),
             .payload = PQgetvalue(r, k, 3), .priority = (int)s_get_i64(r, k, 4),
             .max_attempts = (int)s_get_i64(r, k, 5), .run_at_us = s_get_i64(r, k, 6),
-            .idempotency_key = s_get_str(r, k, 7), .created_by = PQgetvalue(r, k, 8)};
+            .idempotency_key = s_get_str(r, k, 7), .created_by = PQgetvalue(r, k, 8),
+            .tenant = PQgetvalue(r, k, 9)};
     }
     return rows;
 }

@@ -257,8 +257,8 @@
  * deletion of the rows whose jobs the same transaction creates. */
 #define STORE_SQL_INBOX                                                                            \
     "SELECT id, queue, type, payload::text, coalesce(priority, -1), coalesce(max_attempts, 0),"   \
-    " coalesce((extract(epoch from run_at) * 1000000)::bigint, 0), idempotency_key, created_by"    \
-    " FROM orch.inbox ORDER BY id LIMIT $1"
+    " coalesce((extract(epoch from run_at) * 1000000)::bigint, 0), idempotency_key, created_by,"   \
+    " tenant FROM orch.inbox ORDER BY id LIMIT $1"
 #define STORE_SQL_INBOX_DEL "DELETE FROM orch.inbox WHERE id = ANY($1::bigint[])"
 
 /* A schedule fires: advance it only if nobody else did ($2 = the slot we

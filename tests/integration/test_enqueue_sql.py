@@ -9,6 +9,9 @@ transaction (store migration 012).
 3. Bad arguments fail the caller's statement, naming the argument.
 4. Without a grant a role may not call it; with USAGE and EXECUTE it may.
 5. An idempotency key given twice (two transactions): one job.
+   orch_enqueue_for(tenant, ...): the job is that tenant's (orch_enqueue's
+   are default's); a bad tenant name fails naming it; a role granted only
+   orch_enqueue may not call it.
 6. 2,500 rows in one transaction (three pages of the inbox): 2,500 jobs,
    one per row.
 7. Exactly once across crashes: 20,000 rows enqueued while the coordinator
@@ -142,6 +145,26 @@ def crashes(c):
     one_per_row(c, "crash", total)
 
 
+def for_tenant(c):
+    """orch_enqueue_for: the job is the named tenant's; a bad tenant name
+    fails the statement naming it; the plain function's jobs are default's;
+    it is not granted with orch_enqueue."""
+    psql(c, "BEGIN; SELECT orch.orch_enqueue_for('acme', 'default', 'noop', '{\"order\": 9}');"
+            " COMMIT;")
+    wait_for(lambda: jobs_with(c, "order", 9), 10, "the job enqueued for tenant acme")
+    row = c.sql("SELECT tenant FROM jobs WHERE payload->>'order' = '9'")
+    check([r["tenant"] for r in row] == ["acme"], "orch_enqueue_for's job tenant: %r" % row)
+    row = c.sql("SELECT DISTINCT tenant FROM jobs WHERE payload->>'order' = '1'")
+    check([r["tenant"] for r in row] == ["default"], "orch_enqueue's job tenant: %r" % row)
+    rc, _, err = psql(c, "SELECT orch.orch_enqueue_for('a b', 'default', 'noop')", ok=False)
+    check(rc != 0 and '"tenant" must be 1..64 characters' in err,
+          "orch_enqueue_for with a bad tenant: rc %d, %r" % (rc, err))
+    rc, _, err = psql(c, "SET ROLE app; SELECT orch.orch_enqueue_for('acme', 'default', 'noop')",
+                      ok=False)
+    check(rc != 0 and "permission denied" in err,
+          "orch_enqueue_for without its own grant: rc %d, %r" % (rc, err))
+
+
 def test(c):
     c.start_worker("w", slots=4, queues=["default"])
     sh.run_parts(c, [
@@ -150,6 +173,7 @@ def test(c):
         ("bad arguments", bad_arguments),
         ("grants", grants),
         ("idempotency key", idempotency),
+        ("for a tenant", for_tenant),
         ("2,500 rows in one transaction", many),
         ("exactly once across crashes", crashes),
     ])
