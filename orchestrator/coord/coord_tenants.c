@@ -121,9 +121,8 @@ static bool s_resolve(coord_t *c, const proto_envelope_t *env, const char *req,
             coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, err);
             return false;
         }
-        if (!named) {
-            specs[i].tenant = xstrdup(t);
-        }
+        if (!named && scope)
+            specs[i].tenant = xstrdup(scope);
     }
     return true;
 }
@@ -133,14 +132,16 @@ bool coord_tenant_admit(coord_t *c, const proto_envelope_t *env, const char *req
 {
     if (!s_resolve(c, env, req, specs, n))
         return false;
+    if (c->cfg->ntenants == 0)
+        return true; /* no tenant has a quota */
     /* each tenant of the batch once: its jobs counted against its quotas */
     int64_t now_ms = clock_mono_ms();
     char msg[400];
     for (size_t i = 0; i < n; i++) {
-        const char *name = specs[i].tenant;
+        const char *name = coord_spec_tenant(&specs[i]);
         bool seen = false;
         for (size_t k = 0; k < i && !seen; k++)
-            seen = strcmp(specs[k].tenant, name) == 0;
+            seen = strcmp(coord_spec_tenant(&specs[k]), name) == 0;
         if (seen)
             continue;
         tenant_t *t = readyq_tenant(c->rq, name, true);
@@ -149,7 +150,7 @@ bool coord_tenant_admit(coord_t *c, const proto_envelope_t *env, const char *req
             continue;
         int64_t m = 1;
         for (size_t k = i + 1; k < n; k++)
-            m += strcmp(specs[k].tenant, name) == 0;
+            m += strcmp(coord_spec_tenant(&specs[k]), name) == 0;
         if (p->max_queued > 0 && coord_tenant_pending(t) + m > p->max_queued) {
             snprintf(msg, sizeof msg,
                      "tenant \"%s\" is over its quota: %lld jobs waiting to start, %lld more "
@@ -183,7 +184,7 @@ bool coord_tenant_admit(coord_t *c, const proto_envelope_t *env, const char *req
     }
     /* admitted: take the tokens */
     for (size_t i = 0; i < n; i++) {
-        tenant_t *t = readyq_tenant(c->rq, specs[i].tenant, true);
+        tenant_t *t = readyq_tenant(c->rq, coord_spec_tenant(&specs[i]), true);
         const tenant_policy_t *p = coord_tenant_policy(c, t);
         if (p && p->rate > 0)
             t->tokens -= 1.0;
