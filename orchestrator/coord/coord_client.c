@@ -303,6 +303,11 @@ static void s_on_stats(coord_t *c, const proto_envelope_t *env, const char *req,
     proto_reply_str(&sb, "database",
                     c->mode == COORD_UP ? "up" : c->mode == COORD_RECOVERING ? "recovering" : "down");
     proto_reply_int(&sb, "invalid_transitions", (int64_t)c->js.invalid);
+    json_t *tenants = coord_tenants_json(c);
+    char *ttext = json_dumps(tenants, JSON_COMPACT);
+    json_decref(tenants);
+    proto_reply_raw(&sb, "tenants", ttext, strlen(ttext));
+    free(ttext);
     proto_reply_close(&sb, req);
     coord_send_reply(c, env, &sb);
     strbuf_fini(&sb);

@@ -537,6 +537,9 @@ bool coord_tenant_may_dispatch(coord_t *c, tenant_t *t);
 bool coord_tenant_visible(const coord_t *c, const char *tenant);
 /* The sender's tenant scope, NULL: every tenant. */
 const char *coord_peer_tenant(const coord_t *c);
+/* STATS "tenants": each tenant the sender may see, with its counts,
+ * settings and refusals (caller owns). */
+json_t *coord_tenants_json(coord_t *c);
 
 /* coord_timers.c */
 void coord_run_timers(coord_t *c, int64_t now_ms);

@@ -204,3 +204,37 @@ const char *coord_peer_tenant(const coord_t *c)
 {
     return c->peer ? c->peer->tenant : NULL;
 }
+
+/* ---- what STATS shows ---- */
+
+static json_t *s_tenant_json(coord_t *c, tenant_t *t)
+{
+    const tenant_policy_t *p = coord_tenant_policy(c, t);
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(t->name));
+    json_object_set_new(o, "weight", json_integer(p ? p->weight : 1));
+    for (int s = 0; s < TENANT_LIVE_STATES; s++)
+        json_object_set_new(o, job_state_name(s), json_integer(t->live[s]));
+    json_object_set_new(o, "started_total", json_integer(t->started_total));
+    json_object_set_new(o, "max_queued", json_integer(p ? p->max_queued : 0));
+    json_object_set_new(o, "rate", json_real(p ? p->rate : 0));
+    json_object_set_new(o, "burst", json_integer(p ? p->burst : 0));
+    json_object_set_new(o, "max_running", json_integer(p ? p->max_running : 0));
+    json_object_set_new(o, "refused_max_queued",
+                        json_integer(t->refused_total[COORD_TENANT_MAX_QUEUED]));
+    json_object_set_new(o, "refused_rate", json_integer(t->refused_total[COORD_TENANT_RATE]));
+    return o;
+}
+
+json_t *coord_tenants_json(coord_t *c)
+{
+    for (size_t i = 0; i < c->cfg->ntenants; i++) /* listed ones show before their first job */
+        readyq_tenant(c->rq, c->cfg->tenants[i].name, true);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < readyq_ntenants(c->rq); i++) {
+        tenant_t *t = readyq_tenant_at(c->rq, i);
+        if (coord_tenant_visible(c, t->name))
+            json_array_append_new(arr, s_tenant_json(c, t));
+    }
+    return arr;
+}

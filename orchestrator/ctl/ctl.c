@@ -57,6 +57,8 @@ void ctl_usage(FILE *out)
           "        [--count N] [--for D]                  until Ctrl-C, N events or D elapsed\n"
           "  workers                                      list connected workers\n"
           "  stats                                        job counts per queue and state\n"
+          "  tenants                                      per tenant: jobs, weight, quotas,\n"
+          "                                               refusals\n"
           "  top [--interval D] [--count N]               live view of queues and workers, every\n"
           "                                               D (default 1s) until q or Ctrl-C\n"
           "  keygen PREFIX                                write a CURVE key pair: PREFIX.key\n"
@@ -192,6 +194,21 @@ static int s_cmd_stats(ctl_cmd_t *ctx)
     return ctl_cmd_print_list(ctx, rc, queues, ctl_format_stats);
 }
 
+/* STATS' tenants: counts, weights, quotas and refusals per tenant. */
+static int s_cmd_tenants(ctl_cmd_t *ctx)
+{
+    orch_client_t *cl;
+    json_t *stats = NULL;
+    int rc = ctl_cmd_client(ctx, &cl);
+    if (rc != 0)
+        return rc;
+    rc = orch_client_stats(cl, &stats);
+    json_t *tenants = rc == 0 ? json_object_get(stats, "tenants") : NULL;
+    tenants = tenants ? json_incref(tenants) : rc == 0 ? json_array() : NULL;
+    json_decref(stats);
+    return ctl_cmd_print_list(ctx, rc, tenants, ctl_format_tenants);
+}
+
 static int s_cmd_workers(ctl_cmd_t *ctx)
 {
     orch_client_t *cl;
@@ -280,6 +297,7 @@ static const struct {
     {"resume", ctl_queues_resume},    {"queues", ctl_queues_run},
     {"schedules", ctl_schedules_run}, {"watch", ctl_watch_run},
     {"workers", s_cmd_workers},       {"stats", s_cmd_stats},
+    {"tenants", s_cmd_tenants},
     {"keygen", s_cmd_keygen},         {"top", ctl_top_run},
     {"export", ctl_export_run},       {"import", ctl_import_run},
     {"audit", ctl_audit_run},

@@ -42,6 +42,7 @@ static const s_cmd_t s_cmds[] = {
      {"--queue", NULL}},
     {"workers", NULL, NULL, {NULL}, {NULL}, {NULL}},
     {"stats", NULL, NULL, {NULL}, {NULL}, {NULL}},
+    {"tenants", NULL, NULL, {NULL}, {NULL}, {NULL}},
     {"top", NULL, NULL, {"--interval", "--count", NULL}, {NULL}, {NULL}},
     {"keygen", "file prefix", NULL, {NULL}, {NULL}, {NULL}},
     {"export", NULL, NULL, {"--database", "--file", NULL}, {"--all", NULL}, {NULL}},

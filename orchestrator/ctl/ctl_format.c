@@ -318,6 +318,37 @@ void ctl_format_stats(FILE *out, const json_t *queues)
     free(names);
 }
 
+void ctl_format_tenants(FILE *out, const json_t *tenants)
+{
+    static const char *const heads[] = {"TENANT",  "WEIGHT",     "WAITING",     "SCHEDULED",
+                                        "QUEUED",  "RUNNING",    "STARTED",     "MAX_QUEUED",
+                                        "RATE",    "MAX_RUNNING", "REFUSED"};
+    static const bool right[] = {false, true, true, true, true, true, true, true, true, true, true};
+    static const char *const keys[] = {"weight",  "waiting",    "scheduled", "queued", "running",
+                                       "started_total", "max_queued", "rate", "max_running"};
+    s_table_t t;
+    s_table_init(&t, heads, right, 11);
+    size_t i;
+    json_t *o;
+    json_array_foreach((json_t *)tenants, i, o) {
+        char **row = s_table_row(&t);
+        const char *name = json_string_value(json_object_get(o, "name"));
+        strbuf_t sb;
+        strbuf_init(&sb);
+        s_put_escaped(&sb, name ? name : "", name ? strlen(name) : 0);
+        row[0] = strbuf_detach(&sb);
+        for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
+            row[1 + k] = s_field(o, keys[k]);
+        strbuf_init(&sb);
+        strbuf_printf(&sb, "%lld",
+                      (long long)(json_integer_value(json_object_get(o, "refused_max_queued")) +
+                                  json_integer_value(json_object_get(o, "refused_rate"))));
+        row[10] = strbuf_detach(&sb);
+    }
+    s_table_print(out, &t, 0);
+    s_table_fini(&t);
+}
+
 /* "default,bulk" from ["default","bulk"]. */
 static char *s_join(const json_t *list)
 {

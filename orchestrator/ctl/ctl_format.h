@@ -22,6 +22,8 @@ void ctl_format_jobs(FILE *out, const json_t *jobs);
 /* `stats`: a table with one row per queue, sorted by name: QUEUE PAUSED and
  * the count per state. */
 void ctl_format_stats(FILE *out, const json_t *queues);
+/* STATS "tenants": one row per tenant (counts, weight, quotas, refusals). */
+void ctl_format_tenants(FILE *out, const json_t *tenants);
 
 /* `workers`: a table NAME SLOTS RUNNING DRAINING QUEUES TYPES CONNECTED
  * LAST_SEEN; times in UTC to the second. LAST_SEEN comes from last_seen_us,

@@ -120,6 +120,13 @@ def quotas(c, admin):
     conn.request("GET", "/metrics", headers={"Authorization": "Bearer " + admin})
     text = conn.getresponse().read().decode()
     conn.close()
+    rows = {t["name"]: t for t in c.orchctl("tenants")}
+    check(rows["capped"]["queued"] == 20 and rows["capped"]["max_queued"] == 20
+          and rows["capped"]["refused_max_queued"] == 2, "orchctl tenants capped: %r" % rows)
+    check(rows["metered"]["refused_rate"] == 1 and rows["metered"]["rate"] == 5,
+          "orchctl tenants metered: %r" % rows.get("metered"))
+    rc, table, _ = c.orchctl("tenants", json_out=False, check=False)
+    check(rc == 0 and "capped" in table and "MAX_QUEUED" in table, "orchctl tenants: %r" % table)
     for series in ('orch_tenant_refused_total{tenant="capped",quota="max_queued"} 2',
                    'orch_tenant_refused_total{tenant="metered",quota="rate"} 1',
                    'orch_tenant_jobs{tenant="capped",state="queued"} 20',
@@ -146,6 +153,9 @@ def scope(c, admin, acme, flood_ids, acme_ids):
     check("acts for tenant \"acme\" only" in doc.get("detail", ""), "403 detail %r" % doc)
     st, _, _ = c.http("GET", "/v1/events", token=acme, timeout=5)
     check(st == 403, "acme live event stream: %d, expected 403" % st)
+    st, _, doc = c.http("GET", "/v1/stats", token=acme)
+    check(st == 200 and [t["name"] for t in doc["tenants"]] == ["acme"],
+          "acme's /v1/stats tenants: %r" % doc.get("tenants"))
     st, _, doc = c.http("GET", "/v1/jobs?tenant=acme&limit=1000", token=admin)
     check(st == 200 and {j["id"] for j in doc["jobs"]} == set(acme_ids),
           "admin ?tenant=acme: %d jobs" % len(doc.get("jobs", [])))
