@@ -482,13 +482,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(202, resp)
 
     def list_documents(self, uid, query):
-        with self.st.lock:
+        with self.st.lock:  # answers outside it: release() may wait out --delay-ms
             idx = self.st.index(uid, create=False)
-            if idx is None:
-                return self.fail(404, "index_not_found", "Index `%s` not found." % uid)
-            offset = int(query.get("offset", ["0"])[0])
-            limit = int(query.get("limit", ["20"])[0])
-            docs = list(idx["docs"].values())
+            docs = list(idx["docs"].values()) if idx is not None else None
+        if docs is None:
+            return self.fail(404, "index_not_found", "Index `%s` not found." % uid)
+        offset = int(query.get("offset", ["0"])[0])
+        limit = int(query.get("limit", ["20"])[0])
         self.send_json(200, {"results": docs[offset:offset + limit], "offset": offset,
                              "limit": limit, "total": len(docs)})
 
