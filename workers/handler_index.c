@@ -162,6 +162,9 @@ bool index_error_retryable(const char *code, const char *type, long http_status)
 {
     if (code && strcmp(code, "task_not_found") == 0)
         return true; /* the task store was pruned or swapped: resending is safe */
+    if (http_status == 429)
+        return true; /* "later", whatever the type: Meilisearch Cloud's rate_limited is
+                        invalid_request */
     if (type) {
         if (strcmp(type, "internal") == 0 || strcmp(type, "system") == 0)
             return true;

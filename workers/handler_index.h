@@ -58,9 +58,10 @@ int index_split(const json_t *items, size_t max_bytes, index_chunk_t **chunks, s
 void index_chunks_free(index_chunk_t *chunks, size_t n);
 
 /* Whether a Meilisearch error is worth retrying: by error type (internal and
- * system: yes; invalid_request and auth: no), task_not_found always yes, and
- * without a type by HTTP status (5xx, 408, 429: yes). http_status is 0 for
- * a failed task. */
+ * system: yes; invalid_request and auth: no), task_not_found and HTTP 429
+ * always yes (Meilisearch Cloud's 429 rate_limited has type invalid_request),
+ * and without a type by HTTP status (5xx, 408, 429: yes). http_status is 0
+ * for a failed task. */
 bool index_error_retryable(const char *code, const char *type, long http_status);
 
 #endif

@@ -25,11 +25,31 @@ missing index fails its task with index_not_found.
 Faults, for tests:
   POST /_fake/fail   {"status": 500, "count": n}  next n API requests answer that status
   POST /_fake/cancel {"count": n}                 next n tasks end "canceled"
-  GET  /_fake/stats  {"requests", "document_requests", "statuses": {code: n}, "bodies": [sizes]}
-  POST /_fake/reset  counters and faults (not the indexes)
+  GET  /_fake/stats  {"requests", "document_requests", "statuses": {code: n}, "bodies": [sizes],
+                      "in_flight", "max_in_flight", "throttled"}
+  POST /_fake/reset  counters and faults (not the indexes, not the throttle)
+
+Throttling, for the adaptive concurrency tests: with --max-concurrent N, a
+request to a document route (/indexes/{uid}/documents...) arriving while N
+are in flight is answered at once, before the key is checked,
+      429 {"message": "Too many requests. Retry after the number of seconds
+           in the `Retry-After` header.", "code": "rate_limited",
+           "type": "invalid_request", "link": ".../management-api-errors#rate_limited"}
+  with a Retry-After header (--retry-after seconds, default 1; 0: none), and
+  every document request takes at least --delay-ms. Self-hosted Meilisearch
+  never refuses writes for load (it enqueues them as tasks; its only
+  load-shedding error is 503 too_many_search_requests, type system, on the
+  search routes); this stands for a rate-limiting front such as Meilisearch
+  Cloud, whose 429 is the body above. The in-flight place is given back
+  before the answer is written, so a client that sends its next request as
+  soon as it reads the answer never meets its own previous one. Change live:
+  POST /_fake/throttle {"max_concurrent": N, "delay_ms": D, "retry_after": S}
+  (0 max_concurrent: no throttling); GET /_fake/stats adds "in_flight",
+  "max_in_flight" and "throttled".
 
 Usage: fake_meili.py [--port 0] [--port-file FILE] [--master-key KEY]
                      [--max-payload BYTES] [--steps 2]
+                     [--max-concurrent 0] [--delay-ms 0] [--retry-after 1]
 The chosen port is printed on stdout ("port N") and written to --port-file.
 Only the Python standard library.
 """
@@ -41,11 +61,19 @@ import os
 import re
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 UID_RE = re.compile(r"^[A-Za-z0-9_-]{1,400}$")
 DOC_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,511}$")
+DOCS_ROUTE_RE = re.compile(r"^/indexes/[^/]+/documents(/.*)?$")
+# Meilisearch Cloud's rate-limit answer (its documentation, "Rate limit")
+RATE_LIMITED = {"message": "Too many requests. Retry after the number of seconds in the "
+                           "`Retry-After` header.",
+                "code": "rate_limited", "type": "invalid_request",
+                "link": "https://www.meilisearch.com/docs/reference/management-api-errors"
+                        "#rate_limited"}
 TYPES = {
     "invalid_index_uid": "invalid_request", "malformed_payload": "invalid_request",
     "missing_payload": "invalid_request", "missing_authorization_header": "auth",
@@ -84,6 +112,10 @@ class State:
         self.indexes = {}  # uid -> {"primaryKey": str|None, "docs": {id: doc}, "createdAt"}
         self.tasks = {}    # uid -> task dict (+ private "_apply" callable)
         self.next_task = 0
+        self.max_concurrent = args.max_concurrent
+        self.delay_ms = args.delay_ms
+        self.retry_after = args.retry_after
+        self.in_flight = 0
         self.reset()
 
     def reset(self):
@@ -94,6 +126,8 @@ class State:
         self.fail_status = 0
         self.fail_count = 0
         self.cancel_count = 0
+        self.max_in_flight = self.in_flight
+        self.throttled = 0
 
     # -- tasks --
 
@@ -226,9 +260,12 @@ class Handler(BaseHTTPRequestHandler):
     def st(self):
         return self.server.state
 
-    def send_json(self, status, obj):
+    def send_json(self, status, obj, headers=()):
         body = json.dumps(obj).encode()
+        self.release()  # before the client can read the answer
         self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -243,9 +280,49 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n > 0 else b""
 
+    # -- throttling --
+
+    def hold(self):
+        """Takes a place in flight for a document request; False (and the 429
+        sent) when all --max-concurrent places are taken."""
+        st = self.st
+        with st.lock:
+            if st.max_concurrent > 0 and st.in_flight >= st.max_concurrent:
+                st.throttled += 1
+                headers = [("Retry-After", str(st.retry_after))] if st.retry_after > 0 else []
+                throttled = True
+            else:
+                st.in_flight += 1
+                st.max_in_flight = max(st.max_in_flight, st.in_flight)
+                self._not_before = time.monotonic() + st.delay_ms / 1000.0
+                throttled = False
+        if throttled:
+            self.send_json(429, RATE_LIMITED, headers)
+            return False
+        return True
+
+    def release(self):
+        """Waits out --delay-ms, then gives the place back (once)."""
+        not_before = getattr(self, "_not_before", None)
+        if not_before is None:
+            return
+        self._not_before = None
+        left = not_before - time.monotonic()
+        if left > 0:
+            time.sleep(left)
+        with self.st.lock:
+            self.st.in_flight -= 1
+
     # -- dispatch --
 
     def handle_any(self, method):
+        self._not_before = None
+        try:
+            self.dispatch(method)
+        finally:
+            self.release()  # when no answer was written
+
+    def dispatch(self, method):
         url = urlsplit(self.path)
         path = url.path
         query = parse_qs(url.query)
@@ -256,6 +333,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.fake_admin(method, path, raw)
         if path == "/health" and method == "GET":
             return self.send_json(200, {"status": "available"})
+        if DOCS_ROUTE_RE.match(path) and not self.hold():
+            return
         if not self.authorized():
             return
         with self.st.lock:
@@ -320,9 +399,16 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, {"requests": self.st.requests,
                                             "document_requests": self.st.document_requests,
                                             "statuses": dict(self.st.statuses),
-                                            "bodies": list(self.st.bodies)})
+                                            "bodies": list(self.st.bodies),
+                                            "in_flight": self.st.in_flight,
+                                            "max_in_flight": self.st.max_in_flight,
+                                            "throttled": self.st.throttled})
             if path == "/_fake/reset":
                 self.st.reset()
+            elif path == "/_fake/throttle":
+                self.st.max_concurrent = int(req.get("max_concurrent", self.st.max_concurrent))
+                self.st.delay_ms = float(req.get("delay_ms", self.st.delay_ms))
+                self.st.retry_after = int(req.get("retry_after", self.st.retry_after))
             elif path == "/_fake/fail":
                 self.st.fail_status = int(req.get("status", 500))
                 self.st.fail_count = int(req.get("count", 1))
@@ -396,13 +482,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(202, resp)
 
     def list_documents(self, uid, query):
-        with self.st.lock:
+        with self.st.lock:  # answers outside it: release() may wait out --delay-ms
             idx = self.st.index(uid, create=False)
-            if idx is None:
-                return self.fail(404, "index_not_found", "Index `%s` not found." % uid)
-            offset = int(query.get("offset", ["0"])[0])
-            limit = int(query.get("limit", ["20"])[0])
-            docs = list(idx["docs"].values())
+            docs = list(idx["docs"].values()) if idx is not None else None
+        if docs is None:
+            return self.fail(404, "index_not_found", "Index `%s` not found." % uid)
+        offset = int(query.get("offset", ["0"])[0])
+        limit = int(query.get("limit", ["20"])[0])
         self.send_json(200, {"results": docs[offset:offset + limit], "offset": offset,
                              "limit": limit, "total": len(docs)})
 
@@ -433,6 +519,12 @@ def main():
     ap.add_argument("--steps", type=int, default=3,
                     help="GETs of a task until it ends: with 3, GETs see enqueued, processing, "
                          "then the end; 1: the first GET sees the end")
+    ap.add_argument("--max-concurrent", type=int, default=0,
+                    help="document requests in flight beyond this answer 429 (0: no limit)")
+    ap.add_argument("--delay-ms", type=float, default=0.0,
+                    help="every document request takes at least this long")
+    ap.add_argument("--retry-after", type=int, default=1,
+                    help="Retry-After seconds of the 429 (0: no header)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     server = ThreadingHTTPServer((args.host, args.port), Handler)

@@ -23,7 +23,8 @@ Faults, for tests:
   request arriving while N are in flight is answered at once
       429 {"error": "too many requests, please retry later"}
   with a Retry-After header (--retry-after seconds, default 1; 0: none);
-  every embed request takes at least --delay-ms. Both can be changed live:
+  every embed request takes at least --delay-ms. The place in flight is
+  given back before the answer is written. Both can be changed live:
   POST /_fake/throttle {"max_concurrent": N, "delay_ms": D, "retry_after": S}
   (0 max_concurrent: no throttling).
   GET  /_fake/stats  {"requests", "embed_requests", "texts", "statuses": {code: n},
@@ -109,6 +110,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_json(self, status, obj, headers=()):
         body = json.dumps(obj).encode()
+        self.release()  # before the client can read the answer
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
@@ -182,12 +184,21 @@ class Handler(BaseHTTPRequestHandler):
             st.in_flight += 1
             st.max_in_flight = max(st.max_in_flight, st.in_flight)
             delay = st.delay_ms / 1000.0
+            self._holding = True
         started = time.monotonic()
         try:
             return self.embed_held(raw, started + delay)
         finally:
-            with st.lock:
-                st.in_flight -= 1
+            self.release()  # when no answer was written
+
+    def release(self):
+        """Gives the embed request's place in flight back (once), before its
+        answer is written: a client that sends its next request as soon as
+        it reads the answer must not find its previous one still counted."""
+        if getattr(self, "_holding", False):
+            self._holding = False
+            with self.server.state.lock:
+                self.server.state.in_flight -= 1
 
     def embed_held(self, raw, not_before):
         st = self.server.state

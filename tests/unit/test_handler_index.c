@@ -168,6 +168,8 @@ static void test_error_classes(void **state)
     assert_true(index_error_retryable("task_not_found", "invalid_request", 404));
     assert_true(index_error_retryable(NULL, NULL, 502)); /* a proxy's HTML error page */
     assert_true(index_error_retryable(NULL, NULL, 429));
+    /* a 429 is "later" whatever its type (Meilisearch Cloud: rate_limited, invalid_request) */
+    assert_true(index_error_retryable("rate_limited", "invalid_request", 429));
     assert_false(index_error_retryable(NULL, NULL, 404));
 }
 
