@@ -84,6 +84,12 @@ def fair_share(c, admin, acme):
     positions = [i for i, t in enumerate(starts) if t == "acme"]
     log("fair share: acme's 20 jobs started at positions %s of %d (first %d, last %d)"
         % (positions, len(starts), positions[0], positions[-1]))
+    waits = c.sql("SELECT tenant, round(max(extract(epoch from started_at - created_at) * 1000))"
+                  " AS max_ms, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY"
+                  " extract(epoch from started_at - created_at) * 1000)) AS p50_ms"
+                  " FROM jobs WHERE tenant IN ('acme', 'flood') GROUP BY tenant ORDER BY tenant")
+    log("fair share: wait from submit to start, ms (p50 / max): %s"
+        % ", ".join("%s %s / %s" % (w["tenant"], w["p50_ms"], w["max_ms"]) for w in waits))
     check(len(positions) == 20, "acme jobs started: %d" % len(positions))
     check(positions[-1] <= 41, "acme's last job started at position %d, beyond its share (41)"
           % positions[-1])
