@@ -267,6 +267,7 @@ coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
     c->metrics.start_us = clock_real_us();
     c->store = store_new(cfg->db_url);
     c->rq = readyq_new(cfg->ready_window);
+    coord_seal_init(c);
     c->jobs = hmap_new_i64();
     c->timers = timerheap_new();
     c->depindex = hmap_new_i64();
@@ -313,6 +314,7 @@ void coord_destroy(coord_t **cp)
     batch_fini(&c->inflight);
     s_forget_jobs(c);
     readyq_destroy(&c->rq);
+    coord_seal_fini(c);
     hmap_destroy(&c->jobs);
     coord_deps_forget(c);
     hmap_destroy(&c->depindex);

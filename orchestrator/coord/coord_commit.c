@@ -61,6 +61,7 @@ void op_free(op_t *op)
         free(op->owned[i]);
     free(op->owned);
     free(op->warning);
+    free(op->audit_rows);
     free(op->req);
     free(op);
 }
@@ -322,6 +323,8 @@ static void s_on_answer(void *arg, store_op_t *sop, const store_answer_t *ans)
             coord_comp_failed_result(c, NULL);
         return;
     }
+    if (ans->audit_rows) /* kept for the audit chain, hashed once committed (coord_seal.c) */
+        op->audit_rows = xstrdup(ans->audit_rows);
     switch (sop->kind) {
     case STORE_OP_LOOKUP: coord_lookup_result(c, op, ans); break;
     case STORE_OP_FIRE:
@@ -411,6 +414,7 @@ static void s_committed(coord_t *c)
             s_stages(c, a, durable_us);
     }
     s_publish(c, b);
+    coord_seal_committed(c, b, c->inflight_ops);
     coord_ack_results(c, b);
     for (size_t i = 0; i < b->nwrites; i++) {
         job_t *job = b->writes[i].job;

@@ -48,6 +48,25 @@ struct worker {
 
 typedef struct coord_downstream coord_downstream_t; /* coord_downstream.c */
 
+/* Audit sealing (coord_seal.c): who hashes the rows, and its state. */
+enum { COORD_SEAL_OFF = 0, COORD_SEAL_READBACK, COORD_SEAL_HANDOFF, COORD_SEAL_MEMORY };
+typedef struct {
+    int mode;
+    bool round_inflight;    /* a read-back round (or the hand-over's) at the query thread */
+    bool write_inflight;    /* a block at the query thread */
+    bool handoff_wanted;    /* a round found nothing more: hand over at the next commit */
+    int64_t next_ms;        /* next round, or next block */
+    unsigned char head[32]; /* MEMORY: the chain's hash at head_id */
+    int64_t head_id;
+    strbuf_t pending;       /* HANDOFF: rows committed meanwhile, serialized */
+    size_t npending;
+    int64_t block_prev;     /* the block being filled: the stored chain's end before it, */
+    int64_t block_first, block_last; /* its first and last ids, */
+    strbuf_t block_ids;     /* "{id,id,...", */
+    strbuf_t block_hex;     /* and their hashes, 64 hex digits each */
+    size_t block_rows;
+} coord_seal_t;
+
 /* A recurring job (schedules table). */
 typedef struct {
     char *name, *cron_text, *queue, *type, *payload, *source;
@@ -88,6 +107,8 @@ typedef struct op {
     schedule_t *sched;      /* SCHED_ADD: the schedule to keep on success */
     char *warning;          /* LOOKUP: a warning for the submission's reply, owned */
     const char *actor;      /* LOOKUP: the submitting key's name, for the audit trail */
+    char *audit_rows;       /* CANCEL, RETRY, FIRE: the audit rows the statement wrote, as
+                             * it answered them (JSON), for the audit chain; owned */
     const int64_t *inbox;   /* LOOKUP of an inbox submission: its row ids (op_own) */
     size_t ninbox;
     bool quiet;             /* LOOKUP of a submission nobody waits for (compensation) */
@@ -228,8 +249,7 @@ struct coord {
     int64_t maint_next_ms;  /* next retention round (coord_maint.c) */
     bool maint_inflight;
     int64_t maint_cursor;   /* the jobs sweep goes on after this id */
-    int64_t seal_next_ms;   /* next audit sealing round (coord_maint.c) */
-    bool seal_inflight;
+    coord_seal_t seal;      /* audit sealing (coord_seal.c) */
     uint64_t audit_sealed;  /* audit rows hashed into the chain since start */
     int64_t audit_sealed_id; /* the last one */
     bool audit_behind;       /* the last round ran out of its budget */
@@ -303,7 +323,6 @@ void coord_queue_settings_forget(coord_t *c);
 void coord_maint_tick(coord_t *c, int64_t now_ms);
 int64_t coord_maint_next_ms(const coord_t *c);
 void coord_maint_result(coord_t *c, const char *body, size_t len);
-void coord_seal_result(coord_t *c, const char *body, size_t len);
 
 /* coord_metrics.c */
 /* Counts what batch b committed (its events, size) and the commit's latency. */
@@ -327,7 +346,8 @@ void coord_on_query_reply(coord_t *c);
 /* Where env's replies go: COORD_ROUTE_HTTP the HTTP listener's pipe. */
 #define COORD_ROUTE_HTTP 1
 #define COORD_ROUTE_SELF 2 /* the loop's own request (retention): no client waits */
-#define COORD_ROUTE_SEAL 3 /* the loop's own request (audit sealing) */
+#define COORD_ROUTE_SEAL 3 /* the loop's own request (audit sealing: a round) */
+#define COORD_ROUTE_SEAL_WRITE 4 /* the loop's own request (audit sealing: a block) */
 void coord_send_client(coord_t *c, const proto_envelope_t *env, const char *body, size_t len);
 void coord_on_http_message(coord_t *c);
 /* Sends a finished REPLY body (proto_reply_*) now. */
@@ -540,6 +560,18 @@ const char *coord_peer_tenant(const coord_t *c);
 /* STATS "tenants": each tenant the sender may see, with its counts,
  * settings and refusals (caller owns). */
 json_t *coord_tenants_json(coord_t *c);
+
+/* coord_seal.c: audit sealing */
+void coord_seal_init(coord_t *c);
+void coord_seal_reset(coord_t *c);
+void coord_seal_fini(coord_t *c);
+/* A pipeline committed: its audit rows, the batch's then ops' answered ones. */
+void coord_seal_committed(coord_t *c, const batch_t *b, const op_t *ops);
+void coord_seal_tick(coord_t *c, int64_t now_ms);
+int64_t coord_seal_next_ms(const coord_t *c);
+/* The query thread's answer to a sealing request: a round (read back, or
+ * the hand-over's), or a block (write). */
+void coord_seal_result(coord_t *c, bool write, const char *body, size_t len);
 
 /* coord_timers.c */
 void coord_run_timers(coord_t *c, int64_t now_ms);

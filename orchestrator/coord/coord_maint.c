@@ -17,7 +17,6 @@
 #define COORD_MAINT_BUDGET_MS 1000
 #define COORD_MAINT_AGAIN_MS 1000 /* a round that ran out of time goes on after this */
 #define COORD_MAINT_AHEAD_DAYS 7
-#define COORD_SEAL_BUDGET_MS 50 /* one sealing round at most (the query thread serves GET too) */
 
 static json_t *s_request(coord_t *c)
 {
@@ -41,29 +40,6 @@ static json_t *s_request(coord_t *c)
                      COORD_MAINT_BATCH, "budget_ms", COORD_MAINT_BUDGET_MS);
 }
 
-/* Audit sealing (store_audit.c): every audit.seal_interval, the rows
- * committed since the last round are hashed into the chain. */
-static void s_seal_tick(coord_t *c, int64_t now_ms)
-{
-    if (!c->cfg->audit_seal_interval_ms || c->seal_inflight || now_ms < c->seal_next_ms)
-        return;
-    proto_envelope_t env = {.route = COORD_ROUTE_SEAL};
-    /* A round every audit.seal_interval takes a twentieth of it at most
-     * (and COORD_SEAL_BUDGET_MS): sealing never takes over the query thread
-     * (GET, LIST) or PostgreSQL; a burst it cannot follow is sealed later.
-     * (Rounds in short slices every 100 ms while behind cost more: each
-     * round's read of the newest job_events rows scans the partition's
-     * BRIN ranges not summarized yet.) */
-    int64_t budget = c->cfg->audit_seal_interval_ms / 20;
-    if (budget > COORD_SEAL_BUDGET_MS)
-        budget = COORD_SEAL_BUDGET_MS;
-    json_t *body = json_pack("{s:I}", "budget_ms", (json_int_t)(budget < 1 ? 1 : budget));
-    if (query_forward(c->qpipe, &env, QUERY_CMD_SEAL, body) == ORCH_OK)
-        c->seal_inflight = true;
-    json_decref(body);
-    c->seal_next_ms = now_ms + c->cfg->audit_seal_interval_ms;
-}
-
 /* The query thread's answer to a round, or NULL (logged) when it failed. */
 static json_t *s_answer(const char *body, size_t len, const char *round)
 {
@@ -76,23 +52,9 @@ static json_t *s_answer(const char *body, size_t len, const char *round)
     return NULL;
 }
 
-void coord_seal_result(coord_t *c, const char *body, size_t len)
-{
-    c->seal_inflight = false;
-    json_t *doc = s_answer(body, len, "audit sealing");
-    if (doc) {
-        c->audit_sealed += (uint64_t)json_integer_value(json_object_get(doc, "sealed"));
-        if (json_integer_value(json_object_get(doc, "sealed")))
-            c->audit_sealed_id = json_integer_value(json_object_get(doc, "last_id"));
-        c->audit_behind = json_is_true(json_object_get(doc, "more"));
-    }
-    json_decref(doc);
-}
-
 void coord_maint_tick(coord_t *c, int64_t now_ms)
 {
-    if (c->mode == COORD_UP)
-        s_seal_tick(c, now_ms);
+    coord_seal_tick(c, now_ms);
     if (c->maint_inflight || now_ms < c->maint_next_ms || c->mode != COORD_UP)
         return;
     proto_envelope_t env = {.route = COORD_ROUTE_SELF};
@@ -108,8 +70,9 @@ void coord_maint_tick(coord_t *c, int64_t now_ms)
 int64_t coord_maint_next_ms(const coord_t *c)
 {
     int64_t next = c->maint_inflight ? INT64_MAX : c->maint_next_ms;
-    if (c->cfg->audit_seal_interval_ms && !c->seal_inflight && c->seal_next_ms < next)
-        next = c->seal_next_ms;
+    int64_t seal = coord_seal_next_ms(c);
+    if (seal < next)
+        next = seal;
     return next;
 }
 

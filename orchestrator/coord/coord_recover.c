@@ -153,6 +153,7 @@ int coord_recover_poll(coord_t *c)
     c->mode = COORD_UP;
     c->down_reason[0] = '\0';
     coord_inbox_reset(c); /* enqueued while nobody listened */
+    coord_seal_reset(c);  /* rows nobody sealed: read back, then hand over */
     coord_comp_reset(c);  /* failures whose compensations did not run */
     c->metrics.last_recovery_ms = clock_mono_ms() - c->recovery_t0;
     LOG_INFO("recovery done, coordinator up next_id=%lld jobs_in_memory=%zu lanes=%zu"

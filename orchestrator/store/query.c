@@ -283,6 +283,8 @@ char *query_answer(void *pgconn, int cmd, const json_t *body)
         return store_maint_run(conn, body);
     if (cmd == QUERY_CMD_SEAL)
         return store_audit_seal(conn, body);
+    if (cmd == QUERY_CMD_SEAL_WRITE)
+        return store_audit_write_block(conn, body);
     if (cmd == PROTO_C_PURGE)
         return s_purge(conn, body);
     return s_error_body(body, PROTO_STATUS_BAD_REQUEST, "unexpected command for the query thread");

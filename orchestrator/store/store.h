@@ -254,6 +254,10 @@ typedef struct {
     int64_t sched_next_run_us;
     /* QUEUE_DELETE: the queue's jobs (it is deleted only when 0) */
     int64_t jobs;
+    /* CANCEL, RETRY, FIRE: the audit rows the statement wrote, as stored:
+     * JSON [[id, job_id, at_us, event, attempt, worker, state, detail,
+     * epoch], ...] in id order; NULL when it wrote none */
+    const char *audit_rows;
     /* LOOKUP */
     const store_dep_state_t *dep_states;
     size_t ndep_states;

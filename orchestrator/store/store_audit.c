@@ -12,10 +12,11 @@
  * (orchctl audit verify) reads both tables, recomputes, and names the
  * first row that does not match.
  *
- * content_i: the row's fields in S_FIELDS order as PostgreSQL prints them,
- * each a 0 byte when NULL, else a 1 byte, its length (4 bytes, big
- * endian) and its bytes; so no two different rows share a content. */
+ * content_i: the row's fields in S_FIELDS order as PostgreSQL prints them
+ * (jobs/audit_hash.c: each a 0 byte when NULL, else a 1 byte, its length
+ * and its bytes; so no two different rows share a content). */
 #include "store_audit.h"
+#include "audit_hash.h"
 #include "clock.h"
 #include "orch_error.h"
 #include "proto.h"
@@ -29,7 +30,6 @@
 #define S_FIELDS                                                                                   \
     "e.id, e.job_id, (extract(epoch from e.at) * 1000000)::bigint, e.event, e.attempt, e.worker,"  \
     " e.state, e.detail::text, e.epoch"
-#define S_NFIELDS 9
 #define S_PAGE 5000 /* rows per transaction */
 
 /* The last hash sealed: the last block's last one, else the anchor's. */
@@ -39,7 +39,8 @@
     " FROM audit_seals ORDER BY last_id DESC LIMIT 1) b"                                           \
     " UNION ALL SELECT 1, id, hash FROM audit_anchor) h ORDER BY o LIMIT 1"
 #define S_SQL_ROWS                                                                                 \
-    "SELECT " S_FIELDS " FROM job_events e WHERE e.id > $1::bigint ORDER BY e.id LIMIT $2::int"
+    "SELECT " S_FIELDS " FROM job_events e WHERE e.id > $1::bigint AND e.id < $3::bigint"         \
+    " ORDER BY e.id LIMIT $2::int"
 #define S_SQL_INSERT                                                                               \
     "INSERT INTO audit_seals (last_id, first_id, ids, hashes)"                                     \
     " VALUES ($1::bigint, $2::bigint, $3::bigint[], decode($4, 'hex'))"
@@ -69,22 +70,10 @@
 static void s_hash_row(const unsigned char prev[32], const PGresult *r, int row,
                        unsigned char out[32])
 {
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, prev, 32);
-    for (int f = 0; f < S_NFIELDS; f++) {
-        if (PQgetisnull(r, row, f)) {
-            unsigned char none = 0;
-            crypto_hash_sha256_update(&st, &none, 1);
-            continue;
-        }
-        uint32_t n = (uint32_t)PQgetlength(r, row, f);
-        unsigned char hdr[5] = {1, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
-                                (unsigned char)(n >> 8), (unsigned char)n};
-        crypto_hash_sha256_update(&st, hdr, sizeof hdr);
-        crypto_hash_sha256_update(&st, (const unsigned char *)PQgetvalue(r, row, f), n);
-    }
-    crypto_hash_sha256_final(&st, out);
+    const char *f[AUDIT_NFIELDS];
+    for (int i = 0; i < AUDIT_NFIELDS; i++)
+        f[i] = PQgetisnull(r, row, i) ? NULL : PQgetvalue(r, row, i);
+    audit_hash(prev, f, out);
 }
 
 static bool s_unhex(const char *hex, unsigned char out[32])
@@ -106,15 +95,17 @@ static bool s_ok(PGresult *r, ExecStatusType want, char *err, size_t errlen, con
 
 /* ---- sealing (query thread) ---- */
 
-/* One page in one transaction: *n rows sealed, *last the last id; *busy
- * when another sealer holds the lock. */
-static int s_seal_page(PGconn *conn, long *n, int64_t *last, bool *busy, char *err,
-                       size_t errlen)
+/* One page in one transaction, of rows below upto: *n rows sealed, *last
+ * the last id and head its hash (the chain's head before the page when
+ * none); *busy when another sealer holds the lock. */
+static int s_seal_page(PGconn *conn, int64_t upto, long *n, int64_t *last,
+                       unsigned char head[32], bool *busy, char *err, size_t errlen)
 {
     *n = 0;
     *busy = false;
-    char after[24], limit[16];
+    char after[24], limit[16], below[24];
     snprintf(limit, sizeof limit, "%d", S_PAGE);
+    snprintf(below, sizeof below, "%lld", (long long)(upto > 0 ? upto : INT64_MAX));
     /* Asynchronous commit: a seal is derived data, recomputed from the rows
      * if a crash loses it (the next round starts from the last durable
      * head), so it need not wait for its own flush, which would compete
@@ -143,8 +134,8 @@ static int s_seal_page(PGconn *conn, long *n, int64_t *last, bool *busy, char *e
     PGresult *rows = NULL;
     if (ok) {
         snprintf(after, sizeof after, "%lld", (long long)*last);
-        const char *v[2] = {after, limit};
-        rows = PQexecParams(conn, S_SQL_ROWS, 2, NULL, v, NULL, NULL, 0);
+        const char *v[3] = {after, limit, below};
+        rows = PQexecParams(conn, S_SQL_ROWS, 3, NULL, v, NULL, NULL, 0);
         ok = s_ok(rows, PGRES_TUPLES_OK, err, errlen, "could not read job_events");
     }
     if (ok && PQntuples(rows) > 0) {
@@ -173,6 +164,8 @@ static int s_seal_page(PGconn *conn, long *n, int64_t *last, bool *busy, char *e
         *n = nr;
         *last = atoll(PQgetvalue(rows, nr - 1, 0));
     }
+    if (ok)
+        memcpy(head, prev, 32);
     PQclear(rows);
     r = PQexec(conn, ok ? "COMMIT" : "ROLLBACK");
     if (ok)
@@ -192,24 +185,108 @@ static void s_summarize(PGconn *conn)
 char *store_audit_seal(void *pgconn, const json_t *body)
 {
     json_int_t budget = json_integer_value(json_object_get(body, "budget_ms"));
+    json_int_t upto = json_integer_value(json_object_get(body, "upto"));
     int64_t t0 = clock_mono_ms();
     long total = 0, n = S_PAGE;
-    int64_t last = 0;
+    int64_t last = 0, sealed_last = 0;
+    unsigned char head[32] = {0};
     char err[600] = "";
     int rc = ORCH_OK;
     bool busy = false;
     s_summarize(pgconn);
     while (rc == ORCH_OK && !busy && n == S_PAGE &&
-           clock_mono_ms() - t0 < (budget > 0 ? budget : 100)) {
-        rc = s_seal_page(pgconn, &n, &last, &busy, err, sizeof err);
+           (upto > 0 || clock_mono_ms() - t0 < (budget > 0 ? budget : 100))) {
+        rc = s_seal_page(pgconn, upto, &n, &last, head, &busy, err, sizeof err);
         if (rc == ORCH_OK)
             total += n;
+        if (rc == ORCH_OK && n)
+            sealed_last = last;
     }
+    if (rc == ORCH_OK && busy && upto > 0) {
+        snprintf(err, sizeof err, "another coordinator is sealing");
+        rc = ORCH_EAGAIN;
+    }
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, head, 32);
     json_t *reply = rc == ORCH_OK
-                        ? json_pack("{s:i, s:I, s:I, s:b}", "status", 200, "sealed",
-                                    (json_int_t)total, "last_id", (json_int_t)last, "more",
-                                    n == S_PAGE)
+                        ? json_pack("{s:i, s:I, s:I, s:b, s:I, s:s}", "status", 200, "sealed",
+                                    (json_int_t)total, "last_id", (json_int_t)sealed_last,
+                                    "more", n == S_PAGE, "head_id", (json_int_t)last,
+                                    "head_hash", hex)
                         : json_pack("{s:i, s:s}", "status", PROTO_STATUS_UNAVAILABLE, "error", err);
+    char *text = json_dumps(reply, JSON_COMPACT);
+    json_decref(reply);
+    return text;
+}
+
+/* The chain's stored end: the last sealed id, else the anchor's. */
+#define S_SQL_END                                                                                  \
+    "SELECT coalesce((SELECT max(last_id) FROM audit_seals), (SELECT id FROM audit_anchor))"
+
+char *store_audit_write_block(void *pgconn, const json_t *body)
+{
+    PGconn *conn = pgconn;
+    json_int_t prev_last = json_integer_value(json_object_get(body, "prev_last"));
+    json_int_t first = json_integer_value(json_object_get(body, "first"));
+    json_int_t last = json_integer_value(json_object_get(body, "last"));
+    const char *ids = json_string_value(json_object_get(body, "ids"));
+    const char *hashes = json_string_value(json_object_get(body, "hashes"));
+    char err[600] = "";
+    int status = 200;
+    bool empty = hashes && !hashes[0]; /* only the check that the chain ends at prev_last */
+    if (!ids || !hashes || (!empty && (first < 1 || last < first))) {
+        snprintf(err, sizeof err, "malformed block");
+        status = PROTO_STATUS_BAD_REQUEST;
+    }
+    /* asynchronous commit, as the rounds that read the rows back (derived
+     * data: a block a crash loses is rebuilt from the rows) */
+    PGresult *r = status == 200 ? PQexec(conn, "BEGIN; SET LOCAL synchronous_commit = off") : NULL;
+    if (r && !s_ok(r, PGRES_COMMAND_OK, err, sizeof err, "could not begin"))
+        status = PROTO_STATUS_UNAVAILABLE;
+    PQclear(r);
+    if (status == 200) {
+        r = PQexec(conn, S_SQL_LOCK);
+        if (!s_ok(r, PGRES_TUPLES_OK, err, sizeof err, "could not take the sealing lock"))
+            status = PROTO_STATUS_UNAVAILABLE;
+        else if (PQgetvalue(r, 0, 0)[0] != 't') {
+            snprintf(err, sizeof err, "another coordinator is sealing");
+            status = PROTO_STATUS_CONFLICT;
+        }
+        PQclear(r);
+    }
+    if (status == 200) {
+        r = PQexec(conn, S_SQL_END);
+        if (!s_ok(r, PGRES_TUPLES_OK, err, sizeof err, "could not read the chain's end"))
+            status = PROTO_STATUS_UNAVAILABLE;
+        else if (atoll(PQgetvalue(r, 0, 0)) != prev_last) {
+            snprintf(err, sizeof err, "the chain ends at %s, not at %lld", PQgetvalue(r, 0, 0),
+                     (long long)prev_last);
+            status = PROTO_STATUS_CONFLICT;
+        }
+        PQclear(r);
+    }
+    if (status == 200 && !empty) {
+        char lastv[24], firstv[24];
+        snprintf(lastv, sizeof lastv, "%lld", (long long)last);
+        snprintf(firstv, sizeof firstv, "%lld", (long long)first);
+        const char *v[4] = {lastv, firstv, ids, hashes};
+        r = PQexecParams(conn, S_SQL_INSERT, 4, NULL, v, NULL, NULL, 0);
+        if (!s_ok(r, PGRES_COMMAND_OK, err, sizeof err, "could not write audit_seals"))
+            status = PROTO_STATUS_UNAVAILABLE;
+        PQclear(r);
+    }
+    if (status != PROTO_STATUS_BAD_REQUEST) {
+        r = PQexec(conn, status == 200 ? "COMMIT" : "ROLLBACK");
+        if (status == 200 && !s_ok(r, PGRES_COMMAND_OK, err, sizeof err, "could not commit"))
+            status = PROTO_STATUS_UNAVAILABLE;
+        PQclear(r);
+    }
+    json_t *reply =
+        status == 200
+            ? json_pack("{s:i, s:I, s:I}", "status", 200, "sealed",
+                        (json_int_t)(strlen(hashes) / 64), "last_id",
+                        (json_int_t)(empty ? prev_last : last))
+            : json_pack("{s:i, s:s}", "status", status, "error", err);
     char *text = json_dumps(reply, JSON_COMPACT);
     json_decref(reply);
     return text;
@@ -385,8 +462,8 @@ static int s_walk(s_verify_t *v)
     snprintf(limit, sizeof limit, "%d", S_PAGE);
     for (;;) {
         snprintf(after, sizeof after, "%lld", (long long)v->cursor);
-        const char *p[2] = {after, limit};
-        PGresult *rows = PQexecParams(v->conn, S_SQL_ROWS, 2, NULL, p, NULL, NULL, 0);
+        const char *p[3] = {after, limit, "9223372036854775807"};
+        PGresult *rows = PQexecParams(v->conn, S_SQL_ROWS, 3, NULL, p, NULL, NULL, 0);
         if (!s_ok(rows, PGRES_TUPLES_OK, v->err, v->errlen, "could not read job_events")) {
             PQclear(rows);
             return ORCH_EDB;

@@ -7,12 +7,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The loop's request to the query thread: one sealing round. body:
- * {"budget_ms": N}.
+/* The loop's request to the query thread: one sealing round that reads
+ * the rows back. body: {"budget_ms": N} (rows as far as the budget goes),
+ * or {"upto": ID} (every row below ID, whatever it takes: the hand-over to
+ * the loop's own hashing, coord_seal.c).
  * Returns the reply body (caller frees): {"status":200,"sealed":N,
- * "last_id":ID,"more":bool} or {"status":503,"error":"..."}. */
+ * "last_id":ID,"more":bool,"head_id":ID,"head_hash":HEX} (the head: the
+ * last row sealed, or the anchor) or {"status":503,"error":"..."}. */
 #define QUERY_CMD_SEAL 1001
 char *store_audit_seal(void *pgconn, const json_t *body);
+
+/* The loop's own block of chain hashes (rows it hashed as it committed
+ * them): body {"prev_last":ID,"first":ID,"last":ID,"ids":"{...}",
+ * "hashes":HEX}. Written only when the chain's stored end is prev_last
+ * (else nothing, and the reply is 409: the loop goes back to reading the
+ * rows). An empty "hashes" only checks that end (an idle loop's check
+ * that nobody removed blocks). Reply {"status":200,"sealed":N,
+ * "last_id":ID} or an error. */
+#define QUERY_CMD_SEAL_WRITE 1002
+char *store_audit_write_block(void *pgconn, const json_t *body);
 
 /* After retention dropped days of job_events: moves the anchor past them
  * and deletes their hashes (*trimmed). 0, or ORCH_EDB with err. */

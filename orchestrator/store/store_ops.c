@@ -445,9 +445,12 @@ void store_op_answer(store_op_t *op, PGresult *r,
         a.type = s_get_str(r, 0, 3);
         a.attempt = (int)s_get_i64(r, 0, 4);
         a.tenant = s_get_str(r, 0, 5);
+        a.audit_rows = s_get_str(r, 0, 6);
         break;
-    case STORE_OP_RETRY: /* job columns (all NULL when refused), then the prior state */
+    case STORE_OP_RETRY: /* job columns (all NULL when refused), its audit rows, then the
+                          * prior state */
         a.prior_state = s_prior(r, PQnfields(r) - 1);
+        a.audit_rows = s_get_str(r, 0, PQnfields(r) - 2);
         a.applied = !PQgetisnull(r, 0, 0);
         if (a.applied) {
             rows = xcalloc(1, sizeof *rows);
@@ -478,6 +481,7 @@ void store_op_answer(store_op_t *op, PGresult *r,
         a.sched_exists = !PQgetisnull(r, 0, 2);
         a.sched_paused = a.sched_exists && PQgetvalue(r, 0, 2)[0] == 't';
         a.sched_next_run_us = s_get_i64(r, 0, 1);
+        a.audit_rows = s_get_str(r, 0, 3);
         break;
     case STORE_OP_QUEUE_DELETE: /* (the queue's jobs, rows deleted) */
         a.jobs = s_get_i64(r, 0, 0);

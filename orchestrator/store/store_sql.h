@@ -106,6 +106,14 @@
     "  AND (priority, id) > ($3::int, $4::bigint)"                                                 \
     " ORDER BY priority, id LIMIT $5"
 
+/* The audit rows a statement's data-modifying WITH query `cte` inserted
+ * (RETURNING *), as the audit chain hashes them (coord_seal.c): JSON
+ * [[id, job_id, at_us, event, attempt, worker, state, detail, epoch], ...]
+ * in id order, NULL when none. */
+#define STORE_SQL_AUDIT_ROWS(cte)                                                                  \
+    "(SELECT json_agg(json_build_array(id, job_id, (extract(epoch from at) * 1000000)::bigint,"   \
+    "  event, attempt, worker, state, detail::text, epoch) ORDER BY id)::text FROM " cte ")"
+
 /* Cancel of a job that is not in memory. Answers (cancelled, prior state,
  * queue, type, attempt, tenant). $5: the tenant a scoped key acts for
  * (NULL: any): another tenant's job is "no such job".
@@ -118,9 +126,11 @@
     "  RETURNING id, attempt, queue, state),"                                                      \
     " e AS (INSERT INTO job_events (id, job_id, at, event, attempt, state, detail)"                \
     "  SELECT $4::bigint, id, now(), 'cancelled', attempt, 'cancelled',"                           \
-    "   json_strip_nulls(json_build_object('reason', $2::text, 'actor', $3::text)) FROM c)"        \
+    "   json_strip_nulls(json_build_object('reason', $2::text, 'actor', $3::text)) FROM c"         \
+    "  RETURNING *)"                                                                               \
     " SELECT (SELECT count(*) FROM c), (SELECT state FROM v), (SELECT queue FROM v),"              \
-    "  (SELECT type FROM v), (SELECT attempt FROM v), (SELECT tenant FROM v)"
+    "  (SELECT type FROM v), (SELECT attempt FROM v), (SELECT tenant FROM v), "                    \
+    STORE_SQL_AUDIT_ROWS("e")
 
 /* Operator retry of a dead or cancelled job not in memory: back to queued
  * with a fresh attempt budget. Answers the job row (empty when not allowed)
@@ -135,8 +145,9 @@
     " e AS (INSERT INTO job_events (id, job_id, at, event, attempt, state, detail)"                \
     "  SELECT $3::bigint, id, now(), 'retried', attempt, 'queued',"                                \
     "   json_strip_nulls(json_build_object('from', (SELECT state FROM prior), 'actor', $2::text))"\
-    "  FROM r)"                                                                                    \
-    " SELECT r.*, (SELECT state FROM prior) FROM (SELECT 1) one LEFT JOIN r ON true"
+    "  FROM r RETURNING *)"                                                                        \
+    " SELECT r.*, " STORE_SQL_AUDIT_ROWS("e") ", (SELECT state FROM prior)"                        \
+    " FROM (SELECT 1) one LEFT JOIN r ON true"
 
 #define STORE_SQL_QUEUE_SET                                                                        \
     "INSERT INTO queues (name, concurrency, rate_limit, rate_burst, priority, updated_at)"        \
@@ -279,7 +290,7 @@
     "  " STORE_US_TO_TS("$11::bigint") ", $21 FROM s RETURNING id),"                                    \
     " e AS (INSERT INTO job_events (id, job_id, at, event, attempt, state, detail)"                \
     "  SELECT $12::bigint, id, now(), 'submitted', 0, 'queued',"                                   \
-    "   json_build_object('schedule', $1::text) FROM j),"                                          \
+    "   json_build_object('schedule', $1::text) FROM j RETURNING *),"                                          \
     " t AS (SELECT * FROM unnest($13::bigint[], $14::text[], $15::text[], $16::int[],"            \
     "  $17::int[], $18::bigint[], $19::text[], $20::bigint[])"                                     \
     "  AS u(id, queue, type, priority, max_attempts, timeout_ms, payload, event_id)"              \
@@ -291,10 +302,12 @@
     " td AS (INSERT INTO job_deps (job_id, depends_on) SELECT id, $4::bigint FROM tj),"            \
     " te AS (INSERT INTO job_events (id, job_id, at, event, attempt, state, detail)"               \
     "  SELECT t.event_id, t.id, now(), 'submitted', 0, 'waiting',"                                 \
-    "   json_build_object('schedule', $1::text, 'after', $4::bigint) FROM t JOIN tj USING (id))"  \
+    "   json_build_object('schedule', $1::text, 'after', $4::bigint) FROM t JOIN tj USING (id)"    \
+    "  RETURNING *)"  \
     " SELECT (SELECT id FROM j),"                                                                  \
     "  (SELECT (extract(epoch from next_run_at) * 1000000)::bigint FROM schedules WHERE name = $1)," \
-    "  (SELECT paused FROM schedules WHERE name = $1)"
+    "  (SELECT paused FROM schedules WHERE name = $1), "                                          \
+    STORE_SQL_AUDIT_ROWS("(SELECT * FROM e UNION ALL SELECT * FROM te) a")
 
 #define STORE_SCHEDULE_COLUMNS                                                                     \
     "name, cron, queue, type, payload::text, coalesce(priority, -1), coalesce(max_attempts, 0),"   \

@@ -10,6 +10,10 @@
 3. That row is put back and another row is deleted: verify names the
    deleted row.
 4. --since checks from a time on: the rows before it are not read.
+1b. (before 2) The leader hashes rows as it commits them (log: mode
+   in-memory): rows that statements write themselves (a cancel and two
+   retries of jobs not in memory, a schedule's firing) and the rows after
+   a coordinator restart (read back, then handed over) verify intact.
 5. Retention drops the day holding the oldest rows (moved 40 days back
    with SQL): the anchor moves to the last hash before the rows left, the
    dropped rows' hashes go, and the rest verifies from the anchor.
@@ -42,6 +46,42 @@ def verify(c, *extra):
     return rc, doc, err
 
 
+def in_memory(c):
+    """The leader hashed rows as it committed them, and never fell back."""
+    text = c.coordinator.log_text()
+    return "audit sealing mode=in-memory" in text and "a block was not written" not in text \
+        and "malformed answered row" not in text
+
+
+def statement_rows(c, ids):
+    wait_for(lambda: in_memory(c), 30, "the leader to hash rows as it commits them")
+    later = c.orchctl("submit", "--queue", "default", "--type", "noop", "--delay", "1h")["ids"][0]
+    c.orchctl("cancel", later)  # scheduled an hour ahead: only in PostgreSQL
+    dead = [r["id"] for r in c.sql("SELECT id FROM jobs WHERE state = 'dead' ORDER BY id LIMIT 2")]
+    check(len(dead) == 2, "dead jobs to retry: %r" % dead)
+    for d in dead:
+        c.orchctl("retry", d)  # finished long ago: not in memory
+    c.orchctl("schedules", "add", "tick", "--cron", "@every 1s", "--queue", "default",
+              "--type", "noop")
+    wait_for(lambda: c.sql("SELECT count(*) AS n FROM job_events"
+                           " WHERE detail->>'schedule' = 'tick'")[0]["n"] >= 1, 20,
+             "the schedule to fire")
+    c.orchctl("schedules", "remove", "tick")
+    c.wait_terminal(dead, timeout=60)
+    check(in_memory(c), "the leader fell back to reading rows back")
+    c.restart_coordinator()
+    c.wait_terminal(c.submit([{"queue": "default", "type": "noop"} for _ in range(20)]),
+                    timeout=60)
+    wait_for(lambda: in_memory(c), 30, "the new leader to hand over to in-memory hashing")
+    wait_for(lambda: unsealed(c) == 0, 30, "every audit row to be sealed")
+    kinds = c.sql("SELECT count(*) FILTER (WHERE event = 'cancelled' AND job_id = :'l'::bigint)"
+                  " AS cancelled, count(*) FILTER (WHERE event = 'retried') AS retried,"
+                  " count(*) FILTER (WHERE detail->>'schedule' = 'tick') AS fired"
+                  " FROM job_events", l=later)[0]
+    check(kinds["cancelled"] == 1 and kinds["retried"] == 2 and kinds["fired"] >= 1,
+          "statement-written rows: %r" % kinds)
+
+
 def test(c):
     c.start_worker("w", slots=8, queues=["default"])
     jobs = [{"queue": "default", "type": "noop"} for _ in range(180)]
@@ -55,6 +95,17 @@ def test(c):
     log("verify of %d rows: %.2f s, %r" % (n, time.monotonic() - t0, doc))
     check(rc == 0 and doc.get("intact") is True and doc.get("rows") == n,
           "verify of an untouched chain: rc %d %r %s" % (rc, doc, err))
+
+    # 1b. rows written by statements of their own (an operator's cancel
+    #     and retry of jobs not in memory, a schedule's firing and its
+    #     follow-up) and across a coordinator restart: the leader hashes
+    #     them from what the statements answered, and the chain verifies
+    statement_rows(c, ids)
+    n = c.sql("SELECT count(*) AS n FROM job_events")[0]["n"]
+    rc, doc, err = verify(c)
+    check(rc == 0 and doc.get("intact") is True and doc.get("rows") == n,
+          "verify after cancel, retry, firing and a restart: rc %d %r %s" % (rc, doc, err))
+    log("after cancel, retry, a firing and a restart: %r" % doc)
 
     # 2. an edit
     victim = c.sql("SELECT id, job_id, event FROM job_events WHERE event = 'succeeded'"
