@@ -49,22 +49,16 @@ struct worker {
 typedef struct coord_downstream coord_downstream_t; /* coord_downstream.c */
 
 /* Audit sealing (coord_seal.c): who hashes the rows, and its state. */
-enum { COORD_SEAL_OFF = 0, COORD_SEAL_READBACK, COORD_SEAL_HANDOFF, COORD_SEAL_MEMORY };
+enum { COORD_SEAL_OFF = 0, COORD_SEAL_READBACK, COORD_SEAL_MEMORY };
 typedef struct {
     int mode;
     bool round_inflight;    /* a read-back round (or the hand-over's) at the query thread */
-    bool write_inflight;    /* a block at the query thread */
+    bool rows_inflight;     /* shipped rows at the query thread */
     bool handoff_wanted;    /* a round found nothing more: hand over at the next commit */
-    int64_t next_ms;        /* next round, or next block */
-    unsigned char head[32]; /* MEMORY: the chain's hash at head_id */
-    int64_t head_id;
-    strbuf_t pending;       /* HANDOFF: rows committed meanwhile, serialized */
-    size_t npending;
-    int64_t block_prev;     /* the block being filled: the stored chain's end before it, */
-    int64_t block_first, block_last; /* its first and last ids, */
-    strbuf_t block_ids;     /* "{id,id,...", */
-    strbuf_t block_hex;     /* and their hashes, 64 hex digits each */
-    size_t block_rows;
+    int64_t next_ms;        /* next round, or next shipment */
+    strbuf_t rows;          /* MEMORY: rows committed since the last shipment, serialized
+                             * (store_audit_seal_rows) */
+    size_t nrows;
 } coord_seal_t;
 
 /* A recurring job (schedules table). */
@@ -570,8 +564,8 @@ void coord_seal_committed(coord_t *c, const batch_t *b, const op_t *ops);
 void coord_seal_tick(coord_t *c, int64_t now_ms);
 int64_t coord_seal_next_ms(const coord_t *c);
 /* The query thread's answer to a sealing request: a round (read back, or
- * the hand-over's), or a block (write). */
-void coord_seal_result(coord_t *c, bool write, const char *body, size_t len);
+ * the hand-over's), or shipped rows. */
+void coord_seal_result(coord_t *c, bool rows, const char *body, size_t len);
 
 /* coord_timers.c */
 void coord_run_timers(coord_t *c, int64_t now_ms);

@@ -281,10 +281,6 @@ char *query_answer(void *pgconn, int cmd, const json_t *body)
         return s_events(conn, body);
     if (cmd == QUERY_CMD_MAINTAIN)
         return store_maint_run(conn, body);
-    if (cmd == QUERY_CMD_SEAL)
-        return store_audit_seal(conn, body);
-    if (cmd == QUERY_CMD_SEAL_WRITE)
-        return store_audit_write_block(conn, body);
     if (cmd == PROTO_C_PURGE)
         return s_purge(conn, body);
     return s_error_body(body, PROTO_STATUS_BAD_REQUEST, "unexpected command for the query thread");
@@ -308,6 +304,7 @@ static void *s_thread(void *arg)
     void *pipe = zmq_socket(q->zctx, ZMQ_PAIR);
     zmq_connect(pipe, QUERY_PIPE_ENDPOINT);
     PGconn *conn = NULL;
+    store_audit_head_t head = {0}; /* the chain's end as this thread last sealed it */
     for (;;) {
         zmq_msg_t env, cmd, body;
         zmq_msg_init(&env);
@@ -321,14 +318,19 @@ static void *s_thread(void *arg)
         }
         zmq_msg_recv(&cmd, pipe, 0);
         zmq_msg_recv(&body, pipe, 0);
-        json_t *j = json_loadb(zmq_msg_data(&body), zmq_msg_size(&body), 0, NULL);
         int c = 0;
         if (zmq_msg_size(&cmd) == sizeof c)
             memcpy(&c, zmq_msg_data(&cmd), sizeof c);
+        bool raw = c == QUERY_CMD_SEAL_ROWS;
+        json_t *j = raw ? NULL : json_loadb(zmq_msg_data(&body), zmq_msg_size(&body), 0, NULL);
         conn = s_ensure_conn(q, conn);
-        char *reply = PQstatus(conn) == CONNECTION_OK
-                          ? query_answer(conn, c, j)
-                          : s_db_error(j, conn, NULL);
+        if (PQstatus(conn) != CONNECTION_OK)
+            head.known = false; /* a new connection: the chain may have moved meanwhile */
+        char *reply = PQstatus(conn) != CONNECTION_OK ? s_db_error(j, conn, NULL)
+                      : raw ? store_audit_seal_rows(conn, &head, zmq_msg_data(&body),
+                                                    zmq_msg_size(&body))
+                      : c == QUERY_CMD_SEAL ? store_audit_seal(conn, &head, j)
+                                            : query_answer(conn, c, j);
         json_decref(j);
         zmq_send(pipe, zmq_msg_data(&env), zmq_msg_size(&env), ZMQ_SNDMORE);
         zmq_send(pipe, reply, strlen(reply), 0);
@@ -366,6 +368,15 @@ void query_stop(query_t **qp, void *pipe)
     free((*qp)->conninfo);
     free(*qp);
     *qp = NULL;
+}
+
+int query_forward_raw(void *pipe, const proto_envelope_t *env, int cmd, const void *data,
+                      size_t len)
+{
+    if (zmq_send(pipe, env, sizeof *env, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(pipe, &cmd, sizeof cmd, ZMQ_SNDMORE) < 0 || zmq_send(pipe, data, len, 0) < 0)
+        return ORCH_EIO;
+    return ORCH_OK;
 }
 
 int query_forward(void *pipe, const proto_envelope_t *env, int cmd, const json_t *body)

@@ -20,6 +20,10 @@ query_t *query_start(void *zctx, const char *conninfo);
 void query_stop(query_t **q, void *pipe);
 /* Loop side: hands a request over. */
 int query_forward(void *pipe, const proto_envelope_t *env, int cmd, const json_t *body);
+/* Loop side: hands over a request whose body is bytes, not JSON (the audit
+ * rows of QUERY_CMD_SEAL_ROWS). */
+int query_forward_raw(void *pipe, const proto_envelope_t *env, int cmd, const void *data,
+                      size_t len);
 /* Loop side: takes one reply if any (ORCH_EUNAVAIL when none). body owned by caller. */
 int query_recv_reply(void *pipe, proto_envelope_t *env, char **body, size_t *len);
 

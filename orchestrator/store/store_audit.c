@@ -22,6 +22,7 @@
 #include "proto.h"
 #include "store_int.h"
 #include "strbuf.h"
+#include "xalloc.h"
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,7 +183,7 @@ static void s_summarize(PGconn *conn)
     PQclear(PQexec(conn, ok ? "COMMIT" : "ROLLBACK"));
 }
 
-char *store_audit_seal(void *pgconn, const json_t *body)
+char *store_audit_seal(void *pgconn, store_audit_head_t *hd, const json_t *body)
 {
     json_int_t budget = json_integer_value(json_object_get(body, "budget_ms"));
     json_int_t upto = json_integer_value(json_object_get(body, "upto"));
@@ -206,13 +207,15 @@ char *store_audit_seal(void *pgconn, const json_t *body)
         snprintf(err, sizeof err, "another coordinator is sealing");
         rc = ORCH_EAGAIN;
     }
-    char hex[65];
-    sodium_bin2hex(hex, sizeof hex, head, 32);
+    hd->known = rc == ORCH_OK && upto > 0;
+    if (hd->known) {
+        hd->id = last;
+        memcpy(hd->hash, head, 32);
+    }
     json_t *reply = rc == ORCH_OK
-                        ? json_pack("{s:i, s:I, s:I, s:b, s:I, s:s}", "status", 200, "sealed",
+                        ? json_pack("{s:i, s:I, s:I, s:b}", "status", 200, "sealed",
                                     (json_int_t)total, "last_id", (json_int_t)sealed_last,
-                                    "more", n == S_PAGE, "head_id", (json_int_t)last,
-                                    "head_hash", hex)
+                                    "more", n == S_PAGE)
                         : json_pack("{s:i, s:s}", "status", PROTO_STATUS_UNAVAILABLE, "error", err);
     char *text = json_dumps(reply, JSON_COMPACT);
     json_decref(reply);
@@ -223,24 +226,80 @@ char *store_audit_seal(void *pgconn, const json_t *body)
 #define S_SQL_END                                                                                  \
     "SELECT coalesce((SELECT max(last_id) FROM audit_seals), (SELECT id FROM audit_anchor))"
 
-char *store_audit_write_block(void *pgconn, const json_t *body)
+/* The next row of a SEAL_ROWS body into f (pointers into buf, which is
+ * NUL-terminated field by field in place of each length); bytes used, 0
+ * when malformed. */
+static size_t s_row(char *p, const char *end, char *f[AUDIT_NFIELDS])
+{
+    const char *start = p;
+    for (int i = 0; i < AUDIT_NFIELDS; i++) {
+        if (p >= end)
+            return 0;
+        bool set = *p++ != 0;
+        f[i] = NULL;
+        if (!set)
+            continue;
+        uint32_t n;
+        if ((size_t)(end - p) < sizeof n)
+            return 0;
+        memcpy(&n, p, sizeof n);
+        if ((size_t)(end - p) < sizeof n + (size_t)n)
+            return 0;
+        /* the length's last byte becomes nothing, the bytes move up by
+         * three and a NUL ends them: f[i] is a C string in place */
+        memmove(p, p + sizeof n, n);
+        p[n] = '\0';
+        f[i] = p;
+        p += sizeof n + n;
+    }
+    return (size_t)(p - start);
+}
+
+char *store_audit_seal_rows(void *pgconn, store_audit_head_t *hd, const void *rows, size_t len)
 {
     PGconn *conn = pgconn;
-    json_int_t prev_last = json_integer_value(json_object_get(body, "prev_last"));
-    json_int_t first = json_integer_value(json_object_get(body, "first"));
-    json_int_t last = json_integer_value(json_object_get(body, "last"));
-    const char *ids = json_string_value(json_object_get(body, "ids"));
-    const char *hashes = json_string_value(json_object_get(body, "hashes"));
     char err[600] = "";
     int status = 200;
-    bool empty = hashes && !hashes[0]; /* only the check that the chain ends at prev_last */
-    if (!ids || !hashes || (!empty && (first < 1 || last < first))) {
-        snprintf(err, sizeof err, "malformed block");
-        status = PROTO_STATUS_BAD_REQUEST;
+    long n = 0;
+    int64_t first = 0, last = hd->id;
+    strbuf_t ids, hashes;
+    strbuf_init(&ids);
+    strbuf_init(&hashes);
+    if (!hd->known) {
+        snprintf(err, sizeof err, "no chain head (a hand-over round sets it)");
+        status = PROTO_STATUS_CONFLICT;
+    }
+    unsigned char head[32];
+    memcpy(head, hd->hash, 32);
+    char *buf = status == 200 ? xmalloc(len + 1) : NULL;
+    if (buf) {
+        memcpy(buf, rows, len);
+        strbuf_putc(&ids, '{');
+        for (char *p = buf, *end = buf + len; p < end;) {
+            char *f[AUDIT_NFIELDS];
+            size_t used = s_row(p, end, f);
+            if (!used || !f[0]) {
+                snprintf(err, sizeof err, "malformed rows");
+                status = PROTO_STATUS_BAD_REQUEST;
+                break;
+            }
+            p += used;
+            audit_hash(head, (const char *const *)f, head);
+            char hex[65];
+            sodium_bin2hex(hex, sizeof hex, head, 32);
+            strbuf_printf(&ids, "%s%s", n ? "," : "", f[0]);
+            strbuf_append(&hashes, hex, 64);
+            last = atoll(f[0]);
+            if (!n++)
+                first = last;
+        }
+        strbuf_putc(&ids, '}');
+        free(buf);
     }
     /* asynchronous commit, as the rounds that read the rows back (derived
      * data: a block a crash loses is rebuilt from the rows) */
     PGresult *r = status == 200 ? PQexec(conn, "BEGIN; SET LOCAL synchronous_commit = off") : NULL;
+    bool open = r != NULL;
     if (r && !s_ok(r, PGRES_COMMAND_OK, err, sizeof err, "could not begin"))
         status = PROTO_STATUS_UNAVAILABLE;
     PQclear(r);
@@ -258,35 +317,40 @@ char *store_audit_write_block(void *pgconn, const json_t *body)
         r = PQexec(conn, S_SQL_END);
         if (!s_ok(r, PGRES_TUPLES_OK, err, sizeof err, "could not read the chain's end"))
             status = PROTO_STATUS_UNAVAILABLE;
-        else if (atoll(PQgetvalue(r, 0, 0)) != prev_last) {
-            snprintf(err, sizeof err, "the chain ends at %s, not at %lld", PQgetvalue(r, 0, 0),
-                     (long long)prev_last);
+        else if (atoll(PQgetvalue(r, 0, 0)) != hd->id) {
+            snprintf(err, sizeof err, "the stored chain ends at %s, not at %lld",
+                     PQgetvalue(r, 0, 0), (long long)hd->id);
             status = PROTO_STATUS_CONFLICT;
         }
         PQclear(r);
     }
-    if (status == 200 && !empty) {
+    if (status == 200 && n) {
         char lastv[24], firstv[24];
         snprintf(lastv, sizeof lastv, "%lld", (long long)last);
         snprintf(firstv, sizeof firstv, "%lld", (long long)first);
-        const char *v[4] = {lastv, firstv, ids, hashes};
+        const char *v[4] = {lastv, firstv, ids.data, hashes.data};
         r = PQexecParams(conn, S_SQL_INSERT, 4, NULL, v, NULL, NULL, 0);
         if (!s_ok(r, PGRES_COMMAND_OK, err, sizeof err, "could not write audit_seals"))
             status = PROTO_STATUS_UNAVAILABLE;
         PQclear(r);
     }
-    if (status != PROTO_STATUS_BAD_REQUEST) {
+    if (open) {
         r = PQexec(conn, status == 200 ? "COMMIT" : "ROLLBACK");
         if (status == 200 && !s_ok(r, PGRES_COMMAND_OK, err, sizeof err, "could not commit"))
             status = PROTO_STATUS_UNAVAILABLE;
         PQclear(r);
     }
-    json_t *reply =
-        status == 200
-            ? json_pack("{s:i, s:I, s:I}", "status", 200, "sealed",
-                        (json_int_t)(strlen(hashes) / 64), "last_id",
-                        (json_int_t)(empty ? prev_last : last))
-            : json_pack("{s:i, s:s}", "status", status, "error", err);
+    strbuf_fini(&ids);
+    strbuf_fini(&hashes);
+    if (status == 200) {
+        hd->id = last;
+        memcpy(hd->hash, head, 32);
+    } else {
+        hd->known = false;
+    }
+    json_t *reply = status == 200 ? json_pack("{s:i, s:I, s:I}", "status", 200, "sealed",
+                                              (json_int_t)n, "last_id", (json_int_t)last)
+                                  : json_pack("{s:i, s:s}", "status", status, "error", err);
     char *text = json_dumps(reply, JSON_COMPACT);
     json_decref(reply);
     return text;

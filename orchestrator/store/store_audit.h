@@ -4,28 +4,37 @@
 #define STORE_AUDIT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* The loop's request to the query thread: one sealing round that reads
- * the rows back. body: {"budget_ms": N} (rows as far as the budget goes),
- * or {"upto": ID} (every row below ID, whatever it takes: the hand-over to
- * the loop's own hashing, coord_seal.c).
- * Returns the reply body (caller frees): {"status":200,"sealed":N,
- * "last_id":ID,"more":bool,"head_id":ID,"head_hash":HEX} (the head: the
- * last row sealed, or the anchor) or {"status":503,"error":"..."}. */
-#define QUERY_CMD_SEAL 1001
-char *store_audit_seal(void *pgconn, const json_t *body);
+/* The query thread's view of the chain's end: set by a hand-over round,
+ * advanced by each block of rows it hashes, forgotten on any doubt. */
+typedef struct {
+    bool known;
+    int64_t id;             /* the last sealed row (or the anchor's) */
+    unsigned char hash[32]; /* its hash */
+} store_audit_head_t;
 
-/* The loop's own block of chain hashes (rows it hashed as it committed
- * them): body {"prev_last":ID,"first":ID,"last":ID,"ids":"{...}",
- * "hashes":HEX}. Written only when the chain's stored end is prev_last
- * (else nothing, and the reply is 409: the loop goes back to reading the
- * rows). An empty "hashes" only checks that end (an idle loop's check
- * that nobody removed blocks). Reply {"status":200,"sealed":N,
- * "last_id":ID} or an error. */
-#define QUERY_CMD_SEAL_WRITE 1002
-char *store_audit_write_block(void *pgconn, const json_t *body);
+/* The loop's request to the query thread: one sealing round that reads
+ * the rows back. body: {"budget_ms": N} (rows as far as the budget goes;
+ * forgets head), or {"upto": ID} (every row below ID, whatever it takes:
+ * the hand-over to the loop's rows, coord_seal.c; sets head).
+ * Returns the reply body (caller frees): {"status":200,"sealed":N,
+ * "last_id":ID,"more":bool} or {"status":503,"error":"..."}. */
+#define QUERY_CMD_SEAL 1001
+char *store_audit_seal(void *pgconn, store_audit_head_t *head, const json_t *body);
+
+/* The rows the loop committed since its last block, in id order, each as
+ * AUDIT_NFIELDS fields (a 0 byte for NULL, else a 1 byte, the length as a
+ * native uint32_t and the bytes): hashed onto head into one audit_seals
+ * block, written only while the stored chain still ends at head (else
+ * nothing, and head is forgotten: the reply is 409 and the loop goes back
+ * to reading rows). No rows: only that check. Reply {"status":200,
+ * "sealed":N,"last_id":ID} or an error. */
+#define QUERY_CMD_SEAL_ROWS 1002
+char *store_audit_seal_rows(void *pgconn, store_audit_head_t *head, const void *rows,
+                            size_t len);
 
 /* After retention dropped days of job_events: moves the anchor past them
  * and deletes their hashes (*trimmed). 0, or ORCH_EDB with err. */
