@@ -45,6 +45,11 @@
 #define S_SQL_INSERT                                                                               \
     "INSERT INTO audit_seals (last_id, first_id, ids, hashes)"                                     \
     " VALUES ($1::bigint, $2::bigint, $3::bigint[], decode($4, 'hex'))"
+/* The same with the hashes as bytes (a binary parameter): no hex to make
+ * and to parse for the loop's blocks. */
+#define S_SQL_INSERT_BIN                                                                           \
+    "INSERT INTO audit_seals (last_id, first_id, ids, hashes)"                                     \
+    " VALUES ($1::bigint, $2::bigint, $3::bigint[], $4::bytea)"
 /* The hashes of rows in ($1, $2], one row each, from the blocks. */
 #define S_SQL_HASHES                                                                               \
     "SELECT u.id, encode(substring(b.hashes from (u.o::int - 1) * 32 + 1 for 32), 'hex')"          \
@@ -285,10 +290,10 @@ char *store_audit_seal_rows(void *pgconn, store_audit_head_t *hd, const void *ro
             }
             p += used;
             audit_hash(head, (const char *const *)f, head);
-            char hex[65];
-            sodium_bin2hex(hex, sizeof hex, head, 32);
-            strbuf_printf(&ids, "%s%s", n ? "," : "", f[0]);
-            strbuf_append(&hashes, hex, 64);
+            if (n)
+                strbuf_putc(&ids, ',');
+            strbuf_puts(&ids, f[0]);
+            strbuf_append(&hashes, (const char *)head, 32);
             last = atoll(f[0]);
             if (!n++)
                 first = last;
@@ -329,7 +334,8 @@ char *store_audit_seal_rows(void *pgconn, store_audit_head_t *hd, const void *ro
         snprintf(lastv, sizeof lastv, "%lld", (long long)last);
         snprintf(firstv, sizeof firstv, "%lld", (long long)first);
         const char *v[4] = {lastv, firstv, ids.data, hashes.data};
-        r = PQexecParams(conn, S_SQL_INSERT, 4, NULL, v, NULL, NULL, 0);
+        const int lens[4] = {0, 0, 0, (int)hashes.len}, formats[4] = {0, 0, 0, 1};
+        r = PQexecParams(conn, S_SQL_INSERT_BIN, 4, NULL, v, lens, formats, 0);
         if (!s_ok(r, PGRES_COMMAND_OK, err, sizeof err, "could not write audit_seals"))
             status = PROTO_STATUS_UNAVAILABLE;
         PQclear(r);
