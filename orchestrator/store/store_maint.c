@@ -55,8 +55,23 @@
  * migration 016), so
  * the retention of a coordinator that lost the lease deletes nothing.
  * Returns the statement's result (caller clears) or NULL with *err set. */
+/* then: run after sql in the same transaction (NULL: none); it may look
+ * at sql's result and fail the whole (false, *then_err set). */
+typedef bool (*s_then_fn)(PGconn *conn, const PGresult *r, char *err, size_t errlen);
+
+static PGresult *s_fenced_then(PGconn *conn, int64_t epoch, const char *sql, int n,
+                               const char *const *v, PGresult **err, s_then_fn then,
+                               char *then_err, size_t then_errlen);
+
 static PGresult *s_fenced(PGconn *conn, int64_t epoch, const char *sql, int n,
                           const char *const *v, PGresult **err)
+{
+    return s_fenced_then(conn, epoch, sql, n, v, err, NULL, NULL, 0);
+}
+
+static PGresult *s_fenced_then(PGconn *conn, int64_t epoch, const char *sql, int n,
+                               const char *const *v, PGresult **err, s_then_fn then,
+                               char *then_err, size_t then_errlen)
 {
     *err = NULL;
     if (epoch > 0) {
@@ -80,6 +95,12 @@ static PGresult *s_fenced(PGconn *conn, int64_t epoch, const char *sql, int n,
             PQclear(PQexec(conn, "ROLLBACK"));
         return NULL;
     }
+    if (then && !then(conn, r, then_err, then_errlen)) {
+        PQclear(r);
+        if (epoch > 0)
+            PQclear(PQexec(conn, "ROLLBACK"));
+        return NULL;
+    }
     if (epoch > 0) {
         PGresult *c = PQexec(conn, "COMMIT");
         if (PQresultStatus(c) != PGRES_COMMAND_OK) {
@@ -90,6 +111,15 @@ static PGresult *s_fenced(PGconn *conn, int64_t epoch, const char *sql, int n,
         PQclear(c);
     }
     return r;
+}
+
+/* After the partitions' statement: when it dropped days, the audit
+ * anchor moves past them (store_audit_trim). */
+static bool s_trim(PGconn *conn, const PGresult *r, char *err, size_t errlen)
+{
+    long trimmed = 0;
+    return atoi(PQgetvalue(r, 0, 1)) == 0 ||
+           store_audit_trim(conn, &trimmed, err, errlen) == ORCH_OK;
 }
 
 static char *s_fail(PGconn *conn, PGresult *r, const char *what)
@@ -145,15 +175,17 @@ char *store_maint_run(void *pgconn, const json_t *body)
     const char *pv[2] = {ahead, keep_events};
     int64_t epoch = s_int(body, "epoch", 0);
     PGresult *ferr = NULL;
-    PGresult *r = s_fenced(conn, epoch, S_SQL_PARTITIONS, 2, pv, &ferr);
+    char terr[600] = "";
+    /* the audit anchor moves in the transaction that drops the days: never
+     * a moment (nor a crash) where rows are gone and the anchor is not */
+    PGresult *r = s_fenced_then(conn, epoch, S_SQL_PARTITIONS, 2, pv, &ferr, s_trim, terr,
+                                sizeof terr);
+    if (!r && terr[0])
+        return s_fail(conn, NULL, terr);
     if (!r)
         return s_fail(conn, ferr, "could not maintain the job_events partitions");
     int created = atoi(PQgetvalue(r, 0, 0)), dropped = atoi(PQgetvalue(r, 0, 1));
     PQclear(r);
-    long trimmed = 0;
-    char terr[600];
-    if (dropped > 0 && store_audit_trim(conn, &trimmed, terr, sizeof terr) != ORCH_OK)
-        return s_fail(conn, NULL, terr);
 
     strbuf_t queues, keeps;
     strbuf_init(&queues);
