@@ -16,7 +16,8 @@
  * Rows nobody hashed as they committed (another coordinator's, before
  * this one led; or every row after a block failed) are read back by the
  * query thread in budgeted rounds (READBACK). When a round finds nothing
- * more, the next commit hands over: the query thread seals every row below
+ * more (or fewer than COORD_SEAL_HANDOFF_LAG rows are left), the next
+ * commit hands over: the query thread seals every row below
  * the next event id and keeps the head, and the rows committed from then
  * on (MEMORY) are shipped; the query thread takes requests in order, so
  * they are hashed after the hand-over's. Any failure goes back to
@@ -31,6 +32,12 @@
 
 #define COORD_SEAL_BUDGET_MS 50        /* one read-back round at most */
 #define COORD_SEAL_BLOCK_BYTES (4 << 20) /* rows shipped early beyond this */
+/* Hand over when the rows left to read back are fewer than this (the
+ * hand-over's round reads them all at once: a few seconds of the query
+ * thread at most), even if the last round did not finish: under a load
+ * that commits rows faster than budgeted rounds read them, waiting for a
+ * round to find nothing more would never end. */
+#define COORD_SEAL_HANDOFF_LAG 1000000
 
 static const char *const s_modes[] = {"off", "read-back", "in-memory"};
 
@@ -256,7 +263,8 @@ void coord_seal_result(coord_t *c, bool rows, const char *body, size_t len)
         s_mode(c, COORD_SEAL_READBACK, rows ? "a block was not written" : "the hand-over failed");
     } else if (ok && !rows && s->mode == COORD_SEAL_READBACK) {
         c->audit_behind = json_is_true(json_object_get(doc, "more"));
-        s->handoff_wanted = !c->audit_behind;
+        int64_t head = json_integer_value(json_object_get(doc, "head_id"));
+        s->handoff_wanted = !c->audit_behind || c->next_event_id - head < COORD_SEAL_HANDOFF_LAG;
     }
     json_decref(doc);
 }

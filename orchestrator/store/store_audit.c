@@ -218,9 +218,9 @@ char *store_audit_seal(void *pgconn, store_audit_head_t *hd, const json_t *body)
         memcpy(hd->hash, head, 32);
     }
     json_t *reply = rc == ORCH_OK
-                        ? json_pack("{s:i, s:I, s:I, s:b}", "status", 200, "sealed",
+                        ? json_pack("{s:i, s:I, s:I, s:b, s:I}", "status", 200, "sealed",
                                     (json_int_t)total, "last_id", (json_int_t)sealed_last,
-                                    "more", n == S_PAGE)
+                                    "more", n == S_PAGE, "head_id", (json_int_t)last)
                         : json_pack("{s:i, s:s}", "status", PROTO_STATUS_UNAVAILABLE, "error", err);
     char *text = json_dumps(reply, JSON_COMPACT);
     json_decref(reply);

@@ -21,7 +21,8 @@ typedef struct {
  * forgets head), or {"upto": ID} (every row below ID, whatever it takes:
  * the hand-over to the loop's rows, coord_seal.c; sets head).
  * Returns the reply body (caller frees): {"status":200,"sealed":N,
- * "last_id":ID,"more":bool} or {"status":503,"error":"..."}. */
+ * "last_id":ID,"more":bool,"head_id":ID} (head_id: the chain's end after
+ * the round) or {"status":503,"error":"..."}. */
 #define QUERY_CMD_SEAL 1001
 char *store_audit_seal(void *pgconn, store_audit_head_t *head, const json_t *body);
 
