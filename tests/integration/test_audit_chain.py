@@ -156,13 +156,16 @@ def test(c):
     #    rows left verify from it
     cut_id = c.sql("SELECT id FROM job_events WHERE id > :'id'::bigint ORDER BY id"
                    " LIMIT 1 OFFSET 10", id=gone)[0]["id"]
-    c.sql_exec("DO $$ DECLARE d timestamptz := date_trunc('day', now() AT TIME ZONE 'UTC') "
+    # one transaction: a retention round between creating the partition and
+    # moving the rows would drop it empty, and the rows would land in the
+    # default partition, which is never dropped
+    c.sql_exec("BEGIN; DO $$ DECLARE d timestamptz := date_trunc('day', now() AT TIME ZONE 'UTC') "
                "AT TIME ZONE 'UTC' - interval '40 days'; BEGIN "
                "EXECUTE format('CREATE TABLE job_events_old40 PARTITION OF job_events "
-               "FOR VALUES FROM (%L) TO (%L)', d, d + interval '1 day'); END $$")
-    c.sql_exec("UPDATE job_events SET at = date_trunc('day', now() AT TIME ZONE 'UTC')"
+               "FOR VALUES FROM (%L) TO (%L)', d, d + interval '1 day'); END $$; "
+               "UPDATE job_events SET at = date_trunc('day', now() AT TIME ZONE 'UTC')"
                " AT TIME ZONE 'UTC' - interval '40 days' + interval '1 hour'"
-               " WHERE id < :'id'::bigint", id=cut_id)
+               " WHERE id < :'id'::bigint; COMMIT", id=cut_id)
     wait_for(lambda: not c.sql("SELECT 1 FROM pg_class WHERE relname = 'job_events_old40'"), 30,
              "retention to drop the 40-day-old partition")
     anchor = c.sql("SELECT id FROM audit_anchor")[0]["id"]
