@@ -17,7 +17,6 @@
  * level with the others instead of cashing in credit for its idle time. */
 #include "clock.h"
 #include "coord_internal.h"
-#include "log.h"
 #include "proto_field.h"
 #include "xalloc.h"
 #include <math.h>
@@ -166,7 +165,6 @@ bool coord_tenant_admit(coord_t *c, const proto_envelope_t *env, const char *req
                          "jobs: %lld jobs for tenant \"%s\" are more than its burst of %d "
                          "submissions (tenants[].burst): split the batch",
                          (long long)m, name, p->burst);
-                t->refused_total[COORD_TENANT_RATE]++;
                 coord_error(c, env, PROTO_STATUS_BAD_REQUEST, req, msg);
                 return false;
             }

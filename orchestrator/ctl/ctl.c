@@ -176,7 +176,10 @@ static int s_cmd_list(ctl_cmd_t *ctx)
     return ctl_cmd_print_list(ctx, rc, jobs, ctl_format_jobs);
 }
 
-static int s_cmd_stats(ctl_cmd_t *ctx)
+/* One member of the STATS reply (empty when absent), printed by format;
+ * `stats` and `tenants` read the same reply. */
+static int s_print_stats(ctl_cmd_t *ctx, const char *member, json_t *(*empty)(void),
+                         void (*format)(FILE *, const json_t *))
 {
     orch_client_t *cl;
     json_t *stats = NULL;
@@ -184,29 +187,26 @@ static int s_cmd_stats(ctl_cmd_t *ctx)
     if (rc != 0)
         return rc;
     rc = orch_client_stats(cl, &stats);
-    json_t *queues = rc == 0 ? json_incref(json_object_get(stats, "queues")) : NULL;
+    json_t *v = rc == 0 ? json_object_get(stats, member) : NULL;
+    v = v ? json_incref(v) : rc == 0 ? empty() : NULL;
     const char *db = rc == 0 ? json_string_value(json_object_get(stats, "database")) : NULL;
     if (db && strcmp(db, "up") != 0) /* down, or recovering: the counts lag */
         fprintf(ctx->err, "orchctl: the coordinator's database is %s: these counts are not "
                           "current, and changes are refused until it is up\n",
                 db);
     json_decref(stats);
-    return ctl_cmd_print_list(ctx, rc, queues, ctl_format_stats);
+    return ctl_cmd_print_list(ctx, rc, v, format);
+}
+
+static int s_cmd_stats(ctl_cmd_t *ctx)
+{
+    return s_print_stats(ctx, "queues", json_object, ctl_format_stats);
 }
 
 /* STATS' tenants: counts, weights, quotas and refusals per tenant. */
 static int s_cmd_tenants(ctl_cmd_t *ctx)
 {
-    orch_client_t *cl;
-    json_t *stats = NULL;
-    int rc = ctl_cmd_client(ctx, &cl);
-    if (rc != 0)
-        return rc;
-    rc = orch_client_stats(cl, &stats);
-    json_t *tenants = rc == 0 ? json_object_get(stats, "tenants") : NULL;
-    tenants = tenants ? json_incref(tenants) : rc == 0 ? json_array() : NULL;
-    json_decref(stats);
-    return ctl_cmd_print_list(ctx, rc, tenants, ctl_format_tenants);
+    return s_print_stats(ctx, "tenants", json_array, ctl_format_tenants);
 }
 
 static int s_cmd_workers(ctl_cmd_t *ctx)

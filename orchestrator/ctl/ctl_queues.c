@@ -38,17 +38,28 @@ int ctl_queues_resume(ctl_cmd_t *ctx)
     return s_queue_action(ctx, "resume", ctx->args->arg, orch_client_resume, "resumed");
 }
 
-static int s_list(ctl_cmd_t *ctx)
+/* The QUEUES reply's queues and downstreams, for 'queues ACTION' (no
+ * argument); a usage or connection problem is answered and returned. */
+static int s_fetch(ctl_cmd_t *ctx, const char *action, json_t **queues, json_t **downstreams,
+                   int *rc)
 {
     if (ctx->args->arg2)
-        return ctl_cmd_usage_error(ctx, "unexpected argument '%s' for 'queues list'",
-                                   ctx->args->arg2);
+        return ctl_cmd_usage_error(ctx, "unexpected argument '%s' for 'queues %s'",
+                                   ctx->args->arg2, action);
     orch_client_t *cl;
+    int crc = ctl_cmd_client(ctx, &cl);
+    if (crc != 0)
+        return crc;
+    *rc = orch_client_queues_downstreams(cl, queues, downstreams);
+    return 0;
+}
+
+static int s_list(ctl_cmd_t *ctx)
+{
     json_t *queues = NULL, *downstreams = NULL;
-    int rc = ctl_cmd_client(ctx, &cl);
-    if (rc != 0)
-        return rc;
-    rc = orch_client_queues_downstreams(cl, &queues, &downstreams);
+    int rc = 0, urc = s_fetch(ctx, "list", &queues, &downstreams, &rc);
+    if (urc != 0)
+        return urc;
     if (rc != 0 || ctx->args->json) { /* --json: the queues array, as before */
         json_decref(downstreams);
         return ctl_cmd_print_list(ctx, rc, queues, ctl_format_queues);
@@ -66,15 +77,10 @@ static int s_list(ctl_cmd_t *ctx)
 /* queues downstreams: the adaptive concurrency limits alone (--json: the array). */
 static int s_downstreams(ctl_cmd_t *ctx)
 {
-    if (ctx->args->arg2)
-        return ctl_cmd_usage_error(ctx, "unexpected argument '%s' for 'queues downstreams'",
-                                   ctx->args->arg2);
-    orch_client_t *cl;
     json_t *queues = NULL, *downstreams = NULL;
-    int rc = ctl_cmd_client(ctx, &cl);
-    if (rc != 0)
-        return rc;
-    rc = orch_client_queues_downstreams(cl, &queues, &downstreams);
+    int rc = 0, urc = s_fetch(ctx, "downstreams", &queues, &downstreams, &rc);
+    if (urc != 0)
+        return urc;
     json_decref(queues);
     return ctl_cmd_print_list(ctx, rc, downstreams, ctl_format_downstreams);
 }
