@@ -79,6 +79,7 @@ struct orch_client {
     int status;
     char err[S_ERR_MAX];
     bool standby; /* the current endpoint answered as a standby: fail over */
+    char *tenant; /* orch_client_set_tenant's; NULL: none */
 };
 
 /* ---- errors ---- */
@@ -91,6 +92,23 @@ int orch_int_fail(orch_client_t *cl, int code, const char *fmt, ...)
     va_end(ap);
     cl->status = 0;
     return code;
+}
+
+int orch_client_set_tenant(orch_client_t *cl, const char *tenant)
+{
+    if (tenant && !proto_name_valid(tenant))
+        return orch_int_fail(cl, ORCH_EINVAL,
+                             "invalid tenant name '%s': must be 1..64 characters of "
+                             "[A-Za-z0-9_.:-]",
+                             tenant);
+    free(cl->tenant);
+    cl->tenant = tenant ? xstrdup(tenant) : NULL;
+    return 0;
+}
+
+const char *orch_int_tenant(const orch_client_t *cl)
+{
+    return cl->tenant;
 }
 
 const char *orch_client_error(const orch_client_t *cl)
@@ -788,6 +806,7 @@ void orch_client_destroy(orch_client_t **clp)
     for (size_t i = 0; i < cl->nendpoints; i++)
         free(cl->endpoints[i]);
     free(cl->endpoints);
+    free(cl->tenant);
     sodium_memzero(&cl->curve, sizeof cl->curve);
     free(cl);
     *clp = NULL;

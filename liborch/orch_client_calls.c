@@ -128,6 +128,7 @@ static int s_submit_body(orch_client_t *cl, const orch_job_t *jobs, size_t n, st
             return rc;
         proto_jobspec_t s;
         s_spec(&jobs[i], &s);
+        s.tenant = (char *)orch_int_tenant(cl); /* only read by the encoder */
         proto_submit_add(sb, &s);
         *safe = *safe && jobs[i].idempotency_key;
     }
@@ -300,6 +301,7 @@ int orch_client_list_page(orch_client_t *cl, const orch_list_filter_t *filter, j
         l.limit = filter->limit;
         l.before = filter->before;
     }
+    l.tenant = (char *)orch_int_tenant(cl); /* only read by the encoder */
     strbuf_t body;
     strbuf_init(&body);
     proto_list_encode(&body, &l);

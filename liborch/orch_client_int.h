@@ -48,6 +48,9 @@ int orch_int_fail(orch_client_t *cl, int code, const char *fmt, ...)
  * given. 0, or ORCH_EINVAL / ORCH_EIO with why in err. */
 int orch_int_keys(proto_curve_t *k, const orch_keys_t *keys, char *err, size_t errlen);
 
+/* The tenant set with orch_client_set_tenant, NULL when none. */
+const char *orch_int_tenant(const orch_client_t *cl);
+
 /* The code a non-200 status maps to (see orch_client.h). */
 int orch_int_status_code(int status);
 

@@ -6,8 +6,8 @@
 
 #include <string.h>
 
-static const char *const s_keys[] = {"id",      "queue", "type",   "event",    "state",
-                                     "attempt", "at_us", "worker", "event_id", NULL};
+static const char *const s_keys[] = {"id",     "queue",    "type",   "event", "state", "attempt",
+                                     "at_us", "worker",  "event_id", "tenant", NULL};
 
 static bool s_plain(const json_t *v)
 {
@@ -65,7 +65,8 @@ static int s_fields(const proto_fctx_t *c, const json_t *body, proto_event_t *ou
         (rc = proto_fint(c, body, "at_us", 0, INT64_MAX, true, &out->at_us)) < 0 ||
         (rc = s_str(c, body, "worker", false, s_worker, "a string of 1..64 bytes", &out->worker)) <
             0 ||
-        (rc = proto_fint(c, body, "event_id", 1, INT64_MAX, false, &out->event_id)) < 0)
+        (rc = proto_fint(c, body, "event_id", 1, INT64_MAX, false, &out->event_id)) < 0 ||
+        (rc = s_str(c, body, "tenant", false, proto_name_valid, name, &out->tenant)) < 0)
         return rc;
     out->attempt = (int)attempt;
     return 0;
@@ -177,6 +178,10 @@ void proto_event_encode(strbuf_t *sb, const proto_event_t *e)
     if (e->event_id > 0) {
         strbuf_append(sb, ",\"event_id\":", 12);
         strbuf_put_i64(sb, e->event_id);
+    }
+    if (e->tenant && strcmp(e->tenant, "default") != 0) {
+        strbuf_append(sb, ",\"tenant\":", 10);
+        proto_put_string(sb, e->tenant, strlen(e->tenant));
     }
     strbuf_putc(sb, '}');
 }

@@ -346,11 +346,28 @@ static int s_required_role(int cmd, int base, const json_t *body, char *what, si
     return base > ORCH_ROLE_OPERATE ? base : ORCH_ROLE_OPERATE;
 }
 
+/* Commands that change what every tenant shares: a queue is one pool of
+ * workers whatever tenants submit to it, so its pause and settings are not
+ * one tenant's to change (QUEUE_DELETE needs admin, which is never scoped:
+ * listed all the same). */
+static bool s_shared_change(int cmd)
+{
+    return cmd == PROTO_C_QUEUE_SET || cmd == PROTO_C_QUEUE_DELETE || cmd == PROTO_C_PAUSE ||
+           cmd == PROTO_C_RESUME;
+}
+
 bool coord_auth_allows(const coord_peer_t *p, int cmd, int role, const json_t *body, char *why,
                        size_t len)
 {
     char what[48];
     int need = s_required_role(cmd, role, body, what, sizeof what);
+    if (p->role >= need && p->tenant && s_shared_change(cmd)) {
+        snprintf(why, len,
+                 "forbidden: %s \"%s\" acts for tenant \"%s\" only, and %s changes a queue "
+                 "every tenant shares (a key not scoped to a tenant may)",
+                 p->token ? "token" : "key", p->name, p->tenant, what);
+        return false;
+    }
     if (p->role >= need)
         return true;
     if (p->role < 0)

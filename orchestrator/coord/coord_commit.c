@@ -300,7 +300,7 @@ static void s_retry_result(coord_t *c, op_t *op, const store_answer_t *ans)
     batch_publish(&c->inflight, &(batch_event_t){
         .id = op->sop.event_id, .job_id = job->id, .at_us = clock_real_us(),
         .event = JOB_EV_RETRIED, .attempt = job->attempt, .queue = job->lane->queue->name,
-        .type = job->lane->type, .state = JOB_QUEUED});
+        .type = job->lane->type, .tenant = job->lane->tenant->name, .state = JOB_QUEUED});
     hmap_i64_put(c->jobs, job->id, job);
     coord_push_ready(c, job);
     coord_ack_op_state(c, op, "queued");
@@ -377,6 +377,7 @@ static void s_publish_events(coord_t *c, const batch_event_t *events, size_t n)
             .event = job_event_name(e->event), .state = job_state_name(e->state),
             .attempt = e->attempt, .at_us = e->at_us, .worker = e->worker,
             .event_id = e->id,
+            .tenant = e->tenant,
         };
         strbuf_reset(&sb);
         proto_event_encode(&sb, &ev);

@@ -182,15 +182,18 @@ typedef struct {
     bool quiet;                /* the coordinator's own: no client to answer */
 } s_view_t;
 
-/* State of dependency id: memory first, then the lookup answer; -1 unknown. */
-static int s_dep_state(coord_t *c, const s_view_t *v, int64_t id)
+/* State of dependency id: memory first, then the lookup answer; -1 unknown.
+ * With tenant, a job of another tenant is unknown too. */
+static int s_dep_state_in(coord_t *c, const s_view_t *v, int64_t id, const char *tenant)
 {
     job_t *j = hmap_i64_get(c->jobs, id);
     if (j)
-        return j->state;
+        return !tenant || strcmp(j->lane->tenant->name, tenant) == 0 ? j->state : -1;
     for (size_t r = 0; v->ans && r < v->ans->ndep_states; r++)
         if (v->ans->dep_states[r].id == id)
-            return v->ans->dep_states[r].state;
+            return !tenant || strcmp(v->ans->dep_states[r].tenant, tenant) == 0
+                       ? v->ans->dep_states[r].state
+                       : -1;
     /* a batch reference to a job an idempotency key or a reused result
      * named: that job is not in memory, but the lookup saw it */
     for (size_t r = 0; v->ans && r < v->ans->nkey_hits; r++)
@@ -200,6 +203,11 @@ static int s_dep_state(coord_t *c, const s_view_t *v, int64_t id)
         if (v->ans->reuse_hits[r].id == id)
             return JOB_SUCCEEDED;
     return -1;
+}
+
+static int s_dep_state(coord_t *c, const s_view_t *v, int64_t id)
+{
+    return s_dep_state_in(c, v, id, NULL);
 }
 
 /* Existing job for (queue, key) or 0. */
@@ -234,10 +242,14 @@ static bool s_validate_deps(coord_t *c, const s_view_t *v, proto_jobspec_t *spec
 {
     for (size_t i = 0; i < n; i++)
         for (size_t d = 0; d < specs[i].ndepends; d++) {
+            /* a job waits only on its own tenant's: another's would let one
+             * tenant learn of, and hang on, jobs it cannot see */
             int64_t id = specs[i].depends_on[d];
-            if (id > 0 && s_dep_state(c, v, id) < 0) {
-                snprintf(err, errlen, "jobs[%zu].depends_on: job %lld does not exist", i,
-                         (long long)id);
+            const char *tenant = coord_spec_tenant(&specs[i]);
+            if (id > 0 && s_dep_state_in(c, v, id, tenant) < 0) {
+                snprintf(err, errlen, "jobs[%zu].depends_on: job %lld does not exist in tenant "
+                                      "\"%s\"",
+                         i, (long long)id, tenant);
                 return false;
             }
         }

@@ -293,13 +293,14 @@ void coord_queue_op_result(coord_t *c, op_t *op, const store_answer_t *ans)
     coord_ack_op_bool(c, op, "deleted", true);
 }
 
-/* ---- PURGE {"state", "queue"?, "type"?, "older_than_ms"?, "limit"?,
- *            "dry_run"?}: on the query thread ---- */
+/* ---- PURGE {"state", "queue"?, "type"?, "tenant"?, "older_than_ms"?,
+ *            "limit"?, "dry_run"?}: on the query thread (role admin: never
+ *            a key scoped to a tenant) ---- */
 
 void coord_on_purge(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
 {
-    static const char *const keys[] = {"state", "queue", "type", "older_than_ms", "limit",
-                                       "dry_run", NULL};
+    static const char *const keys[] = {"state", "queue", "type", "tenant", "older_than_ms",
+                                       "limit", "dry_run", NULL};
     if (!s_fields_known(c, env, req, body, keys))
         return;
     const char *st = json_string_value(json_object_get(body, "state"));

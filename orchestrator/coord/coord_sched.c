@@ -276,6 +276,7 @@ static void s_then_created(coord_t *c, const op_t *op)
                                                      .event = JOB_EV_SUBMITTED,
                                                      .queue = job->lane->queue->name,
                                                      .type = job->lane->type,
+                                                     .tenant = job->lane->tenant->name,
                                                      .state = JOB_WAITING});
         hmap_i64_put(c->jobs, job->id, job);
         LOG_INFO("schedule follow-up waiting schedule=%s job=%lld after=%lld", f->name,
@@ -319,7 +320,7 @@ static void s_fire_result(coord_t *c, op_t *op, const store_answer_t *ans)
     batch_publish(&c->inflight, &(batch_event_t){
         .id = op->sop.event_id, .job_id = job->id, .at_us = clock_real_us(),
         .event = JOB_EV_SUBMITTED, .queue = job->lane->queue->name, .type = job->lane->type,
-        .state = JOB_QUEUED});
+        .tenant = job->lane->tenant->name, .state = JOB_QUEUED});
     hmap_i64_put(c->jobs, job->id, job);
     LOG_INFO("schedule fired schedule=%s job=%lld", f->name, (long long)f->job_id);
     s_then_created(c, op);

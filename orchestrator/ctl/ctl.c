@@ -34,13 +34,15 @@ void ctl_usage(FILE *out)
           "  submit --batch FILE|-                        submit JSON lines, print one id per line\n"
           "  get ID [--history]                           show one job [and its audit trail]\n"
           "  list [--state S] [--queue Q] [--limit N]     list jobs, newest first\n"
+          "       [--tenant NAME]                         (only this tenant's)\n"
           "  cancel ID                                    cancel a job\n"
           "  retry ID                                     requeue a dead or cancelled job\n"
           "  retry|cancel [--queue Q] [--state S] [--type T] [--error TEXT] [--limit N]\n"
           "               [--dry-run]                     every matching job (retry: dead,\n"
           "                                               cancel: queued by default); count first\n"
           "  purge --state succeeded|dead|cancelled [--queue Q] [--type T]\n"
-          "        [--older-than D] [--limit N] [--dry-run]  delete finished jobs\n"
+          "        [--tenant NAME] [--older-than D] [--limit N] [--dry-run]\n"
+          "                                               delete finished jobs\n"
           "  queues                                       list queues: depth, limits, rates\n"
           "  queues downstreams                           adaptive concurrency per downstream\n"
           "  pause QUEUE | resume QUEUE                   stop or restart dispatching a queue\n"
@@ -168,10 +170,14 @@ static int s_cmd_list(ctl_cmd_t *ctx)
     orch_client_t *cl;
     json_t *jobs = NULL;
     int rc = s_list_filter(ctx, &filter);
+    const char *tenant = ctl_args_opt(ctx->args, "--tenant");
+    if (rc == 0 && tenant)
+        rc = ctl_cmd_check_name(ctx, "tenant name", tenant);
     if (rc == 0)
         rc = ctl_cmd_client(ctx, &cl);
     if (rc != 0)
         return rc;
+    orch_client_set_tenant(cl, tenant); /* checked above: cannot fail */
     rc = orch_client_list(cl, &filter, &jobs);
     return ctl_cmd_print_list(ctx, rc, jobs, ctl_format_jobs);
 }

@@ -67,6 +67,8 @@ int ctl_admin_purge(ctl_cmd_t *ctx)
     int rc = s_opt_name(ctx, body, "--queue", "queue");
     if (rc == 0)
         rc = s_opt_name(ctx, body, "--type", "type");
+    if (rc == 0)
+        rc = s_opt_name(ctx, body, "--tenant", "tenant");
     const char *age = ctl_args_opt(ctx->args, "--older-than");
     int64_t ms = 0;
     if (rc == 0 && age) {

@@ -180,7 +180,9 @@ static int s_b_bulk(const http_request_t *req, json_t **out, char *err, size_t e
     int rc = s_body_object(req, &b, err, errlen);
     if (rc)
         return rc;
-    static const char *const keys[] = {"queue", "type", "state", "error", "limit", "dry_run"};
+    /* the first five are LIST's filter */
+    static const char *const keys[] = {"queue", "type", "state", "error", "tenant", "limit",
+                                       "dry_run"};
     const char *key;
     json_t *v;
     json_object_foreach (b, key, v) {
@@ -189,15 +191,15 @@ static int s_b_bulk(const http_request_t *req, json_t **out, char *err, size_t e
             known = known || !strcmp(key, keys[i]);
         if (!known) {
             s_fail(err, errlen, 400,
-                   "unknown field \"%.64s\" (a filter has queue, type, state, error, limit and "
-                   "dry_run)",
+                   "unknown field \"%.64s\" (a filter has queue, type, state, error, tenant, "
+                   "limit and dry_run)",
                    key);
             json_decref(b);
             return 400;
         }
     }
     json_t *l = json_object();
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < 5; i++)
         if ((v = json_object_get(b, keys[i])))
             json_object_set(l, keys[i], v);
     if (!json_object_get(l, "state"))

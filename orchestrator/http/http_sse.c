@@ -43,6 +43,7 @@ struct http_sse {
     char *queues[S_MAX_QUEUES];
     size_t nqueues;
     char *type;
+    char *tenant;            /* ?tenant=, or the token's when it is scoped to one */
     int64_t job;
     int64_t last;            /* events up to here were sent (or scanned by the replay) */
     s_held_t *held;          /* live events that arrived during the replay */
@@ -133,6 +134,7 @@ static void s_free(void *cls)
     for (size_t i = 0; i < s->nqueues; i++)
         free(s->queues[i]);
     free(s->type);
+    free(s->tenant);
     for (size_t i = 0; i < s->nheld; i++)
         free(s->held[i].frame);
     free(s->held);
@@ -143,9 +145,14 @@ static void s_free(void *cls)
 
 /* ---- filters ---- */
 
-static bool s_wanted(const http_sse_t *s, const char *queue, const char *type, int64_t job)
+/* tenant: the event's (NULL: "default"); the replay's pages come filtered
+ * by the loop, which knows the jobs' tenants (s_request_page). */
+static bool s_wanted(const http_sse_t *s, const char *queue, const char *type, int64_t job,
+                     const char *tenant, bool live)
 {
     if (s->job && job != s->job)
+        return false;
+    if (live && s->tenant && strcmp(s->tenant, tenant ? tenant : "default") != 0)
         return false;
     if (s->type && (!type || strcmp(type, s->type)))
         return false;
@@ -176,6 +183,8 @@ static void s_request_page(http_sse_t *s)
         json_object_set_new(b, "type", json_string(s->type));
     if (s->job)
         json_object_set_new(b, "job", json_integer(s->job));
+    if (s->tenant)
+        json_object_set_new(b, "tenant", json_string(s->tenant));
     if (http_send_command(s->h, s->num, s->token, PROTO_C_EVENTS, b) != ORCH_OK)
         s_close(s, "could not reach the coordinator's loop");
     json_decref(b);
@@ -215,7 +224,7 @@ void http_sse_on_reply(http_sse_t *s, const char *body, size_t len)
         if (id <= s->last ||
             !s_wanted(s, json_string_value(json_object_get(ev, "queue")),
                       json_string_value(json_object_get(ev, "type")),
-                      json_integer_value(json_object_get(ev, "id"))))
+                      json_integer_value(json_object_get(ev, "id")), NULL, false))
             continue;
         char *text = json_dumps(ev, JSON_COMPACT);
         s_frame(&sb, id, text, strlen(text));
@@ -253,7 +262,7 @@ void http_sse_on_events(http_t *h)
         if (nf == 3 && proto_event_decode(NULL, frames, nf, &ev, err, sizeof err) == ORCH_OK) {
             s_frame(&sb, ev.event_id, frames[2].data, frames[2].size);
             for (http_sse_t *s = h->streams; s; s = s->next) {
-                if (s->closed || !s_wanted(s, ev.queue, ev.type, ev.id))
+                if (s->closed || !s_wanted(s, ev.queue, ev.type, ev.id, ev.tenant, true))
                     continue;
                 if (s->live) {
                     if (ev.event_id > s->last) {
@@ -299,6 +308,7 @@ typedef struct {
     http_sse_t *s;
     char *err;
     size_t errlen;
+    const char *scope; /* the token's tenant, NULL when it has none */
 } s_args_t;
 
 static enum MHD_Result s_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -323,6 +333,14 @@ static enum MHD_Result s_arg(void *cls, enum MHD_ValueKind kind, const char *key
             snprintf(a->err, a->errlen, "type: must be one name of 1..64 characters");
         else
             s->type = xstrdup(value);
+    } else if (strcmp(key, "tenant") == 0) {
+        if (!proto_name_valid(value) || s->tenant)
+            snprintf(a->err, a->errlen, "tenant: must be one name of 1..64 characters");
+        else if (a->scope && strcmp(a->scope, value) != 0)
+            snprintf(a->err, a->errlen, "tenant: this token acts for tenant \"%s\" only",
+                     a->scope);
+        else
+            s->tenant = xstrdup(value);
     } else if (strcmp(key, "job") == 0) {
         char *end = NULL;
         long long v = strtoll(value, &end, 10);
@@ -332,7 +350,8 @@ static enum MHD_Result s_arg(void *cls, enum MHD_ValueKind kind, const char *key
             s->job = v;
     } else if (strcmp(key, "after") != 0) {
         snprintf(a->err, a->errlen,
-                 "unknown query parameter \"%.64s\" (the filters are queue, type, job and after)",
+                 "unknown query parameter \"%.64s\" (the filters are queue, type, job, tenant "
+                 "and after)",
                  key);
     }
     return MHD_YES;
@@ -346,14 +365,21 @@ enum MHD_Result http_sse_start(http_t *h, struct MHD_Connection *conn, int token
     s->conn = conn;
     s->token = token;
     strbuf_init(&s->out);
-    s_args_t a = {s, err, errlen};
+    /* a token scoped to a tenant sees that tenant's events only */
+    const char *scope = token >= 0 && (size_t)token < h->cfg->ntokens
+                            ? h->cfg->tokens[token].tenant
+                            : NULL;
+    s_args_t a = {s, err, errlen, scope};
     err[0] = '\0';
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, s_arg, &a);
+    if (!err[0] && scope && !s->tenant)
+        s->tenant = xstrdup(scope);
     if (err[0]) {
         s->h = h;
         for (size_t i = 0; i < s->nqueues; i++)
             free(s->queues[i]);
         free(s->type);
+        free(s->tenant);
         strbuf_fini(&s->out);
         free(s);
         return MHD_YES;

@@ -76,6 +76,7 @@ void batch_event(batch_t *b, const job_t *job, int64_t job_id, job_event_t event
     e->detail = detail ? xstrdup(detail) : NULL;
     e->queue = job && job->lane ? job->lane->queue->name : NULL;
     e->type = job && job->lane ? job->lane->type : NULL;
+    e->tenant = job && job->lane ? job->lane->tenant->name : NULL;
     e->state = job ? job->state : -1;
     e->lane = job ? job->lane : NULL;
     e->dur_us = -1;

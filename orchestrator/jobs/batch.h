@@ -28,7 +28,7 @@ typedef struct {
     char *detail;      /* owned JSON text, may be NULL */
     const char *queue; /* borrowed: for the event stream */
     const char *type;  /* borrowed */
-    const char *tenant; /* borrowed; NULL: "default" or the lane's */
+    const char *tenant; /* borrowed: for the event stream; NULL: "default" */
     int state;         /* job state after the event */
     struct lane *lane; /* the job's (queue, type), NULL when unknown: for metrics */
     int64_t dur_us;    /* STARTED: the wait since it became ready; an attempt's end:

@@ -207,12 +207,13 @@ static char *s_events(PGconn *conn, const json_t *body)
     return strbuf_detach(&sb);
 }
 
-/* PURGE: finished jobs of one state by queue, type and age (since they
- * finished), oldest first, at most $5; the DELETE checks the state again
- * (a job retried meanwhile stays). With dry_run only counted. */
+/* PURGE: finished jobs of one state by queue, type, tenant ($6) and age
+ * (since they finished), oldest first, at most $5; the DELETE checks the
+ * state again (a job retried meanwhile stays). With dry_run only counted. */
 #define QUERY_SQL_PURGE_WHERE                                                                      \
     " state = $1 AND ($2::text IS NULL OR queue = $2) AND ($3::text IS NULL OR type = $3)"         \
-    " AND coalesce(finished_at, created_at) < now() - $4::bigint * interval '1 ms'"
+    " AND coalesce(finished_at, created_at) < now() - $4::bigint * interval '1 ms'"               \
+    " AND ($6::text IS NULL OR tenant = $6)"
 #define QUERY_SQL_PURGE_COUNT                                                                      \
     "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE" QUERY_SQL_PURGE_WHERE " LIMIT $5::int) x"
 #define QUERY_SQL_PURGE                                                                            \
@@ -229,11 +230,14 @@ static char *s_purge(PGconn *conn, const json_t *body)
     const char *state = json_string_value(json_object_get(body, "state"));
     const char *queue = json_string_value(json_object_get(body, "queue"));
     const char *type = json_string_value(json_object_get(body, "type"));
+    const char *tenant = json_string_value(json_object_get(body, "tenant"));
     json_t *age = json_object_get(body, "older_than_ms"), *lim = json_object_get(body, "limit");
     if ((json_object_get(body, "queue") && (!queue || !proto_name_valid(queue))) ||
-        (json_object_get(body, "type") && (!type || !proto_name_valid(type))))
-        return s_error_body(body, PROTO_STATUS_BAD_REQUEST,
-                            "queue and type: must be names of 1..64 characters [A-Za-z0-9_.:-]");
+        (json_object_get(body, "type") && (!type || !proto_name_valid(type))) ||
+        (json_object_get(body, "tenant") && (!tenant || !proto_name_valid(tenant))))
+        return s_error_body(body, PROTO_STATUS_BAD_REQUEST, "queue, type and tenant: must be "
+                                                            "names of 1..64 characters "
+                                                            "[A-Za-z0-9_.:-]");
     if (age && (!json_is_integer(age) || json_integer_value(age) < 0))
         return s_error_body(body, PROTO_STATUS_BAD_REQUEST,
                             "older_than_ms: must be an integer >= 0");
@@ -247,8 +251,8 @@ static char *s_purge(PGconn *conn, const json_t *body)
     snprintf(agebuf, sizeof agebuf, "%lld", age ? (long long)json_integer_value(age) : 0LL);
     long limit = lim ? (long)json_integer_value(lim) : 10000;
     snprintf(limbuf, sizeof limbuf, "%ld", limit);
-    const char *v[5] = {state, queue, type, agebuf, limbuf};
-    PGresult *r = s_exec(conn, json_is_true(dry) ? QUERY_SQL_PURGE_COUNT : QUERY_SQL_PURGE, 5, v);
+    const char *v[6] = {state, queue, type, agebuf, limbuf, tenant};
+    PGresult *r = s_exec(conn, json_is_true(dry) ? QUERY_SQL_PURGE_COUNT : QUERY_SQL_PURGE, 6, v);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return s_rows_error(body, conn, r);
     strbuf_t sb;

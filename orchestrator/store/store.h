@@ -186,7 +186,8 @@ typedef struct store_op {
 
 typedef struct {
     int64_t id;
-    int state; /* -1: no such job */
+    int state;          /* -1: no such job */
+    const char *tenant; /* the job's */
 } store_dep_state_t;
 
 typedef struct {

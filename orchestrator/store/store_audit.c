@@ -33,6 +33,14 @@
     " e.state, e.detail::text, e.epoch"
 #define S_PAGE 5000 /* rows per transaction */
 
+/* A block's rows and their places in it (u.id, u.o), for a block b: its
+ * ids, or every id from first_id to last_id when ids is NULL (migration
+ * 020: the block had no gaps). */
+#define S_BLOCK_ROWS                                                                               \
+    "LATERAL (SELECT x.id, x.o FROM unnest(b.ids) WITH ORDINALITY AS x(id, o)"                    \
+    " UNION ALL SELECT g, g - b.first_id + 1 FROM generate_series(b.first_id, b.last_id) g"       \
+    " WHERE b.ids IS NULL) u"
+
 /* The last hash sealed: the last block's last one, else the anchor's. */
 #define S_SQL_HEAD                                                                                 \
     "SELECT id, encode(hash, 'hex') FROM (SELECT 0 AS o, last_id AS id,"                          \
@@ -53,7 +61,7 @@
 /* The hashes of rows in ($1, $2], one row each, from the blocks. */
 #define S_SQL_HASHES                                                                               \
     "SELECT u.id, encode(substring(b.hashes from (u.o::int - 1) * 32 + 1 for 32), 'hex')"          \
-    " FROM audit_seals b, unnest(b.ids) WITH ORDINALITY AS u(id, o)"                               \
+    " FROM audit_seals b, " S_BLOCK_ROWS                                                           \
     " WHERE b.last_id > $1::bigint AND b.first_id <= $2::bigint"                                   \
     " AND u.id > $1::bigint AND u.id <= $2::bigint ORDER BY u.id"
 /* The newest rows are read by id through each partition's BRIN index on
@@ -160,8 +168,9 @@ static int s_seal_page(PGconn *conn, int64_t upto, long *n, int64_t *last,
             strbuf_append(&hashes, hex, 64);
         }
         strbuf_putc(&ids, '}');
-        const char *v[4] = {PQgetvalue(rows, nr - 1, 0), PQgetvalue(rows, 0, 0), ids.data,
-                            hashes.data};
+        int64_t lo = atoll(PQgetvalue(rows, 0, 0)), hi = atoll(PQgetvalue(rows, nr - 1, 0));
+        const char *v[4] = {PQgetvalue(rows, nr - 1, 0), PQgetvalue(rows, 0, 0),
+                            hi - lo + 1 == nr ? NULL : ids.data, hashes.data};
         r = PQexecParams(conn, S_SQL_INSERT, 4, NULL, v, NULL, NULL, 0);
         ok = s_ok(r, PGRES_COMMAND_OK, err, errlen, "could not write audit_seals");
         PQclear(r);
@@ -267,6 +276,7 @@ char *store_audit_seal_rows(void *pgconn, store_audit_head_t *hd, const void *ro
     int status = 200;
     long n = 0;
     int64_t first = 0, last = hd->id;
+    bool gaps = false; /* ids is written only then (else NULL: first .. last) */
     strbuf_t ids, hashes;
     strbuf_init(&ids);
     strbuf_init(&hashes);
@@ -294,7 +304,9 @@ char *store_audit_seal_rows(void *pgconn, store_audit_head_t *hd, const void *ro
                 strbuf_putc(&ids, ',');
             strbuf_puts(&ids, f[0]);
             strbuf_append(&hashes, (const char *)head, 32);
-            last = atoll(f[0]);
+            int64_t id = atoll(f[0]);
+            gaps = gaps || (n && id != last + 1);
+            last = id;
             if (!n++)
                 first = last;
         }
@@ -333,7 +345,7 @@ char *store_audit_seal_rows(void *pgconn, store_audit_head_t *hd, const void *ro
         char lastv[24], firstv[24];
         snprintf(lastv, sizeof lastv, "%lld", (long long)last);
         snprintf(firstv, sizeof firstv, "%lld", (long long)first);
-        const char *v[4] = {lastv, firstv, ids.data, hashes.data};
+        const char *v[4] = {lastv, firstv, gaps ? ids.data : NULL, hashes.data};
         const int lens[4] = {0, 0, 0, (int)hashes.len}, formats[4] = {0, 0, 0, 1};
         r = PQexecParams(conn, S_SQL_INSERT_BIN, 4, NULL, v, lens, formats, 0);
         if (!s_ok(r, PGRES_COMMAND_OK, err, sizeof err, "could not write audit_seals"))
@@ -370,7 +382,7 @@ char *store_audit_seal_rows(void *pgconn, store_audit_head_t *hd, const void *ro
     "WITH lo AS (SELECT coalesce((SELECT min(id) FROM job_events),"                                \
     "  (SELECT max(last_id) + 1 FROM audit_seals)) AS id),"                                        \
     " a AS (SELECT u.id, substring(b.hashes from (u.o::int - 1) * 32 + 1 for 32) AS hash"          \
-    "  FROM audit_seals b, unnest(b.ids) WITH ORDINALITY AS u(id, o)"                              \
+    "  FROM audit_seals b, " S_BLOCK_ROWS                                                          \
     "  WHERE b.first_id < (SELECT id FROM lo) AND u.id < (SELECT id FROM lo)"                      \
     "  ORDER BY u.id DESC LIMIT 1),"                                                               \
     " up AS (UPDATE audit_anchor SET id = a.id, hash = a.hash, moved_at = now() FROM a"           \
@@ -499,8 +511,7 @@ static int s_start(s_verify_t *v, int64_t since_us)
                                      " to_timestamp($1::bigint / 1000000.0))"
                                      " SELECT u.id, encode(substring(b.hashes from"
                                      "  (u.o::int - 1) * 32 + 1 for 32), 'hex')"
-                                     " FROM f, audit_seals b, unnest(b.ids) WITH ORDINALITY"
-                                     "  AS u(id, o)"
+                                     " FROM f, audit_seals b, " S_BLOCK_ROWS
                                      " WHERE b.first_id < f.id AND u.id < f.id"
                                      " ORDER BY u.id DESC LIMIT 1",
                                      1, NULL, p, NULL, NULL, 0)

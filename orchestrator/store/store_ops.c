@@ -350,7 +350,8 @@ static void s_lookup(PGresult *r, store_answer_t *a, store_dep_state_t **deps,
                 PQgetisnull(r, i, 2) ? "null" : PQgetvalue(r, i, 2)};
         } else if (PQgetvalue(r, i, 0)[0] == 'd') {
             (*deps)[a->ndep_states++] = (store_dep_state_t){
-                s_get_i64(r, i, 1), job_state_parse(PQgetvalue(r, i, 2))};
+                s_get_i64(r, i, 1), job_state_parse(PQgetvalue(r, i, 2)),
+                PQgetisnull(r, i, 3) ? "default" : PQgetvalue(r, i, 3)};
         } else {
             (*keys)[a->nkey_hits++] = (store_key_hit_t){
                 PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), s_get_i64(r, i, 1),

@@ -175,11 +175,11 @@
     "  connected_at = CASE WHEN EXCLUDED.state = 'connected' THEN now()"                           \
     "  ELSE workers.connected_at END, last_seen_at = now()"
 
-/* Deferred SUBMIT: states of dependencies ($1) and idempotency hits for
+/* Deferred SUBMIT: states and tenants of dependencies ($1) and idempotency hits for
  * (queue $2[i], key $3[i], tenant $8[i]) live or finished within $4 ms;
  * result reuse hits for (type $5[i], key $6[i], ttl $7[i], tenant $9[i]). */
 #define STORE_SQL_LOOKUP                                                                           \
-    "SELECT 'd', id, state, NULL::text, NULL::text, NULL::text FROM jobs"                          \
+    "SELECT 'd', id, state, tenant, NULL::text, NULL::text FROM jobs"                              \
     "  WHERE id = ANY($1::bigint[])"                                                               \
     " UNION ALL"                                                                                   \
     " SELECT 'k', h.id, h.state, k.q, k.k, k.t FROM unnest($2::text[], $3::text[], $8::text[])"    \

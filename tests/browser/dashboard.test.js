@@ -254,7 +254,7 @@ async function main() {
       await until(async () => (await text(cell(page, 'webq', 'succeeded'))) === '5', 'webq succeeded 5');
     });
 
-    await step('jobs: filters by state, queue and error text; cursor paging', async () => {
+    await step('jobs: filters by state, queue, error text and tenant; cursor paging', async () => {
       await page.goto(BASE + '/#/jobs?queue=webq&state=dead');
       const rows = page.locator('[data-testid=jobs-table] tbody tr');
       await until(async () => (await rows.count()) === 2, '2 dead jobs listed');
@@ -266,6 +266,11 @@ async function main() {
       await page.click('[data-testid=apply-filters]');
       await until(async () => (await rows.count()) === 1 && (await rows.first().getAttribute('data-job')) === String(deadIds[1]), 'error filter keeps the quota job');
       check(/error=quota/.test(page.url()), 'the filter is in the URL: ' + page.url());
+      const tenants = await page.locator('[data-testid=job-tenant]').allTextContents();
+      check(JSON.stringify(tenants) === '["default"]', 'the tenant column: ' + JSON.stringify(tenants));
+      await page.goto(BASE + '/#/jobs?queue=webq&state=dead&tenant=other');
+      await page.locator('[data-testid=no-jobs]').waitFor({ timeout: 10000 });
+      check((await page.inputValue('[data-filter=tenant]')) === 'other', 'the tenant filter is shown');
 
       const all = (await http('GET', '/v1/jobs?queue=webq&limit=100')).body.jobs.map((j) => j.id);
       check(all.length === 7, 'API lists 7 webq jobs: ' + all);

@@ -18,8 +18,17 @@ its tokens-file line's `tenant=acme`):
    (orch_tenant_refused_total), the capped tenant's 20 queued jobs and
    acme's 20 starts.
 3. Scope: the acme token's job list holds acme jobs only; a flood job is
-   404 for it (GET and cancel); naming tenant flood is 403; the live event
-   stream is 403. The admin token lists ?tenant=acme: exactly the 20.
+   404 for it (GET and cancel); naming tenant flood is 403. The admin
+   token lists ?tenant=acme: exactly the 20 (so does `orchctl list
+   --tenant acme`). A job of acme's cannot depend on a flood job (400).
+   The acme token cannot pause, resume or change a queue (shared by every
+   tenant: 403).
+3b. Events: the acme token's event stream (GET /v1/events), live and
+   replayed from 0, carries acme's jobs only; ?tenant=flood is 400 for it;
+   the admin token's ?tenant=flood stream carries flood's only; its bulk
+   cancel dry run filtered by tenant acme names acme's jobs only.
+3c. Purge: `orchctl purge --tenant acme` deletes acme's finished jobs
+   and none of flood's.
 4. An unknown tenant (tenants: lists them) is 400 naming it.
 5. Schedules: one the acme token adds is acme's (so are the jobs it
    fires); it lists only acme's schedules, cannot add one for another
@@ -157,8 +166,21 @@ def scope(c, admin, acme, flood_ids, acme_ids):
     check(c.job(parked)["state"] == "queued", "the flood job changed state")
     _, doc = post(c, acme, jobs("flood", 1), 403)
     check("acts for tenant \"acme\" only" in doc.get("detail", ""), "403 detail %r" % doc)
-    st, _, _ = c.http("GET", "/v1/events", token=acme, timeout=5)
-    check(st == 403, "acme live event stream: %d, expected 403" % st)
+    _, doc = post(c, acme, {"jobs": [{"queue": "parked", "type": "noop",
+                                      "depends_on": [flood_ids[0]]}]}, 400)
+    check('does not exist in tenant "acme"' in doc.get("detail", ""),
+          "depends_on another tenant's job: %r" % doc)
+    for path, body in (("/v1/queues/parked/pause", None), ("/v1/queues/parked/resume", None),
+                       ("/v1/queues/parked/settings", {"concurrency": 1})):
+        st, _, doc = c.http("POST", path, body, token=acme)
+        check(st == 403 and "every tenant shares" in (doc or {}).get("detail", ""),
+              "acme POST %s: %d %r" % (path, st, doc))
+    queues = {q["name"]: q for q in c.orchctl("queues")}
+    check("parked" in queues and queues["parked"]["paused"] is False,
+          "parked got paused: %r" % queues.get("parked"))
+    listed = c.orchctl("list", "--tenant", "acme", "--limit", "1000")
+    check({j["id"] for j in listed} == set(acme_ids), "orchctl list --tenant acme: %d jobs"
+          % len(listed))
     st, _, doc = c.http("GET", "/v1/stats", token=acme)
     check(st == 200 and [t["name"] for t in doc["tenants"]] == ["acme"],
           "acme's /v1/stats tenants: %r" % doc.get("tenants"))
@@ -167,6 +189,58 @@ def scope(c, admin, acme, flood_ids, acme_ids):
           "admin ?tenant=acme: %d jobs" % len(doc.get("jobs", [])))
     _, doc = post(c, admin, jobs("nosuch", 1), 400)
     check('unknown tenant "nosuch"' in doc.get("detail", ""), "400 detail %r" % doc)
+
+
+def events(c, admin, acme):
+    """A scoped token's event stream carries its tenant's events only."""
+    from sse_helpers import Stream
+    live = Stream(c, "", {"Authorization": "Bearer " + acme})
+    flood_live = Stream(c, "?tenant=flood", {"Authorization": "Bearer " + admin})
+    check(live.status == 200 and flood_live.status == 200,
+          "streams: %d %d" % (live.status, flood_live.status))
+    bad = Stream(c, "?tenant=flood", {"Authorization": "Bearer " + acme})
+    check(bad.status == 400 and b"acme" in bad.body(), "acme ?tenant=flood: %d" % bad.status)
+    bad.close()
+    flood = post(c, admin, jobs("flood", 3, queue="parked"), 201)[1]["ids"]
+    mine = post(c, acme, jobs(None, 3, queue="parked"), 201)[1]["ids"]
+    got = live.read_until(lambda e: e["data"]["id"] == mine[-1], 30, "acme's last job")
+    got += live.quiet(1.0)
+    seen = {e["data"]["id"] for e in got}
+    check(set(mine) <= seen and not seen & set(flood)
+          and all(e["data"].get("tenant") == "acme" for e in got),
+          "acme's live stream: %r" % [(e["data"]["id"], e["data"].get("tenant")) for e in got])
+    got = flood_live.read_until(lambda e: e["data"]["id"] == flood[-1], 30, "flood's last job")
+    check({e["data"]["id"] for e in got} == set(flood)
+          and all(e["data"].get("tenant") == "flood" for e in got),
+          "admin ?tenant=flood stream: %r" % [e["data"]["id"] for e in got])
+    live.close()
+    flood_live.close()
+    st, _, doc = c.http("POST", "/v1/jobs:cancel", {"queue": "parked", "tenant": "acme",
+                                                    "dry_run": True}, token=admin)
+    check(st == 200 and sorted(doc.get("ids", [])) == sorted(mine),
+          "bulk cancel dry run of acme's parked jobs: %d %r (acme's: %r)" % (st, doc, mine))
+    replay = Stream(c, "?after=0", {"Authorization": "Bearer " + acme})
+    got = replay.read_until(lambda e: e["data"]["id"] == mine[-1], 30, "acme's replayed last job")
+    ids = sorted({e["data"]["id"] for e in got})
+    owners = c.sql("SELECT DISTINCT tenant FROM jobs WHERE id = ANY(:'ids'::bigint[])",
+                   ids="{%s}" % ",".join(map(str, ids)))
+    check([r["tenant"] for r in owners] == ["acme"] and set(mine) <= set(ids),
+          "acme's replay holds jobs of %r" % owners)
+    replay.close()
+    log("acme's stream: %d events of acme's jobs, none of flood's" % len(got))
+
+
+def purge(c, acme_ids):
+    """orchctl purge --tenant acme deletes acme's finished jobs only."""
+    def succeeded():
+        return {r["tenant"]: r["n"] for r in c.sql(
+            "SELECT tenant, count(*) AS n FROM jobs WHERE state = 'succeeded' GROUP BY 1")}
+    before = succeeded()
+    doc = c.orchctl("purge", "--state", "succeeded", "--tenant", "acme")
+    after = succeeded()
+    check(doc["deleted"] == before["acme"] >= len(acme_ids) and "acme" not in after
+          and after["flood"] == before["flood"],
+          "purge --tenant acme: %r, succeeded before %r, after %r" % (doc, before, after))
 
 
 def schedules(c, admin, acme):
@@ -204,7 +278,9 @@ def test(c):
     flood_ids, acme_ids = fair_share(c, admin, acme)
     quotas(c, admin)
     scope(c, admin, acme, flood_ids, acme_ids)
+    events(c, admin, acme)
     schedules(c, admin, acme)
+    purge(c, acme_ids)
 
 
 harness.main(test)

@@ -1315,7 +1315,8 @@ static void s_op_lookup(db_t *db, s_run_t *r, store_op_t *op)
     for (size_t i = 0; i < db->njobs; i++) { /* WHERE id = ANY($1): each job once */
         for (size_t d = 0; d < op->in.lookup.ndeps; d++) {
             if (db->jobs[i]->id == op->in.lookup.deps[d]) {
-                deps[a.ndep_states++] = (store_dep_state_t){db->jobs[i]->id, db->jobs[i]->state};
+                deps[a.ndep_states++] =
+                    (store_dep_state_t){db->jobs[i]->id, db->jobs[i]->state, s_tenant(db->jobs[i])};
                 break;
             }
         }

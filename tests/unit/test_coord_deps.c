@@ -184,7 +184,7 @@ static void test_finished_and_unknown_dependencies(void **state)
                 "{\"queue\":\"default\",\"type\":\"noop\",\"depends_on\":[9999]}],\"req\":5}");
     assert_int_equal(h_status(r), 400);
     assert_string_equal(json_string_value(json_object_get(r, "error")),
-                        "jobs[1].depends_on: job 9999 does not exist");
+                        "jobs[1].depends_on: job 9999 does not exist in tenant \"default\"");
     assert_int_equal(json_integer_value(json_object_get(r, "req")), 5);
     json_decref(r);
     h_settle(h);

@@ -188,6 +188,7 @@ export function jobs(root, ctx, params) {
     type: params.get('type') || '',
     state: params.get('state') || '',
     error: params.get('error') || '',
+    tenant: params.get('tenant') || '',
     limit: params.get('limit') || '50',
   };
   const cursor = params.get('cursor') || '';
@@ -206,6 +207,7 @@ export function jobs(root, ctx, params) {
       h('option', { value: '' }, 'any'),
       STATES.map((s) => h('option', { value: s, selected: s === filter.state }, s)))),
     input('error', 'error contains', { placeholder: 'text', size: 16 }),
+    input('tenant', 'tenant', { placeholder: 'any', size: 10 }),
     h('label', null, 'per page', h('select', { name: 'limit', 'data-filter': 'limit' },
       [...new Set(['10', '25', '50', '100', '500', filter.limit])].sort((a, b) => a - b)
         .map((n) => h('option', { value: n, selected: n === filter.limit }, n)))),
@@ -236,12 +238,14 @@ export function jobs(root, ctx, params) {
     let why = '';
     if (state !== 'dead' && state !== 'cancelled') why = 'Bulk retry applies to dead or cancelled jobs: choose one of these states.';
     else if (filter.error) why = 'Bulk retry cannot filter by error text: clear "error contains" to retry by queue and type.';
-    const scope = state + ' jobs' + (filter.queue ? ' of queue ' + filter.queue : '') + (filter.type ? ' of type ' + filter.type : '');
+    const scope = state + ' jobs' + (filter.queue ? ' of queue ' + filter.queue : '') + (filter.type ? ' of type ' + filter.type : '') +
+      (filter.tenant ? ' of tenant ' + filter.tenant : '');
     const btn = h('button', { type: 'button', 'data-action': 'bulk-retry', disabled: !!why }, 'Retry all ' + scope + '…');
     btn.addEventListener('click', async () => {
       const sel = { state };
       if (filter.queue) sel.queue = filter.queue;
       if (filter.type) sel.type = filter.type;
+      if (filter.tenant) sel.tenant = filter.tenant;
       btn.disabled = true;
       try {
         const dry = await api('POST', '/v1/jobs:retry', Object.assign({ dry_run: true, limit: 1000 }, sel));
@@ -282,6 +286,8 @@ export function jobs(root, ctx, params) {
       h('td', null, stateBadge(j.state)),
       h('td', null, String(j.queue)),
       h('td', null, String(j.type)),
+      h('td', null, h('a', { href: '#/jobs' + q({ tenant: j.tenant || 'default' }), 'data-testid': 'job-tenant' },
+        String(j.tenant || 'default'))),
       h('td', { class: 'n' }, j.attempt + '/' + j.max_attempts),
       h('td', { class: 'n' }, String(j.priority)),
       h('td', { class: 'err', title: j.error || undefined, 'data-testid': 'job-error' }, j.error || ''),
@@ -301,7 +307,7 @@ export function jobs(root, ctx, params) {
         ' ' + rows.length + ' job' + (rows.length === 1 ? '' : 's') + (cursor ? ' (page ' + (back.length + 1) + ')' : '')));
     clear(list);
     add(list, rows.length
-      ? [table(['id', 'state', 'queue', 'type', 'attempt', 'prio', 'error', 'created', 'updated'], rows,
+      ? [table(['id', 'state', 'queue', 'type', 'tenant', 'attempt', 'prio', 'error', 'created', 'updated'], rows,
         { class: 'jobs', 'data-testid': 'jobs-table' }), nav]
       : [h('p', { class: 'muted', 'data-testid': 'no-jobs' }, 'No jobs match.'), nav]);
   }
@@ -346,6 +352,7 @@ export function job(root, ctx, params, id) {
       field('state', stateBadge(j.state)),
       field('queue', h('a', { href: '#/jobs' + q({ queue: j.queue }) }, String(j.queue))),
       field('type', String(j.type)),
+      field('tenant', h('a', { href: '#/jobs' + q({ tenant: j.tenant || 'default' }) }, String(j.tenant || 'default'))),
       field('priority', String(j.priority)),
       field('attempt', j.attempt + ' of ' + j.max_attempts),
       field('worker', j.worker || '—'),
