@@ -247,7 +247,8 @@ static handler_status_t s_take_pgbackrest(s_job_t *job, handler_error_t *err)
 static void s_read_label(const char *dir, json_t *info)
 {
     char path[PATH_MAX], line[512];
-    snprintf(path, sizeof path, "%s/backup_label", dir);
+    if (snprintf(path, sizeof path, "%s/backup_label", dir) >= (int)sizeof path)
+        return;
     FILE *f = fopen(path, "r");
     while (f && fgets(line, sizeof line, f)) {
         char lsn[64], file[64];
@@ -264,7 +265,8 @@ static void s_read_label(const char *dir, json_t *info)
 static void s_read_manifest(const char *dir, json_t *info)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/backup_manifest", dir);
+    if (snprintf(path, sizeof path, "%s/backup_manifest", dir) >= (int)sizeof path)
+        return;
     json_t *m = json_load_file(path, 0, NULL);
     size_t i;
     json_t *v;

@@ -132,7 +132,7 @@ static int s_b_submit(const http_request_t *req, json_t **out, char *err, size_t
 
 static int s_b_get(const http_request_t *req, json_t **out, char *err, size_t errlen)
 {
-    json_int_t id;
+    json_int_t id = 0;
     int rc = s_param_id(req, &id, err, errlen);
     if (rc)
         return rc;
@@ -144,7 +144,7 @@ static int s_b_get(const http_request_t *req, json_t **out, char *err, size_t er
 
 static int s_b_jobid(const http_request_t *req, json_t **out, char *err, size_t errlen)
 {
-    json_int_t id;
+    json_int_t id = 0;
     int rc = s_param_id(req, &id, err, errlen);
     if (rc)
         return rc;

@@ -238,7 +238,7 @@ static long s_metric(harness_t *h, fc_t *c, const char *name)
 /* n jobs of the default queue, each depending on dep (JSON array text). */
 static json_t *s_submit_dependents(harness_t *h, fc_t *c, int n, const char *deps)
 {
-    size_t cap = (size_t)n * 96 + 1;
+    size_t cap = (size_t)n * (64 + strlen(deps)) + 1;
     char *jobs = xcalloc(cap, 1);
     size_t len = 0;
     for (int i = 0; i < n; i++)
