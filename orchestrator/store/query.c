@@ -39,7 +39,8 @@
     "  AND ($6::text IS NULL OR strpos(error, $6) > 0) AND ($7::text IS NULL OR tenant = $7)"     \
     " ORDER BY id DESC LIMIT $3::int) s"
 /* What a watcher missed: the next $5 audit rows after $1, oldest first,
- * those of the wanted queue and type shaped as the event stream's bodies;
+ * those of the wanted queue, type and tenant shaped as the event stream's
+ * bodies (tenant only when not "default", as published);
  * with how many rows were scanned and the last id scanned (where to go on).
  * Rows of jobs deleted since are skipped (their queue is unknown). */
 #define QUERY_SQL_EVENTS                                                                           \
@@ -49,7 +50,7 @@
     "  'type', j.type, 'event', e.event, 'state', coalesce(e.state, j.state),"                    \
     "  'attempt', coalesce(e.attempt, 0),"                                                         \
     "  'at_us', (extract(epoch from e.at) * 1000000)::bigint, 'worker', e.worker,"                \
-    "  'event_id', e.id)) ORDER BY e.id), '[]'::json)::text,"                                     \
+    "  'event_id', e.id, 'tenant', nullif(j.tenant, 'default'))) ORDER BY e.id), '[]'::json)::text," \
     "  (SELECT count(*) FROM e), (SELECT coalesce(max(id), $1::bigint) FROM e)"                    \
     " FROM e JOIN jobs j ON j.id = e.job_id"                                                       \
     " WHERE ($2::text IS NULL OR j.queue = $2) AND ($3::text IS NULL OR j.type = $3)"             \

@@ -224,7 +224,8 @@ def events(c, admin, acme):
     ids = sorted({e["data"]["id"] for e in got})
     owners = c.sql("SELECT DISTINCT tenant FROM jobs WHERE id = ANY(:'ids'::bigint[])",
                    ids="{%s}" % ",".join(map(str, ids)))
-    check([r["tenant"] for r in owners] == ["acme"] and set(mine) <= set(ids),
+    check([r["tenant"] for r in owners] == ["acme"] and set(mine) <= set(ids)
+          and all(e["data"].get("tenant") == "acme" for e in got),
           "acme's replay holds jobs of %r" % owners)
     replay.close()
     log("acme's stream: %d events of acme's jobs, none of flood's" % len(got))
