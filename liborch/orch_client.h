@@ -121,8 +121,9 @@ const char *orch_client_endpoint(const orch_client_t *cl);
 /* The tenant the client works in (docs/operations.md, "Tenants"); NULL, the
  * default: none. Jobs it submits with orch_client_submit{,_async} belong to
  * that tenant, and orch_client_list{,_page} return only that tenant's jobs.
- * A key scoped to a tenant is held to its own whatever is set here
- * (submitting for another is refused with 403). 0, or ORCH_EINVAL for a
+ * A key scoped to a tenant is held to its own whatever is set here:
+ * submitting for another is refused with 403, and listing returns the key's
+ * tenant's jobs whatever is set. 0, or ORCH_EINVAL for a
  * name that is not 1..64 characters of [A-Za-z0-9_.:-] (the client keeps
  * the tenant it had). The name is copied. */
 int orch_client_set_tenant(orch_client_t *cl, const char *tenant);

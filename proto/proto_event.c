@@ -179,7 +179,7 @@ void proto_event_encode(strbuf_t *sb, const proto_event_t *e)
         strbuf_append(sb, ",\"event_id\":", 12);
         strbuf_put_i64(sb, e->event_id);
     }
-    if (e->tenant && strcmp(e->tenant, "default") != 0) {
+    if (e->tenant) {
         strbuf_append(sb, ",\"tenant\":", 10);
         proto_put_string(sb, e->tenant, strlen(e->tenant));
     }

@@ -20,7 +20,8 @@ typedef struct {
     int64_t at_us;      /* wall clock, microseconds since the epoch */
     const char *worker; /* NULL: no worker involved; else 1..PROTO_NAME_MAX bytes */
     int64_t event_id;   /* the audit row's id in job_events (resume point); 0: not given */
-    const char *tenant; /* the job's tenant; NULL: "default" (not sent then) */
+    const char *tenant; /* the job's tenant; NULL: not sent (the coordinator sends none
+                         * for "default") */
     json_t *body;
 } proto_event_t;
 

@@ -377,7 +377,7 @@ static void s_publish_events(coord_t *c, const batch_event_t *events, size_t n)
             .event = job_event_name(e->event), .state = job_state_name(e->state),
             .attempt = e->attempt, .at_us = e->at_us, .worker = e->worker,
             .event_id = e->id,
-            .tenant = e->tenant,
+            .tenant = e->tenant && strcmp(e->tenant, "default") != 0 ? e->tenant : NULL,
         };
         strbuf_reset(&sb);
         proto_event_encode(&sb, &ev);

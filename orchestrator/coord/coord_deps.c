@@ -252,6 +252,15 @@ static bool s_validate_deps(coord_t *c, const s_view_t *v, proto_jobspec_t *spec
                          i, (long long)id, tenant);
                 return false;
             }
+            const char *other = id < 0 && (size_t)-id <= n ? coord_spec_tenant(&specs[-id - 1])
+                                                           : tenant;
+            if (strcmp(other, tenant) != 0) {
+                snprintf(err, errlen,
+                         "jobs[%zu].depends_on: jobs[%lld] is tenant \"%s\"'s, not \"%s\"'s (a "
+                         "job depends only on jobs of its own tenant)",
+                         i, (long long)(-id - 1), other, tenant);
+                return false;
+            }
         }
     return true;
 }

@@ -38,7 +38,7 @@ void ctl_usage(FILE *out)
           "  cancel ID                                    cancel a job\n"
           "  retry ID                                     requeue a dead or cancelled job\n"
           "  retry|cancel [--queue Q] [--state S] [--type T] [--error TEXT] [--limit N]\n"
-          "               [--dry-run]                     every matching job (retry: dead,\n"
+          "               [--tenant NAME] [--dry-run]     every matching job (retry: dead,\n"
           "                                               cancel: queued by default); count first\n"
           "  purge --state succeeded|dead|cancelled [--queue Q] [--type T]\n"
           "        [--tenant NAME] [--older-than D] [--limit N] [--dry-run]\n"

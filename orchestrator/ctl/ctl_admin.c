@@ -111,8 +111,8 @@ int ctl_admin_purge(ctl_cmd_t *ctx)
 
 bool ctl_admin_is_bulk(const ctl_cmd_t *ctx)
 {
-    static const char *const flags[] = {"--queue", "--state", "--type", "--error", "--limit",
-                                        "--dry-run", NULL};
+    static const char *const flags[] = {"--queue", "--state", "--type", "--error", "--tenant",
+                                        "--limit", "--dry-run", NULL};
     for (size_t i = 0; flags[i]; i++)
         if (ctl_args_opt(ctx->args, flags[i]))
             return true;
@@ -136,11 +136,15 @@ int ctl_admin_bulk(ctl_cmd_t *ctx, bool retry)
         rc = ctl_cmd_check_name(ctx, "queue", f.queue);
     if (rc == 0 && f.type)
         rc = ctl_cmd_check_name(ctx, "type", f.type);
+    const char *tenant = ctl_args_opt(ctx->args, "--tenant");
+    if (rc == 0 && tenant)
+        rc = ctl_cmd_check_name(ctx, "tenant", tenant);
     orch_client_t *cl;
     if (rc == 0)
         rc = ctl_cmd_client(ctx, &cl);
     if (rc != 0)
         return rc;
+    orch_client_set_tenant(cl, tenant); /* checked above: cannot fail */
     /* the jobs first, newest first, a page at a time */
     json_t *ids = json_array();
     int64_t next = 0;

@@ -145,14 +145,14 @@ static void s_free(void *cls)
 
 /* ---- filters ---- */
 
-/* tenant: the event's (NULL: "default"); the replay's pages come filtered
- * by the loop, which knows the jobs' tenants (s_request_page). */
+/* tenant: the event's (NULL: "default"). The replay's pages come filtered
+ * by the loop already (s_request_page); checked again all the same. */
 static bool s_wanted(const http_sse_t *s, const char *queue, const char *type, int64_t job,
-                     const char *tenant, bool live)
+                     const char *tenant)
 {
     if (s->job && job != s->job)
         return false;
-    if (live && s->tenant && strcmp(s->tenant, tenant ? tenant : "default") != 0)
+    if (s->tenant && strcmp(s->tenant, tenant ? tenant : "default") != 0)
         return false;
     if (s->type && (!type || strcmp(type, s->type)))
         return false;
@@ -224,7 +224,8 @@ void http_sse_on_reply(http_sse_t *s, const char *body, size_t len)
         if (id <= s->last ||
             !s_wanted(s, json_string_value(json_object_get(ev, "queue")),
                       json_string_value(json_object_get(ev, "type")),
-                      json_integer_value(json_object_get(ev, "id")), NULL, false))
+                      json_integer_value(json_object_get(ev, "id")),
+                      json_string_value(json_object_get(ev, "tenant"))))
             continue;
         char *text = json_dumps(ev, JSON_COMPACT);
         s_frame(&sb, id, text, strlen(text));
@@ -262,7 +263,7 @@ void http_sse_on_events(http_t *h)
         if (nf == 3 && proto_event_decode(NULL, frames, nf, &ev, err, sizeof err) == ORCH_OK) {
             s_frame(&sb, ev.event_id, frames[2].data, frames[2].size);
             for (http_sse_t *s = h->streams; s; s = s->next) {
-                if (s->closed || !s_wanted(s, ev.queue, ev.type, ev.id, ev.tenant, true))
+                if (s->closed || !s_wanted(s, ev.queue, ev.type, ev.id, ev.tenant))
                     continue;
                 if (s->live) {
                     if (ev.event_id > s->last) {

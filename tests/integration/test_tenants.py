@@ -178,6 +178,11 @@ def scope(c, admin, acme, flood_ids, acme_ids):
     queues = {q["name"]: q for q in c.orchctl("queues")}
     check("parked" in queues and queues["parked"]["paused"] is False,
           "parked got paused: %r" % queues.get("parked"))
+    dry = c.orchctl("cancel", "--tenant", "flood", "--queue", "parked", "--dry-run")
+    want = [r["id"] for r in c.sql("SELECT id FROM jobs WHERE tenant = 'flood' AND queue = 'parked'"
+                                   " AND state = 'queued' ORDER BY id DESC")]
+    check(parked in want and dry["ids"] == want,
+          "orchctl cancel --tenant flood --dry-run: %r, flood's queued in parked: %r" % (dry, want))
     listed = c.orchctl("list", "--tenant", "acme", "--limit", "1000")
     check({j["id"] for j in listed} == set(acme_ids), "orchctl list --tenant acme: %d jobs"
           % len(listed))

@@ -218,6 +218,45 @@ static void test_invalid_batch_references_rejected(void **state)
     h_finish(h);
 }
 
+/* A job depends only on jobs of its own tenant: another tenant's job (in
+ * memory here) does not exist for it, and neither does another tenant's job
+ * of the same submission. */
+static void test_dependencies_stay_in_tenant(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    fc_t *c = fc_new(h);
+    int64_t a = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\",\"tenant\":\"acme\"}");
+    char job[160];
+    snprintf(job, sizeof job,
+             "{\"queue\":\"default\",\"type\":\"noop\",\"tenant\":\"other\",\"depends_on\":[%lld]}",
+             (long long)a);
+    json_t *r = fc_callf(h, c, "SUBMIT", "{\"jobs\":[%s]}", job);
+    assert_int_equal(h_status(r), 400);
+    char want[128];
+    snprintf(want, sizeof want, "jobs[0].depends_on: job %lld does not exist in tenant \"other\"",
+             (long long)a);
+    assert_string_equal(json_string_value(json_object_get(r, "error")), want);
+    json_decref(r);
+    r = fc_call(h, c, "SUBMIT",
+                "{\"jobs\":[{\"queue\":\"default\",\"type\":\"noop\",\"tenant\":\"acme\"},"
+                "{\"queue\":\"default\",\"type\":\"noop\",\"tenant\":\"other\",\"depends_on\":[-1]}]}");
+    assert_int_equal(h_status(r), 400);
+    assert_string_equal(json_string_value(json_object_get(r, "error")),
+                        "jobs[1].depends_on: jobs[0] is tenant \"acme\"'s, not \"other\"'s (a job "
+                        "depends only on jobs of its own tenant)");
+    json_decref(r);
+    size_t before = store_fake_njobs();
+    snprintf(job, sizeof job,
+             "{\"queue\":\"default\",\"type\":\"noop\",\"tenant\":\"acme\",\"depends_on\":[%lld]}",
+             (long long)a);
+    int64_t b = fc_submit(h, c, job);
+    h_settle(h);
+    assert_int_equal(store_fake_njobs(), before + 1);
+    assert_true(store_fake_has_dep(b, a));
+    h_finish(h);
+}
+
 /* ---- beyond scheduler.waiting_window ---- */
 
 static long s_metric(harness_t *h, fc_t *c, const char *name)
@@ -374,6 +413,7 @@ int main(void)
         H_TEST(test_cancelled_dependency_cascades),
         H_TEST(test_finished_and_unknown_dependencies),
         H_TEST(test_invalid_batch_references_rejected),
+        H_TEST(test_dependencies_stay_in_tenant),
         H_TEST(test_waiting_beyond_window_run),
         H_TEST(test_waiting_beyond_window_cascade),
         H_TEST(test_waiting_beyond_window_recovered),

@@ -1070,8 +1070,25 @@ static void test_event_roundtrip(void **state)
     assert_string_equal(g.event, "started");
     assert_string_equal(g.worker, "host-1");
     assert_non_null(g.body);
+    assert_null(g.tenant);
     proto_event_fini(&g);
     assert_null(g.body);
+
+    /* a tenant goes out as given and comes back; one that is no name is
+     * malformed */
+    e.tenant = "acme";
+    strbuf_reset(&fx->sb);
+    proto_event_encode(&fx->sb, &e);
+    assert_non_null(strstr(fx->sb.data, ",\"tenant\":\"acme\"}"));
+    assert_int_equal(s_event_frames(&fx->sb, "bulk", "ORCHE1", &g, fx->err), 0);
+    assert_string_equal(g.tenant, "acme");
+    proto_event_fini(&g);
+    e.tenant = "no such name!";
+    strbuf_reset(&fx->sb);
+    proto_event_encode(&fx->sb, &e);
+    assert_int_equal(s_event_frames(&fx->sb, "bulk", "ORCHE1", &g, fx->err), ORCH_EPROTO);
+    assert_non_null(strstr(fx->err, "tenant"));
+    e.tenant = NULL;
 
     /* no worker; a worker shown escaped rather than refused */
     e.worker = NULL;
