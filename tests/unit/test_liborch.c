@@ -262,45 +262,6 @@ static void test_list_pages(void **state)
     fake_stop(&f);
 }
 
-/* orch_client_set_tenant: the tenant goes out with every job submitted and
- * as LIST's filter; a bad name changes nothing; NULL clears it. */
-static void test_tenant(void **state)
-{
-    (void)state;
-    fake_t *f = fake_start(FAKE_ANSWER, 200);
-    const char *ep = f->endpoint;
-    orch_client_t *cl = client_for(&ep, 1, 2000);
-    assert_int_equal(orch_client_set_tenant(cl, "acme"), 0);
-    assert_int_equal(orch_client_set_tenant(cl, "not a name"), ORCH_EINVAL);
-    assert_non_null(strstr(orch_client_error(cl), "invalid tenant name 'not a name'"));
-    orch_job_t jobs[2];
-    orch_job_init(&jobs[0]);
-    jobs[0].queue = "default";
-    jobs[0].type = "noop";
-    jobs[1] = jobs[0];
-    orch_ids_t ids;
-    assert_int_equal(orch_client_submit(cl, jobs, 2, &ids), 0);
-    orch_ids_fini(&ids);
-    json_t *doc = json_loads(f->raw[0], 0, NULL);
-    json_t *sent = json_object_get(doc, "jobs");
-    assert_int_equal(json_array_size(sent), 2);
-    for (size_t i = 0; i < 2; i++)
-        assert_string_equal(json_string_value(json_object_get(json_array_get(sent, i), "tenant")),
-                            "acme");
-    json_decref(doc);
-    json_t *list = NULL;
-    orch_list_filter_t flt = {.state = "dead"};
-    assert_int_equal(orch_client_list(cl, &flt, &list), 0);
-    json_decref(list);
-    assert_string_equal(f->raw[1], "{\"state\":\"dead\",\"tenant\":\"acme\"}");
-    assert_int_equal(orch_client_set_tenant(cl, NULL), 0);
-    assert_int_equal(orch_client_list(cl, &flt, &list), 0);
-    json_decref(list);
-    assert_string_equal(f->raw[2], "{\"state\":\"dead\"}");
-    orch_client_destroy(&cl);
-    fake_stop(&f);
-}
-
 static void test_status_mapped_to_code(void **state)
 {
     (void)state;
@@ -500,6 +461,61 @@ static void test_async_replies_matched_by_req(void **state)
         assert_int_equal(json_integer_value(json_object_get(sent, "req")), reqs[i]);
         json_decref(sent);
     }
+    orch_client_destroy(&cl);
+    fake_stop(&f);
+}
+
+/* orch_client_set_tenant: the tenant goes out with every job submitted and
+ * as LIST's filter; a bad name changes nothing; NULL clears it. */
+static void test_tenant(void **state)
+{
+    (void)state;
+    fake_t *f = fake_start(FAKE_ANSWER, 200);
+    const char *ep = f->endpoint;
+    orch_client_t *cl = client_for(&ep, 1, 2000);
+    assert_int_equal(orch_client_set_tenant(cl, "acme"), 0);
+    assert_int_equal(orch_client_set_tenant(cl, "not a name"), ORCH_EINVAL);
+    assert_non_null(strstr(orch_client_error(cl), "invalid tenant name 'not a name'"));
+    orch_job_t jobs[2];
+    orch_job_init(&jobs[0]);
+    jobs[0].queue = "default";
+    jobs[0].type = "noop";
+    jobs[1] = jobs[0];
+    orch_ids_t ids;
+    assert_int_equal(orch_client_submit(cl, jobs, 2, &ids), 0);
+    orch_ids_fini(&ids);
+    json_t *doc = json_loads(f->raw[0], 0, NULL);
+    json_t *sent = json_object_get(doc, "jobs");
+    assert_int_equal(json_array_size(sent), 2);
+    for (size_t i = 0; i < 2; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(sent, i), "tenant")),
+                            "acme");
+    json_decref(doc);
+    json_t *list = NULL;
+    orch_list_filter_t flt = {.state = "dead"};
+    assert_int_equal(orch_client_list(cl, &flt, &list), 0);
+    json_decref(list);
+    assert_string_equal(f->raw[1], "{\"state\":\"dead\",\"tenant\":\"acme\"}");
+    /* a page without a filter, and an asynchronous submission */
+    int64_t next = 0;
+    assert_int_equal(orch_client_list_page(cl, NULL, &list, &next), 0);
+    json_decref(list);
+    assert_string_equal(f->raw[2], "{\"tenant\":\"acme\"}");
+    seen_t seen = {0};
+    ticket_t t = {&seen, 0};
+    assert_int_equal(orch_client_submit_async(cl, jobs, 1, on_done, &t), 0);
+    for (int i = 0; i < 50 && orch_client_inflight(cl) > 0; i++)
+        assert_true(orch_client_poll(cl, 100) >= 0);
+    assert_int_equal(seen.calls, 1);
+    doc = json_loads(f->raw[3], 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(doc, "jobs"), 0), "tenant")),
+                        "acme");
+    json_decref(doc);
+    assert_int_equal(orch_client_set_tenant(cl, NULL), 0);
+    assert_int_equal(orch_client_list(cl, &flt, &list), 0);
+    json_decref(list);
+    assert_string_equal(f->raw[4], "{\"state\":\"dead\"}");
     orch_client_destroy(&cl);
     fake_stop(&f);
 }
