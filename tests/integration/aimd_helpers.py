@@ -4,7 +4,11 @@ fake_meili.py with --max-concurrent N), once with the downstream configured
 (AIMD on) and once without (the coordinator restarted), and the checks:
 
 - AIMD on: every job succeeds, the limit (GET /metrics,
-  orch_downstream_limit) ends within [N/2, 2N], 429s are under 10% of the
+  orch_downstream_limit, sampled every 0.25 s) has its median over the run
+  within [N/2, 2N] (its value at the end is printed, not checked: once
+  the queue runs dry the last jobs are mostly ones waiting out a
+  Retry-After or polling, so it climbs in that tail without
+  saying anything about N), 429s are under 10% of the
   requests in the second half of the run, `orchctl queues downstreams`
   shows the downstream idle with at least one good call a job;
 - AIMD off: the share of 429s among the requests is more than 3 times
@@ -13,6 +17,7 @@ fake_meili.py with --max-concurrent N), once with the downstream configured
 The figures of both runs are logged (docs/benchmarks.md quotes them).
 """
 import re
+import statistics
 import time
 import urllib.request
 
@@ -85,6 +90,8 @@ def run(c, fake, target, tag, njobs, aimd):
         "second_half_throttled": end["throttled"] - mid["throttled"],
         "limit_end": metric(c, "orch_downstream_limit", target.name) if aimd else None,
         "limits": limits,
+        "limit_median": statistics.median(v for _, v in limits if v is not None)
+        if any(v is not None for _, v in limits) else None,
     }
     log("run %s (aimd %s): %d jobs in %.2f s, %d requests, %d throttled (%.1f%%), "
         "second half %d requests %d throttled (%.1f%%), max in flight %d, limit at end %s"
@@ -93,6 +100,8 @@ def run(c, fake, target, tag, njobs, aimd):
            fig["second_half_throttled"],
            100.0 * fig["second_half_throttled"] / max(1, fig["second_half_requests"]),
            fig["max_in_flight"], fig["limit_end"]))
+    if fig["limit_median"] is not None:
+        log("limit median over the run: %g" % fig["limit_median"])
     if limits:
         log("limit over time (s, limit): %s" % " ".join("%s:%g" % (t, v or 0) for t, v in limits))
     return fig
@@ -102,8 +111,9 @@ def on_and_off(c, fake, target, n, njobs, workers):
     """The run with the downstream configured (the coordinator must start
     with it), its checks, then the run without it and the comparison."""
     on = run(c, fake, target, "on", njobs, aimd=True)
-    check(on["limit_end"] is not None and n / 2 <= on["limit_end"] <= 2 * n,
-          "limit ended at %s, outside [%g, %g]" % (on["limit_end"], n / 2, 2 * n))
+    check(on["limit_median"] is not None and n / 2 <= on["limit_median"] <= 2 * n,
+          "the limit's median over the run is %s, outside [%g, %g] (samples %r)"
+          % (on["limit_median"], n / 2, 2 * n, on["limits"]))
     check(on["second_half_throttled"] < 0.10 * on["second_half_requests"],
           "429s pile up with AIMD: %d of %d requests in the second half"
           % (on["second_half_throttled"], on["second_half_requests"]))

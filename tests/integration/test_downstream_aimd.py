@@ -6,8 +6,8 @@ flight (429 with Retry-After, ~40 ms per request). Each run submits 300
 embed jobs of one text each (one Ollama call per attempt).
 
 - With `downstreams: [{name: ollama, types: [embed]}]` (AIMD on): every job
-  succeeds, the limit (GET /metrics, orch_downstream_limit) ends within
-  [N/2, 2N], and 429s do not pile up: in the second half of the run they
+  succeeds, the limit (GET /metrics, orch_downstream_limit) has its median
+  over the run within [N/2, 2N], and 429s do not pile up: in the second half of the run they
   are under 10% of the requests.
 - With no downstreams (AIMD off, the same fleet, coordinator restarted):
   the 16 slots hammer the fake and the share of 429s is more than 3 times

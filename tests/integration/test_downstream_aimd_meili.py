@@ -9,8 +9,8 @@ Each run submits 300 index jobs of one document each: one POST of the
 documents (the throttled route) and one task GET per attempt.
 
 - With `downstreams: [{name: meili, types: [index]}]` (AIMD on): every job
-  succeeds, the limit ends within [N/2, 2N], and in the second half of the
-  run 429s are under 10% of the document requests.
+  succeeds, the limit's median over the run lies within [N/2, 2N], and in
+  the second half of the run 429s are under 10% of the document requests.
 - With no downstreams (AIMD off, the same fleet, coordinator restarted):
   the share of 429s is more than 3 times higher.
 The run and the checks are aimd_helpers.py's; the figures of both runs are
