@@ -25,6 +25,28 @@ import harness
 from harness import check, log
 
 
+N = 4              # the fake's most requests in flight on its throttled route
+DELAY_MS = 40      # per throttled request
+JOBS = 300
+SLOTS = (6, 5, 5)  # three orch-worker processes, 16 slots in all
+
+
+def downstreams(name, job_type):
+    """The coordinator's `downstreams:` for the run with AIMD on."""
+    return [{"name": name, "types": [job_type], "initial": 4, "min": 1, "max": 64,
+             "latency_target": "2s"}]
+
+
+def start_workers(c, handlers):
+    """The fleet: one orch-worker process per SLOTS entry with handlers;
+    their names."""
+    workers = []
+    for k, slots in enumerate(SLOTS):
+        workers.append("w%d" % (k + 1))
+        c.start_worker(workers[-1], slots=slots, config={"handlers": handlers})
+    return workers
+
+
 class Target:
     """What differs between the fakes: the downstream's name, the jobs, and
     how to read the fake's stats. counts(stats) -> (requests, answered):

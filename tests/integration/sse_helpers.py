@@ -67,7 +67,8 @@ class Stream:
         while True:
             while b"\n\n" in self.text:
                 block, self.text = self.text.split(b"\n\n", 1)
-                ev = {"id": None, "data": None, "event": None}
+                # data: the last data line's JSON; lines: every data line
+                ev = {"id": None, "data": None, "event": None, "lines": []}
                 for line in block.decode().split("\n"):
                     if line.startswith(":") or not line:
                         continue
@@ -76,6 +77,7 @@ class Stream:
                     if k == "id":
                         ev["id"] = int(v)
                     elif k == "data":
+                        ev["lines"].append(v)
                         ev["data"] = json.loads(v)
                     elif k == "event":
                         ev["event"] = v

@@ -7,8 +7,8 @@ embed jobs of one text each (one Ollama call per attempt).
 
 - With `downstreams: [{name: ollama, types: [embed]}]` (AIMD on): every job
   succeeds, the limit (GET /metrics, orch_downstream_limit) has its median
-  over the run within [N/2, 2N], and 429s do not pile up: in the second half of the run they
-  are under 10% of the requests.
+  over the run within [N/2, 2N], and 429s do not pile up: in the second
+  half of the run they are under 10% of the requests.
 - With no downstreams (AIMD off, the same fleet, coordinator restarted):
   the 16 slots hammer the fake and the share of 429s is more than 3 times
   higher, which shows the feature is what keeps it low.
@@ -27,12 +27,6 @@ import aimd_helpers  # noqa: E402
 import harness  # noqa: E402
 from fakeproc import Fake  # noqa: E402
 
-N = 4          # the fake's max requests in flight
-DELAY_MS = 40  # per request
-JOBS = 300
-SLOTS = (6, 5, 5)
-DOWNSTREAMS = [{"name": "ollama", "types": ["embed"], "initial": 4, "min": 1, "max": 64,
-                "latency_target": "2s"}]
 
 
 def make_jobs(tag, n):
@@ -47,16 +41,15 @@ def counts(stats):
 
 
 def test(c):
-    ollama = Fake("ollama", c.tmp, ["--dim", "8", "--max-concurrent", str(N),
-                                    "--delay-ms", str(DELAY_MS), "--retry-after", "1"])
-    workers = []
-    for k, slots in enumerate(SLOTS):
-        workers.append("w%d" % (k + 1))
-        c.start_worker(workers[-1], slots=slots, config={"handlers": {"embed": {
-            "enabled": True, "url": ollama.url, "model": "test-embed", "batch_size": 1,
-            "timeout": "10s", "database_url": c.db_url}}})
+    ollama = Fake("ollama", c.tmp, ["--dim", "8", "--max-concurrent", str(aimd_helpers.N),
+                                    "--delay-ms", str(aimd_helpers.DELAY_MS),
+                                    "--retry-after", "1"])
+    workers = aimd_helpers.start_workers(c, {"embed": {
+        "enabled": True, "url": ollama.url, "model": "test-embed", "batch_size": 1,
+        "timeout": "10s", "database_url": c.db_url}})
     aimd_helpers.on_and_off(c, ollama, aimd_helpers.Target("ollama", make_jobs, counts),
-                            N, JOBS, workers)
+                            aimd_helpers.N, aimd_helpers.JOBS, workers)
 
 
-harness.main(test, coordinator_config={"downstreams": DOWNSTREAMS})
+harness.main(test, coordinator_config={"downstreams": aimd_helpers.downstreams("ollama",
+                                                                               "embed")})

@@ -27,12 +27,6 @@ import aimd_helpers  # noqa: E402
 import harness  # noqa: E402
 from fakeproc import Fake  # noqa: E402
 
-N = 4          # the fake's max document requests in flight
-DELAY_MS = 40  # per document request
-JOBS = 300
-SLOTS = (6, 5, 5)
-DOWNSTREAMS = [{"name": "meili", "types": ["index"], "initial": 4, "min": 1, "max": 64,
-                "latency_target": "2s"}]
 
 
 def make_jobs(tag, n):
@@ -49,20 +43,20 @@ def counts(stats):
 
 
 def test(c):
-    meili = Fake("meili", c.tmp, ["--steps", "1", "--max-concurrent", str(N),
-                                  "--delay-ms", str(DELAY_MS), "--retry-after", "1"])
-    workers = []
-    for k, slots in enumerate(SLOTS):
-        workers.append("w%d" % (k + 1))
-        c.start_worker(workers[-1], slots=slots, config={"handlers": {"index": {
-            "enabled": True, "url": meili.url, "timeout": "10s",
-            "poll_initial": "10ms", "poll_max": "100ms"}}})
+    meili = Fake("meili", c.tmp, ["--steps", "1", "--max-concurrent", str(aimd_helpers.N),
+                                  "--delay-ms", str(aimd_helpers.DELAY_MS),
+                                  "--retry-after", "1"])
+    workers = aimd_helpers.start_workers(c, {"index": {
+        "enabled": True, "url": meili.url, "timeout": "10s",
+        "poll_initial": "10ms", "poll_max": "100ms"}})
     aimd_helpers.on_and_off(c, meili, aimd_helpers.Target("meili", make_jobs, counts),
-                            N, JOBS, workers)
+                            aimd_helpers.N, aimd_helpers.JOBS, workers)
     # the documents of the AIMD run arrived: one per job (index "aimd-on")
     status, body = meili.get("/indexes/aimd-on/documents?limit=1000")
-    harness.check(status == 200 and body["total"] == JOBS,
-                  "index aimd-on holds %r documents, not %d" % (body.get("total"), JOBS))
+    harness.check(status == 200 and body["total"] == aimd_helpers.JOBS,
+                  "index aimd-on holds %r documents, not %d"
+                  % (body.get("total"), aimd_helpers.JOBS))
 
 
-harness.main(test, coordinator_config={"downstreams": DOWNSTREAMS})
+harness.main(test, coordinator_config={"downstreams": aimd_helpers.downstreams("meili",
+                                                                               "index")})

@@ -46,6 +46,7 @@ import yaml
 
 import harness
 from harness import check, log
+from sse_helpers import Stream
 
 DOC_PATH = os.path.join(harness.SOURCE_DIR, "proto", "openapi.yaml")
 ROUTE_C = os.path.join(harness.SOURCE_DIR, "orchestrator", "http", "http_route.c")
@@ -425,84 +426,6 @@ def compare_routes(doc):
 
 # ---- Server-Sent Events ----
 
-class SSE:
-    """A raw GET /v1/events: status and headers, then SSE events (the body
-    de-chunked when Transfer-Encoding: chunked)."""
-
-    def __init__(self, port, path, token, headers=None, timeout=20):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        lines = ["GET %s HTTP/1.1" % path, "Host: 127.0.0.1:%d" % port,
-                 "Accept: text/event-stream", "Authorization: Bearer %s" % token]
-        lines += ["%s: %s" % kv for kv in (headers or {}).items()]
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        self.raw = b""
-        self.body = b""
-        while b"\r\n\r\n" not in self.raw:
-            self._recv()
-        head, self.raw = self.raw.split(b"\r\n\r\n", 1)
-        head = head.decode("latin-1").split("\r\n")
-        self.status = int(head[0].split()[1])
-        self.headers = {}
-        for h in head[1:]:
-            k, _, val = h.partition(":")
-            self.headers[k.strip().lower()] = val.strip()
-        self.chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
-        self.text = ""
-
-    def _recv(self):
-        data = self.sock.recv(65536)
-        check(data, "the event stream closed")
-        self.raw += data
-
-    def _decode(self):
-        if not self.chunked:
-            self.body += self.raw
-            self.raw = b""
-            return
-        while True:
-            if b"\r\n" not in self.raw:
-                return
-            size_line, rest = self.raw.split(b"\r\n", 1)
-            size = int(size_line.split(b";")[0].strip() or b"0", 16)
-            check(size > 0, "the event stream ended")
-            if len(rest) < size + 2:
-                return
-            self.body += rest[:size]
-            self.raw = rest[size + 2:]
-
-    def next_event(self, deadline):
-        """The next event as {"id":..., "event":..., "data": [...lines]}
-        (comments and the retry field skipped)."""
-        while True:
-            self._decode()
-            text = self.body.decode("utf-8", "replace").replace("\r\n", "\n")
-            if "\n\n" in text:
-                block, rest = text.split("\n\n", 1)
-                self.body = rest.encode()
-                ev = {"data": []}
-                for line in block.split("\n"):
-                    if line.startswith(":") or not line:
-                        continue
-                    field, _, val = line.partition(":")
-                    val = val[1:] if val.startswith(" ") else val
-                    if field == "data":
-                        ev["data"].append(val)
-                    else:
-                        ev[field] = val
-                if ev["data"]:
-                    return ev
-                continue
-            remaining = deadline - time.monotonic()
-            check(remaining > 0, "no event within the deadline")
-            self.sock.settimeout(remaining)
-            try:
-                self._recv()
-            except socket.timeout:
-                raise harness.TestFailure("no event within the deadline")
-
-    def close(self):
-        self.sock.close()
-
 
 def check_events(c, api, job_id):
     doc = api.doc
@@ -514,7 +437,8 @@ def check_events(c, api, job_id):
     path = "/v1/events" + ("?" + urllib.parse.urlencode(query) if query else "")
 
     def open_stream(p, headers=None):
-        s = SSE(c.http_port, p, api.admin, headers)
+        s = Stream(c, p[len("/v1/events"):],
+                   dict(headers or {}, Authorization="Bearer " + api.admin))
         check(s.status == 200, "%s: status %d" % (p, s.status))
         check("200" in op["responses"], "200 not documented for /v1/events")
         check(s.headers.get("content-type", "").startswith("text/event-stream"),
@@ -524,14 +448,16 @@ def check_events(c, api, job_id):
             check(name.lower() in s.headers, "%s: documented header %s missing" % (p, name))
         return s
 
-    def validated(ev, what):
-        check(len(ev["data"]) == 1, "%s: an event of %d data lines" % (what, len(ev["data"])))
+    def validated(s, deadline, what):
+        ev = s.next(max(0.05, deadline - time.monotonic()))
+        check(ev is not None, "%s: no event within the deadline" % what)
+        check(len(ev["lines"]) == 1, "%s: an event of %d data lines" % (what, len(ev["lines"])))
         check(ev.get("event") in (None, "message"), "%s: event type %r (data %r)"
-              % (what, ev.get("event"), ev["data"]))
-        body = json.loads(ev["data"][0])
+              % (what, ev.get("event"), ev["lines"]))
+        body = ev["data"]
         errs = api.v.errors(ev_schema, body)
-        check(not errs, "%s: data %s does not match Event:\n  %s" % (what, ev["data"][0], "\n  ".join(errs)))
-        check("event_id" in body and ev.get("id") == str(body["event_id"]),
+        check(not errs, "%s: data %s does not match Event:\n  %s" % (what, ev["lines"][0], "\n  ".join(errs)))
+        check("event_id" in body and ev.get("id") == body["event_id"],
               "%s: SSE id %r, event_id %r" % (what, ev.get("id"), body.get("event_id")))
         return body
 
@@ -544,7 +470,7 @@ def check_events(c, api, job_id):
         deadline = time.monotonic() + 20
         bodies = []
         while not any(b["id"] == new_id for b in bodies):
-            bodies.append(validated(s.next_event(deadline), "live event"))
+            bodies.append(validated(s, deadline, "live event"))
         log("events: %d live events validate against Event (job %d: %s)"
             % (len(bodies), new_id, bodies[-1]["event"]))
     finally:
@@ -556,7 +482,7 @@ def check_events(c, api, job_id):
         deadline = time.monotonic() + 20
         got = []
         while not got or got[-1]["event"] != "succeeded":
-            b = validated(s.next_event(deadline), "replayed event")
+            b = validated(s, deadline, "replayed event")
             check(b["id"] == job_id, "replay of job %d sent an event of job %d" % (job_id, b["id"]))
             check(not got or b["event_id"] > got[-1]["event_id"], "replayed ids not increasing")
             got.append(b)
