@@ -109,6 +109,45 @@ static bool s_ok(PGresult *r, ExecStatusType want, char *err, size_t errlen, con
 
 /* ---- sealing (query thread) ---- */
 
+/* A block's rows by id: their list is kept only once an id was skipped (a
+ * block without gaps stores NULL: every id from first to last, migration
+ * 020). */
+typedef struct {
+    strbuf_t list; /* "{1,2,...}" once gaps, else empty */
+    int64_t first, last;
+    long n;
+    bool gaps;
+} s_ids_t;
+
+static void s_ids_add(s_ids_t *b, int64_t id)
+{
+    if (b->n && id != b->last + 1 && !b->gaps) { /* the ids so far: first .. last */
+        b->gaps = true;
+        strbuf_putc(&b->list, '{');
+        for (int64_t k = b->first; k <= b->last; k++) {
+            if (k > b->first)
+                strbuf_putc(&b->list, ',');
+            strbuf_put_i64(&b->list, k);
+        }
+    }
+    if (b->gaps) {
+        strbuf_putc(&b->list, ',');
+        strbuf_put_i64(&b->list, id);
+    }
+    if (!b->n++)
+        b->first = id;
+    b->last = id;
+}
+
+/* The ids parameter: NULL without gaps. */
+static const char *s_ids_param(s_ids_t *b)
+{
+    if (!b->gaps)
+        return NULL;
+    strbuf_putc(&b->list, '}');
+    return b->list.data;
+}
+
 /* One page in one transaction, of rows below upto: *n rows sealed, *last
  * the last id and head its hash (the chain's head before the page when
  * none); *busy when another sealer holds the lock. */
@@ -154,27 +193,25 @@ static int s_seal_page(PGconn *conn, int64_t upto, long *n, int64_t *last,
     }
     if (ok && PQntuples(rows) > 0) {
         int nr = PQntuples(rows);
-        strbuf_t ids, hashes;
-        strbuf_init(&ids);
+        s_ids_t ids = {0};
+        strbuf_t hashes;
+        strbuf_init(&ids.list);
         strbuf_init(&hashes);
-        strbuf_putc(&ids, '{');
         for (int i = 0; i < nr; i++) {
             unsigned char h[32];
             char hex[65];
             s_hash_row(prev, rows, i, h);
             memcpy(prev, h, 32);
             sodium_bin2hex(hex, sizeof hex, h, 32);
-            strbuf_printf(&ids, "%s%s", i ? "," : "", PQgetvalue(rows, i, 0));
+            s_ids_add(&ids, atoll(PQgetvalue(rows, i, 0)));
             strbuf_append(&hashes, hex, 64);
         }
-        strbuf_putc(&ids, '}');
-        int64_t lo = atoll(PQgetvalue(rows, 0, 0)), hi = atoll(PQgetvalue(rows, nr - 1, 0));
         const char *v[4] = {PQgetvalue(rows, nr - 1, 0), PQgetvalue(rows, 0, 0),
-                            hi - lo + 1 == nr ? NULL : ids.data, hashes.data};
+                            s_ids_param(&ids), hashes.data};
         r = PQexecParams(conn, S_SQL_INSERT, 4, NULL, v, NULL, NULL, 0);
         ok = s_ok(r, PGRES_COMMAND_OK, err, errlen, "could not write audit_seals");
         PQclear(r);
-        strbuf_fini(&ids);
+        strbuf_fini(&ids.list);
         strbuf_fini(&hashes);
         *n = nr;
         *last = atoll(PQgetvalue(rows, nr - 1, 0));
@@ -274,11 +311,9 @@ char *store_audit_seal_rows(void *pgconn, store_audit_head_t *hd, const void *ro
     PGconn *conn = pgconn;
     char err[600] = "";
     int status = 200;
-    long n = 0;
-    int64_t first = 0, last = hd->id;
-    bool gaps = false; /* ids is written only then (else NULL: first .. last) */
-    strbuf_t ids, hashes;
-    strbuf_init(&ids);
+    s_ids_t ids = {0};
+    strbuf_t hashes;
+    strbuf_init(&ids.list);
     strbuf_init(&hashes);
     if (!hd->known) {
         snprintf(err, sizeof err, "no chain head (a hand-over round sets it)");
@@ -289,7 +324,6 @@ char *store_audit_seal_rows(void *pgconn, store_audit_head_t *hd, const void *ro
     char *buf = status == 200 ? xmalloc(len + 1) : NULL;
     if (buf) {
         memcpy(buf, rows, len);
-        strbuf_putc(&ids, '{');
         for (char *p = buf, *end = buf + len; p < end;) {
             char *f[AUDIT_NFIELDS];
             size_t used = s_row(p, end, f);
@@ -300,19 +334,13 @@ char *store_audit_seal_rows(void *pgconn, store_audit_head_t *hd, const void *ro
             }
             p += used;
             audit_hash(head, (const char *const *)f, head);
-            if (n)
-                strbuf_putc(&ids, ',');
-            strbuf_puts(&ids, f[0]);
+            s_ids_add(&ids, atoll(f[0]));
             strbuf_append(&hashes, (const char *)head, 32);
-            int64_t id = atoll(f[0]);
-            gaps = gaps || (n && id != last + 1);
-            last = id;
-            if (!n++)
-                first = last;
         }
-        strbuf_putc(&ids, '}');
         free(buf);
     }
+    long n = ids.n;
+    int64_t last = n ? ids.last : hd->id;
     /* asynchronous commit, as the rounds that read the rows back (derived
      * data: a block a crash loses is rebuilt from the rows) */
     PGresult *r = status == 200 ? PQexec(conn, "BEGIN; SET LOCAL synchronous_commit = off") : NULL;
@@ -344,8 +372,8 @@ char *store_audit_seal_rows(void *pgconn, store_audit_head_t *hd, const void *ro
     if (status == 200 && n) {
         char lastv[24], firstv[24];
         snprintf(lastv, sizeof lastv, "%lld", (long long)last);
-        snprintf(firstv, sizeof firstv, "%lld", (long long)first);
-        const char *v[4] = {lastv, firstv, gaps ? ids.data : NULL, hashes.data};
+        snprintf(firstv, sizeof firstv, "%lld", (long long)ids.first);
+        const char *v[4] = {lastv, firstv, s_ids_param(&ids), hashes.data};
         const int lens[4] = {0, 0, 0, (int)hashes.len}, formats[4] = {0, 0, 0, 1};
         r = PQexecParams(conn, S_SQL_INSERT_BIN, 4, NULL, v, lens, formats, 0);
         if (!s_ok(r, PGRES_COMMAND_OK, err, sizeof err, "could not write audit_seals"))
@@ -358,7 +386,7 @@ char *store_audit_seal_rows(void *pgconn, store_audit_head_t *hd, const void *ro
             status = PROTO_STATUS_UNAVAILABLE;
         PQclear(r);
     }
-    strbuf_fini(&ids);
+    strbuf_fini(&ids.list);
     strbuf_fini(&hashes);
     if (status == 200) {
         hd->id = last;
