@@ -52,22 +52,12 @@
 
 /* Runs sql in a transaction that first checks the leader lease (epoch > 0;
  * orch_lease_check holds a lock an acquire waits for until the commit, see
- * migration 016), so
- * the retention of a coordinator that lost the lease deletes nothing.
- * Returns the statement's result (caller clears) or NULL with *err set. */
-/* then: run after sql in the same transaction (NULL: none); it may look
- * at sql's result and fail the whole (false, *then_err set). */
+ * migration 016), so the retention of a coordinator that lost the lease
+ * deletes nothing. then: run after sql in the same transaction (NULL:
+ * none); it may look at sql's result and fail the whole (false, *then_err
+ * set). Returns the statement's result (caller clears) or NULL with *err
+ * (or then_err) set. */
 typedef bool (*s_then_fn)(PGconn *conn, const PGresult *r, char *err, size_t errlen);
-
-static PGresult *s_fenced_then(PGconn *conn, int64_t epoch, const char *sql, int n,
-                               const char *const *v, PGresult **err, s_then_fn then,
-                               char *then_err, size_t then_errlen);
-
-static PGresult *s_fenced(PGconn *conn, int64_t epoch, const char *sql, int n,
-                          const char *const *v, PGresult **err)
-{
-    return s_fenced_then(conn, epoch, sql, n, v, err, NULL, NULL, 0);
-}
 
 static PGresult *s_fenced_then(PGconn *conn, int64_t epoch, const char *sql, int n,
                                const char *const *v, PGresult **err, s_then_fn then,
@@ -111,6 +101,12 @@ static PGresult *s_fenced_then(PGconn *conn, int64_t epoch, const char *sql, int
         PQclear(c);
     }
     return r;
+}
+
+static PGresult *s_fenced(PGconn *conn, int64_t epoch, const char *sql, int n,
+                          const char *const *v, PGresult **err)
+{
+    return s_fenced_then(conn, epoch, sql, n, v, err, NULL, NULL, 0);
 }
 
 /* After the partitions' statement: when it dropped days, the audit
