@@ -58,7 +58,6 @@ typedef struct {
     int64_t next_ms;        /* next round, or next shipment */
     strbuf_t rows;          /* MEMORY: rows committed since the last shipment, serialized
                              * (store_audit_seal_rows) */
-    size_t nrows;
 } coord_seal_t;
 
 /* A recurring job (schedules table). */

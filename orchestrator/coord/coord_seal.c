@@ -61,7 +61,6 @@ void coord_seal_fini(coord_t *c)
 void coord_seal_reset(coord_t *c)
 {
     strbuf_reset(&c->seal.rows);
-    c->seal.nrows = 0;
     c->seal.handoff_wanted = false;
     s_mode(c, c->cfg->audit_seal_interval_ms ? COORD_SEAL_READBACK : COORD_SEAL_OFF,
            "recovery: reading the rows not sealed yet");
@@ -111,7 +110,6 @@ static void s_event(coord_t *c, const batch_event_t *e)
     s_str(sb, e->state >= 0 ? job_state_name(e->state) : NULL);
     s_str(sb, e->detail);
     s_int(sb, c->lease.epoch); /* the pipeline's fence set it (store migration 008) */
-    c->seal.nrows++;
 }
 
 /* A row a statement answered: [id, job_id, at_us, event, attempt, worker,
@@ -133,7 +131,6 @@ static bool s_answered(coord_t *c, const json_t *a)
         else
             return false;
     }
-    c->seal.nrows++;
     return true;
 }
 
@@ -153,7 +150,6 @@ static void s_handoff(coord_t *c)
         return;
     s->round_inflight = true;
     strbuf_reset(&s->rows);
-    s->nrows = 0;
     s_mode(c, COORD_SEAL_MEMORY, "caught up: hashing rows as they commit");
 }
 
@@ -173,7 +169,6 @@ void coord_seal_committed(coord_t *c, const batch_t *b, const op_t *ops)
             json_array_foreach (rows, i, a)
                 if (!s_answered(c, a)) {
                     strbuf_reset(&s->rows);
-                    s->nrows = 0;
                     s_mode(c, COORD_SEAL_READBACK, "a statement answered a malformed row");
                     break;
                 }
@@ -202,7 +197,6 @@ static bool s_send_rows(coord_t *c)
     }
     s->rows_inflight = true;
     strbuf_reset(&s->rows);
-    s->nrows = 0;
     return true;
 }
 
@@ -259,7 +253,6 @@ void coord_seal_result(coord_t *c, bool rows, const char *body, size_t len)
         s->round_inflight = false;
     if (!ok && s->mode == COORD_SEAL_MEMORY) {
         strbuf_reset(&s->rows);
-        s->nrows = 0;
         s_mode(c, COORD_SEAL_READBACK, rows ? "a block was not written" : "the hand-over failed");
     } else if (ok && !rows && s->mode == COORD_SEAL_READBACK) {
         c->audit_behind = json_is_true(json_object_get(doc, "more"));
