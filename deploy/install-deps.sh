@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git procps psmisc systemd
   libzmq3-dev libpq-dev libyaml-dev libcurl4-openssl-dev
-  libcmocka-dev libjansson-dev libsodium-dev libmicrohttpd-dev wrk
+  libcmocka-dev libjansson-dev libsodium-dev libssl-dev libmicrohttpd-dev wrk
   postgresql postgresql-contrib pgbackrest python3 python3-zmq python3-yaml clang openssl chromium nodejs prometheus
 )
 # the browser tests' npm (nodesource's nodejs bundles it; Debian's is a package)

@@ -108,7 +108,7 @@ if command -v dpkg-shlibdeps >/dev/null; then
 fi
 if [ -z "$DEPENDS" ]; then
     say "dpkg-shlibdeps unavailable or failed: using the listed dependencies"
-    DEPENDS="libc6, libzmq5, libpq5, libyaml-0-2, libcurl4, libjansson4, libmicrohttpd12, libsodium23"
+    DEPENDS="libc6, libzmq5, libpq5, libyaml-0-2, libcurl4, libjansson4, libmicrohttpd12, libsodium23, libssl3"
 fi
 DEPENDS="$DEPENDS, adduser"
 

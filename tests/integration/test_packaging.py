@@ -50,7 +50,7 @@ SRC = harness.SOURCE_DIR
 CMAKE = shutil.which("cmake") or "cmake"
 UNITS = ("orchestratord.service", "orch-worker@.service")
 LIBS = ("libzmq5", "libpq5", "libyaml-0-2", "libcurl4", "libjansson4", "libmicrohttpd12",
-        "libsodium23")
+        "libsodium23", "libssl3")
 
 
 def clean_env(**extra):
