@@ -31,7 +31,13 @@
 #include <string.h>
 
 #define COORD_SEAL_BUDGET_MS 50        /* one read-back round at most */
-#define COORD_SEAL_BLOCK_BYTES (4 << 20) /* rows shipped early beyond this */
+/* Rows are shipped as soon as this many bytes gathered (about 3,500 rows),
+ * whatever the interval: a second's rows under load made one block of
+ * megabytes, hashed in one burst and written at once, whose WAL the
+ * leader's next commit had to flush before its own. Blocks of a few
+ * thousand rows spread both (docs/benchmarks.md, "The audit chain's
+ * cost"). */
+#define COORD_SEAL_BLOCK_BYTES (256 << 10)
 /* Hand over when the rows left to read back are fewer than this (the
  * hand-over's round reads them all at once: a few seconds of the query
  * thread at most), even if the last round did not finish: under a load
@@ -254,6 +260,9 @@ void coord_seal_result(coord_t *c, bool rows, const char *body, size_t len)
     if (!ok && s->mode == COORD_SEAL_MEMORY) {
         strbuf_reset(&s->rows);
         s_mode(c, COORD_SEAL_READBACK, rows ? "a block was not written" : "the hand-over failed");
+    } else if (ok && rows && s->mode == COORD_SEAL_MEMORY &&
+               s->rows.len >= COORD_SEAL_BLOCK_BYTES) {
+        s_send_rows(c); /* a block's worth gathered while this one was written */
     } else if (ok && !rows && s->mode == COORD_SEAL_READBACK) {
         c->audit_behind = json_is_true(json_object_get(doc, "more"));
         int64_t head = json_integer_value(json_object_get(doc, "head_id"));
