@@ -391,7 +391,8 @@ int store_lease_renew(store_t *store, int64_t epoch, int64_t lease_ms);
  * audit row the pipeline writes records epoch (job_events.epoch).
  * renew false: only check the epoch, under a shared advisory lock that an
  * acquire must wait for, held to the commit (orch_lease_check, migration
- * 016), which fences as well without writing. */
+ * 016), which fences as well without writing; it goes with the next
+ * statement, and a lone submission's statement carries it (store_write.c). */
 int store_pipeline_add_fence(store_t *store, int64_t epoch, int64_t lease_ms, bool renew);
 /* Whether the last pipeline failed because its fence found the lease gone. */
 bool store_lease_lost(const store_t *store);
@@ -404,9 +405,10 @@ typedef void (*store_answer_fn)(void *arg, store_op_t *op, const store_answer_t 
 typedef void (*store_sync_fn)(void *arg, bool ok, const char *error);
 
 bool store_pipeline_busy(const store_t *store);
-/* Queues the batch's job rows and audit events as one statement, after
- * the deletion of the inbox rows whose jobs they are (b->inbox). Marks
- * every written job in_pg and clears its dirty flag. */
+/* Queues the batch's job rows and audit events (a statement each for new
+ * jobs, changed jobs and events; one statement with the lease check for a
+ * lone submission), after the deletion of the inbox rows whose jobs they
+ * are (b->inbox). Marks every written job in_pg and clears its dirty flag. */
 int store_pipeline_add_write(store_t *store, batch_t *b);
 /* Reserves audit row ids up to upto (inclusive) for this coordinator, so
  * that no later session numbers an event below them; part of the pipeline

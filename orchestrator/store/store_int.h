@@ -15,6 +15,7 @@
 #define STORE_STMT_LEASE_CHECK "orch_lease_check"
 #define STORE_STMT_INS "orch_ins"
 #define STORE_STMT_INS_1 "orch_ins_1"
+#define STORE_STMT_SUBMIT_1 "orch_submit_1"
 #define STORE_STMT_UPD "orch_upd"
 #define STORE_STMT_UPD_1 "orch_upd_1"
 #define STORE_STMT_EV "orch_ev"
@@ -56,20 +57,29 @@ struct store {
     bool wants_write;
     bool aborted;   /* a statement of the in-flight pipeline failed */
     bool lease_lost; /* ...and it was the fence (store_lease_lost) */
+    /* The lease check store_pipeline_add_fence queued but held back: the
+     * next statement sends it first, unless that is a lone submission,
+     * which carries it (STORE_SQL_SUBMIT_1). */
+    bool check_held;
+    int64_t check_epoch;
     store_op_t *items[STORE_MAX_ITEMS]; /* NULL: the batch write */
     size_t nitems;    /* statements in the current pipeline */
     size_t next_item; /* next statement whose result we expect */
     strbuf_t bufs[STORE_MAX_PARAMS]; /* parameter text, reused per statement */
-    strbuf_t row[STORE_WRITE_NINS];  /* one row's numbers (store_write_row) */
+    /* one job's numbers and its event's (store_write_row) */
+    strbuf_t row[STORE_WRITE_NINS + STORE_WRITE_NEVPARAMS];
 };
 
 /* Connects with a 5 s timeout unless conninfo sets one (the loop and the
  * query thread must not stall on an unreachable host). Caller PQfinish()es. */
 PGconn *store_pg_connectdb(const char *conninfo);
 void store_set_error(store_t *s, const char *what, const char *detail);
-/* Queues one prepared statement; item is NULL for the batch write. */
+/* Queues one prepared statement (after the lease check held back, if
+ * any); item is NULL for the batch write. */
 int store_send_prepared(store_t *s, const char *stmt, int nparams, const char *const *values,
                         store_op_t *item);
+/* Sends the lease check held back (store_lease.c). */
+int store_send_check(store_t *s);
 /* Synchronous query; NULL with errmsg set on failure. Caller PQclear()s. */
 PGresult *store_exec_sql(store_t *s, const char *sql, int nparams, const char *const *values);
 

@@ -67,15 +67,31 @@ int store_lease_renew(store_t *s, int64_t epoch, int64_t lease_ms)
     return rc;
 }
 
+/* The check alone is held back (store_int.h, check_held): a lone
+ * submission carries it in its own statement. */
 int store_pipeline_add_fence(store_t *s, int64_t epoch, int64_t lease_ms, bool renew)
 {
+    if (!renew) {
+        if (!store_connected(s) || s->in_flight)
+            return ORCH_EUNAVAIL;
+        s->check_held = true;
+        s->check_epoch = epoch;
+        return ORCH_OK;
+    }
     char e[24], ms[24];
     snprintf(e, sizeof e, "%lld", (long long)epoch);
     snprintf(ms, sizeof ms, "%lld", (long long)lease_ms);
     const char *v[2] = {e, ms};
-    if (!renew)
-        return store_send_prepared(s, STORE_STMT_LEASE_CHECK, 1, v, NULL);
     return store_send_prepared(s, STORE_STMT_LEASE_FENCE, 2, v, NULL);
+}
+
+int store_send_check(store_t *s)
+{
+    char e[24];
+    snprintf(e, sizeof e, "%lld", (long long)s->check_epoch);
+    s->check_held = false;
+    const char *v[1] = {e};
+    return store_send_prepared(s, STORE_STMT_LEASE_CHECK, 1, v, NULL);
 }
 
 bool store_lease_lost(const store_t *s)

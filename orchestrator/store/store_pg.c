@@ -26,7 +26,7 @@ store_t *store_new(const char *conninfo)
     s->conninfo = xstrdup(conninfo ? conninfo : "");
     for (int i = 0; i < STORE_MAX_PARAMS; i++)
         strbuf_init(&s->bufs[i]);
-    for (int i = 0; i < STORE_WRITE_NINS; i++)
+    for (size_t i = 0; i < sizeof s->row / sizeof s->row[0]; i++)
         strbuf_init(&s->row[i]);
     return s;
 }
@@ -38,7 +38,7 @@ void store_destroy(store_t **sp)
     store_disconnect(*sp);
     for (int i = 0; i < STORE_MAX_PARAMS; i++)
         strbuf_fini(&(*sp)->bufs[i]);
-    for (int i = 0; i < STORE_WRITE_NINS; i++)
+    for (size_t i = 0; i < sizeof (*sp)->row / sizeof (*sp)->row[0]; i++)
         strbuf_fini(&(*sp)->row[i]);
     free((*sp)->conninfo);
     free(*sp);
@@ -62,6 +62,7 @@ void store_disconnect(store_t *s)
     s->conn = NULL;
     s->in_flight = s->building = s->wants_write = false;
     s->nitems = s->next_item = 0;
+    s->check_held = false;
 }
 
 static bool s_exec_ok(store_t *s, const char *sql, const char *what)
@@ -155,6 +156,7 @@ static int s_prepare_all(store_t *s)
         s_prepare(s, STORE_STMT_LEASE_CHECK, STORE_SQL_LEASE_CHECK) ||
         s_prepare(s, STORE_STMT_INS, STORE_SQL_INS) ||
         s_prepare(s, STORE_STMT_INS_1, STORE_SQL_INS_1) ||
+        s_prepare(s, STORE_STMT_SUBMIT_1, STORE_SQL_SUBMIT_1) ||
         s_prepare(s, STORE_STMT_UPD, STORE_SQL_UPD) ||
         s_prepare(s, STORE_STMT_UPD_1, STORE_SQL_UPD_1) ||
         s_prepare(s, STORE_STMT_EV, STORE_SQL_EV) ||
@@ -273,6 +275,11 @@ int store_send_prepared(store_t *s, const char *stmt, int nparams, const char *c
 {
     if (!store_connected(s) || s->in_flight || s->nitems >= STORE_MAX_ITEMS)
         return ORCH_EUNAVAIL;
+    if (s->check_held) {
+        int rc = store_send_check(s);
+        if (rc != ORCH_OK)
+            return rc;
+    }
     if (!s->building) {
         if (PQenterPipelineMode(s->conn) != 1 || PQsetnonblocking(s->conn, 1) != 0) {
             store_set_error(s, "could not enter pipeline mode", PQerrorMessage(s->conn));
@@ -310,6 +317,11 @@ static void s_flush(store_t *s)
 
 int store_pipeline_send(store_t *s)
 {
+    if (s->check_held) { /* a pipeline of the check alone */
+        int rc = store_send_check(s);
+        if (rc != ORCH_OK)
+            return rc;
+    }
     if (!s->building)
         return ORCH_EINVAL;
     if (PQpipelineSync(s->conn) != 1) {

@@ -207,8 +207,33 @@ static int s_send_part(store_t *s, size_t n, const char *stmt_1, const char *stm
     return store_send_prepared(s, stmt_1, np, v, NULL);
 }
 
+/* A commit of one new job and its audit row, nothing else, with the lease
+ * check held back: one statement carries all three (STORE_SQL_SUBMIT_1). */
+static bool s_lone_submission(const store_t *s, const batch_t *b)
+{
+    return s->check_held && b->nwrites == 1 && b->writes[0].insert && b->nevents == 1 &&
+           b->events[0].job_id == b->writes[0].job->id && !b->ninbox && !b->ncomp;
+}
+
+static int s_send_submission(store_t *s, batch_t *b)
+{
+    job_t *j = b->writes[0].job;
+    const char *v[STORE_SUBMIT_1_NPARAMS];
+    char epoch[24];
+    store_write_row(j, true, NULL, s->row, v);
+    store_write_row(NULL, false, &b->events[0], s->row + STORE_WRITE_NINS, v + STORE_WRITE_NINS);
+    snprintf(epoch, sizeof epoch, "%lld", (long long)s->check_epoch);
+    v[STORE_SUBMIT_1_NPARAMS - 1] = epoch;
+    s->check_held = false; /* this statement is the check */
+    j->dirty = false;
+    j->in_pg = true;
+    return store_send_prepared(s, STORE_STMT_SUBMIT_1, STORE_SUBMIT_1_NPARAMS, v, NULL);
+}
+
 int store_pipeline_add_write(store_t *s, batch_t *b)
 {
+    if (s_lone_submission(s, b))
+        return s_send_submission(s, b);
     int rc = s_add_inbox_delete(s, b); /* and the compensation marks */
     if (rc != ORCH_OK || (!b->nwrites && !b->nevents))
         return rc;
