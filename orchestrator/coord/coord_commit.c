@@ -173,7 +173,8 @@ void coord_flush(coord_t *c)
      * for the next commit instead of failing this one. */
     c->inflight_ops = c->ops_head;
     op_t *last = NULL, *rest = c->ops_head;
-    for (size_t n = 0; rest && n < STORE_MAX_ITEMS - 1; n++) {
+    /* room for the fence, an id reservation and the write's statements */
+    for (size_t n = 0; rest && n < STORE_MAX_ITEMS - 8; n++) {
         last = rest;
         rest = rest->next;
     }

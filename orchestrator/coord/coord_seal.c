@@ -260,7 +260,7 @@ void coord_seal_result(coord_t *c, bool rows, const char *body, size_t len)
     if (!ok && s->mode == COORD_SEAL_MEMORY) {
         strbuf_reset(&s->rows);
         s_mode(c, COORD_SEAL_READBACK, rows ? "a block was not written" : "the hand-over failed");
-    } else if (ok && rows && s->mode == COORD_SEAL_MEMORY &&
+    } else if (ok && rows && s->mode == COORD_SEAL_MEMORY && c->mode == COORD_UP &&
                s->rows.len >= COORD_SEAL_BLOCK_BYTES) {
         s_send_rows(c); /* a block's worth gathered while this one was written */
     } else if (ok && !rows && s->mode == COORD_SEAL_READBACK) {

@@ -1,7 +1,8 @@
 /* The leader lease (store.h, "leader lease"): acquire and release are
  * synchronous statements of a standby or a stopping leader; the fence is
- * the first statement of every pipeline of a leader. The SQL and why its
- * row lock serialises a renewal against an acquire: migration 008. */
+ * the first statement of every pipeline of a leader (or, for a lone
+ * submission, inside its one statement: store_write.c). The SQL and why
+ * its row lock serialises a renewal against an acquire: migration 008. */
 #include "store_int.h"
 #include "orch_error.h"
 #include <stdio.h>
@@ -51,7 +52,7 @@ int store_lease_renew(store_t *s, int64_t epoch, int64_t lease_ms)
     snprintf(ms, sizeof ms, "%lld", (long long)lease_ms);
     const char *v[2] = {e, ms};
     s->lease_lost = false;
-    if (!store_connected(s) || s->in_flight || s->building) {
+    if (!store_connected(s) || s->in_flight || s->building || s->check_held) {
         snprintf(s->errmsg, sizeof s->errmsg, "database connection is not available");
         return ORCH_EDB;
     }
@@ -72,7 +73,7 @@ int store_lease_renew(store_t *s, int64_t epoch, int64_t lease_ms)
 int store_pipeline_add_fence(store_t *s, int64_t epoch, int64_t lease_ms, bool renew)
 {
     if (!renew) {
-        if (!store_connected(s) || s->in_flight)
+        if (!store_connected(s) || s->in_flight || s->building)
             return ORCH_EUNAVAIL;
         s->check_held = true;
         s->check_epoch = epoch;
@@ -82,6 +83,7 @@ int store_pipeline_add_fence(store_t *s, int64_t epoch, int64_t lease_ms, bool r
     snprintf(e, sizeof e, "%lld", (long long)epoch);
     snprintf(ms, sizeof ms, "%lld", (long long)lease_ms);
     const char *v[2] = {e, ms};
+    s->check_held = false; /* the renewal fences in its place */
     return store_send_prepared(s, STORE_STMT_LEASE_FENCE, 2, v, NULL);
 }
 

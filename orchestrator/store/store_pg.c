@@ -219,7 +219,7 @@ int store_connect(store_t *s)
 
 PGresult *store_exec_sql(store_t *s, const char *sql, int nparams, const char *const *values)
 {
-    if (!store_connected(s) || s->in_flight || s->building) {
+    if (!store_connected(s) || s->in_flight || s->building || s->check_held) {
         snprintf(s->errmsg, sizeof s->errmsg, "database connection is not available");
         return NULL;
     }
@@ -279,6 +279,8 @@ int store_send_prepared(store_t *s, const char *stmt, int nparams, const char *c
         int rc = store_send_check(s);
         if (rc != ORCH_OK)
             return rc;
+        if (s->nitems >= STORE_MAX_ITEMS)
+            return ORCH_EUNAVAIL;
     }
     if (!s->building) {
         if (PQenterPipelineMode(s->conn) != 1 || PQsetnonblocking(s->conn, 1) != 0) {

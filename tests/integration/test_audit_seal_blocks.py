@@ -38,7 +38,16 @@ def test(c):
     c.wait_terminal(ids, timeout=120)
     rows = c.sql("SELECT count(*) AS n FROM job_events")[0]["n"]
     wait_for(lambda: blocks(c)["n"] >= 2, 30, "blocks written by size")
-    b = blocks(c)
+    # the last block may still be on its way: read once two reads agree
+    seen = [None]
+
+    def settled():
+        now = blocks(c)
+        same = now == seen[0]
+        seen[0] = now
+        return same
+    wait_for(settled, 30, "the blocks to stop changing")
+    b = seen[0]
     log("%d audit rows: %r" % (rows, b))
     check(b["n"] >= 2 and b["biggest"] <= rows // 2,
           "blocks of a few thousand rows, not one of the interval's: %r of %d rows" % (b, rows))

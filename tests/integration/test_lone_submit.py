@@ -7,15 +7,15 @@ where a commit of anything else sends the check and each part apart.
    shows it committed by `orch_submit_1`; the job's row is there and its
    `submitted` audit row carries the leader's epoch (set by the check
    inside the same statement).
-2. A batch of three: the separate statements (`orch_ins`), not
-   `orch_submit_1`.
+2. A batch of three: the check and the separate statements
+   (`orch_lease_check`, `orch_ins`), not `orch_submit_1`.
 3. The lease is taken away with SQL (its epoch moved on) and one more job
    is submitted: the statement fails on the fence (SQLSTATE OR001), the
    client gets an error, no row of that job exists, and the coordinator
    steps down (log: leader lease lost).
 
-ha.renew is 20 s here, so no renewal (a statement of its own) runs
-between the lease's theft and the submission.
+ha.renew is 5 min here, so no renewal (the fence that renews, sent
+apart) rides along with any commit of the test.
 """
 import os
 import re
@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import check, log, wait_for  # noqa: E402
 
-CONFIG = {"ha": {"name": "A", "lease": "60s", "renew": "20s"}}
+CONFIG = {"ha": {"name": "A", "lease": "10m", "renew": "5m"}}
 
 
 def pg_log(c):
@@ -62,6 +62,7 @@ def test(c):
     c.submit([{"queue": "default", "type": "noop"} for _ in range(3)])
     wait_for(lambda: executed(c, mark, "orch_ins") >= 1, 10, "the batch's INSERT in the log")
     check(executed(c, mark, "orch_submit_1") == 0, "a batch of three went as a lone submission")
+    check(executed(c, mark, "orch_lease_check") >= 1, "the batch's commit went without the check")
 
     # 3. the lease taken away: the lone submission's own check refuses it
     before = c.sql("SELECT count(*) AS n FROM jobs")[0]["n"]
