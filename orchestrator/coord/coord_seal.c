@@ -142,6 +142,16 @@ static bool s_answered(coord_t *c, const json_t *a)
 
 static bool s_send_rows(coord_t *c);
 
+/* A block's worth gathered and none on its way: ship it now, whatever the
+ * interval (after a commit, and when a block's reply frees the way). */
+static void s_ship_if_full(coord_t *c)
+{
+    coord_seal_t *s = &c->seal;
+    if (s->mode == COORD_SEAL_MEMORY && c->mode == COORD_UP && !s->rows_inflight &&
+        s->rows.len >= COORD_SEAL_BLOCK_BYTES)
+        s_send_rows(c);
+}
+
 /* Right after a commit (no pipeline in flight): every row below the next
  * event id is committed, or never will be. */
 static void s_handoff(coord_t *c)
@@ -180,8 +190,7 @@ void coord_seal_committed(coord_t *c, const batch_t *b, const op_t *ops)
                 }
             json_decref(rows);
         }
-        if (s->rows.len >= COORD_SEAL_BLOCK_BYTES && !s->rows_inflight)
-            s_send_rows(c);
+        s_ship_if_full(c);
     }
     if (s->mode == COORD_SEAL_READBACK && s->handoff_wanted && !s->round_inflight)
         s_handoff(c);
@@ -260,9 +269,8 @@ void coord_seal_result(coord_t *c, bool rows, const char *body, size_t len)
     if (!ok && s->mode == COORD_SEAL_MEMORY) {
         strbuf_reset(&s->rows);
         s_mode(c, COORD_SEAL_READBACK, rows ? "a block was not written" : "the hand-over failed");
-    } else if (ok && rows && s->mode == COORD_SEAL_MEMORY && c->mode == COORD_UP &&
-               s->rows.len >= COORD_SEAL_BLOCK_BYTES) {
-        s_send_rows(c); /* a block's worth gathered while this one was written */
+    } else if (ok && rows) {
+        s_ship_if_full(c); /* a block's worth may have gathered meanwhile */
     } else if (ok && !rows && s->mode == COORD_SEAL_READBACK) {
         c->audit_behind = json_is_true(json_object_get(doc, "more"));
         int64_t head = json_integer_value(json_object_get(doc, "head_id"));
