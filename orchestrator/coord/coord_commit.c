@@ -91,8 +91,6 @@ op_t *coord_op_new(store_op_kind_t kind, const proto_envelope_t *env, const char
 
 op_t *coord_refill_op(coord_t *c, lane_t *l)
 {
-    int window = readyq_window(c->rq);
-    int limit = c->cfg->refill_batch < window / 2 ? c->cfg->refill_batch : window / 2;
     op_t *op = coord_op_new(STORE_OP_REFILL, NULL, NULL);
     op->lane = l;
     op->epoch = l->epoch;
@@ -103,7 +101,7 @@ op_t *coord_refill_op(coord_t *c, lane_t *l)
     op->sop.in.refill.tenant = l->tenant->name;
     op->sop.in.refill.bound_priority = l->bound_priority;
     op->sop.in.refill.bound_id = l->bound_id;
-    op->sop.in.refill.limit = limit < 1 ? 1 : limit;
+    op->sop.in.refill.limit = lane_refill_ask(l, c->cfg->refill_batch);
     return op;
 }
 

@@ -33,7 +33,7 @@ static void s_settings(void *arg, const store_queue_row_t *q)
     coord_queue_settings_load(arg, q);
 }
 
-/* The refill size of coord_refill_op. */
+/* The refill size of coord_refill_op for a lane without demand yet. */
 static int s_lane_page(coord_t *c)
 {
     int window = readyq_window(c->rq);

@@ -121,6 +121,9 @@ lane_t *readyq_lane(readyq_t *rq, const char *queue, const char *type, const cha
     l->tenant = t;
     l->type = xstrdup(type);
     l->index = rq->nlanes;
+    l->window = l->window_min = rq->window;
+    l->window_max = rq->window > 1000000 / READYQ_WINDOW_GROWTH ? 1000000
+                                                                : rq->window * READYQ_WINDOW_GROWTH;
     q->lanes = xrealloc(q->lanes, (q->nlanes + 1) * sizeof *q->lanes);
     q->lanes[q->nlanes++] = l;
     rq->lanes = xrealloc(rq->lanes, (rq->nlanes + 1) * sizeof *rq->lanes);
@@ -180,7 +183,7 @@ static void s_link(lane_t *l, job_t *job)
     job->in_lane = true;
 }
 
-void lane_unlink(lane_t *l, job_t *job)
+static void s_unlink(lane_t *l, job_t *job)
 {
     assert(job->in_lane && job->lane == l);
     int p = job->priority;
@@ -197,6 +200,12 @@ void lane_unlink(lane_t *l, job_t *job)
     job->prev = job->next = NULL;
     job->in_lane = false;
     l->count--;
+}
+
+void lane_unlink(lane_t *l, job_t *job)
+{
+    s_unlink(l, job);
+    l->taken++;
 }
 
 static job_t *s_least_urgent(const lane_t *l)
@@ -216,14 +225,15 @@ static void s_set_bound_to_max(lane_t *l)
 
 readyq_push_result_t readyq_push(readyq_t *rq, lane_t *l, job_t *job, job_t **evicted)
 {
+    (void)rq;
     *evicted = NULL;
     if (l->overflow &&
         readyq_key_cmp(job->priority, job->id, l->bound_priority, l->bound_id) > 0)
         return READYQ_NOT_KEPT;
     s_link(l, job);
-    if (l->count > rq->window) {
+    if (l->count > l->window) {
         job_t *victim = s_least_urgent(l);
-        lane_unlink(l, victim);
+        s_unlink(l, victim);
         l->overflow = true;
         l->epoch++;
         s_set_bound_to_max(l);
@@ -243,7 +253,33 @@ job_t *lane_peek(const lane_t *l)
 
 bool lane_wants_refill(const readyq_t *rq, const lane_t *l)
 {
-    return l->overflow && !l->refill_inflight && l->count <= rq->window / 2;
+    (void)rq;
+    return l->overflow && !l->refill_inflight && l->count <= l->window / 2;
+}
+
+int lane_refill_ask(lane_t *l, int batch)
+{
+    l->taken_at_ask = l->taken;
+    int want = l->demand > batch / 2 ? 2 * l->demand : batch;
+    int limit = want < l->window / 2 ? want : l->window / 2;
+    return limit < 1 ? 1 : limit;
+}
+
+/* Grows at once to four times the demand seen; shrinks by a quarter per
+ * refill, so that one quiet round trip does not undo it. */
+static void s_adapt_window(lane_t *l)
+{
+    int64_t d = l->taken - l->taken_at_ask;
+    l->demand = d > l->window_max ? l->window_max : (int)d;
+    int64_t target = 4 * (int64_t)l->demand;
+    int w = l->window;
+    if (target > w)
+        w = target > l->window_max ? l->window_max : (int)target;
+    else if (target < w - w / 4)
+        w -= w / 4;
+    else
+        w = (int)target;
+    l->window = w < l->window_min ? l->window_min : w;
 }
 
 void lane_mark_overflow(lane_t *l)
@@ -256,6 +292,7 @@ void lane_mark_overflow(lane_t *l)
 void lane_refill_done(lane_t *l, int rows, bool full_page, int last_priority, int64_t last_id)
 {
     l->refill_inflight = false;
+    s_adapt_window(l);
     if (!full_page) {
         l->overflow = false;
         return;

@@ -8,7 +8,15 @@
  * queued jobs of this lane that are not in memory, and every one of them has
  * a key (priority, id) greater than `bound`; every job in memory has a key
  * <= bound. A refill loads the next keys after `bound`. Any eviction bumps
- * `epoch`, which invalidates a refill that was issued before it. */
+ * `epoch`, which invalidates a refill that was issued before it.
+ *
+ * Each lane's window adapts to its demand: a refill is asked when the lane
+ * holds half its window, and answered one or two commits later. A lane
+ * whose workers took more than a quarter of its window meanwhile would run
+ * dry before the answer, so its window grows to four times what they took
+ * (at most READYQ_WINDOW_GROWTH times the configured window) and its next
+ * refills fetch twice that; it shrinks back by a quarter per refill when
+ * demand falls. */
 #ifndef READYQ_H
 #define READYQ_H
 
@@ -18,6 +26,8 @@
 #include <stdint.h>
 
 #define READYQ_PRIORITIES 10
+/* the most a lane's window grows to, in multiples of the configured one */
+#define READYQ_WINDOW_GROWTH 8
 
 typedef struct queue queue_t;
 typedef struct tenant tenant_t;
@@ -71,6 +81,11 @@ struct lane {
     uint32_t epoch;
     bool refill_inflight;
     uint32_t refill_epoch;
+    int window;              /* this lane's window (see above) */
+    int window_min, window_max;
+    int64_t taken;           /* jobs that left the lane other than by eviction */
+    int64_t taken_at_ask;    /* taken when the refill in flight was asked */
+    int demand;              /* jobs taken during the last refill's round trip */
     size_t index;            /* position in readyq's lane array */
     void *metrics;           /* the coordinator's figures for the lane (coord_metrics.c) */
 };
@@ -109,11 +124,16 @@ job_t *lane_peek(const lane_t *lane);
 void lane_unlink(lane_t *lane, job_t *job);
 /* True when the lane runs low and PostgreSQL may hold more. */
 bool lane_wants_refill(const readyq_t *rq, const lane_t *lane);
+/* A refill of the lane is being asked: notes the time (in jobs taken) and
+ * returns how many rows to fetch: batch, or twice the last round trip's
+ * demand when that is more, at most half the lane's window. */
+int lane_refill_ask(lane_t *lane, int batch);
 /* Marks a lane as possibly having queued jobs in PostgreSQL beyond memory
  * (recovery): bound is set to the largest key in memory. */
 void lane_mark_overflow(lane_t *lane);
 /* Applies a refill answer: rows loaded (already pushed) and whether the
- * query returned a full page (more may follow). last_* = key of last row. */
+ * query returned a full page (more may follow). last_* = key of last row.
+ * Also adapts the lane's window to the jobs taken since the ask. */
 void lane_refill_done(lane_t *lane, int rows, bool full_page, int last_priority, int64_t last_id);
 /* Compares keys: negative when a is more urgent than b. */
 int readyq_key_cmp(int pa, int64_t ia, int pb, int64_t ib);

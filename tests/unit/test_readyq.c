@@ -479,6 +479,7 @@ static void test_refill_done(void **state)
 
     /* full page of 2 after the bound: (1,5), (1,6): bound moves to the last row */
     l->refill_inflight = true;
+    lane_refill_ask(l, 2);
     lane_refill_done(l, 2, true, 1, 6);
     assert_false(l->refill_inflight);
     assert_true(l->overflow);
@@ -502,6 +503,7 @@ static void test_refill_done(void **state)
 
     /* a partial page: PostgreSQL has nothing more, everything is kept */
     l->refill_inflight = true;
+    lane_refill_ask(l, 2);
     lane_refill_done(l, 1, false, 1, 7);
     assert_false(l->refill_inflight);
     assert_false(l->overflow);
@@ -523,6 +525,84 @@ static void test_refill_done(void **state)
     s_drain_expect(l, want, 4);
     for (int i = 0; i < 12; i++)
         job_destroy(&j[i]);
+    readyq_destroy(&rq);
+}
+
+/* A lane whose workers take more than a quarter of its window during one
+ * refill's round trip would run dry before the answer: its window grows to
+ * four times what they took, its next refill asks twice that, both capped,
+ * and the window shrinks back a quarter per refill once demand falls. */
+static void test_window_follows_demand(void **state)
+{
+    (void)state;
+    readyq_t *rq = readyq_new(64);
+    lane_t *l = readyq_lane(rq, "q", "t", NULL, true);
+    /* ids 1..120: the backlog at priority 1; from 121: newcomers at
+     * priority 0, which are always kept (more urgent than the bound) */
+    enum { N = 700, BACKLOG = 120 };
+    job_t **j = calloc(N, sizeof *j);
+    assert_non_null(j);
+    for (int i = 0; i < N; i++)
+        j[i] = s_job(l, i + 1, i < BACKLOG ? 1 : 0);
+    int urgent = BACKLOG;
+    for (int i = 0; i < 64; i++)
+        s_push_kept(rq, l, j[i]);
+    job_t *ev = NULL;
+    assert_int_equal(readyq_push(rq, l, j[64], &ev), READYQ_NOT_KEPT); /* overflow, bound 64 */
+    assert_int_equal(l->window, 64);
+    for (int i = 0; i < 32; i++)
+        lane_unlink(l, lane_peek(l));
+    assert_true(lane_wants_refill(rq, l));
+    /* no demand seen yet: the configured batch */
+    assert_int_equal(lane_refill_ask(l, 16), 16);
+    l->refill_inflight = true;
+    /* the workers take 20 more (a quarter of the window is 16) before the answer */
+    for (int i = 0; i < 20; i++)
+        lane_unlink(l, lane_peek(l));
+    lane_refill_done(l, 16, true, 1, 80);
+    for (int i = 64; i < 80; i++)
+        s_push_kept(rq, l, j[i]);
+    assert_int_equal(l->demand, 20);
+    assert_int_equal(l->window, 80);
+    /* twice the demand, at most half the window */
+    assert_int_equal(lane_refill_ask(l, 16), 40);
+    l->refill_inflight = true;
+    /* 200 taken during this one: the window is capped at 8 x 64 */
+    for (int i = 0; i < 200; i++) {
+        if (!lane_peek(l))
+            s_push_kept(rq, l, j[urgent++]);
+        lane_unlink(l, lane_peek(l));
+    }
+    lane_refill_done(l, 40, true, 1, BACKLOG);
+    for (int i = 80; i < BACKLOG; i++)
+        s_push_kept(rq, l, j[i]);
+    assert_int_equal(l->demand, 200);
+    assert_int_equal(l->window, 64 * READYQ_WINDOW_GROWTH);
+    assert_int_equal(lane_refill_ask(l, 16), 256);
+    /* evictions now start beyond the grown window, not at 64 */
+    while (l->count < 300)
+        s_push_kept(rq, l, j[urgent++]);
+    /* demand falls to nothing: a quarter less per refill, never below 64 */
+    int w = l->window, steps = 0;
+    while (l->window > 64) {
+        /* the first still asks for twice the last round trip's demand */
+        assert_int_equal(lane_refill_ask(l, 16), steps == 0 ? 256 : 16);
+        lane_refill_done(l, 0, true, 1, BACKLOG);
+        assert_true(l->window == 64 || l->window == w - w / 4);
+        w = l->window;
+        steps++;
+    }
+    assert_int_equal(steps, 8); /* 512 384 288 216 162 122 92 69 -> 64 */
+    assert_true(l->overflow);
+    /* 300 kept, window 64 again: the next push evicts the least urgent */
+    assert_int_equal(readyq_push(rq, l, j[urgent], &ev), READYQ_KEPT);
+    assert_ptr_equal(ev, j[BACKLOG - 1]);
+    assert_int_equal(l->count, 300);
+    while (lane_peek(l))
+        lane_unlink(l, lane_peek(l));
+    for (int i = 0; i < N; i++)
+        job_destroy(&j[i]);
+    free(j);
     readyq_destroy(&rq);
 }
 
@@ -658,6 +738,7 @@ typedef struct {
     readyq_t *rq;
     lane_t *l;
     int window, page;
+    int cur_page;         /* the rows the refill in flight asked for */
     job_t *jobs[M_MAXID]; /* every job ever submitted, by id */
     bool in_db[M_MAXID];  /* queued row in "PostgreSQL" */
     int64_t db[M_MAXID];  /* ids of queued rows, unordered */
@@ -671,6 +752,7 @@ typedef struct {
     /* statistics, to prove the run exercised every path */
     int n_empty, max_db;
     int n_evict, n_not_kept, n_refill_full, n_refill_partial, n_refill_stale, n_retry_kept;
+    int n_grow, n_shrink, max_window;
 } model_t;
 
 static int s_kcmp(const job_t *a, const job_t *b)
@@ -724,7 +806,10 @@ static void s_model_check(model_t *m, int step)
 {
     lane_t *l = m->l;
     int n = s_check_links(l);
-    assert_true(n <= m->window);
+    /* the lane's window adapts between the configured one and its cap; a
+     * shrunk window may hold more until the next push evicts */
+    assert_true(l->window >= m->window && l->window <= m->window * READYQ_WINDOW_GROWTH);
+    assert_true(n <= m->window * READYQ_WINDOW_GROWTH);
     int in_mem = 0;
     for (int i = 0; i < m->ndb; i++) {
         job_t *j = m->jobs[m->db[i]];
@@ -762,7 +847,7 @@ static void s_model_push(model_t *m, job_t *j)
     bool beyond =
         l->overflow && readyq_key_cmp(j->priority, j->id, l->bound_priority, l->bound_id) > 0;
     job_t *max = s_mem_max(m);
-    bool full = l->count == m->window;
+    bool full = l->count >= l->window;
     uint32_t epoch = l->epoch;
     job_t *ev = (job_t *)0x1;
     readyq_push_result_t r = readyq_push(m->rq, l, j, &ev);
@@ -847,6 +932,8 @@ static void s_model_refill_issue(model_t *m)
     if (m->refill_pending || !lane_wants_refill(m->rq, m->l))
         return;
     m->l->refill_inflight = true;
+    m->cur_page = lane_refill_ask(m->l, m->page);
+    assert_true(m->cur_page >= 1 && m->cur_page <= m->l->window / 2 + 1);
     m->refill_pending = true;
     m->refill_epoch = m->l->epoch;
 }
@@ -881,20 +968,33 @@ static void s_model_refill_answer(model_t *m)
         }
     }
     qsort(after, (size_t)n, sizeof *after, s_cmp_job_ptr);
-    int rows = n < m->page ? n : m->page;
-    bool full = rows == m->page;
+    int rows = n < m->cur_page ? n : m->cur_page;
+    bool full = rows == m->cur_page;
     if (full)
         m->n_refill_full++;
     else
         m->n_refill_partial++;
-    int before = l->count;
+    int before = l->count, window_before = l->window;
+    int64_t taken = l->taken - l->taken_at_ask;
     lane_refill_done(l, rows, full, rows ? after[rows - 1]->priority : 0,
                      rows ? after[rows - 1]->id : 0);
     assert_false(l->refill_inflight);
+    /* the window covers four round trips of demand, within its bounds */
+    int64_t want = 4 * taken > m->window * READYQ_WINDOW_GROWTH ? m->window * READYQ_WINDOW_GROWTH
+                                                                 : 4 * taken;
+    assert_true(l->window >= want || l->window == m->window * READYQ_WINDOW_GROWTH);
+    if (l->window > window_before)
+        m->n_grow++;
+    if (l->window < window_before) {
+        m->n_shrink++;
+        assert_true(l->window >= window_before - window_before / 4); /* gradually */
+    }
+    if (l->window > m->max_window)
+        m->max_window = l->window;
     for (int i = 0; i < rows; i++)
         s_model_push(m, after[i]);
     /* progress: with room in the window, the whole page is now in memory */
-    if (before + rows <= m->window)
+    if (before + rows <= l->window)
         for (int i = 0; i < rows; i++)
             if (!after[i]->in_lane)
                 fail_msg("refill row %lld not kept (count before %d, rows %d)",
@@ -972,15 +1072,17 @@ static void s_model_run(uint64_t seed, int window, int page, int prios, int step
     /* the run must have exercised the interesting paths */
     if (m->n_evict == 0 || m->n_not_kept == 0 || m->n_refill_full == 0 ||
         m->n_refill_partial == 0 || m->n_refill_stale == 0 || m->n_retry_kept == 0 ||
-        m->n_empty == 0 || m->max_db < 4 * window)
-        fail_msg("weak run: evict=%d not_kept=%d full=%d partial=%d stale=%d retry_kept=%d",
+        m->n_empty == 0 || m->max_db < 4 * window || m->n_grow == 0 || m->n_shrink == 0)
+        fail_msg("weak run: evict=%d not_kept=%d full=%d partial=%d stale=%d retry_kept=%d "
+                 "grow=%d shrink=%d",
                  m->n_evict, m->n_not_kept, m->n_refill_full, m->n_refill_partial,
-                 m->n_refill_stale, m->n_retry_kept);
+                 m->n_refill_stale, m->n_retry_kept, m->n_grow, m->n_shrink);
     print_message("model seed=%#llx window=%d page=%d: ids=%lld evict=%d not_kept=%d "
-                  "refill full=%d partial=%d stale=%d retry_kept=%d max_db=%d empty=%d\n",
+                  "refill full=%d partial=%d stale=%d retry_kept=%d max_db=%d empty=%d "
+                  "window grew=%d shrank=%d max=%d\n",
                   (unsigned long long)seed, window, page, (long long)m->next_id - 1, m->n_evict,
                   m->n_not_kept, m->n_refill_full, m->n_refill_partial, m->n_refill_stale,
-                  m->n_retry_kept, m->max_db, m->n_empty);
+                  m->n_retry_kept, m->max_db, m->n_empty, m->n_grow, m->n_shrink, m->max_window);
     readyq_destroy(&m->rq);
     for (int i = 0; i < M_MAXID; i++)
         job_destroy(&m->jobs[i]);
@@ -1025,6 +1127,7 @@ int main(void)
         cmocka_unit_test(test_window_of_one),
         cmocka_unit_test(test_wants_refill_thresholds),
         cmocka_unit_test(test_refill_done),
+        cmocka_unit_test(test_window_follows_demand),
         cmocka_unit_test(test_mark_overflow_empty_lane),
         cmocka_unit_test(test_lanes_are_independent),
         cmocka_unit_test(test_model_small_window),
