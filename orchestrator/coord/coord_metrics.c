@@ -234,6 +234,27 @@ static void s_lane_hists(coord_t *c, strbuf_t *sb, strbuf_t *lb, bool run)
     }
 }
 
+/* The ready windows of a (queue, type): the sum over its tenants' lanes. */
+static void s_windows(coord_t *c, strbuf_t *sb, strbuf_t *lb)
+{
+    static const char name[] = "orch_ready_window_jobs";
+    s_head(sb, name, "gauge",
+           "Queued jobs the coordinator may hold in memory for the queue and type: "
+           "scheduler.ready_window per lane, grown under demand");
+    for (size_t i = 0; i < readyq_nlanes(c->rq); i++) {
+        lane_t *l = readyq_lane_at(c->rq, i);
+        if (s_owner(l) != l)
+            continue;
+        long window = 0;
+        queue_t *q = l->queue;
+        for (size_t k = 0; k < q->nlanes; k++)
+            if (strcmp(q->lanes[k]->type, l->type) == 0)
+                window += q->lanes[k]->window;
+        s_lane_labels(lb, l);
+        strbuf_printf(sb, "%s{%s} %ld\n", name, lb->data, window);
+    }
+}
+
 static void s_queues(coord_t *c, strbuf_t *sb, strbuf_t *lb)
 {
     s_head(sb, "orch_queue_jobs", "gauge", "Jobs per queue and state (all of PostgreSQL)");
@@ -386,6 +407,7 @@ char *coord_metrics_render(coord_t *c)
                    JOB_EV_STALE_RESULT, -1);
     s_lane_hists(c, &sb, &lb, false);
     s_lane_hists(c, &sb, &lb, true);
+    s_windows(c, &sb, &lb);
     s_queues(c, &sb, &lb);
     s_tenants(c, &sb, &lb);
     s_head(&sb, "orch_jobs_running", "gauge", "Attempts running now (all queues)");

@@ -265,13 +265,25 @@ int lane_refill_ask(lane_t *l, int batch)
     return limit < 1 ? 1 : limit;
 }
 
-/* Grows at once to four times the demand seen; shrinks by a quarter per
- * refill, so that one quiet round trip does not undo it. */
+/* The demand is what the workers took during the refill's round trip. A
+ * lane found empty by the answer ran dry: the workers took all there was
+ * since the last answer, so their demand was not seen whole; it counts as
+ * everything taken since then, and the window at least doubles. The window
+ * grows at once to four times the demand and shrinks by a quarter per
+ * refill, so that one quiet round trip does not undo it. Called before the
+ * answer's rows are pushed. */
 static void s_adapt_window(lane_t *l)
 {
     int64_t d = l->taken - l->taken_at_ask;
+    int64_t cycle = l->taken - l->taken_at_answer;
+    l->taken_at_answer = l->taken;
+    bool dry = l->count == 0 && cycle > 0;
+    if (dry && cycle > d)
+        d = cycle;
     l->demand = d > l->window_max ? l->window_max : (int)d;
     int64_t target = 4 * (int64_t)l->demand;
+    if (dry && target < 2 * (int64_t)l->window)
+        target = 2 * (int64_t)l->window;
     int w = l->window;
     if (target > w)
         w = target > l->window_max ? l->window_max : (int)target;

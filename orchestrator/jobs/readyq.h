@@ -13,10 +13,11 @@
  * Each lane's window adapts to its demand: a refill is asked when the lane
  * holds half its window, and answered one or two commits later. A lane
  * whose workers took more than a quarter of its window meanwhile would run
- * dry before the answer, so its window grows to four times what they took
- * (at most READYQ_WINDOW_GROWTH times the configured window) and its next
- * refills fetch twice that; it shrinks back by a quarter per refill when
- * demand falls. */
+ * dry before the answer, so its window grows to four times what they took,
+ * or at least doubles when they took all there was, at most
+ * READYQ_WINDOW_GROWTH times the configured window; its next refills fetch
+ * twice what they took.
+ * It shrinks back by a quarter per refill when demand falls. */
 #ifndef READYQ_H
 #define READYQ_H
 
@@ -85,6 +86,7 @@ struct lane {
     int window_min, window_max;
     int64_t taken;           /* jobs that left the lane other than by eviction */
     int64_t taken_at_ask;    /* taken when the refill in flight was asked */
+    int64_t taken_at_answer; /* taken when the last refill was answered */
     int demand;              /* jobs taken during the last refill's round trip */
     size_t index;            /* position in readyq's lane array */
     void *metrics;           /* the coordinator's figures for the lane (coord_metrics.c) */

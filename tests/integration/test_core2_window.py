@@ -17,10 +17,17 @@ at most 16 jobs in memory and reads the rest from PostgreSQL 8 at a time.
    lane, so while their lane waits for a refill the dispatcher must not
    fall back to the backlog's lane (that would start a priority-5+ job while
    priority-0 jobs are queued).
+3. A lane's window follows its demand: 3,000 `noop` jobs queued in another
+   queue drain through a worker with 32 slots, which takes far more than a
+   quarter of 16 jobs while a refill is under way. GET /metrics shows that
+   lane's `orch_ready_window_jobs` above 16 and at most 8 x 16, and every
+   job succeeds.
 """
 import os
 import random
+import re
 import sys
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -98,10 +105,43 @@ def urgent(c):
               + first_difference(rest, expected, prio))
 
 
+def windows(c):
+    with urllib.request.urlopen(c.http_base + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return {(q, t): int(v) for q, t, v in
+            re.findall(r'^orch_ready_window_jobs\{queue="([^"]*)",type="([^"]*)"\} (\d+)$', text,
+                       re.M)}
+
+
+def demand(c):
+    ids = []
+    for _ in range(3):
+        ids += sh.submit(c, [{"queue": "grow", "type": "noop"} for _ in range(1000)])
+    before = windows(c)
+    check(before.get(("grow", "noop")) == 16, "window before any worker: %r" % before)
+    c.start_worker("wg", slots=32, queues=["grow"])
+    seen = [16]
+
+    def drained():
+        seen.append(windows(c).get(("grow", "noop"), 0))
+        return c.stats().get("grow", {}).get("succeeded", 0) == len(ids)
+    harness.wait_for(drained, 120, "3,000 jobs of queue grow to succeed", interval=0.05)
+    final = c.wait_terminal(ids, timeout=60)
+    bad = {i: s for i, s in final.items() if s != "succeeded"}
+    check(not bad, "%d of 3,000 jobs did not succeed, e.g. %r" % (len(bad), list(bad.items())[:5]))
+    after = windows(c)
+    harness.log("lane grow/noop window samples: max %d, last %d; all windows %r"
+                % (max(seen), seen[-1], after))
+    check(16 < max(seen) <= 128, "the busy lane's window never grew past 16 or passed 8 x 16: "
+          "samples %r" % sorted(set(seen)))
+    check(16 <= after.get(("win", "noop"), 0) <= 128, "lane win/noop's window: %r" % after)
+
+
 def test(c):
     sh.run_parts(c, [
         ("500 jobs through a window of 16", bulk),
         ("urgent jobs overtake a draining backlog", urgent),
+        ("a busy lane's window grows", demand),
     ])
 
 

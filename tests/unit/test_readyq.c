@@ -598,8 +598,33 @@ static void test_window_follows_demand(void **state)
     assert_int_equal(readyq_push(rq, l, j[urgent], &ev), READYQ_KEPT);
     assert_ptr_equal(ev, j[BACKLOG - 1]);
     assert_int_equal(l->count, 300);
+    /* a lane run dry: the workers took all there was, more than four
+     * times what they took would say, so the window doubles */
+    while (l->count > 10)
+        lane_unlink(l, lane_peek(l));
+    lane_refill_ask(l, 16);
+    lane_refill_done(l, 0, true, 1, BACKLOG); /* 10 left: not dry, nothing taken */
+    assert_int_equal(l->window, 64);
+    lane_refill_ask(l, 16);
     while (lane_peek(l))
         lane_unlink(l, lane_peek(l));
+    lane_refill_done(l, 0, true, 1, BACKLOG);
+    assert_int_equal(l->demand, 10);
+    assert_int_equal(l->window, 128);
+    assert_int_equal(lane_refill_ask(l, 16), 20);
+    /* run dry again with nothing taken during the round trip (the workers
+     * took the answer's rows at once, before the next ask): all taken since
+     * the last answer counts */
+    for (int i = 0; i < 40; i++)
+        s_push_kept(rq, l, j[urgent++]);
+    lane_refill_done(l, 0, true, 1, BACKLOG);
+    assert_int_equal(l->window, 96); /* 40 left, none taken: a quarter less */
+    while (lane_peek(l))
+        lane_unlink(l, lane_peek(l));
+    lane_refill_ask(l, 16);
+    lane_refill_done(l, 0, true, 1, BACKLOG);
+    assert_int_equal(l->demand, 40);
+    assert_int_equal(l->window, 192); /* doubled: more than 4 x 40 */
     for (int i = 0; i < N; i++)
         job_destroy(&j[i]);
     free(j);
