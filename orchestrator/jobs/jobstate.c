@@ -56,8 +56,12 @@ static bool s_move(jobstate_t *js, job_t *job, int to, job_event_t ev)
                   job_event_name(ev));
         return false;
     }
-    if (from == JOB_QUEUED && to != JOB_QUEUED && job->in_lane)
-        lane_unlink(job->lane, job);
+    if (from == JOB_QUEUED && to != JOB_QUEUED && job->in_lane) {
+        if (to == JOB_RUNNING)
+            lane_take(job->lane, job);
+        else
+            lane_unlink(job->lane, job);
+    }
     if (from == JOB_WAITING && job->waiting_held) {
         job->waiting_held = false;
         js->waiting_held--;

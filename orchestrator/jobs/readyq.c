@@ -205,6 +205,11 @@ static void s_unlink(lane_t *l, job_t *job)
 void lane_unlink(lane_t *l, job_t *job)
 {
     s_unlink(l, job);
+}
+
+void lane_take(lane_t *l, job_t *job)
+{
+    s_unlink(l, job);
     l->taken++;
 }
 
@@ -270,10 +275,15 @@ int lane_refill_ask(lane_t *l, int batch)
  * since the last answer, so their demand was not seen whole; it counts as
  * everything taken since then, and the window at least doubles. The window
  * grows at once to four times the demand and shrinks by a quarter per
- * refill, so that one quiet round trip does not undo it. Called before the
+ * refill, so that one quiet round trip does not undo it, but never below
+ * what the lane will hold once the answer's rows are pushed (they were
+ * fetched to be kept). An answer that empties PostgreSQL's backlog (a
+ * partial page) brings the window back to what the lane holds, at least
+ * the configured one: there is nothing more to buffer. Called before the
  * answer's rows are pushed. */
-static void s_adapt_window(lane_t *l)
+static void s_adapt_window(lane_t *l, int rows, bool full_page)
 {
+    int64_t holds = (int64_t)l->count + (rows > 0 ? rows : 0);
     int64_t d = l->taken - l->taken_at_ask;
     int64_t cycle = l->taken - l->taken_at_answer;
     l->taken_at_answer = l->taken;
@@ -291,6 +301,10 @@ static void s_adapt_window(lane_t *l)
         w -= w / 4;
     else
         w = (int)target;
+    if (w < holds)
+        w = holds < l->window ? (int)holds : l->window;
+    if (!full_page && w > holds)
+        w = (int)holds;
     l->window = w < l->window_min ? l->window_min : w;
 }
 
@@ -304,7 +318,7 @@ void lane_mark_overflow(lane_t *l)
 void lane_refill_done(lane_t *l, int rows, bool full_page, int last_priority, int64_t last_id)
 {
     l->refill_inflight = false;
-    s_adapt_window(l);
+    s_adapt_window(l, rows, full_page);
     if (!full_page) {
         l->overflow = false;
         return;

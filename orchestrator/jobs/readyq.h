@@ -17,7 +17,9 @@
  * or at least doubles when they took all there was, at most
  * READYQ_WINDOW_GROWTH times the configured window; its next refills fetch
  * twice what they took.
- * It shrinks back by a quarter per refill when demand falls. */
+ * It shrinks back by up to a quarter per refill when demand falls, and to
+ * what the lane holds (at least the configured window) once a refill finds
+ * PostgreSQL's backlog exhausted. */
 #ifndef READYQ_H
 #define READYQ_H
 
@@ -84,7 +86,7 @@ struct lane {
     uint32_t refill_epoch;
     int window;              /* this lane's window (see above) */
     int window_min, window_max;
-    int64_t taken;           /* jobs that left the lane other than by eviction */
+    int64_t taken;           /* jobs that left the lane to run (lane_take) */
     int64_t taken_at_ask;    /* taken when the refill in flight was asked */
     int64_t taken_at_answer; /* taken when the last refill was answered */
     int demand;              /* jobs taken during the last refill's round trip */
@@ -124,6 +126,8 @@ readyq_push_result_t readyq_push(readyq_t *rq, lane_t *lane, job_t *job, job_t *
 /* Most urgent job of the lane, or NULL. */
 job_t *lane_peek(const lane_t *lane);
 void lane_unlink(lane_t *lane, job_t *job);
+/* lane_unlink for a job leaving to run: counted as the lane's demand. */
+void lane_take(lane_t *lane, job_t *job);
 /* True when the lane runs low and PostgreSQL may hold more. */
 bool lane_wants_refill(const readyq_t *rq, const lane_t *lane);
 /* A refill of the lane is being asked: notes the time (in jobs taken) and
