@@ -50,7 +50,9 @@ static void s_lane(void *arg, const char *queue, const char *type, const char *t
     lane_t *l = readyq_lane(c->rq, queue, type, tenant, true);
     lane_mark_overflow(l);
     store_answer_t ans = {.rows = rows, .nrows = nrows, .prior_state = -1};
-    coord_refill_apply(c, l, &ans, s_lane_page(c));
+    int page = s_lane_page(c);
+    lane_refill_ask(l, page); /* as coord_refill_op: the page counts as asked now */
+    coord_refill_apply(c, l, &ans, page);
 }
 
 typedef struct {
