@@ -142,7 +142,10 @@ static void s_committed(coord_t *c);
  * the reserved range, the pipeline first reserves a new one (a round of
  * COORD_EVENT_ID_RESERVE ids, so about one statement in that many events). */
 #define COORD_EVENT_ID_RESERVE 100000
-static int s_number_events(coord_t *c)
+/* Numbers the audit rows; returns the id reservation to add after the
+ * write (0: none), so that it does not go first in the pipeline and take
+ * the lease check with it (the write's audit rows carry the check). */
+static int64_t s_number_events(coord_t *c)
 {
     for (size_t i = 0; i < c->inflight.nevents; i++)
         c->inflight.events[i].id = c->next_event_id++;
@@ -154,9 +157,9 @@ static int s_number_events(coord_t *c)
         }
     }
     if (c->next_event_id - 1 <= c->event_id_limit)
-        return ORCH_OK;
+        return 0;
     c->event_id_limit = c->next_event_id + COORD_EVENT_ID_RESERVE;
-    return store_pipeline_add_event_ids(c->store, c->event_id_limit);
+    return c->event_id_limit;
 }
 
 void coord_flush(coord_t *c)
@@ -209,11 +212,12 @@ void coord_flush(coord_t *c)
         c->lease.inflight_sent_ms = now_ms;
         c->lease.sent_ms = now_ms;
     }
-    if (rc == ORCH_OK)
-        rc = s_number_events(c);
+    int64_t reserve = rc == ORCH_OK ? s_number_events(c) : 0;
     if (rc == ORCH_OK &&
         (c->inflight.nwrites || c->inflight.nevents || c->inflight.ninbox || c->inflight.ncomp))
         rc = store_pipeline_add_write(c->store, &c->inflight);
+    if (rc == ORCH_OK && reserve)
+        rc = store_pipeline_add_event_ids(c->store, reserve);
     for (op_t *op = c->inflight_ops; op && rc == ORCH_OK; op = op->next)
         rc = store_pipeline_add(c->store, &op->sop);
     c->metrics.flush_us = clock_mono_us();

@@ -69,6 +69,25 @@
     " VALUES ($1::bigint, " STORE_US_TO_TS("$2::bigint") ", $3, $4::int, $5, $6::json,"            \
     "  $7::bigint, $8)"
 
+/* The audit rows with the pipeline's lease check folded in ($9: the
+ * epoch), for a batch write whose pipeline sent nothing before it: one
+ * statement less per commit. The check may come after the job rows'
+ * statements: they are one transaction, which the check's failure rolls
+ * back whole, and its advisory lock is held to the commit wherever it is
+ * taken (migration 016). The rows are selected from it, so it runs, and
+ * sets orch.epoch, before any row's epoch default is computed. */
+#define STORE_SQL_EV_CHK                                                                           \
+    "INSERT INTO job_events (job_id, at, event, attempt, worker, detail, id, state)"               \
+    " SELECT e.job_id, " STORE_US_TO_TS("e.at") ", e.event, e.attempt, e.worker, e.detail::json,"  \
+    "  e.id, e.state"                                                                              \
+    " FROM orch_lease_check($9::bigint),"                                                          \
+    "  unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[],"          \
+    "  $7::bigint[], $8::text[]) AS e(job_id, at, event, attempt, worker, detail, id, state)"
+#define STORE_SQL_EV_1_CHK                                                                         \
+    "INSERT INTO job_events (job_id, at, event, attempt, worker, detail, id, state)"               \
+    " SELECT $1::bigint, " STORE_US_TO_TS("$2::bigint") ", $3, $4::int, $5, $6::json,"             \
+    "  $7::bigint, $8 FROM orch_lease_check($9::bigint)"
+
 /* A lone submission (a commit of one new job and its audit row, nothing
  * else) with the pipeline's lease check folded in: one statement where
  * the fence, STORE_SQL_INS_1 and STORE_SQL_EV_1 are three. The check runs

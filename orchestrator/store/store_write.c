@@ -230,6 +230,25 @@ static int s_send_submission(store_t *s, batch_t *b)
     return store_send_prepared(s, STORE_STMT_SUBMIT_1, STORE_SUBMIT_1_NPARAMS, v, NULL);
 }
 
+/* The audit rows, carrying the lease check when it was held back for them
+ * (STORE_SQL_EV_CHK). */
+static int s_send_events(store_t *s, const batch_t *b, const char **arrays, bool check)
+{
+    if (!check)
+        return s_send_part(s, b->nevents, STORE_STMT_EV_1, STORE_STMT_EV, NULL, false, b->events,
+                           arrays, STORE_WRITE_NEVPARAMS);
+    const char *v[STORE_WRITE_NEVPARAMS + 1];
+    char epoch[24];
+    snprintf(epoch, sizeof epoch, "%lld", (long long)s->check_epoch);
+    if (b->nevents > 1)
+        memcpy(v, arrays, STORE_WRITE_NEVPARAMS * sizeof *v);
+    else
+        store_write_row(NULL, false, &b->events[0], s->row, v);
+    v[STORE_WRITE_NEVPARAMS] = epoch;
+    return store_send_prepared(s, b->nevents > 1 ? STORE_STMT_EV_CHK : STORE_STMT_EV_1_CHK,
+                               STORE_WRITE_NEVPARAMS + 1, v, NULL);
+}
+
 int store_pipeline_add_write(store_t *s, batch_t *b)
 {
     if (s_lone_submission(s, b))
@@ -237,6 +256,12 @@ int store_pipeline_add_write(store_t *s, batch_t *b)
     int rc = s_add_inbox_delete(s, b); /* and the compensation marks */
     if (rc != ORCH_OK || (!b->nwrites && !b->nevents))
         return rc;
+    /* Still held: nothing went before in this pipeline, and the audit rows
+     * (every state change has one) carry the check; the job rows' statements
+     * go first without it. */
+    bool check = s->check_held && b->nevents > 0;
+    if (check)
+        s->check_held = false;
     size_t ins = 0;
     const job_t *one_ins = NULL, *one_upd = NULL;
     for (size_t i = 0; i < b->nwrites; i++) {
@@ -263,8 +288,7 @@ int store_pipeline_add_write(store_t *s, batch_t *b)
         rc = s_send_part(s, upd, STORE_STMT_UPD_1, STORE_STMT_UPD, one_upd, false, NULL,
                          params + STORE_WRITE_NINS, STORE_WRITE_NUPD);
     if (rc == ORCH_OK)
-        rc = s_send_part(s, b->nevents, STORE_STMT_EV_1, STORE_STMT_EV, NULL, false, b->events,
-                         params + STORE_WRITE_NINS + STORE_WRITE_NUPD, STORE_WRITE_NEVPARAMS);
+        rc = s_send_events(s, b, params + STORE_WRITE_NINS + STORE_WRITE_NUPD, check);
     return rc;
 }
 

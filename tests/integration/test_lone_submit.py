@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
 """A lone submission is one statement with the leader's fence in it
-(STORE_SQL_SUBMIT_1): the lease check, the job's row and its audit row,
-where a commit of anything else sends the check and each part apart.
+(STORE_SQL_SUBMIT_1): the lease check, the job's row and its audit row.
+Any other batch write sends its job rows' statements and carries the check
+in its audit rows' statement (STORE_SQL_EV_CHK): one statement less.
 
 1. One job submitted to an idle coordinator: PostgreSQL's statement log
    shows it committed by `orch_submit_1`; the job's row is there and its
    `submitted` audit row carries the leader's epoch (set by the check
    inside the same statement).
-2. A batch of three: the check and the separate statements
-   (`orch_lease_check`, `orch_ins`), not `orch_submit_1`.
-3. The lease is taken away with SQL (its epoch moved on) and one more job
-   is submitted: the statement fails on the fence (SQLSTATE OR001), the
-   client gets an error, no row of that job exists, and the coordinator
-   steps down (log: leader lease lost).
+2. A batch of three: `orch_ins` and `orch_ev_chk` (the audit rows with
+   the check), neither `orch_submit_1` nor the plain `orch_ev`; the three
+   `submitted` rows carry the leader's epoch (set by the check inside the
+   statement that writes them).
+3. The lease is taken away with SQL (its epoch moved on, expiring in 2 s)
+   and one more job is submitted: the statement fails on the fence
+   (SQLSTATE OR001), the client gets an error, no row of that job exists,
+   and the coordinator steps down (log: leader lease lost).
+4. Once the stolen lease expires the coordinator takes it back (a lone job
+   commits again); the lease is taken away once more and a batch of two is
+   submitted: this time `orch_ev_chk` fails on the fence, after the batch's
+   `orch_ins` ran in the same transaction, and neither job exists.
 
 ha.renew is 5 min here, so no renewal (the fence that renews, sent
 apart) rides along with any commit of the test.
@@ -57,16 +64,23 @@ def test(c):
           and rows[0]["state"] == "queued",
           "job %s: %r (want one submitted row of epoch %d)" % (job, rows, epoch))
 
-    # 2. a batch: the statements apart
+    # 2. a batch: the job rows apart, the check in the audit rows' statement
     mark = len(pg_log(c))
-    c.submit([{"queue": "default", "type": "noop"} for _ in range(3)])
-    wait_for(lambda: executed(c, mark, "orch_ins") >= 1, 10, "the batch's INSERT in the log")
+    ids = c.submit([{"queue": "default", "type": "noop"} for _ in range(3)])
+    wait_for(lambda: executed(c, mark, "orch_ev_chk") >= 1, 10,
+             "the batch's audit rows (with the check) in the log")
+    check(executed(c, mark, "orch_ins") >= 1, "the batch's job rows went without orch_ins")
     check(executed(c, mark, "orch_submit_1") == 0, "a batch of three went as a lone submission")
-    check(executed(c, mark, "orch_lease_check") >= 1, "the batch's commit went without the check")
+    check(executed(c, mark, "orch_ev") == 0, "the batch's audit rows went without the check")
+    rows = c.sql("SELECT job_id, epoch FROM job_events WHERE event = 'submitted'"
+                 " AND job_id IN (SELECT json_array_elements_text(:'ids'::json)::bigint)", ids=ids)
+    check(len(rows) == 3 and all(r["epoch"] == epoch for r in rows),
+          "the batch's audit rows: %r (want three of epoch %d)" % (rows, epoch))
 
     # 3. the lease taken away: the lone submission's own check refuses it
     before = c.sql("SELECT count(*) AS n FROM jobs")[0]["n"]
-    c.sql_exec("UPDATE leader_lease SET epoch = epoch + 1, holder = 'thief'")
+    c.sql_exec("UPDATE leader_lease SET epoch = epoch + 1, holder = 'thief',"
+               " expires_at = now() + interval '2 seconds'")
     mark = len(pg_log(c))
     rc, out, err = c.orchctl("submit", "--queue", "default", "--type", "noop", check=False,
                              timeout="5s")
@@ -79,6 +93,30 @@ def test(c):
           "a job of the deposed leader was committed")
     wait_for(lambda: "leader lease lost" in c.coordinator.log_text(), 10,
              "the coordinator to step down")
+
+    # 4. back as the leader, then deposed again: the batch's check refuses it
+    def leads_again():
+        r = c.orchctl("submit", "--queue", "default", "--type", "noop", check=False,
+                      timeout="5s")
+        return r[0] == 0
+    wait_for(leads_again, 30, "the coordinator to take the expired lease back and commit")
+    lost = c.coordinator.log_text().count("leader lease lost")
+    before = c.sql("SELECT count(*) AS n FROM jobs")[0]["n"]
+    c.sql_exec("UPDATE leader_lease SET epoch = epoch + 1, holder = 'thief',"
+               " expires_at = now() + interval '2 seconds'")
+    mark = len(pg_log(c))
+    text = "".join('{"queue": "default", "type": "noop"}\n' for _ in range(2))
+    rc, out, err = c.orchctl("submit", "--batch", "-", stdin=text, check=False, timeout="5s")
+    log("batch after the second theft: rc %d %r %s" % (rc, out, err.strip()))
+    check(rc != 0, "a batch the fence refused was acknowledged: %r" % out)
+    text = pg_log(c)[mark:]
+    check("execute orch_ins" in text and "execute orch_ev_chk" in text
+          and "no longer the leader" in text,
+          "the refused batch in the log: %r" % text[-2000:])
+    check(c.sql("SELECT count(*) AS n FROM jobs")[0]["n"] == before,
+          "a batch of the deposed leader was committed")
+    wait_for(lambda: c.coordinator.log_text().count("leader lease lost") > lost, 10,
+             "the coordinator to step down again")
 
 
 if __name__ == "__main__":
