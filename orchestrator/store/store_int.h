@@ -21,6 +21,8 @@
 #define STORE_STMT_EV "orch_ev"
 #define STORE_STMT_EV_1 "orch_ev_1"
 #define STORE_STMT_EV_CHK "orch_ev_chk"
+#define STORE_STMT_INS_CHK "orch_ins_chk"
+#define STORE_STMT_INS_1_CHK "orch_ins_1_chk"
 #define STORE_STMT_EV_1_CHK "orch_ev_1_chk"
 #define STORE_STMT_REFILL "orch_refill"
 #define STORE_STMT_CANCEL "orch_cancel"

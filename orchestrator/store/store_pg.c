@@ -162,6 +162,8 @@ static int s_prepare_all(store_t *s)
         s_prepare(s, STORE_STMT_EV, STORE_SQL_EV) ||
         s_prepare(s, STORE_STMT_EV_1, STORE_SQL_EV_1) ||
         s_prepare(s, STORE_STMT_EV_CHK, STORE_SQL_EV_CHK) ||
+        s_prepare(s, STORE_STMT_INS_CHK, STORE_SQL_INS_CHK) ||
+        s_prepare(s, STORE_STMT_INS_1_CHK, STORE_SQL_INS_1_CHK) ||
         s_prepare(s, STORE_STMT_EV_1_CHK, STORE_SQL_EV_1_CHK) ||
         s_prepare(s, STORE_STMT_REFILL, STORE_SQL_REFILL) ||
         s_prepare(s, STORE_STMT_CANCEL, STORE_SQL_CANCEL) ||

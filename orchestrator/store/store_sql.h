@@ -18,19 +18,21 @@
     "id, queue, type, priority, state, attempt, attempt_base, max_attempts, timeout_ms, payload,"   \
     " result, error, worker, progress, idempotency_key, run_at, created_at, started_at,"           \
     " finished_at, tenant"
-#define STORE_SQL_INS                                                                              \
+#define STORE_SQL_INS_HEAD                                                                         \
     "INSERT INTO jobs (" STORE_SQL_JOB_COLUMNS ")"                                                 \
     " SELECT u.id, u.queue, u.type, u.priority, u.state, u.attempt, u.attempt_base,"               \
     "  u.max_attempts, u.timeout_ms, u.payload::json, u.result::json, u.error, u.worker,"          \
     "  u.progress, u.ikey, " STORE_US_TO_TS("u.run_at") ", " STORE_US_TO_TS("u.created_at") ","    \
-    "  " STORE_US_TO_TS("u.started_at") ", " STORE_US_TO_TS("u.finished_at") ", u.tenant"          \
-    " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[],"         \
+    "  " STORE_US_TO_TS("u.started_at") ", " STORE_US_TO_TS("u.finished_at") ", u.tenant FROM "
+#define STORE_SQL_INS_UNNEST                                                                       \
+    "unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[],"               \
     "  $7::int[], $8::int[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[],"     \
     "  $14::int[], $15::text[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[],"       \
     "  $20::text[])"                                                                               \
     "  AS u(id, queue, type, priority, state, attempt, attempt_base, max_attempts, timeout_ms,"    \
     "  payload, result, error, worker, progress, ikey, run_at, created_at, started_at,"            \
     "  finished_at, tenant)"
+#define STORE_SQL_INS STORE_SQL_INS_HEAD STORE_SQL_INS_UNNEST
 #define STORE_SQL_INS_1_VALUES                                                                     \
     "$1::bigint, $2, $3, $4::int, $5, $6::int, $7::int, $8::int, $9::bigint, $10::json,"           \
     "  $11::json, $12, $13, $14::int, $15, " STORE_US_TO_TS("$16::bigint") ","                     \
@@ -38,6 +40,12 @@
     "  " STORE_US_TO_TS("$19::bigint") ", $20"
 #define STORE_SQL_INS_1                                                                            \
     "INSERT INTO jobs (" STORE_SQL_JOB_COLUMNS ") VALUES (" STORE_SQL_INS_1_VALUES ")"
+/* With the pipeline's lease check folded in ($21: the epoch), see
+ * STORE_SQL_EV_CHK. */
+#define STORE_SQL_INS_CHK STORE_SQL_INS_HEAD "orch_lease_check($21::bigint), " STORE_SQL_INS_UNNEST
+#define STORE_SQL_INS_1_CHK                                                                        \
+    "INSERT INTO jobs (" STORE_SQL_JOB_COLUMNS ") SELECT " STORE_SQL_INS_1_VALUES                   \
+    " FROM orch_lease_check($21::bigint)"
 
 #define STORE_SQL_UPD                                                                              \
     "UPDATE jobs j SET state = u.state, attempt = u.attempt, attempt_base = u.attempt_base,"       \
@@ -58,31 +66,30 @@
     "  finished_at = " STORE_US_TO_TS("$12::bigint") ", priority = $13::int, updated_at = now()"   \
     " WHERE id = $1::bigint"
 
-#define STORE_SQL_EV                                                                               \
+#define STORE_SQL_EV_HEAD                                                                          \
     "INSERT INTO job_events (job_id, at, event, attempt, worker, detail, id, state)"               \
     " SELECT e.job_id, " STORE_US_TO_TS("e.at") ", e.event, e.attempt, e.worker, e.detail::json,"  \
-    "  e.id, e.state"                                                                              \
-    " FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[],"      \
+    "  e.id, e.state FROM "
+#define STORE_SQL_EV_UNNEST                                                                        \
+    "unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[],"            \
     "  $7::bigint[], $8::text[]) AS e(job_id, at, event, attempt, worker, detail, id, state)"
+#define STORE_SQL_EV STORE_SQL_EV_HEAD STORE_SQL_EV_UNNEST
 #define STORE_SQL_EV_1                                                                             \
     "INSERT INTO job_events (job_id, at, event, attempt, worker, detail, id, state)"               \
     " VALUES ($1::bigint, " STORE_US_TO_TS("$2::bigint") ", $3, $4::int, $5, $6::json,"            \
     "  $7::bigint, $8)"
 
-/* The audit rows with the pipeline's lease check folded in ($9: the
- * epoch), for a batch write whose pipeline sent nothing before it: one
- * statement less per commit. The check may come after the job rows'
- * statements: they are one transaction, which the check's failure rolls
- * back whole, and its advisory lock is held to the commit wherever it is
- * taken (migration 016). The rows are selected from it, so it runs, and
- * sets orch.epoch, before any row's epoch default is computed. */
-#define STORE_SQL_EV_CHK                                                                           \
-    "INSERT INTO job_events (job_id, at, event, attempt, worker, detail, id, state)"               \
-    " SELECT e.job_id, " STORE_US_TO_TS("e.at") ", e.event, e.attempt, e.worker, e.detail::json,"  \
-    "  e.id, e.state"                                                                              \
-    " FROM orch_lease_check($9::bigint),"                                                          \
-    "  unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[],"          \
-    "  $7::bigint[], $8::text[]) AS e(job_id, at, event, attempt, worker, detail, id, state)"
+/* A batch write whose pipeline sent nothing before it carries the
+ * pipeline's lease check in its first statement, one statement less per
+ * commit: the new jobs' rows when there are any (STORE_SQL_INS_CHK), else
+ * the audit rows ($9: the epoch), which go before the updates of existing
+ * rows. So the check runs before anything that could meet another leader's
+ * rows (a deposed leader is refused with OR001 before it locks any), and
+ * sets orch.epoch before any audit row's default reads it. The rows are
+ * selected from the check, with at least one row beside it, so it runs
+ * (once: a function scan keeps its result). Its advisory lock is held to
+ * the commit (migration 016). */
+#define STORE_SQL_EV_CHK STORE_SQL_EV_HEAD "orch_lease_check($9::bigint), " STORE_SQL_EV_UNNEST
 #define STORE_SQL_EV_1_CHK                                                                         \
     "INSERT INTO job_events (job_id, at, event, attempt, worker, detail, id, state)"               \
     " SELECT $1::bigint, " STORE_US_TO_TS("$2::bigint") ", $3, $4::int, $5, $6::json,"             \

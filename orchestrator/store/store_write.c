@@ -193,18 +193,26 @@ static int s_add_inbox_delete(store_t *s, const batch_t *b)
 
 /* One of the three statements: a single row as plain parameters, several
  * as the arrays store_write_params laid out (arrays: NULL when no part of
- * the batch has several rows). */
-static int s_send_part(store_t *s, size_t n, const char *stmt_1, const char *stmt,
+ * the batch has several rows). stmts: the single-row and the array form,
+ * then the same with the lease check, used when check. */
+static int s_send_part(store_t *s, size_t n, const char *const stmts[4], bool check,
                        const job_t *job, bool insert, const batch_event_t *ev,
                        const char **arrays, int nparams)
 {
     if (n == 0)
         return ORCH_OK;
+    const char *v[STORE_WRITE_NINS + 1];
+    int np = nparams;
     if (n > 1)
-        return store_send_prepared(s, stmt, nparams, arrays, NULL);
-    const char *v[STORE_WRITE_NINS];
-    int np = store_write_row(job, insert, ev, s->row, v);
-    return store_send_prepared(s, stmt_1, np, v, NULL);
+        memcpy(v, arrays, (size_t)nparams * sizeof *v);
+    else
+        np = store_write_row(job, insert, ev, s->row, v);
+    char epoch[24];
+    if (check) {
+        snprintf(epoch, sizeof epoch, "%lld", (long long)s->check_epoch);
+        v[np++] = epoch;
+    }
+    return store_send_prepared(s, stmts[(check ? 2 : 0) + (n > 1)], np, v, NULL);
 }
 
 /* A commit of one new job and its audit row, nothing else, with the lease
@@ -230,25 +238,6 @@ static int s_send_submission(store_t *s, batch_t *b)
     return store_send_prepared(s, STORE_STMT_SUBMIT_1, STORE_SUBMIT_1_NPARAMS, v, NULL);
 }
 
-/* The audit rows, carrying the lease check when it was held back for them
- * (STORE_SQL_EV_CHK). */
-static int s_send_events(store_t *s, const batch_t *b, const char **arrays, bool check)
-{
-    if (!check)
-        return s_send_part(s, b->nevents, STORE_STMT_EV_1, STORE_STMT_EV, NULL, false, b->events,
-                           arrays, STORE_WRITE_NEVPARAMS);
-    const char *v[STORE_WRITE_NEVPARAMS + 1];
-    char epoch[24];
-    snprintf(epoch, sizeof epoch, "%lld", (long long)s->check_epoch);
-    if (b->nevents > 1)
-        memcpy(v, arrays, STORE_WRITE_NEVPARAMS * sizeof *v);
-    else
-        store_write_row(NULL, false, &b->events[0], s->row, v);
-    v[STORE_WRITE_NEVPARAMS] = epoch;
-    return store_send_prepared(s, b->nevents > 1 ? STORE_STMT_EV_CHK : STORE_STMT_EV_1_CHK,
-                               STORE_WRITE_NEVPARAMS + 1, v, NULL);
-}
-
 int store_pipeline_add_write(store_t *s, batch_t *b)
 {
     if (s_lone_submission(s, b))
@@ -256,12 +245,6 @@ int store_pipeline_add_write(store_t *s, batch_t *b)
     int rc = s_add_inbox_delete(s, b); /* and the compensation marks */
     if (rc != ORCH_OK || (!b->nwrites && !b->nevents))
         return rc;
-    /* Still held: nothing went before in this pipeline, and the audit rows
-     * (every state change has one) carry the check; the job rows' statements
-     * go first without it. */
-    bool check = s->check_held && b->nevents > 0;
-    if (check)
-        s->check_held = false;
     size_t ins = 0;
     const job_t *one_ins = NULL, *one_upd = NULL;
     for (size_t i = 0; i < b->nwrites; i++) {
@@ -282,13 +265,24 @@ int store_pipeline_add_write(store_t *s, batch_t *b)
             b->writes[i].job->in_pg = true;
         }
     }
-    rc = s_send_part(s, ins, STORE_STMT_INS_1, STORE_STMT_INS, one_ins, true, NULL, params,
-                     STORE_WRITE_NINS);
+    /* Still held: nothing went before in this pipeline; the write's first
+     * statement carries the check (STORE_SQL_EV_CHK says why the audit rows
+     * go before the updates). */
+    bool check = s->check_held && (ins > 0 || b->nevents > 0);
+    if (check)
+        s->check_held = false;
+    static const char *const s_ins[4] = {STORE_STMT_INS_1, STORE_STMT_INS, STORE_STMT_INS_1_CHK,
+                                         STORE_STMT_INS_CHK};
+    static const char *const s_ev[4] = {STORE_STMT_EV_1, STORE_STMT_EV, STORE_STMT_EV_1_CHK,
+                                        STORE_STMT_EV_CHK};
+    static const char *const s_upd[4] = {STORE_STMT_UPD_1, STORE_STMT_UPD, NULL, NULL};
+    rc = s_send_part(s, ins, s_ins, check, one_ins, true, NULL, params, STORE_WRITE_NINS);
     if (rc == ORCH_OK)
-        rc = s_send_part(s, upd, STORE_STMT_UPD_1, STORE_STMT_UPD, one_upd, false, NULL,
-                         params + STORE_WRITE_NINS, STORE_WRITE_NUPD);
+        rc = s_send_part(s, b->nevents, s_ev, check && ins == 0, NULL, false, b->events,
+                         params + STORE_WRITE_NINS + STORE_WRITE_NUPD, STORE_WRITE_NEVPARAMS);
     if (rc == ORCH_OK)
-        rc = s_send_events(s, b, params + STORE_WRITE_NINS + STORE_WRITE_NUPD, check);
+        rc = s_send_part(s, upd, s_upd, false, one_upd, false, NULL, params + STORE_WRITE_NINS,
+                         STORE_WRITE_NUPD);
     return rc;
 }
 

@@ -1,25 +1,26 @@
 #!/usr/bin/env python3
 """A lone submission is one statement with the leader's fence in it
 (STORE_SQL_SUBMIT_1): the lease check, the job's row and its audit row.
-Any other batch write sends its job rows' statements and carries the check
-in its audit rows' statement (STORE_SQL_EV_CHK): one statement less.
+Any other batch write carries the check in its first statement (the new
+jobs' rows, STORE_SQL_INS_CHK, else the audit rows, STORE_SQL_EV_CHK): one
+statement less, and still checked before anything else is written.
 
 1. One job submitted to an idle coordinator: PostgreSQL's statement log
    shows it committed by `orch_submit_1`; the job's row is there and its
    `submitted` audit row carries the leader's epoch (set by the check
    inside the same statement).
-2. A batch of three: `orch_ins` and `orch_ev_chk` (the audit rows with
-   the check), neither `orch_submit_1` nor the plain `orch_ev`; the three
-   `submitted` rows carry the leader's epoch (set by the check inside the
-   statement that writes them).
+2. A batch of three: `orch_ins_chk` (the rows with the check) and then
+   `orch_ev`, neither `orch_submit_1`, the plain `orch_ins` nor a separate
+   `orch_lease_check`; the three `submitted` rows carry the leader's epoch
+   (set by the check in the statement before).
 3. The lease is taken away with SQL (its epoch moved on, expiring in 2 s)
    and one more job is submitted: the statement fails on the fence
    (SQLSTATE OR001), the client gets an error, no row of that job exists,
    and the coordinator steps down (log: leader lease lost).
 4. Once the stolen lease expires the coordinator takes it back (a lone job
    commits again); the lease is taken away once more and a batch of two is
-   submitted: this time `orch_ev_chk` fails on the fence, after the batch's
-   `orch_ins` ran in the same transaction, and neither job exists.
+   submitted: this time `orch_ins_chk` fails on the fence, the first
+   statement of its transaction, and neither job exists.
 
 ha.renew is 5 min here, so no renewal (the fence that renews, sent
 apart) rides along with any commit of the test.
@@ -64,14 +65,17 @@ def test(c):
           and rows[0]["state"] == "queued",
           "job %s: %r (want one submitted row of epoch %d)" % (job, rows, epoch))
 
-    # 2. a batch: the job rows apart, the check in the audit rows' statement
+    # 2. a batch: the check in the job rows' statement
     mark = len(pg_log(c))
     ids = c.submit([{"queue": "default", "type": "noop"} for _ in range(3)])
-    wait_for(lambda: executed(c, mark, "orch_ev_chk") >= 1, 10,
-             "the batch's audit rows (with the check) in the log")
-    check(executed(c, mark, "orch_ins") >= 1, "the batch's job rows went without orch_ins")
+    wait_for(lambda: executed(c, mark, "orch_ev") >= 1, 10, "the batch's audit rows in the log")
+    text = pg_log(c)[mark:]
+    first = text.find("execute orch_ins_chk")
+    check(0 <= first < text.find("execute orch_ev"),
+          "the batch's rows with the check did not come first: %r" % text[-3000:])
     check(executed(c, mark, "orch_submit_1") == 0, "a batch of three went as a lone submission")
-    check(executed(c, mark, "orch_ev") == 0, "the batch's audit rows went without the check")
+    check(executed(c, mark, "orch_ins") == 0 and executed(c, mark, "orch_lease_check") == 0,
+          "the batch's rows went without the check, or the check apart")
     rows = c.sql("SELECT job_id, epoch FROM job_events WHERE event = 'submitted'"
                  " AND job_id IN (SELECT json_array_elements_text(:'ids'::json)::bigint)", ids=ids)
     check(len(rows) == 3 and all(r["epoch"] == epoch for r in rows),
@@ -110,8 +114,9 @@ def test(c):
     log("batch after the second theft: rc %d %r %s" % (rc, out, err.strip()))
     check(rc != 0, "a batch the fence refused was acknowledged: %r" % out)
     text = pg_log(c)[mark:]
-    check("execute orch_ins" in text and "execute orch_ev_chk" in text
-          and "no longer the leader" in text,
+    refused = text.find("execute orch_ins_chk")
+    check(refused >= 0 and "no longer the leader" in text[refused:]
+          and "execute orch_ev" not in text[refused:],
           "the refused batch in the log: %r" % text[-2000:])
     check(c.sql("SELECT count(*) AS n FROM jobs")[0]["n"] == before,
           "a batch of the deposed leader was committed")
