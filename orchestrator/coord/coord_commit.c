@@ -198,7 +198,8 @@ void coord_flush(coord_t *c)
         s_committed(c);
         return;
     }
-    /* The fence first: it renews the lease only while it is still ours, or
+    /* The fence first (or in the write's first statement, store_write.c):
+     * it renews the lease only while it is still ours, or
      * fails, and with it the whole pipeline (one transaction). Its lock is
      * held to the commit, which orders this transaction against another
      * coordinator's acquire (store migrations 008 and 016). */

@@ -391,8 +391,10 @@ int store_lease_renew(store_t *store, int64_t epoch, int64_t lease_ms);
  * audit row the pipeline writes records epoch (job_events.epoch).
  * renew false: only check the epoch, under a shared advisory lock that an
  * acquire must wait for, held to the commit (orch_lease_check, migration
- * 016), which fences as well without writing; it goes with the next
- * statement, and a lone submission's statement carries it (store_write.c). */
+ * 016), which fences as well without writing; it goes before the next
+ * statement, except that a batch write's first statement carries it (the
+ * lone submission's one statement, else the new jobs' rows or the audit
+ * rows, store_write.c): either way before anything else is written. */
 int store_pipeline_add_fence(store_t *store, int64_t epoch, int64_t lease_ms, bool renew);
 /* Whether the last pipeline failed because its fence found the lease gone. */
 bool store_lease_lost(const store_t *store);
@@ -406,9 +408,10 @@ typedef void (*store_sync_fn)(void *arg, bool ok, const char *error);
 
 bool store_pipeline_busy(const store_t *store);
 /* Queues the batch's job rows and audit events (a statement each for new
- * jobs, changed jobs and events; one statement with the lease check for a
- * lone submission), after the deletion of the inbox rows whose jobs they
- * are (b->inbox). Marks every written job in_pg and clears its dirty flag. */
+ * jobs, events and changed jobs, the first carrying a held lease check;
+ * one statement with the check for a lone submission), after the deletion
+ * of the inbox rows whose jobs they are (b->inbox). Marks every written
+ * job in_pg and clears its dirty flag. */
 int store_pipeline_add_write(store_t *store, batch_t *b);
 /* Reserves audit row ids up to upto (inclusive) for this coordinator, so
  * that no later session numbers an event below them; part of the pipeline

@@ -62,8 +62,8 @@ struct store {
     bool aborted;   /* a statement of the in-flight pipeline failed */
     bool lease_lost; /* ...and it was the fence (store_lease_lost) */
     /* The lease check store_pipeline_add_fence queued but held back: the
-     * next statement sends it first, unless that is a lone submission,
-     * which carries it (STORE_SQL_SUBMIT_1). */
+     * next statement sends it first, unless that is a batch write, whose
+     * first statement carries it (STORE_SQL_SUBMIT_1, STORE_SQL_EV_CHK). */
     bool check_held;
     int64_t check_epoch;
     store_op_t *items[STORE_MAX_ITEMS]; /* NULL: the batch write */

@@ -1,7 +1,7 @@
 /* The leader lease (store.h, "leader lease"): acquire and release are
  * synchronous statements of a standby or a stopping leader; the fence is
- * the first statement of every pipeline of a leader (or, for a lone
- * submission, inside its one statement: store_write.c). The SQL and why
+ * the first statement of every pipeline of a leader (or, for a batch
+ * write, inside its first statement: store_write.c). The SQL and why
  * its row lock serialises a renewal against an acquire: migration 008. */
 #include "store_int.h"
 #include "orch_error.h"
