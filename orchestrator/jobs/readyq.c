@@ -202,15 +202,26 @@ static void s_unlink(lane_t *l, job_t *job)
     l->count--;
 }
 
+/* With all of its queued jobs in memory (no overflow) a lane has no use for
+ * a window beyond what it holds: it follows the lane down to ready_window,
+ * so that a drained lane's window is the configured one again. */
+static void s_follow_count(lane_t *l)
+{
+    if (!l->overflow && l->window > l->window_min && l->count < l->window)
+        l->window = l->count > l->window_min ? l->count : l->window_min;
+}
+
 void lane_unlink(lane_t *l, job_t *job)
 {
     s_unlink(l, job);
+    s_follow_count(l);
 }
 
 void lane_take(lane_t *l, job_t *job)
 {
     s_unlink(l, job);
     l->taken++;
+    s_follow_count(l);
 }
 
 static job_t *s_least_urgent(const lane_t *l)

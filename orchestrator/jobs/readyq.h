@@ -19,7 +19,8 @@
  * twice what they took.
  * It shrinks back by up to a quarter per refill when demand falls, and to
  * what the lane holds (at least the configured window) once a refill finds
- * PostgreSQL's backlog exhausted. */
+ * PostgreSQL's backlog exhausted; from then on it follows the lane down as
+ * jobs leave, back to the configured window. */
 #ifndef READYQ_H
 #define READYQ_H
 

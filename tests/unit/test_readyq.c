@@ -646,9 +646,22 @@ static void test_window_follows_demand(void **state)
     /* a partial page: PostgreSQL's backlog is exhausted, the window goes
      * back to what the lane will hold, at least the configured one */
     lane_refill_ask(l, 16);
-    lane_refill_done(l, 5, false, 1, BACKLOG);
+    lane_refill_done(l, 100, false, 1, BACKLOG);
     assert_false(l->overflow);
+    assert_int_equal(l->window, 100);
+    for (int i = 0; i < 100; i++)
+        s_push_kept(rq, l, j[urgent++]);
+    /* everything in memory: the window follows the lane down as jobs
+     * leave, to the configured 64 */
+    for (int i = 0; i < 20; i++)
+        lane_take(l, lane_peek(l));
+    assert_int_equal(l->window, 80);
+    lane_unlink(l, lane_peek(l)); /* a cancel too */
+    assert_int_equal(l->window, 79);
+    while (l->count > 10)
+        lane_take(l, lane_peek(l));
     assert_int_equal(l->window, 64);
+    assert_true(urgent <= N);
     while (lane_peek(l))
         lane_take(l, lane_peek(l));
     for (int i = 0; i < N; i++)
