@@ -169,6 +169,18 @@ static void s_hist(strbuf_t *sb, const char *name, const char *labels, const coo
                   *labels ? "}" : "", (unsigned long long)h->count);
 }
 
+/* The lanes that carry the figures of their (queue, type), from *i on:
+ * the next one, or NULL after the last. */
+static lane_t *s_next_owner(coord_t *c, size_t *i)
+{
+    while (*i < readyq_nlanes(c->rq)) {
+        lane_t *l = readyq_lane_at(c->rq, (*i)++);
+        if (s_owner(l) == l)
+            return l;
+    }
+    return NULL;
+}
+
 static void s_lane_labels(strbuf_t *lb, const lane_t *l)
 {
     strbuf_reset(lb);
@@ -182,10 +194,8 @@ static void s_lane_counter(coord_t *c, strbuf_t *sb, strbuf_t *lb, const char *n
                            const char *help, int ev, int ev2)
 {
     s_head(sb, name, "counter", help);
-    for (size_t i = 0; i < readyq_nlanes(c->rq); i++) {
-        lane_t *l = readyq_lane_at(c->rq, i);
-        if (s_owner(l) != l)
-            continue;
+    lane_t *l;
+    for (size_t i = 0; (l = s_next_owner(c, &i));) {
         const s_lane_t *sl = l->metrics;
         uint64_t v = sl ? sl->events[ev] + (ev2 >= 0 ? sl->events[ev2] : 0) : 0;
         s_lane_labels(lb, l);
@@ -199,10 +209,8 @@ static void s_failed(coord_t *c, strbuf_t *sb, strbuf_t *lb)
     s_head(sb, name, "counter",
            "Attempts that failed, by queue, type and kind: retryable (an error, a lost worker or "
            "a timeout, with attempts left) or permanent (the handler said it will not change)");
-    for (size_t i = 0; i < readyq_nlanes(c->rq); i++) {
-        lane_t *l = readyq_lane_at(c->rq, i);
-        if (s_owner(l) != l)
-            continue;
+    lane_t *l;
+    for (size_t i = 0; (l = s_next_owner(c, &i));) {
         const s_lane_t *sl = l->metrics;
         uint64_t retryable = sl ? sl->events[JOB_EV_FAILED] + sl->events[JOB_EV_LOST] +
                                       sl->events[JOB_EV_TIMEOUT]
@@ -222,10 +230,8 @@ static void s_lane_hists(coord_t *c, strbuf_t *sb, strbuf_t *lb, bool run)
            run ? "Run time of attempts that ended (succeeded, failed, lost, timed out), by queue "
                  "and type"
                : "Time from ready (submitted, or due) to start, by queue and type");
-    for (size_t i = 0; i < readyq_nlanes(c->rq); i++) {
-        lane_t *l = readyq_lane_at(c->rq, i);
-        if (s_owner(l) != l)
-            continue;
+    lane_t *l;
+    for (size_t i = 0; (l = s_next_owner(c, &i));) {
         static const s_lane_t zero;
         const s_lane_t *sl = l->metrics ? l->metrics : &zero;
         s_lane_labels(lb, l);
@@ -241,10 +247,8 @@ static void s_windows(coord_t *c, strbuf_t *sb, strbuf_t *lb)
     s_head(sb, name, "gauge",
            "Queued jobs the coordinator may hold in memory for the queue and type: "
            "scheduler.ready_window per lane, grown under demand");
-    for (size_t i = 0; i < readyq_nlanes(c->rq); i++) {
-        lane_t *l = readyq_lane_at(c->rq, i);
-        if (s_owner(l) != l)
-            continue;
+    lane_t *l;
+    for (size_t i = 0; (l = s_next_owner(c, &i));) {
         long window = 0;
         queue_t *q = l->queue;
         for (size_t k = 0; k < q->nlanes; k++)
