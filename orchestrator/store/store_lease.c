@@ -68,8 +68,8 @@ int store_lease_renew(store_t *s, int64_t epoch, int64_t lease_ms)
     return rc;
 }
 
-/* The check alone is held back (store_int.h, check_held): a lone
- * submission carries it in its own statement. */
+/* The check alone is held back (store_int.h, check_held): a batch
+ * write's first statement carries it (store_write.c). */
 int store_pipeline_add_fence(store_t *s, int64_t epoch, int64_t lease_ms, bool renew)
 {
     if (!renew) {
