@@ -82,16 +82,21 @@ void store_set_error(store_t *s, const char *what, const char *detail);
  * any); item is NULL for the batch write. */
 int store_send_prepared(store_t *s, const char *stmt, int nparams, const char *const *values,
                         store_op_t *item);
+/* The same with parameters in binary where formats[i] is 1 (lengths[i]
+ * bytes); lengths and formats NULL: all text. */
+int store_send_prepared_fmt(store_t *s, const char *stmt, int nparams, const char *const *values,
+                            const int *lengths, const int *formats, store_op_t *item);
 /* Sends the lease check held back (store_lease.c). */
 int store_send_check(store_t *s);
 /* Synchronous query; NULL with errmsg set on failure. Caller PQclear()s. */
 PGresult *store_exec_sql(store_t *s, const char *sql, int nparams, const char *const *values);
 
 /* store_write.c: serialises the batch's write set and events into the
- * STORE_WRITE_NPARAMS array literals of STORE_SQL_INS, STORE_SQL_UPD and
- * STORE_SQL_EV, in that order (params point into bufs, which the caller
- * initialised). Marks every written job in_pg, not dirty. */
-void store_write_params(batch_t *b, strbuf_t *bufs, const char **params);
+ * STORE_WRITE_NPARAMS arrays of STORE_SQL_INS, STORE_SQL_UPD and
+ * STORE_SQL_EV, in that order, in PostgreSQL's binary array format
+ * (params point into bufs, which the caller initialised; lengths[i]: the
+ * bytes of params[i]). Marks every written job in_pg, not dirty. */
+void store_write_params(batch_t *b, strbuf_t *bufs, const char **params, int *lengths);
 /* One row as plain parameters of STORE_SQL_INS_1 (insert), STORE_SQL_UPD_1
  * (job, not insert) or STORE_SQL_EV_1 (ev, job NULL): numbers are written
  * into bufs, strings point at the job's or event's own (NULL: SQL NULL).

@@ -277,6 +277,12 @@ bool store_wants_write(const store_t *s)
 int store_send_prepared(store_t *s, const char *stmt, int nparams, const char *const *values,
                         store_op_t *item)
 {
+    return store_send_prepared_fmt(s, stmt, nparams, values, NULL, NULL, item);
+}
+
+int store_send_prepared_fmt(store_t *s, const char *stmt, int nparams, const char *const *values,
+                            const int *lengths, const int *formats, store_op_t *item)
+{
     if (!store_connected(s) || s->in_flight || s->nitems >= STORE_MAX_ITEMS)
         return ORCH_EUNAVAIL;
     if (s->check_held) {
@@ -295,7 +301,7 @@ int store_send_prepared(store_t *s, const char *stmt, int nparams, const char *c
         s->lease_lost = false;
         s->nitems = s->next_item = 0;
     }
-    if (PQsendQueryPrepared(s->conn, stmt, nparams, values, NULL, NULL, 0) != 1) {
+    if (PQsendQueryPrepared(s->conn, stmt, nparams, values, lengths, formats, 0) != 1) {
         store_set_error(s, "could not send statement", PQerrorMessage(s->conn));
         return ORCH_EDB;
     }

@@ -9,27 +9,71 @@
 
 /* ---- where a row's values go ---- */
 
-/* Each column either gets the row appended to its array literal (values
- * NULL: the batch's STORE_SQL_INS/UPD/EV) or becomes one plain parameter
+/* Each column either gets the row appended to its array (values NULL: the
+ * batch's STORE_SQL_INS/UPD/EV) or becomes one plain text parameter
  * (values[col]: the single-row forms). Numbers are written into bufs[col];
- * a plain string parameter points at the row's own text. */
+ * a plain string parameter points at the row's own text.
+ *
+ * The arrays travel in PostgreSQL's binary format (array_recv): no quoting
+ * or number formatting here, no array_in parsing in the backend. On a
+ * statement of 4,000 audit rows that was 12-13% less time than the same
+ * statement with array literals (docs/benchmarks.md). The layout: ndim (1),
+ * a has-nulls flag, the element type's OID, the length, the lower bound
+ * (1), then each element as its byte length (-1: NULL) and its bytes,
+ * integers in network byte order. */
 typedef struct {
     strbuf_t *bufs;
     const char **values;
+    const uint32_t *types; /* the arrays' element types */
 } s_sink_t;
+
+enum { S_INT8 = 20, S_INT4 = 23, S_TEXT = 25 }; /* pg_type OIDs */
+enum { S_FLAGS_AT = 7, S_LEN_AT = 12, S_HEAD = 20 }; /* offsets in an array's header */
+
+/* The element types of each array parameter, in store_sql.h's order: the
+ * casts of STORE_SQL_INS, STORE_SQL_UPD and STORE_SQL_EV ("$1::bigint[]":
+ * S_INT8, int: S_INT4, text: S_TEXT). test_batch checks them against the
+ * SQL. */
+static const uint32_t s_types[STORE_WRITE_NPARAMS] = {
+    /* INS */ S_INT8, S_TEXT, S_TEXT, S_INT4, S_TEXT, S_INT4, S_INT4, S_INT4, S_INT8, S_TEXT,
+    S_TEXT, S_TEXT, S_TEXT, S_INT4, S_TEXT, S_INT8, S_INT8, S_INT8, S_INT8, S_TEXT,
+    /* UPD */ S_INT8, S_TEXT, S_INT4, S_INT4, S_INT4, S_TEXT, S_TEXT, S_TEXT, S_INT4, S_INT8,
+    S_INT8, S_INT8, S_INT4,
+    /* EV */ S_INT8, S_INT8, S_TEXT, S_INT4, S_TEXT, S_TEXT, S_INT8, S_TEXT};
+
+static void s_be(strbuf_t *sb, uint64_t v, int bytes)
+{
+    char b[8];
+    for (int i = 0; i < bytes; i++)
+        b[i] = (char)(unsigned char)(v >> (8 * (bytes - 1 - i)));
+    strbuf_append(sb, b, (size_t)bytes);
+}
 
 static void s_open(strbuf_t *bufs, int from, int to)
 {
     for (int i = from; i < to; i++) {
         strbuf_reset(&bufs[i]);
-        strbuf_putc(&bufs[i], '{');
+        s_be(&bufs[i], 1, 4);         /* ndim */
+        s_be(&bufs[i], 0, 4);         /* no NULL yet */
+        s_be(&bufs[i], s_types[i], 4); /* element type */
+        s_be(&bufs[i], 0, 4);         /* length: set by s_close */
+        s_be(&bufs[i], 1, 4);         /* lower bound */
     }
 }
 
-static void s_sep(strbuf_t *sb)
+static void s_close(strbuf_t *bufs, int from, int to, size_t n)
 {
-    if (sb->len > 1)
-        strbuf_putc(sb, ',');
+    for (int i = from; i < to; i++) {
+        char *len = bufs[i].data + S_LEN_AT;
+        for (int b = 0; b < 4; b++)
+            len[b] = (char)(unsigned char)((uint32_t)n >> (8 * (3 - b)));
+    }
+}
+
+static void s_null(strbuf_t *sb)
+{
+    sb->data[S_FLAGS_AT] = 1;
+    s_be(sb, UINT32_MAX, 4); /* length -1 */
 }
 
 /* set false: SQL NULL (an unset timestamp, no progress) */
@@ -43,11 +87,13 @@ static void s_num(const s_sink_t *k, int col, int64_t v, bool set)
         k->values[col] = set ? sb->data : NULL;
         return;
     }
-    s_sep(sb);
-    if (set)
-        strbuf_put_i64(sb, v);
-    else
-        strbuf_puts(sb, "NULL");
+    if (!set) {
+        s_null(sb);
+        return;
+    }
+    int bytes = k->types[col] == S_INT4 ? 4 : 8;
+    s_be(sb, (uint64_t)bytes, 4);
+    s_be(sb, bytes == 4 ? (uint32_t)(int32_t)v : (uint64_t)v, bytes);
 }
 
 static void s_i64(const s_sink_t *k, int col, int64_t v)
@@ -61,8 +107,13 @@ static void s_str(const s_sink_t *k, int col, const char *s)
         k->values[col] = s;
         return;
     }
-    s_sep(&k->bufs[col]);
-    strbuf_put_pg_array_elem(&k->bufs[col], s);
+    if (!s) {
+        s_null(&k->bufs[col]);
+        return;
+    }
+    size_t n = strlen(s);
+    s_be(&k->bufs[col], n, 4);
+    strbuf_append(&k->bufs[col], s, n);
 }
 
 /* 0 means unset for timestamps */
@@ -129,32 +180,39 @@ static void s_event_row(const s_sink_t *k, const batch_event_t *e)
     s_str(k, 7, e->state >= 0 ? job_state_name(e->state) : NULL);
 }
 
-void store_write_params(batch_t *b, strbuf_t *bufs, const char **params)
+void store_write_params(batch_t *b, strbuf_t *bufs, const char **params, int *lengths)
 {
-    const s_sink_t ins = {bufs, NULL}, upd = {bufs + STORE_WRITE_NINS, NULL},
-                   ev = {bufs + STORE_WRITE_NINS + STORE_WRITE_NUPD, NULL};
+    enum { UPD = STORE_WRITE_NINS, EV = STORE_WRITE_NINS + STORE_WRITE_NUPD };
+    const s_sink_t ins = {bufs, NULL, s_types}, upd = {bufs + UPD, NULL, s_types + UPD},
+                   ev = {bufs + EV, NULL, s_types + EV};
     s_open(bufs, 0, STORE_WRITE_NPARAMS);
+    size_t nins = 0;
     for (size_t i = 0; i < b->nwrites; i++) {
         job_t *j = b->writes[i].job;
-        if (b->writes[i].insert)
+        if (b->writes[i].insert) {
             s_insert_row(&ins, j);
-        else
+            nins++;
+        } else {
             s_update_row(&upd, j);
+        }
         j->dirty = false;
         j->in_pg = true;
     }
     for (size_t i = 0; i < b->nevents; i++)
         s_event_row(&ev, &b->events[i]);
+    s_close(bufs, 0, UPD, nins);
+    s_close(bufs, UPD, EV, b->nwrites - nins);
+    s_close(bufs, EV, STORE_WRITE_NPARAMS, b->nevents);
     for (int i = 0; i < STORE_WRITE_NPARAMS; i++) {
-        strbuf_putc(&bufs[i], '}');
         params[i] = bufs[i].data;
+        lengths[i] = (int)bufs[i].len;
     }
 }
 
 int store_write_row(const job_t *j, bool insert, const batch_event_t *e, strbuf_t *bufs,
                     const char **v)
 {
-    const s_sink_t k = {bufs, v};
+    const s_sink_t k = {bufs, v, NULL};
     if (e) {
         s_event_row(&k, e);
         return STORE_WRITE_NEVPARAMS;
@@ -197,22 +255,31 @@ static int s_add_inbox_delete(store_t *s, const batch_t *b)
  * then the same with the lease check, used when check. */
 static int s_send_part(store_t *s, size_t n, const char *const stmts[4], bool check,
                        const job_t *job, bool insert, const batch_event_t *ev,
-                       const char **arrays, int nparams)
+                       const char **arrays, const int *lengths, int nparams)
 {
     if (n == 0)
         return ORCH_OK;
     const char *v[STORE_WRITE_NINS + 1];
+    int len[STORE_WRITE_NINS + 1], fmt[STORE_WRITE_NINS + 1];
     int np = nparams;
-    if (n > 1)
+    if (n > 1) {
         memcpy(v, arrays, (size_t)nparams * sizeof *v);
-    else
+        memcpy(len, lengths, (size_t)nparams * sizeof *len);
+        for (int i = 0; i < nparams; i++)
+            fmt[i] = 1; /* binary */
+    } else {
         np = store_write_row(job, insert, ev, s->row, v);
+    }
     char epoch[24];
     if (check) {
         snprintf(epoch, sizeof epoch, "%lld", (long long)s->check_epoch);
-        v[np++] = epoch;
+        v[np] = epoch;
+        len[np] = 0;
+        fmt[np] = 0; /* text */
+        np++;
     }
-    return store_send_prepared(s, stmts[(check ? 2 : 0) + (n > 1)], np, v, NULL);
+    return store_send_prepared_fmt(s, stmts[(check ? 2 : 0) + (n > 1)], np, v,
+                                   n > 1 ? len : NULL, n > 1 ? fmt : NULL, NULL);
 }
 
 /* A commit of one new job and its audit row, nothing else, with the lease
@@ -257,8 +324,9 @@ int store_pipeline_add_write(store_t *s, batch_t *b)
     }
     size_t upd = b->nwrites - ins;
     const char *params[STORE_WRITE_NPARAMS];
+    int lengths[STORE_WRITE_NPARAMS];
     if (ins > 1 || upd > 1 || b->nevents > 1) {
-        store_write_params(b, s->bufs, params);
+        store_write_params(b, s->bufs, params, lengths);
     } else {
         for (size_t i = 0; i < b->nwrites; i++) {
             b->writes[i].job->dirty = false;
@@ -276,12 +344,14 @@ int store_pipeline_add_write(store_t *s, batch_t *b)
     static const char *const s_ev[4] = {STORE_STMT_EV_1, STORE_STMT_EV, STORE_STMT_EV_1_CHK,
                                         STORE_STMT_EV_CHK};
     static const char *const s_upd[4] = {STORE_STMT_UPD_1, STORE_STMT_UPD, NULL, NULL};
-    rc = s_send_part(s, ins, s_ins, check, one_ins, true, NULL, params, STORE_WRITE_NINS);
+    enum { UPD = STORE_WRITE_NINS, EV = STORE_WRITE_NINS + STORE_WRITE_NUPD };
+    rc = s_send_part(s, ins, s_ins, check, one_ins, true, NULL, params, lengths,
+                     STORE_WRITE_NINS);
     if (rc == ORCH_OK)
         rc = s_send_part(s, b->nevents, s_ev, check && ins == 0, NULL, false, b->events,
-                         params + STORE_WRITE_NINS + STORE_WRITE_NUPD, STORE_WRITE_NEVPARAMS);
+                         params + EV, lengths + EV, STORE_WRITE_NEVPARAMS);
     if (rc == ORCH_OK)
-        rc = s_send_part(s, upd, s_upd, false, one_upd, false, NULL, params + STORE_WRITE_NINS,
+        rc = s_send_part(s, upd, s_upd, false, one_upd, false, NULL, params + UPD, lengths + UPD,
                          STORE_WRITE_NUPD);
     return rc;
 }

@@ -1,10 +1,14 @@
 /* Unit tests of the group-commit batch (orchestrator/jobs/batch.c, orchestrator/store/store_write.c): write set
  * deduplication and pins, insert/update classification, events and acks
  * owning their copies, reset, store_write_row's plain parameters of one
- * row (STORE_SQL_INS_1, _UPD_1, _EV_1), and store_write_params' 40 array
- * literals for STORE_SQL_INS, STORE_SQL_UPD and STORE_SQL_EV: exact text for a hand-made batch (NULLs, quoting of
- * quotes, backslashes, commas, braces and the word NULL, JSON payloads),
- * and random batches read back with a reference array literal parser.
+ * row (STORE_SQL_INS_1, _UPD_1, _EV_1), and store_write_params' 41
+ * arrays for STORE_SQL_INS, STORE_SQL_UPD and STORE_SQL_EV, in
+ * PostgreSQL's binary array format: each is decoded here (header, element
+ * type against the SQL's cast, lengths, the has-nulls flag) into the array
+ * literal it stands for, which is checked exactly for a hand-made batch
+ * (NULLs, quotes, backslashes, commas, braces and the word NULL, JSON
+ * payloads), and read back with a reference array literal parser for
+ * random batches.
  * Also job.c's helpers, whose state names the batch writes. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,6 +38,8 @@ typedef struct {
     lane_t *l1, *l2;
     strbuf_t bufs[STORE_WRITE_NPARAMS];
     const char *params[STORE_WRITE_NPARAMS];
+    int lengths[STORE_WRITE_NPARAMS];
+    char *lit[STORE_WRITE_NPARAMS]; /* params decoded into array literals (s_build) */
     batch_t b;
 } fx_t;
 
@@ -74,8 +80,10 @@ static int s_teardown(void **state)
     s_pool = NULL;
     s_npool = s_cappool = 0;
     batch_fini(&f->b);
-    for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
+    for (int i = 0; i < STORE_WRITE_NPARAMS; i++) {
         strbuf_fini(&f->bufs[i]);
+        free(f->lit[i]);
+    }
     readyq_destroy(&f->rq);
     free(f);
     return 0;
@@ -103,11 +111,114 @@ static char *s_lit(const char *spec)
     return s;
 }
 
+/* ---- the binary arrays, decoded ---- */
+
+enum { OID_INT8 = 20, OID_INT4 = 23, OID_TEXT = 25 };
+
+/* The element type param $k (1-based) of sql casts to: "$k::bigint[]". */
+static uint32_t s_sql_type(const char *sql, int k)
+{
+    char pat[16];
+    snprintf(pat, sizeof pat, "$%d::", k);
+    const char *p = strstr(sql, pat);
+    if (!p)
+        fail_msg("no %s in %s", pat, sql);
+    p += strlen(pat);
+    if (strncmp(p, "bigint[]", 8) == 0)
+        return OID_INT8;
+    if (strncmp(p, "int[]", 5) == 0)
+        return OID_INT4;
+    if (strncmp(p, "text[]", 6) == 0)
+        return OID_TEXT;
+    fail_msg("param %s: unexpected type %.12s", pat, p);
+    return 0;
+}
+
+static uint32_t s_rd32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* What array_recv reads from data (len bytes), as the array literal it
+ * stands for; fails the test on any deviation from the format. */
+static char *s_decode(int param, const char *data, int len, uint32_t want_type)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    if (len < 20)
+        fail_msg("param $%d: %d bytes, shorter than a header", param, len);
+    assert_int_equal(s_rd32(p), 1);      /* ndim */
+    uint32_t flags = s_rd32(p + 4);
+    assert_true(flags <= 1);
+    if (s_rd32(p + 8) != want_type)
+        fail_msg("param $%d: element type %u, the SQL casts to %u", param, s_rd32(p + 8),
+                 want_type);
+    uint32_t n = s_rd32(p + 12);
+    assert_int_equal(s_rd32(p + 16), 1); /* lower bound */
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_putc(&sb, '{');
+    size_t off = 20;
+    bool nulls = false;
+    for (uint32_t i = 0; i < n; i++) {
+        if (off + 4 > (size_t)len)
+            fail_msg("param $%d: element %u past the end", param, i);
+        int32_t el = (int32_t)s_rd32(p + off);
+        off += 4;
+        if (i)
+            strbuf_putc(&sb, ',');
+        if (el == -1) {
+            strbuf_puts(&sb, "NULL");
+            nulls = true;
+            continue;
+        }
+        if (el < 0 || off + (size_t)el > (size_t)len)
+            fail_msg("param $%d: element %u has length %d", param, i, el);
+        if (want_type == OID_INT8) {
+            assert_int_equal(el, 8);
+            uint64_t v = (uint64_t)s_rd32(p + off) << 32 | s_rd32(p + off + 4);
+            strbuf_put_i64(&sb, (int64_t)v);
+        } else if (want_type == OID_INT4) {
+            assert_int_equal(el, 4);
+            strbuf_put_i64(&sb, (int32_t)s_rd32(p + off));
+        } else {
+            char *str = xmalloc((size_t)el + 1);
+            memcpy(str, p + off, (size_t)el);
+            str[el] = '\0';
+            assert_int_equal(strlen(str), el); /* no NUL inside */
+            strbuf_put_pg_array_elem(&sb, str);
+            free(str);
+        }
+        off += (size_t)el;
+    }
+    if (off != (size_t)len)
+        fail_msg("param $%d: %zu bytes read of %d", param, off, len);
+    if (flags != (uint32_t)nulls)
+        fail_msg("param $%d: has-nulls flag %u with%s a NULL", param, flags, nulls ? "" : "out");
+    strbuf_putc(&sb, '}');
+    return strbuf_detach(&sb);
+}
+
+/* store_write_params, then every array decoded into f->lit. */
+static void s_build(fx_t *f)
+{
+    store_write_params(&f->b, f->bufs, f->params, f->lengths);
+    for (int i = 0; i < STORE_WRITE_NPARAMS; i++) {
+        const char *sql = i < STORE_WRITE_NINS ? STORE_SQL_INS
+                          : i < STORE_WRITE_NINS + STORE_WRITE_NUPD ? STORE_SQL_UPD
+                                                                    : STORE_SQL_EV;
+        int k = i < STORE_WRITE_NINS ? i + 1
+                : i < STORE_WRITE_NINS + STORE_WRITE_NUPD ? i - STORE_WRITE_NINS + 1
+                                                          : i - STORE_WRITE_NINS - STORE_WRITE_NUPD + 1;
+        free(f->lit[i]);
+        f->lit[i] = s_decode(i + 1, f->params[i], f->lengths[i], s_sql_type(sql, k));
+    }
+}
+
 static void s_expect_param(const fx_t *f, int i, const char *spec)
 {
     char *want = s_lit(spec);
-    if (strcmp(f->params[i], want) != 0)
-        fail_msg("param $%d:\n got  %s\n want %s", i + 1, f->params[i], want);
+    if (strcmp(f->lit[i], want) != 0)
+        fail_msg("param $%d:\n got  %s\n want %s", i + 1, f->lit[i], want);
     free(want);
 }
 
@@ -150,7 +261,7 @@ static void test_touch_dedup_and_pins(void **state)
     assert_int_equal(b->pins, 1);
 
     /* building clears dirty and marks rows as existing; pins stay (released at commit) */
-    store_write_params(&f->b, f->bufs, f->params);
+    s_build(f);
     assert_false(a->dirty);
     assert_false(b->dirty);
     assert_true(a->in_pg);
@@ -288,9 +399,9 @@ static void test_build_empty(void **state)
 {
     fx_t *f = *state;
     strbuf_puts(&f->bufs[0], "stale content from a previous turn");
-    store_write_params(&f->b, f->bufs, f->params);
+    s_build(f);
     for (int i = 0; i < STORE_WRITE_NPARAMS; i++) {
-        assert_string_equal(f->params[i], "{}");
+        assert_string_equal(f->lit[i], "{}");
         assert_ptr_equal(f->params[i], f->bufs[i].data);
     }
 }
@@ -340,7 +451,7 @@ static void test_build_exact(void **state)
     f->b.events[0].at_us = 1700000000000002; /* the clock is not under test */
     f->b.events[1].at_us = 1700000000000003;
 
-    store_write_params(&f->b, f->bufs, f->params);
+    s_build(f);
 
     /* $1..$20: the inserts, in touch order (a, c) */
     s_expect_param(f, 0, "{42,43}");
@@ -391,16 +502,16 @@ static void test_build_exact(void **state)
 
     /* and the text reads back as the original strings */
     char *el[2];
-    assert_int_equal(s_pg_parse(f->params[9], el, 2), 2);
+    assert_int_equal(s_pg_parse(f->lit[9], el, 2), 2);
     assert_string_equal(el[0], a->payload);
     assert_string_equal(el[1], "{}");
     free(el[0]);
     free(el[1]);
-    assert_int_equal(s_pg_parse(f->params[12], el, 2), 2);
+    assert_int_equal(s_pg_parse(f->lit[12], el, 2), 2);
     assert_null(el[0]);
     assert_string_equal(el[1], c->worker_name);
     free(el[1]);
-    assert_int_equal(s_pg_parse(f->params[11], el, 2), 2);
+    assert_int_equal(s_pg_parse(f->lit[11], el, 2), 2);
     assert_null(el[0]);
     assert_string_equal(el[1], "NULL"); /* the string, not a null */
     free(el[1]);
@@ -415,10 +526,10 @@ static void test_build_exact(void **state)
     /* building again gives the same text: buffers are reset, not appended */
     char *first[STORE_WRITE_NPARAMS];
     for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
-        first[i] = xstrdup(f->params[i]);
-    store_write_params(&f->b, f->bufs, f->params);
+        first[i] = xstrdup(f->lit[i]);
+    s_build(f);
     for (int i = 0; i < STORE_WRITE_NPARAMS; i++) {
-        assert_string_equal(f->params[i], first[i]);
+        assert_string_equal(f->lit[i], first[i]);
         free(first[i]);
     }
     job_destroy(&a);
@@ -499,11 +610,11 @@ static void test_build_updates_only(void **state)
     j->error = xstrdup("boom, \"bad\" {x} \\n");
     j->progress = -1;
     batch_touch(&f->b, j);
-    store_write_params(&f->b, f->bufs, f->params);
+    s_build(f);
     for (int i = 0; i < STORE_WRITE_NINS; i++)
-        assert_string_equal(f->params[i], "{}");
+        assert_string_equal(f->lit[i], "{}");
     for (int i = STORE_WRITE_NINS + STORE_WRITE_NUPD; i < STORE_WRITE_NPARAMS; i++)
-        assert_string_equal(f->params[i], "{}");
+        assert_string_equal(f->lit[i], "{}");
     s_expect_param(f, 20, "{-5}");
     s_expect_param(f, 21, "{'dead'}");
     s_expect_param(f, 26, "{'boom, /'bad/' {x} //n'}");
@@ -650,13 +761,13 @@ static void test_build_random_roundtrip(void **state)
             batch_event(&f->b, j, j->id, JOB_EV_REATTACHED, j->attempt, w, d);
             free(d);
         }
-        store_write_params(&f->b, f->bufs, f->params);
+        s_build(f);
         for (int i = 0; i < STORE_WRITE_NPARAMS; i++) {
             int want = i < STORE_WRITE_NINS ? nins : i < STORE_WRITE_NINS + STORE_WRITE_NUPD ? nupd : nj;
-            int n = s_pg_parse(f->params[i], el, 2 * MAXJ);
+            int n = s_pg_parse(f->lit[i], el, 2 * MAXJ);
             if (n != want)
                 fail_msg("iteration %d: param $%d has %d elements, want %d: %s", iter, i + 1, n,
-                         want, f->params[i]);
+                         want, f->lit[i]);
             int ins = 0, upd = 0;
             for (int k = 0; k < nj; k++) {
                 const job_t *j = jobs[k];
