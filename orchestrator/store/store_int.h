@@ -69,7 +69,8 @@ struct store {
     store_op_t *items[STORE_MAX_ITEMS]; /* NULL: the batch write */
     size_t nitems;    /* statements in the current pipeline */
     size_t next_item; /* next statement whose result we expect */
-    strbuf_t bufs[STORE_MAX_PARAMS]; /* parameter text, reused per statement */
+    strbuf_t bufs[STORE_MAX_PARAMS]; /* parameters (text, or the batch write's binary
+                                      * arrays), reused per statement */
     /* one job's numbers and its event's (store_write_row) */
     strbuf_t row[STORE_WRITE_NINS + STORE_WRITE_NEVPARAMS];
 };

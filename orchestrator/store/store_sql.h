@@ -1,6 +1,7 @@
 /* The coordinator's prepared statements. Every value travels as a
- * parameter; batches travel as PostgreSQL array literals unnested in SQL,
- * so one statement writes a whole loop turn. Timestamps are wall-clock
+ * parameter; batches travel as arrays (PostgreSQL's binary array format,
+ * store_write.c) unnested in SQL, so one statement writes a whole loop
+ * turn. Timestamps are wall-clock
  * microseconds since the epoch. */
 #ifndef STORE_SQL_H
 #define STORE_SQL_H
@@ -111,8 +112,9 @@
     "  $27::bigint, $28 FROM j"
 #define STORE_SUBMIT_1_NPARAMS (STORE_WRITE_NINS + STORE_WRITE_NEVPARAMS + 1)
 
-/* Parameters of the three: store_write_params lays them out in one array
- * of literals, jobs inserted first, then changed, then events. */
+/* Parameters of the three: store_write_params lays their arrays out in
+ * one array of parameters, jobs inserted first, then changed, then
+ * events. */
 #define STORE_WRITE_NINS 20
 #define STORE_WRITE_NUPD 13
 #define STORE_WRITE_NEVPARAMS 8
