@@ -557,6 +557,23 @@ async function mainOpen() {
     await until(async () => (await text(cell(page, 'default', 'succeeded'))) === '3', 'default succeeded 3 (live)');
     await page.locator(`[data-testid=recent-event][data-job="${live}"][data-event="succeeded"]`).waitFor({ timeout: 5000 });
     n++;
+    // A redraw while the button is pressed waits for the release: the click
+    // is not swallowed. The press (1.5 s, under the UI's 2 s limit) spans a
+    // job's events, whose refresh is due 250 ms after the first.
+    const pause = page.locator('button[data-action=pause-queue][data-queue=default]');
+    const box = await pause.boundingBox();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    const downAt = Date.now();
+    const [pressed] = await submit([{ queue: 'default', type: 'noop' }]);
+    await waitTerminal([pressed]);
+    await page.waitForTimeout(Math.max(0, 1500 - (Date.now() - downAt)));
+    check((await text(cell(page, 'default', 'succeeded'))) === '3', 'no redraw while the button is pressed');
+    await page.mouse.up();
+    await confirmDialog(page, /Pause queue "default"/, false);
+    await until(async () => (await text(cell(page, 'default', 'succeeded'))) === '4', 'default succeeded 4 once released');
+    check((await queue('default')).paused === false, 'cancelled: default not paused');
+    n++;
     check(page.requests.length > 3 && page.requests.every((r) => !r.headers.authorization && !r.headers.cookie), 'no Authorization header without a token');
     check((await page.evaluate(() => sessionStorage.length)) === 0, 'nothing stored');
     check(page.problems.length === 0, 'page problems:\n  ' + page.problems.join('\n  '));

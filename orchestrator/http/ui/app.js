@@ -2,7 +2,7 @@
 // #/workers, #/schedules) and the live event stream shared by the views.
 import { canOperate, getToken, session, setToken, whoami } from './api.js';
 import { Activity } from './activity.js';
-import { add, clear, h, initFlash } from './dom.js';
+import { add, clear, h, initFlash, initRedraws } from './dom.js';
 import { EventStream } from './events.js';
 import * as views from './views.js';
 
@@ -106,6 +106,7 @@ async function signIn() {
 
 function init() {
   initFlash();
+  initRedraws();
   const form = document.getElementById('token-form');
   const input = document.getElementById('token-input');
   form.addEventListener('submit', (ev) => {

@@ -138,6 +138,46 @@ export function initFlash() {
   });
 }
 
+// ---- redraws that would swallow a click ----
+// A view that redraws itself (a refresh on an event, a timer) replaces its
+// buttons and links. A redraw between a press and its release swallows the
+// click: the two land on different elements. So while a pointer is
+// pressed, a redraw waits for the release and runs after the click that
+// the release makes. A press held longer than PRESS_HOLD_MS (a drag, a
+// release outside the window) holds nothing back.
+const PRESS_HOLD_MS = 2000;
+let pressedAt = 0;
+const held = new Set();
+
+function released() {
+  pressedAt = 0;
+  if (!held.size) return;
+  const fns = [...held];
+  held.clear();
+  setTimeout(() => fns.forEach((fn) => fn()), 0);
+}
+
+export function initRedraws() {
+  document.addEventListener('pointerdown', () => { pressedAt = Date.now(); }, true);
+  document.addEventListener('pointerup', released, true);
+  document.addEventListener('pointercancel', released, true);
+}
+
+// Runs fn now, or once the pointer pressed now is released (fn once,
+// however often it was asked for meanwhile).
+export function whenReleased(fn) {
+  if (pressedAt && Date.now() - pressedAt < PRESS_HOLD_MS) {
+    held.add(fn);
+    return;
+  }
+  fn();
+}
+
+// A view going away drops its held redraw.
+export function forgetRedraw(fn) {
+  held.delete(fn);
+}
+
 // ---- confirmation: a dialog of the page's own; resolves true or false ----
 
 export function confirmAction(text, okLabel) {

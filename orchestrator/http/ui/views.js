@@ -2,8 +2,8 @@
 // render(root, ctx, params) and may return {onEvent(ev), onConnected(), dispose()}.
 import { api, canOperate, enc, q } from './api.js';
 import {
-  h, add, clear, confirmAction, flash, flashError, fmtAgo, pretty, relTime, sparkline, stateBadge,
-  timeCell,
+  h, add, clear, confirmAction, flash, flashError, fmtAgo, forgetRedraw, pretty, relTime, sparkline,
+  stateBadge, timeCell, whenReleased,
 } from './dom.js';
 import { BUCKET_MS, BUCKETS } from './activity.js';
 
@@ -77,7 +77,7 @@ export function overview(root, ctx) {
     } catch (e) {
       err = e;
     }
-    draw();
+    whenReleased(draw);
   };
   const soon = debounce(refresh, 250);
 
@@ -167,13 +167,14 @@ export function overview(root, ctx) {
 
   loading(root, 'queues');
   refresh();
-  const tick = setInterval(() => { if (queues) draw(); }, BUCKET_MS); // slide the sparklines
+  const tick = setInterval(() => { if (queues) whenReleased(draw); }, BUCKET_MS); // slide the sparklines
   return {
     onEvent: () => soon(),
     onConnected: () => soon(),
     dispose: () => {
       clearInterval(tick);
       soon.cancel();
+      forgetRedraw(draw);
     },
   };
 }
@@ -318,7 +319,7 @@ export function jobs(root, ctx, params) {
 // ---------------------------------------------------------------- one job
 
 export function job(root, ctx, params, id) {
-  const reload = debounce(load, 200);
+  const reload = debounce(() => whenReleased(load), 200);
   loading(root, 'job #' + id);
 
   async function load() {
@@ -392,7 +393,10 @@ export function job(root, ctx, params, id) {
   return {
     onEvent: (ev) => { if (Number(ev.id) === Number(id)) reload(); },
     onConnected: () => reload(),
-    dispose: () => reload.cancel(),
+    dispose: () => {
+      reload.cancel();
+      forgetRedraw(load);
+    },
   };
 }
 
@@ -447,8 +451,8 @@ export function workers(root) {
   }
   loading(root, 'workers');
   load();
-  const t = setInterval(load, 2000);
-  return { dispose: () => clearInterval(t) };
+  const t = setInterval(() => whenReleased(load), 2000);
+  return { dispose: () => { clearInterval(t); forgetRedraw(load); } };
 }
 
 // ---------------------------------------------------------------- schedules
@@ -492,6 +496,6 @@ export function schedules(root) {
   }
   loading(root, 'schedules');
   load();
-  const t = setInterval(load, 10000);
-  return { dispose: () => clearInterval(t) };
+  const t = setInterval(() => whenReleased(load), 10000);
+  return { dispose: () => { clearInterval(t); forgetRedraw(load); } };
 }
