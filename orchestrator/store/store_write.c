@@ -18,10 +18,10 @@
  * or number formatting here, no array_in parsing in the backend. On a
  * statement of 4,000 audit rows that was 12-13% less time than the same
  * statement with array literals, and a drain's statements took a fifth
- * less time per job (docs/benchmarks.md, "Binary arrays"). The layout: ndim (1),
- * a has-nulls flag, the element type's OID, the length, the lower bound
- * (1), then each element as its byte length (-1: NULL) and its bytes,
- * integers in network byte order. */
+ * less time per job (docs/benchmarks.md, "Binary arrays"). The layout:
+ * ndim (1), a has-nulls flag, the element type's OID, the length, the
+ * lower bound (1), then each element as its byte length (-1: NULL) and
+ * its bytes, integers in network byte order. */
 typedef struct {
     strbuf_t *bufs;
     const char **values;
@@ -29,7 +29,7 @@ typedef struct {
 } s_sink_t;
 
 enum { S_INT8 = 20, S_INT4 = 23, S_TEXT = 25 }; /* pg_type OIDs */
-enum { S_FLAGS_AT = 7, S_LEN_AT = 12, S_HEAD = 20 }; /* offsets in an array's header */
+enum { S_FLAGS_AT = 7, S_LEN_AT = 12 }; /* offsets in an array's header */
 
 /* The element types of each array parameter, in store_sql.h's order: the
  * casts of STORE_SQL_INS, STORE_SQL_UPD and STORE_SQL_EV ("$1::bigint[]":
@@ -42,11 +42,16 @@ static const uint32_t s_types[STORE_WRITE_NPARAMS] = {
     S_INT8, S_INT8, S_INT4,
     /* EV */ S_INT8, S_INT8, S_TEXT, S_INT4, S_TEXT, S_TEXT, S_INT8, S_TEXT};
 
+static void s_be_at(char *at, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        at[i] = (char)(unsigned char)(v >> (8 * (bytes - 1 - i)));
+}
+
 static void s_be(strbuf_t *sb, uint64_t v, int bytes)
 {
     char b[8];
-    for (int i = 0; i < bytes; i++)
-        b[i] = (char)(unsigned char)(v >> (8 * (bytes - 1 - i)));
+    s_be_at(b, v, bytes);
     strbuf_append(sb, b, (size_t)bytes);
 }
 
@@ -64,11 +69,8 @@ static void s_open(strbuf_t *bufs, int from, int to)
 
 static void s_close(strbuf_t *bufs, int from, int to, size_t n)
 {
-    for (int i = from; i < to; i++) {
-        char *len = bufs[i].data + S_LEN_AT;
-        for (int b = 0; b < 4; b++)
-            len[b] = (char)(unsigned char)((uint32_t)n >> (8 * (3 - b)));
-    }
+    for (int i = from; i < to; i++)
+        s_be_at(bufs[i].data + S_LEN_AT, (uint32_t)n, 4);
 }
 
 static void s_null(strbuf_t *sb)
