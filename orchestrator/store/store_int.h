@@ -89,6 +89,9 @@ int store_send_prepared_fmt(store_t *s, const char *stmt, int nparams, const cha
                             const int *lengths, const int *formats, store_op_t *item);
 /* Sends the lease check held back (store_lease.c). */
 int store_send_check(store_t *s);
+/* Takes the held lease check for a statement that carries it: clears
+ * check_held and returns its epoch as text, written into buf. */
+const char *store_take_check(store_t *s, char buf[24]);
 /* Synchronous query; NULL with errmsg set on failure. Caller PQclear()s. */
 PGresult *store_exec_sql(store_t *s, const char *sql, int nparams, const char *const *values);
 

@@ -87,12 +87,17 @@ int store_pipeline_add_fence(store_t *s, int64_t epoch, int64_t lease_ms, bool r
     return store_send_prepared(s, STORE_STMT_LEASE_FENCE, 2, v, NULL);
 }
 
+const char *store_take_check(store_t *s, char buf[24])
+{
+    snprintf(buf, 24, "%lld", (long long)s->check_epoch);
+    s->check_held = false;
+    return buf;
+}
+
 int store_send_check(store_t *s)
 {
     char e[24];
-    snprintf(e, sizeof e, "%lld", (long long)s->check_epoch);
-    s->check_held = false;
-    const char *v[1] = {e};
+    const char *v[1] = {store_take_check(s, e)};
     return store_send_prepared(s, STORE_STMT_LEASE_CHECK, 1, v, NULL);
 }
 

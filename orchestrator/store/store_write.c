@@ -29,6 +29,8 @@ typedef struct {
 } s_sink_t;
 
 enum { S_INT8 = 20, S_INT4 = 23, S_TEXT = 25 }; /* pg_type OIDs */
+/* where the updates' and the events' parameters start among the write's */
+enum { S_UPD = STORE_WRITE_NINS, S_EV = STORE_WRITE_NINS + STORE_WRITE_NUPD };
 enum { S_FLAGS_AT = 7, S_LEN_AT = 12 }; /* offsets in an array's header */
 
 /* The element types of each array parameter, in store_sql.h's order: the
@@ -185,9 +187,8 @@ static void s_event_row(const s_sink_t *k, const batch_event_t *e)
 
 void store_write_params(batch_t *b, strbuf_t *bufs, const char **params, int *lengths)
 {
-    enum { UPD = STORE_WRITE_NINS, EV = STORE_WRITE_NINS + STORE_WRITE_NUPD };
-    const s_sink_t ins = {bufs, NULL, s_types}, upd = {bufs + UPD, NULL, s_types + UPD},
-                   ev = {bufs + EV, NULL, s_types + EV};
+    const s_sink_t ins = {bufs, NULL, s_types}, upd = {bufs + S_UPD, NULL, s_types + S_UPD},
+                   ev = {bufs + S_EV, NULL, s_types + S_EV};
     s_open(bufs, 0, STORE_WRITE_NPARAMS);
     size_t nins = 0;
     for (size_t i = 0; i < b->nwrites; i++) {
@@ -203,9 +204,9 @@ void store_write_params(batch_t *b, strbuf_t *bufs, const char **params, int *le
     }
     for (size_t i = 0; i < b->nevents; i++)
         s_event_row(&ev, &b->events[i]);
-    s_close(bufs, 0, UPD, nins);
-    s_close(bufs, UPD, EV, b->nwrites - nins);
-    s_close(bufs, EV, STORE_WRITE_NPARAMS, b->nevents);
+    s_close(bufs, 0, S_UPD, nins);
+    s_close(bufs, S_UPD, S_EV, b->nwrites - nins);
+    s_close(bufs, S_EV, STORE_WRITE_NPARAMS, b->nevents);
     for (int i = 0; i < STORE_WRITE_NPARAMS; i++) {
         params[i] = bufs[i].data;
         lengths[i] = (int)bufs[i].len;
@@ -255,8 +256,9 @@ static int s_add_inbox_delete(store_t *s, const batch_t *b)
 /* One of the three statements: a single row as plain parameters, several
  * as the arrays store_write_params laid out (arrays: NULL when no part of
  * the batch has several rows). stmts: the single-row and the array form,
- * then the same with the lease check, used when check. */
-static int s_send_part(store_t *s, size_t n, const char *const stmts[4], bool check,
+ * then the same with the lease check, used when epoch (the check's, as
+ * text) is not NULL. */
+static int s_send_part(store_t *s, size_t n, const char *const stmts[4], const char *epoch,
                        const job_t *job, bool insert, const batch_event_t *ev,
                        const char **arrays, const int *lengths, int nparams)
 {
@@ -273,15 +275,13 @@ static int s_send_part(store_t *s, size_t n, const char *const stmts[4], bool ch
     } else {
         np = store_write_row(job, insert, ev, s->row, v);
     }
-    char epoch[24];
-    if (check) {
-        snprintf(epoch, sizeof epoch, "%lld", (long long)s->check_epoch);
+    if (epoch) {
         v[np] = epoch;
         len[np] = 0;
         fmt[np] = 0; /* text */
         np++;
     }
-    return store_send_prepared_fmt(s, stmts[(check ? 2 : 0) + (n > 1)], np, v,
+    return store_send_prepared_fmt(s, stmts[(epoch ? 2 : 0) + (n > 1)], np, v,
                                    n > 1 ? len : NULL, n > 1 ? fmt : NULL, NULL);
 }
 
@@ -300,9 +300,7 @@ static int s_send_submission(store_t *s, batch_t *b)
     char epoch[24];
     store_write_row(j, true, NULL, s->row, v);
     store_write_row(NULL, false, &b->events[0], s->row + STORE_WRITE_NINS, v + STORE_WRITE_NINS);
-    snprintf(epoch, sizeof epoch, "%lld", (long long)s->check_epoch);
-    v[STORE_SUBMIT_1_NPARAMS - 1] = epoch;
-    s->check_held = false; /* this statement is the check */
+    v[STORE_SUBMIT_1_NPARAMS - 1] = store_take_check(s, epoch); /* this statement is the check */
     j->dirty = false;
     j->in_pg = true;
     return store_send_prepared(s, STORE_STMT_SUBMIT_1, STORE_SUBMIT_1_NPARAMS, v, NULL);
@@ -339,23 +337,22 @@ int store_pipeline_add_write(store_t *s, batch_t *b)
     /* Still held: nothing went before in this pipeline; the write's first
      * statement carries the check (STORE_SQL_EV_CHK says why the audit rows
      * go before the updates). */
-    bool check = s->check_held && (ins > 0 || b->nevents > 0);
-    if (check)
-        s->check_held = false;
+    char eb[24];
+    const char *epoch =
+        s->check_held && (ins > 0 || b->nevents > 0) ? store_take_check(s, eb) : NULL;
     static const char *const s_ins[4] = {STORE_STMT_INS_1, STORE_STMT_INS, STORE_STMT_INS_1_CHK,
                                          STORE_STMT_INS_CHK};
     static const char *const s_ev[4] = {STORE_STMT_EV_1, STORE_STMT_EV, STORE_STMT_EV_1_CHK,
                                         STORE_STMT_EV_CHK};
     static const char *const s_upd[4] = {STORE_STMT_UPD_1, STORE_STMT_UPD, NULL, NULL};
-    enum { UPD = STORE_WRITE_NINS, EV = STORE_WRITE_NINS + STORE_WRITE_NUPD };
-    rc = s_send_part(s, ins, s_ins, check, one_ins, true, NULL, params, lengths,
+    rc = s_send_part(s, ins, s_ins, epoch, one_ins, true, NULL, params, lengths,
                      STORE_WRITE_NINS);
     if (rc == ORCH_OK)
-        rc = s_send_part(s, b->nevents, s_ev, check && ins == 0, NULL, false, b->events,
-                         params + EV, lengths + EV, STORE_WRITE_NEVPARAMS);
+        rc = s_send_part(s, b->nevents, s_ev, ins == 0 ? epoch : NULL, NULL, false, b->events,
+                         params + S_EV, lengths + S_EV, STORE_WRITE_NEVPARAMS);
     if (rc == ORCH_OK)
-        rc = s_send_part(s, upd, s_upd, false, one_upd, false, NULL, params + UPD, lengths + UPD,
-                         STORE_WRITE_NUPD);
+        rc = s_send_part(s, upd, s_upd, NULL, one_upd, false, NULL, params + S_UPD,
+                         lengths + S_UPD, STORE_WRITE_NUPD);
     return rc;
 }
 
