@@ -201,17 +201,9 @@ static int s_parse_body(const proto_limits_t *lim, const proto_frame_t *f, json_
     return 0;
 }
 
-int proto_decode(const proto_limits_t *lim, proto_kind_t kind, const proto_frame_t *frames,
-                 size_t nframes, int *cmd, json_t **body, char *err, size_t errlen)
+int proto_decode_head(proto_kind_t kind, const proto_frame_t *frames, size_t nframes, int *cmd,
+                      char *err, size_t errlen)
 {
-    proto_limits_t def;
-    int c = 0;
-
-    *body = NULL;
-    if (!lim) {
-        proto_limits_default(&def);
-        lim = &def;
-    }
     if (kind != PROTO_KIND_WORKER && kind != PROTO_KIND_CLIENT) {
         proto_errf(err, errlen, "unknown protocol kind %d", (int)kind);
         return ORCH_EINVAL;
@@ -223,9 +215,29 @@ int proto_decode(const proto_limits_t *lim, proto_kind_t kind, const proto_frame
                    nframes);
         return ORCH_EPROTO;
     }
-    int rc = s_check_header(kind, frames, &c, err, errlen);
+    return s_check_header(kind, frames, cmd, err, errlen);
+}
+
+int proto_decode_body(const proto_limits_t *lim, const proto_frame_t *body, json_t **out,
+                      char *err, size_t errlen)
+{
+    proto_limits_t def;
+    *out = NULL;
+    if (!lim) {
+        proto_limits_default(&def);
+        lim = &def;
+    }
+    return s_parse_body(lim, body, out, err, errlen);
+}
+
+int proto_decode(const proto_limits_t *lim, proto_kind_t kind, const proto_frame_t *frames,
+                 size_t nframes, int *cmd, json_t **body, char *err, size_t errlen)
+{
+    int c = 0;
+    *body = NULL;
+    int rc = proto_decode_head(kind, frames, nframes, &c, err, errlen);
     if (rc == 0)
-        rc = s_parse_body(lim, &frames[2], body, err, errlen);
+        rc = proto_decode_body(lim, &frames[2], body, err, errlen);
     if (rc == 0)
         *cmd = c;
     return rc;

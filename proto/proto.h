@@ -127,6 +127,14 @@ const char *proto_ccmd_name(int cmd);
 int proto_decode(const proto_limits_t *lim, proto_kind_t kind, const proto_frame_t *frames,
                  size_t nframes, int *cmd, json_t **body, char *err, size_t errlen);
 
+/* proto_decode in its two steps, for a caller that reads some bodies
+ * another way (SUBMIT's, with proto_submit_scan): the frames' count, the
+ * protocol and the command; then the body frame (frames[2]). */
+int proto_decode_head(proto_kind_t kind, const proto_frame_t *frames, size_t nframes, int *cmd,
+                      char *err, size_t errlen);
+int proto_decode_body(const proto_limits_t *lim, const proto_frame_t *body, json_t **out,
+                      char *err, size_t errlen);
+
 /* Names: 1..PROTO_NAME_MAX bytes of [A-Za-z0-9_.:-]. */
 bool proto_name_valid(const char *s);
 

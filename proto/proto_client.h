@@ -43,6 +43,15 @@ typedef struct {
 int proto_submit_parse(const json_t *body, const proto_limits_t *lim, proto_jobspec_t **out,
                        size_t *n, char *err, size_t errlen);
 void proto_jobspecs_free(proto_jobspec_t *specs, size_t n);
+/* The same for the body's bytes as they came, without a jansson tree: for
+ * the bodies of the common shape (the fields queue, type, tenant, priority,
+ * max_attempts, timeout_ms, idempotency_key, run_at_us, delay_ms and
+ * payload, and "req"). Returns 1 with *out, *n and *req (the compact text
+ * of "req", or NULL; caller frees) as proto_decode, proto_submit_parse and
+ * proto_req_dump give them; 0 for every other body, valid or not, which
+ * the caller then decodes that way (for its specs or its error). */
+int proto_submit_scan(const void *body, size_t len, const proto_limits_t *lim,
+                      proto_jobspec_t **out, size_t *n, char **req);
 /* Validates one job object (used by proto_submit_parse and by orchctl). */
 int proto_jobspec_parse(const json_t *job, const proto_limits_t *lim, proto_jobspec_t *out,
                         char *err, size_t errlen);

@@ -5,6 +5,7 @@
 #include "orch_error.h"
 #include "proto.h"
 #include "proto_field.h"
+#include "proto_scan.h"
 #include "xalloc.h"
 
 #include <inttypes.h>
@@ -339,6 +340,177 @@ int proto_submit_parse(const json_t *body, const proto_limits_t *lim, proto_jobs
     *out = specs;
     *n = cnt;
     return 0;
+}
+
+/* ---- the tree-free path (proto_submit_scan) ---- */
+
+/* The job fields it reads; any other field (depends_on, reuse, on_failure,
+ * an unknown one) leaves the body to proto_submit_parse. */
+enum { S_QUEUE, S_TYPE, S_TENANT, S_PRIORITY, S_MAX_ATTEMPTS, S_TIMEOUT, S_IDEM, S_RUN_AT,
+       S_DELAY, S_PAYLOAD, S_NFIELDS };
+
+static const struct {
+    const char *name;
+    int64_t min, max; /* integers only */
+} s_scan_fields[S_NFIELDS] = {
+    [S_QUEUE] = {"queue", 0, 0},
+    [S_TYPE] = {"type", 0, 0},
+    [S_TENANT] = {"tenant", 0, 0},
+    [S_PRIORITY] = {"priority", 0, PROTO_MAX_PRIORITY},
+    [S_MAX_ATTEMPTS] = {"max_attempts", 1, PROTO_MAX_ATTEMPTS},
+    [S_TIMEOUT] = {"timeout_ms", 1, INT32_MAX},
+    [S_IDEM] = {"idempotency_key", 0, 0},
+    [S_RUN_AT] = {"run_at_us", 1, INT64_MAX},
+    [S_DELAY] = {"delay_ms", 0, S_DELAY_MAX_MS},
+    [S_PAYLOAD] = {"payload", 0, 0},
+};
+
+static int s_scan_field(const proto_scan_str_t *key)
+{
+    for (int f = 0; f < S_NFIELDS; f++)
+        if (proto_scan_is(key, s_scan_fields[f].name))
+            return f;
+    return -1;
+}
+
+static bool s_scan_name(proto_scan_t *sc, char **out)
+{
+    proto_scan_str_t v;
+    if (!proto_scan_string(sc, &v) || v.escaped || v.len > PROTO_NAME_MAX)
+        return false;
+    *out = xstrndup(v.s, v.len);
+    return proto_name_valid(*out);
+}
+
+static bool s_scan_payload(proto_scan_t *sc, const proto_limits_t *lim, proto_jobspec_t *out)
+{
+    if (!proto_scan_peek(sc, '{'))
+        return false;
+    strbuf_t sb;
+    strbuf_init(&sb);
+    bool ok = proto_scan_value(sc, &sb) && sb.len <= lim->max_payload_bytes;
+    out->payload_len = sb.len;
+    out->payload = strbuf_detach(&sb);
+    return ok;
+}
+
+static bool s_scan_int_field(proto_scan_t *sc, int f, proto_jobspec_t *out)
+{
+    int64_t v;
+    if (!proto_scan_int(sc, &v) || v < s_scan_fields[f].min || v > s_scan_fields[f].max)
+        return false;
+    switch (f) {
+    case S_PRIORITY: out->priority = (int)v; break;
+    case S_MAX_ATTEMPTS: out->max_attempts = (int)v; break;
+    case S_TIMEOUT: out->timeout_ms = v; break;
+    case S_RUN_AT: out->run_at_us = v; break;
+    default: out->delay_ms = v; break;
+    }
+    return true;
+}
+
+static bool s_scan_value(proto_scan_t *sc, int f, const proto_limits_t *lim, proto_jobspec_t *out)
+{
+    proto_scan_str_t v;
+    switch (f) {
+    case S_QUEUE: return s_scan_name(sc, &out->queue);
+    case S_TYPE: return s_scan_name(sc, &out->type);
+    case S_TENANT: return s_scan_name(sc, &out->tenant);
+    case S_PAYLOAD: return s_scan_payload(sc, lim, out);
+    case S_IDEM:
+        if (!proto_scan_string(sc, &v))
+            return false;
+        out->idempotency_key = proto_scan_unescape(&v);
+        return strlen(out->idempotency_key) >= 1 &&
+               strlen(out->idempotency_key) <= PROTO_IDEMPOTENCY_KEY_MAX;
+    default: return s_scan_int_field(sc, f, out);
+    }
+}
+
+/* One job object, into out (which the caller frees on failure). */
+static bool s_scan_job(proto_scan_t *sc, const proto_limits_t *lim, proto_jobspec_t *out)
+{
+    unsigned seen = 0;
+    bool first = true;
+    proto_scan_str_t key;
+    int rc;
+
+    out->priority = -1;
+    out->delay_ms = -1;
+    if (!proto_scan_take(sc, '{'))
+        return false;
+    while ((rc = proto_scan_member(sc, &first, &key)) == 1) {
+        int f = s_scan_field(&key);
+        if (f < 0 || (seen & 1u << f) || !s_scan_value(sc, f, lim, out))
+            return false;
+        seen |= 1u << f;
+    }
+    if (rc < 0 || !(seen & 1u << S_QUEUE) || !(seen & 1u << S_TYPE) ||
+        ((seen & 1u << S_RUN_AT) && (seen & 1u << S_DELAY)))
+        return false;
+    if (!out->payload) {
+        out->payload = xstrdup("{}");
+        out->payload_len = 2;
+    }
+    if (out->delay_ms > 0) /* counts from receipt, as in s_schedule */
+        out->run_at_us = clock_real_us() + out->delay_ms * 1000;
+    return true;
+}
+
+static bool s_scan_jobs(proto_scan_t *sc, const proto_limits_t *lim, proto_jobspec_t **specs,
+                        size_t *n)
+{
+    size_t cap = 0;
+    bool first = true;
+    int rc;
+    if (!proto_scan_take(sc, '['))
+        return false;
+    while ((rc = proto_scan_item(sc, &first)) == 1) {
+        if (*n == lim->max_batch_jobs)
+            return false;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 1;
+            *specs = xrealloc(*specs, cap * sizeof **specs);
+        }
+        memset(&(*specs)[*n], 0, sizeof **specs);
+        if (!s_scan_job(sc, lim, &(*specs)[(*n)++]))
+            return false;
+    }
+    return rc == 0 && *n > 0;
+}
+
+int proto_submit_scan(const void *body, size_t len, const proto_limits_t *lim,
+                      proto_jobspec_t **out, size_t *n, char **req)
+{
+    proto_scan_t sc;
+    proto_jobspec_t *specs = NULL;
+    size_t cnt = 0;
+    strbuf_t rq;
+    bool first = true, ok = len <= lim->max_body_bytes, jobs = false;
+    proto_scan_str_t key;
+    int rc = 0;
+
+    strbuf_init(&rq);
+    proto_scan_init(&sc, body, len);
+    ok = ok && proto_scan_take(&sc, '{');
+    while (ok && (rc = proto_scan_member(&sc, &first, &key)) == 1) {
+        if (proto_scan_is(&key, "jobs") && !jobs)
+            ok = jobs = s_scan_jobs(&sc, lim, &specs, &cnt);
+        else if (proto_scan_is(&key, "req") && rq.len == 0)
+            ok = proto_scan_value(&sc, &rq);
+        else
+            ok = false;
+    }
+    if (!ok || rc != 0 || !jobs || !proto_scan_end(&sc)) {
+        proto_jobspecs_free(specs, cnt);
+        strbuf_fini(&rq);
+        return 0;
+    }
+    *out = specs;
+    *n = cnt;
+    *req = rq.len ? strbuf_detach(&rq) : NULL;
+    strbuf_fini(&rq);
+    return 1;
 }
 
 /* ---- encoding ---- */

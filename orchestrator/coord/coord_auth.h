@@ -71,7 +71,8 @@ const coord_peer_t *coord_auth_http_peer(coord_auth_t *a, int token);
 
 /* Whether p may run client command cmd (proto_ccmd_t) whose least role is
  * role (orch_role_t, from the command table; body for the action of
- * SCHEDULES). When not, why says which key, role and command. */
+ * SCHEDULES; NULL for a SUBMIT read by proto_submit_scan). When not, why
+ * says which key, role and command. */
 bool coord_auth_allows(const coord_peer_t *p, int cmd, int role, const json_t *body, char *why,
                        size_t len);
 

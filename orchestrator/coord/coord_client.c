@@ -110,17 +110,14 @@ static const char *s_unknown_types(coord_t *c, const proto_envelope_t *env, cons
     return NULL;
 }
 
-static void s_on_submit(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
+/* A SUBMIT's jobs, decoded (takes the specs). */
+static void s_submit(coord_t *c, const proto_envelope_t *env, const char *req,
+                     proto_jobspec_t *specs, size_t n)
 {
-    if (!s_can_change(c, env, req))
-        return;
-    proto_jobspec_t *specs = NULL;
-    size_t n = 0;
     char err[512];
-    int rc = proto_submit_parse(body, &c->limits, &specs, &n, err, sizeof err);
-    if (rc != ORCH_OK) {
-        coord_error(c, env, rc == ORCH_ETOOBIG ? PROTO_STATUS_TOO_LARGE : PROTO_STATUS_BAD_REQUEST, req,
-                err);
+    int rc;
+    if (!s_can_change(c, env, req)) {
+        proto_jobspecs_free(specs, n);
         return;
     }
     int64_t horizon_us = clock_real_us() + c->cfg->max_schedule_ahead_ms * 1000;
@@ -146,6 +143,22 @@ static void s_on_submit(coord_t *c, const proto_envelope_t *env, const char *req
         return;
     }
     coord_submit(c, env, req, specs, n, warning); /* takes the specs */
+}
+
+static void s_on_submit(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body)
+{
+    proto_jobspec_t *specs = NULL;
+    size_t n = 0;
+    char err[512];
+    if (!s_can_change(c, env, req))
+        return;
+    int rc = proto_submit_parse(body, &c->limits, &specs, &n, err, sizeof err);
+    if (rc != ORCH_OK) {
+        coord_error(c, env, rc == ORCH_ETOOBIG ? PROTO_STATUS_TOO_LARGE : PROTO_STATUS_BAD_REQUEST,
+                    req, err);
+        return;
+    }
+    s_submit(c, env, req, specs, n);
 }
 
 static bool s_get_id(coord_t *c, const proto_envelope_t *env, const char *req, json_t *body,
@@ -439,6 +452,32 @@ static const coord_peer_t *s_http_peer(coord_t *c, const proto_envelope_t *env)
     return coord_auth_http_peer(c->auth, colon ? atoi(colon + 1) : -1);
 }
 
+/* A client message, decoded: a SUBMIT of the common shape straight into
+ * its jobs (proto_submit_scan, no jansson tree), anything else as a body. */
+typedef struct {
+    int cmd;
+    json_t *body;
+    proto_jobspec_t *specs;
+    size_t nspecs;
+    char *req;
+} s_msg_t;
+
+static int s_decode(coord_t *c, const proto_frame_t *frames, size_t nf, s_msg_t *msg, char *err,
+                    size_t errlen)
+{
+    int rc = proto_decode_head(PROTO_KIND_CLIENT, frames, nf, &msg->cmd, err, errlen);
+    if (rc != ORCH_OK)
+        return rc;
+    if (msg->cmd == PROTO_C_SUBMIT && proto_submit_scan(frames[2].data, frames[2].size,
+                                                        &c->limits, &msg->specs, &msg->nspecs,
+                                                        &msg->req))
+        return ORCH_OK;
+    rc = proto_decode_body(&c->limits, &frames[2], &msg->body, err, errlen);
+    if (rc == ORCH_OK)
+        msg->req = proto_req_dump(msg->body);
+    return rc;
+}
+
 static void s_handle(coord_t *c, proto_rawmsg_t *m, bool http)
 {
     proto_envelope_t env;
@@ -455,10 +494,9 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m, bool http)
     }
     proto_frame_t frames[PROTO_MAX_PARTS];
     size_t nf = proto_rawmsg_frames(m, frames, PROTO_MAX_PARTS);
-    int cmd = 0;
-    json_t *body = NULL;
+    s_msg_t msg = {0};
     char err[512];
-    int rc = proto_decode(&c->limits, PROTO_KIND_CLIENT, frames, nf, &cmd, &body, err, sizeof err);
+    int rc = s_decode(c, frames, nf, &msg, err, sizeof err);
     if (rc != ORCH_OK) {
         /* an unknown command or protocol frame may still carry a JSON body
          * whose "req" the client needs to match the error to its request */
@@ -473,20 +511,23 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m, bool http)
         free(req);
         return;
     }
-    char *req = proto_req_dump(body);
-    env.cmd = (unsigned char)cmd;
+    env.cmd = (unsigned char)msg.cmd;
     c->peer = http ? s_http_peer(c, &env) : coord_auth_peer(c->auth, m);
-    const s_command_t *row = s_command(cmd);
+    const s_command_t *row = s_command(msg.cmd);
     if (!row)
-        coord_error(c, &env, PROTO_STATUS_BAD_REQUEST, req, "unexpected command for a client");
-    else if (!coord_auth_allows(c->peer, cmd, row->role, body, err, sizeof err))
-        coord_error(c, &env, PROTO_STATUS_FORBIDDEN, req, err);
-    else if (c->mode == COORD_STANDBY && cmd != PROTO_C_METRICS) /* high availability */
-        coord_error(c, &env, PROTO_STATUS_UNAVAILABLE, req, coord_standby_text(c));
-    else
-        row->fn(c, &env, req, body);
-    free(req);
-    json_decref(body);
+        coord_error(c, &env, PROTO_STATUS_BAD_REQUEST, msg.req, "unexpected command for a client");
+    else if (!coord_auth_allows(c->peer, msg.cmd, row->role, msg.body, err, sizeof err))
+        coord_error(c, &env, PROTO_STATUS_FORBIDDEN, msg.req, err);
+    else if (c->mode == COORD_STANDBY && msg.cmd != PROTO_C_METRICS) /* high availability */
+        coord_error(c, &env, PROTO_STATUS_UNAVAILABLE, msg.req, coord_standby_text(c));
+    else if (msg.specs) {
+        s_submit(c, &env, msg.req, msg.specs, msg.nspecs); /* takes them */
+        msg.specs = NULL;
+    } else
+        row->fn(c, &env, msg.req, msg.body);
+    proto_jobspecs_free(msg.specs, msg.nspecs);
+    free(msg.req);
+    json_decref(msg.body);
 }
 
 void coord_on_client_message(coord_t *c)

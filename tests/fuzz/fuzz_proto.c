@@ -74,6 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *body = NULL;
     char err[ERRLEN] = "";
     int rc = proto_decode(&lim, kind, f, nf, &cmd, &body, err, sizeof err);
+    if (kind == PROTO_KIND_CLIENT && nf == 3)
+        fuzz_submit_scan(&f[2], body, &lim);
     if (rc != 0) {
         fuzz_check_err(rc, err);
         CHECK(rc == ORCH_EPROTO || rc == ORCH_ETOOBIG);

@@ -120,6 +120,32 @@ static void s_submit(const json_t *body, const proto_limits_t *lim)
     proto_jobspecs_free(s, n);
 }
 
+/* SUBMIT's tree-free path takes only bodies the jansson path accepts, and
+ * reads them as it does (body: that path's tree, NULL when it refused). */
+void fuzz_submit_scan(const proto_frame_t *f, const json_t *body, const proto_limits_t *lim)
+{
+    proto_jobspec_t *s = NULL, *r = NULL;
+    size_t n = 0, m = 0;
+    char *req = NULL;
+    if (!proto_submit_scan(f->data, f->size, lim, &s, &n, &req)) {
+        CHECK(s == NULL && n == 0 && req == NULL);
+        return;
+    }
+    char err[FUZZ_ERRLEN] = "";
+    CHECK(body != NULL);
+    CHECK(proto_submit_parse(body, lim, &r, &m, err, sizeof err) == 0 && m == n);
+    for (size_t i = 0; i < n; i++) {
+        s_same_spec(&s[i], &r[i]);
+        CHECK(fuzz_streq(s[i].tenant, r[i].tenant));
+    }
+    char *want = proto_req_dump(body);
+    CHECK(fuzz_streq(req, want));
+    free(want);
+    free(req);
+    proto_jobspecs_free(s, n);
+    proto_jobspecs_free(r, m);
+}
+
 /* ---- GET, LIST, CANCEL/RETRY, PAUSE/RESUME ---- */
 
 static void s_small_requests(const json_t *body)

@@ -69,6 +69,16 @@ SEEDS = {
              depends_on=[7, -2]),
         dict(JOB, delay_ms=500),
         dict(JOB, depends_on=[-1])]}),
+    # the tree-free SUBMIT path (proto_submit_scan): white space, escapes,
+    # UTF-8, every field it reads; then bodies it leaves to jansson
+    "c_submit_scan": c("SUBMIT", ' {"req" : {"n": [1, "a"]}, "jobs": [ {"queue":"default",'
+                       '"type":"noop", "tenant":"acme", "priority":9, "max_attempts":1000,'
+                       '"timeout_ms":2147483647, "idempotency_key":"k\\"\\\\\\n\u00e9",'
+                       '"delay_ms":1500, "payload":{ "t" : "caf\u00e9 \\t", "n":[-1, true,'
+                       'null, {}] }}, {"queue":"q","type":"t","run_at_us":999999999999999999}]}\n'),
+    "c_submit_scan_real": c("SUBMIT", '{"jobs":[{"queue":"q","type":"t","payload":{"x":1.5}}]}'),
+    "c_submit_scan_dup": c("SUBMIT", '{"jobs":[{"queue":"q","type":"t","payload":{"a":{"b":1,'
+                           '"b":2}}}]}'),
     "c_get": c("GET", {"id": 101}),
     "c_list": c("LIST", {"state": "queued", "queue": "default", "limit": 100}),
     "c_cancel": c("CANCEL", {"id": 101}),

@@ -1,0 +1,283 @@
+/* The tree-free JSON reader (proto_scan.h). It validates as it goes and
+ * gives up on anything outside its subset; what it accepts, jansson would
+ * accept too and dump compactly as the same bytes (the unit test
+ * test_submit_scan and the fuzz driver fuzz_proto_client hold it to that
+ * against jansson itself). */
+#include "proto_scan.h"
+#include "xalloc.h"
+
+#include <string.h>
+
+void proto_scan_init(proto_scan_t *sc, const void *data, size_t len)
+{
+    sc->p = data;
+    sc->end = sc->p + len;
+}
+
+static void s_ws(proto_scan_t *sc)
+{
+    while (sc->p < sc->end &&
+           (*sc->p == ' ' || *sc->p == '\n' || *sc->p == '\r' || *sc->p == '\t'))
+        sc->p++;
+}
+
+bool proto_scan_take(proto_scan_t *sc, char c)
+{
+    s_ws(sc);
+    if (sc->p < sc->end && *sc->p == (unsigned char)c) {
+        sc->p++;
+        return true;
+    }
+    return false;
+}
+
+bool proto_scan_peek(proto_scan_t *sc, char c)
+{
+    s_ws(sc);
+    return sc->p < sc->end && *sc->p == (unsigned char)c;
+}
+
+bool proto_scan_end(proto_scan_t *sc)
+{
+    s_ws(sc);
+    return sc->p == sc->end;
+}
+
+/* Length of the UTF-8 sequence at q, as jansson checks it: no overlong
+ * forms, no surrogates, nothing above U+10FFFF; 0 when invalid. */
+static size_t s_utf8(const unsigned char *q, const unsigned char *end)
+{
+    unsigned c = q[0];
+    size_t n;
+    uint32_t v;
+
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        v = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        v = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        v = c & 0x07;
+    } else {
+        return 0;
+    }
+    if ((size_t)(end - q) < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((q[i] & 0xC0) != 0x80)
+            return 0;
+        v = v << 6 | (q[i] & 0x3F);
+    }
+    if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10FFFF ||
+        (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+/* The escapes whose character jansson writes back as the same escape. */
+static bool s_plain_escape(unsigned char e)
+{
+    return e == '"' || e == '\\' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't';
+}
+
+bool proto_scan_string(proto_scan_t *sc, proto_scan_str_t *out)
+{
+    s_ws(sc);
+    if (sc->p >= sc->end || *sc->p != '"')
+        return false;
+    const unsigned char *q = sc->p + 1;
+    bool escaped = false;
+    while (q < sc->end) {
+        unsigned char c = *q;
+        if (c == '"') {
+            out->s = (const char *)sc->p + 1;
+            out->len = (size_t)(q - sc->p - 1);
+            out->escaped = escaped;
+            sc->p = q + 1;
+            return true;
+        }
+        if (c < 0x20)
+            return false;
+        if (c == '\\') {
+            if (q + 1 >= sc->end || !s_plain_escape(q[1]))
+                return false;
+            escaped = true;
+            q += 2;
+        } else if (c < 0x80) {
+            q++;
+        } else {
+            size_t n = s_utf8(q, sc->end);
+            if (n == 0)
+                return false;
+            q += n;
+        }
+    }
+    return false;
+}
+
+static bool s_digit(const unsigned char *q, const unsigned char *end)
+{
+    return q < end && *q >= '0' && *q <= '9';
+}
+
+bool proto_scan_int(proto_scan_t *sc, int64_t *out)
+{
+    s_ws(sc);
+    const unsigned char *q = sc->p;
+    bool neg = q < sc->end && *q == '-';
+    if (neg)
+        q++;
+    if (!s_digit(q, sc->end) || (*q == '0' && s_digit(q + 1, sc->end)))
+        return false;
+    int64_t v = 0;
+    int n = 0;
+    for (; s_digit(q, sc->end); q++, n++)
+        v = v * 10 + (*q - '0');
+    /* 18 digits never overflow; a fraction or exponent makes a real */
+    if (n > 18 || (q < sc->end && (*q == '.' || *q == 'e' || *q == 'E')) || (neg && v == 0))
+        return false;
+    *out = neg ? -v : v;
+    sc->p = q;
+    return true;
+}
+
+static bool s_word(proto_scan_t *sc, const char *w, size_t n)
+{
+    if ((size_t)(sc->end - sc->p) < n || memcmp(sc->p, w, n) != 0)
+        return false;
+    sc->p += n;
+    return true;
+}
+
+int proto_scan_item(proto_scan_t *sc, bool *first)
+{
+    if (proto_scan_take(sc, ']'))
+        return 0; /* "[1,]" gives up later, at the item that is missing */
+    if (*first) {
+        *first = false;
+        return 1;
+    }
+    return proto_scan_take(sc, ',') ? 1 : -1;
+}
+
+int proto_scan_member(proto_scan_t *sc, bool *first, proto_scan_str_t *key)
+{
+    if (proto_scan_take(sc, '}'))
+        return 0; /* "{}", or the end after a member */
+    if (!*first && !proto_scan_take(sc, ','))
+        return -1;
+    *first = false;
+    if (!proto_scan_string(sc, key) || !proto_scan_take(sc, ':'))
+        return -1;
+    return 1;
+}
+
+static bool s_skip(proto_scan_t *sc, int depth);
+
+static bool s_skip_object(proto_scan_t *sc, int depth)
+{
+    proto_scan_str_t keys[PROTO_SCAN_KEYS + 1];
+    size_t n = 0;
+    bool first = true;
+    int rc;
+    while ((rc = proto_scan_member(sc, &first, &keys[n])) == 1) {
+        for (size_t i = 0; i < n; i++)
+            if (keys[i].len == keys[n].len && memcmp(keys[i].s, keys[n].s, keys[n].len) == 0)
+                return false; /* each string has one spelling in the subset */
+        if (++n > PROTO_SCAN_KEYS || !s_skip(sc, depth + 1))
+            return false;
+    }
+    return rc == 0;
+}
+
+static bool s_skip_array(proto_scan_t *sc, int depth)
+{
+    bool first = true;
+    int rc;
+    while ((rc = proto_scan_item(sc, &first)) == 1)
+        if (!s_skip(sc, depth + 1))
+            return false;
+    return rc == 0;
+}
+
+/* One value of the subset, validated and passed over. */
+static bool s_skip(proto_scan_t *sc, int depth)
+{
+    proto_scan_str_t str;
+    int64_t v;
+
+    s_ws(sc);
+    if (sc->p >= sc->end || depth > PROTO_SCAN_DEPTH)
+        return false;
+    switch (*sc->p) {
+    case '{': sc->p++; return s_skip_object(sc, depth);
+    case '[': sc->p++; return s_skip_array(sc, depth);
+    case '"': return proto_scan_string(sc, &str);
+    case 't': return s_word(sc, "true", 4);
+    case 'f': return s_word(sc, "false", 5);
+    case 'n': return s_word(sc, "null", 4);
+    default: return proto_scan_int(sc, &v);
+    }
+}
+
+/* Appends text without the white space outside its strings. */
+static void s_compact(strbuf_t *out, const unsigned char *s, size_t len)
+{
+    size_t run = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+            strbuf_append(out, (const char *)s + run, i - run);
+            run = i + 1;
+        }
+    }
+    strbuf_append(out, (const char *)s + run, len - run);
+}
+
+bool proto_scan_value(proto_scan_t *sc, strbuf_t *out)
+{
+    s_ws(sc);
+    const unsigned char *start = sc->p;
+    if (!s_skip(sc, 1))
+        return false;
+    s_compact(out, start, (size_t)(sc->p - start));
+    return true;
+}
+
+char *proto_scan_unescape(const proto_scan_str_t *s)
+{
+    char *out = xmalloc(s->len + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < s->len; i++) {
+        char c = s->s[i];
+        if (c == '\\') {
+            switch (s->s[++i]) {
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            default: c = s->s[i]; break; /* the quote and the backslash */
+            }
+        }
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+bool proto_scan_is(const proto_scan_str_t *s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return !s->escaped && s->len == n && memcmp(s->s, lit, n) == 0;
+}
