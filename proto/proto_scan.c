@@ -132,11 +132,13 @@ bool proto_scan_int(proto_scan_t *sc, int64_t *out)
     if (!s_digit(q, sc->end) || (*q == '0' && s_digit(q + 1, sc->end)))
         return false;
     int64_t v = 0;
-    int n = 0;
-    for (; s_digit(q, sc->end); q++, n++)
+    for (int n = 0; s_digit(q, sc->end); q++, n++) {
+        if (n == 18) /* 18 digits never overflow */
+            return false;
         v = v * 10 + (*q - '0');
-    /* 18 digits never overflow; a fraction or exponent makes a real */
-    if (n > 18 || (q < sc->end && (*q == '.' || *q == 'e' || *q == 'E')) || (neg && v == 0))
+    }
+    /* a fraction or exponent makes a real */
+    if ((q < sc->end && (*q == '.' || *q == 'e' || *q == 'E')) || (neg && v == 0))
         return false;
     *out = neg ? -v : v;
     sc->p = q;
@@ -280,4 +282,57 @@ bool proto_scan_is(const proto_scan_str_t *s, const char *lit)
 {
     size_t n = strlen(lit);
     return !s->escaped && s->len == n && memcmp(s->s, lit, n) == 0;
+}
+
+static bool s_entries(proto_scan_t *sc, const proto_limits_t *lim, size_t elem,
+                      proto_scan_entry_fn fn, void **items, size_t *n)
+{
+    size_t cap = 0;
+    bool first = true;
+    int rc;
+    if (!proto_scan_take(sc, '['))
+        return false;
+    while ((rc = proto_scan_item(sc, &first)) == 1) {
+        if (*n == lim->max_batch_jobs)
+            return false;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 1;
+            *items = xrealloc(*items, cap * elem);
+        }
+        void *item = (char *)*items + *n * elem;
+        memset(item, 0, elem);
+        (*n)++;
+        if (!fn(sc, item, lim))
+            return false;
+    }
+    return rc == 0 && *n > 0;
+}
+
+bool proto_scan_jobs(const void *body, size_t len, const proto_limits_t *lim, size_t elem,
+                     proto_scan_entry_fn fn, void **items, size_t *n, char **req)
+{
+    proto_scan_t sc;
+    strbuf_t rq;
+    bool first = true, jobs = false, ok = len <= lim->max_body_bytes;
+    proto_scan_str_t key;
+    int rc = 0;
+
+    *items = NULL;
+    *n = 0;
+    strbuf_init(&rq);
+    proto_scan_init(&sc, body, len);
+    ok = ok && proto_scan_take(&sc, '{');
+    while (ok && (rc = proto_scan_member(&sc, &first, &key)) == 1) {
+        if (proto_scan_is(&key, "jobs") && !jobs)
+            ok = jobs = s_entries(&sc, lim, elem, fn, items, n);
+        else if (proto_scan_is(&key, "req") && rq.len == 0)
+            ok = proto_scan_value(&sc, &rq);
+        else
+            ok = false;
+    }
+    ok = ok && rc == 0 && jobs && proto_scan_end(&sc);
+    if (ok && req)
+        *req = rq.len ? strbuf_detach(&rq) : NULL;
+    strbuf_fini(&rq);
+    return ok;
 }

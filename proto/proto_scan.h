@@ -14,6 +14,7 @@
 #ifndef PROTO_SCAN_H
 #define PROTO_SCAN_H
 
+#include "proto.h"
 #include "strbuf.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -64,5 +65,18 @@ char *proto_scan_unescape(const proto_scan_str_t *s);
 
 /* True when s is the bytes of the C string lit, with no escapes. */
 bool proto_scan_is(const proto_scan_str_t *s, const char *lit);
+
+/* Reads one entry of a "jobs" list into item (elem bytes, zeroed). */
+typedef bool (*proto_scan_entry_fn)(proto_scan_t *sc, void *item, const proto_limits_t *lim);
+
+/* A list body, {"jobs":[entry, ...]} with an optional "req" (any order),
+ * the shape of SUBMIT, DONE and FAIL: 1..lim->max_batch_jobs entries, each
+ * read by fn into a growing array of elem-byte items, within
+ * lim->max_body_bytes. Returns true with *items (caller frees), *n and,
+ * when req is not NULL, the compact text of "req" (NULL when absent;
+ * caller frees). On false *items and *n hold the entries begun, which the
+ * caller frees as it would the result. */
+bool proto_scan_jobs(const void *body, size_t len, const proto_limits_t *lim, size_t elem,
+                     proto_scan_entry_fn fn, void **items, size_t *n, char **req);
 
 #endif

@@ -427,9 +427,10 @@ static bool s_scan_value(proto_scan_t *sc, int f, const proto_limits_t *lim, pro
     }
 }
 
-/* One job object, into out (which the caller frees on failure). */
-static bool s_scan_job(proto_scan_t *sc, const proto_limits_t *lim, proto_jobspec_t *out)
+/* One job object, into item (which the caller frees on failure). */
+static bool s_scan_job(proto_scan_t *sc, void *item, const proto_limits_t *lim)
 {
+    proto_jobspec_t *out = item;
     unsigned seen = 0;
     bool first = true;
     proto_scan_str_t key;
@@ -457,59 +458,17 @@ static bool s_scan_job(proto_scan_t *sc, const proto_limits_t *lim, proto_jobspe
     return true;
 }
 
-static bool s_scan_jobs(proto_scan_t *sc, const proto_limits_t *lim, proto_jobspec_t **specs,
-                        size_t *n)
-{
-    size_t cap = 0;
-    bool first = true;
-    int rc;
-    if (!proto_scan_take(sc, '['))
-        return false;
-    while ((rc = proto_scan_item(sc, &first)) == 1) {
-        if (*n == lim->max_batch_jobs)
-            return false;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 1;
-            *specs = xrealloc(*specs, cap * sizeof **specs);
-        }
-        memset(&(*specs)[*n], 0, sizeof **specs);
-        if (!s_scan_job(sc, lim, &(*specs)[(*n)++]))
-            return false;
-    }
-    return rc == 0 && *n > 0;
-}
-
 int proto_submit_scan(const void *body, size_t len, const proto_limits_t *lim,
                       proto_jobspec_t **out, size_t *n, char **req)
 {
-    proto_scan_t sc;
-    proto_jobspec_t *specs = NULL;
-    size_t cnt = 0;
-    strbuf_t rq;
-    bool first = true, ok = len <= lim->max_body_bytes, jobs = false;
-    proto_scan_str_t key;
-    int rc = 0;
-
-    strbuf_init(&rq);
-    proto_scan_init(&sc, body, len);
-    ok = ok && proto_scan_take(&sc, '{');
-    while (ok && (rc = proto_scan_member(&sc, &first, &key)) == 1) {
-        if (proto_scan_is(&key, "jobs") && !jobs)
-            ok = jobs = s_scan_jobs(&sc, lim, &specs, &cnt);
-        else if (proto_scan_is(&key, "req") && rq.len == 0)
-            ok = proto_scan_value(&sc, &rq);
-        else
-            ok = false;
-    }
-    if (!ok || rc != 0 || !jobs || !proto_scan_end(&sc)) {
+    void *specs;
+    size_t cnt;
+    if (!proto_scan_jobs(body, len, lim, sizeof **out, s_scan_job, &specs, &cnt, req)) {
         proto_jobspecs_free(specs, cnt);
-        strbuf_fini(&rq);
         return 0;
     }
     *out = specs;
     *n = cnt;
-    *req = rq.len ? strbuf_detach(&rq) : NULL;
-    strbuf_fini(&rq);
     return 1;
 }
 

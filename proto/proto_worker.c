@@ -3,6 +3,7 @@
 #include "orch_error.h"
 #include "proto.h"
 #include "proto_field.h"
+#include "proto_scan.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -311,6 +312,56 @@ static int s_result(const proto_fctx_t *c, int cmd, const json_t *e, const proto
     if (rc == 0)
         rc = s_call(c, e, &r->call);
     return rc;
+}
+
+/* One DONE entry of the subset: id, attempt and result, nothing else. */
+static bool s_scan_done(proto_scan_t *sc, void *item, const proto_limits_t *lim)
+{
+    proto_result_t *r = item;
+    bool first = true, id = false, attempt = false, result = false;
+    proto_scan_str_t key;
+    int64_t v;
+    int rc;
+    (void)lim; /* the compact text is never longer than the body */
+    if (!proto_scan_take(sc, '{'))
+        return false;
+    while ((rc = proto_scan_member(sc, &first, &key)) == 1) {
+        if (proto_scan_is(&key, "id") && !id && proto_scan_int(sc, &v) && v >= 1) {
+            id = true;
+            r->id = v;
+        } else if (proto_scan_is(&key, "attempt") && !attempt && proto_scan_int(sc, &v) &&
+                   v >= 1 && v <= INT32_MAX) {
+            attempt = true;
+            r->attempt = (int)v;
+        } else if (proto_scan_is(&key, "result") && !result) {
+            strbuf_t sb;
+            strbuf_init(&sb);
+            result = proto_scan_value(sc, &sb);
+            if (sb.len == 4 && memcmp(sb.data, "null", 4) == 0)
+                strbuf_fini(&sb); /* null: no result */
+            else
+                r->result = strbuf_detach(&sb);
+            if (!result)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return rc == 0 && id && attempt;
+}
+
+int proto_done_scan(const void *body, size_t len, const proto_limits_t *lim,
+                    proto_result_t **out, size_t *n)
+{
+    void *rs;
+    size_t cnt;
+    if (!proto_scan_jobs(body, len, lim, sizeof **out, s_scan_done, &rs, &cnt, NULL)) {
+        proto_results_free(rs, cnt);
+        return 0;
+    }
+    *out = rs;
+    *n = cnt;
+    return 1;
 }
 
 int proto_results_parse(int cmd, const json_t *body, const proto_limits_t *lim,

@@ -100,6 +100,12 @@ typedef struct {
 int proto_results_parse(int cmd, const json_t *body, const proto_limits_t *lim,
                         proto_result_t **out, size_t *n, char *err, size_t errlen);
 void proto_results_free(proto_result_t *r, size_t n);
+/* A DONE body read without a jansson tree (see proto_submit_scan): entries
+ * of id, attempt and result only. Returns 1 with *out and *n as
+ * proto_decode and proto_results_parse give them; 0 for any other body,
+ * valid or not, which the caller decodes that way. */
+int proto_done_scan(const void *body, size_t len, const proto_limits_t *lim,
+                    proto_result_t **out, size_t *n);
 
 /* Appends one DONE entry to a list body (see proto_jobs_open), or to a
  * buffer of entries that will be spliced into one: the comma is added

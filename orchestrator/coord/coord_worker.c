@@ -285,18 +285,10 @@ static void s_on_fail(coord_t *c, worker_t *w, proto_result_t *r)
     coord_attempt_failed_after(c, job, JOB_END_FAILED, r->error, r->permanent, retry_after);
 }
 
-static void s_on_results(coord_t *c, worker_t *w, const proto_envelope_t *env, int cmd,
-                         json_t *body)
+/* A DONE or FAIL's entries, decoded (takes rs). */
+static void s_results(coord_t *c, worker_t *w, const proto_envelope_t *env, int cmd,
+                      proto_result_t *rs, size_t n)
 {
-    proto_result_t *rs = NULL;
-    size_t n = 0;
-    char err[256];
-    if (proto_results_parse(cmd, body, &c->limits, &rs, &n, err, sizeof err) != ORCH_OK) {
-        LOG_WARN("refused malformed %s worker=%s error=\"%s\"", proto_wcmd_name(cmd),
-                 w ? w->name : "unknown", err);
-        s_send_error(c, env, PROTO_ERROR_MALFORMED, err);
-        return;
-    }
     for (size_t i = 0; i < n; i++) {
         if (!w || c->mode != COORD_UP)
             continue; /* not acknowledged: the worker re-sends it (see below) */
@@ -321,6 +313,21 @@ static void s_on_results(coord_t *c, worker_t *w, const proto_envelope_t *env, i
     proto_results_free(rs, n);
     if (!w)
         s_send_reconnect(c, env, "unknown worker, send HELLO");
+}
+
+static void s_on_results(coord_t *c, worker_t *w, const proto_envelope_t *env, int cmd,
+                         json_t *body)
+{
+    proto_result_t *rs = NULL;
+    size_t n = 0;
+    char err[256];
+    if (proto_results_parse(cmd, body, &c->limits, &rs, &n, err, sizeof err) != ORCH_OK) {
+        LOG_WARN("refused malformed %s worker=%s error=\"%s\"", proto_wcmd_name(cmd),
+                 w ? w->name : "unknown", err);
+        s_send_error(c, env, PROTO_ERROR_MALFORMED, err);
+        return;
+    }
+    s_results(c, w, env, cmd, rs, n);
 }
 
 static bool s_in_running(const proto_hello_t *h, int64_t id, int attempt)
@@ -586,8 +593,14 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m)
     size_t nf = proto_rawmsg_frames(m, frames, PROTO_MAX_PARTS);
     int cmd = 0;
     json_t *body = NULL;
+    proto_result_t *done = NULL; /* a DONE read without jansson (proto_done_scan) */
+    size_t ndone = 0;
     char err[256];
-    if (proto_decode(&c->limits, PROTO_KIND_WORKER, frames, nf, &cmd, &body, err, sizeof err)) {
+    int rc = proto_decode_head(PROTO_KIND_WORKER, frames, nf, &cmd, err, sizeof err);
+    if (rc == ORCH_OK && !(cmd == PROTO_W_DONE && proto_done_scan(frames[2].data, frames[2].size,
+                                                                  &c->limits, &done, &ndone)))
+        rc = proto_decode_body(&c->limits, &frames[2], &body, err, sizeof err);
+    if (rc != ORCH_OK) {
         LOG_WARN("refused malformed worker message error=\"%s\"", err);
         s_send_error(c, &env, PROTO_ERROR_MALFORMED, err);
         return;
@@ -599,10 +612,15 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m)
         LOG_WARN("dropped worker message: the connection belongs to another key's worker "
                  "worker=%s key=%s", w->name, c->peer->name);
         json_decref(body);
+        proto_results_free(done, ndone);
         return;
     }
     if (w)
         w->last_seen_ms = clock_mono_ms();
+    if (done) {
+        s_results(c, w, &env, cmd, done, ndone); /* takes them */
+        return;
+    }
     switch (cmd) {
     case PROTO_W_HELLO: s_on_hello(c, &env, body); break;
     case PROTO_W_DONE:

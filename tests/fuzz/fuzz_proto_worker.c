@@ -349,6 +349,28 @@ static void s_bye_empty(const json_t *body)
     strbuf_fini(&sb);
 }
 
+/* DONE's tree-free path takes only bodies the jansson path accepts, and
+ * reads them as it does (body: that path's tree, NULL when it refused). */
+void fuzz_done_scan(const proto_frame_t *f, const json_t *body, const proto_limits_t *lim)
+{
+    proto_result_t *s = NULL, *r = NULL;
+    size_t n = 0, m = 0;
+    if (!proto_done_scan(f->data, f->size, lim, &s, &n)) {
+        CHECK(s == NULL && n == 0);
+        return;
+    }
+    char err[FUZZ_ERRLEN] = "";
+    CHECK(body != NULL);
+    CHECK(proto_results_parse(PROTO_W_DONE, body, lim, &r, &m, err, sizeof err) == 0 && m == n);
+    for (size_t i = 0; i < n; i++) {
+        CHECK(s[i].id == r[i].id && s[i].attempt == r[i].attempt);
+        CHECK(fuzz_streq(s[i].result, r[i].result));
+        CHECK(!s[i].error && !r[i].error && r[i].call.outcome == PROTO_CALL_NONE);
+    }
+    proto_results_free(s, n);
+    proto_results_free(r, m);
+}
+
 void fuzz_worker_bodies(const json_t *body, const proto_limits_t *lim)
 {
     s_hello(body);

@@ -79,6 +79,9 @@ SEEDS = {
     "c_submit_scan_real": c("SUBMIT", '{"jobs":[{"queue":"q","type":"t","payload":{"x":1.5}}]}'),
     "c_submit_scan_dup": c("SUBMIT", '{"jobs":[{"queue":"q","type":"t","payload":{"a":{"b":1,'
                            '"b":2}}}]}'),
+    "w_done_scan": w("DONE", ' {"jobs" : [ {"id":42, "attempt":1, "result": {"v": [1, "a\\tb",'
+                     ' null]}}, {"attempt":2,"id":43,"result":null}, {"id":44,"attempt":1}],'
+                     ' "req":7}'),
     "c_get": c("GET", {"id": 101}),
     "c_list": c("LIST", {"state": "queued", "queue": "default", "limit": 100}),
     "c_cancel": c("CANCEL", {"id": 101}),
