@@ -581,6 +581,19 @@ static void s_on_bye(coord_t *c, worker_t *w, json_t *body)
         s_worker_remove(c, w);
 }
 
+/* A worker message, decoded: a DONE of the common shape straight into its
+ * results (proto_done_scan, no jansson tree), anything else as a body. */
+static int s_decode(coord_t *c, const proto_frame_t *frames, size_t nf, int *cmd, json_t **body,
+                    proto_result_t **done, size_t *ndone, char *err, size_t errlen)
+{
+    int rc = proto_decode_head(PROTO_KIND_WORKER, frames, nf, cmd, err, errlen);
+    if (rc != ORCH_OK ||
+        (*cmd == PROTO_W_DONE &&
+         proto_done_scan(frames[2].data, frames[2].size, &c->limits, done, ndone)))
+        return rc;
+    return proto_decode_body(&c->limits, &frames[2], body, err, errlen);
+}
+
 static void s_handle(coord_t *c, proto_rawmsg_t *m)
 {
     proto_envelope_t env;
@@ -593,14 +606,10 @@ static void s_handle(coord_t *c, proto_rawmsg_t *m)
     size_t nf = proto_rawmsg_frames(m, frames, PROTO_MAX_PARTS);
     int cmd = 0;
     json_t *body = NULL;
-    proto_result_t *done = NULL; /* a DONE read without jansson (proto_done_scan) */
+    proto_result_t *done = NULL;
     size_t ndone = 0;
     char err[256];
-    int rc = proto_decode_head(PROTO_KIND_WORKER, frames, nf, &cmd, err, sizeof err);
-    if (rc == ORCH_OK && !(cmd == PROTO_W_DONE && proto_done_scan(frames[2].data, frames[2].size,
-                                                                  &c->limits, &done, &ndone)))
-        rc = proto_decode_body(&c->limits, &frames[2], &body, err, sizeof err);
-    if (rc != ORCH_OK) {
+    if (s_decode(c, frames, nf, &cmd, &body, &done, &ndone, err, sizeof err) != ORCH_OK) {
         LOG_WARN("refused malformed worker message error=\"%s\"", err);
         s_send_error(c, &env, PROTO_ERROR_MALFORMED, err);
         return;
