@@ -5,6 +5,7 @@
 #include "query.h"
 #include "xalloc.h"
 #include <errno.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,36 @@ static int s_bind_more(void *s, const char *endpoint, char *err, size_t errlen)
     return ORCH_EIO;
 }
 
+int coord_query(coord_t *c, const proto_envelope_t *env, int cmd, const json_t *body)
+{
+    coord_touch(c, COORD_SOCK_QUERY);
+    return query_forward(c->qpipe, env, cmd, body);
+}
+
+int coord_query_raw(coord_t *c, const proto_envelope_t *env, int cmd, const void *data,
+                    size_t len)
+{
+    coord_touch(c, COORD_SOCK_QUERY);
+    return query_forward_raw(c->qpipe, env, cmd, data, len);
+}
+
+/* The sockets in the poller's order (COORD_SOCK_*). */
+static int s_poll_init(coord_t *c, char *err, size_t errlen)
+{
+    void *socks[] = {c->wsock, c->csock, c->qpipe, c->pub, c->hsock,
+                     coord_auth_zap_socket(c->auth)};
+    proto_poll_init(&c->poll);
+    for (int i = 0; i <= COORD_SOCK_ZAP; i++) {
+        if (i == COORD_SOCK_ZAP && !socks[i])
+            break;
+        if (proto_poll_add(&c->poll, socks[i]) != i) {
+            snprintf(err, errlen, "cannot poll socket %d: %s", i, zmq_strerror(zmq_errno()));
+            return ORCH_EIO;
+        }
+    }
+    return ORCH_OK;
+}
+
 coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
 {
     if (!cfg->db_url) {
@@ -291,7 +322,8 @@ coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
         !(c->pub = s_bind(c, ZMQ_XPUB, cfg->listen_events, COORD_AUTH_EVENTS, err, errlen)) ||
         !(c->qpipe = s_bind(c, ZMQ_PAIR, QUERY_PIPE_ENDPOINT, NULL, err, errlen)) ||
         !(c->hsock = s_bind(c, ZMQ_PAIR, COORD_HTTP_PIPE, NULL, err, errlen)) ||
-        s_bind_more(c->pub, COORD_HTTP_EVENTS, err, errlen) != ORCH_OK) {
+        s_bind_more(c->pub, COORD_HTTP_EVENTS, err, errlen) != ORCH_OK ||
+        s_poll_init(c, err, errlen) != ORCH_OK) {
         coord_destroy(&c);
         return NULL;
     }
@@ -431,34 +463,30 @@ static void s_turn(coord_t *c, long max_wait_ms)
     int64_t now = clock_mono_ms();
     /* Backpressure: while the batch being filled is already at its size
      * limit, clients wait in their sockets' queues; workers never wait. */
-    short client_events = c->cur.nwrites >= (size_t)c->cfg->max_commit_jobs ? 0 : ZMQ_POLLIN;
-    void *zap = coord_auth_zap_socket(c->auth);
-    zmq_pollitem_t items[7] = {
-        {c->wsock, 0, ZMQ_POLLIN, 0},
-        {c->csock, 0, client_events, 0},
-        {c->qpipe, 0, ZMQ_POLLIN, 0},
-        {c->pub, 0, ZMQ_POLLIN, 0},
-        /* ZAP (CURVE handshakes wait for it); without CURVE fd -1, never ready */
-        {zap, -1, zap ? ZMQ_POLLIN : 0, 0},
-        {c->hsock, 0, client_events, 0},
-        {NULL, store_socket(c->store), 0, 0},
-    };
-    int nitems = 6;
-    if (c->inflight_active && store_socket(c->store) >= 0) {
-        items[6].events = (short)(ZMQ_POLLIN | (store_wants_write(c->store) ? ZMQ_POLLOUT : 0));
-        nitems = 7;
-    } else if (c->mode == COORD_UP && store_socket(c->store) >= 0) {
-        items[6].events = ZMQ_POLLIN; /* idle: only the connection's end can arrive */
-        nitems = 7;
-    }
+    unsigned want = 1u << COORD_SOCK_WORKERS | 1u << COORD_SOCK_QUERY | 1u << COORD_SOCK_EVENTS |
+                    1u << COORD_SOCK_ZAP;
+    if (c->cur.nwrites < (size_t)c->cfg->max_commit_jobs)
+        want |= 1u << COORD_SOCK_CLIENTS | 1u << COORD_SOCK_HTTP;
+    /* the ZAP socket is used inside coord_auth: always ask it */
+    coord_touch(c, COORD_SOCK_ZAP);
+    int fd = store_socket(c->store);
+    short fd_events = 0, fd_revents = 0;
+    if (c->inflight_active && fd >= 0)
+        fd_events = (short)(POLLIN | (store_wants_write(c->store) ? POLLOUT : 0));
+    else if (c->mode == COORD_UP && fd >= 0)
+        fd_events = POLLIN; /* idle: only the connection's end can arrive */
     long wait = s_poll_timeout(c, now);
     if (max_wait_ms >= 0 && wait > max_wait_ms)
         wait = max_wait_ms;
-    if (zmq_poll(items, nitems, wait) < 0 && errno != EINTR)
-        LOG_WARN("poll failed error=\"%s\"", zmq_strerror(errno));
+    unsigned ready = proto_poll_wait(&c->poll, want, fd_events ? fd : -1, fd_events, &fd_revents,
+                                     wait);
+    if (errno != 0 && errno != EINTR)
+        LOG_WARN("poll failed error=\"%s\"", strerror(errno));
+    /* a socket read from is asked again before the next wait */
+    c->poll.dirty |= ready;
     /* before anything a successor may do too (after a SIGSTOP, say) */
     coord_lease_check(c, clock_mono_ms());
-    if (nitems == 7 && items[6].revents) {
+    if (fd_revents) {
         if (c->inflight_active)
             coord_on_store_io(c);
         else if (store_idle_check(c->store) != ORCH_OK)
@@ -468,17 +496,17 @@ static void s_turn(coord_t *c, long max_wait_ms)
      * libpq keeps them until taken */
     if (store_take_notify(c->store) && c->mode == COORD_UP)
         coord_inbox_wake(c);
-    if (items[4].revents & ZMQ_POLLIN)
+    if (ready & 1u << COORD_SOCK_ZAP)
         coord_auth_on_zap(c->auth);
-    if (items[3].revents & ZMQ_POLLIN)
+    if (ready & 1u << COORD_SOCK_EVENTS)
         s_on_subscription(c);
-    if (items[0].revents & ZMQ_POLLIN)
+    if (ready & 1u << COORD_SOCK_WORKERS)
         coord_on_worker_message(c);
-    if (items[1].revents & ZMQ_POLLIN)
+    if (ready & 1u << COORD_SOCK_CLIENTS)
         coord_on_client_message(c);
-    if (items[5].revents & ZMQ_POLLIN)
+    if (ready & 1u << COORD_SOCK_HTTP)
         coord_on_http_message(c);
-    if (items[2].revents & ZMQ_POLLIN)
+    if (ready & 1u << COORD_SOCK_QUERY)
         coord_on_query_reply(c);
     now = clock_mono_ms();
     if (c->mode == COORD_UP) {
@@ -487,6 +515,7 @@ static void s_turn(coord_t *c, long max_wait_ms)
         coord_maint_tick(c, now);
     }
     if (now >= c->next_cron_ms) {
+        proto_poll_touch_all(&c->poll); /* a safety net: a send nobody marked waits no longer */
         coord_worker_cron(c, now);
         coord_timers_compact(c);
         int64_t step = c->cfg->heartbeat_interval_ms / 4;

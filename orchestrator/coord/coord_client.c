@@ -14,9 +14,10 @@
 
 void coord_send_client(coord_t *c, const proto_envelope_t *env, const char *body, size_t len)
 {
-    void *sock = env->route == COORD_ROUTE_HTTP ? c->hsock : c->csock;
+    bool http = env->route == COORD_ROUTE_HTTP;
     coord_metrics_reply(c, env->cmd, body, len);
-    proto_send(sock, env, PROTO_CLIENT_V1, "REPLY", body, len);
+    proto_send(http ? c->hsock : c->csock, env, PROTO_CLIENT_V1, "REPLY", body, len);
+    coord_touch(c, http ? COORD_SOCK_HTTP : COORD_SOCK_CLIENTS);
 }
 
 void coord_send_reply(coord_t *c, const proto_envelope_t *env, const strbuf_t *body)
@@ -362,7 +363,7 @@ static void s_on_query(coord_t *c, const proto_envelope_t *env, const char *req,
     const char *scope = coord_peer_tenant(c);
     if (scope)
         json_object_set_new(body, "tenant", json_string(scope));
-    if (query_forward(c->qpipe, env, cmd, body) != ORCH_OK)
+    if (coord_query(c, env, cmd, body) != ORCH_OK)
         coord_error(c, env, PROTO_STATUS_INTERNAL, req, "could not reach the query thread");
 }
 

@@ -387,6 +387,7 @@ static void s_publish_events(coord_t *c, const batch_event_t *events, size_t n)
         proto_event_encode(&sb, &ev);
         proto_send_event(c->pub, e->queue, sb.data, sb.len);
     }
+    coord_touch(c, COORD_SOCK_EVENTS);
     strbuf_fini(&sb);
 }
 

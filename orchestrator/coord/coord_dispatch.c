@@ -154,6 +154,7 @@ static void s_flush_outbox(coord_t *c, worker_t *w)
         w->last_sent_ms = clock_mono_ms();
     else
         LOG_WARN("could not send JOB worker=%s jobs=%d", w->name, w->outbox_jobs);
+    coord_touch(c, COORD_SOCK_WORKERS);
     w->outbox_jobs = 0;
     strbuf_reset(&w->outbox);
 }

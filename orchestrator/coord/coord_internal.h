@@ -12,6 +12,7 @@
 #include "jobstate.h"
 #include "proto.h"
 #include "proto_io.h"
+#include "proto_poll.h"
 #include "readyq.h"
 #include "store.h"
 #include "strbuf.h"
@@ -171,6 +172,11 @@ typedef struct {
  * 0.88-1.11 ms, e2e with 4 slots 1,370-1,689 -> 1,476-1,928 jobs/s. */
 #define COORD_COMMIT_DELAY_MS 20
 
+/* The coordinator's ZeroMQ sockets in its poller, in this order (the ZAP
+ * socket only with CURVE). */
+enum { COORD_SOCK_WORKERS, COORD_SOCK_CLIENTS, COORD_SOCK_QUERY, COORD_SOCK_EVENTS,
+       COORD_SOCK_HTTP, COORD_SOCK_ZAP };
+
 struct coord {
     const orch_config_t *cfg;
     proto_limits_t limits;
@@ -181,6 +187,7 @@ struct coord {
     void *hsock;   /* PAIR, the HTTP listener's requests (COORD_HTTP_PIPE) */
     int subscribers; /* live subscriptions on pub */
     void *qpipe;   /* PAIR to the query thread */
+    proto_poll_t poll; /* the loop's wait over them: what sends on one marks it (coord_touch) */
     coord_auth_t *auth;        /* CURVE, ZAP and roles */
     const coord_peer_t *peer;  /* who sent the message being handled (coord_auth_peer) */
     double fair_vtime;         /* fair share's virtual time (coord_tenants.c) */
@@ -259,6 +266,19 @@ struct coord {
     uint64_t committed_changes;
     coord_metrics_t metrics;
 };
+
+/* query_forward and query_forward_raw on the pipe to the query thread,
+ * marked for the poller (coord.c). */
+int coord_query(coord_t *c, const proto_envelope_t *env, int cmd, const json_t *body);
+int coord_query_raw(coord_t *c, const proto_envelope_t *env, int cmd, const void *data,
+                    size_t len);
+
+/* A send on one of the coordinator's sockets (COORD_SOCK_*): the loop asks
+ * it for its events again before it waits (proto_poll.h). */
+static inline void coord_touch(coord_t *c, int sock)
+{
+    proto_poll_touch(&c->poll, sock);
+}
 
 /* coord.c */
 /* One copy per distinct worker name, alive until the coordinator is

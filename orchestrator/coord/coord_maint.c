@@ -61,7 +61,7 @@ void coord_maint_tick(coord_t *c, int64_t now_ms)
     json_t *body = s_request(c);
     /* fenced like the loop's commits: a deposed leader deletes nothing */
     json_object_set_new(body, "epoch", json_integer(c->lease.epoch));
-    if (query_forward(c->qpipe, &env, QUERY_CMD_MAINTAIN, body) == ORCH_OK)
+    if (coord_query(c, &env, QUERY_CMD_MAINTAIN, body) == ORCH_OK)
         c->maint_inflight = true;
     json_decref(body);
     c->maint_next_ms = now_ms + c->cfg->retention_interval_ms;

@@ -312,7 +312,7 @@ void coord_on_purge(coord_t *c, const proto_envelope_t *env, const char *req, js
     }
     if (c->mode != COORD_UP && !coord_can_change(c, env, req))
         return;
-    if (query_forward(c->qpipe, env, PROTO_C_PURGE, body) != ORCH_OK)
+    if (coord_query(c, env, PROTO_C_PURGE, body) != ORCH_OK)
         coord_error(c, env, PROTO_STATUS_INTERNAL, req, "could not reach the query thread");
 }
 

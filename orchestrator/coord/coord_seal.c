@@ -160,7 +160,7 @@ static void s_handoff(coord_t *c)
     s->handoff_wanted = false;
     proto_envelope_t env = {.route = COORD_ROUTE_SEAL};
     json_t *body = json_pack("{s:I}", "upto", (json_int_t)c->next_event_id);
-    bool ok = query_forward(c->qpipe, &env, QUERY_CMD_SEAL, body) == ORCH_OK;
+    bool ok = coord_query(c, &env, QUERY_CMD_SEAL, body) == ORCH_OK;
     json_decref(body);
     if (!ok)
         return;
@@ -205,7 +205,7 @@ static bool s_send_rows(coord_t *c)
 {
     coord_seal_t *s = &c->seal;
     proto_envelope_t env = {.route = COORD_ROUTE_SEAL_WRITE};
-    if (query_forward_raw(c->qpipe, &env, QUERY_CMD_SEAL_ROWS, s->rows.data, s->rows.len) !=
+    if (coord_query_raw(c, &env, QUERY_CMD_SEAL_ROWS, s->rows.data, s->rows.len) !=
         ORCH_OK) {
         s_mode(c, COORD_SEAL_READBACK, "could not reach the query thread");
         return false;
@@ -235,7 +235,7 @@ void coord_seal_tick(coord_t *c, int64_t now_ms)
         budget = COORD_SEAL_BUDGET_MS;
     proto_envelope_t env = {.route = COORD_ROUTE_SEAL};
     json_t *body = json_pack("{s:I}", "budget_ms", (json_int_t)(budget < 1 ? 1 : budget));
-    if (query_forward(c->qpipe, &env, QUERY_CMD_SEAL, body) == ORCH_OK)
+    if (coord_query(c, &env, QUERY_CMD_SEAL, body) == ORCH_OK)
         s->round_inflight = true;
     json_decref(body);
     s->next_ms = now_ms + c->cfg->audit_seal_interval_ms;

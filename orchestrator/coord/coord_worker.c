@@ -101,6 +101,7 @@ static void s_send(coord_t *c, worker_t *w, const char *cmd, const strbuf_t *bod
 {
     if (proto_send(c->wsock, &w->env, PROTO_WORKER_V1, cmd, body->data, body->len) == ORCH_OK)
         w->last_sent_ms = clock_mono_ms();
+    coord_touch(c, COORD_SOCK_WORKERS);
 }
 
 /* An ERROR with code and message to a connection (registered or not). */
@@ -111,6 +112,7 @@ static void s_send_error(coord_t *c, const proto_envelope_t *env, const char *co
     strbuf_init(&sb);
     proto_error_encode(&sb, code, message);
     proto_send(c->wsock, env, PROTO_WORKER_V1, "ERROR", sb.data, sb.len);
+    coord_touch(c, COORD_SOCK_WORKERS);
     strbuf_fini(&sb);
 }
 
