@@ -40,10 +40,10 @@ static void s_ask(proto_poll_t *p, int i)
         p->readable &= ~bit;
 }
 
-unsigned proto_poll_wait(proto_poll_t *p, unsigned want, int fd, short fd_events,
-                         short *fd_revents, long timeout_ms)
+unsigned proto_poll_wait(proto_poll_t *p, unsigned want, struct pollfd *fds, int nfds,
+                         long timeout_ms)
 {
-    struct pollfd pfd[PROTO_POLL_MAX + 1];
+    struct pollfd pfd[2 * PROTO_POLL_MAX];
     int idx[PROTO_POLL_MAX];
     int n = 0;
 
@@ -58,10 +58,10 @@ unsigned proto_poll_wait(proto_poll_t *p, unsigned want, int fd, short fd_events
         idx[n++] = i;
     }
     int nz = n;
-    if (fd >= 0) {
-        pfd[n].fd = fd;
-        pfd[n].events = fd_events;
-        pfd[n++].revents = 0;
+    for (int k = 0; k < nfds && k < PROTO_POLL_MAX; k++) {
+        fds[k].revents = 0;
+        pfd[n] = fds[k]; /* poll leaves a negative fd out */
+        n++;
     }
     /* a socket that already has a message must not wait for its signal */
     int wait = (p->readable & want) ? 0
@@ -72,8 +72,8 @@ unsigned proto_poll_wait(proto_poll_t *p, unsigned want, int fd, short fd_events
     for (int k = 0; rc > 0 && k < nz; k++)
         if (pfd[k].revents)
             s_ask(p, idx[k]);
-    if (fd_revents)
-        *fd_revents = rc > 0 && fd >= 0 ? pfd[nz].revents : 0;
+    for (int k = 0; rc > 0 && k < nfds && k < PROTO_POLL_MAX; k++)
+        fds[k].revents = pfd[nz + k].revents;
     errno = rc < 0 ? saved : 0;
     return p->readable & want;
 }

@@ -1,4 +1,4 @@
-/* A wait over ZeroMQ sockets and one plain descriptor that asks a ZeroMQ
+/* A wait over ZeroMQ sockets and plain descriptors that asks a ZeroMQ
  * socket for its events only when they may have changed.
  *
  * zmq_poll asks every socket it is given for ZMQ_EVENTS twice per wait
@@ -16,6 +16,7 @@
 #ifndef PROTO_POLL_H
 #define PROTO_POLL_H
 
+#include <poll.h>
 #include <stdbool.h>
 
 #define PROTO_POLL_MAX 8
@@ -49,12 +50,14 @@ static inline void proto_poll_touch_all(proto_poll_t *p)
 }
 
 /* Waits up to timeout_ms (-1: no limit) until one of the sockets in want
- * has a message to read or fd (-1: none) has one of fd_events; returns the
- * mask of the sockets in want that have one, and the descriptor's events
- * in *fd_revents. Sockets outside want are neither asked nor waited on.
+ * has a message to read or one of the nfds plain descriptors in fds (at
+ * most PROTO_POLL_MAX; fd -1 is left out) has one of its events; returns
+ * the mask of the sockets in want that have one, and the descriptors'
+ * events in their revents. Sockets outside want are neither asked nor
+ * waited on.
  * errno is 0 after a wait that worked (EINTR when a signal cut it
  * short: the mask is then what was known before). */
-unsigned proto_poll_wait(proto_poll_t *p, unsigned want, int fd, short fd_events,
-                         short *fd_revents, long timeout_ms);
+unsigned proto_poll_wait(proto_poll_t *p, unsigned want, struct pollfd *fds, int nfds,
+                         long timeout_ms);
 
 #endif

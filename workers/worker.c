@@ -301,7 +301,9 @@ int worker_send(worker_t *w, const char *cmd, const char *body, size_t len)
 {
     if (!w->coord)
         return ORCH_EIO;
-    if (proto_send(w->coord, NULL, PROTO_WORKER_V1, cmd, body, len) != 0) {
+    int rc = proto_send(w->coord, NULL, PROTO_WORKER_V1, cmd, body, len);
+    proto_poll_touch(&w->poll, 0);
+    if (rc != 0) {
         LOG_WARN("could not send to the coordinator command=%s error=\"%s\"", cmd,
                  zmq_strerror(zmq_errno()));
         return ORCH_EIO;
@@ -356,6 +358,7 @@ static void s_send_hello(worker_t *w)
     h.running = s_running(w, &h.nrunning);
     strbuf_reset(&w->out);
     proto_hello_encode(&w->out, &h);
+    proto_poll_touch(&w->poll, 0);
     if (proto_send(w->coord, NULL, PROTO_WORKER_V1, "HELLO", w->out.data, w->out.len) == 0)
         w->last_send = w->now;
     else
@@ -390,6 +393,7 @@ static void s_close_coord(worker_t *w, int linger_ms)
         zmq_close(w->coord);
     }
     w->coord = NULL;
+    proto_poll_init(&w->poll);
     w->conn = CONN_IDLE;
 }
 
@@ -433,13 +437,14 @@ static void s_connect(worker_t *w)
     int zero = 0;
     int64_t maxmsg = (int64_t)w->lim.max_body_bytes + 4096;
     void *s = zmq_socket(w->ioctx, ZMQ_DEALER);
+    proto_poll_init(&w->poll);
     /* SNDTIMEO 0: a send never blocks the loop; SNDHWM 0: what we send is
      * bounded by the coordinator's credit, so never drop it for a full queue */
     if (!s || zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
         zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero) != 0 ||
         zmq_setsockopt(s, ZMQ_SNDTIMEO, &zero, sizeof zero) != 0 ||
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 || s_curve(w, s) != 0 ||
-        zmq_connect(s, s_endpoint(w)) != 0) {
+        zmq_connect(s, s_endpoint(w)) != 0 || proto_poll_add(&w->poll, s) != 0) {
         LOG_WARN("could not connect endpoint=%s error=\"%s\"", s_endpoint(w),
                  zmq_strerror(zmq_errno()));
         if (s)
@@ -622,6 +627,7 @@ static void s_flush(worker_t *w)
             continue;
         int rc = resultq_flush(qs[k], w->coord, w->lim.max_batch_jobs, w->max_out, w->now,
                                s_resend_ms(w));
+        proto_poll_touch(&w->poll, 0);
         if (rc > 0)
             w->last_send = w->now;
         else if (rc < 0)
@@ -735,26 +741,31 @@ static void s_publish_gauges(const worker_t *w)
 
 static void s_turn(worker_t *w)
 {
-    zmq_pollitem_t items[3] = {
-        {NULL, w->sigpipe[0], ZMQ_POLLIN, 0},
-        {NULL, slot_board_fd(w->board), ZMQ_POLLIN, 0},
-        {w->coord, 0, ZMQ_POLLIN, 0},
+    struct pollfd fds[2] = {
+        {.fd = w->sigpipe[0], .events = POLLIN},
+        {.fd = slot_board_fd(w->board), .events = POLLIN},
     };
     void *coord = w->coord;
-    int rc = zmq_poll(items, coord ? 3 : 2, s_poll_timeout(w));
-    if (rc < 0 && zmq_errno() != EINTR) {
-        LOG_ERROR("poll failed error=\"%s\"", zmq_strerror(zmq_errno()));
+    unsigned ready = proto_poll_wait(&w->poll, coord ? 1u : 0u, fds, 2, s_poll_timeout(w));
+    if (errno != 0 && errno != EINTR) {
+        LOG_ERROR("poll failed error=\"%s\"", strerror(errno));
         w->exit_rc = ORCH_EIO;
         w->quit = true;
         return;
     }
     w->now = clock_mono_ms();
-    if (rc > 0 && items[0].revents)
+    if (fds[0].revents)
         s_on_signal(w);
-    if (rc > 0 && items[1].revents && !w->quit)
+    if (fds[1].revents && !w->quit)
         worker_on_slots(w);
-    if (rc > 0 && coord && coord == w->coord && items[2].revents && !w->quit)
+    if (ready && coord && coord == w->coord && !w->quit) {
         s_on_coord(w);
+        proto_poll_touch(&w->poll, 0); /* read from: ask it again */
+    }
+    /* a wait that ran out: ask again anyway, so that a signal a send took in
+     * unmarked costs at most one wait (the next heartbeat or deadline) */
+    if (!ready && !fds[0].revents && !fds[1].revents)
+        proto_poll_touch_all(&w->poll);
     if (w->quit)
         return;
     s_timers(w);

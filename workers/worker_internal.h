@@ -7,6 +7,7 @@
 
 #include "handler.h"
 #include "proto.h"
+#include "proto_poll.h"
 #include "resultq.h"
 #include "slot.h"
 #include "strbuf.h"
@@ -75,6 +76,7 @@ struct worker {
     /* coordinator connection */
     void *ioctx;        /* separate context: closing it flushes BYE without waiting for slots */
     void *coord;        /* DEALER, NULL while CONN_IDLE */
+    proto_poll_t poll;  /* the loop's wait on coord: a send on it marks it (proto_poll.h) */
     wconn_t conn;
     size_t ep;          /* index of the current endpoint */
     int64_t backoff_ms;

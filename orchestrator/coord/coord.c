@@ -469,24 +469,24 @@ static void s_turn(coord_t *c, long max_wait_ms)
         want |= 1u << COORD_SOCK_CLIENTS | 1u << COORD_SOCK_HTTP;
     /* the ZAP socket is used inside coord_auth: always ask it */
     coord_touch(c, COORD_SOCK_ZAP);
-    int fd = store_socket(c->store);
-    short fd_events = 0, fd_revents = 0;
-    if (c->inflight_active && fd >= 0)
-        fd_events = (short)(POLLIN | (store_wants_write(c->store) ? POLLOUT : 0));
-    else if (c->mode == COORD_UP && fd >= 0)
-        fd_events = POLLIN; /* idle: only the connection's end can arrive */
+    struct pollfd db = {.fd = store_socket(c->store), .events = 0};
+    if (c->inflight_active && db.fd >= 0)
+        db.events = (short)(POLLIN | (store_wants_write(c->store) ? POLLOUT : 0));
+    else if (c->mode == COORD_UP && db.fd >= 0)
+        db.events = POLLIN; /* idle: only the connection's end can arrive */
+    if (!db.events)
+        db.fd = -1;
     long wait = s_poll_timeout(c, now);
     if (max_wait_ms >= 0 && wait > max_wait_ms)
         wait = max_wait_ms;
-    unsigned ready = proto_poll_wait(&c->poll, want, fd_events ? fd : -1, fd_events, &fd_revents,
-                                     wait);
+    unsigned ready = proto_poll_wait(&c->poll, want, &db, 1, wait);
     if (errno != 0 && errno != EINTR)
         LOG_WARN("poll failed error=\"%s\"", strerror(errno));
     /* a socket read from is asked again before the next wait */
     c->poll.dirty |= ready;
     /* before anything a successor may do too (after a SIGSTOP, say) */
     coord_lease_check(c, clock_mono_ms());
-    if (fd_revents) {
+    if (db.revents) {
         if (c->inflight_active)
             coord_on_store_io(c);
         else if (store_idle_check(c->store) != ORCH_OK)
