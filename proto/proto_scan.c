@@ -1,7 +1,7 @@
 /* The tree-free JSON reader (proto_scan.h). It validates as it goes and
  * gives up on anything outside its subset; what it accepts, jansson would
  * accept too and dump compactly as the same bytes (the unit test
- * test_submit_scan and the fuzz driver fuzz_proto_client hold it to that
+ * test_proto_scan and the fuzz driver fuzz_proto hold it to that
  * against jansson itself). */
 #include "proto_scan.h"
 #include "xalloc.h"
