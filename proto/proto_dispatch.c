@@ -5,6 +5,7 @@
 #include "orch_error.h"
 #include "proto.h"
 #include "proto_field.h"
+#include "proto_scan.h"
 #include "xalloc.h"
 
 #include <stdarg.h>
@@ -141,6 +142,95 @@ static void s_job(size_t idx, const json_t *e, proto_job_t *j)
     j->id = 0;
     j->attempt = 0;
     j->error = xstrdup(why);
+}
+
+/* An integer field of the subset in min..max, not given before (*out 0). */
+static bool s_scan_int(proto_scan_t *sc, int64_t min, int64_t max, int64_t *out)
+{
+    int64_t v;
+    if (*out || !proto_scan_int(sc, &v) || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* A name field of the subset: no escapes, a valid name. */
+static bool s_scan_name(proto_scan_t *sc, char **out)
+{
+    proto_scan_str_t v;
+    if (*out || !proto_scan_string(sc, &v) || v.escaped || v.len > PROTO_NAME_MAX)
+        return false;
+    *out = xstrndup(v.s, v.len);
+    return proto_name_valid(*out);
+}
+
+/* The payload: an object (parsed alone, a small tree) or null ({}). */
+static bool s_scan_payload(proto_scan_t *sc, proto_job_t *j)
+{
+    const char *text;
+    size_t len;
+    if (j->payload || !(proto_scan_peek(sc, '{') || proto_scan_peek(sc, 'n')) ||
+        !proto_scan_span(sc, &text, &len))
+        return false;
+    if (text[0] == 'n' || (len == 2 && text[1] == '}'))
+        j->payload = json_object();
+    else
+        j->payload = json_loadb(text, len, 0, NULL);
+    return j->payload != NULL;
+}
+
+/* One runnable JOB entry of the subset: id, attempt, type, and queue,
+ * payload, timeout_ms when given; anything else leaves the body to
+ * proto_jobs_parse, which also words the errors. */
+static bool s_scan_job(proto_scan_t *sc, void *item, const proto_limits_t *lim)
+{
+    proto_job_t *j = item;
+    bool first = true;
+    proto_scan_str_t key;
+    int64_t attempt = 0;
+    int rc;
+    (void)lim;
+    if (!proto_scan_take(sc, '{'))
+        return false;
+    while ((rc = proto_scan_member(sc, &first, &key)) == 1) {
+        bool ok;
+        if (proto_scan_is(&key, "id"))
+            ok = s_scan_int(sc, 1, INT64_MAX, &j->id);
+        else if (proto_scan_is(&key, "attempt"))
+            ok = s_scan_int(sc, 1, INT32_MAX, &attempt);
+        else if (proto_scan_is(&key, "timeout_ms"))
+            ok = s_scan_int(sc, 1, INT32_MAX, &j->timeout_ms);
+        else if (proto_scan_is(&key, "type"))
+            ok = s_scan_name(sc, &j->type);
+        else if (proto_scan_is(&key, "queue"))
+            ok = s_scan_name(sc, &j->queue);
+        else if (proto_scan_is(&key, "payload"))
+            ok = s_scan_payload(sc, j);
+        else
+            ok = false;
+        if (!ok)
+            return false;
+    }
+    j->attempt = (int)attempt;
+    if (rc < 0 || !j->id || !j->attempt || !j->type)
+        return false;
+    if (!j->payload)
+        j->payload = json_object();
+    return true;
+}
+
+int proto_jobs_scan(const void *body, size_t len, const proto_limits_t *lim, proto_job_t **out,
+                    size_t *n)
+{
+    void *jobs;
+    size_t cnt;
+    if (!proto_scan_jobs(body, len, lim, sizeof **out, s_scan_job, &jobs, &cnt, NULL)) {
+        proto_jobs_free(jobs, cnt);
+        return 0;
+    }
+    *out = jobs;
+    *n = cnt;
+    return 1;
 }
 
 int proto_jobs_parse(const json_t *body, const proto_limits_t *lim, proto_job_t **out, size_t *n,

@@ -256,6 +256,17 @@ bool proto_scan_value(proto_scan_t *sc, strbuf_t *out)
     return true;
 }
 
+bool proto_scan_span(proto_scan_t *sc, const char **start, size_t *len)
+{
+    s_ws(sc);
+    const unsigned char *from = sc->p;
+    if (!s_skip(sc, 1))
+        return false;
+    *start = (const char *)from;
+    *len = (size_t)(sc->p - from);
+    return true;
+}
+
 char *proto_scan_unescape(const proto_scan_str_t *s)
 {
     char *out = xmalloc(s->len + 1);

@@ -60,6 +60,10 @@ bool proto_scan_int(proto_scan_t *sc, int64_t *out);
 /* Any value of the subset, its compact text appended to out. */
 bool proto_scan_value(proto_scan_t *sc, strbuf_t *out);
 
+/* Any value of the subset, passed over: its text as it stands (white space
+ * included, borrowed from the scanned text) in *start and *len. */
+bool proto_scan_span(proto_scan_t *sc, const char **start, size_t *len);
+
 /* The text s stands for, as a C string (caller frees). */
 char *proto_scan_unescape(const proto_scan_str_t *s);
 

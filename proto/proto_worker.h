@@ -189,6 +189,12 @@ typedef struct {
 int proto_jobs_parse(const json_t *body, const proto_limits_t *lim, proto_job_t **out, size_t *n,
                      char *err, size_t errlen);
 void proto_jobs_free(proto_job_t *jobs, size_t n);
+/* A JOB body read without a tree for its envelope (see proto_submit_scan):
+ * every entry runnable, of id, attempt, type, queue, payload and
+ * timeout_ms, the payload parsed on its own. Returns 1 with *out and *n as
+ * proto_decode and proto_jobs_parse give them; 0 for any other body. */
+int proto_jobs_scan(const void *body, size_t len, const proto_limits_t *lim, proto_job_t **out,
+                    size_t *n);
 
 /* Appends one job to a JOB body opened with proto_jobs_open. queue and type
  * are names; payload is the job's compact JSON object text, embedded

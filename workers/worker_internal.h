@@ -108,6 +108,8 @@ struct worker {
 
 /* worker_jobs.c: the job side of the loop. */
 void worker_on_jobs(worker_t *w, json_t *body); /* takes body */
+/* The same for entries decoded already (proto_jobs_scan); takes them. */
+void worker_on_job_list(worker_t *w, proto_job_t *jobs, size_t n);
 void worker_on_cancel(worker_t *w, const json_t *body);
 void worker_on_slots(worker_t *w);
 void worker_check_deadlines(worker_t *w);

@@ -161,6 +161,12 @@ void worker_on_jobs(worker_t *w, json_t *body)
         json_decref(body);
         return;
     }
+    json_decref(body); /* each payload holds its own reference */
+    worker_on_job_list(w, jobs, n);
+}
+
+void worker_on_job_list(worker_t *w, proto_job_t *jobs, size_t n)
+{
     w->nstart = 0;
     for (size_t i = 0; i < n; i++)
         s_take_job(w, &jobs[i]);
@@ -168,7 +174,6 @@ void worker_on_jobs(worker_t *w, json_t *body)
      * payload is then referenced by its job record alone, so the slot
      * thread's json_decref never races with ours. */
     proto_jobs_free(jobs, n);
-    json_decref(body);
     for (int k = 0; k < w->nstart; k++)
         s_launch(w, w->start[k]);
     w->nstart = 0;

@@ -61,6 +61,7 @@ static inline json_t *fuzz_load(const strbuf_t *sb, bool object)
  * the encoder gives it back. */
 void fuzz_worker_bodies(const json_t *body, const proto_limits_t *lim);
 void fuzz_done_scan(const proto_frame_t *f, const json_t *body, const proto_limits_t *lim);
+void fuzz_jobs_scan(const proto_frame_t *f, const json_t *body, const proto_limits_t *lim);
 void fuzz_client_bodies(const json_t *body, const proto_limits_t *lim);
 void fuzz_submit_scan(const proto_frame_t *f, const json_t *body, const proto_limits_t *lim);
 

@@ -74,14 +74,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *body = NULL;
     char err[ERRLEN] = "";
     int rc = proto_decode(&lim, kind, f, nf, &cmd, &body, err, sizeof err);
-    /* the tree-free decoders, where the coordinator tries them: after the
-     * frames' check, for SUBMIT and DONE */
+    /* the tree-free decoders, where the coordinator and the worker try
+     * them: after the frames' check, for SUBMIT, DONE and JOB */
     int head = 0;
     if (proto_decode_head(kind, f, nf, &head, NULL, 0) == 0) {
         if (kind == PROTO_KIND_CLIENT && head == PROTO_C_SUBMIT)
             fuzz_submit_scan(&f[2], body, &lim);
         if (kind == PROTO_KIND_WORKER && head == PROTO_W_DONE)
             fuzz_done_scan(&f[2], body, &lim);
+        if (kind == PROTO_KIND_WORKER && head == PROTO_W_JOB)
+            fuzz_jobs_scan(&f[2], body, &lim);
     }
     if (rc != 0) {
         fuzz_check_err(rc, err);

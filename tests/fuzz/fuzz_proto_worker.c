@@ -371,6 +371,28 @@ void fuzz_done_scan(const proto_frame_t *f, const json_t *body, const proto_limi
     proto_results_free(r, m);
 }
 
+/* JOB's scan takes only bodies whose every entry the jansson path reads
+ * as runnable, and reads them as it does. */
+void fuzz_jobs_scan(const proto_frame_t *f, const json_t *body, const proto_limits_t *lim)
+{
+    proto_job_t *s = NULL, *r = NULL;
+    size_t n = 0, m = 0;
+    if (!proto_jobs_scan(f->data, f->size, lim, &s, &n)) {
+        CHECK(s == NULL && n == 0);
+        return;
+    }
+    char err[FUZZ_ERRLEN] = "";
+    CHECK(body != NULL);
+    CHECK(proto_jobs_parse(body, lim, &r, &m, err, sizeof err) == 0 && m == n);
+    for (size_t i = 0; i < n; i++) {
+        CHECK(r[i].error == NULL && s[i].id == r[i].id && s[i].attempt == r[i].attempt);
+        CHECK(s[i].timeout_ms == r[i].timeout_ms && fuzz_streq(s[i].queue, r[i].queue));
+        CHECK(fuzz_streq(s[i].type, r[i].type) && json_equal(s[i].payload, r[i].payload));
+    }
+    proto_jobs_free(s, n);
+    proto_jobs_free(r, m);
+}
+
 void fuzz_worker_bodies(const json_t *body, const proto_limits_t *lim)
 {
     s_hello(body);

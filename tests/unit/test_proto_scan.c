@@ -721,6 +721,144 @@ static void test_generated_done(void **state)
     strbuf_fini(&g.sb);
 }
 
+/* ---- JOB ---- */
+
+static int s_job_both(const char *body, size_t len, int *ref)
+{
+    proto_job_t *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    int took = proto_jobs_scan(body, len, &s_lim, &a, &na);
+    proto_frame_t f[3] = {{"ORCHW1", 6}, {"JOB", 3}, {body, len}};
+    int cmd;
+    json_t *tree = NULL;
+    char err[512];
+    *ref = proto_decode(&s_lim, PROTO_KIND_WORKER, f, 3, &cmd, &tree, err, sizeof err);
+    if (*ref == 0)
+        *ref = proto_jobs_parse(tree, &s_lim, &b, &nb, err, sizeof err);
+    json_decref(tree);
+    if (took == 1) {
+        if (*ref != 0 || na != nb) {
+            print_error("JOB scan took a body the reference %s: %.*s\n",
+                        *ref ? "refuses" : "reads otherwise", (int)len, body);
+            fail();
+        }
+        for (size_t i = 0; i < na; i++) {
+            if (b[i].error || a[i].id != b[i].id || a[i].attempt != b[i].attempt ||
+                a[i].timeout_ms != b[i].timeout_ms || !s_str_eq(a[i].queue, b[i].queue) ||
+                !s_str_eq(a[i].type, b[i].type) || !json_equal(a[i].payload, b[i].payload)) {
+                print_error("jobs[%zu] differs (%s): %.*s\n", i,
+                            b[i].error ? b[i].error : "fields", (int)len, body);
+                fail();
+            }
+        }
+    } else {
+        assert_int_equal(took, 0);
+        assert_null(a);
+    }
+    proto_jobs_free(a, na);
+    proto_jobs_free(b, nb);
+    return took;
+}
+
+static void test_job(void **state)
+{
+    (void)state;
+    static const char *const taken[] = {
+        "{\"jobs\":[{\"id\":7,\"attempt\":1,\"type\":\"noop\"}]}",
+        "{\"jobs\":[{\"id\":7,\"attempt\":2,\"queue\":\"q\",\"type\":\"t\",\"payload\":{},"
+        "\"timeout_ms\":30000},{\"type\":\"t\",\"payload\": { \"a\" : [1, {\"b\":null}] },"
+        "\"attempt\":1,\"id\":8}]}",
+        "{\"jobs\":[{\"id\":7,\"attempt\":1,\"type\":\"t\",\"payload\":null}]}",
+        "{\"jobs\":[{\"id\":7,\"attempt\":1,\"type\":\"t\",\"payload\":{ }}]}",
+    };
+    static const char *const left[] = {
+        /* a bad entry: the jansson path answers it with an error entry */
+        "{\"jobs\":[{\"id\":7,\"attempt\":1}]}",
+        "{\"jobs\":[{\"id\":7,\"attempt\":1,\"type\":\"t\",\"payload\":[1]}]}",
+        "{\"jobs\":[{\"id\":7,\"attempt\":1,\"type\":\"t\",\"x\":1}]}",
+        "{\"jobs\":[{\"id\":7,\"attempt\":1,\"type\":\"t\",\"timeout_ms\":0}]}",
+        "{\"jobs\":[{\"id\":0,\"attempt\":1,\"type\":\"t\"}]}",
+        "{\"jobs\":[{\"id\":7,\"attempt\":1,\"type\":\"t t\"}]}",
+        "{\"jobs\":[{\"id\":7,\"attempt\":1,\"type\":\"t\",\"payload\":{\"x\":1.5}}]}",
+        "{\"jobs\":[{\"id\":7,\"attempt\":1,\"type\":\"t\",\"payloads\":{}}]}",
+        "{\"jobs\":[]}",
+    };
+    int ref;
+    for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++)
+        if (s_job_both(taken[i], strlen(taken[i]), &ref) != 1) {
+            print_error("JOB body %zu not taken: %s\n", i, taken[i]);
+            fail();
+        }
+    for (size_t i = 0; i < sizeof left / sizeof left[0]; i++)
+        assert_int_equal(s_job_both(left[i], strlen(left[i]), &ref), 0);
+}
+
+static void s_gen_job_entry(s_gen_t *g)
+{
+    static const char *const keys[] = {"id", "attempt", "type", "queue", "payload",
+                                       "timeout_ms", "oops"};
+    int order[7] = {0, 1, 2, 3, 4, 5, 6};
+    int k = 3 + (int)s_rand(g, 4) - (s_rand(g, 30) == 0);
+    if (s_rand(g, 30) == 0)
+        k = 7; /* with an unknown field */
+    for (int x = k - 1; x > 0; x--) {
+        int y = (int)s_rand(g, (uint32_t)x + 1), t = order[x];
+        order[x] = order[y];
+        order[y] = t;
+    }
+    strbuf_putc(&g->sb, '{');
+    for (int j = 0; j < k; j++) {
+        strbuf_printf(&g->sb, "%s\"%s\"", j ? "," : "", keys[order[j]]);
+        s_ws(g);
+        strbuf_putc(&g->sb, ':');
+        s_ws(g);
+        switch (order[j]) {
+        case 0: s_gen_int(g, 1, s_rand(g, 5) ? INT64_C(999999999999999999) : INT64_MAX); break;
+        case 1:
+        case 5: s_gen_int(g, 1, INT32_MAX); break;
+        case 2:
+        case 3: s_gen_name(g); break;
+        case 4:
+            if (s_rand(g, 10))
+                s_gen_object(g, 1);
+            else
+                s_gen_value(g, 1);
+            break;
+        default: strbuf_puts(&g->sb, "1"); break;
+        }
+        s_ws(g);
+    }
+    strbuf_putc(&g->sb, '}');
+}
+
+static void test_generated_job(void **state)
+{
+    (void)state;
+    s_gen_t g = {.rng = 11};
+    int taken = 0, runnable = 0;
+    strbuf_init(&g.sb);
+    for (int i = 0; i < 10000; i++) {
+        strbuf_reset(&g.sb);
+        g.outside = false;
+        strbuf_puts(&g.sb, "{\"jobs\":[");
+        for (uint32_t e = 0, n = 1 + s_rand(&g, 3); e < n; e++) {
+            if (e)
+                strbuf_putc(&g.sb, ',');
+            s_gen_job_entry(&g);
+        }
+        strbuf_puts(&g.sb, "]}");
+        if (s_rand(&g, 20) == 0)
+            g.sb.data[s_rand(&g, (uint32_t)g.sb.len)] = (char)s_rand(&g, 256);
+        int ref;
+        taken += s_job_both(g.sb.data, g.sb.len, &ref);
+        runnable += ref == 0;
+    }
+    print_message("%d of 10000 JOB bodies well-formed, %d taken by the scan\n", runnable, taken);
+    assert_true(taken > 1000);
+    assert_true(runnable - taken > 1000);
+    strbuf_fini(&g.sb);
+}
+
 static int s_setup(void **state)
 {
     (void)state;
@@ -738,6 +876,8 @@ int main(void)
         cmocka_unit_test_setup(test_generated_bodies, s_setup),
         cmocka_unit_test_setup(test_done, s_setup),
         cmocka_unit_test_setup(test_generated_done, s_setup),
+        cmocka_unit_test_setup(test_job, s_setup),
+        cmocka_unit_test_setup(test_generated_job, s_setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
