@@ -147,21 +147,7 @@ static void s_job(size_t idx, const json_t *e, proto_job_t *j)
 /* An integer field of the subset in min..max, not given before (*out 0). */
 static bool s_scan_int(proto_scan_t *sc, int64_t min, int64_t max, int64_t *out)
 {
-    int64_t v;
-    if (*out || !proto_scan_int(sc, &v) || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
-/* A name field of the subset: no escapes, a valid name. */
-static bool s_scan_name(proto_scan_t *sc, char **out)
-{
-    proto_scan_str_t v;
-    if (*out || !proto_scan_string(sc, &v) || v.escaped || v.len > PROTO_NAME_MAX)
-        return false;
-    *out = xstrndup(v.s, v.len);
-    return proto_name_valid(*out);
+    return !*out && proto_scan_int(sc, min, max, out);
 }
 
 /* The payload: an object (parsed alone, a small tree) or null ({}). */
@@ -201,9 +187,9 @@ static bool s_scan_job(proto_scan_t *sc, void *item, const proto_limits_t *lim)
         else if (proto_scan_is(&key, "timeout_ms"))
             ok = s_scan_int(sc, 1, INT32_MAX, &j->timeout_ms);
         else if (proto_scan_is(&key, "type"))
-            ok = s_scan_name(sc, &j->type);
+            ok = proto_scan_name(sc, &j->type);
         else if (proto_scan_is(&key, "queue"))
-            ok = s_scan_name(sc, &j->queue);
+            ok = proto_scan_name(sc, &j->queue);
         else if (proto_scan_is(&key, "payload"))
             ok = s_scan_payload(sc, j);
         else

@@ -4,6 +4,7 @@
  * test_proto_scan and the fuzz driver fuzz_proto hold it to that
  * against jansson itself). */
 #include "proto_scan.h"
+#include "proto_field.h"
 #include "xalloc.h"
 
 #include <string.h>
@@ -43,39 +44,6 @@ bool proto_scan_end(proto_scan_t *sc)
     return sc->p == sc->end;
 }
 
-/* Length of the UTF-8 sequence at q, as jansson checks it: no overlong
- * forms, no surrogates, nothing above U+10FFFF; 0 when invalid. */
-static size_t s_utf8(const unsigned char *q, const unsigned char *end)
-{
-    unsigned c = q[0];
-    size_t n;
-    uint32_t v;
-
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        v = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        v = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        v = c & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - q) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((q[i] & 0xC0) != 0x80)
-            return 0;
-        v = v << 6 | (q[i] & 0x3F);
-    }
-    if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10FFFF ||
-        (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    return n;
-}
-
 /* The escapes whose character jansson writes back as the same escape. */
 static bool s_plain_escape(unsigned char e)
 {
@@ -108,7 +76,7 @@ bool proto_scan_string(proto_scan_t *sc, proto_scan_str_t *out)
         } else if (c < 0x80) {
             q++;
         } else {
-            size_t n = s_utf8(q, sc->end);
+            size_t n = proto_utf8_seq(q, (size_t)(sc->end - q));
             if (n == 0)
                 return false;
             q += n;
@@ -122,7 +90,7 @@ static bool s_digit(const unsigned char *q, const unsigned char *end)
     return q < end && *q >= '0' && *q <= '9';
 }
 
-bool proto_scan_int(proto_scan_t *sc, int64_t *out)
+bool proto_scan_int(proto_scan_t *sc, int64_t min, int64_t max, int64_t *out)
 {
     s_ws(sc);
     const unsigned char *q = sc->p;
@@ -140,9 +108,21 @@ bool proto_scan_int(proto_scan_t *sc, int64_t *out)
     /* a fraction or exponent makes a real */
     if ((q < sc->end && (*q == '.' || *q == 'e' || *q == 'E')) || (neg && v == 0))
         return false;
-    *out = neg ? -v : v;
+    v = neg ? -v : v;
+    if (v < min || v > max)
+        return false;
+    *out = v;
     sc->p = q;
     return true;
+}
+
+bool proto_scan_name(proto_scan_t *sc, char **out)
+{
+    proto_scan_str_t v;
+    if (*out || !proto_scan_string(sc, &v) || v.escaped || v.len > PROTO_NAME_MAX)
+        return false;
+    *out = xstrndup(v.s, v.len);
+    return proto_name_valid(*out);
 }
 
 static bool s_word(proto_scan_t *sc, const char *w, size_t n)
@@ -220,7 +200,7 @@ static bool s_skip(proto_scan_t *sc, int depth)
     case 't': return s_word(sc, "true", 4);
     case 'f': return s_word(sc, "false", 5);
     case 'n': return s_word(sc, "null", 4);
-    default: return proto_scan_int(sc, &v);
+    default: return proto_scan_int(sc, INT64_MIN, INT64_MAX, &v);
     }
 }
 
@@ -248,11 +228,11 @@ static void s_compact(strbuf_t *out, const unsigned char *s, size_t len)
 
 bool proto_scan_value(proto_scan_t *sc, strbuf_t *out)
 {
-    s_ws(sc);
-    const unsigned char *start = sc->p;
-    if (!s_skip(sc, 1))
+    const char *text;
+    size_t len;
+    if (!proto_scan_span(sc, &text, &len))
         return false;
-    s_compact(out, start, (size_t)(sc->p - start));
+    s_compact(out, (const unsigned char *)text, len);
     return true;
 }
 

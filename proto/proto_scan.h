@@ -55,7 +55,11 @@ int proto_scan_member(proto_scan_t *sc, bool *first, proto_scan_str_t *key);
 int proto_scan_item(proto_scan_t *sc, bool *first);
 
 bool proto_scan_string(proto_scan_t *sc, proto_scan_str_t *out);
-bool proto_scan_int(proto_scan_t *sc, int64_t *out);
+/* An integer of the subset in min..max. */
+bool proto_scan_int(proto_scan_t *sc, int64_t min, int64_t max, int64_t *out);
+/* A name (proto_name_valid) written without escapes, copied into *out
+ * (caller frees); gives up when *out is set already (the field twice). */
+bool proto_scan_name(proto_scan_t *sc, char **out);
 
 /* Any value of the subset, its compact text appended to out. */
 bool proto_scan_value(proto_scan_t *sc, strbuf_t *out);

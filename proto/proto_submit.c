@@ -373,15 +373,6 @@ static int s_scan_field(const proto_scan_str_t *key)
     return -1;
 }
 
-static bool s_scan_name(proto_scan_t *sc, char **out)
-{
-    proto_scan_str_t v;
-    if (!proto_scan_string(sc, &v) || v.escaped || v.len > PROTO_NAME_MAX)
-        return false;
-    *out = xstrndup(v.s, v.len);
-    return proto_name_valid(*out);
-}
-
 static bool s_scan_payload(proto_scan_t *sc, const proto_limits_t *lim, proto_jobspec_t *out)
 {
     if (!proto_scan_peek(sc, '{'))
@@ -397,7 +388,7 @@ static bool s_scan_payload(proto_scan_t *sc, const proto_limits_t *lim, proto_jo
 static bool s_scan_int_field(proto_scan_t *sc, int f, proto_jobspec_t *out)
 {
     int64_t v;
-    if (!proto_scan_int(sc, &v) || v < s_scan_fields[f].min || v > s_scan_fields[f].max)
+    if (!proto_scan_int(sc, s_scan_fields[f].min, s_scan_fields[f].max, &v))
         return false;
     switch (f) {
     case S_PRIORITY: out->priority = (int)v; break;
@@ -413,9 +404,9 @@ static bool s_scan_value(proto_scan_t *sc, int f, const proto_limits_t *lim, pro
 {
     proto_scan_str_t v;
     switch (f) {
-    case S_QUEUE: return s_scan_name(sc, &out->queue);
-    case S_TYPE: return s_scan_name(sc, &out->type);
-    case S_TENANT: return s_scan_name(sc, &out->tenant);
+    case S_QUEUE: return proto_scan_name(sc, &out->queue);
+    case S_TYPE: return proto_scan_name(sc, &out->type);
+    case S_TENANT: return proto_scan_name(sc, &out->tenant);
     case S_PAYLOAD: return s_scan_payload(sc, lim, out);
     case S_IDEM:
         if (!proto_scan_string(sc, &v))

@@ -11,10 +11,7 @@
 
 static const char s_hex[] = "0123456789abcdef";
 
-/* Length of the well-formed UTF-8 sequence at p (n bytes left), 0 when
- * there is none: no overlong forms, no surrogates, nothing past U+10FFFF
- * (RFC 3629), which is exactly what jansson accepts. */
-static size_t s_utf8_seq(const unsigned char *p, size_t n)
+size_t proto_utf8_seq(const unsigned char *p, size_t n)
 {
     unsigned char c = p[0];
     size_t len = c < 0xc2 ? 0 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : c < 0xf5 ? 4 : 0;
@@ -73,7 +70,7 @@ static void s_put(strbuf_t *sb, const char *s, size_t n, bool flatten, size_t ma
     while (i < n) {
         unsigned char c = p[i];
         bool plain = c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
-        size_t len = plain ? 1 : c >= 0x80 ? s_utf8_seq(p + i, n - i) : 0;
+        size_t len = plain ? 1 : c >= 0x80 ? proto_utf8_seq(p + i, n - i) : 0;
         size_t dec = len > 0 ? len : c >= 0x80 || c == 0 ? 3 : 1;
         if (out + dec > max)
             break;

@@ -326,11 +326,11 @@ static bool s_scan_done(proto_scan_t *sc, void *item, const proto_limits_t *lim)
     if (!proto_scan_take(sc, '{'))
         return false;
     while ((rc = proto_scan_member(sc, &first, &key)) == 1) {
-        if (proto_scan_is(&key, "id") && !id && proto_scan_int(sc, &v) && v >= 1) {
+        if (proto_scan_is(&key, "id") && !id && proto_scan_int(sc, 1, INT64_MAX, &v)) {
             id = true;
             r->id = v;
-        } else if (proto_scan_is(&key, "attempt") && !attempt && proto_scan_int(sc, &v) &&
-                   v >= 1 && v <= INT32_MAX) {
+        } else if (proto_scan_is(&key, "attempt") && !attempt &&
+                   proto_scan_int(sc, 1, INT32_MAX, &v)) {
             attempt = true;
             r->attempt = (int)v;
         } else if (proto_scan_is(&key, "result") && !result) {

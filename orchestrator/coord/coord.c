@@ -5,7 +5,6 @@
 #include "query.h"
 #include "xalloc.h"
 #include <errno.h>
-#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
