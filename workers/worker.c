@@ -577,8 +577,8 @@ static void s_dispatch(worker_t *w, proto_rawmsg_t *m)
         LOG_WARN("dropping a message from the coordinator with too many frames");
         return;
     }
-    if (proto_decode_head(PROTO_KIND_WORKER, f, nf, &cmd, err, sizeof err) == 0 &&
-        cmd == PROTO_W_JOB) {
+    int rc = proto_decode_head(PROTO_KIND_WORKER, f, nf, &cmd, err, sizeof err);
+    if (rc == 0 && cmd == PROTO_W_JOB) {
         proto_job_t *jobs = NULL;
         size_t n = 0;
         if (proto_jobs_scan(f[2].data, f[2].size, &w->lim, &jobs, &n)) {
@@ -586,7 +586,9 @@ static void s_dispatch(worker_t *w, proto_rawmsg_t *m)
             return;
         }
     }
-    if (proto_decode(&w->lim, PROTO_KIND_WORKER, f, nf, &cmd, &body, err, sizeof err) != 0) {
+    if (rc == 0) /* the frames are checked: the body alone is left */
+        rc = proto_decode_body(&w->lim, &f[2], &body, err, sizeof err);
+    if (rc != 0) {
         LOG_WARN("dropping a malformed message from the coordinator error=\"%s\"", err);
         return;
     }
