@@ -562,9 +562,11 @@ void coord_on_query_reply(coord_t *c)
         if (query_recv_reply(c->qpipe, &env, &body, &len) != ORCH_OK)
             break;
         if (env.route == COORD_ROUTE_SELF || env.route == COORD_ROUTE_SEAL ||
-            env.route == COORD_ROUTE_SEAL_WRITE) {
+            env.route == COORD_ROUTE_SEAL_WRITE || env.route == COORD_ROUTE_STATS) {
             if (env.route == COORD_ROUTE_SELF)
                 coord_maint_result(c, body, len);
+            else if (env.route == COORD_ROUTE_STATS)
+                coord_stats_result(c, body, len);
             else
                 coord_seal_result(c, env.route == COORD_ROUTE_SEAL_WRITE, body, len);
             free(body);

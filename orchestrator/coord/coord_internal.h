@@ -248,6 +248,8 @@ struct coord {
     int64_t next_cron_ms;
     int64_t maint_next_ms;  /* next retention round (coord_maint.c) */
     bool maint_inflight;
+    int64_t stats_next_ms;  /* next look at the statistics of jobs (coord_maint.c) */
+    bool stats_inflight;
     int64_t maint_cursor;   /* the jobs sweep goes on after this id */
     coord_seal_t seal;      /* audit sealing (coord_seal.c) */
     uint64_t audit_sealed;  /* audit rows hashed into the chain since start */
@@ -335,6 +337,7 @@ void coord_queue_settings_forget(coord_t *c);
 /* coord_maint.c */
 void coord_maint_tick(coord_t *c, int64_t now_ms);
 int64_t coord_maint_next_ms(const coord_t *c);
+void coord_stats_result(coord_t *c, const char *body, size_t len);
 void coord_maint_result(coord_t *c, const char *body, size_t len);
 
 /* coord_metrics.c */
@@ -361,6 +364,7 @@ void coord_on_query_reply(coord_t *c);
 #define COORD_ROUTE_SELF 2 /* the loop's own request (retention): no client waits */
 #define COORD_ROUTE_SEAL 3 /* the loop's own request (audit sealing: a round) */
 #define COORD_ROUTE_SEAL_WRITE 4 /* the loop's own request (audit sealing: a block) */
+#define COORD_ROUTE_STATS 5 /* the loop's own request (the statistics of jobs) */
 void coord_send_client(coord_t *c, const proto_envelope_t *env, const char *body, size_t len);
 void coord_on_http_message(coord_t *c);
 /* Sends a finished REPLY body (proto_reply_*) now. */

@@ -52,9 +52,41 @@ static json_t *s_answer(const char *body, size_t len, const char *round)
     return NULL;
 }
 
+/* How often the query thread looks at the statistics of jobs
+ * (store_maint_stats): one catalog query, and an ANALYZE when they are
+ * behind. */
+#define COORD_STATS_EVERY_MS 1000
+
+static void s_stats_tick(coord_t *c, int64_t now_ms)
+{
+    if (c->stats_inflight || now_ms < c->stats_next_ms || c->mode != COORD_UP)
+        return;
+    proto_envelope_t env = {.route = COORD_ROUTE_STATS};
+    json_t *body = json_object();
+    if (coord_query(c, &env, QUERY_CMD_STATS, body) == ORCH_OK)
+        c->stats_inflight = true;
+    json_decref(body);
+    c->stats_next_ms = now_ms + COORD_STATS_EVERY_MS;
+}
+
+void coord_stats_result(coord_t *c, const char *body, size_t len)
+{
+    c->stats_inflight = false;
+    json_t *doc = s_answer(body, len, "statistics");
+    if (!doc)
+        return;
+    if (json_is_true(json_object_get(doc, "analyzed")))
+        LOG_INFO("statistics of jobs refreshed rows_before=%lld changed=%lld rows_after=%lld",
+                 (long long)json_integer_value(json_object_get(doc, "rows_before")),
+                 (long long)json_integer_value(json_object_get(doc, "changed")),
+                 (long long)json_integer_value(json_object_get(doc, "rows_after")));
+    json_decref(doc);
+}
+
 void coord_maint_tick(coord_t *c, int64_t now_ms)
 {
     coord_seal_tick(c, now_ms);
+    s_stats_tick(c, now_ms);
     if (c->maint_inflight || now_ms < c->maint_next_ms || c->mode != COORD_UP)
         return;
     proto_envelope_t env = {.route = COORD_ROUTE_SELF};
@@ -73,6 +105,8 @@ int64_t coord_maint_next_ms(const coord_t *c)
     int64_t seal = coord_seal_next_ms(c);
     if (seal < next)
         next = seal;
+    if (!c->stats_inflight && c->stats_next_ms < next)
+        next = c->stats_next_ms;
     return next;
 }
 

@@ -286,6 +286,8 @@ char *query_answer(void *pgconn, int cmd, const json_t *body)
         return s_events(conn, body);
     if (cmd == QUERY_CMD_MAINTAIN)
         return store_maint_run(conn, body);
+    if (cmd == QUERY_CMD_STATS)
+        return store_maint_stats(conn, body);
     if (cmd == PROTO_C_PURGE)
         return s_purge(conn, body);
     return s_error_body(body, PROTO_STATUS_BAD_REQUEST, "unexpected command for the query thread");

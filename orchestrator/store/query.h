@@ -32,6 +32,11 @@ int query_recv_reply(void *pipe, proto_envelope_t *env, char **body, size_t *len
  * created, dropped and deleted. */
 #define QUERY_CMD_MAINTAIN 1000
 char *store_maint_run(void *pgconn, const json_t *body);
+/* The loop's own request: refresh the planner's statistics of jobs when
+ * they describe less than half of it (store_maint.c). The reply says
+ * whether it did, and the row counts before and after. */
+#define QUERY_CMD_STATS 1003 /* after store_audit.h's QUERY_CMD_SEAL and QUERY_CMD_SEAL_ROWS */
+char *store_maint_stats(void *pgconn, const json_t *body);
 
 /* Builds the SQL answer for a request; exposed for tests. Returns the
  * reply body (caller frees). */

@@ -240,3 +240,56 @@ char *store_maint_run(void *pgconn, const json_t *body)
     json_decref(reply);
     return text;
 }
+
+/* The coordinator's statements are planned once per session
+ * (force_generic_plan, store_pg.c), against what the statistics of jobs
+ * say at their first execute, and kept until those statistics change. A
+ * plan made while jobs looked empty (analyzed empty, or never analyzed and
+ * under ten pages) reads jobs by a scan inside each commit: the single-row
+ * UPDATE becomes a Seq Scan, the array UPDATE puts jobs outside its loop.
+ * Each commit then costs a scan of the whole table, and autovacuum's
+ * analyze comes only after its nap and a tenth of the table changed, by
+ * which time a fast producer has added a million rows (docs/benchmarks.md,
+ * "new jobs committed ahead of the bookkeeping"). So the query thread
+ * analyzes jobs itself, every second if need be, once its changes since
+ * the last analyze pass STORE_STATS_MIN_CHANGES and the rows the
+ * statistics know of: while jobs is small or growing fast, its statistics
+ * stay within half of it, and the analyze replans the cached plans. A
+ * large table is left to autovacuum. */
+#define STORE_STATS_MIN_CHANGES 1000
+#define S_SQL_STATS                                                                                \
+    "SELECT c.reltuples::bigint, s.n_mod_since_analyze FROM pg_class c"                         \
+    " JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = 'jobs'::regclass"
+
+char *store_maint_stats(void *pgconn, const json_t *body)
+{
+    (void)body;
+    PGconn *conn = pgconn;
+    PGresult *r = PQexec(conn, S_SQL_STATS);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        return s_fail(conn, r, "could not read the statistics of jobs");
+    long long known = atoll(PQgetvalue(r, 0, 0)), changed = atoll(PQgetvalue(r, 0, 1));
+    PQclear(r);
+    bool due = changed >= STORE_STATS_MIN_CHANGES && changed > known;
+    long long after = known;
+    if (due) {
+        /* never wait behind autovacuum's own analyze or vacuum of jobs */
+        r = PQexec(conn, "BEGIN; SET LOCAL lock_timeout = '100ms'; ANALYZE jobs");
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        PQclear(PQexec(conn, ok ? "COMMIT" : "ROLLBACK"));
+        if (!ok)
+            due = false;
+        r = PQexec(conn, S_SQL_STATS);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            after = atoll(PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
+    strbuf_t sb;
+    strbuf_init(&sb);
+    strbuf_printf(&sb,
+                  "{\"status\":200,\"analyzed\":%s,\"rows_before\":%lld,\"changed\":%lld,"
+                  "\"rows_after\":%lld}",
+                  due ? "true" : "false", known, changed, after);
+    return strbuf_detach(&sb);
+}

@@ -224,6 +224,9 @@ int query_forward(void *pipe, const proto_envelope_t *env, int cmd, const json_t
     char *reply = cmd == QUERY_CMD_MAINTAIN
                       ? strdup("{\"status\":200,\"partitions_created\":0,\"partitions_dropped\":0,"
                                "\"deleted\":[],\"scanned\":0,\"cursor\":0,\"more\":false}")
+                  : cmd == QUERY_CMD_STATS /* the fake has no planner */
+                      ? strdup("{\"status\":200,\"analyzed\":false,\"rows_before\":0,"
+                               "\"changed\":0,\"rows_after\":0}")
                   : cmd == QUERY_CMD_SEAL /* the fake keeps no audit chain */
                       ? strdup("{\"status\":200,\"sealed\":0,\"last_id\":0,\"more\":false}")
                   : cmd == PROTO_C_PURGE
