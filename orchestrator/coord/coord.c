@@ -289,6 +289,7 @@ coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
     }
     coord_t *c = xcalloc(1, sizeof *c);
     c->cfg = cfg;
+    c->commit_delay_ms = COORD_COMMIT_DELAY_MS;
     proto_limits_default(&c->limits);
     c->limits.max_body_bytes = cfg->max_message_bytes;
     c->limits.max_payload_bytes = cfg->max_payload_bytes;
@@ -418,7 +419,7 @@ static bool s_flush_due(coord_t *c, int64_t now)
         return true;
     if (!c->cur_since_ms)
         c->cur_since_ms = now;
-    return now - c->cur_since_ms >= COORD_COMMIT_DELAY_MS;
+    return now - c->cur_since_ms >= c->commit_delay_ms;
 }
 
 static long s_poll_timeout(coord_t *c, int64_t now)
@@ -426,7 +427,7 @@ static long s_poll_timeout(coord_t *c, int64_t now)
     if (c->mode == COORD_UP && !c->inflight_active && s_has_work_to_flush(c)) {
         if (s_flush_due(c, now))
             return 0;
-        int64_t wait = c->cur_since_ms + COORD_COMMIT_DELAY_MS - now;
+        int64_t wait = c->cur_since_ms + c->commit_delay_ms - now;
         return wait < 1 ? 1 : (long)wait;
     }
     int64_t next = c->next_cron_ms;
@@ -535,16 +536,19 @@ static void s_turn(coord_t *c, long max_wait_ms)
         coord_request_refills(c);
         coord_inbox_tick(c);
         coord_comp_tick(c);
-        if (!c->inflight_active && s_flush_due(c, now)) {
-            c->cur_since_ms = 0;
-            coord_flush(c);
-        }
+        if (!c->inflight_active && s_flush_due(c, now))
+            coord_flush(c); /* and restarts cur_since_ms */
     }
 }
 
 void coord_run_once(coord_t *c, int max_wait_ms)
 {
     s_turn(c, max_wait_ms < 0 ? 0 : max_wait_ms);
+}
+
+void coord_set_commit_delay_ms(coord_t *c, int ms)
+{
+    c->commit_delay_ms = ms;
 }
 
 bool coord_is_up(const coord_t *c)

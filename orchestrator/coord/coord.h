@@ -22,6 +22,9 @@ int coord_run(coord_t *c);
  * timers, dispatch, flush): what coord_run repeats. For unit tests that
  * drive the coordinator step by step. */
 void coord_run_once(coord_t *c, int max_wait_ms);
+/* For unit tests: how long dispatches and worker results, which nobody
+ * waits for, may gather before their commit (COORD_COMMIT_DELAY_MS). */
+void coord_set_commit_delay_ms(coord_t *c, int ms);
 /* Whether the database is connected and recovered (else submissions get 503). */
 bool coord_is_up(const coord_t *c);
 /* Transitions the job state machine refused since start (should stay 0). */

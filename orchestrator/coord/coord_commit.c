@@ -162,14 +162,49 @@ static int64_t s_number_events(coord_t *c)
     return c->event_id_limit;
 }
 
+/* The replies of the batch being filled all answer submissions of new
+ * jobs, and everything else in it is bookkeeping nobody waits for
+ * (dispatches, worker results) that may gather a while longer
+ * (COORD_COMMIT_DELAY_MS): the new jobs go alone, so that a lone
+ * submission's commit is its one statement (STORE_SQL_SUBMIT_1), not its
+ * row plus the updates and audit rows of the jobs before it. Nothing else
+ * may be in the batch: an operation, a reply that waits on another row
+ * (an idempotency hit, a cancel), or finished jobs whose waiters or
+ * compensations look them up once they are durable. */
+static bool s_new_jobs_alone(const coord_t *c, int64_t now_ms)
+{
+    const batch_t *b = &c->cur;
+    if (!b->nacks || b->nacks != b->nplain_acks || c->ops_head || b->extra_statements ||
+        b->ninbox || b->ncomp || b->npublished || c->wake_new.n || c->comp_new.n || c->stopping)
+        return false;
+    if (c->cur_since_ms && now_ms - c->cur_since_ms >= c->commit_delay_ms)
+        return false; /* the bookkeeping is due: all of it goes */
+    if (b->nwrites >= (size_t)c->cfg->max_commit_jobs / 4)
+        return false;
+    for (size_t i = 0; i < b->nwrites; i++)
+        if (!b->writes[i].insert)
+            return true; /* there is bookkeeping to leave behind */
+    return b->nresults > 0;
+}
+
 void coord_flush(coord_t *c)
 {
     if (c->inflight_active || c->mode != COORD_UP)
         return;
-    batch_t tmp = c->inflight;
-    c->inflight = c->cur;
-    c->cur = tmp;
-    batch_reset(&c->cur);
+    int64_t since_ms = clock_mono_ms();
+    if (s_new_jobs_alone(c, since_ms)) {
+        batch_reset(&c->inflight);
+        batch_move_new_jobs(&c->cur, &c->inflight);
+        if (c->cur_since_ms) /* the rest keeps its age */
+            since_ms = c->cur_since_ms;
+        c->cur_since_ms = since_ms;
+    } else {
+        batch_t tmp = c->inflight;
+        c->inflight = c->cur;
+        c->cur = tmp;
+        batch_reset(&c->cur);
+        c->cur_since_ms = 0;
+    }
     /* A burst of operator statements beyond one pipeline's capacity waits
      * for the next commit instead of failing this one. */
     c->inflight_ops = c->ops_head;

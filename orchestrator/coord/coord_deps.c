@@ -509,6 +509,10 @@ static void s_reply(coord_t *c, const proto_envelope_t *env, const char *req,
         proto_reply_submitted(&body, o->ids, existing, reused, o->results, n, req);
     }
     coord_ack(&c->cur, env, req, &body);
+    /* new jobs only: the reply waits for their rows and nothing else
+     * (coord_flush may commit them ahead of the bookkeeping) */
+    if (!o->any_key && !o->any_reused)
+        c->cur.nplain_acks++;
 }
 
 /* A submission from the inbox has nobody to answer: its rows are deleted

@@ -256,6 +256,7 @@ struct coord {
     int64_t audit_sealed_id; /* the last one */
     bool audit_behind;       /* the last round ran out of its budget */
     int64_t cur_since_ms;  /* when the batch being filled got its first change */
+    int64_t commit_delay_ms; /* COORD_COMMIT_DELAY_MS; tests may change it */
     uint64_t rng;
     jobstate_t js;       /* the job state machine, writing into cur */
     /* adaptive concurrency per downstream (coord_downstream.c): one per

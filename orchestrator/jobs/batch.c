@@ -19,6 +19,7 @@ void batch_reset(batch_t *b)
         free(b->acks[i].req);
     }
     b->nwrites = b->nevents = b->nacks = b->nresults = b->npublished = b->ninbox = b->ncomp = 0;
+    b->nplain_acks = 0;
     b->extra_statements = 0;
 }
 
@@ -125,4 +126,44 @@ void batch_inbox(batch_t *b, const int64_t *rows, size_t n)
         GROW(b->inbox, b->ninbox, b->capinbox);
         b->inbox[b->ninbox++] = rows[i];
     }
+}
+
+static int s_cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+void batch_move_new_jobs(batch_t *from, batch_t *to)
+{
+    int64_t *ids = xcalloc(from->nwrites + 1, sizeof *ids);
+    size_t nids = 0, keep = 0;
+    for (size_t i = 0; i < from->nwrites; i++) {
+        if (from->writes[i].insert) {
+            GROW(to->writes, to->nwrites, to->capwrites);
+            to->writes[to->nwrites++] = from->writes[i];
+            ids[nids++] = from->writes[i].job->id;
+        } else {
+            from->writes[keep++] = from->writes[i];
+        }
+    }
+    from->nwrites = keep;
+    qsort(ids, nids, sizeof *ids, s_cmp_i64);
+    keep = 0;
+    for (size_t i = 0; i < from->nevents; i++) {
+        if (bsearch(&from->events[i].job_id, ids, nids, sizeof *ids, s_cmp_i64)) {
+            GROW(to->events, to->nevents, to->capevents);
+            to->events[to->nevents++] = from->events[i]; /* its detail moves with it */
+        } else {
+            from->events[keep++] = from->events[i];
+        }
+    }
+    from->nevents = keep;
+    free(ids);
+    for (size_t i = 0; i < from->nacks; i++) {
+        GROW(to->acks, to->nacks, to->capacks);
+        to->acks[to->nacks++] = from->acks[i]; /* body and req move with it */
+    }
+    to->nplain_acks += from->nplain_acks;
+    from->nacks = from->nplain_acks = 0;
 }

@@ -60,6 +60,8 @@ typedef struct {
     size_t nevents, capevents;
     batch_ack_t *acks;
     size_t nacks, capacks;
+    size_t nplain_acks;       /* of them, replies to submissions that only created new
+                               * jobs (no idempotency key, reuse or dependency) */
     batch_result_t *results;
     size_t nresults, capresults;
     batch_event_t *published;  /* rows the batch's operations inserted: published
@@ -102,5 +104,9 @@ void batch_inbox(batch_t *b, const int64_t *rows, size_t n);
 void batch_comp(batch_t *b, int64_t job_id, int64_t root);
 /* Reply sent after commit (takes body; req is copied, may be NULL). */
 void batch_ack(batch_t *b, const proto_envelope_t *env, const char *req, char *body, size_t len);
+/* Moves from's new jobs (its writes that insert), their audit rows and all
+ * its replies to the empty batch to; the rest stays in from, in order. For
+ * a batch whose replies wait on nothing else (coord_flush). */
+void batch_move_new_jobs(batch_t *from, batch_t *to);
 
 #endif

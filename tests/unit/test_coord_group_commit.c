@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "coord.h"
 #include "coord_harness.h"
 #include "job.h"
 #include <stdio.h>
@@ -103,6 +104,96 @@ static void test_unacknowledged_changes_are_committed(void **state)
     h_finish(h);
 }
 
+/* A job dispatched and finished: its dispatch and result wait in the
+ * batch being filled (nobody waits for them; the gathering time is long
+ * here, so only a reason to commit them moves them). */
+static int64_t s_finished_uncommitted(harness_t *h, fc_t *c, fw_t *w)
+{
+    int64_t a = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");
+    fw_wait_jobs(h, w, 1);
+    assert_int_equal(fw_job_id(w, 0), a);
+    fw_done(w, a, 1, "{\"n\":1}");
+    h_pump_ms(h, 30);
+    assert_int_equal(store_fake_state(a), JOB_QUEUED);
+    assert_string_equal(store_fake_events_of(a), "submitted");
+    assert_int_equal(fw_count(w, "ACK"), 0);
+    return a;
+}
+
+/* A submission of new jobs commits them alone, ahead of the dispatch and
+ * result of the job before (a lone job's commit is its one statement);
+ * those follow with the next commit that has a reason to go, here a
+ * CANCEL, whose reply waits on rows of its own, so everything goes then. */
+static void test_new_jobs_commit_ahead_of_bookkeeping(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    h_settle(h);
+    coord_set_commit_delay_ms(h_coord(h), 60000);
+    fc_t *c = fc_new(h);
+    fw_t *w = fw_new(h, "w1", "default", "noop", 1);
+    int64_t a = s_finished_uncommitted(h, c, w);
+    unsigned commits = store_fake_commits(), updated = store_fake_rows_updated();
+    int64_t b = fc_submit(h, c, "{\"queue\":\"q2\",\"type\":\"noop\"}");
+    int64_t d = fc_submit(h, c, "{\"queue\":\"q2\",\"type\":\"noop\"}");
+    assert_int_equal(store_fake_commits() - commits, 2);
+    assert_int_equal(store_fake_rows_updated(), updated);
+    assert_int_equal(store_fake_state(b), JOB_QUEUED);
+    assert_int_equal(store_fake_state(d), JOB_QUEUED);
+    assert_int_equal(store_fake_state(a), JOB_QUEUED); /* its result still waits */
+    assert_string_equal(store_fake_events_of(a), "submitted");
+    assert_int_equal(fw_count(w, "ACK"), 0);
+    json_t *r = fc_callf(h, c, "CANCEL", "{\"id\":%lld}", (long long)b);
+    assert_int_equal(h_status(r), 200);
+    json_decref(r);
+    assert_int_equal(store_fake_state(a), JOB_SUCCEEDED);
+    assert_int_equal(store_fake_state(b), JOB_CANCELLED);
+    assert_string_equal(store_fake_events_of(a), "submitted,started,succeeded");
+    json_decref(fw_expect(h, w, "ACK")); /* the result is acknowledged once durable */
+    h_finish(h);
+}
+
+/* A submission with an idempotency key is looked up in PostgreSQL first:
+ * that lookup's commit takes the waiting bookkeeping along, before the
+ * reply. */
+static void test_idempotent_submission_takes_bookkeeping_along(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    h_settle(h);
+    coord_set_commit_delay_ms(h_coord(h), 60000);
+    fc_t *c = fc_new(h);
+    fw_t *w = fw_new(h, "w1", "default", "noop", 1);
+    int64_t a = s_finished_uncommitted(h, c, w);
+    int64_t b = fc_submit(h, c, "{\"queue\":\"q2\",\"type\":\"noop\",\"idempotency_key\":\"k1\"}");
+    assert_int_equal(store_fake_state(b), JOB_QUEUED);
+    assert_int_equal(store_fake_state(a), JOB_SUCCEEDED);
+    assert_string_equal(store_fake_events_of(a), "submitted,started,succeeded");
+    h_finish(h);
+}
+
+/* With the usual gathering time the bookkeeping left behind still commits
+ * on its own, with nothing else coming. */
+static void test_bookkeeping_left_behind_commits_on_its_own(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    h_settle(h);
+    coord_set_commit_delay_ms(h_coord(h), 60000);
+    fc_t *c = fc_new(h);
+    fw_t *w = fw_new(h, "w1", "default", "noop", 1);
+    int64_t a = s_finished_uncommitted(h, c, w);
+    int64_t b = fc_submit(h, c, "{\"queue\":\"q2\",\"type\":\"noop\"}");
+    assert_int_equal(store_fake_state(b), JOB_QUEUED);
+    assert_int_equal(store_fake_state(a), JOB_QUEUED);
+    coord_set_commit_delay_ms(h_coord(h), 20);
+    h_wait_state(h, a, JOB_SUCCEEDED);
+    h_expect_events(h, a, "submitted,started,succeeded");
+    h_expect_events(h, b, "submitted");
+    json_decref(fw_expect(h, w, "ACK"));
+    h_finish(h);
+}
+
 int main(void)
 {
     /* clang-format off */
@@ -110,6 +201,9 @@ int main(void)
         H_TEST(test_requests_behind_a_commit_share_the_next),
         H_TEST(test_full_batch_holds_clients_back),
         H_TEST(test_unacknowledged_changes_are_committed),
+        H_TEST(test_new_jobs_commit_ahead_of_bookkeeping),
+        H_TEST(test_idempotent_submission_takes_bookkeeping_along),
+        H_TEST(test_bookkeeping_left_behind_commits_on_its_own),
     };
     /* clang-format on */
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
