@@ -172,6 +172,32 @@ static void test_idempotent_submission_takes_bookkeeping_along(void **state)
     h_finish(h);
 }
 
+/* A commit of more than COORD_ALONE_MAX_JOBS new jobs takes the waiting
+ * bookkeeping along: shared by three jobs it costs less than a commit of
+ * its own. */
+static void test_several_new_jobs_take_bookkeeping_along(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    h_settle(h);
+    coord_set_commit_delay_ms(h_coord(h), 60000);
+    fc_t *c = fc_new(h);
+    fw_t *w = fw_new(h, "w1", "default", "noop", 1);
+    int64_t a = s_finished_uncommitted(h, c, w);
+    unsigned commits = store_fake_commits();
+    json_t *r = fc_callf(h, c, "SUBMIT",
+                         "{\"jobs\":[{\"queue\":\"q2\",\"type\":\"noop\"},"
+                         "{\"queue\":\"q2\",\"type\":\"noop\"},"
+                         "{\"queue\":\"q2\",\"type\":\"noop\"}]}");
+    assert_int_equal(h_status(r), 200);
+    json_decref(r);
+    assert_int_equal(store_fake_commits() - commits, 1);
+    assert_int_equal(store_fake_state(a), JOB_SUCCEEDED);
+    assert_string_equal(store_fake_events_of(a), "submitted,started,succeeded");
+    json_decref(fw_expect(h, w, "ACK"));
+    h_finish(h);
+}
+
 /* With the usual gathering time the bookkeeping left behind still commits
  * on its own, with nothing else coming. */
 static void test_bookkeeping_left_behind_commits_on_its_own(void **state)
@@ -203,6 +229,7 @@ int main(void)
         H_TEST(test_unacknowledged_changes_are_committed),
         H_TEST(test_new_jobs_commit_ahead_of_bookkeeping),
         H_TEST(test_idempotent_submission_takes_bookkeeping_along),
+        H_TEST(test_several_new_jobs_take_bookkeeping_along),
         H_TEST(test_bookkeeping_left_behind_commits_on_its_own),
     };
     /* clang-format on */
