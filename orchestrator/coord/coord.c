@@ -406,8 +406,9 @@ static bool s_has_work_to_flush(const coord_t *c)
 /* Someone waits for the commit (a client's reply, a refill the dispatcher
  * needs) or the batch is big: commit now. A batch of dispatches and worker
  * results only, which nobody waits for, may gather for COORD_COMMIT_DELAY_MS
- * first, so that it rides along with the next submission's commit instead of
- * taking the commit slot in front of it. */
+ * first, so that many jobs' bookkeeping shares one commit; a submission of
+ * one or two new jobs commits ahead of it, a larger one takes it along
+ * (s_new_jobs_alone, coord_commit.c). */
 static bool s_flush_due(coord_t *c, int64_t now)
 {
     if (coord_lease_renew_due(c, now))
