@@ -1,4 +1,5 @@
 #include "log_json.h"
+#include "utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,34 +36,6 @@ static void s_puts(s_out_t *o, const char *s)
 
 /* ---- strings ---------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid:
- * no overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t s_utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t need;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        need = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        need = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-        need = 4;
-    else
-        return 0;
-    if (n < need)
-        return 0;
-    for (size_t i = 1; i < need; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    }
-    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
-        (c == 0xf4 && s[1] > 0x8f))
-        return 0;
-    return need;
-}
-
 /* The escaped form of the character at s into esc; returns how many bytes
  * of s it stands for (>= 1) and sets *esclen. */
 static size_t s_escape_one(const unsigned char *s, size_t n, char esc[8], size_t *esclen)
@@ -83,7 +56,7 @@ static size_t s_escape_one(const unsigned char *s, size_t n, char esc[8], size_t
         *esclen = 6;
         return 1;
     }
-    size_t u = s_utf8_len(s, n);
+    size_t u = c < 0x80 ? 1 : utf8_seq(s, n);
     if (u == 0) {
         memcpy(esc, "\\ufffd", 6); /* a byte that is not UTF-8 */
         *esclen = 6;

@@ -92,11 +92,6 @@ int proto_fpayload(const proto_fctx_t *c, const json_t *obj, const proto_limits_
 
 void proto_fstrv_free(char **v, size_t n);
 
-/* Length of the well-formed multi-byte UTF-8 sequence at p (n bytes left),
- * 0 when there is none (and for ASCII): no overlong forms, no surrogates,
- * nothing past U+10FFFF (RFC 3629), which is exactly what jansson accepts. */
-size_t proto_utf8_seq(const unsigned char *p, size_t n);
-
 /* Longest prefix of s (len bytes) not longer than max that does not split
  * a UTF-8 sequence. */
 size_t proto_utf8_cut(const char *s, size_t len, size_t max);

@@ -5,6 +5,7 @@
  * against jansson itself). */
 #include "proto_scan.h"
 #include "proto_field.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 #include <string.h>
@@ -76,7 +77,7 @@ bool proto_scan_string(proto_scan_t *sc, proto_scan_str_t *out)
         } else if (c < 0x80) {
             q++;
         } else {
-            size_t n = proto_utf8_seq(q, (size_t)(sc->end - q));
+            size_t n = utf8_seq(q, (size_t)(sc->end - q));
             if (n == 0)
                 return false;
             q += n;

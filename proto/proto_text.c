@@ -3,6 +3,7 @@
 #include "orch_error.h"
 #include "proto.h"
 #include "proto_field.h"
+#include "utf8.h"
 
 #include <assert.h>
 #include <stdint.h>
@@ -10,29 +11,6 @@
 #include <string.h>
 
 static const char s_hex[] = "0123456789abcdef";
-
-size_t proto_utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    size_t len = c < 0xc2 ? 0 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : c < 0xf5 ? 4 : 0;
-    if (len == 0 || len > n)
-        return 0;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f;
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    return len;
-}
 
 static void s_escape(strbuf_t *sb, unsigned char c, bool flatten)
 {
@@ -70,7 +48,7 @@ static void s_put(strbuf_t *sb, const char *s, size_t n, bool flatten, size_t ma
     while (i < n) {
         unsigned char c = p[i];
         bool plain = c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
-        size_t len = plain ? 1 : c >= 0x80 ? proto_utf8_seq(p + i, n - i) : 0;
+        size_t len = plain ? 1 : c >= 0x80 ? utf8_seq(p + i, n - i) : 0;
         size_t dec = len > 0 ? len : c >= 0x80 || c == 0 ? 3 : 1;
         if (out + dec > max)
             break;
