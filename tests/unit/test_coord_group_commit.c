@@ -104,20 +104,33 @@ static void test_unacknowledged_changes_are_committed(void **state)
     h_finish(h);
 }
 
-/* A job dispatched and finished: its dispatch and result wait in the
- * batch being filled (nobody waits for them; the gathering time is long
- * here, so only a reason to commit them moves them). */
-static int64_t s_finished_uncommitted(harness_t *h, fc_t *c, fw_t *w)
+/* A coordinator with a client *c, a one-slot worker *w and a job *a
+ * dispatched and finished: its dispatch and result wait in the batch being
+ * filled (nobody waits for them; the gathering time is long here, so only
+ * a reason to commit them moves them). */
+static harness_t *s_finished_uncommitted(fc_t **c, fw_t **w, int64_t *a)
 {
-    int64_t a = fc_submit(h, c, "{\"queue\":\"default\",\"type\":\"noop\"}");
-    fw_wait_jobs(h, w, 1);
-    assert_int_equal(fw_job_id(w, 0), a);
-    fw_done(w, a, 1, "{\"n\":1}");
+    harness_t *h = h_start(NULL);
+    h_settle(h);
+    coord_set_commit_delay_ms(h_coord(h), 60000);
+    *c = fc_new(h);
+    *w = fw_new(h, "w1", "default", "noop", 1);
+    *a = fc_submit(h, *c, "{\"queue\":\"default\",\"type\":\"noop\"}");
+    fw_wait_jobs(h, *w, 1);
+    assert_int_equal(fw_job_id(*w, 0), *a);
+    fw_done(*w, *a, 1, "{\"n\":1}");
     h_pump_ms(h, 30);
-    assert_int_equal(store_fake_state(a), JOB_QUEUED);
-    assert_string_equal(store_fake_events_of(a), "submitted");
-    assert_int_equal(fw_count(w, "ACK"), 0);
-    return a;
+    assert_int_equal(store_fake_state(*a), JOB_QUEUED);
+    assert_string_equal(store_fake_events_of(*a), "submitted");
+    assert_int_equal(fw_count(*w, "ACK"), 0);
+    return h;
+}
+
+/* That job's dispatch and result are durable now. */
+static void s_expect_recorded(int64_t a)
+{
+    assert_int_equal(store_fake_state(a), JOB_SUCCEEDED);
+    assert_string_equal(store_fake_events_of(a), "submitted,started,succeeded");
 }
 
 /* A submission of new jobs commits them alone, ahead of the dispatch and
@@ -127,12 +140,10 @@ static int64_t s_finished_uncommitted(harness_t *h, fc_t *c, fw_t *w)
 static void test_new_jobs_commit_ahead_of_bookkeeping(void **state)
 {
     (void)state;
-    harness_t *h = h_start(NULL);
-    h_settle(h);
-    coord_set_commit_delay_ms(h_coord(h), 60000);
-    fc_t *c = fc_new(h);
-    fw_t *w = fw_new(h, "w1", "default", "noop", 1);
-    int64_t a = s_finished_uncommitted(h, c, w);
+    fc_t *c;
+    fw_t *w;
+    int64_t a;
+    harness_t *h = s_finished_uncommitted(&c, &w, &a);
     unsigned commits = store_fake_commits(), updated = store_fake_rows_updated();
     int64_t b = fc_submit(h, c, "{\"queue\":\"q2\",\"type\":\"noop\"}");
     int64_t d = fc_submit(h, c, "{\"queue\":\"q2\",\"type\":\"noop\"}");
@@ -146,9 +157,8 @@ static void test_new_jobs_commit_ahead_of_bookkeeping(void **state)
     json_t *r = fc_callf(h, c, "CANCEL", "{\"id\":%lld}", (long long)b);
     assert_int_equal(h_status(r), 200);
     json_decref(r);
-    assert_int_equal(store_fake_state(a), JOB_SUCCEEDED);
+    s_expect_recorded(a);
     assert_int_equal(store_fake_state(b), JOB_CANCELLED);
-    assert_string_equal(store_fake_events_of(a), "submitted,started,succeeded");
     json_decref(fw_expect(h, w, "ACK")); /* the result is acknowledged once durable */
     h_finish(h);
 }
@@ -159,16 +169,13 @@ static void test_new_jobs_commit_ahead_of_bookkeeping(void **state)
 static void test_idempotent_submission_takes_bookkeeping_along(void **state)
 {
     (void)state;
-    harness_t *h = h_start(NULL);
-    h_settle(h);
-    coord_set_commit_delay_ms(h_coord(h), 60000);
-    fc_t *c = fc_new(h);
-    fw_t *w = fw_new(h, "w1", "default", "noop", 1);
-    int64_t a = s_finished_uncommitted(h, c, w);
+    fc_t *c;
+    fw_t *w;
+    int64_t a;
+    harness_t *h = s_finished_uncommitted(&c, &w, &a);
     int64_t b = fc_submit(h, c, "{\"queue\":\"q2\",\"type\":\"noop\",\"idempotency_key\":\"k1\"}");
     assert_int_equal(store_fake_state(b), JOB_QUEUED);
-    assert_int_equal(store_fake_state(a), JOB_SUCCEEDED);
-    assert_string_equal(store_fake_events_of(a), "submitted,started,succeeded");
+    s_expect_recorded(a);
     h_finish(h);
 }
 
@@ -178,12 +185,10 @@ static void test_idempotent_submission_takes_bookkeeping_along(void **state)
 static void test_several_new_jobs_take_bookkeeping_along(void **state)
 {
     (void)state;
-    harness_t *h = h_start(NULL);
-    h_settle(h);
-    coord_set_commit_delay_ms(h_coord(h), 60000);
-    fc_t *c = fc_new(h);
-    fw_t *w = fw_new(h, "w1", "default", "noop", 1);
-    int64_t a = s_finished_uncommitted(h, c, w);
+    fc_t *c;
+    fw_t *w;
+    int64_t a;
+    harness_t *h = s_finished_uncommitted(&c, &w, &a);
     unsigned commits = store_fake_commits();
     json_t *r = fc_callf(h, c, "SUBMIT",
                          "{\"jobs\":[{\"queue\":\"q2\",\"type\":\"noop\"},"
@@ -192,8 +197,7 @@ static void test_several_new_jobs_take_bookkeeping_along(void **state)
     assert_int_equal(h_status(r), 200);
     json_decref(r);
     assert_int_equal(store_fake_commits() - commits, 1);
-    assert_int_equal(store_fake_state(a), JOB_SUCCEEDED);
-    assert_string_equal(store_fake_events_of(a), "submitted,started,succeeded");
+    s_expect_recorded(a);
     json_decref(fw_expect(h, w, "ACK"));
     h_finish(h);
 }
@@ -203,12 +207,10 @@ static void test_several_new_jobs_take_bookkeeping_along(void **state)
 static void test_bookkeeping_left_behind_commits_on_its_own(void **state)
 {
     (void)state;
-    harness_t *h = h_start(NULL);
-    h_settle(h);
-    coord_set_commit_delay_ms(h_coord(h), 60000);
-    fc_t *c = fc_new(h);
-    fw_t *w = fw_new(h, "w1", "default", "noop", 1);
-    int64_t a = s_finished_uncommitted(h, c, w);
+    fc_t *c;
+    fw_t *w;
+    int64_t a;
+    harness_t *h = s_finished_uncommitted(&c, &w, &a);
     int64_t b = fc_submit(h, c, "{\"queue\":\"q2\",\"type\":\"noop\"}");
     assert_int_equal(store_fake_state(b), JOB_QUEUED);
     assert_int_equal(store_fake_state(a), JOB_QUEUED);
