@@ -278,8 +278,9 @@ char *store_maint_stats(void *pgconn, const json_t *body)
         bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
         PQclear(PQexec(conn, ok ? "COMMIT" : "ROLLBACK"));
-        if (!ok)
-            due = false;
+        due = ok;
+    }
+    if (due) {
         r = PQexec(conn, S_SQL_STATS);
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
             after = atoll(PQgetvalue(r, 0, 0));
