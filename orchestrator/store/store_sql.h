@@ -14,7 +14,16 @@
  * their own). A single row goes as plain parameters (..._1); several as
  * arrays unnested in SQL. Measured on one lone submission: one
  * data-modifying WITH over unnested arrays for the job and its event took
- * about 0.07 ms more per commit than two single-row INSERTs. */
+ * about 0.07 ms more per commit than two single-row INSERTs.
+ *
+ * The arrays are unnested in a subquery's select list, one unnest per
+ * array (they advance in lockstep, as ROWS FROM's do), not in FROM: a
+ * function scan in FROM first copies each array's elements into a
+ * tuplestore of its own, one palloc'd tuple per element, which was a fifth
+ * of the backend's time in a batch enqueue (perf: tuplestore_putvalues and
+ * heap_form_minimal_tuple); the select list hands them on one row at a
+ * time (ProjectSet). The plans are otherwise the same (the UPDATE joins by
+ * jobs_pkey). docs/benchmarks.md, "Unnesting in the select list". */
 #define STORE_SQL_JOB_COLUMNS                                                                      \
     "id, queue, type, priority, state, attempt, attempt_base, max_attempts, timeout_ms, payload,"   \
     " result, error, worker, progress, idempotency_key, run_at, created_at, started_at,"           \
@@ -26,13 +35,14 @@
     "  u.progress, u.ikey, " STORE_US_TO_TS("u.run_at") ", " STORE_US_TO_TS("u.created_at") ","    \
     "  " STORE_US_TO_TS("u.started_at") ", " STORE_US_TO_TS("u.finished_at") ", u.tenant FROM "
 #define STORE_SQL_INS_UNNEST                                                                       \
-    "unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[],"               \
-    "  $7::int[], $8::int[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[],"     \
-    "  $14::int[], $15::text[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[],"       \
-    "  $20::text[])"                                                                               \
-    "  AS u(id, queue, type, priority, state, attempt, attempt_base, max_attempts, timeout_ms,"    \
-    "  payload, result, error, worker, progress, ikey, run_at, created_at, started_at,"            \
-    "  finished_at, tenant)"
+    "(SELECT unnest($1::bigint[]) AS id, unnest($2::text[]) AS queue, unnest($3::text[]) AS type," \
+    "  unnest($4::int[]) AS priority, unnest($5::text[]) AS state, unnest($6::int[]) AS attempt,"  \
+    "  unnest($7::int[]) AS attempt_base, unnest($8::int[]) AS max_attempts,"                      \
+    "  unnest($9::bigint[]) AS timeout_ms, unnest($10::text[]) AS payload,"                        \
+    "  unnest($11::text[]) AS result, unnest($12::text[]) AS error, unnest($13::text[]) AS worker," \
+    "  unnest($14::int[]) AS progress, unnest($15::text[]) AS ikey, unnest($16::bigint[]) AS run_at," \
+    "  unnest($17::bigint[]) AS created_at, unnest($18::bigint[]) AS started_at,"                  \
+    "  unnest($19::bigint[]) AS finished_at, unnest($20::text[]) AS tenant) AS u"
 #define STORE_SQL_INS STORE_SQL_INS_HEAD STORE_SQL_INS_UNNEST
 #define STORE_SQL_INS_1_VALUES                                                                     \
     "$1::bigint, $2, $3, $4::int, $5, $6::int, $7::int, $8::int, $9::bigint, $10::json,"           \
@@ -55,10 +65,12 @@
     "  started_at = " STORE_US_TO_TS("u.started_at") ","                                           \
     "  finished_at = " STORE_US_TO_TS("u.finished_at") ", priority = u.priority,"                  \
     "  updated_at = now()"                                                                         \
-    " FROM unnest($1::bigint[], $2::text[], $3::int[], $4::int[], $5::int[], $6::text[],"          \
-    "  $7::text[], $8::text[], $9::int[], $10::bigint[], $11::bigint[], $12::bigint[], $13::int[])" \
-    "  AS u(id, state, attempt, attempt_base, max_attempts, result, error, worker, progress,"      \
-    "  run_at, started_at, finished_at, priority)"                                                 \
+    " FROM (SELECT unnest($1::bigint[]) AS id, unnest($2::text[]) AS state,"                      \
+    "  unnest($3::int[]) AS attempt, unnest($4::int[]) AS attempt_base,"                           \
+    "  unnest($5::int[]) AS max_attempts, unnest($6::text[]) AS result, unnest($7::text[]) AS error," \
+    "  unnest($8::text[]) AS worker, unnest($9::int[]) AS progress, unnest($10::bigint[]) AS run_at," \
+    "  unnest($11::bigint[]) AS started_at, unnest($12::bigint[]) AS finished_at,"                 \
+    "  unnest($13::int[]) AS priority) AS u"                                                       \
     " WHERE j.id = u.id"
 #define STORE_SQL_UPD_1                                                                            \
     "UPDATE jobs SET state = $2, attempt = $3::int, attempt_base = $4::int,"                       \
@@ -72,8 +84,9 @@
     " SELECT e.job_id, " STORE_US_TO_TS("e.at") ", e.event, e.attempt, e.worker, e.detail::json,"  \
     "  e.id, e.state FROM "
 #define STORE_SQL_EV_UNNEST                                                                        \
-    "unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[],"            \
-    "  $7::bigint[], $8::text[]) AS e(job_id, at, event, attempt, worker, detail, id, state)"
+    "(SELECT unnest($1::bigint[]) AS job_id, unnest($2::bigint[]) AS at, unnest($3::text[]) AS event," \
+    "  unnest($4::int[]) AS attempt, unnest($5::text[]) AS worker, unnest($6::text[]) AS detail,"  \
+    "  unnest($7::bigint[]) AS id, unnest($8::text[]) AS state) AS e"
 #define STORE_SQL_EV STORE_SQL_EV_HEAD STORE_SQL_EV_UNNEST
 #define STORE_SQL_EV_1                                                                             \
     "INSERT INTO job_events (job_id, at, event, attempt, worker, detail, id, state)"               \
