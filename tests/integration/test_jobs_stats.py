@@ -16,6 +16,10 @@ scan in every commit.
    seconds (pg_stat_user_tables.analyze_count, reltuples, its log line).
 4. The jobs run: the same UPDATE, planned again after the analyze, is an
    Index Scan using jobs_pkey in every execution logged after it.
+5. Every plan logged of the statements that write several rows from
+   arrays (the jobs' INSERT and UPDATE, the audit rows' INSERT) unnests
+   them in a select list (ProjectSet), not by a function scan in FROM,
+   which copies every element into a tuplestore first (store_sql.h).
 """
 import os
 import re
@@ -27,6 +31,8 @@ from harness import check, log, wait_for  # noqa: E402
 
 UPD_1 = "Query Text: UPDATE jobs SET state = $2"
 UPD_N = "Query Text: UPDATE jobs j SET state = u.state"
+INS_N = "SELECT u.id, u.queue, u.type"
+EV_N = "SELECT e.job_id, "
 
 
 def pg_log(c):
@@ -93,6 +99,16 @@ def test(c):
         check("Index Scan using jobs_pkey" in p and "Seq Scan" not in p,
               "an UPDATE after the analyze still scans jobs:\n%s" % p)
     log("%d UPDATEs of jobs after the analyze, all by jobs_pkey" % len(after))
+
+    # 5. the array statements unnest in a select list
+    text = pg_log(c)
+    for name, head in (("jobs' INSERT", INS_N), ("jobs' UPDATE", UPD_N), ("audit rows", EV_N)):
+        ps = plans(text, head)
+        check(ps, "no plan of the %s from arrays was logged" % name)
+        for p in ps:
+            check("ProjectSet" in p and not re.search(r"Function Scan on (u|e|unnest)\b", p),
+                  "the %s unnest their arrays by a function scan:\n%s" % (name, p))
+        log("%d plans of the %s from arrays, all by ProjectSet" % (len(ps), name))
 
 
 if __name__ == "__main__":
