@@ -235,15 +235,23 @@ int ctl_watch_run(ctl_cmd_t *ctx)
     int rc = s_options(&w);
     if (rc == 0)
         rc = s_endpoint(&w);
+    /* Caught before subscribing: once the coordinator may see the
+     * subscription, SIGINT and SIGTERM end the watch with 0, never by their
+     * default action (a signal that comes meanwhile waits in the pipe). */
+    s_signals_t sig;
+    bool caught = false;
+    if (rc == 0) {
+        if (s_signals_catch(&sig) != 0)
+            rc = ctl_cmd_error(ctx, "could not create a pipe: %s", strerror(errno));
+        else
+            caught = true;
+    }
     if (rc == 0)
         rc = s_subscribe(&w);
-    s_signals_t sig;
-    if (rc == 0 && s_signals_catch(&sig) != 0)
-        rc = ctl_cmd_error(ctx, "could not create a pipe: %s", strerror(errno));
-    else if (rc == 0) {
+    if (rc == 0)
         rc = s_loop(&w, sig.pipe[0]);
+    if (caught)
         s_signals_restore(&sig);
-    }
     orch_watch_destroy(&w.watch);
     return rc;
 }
