@@ -104,26 +104,33 @@ static void test_unacknowledged_changes_are_committed(void **state)
     h_finish(h);
 }
 
-/* A coordinator with a client *c, a one-slot worker *w and a job *a
+/* A coordinator (h) with a client (c), a one-slot worker (w) and a job (a)
  * dispatched and finished: its dispatch and result wait in the batch being
  * filled (nobody waits for them; the gathering time is long here, so only
  * a reason to commit them moves them). */
-static harness_t *s_finished_uncommitted(fc_t **c, fw_t **w, int64_t *a)
+typedef struct {
+    harness_t *h;
+    fc_t *c;
+    fw_t *w;
+    int64_t a;
+} s_fx_t;
+
+static s_fx_t s_finished_uncommitted(void)
 {
-    harness_t *h = h_start(NULL);
-    h_settle(h);
-    coord_set_commit_delay_ms(h_coord(h), 60000);
-    *c = fc_new(h);
-    *w = fw_new(h, "w1", "default", "noop", 1);
-    *a = fc_submit(h, *c, "{\"queue\":\"default\",\"type\":\"noop\"}");
-    fw_wait_jobs(h, *w, 1);
-    assert_int_equal(fw_job_id(*w, 0), *a);
-    fw_done(*w, *a, 1, "{\"n\":1}");
-    h_pump_ms(h, 30);
-    assert_int_equal(store_fake_state(*a), JOB_QUEUED);
-    assert_string_equal(store_fake_events_of(*a), "submitted");
-    assert_int_equal(fw_count(*w, "ACK"), 0);
-    return h;
+    s_fx_t f = {.h = h_start(NULL)};
+    h_settle(f.h);
+    coord_set_commit_delay_ms(h_coord(f.h), 60000);
+    f.c = fc_new(f.h);
+    f.w = fw_new(f.h, "w1", "default", "noop", 1);
+    f.a = fc_submit(f.h, f.c, "{\"queue\":\"default\",\"type\":\"noop\"}");
+    fw_wait_jobs(f.h, f.w, 1);
+    assert_int_equal(fw_job_id(f.w, 0), f.a);
+    fw_done(f.w, f.a, 1, "{\"n\":1}");
+    h_pump_ms(f.h, 30);
+    assert_int_equal(store_fake_state(f.a), JOB_QUEUED);
+    assert_string_equal(store_fake_events_of(f.a), "submitted");
+    assert_int_equal(fw_count(f.w, "ACK"), 0);
+    return f;
 }
 
 /* That job's dispatch and result are durable now. */
@@ -140,27 +147,24 @@ static void s_expect_recorded(int64_t a)
 static void test_new_jobs_commit_ahead_of_bookkeeping(void **state)
 {
     (void)state;
-    fc_t *c;
-    fw_t *w;
-    int64_t a;
-    harness_t *h = s_finished_uncommitted(&c, &w, &a);
+    s_fx_t f = s_finished_uncommitted();
     unsigned commits = store_fake_commits(), updated = store_fake_rows_updated();
-    int64_t b = fc_submit(h, c, "{\"queue\":\"q2\",\"type\":\"noop\"}");
-    int64_t d = fc_submit(h, c, "{\"queue\":\"q2\",\"type\":\"noop\"}");
+    int64_t b = fc_submit(f.h, f.c, "{\"queue\":\"q2\",\"type\":\"noop\"}");
+    int64_t d = fc_submit(f.h, f.c, "{\"queue\":\"q2\",\"type\":\"noop\"}");
     assert_int_equal(store_fake_commits() - commits, 2);
     assert_int_equal(store_fake_rows_updated(), updated);
     assert_int_equal(store_fake_state(b), JOB_QUEUED);
     assert_int_equal(store_fake_state(d), JOB_QUEUED);
-    assert_int_equal(store_fake_state(a), JOB_QUEUED); /* its result still waits */
-    assert_string_equal(store_fake_events_of(a), "submitted");
-    assert_int_equal(fw_count(w, "ACK"), 0);
-    json_t *r = fc_callf(h, c, "CANCEL", "{\"id\":%lld}", (long long)b);
+    assert_int_equal(store_fake_state(f.a), JOB_QUEUED); /* its result still waits */
+    assert_string_equal(store_fake_events_of(f.a), "submitted");
+    assert_int_equal(fw_count(f.w, "ACK"), 0);
+    json_t *r = fc_callf(f.h, f.c, "CANCEL", "{\"id\":%lld}", (long long)b);
     assert_int_equal(h_status(r), 200);
     json_decref(r);
-    s_expect_recorded(a);
+    s_expect_recorded(f.a);
     assert_int_equal(store_fake_state(b), JOB_CANCELLED);
-    json_decref(fw_expect(h, w, "ACK")); /* the result is acknowledged once durable */
-    h_finish(h);
+    json_decref(fw_expect(f.h, f.w, "ACK")); /* the result is acknowledged once durable */
+    h_finish(f.h);
 }
 
 /* A submission with an idempotency key is looked up in PostgreSQL first:
@@ -169,14 +173,12 @@ static void test_new_jobs_commit_ahead_of_bookkeeping(void **state)
 static void test_idempotent_submission_takes_bookkeeping_along(void **state)
 {
     (void)state;
-    fc_t *c;
-    fw_t *w;
-    int64_t a;
-    harness_t *h = s_finished_uncommitted(&c, &w, &a);
-    int64_t b = fc_submit(h, c, "{\"queue\":\"q2\",\"type\":\"noop\",\"idempotency_key\":\"k1\"}");
+    s_fx_t f = s_finished_uncommitted();
+    int64_t b =
+        fc_submit(f.h, f.c, "{\"queue\":\"q2\",\"type\":\"noop\",\"idempotency_key\":\"k1\"}");
     assert_int_equal(store_fake_state(b), JOB_QUEUED);
-    s_expect_recorded(a);
-    h_finish(h);
+    s_expect_recorded(f.a);
+    h_finish(f.h);
 }
 
 /* A commit of more than COORD_ALONE_MAX_JOBS new jobs takes the waiting
@@ -185,21 +187,18 @@ static void test_idempotent_submission_takes_bookkeeping_along(void **state)
 static void test_several_new_jobs_take_bookkeeping_along(void **state)
 {
     (void)state;
-    fc_t *c;
-    fw_t *w;
-    int64_t a;
-    harness_t *h = s_finished_uncommitted(&c, &w, &a);
+    s_fx_t f = s_finished_uncommitted();
     unsigned commits = store_fake_commits();
-    json_t *r = fc_callf(h, c, "SUBMIT",
+    json_t *r = fc_callf(f.h, f.c, "SUBMIT",
                          "{\"jobs\":[{\"queue\":\"q2\",\"type\":\"noop\"},"
                          "{\"queue\":\"q2\",\"type\":\"noop\"},"
                          "{\"queue\":\"q2\",\"type\":\"noop\"}]}");
     assert_int_equal(h_status(r), 200);
     json_decref(r);
     assert_int_equal(store_fake_commits() - commits, 1);
-    s_expect_recorded(a);
-    json_decref(fw_expect(h, w, "ACK"));
-    h_finish(h);
+    s_expect_recorded(f.a);
+    json_decref(fw_expect(f.h, f.w, "ACK"));
+    h_finish(f.h);
 }
 
 /* With the usual gathering time the bookkeeping left behind still commits
@@ -207,19 +206,16 @@ static void test_several_new_jobs_take_bookkeeping_along(void **state)
 static void test_bookkeeping_left_behind_commits_on_its_own(void **state)
 {
     (void)state;
-    fc_t *c;
-    fw_t *w;
-    int64_t a;
-    harness_t *h = s_finished_uncommitted(&c, &w, &a);
-    int64_t b = fc_submit(h, c, "{\"queue\":\"q2\",\"type\":\"noop\"}");
+    s_fx_t f = s_finished_uncommitted();
+    int64_t b = fc_submit(f.h, f.c, "{\"queue\":\"q2\",\"type\":\"noop\"}");
     assert_int_equal(store_fake_state(b), JOB_QUEUED);
-    assert_int_equal(store_fake_state(a), JOB_QUEUED);
-    coord_set_commit_delay_ms(h_coord(h), 20);
-    h_wait_state(h, a, JOB_SUCCEEDED);
-    h_expect_events(h, a, "submitted,started,succeeded");
-    h_expect_events(h, b, "submitted");
-    json_decref(fw_expect(h, w, "ACK"));
-    h_finish(h);
+    assert_int_equal(store_fake_state(f.a), JOB_QUEUED);
+    coord_set_commit_delay_ms(h_coord(f.h), 20);
+    h_wait_state(f.h, f.a, JOB_SUCCEEDED);
+    h_expect_events(f.h, f.a, "submitted,started,succeeded");
+    h_expect_events(f.h, b, "submitted");
+    json_decref(fw_expect(f.h, f.w, "ACK"));
+    h_finish(f.h);
 }
 
 int main(void)
