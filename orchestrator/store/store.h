@@ -435,6 +435,14 @@ static inline int64_t store_op_events(const store_op_t *op)
 int store_pipeline_add(store_t *store, store_op_t *op);
 /* Ends the pipeline with a Sync and flushes. */
 int store_pipeline_send(store_t *store);
+/* With one pipeline in flight, starts a second behind it on the same
+ * connection (coord_chain): PostgreSQL runs it right after the first's
+ * Sync, so the two commit in order; on_sync comes once for each. Like
+ * store_pipeline_add_fence(renew = false) it holds the lease check for the
+ * write's first statement. ORCH_EUNAVAIL when it cannot
+ * (store_pipeline_can_chain). */
+int store_pipeline_chain(store_t *store, int64_t epoch);
+bool store_pipeline_can_chain(const store_t *store);
 /* The descriptor to poll while a pipeline is in flight; -1 when none. */
 int store_socket(const store_t *store);
 /* With no pipeline in flight the loop polls store_socket() for input too:

@@ -58,6 +58,12 @@ struct store {
     char errmsg[512];
     bool in_flight; /* a pipeline was sent and its Sync not yet seen */
     bool building;  /* statements queued, Sync not sent yet */
+    /* Pipelines sent and their Syncs not yet seen (1, or 2 with a chained
+     * one, store_pipeline_chain): the items of the first end at
+     * sync_end[0], the second's at sync_end[1]. */
+    int nsent;
+    size_t sync_end[2];
+    bool chaining; /* the pipeline being built follows one in flight */
     bool wants_write;
     bool aborted;   /* a statement of the in-flight pipeline failed */
     bool lease_lost; /* ...and it was the fence (store_lease_lost) */
@@ -67,7 +73,7 @@ struct store {
     bool check_held;
     int64_t check_epoch;
     store_op_t *items[STORE_MAX_ITEMS]; /* NULL: the batch write */
-    size_t nitems;    /* statements in the current pipeline */
+    size_t nitems;    /* statements of the pipelines in flight and being built */
     size_t next_item; /* next statement whose result we expect */
     strbuf_t bufs[STORE_MAX_PARAMS]; /* parameters (text, or the batch write's binary
                                       * arrays), reused per statement */

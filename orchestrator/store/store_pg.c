@@ -60,8 +60,9 @@ void store_disconnect(store_t *s)
     if (s->conn)
         PQfinish(s->conn);
     s->conn = NULL;
-    s->in_flight = s->building = s->wants_write = false;
+    s->in_flight = s->building = s->wants_write = s->chaining = false;
     s->nitems = s->next_item = 0;
+    s->nsent = 0;
     s->check_held = false;
 }
 
@@ -283,7 +284,7 @@ int store_send_prepared(store_t *s, const char *stmt, int nparams, const char *c
 int store_send_prepared_fmt(store_t *s, const char *stmt, int nparams, const char *const *values,
                             const int *lengths, const int *formats, store_op_t *item)
 {
-    if (!store_connected(s) || s->in_flight || s->nitems >= STORE_MAX_ITEMS)
+    if (!store_connected(s) || (s->in_flight && !s->chaining) || s->nitems >= STORE_MAX_ITEMS)
         return ORCH_EUNAVAIL;
     if (s->check_held) {
         int rc = store_send_check(s);
@@ -292,15 +293,15 @@ int store_send_prepared_fmt(store_t *s, const char *stmt, int nparams, const cha
         if (s->nitems >= STORE_MAX_ITEMS)
             return ORCH_EUNAVAIL;
     }
-    if (!s->building) {
+    if (!s->building && !s->chaining) {
         if (PQenterPipelineMode(s->conn) != 1 || PQsetnonblocking(s->conn, 1) != 0) {
             store_set_error(s, "could not enter pipeline mode", PQerrorMessage(s->conn));
             return ORCH_EDB;
         }
-        s->building = true;
         s->lease_lost = false;
         s->nitems = s->next_item = 0;
     }
+    s->building = true; /* a chained pipeline's items follow the first's */
     if (PQsendQueryPrepared(s->conn, stmt, nparams, values, lengths, formats, 0) != 1) {
         store_set_error(s, "could not send statement", PQerrorMessage(s->conn));
         return ORCH_EDB;
@@ -340,10 +341,28 @@ int store_pipeline_send(store_t *s)
         store_set_error(s, "could not sync pipeline", PQerrorMessage(s->conn));
         return ORCH_EDB;
     }
-    s->building = false;
+    s->building = s->chaining = false;
     s->in_flight = true;
+    s->sync_end[s->nsent++] = s->nitems;
     s_flush(s);
     return ORCH_OK;
+}
+
+int store_pipeline_chain(store_t *s, int64_t epoch)
+{
+    if (!store_connected(s) || !s->in_flight || s->nsent != 1 || s->building || s->check_held ||
+        s->nitems >= STORE_MAX_ITEMS / 2)
+        return ORCH_EUNAVAIL;
+    s->chaining = true;
+    s->check_held = true;
+    s->check_epoch = epoch;
+    return ORCH_OK;
+}
+
+bool store_pipeline_can_chain(const store_t *s)
+{
+    return store_connected(s) && s->in_flight && s->nsent == 1 && !s->building &&
+           !s->check_held && s->nitems < STORE_MAX_ITEMS / 2;
 }
 
 /* Fails every statement still expected and the pipeline itself. */
@@ -402,13 +421,23 @@ void store_pipeline_poll(store_t *s, store_answer_fn on_answer, store_sync_fn on
         }
         if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
             PQclear(r);
-            bool ok = !s->aborted && s->next_item >= s->nitems;
+            size_t end = s->sync_end[0];
+            bool ok = !s->aborted && s->next_item >= end;
             s->aborted = false;
-            s->in_flight = false;
-            s->nitems = s->next_item = 0;
-            PQexitPipelineMode(s->conn);
+            /* the first pipeline's items leave; a chained one's move up */
+            memmove(s->items, s->items + end, (s->nitems - end) * sizeof *s->items);
+            s->nitems -= end;
+            s->next_item = 0;
+            s->sync_end[0] = s->nsent > 1 ? s->sync_end[1] - end : 0;
+            s->nsent--;
+            if (s->nsent == 0 && !s->building) {
+                s->in_flight = false;
+                PQexitPipelineMode(s->conn);
+            }
             on_sync(arg, ok, ok ? NULL : s->errmsg);
-            return;
+            if (!s->conn || !s->in_flight || s->nsent == 0)
+                return; /* the callback went down, or nothing more is due */
+            continue;   /* the chained pipeline's results may be here already */
         }
         if (PQresultStatus(r) == PGRES_FATAL_ERROR && PQstatus(s->conn) != CONNECTION_OK) {
             store_set_error(s, "lost connection to database", PQresultErrorMessage(r));

@@ -73,6 +73,10 @@ struct store {
     char errmsg[512];
     item_t *items;
     size_t nitems, capitems;
+    /* a second pipeline sent behind the one in flight (store_pipeline_chain) */
+    item_t *chain;
+    size_t nchain, capchain;
+    bool chaining, chain_sent;
     bool lease_lost;
 };
 
@@ -786,6 +790,7 @@ void store_destroy(store_t **sp)
     store_t *s = *sp;
     store_disconnect(s);
     free(s->items);
+    free(s->chain);
     if (s->efd >= 0)
         close(s->efd);
     if (G.live == s)
@@ -811,11 +816,23 @@ int store_connect(store_t *s)
     return ORCH_OK;
 }
 
+/* A chained pipeline dies with its connection here: PostgreSQL would run
+ * it after a first that failed on a statement of its own, but the
+ * coordinator never hears of it (coord_chain). */
+static void s_chain_clear(store_t *s)
+{
+    store_t tmp = {.items = s->chain, .nitems = s->nchain};
+    s_items_clear(&tmp);
+    s->nchain = 0;
+    s->chaining = s->chain_sent = false;
+}
+
 void store_disconnect(store_t *s)
 {
     s->connected = false;
     s->building = s->in_flight = false;
     s_items_clear(s);
+    s_chain_clear(s);
     s_unsignal(s);
 }
 
@@ -1614,21 +1631,47 @@ static void s_apply_write(db_t *db, s_tx_t *tx, const item_t *it, int64_t now)
 
 static item_t *s_item_new(store_t *s)
 {
-    if (s->nitems == s->capitems) {
-        s->capitems = s->capitems ? s->capitems * 2 : 16;
-        s->items = xrealloc(s->items, s->capitems * sizeof *s->items);
+    item_t **items = s->chaining ? &s->chain : &s->items;
+    size_t *n = s->chaining ? &s->nchain : &s->nitems;
+    size_t *cap = s->chaining ? &s->capchain : &s->capitems;
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *items = xrealloc(*items, *cap * sizeof **items);
     }
-    item_t *it = &s->items[s->nitems++];
+    item_t *it = &(*items)[(*n)++];
     memset(it, 0, sizeof *it);
-    s->building = true;
+    if (!s->chaining)
+        s->building = true;
     return it;
 }
 
 static int s_can_add(const store_t *s)
 {
-    if (!s->connected || s->in_flight || s->nitems >= STORE_MAX_ITEMS)
+    if (!s->connected || (s->in_flight && !s->chaining) ||
+        (s->chaining ? s->nchain : s->nitems) >= STORE_MAX_ITEMS)
         return ORCH_EUNAVAIL;
     return ORCH_OK;
+}
+
+bool store_pipeline_can_chain(const store_t *s)
+{
+    return s->connected && s->in_flight && !s->chaining && !s->chain_sent;
+}
+
+int store_pipeline_chain(store_t *s, int64_t epoch)
+{
+    if (!store_pipeline_can_chain(s))
+        return ORCH_EUNAVAIL;
+    s->chaining = true;
+    item_t *it = s_item_new(s);
+    it->fence = true;
+    it->fence_epoch = epoch;
+    return ORCH_OK;
+}
+
+bool store_fake_chained(void)
+{
+    return G.live && G.live->chain_sent;
 }
 
 bool store_pipeline_busy(const store_t *s)
@@ -1714,6 +1757,11 @@ int store_pipeline_add(store_t *s, store_op_t *op)
 
 int store_pipeline_send(store_t *s)
 {
+    if (s->chaining) {
+        s->chaining = false;
+        s->chain_sent = true;
+        return ORCH_OK;
+    }
     if (!s->building)
         return ORCH_EINVAL;
     s->building = false;
@@ -1852,6 +1900,18 @@ void store_pipeline_poll(store_t *s, store_answer_fn on_answer, store_sync_fn on
     s_items_clear(&tmp);
     free(items);
     s->in_flight = false;
+    if (s->chain_sent && !out.failed) { /* the chained pipeline runs next */
+        free(s->items); /* NULL: its statements left above */
+        s->items = s->chain;
+        s->nitems = s->nchain;
+        s->capitems = s->capchain;
+        s->chain = NULL;
+        s->nchain = s->capchain = 0;
+        s->chain_sent = false;
+        s->in_flight = true;
+        if (!G.hold)
+            s_signal(s);
+    }
     s->lease_lost = out.lease_lost;
     if (!out.failed && out.fenced) {
         /* job_events.epoch: the default from orch.epoch the fence set */

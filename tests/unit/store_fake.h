@@ -157,6 +157,8 @@ unsigned store_fake_connects(void);
 unsigned store_fake_connect_attempts(void);
 /* Whether a pipeline is in flight on the current connection. */
 bool store_fake_in_flight(void);
+/* Whether a second pipeline waits behind the one in flight (coord_chain). */
+bool store_fake_chained(void);
 /* Operations by kind over all committed pipelines (store_op_kind_t). */
 unsigned store_fake_ops(int kind);
 /* Job rows written by batch writes: inserted and updated. */
