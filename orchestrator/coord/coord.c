@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define COORD_MAX_MSGS_PER_TURN 4096
@@ -170,10 +172,12 @@ void coord_go_down(coord_t *c, const char *reason)
     LOG_ERROR("database unavailable, refusing submissions until it is back reason=\"%s\"", reason);
     snprintf(c->down_reason, sizeof c->down_reason, "%s", reason);
     s_fail_acks(c, &c->inflight, reason);
+    s_fail_acks(c, &c->chain, reason);
     s_fail_acks(c, &c->cur, reason);
     batch_reset(&c->inflight);
+    batch_reset(&c->chain);
     batch_reset(&c->cur);
-    c->inflight_active = false;
+    c->inflight_active = c->chain_active = c->inflight_chained = false;
     s_fail_ops(c, c->inflight_ops, reason);
     s_fail_ops(c, c->ops_head, reason);
     c->inflight_ops = c->ops_head = c->ops_tail = NULL;
@@ -308,6 +312,8 @@ coord_t *coord_new(const orch_config_t *cfg, char *err, size_t errlen)
     c->queue_settings = hmap_new_str();
     batch_init(&c->cur);
     batch_init(&c->inflight);
+    batch_init(&c->chain);
+    c->chain_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     c->js = (jobstate_t){.batch = &c->cur, .on_terminal = coord_on_terminal,
                          .on_running = coord_downstream_running, .arg = c};
     coord_downstreams_init(c);
@@ -344,6 +350,9 @@ void coord_destroy(coord_t **cp)
     s_fail_ops(c, c->ops_head, "shutting down");
     batch_fini(&c->cur);
     batch_fini(&c->inflight);
+    batch_fini(&c->chain);
+    if (c->chain_tfd >= 0)
+        close(c->chain_tfd);
     s_forget_jobs(c);
     readyq_destroy(&c->rq);
     coord_seal_fini(c);
@@ -480,7 +489,17 @@ static void s_turn(coord_t *c, long max_wait_ms)
     long wait = s_poll_timeout(c, now);
     if (max_wait_ms >= 0 && wait > max_wait_ms)
         wait = max_wait_ms;
-    unsigned ready = proto_poll_wait(&c->poll, want, &db, 1, wait);
+    struct pollfd fds[2] = {db, {.fd = c->chain_timer_armed ? c->chain_tfd : -1,
+                                 .events = POLLIN}};
+    unsigned ready = proto_poll_wait(&c->poll, want, fds, 2, wait);
+    db = fds[0];
+    if (fds[1].revents) {
+        int saved = errno; /* the wait's, looked at below */
+        uint64_t expirations;
+        (void)!read(c->chain_tfd, &expirations, sizeof expirations);
+        errno = saved;
+        c->chain_timer_armed = false;
+    }
     if (errno != 0 && errno != EINTR)
         LOG_WARN("poll failed error=\"%s\"", strerror(errno));
     /* a socket read from is asked again before the next wait */
@@ -539,6 +558,8 @@ static void s_turn(coord_t *c, long max_wait_ms)
         coord_comp_tick(c);
         if (!c->inflight_active && s_flush_due(c, now))
             coord_flush(c); /* and restarts cur_since_ms */
+        else if (c->inflight_active)
+            coord_chain(c); /* new jobs behind the commit in flight, if they may */
     }
 }
 
@@ -550,6 +571,11 @@ void coord_run_once(coord_t *c, int max_wait_ms)
 void coord_set_commit_delay_ms(coord_t *c, int ms)
 {
     c->commit_delay_ms = ms;
+}
+
+void coord_set_commit_estimate_us(coord_t *c, int64_t us)
+{
+    c->commit_est_us = us;
 }
 
 bool coord_is_up(const coord_t *c)

@@ -25,6 +25,9 @@ void coord_run_once(coord_t *c, int max_wait_ms);
 /* For unit tests: how long dispatches and worker results, which nobody
  * waits for, may gather before their commit (COORD_COMMIT_DELAY_MS). */
 void coord_set_commit_delay_ms(coord_t *c, int ms);
+/* For unit tests: how long a commit is expected to take, which times a
+ * chained commit (coord_chain); each commit then moves it. */
+void coord_set_commit_estimate_us(coord_t *c, int64_t us);
 /* Whether the database is connected and recovered (else submissions get 503). */
 bool coord_is_up(const coord_t *c);
 /* Transitions the job state machine refused since start (should stay 0). */

@@ -205,6 +205,22 @@ struct coord {
     batch_t cur;
     batch_t inflight;
     bool inflight_active;
+    /* New jobs sent in a second pipeline behind the one in flight
+     * (coord_chain): committed right after it, in order, on the same
+     * connection. Its events' ids start at chain_first_event_id. */
+    batch_t chain;
+    bool chain_active;
+    bool inflight_chained; /* the pipeline in flight was sent as a chain */
+    /* When the backend began the pipeline in flight (its send, or the
+     * commit before it when it was chained), and how long pipelines take
+     * from there to durable (moving average): a chain is sent shortly
+     * before the one in flight should end, so that it takes every new job
+     * that came meanwhile. chain_tfd wakes the loop then. */
+    int64_t service_start_us, commit_est_us;
+    int chain_tfd;
+    bool chain_timer_armed;
+    int64_t chain_timer_due_us;
+    int64_t chain_flush_us, chain_first_event_id;
     op_t *ops_head, *ops_tail;         /* queued for the next pipeline */
     op_t *inflight_ops;                /* sent with the in-flight pipeline */
     size_t nops;
@@ -266,6 +282,7 @@ struct coord {
     hmap_t *downstream_by_type;
     /* figures */
     uint64_t commits;
+    uint64_t chained_commits; /* of them, sent behind another (coord_chain) */
     uint64_t committed_changes;
     coord_metrics_t metrics;
 };
@@ -383,6 +400,10 @@ void coord_reply_raw(coord_t *c, const proto_envelope_t *env, const char *req, c
 /* coord_commit.c */
 void coord_queue_op(coord_t *c, op_t *op);
 void coord_flush(coord_t *c);
+/* With a commit in flight: sends the new jobs of the batch being filled
+ * in a pipeline of their own behind it, when nothing else there must go
+ * first (coord_commit.c says when). */
+void coord_chain(coord_t *c);
 void coord_on_store_io(coord_t *c);
 void coord_request_refills(coord_t *c);
 /* An op with a waiting client (env may be NULL: nobody waits). */

@@ -421,6 +421,12 @@ char *coord_metrics_render(coord_t *c)
     strbuf_printf(&sb, "orch_jobs_running %ld\n", running);
     s_head(&sb, "orch_commit_size", "histogram", "Job rows written per group commit");
     s_hist(&sb, "orch_commit_size", "", &m->commit_size, s_size_buckets, S_NB(s_size_buckets));
+    s_head(&sb, "orch_commits_total", "counter",
+           "Group commits (pipelines committed), chained: sent behind the one in flight");
+    strbuf_printf(&sb, "orch_commits_total{chained=\"false\"} %llu\n",
+                  (unsigned long long)(c->commits - c->chained_commits));
+    strbuf_printf(&sb, "orch_commits_total{chained=\"true\"} %llu\n",
+                  (unsigned long long)c->chained_commits);
     s_head(&sb, "orch_commit_duration_seconds", "histogram",
            "Group commit latency: pipeline sent to transaction durable");
     s_hist(&sb, "orch_commit_duration_seconds", "", &m->commit_latency, s_db_buckets,

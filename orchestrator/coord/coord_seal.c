@@ -152,14 +152,16 @@ static void s_ship_if_full(coord_t *c)
         s_send_rows(c);
 }
 
-/* Right after a commit (no pipeline in flight): every row below the next
- * event id is committed, or never will be. */
+/* Right after a commit: every row below the next event id is committed,
+ * or never will be; with a chained pipeline in flight (coord_chain),
+ * every row below its first. */
 static void s_handoff(coord_t *c)
 {
     coord_seal_t *s = &c->seal;
     s->handoff_wanted = false;
     proto_envelope_t env = {.route = COORD_ROUTE_SEAL};
-    json_t *body = json_pack("{s:I}", "upto", (json_int_t)c->next_event_id);
+    int64_t upto = c->chain_active ? c->chain_first_event_id : c->next_event_id;
+    json_t *body = json_pack("{s:I}", "upto", (json_int_t)upto);
     bool ok = coord_query(c, &env, QUERY_CMD_SEAL, body) == ORCH_OK;
     json_decref(body);
     if (!ok)
