@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Chained commits (docs/design.md, "Group commit"): while a commit is in
+flight, submissions of new jobs go in a second pipeline on the same
+connection, behind it, against a real PostgreSQL.
+
+1. Eight HTTP clients submit 150 jobs each, one job per request, each
+   waiting for its answer: every answer is 201 with one new id; `jobs`
+   holds exactly those 1,200 rows, each with one `submitted` audit row of
+   the leader's epoch (the check in each chained pipeline's first
+   statement sets it); taken in job id order, the audit row ids rise too
+   (the two pipelines commit in order); orch_commits_total counts chained
+   commits (some must have been: eight clients keep a commit in flight).
+2. The audit chain (seal_interval 200ms) seals every row and
+   `orchctl audit verify` says it is intact: the sealer's hand-over, made
+   right after a commit while a chained one is in flight, took only the
+   rows below the chained pipeline's first.
+3. The lease is taken away with SQL while the eight clients submit again:
+   no submission answered 201 after the theft is missing from `jobs`, no
+   job has an audit row of another epoch than the leader's, and the
+   coordinator steps down (log: leader lease lost).
+"""
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import check, log, wait_for  # noqa: E402
+
+CONFIG = {"audit": {"seal_interval": "200ms"},
+          "ha": {"name": "A", "lease": "10m", "renew": "5m"}}
+CLIENTS, EACH = 8, 150
+
+
+def metric(c, chained):
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", c.http_port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    key = 'orch_commits_total{chained="%s"} ' % ("true" if chained else "false")
+    for line in text.splitlines():
+        if line.startswith(key):
+            return int(line[len(key):])
+    check(False, "no %s in /metrics" % key.strip())
+
+
+def submit_many(c, n, results, errors, stop=None):
+    """One client: n submissions on one keep-alive connection."""
+    import http.client
+    import json
+    conn = http.client.HTTPConnection("127.0.0.1", c.http_port, timeout=30)
+    try:
+        for i in range(n):
+            if stop is not None and stop.is_set():
+                return
+            body = json.dumps({"queue": "default", "type": "noop", "payload": {"i": i}})
+            try:
+                conn.request("POST", "/v1/jobs", body=body,
+                             headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                text = r.read()
+            except OSError as e:
+                errors.append(repr(e))
+                return
+            if r.status == 201:
+                results.append(json.loads(text)["ids"][0])
+            else:
+                errors.append((r.status, text[:200]))
+                if stop is not None:
+                    return
+    finally:
+        conn.close()
+
+
+def run_clients(c, n, stop=None):
+    results, errors = [], []
+    threads = [threading.Thread(target=submit_many, args=(c, n, results, errors, stop))
+               for _ in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    return threads, results, errors
+
+
+def test(c):
+    epoch = int(c.sql("SELECT epoch FROM leader_lease")[0]["epoch"])
+    chained0 = metric(c, True)
+
+    # 1. eight closed-loop clients
+    threads, ids, errors = run_clients(c, EACH)
+    for t in threads:
+        t.join(120)
+    check(not errors, "submissions failed: %r" % errors[:5])
+    check(len(ids) == CLIENTS * EACH and len(set(ids)) == len(ids),
+          "%d answers, %d distinct ids (want %d)" % (len(ids), len(set(ids)), CLIENTS * EACH))
+    rows = c.sql("SELECT j.id, e.id AS event_id, e.epoch FROM jobs j"
+                 " JOIN job_events e ON e.job_id = j.id AND e.event = 'submitted' ORDER BY j.id")
+    check(sorted(ids) == [r["id"] for r in rows],
+          "jobs and the ids answered differ: %d rows for %d ids" % (len(rows), len(ids)))
+    check(all(r["epoch"] == epoch for r in rows), "a submitted row without the leader's epoch")
+    ev = [r["event_id"] for r in rows]
+    check(all(a < b for a, b in zip(ev, ev[1:])),
+          "audit row ids do not rise with job ids: commits out of order")
+    chained = metric(c, True) - chained0
+    plain = metric(c, False)
+    log("%d jobs in %d commits, %d of them chained" % (len(ids), chained + plain, chained))
+    check(chained > 0, "no commit was chained behind another")
+
+    # 2. every row sealed, the chain intact
+    wait_for(lambda: c.sql("SELECT count(*) AS n FROM job_events WHERE id >"
+                           " (SELECT coalesce(max(last_id), 0) FROM audit_seals)")[0]["n"] == 0,
+             30, "every audit row sealed")
+    rc, out, err = c.orchctl("audit", "verify", "--database", c.db_url, check=False,
+                             json_out=False)
+    check(rc == 0, "audit verify failed (rc %d): %s %s" % (rc, out[-500:], err[-500:]))
+
+    # 3. the lease stolen under load: nothing answered 201 is missing
+    stop = threading.Event()
+    threads, ids2, errors2 = run_clients(c, 100000, stop)
+    time.sleep(0.5)
+    c.sql_exec("UPDATE leader_lease SET epoch = epoch + 1, holder = 'thief',"
+               " expires_at = now() + interval '1 minute'")
+    wait_for(lambda: "leader lease lost" in c.coordinator.log_text(), 10,
+             "the coordinator to step down")
+    stop.set()
+    for t in threads:
+        t.join(60)
+    log("after the theft: %d answered 201, %d refused" % (len(ids2), len(errors2)))
+    check(len(ids2) > 0, "no submission committed before the theft")
+    have = {r["id"] for r in c.sql("SELECT id FROM jobs")}
+    missing = [i for i in ids2 if i not in have]
+    check(not missing, "acknowledged jobs missing: %r" % missing[:5])
+    other = c.sql("SELECT count(*) AS n FROM job_events WHERE epoch IS DISTINCT FROM"
+                  " :'e'::bigint", e=epoch)[0]["n"]
+    check(other == 0, "%d audit rows of another epoch than the leader's" % other)
+
+
+if __name__ == "__main__":
+    harness.main(test, coordinator_config=CONFIG)
