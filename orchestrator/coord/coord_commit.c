@@ -219,16 +219,15 @@ static bool s_new_jobs_alone(const coord_t *c, int64_t now_ms)
  * producers a commit held 1.93 jobs so, 1.34 with the chain sent at once
  * (docs/benchmarks.md, "Chained commits").
  *
- * A chained pipeline carries the lease check in its first statement like
- * any other, so a deposed leader commits neither. If the first fails on
- * an error of its own (a constraint, say), PostgreSQL still runs the
- * second after the first's Sync; the coordinator goes down at the first's
- * failure and never answers the second's submissions, whose jobs may then
- * be committed: what a client already meets when the coordinator dies
- * between a commit and its reply (a SUBMIT with no reply may have been
- * applied; idempotency keys make the retry safe). Nothing acknowledged
- * can be lost this way, and no job is dispatched before its row is
- * durable. */
+ * A chained pipeline carries the lease check in its write's first
+ * statement like any other, so a deposed leader commits neither. If the
+ * first fails on an error of its own (a constraint, say), PostgreSQL
+ * still runs the second after the first's Sync: so the second begins by
+ * checking that the first's last audit row is there (orch_chain_check,
+ * store migration 021) and writes nothing when it is not. The coordinator
+ * goes down at the first's failure and answers both 503, "not applied",
+ * which holds for both. Only a pipeline that writes audit rows gets one
+ * chained behind it. */
 static int64_t s_chain_due_us(const coord_t *c)
 {
     return c->service_start_us + c->commit_est_us - c->commit_est_us / 4;
@@ -247,9 +246,9 @@ static void s_chain_timer(coord_t *c, int64_t due_us)
 void coord_chain(coord_t *c)
 {
     int64_t now_ms = clock_mono_ms();
-    if (c->chain_active || !c->inflight_active || c->mode != COORD_UP ||
+    if (c->chain_active || !c->inflight_active || c->mode != COORD_UP || !c->inflight.nevents ||
         !s_new_jobs_may_go(c, now_ms) || !store_pipeline_can_chain(c->store))
-        return;
+        return; /* nevents: the chain checks that the last audit row committed */
     int64_t due_us = s_chain_due_us(c);
     if (c->chain_tfd >= 0 && clock_mono_us() < due_us) {
         s_chain_timer(c, due_us); /* a turn then comes back here */
@@ -263,7 +262,8 @@ void coord_chain(coord_t *c)
         c->cur_since_ms = now_ms;
     c->chain_active = true;
     c->chain_first_event_id = c->next_event_id;
-    int rc = store_pipeline_chain(c->store, c->lease.epoch);
+    int rc = store_pipeline_chain(c->store, c->lease.epoch,
+                                  &c->inflight.events[c->inflight.nevents - 1]);
     int64_t reserve = rc == ORCH_OK ? s_number_events(c, &c->chain, NULL) : 0;
     if (rc == ORCH_OK)
         rc = store_pipeline_add_write(c->store, &c->chain);

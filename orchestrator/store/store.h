@@ -437,11 +437,13 @@ int store_pipeline_add(store_t *store, store_op_t *op);
 int store_pipeline_send(store_t *store);
 /* With one pipeline in flight, starts a second behind it on the same
  * connection (coord_chain): PostgreSQL runs it right after the first's
- * Sync, so the two commit in order; on_sync comes once for each. Like
- * store_pipeline_add_fence(renew = false) it holds the lease check for the
- * write's first statement. ORCH_EUNAVAIL when it cannot
- * (store_pipeline_can_chain). */
-int store_pipeline_chain(store_t *store, int64_t epoch);
+ * Sync, so the two commit in order; on_sync comes once for each. Its first
+ * statement checks that the first committed: that after, the first's last
+ * audit row, is there (PostgreSQL runs the second even when the first
+ * failed). Like store_pipeline_add_fence(renew = false) it then holds the
+ * lease check for the write's first statement. ORCH_EUNAVAIL when it
+ * cannot (store_pipeline_can_chain, or no audit row to check). */
+int store_pipeline_chain(store_t *store, int64_t epoch, const batch_event_t *after);
 bool store_pipeline_can_chain(const store_t *store);
 /* The descriptor to poll while a pipeline is in flight; -1 when none. */
 int store_socket(const store_t *store);

@@ -13,6 +13,7 @@
 /* Prepared statement names. */
 #define STORE_STMT_LEASE_FENCE "orch_lease_fence"
 #define STORE_STMT_LEASE_CHECK "orch_lease_check"
+#define STORE_STMT_CHAIN_CHECK "orch_chain_check"
 #define STORE_STMT_INS "orch_ins"
 #define STORE_STMT_INS_1 "orch_ins_1"
 #define STORE_STMT_SUBMIT_1 "orch_submit_1"

@@ -155,6 +155,7 @@ static int s_prepare_all(store_t *s)
         return ORCH_EDB;
     if (s_prepare(s, STORE_STMT_LEASE_FENCE, STORE_SQL_LEASE_FENCE) ||
         s_prepare(s, STORE_STMT_LEASE_CHECK, STORE_SQL_LEASE_CHECK) ||
+        s_prepare(s, STORE_STMT_CHAIN_CHECK, STORE_SQL_CHAIN_CHECK) ||
         s_prepare(s, STORE_STMT_INS, STORE_SQL_INS) ||
         s_prepare(s, STORE_STMT_INS_1, STORE_SQL_INS_1) ||
         s_prepare(s, STORE_STMT_SUBMIT_1, STORE_SQL_SUBMIT_1) ||
@@ -348,12 +349,20 @@ int store_pipeline_send(store_t *s)
     return ORCH_OK;
 }
 
-int store_pipeline_chain(store_t *s, int64_t epoch)
+int store_pipeline_chain(store_t *s, int64_t epoch, const batch_event_t *after)
 {
     if (!store_connected(s) || !s->in_flight || s->nsent != 1 || s->building || s->check_held ||
-        s->nitems >= STORE_MAX_ITEMS / 2)
+        s->nitems >= STORE_MAX_ITEMS / 2 || !after)
         return ORCH_EUNAVAIL;
     s->chaining = true;
+    char job[24], id[24], at[24];
+    snprintf(job, sizeof job, "%lld", (long long)after->job_id);
+    snprintf(id, sizeof id, "%lld", (long long)after->id);
+    snprintf(at, sizeof at, "%lld", (long long)after->at_us);
+    const char *v[3] = {job, id, at};
+    int rc = store_send_prepared(s, STORE_STMT_CHAIN_CHECK, 3, v, NULL);
+    if (rc != ORCH_OK)
+        return rc;
     s->check_held = true;
     s->check_epoch = epoch;
     return ORCH_OK;

@@ -144,6 +144,9 @@
     " FROM orch_lease_acquire($1, $2, $3::bigint)"
 #define STORE_SQL_LEASE_FENCE "SELECT orch_lease_renew($1::bigint, $2::bigint)"
 #define STORE_SQL_LEASE_CHECK "SELECT orch_lease_check($1::bigint)"
+/* A chained pipeline's first statement: the pipeline before it committed
+ * (its last audit row is there: job id, row id, time in µs; migration 021). */
+#define STORE_SQL_CHAIN_CHECK "SELECT orch_chain_check($1::bigint, $2::bigint, $3::bigint)"
 #define STORE_SQL_LEASE_RELEASE                                                                    \
     "UPDATE leader_lease SET expires_at = now() WHERE id = 1 AND epoch = $1::bigint"
 /* SQLSTATE orch_lease_renew raises when the lease is not ours any more. */

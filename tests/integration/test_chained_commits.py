@@ -14,8 +14,13 @@ connection, behind it, against a real PostgreSQL.
    `orchctl audit verify` says it is intact: the sealer's hand-over, made
    right after a commit while a chained one is in flight, took only the
    rows below the chained pipeline's first.
-3. The lease is taken away with SQL while the eight clients submit again:
-   no submission answered 201 after the theft is missing from `jobs`, no
+3. orch_chain_check (migration 021), which begins every chained pipeline:
+   given a committed audit row (its job, id and time) it passes; given an
+   id, a job or a time (1 µs off) that no committed row has, it raises
+   SQLSTATE OR002, as when the commit before a chain rolled back.
+4. The lease is taken away with SQL while the eight clients submit again:
+   no submission answered 201 after the theft is missing from `jobs`, none
+   answered 503 is there (the jobs are exactly those answered 201), no
    job has an audit row of another epoch than the leader's, and the
    coordinator steps down (log: leader lease lost).
 """
@@ -117,7 +122,29 @@ def test(c):
                              json_out=False)
     check(rc == 0, "audit verify failed (rc %d): %s %s" % (rc, out[-500:], err[-500:]))
 
-    # 3. the lease stolen under load: nothing answered 201 is missing
+    # 3. the chain's check, against committed rows and rows that are not there
+    row = c.sql("SELECT job_id, id, (extract(epoch FROM at) * 1000000)::bigint AS at_us"
+                " FROM job_events ORDER BY id DESC LIMIT 1")[0]
+    c.sql("SELECT orch_chain_check(:'j'::bigint, :'i'::bigint, :'t'::bigint)",
+          j=row["job_id"], i=row["id"], t=row["at_us"])
+    for what, j, i, t in (("a row id", row["job_id"], row["id"] + 1000000, row["at_us"]),
+                          ("a job", row["job_id"] + 1000000, row["id"], row["at_us"]),
+                          ("a time", row["job_id"], row["id"], row["at_us"] + 1)):
+        try:
+            c.sql("SELECT orch_chain_check(:'j'::bigint, :'i'::bigint, :'t'::bigint)",
+                  j=j, i=i, t=t)
+        except harness.TestFailure as e:
+            check("the commit this one was chained behind was not made" in str(e),
+                  "orch_chain_check with %s no row has: %s" % (what, e))
+            continue
+        check(False, "orch_chain_check passed with %s that no committed row has" % what)
+    try:
+        c.sql_exec("DO $$ BEGIN PERFORM orch_chain_check(0, 0, 0);"
+                   " EXCEPTION WHEN SQLSTATE 'OR002' THEN RAISE NOTICE 'or002'; END $$")
+    except harness.TestFailure as e:
+        check(False, "orch_chain_check did not raise SQLSTATE OR002: %s" % e)
+
+    # 4. the lease stolen under load: nothing answered 201 is missing
     stop = threading.Event()
     threads, ids2, errors2 = run_clients(c, 100000, stop)
     time.sleep(0.5)
@@ -133,6 +160,9 @@ def test(c):
     have = {r["id"] for r in c.sql("SELECT id FROM jobs")}
     missing = [i for i in ids2 if i not in have]
     check(not missing, "acknowledged jobs missing: %r" % missing[:5])
+    check(len(have) == len(ids) + len(ids2),
+          "%d jobs for %d answered 201: a refused submission (503, not applied) was committed"
+          % (len(have), len(ids) + len(ids2)))
     other = c.sql("SELECT count(*) AS n FROM job_events WHERE epoch IS DISTINCT FROM"
                   " :'e'::bigint", e=epoch)[0]["n"]
     check(other == 0, "%d audit rows of another epoch than the leader's" % other)

@@ -62,6 +62,10 @@ typedef struct {
     size_t nevents;
     bool fence; /* the lease fence (store_pipeline_add_fence) */
     int64_t fence_epoch, fence_lease_ms;
+    /* a chained pipeline's first statement (orch_chain_check): the audit
+     * row after_event of job after_job must be there */
+    bool chain_check;
+    int64_t after_job, after_event;
 } item_t;
 
 struct store {
@@ -85,6 +89,7 @@ static struct {
     store_t *live; /* the last store_new'd handle (release signals it) */
     bool fail_commit;
     size_t fail_after;
+    bool fail_statement; /* the injected failure is a statement's, not the connection's */
     int fail_connects;
     int fail_loads;
     int fail_loads_skip;
@@ -652,6 +657,13 @@ void store_fake_fail_next_commit(size_t after)
 {
     G.fail_commit = true;
     G.fail_after = after;
+}
+
+void store_fake_fail_next_commit_statement(void)
+{
+    G.fail_commit = true;
+    G.fail_after = (size_t)-1; /* past every operation: at the Sync */
+    G.fail_statement = true;
 }
 
 void store_fake_fail_connects(int n)
@@ -1658,12 +1670,16 @@ bool store_pipeline_can_chain(const store_t *s)
     return s->connected && s->in_flight && !s->chaining && !s->chain_sent;
 }
 
-int store_pipeline_chain(store_t *s, int64_t epoch)
+int store_pipeline_chain(store_t *s, int64_t epoch, const batch_event_t *after)
 {
-    if (!store_pipeline_can_chain(s))
+    if (!store_pipeline_can_chain(s) || !after)
         return ORCH_EUNAVAIL;
     s->chaining = true;
     item_t *it = s_item_new(s);
+    it->chain_check = true;
+    it->after_job = after->job_id;
+    it->after_event = after->id;
+    it = s_item_new(s);
     it->fence = true;
     it->fence_epoch = epoch;
     return ORCH_OK;
@@ -1815,6 +1831,7 @@ static int s_exec(store_t *s, store_op_t *op,
 
 typedef struct {
     bool failed, injected;
+    bool statement; /* injected as a statement's error: the connection stays */
     bool lease_lost;
     bool fenced; /* renew the lease when it commits */
     int64_t epoch, lease_ms;
@@ -1838,18 +1855,43 @@ static void s_run_fence(const item_t *it, int64_t now, s_outcome_t *out)
     out->lease_ms = it->fence_lease_ms;
 }
 
+static void s_unread_answer(void *arg, store_op_t *op, const store_answer_t *ans)
+{
+    (void)arg;
+    (void)op;
+    (void)ans;
+}
+
+/* orch_chain_check: the pipeline before committed its last audit row. */
+static void s_run_chain_check(const item_t *it, s_outcome_t *out)
+{
+    if (out->failed)
+        return;
+    const db_t *db = s_db();
+    for (size_t k = 0; k < db->nevents; k++)
+        if (db->events[k].id == it->after_event && db->events[k].job_id == it->after_job)
+            return;
+    out->failed = true;
+    snprintf(out->msg, sizeof out->msg,
+             "statement failed: the commit this one was chained behind was not made: audit row"
+             " %lld of job %lld is missing",
+             (long long)it->after_event, (long long)it->after_job);
+}
+
 /* Runs the statements in order; on failure the caller rolls back. */
 static void s_run_items(store_t *s, item_t *items, size_t n, store_answer_fn on_answer, void *arg,
                         s_outcome_t *out)
 {
-    bool inject = G.fail_commit;
+    bool inject = G.fail_commit, statement = G.fail_statement;
     size_t fail_at = G.fail_after, opi = 0;
-    G.fail_commit = false;
+    G.fail_commit = G.fail_statement = false;
     s_tx_t tx = {0};
     s_run_t r = {on_answer, arg, clock_real_us(), &tx};
     for (size_t i = 0; i < n; i++) {
         if (items[i].fence) {
             s_run_fence(&items[i], r.now, out);
+        } else if (items[i].chain_check) {
+            s_run_chain_check(&items[i], out);
         } else if (!items[i].op) {
             if (!out->failed)
                 s_apply_write(s_db(), &tx, &items[i], r.now);
@@ -1875,8 +1917,9 @@ static void s_run_items(store_t *s, item_t *items, size_t n, store_answer_fn on_
     }
     if (inject && !out->failed) { /* fewer operations than `after`: fail at the Sync */
         out->failed = out->injected = true;
-        snprintf(out->msg, sizeof out->msg,
-                 "injected failure (store fake): connection to the database lost");
+        out->statement = statement;
+        snprintf(out->msg, sizeof out->msg, "injected failure (store fake): %s",
+                 statement ? "a statement failed" : "connection to the database lost");
     }
     (void)s;
 }
@@ -1931,9 +1974,26 @@ void store_pipeline_poll(store_t *s, store_answer_fn on_answer, store_sync_fn on
     s_db_free(G.db);
     G.db = backup;
     G.failed++;
+    if (s->chain_sent && (!out.injected || out.statement)) {
+        /* PostgreSQL runs the chained pipeline after the failed one's Sync
+         * (nobody reads its answers: the coordinator goes down) */
+        db_t *before = s_db_clone(s_db());
+        s_outcome_t chained = {0};
+        s_run_items(s, s->chain, s->nchain, s_unread_answer, NULL, &chained);
+        if (chained.failed) {
+            s_db_free(G.db);
+            G.db = before;
+        } else {
+            s_db_free(before);
+            G.commits++;
+        }
+        s_chain_clear(s);
+    }
     snprintf(s->errmsg, sizeof s->errmsg, "%s", out.msg);
-    if (out.injected) {
+    if (out.injected && !out.statement) {
         store_disconnect(s);
+    } else if (out.injected) {
+        /* a statement's failure: the coordinator goes down on its own */
     } else if (!out.lease_lost) {
         G.violations++;
         snprintf(G.violation, sizeof G.violation, "%s", out.msg);

@@ -122,6 +122,10 @@ unsigned store_fake_lease_renewals(void);
  * failure: ...") follows and the store is disconnected. after = 0: no
  * answer at all. */
 void store_fake_fail_next_commit(size_t after);
+/* The next pipeline fails on a statement error of its own at its Sync (a
+ * constraint, say): it rolls back, but the connection stays, so a
+ * pipeline chained behind it runs next, as in PostgreSQL. */
+void store_fake_fail_next_commit_statement(void);
 /* The next n store_connect() calls fail with ORCH_EDB. */
 void store_fake_fail_connects(int n);
 /* The next n recovery loads (store_snapshot_* replays,

@@ -141,11 +141,43 @@ static void test_no_chain_while_an_operation_waits(void **state)
     h_finish(h);
 }
 
+/* The commit in flight fails on a statement of its own (say a constraint;
+ * injected here at its Sync, the connection stays). PostgreSQL runs
+ * the chained pipeline after the failed one's Sync, as the fake does here,
+ * but the chain's first statement finds the failed commit's audit row
+ * missing and writes nothing: both submitters get 503, "not applied", and
+ * neither job exists. */
+static void test_chain_does_not_outlive_a_failed_commit(void **state)
+{
+    (void)state;
+    harness_t *h = h_start(NULL);
+    h_settle(h);
+    coord_set_commit_estimate_us(h_coord(h), 0);
+    fc_t *c[2] = {fc_new(h), fc_new(h)};
+    unsigned failed = store_fake_failed_commits(), commits = store_fake_commits();
+    store_fake_hold(true);
+    fc_send(c[0], "SUBMIT", S_ONE_JOB);
+    h_wait_in_flight(h);
+    fc_send(c[1], "SUBMIT", S_ONE_JOB);
+    assert_true(h_pump_until(h, s_chained, NULL, 2000));
+    store_fake_fail_next_commit_statement();
+    store_fake_release();
+    for (int i = 0; i < 2; i++) {
+        json_t *r = fc_reply(h, c[i]);
+        assert_int_equal(h_status(r), 503);
+        json_decref(r);
+    }
+    assert_int_equal(store_fake_failed_commits() - failed, 1);
+    assert_int_equal(store_fake_commits(), commits); /* the chain did not commit */
+    assert_int_equal(store_fake_njobs(), 0);
+    assert_int_equal(store_fake_nevents(), 0);
+    h_wait_up(h);
+    h_finish(h);
+}
+
 /* The commit in flight fails (the connection drops): the chained one is
  * never answered as committed; both submitters get 503 and nothing of
- * either is in the database (the fake drops the chain with the connection;
- * PostgreSQL could have run it, leaving jobs nobody was told of, as when
- * the coordinator dies between a commit and its reply). */
+ * either is in the database. */
 static void test_failed_commit_takes_the_chain_down(void **state)
 {
     (void)state;
@@ -355,6 +387,7 @@ int main(void)
         H_TEST(test_chain_gathers_until_the_commit_should_end),
         H_TEST(test_no_chain_while_an_operation_waits),
         H_TEST(test_failed_commit_takes_the_chain_down),
+        H_TEST(test_chain_does_not_outlive_a_failed_commit),
         H_TEST(test_full_batch_holds_clients_back),
         H_TEST(test_unacknowledged_changes_are_committed),
         H_TEST(test_new_jobs_commit_ahead_of_bookkeeping),
