@@ -18,11 +18,20 @@ connection, behind it, against a real PostgreSQL.
    given a committed audit row (its job, id and time) it passes; given an
    id, a job or a time (1 µs off) that no committed row has, it raises
    SQLSTATE OR002, as when the commit before a chain rolled back.
-4. The lease is taken away with SQL while the eight clients submit again:
+4. Under the same load, three times a row is put into `jobs` with an id
+   the coordinator is about to hand out, in a transaction held open for
+   2 s (until at least one chained pipeline was refused, at most six
+   times): the commit that inserts that id waits for it (long enough for a
+   chained pipeline to be sent behind it), then fails on its own (a
+   duplicate key); the coordinator goes down, answers 503 and comes back.
+   PostgreSQL ran the chained pipelines and their first statement refused
+   them (its log), and the jobs are exactly the rows put there and those
+   answered 201.
+5. The lease is taken away with SQL while the eight clients submit again:
    no submission answered 201 after the theft is missing from `jobs`, none
    answered 503 is there (the jobs are exactly those answered 201), no
-   job has an audit row of another epoch than the leader's, and the
-   coordinator steps down (log: leader lease lost).
+   audit row carries the thief's epoch (or none), and the coordinator
+   steps down (log: leader lease lost).
 """
 import os
 import sys
@@ -53,8 +62,9 @@ def metric(c, chained):
     check(False, "no %s in /metrics" % key.strip())
 
 
-def submit_many(c, n, results, errors, stop=None):
-    """One client: n submissions on one keep-alive connection."""
+def submit_many(c, n, results, errors, stop=None, keep_going=False):
+    """One client: n submissions on one keep-alive connection; with
+    keep_going it goes on after a refusal (and a lost connection)."""
     import http.client
     import json
     conn = http.client.HTTPConnection("127.0.0.1", c.http_port, timeout=30)
@@ -70,20 +80,27 @@ def submit_many(c, n, results, errors, stop=None):
                 text = r.read()
             except OSError as e:
                 errors.append(repr(e))
-                return
+                if not keep_going:
+                    return
+                conn.close()
+                time.sleep(0.05)
+                continue
             if r.status == 201:
                 results.append(json.loads(text)["ids"][0])
             else:
                 errors.append((r.status, text[:200]))
-                if stop is not None:
+                if keep_going:
+                    time.sleep(0.05)
+                elif stop is not None:
                     return
     finally:
         conn.close()
 
 
-def run_clients(c, n, stop=None):
+def run_clients(c, n, stop=None, keep_going=False):
     results, errors = [], []
-    threads = [threading.Thread(target=submit_many, args=(c, n, results, errors, stop))
+    threads = [threading.Thread(target=submit_many,
+                                args=(c, n, results, errors, stop, keep_going))
                for _ in range(CLIENTS)]
     for t in threads:
         t.start()
@@ -144,12 +161,61 @@ def test(c):
     except harness.TestFailure as e:
         check(False, "orch_chain_check did not raise SQLSTATE OR002: %s" % e)
 
-    # 4. the lease stolen under load: nothing answered 201 is missing
+    # 4. commits that fail on their own under load
+    def downs():
+        return c.coordinator.log_text().count("database unavailable, refusing")
+    before_rows = c.sql("SELECT count(*) AS n FROM jobs")[0]["n"]
+    stop = threading.Event()
+    threads, ids3, errors3 = run_clients(c, 100000, stop, keep_going=True)
+    def chains_stopped():
+        with open(os.path.join(c.pgdir, "postgresql.log"), errors="replace") as f:
+            return f.read().count("the commit this one was chained behind was not made")
+    stopped0 = chains_stopped()
+
+    def planted_rows():
+        return c.sql("SELECT count(*) AS n FROM jobs WHERE queue = 'planted'")[0]["n"]
+    def max_id():
+        return c.sql("SELECT coalesce(max(id), 0) AS m FROM jobs")[0]["m"]
+    for _ in range(6):
+        if planted_rows() >= 3 and chains_stopped() > stopped0:
+            break
+        m0 = max_id()  # submissions flow again before the next id is planted
+        wait_for(lambda: max_id() >= m0 + 100, 30, "submissions to commit again")
+        down0, had = downs(), planted_rows()
+        c.sql_exec("BEGIN; INSERT INTO jobs SELECT (jsonb_populate_record(NULL::jobs,"
+                   " to_jsonb(j) || jsonb_build_object('id', j.id + 100, 'state', 'cancelled',"
+                   " 'queue', 'planted'))).* FROM (SELECT * FROM jobs ORDER BY id DESC"
+                   " LIMIT 1) j ON CONFLICT (id) DO NOTHING; SELECT pg_sleep(2); COMMIT")
+        if planted_rows() == had:
+            log("the id to plant was taken already; trying again")
+            continue
+        wait_for(lambda: downs() > down0, 20, "a commit to fail on the planted id")
+        wait_for(lambda: c.http("GET", "/readyz")[0] == 200, 30, "the coordinator back up")
+    planted = planted_rows()
+    check(planted > 0, "no id could be planted")
+    stop.set()
+    for t in threads:
+        t.join(60)
+    refused = [e for e in errors3 if isinstance(e, tuple) and e[0] == 503]
+    stopped = chains_stopped() - stopped0
+    log("planted %d ids: %d answered 201, %d answered 503, %d chained pipelines stopped"
+        " by their check" % (planted, len(ids3), len(refused), stopped))
+    check(len(refused) >= planted, "fewer 503s than failed commits: %r" % errors3[:5])
+    rows = c.sql("SELECT count(*) AS n FROM jobs")[0]["n"]
+    check(rows == before_rows + planted + len(ids3),
+          "%d jobs, want %d (before) + %d (planted) + %d (answered 201): a submission"
+          " answered 503 was committed" % (rows, before_rows, planted, len(ids3)))
+    have = {r["id"] for r in c.sql("SELECT id FROM jobs")}
+    check(all(i in have for i in ids3), "a job answered 201 is missing")
+    check(stopped > 0, "no chained pipeline was behind a failed commit: nothing was tested")
+
+    # 5. the lease stolen under load: nothing answered 201 is missing
     stop = threading.Event()
     threads, ids2, errors2 = run_clients(c, 100000, stop)
     time.sleep(0.5)
     c.sql_exec("UPDATE leader_lease SET epoch = epoch + 1, holder = 'thief',"
                " expires_at = now() + interval '1 minute'")
+    thief = int(c.sql("SELECT epoch FROM leader_lease")[0]["epoch"])
     wait_for(lambda: "leader lease lost" in c.coordinator.log_text(), 10,
              "the coordinator to step down")
     stop.set()
@@ -160,12 +226,12 @@ def test(c):
     have = {r["id"] for r in c.sql("SELECT id FROM jobs")}
     missing = [i for i in ids2 if i not in have]
     check(not missing, "acknowledged jobs missing: %r" % missing[:5])
-    check(len(have) == len(ids) + len(ids2),
-          "%d jobs for %d answered 201: a refused submission (503, not applied) was committed"
-          % (len(have), len(ids) + len(ids2)))
-    other = c.sql("SELECT count(*) AS n FROM job_events WHERE epoch IS DISTINCT FROM"
-                  " :'e'::bigint", e=epoch)[0]["n"]
-    check(other == 0, "%d audit rows of another epoch than the leader's" % other)
+    check(len(have) == len(ids) + planted + len(ids3) + len(ids2),
+          "%d jobs for %d answered 201 and %d planted: a refused submission (503, not"
+          " applied) was committed" % (len(have), len(ids) + len(ids3) + len(ids2), planted))
+    other = c.sql("SELECT count(*) AS n FROM job_events WHERE epoch IS NULL"
+                  " OR epoch >= :'e'::bigint", e=thief)[0]["n"]
+    check(other == 0, "%d audit rows of the thief's epoch %d, or of none" % (other, thief))
 
 
 if __name__ == "__main__":
