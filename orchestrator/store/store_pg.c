@@ -349,10 +349,15 @@ int store_pipeline_send(store_t *s)
     return ORCH_OK;
 }
 
+bool store_pipeline_can_chain(const store_t *s)
+{
+    return store_connected(s) && s->in_flight && s->nsent == 1 && !s->building &&
+           !s->check_held && s->nitems < STORE_MAX_ITEMS / 2;
+}
+
 int store_pipeline_chain(store_t *s, int64_t epoch, const batch_event_t *after)
 {
-    if (!store_connected(s) || !s->in_flight || s->nsent != 1 || s->building || s->check_held ||
-        s->nitems >= STORE_MAX_ITEMS / 2 || !after)
+    if (!store_pipeline_can_chain(s) || !after)
         return ORCH_EUNAVAIL;
     s->chaining = true;
     char job[24], id[24], at[24];
@@ -368,11 +373,6 @@ int store_pipeline_chain(store_t *s, int64_t epoch, const batch_event_t *after)
     return ORCH_OK;
 }
 
-bool store_pipeline_can_chain(const store_t *s)
-{
-    return store_connected(s) && s->in_flight && s->nsent == 1 && !s->building &&
-           !s->check_held && s->nitems < STORE_MAX_ITEMS / 2;
-}
 
 /* Fails every statement still expected and the pipeline itself. */
 static void s_fail_all(store_t *s, store_answer_fn on_answer, store_sync_fn on_sync, void *arg)

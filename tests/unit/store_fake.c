@@ -828,9 +828,8 @@ int store_connect(store_t *s)
     return ORCH_OK;
 }
 
-/* A chained pipeline dies with its connection here: PostgreSQL would run
- * it after a first that failed on a statement of its own, but the
- * coordinator never hears of it (coord_chain). */
+/* A chained pipeline dies with its connection; after a first that failed
+ * on a statement of its own it ran first (store_pipeline_poll), unread. */
 static void s_chain_clear(store_t *s)
 {
     store_t tmp = {.items = s->chain, .nitems = s->nchain};

@@ -23,24 +23,48 @@ static bool s_chained(harness_t *h, void *arg)
 
 #define S_ONE_JOB "{\"jobs\":[{\"queue\":\"default\",\"type\":\"noop\"}]}"
 
+/* A coordinator that expects commits to take no time (so it chains at
+ * once), and n clients; the store holds every commit. */
+static harness_t *s_held(fc_t **c, int n)
+{
+    harness_t *h = h_start(NULL);
+    h_settle(h);
+    coord_set_commit_estimate_us(h_coord(h), 0);
+    for (int i = 0; i < n; i++)
+        c[i] = fc_new(h);
+    store_fake_hold(true);
+    return h;
+}
+
+/* c[0]'s submission in the commit in flight, c[1]'s chained behind it. */
+static void s_chain_behind(harness_t *h, fc_t **c)
+{
+    fc_send(c[0], "SUBMIT", S_ONE_JOB);
+    h_wait_in_flight(h);
+    fc_send(c[1], "SUBMIT", S_ONE_JOB);
+    assert_true(h_pump_until(h, s_chained, NULL, 2000));
+}
+
+/* The replies of clients c[0..n), each with that status. */
+static void s_expect_status(harness_t *h, fc_t **c, int n, int status)
+{
+    for (int i = 0; i < n; i++) {
+        json_t *r = fc_reply(h, c[i]);
+        assert_int_equal(h_status(r), status);
+        json_decref(r);
+    }
+}
+
 /* Five submissions: one in a commit in flight, the next chained behind it
  * at once (no commit has taken long yet), three behind those sharing the
  * commit after: three commits, in the order of the submissions. */
 static void test_requests_behind_a_commit_share_the_next(void **state)
 {
     (void)state;
-    harness_t *h = h_start(NULL);
-    h_settle(h);
-    coord_set_commit_estimate_us(h_coord(h), 0);
     fc_t *c[5];
-    for (int i = 0; i < 5; i++)
-        c[i] = fc_new(h);
-    unsigned commits = store_fake_commits();
-    store_fake_hold(true);
-    fc_send(c[0], "SUBMIT", S_ONE_JOB);
-    h_wait_in_flight(h);
-    fc_send(c[1], "SUBMIT", S_ONE_JOB);
-    assert_true(h_pump_until(h, s_chained, NULL, 2000));
+    harness_t *h = s_held(c, 5);
+    unsigned commits = store_fake_commits(); /* none commits while held */
+    s_chain_behind(h, c);
     for (int i = 2; i < 5; i++) {
         fc_send(c[i], "SUBMIT", S_ONE_JOB);
         fc_sync(h, c[i]);
@@ -98,11 +122,7 @@ static void test_chain_gathers_until_the_commit_should_end(void **state)
     assert_int_equal(fc_nreplies(c[1]) + fc_nreplies(c[2]), 0); /* the chain is held */
     assert_int_equal(store_fake_count(NULL, JOB_QUEUED), 1);
     store_fake_release();
-    for (int i = 1; i < 3; i++) {
-        json_t *r = fc_reply(h, c[i]);
-        assert_int_equal(h_status(r), 200);
-        json_decref(r);
-    }
+    s_expect_status(h, c + 1, 2, 200);
     assert_int_equal(store_fake_commits() - commits, 2);
     assert_int_equal(store_fake_max_write_rows(), 2);
     h_finish(h);
@@ -114,14 +134,9 @@ static void test_chain_gathers_until_the_commit_should_end(void **state)
 static void test_no_chain_while_an_operation_waits(void **state)
 {
     (void)state;
-    harness_t *h = h_start(NULL);
-    h_settle(h);
-    coord_set_commit_estimate_us(h_coord(h), 0);
     fc_t *c[3];
-    for (int i = 0; i < 3; i++)
-        c[i] = fc_new(h);
+    harness_t *h = s_held(c, 3);
     unsigned commits = store_fake_commits();
-    store_fake_hold(true);
     fc_send(c[0], "SUBMIT", S_ONE_JOB);
     h_wait_in_flight(h);
     fc_send(c[1], "PAUSE", "{\"queue\":\"default\"}");
@@ -131,11 +146,7 @@ static void test_no_chain_while_an_operation_waits(void **state)
     h_pump_ms(h, 30);
     assert_false(store_fake_chained());
     store_fake_release();
-    for (int i = 0; i < 3; i++) {
-        json_t *r = fc_reply(h, c[i]);
-        assert_int_equal(h_status(r), 200);
-        json_decref(r);
-    }
+    s_expect_status(h, c, 3, 200);
     assert_int_equal(store_fake_commits() - commits, 2);
     assert_true(store_fake_queue_paused("default"));
     h_finish(h);
@@ -150,23 +161,13 @@ static void test_no_chain_while_an_operation_waits(void **state)
 static void test_chain_does_not_outlive_a_failed_commit(void **state)
 {
     (void)state;
-    harness_t *h = h_start(NULL);
-    h_settle(h);
-    coord_set_commit_estimate_us(h_coord(h), 0);
-    fc_t *c[2] = {fc_new(h), fc_new(h)};
+    fc_t *c[2];
+    harness_t *h = s_held(c, 2);
     unsigned failed = store_fake_failed_commits(), commits = store_fake_commits();
-    store_fake_hold(true);
-    fc_send(c[0], "SUBMIT", S_ONE_JOB);
-    h_wait_in_flight(h);
-    fc_send(c[1], "SUBMIT", S_ONE_JOB);
-    assert_true(h_pump_until(h, s_chained, NULL, 2000));
+    s_chain_behind(h, c);
     store_fake_fail_next_commit_statement();
     store_fake_release();
-    for (int i = 0; i < 2; i++) {
-        json_t *r = fc_reply(h, c[i]);
-        assert_int_equal(h_status(r), 503);
-        json_decref(r);
-    }
+    s_expect_status(h, c, 2, 503);
     assert_int_equal(store_fake_failed_commits() - failed, 1);
     assert_int_equal(store_fake_commits(), commits); /* the chain did not commit */
     assert_int_equal(store_fake_njobs(), 0);
@@ -181,22 +182,12 @@ static void test_chain_does_not_outlive_a_failed_commit(void **state)
 static void test_failed_commit_takes_the_chain_down(void **state)
 {
     (void)state;
-    harness_t *h = h_start(NULL);
-    h_settle(h);
-    coord_set_commit_estimate_us(h_coord(h), 0);
-    fc_t *c[2] = {fc_new(h), fc_new(h)};
-    store_fake_hold(true);
-    fc_send(c[0], "SUBMIT", S_ONE_JOB);
-    h_wait_in_flight(h);
-    fc_send(c[1], "SUBMIT", S_ONE_JOB);
-    assert_true(h_pump_until(h, s_chained, NULL, 2000));
+    fc_t *c[2];
+    harness_t *h = s_held(c, 2);
+    s_chain_behind(h, c);
     store_fake_fail_next_commit(0);
     store_fake_release();
-    for (int i = 0; i < 2; i++) {
-        json_t *r = fc_reply(h, c[i]);
-        assert_int_equal(h_status(r), 503);
-        json_decref(r);
-    }
+    s_expect_status(h, c, 2, 503);
     assert_int_equal(store_fake_njobs(), 0);
     assert_int_equal(store_fake_nevents(), 0);
     h_wait_up(h);
