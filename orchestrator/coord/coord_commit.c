@@ -261,7 +261,6 @@ void coord_chain(coord_t *c)
     else if (!c->cur_since_ms) /* the rest keeps its age, or starts to age */
         c->cur_since_ms = now_ms;
     c->chain_active = true;
-    c->chain_first_event_id = c->next_event_id;
     int rc = store_pipeline_chain(c->store, c->lease.epoch,
                                   &c->inflight.events[c->inflight.nevents - 1]);
     int64_t reserve = rc == ORCH_OK ? s_number_events(c, &c->chain, NULL) : 0;

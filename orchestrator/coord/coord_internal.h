@@ -207,7 +207,7 @@ struct coord {
     bool inflight_active;
     /* New jobs sent in a second pipeline behind the one in flight
      * (coord_chain): committed right after it, in order, on the same
-     * connection. Its events' ids start at chain_first_event_id. */
+     * connection. */
     batch_t chain;
     bool chain_active;
     bool inflight_chained; /* the pipeline in flight was sent as a chain */
@@ -220,7 +220,7 @@ struct coord {
     int chain_tfd;
     bool chain_timer_armed;
     int64_t chain_timer_due_us;
-    int64_t chain_flush_us, chain_first_event_id;
+    int64_t chain_flush_us;
     op_t *ops_head, *ops_tail;         /* queued for the next pipeline */
     op_t *inflight_ops;                /* sent with the in-flight pipeline */
     size_t nops;

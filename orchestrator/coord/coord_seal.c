@@ -160,7 +160,7 @@ static void s_handoff(coord_t *c)
     coord_seal_t *s = &c->seal;
     s->handoff_wanted = false;
     proto_envelope_t env = {.route = COORD_ROUTE_SEAL};
-    int64_t upto = c->chain_active ? c->chain_first_event_id : c->next_event_id;
+    int64_t upto = c->chain_active && c->chain.nevents ? c->chain.events[0].id : c->next_event_id;
     json_t *body = json_pack("{s:I}", "upto", (json_int_t)upto);
     bool ok = coord_query(c, &env, QUERY_CMD_SEAL, body) == ORCH_OK;
     json_decref(body);
